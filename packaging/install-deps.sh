@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything zkfs needs to build and test on Debian 12 (bookworm).
+#
+# Idempotent: when every package is already installed it does not touch apt
+# at all, so it costs well under a second on a prepared machine.  Must run as
+# root (or through sudo) when something is missing.
+#
+#   sudo bash packaging/install-deps.sh
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config
+  libuv1-dev libssl-dev libsasl2-dev libsasl2-modules sasl2-bin
+  libfuse3-dev fuse3 libedit-dev
+  # fuzzing / sanitizer builds with clang
+  clang libclang-rt-14-dev
+  # reference server (Apache ZooKeeper 3.8, with Java) and its C client
+  zookeeper libzookeeper-mt-dev zookeeper-bin default-jre-headless
+  # test harness
+  python3 python3-pytest python3-pytest-timeout python3-kazoo
+  inotify-tools attr procps iproute2 psmisc valgrind
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == installed ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root: sudo bash $0" >&2
+  exit 1
+fi
+
+echo "install-deps: installing: ${missing[*]}"
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"

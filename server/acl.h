@@ -1,0 +1,98 @@
+/*
+ * acl.h - ACL lists, interned, and the permission check.
+ *
+ * Like Apache's ReferenceCountedACLCache, every distinct ACL list is stored
+ * once and znodes refer to it by a 32-bit id, so a million znodes with the
+ * default world:anyone ACL cost 4 bytes each.  Ids are stable for the life of
+ * the cache (a freed id is reused only after its refcount reaches zero).
+ *
+ * Schemes (Apache's providers): world (id "anyone"), auth (expanded at
+ * create/setACL time to the caller's authenticated ids), digest
+ * ("user:base64(sha1(user:password))"), ip ("a.b.c.d" or "a.b.c.d/bits"),
+ * sasl (the SASL user name), x509 (the certificate's subject DN), and super
+ * (granted by superDigest; bypasses every check).
+ */
+#ifndef ZKD_ACL_H
+#define ZKD_ACL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zk/jute.h"
+
+struct acl_entry {
+    int32_t perms;
+    char *scheme;
+    char *id;
+};
+
+struct acl_list {
+    int n;
+    struct acl_entry *e;
+};
+
+/* An authenticated identity of a connection (scheme + id). */
+struct auth_id {
+    char *scheme;
+    char *id;
+};
+
+struct auth_info {
+    int n;
+    struct auth_id *ids;
+};
+
+struct acl_cache;
+
+struct acl_cache *acl_cache_new(void);
+void acl_cache_free(struct acl_cache *c);
+/* Interns a copy of `l` and takes one reference. Returns its id. */
+uint32_t acl_intern(struct acl_cache *c, const struct acl_list *l);
+/* Reference counting of an interned id. */
+void acl_ref(struct acl_cache *c, uint32_t id);
+void acl_unref(struct acl_cache *c, uint32_t id);
+/* The list of an id (owned by the cache). */
+const struct acl_list *acl_get(const struct acl_cache *c, uint32_t id);
+/* Iterates live entries, for snapshots: calls fn(id, list). */
+void acl_foreach(const struct acl_cache *c, void (*fn)(uint32_t id, const struct acl_list *l, void *d),
+                 void *d);
+/* Interns `l` under a fixed id (snapshot load) with refcount 0. */
+void acl_install(struct acl_cache *c, uint32_t id, const struct acl_list *l);
+size_t acl_cache_size(const struct acl_cache *c);
+
+/*
+ * Decodes an ACL vector from `in` into `out` (heap copies; free with
+ * acl_list_free).  Returns 0 or ZK_MARSHALLINGERROR.
+ */
+int acl_list_decode(struct jute_in *in, struct acl_list *out);
+void acl_list_encode(struct jute_out *out, const struct acl_list *l);
+void acl_list_free(struct acl_list *l);
+void acl_list_copy(struct acl_list *dst, const struct acl_list *src);
+
+/*
+ * Apache's fixupACL: validates every entry and replaces `auth` entries with
+ * the caller's authenticated ids.  Returns 0, or ZK_INVALIDACL (empty list,
+ * unknown scheme, malformed id, `auth` without any authenticated id).
+ * `l` is rewritten in place.
+ */
+int acl_fixup(struct acl_list *l, const struct auth_info *auth);
+
+/*
+ * Returns 0 when `auth` holds a permission in `perm` on a node with ACL
+ * list `l`, else ZK_NOAUTH.  A NULL or empty list allows everything.
+ */
+int acl_check(const struct acl_list *l, int32_t perm, const struct auth_info *auth);
+
+/* Computes Apache's digest id "user:base64(sha1(user:password))" for
+ * "user:password" into `out` (heap string). Returns 0 or -1 if no ':'. */
+int acl_digest(const char *user_password, size_t len, char **out);
+
+void auth_info_add(struct auth_info *a, const char *scheme, const char *id);
+int auth_info_has(const struct auth_info *a, const char *scheme, const char *id);
+void auth_info_free(struct auth_info *a);
+
+/* The default lists: world:anyone:cdrwa and world:anyone:r. */
+extern const struct acl_list acl_open_unsafe;
+extern const struct acl_list acl_read_unsafe;
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * apply.c - see apply.h.
+ */
+#include "apply.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+#include "zk/proto.h"
+
+size_t path_parent_len(const char *path, size_t len)
+{
+    size_t i = len;
+    while (i > 0 && path[i - 1] != '/')
+        i--;
+    return i > 1 ? i - 1 : 1;
+}
+
+static struct journal_undo *push_undo(struct journal *j, int32_t type, struct znode *n)
+{
+    if (j->nundo == j->capundo) {
+        j->capundo = j->capundo ? j->capundo * 2 : 4;
+        j->undo = zk_xrealloc(j->undo, (size_t)j->capundo * sizeof *j->undo);
+    }
+    struct journal_undo *u = &j->undo[j->nundo++];
+    memset(u, 0, sizeof *u);
+    u->type = type;
+    u->node = n;
+    u->parent = n->parent;
+    if (n->parent) {
+        u->parent_cversion = n->parent->cversion;
+        u->parent_pzxid = n->parent->pzxid;
+    }
+    return u;
+}
+
+static void push_event(struct journal *j, int32_t type, const char *path, size_t len)
+{
+    if (j->nev == j->capev) {
+        j->capev = j->capev ? j->capev * 2 : 4;
+        j->ev = zk_xrealloc(j->ev, (size_t)j->capev * sizeof *j->ev);
+    }
+    j->ev[j->nev].type = type;
+    j->ev[j->nev].path = zk_xstrndup(path, len);
+    j->nev++;
+}
+
+static int apply_create(struct server *s, const struct txn *t, const struct txn_op *op,
+                        int64_t zxid, struct journal *j)
+{
+    size_t len = strlen(op->path);
+    size_t plen = path_parent_len(op->path, len);
+    struct znode *parent = tree_lookup(s->tree, op->path, plen);
+    if (!parent)
+        return ZK_NONODE;
+    const char *name = op->path + plen + (plen > 1);
+    size_t nlen = len - (size_t)(name - op->path);
+    if (tree_child(parent, name, nlen))
+        return ZK_NODEEXISTS;
+    int32_t old_cv = parent->cversion;
+    int64_t old_pz = parent->pzxid;
+    uint32_t acl = acl_intern(tree_acls(s->tree), &op->acl);
+    struct znode *n = tree_add(s->tree, parent, name, nlen, op->data.p, op->data.len, acl,
+                               op->owner, zxid, t->time);
+    acl_unref(tree_acls(s->tree), acl);
+    parent->cversion = op->parent_cversion;
+    struct journal_undo *u = push_undo(j, ZK_OP_CREATE, n);
+    u->parent_cversion = old_cv;
+    u->parent_pzxid = old_pz;
+    push_event(j, ZK_EVENT_CREATED, op->path, len);
+    push_event(j, ZK_EVENT_CHILD, op->path, plen);
+    return 0;
+}
+
+static void delete_node(struct server *s, struct znode *n, int64_t zxid, struct journal *j,
+                        const char *path, size_t len)
+{
+    struct znode *parent = n->parent;
+    push_undo(j, ZK_OP_DELETE, n);
+    tree_unlink(s->tree, n);
+    /* Apache (DataTree.deleteNode) moves only pzxid; cversion counts
+     * creations (tree_stat derives the reported value). */
+    if (zxid > parent->pzxid)
+        parent->pzxid = zxid;
+    push_event(j, ZK_EVENT_DELETED, path, len);
+    push_event(j, ZK_EVENT_CHILD, path, path_parent_len(path, len));
+}
+
+static int apply_delete(struct server *s, const struct txn_op *op, int64_t zxid, struct journal *j)
+{
+    size_t len = strlen(op->path);
+    struct znode *n = tree_lookup(s->tree, op->path, len);
+    if (!n || !n->parent)
+        return ZK_NONODE;
+    if (n->nkids)
+        return ZK_NOTEMPTY;
+    delete_node(s, n, zxid, j, op->path, len);
+    return 0;
+}
+
+static int apply_setdata(struct server *s, const struct txn *t, const struct txn_op *op,
+                         int64_t zxid, struct journal *j)
+{
+    size_t len = strlen(op->path);
+    struct znode *n = tree_lookup(s->tree, op->path, len);
+    if (!n)
+        return ZK_NONODE;
+    struct journal_undo *u = push_undo(j, ZK_OP_SETDATA, n);
+    u->old_version = n->version;
+    u->old_mzxid = n->mzxid;
+    u->old_mtime = n->mtime;
+    u->old_data = tree_replace_data(s->tree, n, op->data.p, op->data.len, &u->old_datalen);
+    n->version = op->version;
+    n->mzxid = zxid;
+    n->mtime = t->time;
+    push_event(j, ZK_EVENT_CHANGED, op->path, len);
+    return 0;
+}
+
+static int apply_setacl(struct server *s, const struct txn_op *op, struct journal *j)
+{
+    struct znode *n = tree_lookup(s->tree, op->path, strlen(op->path));
+    if (!n)
+        return ZK_NONODE;
+    struct journal_undo *u = push_undo(j, ZK_OP_SETACL, n);
+    u->old_acl = n->acl;
+    u->old_version = n->aversion;
+    acl_ref(tree_acls(s->tree), n->acl); /* keep the old list alive for undo */
+    uint32_t acl = acl_intern(tree_acls(s->tree), &op->acl);
+    tree_set_acl(s->tree, n, acl);
+    acl_unref(tree_acls(s->tree), acl);
+    n->aversion = op->version;
+    return 0;
+}
+
+int apply_op(struct server *s, const struct txn *t, const struct txn_op *op, int64_t zxid,
+             struct journal *j)
+{
+    switch (op->type) {
+    case ZK_OP_CREATE:
+        return apply_create(s, t, op, zxid, j);
+    case ZK_OP_DELETE:
+        return apply_delete(s, op, zxid, j);
+    case ZK_OP_SETDATA:
+        return apply_setdata(s, t, op, zxid, j);
+    case ZK_OP_SETACL:
+        return apply_setacl(s, op, j);
+    default:
+        return ZK_BADARGUMENTS;
+    }
+}
+
+void journal_undo(struct server *s, struct journal *j)
+{
+    for (int i = j->nundo - 1; i >= 0; i--) {
+        struct journal_undo *u = &j->undo[i];
+        struct znode *n = u->node;
+        switch (u->type) {
+        case ZK_OP_CREATE:
+            tree_unlink(s->tree, n);
+            tree_node_free(s->tree, n);
+            break;
+        case ZK_OP_DELETE:
+            tree_relink(s->tree, n);
+            break;
+        case ZK_OP_SETDATA:
+            tree_set_data(s->tree, n, u->old_data, u->old_datalen);
+            free(u->old_data);
+            n->version = u->old_version;
+            n->mzxid = u->old_mzxid;
+            n->mtime = u->old_mtime;
+            u->old_data = NULL;
+            break;
+        case ZK_OP_SETACL:
+            tree_set_acl(s->tree, n, u->old_acl);
+            acl_unref(tree_acls(s->tree), u->old_acl);
+            n->aversion = u->old_version;
+            break;
+        }
+        if (u->parent) {
+            u->parent->cversion = u->parent_cversion;
+            u->parent->pzxid = u->parent_pzxid;
+        }
+    }
+    j->nundo = 0;
+    for (int i = 0; i < j->nev; i++)
+        free(j->ev[i].path);
+    j->nev = 0;
+}
+
+/* ---- firing events ---- */
+
+struct notify_ctx {
+    struct server *s;
+    int32_t type;
+    const char *path;
+    int64_t zxid;
+};
+
+static void notify_owner(struct watch_owner *o, void *d)
+{
+    struct notify_ctx *n = d;
+    struct conn *c = (struct conn *)((char *)o - offsetof(struct conn, watches));
+    size_t at = conn_frame_begin(c);
+    jute_put_int(&c->out, ZK_XID_NOTIFICATION);
+    jute_put_long(&c->out, -1);
+    jute_put_int(&c->out, 0);
+    jute_put_int(&c->out, n->type);
+    jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);
+    jute_put_string(&c->out, n->path);
+    conn_frame_end(c, at, n->zxid, ZK_XID_NOTIFICATION);
+}
+
+static void fire(struct server *s, const struct journal_event *e, int64_t zxid)
+{
+    struct notify_ctx n = {s, e->type, e->path, zxid};
+    size_t len = strlen(e->path);
+    switch (e->type) {
+    case ZK_EVENT_CREATED:
+    case ZK_EVENT_CHANGED:
+        watches_trigger(s->data_watches, e->path, len, e->type, notify_owner, &n, NULL, NULL);
+        break;
+    case ZK_EVENT_CHILD:
+        watches_trigger(s->child_watches, e->path, len, e->type, notify_owner, &n, NULL, NULL);
+        break;
+    case ZK_EVENT_DELETED: {
+        struct pset told = {0};
+        watches_trigger(s->data_watches, e->path, len, e->type, notify_owner, &n, NULL, &told);
+        watches_trigger(s->child_watches, e->path, len, e->type, notify_owner, &n, &told, NULL);
+        pset_free(&told);
+        break;
+    }
+    }
+}
+
+void journal_commit(struct server *s, struct journal *j, int64_t zxid)
+{
+    for (int i = 0; i < j->nev; i++) {
+        fire(s, &j->ev[i], zxid);
+        free(j->ev[i].path);
+    }
+    j->nev = 0;
+    for (int i = 0; i < j->nundo; i++) {
+        struct journal_undo *u = &j->undo[i];
+        if (u->type == ZK_OP_DELETE)
+            tree_node_free(s->tree, u->node);
+        else if (u->type == ZK_OP_SETDATA)
+            free(u->old_data);
+        else if (u->type == ZK_OP_SETACL)
+            acl_unref(tree_acls(s->tree), u->old_acl);
+    }
+    j->nundo = 0;
+}
+
+void journal_free(struct journal *j)
+{
+    free(j->undo);
+    free(j->ev);
+    memset(j, 0, sizeof *j);
+}
+
+/* ---- whole transactions ---- */
+
+struct close_ctx {
+    struct server *s;
+    int64_t zxid;
+    struct journal *j;
+    char *buf;
+    size_t cap;
+};
+
+static void close_ephemeral(struct znode *n, void *d)
+{
+    struct close_ctx *cc = d;
+    size_t len = tree_path(n, cc->buf, cc->cap);
+    if (len + 1 > cc->cap) {
+        cc->cap = 2 * (len + 1);
+        cc->buf = zk_xrealloc(cc->buf, cc->cap);
+        len = tree_path(n, cc->buf, cc->cap);
+    }
+    if (n->nkids == 0)
+        delete_node(cc->s, n, cc->zxid, cc->j, cc->buf, len);
+}
+
+int apply_txn(struct server *s, struct txn *t, int64_t zxid, struct journal *j)
+{
+    int rc = 0;
+    switch (t->type) {
+    case ZK_OP_CREATESESSION:
+        sessions_add(&s->sessions, t->session, t->timeout, server_now_ms());
+        break;
+    case ZK_OP_CLOSESESSION: {
+        struct close_ctx cc = {s, zxid, j, zk_xmalloc(256), 256};
+        tree_foreach_ephemeral(s->tree, t->session, close_ephemeral, &cc);
+        free(cc.buf);
+        struct session *se = sessions_get(&s->sessions, t->session);
+        if (se) {
+            if (se->conn)
+                se->conn->session = NULL;
+            sessions_remove(&s->sessions, se);
+        }
+        break;
+    }
+    default:
+        for (int i = 0; i < t->nops && !rc; i++)
+            rc = apply_op(s, t, &t->ops[i], zxid, j);
+        if (rc) {
+            journal_undo(s, j);
+            return rc;
+        }
+    }
+    journal_commit(s, j, zxid);
+    return 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * apply.h - applying transactions to the tree, with an undo journal.
+ *
+ * apply_op() performs one op of a transaction on the tree at a given zxid
+ * and records in a journal (a) how to undo it and (b) which watch events it
+ * implies.  The caller then either commits the journal (fires the events in
+ * order, frees what the ops unlinked) or undoes it (a multi whose later op
+ * failed).  Log replay and the live pipeline share this code, so both build
+ * the same tree.
+ *
+ * Event rules are Apache's DataTree: create fires NodeCreated on the path's
+ * data watches and NodeChildrenChanged on the parent's child watches; delete
+ * fires NodeDeleted on data watches, then on child watches of the path
+ * (skipping owners already told), then NodeChildrenChanged on the parent;
+ * setData fires NodeDataChanged; setACL fires nothing.
+ */
+#ifndef ZKD_APPLY_H
+#define ZKD_APPLY_H
+
+#include <stdint.h>
+
+#include "tree.h"
+#include "txn.h"
+
+struct server;
+
+struct journal_undo {
+    int32_t type;
+    struct znode *node;
+    struct znode *parent;
+    int32_t parent_cversion;
+    int64_t parent_pzxid;
+    /* setData / setACL */
+    char *old_data;
+    int32_t old_datalen;
+    int32_t old_version;
+    int64_t old_mzxid, old_mtime;
+    uint32_t old_acl;
+};
+
+struct journal_event {
+    int32_t type;  /* ZK_EVENT_* */
+    char *path;    /* owned */
+};
+
+struct journal {
+    struct journal_undo *undo;
+    int nundo, capundo;
+    struct journal_event *ev;
+    int nev, capev;
+};
+
+/* Applies one op.  Returns 0, or a ZK error when the op does not fit the
+ * tree (only possible for a bad log record; prep rules it out live). */
+int apply_op(struct server *s, const struct txn *t, const struct txn_op *op, int64_t zxid,
+             struct journal *j);
+/* Reverts every op in the journal, newest first, and empties it. */
+void journal_undo(struct server *s, struct journal *j);
+/* Fires the journal's events (frames tagged `zxid`) and empties it. */
+void journal_commit(struct server *s, struct journal *j, int64_t zxid);
+void journal_free(struct journal *j);
+
+/*
+ * Applies a whole transaction (session txns included) and commits.  Used by
+ * replay and by server_commit.  Returns 0 or a ZK error (logged by caller).
+ */
+int apply_txn(struct server *s, struct txn *t, int64_t zxid, struct journal *j);
+
+/* Splits "/a/b" into parent length (2 for "/a", 1 for "/a" -> "/"). */
+size_t path_parent_len(const char *path, size_t len);
+
+#endif

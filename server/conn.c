@@ -1,0 +1,363 @@
+/*
+ * conn.c - client connections (see conn.h).
+ *
+ * Stream offsets: everything ever queued on a connection forms one byte
+ * stream.  `consumed` counts bytes already handed to the socket; `out` holds
+ * the rest; `released` is the offset the durability gate has opened up to;
+ * each mark is a held frame's end offset with its tag.  Releasing pops marks
+ * whose tag is durable; flushing sends [consumed, released).
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fourlw.h"
+#include "log.h"
+#include "server.h"
+#include "zk/proto.h"
+
+#define PAUSE_READ_BYTES (4u << 20)
+#define RESUME_READ_BYTES (1u << 20)
+#define MAX_QUEUED_BYTES (64u << 20)
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void on_close(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    jute_out_free(&c->out);
+    free(c->in);
+    free(c->marks);
+    free(c->wbuf.base);
+    auth_info_free(&c->auth);
+    free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    if (c->session && c->session->conn == c)
+        c->session->conn = NULL;
+    watch_owner_clear(&c->watches);
+    pset_del(&s->held, c);
+    pset_del(&s->dirty, c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+void conn_close_after_flush(struct conn *c)
+{
+    c->close_after_flush = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    server_mark_dirty(c->srv, c);
+}
+
+size_t conn_queued_bytes(const struct conn *c)
+{
+    return c->out.len + (c->writing ? c->wbuf.len : 0);
+}
+
+static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    (void)suggested;
+    if (c->in_cap - c->in_len < 16384) {
+        size_t cap = c->in_cap ? c->in_cap * 2 : 65536;
+        while (cap - c->in_len < 16384)
+            cap *= 2;
+        c->in = zk_xrealloc(c->in, cap);
+        c->in_cap = cap;
+    }
+    buf->base = (char *)c->in + c->in_len;
+    buf->len = c->in_cap - c->in_len;
+}
+
+int conn_accept(struct server *s, uv_stream_t *listener, int tls)
+{
+    struct conn *c = zk_xcalloc(1, sizeof *c);
+    c->srv = s;
+    c->is_tls = tls;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc) {
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return rc;
+    }
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            uv_ip4_name(a, c->remote, sizeof c->remote);
+            c->remote_port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, c->remote, sizeof c->remote);
+            c->remote_port = ntohs(a->sin6_port);
+        }
+    }
+    if (s->cfg.max_client_cnxns > 0) {
+        int same = 0;
+        for (struct conn *o = s->conns; o; o = o->next)
+            same += !strcmp(o->remote, c->remote);
+        if (same >= s->cfg.max_client_cnxns) {
+            log_warn("too many connections from %s (max %d)", c->remote, s->cfg.max_client_cnxns);
+            uv_close((uv_handle_t *)&c->tcp, on_close);
+            return 0;
+        }
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    auth_info_add(&c->auth, "ip", c->remote);
+    c->established_ms = server_wall_ms();
+    c->state = CONN_HANDSHAKE;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    s->stats.connections_total++;
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_in, on_read);
+    return 0;
+}
+
+/* ---- input ---- */
+
+static int handle_frames(struct conn *c)
+{
+    struct server *s = c->srv;
+    size_t off = 0;
+    while (c->state != CONN_CLOSING && !c->close_after_flush && c->in_len - off >= 4) {
+        const uint8_t *p = c->in + off;
+        if (c->state == CONN_HANDSHAKE && fourlw_is_command(p)) {
+            fourlw_run(s, c, p);
+            off = c->in_len;
+            break;
+        }
+        int32_t len = (int32_t)zk_be32_get(p);
+        if (len < 0 || len > s->cfg.jute_max_buffer) {
+            log_warn("closing connection from %s:%d: frame length %d outside [0, %d]", c->remote,
+                     c->remote_port, len, s->cfg.jute_max_buffer);
+            s->stats.bad_frames++;
+            conn_close(c);
+            return -1;
+        }
+        if (c->in_len - off - 4 < (size_t)len)
+            break;
+        c->packets_in++;
+        s->stats.packets_received++;
+        if (c->state == CONN_HANDSHAKE)
+            server_connect(s, c, p + 4, (size_t)len);
+        else
+            server_request(s, c, p + 4, (size_t)len);
+        off += 4 + (size_t)len;
+        if (c->reading_paused)
+            break;
+    }
+    if (c->state == CONN_CLOSING)
+        return -1;
+    if (off) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    return 0;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = stream->data;
+    (void)buf;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug("connection from %s:%d: %s", c->remote, c->remote_port, uv_strerror((int)nread));
+        conn_close(c);
+        return;
+    }
+    c->in_len += (size_t)nread;
+    handle_frames(c);
+}
+
+static void maybe_pause(struct conn *c)
+{
+    size_t q = conn_queued_bytes(c);
+    if (q > MAX_QUEUED_BYTES) {
+        log_warn("closing connection from %s:%d: %zu bytes of replies unread", c->remote,
+                 c->remote_port, q);
+        conn_close(c);
+    } else if (q > PAUSE_READ_BYTES && !c->reading_paused && c->state == CONN_READY) {
+        c->reading_paused = 1;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+}
+
+static void maybe_resume(struct conn *c)
+{
+    if (c->reading_paused && conn_queued_bytes(c) < RESUME_READ_BYTES && c->state == CONN_READY &&
+        !c->close_after_flush) {
+        c->reading_paused = 0;
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_in, on_read);
+        handle_frames(c); /* frames that arrived before the pause */
+    }
+}
+
+/* ---- output ---- */
+
+size_t conn_frame_begin(struct conn *c)
+{
+    size_t start = c->out.len;
+    jute_put_int(&c->out, 0);
+    return start;
+}
+
+static void push_mark(struct conn *c, uint64_t end, int64_t tag)
+{
+    if (c->mark_n == c->mark_cap) {
+        size_t cap = c->mark_cap ? c->mark_cap * 2 : 16;
+        struct conn_mark *m = zk_xmalloc(cap * sizeof *m);
+        for (size_t i = 0; i < c->mark_n; i++)
+            m[i] = c->marks[(c->mark_head + i) % c->mark_cap];
+        free(c->marks);
+        c->marks = m;
+        c->mark_cap = cap;
+        c->mark_head = 0;
+    }
+    c->marks[(c->mark_head + c->mark_n) % c->mark_cap] = (struct conn_mark){end, tag};
+    c->mark_n++;
+}
+
+void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
+{
+    struct server *s = c->srv;
+    if (c->state == CONN_CLOSING) {
+        c->out.len = start;
+        return;
+    }
+    size_t flen = c->out.len - start - 4;
+    if (flen > (size_t)s->cfg.jute_max_buffer) {
+        log_warn("reply of %zu bytes to %s:%d exceeds jute.maxbuffer; sent MARSHALLINGERROR", flen,
+                 c->remote, c->remote_port);
+        c->out.len = start + 4;
+        jute_put_int(&c->out, xid);
+        jute_put_long(&c->out, s->last_zxid);
+        jute_put_int(&c->out, ZK_MARSHALLINGERROR);
+        flen = c->out.len - start - 4;
+    }
+    jute_patch_int(&c->out, start, (int32_t)flen);
+    c->packets_out++;
+    s->stats.packets_sent++;
+    uint64_t end = c->consumed + c->out.len;
+    if (c->mark_n == 0 && tag <= s->durable_zxid) {
+        c->released = end;
+        server_mark_dirty(s, c);
+    } else {
+        push_mark(c, end, tag);
+        server_hold(s, c);
+    }
+    maybe_pause(c);
+}
+
+void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag)
+{
+    size_t at = conn_frame_begin(c);
+    jute_put_int(&c->out, xid);
+    jute_put_long(&c->out, zxid);
+    jute_put_int(&c->out, err);
+    conn_frame_end(c, at, tag, xid);
+}
+
+void conn_send_raw(struct conn *c, const void *p, size_t len)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    jute_put_raw(&c->out, p, len);
+    if (!c->mark_n)
+        c->released = c->consumed + c->out.len;
+    server_mark_dirty(c->srv, c);
+}
+
+int conn_release(struct conn *c, int64_t durable)
+{
+    int any = 0;
+    while (c->mark_n && c->marks[c->mark_head].tag <= durable) {
+        c->released = c->marks[c->mark_head].end;
+        c->mark_head = (c->mark_head + 1) % c->mark_cap;
+        c->mark_n--;
+        any = 1;
+    }
+    return any;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct conn *c = req->data;
+    c->writing = 0;
+    free(c->wbuf.base);
+    c->wbuf.base = NULL;
+    c->wbuf.len = 0;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (status) {
+        conn_close(c);
+        return;
+    }
+    server_mark_dirty(c->srv, c);
+    maybe_resume(c);
+}
+
+/* Drops the first n bytes of out (they were handed to the socket). */
+static void consume(struct conn *c, size_t n)
+{
+    memmove(c->out.p, c->out.p + n, c->out.len - n);
+    c->out.len -= n;
+    c->consumed += n;
+}
+
+void conn_flush(struct conn *c)
+{
+    if (c->state == CONN_CLOSING || c->writing)
+        return;
+    size_t ready = (size_t)(c->released - c->consumed);
+    if (ready) {
+        uv_buf_t b = uv_buf_init((char *)c->out.p, (unsigned)ready);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        if (n > 0) {
+            consume(c, (size_t)n);
+            ready -= (size_t)n;
+        }
+        if (ready) {
+            c->wbuf.base = zk_xmalloc(ready);
+            memcpy(c->wbuf.base, c->out.p, ready);
+            c->wbuf.len = ready;
+            consume(c, ready);
+            c->wreq.data = c;
+            c->writing = 1;
+            if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &c->wbuf, 1, on_write)) {
+                c->writing = 0;
+                conn_close(c);
+                return;
+            }
+        }
+        if (c->out.len == 0 && c->out.cap > (1u << 20))
+            jute_out_free(&c->out); /* give back memory after a burst */
+    }
+    if (c->close_after_flush && !c->writing && c->out.len == 0 && !c->mark_n) {
+        conn_close(c);
+        return;
+    }
+    maybe_resume(c);
+}

@@ -1,0 +1,105 @@
+/*
+ * conn.h - one client connection: framing in, gated frame queue out.
+ *
+ * Input: length-prefixed frames (int32 big-endian length).  A length below
+ * zero or above jute.maxbuffer closes the connection (as Apache does: "Len
+ * error"), so a hostile client can make zkd hold at most one maximal frame
+ * per connection.  The first frame of a connection is either a four-letter
+ * word (its 4 bytes read as the length) or a ConnectRequest.
+ *
+ * Output: frames are serialized straight into `out`; each carries the zxid
+ * tag described in server.h and is released to the socket only once the
+ * server's durable zxid reaches it.  If a client stops reading, zkd stops
+ * reading its requests (backpressure) and, should notifications pile up past
+ * a hard limit, closes the connection rather than grow without bound.
+ */
+#ifndef ZKD_CONN_H
+#define ZKD_CONN_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "acl.h"
+#include "watch.h"
+#include "zk/jute.h"
+
+struct server;
+struct session;
+
+enum conn_state { CONN_HANDSHAKE, CONN_READY, CONN_CLOSING };
+
+struct conn_mark {
+    uint64_t end; /* absolute stream offset of the frame's end */
+    int64_t tag;
+};
+
+struct conn {
+    struct server *srv;
+    uv_tcp_t tcp;
+    struct conn *prev, *next;
+    enum conn_state state;
+    int close_after_flush;
+    int reading_paused;
+    int is_tls;
+
+    struct session *session;
+    int64_t session_id;
+    int32_t timeout;
+    struct watch_owner watches;
+    struct auth_info auth;
+    void *sasl;            /* sasl_conn_t*, when SASL is in progress */
+
+    uint8_t *in;
+    size_t in_len, in_cap;
+
+    struct jute_out out;   /* bytes [consumed, consumed + out.len) of the stream */
+    uint64_t consumed;
+    uint64_t released;     /* stream offset up to which bytes may be sent */
+    struct conn_mark *marks;
+    size_t mark_head, mark_n, mark_cap;
+    uv_write_t wreq;
+    uv_buf_t wbuf;
+    int writing;
+
+    char remote[64];
+    int remote_port;
+    int64_t established_ms;
+    uint64_t packets_in, packets_out;
+    int32_t last_cxid;
+    int64_t last_zxid;
+    int32_t last_op;
+    int64_t last_latency_us;
+    uint64_t lat_total_us, lat_count, lat_min_us, lat_max_us;
+};
+
+/* Accepts a pending connection on `listener`. Returns 0 or a uv error. */
+int conn_accept(struct server *s, uv_stream_t *listener, int tls);
+
+/* Starts a frame; returns its start offset within c->out. */
+size_t conn_frame_begin(struct conn *c);
+/*
+ * Ends the frame started at `start`, gated on `tag`.  If the frame exceeds
+ * jute.maxbuffer it is replaced by a reply header carrying
+ * ZK_MARSHALLINGERROR for `xid` (documented: a reply too large for the client
+ * to accept is an error, never a frame the client must reject).
+ */
+void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid);
+/* Convenience: a frame with just a ReplyHeader. */
+void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag);
+
+/* Queues unframed bytes (four-letter-word answers), not gated. */
+void conn_send_raw(struct conn *c, const void *p, size_t len);
+/* Releases every held frame with tag <= durable. Returns 1 if any. */
+int conn_release(struct conn *c, int64_t durable);
+/* Writes released bytes (called before the loop sleeps). */
+void conn_flush(struct conn *c);
+/* Closes now (pending output is dropped). Safe to call twice. */
+void conn_close(struct conn *c);
+/* Closes once everything queued so far has been written. */
+void conn_close_after_flush(struct conn *c);
+/* Whether frames are waiting on the gate. */
+static inline int conn_has_held(const struct conn *c) { return c->mark_n > 0; }
+/* Bytes queued and not yet written. */
+size_t conn_queued_bytes(const struct conn *c);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * fourlw.c - four-letter words, formatted as Apache ZooKeeper 3.8 prints
+ * them (FourLetterCommands / *Command classes), so monitoring scripts and
+ * kazoo's server_version() work unchanged.  zkd adds its own name and
+ * version on a separate line where Apache prints the build.
+ */
+#include "fourlw.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "server.h"
+#include "snapshot.h"
+#include "zk/proto.h"
+
+#define ZK_COMPAT_VERSION "3.8.0"
+
+static int command_index(const uint8_t *p)
+{
+    for (int i = 0; zkd_4lw_names[i]; i++)
+        if (!memcmp(zkd_4lw_names[i], p, 4))
+            return i;
+    return -1;
+}
+
+int fourlw_is_command(const uint8_t *p)
+{
+    /* A ConnectRequest starts with a small positive length; letters can't. */
+    return command_index(p) >= 0;
+}
+
+static void outf(struct jute_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outf(struct jute_out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    jute_out_reserve(o, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf((char *)o->p + o->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    o->len += (size_t)n;
+}
+
+static const char *version_line(void)
+{
+    return ZK_COMPAT_VERSION "-zkd-" ZKFS_VERSION ", built on " __DATE__;
+}
+
+static double avg_latency(const struct server *s)
+{
+    return s->stats.latency_count ? (double)s->stats.latency_total_us / 1000.0 /
+                                        (double)s->stats.latency_count
+                                  : 0.0;
+}
+
+static uint64_t ephemeral_total(struct server *s);
+
+static void srvr(struct server *s, struct jute_out *o, int with_clients)
+{
+    outf(o, "Zookeeper version: %s\n", version_line());
+    outf(o, "zkd version: %s\n", ZKFS_VERSION);
+    if (with_clients) {
+        outf(o, "Clients:\n");
+        for (struct conn *c = s->conns; c; c = c->next)
+            outf(o, " /%s:%d[%d](queued=%zu,recved=%llu,sent=%llu)\n", c->remote, c->remote_port,
+                 c->state == CONN_READY, conn_queued_bytes(c), (unsigned long long)c->packets_in,
+                 (unsigned long long)c->packets_out);
+        outf(o, "\n");
+    }
+    outf(o, "Latency min/avg/max: %llu/%.4f/%llu\n",
+         (unsigned long long)(s->stats.latency_min_us / 1000), avg_latency(s),
+         (unsigned long long)(s->stats.latency_max_us / 1000));
+    outf(o, "Received: %llu\n", (unsigned long long)s->stats.packets_received);
+    outf(o, "Sent: %llu\n", (unsigned long long)s->stats.packets_sent);
+    outf(o, "Connections: %u\n", s->nconns);
+    outf(o, "Outstanding: %zu\n", (size_t)(s->last_zxid - s->durable_zxid));
+    outf(o, "Zxid: 0x%llx\n", (unsigned long long)s->last_zxid);
+    outf(o, "Mode: standalone\n");
+    outf(o, "Node count: %llu\n", (unsigned long long)tree_node_count(s->tree));
+}
+
+static void count_eph(int64_t id, size_t n, void *d)
+{
+    (void)id;
+    *(uint64_t *)d += n;
+}
+
+static uint64_t ephemeral_total(struct server *s)
+{
+    uint64_t n = 0;
+    tree_foreach_owner(s->tree, count_eph, &n);
+    return n;
+}
+
+static int64_t dir_bytes(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int64_t total = 0;
+    struct dirent *e;
+    char path[8192];
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (!stat(path, &st))
+            total += st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+static void mntr(struct server *s, struct jute_out *o)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    int fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        while (readdir(d))
+            fds++;
+        closedir(d);
+        fds -= 2;
+    }
+    outf(o, "zk_version\t%s\n", version_line());
+    outf(o, "zk_server_state\tstandalone\n");
+    outf(o, "zk_avg_latency\t%.4f\n", avg_latency(s));
+    outf(o, "zk_max_latency\t%llu\n", (unsigned long long)(s->stats.latency_max_us / 1000));
+    outf(o, "zk_min_latency\t%llu\n", (unsigned long long)(s->stats.latency_min_us / 1000));
+    outf(o, "zk_packets_received\t%llu\n", (unsigned long long)s->stats.packets_received);
+    outf(o, "zk_packets_sent\t%llu\n", (unsigned long long)s->stats.packets_sent);
+    outf(o, "zk_num_alive_connections\t%u\n", s->nconns);
+    outf(o, "zk_outstanding_requests\t%lld\n", (long long)(s->last_zxid - s->durable_zxid));
+    outf(o, "zk_znode_count\t%llu\n", (unsigned long long)tree_node_count(s->tree));
+    outf(o, "zk_watch_count\t%zu\n",
+         watches_count(s->data_watches) + watches_count(s->child_watches));
+    outf(o, "zk_ephemerals_count\t%llu\n", (unsigned long long)ephemeral_total(s));
+    outf(o, "zk_approximate_data_size\t%llu\n", (unsigned long long)tree_data_bytes(s->tree));
+    outf(o, "zk_open_file_descriptor_count\t%d\n", fds);
+    outf(o, "zk_max_file_descriptor_count\t%llu\n", (unsigned long long)rl.rlim_cur);
+    outf(o, "zk_global_sessions\t%u\n", sessions_count(&s->sessions));
+    outf(o, "zk_last_zxid\t0x%llx\n", (unsigned long long)s->last_zxid);
+    outf(o, "zk_durable_zxid\t0x%llx\n", (unsigned long long)s->durable_zxid);
+    outf(o, "zk_snap_count\t%llu\n", (unsigned long long)s->stats.snapshots);
+    outf(o, "zk_bad_frames\t%llu\n", (unsigned long long)s->stats.bad_frames);
+}
+
+static const char *op_name(int32_t op)
+{
+    switch (op) {
+    case ZK_OP_CREATE: case ZK_OP_CREATE2: case ZK_OP_CREATECONTAINER: case ZK_OP_CREATETTL:
+        return "CREA";
+    case ZK_OP_DELETE: return "DELE";
+    case ZK_OP_EXISTS: return "EXIS";
+    case ZK_OP_GETDATA: return "GETD";
+    case ZK_OP_SETDATA: return "SETD";
+    case ZK_OP_GETACL: return "GACL";
+    case ZK_OP_SETACL: return "SACL";
+    case ZK_OP_GETCHILDREN: return "GETC";
+    case ZK_OP_GETCHILDREN2: return "GETC";
+    case ZK_OP_SYNC: return "SYNC";
+    case ZK_OP_PING: return "PING";
+    case ZK_OP_MULTI: return "MULT";
+    case ZK_OP_SETWATCHES: case ZK_OP_SETWATCHES2: return "SETW";
+    case ZK_OP_CLOSESESSION: return "CLOS";
+    default: return "NA";
+    }
+}
+
+static void cons(struct server *s, struct jute_out *o)
+{
+    for (struct conn *c = s->conns; c; c = c->next) {
+        outf(o, " /%s:%d[%d](queued=%zu,recved=%llu,sent=%llu", c->remote, c->remote_port,
+             c->state == CONN_READY, conn_queued_bytes(c), (unsigned long long)c->packets_in,
+             (unsigned long long)c->packets_out);
+        if (c->session_id)
+            outf(o, ",sid=0x%llx,lop=%s,est=%lld,to=%d,lcxid=0x%x,lzxid=0x%llx,lresp=%lld,"
+                    "llat=%lld,minlat=%llu,avglat=%llu,maxlat=%llu",
+                 (unsigned long long)c->session_id, op_name(c->last_op), (long long)c->established_ms,
+                 c->timeout, (unsigned)c->last_cxid, (unsigned long long)s->last_zxid,
+                 (long long)server_wall_ms(), (long long)(c->last_latency_us / 1000),
+                 (unsigned long long)(c->lat_min_us / 1000),
+                 (unsigned long long)(c->lat_count ? c->lat_total_us / 1000 / c->lat_count : 0),
+                 (unsigned long long)(c->lat_max_us / 1000));
+        outf(o, ")\n");
+    }
+    outf(o, "\n");
+}
+
+static void envi(struct server *s, struct jute_out *o)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    char cwd[4096] = "";
+    if (!getcwd(cwd, sizeof cwd))
+        cwd[0] = 0;
+    outf(o, "Environment:\n");
+    outf(o, "zookeeper.version=%s\n", version_line());
+    outf(o, "zkd.version=%s\n", ZKFS_VERSION);
+    outf(o, "host.name=%s\n", host);
+    outf(o, "os.name=Linux\n");
+    outf(o, "user.dir=%s\n", cwd);
+    outf(o, "zkd.pid=%d\n", (int)getpid());
+    outf(o, "zkd.dataDir=%s\n", s->cfg.data_dir);
+}
+
+struct wctx {
+    struct jute_out *o;
+    struct pset owners;
+    int64_t want_sid;
+};
+
+static int64_t owner_sid(struct watch_owner *w)
+{
+    struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, watches));
+    return c->session_id;
+}
+
+static void wchp_one(const char *path, struct watch_owner *w, void *d)
+{
+    struct wctx *x = d;
+    outf(x->o, "%s\n\t0x%llx\n", path, (unsigned long long)owner_sid(w));
+}
+
+static void wchc_path(const char *path, int is_child, enum watch_mode m, void *d)
+{
+    (void)is_child;
+    (void)m;
+    outf(d, "\t%s\n", path);
+}
+
+static void wchs_owner(const char *path, struct watch_owner *w, void *d)
+{
+    (void)path;
+    pset_add(&((struct wctx *)d)->owners, w);
+}
+
+static void watches_cmd(struct server *s, struct jute_out *o, char which)
+{
+    struct wctx x = {o, {0}, 0};
+    if (which == 's') {
+        watches_foreach(s->data_watches, wchs_owner, &x);
+        watches_foreach(s->child_watches, wchs_owner, &x);
+        outf(o, "%zu connections watching %zu paths\nTotal watches:%zu\n", x.owners.n,
+             watches_paths(s->data_watches) + watches_paths(s->child_watches),
+             watches_count(s->data_watches) + watches_count(s->child_watches));
+    } else if (which == 'p') {
+        watches_foreach(s->data_watches, wchp_one, &x);
+        watches_foreach(s->child_watches, wchp_one, &x);
+    } else {
+        for (struct conn *c = s->conns; c; c = c->next) {
+            if (!c->watches.count)
+                continue;
+            outf(o, "0x%llx\n", (unsigned long long)c->session_id);
+            watch_owner_foreach(&c->watches, wchc_path, o);
+        }
+    }
+    pset_free(&x.owners);
+}
+
+struct dump_ctx {
+    struct server *s;
+    struct jute_out *o;
+    char buf[4096];
+};
+
+static void dump_node(struct znode *n, void *d)
+{
+    struct dump_ctx *x = d;
+    if (tree_path(n, x->buf, sizeof x->buf) < sizeof x->buf)
+        outf(x->o, "\t%s\n", x->buf);
+}
+
+static void dump_owner(int64_t id, size_t n, void *d)
+{
+    struct dump_ctx *x = d;
+    (void)n;
+    outf(x->o, "0x%llx:\n", (unsigned long long)id);
+    tree_foreach_ephemeral(x->s->tree, id, dump_node, x);
+}
+
+static void count_owner(int64_t id, size_t n, void *d)
+{
+    (void)id;
+    (void)n;
+    (*(int *)d)++;
+}
+
+static void dump(struct server *s, struct jute_out *o)
+{
+    outf(o, "SessionTracker dump:\nGlobal Sessions(%u):\n", sessions_count(&s->sessions));
+    int64_t k;
+    void *v;
+    I64MAP_FOREACH(&s->sessions.map, k, v)
+    outf(o, "0x%llx\t%dms\n", (unsigned long long)k, ((struct session *)v)->timeout);
+    int owners = 0;
+    tree_foreach_owner(s->tree, count_owner, &owners);
+    outf(o, "ephemeral nodes dump:\nSessions with Ephemerals (%d):\n", owners);
+    struct dump_ctx *x = zk_xcalloc(1, sizeof *x);
+    x->s = s;
+    x->o = o;
+    tree_foreach_owner(s->tree, dump_owner, x);
+    free(x);
+    outf(o, "Connections dump:\nConnections Sets (1)/(%u):\n", s->nconns);
+}
+
+void fourlw_run(struct server *s, struct conn *c, const uint8_t *p)
+{
+    int i = command_index(p);
+    char cmd[5];
+    memcpy(cmd, p, 4);
+    cmd[4] = 0;
+    struct jute_out o;
+    jute_out_init(&o);
+    if (!(s->cfg.fourlw_mask & (1u << i))) {
+        outf(&o, "%s is not executed because it is not in the whitelist.\n", cmd);
+    } else if (!strcmp(cmd, "ruok")) {
+        outf(&o, "imok");
+    } else if (!strcmp(cmd, "srvr")) {
+        srvr(s, &o, 0);
+    } else if (!strcmp(cmd, "stat")) {
+        srvr(s, &o, 1);
+    } else if (!strcmp(cmd, "mntr")) {
+        mntr(s, &o);
+    } else if (!strcmp(cmd, "conf")) {
+        char buf[16384];
+        int n = config_format(&s->cfg, buf, sizeof buf);
+        if (n > 0)
+            jute_put_raw(&o, buf, (size_t)n);
+    } else if (!strcmp(cmd, "cons")) {
+        cons(s, &o);
+    } else if (!strcmp(cmd, "crst")) {
+        for (struct conn *x = s->conns; x; x = x->next) {
+            x->packets_in = x->packets_out = 0;
+            x->lat_total_us = x->lat_count = x->lat_min_us = x->lat_max_us = 0;
+        }
+        outf(&o, "Connection stats reset.\n");
+    } else if (!strcmp(cmd, "srst")) {
+        memset(&s->stats, 0, sizeof s->stats);
+        outf(&o, "Server stats reset.\n");
+    } else if (!strcmp(cmd, "envi")) {
+        envi(s, &o);
+    } else if (!strcmp(cmd, "wchs") || !strcmp(cmd, "wchc") || !strcmp(cmd, "wchp")) {
+        watches_cmd(s, &o, cmd[3]);
+    } else if (!strcmp(cmd, "dump")) {
+        dump(s, &o);
+    } else if (!strcmp(cmd, "dirs")) {
+        outf(&o, "datadir_size: %lld\nlogdir_size: %lld\n",
+             (long long)dir_bytes(s->cfg.data_dir, "snapshot."),
+             (long long)dir_bytes(s->cfg.data_log_dir, "log."));
+    } else if (!strcmp(cmd, "isro")) {
+        outf(&o, "rw");
+    } else {
+        outf(&o, "%s is not supported by zkd.\n", cmd);
+    }
+    conn_send_raw(c, o.p, o.len);
+    jute_out_free(&o);
+    conn_close_after_flush(c);
+}

@@ -1,0 +1,59 @@
+/*
+ * main.c - `zkd CONFIG`: start a ZooKeeper-compatible server in the
+ * foreground, logging to stderr, as Apache's `QuorumPeerMain zoo.cfg`.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: zkd CONFIG\n"
+            "       zkd --help | --version\n"
+            "\n"
+            "Runs a ZooKeeper-compatible server configured by CONFIG, a zoo.cfg file\n"
+            "(Apache ZooKeeper 3.8 syntax and keys; see docs/zkd.md).  Stays in the\n"
+            "foreground and logs to stderr; ZKD_LOG_LEVEL=error|warn|info|debug.\n"
+            "SIGTERM or SIGINT shut down cleanly.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[1], "--version")) {
+        printf("zkd %s (ZooKeeper 3.8 protocol)\n", ZKFS_VERSION);
+        return 0;
+    }
+    if (argc != 2) {
+        usage(stderr);
+        return 2;
+    }
+    static struct zkd_config cfg;
+    char err[1024];
+    if (config_parse(argv[1], &cfg, err, sizeof err)) {
+        fprintf(stderr, "zkd: %s\n", err);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    log_info("zkd %s starting with %s (dataDir %s, clientPort %d)", ZKFS_VERSION, cfg.path,
+             cfg.data_dir, cfg.client_port);
+    uv_loop_t *loop = uv_default_loop();
+    static struct server srv;
+    if (server_start(&srv, loop, &cfg)) {
+        log_error("startup failed");
+        return 1;
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    server_free(&srv);
+    uv_loop_close(loop);
+    return 0;
+}

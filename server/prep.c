@@ -1,0 +1,337 @@
+/*
+ * prep.c - see prep.h.
+ */
+#include "prep.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "server.h"
+#include "zk/proto.h"
+
+int prep_is_write(int32_t type)
+{
+    switch (type) {
+    case ZK_OP_CREATE:
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATECONTAINER:
+    case ZK_OP_CREATETTL:
+    case ZK_OP_DELETE:
+    case ZK_OP_DELETECONTAINER:
+    case ZK_OP_SETDATA:
+    case ZK_OP_SETACL:
+    case ZK_OP_CHECK:
+    case ZK_OP_MULTI:
+        return 1;
+    }
+    return 0;
+}
+
+/* Decodes one UTF-8 code point; returns its length or 0 if malformed. */
+static int utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    int len = (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || (size_t)len > n)
+        return 0;
+    uint32_t v = p[0] & (0x7F >> len);
+    for (int i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3F);
+    }
+    *cp = v;
+    return len;
+}
+
+int prep_validate_path(const char *path, size_t len)
+{
+    if (len == 0 || path[0] != '/')
+        return ZK_BADARGUMENTS;
+    if (len == 1)
+        return 0;
+    if (path[len - 1] == '/')
+        return ZK_BADARGUMENTS;
+    size_t seg = 1; /* start of the current component */
+    for (size_t i = 1; i <= len; i++) {
+        if (i == len || path[i] == '/') {
+            size_t n = i - seg;
+            if (n == 0)
+                return ZK_BADARGUMENTS;
+            if ((n == 1 && path[seg] == '.') || (n == 2 && path[seg] == '.' && path[seg + 1] == '.'))
+                return ZK_BADARGUMENTS;
+            seg = i + 1;
+            continue;
+        }
+        uint32_t cp;
+        int l = utf8_next((const unsigned char *)path + i, len - i, &cp);
+        if (!l)
+            return ZK_BADARGUMENTS;
+        if (cp == 0 || (cp > 0 && cp < 0x20) || (cp >= 0x7F && cp <= 0x9F) ||
+            (cp >= 0xD800 && cp <= 0xF8FF) || (cp >= 0xFFF0 && cp <= 0xFFFF))
+            return ZK_BADARGUMENTS;
+        i += (size_t)l - 1;
+    }
+    return 0;
+}
+
+/* Apache's isSpecialPath: nodes that can never be deleted or replaced. */
+static int is_special(const char *p, size_t n)
+{
+    return (n == 1 && p[0] == '/') || (n == 10 && !memcmp(p, "/zookeeper", 10)) ||
+           (n == 16 && !memcmp(p, "/zookeeper/quota", 16)) ||
+           (n == 17 && !memcmp(p, "/zookeeper/config", 17));
+}
+
+static int check_acl(struct server *s, struct conn *c, const struct znode *n, int32_t perm)
+{
+    return acl_check(acl_get(tree_acls(s->tree), n->acl), perm, c ? &c->auth : NULL);
+}
+
+static int check_version(int32_t current, int32_t expected)
+{
+    return expected != -1 && expected != current ? ZK_BADVERSION : 0;
+}
+
+static int prep_create(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
+                       struct txn *t, int64_t zxid, struct journal *j, struct prep_result *res)
+{
+    struct zk_slice path = jute_get_string(in);
+    struct zk_slice data = jute_get_buffer(in);
+    struct acl_list acl;
+    if (acl_list_decode(in, &acl))
+        return ZK_MARSHALLINGERROR;
+    int32_t flags = jute_get_int(in);
+    int64_t ttl = type == ZK_OP_CREATETTL ? jute_get_long(in) : -1;
+    int rc = in->err ? ZK_MARSHALLINGERROR : 0;
+    if (type == ZK_OP_CREATECONTAINER)
+        flags = ZK_CONTAINER;
+    int is_ttl = flags == ZK_PERSISTENT_WITH_TTL || flags == ZK_PERSISTENT_SEQUENTIAL_WITH_TTL;
+    int sequential = flags == ZK_PERSISTENT_SEQUENTIAL || flags == ZK_EPHEMERAL_SEQUENTIAL ||
+                     flags == ZK_PERSISTENT_SEQUENTIAL_WITH_TTL;
+    int ephemeral = flags == ZK_EPHEMERAL || flags == ZK_EPHEMERAL_SEQUENTIAL;
+    if (!rc && (flags < 0 || flags > ZK_PERSISTENT_SEQUENTIAL_WITH_TTL))
+        rc = ZK_BADARGUMENTS;
+    if (!rc && is_ttl && !s->cfg.extended_types_enabled)
+        rc = ZK_UNIMPLEMENTED;
+    if (!rc && is_ttl && (ttl <= 0 || ttl > ZK_OWNER_TTL_MAX_BITS))
+        rc = ZK_BADARGUMENTS;
+    if (!rc && !is_ttl && ttl >= 0)
+        rc = ZK_BADARGUMENTS;
+    if (!rc && data.len > s->cfg.jute_max_buffer)
+        rc = ZK_BADARGUMENTS;
+    size_t plen = 0;
+    if (!rc) {
+        const char *slash = path.len > 0 ? memrchr(path.p, '/', (size_t)path.len) : NULL;
+        if (!slash || memchr(path.p, 0, (size_t)path.len))
+            rc = ZK_BADARGUMENTS;
+        else
+            plen = slash == path.p ? 1 : (size_t)(slash - path.p);
+    }
+    if (!rc)
+        rc = acl_fixup(&acl, c ? &c->auth : &(struct auth_info){0, NULL});
+    struct znode *parent = NULL;
+    if (!rc) {
+        parent = tree_lookup(s->tree, path.p, plen);
+        if (!parent)
+            rc = ZK_NONODE;
+    }
+    if (!rc)
+        rc = check_acl(s, c, parent, ZK_PERM_CREATE);
+    char *full = NULL;
+    if (!rc) {
+        size_t n = (size_t)path.len;
+        full = zk_xmalloc(n + 12);
+        memcpy(full, path.p, n);
+        full[n] = 0;
+        if (sequential)
+            snprintf(full + n, 12, "%010d", parent->cversion);
+        size_t flen = strlen(full);
+        rc = prep_validate_path(full, flen);
+        if (!rc && tree_lookup(s->tree, full, flen))
+            rc = ZK_NODEEXISTS;
+        if (!rc && owner_is_session(parent->owner))
+            rc = ZK_NOCHILDRENFOREPHEMERALS;
+    }
+    if (rc) {
+        free(full);
+        acl_list_free(&acl);
+        return rc;
+    }
+    struct txn_op *op = txn_add_op(t, ZK_OP_CREATE);
+    op->path = full;
+    op->data = data;
+    op->acl = acl;
+    op->owner = ephemeral ? t->session
+                : is_ttl  ? (ZK_OWNER_TTL_MASK | ttl)
+                : flags == ZK_CONTAINER ? ZK_OWNER_CONTAINER
+                                        : 0;
+    op->parent_cversion = parent->cversion + 1;
+    rc = apply_op(s, t, op, zxid, j);
+    if (rc) {
+        txn_drop_last(t);
+        return rc;
+    }
+    res->path = zk_xstrndup(full, strlen(full));
+    res->node = tree_lookup(s->tree, full, strlen(full));
+    return 0;
+}
+
+static int prep_delete(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
+                       struct txn *t, int64_t zxid, struct journal *j)
+{
+    struct zk_slice path = jute_get_string(in);
+    int32_t version = type == ZK_OP_DELETECONTAINER ? -1 : jute_get_int(in);
+    if (in->err)
+        return ZK_MARSHALLINGERROR;
+    const char *slash = path.len > 0 ? memrchr(path.p, '/', (size_t)path.len) : NULL;
+    if (!slash || memchr(path.p, 0, (size_t)path.len) || is_special(path.p, (size_t)path.len))
+        return ZK_BADARGUMENTS;
+    int rc = prep_validate_path(path.p, (size_t)path.len);
+    if (rc)
+        return rc;
+    size_t plen = slash == path.p ? 1 : (size_t)(slash - path.p);
+    struct znode *parent = tree_lookup(s->tree, path.p, plen);
+    if (!parent)
+        return ZK_NONODE;
+    if ((rc = check_acl(s, c, parent, ZK_PERM_DELETE)))
+        return rc;
+    struct znode *n = tree_lookup(s->tree, path.p, (size_t)path.len);
+    if (!n)
+        return ZK_NONODE;
+    if ((rc = check_version(n->version, version)))
+        return rc;
+    if (n->nkids)
+        return ZK_NOTEMPTY;
+    if (type == ZK_OP_DELETECONTAINER && n->owner != ZK_OWNER_CONTAINER && !owner_is_ttl(n->owner))
+        return ZK_BADARGUMENTS;
+    struct txn_op *op = txn_add_op(t, ZK_OP_DELETE);
+    op->path = zk_xstrndup(path.p, (size_t)path.len);
+    rc = apply_op(s, t, op, zxid, j);
+    if (rc)
+        txn_drop_last(t);
+    return rc;
+}
+
+static int prep_setdata(struct server *s, struct conn *c, struct jute_in *in, struct txn *t,
+                        int64_t zxid, struct journal *j, struct prep_result *res)
+{
+    struct zk_slice path = jute_get_string(in);
+    struct zk_slice data = jute_get_buffer(in);
+    int32_t version = jute_get_int(in);
+    if (in->err)
+        return ZK_MARSHALLINGERROR;
+    int rc = prep_validate_path(path.p, (size_t)path.len);
+    if (rc)
+        return rc;
+    if (data.len > s->cfg.jute_max_buffer)
+        return ZK_BADARGUMENTS;
+    struct znode *n = tree_lookup(s->tree, path.p, (size_t)path.len);
+    if (!n)
+        return ZK_NONODE;
+    if ((rc = check_acl(s, c, n, ZK_PERM_WRITE)))
+        return rc;
+    if ((rc = check_version(n->version, version)))
+        return rc;
+    struct txn_op *op = txn_add_op(t, ZK_OP_SETDATA);
+    op->path = zk_xstrndup(path.p, (size_t)path.len);
+    op->data = data;
+    op->version = n->version + 1;
+    rc = apply_op(s, t, op, zxid, j);
+    if (rc) {
+        txn_drop_last(t);
+        return rc;
+    }
+    res->node = n;
+    return 0;
+}
+
+static int prep_setacl(struct server *s, struct conn *c, struct jute_in *in, struct txn *t,
+                       int64_t zxid, struct journal *j, struct prep_result *res)
+{
+    struct zk_slice path = jute_get_string(in);
+    struct acl_list acl;
+    if (acl_list_decode(in, &acl))
+        return ZK_MARSHALLINGERROR;
+    int32_t version = jute_get_int(in);
+    int rc = in->err ? ZK_MARSHALLINGERROR : prep_validate_path(path.p, (size_t)path.len);
+    if (!rc)
+        rc = acl_fixup(&acl, c ? &c->auth : &(struct auth_info){0, NULL});
+    struct znode *n = NULL;
+    if (!rc && !(n = tree_lookup(s->tree, path.p, (size_t)path.len)))
+        rc = ZK_NONODE;
+    if (!rc)
+        rc = check_acl(s, c, n, ZK_PERM_ADMIN);
+    if (!rc)
+        rc = check_version(n->aversion, version);
+    if (rc) {
+        acl_list_free(&acl);
+        return rc;
+    }
+    struct txn_op *op = txn_add_op(t, ZK_OP_SETACL);
+    op->path = zk_xstrndup(path.p, (size_t)path.len);
+    op->acl = acl;
+    op->version = n->aversion + 1;
+    rc = apply_op(s, t, op, zxid, j);
+    if (rc) {
+        txn_drop_last(t);
+        return rc;
+    }
+    res->node = n;
+    return 0;
+}
+
+static int prep_check(struct server *s, struct conn *c, struct jute_in *in)
+{
+    struct zk_slice path = jute_get_string(in);
+    int32_t version = jute_get_int(in);
+    if (in->err)
+        return ZK_MARSHALLINGERROR;
+    int rc = prep_validate_path(path.p, (size_t)path.len);
+    if (rc)
+        return rc;
+    struct znode *n = tree_lookup(s->tree, path.p, (size_t)path.len);
+    if (!n)
+        return ZK_NONODE;
+    if ((rc = check_acl(s, c, n, ZK_PERM_READ)))
+        return rc;
+    return check_version(n->version, version);
+}
+
+int prep_op(struct server *s, struct conn *c, int32_t type, struct jute_in *in, struct txn *t,
+            int64_t zxid, struct journal *j, struct prep_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->type = type;
+    int rc;
+    switch (type) {
+    case ZK_OP_CREATE:
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATECONTAINER:
+    case ZK_OP_CREATETTL:
+        rc = prep_create(s, c, type, in, t, zxid, j, res);
+        break;
+    case ZK_OP_DELETE:
+    case ZK_OP_DELETECONTAINER:
+        rc = prep_delete(s, c, type, in, t, zxid, j);
+        break;
+    case ZK_OP_SETDATA:
+        rc = prep_setdata(s, c, in, t, zxid, j, res);
+        break;
+    case ZK_OP_SETACL:
+        rc = prep_setacl(s, c, in, t, zxid, j, res);
+        break;
+    case ZK_OP_CHECK:
+        rc = prep_check(s, c, in);
+        break;
+    default:
+        rc = ZK_BADARGUMENTS;
+    }
+    res->err = rc;
+    return rc;
+}

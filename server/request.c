@@ -1,0 +1,768 @@
+/*
+ * request.c - the request dispatcher: handshake, reads, writes, watches,
+ * auth.  Reads are answered from the tree at once; writes go through prep.c
+ * and server_commit; every reply is queued with the durability tag of the
+ * state it reflects (server.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "conn.h"
+#include "log.h"
+#include "prep.h"
+#include "server.h"
+#include "zk/proto.h"
+
+/* ---- handshake ---- */
+
+static void send_connect_response(struct server *s, struct conn *c, int32_t timeout, int64_t id,
+                                  const uint8_t pw[16], int64_t tag)
+{
+    size_t at = conn_frame_begin(c);
+    jute_put_int(&c->out, 0);
+    jute_put_int(&c->out, timeout);
+    jute_put_long(&c->out, id);
+    jute_put_buffer(&c->out, pw, 16);
+    jute_put_bool(&c->out, 0);
+    conn_frame_end(c, at, tag, 0);
+    (void)s;
+}
+
+static void attach(struct server *s, struct conn *c, struct session *se)
+{
+    if (se->conn && se->conn != c) {
+        log_info("session 0x%llx moved from %s:%d to %s:%d", (unsigned long long)se->id,
+                 se->conn->remote, se->conn->remote_port, c->remote, c->remote_port);
+        struct conn *old = se->conn;
+        old->session = NULL;
+        conn_close(old);
+    }
+    se->conn = c;
+    c->session = se;
+    c->session_id = se->id;
+    c->timeout = se->timeout;
+    c->state = CONN_READY;
+    (void)s;
+}
+
+void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t len)
+{
+    struct jute_in in;
+    jute_in_init(&in, p, len);
+    (void)jute_get_int(&in); /* protocolVersion */
+    int64_t last_seen = jute_get_long(&in);
+    int32_t timeout = jute_get_int(&in);
+    int64_t id = jute_get_long(&in);
+    struct zk_slice pw = jute_get_buffer(&in);
+    if (in.err) {
+        log_warn("closing connection from %s:%d: malformed ConnectRequest", c->remote, c->remote_port);
+        s->stats.bad_frames++;
+        conn_close(c);
+        return;
+    }
+    if (last_seen > s->last_zxid) {
+        log_info("refusing session request from %s:%d: it has seen zxid 0x%llx, ours is 0x%llx",
+                 c->remote, c->remote_port, (unsigned long long)last_seen,
+                 (unsigned long long)s->last_zxid);
+        conn_close(c);
+        return;
+    }
+    if (timeout < s->cfg.min_session_timeout)
+        timeout = s->cfg.min_session_timeout;
+    if (timeout > s->cfg.max_session_timeout)
+        timeout = s->cfg.max_session_timeout;
+    uint8_t expected[16];
+    if (id == 0) {
+        struct txn t;
+        txn_init(&t, ZK_OP_CREATESESSION, sessions_next_id(&s->sessions), 0, server_wall_ms());
+        t.timeout = timeout;
+        int64_t zxid = server_commit(s, &t);
+        struct session *se = sessions_get(&s->sessions, t.session);
+        attach(s, c, se);
+        sessions_password(&s->sessions, se->id, expected);
+        send_connect_response(s, c, timeout, se->id, expected, zxid);
+        txn_free(&t);
+        return;
+    }
+    struct session *se = sessions_get(&s->sessions, id);
+    sessions_password(&s->sessions, id, expected);
+    if (!se || se->closing || pw.len != 16 || memcmp(pw.p, expected, 16)) {
+        static const uint8_t zero[16];
+        log_info("session 0x%llx from %s:%d is %s", (unsigned long long)id, c->remote,
+                 c->remote_port, se && !se->closing ? "using a wrong password" : "expired or unknown");
+        send_connect_response(s, c, 0, 0, zero, s->last_zxid);
+        conn_close_after_flush(c);
+        return;
+    }
+    se->timeout = timeout;
+    sessions_touch(&s->sessions, se, server_now_ms());
+    attach(s, c, se);
+    send_connect_response(s, c, timeout, se->id, expected, s->last_zxid);
+}
+
+/* ---- reply helpers ---- */
+
+static size_t reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err)
+{
+    size_t at = conn_frame_begin(c);
+    jute_put_int(&c->out, xid);
+    jute_put_long(&c->out, zxid);
+    jute_put_int(&c->out, err);
+    return at;
+}
+
+static void put_stat(struct conn *c, const struct znode *n)
+{
+    struct zk_stat st;
+    tree_stat(n, &st);
+    jute_put_stat(&c->out, &st);
+}
+
+static void put_children(struct jute_out *out, const struct znode *n)
+{
+    jute_put_int(out, (int32_t)n->nkids);
+    for (uint32_t i = 0; i < n->kid_cap; i++)
+        if (n->kids[i])
+            jute_put_buffer(out, n->kids[i]->name, (int32_t)n->kids[i]->namelen);
+}
+
+static int node_acl_check(struct server *s, struct conn *c, const struct znode *n, int32_t perm)
+{
+    return acl_check(acl_get(tree_acls(s->tree), n->acl), perm, &c->auth);
+}
+
+/* ---- reads ---- */
+
+/* Decodes path + watch flag and finds the node; returns 0 or an error. */
+static int read_target(struct server *s, struct conn *c, struct jute_in *in, int with_watch,
+                       struct zk_slice *path, int *watch, struct znode **n, int perm)
+{
+    *path = jute_get_string(in);
+    *watch = with_watch ? jute_get_bool(in) : 0;
+    if (in->err)
+        return ZK_MARSHALLINGERROR;
+    *n = tree_lookup(s->tree, path->p, (size_t)path->len);
+    if (!*n)
+        return ZK_NONODE;
+    return perm ? node_acl_check(s, c, *n, perm) : 0;
+}
+
+/* Encodes the body of a getData or getChildren(2) reply for `n`. */
+static void put_read_body(struct conn *c, int32_t type, const struct znode *n)
+{
+    if (type == ZK_OP_GETDATA) {
+        jute_put_buffer(&c->out, n->data, n->datalen);
+        put_stat(c, n);
+    } else {
+        put_children(&c->out, n);
+        if (type == ZK_OP_GETCHILDREN2)
+            put_stat(c, n);
+    }
+}
+
+/* getData / getChildren / getChildren2 / exists: returns error or 0 and
+ * leaves the node in *out for the caller to encode. */
+static int do_read(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
+                   struct znode **out)
+{
+    struct zk_slice path;
+    int watch;
+    int perm = type == ZK_OP_EXISTS ? 0 : ZK_PERM_READ;
+    int rc = read_target(s, c, in, 1, &path, &watch, out, perm);
+    if (rc == ZK_MARSHALLINGERROR)
+        return rc;
+    if (watch && (rc == 0 || (rc == ZK_NONODE && type == ZK_OP_EXISTS))) {
+        struct watches *w = type == ZK_OP_GETCHILDREN || type == ZK_OP_GETCHILDREN2
+                                ? s->child_watches
+                                : s->data_watches;
+        watches_add(w, path.p, (size_t)path.len, &c->watches, WATCH_STANDARD);
+    }
+    return rc;
+}
+
+static void reply_read(struct server *s, struct conn *c, int32_t xid, int32_t type,
+                       struct jute_in *in)
+{
+    struct znode *n = NULL;
+    int rc = do_read(s, c, type, in, &n);
+    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    if (!rc) {
+        if (type == ZK_OP_EXISTS)
+            put_stat(c, n);
+        else
+            put_read_body(c, type, n);
+    }
+    conn_frame_end(c, at, s->last_zxid, xid);
+}
+
+static void reply_getacl(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
+{
+    struct zk_slice path;
+    int watch;
+    struct znode *n;
+    int rc = read_target(s, c, in, 0, &path, &watch, &n, ZK_PERM_READ | ZK_PERM_ADMIN);
+    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    if (!rc) {
+        const struct acl_list *l = acl_get(tree_acls(s->tree), n->acl);
+        /* Without ADMIN, digest hashes are redacted (Apache, ZOOKEEPER-1392). */
+        int redact = node_acl_check(s, c, n, ZK_PERM_ADMIN) != 0;
+        jute_put_int(&c->out, l ? l->n : 0);
+        for (int i = 0; l && i < l->n; i++) {
+            jute_put_int(&c->out, l->e[i].perms);
+            jute_put_string(&c->out, l->e[i].scheme);
+            const char *colon = strchr(l->e[i].id, ':');
+            if (redact && !strcmp(l->e[i].scheme, "digest") && colon) {
+                struct jute_out tmp;
+                jute_out_init(&tmp);
+                jute_put_raw(&tmp, l->e[i].id, (size_t)(colon - l->e[i].id));
+                jute_put_raw(&tmp, ":x", 3);
+                jute_put_string(&c->out, (char *)tmp.p);
+                jute_out_free(&tmp);
+            } else {
+                jute_put_string(&c->out, l->e[i].id);
+            }
+        }
+        put_stat(c, n);
+    }
+    conn_frame_end(c, at, s->last_zxid, xid);
+}
+
+static void reply_all_children_number(struct server *s, struct conn *c, int32_t xid,
+                                      struct jute_in *in)
+{
+    struct zk_slice path;
+    int watch;
+    struct znode *n;
+    int rc = read_target(s, c, in, 0, &path, &watch, &n, ZK_PERM_READ);
+    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    if (!rc)
+        jute_put_int(&c->out, (int32_t)tree_count_descendants(n));
+    conn_frame_end(c, at, s->last_zxid, xid);
+}
+
+struct eph_ctx {
+    struct jute_out *out;
+    const char *prefix;
+    size_t plen;
+    int32_t count;
+    char buf[4096];
+};
+
+static void add_ephemeral(struct znode *n, void *d)
+{
+    struct eph_ctx *e = d;
+    size_t len = tree_path(n, e->buf, sizeof e->buf);
+    if (len >= sizeof e->buf)
+        return;
+    if (e->plen > 1 && (len < e->plen || memcmp(e->buf, e->prefix, e->plen)))
+        return;
+    jute_put_buffer(e->out, e->buf, (int32_t)len);
+    e->count++;
+}
+
+static void reply_ephemerals(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
+{
+    struct zk_slice prefix = jute_get_string(in);
+    int rc = in->err ? ZK_MARSHALLINGERROR : prep_validate_path(prefix.p, (size_t)prefix.len);
+    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    if (!rc) {
+        char pre[4096];
+        size_t pl = (size_t)prefix.len < sizeof pre ? (size_t)prefix.len : sizeof pre - 1;
+        memcpy(pre, prefix.p, pl);
+        pre[pl] = 0;
+        struct eph_ctx *e = zk_xcalloc(1, sizeof *e);
+        e->out = &c->out;
+        e->prefix = pre;
+        e->plen = pl;
+        size_t count_at = c->out.len;
+        jute_put_int(&c->out, 0);
+        tree_foreach_ephemeral(s->tree, c->session_id, add_ephemeral, e);
+        jute_patch_int(&c->out, count_at, e->count);
+        free(e);
+    }
+    conn_frame_end(c, at, s->last_zxid, xid);
+}
+
+static void reply_whoami(struct server *s, struct conn *c, int32_t xid)
+{
+    size_t at = reply_begin(c, xid, s->last_zxid, 0);
+    jute_put_int(&c->out, c->auth.n);
+    for (int i = 0; i < c->auth.n; i++) {
+        jute_put_string(&c->out, c->auth.ids[i].scheme);
+        jute_put_string(&c->out, c->auth.ids[i].id);
+    }
+    conn_frame_end(c, at, s->last_zxid, xid);
+}
+
+static void reply_multiread(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
+{
+    size_t at = reply_begin(c, xid, s->last_zxid, 0);
+    for (;;) {
+        int32_t type = jute_get_int(in);
+        int done = jute_get_bool(in);
+        (void)jute_get_int(in);
+        if (in->err || done)
+            break;
+        struct znode *n = NULL;
+        int rc = type == ZK_OP_GETCHILDREN || type == ZK_OP_GETDATA ? do_read(s, c, type, in, &n)
+                                                                    : ZK_UNIMPLEMENTED;
+        if (rc == ZK_UNIMPLEMENTED || rc == ZK_MARSHALLINGERROR) {
+            in->err = ZK_MARSHALLINGERROR;
+            break;
+        }
+        jute_put_int(&c->out, rc ? -1 : type);
+        jute_put_bool(&c->out, 0);
+        jute_put_int(&c->out, rc);
+        if (rc)
+            jute_put_int(&c->out, rc);
+        else
+            put_read_body(c, type, n);
+    }
+    if (in->err) {
+        c->out.len = at + 4;
+        jute_put_int(&c->out, xid);
+        jute_put_long(&c->out, s->last_zxid);
+        jute_put_int(&c->out, ZK_MARSHALLINGERROR);
+    } else {
+        jute_put_int(&c->out, -1);
+        jute_put_bool(&c->out, 1);
+        jute_put_int(&c->out, -1);
+    }
+    conn_frame_end(c, at, s->last_zxid, xid);
+}
+
+/* ---- watch management ---- */
+
+static void event_now(struct server *s, struct conn *c, int32_t type, struct zk_slice path)
+{
+    size_t at = conn_frame_begin(c);
+    jute_put_int(&c->out, ZK_XID_NOTIFICATION);
+    jute_put_long(&c->out, -1);
+    jute_put_int(&c->out, 0);
+    jute_put_int(&c->out, type);
+    jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);
+    jute_put_slice(&c->out, path);
+    conn_frame_end(c, at, s->last_zxid, ZK_XID_NOTIFICATION);
+}
+
+/* Apache's DataTree.setWatches: re-arm, or fire at once what was missed. */
+static void reply_setwatches(struct server *s, struct conn *c, int32_t xid, struct jute_in *in,
+                             int v2)
+{
+    int64_t rel = jute_get_long(in);
+    int nlists = v2 ? 5 : 3;
+    for (int list = 0; list < nlists && !in->err; list++) {
+        int32_t n = jute_get_count(in, 4);
+        for (int32_t i = 0; i < n && !in->err; i++) {
+            struct zk_slice p = jute_get_string(in);
+            if (in->err)
+                break;
+            struct znode *node = tree_lookup(s->tree, p.p, (size_t)p.len);
+            switch (list) {
+            case 0: /* data */
+                if (!node)
+                    event_now(s, c, ZK_EVENT_DELETED, p);
+                else if (node->mzxid > rel)
+                    event_now(s, c, ZK_EVENT_CHANGED, p);
+                else
+                    watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
+                break;
+            case 1: /* exist */
+                if (node)
+                    event_now(s, c, ZK_EVENT_CREATED, p);
+                else
+                    watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
+                break;
+            case 2: /* child */
+                if (!node)
+                    event_now(s, c, ZK_EVENT_DELETED, p);
+                else if (node->pzxid > rel)
+                    event_now(s, c, ZK_EVENT_CHILD, p);
+                else
+                    watches_add(s->child_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
+                break;
+            case 3: /* persistent */
+                watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+                watches_add(s->child_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+                break;
+            case 4: /* persistent recursive */
+                watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
+                break;
+            }
+        }
+    }
+    conn_reply_header(c, ZK_XID_SETWATCHES, s->last_zxid, in->err ? ZK_MARSHALLINGERROR : 0,
+                      s->last_zxid);
+    (void)xid;
+}
+
+/* checkWatches (remove = 0) and removeWatches (remove = 1). */
+static void reply_watch_query(struct server *s, struct conn *c, int32_t xid, struct jute_in *in,
+                              int remove)
+{
+    struct zk_slice p = jute_get_string(in);
+    int32_t type = jute_get_int(in);
+    int rc = in->err ? ZK_MARSHALLINGERROR : 0;
+    if (!rc) {
+        int found = 0;
+        const int std = 1 << WATCH_STANDARD, pers = 1 << WATCH_PERSISTENT,
+                  rec = 1 << WATCH_RECURSIVE;
+        struct {
+            struct watches *w;
+            int mask;
+        } q[2];
+        int nq = 0;
+        switch (type) {
+        case ZK_WATCH_CHILDREN:
+            q[nq++] = (typeof(q[0])){s->child_watches, std};
+            break;
+        case ZK_WATCH_DATA:
+            q[nq++] = (typeof(q[0])){s->data_watches, std};
+            break;
+        case ZK_WATCH_ANY:
+            q[nq++] = (typeof(q[0])){s->child_watches, std | pers | rec};
+            q[nq++] = (typeof(q[0])){s->data_watches, std | pers | rec};
+            break;
+        case 4: /* Persistent */
+            q[nq++] = (typeof(q[0])){s->child_watches, pers};
+            q[nq++] = (typeof(q[0])){s->data_watches, pers};
+            break;
+        case 5: /* PersistentRecursive */
+            q[nq++] = (typeof(q[0])){s->data_watches, rec};
+            break;
+        default:
+            rc = ZK_BADARGUMENTS;
+        }
+        for (int i = 0; i < nq; i++) {
+            if (remove)
+                found |= watches_remove(q[i].w, p.p, (size_t)p.len, &c->watches, q[i].mask);
+            else
+                found |= watches_has(q[i].w, p.p, (size_t)p.len, &c->watches, q[i].mask);
+        }
+        if (!rc && !found)
+            rc = ZK_NOWATCHER;
+    }
+    conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
+}
+
+static void reply_addwatch(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
+{
+    struct zk_slice p = jute_get_string(in);
+    int32_t mode = jute_get_int(in);
+    int rc = in->err ? ZK_MARSHALLINGERROR : 0;
+    if (!rc && mode == ZK_ADDWATCH_PERSISTENT) {
+        watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+        watches_add(s->child_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+    } else if (!rc && mode == ZK_ADDWATCH_PERSISTENT_RECURSIVE) {
+        watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
+    } else if (!rc) {
+        rc = ZK_BADARGUMENTS;
+    }
+    conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
+}
+
+/* ---- auth ---- */
+
+static void reply_auth(struct server *s, struct conn *c, struct jute_in *in)
+{
+    (void)jute_get_int(in);
+    struct zk_slice scheme = jute_get_string(in);
+    struct zk_slice auth = jute_get_buffer(in);
+    int ok = 0;
+    if (!in->err && scheme.len == 6 && !memcmp(scheme.p, "digest", 6) && auth.len > 0) {
+        char *id;
+        if (acl_digest(auth.p, (size_t)auth.len, &id) == 0) {
+            if (s->cfg.super_digest[0] && !strcmp(id, s->cfg.super_digest))
+                auth_info_add(&c->auth, "super", "");
+            auth_info_add(&c->auth, "digest", id);
+            free(id);
+            ok = 1;
+        }
+    } else if (!in->err && scheme.len == 2 && !memcmp(scheme.p, "ip", 2)) {
+        ok = 1; /* the connection's ip identity is always present */
+    }
+    if (ok) {
+        conn_reply_header(c, ZK_XID_AUTH, 0, 0, s->last_zxid);
+        return;
+    }
+    log_warn("authentication failed for %s:%d (scheme '%.*s')", c->remote, c->remote_port,
+             scheme.len > 0 ? (int)scheme.len : 0, scheme.p ? scheme.p : "");
+    conn_reply_header(c, ZK_XID_AUTH, 0, ZK_AUTHFAILED, s->last_zxid);
+    conn_close_after_flush(c);
+}
+
+/* ---- writes ---- */
+
+static void put_write_result(struct conn *c, const struct prep_result *r)
+{
+    switch (r->type) {
+    case ZK_OP_CREATE:
+        jute_put_string(&c->out, r->path);
+        break;
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATETTL:
+    case ZK_OP_CREATECONTAINER:
+        jute_put_string(&c->out, r->path);
+        put_stat(c, r->node);
+        break;
+    case ZK_OP_SETDATA:
+    case ZK_OP_SETACL:
+        put_stat(c, r->node);
+        break;
+    default:
+        break;
+    }
+}
+
+static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t type,
+                        struct jute_in *in)
+{
+    struct txn t;
+    struct journal j = {0};
+    struct prep_result r;
+    txn_init(&t, type, c->session_id, xid, server_wall_ms());
+    int64_t zxid = s->last_zxid + 1;
+    int rc = prep_op(s, c, type, in, &t, zxid, &j, &r);
+    if (rc || t.nops == 0) {
+        /* An error, or a check that changes nothing. */
+        conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
+    } else {
+        t.type = t.ops[0].type;
+        server_commit(s, &t);
+        journal_commit(s, &j, zxid);
+        size_t at = reply_begin(c, xid, zxid, 0);
+        put_write_result(c, &r);
+        conn_frame_end(c, at, zxid, xid);
+    }
+    free(r.path);
+    journal_free(&j);
+    txn_free(&t);
+    if (rc == ZK_MARSHALLINGERROR)
+        conn_close_after_flush(c);
+}
+
+#define MULTI_MAX_OPS 10000
+
+static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
+{
+    struct txn t;
+    struct journal j = {0};
+    txn_init(&t, ZK_OP_MULTI, c->session_id, xid, server_wall_ms());
+    int64_t zxid = s->last_zxid + 1;
+    struct prep_result *res = NULL;
+    int n = 0, failed = -1;
+    for (;;) {
+        int32_t type = jute_get_int(in);
+        int done = jute_get_bool(in);
+        (void)jute_get_int(in);
+        if (in->err || done)
+            break;
+        if (n == MULTI_MAX_OPS) {
+            in->err = ZK_MARSHALLINGERROR;
+            break;
+        }
+        res = zk_xrealloc(res, (size_t)(n + 1) * sizeof *res);
+        struct prep_result *r = &res[n++];
+        int allowed = type == ZK_OP_CREATE || type == ZK_OP_CREATE2 || type == ZK_OP_CREATETTL ||
+                      type == ZK_OP_CREATECONTAINER || type == ZK_OP_DELETE ||
+                      type == ZK_OP_SETDATA || type == ZK_OP_CHECK;
+        if (!allowed) {
+            in->err = ZK_MARSHALLINGERROR; /* we can't skip a body we can't parse */
+            memset(r, 0, sizeof *r);
+            break;
+        }
+        if (failed >= 0) {
+            /* Parse and discard: later ops only get RUNTIMEINCONSISTENCY. */
+            struct txn scratch;
+            struct journal sj = {0};
+            txn_init(&scratch, ZK_OP_MULTI, 0, 0, 0);
+            memset(r, 0, sizeof *r);
+            struct jute_in copy = *in;
+            /* Decode without applying: run prep on a throwaway journal and undo. */
+            prep_op(s, c, type, &copy, &scratch, zxid, &sj, r);
+            journal_undo(s, &sj);
+            journal_free(&sj);
+            txn_free(&scratch);
+            free(r->path);
+            *in = copy;
+            r->type = type;
+            r->path = NULL;
+            r->err = ZK_RUNTIMEINCONSISTENCY;
+            continue;
+        }
+        if (prep_op(s, c, type, in, &t, zxid, &j, r)) {
+            if (r->err == ZK_MARSHALLINGERROR) {
+                in->err = ZK_MARSHALLINGERROR;
+                break;
+            }
+            failed = n - 1;
+        }
+    }
+    if (in->err) {
+        journal_undo(s, &j);
+        conn_reply_header(c, xid, s->last_zxid, ZK_MARSHALLINGERROR, s->last_zxid);
+        conn_close_after_flush(c);
+        goto out;
+    }
+    int64_t tag = s->last_zxid;
+    if (failed >= 0) {
+        journal_undo(s, &j);
+    } else if (t.nops > 0) {
+        server_commit(s, &t);
+        journal_commit(s, &j, zxid);
+        tag = zxid;
+    }
+    size_t at = reply_begin(c, xid, tag, 0);
+    for (int i = 0; i < n; i++) {
+        struct prep_result *r = &res[i];
+        int32_t err = failed < 0 ? 0 : i < failed ? 0 : i == failed ? r->err : ZK_RUNTIMEINCONSISTENCY;
+        if (failed >= 0) {
+            jute_put_int(&c->out, -1);
+            jute_put_bool(&c->out, 0);
+            jute_put_int(&c->out, err);
+            jute_put_int(&c->out, err);
+            continue;
+        }
+        int32_t type = r->type == ZK_OP_CREATETTL || r->type == ZK_OP_CREATECONTAINER
+                           ? ZK_OP_CREATE2
+                           : r->type;
+        jute_put_int(&c->out, type);
+        jute_put_bool(&c->out, 0);
+        jute_put_int(&c->out, 0);
+        put_write_result(c, r);
+    }
+    jute_put_int(&c->out, -1);
+    jute_put_bool(&c->out, 1);
+    jute_put_int(&c->out, -1);
+    conn_frame_end(c, at, tag, xid);
+out:
+    for (int i = 0; i < n; i++)
+        free(res[i].path);
+    free(res);
+    journal_free(&j);
+    txn_free(&t);
+}
+
+static void close_session(struct server *s, struct conn *c, int32_t xid)
+{
+    struct txn t;
+    txn_init(&t, ZK_OP_CLOSESESSION, c->session_id, xid, server_wall_ms());
+    int64_t zxid = server_commit(s, &t);
+    txn_free(&t);
+    conn_reply_header(c, xid, zxid, 0, zxid);
+    conn_close_after_flush(c);
+}
+
+/* ---- dispatch ---- */
+
+void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len)
+{
+    struct jute_in in;
+    jute_in_init(&in, p, len);
+    int32_t xid = jute_get_int(&in);
+    int32_t type = jute_get_int(&in);
+    if (in.err) {
+        conn_close(c);
+        return;
+    }
+    uint64_t t0 = uv_hrtime();
+    c->last_cxid = xid;
+    c->last_op = type;
+    s->stats.requests++;
+    if (!c->session || c->session->closing) {
+        /* The session expired under this connection. */
+        conn_reply_header(c, xid, s->last_zxid, ZK_SESSIONEXPIRED, s->last_zxid);
+        conn_close_after_flush(c);
+        return;
+    }
+    sessions_touch(&s->sessions, c->session, server_now_ms());
+    switch (type) {
+    case ZK_OP_PING:
+        conn_reply_header(c, ZK_XID_PING, s->last_zxid, 0, s->last_zxid);
+        return;
+    case ZK_OP_EXISTS:
+    case ZK_OP_GETDATA:
+    case ZK_OP_GETCHILDREN:
+    case ZK_OP_GETCHILDREN2:
+        s->stats.reads++;
+        reply_read(s, c, xid, type, &in);
+        break;
+    case ZK_OP_GETACL:
+        reply_getacl(s, c, xid, &in);
+        break;
+    case ZK_OP_SYNC: {
+        struct zk_slice path = jute_get_string(&in);
+        size_t at = reply_begin(c, xid, s->last_zxid, in.err ? ZK_MARSHALLINGERROR : 0);
+        if (!in.err)
+            jute_put_slice(&c->out, path);
+        conn_frame_end(c, at, s->last_zxid, xid);
+        break;
+    }
+    case ZK_OP_GETALLCHILDRENNUMBER:
+        reply_all_children_number(s, c, xid, &in);
+        break;
+    case ZK_OP_GETEPHEMERALS:
+        reply_ephemerals(s, c, xid, &in);
+        break;
+    case ZK_OP_WHOAMI:
+        reply_whoami(s, c, xid);
+        break;
+    case ZK_OP_MULTIREAD:
+        reply_multiread(s, c, xid, &in);
+        break;
+    case ZK_OP_SETWATCHES:
+    case ZK_OP_SETWATCHES2:
+        reply_setwatches(s, c, xid, &in, type == ZK_OP_SETWATCHES2);
+        break;
+    case ZK_OP_CHECKWATCHES:
+    case ZK_OP_REMOVEWATCHES:
+        reply_watch_query(s, c, xid, &in, type == ZK_OP_REMOVEWATCHES);
+        break;
+    case ZK_OP_ADDWATCH:
+        reply_addwatch(s, c, xid, &in);
+        break;
+    case ZK_OP_AUTH:
+        reply_auth(s, c, &in);
+        break;
+    case ZK_OP_CLOSESESSION:
+        close_session(s, c, xid);
+        break;
+    case ZK_OP_MULTI:
+        s->stats.writes++;
+        reply_multi(s, c, xid, &in);
+        break;
+    case ZK_OP_RECONFIG:
+        conn_reply_header(c, xid, s->last_zxid, ZK_RECONFIGDISABLED, s->last_zxid);
+        break;
+    default:
+        if (prep_is_write(type)) {
+            s->stats.writes++;
+            reply_write(s, c, xid, type, &in);
+            break;
+        }
+        log_warn("unknown request type %d from %s:%d; closing", type, c->remote, c->remote_port);
+        conn_reply_header(c, xid, s->last_zxid, ZK_UNIMPLEMENTED, s->last_zxid);
+        conn_close_after_flush(c);
+        return;
+    }
+    if (in.err && c->state != CONN_CLOSING && !c->close_after_flush) {
+        log_warn("malformed request (type %d) from %s:%d; closing", type, c->remote, c->remote_port);
+        s->stats.bad_frames++;
+        conn_close_after_flush(c);
+    }
+    uint64_t us = (uv_hrtime() - t0) / 1000;
+    c->last_latency_us = (int64_t)us;
+    c->lat_total_us += us;
+    c->lat_count++;
+    if (!c->lat_min_us || us < c->lat_min_us)
+        c->lat_min_us = us;
+    if (us > c->lat_max_us)
+        c->lat_max_us = us;
+    s->stats.latency_total_us += us;
+    s->stats.latency_count++;
+    if (!s->stats.latency_min_us || us < s->stats.latency_min_us)
+        s->stats.latency_min_us = us;
+    if (us > s->stats.latency_max_us)
+        s->stats.latency_max_us = us;
+}

@@ -1,0 +1,539 @@
+/*
+ * server.c - server lifecycle and the durability gate (see server.h).
+ *
+ * Start-up: create dataDir/dataLogDir, load the newest valid snapshot, replay
+ * the log after it (txnlog.c truncates a torn tail), then listen.  Sessions
+ * found in the image or log restart their expiry clock at start-up, as
+ * Apache's do, so clients may reconnect within their timeout.
+ *
+ * Snapshots: after snapCount/2 + random(snapCount/2) transactions (Apache's
+ * jitter, so an ensemble does not snapshot in lockstep) the log rolls to a
+ * new file and a forked child writes the image; the parent keeps serving.
+ *
+ * Every loop iteration ends in before_sleep(): write out connections whose
+ * frames were released, then hand the new log batch to the fsync thread.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "apply.h"
+#include "conn.h"
+#include "log.h"
+#include "snapshot.h"
+#include "txnlog.h"
+#include "zk/proto.h"
+
+int64_t server_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t server_wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* The per-dataDir secret from which session passwords derive. */
+static int load_secret(struct server *s, uint8_t secret[32])
+{
+    snprintf(s->secret_path, sizeof s->secret_path, "%s/session.secret", s->cfg.data_dir);
+    int fd = open(s->secret_path, O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, secret, 32);
+        close(fd);
+        if (n == 32)
+            return 0;
+    }
+    if (RAND_bytes(secret, 32) != 1)
+        return -1;
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->secret_path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    int ok = write(fd, secret, 32) == 32 && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, s->secret_path))
+        return -1;
+    return 0;
+}
+
+/* ---- recovery ---- */
+
+static int load_record(const void *rec, size_t len, void *d)
+{
+    struct server *s = d;
+    if (len >= 1 && *(const char *)rec == 'S') {
+        struct jute_in in;
+        jute_in_init(&in, (const uint8_t *)rec + 1, len - 1);
+        int64_t id = jute_get_long(&in);
+        int32_t timeout = jute_get_int(&in);
+        if (in.err)
+            return -1;
+        sessions_add(&s->sessions, id, timeout, server_now_ms());
+        return 0;
+    }
+    return tree_load_record(s->tree, rec, len);
+}
+
+static void load_reset(void *d)
+{
+    struct server *s = d;
+    tree_free(s->tree);
+    s->tree = tree_new_empty();
+    uint8_t secret[32];
+    memcpy(secret, s->sessions.secret, 32);
+    sessions_free(&s->sessions);
+    sessions_init(&s->sessions, s->cfg.tick_time, 0, secret);
+}
+
+static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
+{
+    struct server *s = d;
+    struct txn t;
+    if (txn_decode(rec, len, &t)) {
+        log_error("log record 0x%llx does not decode; stopping replay there",
+                  (unsigned long long)zxid);
+        return -1;
+    }
+    struct journal j = {0};
+    int rc = apply_txn(s, &t, zxid, &j);
+    if (rc)
+        log_warn("log record 0x%llx (type %d) did not apply: %s", (unsigned long long)zxid, t.type,
+                 zk_errname(rc));
+    journal_free(&j);
+    txn_free(&t);
+    s->last_zxid = zxid;
+    return 0;
+}
+
+static int recover(struct server *s)
+{
+    int64_t t0 = server_now_ms();
+    s->tree = tree_new_empty();
+    int64_t snap = -1;
+    int rc = snapshot_load(s->cfg.data_dir, load_record, load_reset, s, &snap);
+    if (rc) {
+        log_error("cannot read snapshots in %s: %s", s->cfg.data_dir, strerror(-rc));
+        return -1;
+    }
+    if (snap < 0) {
+        tree_free(s->tree);
+        s->tree = tree_new();
+        snap = 0;
+    }
+    s->snap_zxid = snap;
+    s->last_zxid = snap;
+    int64_t last = snap;
+    rc = txnlog_replay(s->cfg.data_log_dir, snap, replay_record, s, &last);
+    if (rc < 0) {
+        log_error("cannot replay the log in %s: %s", s->cfg.data_log_dir, strerror(-rc));
+        return -1;
+    }
+    if (last > s->last_zxid)
+        s->last_zxid = last;
+    s->durable_zxid = s->last_zxid;
+    log_info("recovered %llu znodes and %u sessions up to zxid 0x%llx (snapshot 0x%llx) in %lld ms",
+             (unsigned long long)tree_node_count(s->tree), sessions_count(&s->sessions),
+             (unsigned long long)s->last_zxid, (unsigned long long)snap,
+             (long long)(server_now_ms() - t0));
+    return 0;
+}
+
+/* ---- snapshots ---- */
+
+struct snap_ctx {
+    struct server *s;
+    struct snapshot_writer *w;
+};
+
+static int put_record(const void *rec, size_t len, void *d)
+{
+    return snapshot_put(d, rec, len);
+}
+
+static int produce(struct snapshot_writer *w, void *d)
+{
+    struct server *s = d;
+    struct jute_out out;
+    jute_out_init(&out);
+    int64_t id;
+    void *v;
+    int rc = 0;
+    I64MAP_FOREACH(&s->sessions.map, id, v)
+    {
+        struct session *se = v;
+        if (rc)
+            break;
+        out.len = 0;
+        jute_put_raw(&out, "S", 1);
+        jute_put_long(&out, se->id);
+        jute_put_int(&out, se->timeout);
+        rc = snapshot_put(w, out.p, out.len);
+    }
+    jute_out_free(&out);
+    return rc ? rc : tree_serialize(s->tree, put_record, w);
+}
+
+static void purge(struct server *s)
+{
+    int64_t oldest = -1;
+    int n = snapshot_purge(s->cfg.data_dir, s->cfg.autopurge_snap_retain_count, &oldest);
+    int m = oldest >= 0 ? txnlog_purge(s->cfg.data_log_dir, oldest) : 0;
+    if (n > 0 || m > 0)
+        log_info("purged %d snapshots and %d log files", n > 0 ? n : 0, m > 0 ? m : 0);
+}
+
+static void snapshot_done(int status, int64_t zxid, double seconds, void *d)
+{
+    struct server *s = d;
+    if (status) {
+        log_error("snapshot 0x%llx failed (%d)", (unsigned long long)zxid, status);
+        return;
+    }
+    s->snap_zxid = zxid;
+    s->stats.snapshots++;
+    s->stats.last_snapshot_s = seconds;
+    log_info("snapshot 0x%llx written in %.3f s", (unsigned long long)zxid, seconds);
+}
+
+static void pick_snap_trigger(struct server *s)
+{
+    int half = s->cfg.snap_count / 2;
+    s->snap_trigger = half + (half > 0 ? rand() % half : 0);
+    if (s->snap_trigger < 1)
+        s->snap_trigger = 1;
+}
+
+void server_snapshot(struct server *s)
+{
+    if (snapshot_running())
+        return;
+    txnlog_roll(s->log);
+    int rc = snapshot_start(s->loop, s->cfg.data_dir, s->last_zxid, produce, s, snapshot_done, s);
+    if (rc)
+        log_warn("cannot start snapshot: %d", rc);
+    s->txns_since_snap = 0;
+    pick_snap_trigger(s);
+}
+
+/* ---- the pipeline ---- */
+
+int64_t server_commit(struct server *s, struct txn *t)
+{
+    int64_t zxid = s->last_zxid + 1;
+    if (t->type == ZK_OP_CREATESESSION || t->type == ZK_OP_CLOSESESSION) {
+        struct journal j = {0};
+        apply_txn(s, t, zxid, &j);
+        journal_free(&j);
+    }
+    s->last_zxid = zxid;
+    struct jute_out out;
+    jute_out_init(&out);
+    txn_encode(&out, t);
+    txnlog_append(s->log, zxid, out.p, out.len);
+    jute_out_free(&out);
+    if (++s->txns_since_snap >= (uint64_t)s->snap_trigger)
+        server_snapshot(s);
+    return zxid;
+}
+
+void server_hold(struct server *s, struct conn *c) { pset_add(&s->held, c); }
+void server_mark_dirty(struct server *s, struct conn *c) { pset_add(&s->dirty, c); }
+
+void server_durable(struct server *s, int64_t zxid)
+{
+    if (zxid > s->durable_zxid)
+        s->durable_zxid = zxid;
+    if (!s->held.n)
+        return;
+    struct conn **v = zk_xmalloc(s->held.n * sizeof *v);
+    size_t n = 0;
+    void *p;
+    PSET_FOREACH(&s->held, p) v[n++] = p;
+    for (size_t i = 0; i < n; i++) {
+        if (conn_release(v[i], s->durable_zxid))
+            pset_add(&s->dirty, v[i]);
+        if (!conn_has_held(v[i]))
+            pset_del(&s->held, v[i]);
+    }
+    free(v);
+}
+
+static void on_durable(struct txnlog *log, int64_t zxid, void *d)
+{
+    (void)log;
+    server_durable(d, zxid);
+}
+
+static void flush_dirty(struct server *s)
+{
+    for (int round = 0; round < 8 && s->dirty.n; round++) {
+        struct conn **v = zk_xmalloc(s->dirty.n * sizeof *v);
+        size_t n = 0;
+        void *p;
+        PSET_FOREACH(&s->dirty, p) v[n++] = p;
+        pset_free(&s->dirty);
+        for (size_t i = 0; i < n; i++)
+            if (v[i]->state != CONN_CLOSING)
+                conn_flush(v[i]);
+        free(v);
+    }
+}
+
+static void before_sleep(uv_prepare_t *h)
+{
+    struct server *s = h->data;
+    flush_dirty(s);
+    if (s->log)
+        txnlog_flush(s->log);
+    /* A log that completed synchronously may have released frames. */
+    flush_dirty(s);
+}
+
+/* ---- sessions ---- */
+
+void server_expire_session(struct server *s, struct session *se)
+{
+    log_info("expiring session 0x%llx, timeout of %d ms exceeded", (unsigned long long)se->id,
+             se->timeout);
+    struct conn *c = se->conn;
+    struct txn t;
+    txn_init(&t, ZK_OP_CLOSESESSION, se->id, 0, server_wall_ms());
+    server_commit(s, &t);
+    txn_free(&t);
+    if (c) {
+        c->session = NULL;
+        conn_close_after_flush(c);
+    }
+}
+
+static void expire_one(struct session *se, void *d) { server_expire_session(d, se); }
+
+static void on_tick(uv_timer_t *h)
+{
+    struct server *s = h->data;
+    sessions_expire(&s->sessions, server_now_ms(), expire_one, s);
+}
+
+/* ---- containers and TTL nodes (Apache's ContainerManager) ---- */
+
+struct reap_ctx {
+    struct server *s;
+    int64_t now;
+    int budget;
+    struct znode **v;
+    int n;
+};
+
+static void reap_candidate(struct znode *n, void *d)
+{
+    struct reap_ctx *r = d;
+    if (n->nkids || r->n >= r->budget)
+        return;
+    int due = n->owner == ZK_OWNER_CONTAINER
+                  ? n->cversion > 0
+                  : owner_is_ttl(n->owner) &&
+                        r->now - n->mtime > (n->owner & ZK_OWNER_TTL_MAX_BITS);
+    if (due)
+        r->v[r->n++] = n;
+}
+
+static void on_reap(uv_timer_t *h)
+{
+    struct server *s = h->data;
+    int budget = s->cfg.container_max_per_minute;
+    struct reap_ctx r = {s, server_wall_ms(), budget, zk_xmalloc((size_t)budget * sizeof(void *)), 0};
+    tree_foreach_special(s->tree, reap_candidate, &r);
+    char path[4096];
+    for (int i = 0; i < r.n; i++) {
+        size_t len = tree_path(r.v[i], path, sizeof path);
+        if (len >= sizeof path)
+            continue;
+        struct txn t;
+        txn_init(&t, ZK_OP_DELETE, 0, 0, server_wall_ms());
+        struct txn_op *op = txn_add_op(&t, ZK_OP_DELETE);
+        op->path = zk_xstrndup(path, len);
+        struct journal j = {0};
+        if (apply_txn(s, &t, s->last_zxid + 1, &j) == 0)
+            server_commit(s, &t);
+        journal_free(&j);
+        txn_free(&t);
+    }
+    free(r.v);
+}
+
+static void on_purge(uv_timer_t *h) { purge(h->data); }
+
+/* ---- listening ---- */
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct server *s = listener->data;
+    if (status < 0) {
+        log_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    int rc = conn_accept(s, listener, listener == (uv_stream_t *)&s->tls_listener);
+    if (rc)
+        log_warn("accept failed: %s", uv_strerror(rc));
+}
+
+static int listen_on(struct server *s, uv_tcp_t *h, const char *addr, int port)
+{
+    struct sockaddr_storage ss;
+    const char *host = addr && *addr ? addr : "0.0.0.0";
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)) {
+        log_error("invalid listen address %s", host);
+        return -1;
+    }
+    uv_tcp_init(s->loop, h);
+    h->data = s;
+    int rc = uv_tcp_bind(h, (struct sockaddr *)&ss, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)h, 1024, on_connection);
+    if (rc) {
+        log_error("cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        uv_close((uv_handle_t *)h, NULL);
+        return -1;
+    }
+    log_info("serving clients on %s:%d", host, port);
+    return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    log_info("received signal %d, shutting down", signum);
+    server_stop(s);
+}
+
+int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    s->loop = loop;
+    s->start_ms = server_wall_ms();
+    srand((unsigned)(server_now_ms() ^ getpid()));
+    int rc;
+    if ((rc = mkdirs(cfg->data_dir)) || (rc = mkdirs(cfg->data_log_dir))) {
+        log_error("cannot create data directories %s, %s: %s", cfg->data_dir, cfg->data_log_dir,
+                  strerror(-rc));
+        return -1;
+    }
+    uint8_t secret[32];
+    if (load_secret(s, secret)) {
+        log_error("cannot read or create %s", s->secret_path);
+        return -1;
+    }
+    sessions_init(&s->sessions, cfg->tick_time, 0, secret);
+    s->data_watches = watches_new();
+    s->child_watches = watches_new();
+    if (recover(s))
+        return -1;
+    if ((rc = txnlog_open(&s->log, loop, cfg->data_log_dir, on_durable, s))) {
+        log_error("cannot open the transaction log in %s: %s", cfg->data_log_dir, strerror(-rc));
+        return -1;
+    }
+    pick_snap_trigger(s);
+    if (cfg->client_port > 0) {
+        if (listen_on(s, &s->listener, cfg->client_port_address, cfg->client_port))
+            return -1;
+        s->listening = 1;
+    }
+    uv_prepare_init(loop, &s->before_sleep);
+    s->before_sleep.data = s;
+    uv_prepare_start(&s->before_sleep, before_sleep);
+    uv_timer_init(loop, &s->tick_timer);
+    s->tick_timer.data = s;
+    uv_timer_start(&s->tick_timer, on_tick, (uint64_t)cfg->tick_time, (uint64_t)cfg->tick_time);
+    uv_timer_init(loop, &s->reaper_timer);
+    s->reaper_timer.data = s;
+    uv_timer_start(&s->reaper_timer, on_reap, (uint64_t)cfg->container_check_ms,
+                   (uint64_t)cfg->container_check_ms);
+    uv_timer_init(loop, &s->purge_timer);
+    s->purge_timer.data = s;
+    if (cfg->autopurge_purge_interval > 0) {
+        uint64_t ms = (uint64_t)cfg->autopurge_purge_interval * 3600 * 1000;
+        uv_timer_start(&s->purge_timer, on_purge, 0, ms);
+    }
+    uv_signal_init(loop, &s->sigterm);
+    s->sigterm.data = s;
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_init(loop, &s->sigint);
+    s->sigint.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    log_info("zkd %s ready: %llu znodes, zxid 0x%llx, started in %lld ms", ZKFS_VERSION,
+             (unsigned long long)tree_node_count(s->tree), (unsigned long long)s->last_zxid,
+             (long long)(server_wall_ms() - s->start_ms));
+    return 0;
+}
+
+void server_stop(struct server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    if (s->listening)
+        uv_close((uv_handle_t *)&s->listener, NULL);
+    if (s->tls_listening)
+        uv_close((uv_handle_t *)&s->tls_listener, NULL);
+    s->listening = s->tls_listening = 0;
+    /* Make every applied transaction durable, then answer what it covers. */
+    txnlog_close(s->log);
+    s->log = NULL;
+    server_durable(s, s->last_zxid);
+    flush_dirty(s);
+    while (s->conns)
+        conn_close(s->conns);
+    uv_close((uv_handle_t *)&s->before_sleep, NULL);
+    uv_close((uv_handle_t *)&s->tick_timer, NULL);
+    uv_close((uv_handle_t *)&s->reaper_timer, NULL);
+    uv_close((uv_handle_t *)&s->purge_timer, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    log_info("shutdown complete at zxid 0x%llx", (unsigned long long)s->last_zxid);
+}
+
+void server_free(struct server *s)
+{
+    tree_free(s->tree);
+    sessions_free(&s->sessions);
+    watches_free(s->data_watches);
+    watches_free(s->child_watches);
+    pset_free(&s->held);
+    pset_free(&s->dirty);
+}

@@ -1,0 +1,60 @@
+/*
+ * session.h - the session table and Apache's bucketed expiry queue.
+ *
+ * Expiry (Apache's ExpiryQueue): a session due at time T sits in the bucket
+ * for T rounded up to the next multiple of tickTime; touching a session moves
+ * it to a later bucket; every tick the server expires whole buckets whose time
+ * has passed.  Touch and expire are O(1) per session.
+ *
+ * Passwords are not stored: a session's password is the first 16 bytes of
+ * SHA-256(server secret || session id), recomputed on reconnect, and the
+ * secret persists in dataDir so sessions survive a restart.
+ */
+#ifndef ZKD_SESSION_H
+#define ZKD_SESSION_H
+
+#include <stdint.h>
+
+#include "hset.h"
+
+struct conn;
+
+struct session {
+    int64_t id;
+    int32_t timeout;        /* negotiated, ms */
+    int64_t bucket;         /* expiry bucket time, ms (monotonic clock) */
+    struct session *bprev, *bnext;
+    struct conn *conn;      /* attached connection, or NULL */
+    int closing;            /* close or expiry is in progress */
+};
+
+struct sessions {
+    struct i64map map;      /* id -> struct session* */
+    struct i64map buckets;  /* bucket time -> struct session* (list head) */
+    int64_t tick;           /* ms */
+    int64_t next_expiration;
+    int64_t next_id;
+    uint8_t secret[32];
+};
+
+void sessions_init(struct sessions *s, int tick_ms, int server_id, const uint8_t secret[32]);
+void sessions_free(struct sessions *s);
+
+/* A fresh, unused session id (Apache's layout: server id in the top byte). */
+int64_t sessions_next_id(struct sessions *s);
+/* Adds a session with a known id (from a createSession txn) and schedules it. */
+struct session *sessions_add(struct sessions *s, int64_t id, int32_t timeout, int64_t now);
+struct session *sessions_get(const struct sessions *s, int64_t id);
+/* Unschedules and frees a session. */
+void sessions_remove(struct sessions *s, struct session *se);
+/* Moves the session's deadline to now + timeout. */
+void sessions_touch(struct sessions *s, struct session *se, int64_t now);
+/* The 16-byte password of a session id. OUT: pw */
+void sessions_password(const struct sessions *s, int64_t id, uint8_t pw[16]);
+/* Calls fn for each session whose deadline passed (they stay in the table,
+ * marked closing, until the caller removes them). */
+void sessions_expire(struct sessions *s, int64_t now, void (*fn)(struct session *se, void *d),
+                     void *d);
+uint32_t sessions_count(const struct sessions *s);
+
+#endif

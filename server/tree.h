@@ -1,0 +1,131 @@
+/*
+ * tree.h - the in-memory znode tree (Apache's DataTree).
+ *
+ * A znode stores its own name, not its path; each node indexes its children
+ * in an open-addressing hash table of child pointers, so a lookup walks the
+ * path's components (O(depth)) and nothing per node is stored twice.  The
+ * tree also tracks ephemeral znodes per owning session, and owns the ACL
+ * cache its nodes refer to.
+ *
+ * Mutations here do no validation: the caller (txn.c) has checked existence,
+ * versions and ACLs, and they are deterministic so that log replay reproduces
+ * the same tree.  All calls are made on the loop thread.
+ */
+#ifndef ZKD_TREE_H
+#define ZKD_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acl.h"
+#include "zk/jute.h"
+
+/* ephemeralOwner values with special meaning (Apache's EphemeralType). */
+#define ZK_OWNER_CONTAINER ((int64_t)0x8000000000000000ULL)
+#define ZK_OWNER_TTL_MASK ((int64_t)0xFF00000000000000ULL)
+#define ZK_OWNER_TTL_MAX_BITS ((int64_t)0x000000FFFFFFFFFFULL)
+
+/* Distinguishes sessions from special owners. */
+static inline int owner_is_session(int64_t owner)
+{
+    return owner != 0 && owner != ZK_OWNER_CONTAINER &&
+           (owner & ZK_OWNER_TTL_MASK) != ZK_OWNER_TTL_MASK;
+}
+static inline int owner_is_ttl(int64_t owner)
+{
+    return (owner & ZK_OWNER_TTL_MASK) == ZK_OWNER_TTL_MASK && owner != ZK_OWNER_CONTAINER;
+}
+
+struct znode {
+    struct znode *parent;
+    struct znode **kids; /* open addressing, NULL = empty slot */
+    uint32_t kid_cap;    /* 0 or a power of two */
+    uint32_t nkids;
+    uint32_t hash;       /* of name */
+    uint32_t acl;        /* id in the tree's acl cache */
+    char *data;
+    int32_t datalen;
+    int32_t version, aversion;
+    int32_t cversion;    /* creations only; see tree_stat */
+    int64_t czxid, mzxid, pzxid, ctime, mtime, owner;
+    uint32_t namelen;
+    char name[];
+};
+
+struct tree;
+
+/* A new tree holding "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config". */
+struct tree *tree_new(void);
+/* A tree with only an ACL-less root and an empty ACL cache: the target of a
+ * snapshot load, whose image carries the built-in nodes itself. */
+struct tree *tree_new_empty(void);
+void tree_free(struct tree *t);
+
+struct acl_cache *tree_acls(struct tree *t);
+struct znode *tree_root(struct tree *t);
+uint64_t tree_node_count(const struct tree *t);
+uint64_t tree_data_bytes(const struct tree *t);
+
+/* Finds the node at `path` (absolute, `len` bytes), or NULL. */
+struct znode *tree_lookup(struct tree *t, const char *path, size_t len);
+/* Finds a child by name, or NULL. */
+struct znode *tree_child(const struct znode *n, const char *name, size_t len);
+
+/* Fills a wire Stat for `n`. */
+void tree_stat(const struct znode *n, struct zk_stat *st);
+/* Writes n's absolute path into buf (NUL-terminated) and returns its length,
+ * or the length it would need if cap is too small. */
+size_t tree_path(const struct znode *n, char *buf, size_t cap);
+
+/*
+ * Links a new child `name` under `parent` with the given contents and stat.
+ * Sets parent's cversion to `parent_cversion` and pzxid to zxid.  Takes a
+ * reference on `acl`.  Returns the node.
+ */
+struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, size_t nlen,
+                       const void *data, int32_t dlen, uint32_t acl, int64_t owner,
+                       int64_t zxid, int64_t time);
+
+/* Unlinks childless `n` from its parent (no stat change) and from its owner's
+ * ephemeral set; the node stays allocated (see tree_node_free, tree_relink). */
+void tree_unlink(struct tree *t, struct znode *n);
+/* Puts back a node removed by tree_unlink (undo of a failed multi). */
+void tree_relink(struct tree *t, struct znode *n);
+/* Frees an unlinked node and drops its ACL reference. */
+void tree_node_free(struct tree *t, struct znode *n);
+
+/* Replaces n's data (copied). */
+void tree_set_data(struct tree *t, struct znode *n, const void *data, int32_t dlen);
+/* Like tree_set_data, but hands the old buffer to the caller (who frees it).
+ * OUT: *oldlen. */
+char *tree_replace_data(struct tree *t, struct znode *n, const void *data, int32_t dlen,
+                        int32_t *oldlen);
+/* Replaces n's ACL id (takes a reference on the new one, drops the old). */
+void tree_set_acl(struct tree *t, struct znode *n, uint32_t acl);
+
+/* Calls fn for every ephemeral node owned by `session` (any order). */
+void tree_foreach_ephemeral(struct tree *t, int64_t session,
+                            void (*fn)(struct znode *n, void *d), void *d);
+/* Number of ephemeral nodes of a session. */
+size_t tree_ephemeral_count(struct tree *t, int64_t session);
+/* Calls fn(session, count) per session that owns ephemerals. */
+void tree_foreach_owner(struct tree *t, void (*fn)(int64_t session, size_t count, void *d), void *d);
+
+/* Calls fn for each child of n (table order). */
+void tree_foreach_child(const struct znode *n, void (*fn)(struct znode *c, void *d), void *d);
+/* Total number of descendants of n. */
+uint64_t tree_count_descendants(const struct znode *n);
+
+/* Calls fn for every container and TTL node (for the reaper). */
+void tree_foreach_special(struct tree *t, void (*fn)(struct znode *n, void *d), void *d);
+
+/* ---- snapshot image ---- */
+
+/* Emits records (ACL table, then nodes in pre-order) through `put`. */
+int tree_serialize(struct tree *t, int (*put)(const void *rec, size_t len, void *d), void *d);
+/* Applies one record produced by tree_serialize to an empty-ish tree
+ * (nodes replace existing ones of the same path).  Returns 0 or -1 when the
+ * record is malformed or its parent is missing. */
+int tree_load_record(struct tree *t, const void *rec, size_t len);
+
+#endif
