@@ -15,6 +15,7 @@
 
 #include "fourlw.h"
 #include "log.h"
+#include "sasl.h"
 #include "server.h"
 #include "zk/proto.h"
 
@@ -32,6 +33,7 @@ static void on_close(uv_handle_t *h)
     free(c->marks);
     free(c->wbuf.base);
     auth_info_free(&c->auth);
+    zkd_sasl_dispose(c);
     free(c);
 }
 

@@ -4,6 +4,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -42,6 +43,18 @@ int main(int argc, char **argv)
     if (config_parse(argv[1], &cfg, err, sizeof err)) {
         fprintf(stderr, "zkd: %s\n", err);
         return 2;
+    }
+    /* Operators of Apache pass the JAAS file as a JVM flag; honour that too. */
+    const char *envs[] = {"SERVER_JVMFLAGS", "JVMFLAGS", NULL};
+    for (int i = 0; envs[i] && !cfg.jaas_file[0]; i++) {
+        const char *v = getenv(envs[i]);
+        const char *k = v ? strstr(v, "-Djava.security.auth.login.config=") : NULL;
+        if (k) {
+            k += strlen("-Djava.security.auth.login.config=");
+            size_t n = strcspn(k, " \t");
+            if (n < sizeof cfg.jaas_file)
+                memcpy(cfg.jaas_file, k, n), cfg.jaas_file[n] = 0;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
     log_info("zkd %s starting with %s (dataDir %s, clientPort %d)", ZKFS_VERSION, cfg.path,

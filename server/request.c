@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "log.h"
 #include "prep.h"
+#include "sasl.h"
 #include "server.h"
 #include "zk/proto.h"
 
@@ -492,6 +493,27 @@ static void reply_auth(struct server *s, struct conn *c, struct jute_in *in)
     conn_close_after_flush(c);
 }
 
+static void reply_sasl(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
+{
+    struct zk_slice token = jute_get_buffer(in);
+    const char *out = NULL, *user = NULL;
+    unsigned outlen = 0;
+    int rc = in->err ? -1 : zkd_sasl_step(c, token.p, token.len > 0 ? (size_t)token.len : 0, &out,
+                                          &outlen, &user);
+    if (rc < 0) {
+        conn_reply_header(c, xid, 0, ZK_AUTHFAILED, s->last_zxid);
+        conn_close_after_flush(c);
+        return;
+    }
+    if (rc == 1) {
+        auth_info_add(&c->auth, "sasl", user);
+        log_info("SASL user %s authenticated from %s:%d", user, c->remote, c->remote_port);
+    }
+    size_t at = reply_begin(c, xid, 0, 0);
+    jute_put_buffer(&c->out, out, (int32_t)outlen);
+    conn_frame_end(c, at, s->last_zxid, xid);
+}
+
 /* ---- writes ---- */
 
 static void put_write_result(struct conn *c, const struct prep_result *r)
@@ -724,6 +746,9 @@ void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t l
         break;
     case ZK_OP_AUTH:
         reply_auth(s, c, &in);
+        break;
+    case ZK_OP_SASL:
+        reply_sasl(s, c, xid, &in);
         break;
     case ZK_OP_CLOSESESSION:
         close_session(s, c, xid);

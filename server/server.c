@@ -30,6 +30,7 @@
 #include "apply.h"
 #include "conn.h"
 #include "log.h"
+#include "sasl.h"
 #include "snapshot.h"
 #include "txnlog.h"
 #include "zk/proto.h"
@@ -469,6 +470,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         return -1;
     }
     pick_snap_trigger(s);
+    if (cfg->jaas_file[0] && zkd_sasl_init(cfg->jaas_file))
+        return -1;
     if (cfg->client_port > 0) {
         if (listen_on(s, &s->listener, cfg->client_port_address, cfg->client_port))
             return -1;

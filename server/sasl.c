@@ -1,0 +1,225 @@
+/*
+ * sasl.c - see sasl.h.
+ */
+#include "sasl.h"
+
+#include <ctype.h>
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "zk/jute.h"
+
+struct jaas_user {
+    char *name;
+    char *password;
+};
+
+static struct jaas_user *users;
+static int nusers;
+static int initialized;
+
+/* ---- JAAS parsing: find `Server { ... };` and its user_NAME="pw" options ---- */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    struct jute_out o;
+    jute_out_init(&o);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        jute_put_raw(&o, buf, n);
+    fclose(f);
+    jute_put_raw(&o, "", 1);
+    return (char *)jute_out_steal(&o, NULL);
+}
+
+static int parse_jaas(const char *text)
+{
+    const char *p = strstr(text, "Server");
+    while (p && ((p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) ||
+                 isalnum((unsigned char)p[6])))
+        p = strstr(p + 6, "Server");
+    if (!p)
+        return -1;
+    const char *open = strchr(p, '{');
+    const char *close = open ? strstr(open, "};") : NULL;
+    if (!open || !close)
+        return -1;
+    for (const char *q = open; q < close; q++) {
+        if (strncmp(q, "user_", 5) || (q > open && (isalnum((unsigned char)q[-1]) || q[-1] == '_')))
+            continue;
+        const char *name = q + 5;
+        const char *eq = name;
+        while (eq < close && *eq != '=' && !isspace((unsigned char)*eq))
+            eq++;
+        const char *v = eq;
+        while (v < close && (isspace((unsigned char)*v) || *v == '='))
+            v++;
+        if (v >= close || *v != '"')
+            continue;
+        const char *end = strchr(v + 1, '"');
+        if (!end || end > close)
+            return -1;
+        users = zk_xrealloc(users, (size_t)(nusers + 1) * sizeof *users);
+        users[nusers].name = zk_xstrndup(name, (size_t)(eq - name));
+        users[nusers].password = zk_xstrndup(v + 1, (size_t)(end - v - 1));
+        nusers++;
+        q = end;
+    }
+    return 0;
+}
+
+static const struct jaas_user *find_user(const char *name, size_t len)
+{
+    for (int i = 0; i < nusers; i++)
+        if (strlen(users[i].name) == len && !memcmp(users[i].name, name, len))
+            return &users[i];
+    return NULL;
+}
+
+/* ---- auxprop plugin answering userPassword from the JAAS table ---- */
+
+static int jaas_lookup(void *glob, sasl_server_params_t *sp, unsigned flags, const char *user,
+                       unsigned ulen)
+{
+    (void)glob;
+    (void)flags;
+    const char *at = memchr(user, '@', ulen);
+    size_t len = at ? (size_t)(at - user) : ulen;
+    const struct jaas_user *u = find_user(user, len);
+    if (!u)
+        return SASL_NOUSER;
+    const struct propval *pv = sp->utils->prop_get(sp->propctx);
+    for (; pv && pv->name; pv++) {
+        const char *name = pv->name[0] == '*' ? pv->name + 1 : pv->name;
+        if (!strcmp(name, SASL_AUX_PASSWORD_PROP)) {
+            if (pv->values)
+                sp->utils->prop_erase(sp->propctx, pv->name);
+            sp->utils->prop_set(sp->propctx, pv->name, u->password, (int)strlen(u->password));
+        }
+    }
+    return SASL_OK;
+}
+
+static sasl_auxprop_plug_t jaas_plugin = {
+    0, 0, NULL, NULL, jaas_lookup, "zkdjaas", NULL,
+};
+
+static int jaas_plugin_init(const sasl_utils_t *utils, int max_version, int *out_version,
+                            sasl_auxprop_plug_t **plug, const char *name)
+{
+    (void)utils;
+    (void)name;
+    if (max_version < SASL_AUXPROP_PLUG_VERSION)
+        return SASL_BADVERS;
+    *out_version = SASL_AUXPROP_PLUG_VERSION;
+    *plug = &jaas_plugin;
+    return SASL_OK;
+}
+
+static int getopt_cb(void *context, const char *plugin, const char *option, const char **result,
+                     unsigned *len)
+{
+    (void)context;
+    (void)plugin;
+    if (!strcmp(option, "auxprop_plugin"))
+        *result = "zkdjaas";
+    else if (!strcmp(option, "mech_list"))
+        *result = "DIGEST-MD5";
+    else
+        return SASL_FAIL;
+    if (len)
+        *len = (unsigned)strlen(*result);
+    return SASL_OK;
+}
+
+static int log_cb(void *context, int level, const char *message)
+{
+    (void)context;
+    if (level <= SASL_LOG_ERR)
+        log_warn("sasl: %s", message);
+    return SASL_OK;
+}
+
+static sasl_callback_t callbacks[] = {
+    {SASL_CB_GETOPT, (int (*)(void))(void (*)(void))getopt_cb, NULL},
+    {SASL_CB_LOG, (int (*)(void))(void (*)(void))log_cb, NULL},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
+
+int zkd_sasl_init(const char *jaas_file)
+{
+    char *text = slurp(jaas_file);
+    if (!text) {
+        log_error("cannot read JAAS file %s", jaas_file);
+        return -1;
+    }
+    int rc = parse_jaas(text);
+    free(text);
+    if (rc || nusers == 0) {
+        log_error("JAAS file %s has no Server section with user_NAME=\"password\" entries",
+                  jaas_file);
+        return -1;
+    }
+    if (sasl_auxprop_add_plugin("zkdjaas", jaas_plugin_init) != SASL_OK ||
+        sasl_server_init(callbacks, "zkd") != SASL_OK) {
+        log_error("cannot initialize Cyrus SASL");
+        return -1;
+    }
+    initialized = 1;
+    log_info("SASL DIGEST-MD5 enabled with %d users from %s", nusers, jaas_file);
+    return 0;
+}
+
+int zkd_sasl_enabled(void) { return initialized; }
+
+int zkd_sasl_step(struct conn *c, const char *in, size_t inlen, const char **out, unsigned *outlen,
+                  const char **user)
+{
+    if (!initialized)
+        return -1;
+    int rc;
+    *out = NULL;
+    *outlen = 0;
+    if (!c->sasl) {
+        sasl_conn_t *sc = NULL;
+        /* SUCCESS_DATA: the final rspauth comes with SASL_OK, as Java's server does. */
+        rc = sasl_server_new("zookeeper", "zk-sasl-md5", NULL, NULL, NULL, NULL, SASL_SUCCESS_DATA,
+                             &sc);
+        if (rc != SASL_OK)
+            return -1;
+        c->sasl = sc;
+        rc = sasl_server_start(sc, "DIGEST-MD5", inlen ? in : NULL, (unsigned)inlen, out, outlen);
+    } else {
+        rc = sasl_server_step(c->sasl, in, (unsigned)inlen, out, outlen);
+    }
+    if (rc == SASL_CONTINUE)
+        return 0;
+    if (rc != SASL_OK) {
+        log_warn("SASL authentication failed for %s:%d: %s", c->remote, c->remote_port,
+                 sasl_errdetail(c->sasl));
+        return -1;
+    }
+    const void *u = NULL;
+    if (sasl_getprop(c->sasl, SASL_USERNAME, &u) != SASL_OK || !u)
+        return -1;
+    *user = u;
+    return 1;
+}
+
+void zkd_sasl_dispose(struct conn *c)
+{
+    if (c->sasl) {
+        sasl_conn_t *sc = c->sasl;
+        sasl_dispose(&sc);
+        c->sasl = NULL;
+    }
+}

@@ -1,0 +1,46 @@
+/*
+ * sasl.h - SASL authentication (DIGEST-MD5) through Cyrus SASL, with users
+ * from a JAAS file as Apache's SASLAuthenticationProvider reads them:
+ *
+ *   Server {
+ *       org.apache.zookeeper.server.auth.DigestLoginModule required
+ *       user_super="adminsecret"
+ *       user_bob="bobsecret";
+ *   };
+ *
+ * The JAAS file is named by `jaasLoginFile` in zoo.cfg (zkd's key) or by
+ * -Djava.security.auth.login.config=... in SERVER_JVMFLAGS / JVMFLAGS, as
+ * operators set it for Apache.  Passwords stay in memory: zkd registers its
+ * own auxprop plugin that answers Cyrus's "userPassword" lookups from the
+ * JAAS table, so no sasldb file is written.  Service "zookeeper", server
+ * name "zk-sasl-md5", as Apache's server uses for DIGEST-MD5.
+ *
+ * On success the connection gains the identity ("sasl", user), which the
+ * `sasl` ACL scheme matches.  A failure answers AUTHFAILED and closes the
+ * connection, as Apache does.
+ */
+#ifndef ZKD_SASL_H
+#define ZKD_SASL_H
+
+#include <stddef.h>
+
+struct conn;
+
+/* Loads the JAAS users and initializes Cyrus SASL.  Returns 0, or -1 with
+ * the reason logged.  Call once, before serving. */
+int zkd_sasl_init(const char *jaas_file);
+/* Whether SASL is available (init succeeded with at least one user). */
+int zkd_sasl_enabled(void);
+
+/*
+ * Feeds one client token.  OUT: *out and *outlen are the server's reply token
+ * (owned by SASL; valid until the next call for this connection).  Returns
+ * 1 when authentication completed (OUT: *user, owned by SASL), 0 when more
+ * steps follow, -1 on failure.
+ */
+int zkd_sasl_step(struct conn *c, const char *in, size_t inlen, const char **out,
+                  unsigned *outlen, const char **user);
+/* Releases the connection's SASL state. */
+void zkd_sasl_dispose(struct conn *c);
+
+#endif
