@@ -17,6 +17,7 @@
 #include "log.h"
 #include "sasl.h"
 #include "server.h"
+#include "tls.h"
 #include "zk/proto.h"
 
 #define PAUSE_READ_BYTES (4u << 20)
@@ -34,6 +35,8 @@ static void on_close(uv_handle_t *h)
     free(c->wbuf.base);
     auth_info_free(&c->auth);
     zkd_sasl_dispose(c);
+    tls_conn_free(c->tls);
+    free(c->tls_rbuf);
     free(c);
 }
 
@@ -67,7 +70,63 @@ void conn_close_after_flush(struct conn *c)
 
 size_t conn_queued_bytes(const struct conn *c)
 {
-    return c->out.len + (c->writing ? c->wbuf.len : 0);
+    return c->out.len + (c->writing ? c->wbuf.len : 0) + c->tls_inflight;
+}
+
+#define TLS_RBUF 65536
+
+static void alloc_tls(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    (void)suggested;
+    buf->base = (char *)c->tls_rbuf;
+    buf->len = TLS_RBUF;
+}
+
+struct raw_write {
+    uv_write_t req;
+    struct conn *c;
+    uv_buf_t buf;
+};
+
+static void maybe_resume(struct conn *c);
+
+static void on_raw_write(uv_write_t *req, int status)
+{
+    struct raw_write *w = (struct raw_write *)req;
+    struct conn *c = w->c;
+    c->tls_inflight -= w->buf.len;
+    free(w->buf.base);
+    free(w);
+    if (c->state == CONN_CLOSING)
+        return;
+    if (status) {
+        conn_close(c);
+        return;
+    }
+    if (c->close_after_flush)
+        server_mark_dirty(c->srv, c);
+    maybe_resume(c);
+}
+
+/* Queues ciphertext on the socket (takes ownership of out's buffer). */
+static int write_cipher(struct conn *c, struct jute_out *out)
+{
+    if (!out->len)
+        return 0;
+    struct raw_write *w = zk_xcalloc(1, sizeof *w);
+    w->c = c;
+    size_t len;
+    w->buf.base = (char *)jute_out_steal(out, &len);
+    w->buf.len = len;
+    c->tls_inflight += len;
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_raw_write)) {
+        c->tls_inflight -= len;
+        free(w->buf.base);
+        free(w);
+        return -1;
+    }
+    return 0;
 }
 
 static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -122,6 +181,10 @@ int conn_accept(struct server *s, uv_stream_t *listener, int tls)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     auth_info_add(&c->auth, "ip", c->remote);
+    if (tls) {
+        c->tls = tls_conn_new(s->tls_ctx);
+        c->tls_rbuf = zk_xmalloc(TLS_RBUF);
+    }
     c->established_ms = server_wall_ms();
     c->state = CONN_HANDSHAKE;
     c->next = s->conns;
@@ -130,7 +193,7 @@ int conn_accept(struct server *s, uv_stream_t *listener, int tls)
     s->conns = c;
     s->nconns++;
     s->stats.connections_total++;
-    uv_read_start((uv_stream_t *)&c->tcp, alloc_in, on_read);
+    uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
     return 0;
 }
 
@@ -176,17 +239,54 @@ static int handle_frames(struct conn *c)
     return 0;
 }
 
+/* Decrypts what arrived on a TLS connection into c->in. Returns 0 or -1. */
+static int tls_input(struct conn *c, const uv_buf_t *buf, size_t n)
+{
+    struct jute_out plain, cipher;
+    jute_out_init(&plain);
+    jute_out_init(&cipher);
+    int was_ready = tls_conn_ready(c->tls);
+    int rc = tls_conn_read(c->tls, buf->base, n, &plain, &cipher);
+    if (write_cipher(c, &cipher))
+        rc = -1;
+    jute_out_free(&cipher);
+    if (!was_ready && tls_conn_ready(c->tls)) {
+        char *dn = tls_conn_peer_dn(c->tls);
+        if (dn) {
+            auth_info_add(&c->auth, "x509", dn);
+            free(dn);
+        }
+    }
+    if (plain.len) {
+        if (c->in_cap - c->in_len < plain.len) {
+            c->in_cap = c->in_len + plain.len + 65536;
+            c->in = zk_xrealloc(c->in, c->in_cap);
+        }
+        memcpy(c->in + c->in_len, plain.p, plain.len);
+        c->in_len += plain.len;
+    }
+    jute_out_free(&plain);
+    return rc;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = stream->data;
-    (void)buf;
     if (nread < 0) {
         if (nread != UV_EOF)
             log_debug("connection from %s:%d: %s", c->remote, c->remote_port, uv_strerror((int)nread));
         conn_close(c);
         return;
     }
-    c->in_len += (size_t)nread;
+    if (c->tls) {
+        if (tls_input(c, buf, (size_t)nread)) {
+            log_info("TLS handshake or record failure from %s:%d", c->remote, c->remote_port);
+            conn_close_after_flush(c);
+            return;
+        }
+    } else {
+        c->in_len += (size_t)nread;
+    }
     handle_frames(c);
 }
 
@@ -208,7 +308,7 @@ static void maybe_resume(struct conn *c)
     if (c->reading_paused && conn_queued_bytes(c) < RESUME_READ_BYTES && c->state == CONN_READY &&
         !c->close_after_flush) {
         c->reading_paused = 0;
-        uv_read_start((uv_stream_t *)&c->tcp, alloc_in, on_read);
+        uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
         handle_frames(c); /* frames that arrived before the pause */
     }
 }
@@ -325,10 +425,36 @@ static void consume(struct conn *c, size_t n)
     c->consumed += n;
 }
 
+static void flush_tls(struct conn *c)
+{
+    size_t ready = (size_t)(c->released - c->consumed);
+    if (ready) {
+        struct jute_out cipher;
+        jute_out_init(&cipher);
+        int rc = tls_conn_write(c->tls, c->out.p, ready, &cipher);
+        consume(c, ready);
+        if (rc || write_cipher(c, &cipher)) {
+            jute_out_free(&cipher);
+            conn_close(c);
+            return;
+        }
+        jute_out_free(&cipher);
+    }
+    if (c->close_after_flush && !c->tls_inflight && c->out.len == 0 && !c->mark_n) {
+        conn_close(c);
+        return;
+    }
+    maybe_resume(c);
+}
+
 void conn_flush(struct conn *c)
 {
     if (c->state == CONN_CLOSING || c->writing)
         return;
+    if (c->tls) {
+        flush_tls(c);
+        return;
+    }
     size_t ready = (size_t)(c->released - c->consumed);
     if (ready) {
         uv_buf_t b = uv_buf_init((char *)c->out.p, (unsigned)ready);

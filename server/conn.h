@@ -60,6 +60,9 @@ struct conn {
     uv_write_t wreq;
     uv_buf_t wbuf;
     int writing;
+    struct tls_conn *tls;  /* NULL on the plain port */
+    uint8_t *tls_rbuf;     /* ciphertext read buffer */
+    size_t tls_inflight;   /* ciphertext bytes handed to uv_write */
 
     char remote[64];
     int remote_port;

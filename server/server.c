@@ -32,6 +32,7 @@
 #include "log.h"
 #include "sasl.h"
 #include "snapshot.h"
+#include "tls.h"
 #include "txnlog.h"
 #include "zk/proto.h"
 
@@ -477,6 +478,16 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
             return -1;
         s->listening = 1;
     }
+    if (cfg->secure_client_port > 0) {
+        if (!(s->tls_ctx = tls_ctx_new(cfg)))
+            return -1;
+        const char *addr = cfg->secure_client_port_address[0] ? cfg->secure_client_port_address
+                                                               : cfg->client_port_address;
+        if (listen_on(s, &s->tls_listener, addr, cfg->secure_client_port))
+            return -1;
+        s->tls_listening = 1;
+        log_info("TLS enabled on port %d", cfg->secure_client_port);
+    }
     uv_prepare_init(loop, &s->before_sleep);
     s->before_sleep.data = s;
     uv_prepare_start(&s->before_sleep, before_sleep);
@@ -539,4 +550,6 @@ void server_free(struct server *s)
     watches_free(s->child_watches);
     pset_free(&s->held);
     pset_free(&s->dirty);
+    if (s->tls_ctx)
+        tls_ctx_free(s->tls_ctx);
 }

@@ -1,0 +1,47 @@
+/*
+ * tls.h - TLS for client connections (OpenSSL), on `secureClientPort`.
+ *
+ * OpenSSL runs over memory BIOs so libuv keeps owning the socket: ciphertext
+ * read from the socket is fed in with tls_conn_read(), which yields the
+ * plaintext frames and any bytes OpenSSL must send back (handshake, alerts);
+ * replies are encrypted with tls_conn_write().  Certificates and keys are PEM
+ * files (ssl.keyStore.location / ssl.trustStore.location naming .pem files,
+ * or zkd's ssl.certFile / ssl.keyFile / ssl.caFile); see docs/zkd.md.
+ *
+ * With ssl.clientAuth=want|need a client certificate is verified against the
+ * CA file and its subject (RFC 2253, as Java's X500Principal.getName())
+ * becomes the connection's `x509` identity for ACLs.
+ */
+#ifndef ZKD_TLS_H
+#define ZKD_TLS_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "zk/jute.h"
+
+struct tls_conn;
+
+/* Builds the server SSL_CTX from the config.  Returns NULL with the reason
+ * logged. */
+void *tls_ctx_new(const struct zkd_config *cfg);
+void tls_ctx_free(void *ctx);
+
+struct tls_conn *tls_conn_new(void *ctx);
+void tls_conn_free(struct tls_conn *t);
+
+/*
+ * Feeds `n` bytes of ciphertext.  Appends decrypted bytes to `plain` and
+ * bytes to send to `cipher_out`.  Returns 0, or -1 when the TLS session
+ * failed (the caller closes the connection after sending cipher_out).
+ */
+int tls_conn_read(struct tls_conn *t, const void *in, size_t n, struct jute_out *plain,
+                  struct jute_out *cipher_out);
+/* Encrypts `n` bytes, appending the records to `cipher_out`.  Returns 0 or -1. */
+int tls_conn_write(struct tls_conn *t, const void *plain, size_t n, struct jute_out *cipher_out);
+/* Whether the handshake has finished. */
+int tls_conn_ready(const struct tls_conn *t);
+/* The verified client certificate's subject DN (heap string), or NULL. */
+char *tls_conn_peer_dn(struct tls_conn *t);
+
+#endif
