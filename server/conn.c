@@ -25,6 +25,9 @@
 #define MAX_QUEUED_BYTES (64u << 20)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void alloc_tls(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+#define TLS_RBUF 65536
 
 static void on_close(uv_handle_t *h)
 {
@@ -72,8 +75,6 @@ size_t conn_queued_bytes(const struct conn *c)
 {
     return c->out.len + (c->writing ? c->wbuf.len : 0) + c->tls_inflight;
 }
-
-#define TLS_RBUF 65536
 
 static void alloc_tls(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -144,55 +145,66 @@ static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = c->in_cap - c->in_len;
 }
 
-int conn_accept(struct server *s, uv_stream_t *listener, int tls)
+struct conn *conn_create(struct server *s, int tls)
 {
     struct conn *c = zk_xcalloc(1, sizeof *c);
     c->srv = s;
     c->is_tls = tls;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
-    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-    if (rc) {
-        uv_close((uv_handle_t *)&c->tcp, on_close);
-        return rc;
-    }
-    struct sockaddr_storage ss;
-    int sl = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            uv_ip4_name(a, c->remote, sizeof c->remote);
-            c->remote_port = ntohs(a->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a, c->remote, sizeof c->remote);
-            c->remote_port = ntohs(a->sin6_port);
-        }
-    }
-    if (s->cfg.max_client_cnxns > 0) {
-        int same = 0;
-        for (struct conn *o = s->conns; o; o = o->next)
-            same += !strcmp(o->remote, c->remote);
-        if (same >= s->cfg.max_client_cnxns) {
-            log_warn("too many connections from %s (max %d)", c->remote, s->cfg.max_client_cnxns);
-            uv_close((uv_handle_t *)&c->tcp, on_close);
-            return 0;
-        }
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    auth_info_add(&c->auth, "ip", c->remote);
+    c->established_ms = server_wall_ms();
+    c->state = CONN_HANDSHAKE;
     if (tls) {
         c->tls = tls_conn_new(s->tls_ctx);
         c->tls_rbuf = zk_xmalloc(TLS_RBUF);
     }
-    c->established_ms = server_wall_ms();
-    c->state = CONN_HANDSHAKE;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
     s->stats.connections_total++;
+    return c;
+}
+
+static void peer_name(struct conn *c)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl))
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        uv_ip4_name(a, c->remote, sizeof c->remote);
+        c->remote_port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, c->remote, sizeof c->remote);
+        c->remote_port = ntohs(a->sin6_port);
+    }
+}
+
+int conn_accept(struct server *s, uv_stream_t *listener, int tls)
+{
+    struct conn *c = conn_create(s, tls);
+    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc) {
+        conn_close(c);
+        return rc;
+    }
+    peer_name(c);
+    if (s->cfg.max_client_cnxns > 0) {
+        int same = 0;
+        for (struct conn *o = s->conns; o; o = o->next)
+            same += !strcmp(o->remote, c->remote);
+        if (same > s->cfg.max_client_cnxns) {
+            log_warn("too many connections from %s (max %d)", c->remote, s->cfg.max_client_cnxns);
+            conn_close(c);
+            return 0;
+        }
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    auth_info_add(&c->auth, "ip", c->remote);
     uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
     return 0;
 }
@@ -237,6 +249,17 @@ static int handle_frames(struct conn *c)
         c->in_len -= off;
     }
     return 0;
+}
+
+void conn_feed(struct conn *c, const void *p, size_t len)
+{
+    if (c->in_cap - c->in_len < len) {
+        c->in_cap = c->in_len + len + 1024;
+        c->in = zk_xrealloc(c->in, c->in_cap);
+    }
+    memcpy(c->in + c->in_len, p, len);
+    c->in_len += len;
+    handle_frames(c);
 }
 
 /* Decrypts what arrived on a TLS connection into c->in. Returns 0 or -1. */

@@ -78,6 +78,13 @@ struct conn {
 /* Accepts a pending connection on `listener`. Returns 0 or a uv error. */
 int conn_accept(struct server *s, uv_stream_t *listener, int tls);
 
+/* Creates a connection object on an unconnected TCP handle (used by
+ * conn_accept and by the fuzz harness).  It is in the handshake state. */
+struct conn *conn_create(struct server *s, int tls);
+/* Appends received bytes and processes every complete frame, exactly as if
+ * they had arrived on the socket. */
+void conn_feed(struct conn *c, const void *p, size_t len);
+
 /* Starts a frame; returns its start offset within c->out. */
 size_t conn_frame_begin(struct conn *c);
 /*
