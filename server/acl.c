@@ -23,6 +23,8 @@
 
 #include "zk/proto.h"
 
+#define ACL_MAX_ID (1u << 24)
+
 struct acl_slot {
     struct acl_list list;
     uint32_t hash;
@@ -160,11 +162,13 @@ uint32_t acl_intern(struct acl_cache *c, const struct acl_list *l)
     return id;
 }
 
-void acl_install(struct acl_cache *c, uint32_t id, const struct acl_list *l)
+int acl_install(struct acl_cache *c, uint32_t id, const struct acl_list *l)
 {
-    if (id == 0)
-        return;
+    /* Ids are dense in any image zkd writes; a huge one means a bad file. */
+    if (id == 0 || id > ACL_MAX_ID || (id < c->nslots && c->slots[id].live))
+        return -1;
     install(c, id, l, list_hash(l));
+    return 0;
 }
 
 void acl_ref(struct acl_cache *c, uint32_t id)

@@ -253,6 +253,8 @@ static int handle_frames(struct conn *c)
 
 void conn_feed(struct conn *c, const void *p, size_t len)
 {
+    if (!len)
+        return;
     if (c->in_cap - c->in_len < len) {
         c->in_cap = c->in_len + len + 1024;
         c->in = zk_xrealloc(c->in, c->in_cap);

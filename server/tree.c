@@ -248,7 +248,7 @@ void tree_stat(const struct znode *n, struct zk_stat *st)
     st->version = n->version;
     /* Apache stores only creations in cversion and reports creations plus
      * deletions, i.e. 2 * creations - current children (DataNode.copyStat). */
-    st->cversion = 2 * n->cversion - (int32_t)n->nkids;
+    st->cversion = (int32_t)(2u * (uint32_t)n->cversion - n->nkids); /* wraps like Java */
     st->aversion = n->aversion;
     st->ephemeral_owner = n->owner;
     st->data_length = n->datalen;
@@ -554,9 +554,9 @@ int tree_load_record(struct tree *t, const void *rec, size_t len)
         struct acl_list l;
         if (acl_list_decode(&in, &l))
             return -1;
-        acl_install(t->acls, id, &l);
+        int rc = acl_install(t->acls, id, &l);
         acl_list_free(&l);
-        return 0;
+        return rc;
     }
     if (kind == 'N')
         return load_node(t, &in);
