@@ -400,6 +400,21 @@ int acl_fixup(struct acl_list *l, const struct auth_info *auth)
         acl_list_free(&out);
         return rc;
     }
+    /* Apache's removeDuplicates: keep the first of equal entries. */
+    int kept = 0;
+    for (int i = 0; i < out.n; i++) {
+        int dup = 0;
+        for (int k = 0; k < kept && !dup; k++)
+            dup = out.e[k].perms == out.e[i].perms && !strcmp(out.e[k].scheme, out.e[i].scheme) &&
+                  !strcmp(out.e[k].id, out.e[i].id);
+        if (dup) {
+            free(out.e[i].scheme);
+            free(out.e[i].id);
+        } else {
+            out.e[kept++] = out.e[i];
+        }
+    }
+    out.n = kept;
     acl_list_free(l);
     *l = out;
     return 0;
@@ -430,9 +445,10 @@ int acl_check(const struct acl_list *l, int32_t perm, const struct auth_info *au
 
 int acl_digest(const char *user_password, size_t len, char **out)
 {
+    /* Without ':' Apache hashes the whole string and uses it as the user. */
     const char *colon = memchr(user_password, ':', len);
     if (!colon)
-        return -1;
+        colon = user_password + len;
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)user_password, len, md);
     char b64[64];

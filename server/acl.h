@@ -85,7 +85,8 @@ int acl_fixup(struct acl_list *l, const struct auth_info *auth);
 int acl_check(const struct acl_list *l, int32_t perm, const struct auth_info *auth);
 
 /* Computes Apache's digest id "user:base64(sha1(user:password))" for
- * "user:password" into `out` (heap string). Returns 0 or -1 if no ':'. */
+ * "user:password" into `out` (heap string); without ':' the whole string is
+ * the user, as in Apache.  Returns 0. */
 int acl_digest(const char *user_password, size_t len, char **out);
 
 void auth_info_add(struct auth_info *a, const char *scheme, const char *id);

@@ -70,7 +70,6 @@ static uint64_t ephemeral_total(struct server *s);
 static void srvr(struct server *s, struct jute_out *o, int with_clients)
 {
     outf(o, "Zookeeper version: %s\n", version_line());
-    outf(o, "zkd version: %s\n", ZKFS_VERSION);
     if (with_clients) {
         outf(o, "Clients:\n");
         for (struct conn *c = s->conns; c; c = c->next)

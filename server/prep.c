@@ -72,8 +72,9 @@ int prep_validate_path(const char *path, size_t len)
         int l = utf8_next((const unsigned char *)path + i, len - i, &cp);
         if (!l)
             return ZK_BADARGUMENTS;
+        /* Java sees code points above U+FFFF as surrogates, which it rejects. */
         if (cp == 0 || (cp > 0 && cp < 0x20) || (cp >= 0x7F && cp <= 0x9F) ||
-            (cp >= 0xD800 && cp <= 0xF8FF) || (cp >= 0xFFF0 && cp <= 0xFFFF))
+            (cp >= 0xD800 && cp <= 0xF8FF) || cp >= 0xFFF0)
             return ZK_BADARGUMENTS;
         i += (size_t)l - 1;
     }
@@ -192,9 +193,8 @@ static int prep_delete(struct server *s, struct conn *c, int32_t type, struct ju
     const char *slash = path.len > 0 ? memrchr(path.p, '/', (size_t)path.len) : NULL;
     if (!slash || memchr(path.p, 0, (size_t)path.len) || is_special(path.p, (size_t)path.len))
         return ZK_BADARGUMENTS;
-    int rc = prep_validate_path(path.p, (size_t)path.len);
-    if (rc)
-        return rc;
+    /* No validatePath here: Apache answers NONODE for "/a/" or "//". */
+    int rc;
     size_t plen = slash == path.p ? 1 : (size_t)(slash - path.p);
     struct znode *parent = tree_lookup(s->tree, path.p, plen);
     if (!parent)
@@ -333,5 +333,7 @@ int prep_op(struct server *s, struct conn *c, int32_t type, struct jute_in *in, 
         rc = ZK_BADARGUMENTS;
     }
     res->err = rc;
+    if (!rc && res->node)
+        tree_stat(res->node, &res->stat);
     return rc;
 }

@@ -22,7 +22,8 @@ struct prep_result {
     int32_t type;        /* request opcode (create2, check, ...) */
     int32_t err;
     char *path;          /* created path (owned), for create replies */
-    struct znode *node;  /* the node created/changed, for Stat replies */
+    struct znode *node;  /* the node created/changed */
+    struct zk_stat stat; /* its Stat right after this op (a later op may change it) */
 };
 
 /*

@@ -139,10 +139,13 @@ static int node_acl_check(struct server *s, struct conn *c, const struct znode *
 static int read_target(struct server *s, struct conn *c, struct jute_in *in, int with_watch,
                        struct zk_slice *path, int *watch, struct znode **n, int perm)
 {
+    int type_is_exists = with_watch && !perm;
     *path = jute_get_string(in);
     *watch = with_watch ? jute_get_bool(in) : 0;
     if (in->err)
         return ZK_MARSHALLINGERROR;
+    if (type_is_exists && memchr(path->p, 0, (size_t)path->len))
+        return ZK_BADARGUMENTS; /* Apache's exists rejects NUL; other reads say NONODE */
     *n = tree_lookup(s->tree, path->p, (size_t)path->len);
     if (!*n)
         return ZK_NONODE;
@@ -288,11 +291,20 @@ static void reply_ephemerals(struct server *s, struct conn *c, int32_t xid, stru
 static void reply_whoami(struct server *s, struct conn *c, int32_t xid)
 {
     size_t at = reply_begin(c, xid, s->last_zxid, 0);
-    jute_put_int(&c->out, c->auth.n);
+    int n = 0;
+    size_t count_at = c->out.len;
+    jute_put_int(&c->out, 0);
     for (int i = 0; i < c->auth.n; i++) {
-        jute_put_string(&c->out, c->auth.ids[i].scheme);
-        jute_put_string(&c->out, c->auth.ids[i].id);
+        const struct auth_id *a = &c->auth.ids[i];
+        if (!strcmp(a->scheme, "super"))
+            continue;
+        jute_put_string(&c->out, a->scheme);
+        /* Apache shows the provider's user name: for digest, the part before ':'. */
+        const char *colon = strcmp(a->scheme, "digest") ? NULL : strchr(a->id, ':');
+        jute_put_buffer(&c->out, a->id, (int32_t)(colon ? (size_t)(colon - a->id) : strlen(a->id)));
+        n++;
     }
+    jute_patch_int(&c->out, count_at, n);
     conn_frame_end(c, at, s->last_zxid, xid);
 }
 
@@ -398,52 +410,30 @@ static void reply_setwatches(struct server *s, struct conn *c, int32_t xid, stru
     (void)xid;
 }
 
-/* checkWatches (remove = 0) and removeWatches (remove = 1). */
+/* checkWatches (remove = 0) and removeWatches (remove = 1).  Apache 3.8.0
+ * knows WatcherType Children (1), Data (2) and Any (3); each removes the
+ * connection's watch of any mode from that table.  Other values fail in
+ * Apache's WatcherType.fromInt, which clients see as MARSHALLINGERROR. */
 static void reply_watch_query(struct server *s, struct conn *c, int32_t xid, struct jute_in *in,
                               int remove)
 {
     struct zk_slice p = jute_get_string(in);
     int32_t type = jute_get_int(in);
     int rc = in->err ? ZK_MARSHALLINGERROR : 0;
-    if (!rc) {
-        int found = 0;
-        const int std = 1 << WATCH_STANDARD, pers = 1 << WATCH_PERSISTENT,
-                  rec = 1 << WATCH_RECURSIVE;
-        struct {
-            struct watches *w;
-            int mask;
-        } q[2];
-        int nq = 0;
-        switch (type) {
-        case ZK_WATCH_CHILDREN:
-            q[nq++] = (typeof(q[0])){s->child_watches, std};
-            break;
-        case ZK_WATCH_DATA:
-            q[nq++] = (typeof(q[0])){s->data_watches, std};
-            break;
-        case ZK_WATCH_ANY:
-            q[nq++] = (typeof(q[0])){s->child_watches, std | pers | rec};
-            q[nq++] = (typeof(q[0])){s->data_watches, std | pers | rec};
-            break;
-        case 4: /* Persistent */
-            q[nq++] = (typeof(q[0])){s->child_watches, pers};
-            q[nq++] = (typeof(q[0])){s->data_watches, pers};
-            break;
-        case 5: /* PersistentRecursive */
-            q[nq++] = (typeof(q[0])){s->data_watches, rec};
-            break;
-        default:
-            rc = ZK_BADARGUMENTS;
-        }
-        for (int i = 0; i < nq; i++) {
-            if (remove)
-                found |= watches_remove(q[i].w, p.p, (size_t)p.len, &c->watches, q[i].mask);
-            else
-                found |= watches_has(q[i].w, p.p, (size_t)p.len, &c->watches, q[i].mask);
-        }
-        if (!rc && !found)
-            rc = ZK_NOWATCHER;
-    }
+    struct watches *tables[2];
+    int nt = 0;
+    if (!rc && (type == ZK_WATCH_CHILDREN || type == ZK_WATCH_ANY))
+        tables[nt++] = s->child_watches;
+    if (!rc && (type == ZK_WATCH_DATA || type == ZK_WATCH_ANY))
+        tables[nt++] = s->data_watches;
+    if (!rc && !nt)
+        rc = ZK_MARSHALLINGERROR;
+    int found = 0;
+    for (int i = 0; i < nt; i++)
+        found |= remove ? watches_remove(tables[i], p.p, (size_t)p.len, &c->watches, -1)
+                        : watches_has(tables[i], p.p, (size_t)p.len, &c->watches, -1);
+    if (!rc && !found)
+        rc = ZK_NOWATCHER;
     conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
 }
 
@@ -458,7 +448,7 @@ static void reply_addwatch(struct server *s, struct conn *c, int32_t xid, struct
     } else if (!rc && mode == ZK_ADDWATCH_PERSISTENT_RECURSIVE) {
         watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
     } else if (!rc) {
-        rc = ZK_BADARGUMENTS;
+        rc = ZK_MARSHALLINGERROR; /* Apache: WatcherMode.fromZooKeeperMode throws */
     }
     conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
 }
@@ -516,9 +506,10 @@ static void reply_sasl(struct server *s, struct conn *c, int32_t xid, struct jut
 
 /* ---- writes ---- */
 
-static void put_write_result(struct conn *c, const struct prep_result *r)
+/* The result record of a write op; `type` is the wire result type. */
+static void put_write_result(struct conn *c, int32_t type, const struct prep_result *r)
 {
-    switch (r->type) {
+    switch (type) {
     case ZK_OP_CREATE:
         jute_put_string(&c->out, r->path);
         break;
@@ -526,14 +517,29 @@ static void put_write_result(struct conn *c, const struct prep_result *r)
     case ZK_OP_CREATETTL:
     case ZK_OP_CREATECONTAINER:
         jute_put_string(&c->out, r->path);
-        put_stat(c, r->node);
+        jute_put_stat(&c->out, &r->stat);
         break;
     case ZK_OP_SETDATA:
     case ZK_OP_SETACL:
-        put_stat(c, r->node);
+        jute_put_stat(&c->out, &r->stat);
         break;
     default:
         break;
+    }
+}
+
+/* Apache's result type inside a multi: the txn's type, so create2 answers
+ * like create (no Stat) while container and TTL creates carry one. */
+static int32_t multi_result_type(int32_t req_type)
+{
+    switch (req_type) {
+    case ZK_OP_CREATE2:
+        return ZK_OP_CREATE;
+    case ZK_OP_CREATETTL:
+    case ZK_OP_CREATECONTAINER:
+        return ZK_OP_CREATE2;
+    default:
+        return req_type;
     }
 }
 
@@ -554,7 +560,7 @@ static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t t
         server_commit(s, &t);
         journal_commit(s, &j, zxid);
         size_t at = reply_begin(c, xid, zxid, 0);
-        put_write_result(c, &r);
+        put_write_result(c, type, &r);
         conn_frame_end(c, at, zxid, xid);
     }
     free(r.path);
@@ -573,7 +579,7 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
     txn_init(&t, ZK_OP_MULTI, c->session_id, xid, server_wall_ms());
     int64_t zxid = s->last_zxid + 1;
     struct prep_result *res = NULL;
-    int n = 0, failed = -1;
+    int n = 0, failed = -1, wrong_kind = 0;
     for (;;) {
         int32_t type = jute_get_int(in);
         int done = jute_get_bool(in);
@@ -590,8 +596,17 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
                       type == ZK_OP_CREATECONTAINER || type == ZK_OP_DELETE ||
                       type == ZK_OP_SETDATA || type == ZK_OP_CHECK;
         if (!allowed) {
-            in->err = ZK_MARSHALLINGERROR; /* we can't skip a body we can't parse */
             memset(r, 0, sizeof *r);
+            r->type = type;
+            if (type == ZK_OP_GETDATA || type == ZK_OP_GETCHILDREN) {
+                /* Parsable, but not a write: Apache answers MARSHALLINGERROR
+                 * for the whole multi and keeps the session. */
+                (void)jute_get_string(in);
+                (void)jute_get_bool(in);
+                wrong_kind = 1;
+                continue;
+            }
+            in->err = ZK_MARSHALLINGERROR; /* we can't skip a body we can't parse */
             break;
         }
         if (failed >= 0) {
@@ -621,10 +636,11 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
             failed = n - 1;
         }
     }
-    if (in->err) {
+    if (in->err || wrong_kind) {
         journal_undo(s, &j);
         conn_reply_header(c, xid, s->last_zxid, ZK_MARSHALLINGERROR, s->last_zxid);
-        conn_close_after_flush(c);
+        if (in->err)
+            conn_close_after_flush(c);
         goto out;
     }
     int64_t tag = s->last_zxid;
@@ -646,13 +662,11 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
             jute_put_int(&c->out, err);
             continue;
         }
-        int32_t type = r->type == ZK_OP_CREATETTL || r->type == ZK_OP_CREATECONTAINER
-                           ? ZK_OP_CREATE2
-                           : r->type;
+        int32_t type = multi_result_type(r->type);
         jute_put_int(&c->out, type);
         jute_put_bool(&c->out, 0);
         jute_put_int(&c->out, 0);
-        put_write_result(c, r);
+        put_write_result(c, type, r);
     }
     jute_put_int(&c->out, -1);
     jute_put_bool(&c->out, 1);

@@ -32,6 +32,8 @@ struct tree {
     uint64_t data_bytes;
 };
 
+#define DLEN(n) ((n)->datalen > 0 ? (n)->datalen : 0)
+
 static uint32_t name_hash(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
@@ -221,7 +223,9 @@ uint64_t tree_data_bytes(const struct tree *t) { return t->data_bytes; }
 
 struct znode *tree_lookup(struct tree *t, const char *path, size_t len)
 {
-    if (len == 0 || path[0] != '/')
+    if (len == 0)
+        return t->root; /* Apache's DataTree also maps "" to the root */
+    if (path[0] != '/')
         return NULL;
     struct znode *n = t->root;
     size_t i = 1;
@@ -250,8 +254,9 @@ void tree_stat(const struct znode *n, struct zk_stat *st)
      * deletions, i.e. 2 * creations - current children (DataNode.copyStat). */
     st->cversion = (int32_t)(2u * (uint32_t)n->cversion - n->nkids); /* wraps like Java */
     st->aversion = n->aversion;
-    st->ephemeral_owner = n->owner;
-    st->data_length = n->datalen;
+    /* Containers and TTL nodes report 0 (Apache's getClientEphemeralOwner). */
+    st->ephemeral_owner = owner_is_session(n->owner) ? n->owner : 0;
+    st->data_length = n->datalen > 0 ? n->datalen : 0;
     st->num_children = (int32_t)n->nkids;
     st->pzxid = n->pzxid;
 }
@@ -291,7 +296,7 @@ struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, s
         memcpy(n->data, data, (size_t)dlen);
         n->datalen = dlen;
     } else {
-        n->datalen = data ? 0 : 0;
+        n->datalen = dlen < 0 ? -1 : 0; /* -1 keeps a null value null, as Apache does */
     }
     n->acl = acl;
     acl_ref(t->acls, acl);
@@ -303,7 +308,7 @@ struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, s
     parent->pzxid = zxid;
     track_owner(t, n);
     t->nodes++;
-    t->data_bytes += (uint64_t)n->datalen;
+    t->data_bytes += (uint64_t)DLEN(n);
     return n;
 }
 
@@ -312,7 +317,7 @@ void tree_unlink(struct tree *t, struct znode *n)
     kids_del(n->parent, n);
     untrack_owner(t, n);
     t->nodes--;
-    t->data_bytes -= (uint64_t)n->datalen;
+    t->data_bytes -= (uint64_t)DLEN(n);
 }
 
 void tree_relink(struct tree *t, struct znode *n)
@@ -320,7 +325,7 @@ void tree_relink(struct tree *t, struct znode *n)
     kids_add(n->parent, n);
     track_owner(t, n);
     t->nodes++;
-    t->data_bytes += (uint64_t)n->datalen;
+    t->data_bytes += (uint64_t)DLEN(n);
 }
 
 void tree_node_free(struct tree *t, struct znode *n)
@@ -333,15 +338,15 @@ void tree_node_free(struct tree *t, struct znode *n)
 
 void tree_set_data(struct tree *t, struct znode *n, const void *data, int32_t dlen)
 {
-    t->data_bytes -= (uint64_t)n->datalen;
+    t->data_bytes -= (uint64_t)DLEN(n);
     free(n->data);
     n->data = NULL;
-    n->datalen = dlen > 0 ? dlen : 0;
+    n->datalen = dlen > 0 ? dlen : dlen < 0 ? -1 : 0;
     if (dlen > 0) {
         n->data = zk_xmalloc((size_t)dlen);
         memcpy(n->data, data, (size_t)dlen);
     }
-    t->data_bytes += (uint64_t)n->datalen;
+    t->data_bytes += (uint64_t)DLEN(n);
 }
 
 char *tree_replace_data(struct tree *t, struct znode *n, const void *data, int32_t dlen,
@@ -349,7 +354,7 @@ char *tree_replace_data(struct tree *t, struct znode *n, const void *data, int32
 {
     char *old = n->data;
     *oldlen = n->datalen;
-    t->data_bytes -= (uint64_t)n->datalen;
+    t->data_bytes -= (uint64_t)DLEN(n);
     n->data = NULL;
     n->datalen = 0;
     tree_set_data(t, n, data, dlen);

@@ -44,7 +44,7 @@ struct znode {
     uint32_t hash;       /* of name */
     uint32_t acl;        /* id in the tree's acl cache */
     char *data;
-    int32_t datalen;
+    int32_t datalen;     /* -1: null data (distinct from empty, as in Apache) */
     int32_t version, aversion;
     int32_t cversion;    /* creations only; see tree_stat */
     int64_t czxid, mzxid, pzxid, ctime, mtime, owner;
