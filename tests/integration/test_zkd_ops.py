@@ -1,0 +1,70 @@
+"""Operational behaviour of zkd: connection limits, four-letter-word whitelist, clean shutdown."""
+import signal
+import socket
+
+import pytest
+from kazoo.client import KazooClient
+
+from tests.conftest import stop_kazoo
+from tests.lib.rawzk import RawSession
+from tests.lib.servers import four_letter
+
+
+def test_max_client_cnxns_per_ip(server_factory):
+    srv = server_factory("zkd", cfg={"maxClientCnxns": 3})
+    sessions = [RawSession(srv.port) for _ in range(3)]
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.settimeout(10)
+    assert s.recv(1) == b""  # the fourth connection from this address is closed at once
+    sessions[0].close_session()
+    again = RawSession(srv.port)  # a slot is free again
+    assert again.session_id != 0
+    for x in sessions[1:] + [again]:
+        x.close_session()
+
+
+def test_four_letter_whitelist(server_factory):
+    srv = server_factory("zkd", cfg={"4lw.commands.whitelist": "ruok, mntr"})
+    assert four_letter(srv.port, "ruok") == "imok"
+    assert "zk_znode_count" in four_letter(srv.port, "mntr")
+    assert four_letter(srv.port, "dump") == "dump is not executed because it is not in the whitelist.\n"
+    # srvr is always allowed, as in Apache.
+    assert "Zookeeper version: 3.8" in four_letter(srv.port, "srvr")
+
+
+def test_sigterm_answers_and_persists_everything(server_factory):
+    srv = server_factory("zkd")
+    zk = KazooClient(hosts=srv.hosts, timeout=10.0)
+    zk.start(timeout=15)
+    pending = [zk.create_async("/t%04d" % i, b"x") for i in range(2000)]
+    srv.kill(signal.SIGTERM)
+    acked = 0
+    for a in pending:
+        try:
+            a.get(timeout=30)
+            acked += 1
+        except Exception:
+            pass
+    stop_kazoo(zk)
+    assert srv.returncodes[-1] == 0, srv.log_tail()
+    srv.start()
+    zk = KazooClient(hosts=srv.hosts, timeout=10.0)
+    zk.start(timeout=15)
+    present = len([c for c in zk.get_children("/") if c.startswith("t")])
+    stop_kazoo(zk)
+    assert present >= acked > 0
+
+
+def test_config_errors_name_the_line(tmp_path):
+    from tests.lib.paths import BUILD_BIN
+    import subprocess
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text("tickTime=2000\ndataDir=%s\nclientPort=2181\ntickTyme=5\n" % tmp_path)
+    p = subprocess.run([BUILD_BIN + "/zkd", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "%s:4: unknown key 'tickTyme'" % cfg in p.stderr
+    cfg.write_text("tickTime=abc\ndataDir=%s\nclientPort=2181\n" % tmp_path)
+    p = subprocess.run([BUILD_BIN + "/zkd", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "%s:1:" % cfg in p.stderr and "tickTime" in p.stderr
+    p = subprocess.run([BUILD_BIN + "/zkd", "--help"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "usage: zkd CONFIG" in p.stdout
