@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(
   # build
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config openssl
   libuv1-dev libssl-dev libsasl2-dev libsasl2-modules sasl2-bin
   libfuse3-dev fuse3 libedit-dev
   # fuzzing / sanitizer builds with clang

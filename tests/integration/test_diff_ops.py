@@ -225,7 +225,7 @@ def multi_read(client, ops):
     def dec(b, o):
         out = []
         while True:
-            (t, done, err), o = struct.unpack_from("!iBi", b, o), o + 9
+            (t, done, _err), o = struct.unpack_from("!iBi", b, o), o + 9
             if done:
                 return out
             if t == -1:
@@ -274,7 +274,7 @@ def raw_multi(client, ops):
     def dec(b, o):
         out = []
         while True:
-            (t, done, err), o = struct.unpack_from("!iBi", b, o), o + 9
+            (t, done, _err), o = struct.unpack_from("!iBi", b, o), o + 9
             if done:
                 return out
             if t == -1:
@@ -403,10 +403,6 @@ def render(v, names):
 # --------------------------------------------------------------------------
 # Scenario context
 # --------------------------------------------------------------------------
-
-class HarnessError(Exception):
-    pass
-
 
 class Ctx:
     """What a scenario gets: sessions, a private base path, and the recorder."""
