@@ -99,6 +99,15 @@ static int check_version(int32_t current, int32_t expected)
     return expected != -1 && expected != current ? ZK_BADVERSION : 0;
 }
 
+/* Applies the op just added to `t`; on failure removes it again. */
+static int apply_added(struct server *s, struct txn *t, int64_t zxid, struct journal *j)
+{
+    int rc = apply_op(s, t, &t->ops[t->nops - 1], zxid, j);
+    if (rc)
+        txn_drop_last(t);
+    return rc;
+}
+
 static int prep_create(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
                        struct txn *t, int64_t zxid, struct journal *j, struct prep_result *res)
 {
@@ -173,11 +182,8 @@ static int prep_create(struct server *s, struct conn *c, int32_t type, struct ju
                 : flags == ZK_CONTAINER ? ZK_OWNER_CONTAINER
                                         : 0;
     op->parent_cversion = parent->cversion + 1;
-    rc = apply_op(s, t, op, zxid, j);
-    if (rc) {
-        txn_drop_last(t);
+    if ((rc = apply_added(s, t, zxid, j)))
         return rc;
-    }
     res->path = zk_xstrndup(full, strlen(full));
     res->node = tree_lookup(s->tree, full, strlen(full));
     return 0;
@@ -212,10 +218,7 @@ static int prep_delete(struct server *s, struct conn *c, int32_t type, struct ju
         return ZK_BADARGUMENTS;
     struct txn_op *op = txn_add_op(t, ZK_OP_DELETE);
     op->path = zk_xstrndup(path.p, (size_t)path.len);
-    rc = apply_op(s, t, op, zxid, j);
-    if (rc)
-        txn_drop_last(t);
-    return rc;
+    return apply_added(s, t, zxid, j);
 }
 
 static int prep_setdata(struct server *s, struct conn *c, struct jute_in *in, struct txn *t,
@@ -242,11 +245,8 @@ static int prep_setdata(struct server *s, struct conn *c, struct jute_in *in, st
     op->path = zk_xstrndup(path.p, (size_t)path.len);
     op->data = data;
     op->version = n->version + 1;
-    rc = apply_op(s, t, op, zxid, j);
-    if (rc) {
-        txn_drop_last(t);
+    if ((rc = apply_added(s, t, zxid, j)))
         return rc;
-    }
     res->node = n;
     return 0;
 }
@@ -277,11 +277,8 @@ static int prep_setacl(struct server *s, struct conn *c, struct jute_in *in, str
     op->path = zk_xstrndup(path.p, (size_t)path.len);
     op->acl = acl;
     op->version = n->aversion + 1;
-    rc = apply_op(s, t, op, zxid, j);
-    if (rc) {
-        txn_drop_last(t);
+    if ((rc = apply_added(s, t, zxid, j)))
         return rc;
-    }
     res->node = n;
     return 0;
 }

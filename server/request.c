@@ -359,6 +359,19 @@ static void event_now(struct server *s, struct conn *c, int32_t type, struct zk_
     conn_frame_end(c, at, s->last_zxid, ZK_XID_NOTIFICATION);
 }
 
+/* A data or child watch being re-armed: fire at once if the node is gone or
+ * changed after `rel` (the client's last zxid), else arm it again. */
+static void rearm(struct server *s, struct conn *c, struct zk_slice p, const struct znode *node,
+                  int64_t changed_zxid, int64_t rel, int32_t changed_event, struct watches *table)
+{
+    if (!node)
+        event_now(s, c, ZK_EVENT_DELETED, p);
+    else if (changed_zxid > rel)
+        event_now(s, c, changed_event, p);
+    else
+        watches_add(table, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
+}
+
 /* Apache's DataTree.setWatches: re-arm, or fire at once what was missed. */
 static void reply_setwatches(struct server *s, struct conn *c, int32_t xid, struct jute_in *in,
                              int v2)
@@ -374,12 +387,7 @@ static void reply_setwatches(struct server *s, struct conn *c, int32_t xid, stru
             struct znode *node = tree_lookup(s->tree, p.p, (size_t)p.len);
             switch (list) {
             case 0: /* data */
-                if (!node)
-                    event_now(s, c, ZK_EVENT_DELETED, p);
-                else if (node->mzxid > rel)
-                    event_now(s, c, ZK_EVENT_CHANGED, p);
-                else
-                    watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
+                rearm(s, c, p, node, node ? node->mzxid : 0, rel, ZK_EVENT_CHANGED, s->data_watches);
                 break;
             case 1: /* exist */
                 if (node)
@@ -388,12 +396,7 @@ static void reply_setwatches(struct server *s, struct conn *c, int32_t xid, stru
                     watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
                 break;
             case 2: /* child */
-                if (!node)
-                    event_now(s, c, ZK_EVENT_DELETED, p);
-                else if (node->pzxid > rel)
-                    event_now(s, c, ZK_EVENT_CHILD, p);
-                else
-                    watches_add(s->child_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
+                rearm(s, c, p, node, node ? node->pzxid : 0, rel, ZK_EVENT_CHILD, s->child_watches);
                 break;
             case 3: /* persistent */
                 watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);

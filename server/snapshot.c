@@ -9,7 +9,6 @@
  */
 #include "snapshot.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "datadir.h"
 #include "log.h"
 #include "txnlog.h"
 #include "zk/jute.h"
@@ -216,52 +216,6 @@ int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid, snapshot_prod
 
 /* ---- listing, loading, purging ---- */
 
-struct snapfile {
-    int64_t zxid;
-    char name[256];
-};
-
-static int cmp_desc(const void *a, const void *b)
-{
-    int64_t x = ((const struct snapfile *)a)->zxid, y = ((const struct snapfile *)b)->zxid;
-    return x > y ? -1 : x < y;
-}
-
-/* Lists snapshot.<16 hex> newest first; deletes stale .tmp files if asked. */
-static int list_snaps(const char *dir, struct snapfile **out, int clean_tmp)
-{
-    DIR *d = opendir(dir);
-    *out = NULL;
-    if (!d)
-        return errno == ENOENT ? 0 : -errno;
-    int n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *nm = e->d_name;
-        if (strncmp(nm, "snapshot.", 9) || strspn(nm + 9, "0123456789abcdef") != 16)
-            continue;
-        if (nm[25] != 0) {
-            if (clean_tmp && !strcmp(nm + 25, ".tmp")) {
-                char path[4200];
-                snprintf(path, sizeof path, "%s/%s", dir, nm);
-                unlink(path);
-            }
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            *out = zk_xrealloc(*out, (size_t)cap * sizeof **out);
-        }
-        (*out)[n].zxid = (int64_t)strtoull(nm + 9, NULL, 16);
-        snprintf((*out)[n].name, sizeof (*out)[n].name, "%s", nm);
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(*out, (size_t)n, sizeof **out, cmp_desc);
-    return n;
-}
-
 /* Verifies and applies one file.  Returns 0, or -1 with `why`/`at` set. */
 static int load_one(const uint8_t *p, size_t len, snapshot_load_cb cb, void *data, int64_t *zxid,
                     const char **why, size_t *at)
@@ -310,8 +264,9 @@ static int load_one(const uint8_t *p, size_t len, snapshot_load_cb cb, void *dat
 int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset, void *data,
                   int64_t *zxid)
 {
-    struct snapfile *files;
-    int n = list_snaps(dir, &files, 1);
+    struct datafile *files;
+    datadir_remove_tmp(dir, "snapshot.");
+    int n = datadir_list(dir, "snapshot.", 1, &files);
     *zxid = -1;
     if (n < 0)
         return n;
@@ -355,10 +310,10 @@ int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset,
 
 int snapshot_purge(const char *dir, int retain, int64_t *oldest_kept_zxid)
 {
-    struct snapfile *files;
+    struct datafile *files;
     if (retain < 3)
         retain = 3;
-    int n = list_snaps(dir, &files, 0);
+    int n = datadir_list(dir, "snapshot.", 1, &files);
     *oldest_kept_zxid = -1;
     if (n <= 0)
         return 0;
@@ -379,8 +334,8 @@ int snapshot_purge(const char *dir, int retain, int64_t *oldest_kept_zxid)
 
 int64_t snapshot_dir_bytes(const char *dir)
 {
-    struct snapfile *files;
-    int n = list_snaps(dir, &files, 0);
+    struct datafile *files;
+    int n = datadir_list(dir, "snapshot.", 1, &files);
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
         char path[4200];

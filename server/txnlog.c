@@ -16,7 +16,6 @@
  */
 #include "txnlog.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -28,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "datadir.h"
 #include "log.h"
 #include "zk/jute.h"
 
@@ -346,44 +346,6 @@ void txnlog_get_stats(const struct txnlog *log, struct txnlog_stats *st)
 
 /* ---- files ---- */
 
-struct logfile {
-    int64_t first;
-    char name[256];
-};
-
-static int cmp_logfile(const void *a, const void *b)
-{
-    int64_t x = ((const struct logfile *)a)->first, y = ((const struct logfile *)b)->first;
-    return x < y ? -1 : x > y;
-}
-
-/* Lists log.<16 hex> files sorted by first zxid. OUT: *files (free). */
-static int list_logs(const char *dir, struct logfile **files)
-{
-    DIR *d = opendir(dir);
-    *files = NULL;
-    if (!d)
-        return errno == ENOENT ? 0 : -errno;
-    int n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *nm = e->d_name;
-        if (strncmp(nm, "log.", 4) || strlen(nm) != 20 || strspn(nm + 4, "0123456789abcdef") != 16)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *files = zk_xrealloc(*files, (size_t)cap * sizeof **files);
-        }
-        (*files)[n].first = (int64_t)strtoull(nm + 4, NULL, 16);
-        snprintf((*files)[n].name, sizeof (*files)[n].name, "%s", nm);
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(*files, (size_t)n, sizeof **files, cmp_logfile);
-    return n;
-}
-
 static uint8_t *read_file(const char *path, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -417,8 +379,8 @@ static int all_zero(const uint8_t *p, size_t n)
 
 int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data, int64_t *last_zxid)
 {
-    struct logfile *files;
-    int n = list_logs(dir, &files);
+    struct datafile *files;
+    int n = datadir_list(dir, "log.", 0, &files);
     *last_zxid = from;
     if (n < 0)
         return n;
@@ -435,7 +397,7 @@ int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data
             continue;
         }
         /* Skip files whose every record is at or below `from`. */
-        if (i + 1 < n && files[i + 1].first <= from + 1)
+        if (i + 1 < n && files[i + 1].zxid <= from + 1)
             continue;
         size_t len = 0;
         uint8_t *p = read_file(path, &len);
@@ -491,11 +453,11 @@ int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data
 
 int txnlog_purge(const char *dir, int64_t upto)
 {
-    struct logfile *files;
-    int n = list_logs(dir, &files);
+    struct datafile *files;
+    int n = datadir_list(dir, "log.", 0, &files);
     int removed = 0;
     for (int i = 0; i + 1 < n; i++) {
-        if (files[i + 1].first > upto + 1)
+        if (files[i + 1].zxid > upto + 1)
             break;
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", dir, files[i].name);

@@ -1,0 +1,29 @@
+/*
+ * datadir.h - listing the zxid-named files of dataDir / dataLogDir.
+ *
+ * Both the log (`log.<zxid>`) and snapshots (`snapshot.<zxid>`) name files
+ * after a zxid in 16 lower-case hex digits; this module finds them, in zxid
+ * order, so the two stores share one parser of their directory.
+ */
+#ifndef ZKD_DATADIR_H
+#define ZKD_DATADIR_H
+
+#include <stdint.h>
+
+struct datafile {
+    int64_t zxid;
+    char name[256];
+};
+
+/*
+ * Lists the files named exactly `<prefix><16 hex digits>` in `dir`, sorted by
+ * zxid (ascending, or descending with `newest_first`).  OUT: *files, to be
+ * freed by the caller.  Returns the count, 0 if `dir` does not exist, or
+ * -errno.
+ */
+int datadir_list(const char *dir, const char *prefix, int newest_first, struct datafile **files);
+
+/* Deletes `<prefix><16 hex>.tmp` files left by a crash. */
+void datadir_remove_tmp(const char *dir, const char *prefix);
+
+#endif
