@@ -19,6 +19,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # reference server (Apache ZooKeeper 3.8, with Java) and its C client
   zookeeper libzookeeper-mt-dev zookeeper-bin default-jre-headless
+  # Apache Curator and javac, for the Curator compatibility test
+  openjdk-17-jdk-headless libcurator-recipes-java libcurator-framework-java
   # test harness
   python3 python3-pytest python3-pytest-timeout python3-kazoo
   inotify-tools attr procps iproute2 psmisc valgrind

@@ -453,7 +453,12 @@ static void reply_addwatch(struct server *s, struct conn *c, int32_t xid, struct
     } else if (!rc) {
         rc = ZK_MARSHALLINGERROR; /* Apache: WatcherMode.fromZooKeeperMode throws */
     }
-    conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
+    /* Apache answers addWatch with an ErrorResponse body, which its Java
+     * client reads; other clients ignore it. */
+    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    if (!rc)
+        jute_put_int(&c->out, 0);
+    conn_frame_end(c, at, s->last_zxid, xid);
 }
 
 /* ---- auth ---- */
