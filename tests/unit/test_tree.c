@@ -1,0 +1,253 @@
+/*
+ * test_tree.c - unit tests of the data tree, ACL interning, watch tables,
+ * transactions and the containers under them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl.h"
+#include "hset.h"
+#include "tree.h"
+#include "txn.h"
+#include "watch.h"
+#include "zk/proto.h"
+#include "ztest.h"
+
+static struct znode *add(struct tree *t, const char *parent, const char *name, const char *data)
+{
+    struct znode *p = tree_lookup(t, parent, strlen(parent));
+    ASSERT_TRUE(p != NULL);
+    uint32_t acl = acl_intern(tree_acls(t), &acl_open_unsafe);
+    struct znode *n = tree_add(t, p, name, strlen(name), data, data ? (int32_t)strlen(data) : -1,
+                               acl, 0, 7, 1000);
+    acl_unref(tree_acls(t), acl);
+    return n;
+}
+
+static void test_builtin_nodes(void)
+{
+    struct tree *t = tree_new();
+    ASSERT_INT_EQ(tree_node_count(t), 4);
+    ASSERT_TRUE(tree_lookup(t, "/zookeeper/quota", 16) != NULL);
+    ASSERT_TRUE(tree_lookup(t, "/zookeeper/config", 17) != NULL);
+    ASSERT_TRUE(tree_lookup(t, "", 0) == tree_root(t)); /* Apache maps "" to the root */
+    ASSERT_TRUE(tree_lookup(t, "/zookeeper/", 11) == NULL);
+    ASSERT_TRUE(tree_lookup(t, "//zookeeper", 11) == NULL);
+    struct zk_stat st;
+    tree_stat(tree_lookup(t, "/zookeeper/config", 17), &st);
+    ASSERT_INT_EQ(st.aversion, -1);
+    tree_free(t);
+}
+
+static void test_many_children_and_paths(void)
+{
+    struct tree *t = tree_new();
+    add(t, "/", "d", "x");
+    char name[32], path[64];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        add(t, "/d", name, "v");
+    }
+    struct znode *d = tree_lookup(t, "/d", 2);
+    ASSERT_INT_EQ(d->nkids, 5000);
+    for (int i = 0; i < 5000; i += 2) {
+        snprintf(path, sizeof path, "/d/c%d", i);
+        struct znode *n = tree_lookup(t, path, strlen(path));
+        ASSERT_TRUE(n != NULL);
+        char back[64];
+        ASSERT_INT_EQ(tree_path(n, back, sizeof back), strlen(path));
+        ASSERT_STR_EQ(back, path);
+        tree_unlink(t, n);
+        tree_node_free(t, n);
+    }
+    ASSERT_INT_EQ(d->nkids, 2500);
+    ASSERT_TRUE(tree_lookup(t, "/d/c2", 5) == NULL);
+    ASSERT_TRUE(tree_lookup(t, "/d/c3", 5) != NULL);
+    ASSERT_INT_EQ(tree_count_descendants(d), 2500);
+    tree_free(t);
+}
+
+static void test_cversion_reports_creates_plus_deletes(void)
+{
+    struct tree *t = tree_new();
+    add(t, "/", "p", NULL);
+    struct znode *a = add(t, "/p", "a", NULL);
+    add(t, "/p", "b", NULL);
+    tree_unlink(t, a);
+    tree_node_free(t, a);
+    struct zk_stat st;
+    tree_stat(tree_lookup(t, "/p", 2), &st);
+    ASSERT_INT_EQ(st.cversion, 3); /* 2 creates + 1 delete, as Apache reports */
+    ASSERT_INT_EQ(st.num_children, 1);
+    ASSERT_INT_EQ(st.data_length, 0);
+    tree_free(t);
+}
+
+static int collect(const void *rec, size_t len, void *d)
+{
+    struct jute_out *o = d;
+    jute_put_int(o, (int32_t)len);
+    jute_put_raw(o, rec, len);
+    return 0;
+}
+
+static void test_serialize_roundtrip(void)
+{
+    struct tree *t = tree_new();
+    add(t, "/", "a", "hello");
+    add(t, "/a", "b", NULL);
+    struct znode *e = add(t, "/a", "e", "");
+    e->owner = 0x1234;
+    struct acl_list l = {0, NULL};
+    struct acl_entry entry = {ZK_PERM_READ, "digest", "u:hash"};
+    struct acl_list one = {1, &entry};
+    acl_list_copy(&l, &one);
+    uint32_t id = acl_intern(tree_acls(t), &l);
+    tree_set_acl(t, e, id);
+    acl_unref(tree_acls(t), id);
+    acl_list_free(&l);
+
+    struct jute_out img;
+    jute_out_init(&img);
+    ASSERT_INT_EQ(tree_serialize(t, collect, &img), 0);
+    struct tree *u = tree_new_empty();
+    struct jute_in in;
+    jute_in_init(&in, img.p, img.len);
+    while (jute_in_left(&in)) {
+        int32_t n = jute_get_int(&in);
+        ASSERT_INT_EQ(tree_load_record(u, in.p + in.off, (size_t)n), 0);
+        in.off += (size_t)n;
+    }
+    ASSERT_INT_EQ(tree_node_count(u), tree_node_count(t));
+    struct znode *a = tree_lookup(u, "/a", 2);
+    ASSERT_INT_EQ(a->datalen, 5);
+    ASSERT_TRUE(!memcmp(a->data, "hello", 5));
+    ASSERT_INT_EQ(tree_lookup(u, "/a/b", 4)->datalen, -1); /* null stays null */
+    struct znode *e2 = tree_lookup(u, "/a/e", 4);
+    ASSERT_INT_EQ(e2->owner, 0x1234);
+    ASSERT_INT_EQ(tree_ephemeral_count(u, 0x1234), 1);
+    const struct acl_list *l2 = acl_get(tree_acls(u), e2->acl);
+    ASSERT_STR_EQ(l2->e[0].scheme, "digest");
+    ASSERT_INT_EQ(tree_lookup(u, "/", 1)->cversion, tree_lookup(t, "/", 1)->cversion);
+    tree_free(u);
+    tree_free(t);
+    jute_out_free(&img);
+}
+
+static void test_acl_interning_and_checks(void)
+{
+    struct acl_cache *c = acl_cache_new();
+    uint32_t a = acl_intern(c, &acl_open_unsafe);
+    uint32_t b = acl_intern(c, &acl_open_unsafe);
+    ASSERT_INT_EQ(a, b);
+    ASSERT_INT_EQ(acl_cache_size(c), 1);
+    struct auth_info auth = {0, NULL};
+    auth_info_add(&auth, "ip", "10.1.2.3");
+    struct acl_entry ip = {ZK_PERM_READ, "ip", "10.1.0.0/16"};
+    struct acl_list l = {1, &ip};
+    ASSERT_INT_EQ(acl_check(&l, ZK_PERM_READ, &auth), 0);
+    ASSERT_INT_EQ(acl_check(&l, ZK_PERM_WRITE, &auth), ZK_NOAUTH);
+    char *id;
+    acl_digest("super:secret", 12, &id);
+    ASSERT_STR_EQ(id, "super:lK75jTNcA+U9vtVEw5vB51mj/w4=");
+    free(id);
+    /* auth expands to the caller's ids; without any it is INVALIDACL. */
+    struct acl_entry ae = {ZK_PERM_ALL, "auth", ""};
+    struct acl_list one = {1, &ae}, fix;
+    acl_list_copy(&fix, &one);
+    ASSERT_INT_EQ(acl_fixup(&fix, &auth), ZK_INVALIDACL);
+    auth_info_add(&auth, "digest", "u:h");
+    ASSERT_INT_EQ(acl_fixup(&fix, &auth), 0);
+    ASSERT_INT_EQ(fix.n, 1);
+    ASSERT_STR_EQ(fix.e[0].id, "u:h");
+    acl_list_free(&fix);
+    auth_info_free(&auth);
+    acl_cache_free(c);
+}
+
+static int fired;
+static void count_owner(struct watch_owner *o, void *d)
+{
+    (void)o;
+    (void)d;
+    fired++;
+}
+
+static void test_watch_modes(void)
+{
+    struct watches *w = watches_new();
+    struct watch_owner o1 = {0}, o2 = {0};
+    watches_add(w, "/a", 2, &o1, WATCH_STANDARD);
+    watches_add(w, "/", 1, &o2, WATCH_RECURSIVE);
+    fired = 0;
+    watches_trigger(w, "/a", 2, ZK_EVENT_CHANGED, count_owner, NULL, NULL, NULL);
+    ASSERT_INT_EQ(fired, 2);
+    fired = 0;
+    watches_trigger(w, "/a", 2, ZK_EVENT_CHANGED, count_owner, NULL, NULL, NULL);
+    ASSERT_INT_EQ(fired, 1); /* the standard watch was consumed, the recursive one stays */
+    fired = 0;
+    watches_trigger(w, "/a", 2, ZK_EVENT_CHILD, count_owner, NULL, NULL, NULL);
+    ASSERT_INT_EQ(fired, 0); /* recursive watches never see NodeChildrenChanged */
+    ASSERT_INT_EQ(watches_count(w), 1);
+    watch_owner_clear(&o2);
+    ASSERT_INT_EQ(watches_count(w), 0);
+    watches_free(w);
+}
+
+static void test_txn_roundtrip(void)
+{
+    struct txn t;
+    txn_init(&t, ZK_OP_MULTI, 42, 7, 1000);
+    struct txn_op *op = txn_add_op(&t, ZK_OP_CREATE);
+    op->path = strdup("/x");
+    op->data = (struct zk_slice){"abc", 3};
+    acl_list_copy(&op->acl, &acl_open_unsafe);
+    op->parent_cversion = 5;
+    op = txn_add_op(&t, ZK_OP_SETDATA);
+    op->path = strdup("/y");
+    op->data = (struct zk_slice){NULL, -1};
+    op->version = 3;
+    struct jute_out out;
+    jute_out_init(&out);
+    txn_encode(&out, &t);
+    struct txn u;
+    ASSERT_INT_EQ(txn_decode(out.p, out.len, &u), 0);
+    ASSERT_INT_EQ(u.nops, 2);
+    ASSERT_STR_EQ(u.ops[0].path, "/x");
+    ASSERT_INT_EQ(u.ops[0].parent_cversion, 5);
+    ASSERT_INT_EQ(u.ops[1].data.len, -1);
+    for (size_t cut = 0; cut < out.len; cut++) { /* every truncation is refused */
+        struct txn v;
+        ASSERT_INT_EQ(txn_decode(out.p, cut, &v), -1);
+    }
+    txn_free(&u);
+    txn_free(&t);
+    jute_out_free(&out);
+}
+
+static void test_hset(void)
+{
+    struct pset s = {0};
+    int v[1000];
+    for (int i = 0; i < 1000; i++)
+        ASSERT_INT_EQ(pset_add(&s, &v[i]), 1);
+    for (int i = 0; i < 1000; i += 3)
+        ASSERT_INT_EQ(pset_del(&s, &v[i]), 1);
+    for (int i = 0; i < 1000; i++)
+        ASSERT_INT_EQ(pset_has(&s, &v[i]), i % 3 != 0);
+    pset_free(&s);
+    struct i64map m = {0};
+    for (int64_t k = 1; k <= 1000; k++)
+        i64map_put(&m, k * 7919, &v[k % 1000]);
+    for (int64_t k = 1; k <= 1000; k += 2)
+        ASSERT_TRUE(i64map_del(&m, k * 7919) == &v[k % 1000]);
+    ASSERT_INT_EQ(m.n, 500);
+    ASSERT_TRUE(i64map_get(&m, 2 * 7919) == &v[2]);
+    ASSERT_TRUE(i64map_get(&m, 3 * 7919) == NULL);
+    i64map_free(&m);
+}
+
+ZTEST_MAIN(ZT(test_builtin_nodes), ZT(test_many_children_and_paths),
+           ZT(test_cversion_reports_creates_plus_deletes), ZT(test_serialize_roundtrip),
+           ZT(test_acl_interning_and_checks), ZT(test_watch_modes), ZT(test_txn_roundtrip),
+           ZT(test_hset))
