@@ -251,7 +251,7 @@ static int h_whitelist(struct parse *p, const char *key, char *val)
 /* electionAlg: Apache 3.8 accepts only 3 (fast leader election). */
 static int h_election_alg(struct parse *p, const char *key, char *val)
 {
-    int alg;
+    int alg = 0;
     if (parse_int(p, key, val, 10, INT_MIN, INT_MAX, &alg) < 0)
         return -1;
     if (alg != 3)

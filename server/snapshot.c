@@ -1,26 +1,79 @@
 /*
- * snapshot.c - snapshot files (format in snapshot.h).
+ * snapshot.c - writing, loading and purging snapshot files.
  *
- * Writing happens in a forked child (copy-on-write image of the parent's
- * tree): the child first closes every inherited descriptor, so a listening
- * socket cannot outlive a killed parent and block its restart, and asks the
- * kernel to kill it if the parent dies.  The parent watches SIGCHLD through
- * a uv_signal handle and reaps the child with waitpid(WNOHANG).
+ * BYTE LAYOUT (every integer big-endian; snapshot.h has the summary)
+ *
+ *   snapshot.<zxid, 16 lower-case hex digits>
+ *
+ *     0         "ZKSNAP01"
+ *     8         u64 zxid                      must match the file name
+ *     16        [u32 len][u32 crc][payload]   len 1..MAX_RECORD, crc of payload
+ *               ...                           one record per snapshot_put()
+ *     end - 16  [u32 0][u32 crc][u64 count]   crc of all payloads as one
+ *                                             stream, count of records
+ *
+ * and nothing after the trailer.  CRC-32 is zk_crc32() (txnlog.h).  Record
+ * CRCs catch damaged records but not missing ones: a file cut at a record
+ * boundary looks whole.  The trailer is the producer's proof that it
+ * finished, so a snapshot without it is not a snapshot.
+ *
+ * WRITING
+ *
+ * The image goes to `snapshot.<zxid>.tmp` through a 1 MiB buffer, is
+ * fsync'd, renamed over the final name and the directory fsync'd (the
+ * rename is the commit point; a crash leaves a complete file or a .tmp that
+ * snapshot_load() deletes).  On any error the .tmp is removed.
+ *
+ * IN THE BACKGROUND (snapshot_start)
+ *
+ * fork() hands the child a copy-on-write image of the tree as of this
+ * instant, for free, while the parent goes on serving: Redis's BGSAVE
+ * (rdb.c, rdbSaveBackground).  The parent has other threads, so the child
+ * does only what needs no lock another thread could have held at the fork:
+ * produce and write (glibc makes malloc fork-safe; log.h writes with one
+ * write(2)).  First it resets every signal handler to the default: the
+ * inherited libuv handlers would write into the parent's signal pipe, or,
+ * once descriptors are closed, into whichever descriptor reused that number,
+ * the snapshot file included.  It asks for SIGKILL should the parent die, and
+ * closes every inherited descriptor, so an orphan cannot hold the client port
+ * and block a restart.  It _exit()s with 0, or with the errno that failed it.
+ *
+ * The parent watches SIGCHLD through a uv_signal handle started before the
+ * fork (so an early exit cannot be missed), reaps exactly its child with
+ * waitpid(pid, WNOHANG), closes the handle and reports through `done`.  The
+ * handle lives in a heap job freed by its close callback, so `done` may start
+ * the next snapshot straight away, and no handle outlives the snapshot: an
+ * idle loop can exit.
+ *
+ * LOADING
+ *
+ * Candidates are tried newest first.  Every length is checked against the
+ * bytes the file really has before anything is allocated or read, so no
+ * input makes the loader read out of bounds.  Records are handed over as
+ * they verify; a candidate that turns out damaged (bad header or name, bad
+ * record CRC, bad or missing trailer, bytes after it) is logged with its
+ * offset and renamed `*.corrupt`, the consumer's `reset` drops what it
+ * received, and the next older one is tried.  A candidate whose bytes verify
+ * but whose record the consumer refuses is skipped the same way but left in
+ * place: nothing on disk is wrong with it, and renaming it would hide it from
+ * whoever fixes the consumer.  The log holds everything since the oldest
+ * retained snapshot (server.c purges logs only up to it), so falling back
+ * loses nothing.
  */
 #include "snapshot.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "datadir.h"
@@ -29,68 +82,12 @@
 #include "zk/jute.h"
 
 #define MAGIC "ZKSNAP01"
-#define WBUF (1 << 20)
-
-struct snapshot_writer {
-    int fd;
-    uint8_t *buf;
-    size_t len;
-    uint32_t crc;
-    uint64_t count;
-    int err;
-};
-
-static int wflush(struct snapshot_writer *w)
-{
-    size_t off = 0;
-    while (off < w->len) {
-        ssize_t n = write(w->fd, w->buf + off, w->len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return w->err = -(errno ? errno : EIO);
-        off += (size_t)n;
-    }
-    w->len = 0;
-    return 0;
-}
-
-static int wraw(struct snapshot_writer *w, const void *p, size_t n)
-{
-    if (w->err)
-        return w->err;
-    if (w->len + n > WBUF && wflush(w))
-        return w->err;
-    if (n > WBUF) {
-        const uint8_t *b = p;
-        while (n) {
-            size_t k = n > WBUF ? WBUF : n;
-            memcpy(w->buf, b, k);
-            w->len = k;
-            if (wflush(w))
-                return w->err;
-            b += k;
-            n -= k;
-        }
-        return 0;
-    }
-    memcpy(w->buf + w->len, p, n);
-    w->len += n;
-    return 0;
-}
-
-int snapshot_put(struct snapshot_writer *w, const void *rec, size_t len)
-{
-    if (len == 0 || len > UINT32_MAX)
-        return -EINVAL;
-    uint8_t hdr[8];
-    zk_be32_put(hdr, (uint32_t)len);
-    zk_be32_put(hdr + 4, zk_crc32(0, rec, len));
-    w->crc = zk_crc32(w->crc, rec, len);
-    w->count++;
-    wraw(w, hdr, 8);
-    return wraw(w, rec, len);
-}
+#define HEADER 16
+#define REC_HDR 8
+#define TRAILER 16
+#define MAX_RECORD (256u << 20)
+#define WRITE_BUFFER (1u << 20)
+#define READ_BUFFER (1u << 20)
 
 static void be64_put(uint8_t *p, uint64_t v)
 {
@@ -100,233 +97,437 @@ static void be64_put(uint8_t *p, uint64_t v)
 
 static uint64_t be64_get(const uint8_t *p)
 {
-    return ((uint64_t)zk_be32_get(p) << 32) | zk_be32_get(p + 4);
+    return (uint64_t)zk_be32_get(p) << 32 | zk_be32_get(p + 4);
 }
 
-static void fsync_dir(const char *dir)
+/* Names a snapshot file.  Returns 0, or -ENAMETOOLONG. */
+static int snap_name(char *out, size_t size, const char *dir, int64_t zxid, const char *suffix)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
+    int n = snprintf(out, size, "%s/snapshot.%016" PRIx64 "%s", dir, (uint64_t)zxid, suffix);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Fsyncs a directory; see txnlog.c's twin for why EINVAL counts as success. */
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) && errno != EINVAL && errno != ENOTSUP ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* ---- writing ---- */
+
+struct snapshot_writer {
+    int fd;
+    uint8_t *buf; /* WRITE_BUFFER bytes */
+    size_t len;
+    uint32_t crc;   /* of every payload so far, for the trailer */
+    uint64_t count; /* records so far */
+    int err;        /* first write error; sticky */
+};
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -ENOSPC;
+        p += w;
+        n -= (size_t)w;
     }
+    return 0;
+}
+
+static int writer_flush(struct snapshot_writer *w)
+{
+    if (!w->err && w->len)
+        w->err = write_all(w->fd, w->buf, w->len);
+    w->len = 0;
+    return w->err;
+}
+
+/* Buffers `n` bytes; what does not fit in the buffer goes straight out. */
+static int writer_put(struct snapshot_writer *w, const void *p, size_t n)
+{
+    if (w->err)
+        return w->err;
+    if (n > WRITE_BUFFER - w->len) {
+        if (writer_flush(w))
+            return w->err;
+        if (n >= WRITE_BUFFER)
+            return w->err = write_all(w->fd, p, n);
+    }
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+    return 0;
+}
+
+int snapshot_put(struct snapshot_writer *w, const void *rec, size_t len)
+{
+    if (len == 0 || len > MAX_RECORD)
+        return -EINVAL;
+    uint8_t h[REC_HDR];
+    uint32_t crc = zk_crc32(0, rec, len);
+    zk_be32_put(h, (uint32_t)len);
+    zk_be32_put(h + 4, crc);
+    w->crc = zk_crc32(w->crc, rec, len);
+    w->count++;
+    writer_put(w, h, sizeof h);
+    return writer_put(w, rec, len);
+}
+
+/* Header, the producer's records, trailer.  Returns 0 or -errno. */
+static int write_image(struct snapshot_writer *w, int64_t zxid, snapshot_produce_fn produce,
+                       void *data)
+{
+    uint8_t h[HEADER];
+    memcpy(h, MAGIC, 8);
+    be64_put(h + 8, (uint64_t)zxid);
+    writer_put(w, h, sizeof h);
+    int rc = produce(w, data);
+    if (rc)
+        return rc < 0 ? rc : -EIO;
+    uint8_t t[TRAILER];
+    zk_be32_put(t, 0);
+    zk_be32_put(t + 4, w->crc);
+    be64_put(t + 8, w->count);
+    writer_put(w, t, sizeof t);
+    return writer_flush(w);
 }
 
 int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, void *data)
 {
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/snapshot.%016" PRIx64, dir, (uint64_t)zxid);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    struct snapshot_writer w = {0};
-    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w.fd < 0)
-        return -errno;
-    w.buf = malloc(WBUF);
-    if (!w.buf) {
-        close(w.fd);
-        return -ENOMEM;
-    }
-    uint8_t hdr[16];
-    memcpy(hdr, MAGIC, 8);
-    be64_put(hdr + 8, (uint64_t)zxid);
-    wraw(&w, hdr, 16);
-    int rc = produce(&w, data);
-    if (!rc) {
-        uint8_t tr[16];
-        zk_be32_put(tr, 0);
-        zk_be32_put(tr + 4, w.crc);
-        be64_put(tr + 8, w.count);
-        wraw(&w, tr, 16);
-        rc = w.err ? w.err : wflush(&w);
-    }
-    if (!rc && fsync(w.fd))
-        rc = -errno;
-    close(w.fd);
-    free(w.buf);
-    if (!rc && rename(tmp, path))
-        rc = -errno;
-    if (rc) {
-        unlink(tmp);
+    char path[PATH_MAX], tmp[PATH_MAX];
+    int rc;
+    if (zxid < 0)
+        return -EINVAL;
+    if ((rc = snap_name(path, sizeof path, dir, zxid, "")) ||
+        (rc = snap_name(tmp, sizeof tmp, dir, zxid, ".tmp")))
         return rc;
+    struct snapshot_writer w = {.buf = zk_xmalloc(WRITE_BUFFER)};
+    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w.fd < 0) {
+        rc = -errno;
+        goto out_free_buf;
     }
-    fsync_dir(dir);
-    return 0;
+    if ((rc = write_image(&w, zxid, produce, data)))
+        goto err_unlink_tmp;
+    if (fsync(w.fd)) {
+        rc = -errno;
+        goto err_unlink_tmp;
+    }
+    rc = close(w.fd) ? -errno : 0;
+    w.fd = -1;
+    if (rc || rename(tmp, path)) {
+        rc = rc ? rc : -errno;
+        goto err_unlink_tmp;
+    }
+    /* Renamed: the file is whole even if this fails, so it stays. */
+    rc = fsync_dir(dir);
+    goto out_free_buf;
+
+err_unlink_tmp:
+    if (w.fd >= 0)
+        close(w.fd);
+    unlink(tmp);
+out_free_buf:
+    free(w.buf);
+    return rc;
 }
 
-/* ---- background ---- */
+/* ---- in the background ---- */
 
-static struct {
+struct snap_job {
+    uv_signal_t sigchld;
     pid_t pid;
-    int running;
-    uv_signal_t sig;
+    int64_t zxid;
+    uint64_t started; /* uv_hrtime() */
     snapshot_done_cb done;
     void *ddata;
-    int64_t zxid;
-    struct timespec start;
-} bg;
+};
 
-int snapshot_running(void) { return bg.running; }
+static struct snap_job *running_job; /* at most one, process-wide */
+
+int snapshot_running(void) { return running_job != NULL; }
+
+static void job_free(uv_handle_t *h) { free(h->data); }
+
+/* The child's status as 0 or -errno (see child_main). */
+static int child_status(const struct snap_job *job, int st)
+{
+    if (WIFEXITED(st))
+        return -WEXITSTATUS(st);
+    log_warn("snapshot 0x%" PRIx64 ": child %d killed by signal %d", (uint64_t)job->zxid,
+             (int)job->pid, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return -EINTR;
+}
 
 static void on_sigchld(uv_signal_t *h, int signum)
 {
-    (void)signum;
-    int status = 0;
-    pid_t r = waitpid(bg.pid, &status, WNOHANG);
-    if (r != bg.pid)
+    struct snap_job *job = h->data;
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(job->pid, &st, WNOHANG)) < 0 && errno == EINTR)
+        ;
+    if (r == 0)
+        return; /* another child of ours changed state */
+    int status = r < 0 ? -errno : child_status(job, st);
+    double seconds = (double)(uv_hrtime() - job->started) / 1e9;
+    snapshot_done_cb done = job->done;
+    void *ddata = job->ddata;
+    int64_t zxid = job->zxid;
+    /* Cleared before `done`, which may start the next snapshot. */
+    running_job = NULL;
+    uv_close((uv_handle_t *)&job->sigchld, job_free);
+    done(status, zxid, seconds, ddata);
+}
+
+/* Closes every inherited descriptor above stderr. */
+static void close_inherited_fds(void)
+{
+    if (close_range(3, ~0u, 0) == 0)
         return;
-    uv_signal_stop(h);
-    uv_close((uv_handle_t *)h, NULL);
-    bg.running = 0;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double secs = (double)(now.tv_sec - bg.start.tv_sec) + (double)(now.tv_nsec - bg.start.tv_nsec) / 1e9;
-    int rc = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-    bg.done(rc, bg.zxid, secs, bg.ddata);
+    long max = sysconf(_SC_OPEN_MAX);
+    for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+        close(fd);
+}
+
+/* The forked child: see "In the background" above. */
+__attribute__((noreturn)) static void child_main(pid_t parent, const char *dir, int64_t zxid,
+                                                 snapshot_produce_fn produce, void *pdata)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &dfl, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) /* the parent died before prctl took effect */
+        _exit(ESRCH);
+    close_inherited_fds();
+    int rc = snapshot_write(dir, zxid, produce, pdata);
+    if (rc)
+        log_error("snapshot 0x%" PRIx64 " in %s failed: %s", (uint64_t)zxid, dir, strerror(-rc));
+    _exit(rc == 0 ? 0 : -rc > 0 && -rc < 256 ? -rc : EIO);
 }
 
 int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid, snapshot_produce_fn produce,
                    void *pdata, snapshot_done_cb done, void *ddata)
 {
-    if (bg.running)
+    assert(loop && dir && produce && done);
+    if (running_job)
         return -EBUSY;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        for (int fd = 3; fd < 65536; fd++)
-            close(fd);
-        _exit(snapshot_write(dir, zxid, produce, pdata) ? 1 : 0);
+    struct snap_job *job = zk_xcalloc(1, sizeof *job);
+    job->zxid = zxid;
+    job->done = done;
+    job->ddata = ddata;
+    int rc = uv_signal_init(loop, &job->sigchld);
+    if (rc) {
+        free(job);
+        return rc;
     }
-    bg.pid = pid;
-    bg.running = 1;
-    bg.done = done;
-    bg.ddata = ddata;
-    bg.zxid = zxid;
-    clock_gettime(CLOCK_MONOTONIC, &bg.start);
-    uv_signal_init(loop, &bg.sig);
-    uv_signal_start(&bg.sig, on_sigchld, SIGCHLD);
-    /* The child may have exited before the handler existed. */
-    on_sigchld(&bg.sig, SIGCHLD);
+    job->sigchld.data = job;
+    if ((rc = uv_signal_start(&job->sigchld, on_sigchld, SIGCHLD)))
+        goto err_close_handle;
+    pid_t parent = getpid();
+    job->started = uv_hrtime();
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto err_close_handle;
+    }
+    if (pid == 0)
+        child_main(parent, dir, zxid, produce, pdata);
+    /* SIGCHLD is only acted on inside uv_run, after this has returned. */
+    job->pid = pid;
+    running_job = job;
     return 0;
+
+err_close_handle:
+    uv_close((uv_handle_t *)&job->sigchld, job_free);
+    return rc;
 }
 
-/* ---- listing, loading, purging ---- */
+/* ---- loading ---- */
 
-/* Verifies and applies one file.  Returns 0, or -1 with `why`/`at` set. */
-static int load_one(const uint8_t *p, size_t len, snapshot_load_cb cb, void *data, int64_t *zxid,
-                    const char **why, size_t *at)
+enum verdict { SNAP_VALID, SNAP_DAMAGED, SNAP_REFUSED };
+
+/* One file being loaded. */
+struct candidate {
+    char path[PATH_MAX];
+    int64_t zxid;       /* from the name */
+    FILE *f;
+    off_t size;
+    off_t at;           /* offset of what is being checked */
+    const char *why;    /* set unless valid */
+    uint64_t delivered; /* records given to the consumer */
+    uint8_t *buf;       /* one record */
+    size_t cap;
+};
+
+/* Reads exactly `n` bytes.  Returns 1, 0 at a short read, or -errno. */
+static int read_exact(struct candidate *c, void *p, size_t n)
 {
-    if (len < 32 || memcmp(p, MAGIC, 8)) {
-        *why = "bad header";
-        *at = 0;
-        return -1;
-    }
-    *zxid = (int64_t)be64_get(p + 8);
-    size_t off = 16;
+    size_t got = fread(p, 1, n, c->f);
+    if (got == n)
+        return 1;
+    return ferror(c->f) ? (errno ? -errno : -EIO) : 0;
+}
+
+static int damaged(struct candidate *c, const char *why)
+{
+    c->why = why;
+    return SNAP_DAMAGED;
+}
+
+/* Checks the trailer at c->at against the records read.  Returns a verdict or -errno. */
+static int check_trailer(struct candidate *c, const uint8_t *h, uint32_t crc, uint64_t count)
+{
+    uint8_t n[8];
+    int rc = read_exact(c, n, sizeof n);
+    if (rc <= 0)
+        return rc < 0 ? rc : damaged(c, "truncated trailer");
+    if (zk_be32_get(h + 4) != crc || be64_get(n) != count)
+        return damaged(c, "trailer does not match the records");
+    if (fgetc(c->f) != EOF)
+        return damaged(c, "bytes after the trailer");
+    return ferror(c->f) ? -EIO : SNAP_VALID;
+}
+
+/* Verifies the file and feeds its records to `cb`.  Returns a verdict or -errno. */
+static int load_records(struct candidate *c, snapshot_load_cb cb, void *data)
+{
+    uint8_t h[HEADER];
+    int rc = read_exact(c, h, HEADER);
+    if (rc <= 0 || memcmp(h, MAGIC, 8))
+        return rc < 0 ? rc : damaged(c, "bad header");
+    if (be64_get(h + 8) != (uint64_t)c->zxid)
+        return damaged(c, "zxid in the header does not match the file name");
     uint32_t crc = 0;
     uint64_t count = 0;
-    while (off + 8 <= len) {
-        uint32_t rlen = zk_be32_get(p + off);
-        *at = off;
-        if (rlen == 0) {
-            if (off + 16 != len || zk_be32_get(p + off + 4) != crc || be64_get(p + off + 8) != count) {
-                *why = "bad trailer";
-                return -1;
-            }
-            return 0;
-        }
-        if (rlen > len - off - 8) {
-            *why = "record extends past the end";
-            return -1;
-        }
-        const uint8_t *rec = p + off + 8;
-        if (zk_crc32(0, rec, rlen) != zk_be32_get(p + off + 4)) {
-            *why = "checksum mismatch";
-            return -1;
-        }
-        if (cb(rec, rlen, data)) {
-            *why = "record does not decode";
-            return -1;
-        }
-        crc = zk_crc32(crc, rec, rlen);
+    for (c->at = HEADER;; c->at += REC_HDR + zk_be32_get(h)) {
+        if ((rc = read_exact(c, h, REC_HDR)) <= 0)
+            return rc < 0 ? rc : damaged(c, "file ends before the trailer");
+        uint32_t len = zk_be32_get(h);
+        if (len == 0)
+            return check_trailer(c, h, crc, count);
+        if (len > MAX_RECORD || (off_t)len > c->size - c->at - REC_HDR)
+            return damaged(c, "record runs past the end of the file");
+        if (c->cap < len)
+            c->buf = zk_xrealloc(c->buf, c->cap = len);
+        if ((rc = read_exact(c, c->buf, len)) <= 0)
+            return rc < 0 ? rc : damaged(c, "record runs past the end of the file");
+        if (zk_crc32(0, c->buf, len) != zk_be32_get(h + 4))
+            return damaged(c, "record checksum mismatch");
+        crc = zk_crc32(crc, c->buf, len);
         count++;
-        off += 8 + rlen;
+        c->delivered++;
+        if (cb(c->buf, len, data)) {
+            c->why = "record refused by the loader";
+            return SNAP_REFUSED;
+        }
     }
-    *why = "missing trailer";
-    *at = off;
-    return -1;
+}
+
+/* Opens and loads one candidate.  Returns a verdict or -errno. */
+static int load_file(struct candidate *c, snapshot_load_cb cb, void *data)
+{
+    c->at = 0;
+    c->why = NULL;
+    c->delivered = 0;
+    if (!(c->f = fopen(c->path, "rbe")))
+        return -errno;
+    setvbuf(c->f, NULL, _IOFBF, READ_BUFFER);
+    struct stat st;
+    int rc = fstat(fileno(c->f), &st) ? -errno : 0;
+    if (!rc) {
+        c->size = st.st_size;
+        rc = load_records(c, cb, data);
+    }
+    fclose(c->f);
+    c->f = NULL;
+    return rc;
+}
+
+/* Moves a damaged candidate aside so it is never tried again. */
+static void set_aside(const struct candidate *c)
+{
+    char bad[PATH_MAX + 8];
+    snprintf(bad, sizeof bad, "%s.corrupt", c->path);
+    log_warn("snapshot %s is damaged (%s at offset %lld); renamed to %s, trying an older one",
+             c->path, c->why, (long long)c->at, bad);
+    if (rename(c->path, bad))
+        log_error("cannot rename %s: %s", c->path, strerror(errno));
 }
 
 int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset, void *data,
                   int64_t *zxid)
 {
     struct datafile *files;
+    *zxid = -1;
     datadir_remove_tmp(dir, "snapshot.");
     int n = datadir_list(dir, "snapshot.", 1, &files);
-    *zxid = -1;
     if (n < 0)
         return n;
-    for (int i = 0; i < n; i++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st)) {
-            if (fd >= 0)
-                close(fd);
-            continue;
+    struct candidate *c = zk_xcalloc(1, sizeof *c);
+    int rc = 0, i;
+    for (i = 0; i < n; i++) {
+        if (c->delivered && reset)
+            reset(data); /* drop what the previous candidate left */
+        snprintf(c->path, sizeof c->path, "%s/%s", dir, files[i].name);
+        c->zxid = files[i].zxid;
+        if ((rc = load_file(c, cb, data)) < 0) {
+            log_error("cannot read snapshot %s: %s", c->path, strerror(-rc));
+            break;
         }
-        void *m = st.st_size ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-        close(fd);
-        if (i > 0 || m == MAP_FAILED)
-            reset(data);
-        const char *why = "empty file";
-        size_t at = 0;
-        int64_t z = -1;
-        int rc = m == MAP_FAILED ? -1 : load_one(m, (size_t)st.st_size, cb, data, &z, &why, &at);
-        if (m != MAP_FAILED)
-            munmap(m, (size_t)st.st_size);
-        if (rc == 0 && z == files[i].zxid) {
-            *zxid = z;
-            free(files);
-            return 0;
+        if (rc == SNAP_VALID) {
+            *zxid = c->zxid;
+            break;
         }
-        if (rc == 0)
-            why = "zxid in header does not match the name";
-        char bad[4300];
-        snprintf(bad, sizeof bad, "%s.corrupt", path);
-        log_warn("snapshot %s is invalid (%s at offset %zu); renamed to %s, trying an older one",
-                 path, why, at, bad);
-        rename(path, bad);
-        reset(data);
+        if (rc == SNAP_DAMAGED)
+            set_aside(c);
+        else
+            log_warn("snapshot %s: %s at offset %lld; trying an older one", c->path, c->why,
+                     (long long)c->at);
     }
+    if (*zxid < 0 && c->delivered && reset)
+        reset(data);
+    if (i == n && n > 0)
+        log_error("none of the %d snapshots in %s is usable; recovering from the log alone", n,
+                  dir);
+    free(c->buf);
+    free(c);
     free(files);
-    return 0;
+    return rc < 0 ? rc : 0;
 }
+
+/* ---- housekeeping ---- */
 
 int snapshot_purge(const char *dir, int retain, int64_t *oldest_kept_zxid)
 {
     struct datafile *files;
+    *oldest_kept_zxid = -1;
     if (retain < 3)
         retain = 3;
     int n = datadir_list(dir, "snapshot.", 1, &files);
-    *oldest_kept_zxid = -1;
-    if (n <= 0)
-        return 0;
+    if (n < 0)
+        return n;
     int removed = 0;
     for (int i = 0; i < n; i++) {
         if (i < retain) {
             *oldest_kept_zxid = files[i].zxid;
             continue;
         }
-        char path[4200];
+        char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
         if (unlink(path) == 0)
             removed++;
+        else
+            log_warn("cannot remove %s: %s", path, strerror(errno));
     }
     free(files);
     return removed;
@@ -336,12 +537,14 @@ int64_t snapshot_dir_bytes(const char *dir)
 {
     struct datafile *files;
     int n = datadir_list(dir, "snapshot.", 1, &files);
+    if (n < 0)
+        return n;
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
-        char path[4200];
+        char path[PATH_MAX];
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
-        if (!stat(path, &st))
+        if (stat(path, &st) == 0)
             total += st.st_size;
     }
     free(files);

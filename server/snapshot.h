@@ -14,6 +14,7 @@
  * the image through snapshot_put(), writes the file and _exit()s.  The parent
  * goes on serving (copy-on-write), and learns the outcome through `done` on
  * its loop (SIGCHLD watched with uv_signal).  One snapshot at a time.
+ * snapshot.c opens with the details.
  */
 #ifndef ZKD_SNAPSHOT_H
 #define ZKD_SNAPSHOT_H
@@ -24,19 +25,27 @@
 
 struct snapshot_writer;
 
-/* Emits one record into the snapshot being written (child side). Returns 0 or -errno. */
+/* Emits one record (1 .. 256 MiB; `rec` is copied) into the snapshot being
+ * written.  Returns 0, -EINVAL for a bad length, or the first write error
+ * (sticky: later calls return it too). */
 int snapshot_put(struct snapshot_writer *w, const void *rec, size_t len);
 
-/* Produces the image: calls snapshot_put per record.  Returns 0 or -errno. */
+/* Produces the image: calls snapshot_put per record.  Returns 0 or -errno.
+ * Under snapshot_start() it runs in a forked child of a threaded process: it
+ * must not take a lock another thread may hold, nor touch the loop. */
 typedef int (*snapshot_produce_fn)(struct snapshot_writer *w, void *data);
-/* Outcome on the loop thread: status 0, or negative; zxid of the image. */
+/* Outcome on the loop thread: status 0, or -errno from the child (-EINTR if
+ * it was killed by a signal); zxid of the image; wall seconds it took.  May
+ * start the next snapshot. */
 typedef void (*snapshot_done_cb)(int status, int64_t zxid, double seconds, void *data);
 
 /* Writes a snapshot synchronously in this process (used by tests and at
- * shutdown).  Returns 0 or -errno. */
+ * shutdown).  Returns 0 or -errno; on failure no file is left behind. */
 int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, void *data);
 
-/* Starts a background snapshot; returns -EBUSY if one is running. */
+/* Starts a background snapshot; returns 0, -EBUSY if one is running, or
+ * -errno (then `done` is not called).  Loop thread.  The loop stays alive
+ * until `done` has run. */
 int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
                    snapshot_produce_fn produce, void *pdata,
                    snapshot_done_cb done, void *ddata);
@@ -44,27 +53,35 @@ int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
 /* True while a background snapshot is running. */
 int snapshot_running(void);
 
-/* Called per record during load; return non-zero to abort the load. */
+/* Called per record during load, with each record once its CRC checks out
+ * (`rec` is valid only during the call).  Return non-zero to refuse it: the
+ * candidate is abandoned (left in place, since its bytes are intact) and the
+ * next older one is tried. */
 typedef int (*snapshot_load_cb)(const void *rec, size_t len, void *data);
-/* Called before a candidate file is loaded, so the consumer can reset state
- * left by a previous, corrupt candidate. */
+/* Called after a candidate failed part-way (some records were delivered),
+ * before the next one is tried or snapshot_load returns, so the consumer can
+ * drop the state that candidate left.  May be NULL. */
 typedef void (*snapshot_reset_cb)(void *data);
 
 /*
- * Loads the newest valid snapshot in `dir`: candidates newest first; a file
- * whose CRCs or trailer do not check out is logged (name and offset),
- * renamed `*.corrupt`, and the next older one is tried.
+ * Loads the newest valid snapshot in `dir`, after deleting stale
+ * `snapshot.*.tmp` files: candidates newest first; a file whose header,
+ * CRCs or trailer do not check out is logged (name and offset), renamed
+ * `*.corrupt`, and the next older one is tried.
  * OUT: *zxid = the loaded image's zxid, or -1 if there is none (empty
- * start).  Returns 0, or negative errno on I/O errors.
+ * start; logged as an error if candidates existed).  Returns 0, or negative
+ * errno on I/O errors (a file that cannot be read is not judged corrupt).
  */
 int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset,
                   void *data, int64_t *zxid);
 
-/* Keeps the newest `retain` snapshots (>= 3), deletes older ones.
- * OUT: *oldest_kept_zxid (or -1).  Returns the number of files removed. */
+/* Keeps the newest `retain` snapshots (at least 3, whatever `retain` says),
+ * deletes older ones; `*.corrupt` files are left for the operator.
+ * OUT: *oldest_kept_zxid (or -1).  Returns the number of files removed, or
+ * -errno if the directory cannot be read. */
 int snapshot_purge(const char *dir, int retain, int64_t *oldest_kept_zxid);
 
-/* Lists snapshot files (for `dirs` 4lw): total bytes in dir's snapshots. */
+/* For the `dirs` 4lw: total bytes of dir's snapshot files, or -errno. */
 int64_t snapshot_dir_bytes(const char *dir);
 
 #endif
