@@ -1,0 +1,183 @@
+/*
+ * conn.c - the TCP half of a client connection, and the plain stream type.
+ *
+ * A conn owns one uv_tcp_t.  Writes copy the bytes into a block that also
+ * holds the uv_write_t, freed in the write callback, so callers never keep
+ * buffers alive.  Reads land in the conn's own buffer and go straight to
+ * the type's input function.  Errors from libuv are reported upward once
+ * as ZK_CONNECTIONLOSS; after conn_close no upcall happens, and the memory
+ * is released in the uv_close callback (libuv's rule: free a handle only
+ * after its close callback).
+ */
+#include "conn.h"
+
+#include "zk/jute.h"
+#include "zk/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct wblock {
+    uv_write_t req;
+    size_t len;
+    uint8_t bytes[];
+};
+
+void conn_up_ready(struct conn *c)
+{
+    if (!c->closing && c->up.on_ready)
+        c->up.on_ready(c, c->ud);
+}
+
+void conn_up_data(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (!c->closing && c->up.on_data)
+        c->up.on_data(c, p, n, c->ud);
+}
+
+void conn_up_error(struct conn *c, int status)
+{
+    if (c->closing || !c->up.on_error)
+        return;
+    void (*fn)(struct conn *, int, void *) = c->up.on_error;
+    c->up.on_error = NULL; /* once */
+    fn(c, status, c->ud);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct wblock *w = (struct wblock *)req;
+    struct conn *c = req->data;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED)
+        conn_up_error(c, ZK_CONNECTIONLOSS);
+}
+
+int conn_raw_write(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (c->closing)
+        return ZK_CONNECTIONLOSS;
+    struct wblock *w = zk_xmalloc(sizeof *w + n);
+    memcpy(w->bytes, p, n);
+    w->len = n;
+    w->req.data = c;
+    uv_buf_t b = uv_buf_init((char *)w->bytes, (unsigned)n);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        free(w);
+        return ZK_CONNECTIONLOSS;
+    }
+    return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    (void)suggested;
+    *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct conn *c = s->data;
+    (void)buf;
+    if (n < 0) {
+        conn_up_error(c, ZK_CONNECTIONLOSS);
+        return;
+    }
+    if (n > 0 && !c->closing)
+        c->type->input(c, (const uint8_t *)c->rbuf, (size_t)n);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct conn *c = req->data;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_up_error(c, ZK_CONNECTIONLOSS);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0 || c->type->start(c) != 0)
+        conn_up_error(c, ZK_CONNECTIONLOSS);
+}
+
+int conn_open(uv_loop_t *loop, const struct conn_type *type, void *type_ctx,
+              const struct sockaddr *addr, const char *peer_name,
+              const struct conn_upcalls *up, void *ud, struct conn **out)
+{
+    struct conn *c = zk_xcalloc(1, sizeof *c);
+    c->type = type;
+    c->type_ctx = type_ctx;
+    c->up = *up;
+    c->ud = ud;
+    c->peer_name = zk_xstrndup(peer_name, strlen(peer_name));
+    if (uv_tcp_init(loop, &c->tcp) != 0)
+        goto err_free;
+    c->tcp_inited = 1;
+    c->tcp.data = c;
+    c->connect_req.data = c;
+    if (uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connect) != 0)
+        goto err_close;
+    *out = c;
+    return 0;
+
+err_close:
+    c->up.on_error = NULL;
+    conn_close(c);
+    return ZK_CONNECTIONLOSS;
+err_free:
+    free(c->peer_name);
+    free(c);
+    return ZK_CONNECTIONLOSS;
+}
+
+int conn_write(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (c->closing)
+        return ZK_CONNECTIONLOSS;
+    return c->type->write(c, p, n);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    if (c->type->destroy)
+        c->type->destroy(c);
+    free(c->peer_name);
+    free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* ---- plain TCP ---- */
+
+static int plain_start(struct conn *c)
+{
+    conn_up_ready(c);
+    return 0;
+}
+
+static void plain_input(struct conn *c, const uint8_t *p, size_t n)
+{
+    conn_up_data(c, p, n);
+}
+
+static int plain_write(struct conn *c, const uint8_t *p, size_t n)
+{
+    return conn_raw_write(c, p, n);
+}
+
+const struct conn_type conn_plain_type = {
+    .name = "plain",
+    .start = plain_start,
+    .input = plain_input,
+    .write = plain_write,
+    .destroy = NULL,
+};

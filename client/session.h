@@ -1,0 +1,31 @@
+/*
+ * session.h - the handle (struct zk) and the session state machine.
+ *
+ * Private to libzk.  session.c owns the handle's lifecycle, the connection
+ * attempts, the frame reader and the request queues; ops.c and blocking.c
+ * reach it only through session_submit and the accessors in zk.h.
+ *
+ * Phases of a handle:
+ *
+ *   IDLE --start_attempt--> RESOLVING --> CONNECTING --on_ready--> HANDSHAKE
+ *     ^                                        |                      |
+ *     +------ attempt failed / lost -----------+----------------------+
+ *                                                                     v
+ *   DEAD (expired, auth failed) <---------------------------------- CONNECTED
+ *   CLOSING (closeSession sent) --> CLOSED (handles closing, then freed)
+ */
+#ifndef ZK_CLIENT_SESSION_H
+#define ZK_CLIENT_SESSION_H
+
+#include "zk/zk.h"
+
+enum {
+    SUBMIT_OWNS_RESULT = 1, /* the callback takes ownership of the result */
+    SUBMIT_NO_CHROOT = 2,   /* the path is absolute on the server */
+};
+
+/* Queues (or fails) a request; see zk_submit.  Loop thread only. */
+void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
+                    int flags);
+
+#endif
