@@ -1,0 +1,593 @@
+/*
+ * zkbench - a load generator for ZooKeeper-compatible servers, on libzk.
+ *
+ * It speaks the standard client protocol, so it measures zkd and Apache
+ * ZooKeeper alike.  N sessions (--clients) share one libuv loop on one
+ * thread; each keeps K requests in flight (--inflight, closed loop), or the
+ * whole run issues --rate requests per second on a 1 ms timer (open loop;
+ * latency is then measured from the scheduled send time, so a stalled server
+ * is not hidden by the generator waiting for it: no coordinated omission).
+ *
+ * Every reply is verified (status, and for reads the value's length); a
+ * failed request is counted under its error code, never as an operation.
+ * Latencies go to a log-linear histogram (64 sub-buckets per power of two,
+ * under 1.6% error), from which p50/p90/p99/p99.9/max are read.  A progress
+ * line goes to stderr each second; `--json` adds one JSON line at the end.
+ *
+ * Modes (--op): create, set, get, exists, children, multi (create+set+delete
+ * of one key), mixed:R/W (R% reads, W% writes), fanout (M --watchers
+ * sessions watch one node; time from setData to the last notification), and
+ * churn (connect, create an ephemeral, close, repeatedly).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "zk/zk.h"
+
+enum mode { M_CREATE, M_SET, M_GET, M_EXISTS, M_CHILDREN, M_MULTI, M_MIXED, M_FANOUT, M_CHURN };
+
+/* ---- histogram ---- */
+
+#define SUB 64
+#define EXPS 40
+
+struct hist {
+    uint64_t b[EXPS * SUB];
+    uint64_t n, max;
+};
+
+static size_t bucket_of(uint64_t v)
+{
+    if (v < SUB)
+        return (size_t)v;
+    int e = 63 - __builtin_clzll(v) - 6; /* v >> e lies in [SUB, 2*SUB) */
+    size_t i = (size_t)e * SUB + (size_t)(v >> e);
+    return i < EXPS * SUB ? i : EXPS * SUB - 1;
+}
+
+static uint64_t bucket_value(size_t i)
+{
+    if (i < 2 * SUB)
+        return i;
+    size_t e = i / SUB - 1;
+    return (uint64_t)(i - e * SUB) << e;
+}
+
+static void hist_add(struct hist *h, uint64_t v)
+{
+    h->b[bucket_of(v)]++;
+    h->n++;
+    if (v > h->max)
+        h->max = v;
+}
+
+static uint64_t hist_pct(const struct hist *h, double p)
+{
+    uint64_t want = (uint64_t)ceil(p / 100.0 * (double)h->n), seen = 0;
+    for (size_t i = 0; i < EXPS * SUB; i++) {
+        seen += h->b[i];
+        if (seen >= want && h->b[i])
+            return bucket_value(i);
+    }
+    return h->max;
+}
+
+/* ---- run state ---- */
+
+struct client;
+
+struct bench {
+    uv_loop_t *loop;
+    const char *hosts;
+    enum mode mode;
+    int clients, inflight, keys, size, read_pct, watchers;
+    double duration, rate;
+    uint64_t count;
+    int json, quiet;
+    char *value;
+    struct client *cl;
+    struct hist hist;
+    uint64_t issued, done_ok, errors[256];
+    uint64_t start_ns, end_ns, last_report_ns, last_report_ok;
+    int stopping;
+    int connected;
+    uint64_t seq;
+    uv_timer_t tick;
+    double open_debt;
+    /* fanout */
+    int fan_armed, fan_seen, fan_rounds, fan_round_target;
+    uint64_t fan_start;
+};
+
+struct client {
+    struct bench *b;
+    zk_t *zk;
+    int inflight;
+    int id;
+};
+
+struct op_ctx {
+    struct client *c;
+    uint64_t t0;
+    int kind;
+};
+
+static uint64_t now_ns(void) { return uv_hrtime(); }
+
+static void count_error(struct bench *b, int status)
+{
+    int code = -status;
+    b->errors[code >= 0 && code < 256 ? code : 255]++;
+}
+
+static int finished(struct bench *b)
+{
+    if (b->stopping)
+        return 1;
+    if (b->count && b->issued >= b->count)
+        return 1;
+    if (b->duration > 0 && (double)(now_ns() - b->start_ns) / 1e9 >= b->duration)
+        return 1;
+    return 0;
+}
+
+static void issue(struct client *c, uint64_t t0);
+
+static void on_reply(zk_t *zk, int status, const struct zk_result *res, void *data)
+{
+    struct op_ctx *o = data;
+    struct client *c = o->c;
+    struct bench *b = c->b;
+    (void)zk;
+    c->inflight--;
+    int ok = status == 0;
+    /* Verify what came back, not just the status. */
+    if (ok && (o->kind == M_GET) && res->data_len != b->size)
+        ok = 0, status = ZK_DATAINCONSISTENCY;
+    if (ok && o->kind == M_EXISTS && !res->has_stat)
+        ok = 0, status = ZK_DATAINCONSISTENCY;
+    if (ok && o->kind == M_MULTI && res->nresults != 3)
+        ok = 0, status = ZK_DATAINCONSISTENCY;
+    if (ok) {
+        b->done_ok++;
+        hist_add(&b->hist, (now_ns() - o->t0) / 1000);
+    } else {
+        count_error(b, status);
+    }
+    free(o);
+    if (b->rate <= 0 && !finished(b))
+        issue(c, now_ns());
+}
+
+static enum mode pick_mode(struct bench *b)
+{
+    if (b->mode != M_MIXED)
+        return b->mode;
+    return (int)(b->seq % 100) < b->read_pct ? M_GET : M_SET;
+}
+
+static void issue(struct client *c, uint64_t t0)
+{
+    struct bench *b = c->b;
+    struct op_ctx *o = malloc(sizeof *o);
+    o->c = c;
+    o->t0 = t0;
+    o->kind = pick_mode(b);
+    uint64_t n = b->seq++;
+    char path[64];
+    snprintf(path, sizeof path, "/zkbench/k%" PRIu64, n % (uint64_t)b->keys);
+    c->inflight++;
+    b->issued++;
+    switch (o->kind) {
+    case M_CREATE:
+        snprintf(path, sizeof path, "/zkbench/c%d-%" PRIu64, c->id, n);
+        zk_create(c->zk, path, b->value, b->size, NULL, 0, ZK_PERSISTENT, 0, on_reply, o);
+        break;
+    case M_SET:
+        zk_set(c->zk, path, b->value, b->size, -1, on_reply, o);
+        break;
+    case M_GET:
+        zk_get(c->zk, path, NULL, NULL, on_reply, o);
+        break;
+    case M_EXISTS:
+        zk_exists(c->zk, path, NULL, NULL, on_reply, o);
+        break;
+    case M_CHILDREN:
+        zk_get_children(c->zk, "/zkbench/dir", 0, NULL, NULL, on_reply, o);
+        break;
+    case M_MULTI: {
+        zk_txn_t *t = zk_txn_new();
+        snprintf(path, sizeof path, "/zkbench/m%d-%" PRIu64, c->id, n);
+        zk_txn_create(t, path, b->value, b->size, NULL, 0, ZK_PERSISTENT, 0);
+        zk_txn_set(t, path, b->value, b->size, -1);
+        zk_txn_delete(t, path, -1);
+        zk_multi(c->zk, t, on_reply, o);
+        zk_txn_free(t);
+        break;
+    }
+    default:
+        abort();
+    }
+}
+
+/* ---- setup: root, keys, directory ---- */
+
+static int setup_pending;
+
+static void setup_done(zk_t *zk, int status, const struct zk_result *res, void *data);
+
+static void start_load(struct bench *b);
+
+static void setup_one(struct bench *b, const char *path, int size)
+{
+    setup_pending++;
+    zk_create(b->cl[0].zk, path, b->value, size, NULL, 0, ZK_PERSISTENT, 0, setup_done, b);
+}
+
+static void setup_done(zk_t *zk, int status, const struct zk_result *res, void *data)
+{
+    struct bench *b = data;
+    (void)zk;
+    (void)res;
+    if (status && status != ZK_NODEEXISTS) {
+        fprintf(stderr, "zkbench: setup failed: %s\n", zk_errname(status));
+        exit(1);
+    }
+    if (--setup_pending == 0)
+        start_load(b);
+}
+
+static void setup(struct bench *b)
+{
+    char path[64];
+    setup_one(b, "/zkbench", 0);
+    setup_one(b, "/zkbench/dir", 0);
+    setup_one(b, "/zkbench/fan", 0);
+    for (int i = 0; i < b->keys; i++) {
+        snprintf(path, sizeof path, "/zkbench/k%d", i);
+        setup_one(b, path, b->size);
+    }
+    for (int i = 0; i < (b->mode == M_CHILDREN ? b->keys : 0); i++) {
+        snprintf(path, sizeof path, "/zkbench/dir/c%d", i);
+        setup_one(b, path, 0);
+    }
+}
+
+/* ---- reporting ---- */
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static const char *mode_name(enum mode m)
+{
+    static const char *const n[] = {"create", "set", "get", "exists", "children",
+                                    "multi", "mixed", "fanout", "churn"};
+    return n[m];
+}
+
+static void report(struct bench *b)
+{
+    double secs = (double)(b->end_ns - b->start_ns) / 1e9;
+    double ops = b->done_ok / (secs > 0 ? secs : 1);
+    uint64_t errs = 0;
+    for (int i = 0; i < 256; i++)
+        errs += b->errors[i];
+    double cpu = cpu_seconds();
+    printf("zkbench %s: %" PRIu64 " ok, %" PRIu64 " errors in %.2fs = %.0f ops/s; "
+           "latency us p50 %" PRIu64 " p90 %" PRIu64 " p99 %" PRIu64 " p99.9 %" PRIu64
+           " max %" PRIu64 "; generator cpu %.0f%%\n",
+           mode_name(b->mode), b->done_ok, errs, secs, ops, hist_pct(&b->hist, 50),
+           hist_pct(&b->hist, 90), hist_pct(&b->hist, 99), hist_pct(&b->hist, 99.9), b->hist.max,
+           100.0 * cpu / (secs > 0 ? secs : 1));
+    for (int i = 1; i < 256; i++)
+        if (b->errors[i])
+            printf("  errors %s: %" PRIu64 "\n", zk_errname(-i), b->errors[i]);
+    if (b->json) {
+        printf("{\"op\":\"%s\",\"clients\":%d,\"inflight\":%d,\"size\":%d,\"ok\":%" PRIu64
+               ",\"errors\":%" PRIu64 ",\"seconds\":%.3f,\"ops_per_sec\":%.1f,\"p50_us\":%" PRIu64
+               ",\"p90_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 ",\"p999_us\":%" PRIu64
+               ",\"max_us\":%" PRIu64 ",\"generator_cpu\":%.3f}\n",
+               mode_name(b->mode), b->clients, b->inflight, b->size, b->done_ok, errs, secs, ops,
+               hist_pct(&b->hist, 50), hist_pct(&b->hist, 90), hist_pct(&b->hist, 99),
+               hist_pct(&b->hist, 99.9), b->hist.max, cpu / (secs > 0 ? secs : 1));
+    }
+}
+
+/* ---- fan-out: M watchers on one node ---- */
+
+static void fan_arm(struct bench *b);
+
+/* One per watcher: libzk, like Apache's client, notifies a (function, data)
+ * pair once per path, so each watcher needs its own data. */
+struct fan_watcher {
+    struct bench *b;
+    int idx;
+};
+
+static void fan_fired(zk_t *zk, const struct zk_event *ev, void *data)
+{
+    struct bench *b = ((struct fan_watcher *)data)->b;
+    (void)zk;
+    (void)ev;
+    if (++b->fan_seen == b->watchers) {
+        b->done_ok++;
+        hist_add(&b->hist, (now_ns() - b->fan_start) / 1000);
+        if (++b->fan_rounds >= b->fan_round_target || finished(b))
+            b->stopping = 1;
+        else
+            fan_arm(b);
+    }
+}
+
+static void fan_set_done(zk_t *zk, int status, const struct zk_result *res, void *data)
+{
+    (void)zk;
+    (void)res;
+    if (status)
+        count_error(data, status);
+}
+
+static void fan_watch_set(zk_t *zk, int status, const struct zk_result *res, void *data)
+{
+    struct bench *b = data;
+    (void)zk;
+    (void)res;
+    if (status) {
+        count_error(b, status);
+        return;
+    }
+    if (++b->fan_armed == b->watchers) {
+        b->fan_start = now_ns();
+        b->issued++;
+        zk_set(b->cl[0].zk, "/zkbench/fan", "x", 1, -1, fan_set_done, b);
+    }
+}
+
+static void fan_arm(struct bench *b)
+{
+    static struct fan_watcher *w;
+    if (!w) {
+        w = calloc((size_t)b->watchers, sizeof *w);
+        for (int i = 0; i < b->watchers; i++)
+            w[i] = (struct fan_watcher){b, i};
+    }
+    b->fan_armed = b->fan_seen = 0;
+    for (int i = 0; i < b->watchers; i++) {
+        struct client *c = &b->cl[1 + i % (b->clients - 1)];
+        zk_exists(c->zk, "/zkbench/fan", fan_fired, &w[i], fan_watch_set, b);
+    }
+}
+
+/* ---- churn: connect, ephemeral, close ---- */
+
+static void churn_next(struct bench *b);
+
+static void churn_closed(zk_t *zk, void *data)
+{
+    struct op_ctx *o = data;
+    struct bench *b = o->c->b;
+    (void)zk;
+    b->done_ok++;
+    hist_add(&b->hist, (now_ns() - o->t0) / 1000);
+    free(o);
+    if (!finished(b))
+        churn_next(b);
+    else if (--b->connected == 0)
+        b->stopping = 1;
+}
+
+static void churn_created(zk_t *zk, int status, const struct zk_result *res, void *data)
+{
+    (void)res;
+    if (status)
+        count_error(((struct op_ctx *)data)->c->b, status);
+    zk_close(zk, churn_closed, data);
+}
+
+static void churn_session(zk_t *zk, int event, void *data)
+{
+    struct op_ctx *o = data;
+    if (event == ZK_SESSION_CONNECTED) {
+        char path[64];
+        snprintf(path, sizeof path, "/zkbench/e%" PRIu64, o->c->b->seq++);
+        zk_create(zk, path, NULL, 0, NULL, 0, ZK_EPHEMERAL, 0, churn_created, o);
+    }
+}
+
+static void churn_next(struct bench *b)
+{
+    struct op_ctx *o = calloc(1, sizeof *o);
+    o->c = &b->cl[0];
+    o->t0 = now_ns();
+    b->issued++;
+    struct zk_options opt;
+    zk_options_init(&opt);
+    opt.hosts = b->hosts;
+    opt.on_session = churn_session;
+    opt.data = o;
+    zk_t *zk;
+    if (zk_open(b->loop, &opt, &zk)) {
+        fprintf(stderr, "zkbench: cannot open a session\n");
+        exit(1);
+    }
+}
+
+/* ---- driving ---- */
+
+static void on_tick(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    uint64_t now = now_ns();
+    if (b->rate > 0 && !finished(b)) {
+        b->open_debt += b->rate / 1000.0;
+        while (b->open_debt >= 1.0) {
+            b->open_debt -= 1.0;
+            struct client *c = &b->cl[b->seq % (uint64_t)b->clients];
+            issue(c, now);
+        }
+    }
+    if (!b->quiet && now - b->last_report_ns >= 1000000000ull) {
+        fprintf(stderr, "zkbench: %.0fs %" PRIu64 " ok (%.0f ops/s)\n",
+                (double)(now - b->start_ns) / 1e9, b->done_ok,
+                (double)(b->done_ok - b->last_report_ok) * 1e9 / (double)(now - b->last_report_ns));
+        b->last_report_ns = now;
+        b->last_report_ok = b->done_ok;
+    }
+    int idle = 1;
+    for (int i = 0; i < b->clients; i++)
+        idle &= b->cl[i].inflight == 0;
+    if ((finished(b) && idle && b->mode != M_CHURN) || b->stopping) {
+        b->end_ns = now;
+        uv_timer_stop(t);
+        for (int i = 0; i < b->clients; i++)
+            zk_close(b->cl[i].zk, NULL, NULL);
+        uv_close((uv_handle_t *)t, NULL);
+    }
+}
+
+static void start_load(struct bench *b)
+{
+    b->start_ns = b->last_report_ns = now_ns();
+    uv_timer_init(b->loop, &b->tick);
+    b->tick.data = b;
+    uv_timer_start(&b->tick, on_tick, 1, 1);
+    if (b->mode == M_FANOUT) {
+        fan_arm(b);
+    } else if (b->mode == M_CHURN) {
+        for (int i = 0; i < b->inflight; i++) {
+            b->connected++;
+            churn_next(b);
+        }
+    } else if (b->rate <= 0) {
+        for (int i = 0; i < b->clients; i++)
+            for (int k = 0; k < b->inflight; k++)
+                issue(&b->cl[i], now_ns());
+    }
+}
+
+static void on_session(zk_t *zk, int event, void *data)
+{
+    struct bench *b = data;
+    (void)zk;
+    if (event == ZK_SESSION_CONNECTED && ++b->connected == b->clients) {
+        b->connected = 0;
+        setup(b);
+    } else if (event == ZK_SESSION_EXPIRED || event == ZK_SESSION_AUTH_FAILED) {
+        fprintf(stderr, "zkbench: session %s\n", zk_session_event_name(event));
+        exit(1);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: zkbench --hosts H:P[,...] [--op OP] [--clients N] [--inflight K]\n"
+            "               [--keys N] [--size BYTES] [--duration S | --count N] [--rate R]\n"
+            "               [--watchers M] [--json] [--quiet]\n"
+            "OP: create set get exists children multi mixed:R/W fanout churn (default get)\n"
+            "Closed loop with K requests in flight per session unless --rate R (ops/s, open\n"
+            "loop). fanout: M watchers on one node, latency = setData to last event.\n"
+            "churn: connect + create ephemeral + close, K sessions at a time.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static struct bench b;
+    b.clients = 1;
+    b.inflight = 1;
+    b.keys = 100;
+    b.size = 100;
+    b.duration = 10;
+    b.mode = M_GET;
+    b.watchers = 100;
+    static const struct option opts[] = {
+        {"hosts", 1, 0, 'h'}, {"op", 1, 0, 'o'},       {"clients", 1, 0, 'c'},
+        {"inflight", 1, 0, 'k'}, {"keys", 1, 0, 'n'},  {"size", 1, 0, 's'},
+        {"duration", 1, 0, 'd'}, {"count", 1, 0, 'C'}, {"rate", 1, 0, 'r'},
+        {"watchers", 1, 0, 'w'}, {"json", 0, 0, 'j'},  {"quiet", 0, 0, 'q'},
+        {"help", 0, 0, 'H'},     {0, 0, 0, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': b.hosts = optarg; break;
+        case 'c': b.clients = atoi(optarg); break;
+        case 'k': b.inflight = atoi(optarg); break;
+        case 'n': b.keys = atoi(optarg); break;
+        case 's': b.size = atoi(optarg); break;
+        case 'd': b.duration = atof(optarg); break;
+        case 'C': b.count = strtoull(optarg, NULL, 10); b.duration = 0; break;
+        case 'r': b.rate = atof(optarg); break;
+        case 'w': b.watchers = atoi(optarg); break;
+        case 'j': b.json = 1; break;
+        case 'q': b.quiet = 1; break;
+        case 'H': usage(stdout); return 0;
+        case 'o':
+            if (!strncmp(optarg, "mixed:", 6)) {
+                b.mode = M_MIXED;
+                b.read_pct = atoi(optarg + 6);
+            } else {
+                static const char *const names[] = {"create", "set",   "get",    "exists", "children",
+                                                    "multi",  "mixed", "fanout", "churn"};
+                int found = -1;
+                for (int i = 0; i < 9; i++)
+                    if (!strcmp(optarg, names[i]))
+                        found = i;
+                if (found < 0 || found == M_MIXED) {
+                    usage(stderr);
+                    return 2;
+                }
+                b.mode = (enum mode)found;
+            }
+            break;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!b.hosts || b.clients < 1 || b.inflight < 1 || b.keys < 1 || b.size < 0 ||
+        b.size > ZK_MAX_DATA || (!b.count && b.duration <= 0)) {
+        usage(stderr);
+        return 2;
+    }
+    if (b.mode == M_FANOUT) {
+        if (b.clients < 2)
+            b.clients = 2;
+        b.fan_round_target = b.count ? (int)b.count : 1000000;
+    }
+    b.value = malloc((size_t)b.size + 1);
+    memset(b.value, 'v', (size_t)b.size);
+    b.loop = uv_default_loop();
+    b.cl = calloc((size_t)b.clients, sizeof *b.cl);
+    for (int i = 0; i < b.clients; i++) {
+        struct zk_options o;
+        zk_options_init(&o);
+        o.hosts = b.hosts;
+        o.session_timeout_ms = 30000;
+        o.on_session = on_session;
+        o.data = &b;
+        b.cl[i].b = &b;
+        b.cl[i].id = i;
+        if (zk_open(b.loop, &o, &b.cl[i].zk)) {
+            fprintf(stderr, "zkbench: bad --hosts '%s'\n", b.hosts);
+            return 2;
+        }
+    }
+    uv_run(b.loop, UV_RUN_DEFAULT);
+    report(&b);
+    uint64_t errs = 0;
+    for (int i = 0; i < 256; i++)
+        errs += b.errors[i];
+    free(b.value);
+    free(b.cl);
+    return errs ? 1 : 0;
+}

@@ -1,0 +1,49 @@
+"""zkbench runs every mode against zkd (and one against Apache), verifies every reply,
+and prints a JSON line that parses.  No thresholds: numbers are for bench/, not tests."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.lib.paths import BUILD_BIN
+
+ZKBENCH = os.path.join(BUILD_BIN, "zkbench")
+MODES = ["get", "set", "create", "exists", "children", "multi", "mixed:90/10"]
+
+
+def run(srv, *args):
+    p = subprocess.run([ZKBENCH, "--hosts", srv.hosts, "--quiet", "--json", *args],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    result = json.loads(p.stdout.strip().splitlines()[-1])
+    assert result["errors"] == 0 and result["ok"] > 0, result
+    assert result["p50_us"] <= result["p99_us"] <= result["max_us"], result
+    return result
+
+
+@pytest.mark.parametrize("op", MODES)
+def test_modes_against_zkd(zkd_module, op):
+    r = run(zkd_module, "--op", op, "--clients", "2", "--inflight", "8", "--count", "2000")
+    assert r["op"] == op.split(":")[0]
+
+
+def test_fanout_and_churn(zkd_module):
+    r = run(zkd_module, "--op", "fanout", "--clients", "4", "--watchers", "50", "--count", "5")
+    assert r["ok"] == 5
+    r = run(zkd_module, "--op", "churn", "--inflight", "4", "--count", "40")
+    assert r["ok"] >= 40
+
+
+def test_open_loop_rate(zkd_module):
+    r = run(zkd_module, "--op", "get", "--rate", "2000", "--clients", "2", "--duration", "1")
+    assert 1000 <= r["ok"] <= 3000
+
+
+def test_against_apache(apache_zk):
+    run(apache_zk, "--op", "mixed:50/50", "--clients", "2", "--inflight", "4", "--count", "500")
+
+
+def test_usage_errors():
+    p = subprocess.run([ZKBENCH, "--op", "nope", "--hosts", "x:1"], capture_output=True, text=True)
+    assert p.returncode == 2 and "usage" in p.stderr
