@@ -5,11 +5,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "zk/jute.h"
 
 #define HEX_DIGITS 16
@@ -55,6 +57,16 @@ int datadir_list(const char *dir, const char *prefix, int newest_first, struct d
     if (n)
         qsort(*files, (size_t)n, sizeof **files, newest_first ? by_zxid_desc : by_zxid);
     return n;
+}
+
+int datadir_remove(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (unlink(path) == 0)
+        return 1;
+    log_warn("cannot remove %s: %s", path, strerror(errno));
+    return 0;
 }
 
 void datadir_remove_tmp(const char *dir, const char *prefix)

@@ -23,6 +23,9 @@ struct datafile {
  */
 int datadir_list(const char *dir, const char *prefix, int newest_first, struct datafile **files);
 
+/* Deletes dir/name (purging); logs a failure.  Returns 1 if removed, else 0. */
+int datadir_remove(const char *dir, const char *name);
+
 /* Deletes `<prefix><16 hex>.tmp` files left by a crash. */
 void datadir_remove_tmp(const char *dir, const char *prefix);
 

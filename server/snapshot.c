@@ -522,12 +522,7 @@ int snapshot_purge(const char *dir, int retain, int64_t *oldest_kept_zxid)
             *oldest_kept_zxid = files[i].zxid;
             continue;
         }
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
-        if (unlink(path) == 0)
-            removed++;
-        else
-            log_warn("cannot remove %s: %s", path, strerror(errno));
+        removed += datadir_remove(dir, files[i].name);
     }
     free(files);
     return removed;

@@ -870,14 +870,8 @@ int txnlog_purge(const char *dir, int64_t upto)
     int removed = 0;
     /* File i holds only zxids below file i+1's first; the last file, the
      * one being written, always stays. */
-    for (int i = 0; i + 1 < n && files[i + 1].zxid - 1 <= upto; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
-        if (unlink(path) == 0)
-            removed++;
-        else
-            log_warn("txnlog: cannot remove %s: %s", path, strerror(errno));
-    }
+    for (int i = 0; i + 1 < n && files[i + 1].zxid - 1 <= upto; i++)
+        removed += datadir_remove(dir, files[i].name);
     free(files);
     return removed;
 }
