@@ -1003,7 +1003,7 @@ static int count_servers(const struct zkd_config *cfg, int observers)
 }
 
 /* QuorumPeerConfig.isDistributed(). */
-static int is_distributed(const struct zkd_config *cfg)
+int config_is_distributed(const struct zkd_config *cfg)
 {
     int voters = count_servers(cfg, 0);
     return voters > 0 && (!cfg->standalone_enabled || voters > 1);
@@ -1019,9 +1019,9 @@ static int validate_ensemble(struct parse *p)
         return fail(p, "observers without participants");
     if (voters == 1 && cfg->standalone_enabled && observers)
         return fail(p, "observers need a quorum of at least two participants");
-    if (is_distributed(cfg) && cfg->init_limit <= 0)
+    if (config_is_distributed(cfg) && cfg->init_limit <= 0)
         return fail(p, "initLimit is not set (required for an ensemble)");
-    if (is_distributed(cfg) && cfg->sync_limit <= 0)
+    if (config_is_distributed(cfg) && cfg->sync_limit <= 0)
         return fail(p, "syncLimit is not set (required for an ensemble)");
     return 0;
 }
@@ -1128,7 +1128,7 @@ static void out_printf(struct out *o, const char *fmt, ...)
 }
 
 /* dataDir/myid, which names this server in an ensemble; -1 when unreadable. */
-static int read_myid(const char *data_dir)
+int config_read_myid(const char *data_dir)
 {
     char path[4200], text[32];
     snprintf(path, sizeof path, "%s/myid", data_dir);
@@ -1163,8 +1163,8 @@ static const struct zkd_server_line *find_server(const struct zkd_config *cfg, i
 int config_format(const struct zkd_config *cfg, char *buf, int buflen)
 {
     struct out o = {buf, 0, buflen, buflen <= 0};
-    int distributed = is_distributed(cfg);
-    int myid = distributed ? read_myid(cfg->data_dir) : 0;
+    int distributed = config_is_distributed(cfg);
+    int myid = distributed ? config_read_myid(cfg->data_dir) : 0;
     const struct zkd_server_line *me = distributed ? find_server(cfg, myid) : NULL;
     int client_port = cfg->client_port ? cfg->client_port
                       : me && me->client_port ? me->client_port : -1;

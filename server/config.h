@@ -90,6 +90,12 @@ void config_defaults(struct zkd_config *cfg);
  */
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen);
 
+/* Whether the config describes an ensemble (Apache's isDistributed: more
+ * than one voter, or standaloneEnabled=false). */
+int config_is_distributed(const struct zkd_config *cfg);
+/* The id in dataDir/myid, or -1 when missing or malformed. */
+int config_read_myid(const char *data_dir);
+
 /*
  * Writes the `conf` four-letter word's text (Apache's dumpConf layout, one
  * key=value per line, -1 for an absent port) into buf.  For an ensemble

@@ -15,6 +15,7 @@
 
 #include "fourlw.h"
 #include "log.h"
+#include "quorum.h"
 #include "sasl.h"
 #include "server.h"
 #include "tls.h"
@@ -25,13 +26,25 @@
 #define MAX_QUEUED_BYTES (64u << 20)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void gate_frame(struct conn *c, int64_t tag);
 static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void alloc_tls(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 #define TLS_RBUF 65536
 
+static void free_held(struct conn *c)
+{
+    while (c->held) {
+        struct held_req *h = c->held;
+        c->held = h->next;
+        free(h);
+    }
+    c->held_tail = NULL;
+}
+
 static void on_close(uv_handle_t *h)
 {
     struct conn *c = h->data;
+    free_held(c);
     jute_out_free(&c->out);
     free(c->in);
     free(c->marks);
@@ -46,9 +59,11 @@ static void on_close(uv_handle_t *h)
 void conn_close(struct conn *c)
 {
     struct server *s = c->srv;
-    if (c->state == CONN_CLOSING)
+    if (c->state == CONN_CLOSING || c->sink)
         return;
     c->state = CONN_CLOSING;
+    if (s->q)
+        quorum_conn_closed(s, c);
     if (c->session && c->session->conn == c)
         c->session->conn = NULL;
     watch_owner_clear(&c->watches);
@@ -66,6 +81,8 @@ void conn_close(struct conn *c)
 
 void conn_close_after_flush(struct conn *c)
 {
+    if (c->sink)
+        return;
     c->close_after_flush = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
     server_mark_dirty(c->srv, c);
@@ -154,6 +171,8 @@ struct conn *conn_create(struct server *s, int tls)
     c->tcp.data = c;
     c->established_ms = server_wall_ms();
     c->state = CONN_HANDSHAKE;
+    c->uid = ++s->next_conn_uid;
+    c->active_ms = server_now_ms();
     if (tls) {
         c->tls = tls_conn_new(s->tls_ctx);
         c->tls_rbuf = zk_xmalloc(TLS_RBUF);
@@ -381,6 +400,19 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
         flen = c->out.len - start - 4;
     }
     jute_patch_int(&c->out, start, (int32_t)flen);
+    if (c->sink) {
+        c->sink(c, c->out.p + start, c->out.len - start);
+        c->out.len = start;
+        return;
+    }
+    gate_frame(c, tag);
+}
+
+/* Releases the frame just queued at the end of `out`, or holds it behind the
+ * durability gate. */
+static void gate_frame(struct conn *c, int64_t tag)
+{
+    struct server *s = c->srv;
     c->packets_out++;
     s->stats.packets_sent++;
     uint64_t end = c->consumed + c->out.len;
@@ -392,6 +424,35 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
         server_hold(s, c);
     }
     maybe_pause(c);
+}
+
+void conn_put_frame(struct conn *c, const void *frame, size_t len, int64_t tag)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    jute_put_raw(&c->out, frame, len);
+    gate_frame(c, tag);
+}
+
+struct conn *conn_new_proxy(struct server *s, void (*sink)(struct conn *c, const uint8_t *frame,
+                                                           size_t len),
+                            void *data)
+{
+    struct conn *c = zk_xcalloc(1, sizeof *c);
+    c->srv = s;
+    c->state = CONN_READY;
+    c->sink = sink;
+    c->sink_data = data;
+    jute_out_init(&c->out);
+    snprintf(c->remote, sizeof c->remote, "learner");
+    return c;
+}
+
+void conn_free_proxy(struct conn *c)
+{
+    jute_out_free(&c->out);
+    auth_info_free(&c->auth);
+    free(c);
 }
 
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag)

@@ -28,6 +28,14 @@ struct session;
 
 enum conn_state { CONN_HANDSHAKE, CONN_READY, CONN_CLOSING };
 
+/* A request a learner holds until the session's forwarded writes are done. */
+struct held_req {
+    struct held_req *next;
+    int32_t type;
+    size_t len;
+    uint8_t data[];
+};
+
 struct conn_mark {
     uint64_t end; /* absolute stream offset of the frame's end */
     int64_t tag;
@@ -64,6 +72,16 @@ struct conn {
     uint8_t *tls_rbuf;     /* ciphertext read buffer */
     size_t tls_inflight;   /* ciphertext bytes handed to uv_write */
 
+    /* ensemble (quorum.c) */
+    uint64_t uid;          /* unique per server process */
+    int fwd_pending;       /* requests forwarded to the leader, reply not yet delivered */
+    struct held_req *held, *held_tail;
+    int64_t active_ms;     /* last request or connect (monotonic) */
+    /* A proxy connection (the leader running a learner's forwarded
+     * requests) has no socket: every finished frame goes to `sink`. */
+    void (*sink)(struct conn *c, const uint8_t *frame, size_t len);
+    void *sink_data;
+
     char remote[64];
     int remote_port;
     int64_t established_ms;
@@ -84,6 +102,16 @@ struct conn *conn_create(struct server *s, int tls);
 /* Appends received bytes and processes every complete frame, exactly as if
  * they had arrived on the socket. */
 void conn_feed(struct conn *c, const void *p, size_t len);
+
+/* A socketless connection whose frames go to `sink` (see struct conn). */
+struct conn *conn_new_proxy(struct server *s, void (*sink)(struct conn *c, const uint8_t *frame,
+                                                           size_t len),
+                            void *data);
+void conn_free_proxy(struct conn *c);
+
+/* Queues a complete frame (length prefix included) built elsewhere, gated on
+ * `tag` like conn_frame_end. */
+void conn_put_frame(struct conn *c, const void *frame, size_t len, int64_t tag);
 
 /* Starts a frame; returns its start offset within c->out. */
 size_t conn_frame_begin(struct conn *c);

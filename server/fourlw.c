@@ -18,6 +18,7 @@
 #include "config.h"
 #include "conn.h"
 #include "server.h"
+#include "quorum.h"
 #include "snapshot.h"
 #include "zk/proto.h"
 
@@ -67,8 +68,27 @@ static double avg_latency(const struct server *s)
 
 static uint64_t ephemeral_total(struct server *s);
 
+/* "standalone", or the member's role as Apache names it. */
+static const char *server_mode(struct server *s)
+{
+    if (!s->q)
+        return "standalone";
+    struct quorum_info qi;
+    quorum_describe(s->q, &qi);
+    return qi.role;
+}
+
+static void learner_line(const char *text, void *d)
+{
+    outf(d, "zk_learner\t%s\n", text);
+}
+
 static void srvr(struct server *s, struct jute_out *o, int with_clients)
 {
+    if (s->q && !quorum_serving(s->q)) {
+        outf(o, "This ZooKeeper instance is not currently serving requests\n");
+        return;
+    }
     outf(o, "Zookeeper version: %s\n", version_line());
     if (with_clients) {
         outf(o, "Clients:\n");
@@ -86,7 +106,7 @@ static void srvr(struct server *s, struct jute_out *o, int with_clients)
     outf(o, "Connections: %u\n", s->nconns);
     outf(o, "Outstanding: %zu\n", (size_t)(s->last_zxid - s->durable_zxid));
     outf(o, "Zxid: 0x%llx\n", (unsigned long long)s->last_zxid);
-    outf(o, "Mode: standalone\n");
+    outf(o, "Mode: %s\n", server_mode(s));
     outf(o, "Node count: %llu\n", (unsigned long long)tree_node_count(s->tree));
 }
 
@@ -136,7 +156,7 @@ static void mntr(struct server *s, struct jute_out *o)
         fds -= 2;
     }
     outf(o, "zk_version\t%s\n", version_line());
-    outf(o, "zk_server_state\tstandalone\n");
+    outf(o, "zk_server_state\t%s\n", server_mode(s));
     outf(o, "zk_avg_latency\t%.4f\n", avg_latency(s));
     outf(o, "zk_max_latency\t%llu\n", (unsigned long long)(s->stats.latency_max_us / 1000));
     outf(o, "zk_min_latency\t%llu\n", (unsigned long long)(s->stats.latency_min_us / 1000));
@@ -156,6 +176,21 @@ static void mntr(struct server *s, struct jute_out *o)
     outf(o, "zk_durable_zxid\t0x%llx\n", (unsigned long long)s->durable_zxid);
     outf(o, "zk_snap_count\t%llu\n", (unsigned long long)s->stats.snapshots);
     outf(o, "zk_bad_frames\t%llu\n", (unsigned long long)s->stats.bad_frames);
+    if (s->q) {
+        struct quorum_info qi;
+        quorum_describe(s->q, &qi);
+        outf(o, "zk_peer_state\t%s\n", qi.role);
+        outf(o, "zk_leader_id\t%d\n", qi.leader_id);
+        outf(o, "zk_epoch\t%lld\n", (long long)qi.epoch);
+        outf(o, "zk_commit_zxid\t0x%llx\n", (unsigned long long)qi.commit);
+        if (!strcmp(qi.role, "leader")) {
+            outf(o, "zk_learners\t%d\n", qi.learners);
+            outf(o, "zk_synced_followers\t%d\n", qi.synced_followers);
+            outf(o, "zk_synced_observers\t%d\n", qi.synced_observers);
+            outf(o, "zk_max_follower_lag\t%lld\n", (long long)qi.max_lag);
+            quorum_learner_lines(s->q, learner_line, o);
+        }
+    }
 }
 
 static const char *op_name(int32_t op)

@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "log.h"
 #include "prep.h"
+#include "quorum.h"
 #include "sasl.h"
 #include "server.h"
 #include "zk/proto.h"
@@ -30,7 +31,7 @@ static void send_connect_response(struct server *s, struct conn *c, int32_t time
     (void)s;
 }
 
-static void attach(struct server *s, struct conn *c, struct session *se)
+void server_attach(struct server *s, struct conn *c, struct session *se)
 {
     if (se->conn && se->conn != c) {
         log_info("session 0x%llx moved from %s:%d to %s:%d", (unsigned long long)se->id,
@@ -62,6 +63,11 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
         conn_close(c);
         return;
     }
+    if (s->q && !quorum_serving(s->q)) {
+        /* Not part of a working quorum: the client should try another member. */
+        conn_close(c);
+        return;
+    }
     if (last_seen > s->last_zxid) {
         log_info("refusing session request from %s:%d: it has seen zxid 0x%llx, ours is 0x%llx",
                  c->remote, c->remote_port, (unsigned long long)last_seen,
@@ -74,13 +80,17 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     if (timeout > s->cfg.max_session_timeout)
         timeout = s->cfg.max_session_timeout;
     uint8_t expected[16];
+    if (id == 0 && s->q && quorum_is_learner(s->q)) {
+        quorum_forward_connect(s, c, sessions_next_id(&s->sessions), timeout);
+        return;
+    }
     if (id == 0) {
         struct txn t;
         txn_init(&t, ZK_OP_CREATESESSION, sessions_next_id(&s->sessions), 0, server_wall_ms());
         t.timeout = timeout;
         int64_t zxid = server_commit(s, &t);
         struct session *se = sessions_get(&s->sessions, t.session);
-        attach(s, c, se);
+        server_attach(s, c, se);
         sessions_password(&s->sessions, se->id, expected);
         send_connect_response(s, c, timeout, se->id, expected, zxid);
         txn_free(&t);
@@ -98,7 +108,7 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     }
     se->timeout = timeout;
     sessions_touch(&s->sessions, se, server_now_ms());
-    attach(s, c, se);
+    server_attach(s, c, se);
     send_connect_response(s, c, timeout, se->id, expected, s->last_zxid);
 }
 
@@ -701,6 +711,20 @@ static void close_session(struct server *s, struct conn *c, int32_t xid)
 /* ---- dispatch ---- */
 
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len)
+{
+    c->active_ms = server_now_ms();
+    if (s->q && len >= 8) {
+        int32_t type = (int32_t)((uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]);
+        if (c->session && !c->session->closing && quorum_route(s, c, p, len, type)) {
+            sessions_touch(&s->sessions, c->session, c->active_ms);
+            s->stats.requests++;
+            return;
+        }
+    }
+    server_request_local(s, c, p, len);
+}
+
+void server_request_local(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
     struct jute_in in;
     jute_in_init(&in, p, len);

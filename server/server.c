@@ -29,6 +29,8 @@
 
 #include "apply.h"
 #include "conn.h"
+#include "election.h"
+#include "quorum.h"
 #include "log.h"
 #include "sasl.h"
 #include "snapshot.h"
@@ -67,7 +69,10 @@ static int mkdirs(const char *path)
     return 0;
 }
 
-/* The per-dataDir secret from which session passwords derive. */
+static int save_secret(struct server *s, const uint8_t secret[32]);
+
+/* The per-dataDir secret from which session passwords derive (in an
+ * ensemble, the leader's, adopted at synchronization). */
 static int load_secret(struct server *s, uint8_t secret[32])
 {
     snprintf(s->secret_path, sizeof s->secret_path, "%s/session.secret", s->cfg.data_dir);
@@ -80,9 +85,14 @@ static int load_secret(struct server *s, uint8_t secret[32])
     }
     if (RAND_bytes(secret, 32) != 1)
         return -1;
+    return save_secret(s, secret);
+}
+
+static int save_secret(struct server *s, const uint8_t secret[32])
+{
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->secret_path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         return -1;
     int ok = write(fd, secret, 32) == 32 && fsync(fd) == 0;
@@ -118,7 +128,7 @@ static void load_reset(void *d)
     uint8_t secret[32];
     memcpy(secret, s->sessions.secret, 32);
     sessions_free(&s->sessions);
-    sessions_init(&s->sessions, s->cfg.tick_time, 0, secret);
+    sessions_init(&s->sessions, s->cfg.tick_time, s->myid, secret);
 }
 
 static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
@@ -138,6 +148,8 @@ static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
     journal_free(&j);
     txn_free(&t);
     s->last_zxid = zxid;
+    if (s->keep_win)
+        txnwin_push(&s->win, zxid, rec, len);
     return 0;
 }
 
@@ -158,6 +170,8 @@ static int recover(struct server *s)
     }
     s->snap_zxid = snap;
     s->last_zxid = snap;
+    if (s->keep_win)
+        txnwin_reset(&s->win, snap);
     int64_t last = snap;
     rc = txnlog_replay(s->cfg.data_log_dir, snap, replay_record, s, &last);
     if (rc < 0) {
@@ -186,9 +200,8 @@ static int put_record(const void *rec, size_t len, void *d)
     return snapshot_put(d, rec, len);
 }
 
-static int produce(struct snapshot_writer *w, void *d)
+int server_image(struct server *s, int (*put)(const void *rec, size_t len, void *d), void *d)
 {
-    struct server *s = d;
     struct jute_out out;
     jute_out_init(&out);
     int64_t id;
@@ -203,10 +216,15 @@ static int produce(struct snapshot_writer *w, void *d)
         jute_put_raw(&out, "S", 1);
         jute_put_long(&out, se->id);
         jute_put_int(&out, se->timeout);
-        rc = snapshot_put(w, out.p, out.len);
+        rc = put(out.p, out.len, d);
     }
     jute_out_free(&out);
-    return rc ? rc : tree_serialize(s->tree, put_record, w);
+    return rc ? rc : tree_serialize(s->tree, put, d);
+}
+
+static int produce(struct snapshot_writer *w, void *d)
+{
+    return server_image(d, put_record, w);
 }
 
 static void purge(struct server *s)
@@ -225,7 +243,8 @@ static void snapshot_done(int status, int64_t zxid, double seconds, void *d)
         log_error("snapshot 0x%llx failed (%d)", (unsigned long long)zxid, status);
         return;
     }
-    s->snap_zxid = zxid;
+    if (zxid > s->snap_zxid)
+        s->snap_zxid = zxid;
     s->stats.snapshots++;
     s->stats.last_snapshot_s = seconds;
     log_info("snapshot 0x%llx written in %.3f s", (unsigned long long)zxid, seconds);
@@ -255,7 +274,7 @@ void server_snapshot(struct server *s)
 
 int64_t server_commit(struct server *s, struct txn *t)
 {
-    int64_t zxid = s->last_zxid + 1;
+    int64_t zxid = s->q ? quorum_next_zxid(s->q, s->last_zxid) : s->last_zxid + 1;
     if (t->type == ZK_OP_CREATESESSION || t->type == ZK_OP_CLOSESESSION) {
         struct journal j = {0};
         apply_txn(s, t, zxid, &j);
@@ -266,10 +285,19 @@ int64_t server_commit(struct server *s, struct txn *t)
     jute_out_init(&out);
     txn_encode(&out, t);
     txnlog_append(s->log, zxid, out.p, out.len);
+    if (s->keep_win)
+        txnwin_push(&s->win, zxid, out.p, out.len);
+    if (s->q)
+        quorum_proposed(s->q, zxid, out.p, out.len);
     jute_out_free(&out);
+    server_count_txn(s);
+    return zxid;
+}
+
+void server_count_txn(struct server *s)
+{
     if (++s->txns_since_snap >= (uint64_t)s->snap_trigger)
         server_snapshot(s);
-    return zxid;
 }
 
 void server_hold(struct server *s, struct conn *c) { pset_add(&s->held, c); }
@@ -296,8 +324,12 @@ void server_durable(struct server *s, int64_t zxid)
 
 static void on_durable(struct txnlog *log, int64_t zxid, void *d)
 {
+    struct server *s = d;
     (void)log;
-    server_durable(d, zxid);
+    if (s->q)
+        quorum_log_durable(s->q, zxid); /* the gate is the quorum's commit */
+    else
+        server_durable(s, zxid);
 }
 
 static void flush_dirty(struct server *s)
@@ -344,9 +376,15 @@ void server_expire_session(struct server *s, struct session *se)
 
 static void expire_one(struct session *se, void *d) { server_expire_session(d, se); }
 
+/* Standalone servers and an ensemble's leader expire sessions and reap
+ * containers; learners only apply what the leader decides. */
+static int decides(const struct server *s) { return !s->q || quorum_is_leader(s->q); }
+
 static void on_tick(uv_timer_t *h)
 {
     struct server *s = h->data;
+    if (!decides(s))
+        return;
     sessions_expire(&s->sessions, server_now_ms(), expire_one, s);
 }
 
@@ -376,6 +414,8 @@ static void reap_candidate(struct znode *n, void *d)
 static void on_reap(uv_timer_t *h)
 {
     struct server *s = h->data;
+    if (!decides(s))
+        return;
     int budget = s->cfg.container_max_per_minute;
     struct reap_ctx r = {s, server_wall_ms(), budget, zk_xmalloc((size_t)budget * sizeof(void *)), 0};
     tree_foreach_special(s->tree, reap_candidate, &r);
@@ -461,7 +501,24 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         log_error("cannot read or create %s", s->secret_path);
         return -1;
     }
-    sessions_init(&s->sessions, cfg->tick_time, 0, secret);
+    int distributed = config_is_distributed(cfg);
+    if (distributed) {
+        s->myid = config_read_myid(cfg->data_dir);
+        if (s->myid < 0) {
+            log_error("an ensemble member needs its id in %s/myid", cfg->data_dir);
+            return -1;
+        }
+        s->keep_win = 1;
+        txnwin_init(&s->win, 0, 100000, 64u << 20);
+        const struct zkd_server_line *me = config_server(cfg, s->myid);
+        if (me && !s->cfg.client_port && me->client_port) {
+            s->cfg.client_port = me->client_port;
+            if (me->client_host[0])
+                snprintf(s->cfg.client_port_address, sizeof s->cfg.client_port_address, "%s",
+                         me->client_host);
+        }
+    }
+    sessions_init(&s->sessions, cfg->tick_time, s->myid, secret);
     s->data_watches = watches_new();
     s->child_watches = watches_new();
     if (recover(s))
@@ -473,8 +530,10 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     pick_snap_trigger(s);
     if (cfg->jaas_file[0] && zkd_sasl_init(cfg->jaas_file))
         return -1;
-    if (cfg->client_port > 0) {
-        if (listen_on(s, &s->listener, cfg->client_port_address, cfg->client_port))
+    if (distributed && quorum_start(s))
+        return -1;
+    if (s->cfg.client_port > 0) {
+        if (listen_on(s, &s->listener, s->cfg.client_port_address, s->cfg.client_port))
             return -1;
         s->listening = 1;
     }
@@ -526,6 +585,11 @@ void server_stop(struct server *s)
     if (s->tls_listening)
         uv_close((uv_handle_t *)&s->tls_listener, NULL);
     s->listening = s->tls_listening = 0;
+    if (s->q) {
+        /* Nothing uncommitted may be answered: drop clients first. */
+        server_close_clients(s);
+        quorum_stop(s);
+    }
     /* Make every applied transaction durable, then answer what it covers. */
     txnlog_close(s->log);
     s->log = NULL;
@@ -542,6 +606,87 @@ void server_stop(struct server *s)
     log_info("shutdown complete at zxid 0x%llx", (unsigned long long)s->last_zxid);
 }
 
+void server_close_clients(struct server *s)
+{
+    while (s->conns)
+        conn_close(s->conns);
+}
+
+void server_set_secret(struct server *s, const uint8_t secret[32])
+{
+    if (!memcmp(s->sessions.secret, secret, 32))
+        return;
+    memcpy(s->sessions.secret, secret, 32);
+    if (save_secret(s, secret)) {
+        log_error("cannot write %s", s->secret_path);
+        abort();
+    }
+}
+
+/* Closes the log (flushing it), runs `fn` on the log directory, reopens. */
+static int reopen_log(struct server *s)
+{
+    int rc = txnlog_open(&s->log, s->loop, s->cfg.data_log_dir, on_durable, s);
+    if (rc)
+        log_error("cannot reopen the transaction log: %s", strerror(-rc));
+    return rc ? -1 : 0;
+}
+
+int server_truncate(struct server *s, int64_t zxid)
+{
+    if (snapshot_running() || s->snap_zxid > zxid)
+        return -1;
+    txnlog_close(s->log);
+    s->log = NULL;
+    int rc = txnlog_truncate(s->cfg.data_log_dir, zxid);
+    if (rc) {
+        log_error("cannot truncate the log: %s", strerror(-rc));
+        return -1;
+    }
+    load_reset(s);
+    tree_free(s->tree);
+    s->tree = NULL;
+    if (recover(s))
+        return -1;
+    if (s->last_zxid != zxid)
+        log_warn("after truncation to 0x%llx the log ends at 0x%llx", (unsigned long long)zxid,
+                 (unsigned long long)s->last_zxid);
+    return reopen_log(s);
+}
+
+void server_image_begin(struct server *s)
+{
+    load_reset(s);
+}
+
+int server_image_record(struct server *s, const void *rec, size_t len)
+{
+    return load_record(rec, len, s);
+}
+
+int server_image_end(struct server *s, int64_t zxid)
+{
+    s->last_zxid = zxid;
+    txnlog_close(s->log);
+    s->log = NULL;
+    /* Records above the image would replay onto it after a crash: drop them
+     * before the image is durable, then the rest, which it supersedes. */
+    int rc = txnlog_truncate(s->cfg.data_log_dir, zxid);
+    if (!rc)
+        rc = snapshot_write(s->cfg.data_dir, zxid, produce, s);
+    if (!rc)
+        rc = txnlog_truncate(s->cfg.data_log_dir, -1);
+    if (rc) {
+        log_error("cannot store the received snapshot: %s", strerror(-rc));
+        return -1;
+    }
+    s->snap_zxid = zxid;
+    s->txns_since_snap = 0;
+    if (s->keep_win)
+        txnwin_reset(&s->win, zxid);
+    return reopen_log(s);
+}
+
 void server_free(struct server *s)
 {
     tree_free(s->tree);
@@ -550,6 +695,7 @@ void server_free(struct server *s)
     watches_free(s->child_watches);
     pset_free(&s->held);
     pset_free(&s->dirty);
+    txnwin_free(&s->win);
     if (s->tls_ctx)
         tls_ctx_free(s->tls_ctx);
 }

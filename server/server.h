@@ -31,10 +31,12 @@
 #include "session.h"
 #include "tree.h"
 #include "txn.h"
+#include "txnwin.h"
 #include "watch.h"
 
 struct conn;
 struct txnlog;
+struct quorum;
 
 struct server_stats {
     uint64_t packets_received;
@@ -85,6 +87,13 @@ struct server {
     char secret_path[4200];
     struct server_stats stats;
     void *tls_ctx;               /* SSL_CTX*, NULL when TLS is off */
+
+    /* ensemble */
+    int myid;                    /* dataDir/myid; 0 standalone */
+    struct quorum *q;            /* NULL when standalone */
+    struct txnwin win;           /* recent history, kept in an ensemble */
+    int keep_win;
+    uint64_t next_conn_uid;
 };
 
 /* Monotonic milliseconds (session expiry). */
@@ -130,5 +139,32 @@ void server_durable(struct server *s, int64_t zxid);
 
 /* Snapshot now (background); used by snapCount and the `snap` tests. */
 void server_snapshot(struct server *s);
+
+/* ---- used by quorum.c (ensemble) ---- */
+
+/* Dispatches one request frame without routing it to the leader (a learner
+ * replaying held requests; the leader running forwarded ones). */
+void server_request_local(struct server *s, struct conn *c, const uint8_t *p, size_t len);
+/* Binds connection `c` to session `se` (which it may take from another). */
+void server_attach(struct server *s, struct conn *c, struct session *se);
+/* Closes every client connection (a member that stops serving). */
+void server_close_clients(struct server *s);
+/* Adopts the ensemble's session secret (persisted). */
+void server_set_secret(struct server *s, const uint8_t secret[32]);
+/* Counts one applied transaction toward the next snapshot. */
+void server_count_txn(struct server *s);
+/* Drops every transaction after `zxid` from the log and rebuilds the tree
+ * from disk.  Returns 0 or -1 (logged). */
+int server_truncate(struct server *s, int64_t zxid);
+/* Emits the state image (sessions, then the tree) record by record, as a
+ * snapshot holds it.  Returns 0 or the first non-zero `put` result. */
+int server_image(struct server *s, int (*put)(const void *rec, size_t len, void *d), void *d);
+/* Replaces the state by an image received record by record: begin, records,
+ * end (which writes it as a snapshot at `zxid` and restarts the log there).
+ * record returns non-zero for a record that does not load; end returns 0
+ * or -1 (logged). */
+void server_image_begin(struct server *s);
+int server_image_record(struct server *s, const void *rec, size_t len);
+int server_image_end(struct server *s, int64_t zxid);
 
 #endif

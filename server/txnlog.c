@@ -875,3 +875,57 @@ int txnlog_purge(const char *dir, int64_t upto)
     free(files);
     return removed;
 }
+
+/* Cuts `path` before its first record above `upto`.  OUT: *cut = 1 if it did.
+ * Returns 0 or -errno. */
+static int cut_above(const char *path, int64_t upto, int *cut)
+{
+    *cut = 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    off_t off = 0;
+    int rc = 0;
+    for (;;) {
+        uint8_t h[REC_HDR];
+        ssize_t got = pread(fd, h, sizeof h, off);
+        if (got < (ssize_t)sizeof h || zk_be32_get(h) == 0)
+            break;
+        if ((int64_t)be64_get(h + 8) > upto) {
+            rc = ftruncate(fd, off) || fsync(fd) ? -errno : 0;
+            *cut = 1;
+            break;
+        }
+        off += REC_HDR + (off_t)zk_be32_get(h);
+    }
+    close(fd);
+    return rc;
+}
+
+int txnlog_truncate(const char *dir, int64_t upto)
+{
+    struct datafile *files;
+    int n = datadir_list(dir, "log.", 0, &files);
+    if (n < 0)
+        return n;
+    int rc = 0, changed = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        if (files[i].zxid > upto) {
+            if (unlink(path))
+                rc = -errno;
+            changed = 1;
+            continue;
+        }
+        int cut = 0;
+        rc = cut_above(path, upto, &cut);
+        changed |= cut;
+    }
+    if (!rc && changed)
+        rc = fsync_dir(dir);
+    if (!rc && changed)
+        log_info("txnlog: truncated the log in %s after zxid 0x%" PRIx64, dir, (uint64_t)upto);
+    free(files);
+    return rc;
+}

@@ -101,6 +101,13 @@ int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data
  * directory cannot be read. */
 int txnlog_purge(const char *dir, int64_t upto);
 
+/* Drops every record with zxid > `upto` from the log files in `dir` (files
+ * that start above it are deleted, the one holding it is cut after it),
+ * durably.  The log must not be open.  Used when a follower holds
+ * transactions the leader's history does not (Zab's TRUNC).  Returns 0 or
+ * -errno. */
+int txnlog_truncate(const char *dir, int64_t upto);
+
 /* Fills `st` with counters for mntr: batches synced (one fdatasync each),
  * records and bytes written, and the last and longest batch write+sync in
  * ms.  Loop thread. */

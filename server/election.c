@@ -1,0 +1,453 @@
+/*
+ * election.c - fast leader election (see election.h).
+ *
+ * Notification (one peer message):
+ *   u8 'N' | int sender | u8 state | int leader | long zxid | long epoch | long round
+ * An outgoing link starts with a hello message ('H', int sender) so the
+ * receiver knows who talks; every member sends only on its own outgoing
+ * links and only reads its incoming ones, so a pair never has to pick which
+ * of two connections to keep.
+ */
+#include "election.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "peer.h"
+#include "server.h"
+
+#define FINALIZE_WAIT_MS 60
+#define RESEND_MS 200
+#define RECONNECT_MS 100
+
+struct member {
+    int id;
+    int voter;
+    const struct zkd_server_line *line;
+    struct peer_link *out;    /* our outgoing link, or NULL */
+    int64_t next_connect_ms;
+    /* what this member last told us */
+    int heard;
+    enum peer_state state;
+    struct vote vote;
+    int64_t round;
+};
+
+struct election {
+    uv_loop_t *loop;
+    const struct zkd_config *cfg;
+    int myid;
+    int is_voter;
+    int nvoters;
+    struct member *members;  /* every other member */
+    int nmembers;
+    uv_tcp_t listener;
+    int listening;
+    uv_timer_t timer;        /* resend / reconnect */
+    uv_timer_t finalize;
+    election_decided_fn decided;
+    void *data;
+
+    enum peer_state state;
+    int64_t round;
+    struct vote proposal;
+    struct vote mine;        /* this server's own candidacy */
+    int leader;              /* when settled */
+    int looking;             /* searching for a leader */
+    struct peer_link *in[2 * ZKD_MAX_SERVERS]; /* incoming links */
+};
+
+int config_is_voter(const struct zkd_config *cfg, int id)
+{
+    const struct zkd_server_line *l = config_server(cfg, id);
+    return l && !l->observer;
+}
+
+int config_voters(const struct zkd_config *cfg)
+{
+    int n = 0;
+    for (int i = 0; i < cfg->nservers; i++)
+        n += !cfg->servers[i].observer;
+    return n;
+}
+
+const struct zkd_server_line *config_server(const struct zkd_config *cfg, int id)
+{
+    for (int i = 0; i < cfg->nservers; i++)
+        if (cfg->servers[i].id == id)
+            return &cfg->servers[i];
+    return NULL;
+}
+
+static const char *state_name(enum peer_state s)
+{
+    static const char *const names[] = {"looking", "following", "leading", "observing"};
+    return names[s];
+}
+
+static int better(const struct vote *a, const struct vote *b)
+{
+    if (a->epoch != b->epoch)
+        return a->epoch > b->epoch;
+    if (a->zxid != b->zxid)
+        return a->zxid > b->zxid;
+    return a->leader > b->leader;
+}
+
+static struct member *member(struct election *e, int id)
+{
+    for (int i = 0; i < e->nmembers; i++)
+        if (e->members[i].id == id)
+            return &e->members[i];
+    return NULL;
+}
+
+/* ---- sending ---- */
+
+static void put_notification(struct election *e, struct jute_out *o)
+{
+    jute_put_raw(o, "N", 1);
+    jute_put_int(o, e->myid);
+    uint8_t st = (uint8_t)e->state;
+    jute_put_raw(o, &st, 1);
+    jute_put_int(o, e->proposal.leader);
+    jute_put_long(o, e->proposal.zxid);
+    jute_put_long(o, e->proposal.epoch);
+    jute_put_long(o, e->round);
+}
+
+static void send_to(struct election *e, struct member *m)
+{
+    if (!m->out || !m->out->connected)
+        return;
+    struct jute_out o;
+    jute_out_init(&o);
+    put_notification(e, &o);
+    peer_send_out(m->out, &o);
+    jute_out_free(&o);
+}
+
+static void broadcast(struct election *e)
+{
+    for (int i = 0; i < e->nmembers; i++)
+        send_to(e, &e->members[i]);
+}
+
+static void on_out_close(struct peer_link *l, int status)
+{
+    struct member *m = l->owner;
+    (void)status;
+    if (m->out == l)
+        m->out = NULL;
+    m->next_connect_ms = server_now_ms() + RECONNECT_MS;
+}
+
+static void on_out_msg(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    (void)l, (void)p, (void)len; /* nothing is expected back on our own link */
+}
+
+static void connect_member(struct election *e, struct member *m)
+{
+    m->out = peer_connect(e->loop, m->line->host, m->line->election_port, m, NULL, on_out_msg,
+                          on_out_close);
+    m->next_connect_ms = server_now_ms() + RECONNECT_MS;
+    if (!m->out)
+        return;
+    snprintf(m->out->desc, sizeof m->out->desc, "server %d election port (%s:%d)", m->id,
+             m->line->host, m->line->election_port);
+    m->out->id = m->id;
+    /* Queued now, written once connected: hello, then where we stand. */
+    struct jute_out o;
+    jute_out_init(&o);
+    jute_put_raw(&o, "H", 1);
+    jute_put_int(&o, e->myid);
+    peer_send_out(m->out, &o);
+    o.len = 0;
+    put_notification(e, &o);
+    peer_send_out(m->out, &o);
+    jute_out_free(&o);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct election *e = t->data;
+    int64_t now = server_now_ms();
+    for (int i = 0; i < e->nmembers; i++) {
+        struct member *m = &e->members[i];
+        if (!m->out && now >= m->next_connect_ms)
+            connect_member(e, m);
+    }
+    if (e->looking)
+        broadcast(e);
+}
+
+/* ---- deciding ---- */
+
+static void decide(struct election *e, int leader)
+{
+    uv_timer_stop(&e->finalize);
+    e->looking = 0;
+    e->leader = leader;
+    log_info("election round %lld: server %d is the leader (vote zxid 0x%llx, epoch %lld)%s",
+             (long long)e->round, leader, (unsigned long long)e->proposal.zxid,
+             (long long)e->proposal.epoch, leader == e->myid ? "; leading" : "");
+    e->decided(e, leader, e->data);
+}
+
+/* Looking voters (this one included) whose vote in round `round` names
+ * `leader`. */
+static int count_votes(struct election *e, int leader, int64_t round)
+{
+    int n = e->proposal.leader == leader && e->round == round;
+    for (int i = 0; i < e->nmembers; i++) {
+        struct member *m = &e->members[i];
+        n += m->voter && m->heard && m->state == PEER_LOOKING && m->vote.leader == leader &&
+             m->round == round;
+    }
+    return n;
+}
+
+static void on_finalize(uv_timer_t *t)
+{
+    struct election *e = t->data;
+    if (e->looking)
+        decide(e, e->proposal.leader);
+}
+
+/* A majority already follows `leader`, which says it leads: join them. */
+static int join_settled(struct election *e, const struct member *from)
+{
+    int leader = from->vote.leader;
+    if (!config_is_voter(e->cfg, leader) || leader == e->myid)
+        return 0;
+    const struct member *lm = member(e, leader);
+    if (!lm || !lm->heard || lm->state != PEER_LEADING)
+        return 0;
+    int n = e->is_voter; /* a voter that joins counts itself */
+    for (int i = 0; i < e->nmembers; i++) {
+        const struct member *m = &e->members[i];
+        if (m->voter && m->heard && m->vote.leader == leader &&
+            (m->state == PEER_FOLLOWING || m->state == PEER_LEADING))
+            n++;
+    }
+    if (n < e->nvoters / 2 + 1)
+        return 0;
+    if (from->round > e->round)
+        e->round = from->round;
+    e->proposal = from->vote;
+    decide(e, leader);
+    return 1;
+}
+
+static void handle_notification(struct election *e, struct member *m, struct jute_in *in)
+{
+    uint8_t st = 0;
+    int sender = jute_get_int(in);
+    if (in->off < in->len)
+        st = in->p[in->off++];
+    struct vote v;
+    v.leader = jute_get_int(in);
+    v.zxid = jute_get_long(in);
+    v.epoch = jute_get_long(in);
+    int64_t round = jute_get_long(in);
+    if (in->err || sender != m->id || st > PEER_OBSERVING)
+        return;
+    m->heard = 1;
+    m->state = st;
+    m->vote = v;
+    m->round = round;
+
+    if (!e->looking) {
+        /* Settled: tell a looking member where we stand. */
+        if (st == PEER_LOOKING || st == PEER_OBSERVING)
+            send_to(e, m);
+        return;
+    }
+    if (!e->is_voter) {
+        /* An observer looks for the leader a majority reports. */
+        if (st == PEER_FOLLOWING || st == PEER_LEADING)
+            join_settled(e, m);
+        return;
+    }
+    if (st == PEER_OBSERVING) {
+        send_to(e, m);
+        return;
+    }
+    if (st != PEER_LOOKING) {
+        join_settled(e, m);
+        return;
+    }
+    if (!m->voter)
+        return;
+    if (round > e->round) {
+        e->round = round;
+        e->proposal = better(&v, &e->mine) ? v : e->mine;
+        uv_timer_stop(&e->finalize);
+        broadcast(e);
+    } else if (round < e->round) {
+        send_to(e, m);
+        return;
+    } else if (better(&v, &e->proposal) && config_is_voter(e->cfg, v.leader)) {
+        e->proposal = v;
+        uv_timer_stop(&e->finalize);
+        broadcast(e);
+    }
+    if (count_votes(e, e->proposal.leader, e->round) >= e->nvoters / 2 + 1 &&
+        !uv_is_active((uv_handle_t *)&e->finalize))
+        uv_timer_start(&e->finalize, on_finalize, FINALIZE_WAIT_MS, 0);
+}
+
+/* ---- incoming links ---- */
+
+static void on_in_msg(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    struct election *e = l->owner;
+    if (len < 1)
+        return;
+    struct jute_in in;
+    jute_in_init(&in, p + 1, len - 1);
+    if (p[0] == 'H') {
+        int id = jute_get_int(&in);
+        struct member *m = member(e, id);
+        if (in.err || !m) {
+            log_warn("election: %s says it is server %d, which is not a member; closing", l->desc, id);
+            peer_close(l);
+            return;
+        }
+        l->id = id;
+        /* Make sure we can answer: connect back now rather than at the next tick. */
+        if (!m->out)
+            connect_member(e, m);
+        return;
+    }
+    struct member *m = l->id >= 0 ? member(e, l->id) : NULL;
+    if (!m) {
+        peer_close(l);
+        return;
+    }
+    if (p[0] == 'N')
+        handle_notification(e, m, &in);
+}
+
+static void on_in_close(struct peer_link *l, int status)
+{
+    struct election *e = l->owner;
+    (void)status;
+    for (size_t i = 0; i < sizeof e->in / sizeof e->in[0]; i++)
+        if (e->in[i] == l)
+            e->in[i] = NULL;
+}
+
+static void on_peer_connection(uv_stream_t *listener, int status)
+{
+    struct election *e = listener->data;
+    if (status < 0)
+        return;
+    struct peer_link *l = peer_accept(listener, e, on_in_msg, on_in_close);
+    if (!l)
+        return;
+    for (size_t i = 0; i < sizeof e->in / sizeof e->in[0]; i++)
+        if (!e->in[i]) {
+            e->in[i] = l;
+            return;
+        }
+    peer_close(l); /* more connections than members: someone misbehaves */
+}
+
+/* ---- API ---- */
+
+struct election *election_new(uv_loop_t *loop, const struct zkd_config *cfg, int myid,
+                              election_decided_fn decided, void *data)
+{
+    const struct zkd_server_line *me = config_server(cfg, myid);
+    if (!me)
+        return NULL;
+    struct election *e = zk_xcalloc(1, sizeof *e);
+    e->loop = loop;
+    e->cfg = cfg;
+    e->myid = myid;
+    e->is_voter = !me->observer;
+    e->nvoters = config_voters(cfg);
+    e->decided = decided;
+    e->data = data;
+    e->leader = -1;
+    e->members = zk_xcalloc((size_t)cfg->nservers, sizeof *e->members);
+    for (int i = 0; i < cfg->nservers; i++) {
+        if (cfg->servers[i].id == myid)
+            continue;
+        struct member *m = &e->members[e->nmembers++];
+        m->id = cfg->servers[i].id;
+        m->voter = !cfg->servers[i].observer;
+        m->line = &cfg->servers[i];
+    }
+    if (peer_listen(loop, &e->listener, me->host, me->election_port, e, on_peer_connection)) {
+        free(e->members);
+        free(e);
+        return NULL;
+    }
+    e->listening = 1;
+    log_info("election: listening on %s:%d as server %d (%s)", me->host, me->election_port, myid,
+             e->is_voter ? "voter" : "observer");
+    uv_timer_init(loop, &e->timer);
+    e->timer.data = e;
+    uv_timer_start(&e->timer, on_timer, 0, RESEND_MS);
+    uv_timer_init(loop, &e->finalize);
+    e->finalize.data = e;
+    return e;
+}
+
+void election_look(struct election *e, int64_t last_zxid, int64_t current_epoch)
+{
+    e->round++;
+    e->leader = -1;
+    e->mine = (struct vote){e->is_voter ? e->myid : -1, last_zxid, current_epoch};
+    e->proposal = e->mine;
+    e->state = e->is_voter ? PEER_LOOKING : PEER_OBSERVING;
+    e->looking = 1;
+    uv_timer_stop(&e->finalize);
+    log_info("election: looking for a leader (round %lld, last zxid 0x%llx, epoch %lld)",
+             (long long)e->round, (unsigned long long)last_zxid, (long long)current_epoch);
+    /* Forget what members said before: a leader we just lost may have told
+     * us it leads, and that must not bring us straight back to it. */
+    for (int i = 0; i < e->nmembers; i++)
+        e->members[i].heard = 0;
+    broadcast(e);
+}
+
+void election_settle(struct election *e, enum peer_state state, int leader)
+{
+    e->looking = 0;
+    e->state = state;
+    e->leader = leader;
+    e->proposal.leader = leader;
+    log_debug("election: %s server %d", state_name(state), leader);
+    broadcast(e);
+}
+
+enum peer_state election_state(const struct election *e) { return e->state; }
+int64_t election_round(const struct election *e) { return e->round; }
+
+static void free_after_close(uv_handle_t *h)
+{
+    struct election *e = h->data;
+    free(e->members);
+    free(e);
+}
+
+void election_close(struct election *e)
+{
+    for (int i = 0; i < e->nmembers; i++)
+        if (e->members[i].out)
+            peer_close(e->members[i].out);
+    for (size_t i = 0; i < sizeof e->in / sizeof e->in[0]; i++)
+        if (e->in[i])
+            peer_close(e->in[i]);
+    if (e->listening)
+        uv_close((uv_handle_t *)&e->listener, NULL);
+    uv_close((uv_handle_t *)&e->finalize, NULL);
+    uv_timer_stop(&e->timer);
+    uv_close((uv_handle_t *)&e->timer, free_after_close);
+}

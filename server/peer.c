@@ -1,0 +1,253 @@
+/*
+ * peer.c - framed message links between ensemble members (see peer.h).
+ */
+#include "peer.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct peer_link *l = h->data;
+    free(l->in);
+    jute_out_free(&l->pending);
+    jute_out_free(&l->inflight);
+    free(l);
+}
+
+static void link_fail(struct peer_link *l, int status)
+{
+    if (l->closing)
+        return;
+    l->closing = 1;
+    if (l->on_close)
+        l->on_close(l, status);
+    uv_close((uv_handle_t *)&l->tcp, on_handle_closed);
+}
+
+void peer_close(struct peer_link *l) { link_fail(l, 0); }
+
+static void start_write(struct peer_link *l);
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct peer_link *l = req->data;
+    l->inflight.len = 0;
+    if (l->closing)
+        return;
+    if (status) {
+        log_info("link to %s failed: %s", l->desc, uv_strerror(status));
+        link_fail(l, status);
+        return;
+    }
+    start_write(l);
+}
+
+static void start_write(struct peer_link *l)
+{
+    if (l->closing || !l->connected || l->inflight.len || !l->pending.len)
+        return;
+    struct jute_out t = l->inflight;
+    l->inflight = l->pending;
+    l->pending = t;
+    l->pending.len = 0;
+    uv_buf_t b = uv_buf_init((char *)l->inflight.p, (unsigned)l->inflight.len);
+    l->wreq.data = l;
+    int rc = uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, on_write);
+    if (rc) {
+        l->inflight.len = 0;
+        link_fail(l, rc);
+    }
+}
+
+void peer_send(struct peer_link *l, const void *p, size_t len)
+{
+    if (l->closing)
+        return;
+    jute_put_int(&l->pending, (int32_t)len);
+    jute_put_raw(&l->pending, p, len);
+    start_write(l);
+}
+
+size_t peer_queued(const struct peer_link *l) { return l->pending.len + l->inflight.len; }
+
+static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct peer_link *l = h->data;
+    (void)suggested;
+    if (l->in_cap - l->in_len < 65536) {
+        l->in_cap = l->in_cap ? l->in_cap * 2 : 131072;
+        l->in = zk_xrealloc(l->in, l->in_cap);
+    }
+    buf->base = (char *)l->in + l->in_len;
+    buf->len = l->in_cap - l->in_len;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct peer_link *l = st->data;
+    (void)buf;
+    if (n < 0) {
+        if (n != UV_EOF)
+            log_info("link to %s: %s", l->desc, uv_strerror((int)n));
+        link_fail(l, (int)n);
+        return;
+    }
+    l->in_len += (size_t)n;
+    size_t off = 0;
+    while (!l->closing && l->in_len - off >= 4) {
+        uint32_t len = be32(l->in + off);
+        if (len > PEER_MAX_MSG) {
+            log_warn("link to %s: message of %u bytes is over the limit; closing", l->desc, len);
+            link_fail(l, UV_EPROTO);
+            return;
+        }
+        if (l->in_len - off - 4 < len) {
+            if (l->in_cap < (size_t)len + 4) {
+                l->in_cap = (size_t)len + 4 + 65536;
+                memmove(l->in, l->in + off, l->in_len - off);
+                l->in_len -= off;
+                off = 0;
+                l->in = zk_xrealloc(l->in, l->in_cap);
+            }
+            break;
+        }
+        l->last_heard_ms = server_now_ms();
+        l->on_msg(l, l->in + off + 4, len);
+        off += 4 + (size_t)len;
+    }
+    if (l->closing)
+        return;
+    memmove(l->in, l->in + off, l->in_len - off);
+    l->in_len -= off;
+}
+
+static void link_init(struct peer_link *l, uv_loop_t *loop, void *owner, peer_msg_fn on_msg,
+                      peer_close_fn on_close)
+{
+    uv_tcp_init(loop, &l->tcp);
+    uv_tcp_nodelay(&l->tcp, 1);
+    l->tcp.data = l;
+    l->owner = owner;
+    l->id = -1;
+    l->on_msg = on_msg;
+    l->on_close = on_close;
+    l->last_heard_ms = server_now_ms();
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    struct peer_link *l = req->data;
+    if (l->closing)
+        return;
+    if (status) {
+        if (l->on_connect)
+            l->on_connect(l, status);
+        link_fail(l, status);
+        return;
+    }
+    l->connected = 1;
+    l->last_heard_ms = server_now_ms();
+    uv_read_start((uv_stream_t *)&l->tcp, alloc_in, on_read);
+    if (l->on_connect)
+        l->on_connect(l, 0);
+    start_write(l);
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss)
+{
+    if (!uv_ip4_addr(host, port, (struct sockaddr_in *)ss) ||
+        !uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss))
+        return 0;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) || !res)
+        return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    freeaddrinfo(res);
+    return 0;
+}
+
+struct peer_link *peer_connect(uv_loop_t *loop, const char *host, int port, void *owner,
+                               peer_connect_fn on_connect, peer_msg_fn on_msg,
+                               peer_close_fn on_close)
+{
+    struct sockaddr_storage ss;
+    if (resolve(host, port, &ss)) {
+        log_warn("cannot resolve peer address %s", host);
+        return NULL;
+    }
+    struct peer_link *l = zk_xcalloc(1, sizeof *l);
+    link_init(l, loop, owner, on_msg, on_close);
+    l->on_connect = on_connect;
+    snprintf(l->desc, sizeof l->desc, "%s:%d", host, port);
+    l->creq.data = l;
+    int rc = uv_tcp_connect(&l->creq, &l->tcp, (struct sockaddr *)&ss, on_connected);
+    if (rc) {
+        log_warn("cannot connect to %s: %s", l->desc, uv_strerror(rc));
+        l->closing = 1;
+        uv_close((uv_handle_t *)&l->tcp, on_handle_closed);
+        return NULL;
+    }
+    return l;
+}
+
+struct peer_link *peer_accept(uv_stream_t *listener, void *owner, peer_msg_fn on_msg,
+                              peer_close_fn on_close)
+{
+    struct peer_link *l = zk_xcalloc(1, sizeof *l);
+    link_init(l, listener->loop, owner, on_msg, on_close);
+    if (uv_accept(listener, (uv_stream_t *)&l->tcp)) {
+        l->closing = 1;
+        uv_close((uv_handle_t *)&l->tcp, on_handle_closed);
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    char ip[64] = "?";
+    int port = 0;
+    if (!uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &sl)) {
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    snprintf(l->desc, sizeof l->desc, "%s:%d", ip, port);
+    l->connected = 1;
+    uv_read_start((uv_stream_t *)&l->tcp, alloc_in, on_read);
+    return l;
+}
+
+int peer_listen(uv_loop_t *loop, uv_tcp_t *h, const char *host, int port, void *data,
+                uv_connection_cb cb)
+{
+    struct sockaddr_storage ss;
+    if (resolve(host, port, &ss)) {
+        log_error("cannot resolve %s", host);
+        return -1;
+    }
+    uv_tcp_init(loop, h);
+    h->data = data;
+    int rc = uv_tcp_bind(h, (struct sockaddr *)&ss, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)h, 64, cb);
+    if (rc) {
+        log_error("cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        uv_close((uv_handle_t *)h, NULL);
+        return -1;
+    }
+    return 0;
+}

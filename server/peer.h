@@ -1,0 +1,87 @@
+/*
+ * peer.h - message links between ensemble members.
+ *
+ * A link is one TCP connection carrying messages framed as [u32 length][bytes]
+ * (big-endian).  Used by leader election (election.c) and by Zab
+ * (quorum.c); all on the server's loop thread.  Sends are buffered and
+ * written in batches: every peer_send() appends to the link's pending buffer
+ * and a write of everything pending starts when none is in flight, so a burst
+ * of proposals costs one write() per loop iteration, not one per message.
+ *
+ * A message longer than PEER_MAX_MSG closes the link (a peer that sends one is
+ * broken or hostile).  When a link fails or is closed, `on_close` runs once;
+ * the memory is freed after libuv has closed the handle, so the owner must
+ * drop its pointer in `on_close` and never touch the link again.
+ */
+#ifndef ZKD_PEER_H
+#define ZKD_PEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "zk/jute.h"
+
+#define PEER_MAX_MSG (512u << 20)
+
+struct peer_link;
+
+/* One complete message (valid during the call).  The callback may close the
+ * link; the rest of the input is then dropped. */
+typedef void (*peer_msg_fn)(struct peer_link *l, const uint8_t *p, size_t len);
+/* The link is gone (error, EOF, or peer_close).  `status` is 0 for a local
+ * close, else a libuv error code. */
+typedef void (*peer_close_fn)(struct peer_link *l, int status);
+/* An outgoing connect finished: status 0, or a libuv error (then on_close
+ * follows). */
+typedef void (*peer_connect_fn)(struct peer_link *l, int status);
+
+struct peer_link {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    void *owner;      /* the owner's context */
+    int id;           /* the remote server id, once known (-1 before) */
+    int connected;
+    int closing;
+    peer_msg_fn on_msg;
+    peer_close_fn on_close;
+    peer_connect_fn on_connect;
+    uint8_t *in;
+    size_t in_len, in_cap;
+    struct jute_out pending;  /* framed messages not yet handed to the socket */
+    struct jute_out inflight; /* the batch being written */
+    uv_write_t wreq;
+    int64_t last_heard_ms;    /* monotonic time of the last message received */
+    char desc[320];           /* for logs: "server 3 (127.0.0.1:2888)" */
+};
+
+/* Starts connecting to host:port (numeric IPv4/IPv6 or a name resolved
+ * synchronously).  Returns a link (callbacks set by the caller before the
+ * loop runs), or NULL with the reason logged. */
+struct peer_link *peer_connect(uv_loop_t *loop, const char *host, int port, void *owner,
+                               peer_connect_fn on_connect, peer_msg_fn on_msg,
+                               peer_close_fn on_close);
+
+/* Accepts a pending connection on `listener`.  Returns the link or NULL. */
+struct peer_link *peer_accept(uv_stream_t *listener, void *owner, peer_msg_fn on_msg,
+                              peer_close_fn on_close);
+
+/* Queues one message (`p` is copied). */
+void peer_send(struct peer_link *l, const void *p, size_t len);
+/* Queues a message built in `out` (its bytes are copied). */
+static inline void peer_send_out(struct peer_link *l, const struct jute_out *out)
+{
+    peer_send(l, out->p, out->len);
+}
+/* Bytes queued and not yet written. */
+size_t peer_queued(const struct peer_link *l);
+
+/* Closes the link: on_close(l, 0) runs now; queued output is dropped. */
+void peer_close(struct peer_link *l);
+
+/* Binds and listens on host:port for peer connections.  Returns 0 or -1
+ * (logged). */
+int peer_listen(uv_loop_t *loop, uv_tcp_t *h, const char *host, int port, void *data,
+                uv_connection_cb cb);
+
+#endif

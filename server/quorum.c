@@ -1,0 +1,1410 @@
+/*
+ * quorum.c - Zab for zkd (see quorum.h).
+ *
+ * Messages on the quorum port (one peer message each, first byte the type):
+ *   learner -> leader
+ *     FINFO     int sid, bool observer, long acceptedEpoch, long currentEpoch, long lastZxid
+ *     ACKEPOCH  long currentEpoch, long lastZxid (-1: "I need a snapshot")
+ *     ACK       long zxid: everything up to zxid is in my log, fsync'd
+ *     REQUEST   long session, long connUid, int nauth, nauth x (string scheme, string id), frame
+ *     CONNECT   long session, long connUid, int timeout
+ *     PINGACK   int n, n x long session (sessions active since the last ping)
+ *   leader -> learner
+ *     LINFO     long epoch, buffer secret (session passwords derive from it)
+ *     TRUNC     long zxid
+ *     SNAPBEGIN long zxid; SNAPREC record; SNAPEND long zxid
+ *     PROPOSAL  long zxid, txn
+ *     NEWLEADER long epoch, long zxid (the end of the history just sent)
+ *     UPTODATE  long commit (serve clients now)
+ *     COMMIT    long zxid
+ *     REPLY     long connUid, byte flags (1: a ConnectResponse), frame
+ *     PING      long commit
+ *
+ * All role changes happen from a zero-delay timer (`transition`), never from
+ * inside a message or close callback, so no handler ever finds the
+ * structures it is using freed under it.  Learner records that lost their
+ * link are marked dead and swept on the next tick for the same reason.
+ */
+#include "quorum.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "conn.h"
+#include "election.h"
+#include "log.h"
+#include "peer.h"
+#include "prep.h"
+#include "server.h"
+#include "txnlog.h"
+#include "txnwin.h"
+#include "zk/proto.h"
+
+enum qmsg {
+    QM_FINFO = 1,
+    QM_LINFO,
+    QM_ACKEPOCH,
+    QM_TRUNC,
+    QM_SNAPBEGIN,
+    QM_SNAPREC,
+    QM_SNAPEND,
+    QM_PROPOSAL,
+    QM_NEWLEADER,
+    QM_ACK,
+    QM_UPTODATE,
+    QM_COMMIT,
+    QM_REQUEST,
+    QM_REPLY,
+    QM_CONNECT,
+    QM_PING,
+    QM_PINGACK,
+};
+
+enum role { R_LOOKING, R_LEADING, R_FOLLOWING, R_OBSERVING };
+enum action { A_NONE, A_LOOK, A_LEAD, A_FOLLOW };
+
+/* The leader's record of one learner. */
+enum lstate { L_NEW, L_INFO, L_EPOCH, L_SYNCED, L_ACTIVE };
+struct learner {
+    struct quorum *q;
+    struct peer_link *l;     /* NULL once the link is gone (dead) */
+    struct learner *next;
+    int sid, observer;
+    enum lstate st;
+    int64_t accepted_epoch, current_epoch, last_zxid;
+    int64_t sync_zxid;       /* end of the history sent before NEWLEADER */
+    int64_t acked;
+    struct conn *proxy;      /* runs this learner's forwarded requests */
+};
+
+/* A learner's queue of proposals awaiting commit and replies awaiting
+ * their turn, in the order the leader sent them. */
+struct pending {
+    struct pending *next;
+    int is_reply;
+    int64_t zxid;            /* proposal */
+    uint64_t uid;            /* reply: connection */
+    int flags;
+    size_t len;
+    uint8_t data[];
+};
+
+struct quorum {
+    struct server *s;
+    int myid, voter, nvoters;
+    struct election *el;
+    enum role role;
+    int serving;
+    int64_t accepted_epoch, current_epoch;
+    int64_t epoch;           /* of the leader we lead or follow */
+    int leader_id;
+    int64_t log_durable;     /* highest zxid our log has made durable */
+    int64_t logged;          /* highest zxid appended to our log */
+    uv_timer_t tick;
+    uv_timer_t transition;
+    enum action action;
+    int action_leader;
+    char look_reason[160];
+    int64_t deadline;        /* of the current phase (monotonic ms) */
+    int stopping;
+
+    /* leader */
+    uv_tcp_t listener;
+    int listening;
+    struct learner *learners;
+    int epoch_decided, established;
+    int64_t commit;
+    uint64_t cur_uid;        /* connection of the forwarded request running now */
+    struct learner *cur_learner;
+
+    /* learner */
+    struct peer_link *leader;
+    int lstate;              /* 0 connecting, 1 info sent, 2 epoch acked, 3 NEWLEADER, 4 serving */
+    int64_t newleader_zxid;
+    int need_snap;
+    struct pending *qhead, *qtail;
+    struct i64map fwd;       /* connection uid -> conn with forwarded requests */
+    int64_t last_report_ms;
+};
+
+static void schedule_look(struct quorum *q, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int64_t now_ms(void) { return server_now_ms(); }
+static int quorum_size(const struct quorum *q) { return q->nvoters / 2 + 1; }
+
+/* ---- persistent epochs (dataDir/acceptedEpoch, dataDir/currentEpoch) ---- */
+
+static int64_t read_epoch(const struct server *s, const char *name, int64_t dflt)
+{
+    char path[4200], text[32];
+    snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return dflt;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    return end == text || v < 0 ? dflt : v;
+}
+
+static void write_epoch(const struct server *s, const char *name, int64_t v)
+{
+    char path[4200], tmp[4300], text[32];
+    snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int n = snprintf(text, sizeof text, "%lld\n", (long long)v);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int ok = fd >= 0 && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp, path)) {
+        /* Promises about epochs are what keeps two leaders apart. */
+        log_error("cannot write %s: %s; stopping", path, strerror(errno));
+        abort();
+    }
+    int dfd = open(s->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
+static void set_accepted_epoch(struct quorum *q, int64_t e)
+{
+    q->accepted_epoch = e;
+    write_epoch(q->s, "acceptedEpoch", e);
+}
+
+static void set_current_epoch(struct quorum *q, int64_t e)
+{
+    q->current_epoch = e;
+    write_epoch(q->s, "currentEpoch", e);
+}
+
+/* ---- message helpers ---- */
+
+static void msg_begin(struct jute_out *o, enum qmsg type)
+{
+    jute_out_init(o);
+    uint8_t t = (uint8_t)type;
+    jute_put_raw(o, &t, 1);
+}
+
+static void send_long(struct peer_link *l, enum qmsg type, int64_t v)
+{
+    struct jute_out o;
+    msg_begin(&o, type);
+    jute_put_long(&o, v);
+    peer_send_out(l, &o);
+    jute_out_free(&o);
+}
+
+static void send_proposal(struct peer_link *l, int64_t zxid, const void *rec, size_t len)
+{
+    struct jute_out o;
+    msg_begin(&o, QM_PROPOSAL);
+    jute_put_long(&o, zxid);
+    jute_put_raw(&o, rec, len);
+    peer_send_out(l, &o);
+    jute_out_free(&o);
+}
+
+/* ================= leader ================= */
+
+static int learner_live(const struct learner *ln) { return ln->l != NULL; }
+
+static void learner_drop(struct learner *ln, const char *why)
+{
+    if (!ln->l)
+        return;
+    log_info("quorum: dropping server %d (%s): %s", ln->sid, ln->l->desc, why);
+    peer_close(ln->l); /* on_learner_close marks it dead */
+}
+
+static void free_learner(struct learner *ln)
+{
+    if (ln->proxy)
+        conn_free_proxy(ln->proxy);
+    free(ln);
+}
+
+static void sweep_learners(struct quorum *q)
+{
+    struct learner **pp = &q->learners;
+    while (*pp) {
+        struct learner *ln = *pp;
+        if (learner_live(ln)) {
+            pp = &ln->next;
+            continue;
+        }
+        *pp = ln->next;
+        free_learner(ln);
+    }
+}
+
+static void broadcast(struct quorum *q, const struct jute_out *o, enum lstate min)
+{
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln->st >= min)
+            peer_send_out(ln->l, o);
+}
+
+static void send_uptodate(struct quorum *q, struct learner *ln)
+{
+    send_long(ln->l, QM_UPTODATE, q->commit);
+    ln->st = L_ACTIVE;
+    log_info("quorum: server %d is in sync (%s, acked 0x%" PRIx64 ")", ln->sid,
+             ln->observer ? "observer" : "follower", (uint64_t)ln->acked);
+}
+
+static void establish(struct quorum *q)
+{
+    struct server *s = q->s;
+    set_current_epoch(q, q->epoch);
+    q->established = 1;
+    q->commit = s->last_zxid;
+    server_durable(s, q->commit);
+    /* Sessions get a whole timeout to find a member of the new epoch. */
+    int64_t id;
+    void *v;
+    I64MAP_FOREACH(&s->sessions.map, id, v) sessions_touch(&s->sessions, v, now_ms());
+    char who[256] = "";
+    size_t n = 0;
+    for (struct learner *ln = q->learners; ln; ln = ln->next) {
+        if (!learner_live(ln) || ln->st != L_SYNCED || ln->acked < ln->sync_zxid)
+            continue;
+        n += (size_t)snprintf(who + n, n < sizeof who ? sizeof who - n : 0, " %d", ln->sid);
+        send_uptodate(q, ln);
+    }
+    q->serving = 1;
+    election_settle(q->el, PEER_LEADING, q->myid);
+    log_info("quorum: leading epoch %lld from zxid 0x%" PRIx64 " with followers:%s",
+             (long long)q->epoch, (uint64_t)q->commit, who);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The highest zxid a quorum of voters has made durable. */
+static void update_commit(struct quorum *q)
+{
+    int64_t v[ZKD_MAX_SERVERS + 1];
+    int n = 0;
+    v[n++] = q->log_durable;
+    for (struct learner *ln = q->learners; ln && n < ZKD_MAX_SERVERS; ln = ln->next)
+        if (learner_live(ln) && !ln->observer && ln->st >= L_SYNCED)
+            v[n++] = ln->acked;
+    if (n < quorum_size(q))
+        return;
+    qsort(v, (size_t)n, sizeof v[0], cmp_desc);
+    int64_t c = v[quorum_size(q) - 1];
+    if (!q->established) {
+        if (q->epoch_decided && c >= q->s->last_zxid) {
+            /* Everyone counted has acknowledged NEWLEADER (a learner acks
+             * only after it), so a quorum holds the whole history. */
+            int synced = 1;
+            for (struct learner *ln = q->learners; ln; ln = ln->next)
+                if (learner_live(ln) && !ln->observer && ln->st >= L_SYNCED && ln->acked >= ln->sync_zxid)
+                    synced++;
+            if (synced >= quorum_size(q))
+                establish(q);
+        }
+        return;
+    }
+    if (c <= q->commit)
+        return;
+    q->commit = c;
+    server_durable(q->s, c);
+    struct jute_out o;
+    msg_begin(&o, QM_COMMIT);
+    jute_put_long(&o, c);
+    broadcast(q, &o, L_SYNCED);
+    jute_out_free(&o);
+}
+
+static void send_linfo(struct quorum *q, struct learner *ln)
+{
+    struct jute_out o;
+    msg_begin(&o, QM_LINFO);
+    jute_put_long(&o, q->epoch);
+    jute_put_buffer(&o, q->s->sessions.secret, 32);
+    peer_send_out(ln->l, &o);
+    jute_out_free(&o);
+    ln->st = L_EPOCH;
+}
+
+/* A quorum of voters (us included) has told us its accepted epoch: pick a
+ * new one above all of them. */
+static void maybe_decide_epoch(struct quorum *q)
+{
+    if (q->epoch_decided)
+        return;
+    int n = 1;
+    int64_t max = q->accepted_epoch;
+    for (struct learner *ln = q->learners; ln; ln = ln->next) {
+        if (!learner_live(ln) || ln->observer || ln->st < L_INFO)
+            continue;
+        n++;
+        if (ln->accepted_epoch > max)
+            max = ln->accepted_epoch;
+    }
+    if (n < quorum_size(q))
+        return;
+    q->epoch = max + 1;
+    set_accepted_epoch(q, q->epoch);
+    q->epoch_decided = 1;
+    log_info("quorum: new epoch %lld agreed by %d voters", (long long)q->epoch, n);
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln->st == L_INFO)
+            send_linfo(q, ln);
+}
+
+struct snap_send {
+    struct peer_link *l;
+    struct jute_out o;
+};
+
+static int put_snaprec(const void *rec, size_t len, void *d)
+{
+    struct snap_send *ss = d;
+    ss->o.len = 1;
+    jute_put_raw(&ss->o, rec, len);
+    peer_send_out(ss->l, &ss->o);
+    return 0;
+}
+
+/* Brings a learner whose history ends at `peer` in line with ours, then
+ * sends NEWLEADER; from here on it receives every proposal. */
+static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
+{
+    struct server *s = q->s;
+    int64_t last = s->last_zxid;
+    size_t from = 0;
+    int64_t trunc = 0;
+    enum txnwin_plan plan = peer < 0 ? TXNWIN_SNAP : peer == last ? TXNWIN_DIFF
+                                                   : txnwin_plan(&s->win, peer, &from, &trunc);
+    if (peer == last)
+        from = s->win.n;
+    if (plan == TXNWIN_SNAP) {
+        log_info("quorum: syncing server %d by snapshot at 0x%" PRIx64 " (its last zxid 0x%" PRIx64 ")",
+                 ln->sid, (uint64_t)last, (uint64_t)peer);
+        send_long(ln->l, QM_SNAPBEGIN, last);
+        struct snap_send ss = {ln->l, {0}};
+        msg_begin(&ss.o, QM_SNAPREC);
+        server_image(s, put_snaprec, &ss);
+        jute_out_free(&ss.o);
+        send_long(ln->l, QM_SNAPEND, last);
+    } else {
+        if (plan == TXNWIN_TRUNC)
+            send_long(ln->l, QM_TRUNC, trunc);
+        log_info("quorum: syncing server %d by %s%s%" PRIx64 " + %zu transactions", ln->sid,
+                 plan == TXNWIN_TRUNC ? "truncation to 0x" : "diff from 0x", "",
+                 (uint64_t)(plan == TXNWIN_TRUNC ? trunc : peer), s->win.n - from);
+        for (size_t i = from; i < s->win.n; i++) {
+            const struct txnwin_entry *e = txnwin_at(&s->win, i);
+            send_proposal(ln->l, e->zxid, e->rec, e->len);
+        }
+    }
+    struct jute_out o;
+    msg_begin(&o, QM_NEWLEADER);
+    jute_put_long(&o, q->epoch);
+    jute_put_long(&o, last);
+    peer_send_out(ln->l, &o);
+    jute_out_free(&o);
+    ln->sync_zxid = last;
+    ln->st = L_SYNCED;
+}
+
+static void proxy_sink(struct conn *c, const uint8_t *frame, size_t len)
+{
+    struct learner *ln = c->sink_data;
+    struct quorum *q = ln->q;
+    if (!learner_live(ln))
+        return;
+    struct jute_out o;
+    msg_begin(&o, QM_REPLY);
+    jute_put_long(&o, (int64_t)q->cur_uid);
+    uint8_t flags = 0;
+    jute_put_raw(&o, &flags, 1);
+    jute_put_raw(&o, frame, len);
+    peer_send_out(ln->l, &o);
+    jute_out_free(&o);
+}
+
+static void handle_request(struct quorum *q, struct learner *ln, struct jute_in *in)
+{
+    struct server *s = q->s;
+    int64_t session = jute_get_long(in);
+    uint64_t uid = (uint64_t)jute_get_long(in);
+    int32_t nauth = jute_get_count(in, 8);
+    if (in->err) {
+        learner_drop(ln, "malformed request");
+        return;
+    }
+    if (!ln->proxy)
+        ln->proxy = conn_new_proxy(s, proxy_sink, ln);
+    struct conn *p = ln->proxy;
+    auth_info_free(&p->auth);
+    for (int32_t i = 0; i < nauth && !in->err; i++) {
+        struct zk_slice scheme = jute_get_string(in), id = jute_get_string(in);
+        if (in->err)
+            break;
+        char *sc = zk_xstrndup(scheme.p, (size_t)scheme.len), *ident = zk_xstrndup(id.p, (size_t)id.len);
+        auth_info_add(&p->auth, sc, ident);
+        free(sc);
+        free(ident);
+    }
+    if (in->err) {
+        learner_drop(ln, "malformed request");
+        return;
+    }
+    p->session = sessions_get(&s->sessions, session);
+    p->session_id = session;
+    p->state = CONN_READY;
+    q->cur_uid = uid;
+    server_request_local(s, p, in->p + in->off, jute_in_left(in));
+}
+
+static void handle_connect(struct quorum *q, struct learner *ln, struct jute_in *in)
+{
+    struct server *s = q->s;
+    int64_t id = jute_get_long(in);
+    uint64_t uid = (uint64_t)jute_get_long(in);
+    int32_t timeout = jute_get_int(in);
+    if (in->err || !id) {
+        learner_drop(ln, "malformed session request");
+        return;
+    }
+    int64_t zxid = s->last_zxid;
+    if (!sessions_get(&s->sessions, id)) {
+        struct txn t;
+        txn_init(&t, ZK_OP_CREATESESSION, id, 0, server_wall_ms());
+        t.timeout = timeout;
+        zxid = server_commit(s, &t);
+        txn_free(&t);
+    }
+    (void)zxid;
+    uint8_t pw[16];
+    sessions_password(&s->sessions, id, pw);
+    struct jute_out o;
+    msg_begin(&o, QM_REPLY);
+    jute_put_long(&o, (int64_t)uid);
+    uint8_t flags = 1;
+    jute_put_raw(&o, &flags, 1);
+    size_t at = o.len;
+    jute_put_int(&o, 0); /* frame length, patched */
+    jute_put_int(&o, 0); /* protocolVersion */
+    jute_put_int(&o, timeout);
+    jute_put_long(&o, id);
+    jute_put_buffer(&o, pw, 16);
+    jute_put_bool(&o, 0);
+    jute_patch_int(&o, at, (int32_t)(o.len - at - 4));
+    peer_send_out(ln->l, &o);
+    jute_out_free(&o);
+}
+
+static void handle_pingack(struct quorum *q, struct jute_in *in)
+{
+    struct server *s = q->s;
+    int32_t n = jute_get_count(in, 8);
+    for (int32_t i = 0; i < n && !in->err; i++) {
+        struct session *se = sessions_get(&s->sessions, jute_get_long(in));
+        if (se && !se->closing)
+            sessions_touch(&s->sessions, se, now_ms());
+    }
+}
+
+static void handle_finfo(struct quorum *q, struct learner *ln, struct jute_in *in)
+{
+    int sid = jute_get_int(in);
+    int observer = jute_get_bool(in);
+    ln->accepted_epoch = jute_get_long(in);
+    ln->current_epoch = jute_get_long(in);
+    ln->last_zxid = jute_get_long(in);
+    const struct zkd_server_line *line = config_server(&q->s->cfg, sid);
+    if (in->err || !line || sid == q->myid || !line->observer != !observer) {
+        learner_drop(ln, "not a member of this ensemble (or its role differs from the config)");
+        return;
+    }
+    for (struct learner *o = q->learners; o; o = o->next)
+        if (o != ln && learner_live(o) && o->sid == sid)
+            learner_drop(o, "it connected again");
+    ln->sid = sid;
+    ln->observer = observer;
+    ln->st = L_INFO;
+    snprintf(ln->l->desc, sizeof ln->l->desc, "server %d", sid);
+    if (q->role != R_LEADING)
+        return;
+    if (q->epoch_decided) {
+        if (ln->accepted_epoch > q->epoch) {
+            learner_drop(ln, "it promised a newer epoch");
+            return;
+        }
+        send_linfo(q, ln);
+    } else {
+        maybe_decide_epoch(q);
+    }
+}
+
+static void handle_ackepoch(struct quorum *q, struct learner *ln, struct jute_in *in)
+{
+    struct server *s = q->s;
+    int64_t cur = jute_get_long(in), last = jute_get_long(in);
+    if (in->err || ln->st != L_EPOCH) {
+        learner_drop(ln, "unexpected ACKEPOCH");
+        return;
+    }
+    if (!ln->observer && !q->established &&
+        (cur > q->current_epoch || (cur == q->current_epoch && last > s->last_zxid))) {
+        schedule_look(q, "server %d has a more recent history (epoch %lld, zxid 0x%" PRIx64
+                         ") than ours (epoch %lld, zxid 0x%" PRIx64 ")",
+                      ln->sid, (long long)cur, (uint64_t)last, (long long)q->current_epoch,
+                      (uint64_t)s->last_zxid);
+        return;
+    }
+    sync_learner(q, ln, last);
+}
+
+static void handle_ack(struct quorum *q, struct learner *ln, struct jute_in *in)
+{
+    int64_t z = jute_get_long(in);
+    if (in->err || ln->st < L_SYNCED)
+        return;
+    if (z > ln->acked)
+        ln->acked = z;
+    if (q->established && ln->st == L_SYNCED && ln->acked >= ln->sync_zxid)
+        send_uptodate(q, ln);
+    if (!ln->observer)
+        update_commit(q);
+}
+
+static void on_learner_msg(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    struct learner *ln = l->owner;
+    struct quorum *q = ln->q;
+    if (!len || (q->role != R_LEADING && !(q->role == R_LOOKING && p[0] == QM_FINFO))) {
+        learner_drop(ln, "message while not leading");
+        return;
+    }
+    struct jute_in in;
+    jute_in_init(&in, p + 1, len - 1);
+    if (p[0] != QM_FINFO && ln->st == L_NEW) {
+        learner_drop(ln, "did not introduce itself");
+        return;
+    }
+    switch (p[0]) {
+    case QM_FINFO:
+        handle_finfo(q, ln, &in);
+        break;
+    case QM_ACKEPOCH:
+        handle_ackepoch(q, ln, &in);
+        break;
+    case QM_ACK:
+        handle_ack(q, ln, &in);
+        break;
+    case QM_REQUEST:
+        if (q->established)
+            handle_request(q, ln, &in);
+        break;
+    case QM_CONNECT:
+        if (q->established)
+            handle_connect(q, ln, &in);
+        break;
+    case QM_PINGACK:
+        handle_pingack(q, &in);
+        break;
+    default:
+        learner_drop(ln, "unknown message type");
+    }
+}
+
+static void on_learner_close(struct peer_link *l, int status)
+{
+    struct learner *ln = l->owner;
+    (void)status;
+    ln->l = NULL;
+    if (ln->sid >= 0 && !ln->q->stopping)
+        log_info("quorum: lost the link to server %d", ln->sid);
+}
+
+static void on_quorum_connection(uv_stream_t *listener, int status)
+{
+    struct quorum *q = listener->data;
+    if (status < 0)
+        return;
+    struct learner *ln = zk_xcalloc(1, sizeof *ln);
+    ln->q = q;
+    ln->sid = -1;
+    ln->l = peer_accept(listener, ln, on_learner_msg, on_learner_close);
+    if (!ln->l) {
+        free(ln);
+        return;
+    }
+    if (q->role != R_LEADING && q->role != R_LOOKING) {
+        peer_close(ln->l);
+        free(ln);
+        return;
+    }
+    /* While looking, a member that already chose us may introduce itself;
+     * keep it until we know whether we lead. */
+    ln->next = q->learners;
+    q->learners = ln;
+}
+
+static void lead(struct quorum *q)
+{
+    q->role = R_LEADING;
+    q->leader_id = q->myid;
+    q->epoch_decided = q->established = 0;
+    q->deadline = now_ms() + (int64_t)q->s->cfg.init_limit * q->s->cfg.tick_time;
+    election_settle(q->el, PEER_LEADING, q->myid);
+    log_info("quorum: trying to lead (last zxid 0x%" PRIx64 ", accepted epoch %lld)",
+             (uint64_t)q->s->last_zxid, (long long)q->accepted_epoch);
+    maybe_decide_epoch(q); /* a one-voter ensemble needs nobody */
+    update_commit(q);
+}
+
+static void leader_tick(struct quorum *q)
+{
+    int64_t now = now_ms();
+    sweep_learners(q);
+    if (!q->established) {
+        if (now > q->deadline)
+            schedule_look(q, "no quorum followed within initLimit");
+        return;
+    }
+    struct jute_out o;
+    msg_begin(&o, QM_PING);
+    jute_put_long(&o, q->commit);
+    broadcast(q, &o, L_SYNCED);
+    jute_out_free(&o);
+    int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
+    int alive = 1;
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && !ln->observer && ln->st >= L_SYNCED &&
+            now - ln->l->last_heard_ms <= limit)
+            alive++;
+    if (alive < quorum_size(q))
+        schedule_look(q, "lost the quorum: %d of %d voters heard within syncLimit", alive,
+                      q->nvoters);
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln->st >= L_SYNCED && now - ln->l->last_heard_ms > limit)
+            learner_drop(ln, "silent for longer than syncLimit");
+}
+
+/* ================= learner ================= */
+
+static void pending_push(struct quorum *q, struct pending *p)
+{
+    p->next = NULL;
+    if (q->qtail)
+        q->qtail->next = p;
+    else
+        q->qhead = p;
+    q->qtail = p;
+}
+
+static struct pending *pending_new(size_t len)
+{
+    struct pending *p = zk_xmalloc(sizeof *p + len);
+    memset(p, 0, sizeof *p);
+    p->len = len;
+    return p;
+}
+
+static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
+{
+    struct server *s = q->s;
+    struct txn t;
+    if (txn_decode(rec, len, &t)) {
+        log_error("quorum: proposal 0x%" PRIx64 " does not decode; stopping", (uint64_t)zxid);
+        abort();
+    }
+    struct conn *closing = NULL;
+    if (t.type == ZK_OP_CLOSESESSION) {
+        struct session *se = sessions_get(&s->sessions, t.session);
+        closing = se ? se->conn : NULL;
+    }
+    struct journal j = {0};
+    int rc = apply_txn(s, &t, zxid, &j);
+    if (rc)
+        log_warn("quorum: transaction 0x%" PRIx64 " (type %d) did not apply: %s", (uint64_t)zxid,
+                 t.type, zk_errname(rc));
+    journal_free(&j);
+    txn_free(&t);
+    s->last_zxid = zxid;
+    server_count_txn(s);
+    if (closing && !closing->fwd_pending)
+        conn_close_after_flush(closing);
+}
+
+static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
+{
+    struct jute_out o;
+    msg_begin(&o, QM_REQUEST);
+    jute_put_long(&o, c->session_id);
+    jute_put_long(&o, (int64_t)c->uid);
+    jute_put_int(&o, c->auth.n);
+    for (int i = 0; i < c->auth.n; i++) {
+        jute_put_string(&o, c->auth.ids[i].scheme);
+        jute_put_string(&o, c->auth.ids[i].id);
+    }
+    jute_put_raw(&o, p, len);
+    peer_send_out(q->leader, &o);
+    jute_out_free(&o);
+    c->fwd_pending++;
+    i64map_put(&q->fwd, (int64_t)c->uid, c);
+}
+
+static int is_forwarded(int32_t type)
+{
+    return prep_is_write(type) || type == ZK_OP_MULTI || type == ZK_OP_CLOSESESSION ||
+           type == ZK_OP_SYNC || type == ZK_OP_RECONFIG;
+}
+
+/* Runs held requests of `c` until one must wait for a forwarded write. */
+static void drain_held(struct quorum *q, struct conn *c)
+{
+    while (c->held && c->state == CONN_READY) {
+        struct held_req *h = c->held;
+        if (is_forwarded(h->type)) {
+            c->held = h->next;
+            forward(q, c, h->data, h->len);
+            free(h);
+            continue;
+        }
+        if (c->fwd_pending)
+            break;
+        c->held = h->next;
+        server_request_local(q->s, c, h->data, h->len);
+        free(h);
+    }
+    if (!c->held)
+        c->held_tail = NULL;
+}
+
+static void deliver_reply(struct quorum *q, struct pending *p)
+{
+    struct server *s = q->s;
+    struct conn *c = i64map_get(&q->fwd, (int64_t)p->uid);
+    if (!c)
+        return;
+    if (p->flags & 1) {
+        struct session *se = sessions_get(&s->sessions, c->session_id);
+        if (se)
+            server_attach(s, c, se);
+    }
+    conn_put_frame(c, p->data, p->len, s->last_zxid);
+    if (c->fwd_pending > 0)
+        c->fwd_pending--;
+    if (!c->fwd_pending)
+        i64map_del(&q->fwd, (int64_t)p->uid);
+    drain_held(q, c);
+    if (!c->session && !c->fwd_pending && c->state == CONN_READY)
+        conn_close_after_flush(c);
+}
+
+/* Applies queued proposals up to the commit zxid and delivers the replies
+ * between them, in order. */
+static void apply_queue(struct quorum *q)
+{
+    while (q->qhead) {
+        struct pending *p = q->qhead;
+        if (!p->is_reply && p->zxid > q->commit)
+            break;
+        q->qhead = p->next;
+        if (!q->qhead)
+            q->qtail = NULL;
+        if (p->is_reply)
+            deliver_reply(q, p);
+        else if (p->zxid > q->s->last_zxid)
+            apply_committed_txn(q, p->zxid, p->data, p->len);
+        free(p);
+    }
+    server_durable(q->s, q->commit);
+}
+
+static void learner_commit(struct quorum *q, int64_t c)
+{
+    if (c > q->commit)
+        q->commit = c;
+    if (q->lstate >= 3)
+        apply_queue(q);
+}
+
+static void send_ack(struct quorum *q)
+{
+    if (q->leader && q->lstate >= 3 && q->log_durable >= q->newleader_zxid)
+        send_long(q->leader, QM_ACK, q->log_durable);
+}
+
+static void learner_fail(struct quorum *q, const char *why)
+{
+    schedule_look(q, "leaving leader %d: %s", q->leader_id, why);
+}
+
+static void handle_linfo(struct quorum *q, struct jute_in *in)
+{
+    struct server *s = q->s;
+    int64_t epoch = jute_get_long(in);
+    struct zk_slice secret = jute_get_buffer(in);
+    if (in->err || secret.len != 32) {
+        learner_fail(q, "malformed LEADERINFO");
+        return;
+    }
+    if (epoch < q->accepted_epoch) {
+        learner_fail(q, "its epoch is older than one we promised");
+        return;
+    }
+    if (epoch > q->accepted_epoch)
+        set_accepted_epoch(q, epoch);
+    q->epoch = epoch;
+    server_set_secret(s, (const uint8_t *)secret.p);
+    struct jute_out o;
+    msg_begin(&o, QM_ACKEPOCH);
+    jute_put_long(&o, q->current_epoch);
+    jute_put_long(&o, q->need_snap ? -1 : q->logged);
+    peer_send_out(q->leader, &o);
+    jute_out_free(&o);
+    q->lstate = 2;
+}
+
+static void handle_trunc(struct quorum *q, int64_t z)
+{
+    struct server *s = q->s;
+    if (s->snap_zxid > z) {
+        q->need_snap = 1;
+        learner_fail(q, "asked to truncate below our newest snapshot; will ask for a snapshot");
+        return;
+    }
+    log_info("quorum: truncating our history after 0x%" PRIx64 " (leader %d)", (uint64_t)z,
+             q->leader_id);
+    if (server_truncate(s, z)) {
+        learner_fail(q, "truncation failed");
+        return;
+    }
+    q->logged = q->log_durable = s->last_zxid;
+}
+
+static void handle_snapend(struct quorum *q, int64_t z)
+{
+    struct server *s = q->s;
+    if (server_image_end(s, z)) {
+        q->need_snap = 1;
+        learner_fail(q, "could not store the snapshot");
+        return;
+    }
+    q->need_snap = 0;
+    q->logged = q->log_durable = z;
+    log_info("quorum: loaded the leader's snapshot at 0x%" PRIx64 " (%llu znodes)", (uint64_t)z,
+             (unsigned long long)tree_node_count(s->tree));
+}
+
+static void handle_proposal(struct quorum *q, struct jute_in *in)
+{
+    struct server *s = q->s;
+    int64_t zxid = jute_get_long(in);
+    if (in->err || q->lstate < 2) {
+        learner_fail(q, "unexpected proposal");
+        return;
+    }
+    if (zxid <= q->logged)
+        return;
+    const uint8_t *rec = in->p + in->off;
+    size_t len = jute_in_left(in);
+    if (!len) {
+        learner_fail(q, "empty proposal");
+        return;
+    }
+    txnlog_append(s->log, zxid, rec, len);
+    txnwin_push(&s->win, zxid, rec, len);
+    q->logged = zxid;
+    struct pending *p = pending_new(len);
+    p->zxid = zxid;
+    memcpy(p->data, rec, len);
+    pending_push(q, p);
+}
+
+static void handle_reply(struct quorum *q, struct jute_in *in)
+{
+    uint64_t uid = (uint64_t)jute_get_long(in);
+    int flags = in->off < in->len ? in->p[in->off++] : 0;
+    if (in->err) {
+        learner_fail(q, "malformed reply");
+        return;
+    }
+    size_t len = jute_in_left(in);
+    struct pending *p = pending_new(len);
+    p->is_reply = 1;
+    p->uid = uid;
+    p->flags = flags;
+    memcpy(p->data, in->p + in->off, len);
+    pending_push(q, p);
+    if (q->lstate >= 4)
+        apply_queue(q);
+}
+
+static void send_pingack(struct quorum *q)
+{
+    struct server *s = q->s;
+    int64_t since = q->last_report_ms;
+    q->last_report_ms = now_ms();
+    struct jute_out o;
+    msg_begin(&o, QM_PINGACK);
+    size_t at = o.len;
+    jute_put_int(&o, 0);
+    int32_t n = 0;
+    for (struct conn *c = s->conns; c; c = c->next)
+        if (c->session && c->active_ms >= since) {
+            jute_put_long(&o, c->session->id);
+            n++;
+        }
+    jute_patch_int(&o, at, n);
+    peer_send_out(q->leader, &o);
+    jute_out_free(&o);
+}
+
+static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    struct quorum *q = l->owner;
+    if (!len || q->leader != l)
+        return;
+    struct jute_in in;
+    jute_in_init(&in, p + 1, len - 1);
+    switch (p[0]) {
+    case QM_LINFO:
+        handle_linfo(q, &in);
+        break;
+    case QM_TRUNC: {
+        int64_t z = jute_get_long(&in);
+        if (!in.err && q->lstate == 2)
+            handle_trunc(q, z);
+        else
+            learner_fail(q, "unexpected TRUNC");
+        break;
+    }
+    case QM_SNAPBEGIN:
+        if (q->lstate != 2) {
+            learner_fail(q, "unexpected snapshot");
+            break;
+        }
+        server_image_begin(q->s);
+        break;
+    case QM_SNAPREC:
+        if (server_image_record(q->s, in.p, in.len))
+            learner_fail(q, "a snapshot record does not load");
+        break;
+    case QM_SNAPEND: {
+        int64_t z = jute_get_long(&in);
+        if (!in.err)
+            handle_snapend(q, z);
+        break;
+    }
+    case QM_PROPOSAL:
+        handle_proposal(q, &in);
+        break;
+    case QM_NEWLEADER: {
+        int64_t epoch = jute_get_long(&in), z = jute_get_long(&in);
+        if (in.err || q->lstate != 2 || epoch != q->epoch) {
+            learner_fail(q, "unexpected NEWLEADER");
+            break;
+        }
+        if (epoch > q->current_epoch)
+            set_current_epoch(q, epoch);
+        q->newleader_zxid = z;
+        q->lstate = 3;
+        send_ack(q);
+        break;
+    }
+    case QM_UPTODATE: {
+        int64_t c = jute_get_long(&in);
+        if (in.err || q->lstate != 3) {
+            learner_fail(q, "unexpected UPTODATE");
+            break;
+        }
+        q->lstate = 4;
+        q->serving = 1;
+        q->last_report_ms = now_ms();
+        election_settle(q->el, q->voter ? PEER_FOLLOWING : PEER_OBSERVING, q->leader_id);
+        log_info("quorum: %s leader %d in epoch %lld, serving from zxid 0x%" PRIx64,
+                 q->voter ? "following" : "observing", q->leader_id, (long long)q->epoch,
+                 (uint64_t)c);
+        learner_commit(q, c);
+        break;
+    }
+    case QM_COMMIT: {
+        int64_t c = jute_get_long(&in);
+        if (!in.err)
+            learner_commit(q, c);
+        break;
+    }
+    case QM_PING: {
+        int64_t c = jute_get_long(&in);
+        if (!in.err && q->lstate >= 3)
+            learner_commit(q, c);
+        send_pingack(q);
+        break;
+    }
+    case QM_REPLY:
+        handle_reply(q, &in);
+        break;
+    default:
+        learner_fail(q, "unknown message from the leader");
+    }
+}
+
+static void on_leader_close(struct peer_link *l, int status)
+{
+    struct quorum *q = l->owner;
+    if (q->leader != l)
+        return;
+    q->leader = NULL;
+    if (!q->stopping)
+        learner_fail(q, status ? uv_strerror(status) : "link closed");
+}
+
+static void on_leader_connect(struct peer_link *l, int status)
+{
+    struct quorum *q = l->owner;
+    if (status || q->leader != l)
+        return;
+    struct jute_out o;
+    msg_begin(&o, QM_FINFO);
+    jute_put_int(&o, q->myid);
+    jute_put_bool(&o, !q->voter);
+    jute_put_long(&o, q->accepted_epoch);
+    jute_put_long(&o, q->current_epoch);
+    jute_put_long(&o, q->need_snap ? -1 : q->logged);
+    peer_send_out(l, &o);
+    jute_out_free(&o);
+    q->lstate = 1;
+}
+
+static void follow(struct quorum *q, int leader)
+{
+    const struct zkd_server_line *line = config_server(&q->s->cfg, leader);
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        learner_drop(ln, "we follow another leader");
+    sweep_learners(q);
+    q->role = q->voter ? R_FOLLOWING : R_OBSERVING;
+    q->leader_id = leader;
+    q->lstate = 0;
+    q->deadline = now_ms() + (int64_t)q->s->cfg.init_limit * q->s->cfg.tick_time;
+    q->leader = line ? peer_connect(q->s->loop, line->host, line->quorum_port, q, on_leader_connect,
+                                    on_leader_msg, on_leader_close)
+                     : NULL;
+    if (!q->leader) {
+        schedule_look(q, "cannot reach leader %d", leader);
+        return;
+    }
+    snprintf(q->leader->desc, sizeof q->leader->desc, "leader %d (%s:%d)", leader, line->host,
+             line->quorum_port);
+    election_settle(q->el, q->voter ? PEER_FOLLOWING : PEER_OBSERVING, leader);
+}
+
+static void learner_tick(struct quorum *q)
+{
+    int64_t now = now_ms();
+    if (q->lstate < 4) {
+        if (now > q->deadline)
+            learner_fail(q, "not in sync within initLimit");
+        return;
+    }
+    int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
+    if (q->leader && now - q->leader->last_heard_ms > limit)
+        learner_fail(q, "silent for longer than syncLimit");
+}
+
+/* ================= roles ================= */
+
+/* Stops serving and drops the links of the current role.  The tree stays
+ * equal to the log: a learner applies what it has logged (a new leader's
+ * sync will truncate whatever of it was never committed). */
+static void leave_role(struct quorum *q)
+{
+    struct server *s = q->s;
+    q->serving = 0;
+    server_close_clients(s);
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln))
+            peer_close(ln->l);
+    sweep_learners(q);
+    q->epoch_decided = q->established = 0;
+    if (q->leader) {
+        struct peer_link *l = q->leader;
+        q->leader = NULL;
+        peer_close(l);
+    }
+    while (q->qhead) {
+        struct pending *p = q->qhead;
+        q->qhead = p->next;
+        if (!p->is_reply && p->zxid > s->last_zxid)
+            apply_committed_txn(q, p->zxid, p->data, p->len);
+        free(p);
+    }
+    q->qtail = NULL;
+    i64map_free(&q->fwd);
+    q->lstate = 0;
+    if (q->logged < s->last_zxid)
+        q->logged = s->last_zxid;
+}
+
+static void on_transition(uv_timer_t *t)
+{
+    struct quorum *q = t->data;
+    enum action a = q->action;
+    q->action = A_NONE;
+    if (q->stopping)
+        return;
+    if (a == A_LOOK) {
+        log_info("quorum: %s", q->look_reason);
+        leave_role(q);
+        q->role = R_LOOKING;
+        election_look(q->el, q->logged, q->current_epoch);
+    } else if (a == A_LEAD && q->role == R_LOOKING) {
+        lead(q);
+    } else if (a == A_FOLLOW && q->role == R_LOOKING) {
+        follow(q, q->action_leader);
+    }
+}
+
+static void schedule(struct quorum *q, enum action a)
+{
+    q->action = a;
+    uv_timer_start(&q->transition, on_transition, 0, 0);
+}
+
+static void schedule_look(struct quorum *q, const char *fmt, ...)
+{
+    if (q->action == A_LOOK || (q->role == R_LOOKING && q->action == A_NONE))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q->look_reason, sizeof q->look_reason, fmt, ap);
+    va_end(ap);
+    schedule(q, A_LOOK);
+}
+
+static void on_decided(struct election *e, int leader, void *data)
+{
+    struct quorum *q = data;
+    (void)e;
+    q->action_leader = leader;
+    schedule(q, leader == q->myid ? A_LEAD : A_FOLLOW);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct quorum *q = t->data;
+    if (q->role == R_LEADING)
+        leader_tick(q);
+    else if (q->role != R_LOOKING)
+        learner_tick(q);
+}
+
+/* ================= API ================= */
+
+int quorum_start(struct server *s)
+{
+    const struct zkd_config *cfg = &s->cfg;
+    const struct zkd_server_line *me = config_server(cfg, s->myid);
+    if (!me) {
+        log_error("this server's id %d (dataDir/myid) has no server.%d line", s->myid, s->myid);
+        return -1;
+    }
+    struct quorum *q = zk_xcalloc(1, sizeof *q);
+    q->s = s;
+    q->myid = s->myid;
+    q->voter = !me->observer;
+    q->nvoters = config_voters(cfg);
+    q->leader_id = -1;
+    q->logged = q->log_durable = s->last_zxid;
+    q->current_epoch = read_epoch(s, "currentEpoch", s->last_zxid >> 32);
+    q->accepted_epoch = read_epoch(s, "acceptedEpoch", q->current_epoch);
+    if (q->accepted_epoch < q->current_epoch)
+        q->accepted_epoch = q->current_epoch;
+    if (peer_listen(s->loop, &q->listener, me->host, me->quorum_port, q, on_quorum_connection)) {
+        free(q);
+        return -1;
+    }
+    q->listening = 1;
+    q->el = election_new(s->loop, cfg, q->myid, on_decided, q);
+    if (!q->el) {
+        uv_close((uv_handle_t *)&q->listener, NULL);
+        free(q);
+        return -1;
+    }
+    s->q = q;
+    uv_timer_init(s->loop, &q->tick);
+    q->tick.data = q;
+    int half = cfg->tick_time / 2 > 0 ? cfg->tick_time / 2 : 1;
+    uv_timer_start(&q->tick, on_tick, (uint64_t)half, (uint64_t)half);
+    uv_timer_init(s->loop, &q->transition);
+    q->transition.data = q;
+    log_info("quorum: server %d (%s) of %d voters; quorum port %s:%d, current epoch %lld",
+             q->myid, q->voter ? "voter" : "observer", q->nvoters, me->host, me->quorum_port,
+             (long long)q->current_epoch);
+    q->role = R_LOOKING;
+    election_look(q->el, q->logged, q->current_epoch);
+    return 0;
+}
+
+static void free_quorum(uv_handle_t *h)
+{
+    struct quorum *q = h->data;
+    free(q);
+}
+
+void quorum_stop(struct server *s)
+{
+    struct quorum *q = s->q;
+    if (!q)
+        return;
+    q->stopping = 1;
+    leave_role(q);
+    election_close(q->el);
+    if (q->listening)
+        uv_close((uv_handle_t *)&q->listener, NULL);
+    uv_close((uv_handle_t *)&q->tick, NULL);
+    uv_close((uv_handle_t *)&q->transition, free_quorum);
+    s->q = NULL;
+}
+
+int quorum_serving(const struct quorum *q) { return q->serving; }
+int quorum_is_leader(const struct quorum *q) { return q->role == R_LEADING && q->established; }
+int quorum_is_learner(const struct quorum *q)
+{
+    return (q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->lstate >= 4;
+}
+
+int64_t quorum_next_zxid(struct quorum *q, int64_t last)
+{
+    if ((last >> 32) < q->epoch)
+        return (q->epoch << 32) | 1;
+    return last + 1;
+}
+
+void quorum_proposed(struct quorum *q, int64_t zxid, const void *rec, size_t len)
+{
+    q->logged = zxid;
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln->st >= L_SYNCED)
+            send_proposal(ln->l, zxid, rec, len);
+}
+
+void quorum_log_durable(struct quorum *q, int64_t zxid)
+{
+    if (zxid > q->log_durable)
+        q->log_durable = zxid;
+    if (q->role == R_LEADING)
+        update_commit(q);
+    else if (q->role != R_LOOKING)
+        send_ack(q);
+}
+
+int quorum_route(struct server *s, struct conn *c, const uint8_t *p, size_t len, int32_t type)
+{
+    struct quorum *q = s->q;
+    if (!quorum_is_learner(q) || !q->leader)
+        return 0;
+    int fwd = is_forwarded(type);
+    if (c->held || (!fwd && c->fwd_pending)) {
+        struct held_req *h = zk_xmalloc(sizeof *h + len);
+        h->next = NULL;
+        h->type = type;
+        h->len = len;
+        memcpy(h->data, p, len);
+        if (c->held_tail)
+            c->held_tail->next = h;
+        else
+            c->held = h;
+        c->held_tail = h;
+        return 1;
+    }
+    if (!fwd)
+        return 0;
+    forward(q, c, p, len);
+    return 1;
+}
+
+void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_t timeout)
+{
+    struct quorum *q = s->q;
+    if (!q->leader) {
+        conn_close(c);
+        return;
+    }
+    c->session_id = id;
+    c->timeout = timeout;
+    struct jute_out o;
+    msg_begin(&o, QM_CONNECT);
+    jute_put_long(&o, id);
+    jute_put_long(&o, (int64_t)c->uid);
+    jute_put_int(&o, timeout);
+    peer_send_out(q->leader, &o);
+    jute_out_free(&o);
+    c->fwd_pending++;
+    i64map_put(&q->fwd, (int64_t)c->uid, c);
+}
+
+void quorum_conn_closed(struct server *s, struct conn *c)
+{
+    struct quorum *q = s->q;
+    if (q && c->fwd_pending)
+        i64map_del(&q->fwd, (int64_t)c->uid);
+}
+
+void quorum_describe(const struct quorum *q, struct quorum_info *info)
+{
+    memset(info, 0, sizeof *info);
+    static const char *const names[] = {"looking", "leader", "follower", "observer"};
+    info->role = names[q->role];
+    if (q->role == R_LEADING && !q->established)
+        info->role = "looking";
+    if ((q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->lstate < 4)
+        info->role = "looking";
+    info->leader_id = q->leader_id;
+    info->epoch = q->epoch;
+    info->commit = q->commit;
+    for (const struct learner *ln = q->learners; ln; ln = ln->next) {
+        if (!learner_live(ln) || ln->sid < 0)
+            continue;
+        info->learners++;
+        if (ln->st == L_ACTIVE) {
+            if (ln->observer)
+                info->synced_observers++;
+            else
+                info->synced_followers++;
+            int64_t lag = q->s->last_zxid - ln->acked;
+            if (!ln->observer && lag > info->max_lag)
+                info->max_lag = lag;
+        }
+    }
+}
+
+void quorum_learner_lines(const struct quorum *q, void (*line)(const char *text, void *d), void *d)
+{
+    static const char *const st[] = {"connecting", "introduced", "epoch", "syncing", "synced"};
+    for (const struct learner *ln = q->learners; ln; ln = ln->next) {
+        if (!learner_live(ln) || ln->sid < 0)
+            continue;
+        char buf[256];
+        snprintf(buf, sizeof buf, "server %d %s %s acked 0x%" PRIx64 " lag %lld", ln->sid,
+                 ln->observer ? "observer" : "follower", st[ln->st], (uint64_t)ln->acked,
+                 (long long)(q->s->last_zxid - ln->acked));
+        line(buf, d);
+    }
+}
