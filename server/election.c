@@ -120,7 +120,7 @@ static void put_notification(struct election *e, struct jute_out *o)
 
 static void send_to(struct election *e, struct member *m)
 {
-    if (!m->out || !m->out->connected)
+    if (!m->out) /* a link still connecting queues the message */
         return;
     struct jute_out o;
     jute_out_init(&o);
@@ -217,14 +217,15 @@ static void on_finalize(uv_timer_t *t)
         decide(e, e->proposal.leader);
 }
 
-/* A majority already follows `leader`, which says it leads: join them. */
+/* A majority already follows `leader`, which says it leads: join them.  Or
+ * a majority settled on us while we still looked: lead. */
 static int join_settled(struct election *e, const struct member *from)
 {
     int leader = from->vote.leader;
-    if (!config_is_voter(e->cfg, leader) || leader == e->myid)
+    if (!config_is_voter(e->cfg, leader))
         return 0;
     const struct member *lm = member(e, leader);
-    if (!lm || !lm->heard || lm->state != PEER_LEADING)
+    if (leader != e->myid && (!lm || !lm->heard || lm->state != PEER_LEADING))
         return 0;
     int n = e->is_voter; /* a voter that joins counts itself */
     for (int i = 0; i < e->nmembers; i++) {

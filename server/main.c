@@ -31,7 +31,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 2 && !strcmp(argv[1], "--version")) {
-        printf("zkd %s (ZooKeeper 3.8 protocol)\n", ZKFS_VERSION);
+        printf("zkd %s (ZooKeeper 3.8 protocol; standalone and ensemble)\n", ZKFS_VERSION);
         return 0;
     }
     if (argc != 2) {

@@ -509,7 +509,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
             return -1;
         }
         s->keep_win = 1;
-        txnwin_init(&s->win, 0, 100000, 64u << 20);
+        /* A follower more than snapCount transactions behind gets a snapshot. */
+        txnwin_init(&s->win, 0, (size_t)cfg->snap_count, 256u << 20);
         const struct zkd_server_line *me = config_server(cfg, s->myid);
         if (me && !s->cfg.client_port && me->client_port) {
             s->cfg.client_port = me->client_port;

@@ -924,8 +924,10 @@ int txnlog_truncate(const char *dir, int64_t upto)
     }
     if (!rc && changed)
         rc = fsync_dir(dir);
-    if (!rc && changed)
+    if (!rc && changed && upto >= 0)
         log_info("txnlog: truncated the log in %s after zxid 0x%" PRIx64, dir, (uint64_t)upto);
+    else if (!rc && changed)
+        log_info("txnlog: removed the log files in %s", dir);
     free(files);
     return rc;
 }
