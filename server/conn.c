@@ -45,6 +45,8 @@ static void on_close(uv_handle_t *h)
 {
     struct conn *c = h->data;
     free_held(c);
+    if (c->readonly)
+        free(c->session);
     jute_out_free(&c->out);
     free(c->in);
     free(c->marks);

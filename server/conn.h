@@ -75,6 +75,7 @@ struct conn {
     /* ensemble (quorum.c) */
     uint64_t uid;          /* unique per server process */
     int fwd_pending;       /* requests forwarded to the leader, reply not yet delivered */
+    int readonly;          /* a read-only session (owned by the conn, not in the table) */
     struct held_req *held, *held_tail;
     int64_t active_ms;     /* last request or connect (monotonic) */
     /* A proxy connection (the leader running a learner's forwarded

@@ -397,7 +397,7 @@ void fourlw_run(struct server *s, struct conn *c, const uint8_t *p)
              (long long)dir_bytes(s->cfg.data_dir, "snapshot."),
              (long long)dir_bytes(s->cfg.data_log_dir, "log."));
     } else if (!strcmp(cmd, "isro")) {
-        outf(&o, "rw");
+        outf(&o, "%s", s->q && !quorum_serving(s->q) && s->cfg.readonly_mode ? "ro" : "rw");
     } else {
         outf(&o, "%s is not supported by zkd.\n", cmd);
     }

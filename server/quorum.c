@@ -664,8 +664,21 @@ static void on_quorum_connection(uv_stream_t *listener, int status)
     q->learners = ln;
 }
 
+/* Read-only clients go once this member rejoins a quorum: they should
+ * reconnect as ordinary sessions. */
+static void close_readonly_clients(struct server *s)
+{
+    struct conn *next;
+    for (struct conn *c = s->conns; c; c = next) {
+        next = c->next;
+        if (c->readonly)
+            conn_close(c);
+    }
+}
+
 static void lead(struct quorum *q)
 {
+    close_readonly_clients(q->s);
     q->role = R_LEADING;
     q->leader_id = q->myid;
     q->epoch_decided = q->established = 0;
@@ -1096,6 +1109,7 @@ static void on_leader_connect(struct peer_link *l, int status)
 static void follow(struct quorum *q, int leader)
 {
     const struct zkd_server_line *line = config_server(&q->s->cfg, leader);
+    close_readonly_clients(q->s);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         learner_drop(ln, "we follow another leader");
     sweep_learners(q);

@@ -18,15 +18,24 @@
 
 /* ---- handshake ---- */
 
+static void send_connect_response_ro(struct server *s, struct conn *c, int32_t timeout, int64_t id,
+                                     const uint8_t pw[16], int64_t tag, int readonly);
+
 static void send_connect_response(struct server *s, struct conn *c, int32_t timeout, int64_t id,
                                   const uint8_t pw[16], int64_t tag)
+{
+    send_connect_response_ro(s, c, timeout, id, pw, tag, 0);
+}
+
+static void send_connect_response_ro(struct server *s, struct conn *c, int32_t timeout, int64_t id,
+                                     const uint8_t pw[16], int64_t tag, int readonly)
 {
     size_t at = conn_frame_begin(c);
     jute_put_int(&c->out, 0);
     jute_put_int(&c->out, timeout);
     jute_put_long(&c->out, id);
     jute_put_buffer(&c->out, pw, 16);
-    jute_put_bool(&c->out, 0);
+    jute_put_bool(&c->out, readonly);
     conn_frame_end(c, at, tag, 0);
     (void)s;
 }
@@ -48,6 +57,36 @@ void server_attach(struct server *s, struct conn *c, struct session *se)
     (void)s;
 }
 
+/*
+ * Read-only mode (readonlymode.enabled): a member cut off from its quorum
+ * serves clients that asked for it (the ConnectRequest's trailing readOnly
+ * flag).  Their sessions are local to this connection, never logged, and
+ * they may only read; Apache's clients present such a session id to no
+ * read-write server (they connect afresh once they find one).
+ */
+static void accept_readonly(struct server *s, struct conn *c, int32_t timeout)
+{
+    struct session *se = zk_xcalloc(1, sizeof *se);
+    se->id = sessions_next_id(&s->sessions);
+    se->timeout = timeout;
+    se->conn = c;
+    c->readonly = 1;
+    c->session = se;
+    c->session_id = se->id;
+    c->timeout = timeout;
+    c->state = CONN_READY;
+    static const uint8_t zero[16];
+    log_info("read-only session 0x%llx for %s:%d (no quorum)", (unsigned long long)se->id,
+             c->remote, c->remote_port);
+    send_connect_response_ro(s, c, timeout, se->id, zero, s->last_zxid, 1);
+}
+
+static int is_update(int32_t type)
+{
+    return prep_is_write(type) || type == ZK_OP_MULTI || type == ZK_OP_SYNC ||
+           type == ZK_OP_RECONFIG;
+}
+
 void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
     struct jute_in in;
@@ -57,6 +96,7 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     int32_t timeout = jute_get_int(&in);
     int64_t id = jute_get_long(&in);
     struct zk_slice pw = jute_get_buffer(&in);
+    int readonly = !in.err && jute_in_left(&in) ? jute_get_bool(&in) : 0;
     if (in.err) {
         log_warn("closing connection from %s:%d: malformed ConnectRequest", c->remote, c->remote_port);
         s->stats.bad_frames++;
@@ -65,6 +105,14 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     }
     if (s->q && !quorum_serving(s->q)) {
         /* Not part of a working quorum: the client should try another member. */
+        if (readonly && s->cfg.readonly_mode) {
+            if (timeout < s->cfg.min_session_timeout)
+                timeout = s->cfg.min_session_timeout;
+            if (timeout > s->cfg.max_session_timeout)
+                timeout = s->cfg.max_session_timeout;
+            accept_readonly(s, c, timeout);
+            return;
+        }
         conn_close(c);
         return;
     }
@@ -715,7 +763,8 @@ void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t l
     c->active_ms = server_now_ms();
     if (s->q && len >= 8) {
         int32_t type = (int32_t)((uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]);
-        if (c->session && !c->session->closing && quorum_route(s, c, p, len, type)) {
+        if (c->session && !c->session->closing && !c->readonly &&
+            quorum_route(s, c, p, len, type)) {
             sessions_touch(&s->sessions, c->session, c->active_ms);
             s->stats.requests++;
             return;
@@ -744,7 +793,19 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
         conn_close_after_flush(c);
         return;
     }
-    sessions_touch(&s->sessions, c->session, server_now_ms());
+    if (c->readonly) {
+        if (type == ZK_OP_CLOSESESSION) {
+            conn_reply_header(c, xid, s->last_zxid, 0, s->last_zxid);
+            conn_close_after_flush(c);
+            return;
+        }
+        if (is_update(type)) {
+            conn_reply_header(c, xid, s->last_zxid, ZK_NOTREADONLY, s->last_zxid);
+            return;
+        }
+    } else {
+        sessions_touch(&s->sessions, c->session, server_now_ms());
+    }
     switch (type) {
     case ZK_OP_PING:
         conn_reply_header(c, ZK_XID_PING, s->last_zxid, 0, s->last_zxid);
