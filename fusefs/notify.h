@@ -1,0 +1,55 @@
+/*
+ * notify.h - turning ZooKeeper watch events into kernel invalidations and
+ * inotify events.
+ *
+ * The kernel raises no inotify event for FUSE's invalidation calls, but it
+ * does for a real system call on the mount.  So one dedicated thread, the
+ * notifier, takes each watch event from a queue, invalidates the kernel's
+ * caches, and then replays the change on the mount itself:
+ *   NodeDataChanged  truncate(path)                      -> IN_MODIFY
+ *                    (a directory: truncate(path/.zkdata))
+ *   NodeCreated      mknod(path) or mkdir(path)          -> IN_CREATE
+ *   NodeDeleted      unlink(path) or rmdir(path)         -> IN_DELETE
+ * The handlers recognise these requests (notify_is_self: the request's
+ * thread id is the notifier's) and answer them without touching ZooKeeper:
+ * the change already happened.  The notifier never runs inside a request
+ * handler and handlers never wait for it, which is what keeps this free of
+ * deadlocks.
+ *
+ * Changes made through this mount already raised their events in the
+ * kernel: before sending such a change a handler calls notify_expect, and
+ * the matching watch event is then consumed silently (notify_unexpect when
+ * the request failed).
+ */
+#ifndef ZKFS_NOTIFY_H
+#define ZKFS_NOTIFY_H
+
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+#include "zk/zk.h"
+
+struct zkfs_conn;
+
+/* The change the notifier is replaying right now (for the handlers). */
+enum notify_op { NOP_NONE = 0, NOP_CREATE, NOP_DELETE, NOP_DELETE_DIR, NOP_MODIFY };
+
+/* Starts the notifier thread.  `mountpoint` is absolute.  Returns 0 or -errno. */
+int notify_start(struct fuse_session *se, struct zkfs_conn *c, const char *mountpoint);
+/* Stops and joins it. */
+void notify_stop(void);
+
+/* libzk-thread entry points (see conn.h): queue work, never block. */
+void notify_zk_event(int type, const char *path, void *data);
+void notify_zk_session(int event, void *data);
+
+/* 1 if `req` comes from the notifier thread. */
+int notify_is_self(fuse_req_t req);
+/* The path and op the notifier is replaying (valid during its request). */
+int notify_current(const char **path);
+
+/* Marks a change this mount is about to make (type: ZK_EVENT_*). */
+void notify_expect(int type, const char *path);
+void notify_unexpect(int type, const char *path);
+
+#endif

@@ -1,0 +1,195 @@
+"""Fixtures for zkfs tests: real FUSE mounts of a server's namespace.
+
+  zkfs_mount    make(server, opts=(), chroot=None) -> Mount; every mount made is unmounted at
+                teardown (lazily if it is busy, after killing the daemon if it hangs), even when
+                the test fails.  By default each mount gets a fresh chroot znode of its own, so
+                tests sharing a module-scoped server never see each other's znodes.
+  zk            a kazoo client on `server` (the other side of the mount)
+  mounted       (Mount, kazoo client) on `server`, chrooted to a fresh znode
+
+Mount.path is the mount point, Mount.zk_root the chroot znode ("/zkfs-…") that kazoo uses to
+look at what the mount did; Mount.zpath("a/b") is the kazoo path of mount-relative "a/b".
+"""
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.lib.paths import BUILD_BIN
+
+ZKFS = os.path.join(BUILD_BIN, "zkfs")
+
+
+def _mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+class Mount:
+    def __init__(self, workdir, hosts, opts, zk_root):
+        self.path = os.path.join(workdir, "mnt")
+        os.makedirs(self.path)
+        self.log_path = os.path.join(workdir, "zkfs.log")
+        self.hosts = hosts
+        self.opts = list(opts)
+        self.zk_root = zk_root
+        self.proc = None
+
+    def zpath(self, rel=""):
+        return (self.zk_root.rstrip("/") + "/" + rel).rstrip("/") or "/"
+
+    def p(self, rel=""):
+        return os.path.join(self.path, rel) if rel else self.path
+
+    def start(self, timeout=20.0):
+        cmd = [ZKFS, self.hosts, self.path, "-f"]
+        for o in self.opts:
+            cmd += ["-o", o]
+        self.log = open(self.log_path, "ab", buffering=0)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while not _mounted(self.path):
+            if self.proc.poll() is not None:
+                raise AssertionError("zkfs exited with %s:\n%s" % (self.proc.returncode, self.log_text()))
+            if time.monotonic() > deadline:
+                raise AssertionError("zkfs did not mount within %.0fs:\n%s" % (timeout, self.log_text()))
+            time.sleep(0.02)
+        return self
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def unmount(self):
+        """Unmounts for good: fusermount3 -u, then lazily (-uz); the daemon gets SIGTERM, then
+        SIGKILL.  Never hangs: a daemon that is stuck is killed, which ends every request."""
+        if _mounted(self.path):
+            r = subprocess.run(["fusermount3", "-u", self.path], capture_output=True, timeout=20)
+            if r.returncode != 0:
+                subprocess.run(["fusermount3", "-uz", self.path], capture_output=True, timeout=20)
+        if self.proc is not None:
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.log.close()
+        if _mounted(self.path):
+            subprocess.run(["umount", "-l", self.path], capture_output=True, timeout=20)
+
+    def sanitizer_report(self):
+        text = self.log_text()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                return text
+        return None
+
+
+@pytest.fixture
+def zkfs_mount(tmp_path, kazoo_client):
+    if not os.path.exists(ZKFS):
+        pytest.fail("zkfs not built at %s" % ZKFS, pytrace=False)
+    mounts = []
+
+    def make(srv, opts=(), chroot=None, hosts=None, start=True):
+        if chroot is None:
+            chroot = "/zkfs-" + uuid.uuid4().hex[:12]
+            kazoo_client(srv).ensure_path(chroot)
+        d = tmp_path / ("m%d" % len(mounts))
+        d.mkdir()
+        base = hosts or srv.hosts
+        m = Mount(str(d), base + (chroot if chroot != "/" else ""), opts, chroot)
+        mounts.append(m)
+        if start:
+            m.start()
+        return m
+
+    try:
+        yield make
+    finally:
+        for m in reversed(mounts):
+            m.unmount()
+        for m in mounts:
+            assert m.sanitizer_report() is None, m.sanitizer_report()
+
+
+@pytest.fixture
+def zk(server, kazoo_client):
+    return kazoo_client(server)
+
+
+@pytest.fixture
+def mounted(server, zk, zkfs_mount):
+    return zkfs_mount(server), zk
+
+
+class Inotify:
+    """inotifywait -m -r on a directory; lines are awaited, never slept for."""
+
+    def __init__(self, path):
+        self.proc = subprocess.Popen(
+            ["inotifywait", "-m", "-r", "--format", "%e %w%f", path],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # inotifywait says "Watches established." on stderr once it listens.
+        while True:
+            line = self.proc.stderr.readline()
+            if not line or b"Watches established" in line:
+                break
+        self.events = []
+        self._pending = []
+        self._buf = b""
+
+    def wait_for(self, pred, timeout=10.0):
+        """Returns the first new event (flags, path) for which pred(flags, path) holds;
+        fails after `timeout` seconds, listing what was seen."""
+        import select
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._pending:
+                flags, path = self._pending.pop(0)
+                self.events.append((flags, path))
+                if pred(flags, path):
+                    return flags, path
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no such inotify event; saw %r" % self.events)
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError("inotifywait ended; saw %r" % self.events)
+            self._buf += chunk
+            *lines, self._buf = self._buf.split(b"\n")
+            for line in lines:
+                ev, _, path = line.decode().partition(" ")
+                self._pending.append((ev.split(","), path))
+
+    def close(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def inotify():
+    watchers = []
+
+    def make(path):
+        w = Inotify(path)
+        watchers.append(w)
+        return w
+
+    try:
+        yield make
+    finally:
+        for w in watchers:
+            w.close()
