@@ -109,6 +109,7 @@ struct quorum {
     int64_t logged;          /* highest zxid appended to our log */
     uv_timer_t tick;
     uv_timer_t transition;
+    uv_timer_t bump;
     enum action action;
     int action_leader;
     char look_reason[160];
@@ -122,6 +123,13 @@ struct quorum {
     int epoch_decided, established;
     int64_t commit;
     uint64_t cur_uid;        /* connection of the forwarded request running now */
+    /* Moving to the next epoch before the zxid counter runs out: a NEWEPOCH
+     * transaction is proposed `margin` zxids before the limit; once a quorum
+     * has logged it (each member promising the epoch as it does), the
+     * leader switches at the limit without an election. */
+    uint32_t counter_limit, counter_margin;
+    int bump_state;          /* 0 none, 1 to propose, 2 proposed, 3 committed */
+    int64_t bump_zxid, bump_epoch;
     struct learner *cur_learner;
 
     /* learner */
@@ -327,6 +335,8 @@ static void update_commit(struct quorum *q)
     if (c <= q->commit)
         return;
     q->commit = c;
+    if (q->bump_state == 2 && c >= q->bump_zxid)
+        q->bump_state = 3;
     server_durable(q->s, c);
     struct jute_out o;
     msg_begin(&o, QM_COMMIT);
@@ -942,6 +952,26 @@ static void handle_proposal(struct quorum *q, struct jute_in *in)
         learner_fail(q, "empty proposal");
         return;
     }
+    int32_t type = (int32_t)((uint32_t)rec[0] << 24 | (uint32_t)rec[1] << 16 | (uint32_t)rec[2] << 8 | rec[3]);
+    if (type == TXN_NEWEPOCH) {
+        /* Promise the leader's next epoch before acknowledging it. */
+        struct txn t;
+        if (txn_decode(rec, len, &t) || t.epoch <= q->epoch) {
+            learner_fail(q, "malformed NEWEPOCH");
+            return;
+        }
+        if (t.epoch > q->accepted_epoch)
+            set_accepted_epoch(q, t.epoch);
+        txn_free(&t);
+    }
+    if ((zxid >> 32) > q->epoch) {
+        if ((zxid >> 32) > q->accepted_epoch) {
+            learner_fail(q, "proposal from an epoch we never promised");
+            return;
+        }
+        q->epoch = zxid >> 32;
+        set_current_epoch(q, q->epoch);
+    }
     txnlog_append(s->log, zxid, rec, len);
     txnwin_push(&s->win, zxid, rec, len);
     q->logged = zxid;
@@ -1157,6 +1187,7 @@ static void leave_role(struct quorum *q)
             peer_close(ln->l);
     sweep_learners(q);
     q->epoch_decided = q->established = 0;
+    q->bump_state = 0;
     if (q->leader) {
         struct peer_link *l = q->leader;
         q->leader = NULL;
@@ -1268,6 +1299,13 @@ int quorum_start(struct server *s)
     uv_timer_start(&q->tick, on_tick, (uint64_t)half, (uint64_t)half);
     uv_timer_init(s->loop, &q->transition);
     q->transition.data = q;
+    uv_timer_init(s->loop, &q->bump);
+    q->bump.data = q;
+    q->counter_limit = 0xffffffffu;
+    const char *lim = getenv("ZKD_TEST_ZXID_COUNTER_LIMIT"); /* tests reach the limit quickly */
+    if (lim && atoll(lim) >= 16 && atoll(lim) < 0xffffffffLL)
+        q->counter_limit = (uint32_t)atoll(lim);
+    q->counter_margin = q->counter_limit / 4 < 1000000 ? q->counter_limit / 4 : 1000000;
     log_info("quorum: server %d (%s) of %d voters; quorum port %s:%d, current epoch %lld",
              q->myid, q->voter ? "voter" : "observer", q->nvoters, me->host, me->quorum_port,
              (long long)q->current_epoch);
@@ -1293,6 +1331,7 @@ void quorum_stop(struct server *s)
     if (q->listening)
         uv_close((uv_handle_t *)&q->listener, NULL);
     uv_close((uv_handle_t *)&q->tick, NULL);
+    uv_close((uv_handle_t *)&q->bump, NULL);
     uv_close((uv_handle_t *)&q->transition, free_quorum);
     s->q = NULL;
 }
@@ -1304,11 +1343,50 @@ int quorum_is_learner(const struct quorum *q)
     return (q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->lstate >= 4;
 }
 
+static void on_bump(uv_timer_t *t);
+
 int64_t quorum_next_zxid(struct quorum *q, int64_t last)
 {
     if ((last >> 32) < q->epoch)
         return (q->epoch << 32) | 1;
+    uint32_t counter = (uint32_t)(last & 0xffffffff);
+    if (counter + 1 >= q->counter_limit && q->bump_state == 3) {
+        log_info("quorum: zxid counter at its limit; moving from epoch %lld to %lld",
+                 (long long)q->epoch, (long long)q->bump_epoch);
+        q->epoch = q->bump_epoch;
+        set_current_epoch(q, q->epoch);
+        q->bump_state = 0;
+        return (q->epoch << 32) | 1;
+    }
+    if (counter + 1 >= q->counter_limit - q->counter_margin && q->bump_state == 0) {
+        q->bump_state = 1; /* proposed from a timer: we are inside server_commit */
+        uv_timer_start(&q->bump, on_bump, 0, 0);
+    }
+    if (counter + 1 >= q->counter_limit)
+        schedule_look(q, "zxid counter exhausted before the new epoch committed");
+    if (counter == 0xffffffffu) {
+        log_error("quorum: zxid counter overflow; stopping");
+        abort();
+    }
     return last + 1;
+}
+
+static void on_bump(uv_timer_t *t)
+{
+    struct quorum *q = t->data;
+    if (q->bump_state != 1 || !quorum_is_leader(q))
+        return;
+    struct txn tx;
+    txn_init(&tx, TXN_NEWEPOCH, 0, 0, server_wall_ms());
+    int64_t next = (q->accepted_epoch > q->epoch ? q->accepted_epoch : q->epoch) + 1;
+    tx.epoch = next;
+    set_accepted_epoch(q, next);
+    q->bump_epoch = next;
+    q->bump_state = 2;
+    q->bump_zxid = server_commit(q->s, &tx);
+    txn_free(&tx);
+    log_info("quorum: proposed epoch %lld at zxid 0x%" PRIx64 " (counter limit approaching)",
+             (long long)next, (uint64_t)q->bump_zxid);
 }
 
 void quorum_proposed(struct quorum *q, int64_t zxid, const void *rec, size_t len)

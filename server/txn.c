@@ -123,6 +123,9 @@ void txn_encode(struct jute_out *out, const struct txn *t)
         break;
     case ZK_OP_CLOSESESSION:
         break;
+    case TXN_NEWEPOCH:
+        jute_put_long(out, t->epoch);
+        break;
     case ZK_OP_MULTI:
         jute_put_int(out, t->nops);
         for (int i = 0; i < t->nops; i++) {
@@ -152,6 +155,9 @@ int txn_decode(const void *p, size_t len, struct txn *t)
         t->timeout = jute_get_int(&in);
         break;
     case ZK_OP_CLOSESESSION:
+        break;
+    case TXN_NEWEPOCH:
+        t->epoch = jute_get_long(&in);
         break;
     case ZK_OP_MULTI: {
         int32_t n = jute_get_count(&in, 4);

@@ -13,6 +13,8 @@
  *   SETACL       string path, ACL vector, int newAversion
  *   CREATESESSION int timeout
  *   CLOSESESSION (none: the ephemerals are found in the tree when applied)
+ *   NEWEPOCH     long epoch (ensemble: the leader moves to a new epoch before
+ *                the 32-bit zxid counter runs out; applying it changes nothing)
  *   MULTI        int count, then count x (int type, body)
  * Types reuse Apache's opcodes (zk_op).
  */
@@ -23,6 +25,9 @@
 
 #include "acl.h"
 #include "zk/jute.h"
+
+/* Not an Apache opcode: see NEWEPOCH above. */
+#define TXN_NEWEPOCH (-100)
 
 struct txn_op {
     int32_t type;
@@ -42,6 +47,7 @@ struct txn {
     int32_t cxid;
     int64_t time;
     int32_t timeout;       /* CREATESESSION */
+    int64_t epoch;         /* NEWEPOCH */
     int nops;
     struct txn_op *ops;    /* owned */
 };
