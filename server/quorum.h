@@ -56,7 +56,8 @@ int quorum_is_leader(const struct quorum *q);
 /* A synchronized follower or observer (forwards writes). */
 int quorum_is_learner(const struct quorum *q);
 
-/* The zxid for the leader's next transaction after `last`. */
+/* The zxid for the leader's next transaction after `last`.  Asking again
+ * before that transaction is committed gives the same answer. */
 int64_t quorum_next_zxid(struct quorum *q, int64_t last);
 /* Leader: a transaction was applied and logged; propose it. */
 void quorum_proposed(struct quorum *q, int64_t zxid, const void *rec, size_t len);

@@ -616,7 +616,7 @@ static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t t
     struct journal j = {0};
     struct prep_result r;
     txn_init(&t, type, c->session_id, xid, server_wall_ms());
-    int64_t zxid = s->last_zxid + 1;
+    int64_t zxid = server_next_zxid(s);
     int rc = prep_op(s, c, type, in, &t, zxid, &j, &r);
     if (rc || t.nops == 0) {
         /* An error, or a check that changes nothing. */
@@ -643,7 +643,7 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
     struct txn t;
     struct journal j = {0};
     txn_init(&t, ZK_OP_MULTI, c->session_id, xid, server_wall_ms());
-    int64_t zxid = s->last_zxid + 1;
+    int64_t zxid = server_next_zxid(s);
     struct prep_result *res = NULL;
     int n = 0, failed = -1, wrong_kind = 0;
     for (;;) {

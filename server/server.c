@@ -272,9 +272,14 @@ void server_snapshot(struct server *s)
 
 /* ---- the pipeline ---- */
 
+int64_t server_next_zxid(struct server *s)
+{
+    return s->q ? quorum_next_zxid(s->q, s->last_zxid) : s->last_zxid + 1;
+}
+
 int64_t server_commit(struct server *s, struct txn *t)
 {
-    int64_t zxid = s->q ? quorum_next_zxid(s->q, s->last_zxid) : s->last_zxid + 1;
+    int64_t zxid = server_next_zxid(s);
     if (t->type == ZK_OP_CREATESESSION || t->type == ZK_OP_CLOSESESSION) {
         struct journal j = {0};
         apply_txn(s, t, zxid, &j);
@@ -429,7 +434,7 @@ static void on_reap(uv_timer_t *h)
         struct txn_op *op = txn_add_op(&t, ZK_OP_DELETE);
         op->path = zk_xstrndup(path, len);
         struct journal j = {0};
-        if (apply_txn(s, &t, s->last_zxid + 1, &j) == 0)
+        if (apply_txn(s, &t, server_next_zxid(s), &j) == 0)
             server_commit(s, &t);
         journal_free(&j);
         txn_free(&t);

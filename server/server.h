@@ -120,6 +120,10 @@ void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t l
 /* Handles the ConnectRequest frame of a new connection. */
 void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t len);
 
+/* The zxid the next transaction will get (prep applies at it; server_commit
+ * then assigns the same one). */
+int64_t server_next_zxid(struct server *s);
+
 /*
  * Assigns the next zxid to `t`, applies it to the tree (firing watches) and
  * appends it to the log.  `t` must have passed prep.  Returns the zxid.
