@@ -2,6 +2,7 @@
  * apply.c - see apply.h.
  */
 #include "apply.h"
+#include "reconfig.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -313,5 +314,7 @@ int apply_txn(struct server *s, struct txn *t, int64_t zxid, struct journal *j)
         }
     }
     journal_commit(s, j, zxid);
+    if (t->type == ZK_OP_RECONFIG)
+        reconfig_applied(s, zxid);
     return 0;
 }

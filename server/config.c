@@ -467,6 +467,38 @@ static int add_server(struct parse *p, const char *key, const char *val,
     return 0;
 }
 
+int config_parse_server(int id, const char *val, struct zkd_server_line *out, const char **why)
+{
+    char copy[sizeof out->host + sizeof out->client_host + 64];
+    if (strlen(val) >= sizeof copy) {
+        *why = "too long";
+        return -1;
+    }
+    strcpy(copy, val);
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    char *client = strchr(copy, ';');
+    if (client) {
+        *client++ = '\0';
+        client = trim(client);
+        if (strchr(client, ';')) {
+            *why = "more than one ';'";
+            return -1;
+        }
+    }
+    if (parse_server_addr(trim(copy), out, why) < 0 ||
+        (client && *client && parse_server_client(client, out, why) < 0))
+        return -1;
+    return 0;
+}
+
+int config_format_server(const struct zkd_server_line *sl, char *buf, size_t cap)
+{
+    return snprintf(buf, cap, "server.%d=%s:%d:%d:%s;%s:%d", sl->id, sl->host, sl->quorum_port,
+                    sl->election_port, sl->observer ? "observer" : "participant",
+                    sl->client_host[0] ? sl->client_host : "0.0.0.0", sl->client_port);
+}
+
 static int h_server(struct parse *p, const char *key, char *val)
 {
     struct zkd_server_line sl;

@@ -17,6 +17,7 @@
 #ifndef ZKD_CONFIG_H
 #define ZKD_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ZKD_MAX_SERVERS 64
@@ -89,6 +90,13 @@ void config_defaults(struct zkd_config *cfg);
  * one client port unless server lines carry them.
  */
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen);
+
+/* Parses the value of a `server.<id>=` line (also used by reconfig).
+ * Returns 0, or -1 with *why set. */
+int config_parse_server(int id, const char *val, struct zkd_server_line *out, const char **why);
+/* Formats a server line as Apache's dynamic config does:
+ * "server.1=host:2888:3888:participant;0.0.0.0:2181".  Returns snprintf's count. */
+int config_format_server(const struct zkd_server_line *sl, char *buf, size_t cap);
 
 /* Whether the config describes an ensemble (Apache's isDistributed: more
  * than one voter, or standaloneEnabled=false). */

@@ -23,6 +23,7 @@
 #define RECONNECT_MS 100
 
 struct member {
+    struct election *e;
     int id;
     int voter;
     const struct zkd_server_line *line;
@@ -56,6 +57,7 @@ struct election {
     struct vote mine;        /* this server's own candidacy */
     int leader;              /* when settled */
     int looking;             /* searching for a leader */
+    struct zkd_server_line listen_line; /* where we listen (kept across reconfigs) */
     struct peer_link *in[2 * ZKD_MAX_SERVERS]; /* incoming links */
 };
 
@@ -144,9 +146,18 @@ static void on_out_close(struct peer_link *l, int status)
     m->next_connect_ms = server_now_ms() + RECONNECT_MS;
 }
 
+static void handle_notification(struct election *e, struct member *m, struct jute_in *in);
+
+/* Members answer on our own link only when they do not know us (we are not
+ * in their configuration yet: a server about to join by reconfig). */
 static void on_out_msg(struct peer_link *l, const uint8_t *p, size_t len)
 {
-    (void)l, (void)p, (void)len; /* nothing is expected back on our own link */
+    struct member *m = l->owner;
+    if (len < 1 || p[0] != 'N')
+        return;
+    struct jute_in in;
+    jute_in_init(&in, p + 1, len - 1);
+    handle_notification(m->e, m, &in);
 }
 
 static void connect_member(struct election *e, struct member *m)
@@ -312,21 +323,33 @@ static void on_in_msg(struct peer_link *l, const uint8_t *p, size_t len)
     jute_in_init(&in, p + 1, len - 1);
     if (p[0] == 'H') {
         int id = jute_get_int(&in);
-        struct member *m = member(e, id);
-        if (in.err || !m) {
-            log_warn("election: %s says it is server %d, which is not a member; closing", l->desc, id);
+        if (in.err || id < 0 || id > 255 || id == e->myid) {
+            log_warn("election: %s sent a bad hello; closing", l->desc);
             peer_close(l);
             return;
         }
         l->id = id;
+        struct member *m = member(e, id);
         /* Make sure we can answer: connect back now rather than at the next tick. */
-        if (!m->out)
+        if (m && !m->out)
             connect_member(e, m);
         return;
     }
-    struct member *m = l->id >= 0 ? member(e, l->id) : NULL;
-    if (!m) {
+    if (l->id < 0) {
         peer_close(l);
+        return;
+    }
+    struct member *m = member(e, l->id);
+    if (!m) {
+        /* Not in our configuration (yet): tell it where we stand, on its own
+         * link, and let its vote count for nothing. */
+        if (p[0] == 'N') {
+            struct jute_out o;
+            jute_out_init(&o);
+            put_notification(e, &o);
+            peer_send_out(l, &o);
+            jute_out_free(&o);
+        }
         return;
     }
     if (p[0] == 'N')
@@ -371,6 +394,7 @@ struct election *election_new(uv_loop_t *loop, const struct zkd_config *cfg, int
     e->cfg = cfg;
     e->myid = myid;
     e->is_voter = !me->observer;
+    e->listen_line = *me;
     e->nvoters = config_voters(cfg);
     e->decided = decided;
     e->data = data;
@@ -380,6 +404,7 @@ struct election *election_new(uv_loop_t *loop, const struct zkd_config *cfg, int
         if (cfg->servers[i].id == myid)
             continue;
         struct member *m = &e->members[e->nmembers++];
+        m->e = e;
         m->id = cfg->servers[i].id;
         m->voter = !cfg->servers[i].observer;
         m->line = &cfg->servers[i];
@@ -426,6 +451,48 @@ void election_settle(struct election *e, enum peer_state state, int leader)
     e->proposal.leader = leader;
     log_debug("election: %s server %d", state_name(state), leader);
     broadcast(e);
+}
+
+void election_reconfigure(struct election *e, const struct zkd_config *cfg)
+{
+    struct member *v = zk_xcalloc((size_t)cfg->nservers + 1, sizeof *v);
+    int n = 0;
+    for (int i = 0; i < cfg->nservers; i++) {
+        const struct zkd_server_line *line = &cfg->servers[i];
+        if (line->id == e->myid)
+            continue;
+        struct member *m = &v[n++];
+        struct member *old = member(e, line->id);
+        if (old) {
+            *m = *old;
+            old->out = NULL;
+            if (m->out && (strcmp(m->line->host, line->host) || m->line->election_port != line->election_port)) {
+                peer_close(m->out); /* it moved: reconnect at the next tick */
+                m->out = NULL;
+            }
+        } else {
+            m->e = e;
+            m->id = line->id;
+        }
+        m->line = line;
+        m->voter = !line->observer;
+        if (m->out)
+            m->out->owner = m;
+    }
+    for (int i = 0; i < e->nmembers; i++)
+        if (e->members[i].out) {
+            struct peer_link *l = e->members[i].out;
+            e->members[i].out = NULL;
+            l->on_close = NULL;
+            peer_close(l);
+        }
+    free(e->members);
+    e->members = v;
+    e->nmembers = n;
+    e->cfg = cfg;
+    e->nvoters = config_voters(cfg);
+    const struct zkd_server_line *me = config_server(cfg, e->myid);
+    e->is_voter = me && !me->observer;
 }
 
 enum peer_state election_state(const struct election *e) { return e->state; }

@@ -51,6 +51,10 @@ void election_look(struct election *e, int64_t last_zxid, int64_t current_epoch)
  * that ask are told. */
 void election_settle(struct election *e, enum peer_state state, int leader);
 
+/* The member list changed (reconfig): links to members that left are
+ * closed, new members are connected at the next tick. */
+void election_reconfigure(struct election *e, const struct zkd_config *cfg);
+
 /* Current state and round, for logs and four-letter words. */
 enum peer_state election_state(const struct election *e);
 int64_t election_round(const struct election *e);

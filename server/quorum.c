@@ -129,6 +129,11 @@ struct quorum {
      * leader switches at the limit without an election. */
     uint32_t counter_limit, counter_margin;
     int bump_state;          /* 0 none, 1 to propose, 2 proposed, 3 committed */
+    /* A reconfig the leader has proposed but not committed: until then both
+     * configurations must have a quorum for anything to commit. */
+    int64_t reconfig_zxid;
+    struct zkd_server_line old_servers[ZKD_MAX_SERVERS];
+    int nold;
     int64_t bump_zxid, bump_epoch;
     struct learner *cur_learner;
 
@@ -231,6 +236,11 @@ static void send_proposal(struct peer_link *l, int64_t zxid, const void *rec, si
 
 static int learner_live(const struct learner *ln) { return ln->l != NULL; }
 
+/* Voter-ness always comes from the current configuration (reconfig may
+ * change it; a member that is in no configuration follows as a non-voter). */
+static int is_voter(const struct quorum *q, int sid) { return config_is_voter(&q->s->cfg, sid); }
+static int ln_voter(const struct learner *ln) { return is_voter(ln->q, ln->sid); }
+
 static void learner_drop(struct learner *ln, const char *why)
 {
     if (!ln->l)
@@ -272,7 +282,7 @@ static void send_uptodate(struct quorum *q, struct learner *ln)
     send_long(ln->l, QM_UPTODATE, q->commit);
     ln->st = L_ACTIVE;
     log_info("quorum: server %d is in sync (%s, acked 0x%" PRIx64 ")", ln->sid,
-             ln->observer ? "observer" : "follower", (uint64_t)ln->acked);
+             ln_voter(ln) ? "follower" : "observer", (uint64_t)ln->acked);
 }
 
 static void establish(struct quorum *q)
@@ -300,36 +310,60 @@ static void establish(struct quorum *q)
              (long long)q->epoch, (uint64_t)q->commit, who);
 }
 
+
 static int cmp_desc(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The highest zxid a quorum of voters has made durable. */
+/* The highest zxid a quorum of the voters of configuration `v` has made
+ * durable, or -1 if not enough of them are connected. */
+static int64_t commit_point(struct quorum *q, const struct zkd_server_line *v, int n)
+{
+    int64_t vals[ZKD_MAX_SERVERS];
+    int k = 0, voters = 0;
+    for (int i = 0; i < n; i++) {
+        if (v[i].observer)
+            continue;
+        voters++;
+        if (v[i].id == q->myid) {
+            vals[k++] = q->log_durable;
+            continue;
+        }
+        for (struct learner *ln = q->learners; ln; ln = ln->next)
+            if (learner_live(ln) && ln->sid == v[i].id && ln->st >= L_SYNCED) {
+                vals[k++] = ln->acked;
+                break;
+            }
+    }
+    int need = voters / 2 + 1;
+    if (!voters || k < need)
+        return -1;
+    qsort(vals, (size_t)k, sizeof vals[0], cmp_desc);
+    return vals[need - 1];
+}
+
+static void reconfig_committed(struct quorum *q);
+
+/* Advances the commit zxid: a quorum of voters has it on disk (of both the
+ * old and the new configuration while a reconfig is pending, as Apache). */
 static void update_commit(struct quorum *q)
 {
-    int64_t v[ZKD_MAX_SERVERS + 1];
-    int n = 0;
-    v[n++] = q->log_durable;
-    for (struct learner *ln = q->learners; ln && n < ZKD_MAX_SERVERS; ln = ln->next)
-        if (learner_live(ln) && !ln->observer && ln->st >= L_SYNCED)
-            v[n++] = ln->acked;
-    if (n < quorum_size(q))
+    const struct zkd_config *cfg = &q->s->cfg;
+    int64_t c = commit_point(q, cfg->servers, cfg->nservers);
+    if (q->reconfig_zxid) {
+        int64_t old = commit_point(q, q->old_servers, q->nold);
+        if (old < c)
+            c = old;
+    }
+    if (c < 0)
         return;
-    qsort(v, (size_t)n, sizeof v[0], cmp_desc);
-    int64_t c = v[quorum_size(q) - 1];
     if (!q->established) {
-        if (q->epoch_decided && c >= q->s->last_zxid) {
-            /* Everyone counted has acknowledged NEWLEADER (a learner acks
-             * only after it), so a quorum holds the whole history. */
-            int synced = 1;
-            for (struct learner *ln = q->learners; ln; ln = ln->next)
-                if (learner_live(ln) && !ln->observer && ln->st >= L_SYNCED && ln->acked >= ln->sync_zxid)
-                    synced++;
-            if (synced >= quorum_size(q))
-                establish(q);
-        }
+        /* Everyone counted has acknowledged NEWLEADER (a learner acks only
+         * after it), so a quorum holds the whole history. */
+        if (q->epoch_decided && c >= q->s->last_zxid)
+            establish(q);
         return;
     }
     if (c <= q->commit)
@@ -343,6 +377,8 @@ static void update_commit(struct quorum *q)
     jute_put_long(&o, c);
     broadcast(q, &o, L_SYNCED);
     jute_out_free(&o);
+    if (q->reconfig_zxid && c >= q->reconfig_zxid)
+        reconfig_committed(q);
 }
 
 static void send_linfo(struct quorum *q, struct learner *ln)
@@ -365,7 +401,7 @@ static void maybe_decide_epoch(struct quorum *q)
     int n = 1;
     int64_t max = q->accepted_epoch;
     for (struct learner *ln = q->learners; ln; ln = ln->next) {
-        if (!learner_live(ln) || ln->observer || ln->st < L_INFO)
+        if (!learner_live(ln) || !ln_voter(ln) || ln->st < L_INFO)
             continue;
         n++;
         if (ln->accepted_epoch > max)
@@ -544,11 +580,14 @@ static void handle_finfo(struct quorum *q, struct learner *ln, struct jute_in *i
     ln->accepted_epoch = jute_get_long(in);
     ln->current_epoch = jute_get_long(in);
     ln->last_zxid = jute_get_long(in);
-    const struct zkd_server_line *line = config_server(&q->s->cfg, sid);
-    if (in->err || !line || sid == q->myid || !line->observer != !observer) {
-        learner_drop(ln, "not a member of this ensemble (or its role differs from the config)");
+    if (in->err || sid < 0 || sid > 255 || sid == q->myid) {
+        learner_drop(ln, "bad server id");
         return;
     }
+    /* A server not in our configuration (one about to join by reconfig)
+     * follows as a non-voter; the configuration, not its claim, decides. */
+    if (!config_server(&q->s->cfg, sid))
+        log_info("quorum: server %d is not in the configuration; it follows as a non-voter", sid);
     for (struct learner *o = q->learners; o; o = o->next)
         if (o != ln && learner_live(o) && o->sid == sid)
             learner_drop(o, "it connected again");
@@ -577,7 +616,7 @@ static void handle_ackepoch(struct quorum *q, struct learner *ln, struct jute_in
         learner_drop(ln, "unexpected ACKEPOCH");
         return;
     }
-    if (!ln->observer && !q->established &&
+    if (ln_voter(ln) && !q->established &&
         (cur > q->current_epoch || (cur == q->current_epoch && last > s->last_zxid))) {
         schedule_look(q, "server %d has a more recent history (epoch %lld, zxid 0x%" PRIx64
                          ") than ours (epoch %lld, zxid 0x%" PRIx64 ")",
@@ -597,7 +636,7 @@ static void handle_ack(struct quorum *q, struct learner *ln, struct jute_in *in)
         ln->acked = z;
     if (q->established && ln->st == L_SYNCED && ln->acked >= ln->sync_zxid)
         send_uptodate(q, ln);
-    if (!ln->observer)
+    if (ln_voter(ln) || q->reconfig_zxid)
         update_commit(q);
 }
 
@@ -717,7 +756,7 @@ static void leader_tick(struct quorum *q)
     int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
     int alive = 1;
     for (struct learner *ln = q->learners; ln; ln = ln->next)
-        if (learner_live(ln) && !ln->observer && ln->st >= L_SYNCED &&
+        if (learner_live(ln) && ln_voter(ln) && ln->st >= L_SYNCED &&
             now - ln->l->last_heard_ms <= limit)
             alive++;
     if (alive < quorum_size(q))
@@ -1188,6 +1227,7 @@ static void leave_role(struct quorum *q)
     sweep_learners(q);
     q->epoch_decided = q->established = 0;
     q->bump_state = 0;
+    q->reconfig_zxid = 0;
     if (q->leader) {
         struct peer_link *l = q->leader;
         q->leader = NULL;
@@ -1459,6 +1499,60 @@ void quorum_conn_closed(struct server *s, struct conn *c)
         i64map_del(&q->fwd, (int64_t)c->uid);
 }
 
+static void reconfig_committed(struct quorum *q)
+{
+    q->reconfig_zxid = 0;
+    const struct zkd_server_line *me = config_server(&q->s->cfg, q->myid);
+    q->voter = me && !me->observer;
+    log_info("quorum: reconfiguration committed; %d voters", q->nvoters);
+    if (!q->voter)
+        schedule_look(q, "this leader is no longer a voter after reconfig");
+}
+
+int quorum_reconfig_pending(const struct quorum *q) { return q->reconfig_zxid != 0; }
+
+int quorum_new_config_ok(const struct quorum *q, const struct zkd_server_line *v, int n)
+{
+    int voters = 0, synced = 0;
+    for (int i = 0; i < n; i++) {
+        if (v[i].observer)
+            continue;
+        voters++;
+        if (v[i].id == q->myid) {
+            synced++;
+            continue;
+        }
+        for (const struct learner *ln = q->learners; ln; ln = ln->next)
+            if (learner_live(ln) && ln->sid == v[i].id && ln->st == L_ACTIVE) {
+                synced++;
+                break;
+            }
+    }
+    return voters > 0 && synced >= voters / 2 + 1;
+}
+
+void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, int nold, int64_t zxid)
+{
+    const struct zkd_config *cfg = &q->s->cfg;
+    q->nvoters = config_voters(cfg);
+    election_reconfigure(q->el, cfg);
+    if (q->role == R_LEADING) {
+        memcpy(q->old_servers, old, (size_t)nold * sizeof *old);
+        q->nold = nold;
+        q->reconfig_zxid = zxid;
+        return;
+    }
+    const struct zkd_server_line *me = config_server(cfg, q->myid);
+    int voter = me && !me->observer;
+    if (!me)
+        log_warn("quorum: this server was removed from the ensemble by reconfig; it follows as a "
+                 "non-voter until stopped");
+    if (voter != q->voter) {
+        q->voter = voter;
+        schedule_look(q, "our role changed by reconfig (now %s)", voter ? "a voter" : "a non-voter");
+    }
+}
+
 void quorum_describe(const struct quorum *q, struct quorum_info *info)
 {
     memset(info, 0, sizeof *info);
@@ -1476,12 +1570,12 @@ void quorum_describe(const struct quorum *q, struct quorum_info *info)
             continue;
         info->learners++;
         if (ln->st == L_ACTIVE) {
-            if (ln->observer)
+            if (!ln_voter(ln))
                 info->synced_observers++;
             else
                 info->synced_followers++;
             int64_t lag = q->s->last_zxid - ln->acked;
-            if (!ln->observer && lag > info->max_lag)
+            if (ln_voter(ln) && lag > info->max_lag)
                 info->max_lag = lag;
         }
     }
@@ -1495,7 +1589,7 @@ void quorum_learner_lines(const struct quorum *q, void (*line)(const char *text,
             continue;
         char buf[256];
         snprintf(buf, sizeof buf, "server %d %s %s acked 0x%" PRIx64 " lag %lld", ln->sid,
-                 ln->observer ? "observer" : "follower", st[ln->st], (uint64_t)ln->acked,
+                 ln_voter(ln) ? "follower" : "observer", st[ln->st], (uint64_t)ln->acked,
                  (long long)(q->s->last_zxid - ln->acked));
         line(buf, d);
     }

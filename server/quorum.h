@@ -77,6 +77,19 @@ void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_
 /* A client connection is going away. */
 void quorum_conn_closed(struct server *s, struct conn *c);
 
+/* ---- dynamic reconfiguration (reconfig.c) ---- */
+
+struct zkd_server_line;
+/* Leader: a reconfig was proposed and not yet committed. */
+int quorum_reconfig_pending(const struct quorum *q);
+/* Leader: whether a quorum of the voters of configuration `v` is in sync
+ * with us now (else the new configuration could not commit anything). */
+int quorum_new_config_ok(const struct quorum *q, const struct zkd_server_line *v, int n);
+/* The server configuration changed at `zxid` (s->cfg.servers now holds the
+ * new one, `old` the previous).  On the leader this happens when the
+ * reconfig is proposed; commits then need both quorums until it commits. */
+void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, int nold, int64_t zxid);
+
 /* For srvr/stat/mntr. */
 struct quorum_info {
     const char *role;          /* "leader", "follower", "observer", "looking" */

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "prep.h"
 #include "quorum.h"
+#include "reconfig.h"
 #include "sasl.h"
 #include "server.h"
 #include "zk/proto.h"
@@ -865,7 +866,7 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
         reply_multi(s, c, xid, &in);
         break;
     case ZK_OP_RECONFIG:
-        conn_reply_header(c, xid, s->last_zxid, ZK_RECONFIGDISABLED, s->last_zxid);
+        reconfig_request(s, c, xid, &in);
         break;
     default:
         if (prep_is_write(type)) {

@@ -31,6 +31,7 @@
 #include "conn.h"
 #include "election.h"
 #include "quorum.h"
+#include "reconfig.h"
 #include "log.h"
 #include "sasl.h"
 #include "snapshot.h"
@@ -536,6 +537,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     pick_snap_trigger(s);
     if (cfg->jaas_file[0] && zkd_sasl_init(cfg->jaas_file))
         return -1;
+    if (distributed)
+        reconfig_init(s);
     if (distributed && quorum_start(s))
         return -1;
     if (s->cfg.client_port > 0) {
@@ -657,6 +660,7 @@ int server_truncate(struct server *s, int64_t zxid)
     if (s->last_zxid != zxid)
         log_warn("after truncation to 0x%llx the log ends at 0x%llx", (unsigned long long)zxid,
                  (unsigned long long)s->last_zxid);
+    reconfig_refresh(s);
     return reopen_log(s);
 }
 
@@ -690,6 +694,7 @@ int server_image_end(struct server *s, int64_t zxid)
     s->txns_since_snap = 0;
     if (s->keep_win)
         txnwin_reset(&s->win, zxid);
+    reconfig_refresh(s);
     return reopen_log(s);
 }
 

@@ -94,6 +94,7 @@ struct server {
     struct txnwin win;           /* recent history, kept in an ensemble */
     int keep_win;
     uint64_t next_conn_uid;
+    int64_t config_version;      /* of the membership (reconfig.h) */
 };
 
 /* Monotonic milliseconds (session expiry). */

@@ -175,6 +175,10 @@ int txn_decode(const void *p, size_t len, struct txn *t)
         if (decode_op(&in, txn_add_op(t, type)))
             goto fail;
         break;
+    case ZK_OP_RECONFIG: /* sets /zookeeper/config */
+        if (decode_op(&in, txn_add_op(t, ZK_OP_SETDATA)))
+            goto fail;
+        break;
     default:
         goto fail;
     }

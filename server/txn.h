@@ -16,6 +16,7 @@
  *   NEWEPOCH     long epoch (ensemble: the leader moves to a new epoch before
  *                the 32-bit zxid counter runs out; applying it changes nothing)
  *   MULTI        int count, then count x (int type, body)
+ *   RECONFIG     a SETDATA body for /zookeeper/config (see reconfig.h)
  * Types reuse Apache's opcodes (zk_op).
  */
 #ifndef ZKD_TXN_H
