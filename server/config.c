@@ -119,6 +119,7 @@ struct parse {
     int errlen;
     const char *ssl_keystore, *ssl_cert_file, *ssl_key_file;
     const char *ssl_truststore, *ssl_ca_file;
+    const char *ssl_q_keystore, *ssl_q_truststore; /* ssl.quorum.* */
 };
 
 static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -322,6 +323,16 @@ static int h_truststore(struct parse *p, const char *key, char *val)
 static int h_ca_file(struct parse *p, const char *key, char *val)
 {
     return pem_path(p, key, val, &p->ssl_ca_file);
+}
+
+static int h_q_keystore(struct parse *p, const char *key, char *val)
+{
+    return pem_path(p, key, val, &p->ssl_q_keystore);
+}
+
+static int h_q_truststore(struct parse *p, const char *key, char *val)
+{
+    return pem_path(p, key, val, &p->ssl_q_truststore);
 }
 
 /* ssl.keyStore.type / ssl.trustStore.type: only PEM (or empty = infer) can be read. */
@@ -619,8 +630,13 @@ static const struct key_spec keys[] = {
     FN_KEY("ssl.trustStore.type", h_store_type),
     STR_KEY("ssl.keyStore.password", ssl_key_password),
     FN_KEY("ssl.clientAuth", h_client_auth),
-    IGNORED("ssl.*"), /* protocol, ciphersuites, hostnameVerification, quorum.* ... */
-    WARNED("sslQuorum", "zkd has no TLS between servers; quorum traffic is plain TCP"),
+    BOOL_KEY("sslQuorum", ssl_quorum),
+    FN_KEY("ssl.quorum.keyStore.location", h_q_keystore),
+    FN_KEY("ssl.quorum.trustStore.location", h_q_truststore),
+    STR_KEY("ssl.quorum.keyStore.password", ssl_quorum_key_password),
+    FN_KEY("ssl.quorum.keyStore.type", h_store_type),
+    FN_KEY("ssl.quorum.trustStore.type", h_store_type),
+    IGNORED("ssl.*"), /* protocol, ciphersuites, hostnameVerification, ... */
     WARNED("portUnification", "zkd does not serve TLS and plain TCP on one port"),
     WARNED("quorum.auth.*", "zkd has no SASL between servers"),
     WARNED("localSessionsEnabled", "zkd has no local sessions; all sessions are global"),
@@ -1002,6 +1018,18 @@ static void finish_tls(struct parse *p)
         snprintf(cfg->ssl_key, sizeof cfg->ssl_key, "%s", key);
     if (ca)
         snprintf(cfg->ssl_ca, sizeof cfg->ssl_ca, "%s", ca);
+    /* Quorum TLS: ssl.quorum.* stores, else the client-side files. */
+    const char *qcert = p->ssl_q_keystore ? p->ssl_q_keystore : cert;
+    const char *qkey = p->ssl_q_keystore ? p->ssl_q_keystore : key;
+    const char *qca = p->ssl_q_truststore ? p->ssl_q_truststore : ca;
+    if (qcert)
+        snprintf(cfg->ssl_quorum_cert, sizeof cfg->ssl_quorum_cert, "%s", qcert);
+    if (qkey)
+        snprintf(cfg->ssl_quorum_key, sizeof cfg->ssl_quorum_key, "%s", qkey);
+    if (qca)
+        snprintf(cfg->ssl_quorum_ca, sizeof cfg->ssl_quorum_ca, "%s", qca);
+    if (!cfg->ssl_quorum_key_password[0])
+        memcpy(cfg->ssl_quorum_key_password, cfg->ssl_key_password, sizeof cfg->ssl_key_password);
 }
 
 /* Apache's post-parse defaults and clamps. */
@@ -1077,6 +1105,9 @@ static int validate(struct parse *p)
     if (cfg->min_session_timeout > cfg->max_session_timeout)
         return fail(p, "minSessionTimeout (%d) must not be larger than maxSessionTimeout (%d)",
                     cfg->min_session_timeout, cfg->max_session_timeout);
+    if (cfg->ssl_quorum && (!cfg->ssl_quorum_cert[0] || !cfg->ssl_quorum_ca[0]))
+        return fail(p, "sslQuorum needs ssl.quorum.keyStore.location (a PEM file with certificate "
+                       "and key) and ssl.quorum.trustStore.location (the CA), or the ssl.* ones");
     if (cfg->secure_client_port && (!cfg->ssl_cert[0] || !cfg->ssl_key[0]))
         return fail(p, "secureClientPort needs ssl.keyStore.location (a PEM file with "
                        "certificate and key) or ssl.certFile and ssl.keyFile");

@@ -69,6 +69,12 @@ struct zkd_config {
     char ssl_ca[4096];
     char ssl_key_password[256];
     int ssl_client_auth;     /* 0 none, 1 want, 2 need (ssl.clientAuth; default need, as Apache) */
+    /* TLS between ensemble members (sslQuorum): ssl.quorum.* or the above */
+    int ssl_quorum;
+    char ssl_quorum_cert[4096];
+    char ssl_quorum_key[4096];
+    char ssl_quorum_ca[4096];
+    char ssl_quorum_key_password[256];
     /* ensemble */
     int nservers;
     struct zkd_server_line servers[ZKD_MAX_SERVERS];

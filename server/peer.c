@@ -10,10 +10,26 @@
 
 #include "log.h"
 #include "server.h"
+#include "tls.h"
+
+/* sslQuorum: one client and one server context for every link. */
+static void *tls_server_ctx, *tls_client_ctx;
+
+int peer_tls_init(const struct zkd_config *cfg)
+{
+    if (tls_server_ctx)
+        return 0;
+    tls_server_ctx = tls_quorum_ctx_new(cfg, 1);
+    tls_client_ctx = tls_server_ctx ? tls_quorum_ctx_new(cfg, 0) : NULL;
+    return tls_client_ctx ? 0 : -1;
+}
 
 static void on_handle_closed(uv_handle_t *h)
 {
     struct peer_link *l = h->data;
+    tls_conn_free(l->tls);
+    jute_out_free(&l->cipher);
+    free(l->cbuf);
     free(l->in);
     jute_out_free(&l->pending);
     jute_out_free(&l->inflight);
@@ -50,12 +66,27 @@ static void on_write(uv_write_t *req, int status)
 
 static void start_write(struct peer_link *l)
 {
-    if (l->closing || !l->connected || l->inflight.len || !l->pending.len)
+    if (l->closing || !l->connected || l->inflight.len)
+        return;
+    struct jute_out *src = &l->pending;
+    if (l->tls) {
+        /* Plaintext waits for the handshake; then it is encrypted behind
+         * whatever the handshake still has to send. */
+        if (tls_conn_ready(l->tls) && l->pending.len) {
+            if (tls_conn_write(l->tls, l->pending.p, l->pending.len, &l->cipher)) {
+                link_fail(l, UV_EPROTO);
+                return;
+            }
+            l->pending.len = 0;
+        }
+        src = &l->cipher;
+    }
+    if (!src->len)
         return;
     struct jute_out t = l->inflight;
-    l->inflight = l->pending;
-    l->pending = t;
-    l->pending.len = 0;
+    l->inflight = *src;
+    *src = t;
+    src->len = 0;
     uv_buf_t b = uv_buf_init((char *)l->inflight.p, (unsigned)l->inflight.len);
     l->wreq.data = l;
     int rc = uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, on_write);
@@ -93,17 +124,54 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static void process_input(struct peer_link *l);
+
+static void alloc_cipher(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct peer_link *l = h->data;
+    (void)suggested;
+    if (!l->cbuf)
+        l->cbuf = zk_xmalloc(65536);
+    buf->base = (char *)l->cbuf;
+    buf->len = 65536;
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct peer_link *l = st->data;
-    (void)buf;
     if (n < 0) {
         if (n != UV_EOF)
             log_info("link to %s: %s", l->desc, uv_strerror((int)n));
         link_fail(l, (int)n);
         return;
     }
-    l->in_len += (size_t)n;
+    if (l->tls) {
+        struct jute_out plain;
+        jute_out_init(&plain);
+        int rc = tls_conn_read(l->tls, buf->base, (size_t)n, &plain, &l->cipher);
+        if (plain.len) {
+            if (l->in_cap - l->in_len < plain.len) {
+                l->in_cap = l->in_len + plain.len + 65536;
+                l->in = zk_xrealloc(l->in, l->in_cap);
+            }
+            memcpy(l->in + l->in_len, plain.p, plain.len);
+            l->in_len += plain.len;
+        }
+        jute_out_free(&plain);
+        start_write(l);
+        if (rc) {
+            log_warn("link to %s: TLS failed (certificate not trusted?); closing", l->desc);
+            link_fail(l, UV_EPROTO);
+            return;
+        }
+    } else {
+        l->in_len += (size_t)n;
+    }
+    process_input(l);
+}
+
+static void process_input(struct peer_link *l)
+{
     size_t off = 0;
     while (!l->closing && l->in_len - off >= 4) {
         uint32_t len = be32(l->in + off);
@@ -158,7 +226,9 @@ static void on_connected(uv_connect_t *req, int status)
     }
     l->connected = 1;
     l->last_heard_ms = server_now_ms();
-    uv_read_start((uv_stream_t *)&l->tcp, alloc_in, on_read);
+    if (tls_client_ctx)
+        l->tls = tls_conn_new_client(tls_client_ctx, &l->cipher);
+    uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);
     if (l->on_connect)
         l->on_connect(l, 0);
     start_write(l);
@@ -227,7 +297,9 @@ struct peer_link *peer_accept(uv_stream_t *listener, void *owner, peer_msg_fn on
     }
     snprintf(l->desc, sizeof l->desc, "%s:%d", ip, port);
     l->connected = 1;
-    uv_read_start((uv_stream_t *)&l->tcp, alloc_in, on_read);
+    if (tls_server_ctx)
+        l->tls = tls_conn_new(tls_server_ctx);
+    uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);
     return l;
 }
 

@@ -22,6 +22,8 @@
 
 #include "zk/jute.h"
 
+struct tls_conn;
+
 #define PEER_MAX_MSG (512u << 20)
 
 struct peer_link;
@@ -52,6 +54,9 @@ struct peer_link {
     struct jute_out inflight; /* the batch being written */
     uv_write_t wreq;
     int64_t last_heard_ms;    /* monotonic time of the last message received */
+    struct tls_conn *tls;     /* sslQuorum */
+    struct jute_out cipher;   /* TLS records not yet handed to the socket */
+    uint8_t *cbuf;            /* ciphertext read buffer */
     char desc[320];           /* for logs: "server 3 (127.0.0.1:2888)" */
 };
 
@@ -78,6 +83,11 @@ size_t peer_queued(const struct peer_link *l);
 
 /* Closes the link: on_close(l, 0) runs now; queued output is dropped. */
 void peer_close(struct peer_link *l);
+
+/* Makes every later link TLS (sslQuorum), both ends authenticated by
+ * certificates from the configured CA.  Returns 0 or -1 (logged). */
+struct zkd_config;
+int peer_tls_init(const struct zkd_config *cfg);
 
 /* Binds and listens on host:port for peer connections.  Returns 0 or -1
  * (logged). */

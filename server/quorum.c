@@ -1310,6 +1310,8 @@ int quorum_start(struct server *s)
         log_error("this server's id %d (dataDir/myid) has no server.%d line", s->myid, s->myid);
         return -1;
     }
+    if (cfg->ssl_quorum && peer_tls_init(cfg))
+        return -1;
     struct quorum *q = zk_xcalloc(1, sizeof *q);
     q->s = s;
     q->myid = s->myid;

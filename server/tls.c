@@ -74,6 +74,32 @@ void *tls_ctx_new(const struct zkd_config *cfg)
 
 void tls_ctx_free(void *ctx) { SSL_CTX_free(ctx); }
 
+void *tls_quorum_ctx_new(const struct zkd_config *cfg, int server)
+{
+    SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (cfg->ssl_quorum_key_password[0]) {
+        SSL_CTX_set_default_passwd_cb(ctx, password_cb);
+        SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)cfg->ssl_quorum_key_password);
+    }
+    const char *key = cfg->ssl_quorum_key[0] ? cfg->ssl_quorum_key : cfg->ssl_quorum_cert;
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->ssl_quorum_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1 ||
+        SSL_CTX_load_verify_locations(ctx, cfg->ssl_quorum_ca, NULL) != 1) {
+        log_ssl_errors("quorum TLS");
+        log_error("cannot load the quorum TLS certificate %s, key %s or CA %s",
+                  cfg->ssl_quorum_cert, key, cfg->ssl_quorum_ca);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    /* Both ends prove membership with a certificate from the ensemble's CA. */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    return ctx;
+}
+
 struct tls_conn *tls_conn_new(void *ctx)
 {
     struct tls_conn *t = zk_xcalloc(1, sizeof *t);
@@ -82,6 +108,21 @@ struct tls_conn *tls_conn_new(void *ctx)
     t->wbio = BIO_new(BIO_s_mem());
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
     SSL_set_accept_state(t->ssl);
+    return t;
+}
+
+static void drain(struct tls_conn *t, struct jute_out *cipher_out);
+
+struct tls_conn *tls_conn_new_client(void *ctx, struct jute_out *cipher_out)
+{
+    struct tls_conn *t = zk_xcalloc(1, sizeof *t);
+    t->ssl = SSL_new(ctx);
+    t->rbio = BIO_new(BIO_s_mem());
+    t->wbio = BIO_new(BIO_s_mem());
+    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    SSL_set_connect_state(t->ssl);
+    SSL_do_handshake(t->ssl); /* the ClientHello */
+    drain(t, cipher_out);
     return t;
 }
 

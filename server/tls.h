@@ -27,7 +27,14 @@ struct tls_conn;
 void *tls_ctx_new(const struct zkd_config *cfg);
 void tls_ctx_free(void *ctx);
 
+/* The SSL_CTX for links between ensemble members (sslQuorum): server or
+ * client end, each presenting its certificate and requiring the peer's,
+ * verified against ssl.quorum.trustStore.  NULL with the reason logged. */
+void *tls_quorum_ctx_new(const struct zkd_config *cfg, int server);
+
 struct tls_conn *tls_conn_new(void *ctx);
+/* The connecting end; the ClientHello is appended to `cipher_out`. */
+struct tls_conn *tls_conn_new_client(void *ctx, struct jute_out *cipher_out);
 void tls_conn_free(struct tls_conn *t);
 
 /*
