@@ -194,7 +194,7 @@ static void process_input(struct peer_link *l)
         l->on_msg(l, l->in + off + 4, len);
         off += 4 + (size_t)len;
     }
-    if (l->closing)
+    if (l->closing || !off)
         return;
     memmove(l->in, l->in + off, l->in_len - off);
     l->in_len -= off;

@@ -1185,6 +1185,7 @@ static void follow(struct quorum *q, int leader)
     q->role = q->voter ? R_FOLLOWING : R_OBSERVING;
     q->leader_id = leader;
     q->lstate = 0;
+    q->commit = 0; /* the new leader tells us what is committed */
     q->deadline = now_ms() + (int64_t)q->s->cfg.init_limit * q->s->cfg.tick_time;
     q->leader = line ? peer_connect(q->s->loop, line->host, line->quorum_port, q, on_leader_connect,
                                     on_leader_msg, on_leader_close)
