@@ -472,9 +472,11 @@ class ApacheZK(ServerProcess):
     kind = "apache"
     start_timeout = 60.0  # JVM start on a loaded 2-core machine
 
-    def __init__(self, workdir, java=None, heap="512m", **kw):
+    def __init__(self, workdir, java=None, heap="512m", sysprops=None, **kw):
         self.java = java or os.environ.get("ZK_JAVA") or "/usr/bin/java"
         self.heap = heap
+        # Extra JVM system properties (-Dk=v), e.g. election timeouts for ensembles.
+        self.sysprops = dict(sysprops or {})
         super().__init__(workdir, **kw)
         self.log4j_path = os.path.join(self.workdir, "log4j.properties")
         self.zk_log_path = os.path.join(self.workdir, "zookeeper.log")
@@ -493,6 +495,7 @@ class ApacheZK(ServerProcess):
 
     def command(self):
         props = ["-D%s=%s" % (k, self.cfg[k]) for k in APACHE_SYSPROP_KEYS if k in self.cfg]
+        props += ["-D%s=%s" % kv for kv in sorted(self.sysprops.items())]
         return [
             self.java,
             "-Xmx" + self.heap, "-Xms32m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",

@@ -1,0 +1,84 @@
+"""Fixtures for ensemble fault tests (tests/lib/ensemble.py, faults.py, history.py).
+
+  kind               parametrised ["apache", "zkd"]; skips a kind that cannot run an ensemble here
+                     (no java / zookeeper jars; zkd whose --version does not mention "ensemble")
+  ensemble_factory   make(participants=3, observers=0, proxied=False, cfg=None, start=True)
+                     -> Ensemble of `kind`, started and serving; all closed at teardown
+  ensemble           a started 3-participant ensemble of `kind`
+  kz                 make(hosts, **KazooClient_kwargs) -> started KazooClient, stopped at teardown
+
+Every member is a tests/lib/servers.py launcher, so a failing test's report carries each running
+member's log (tests/conftest.py); the ensemble's own state (modes, log tails) goes into
+EnsembleError messages.
+"""
+import pytest
+
+from tests.conftest import stop_kazoo
+from tests.lib import servers as S
+from tests.lib.ensemble import Ensemble, EnsembleError, ensemble_missing_reason
+
+KINDS = ["apache", "zkd"]
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    reason = ensemble_missing_reason(request.param)
+    if reason:
+        pytest.skip("%s ensemble unavailable: %s" % (request.param, reason))
+    return request.param
+
+
+@pytest.fixture
+def ensemble_factory(kind, tmp_path_factory):
+    made = []
+
+    def make(participants=3, observers=0, proxied=False, cfg=None, start=True):
+        ens = Ensemble(tmp_path_factory.mktemp("ens-%s" % kind), kind, participants=participants,
+                       observers=observers, cfg=cfg, proxied=proxied)
+        made.append(ens)
+        if start:
+            try:
+                ens.start()
+            except (EnsembleError, S.ServerError) as e:
+                pytest.fail(str(e), pytrace=False)
+        return ens
+
+    try:
+        yield make
+    finally:
+        errors = []
+        for ens in reversed(made):
+            try:
+                ens.close()
+            except S.ServerError as e:
+                errors.append(str(e))
+        if errors:
+            pytest.fail("\n\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def ensemble(ensemble_factory):
+    return ensemble_factory()
+
+
+@pytest.fixture
+def kz():
+    from kazoo.client import KazooClient
+    from kazoo.retry import KazooRetry
+
+    clients = []
+
+    def make(hosts, connect_timeout=30.0, **kw):
+        kw.setdefault("timeout", 4.0)  # session timeout (s); at tickTime=200 the max is 4 s
+        # Retry connection loss through failovers (kazoo's default retries only a few times).
+        kw.setdefault("connection_retry", KazooRetry(max_tries=-1, delay=0.05, max_delay=0.5))
+        client = KazooClient(hosts=hosts, **kw)
+        clients.append(client)
+        client.start(timeout=connect_timeout)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in reversed(clients):
+            stop_kazoo(client)

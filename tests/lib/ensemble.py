@@ -1,0 +1,326 @@
+"""A replicated ensemble of zkd or Apache ZooKeeper 3.8 members on loopback, for fault tests.
+
+    ens = Ensemble(tmpdir, "apache", participants=3, observers=0, proxied=False)
+    ens.start()                    # every member, then waits until a quorum serves
+    KazooClient(hosts=ens.hosts)   # every member's client port
+    sid = ens.leader()             # from `srvr` ("Mode: leader")
+    ens.kill(sid)                  # SIGKILL (dataDir kept); ens.start_member(sid) brings it back
+    ens.pause(sid); ens.resume(sid)            # SIGSTOP / SIGCONT
+    ens.partition([1], [2, 3]); ens.heal()     # needs proxied=True (tests/lib/faults.py)
+    ens.close()                    # everything stopped, proxies closed (also if a test failed)
+
+Members are tests/lib/servers.py launchers (Zkd or ApacheZK), so they are registered for the
+failure-report log hook and killed at exit like any test server.  Each one is given, on top of
+servers.DEFAULT_CFG and the caller's `cfg`, short timeouts (ENSEMBLE_CFG: tickTime=200, so elections
+and failure detection take about a second) and the server.N lines, which both kinds read:
+
+    server.N=127.0.0.1:<quorumPort>:<electionPort>:participant|observer;127.0.0.1:<clientPort>
+
+With proxied=True, member i's zoo.cfg names member j's quorum and election ports as proxy ports of
+the link i -> j, so the test can cut, blackhole or delay any directed link.
+
+zkd runs as an ensemble only if `zkd --version` says "ensemble"; ensemble_missing_reason() says why
+a kind cannot run (the tests skip with it).
+"""
+import os
+import signal
+import subprocess
+import time
+
+from tests.lib import servers as S
+from tests.lib.faults import Link, Proxy, kill_direct_sockets
+
+HOST = S.HOST
+
+# Short timeouts so that elections and failure detection take about a second; initLimit leaves a
+# loaded 2-core machine 4 s to synchronize a follower (a snapshot transfer included).
+ENSEMBLE_CFG = {
+    "tickTime": "200",
+    "initLimit": "20",
+    "syncLimit": "5",
+    "standaloneEnabled": "false",
+    "4lw.commands.whitelist": "*",
+    "snapCount": "10000",
+    "autopurge.purgeInterval": "0",
+}
+
+# Apache's election backs off up to 60 s between notification rounds and waits 5 s on a connect;
+# both are JVM properties.  Shorter values keep its failover times comparable to a deployment's
+# proportions at tickTime=200.
+APACHE_SYSPROPS = {
+    "zookeeper.fastleader.maxNotificationInterval": "1000",
+    "zookeeper.cnxTimeout": "1000",
+}
+
+MODES = ("leader", "follower", "observer")
+
+
+def zkd_supports_ensemble(binary=None):
+    binary = binary or os.path.join(S.BUILD_BIN, "zkd")
+    try:
+        out = subprocess.run([binary, "--version"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"ensemble" in out
+
+
+def ensemble_missing_reason(kind):
+    """Why an ensemble of `kind` cannot run here, or None."""
+    reason = S.LAUNCHERS[kind].missing_reason()
+    if reason:
+        return reason
+    if kind == "zkd" and not zkd_supports_ensemble():
+        return "zkd does not support ensembles yet (`zkd --version` does not mention 'ensemble')"
+    return None
+
+
+class EnsembleError(S.ServerError):
+    """The ensemble did not reach the expected state in time."""
+
+
+class Ensemble:
+    def __init__(self, workdir, kind="zkd", participants=3, observers=0, cfg=None,
+                 proxied=False, apache_heap="256m"):
+        if kind not in S.LAUNCHERS:
+            raise ValueError("unknown server kind %r" % kind)
+        if participants < 1 or observers < 0:
+            raise ValueError("need at least one participant")
+        self.kind = kind
+        self.workdir = os.path.abspath(str(workdir))
+        self.proxied = proxied
+        n = participants + observers
+        self.sids = list(range(1, n + 1))
+        self.roles = {sid: ("participant" if sid <= participants else "observer")
+                      for sid in self.sids}
+        self.client_ports = {sid: S.free_port() for sid in self.sids}
+        self.quorum_ports = {sid: S.free_port() for sid in self.sids}
+        self.election_ports = {sid: S.free_port() for sid in self.sids}
+        self.links = {}  # (src, dst) -> Link
+        self.paused = set()
+        self.members = {}
+        try:
+            if proxied:
+                for src in self.sids:
+                    for dst in self.sids:
+                        if src != dst:
+                            self.links[(src, dst)] = Link(src, dst, [
+                                Proxy(S.free_port(), self.quorum_ports[dst], "q%d->%d" % (src, dst)),
+                                Proxy(S.free_port(), self.election_ports[dst], "e%d->%d" % (src, dst)),
+                            ])
+            for sid in self.sids:
+                self.members[sid] = self._make_member(sid, cfg, apache_heap)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- configuration ------------------------------------------------------
+
+    def server_line(self, viewer, sid):
+        """The server.<sid> value in <viewer>'s zoo.cfg."""
+        if self.proxied and viewer != sid:
+            q, e = (p.listen_port for p in self.links[(viewer, sid)].proxies)
+        else:
+            q, e = self.quorum_ports[sid], self.election_ports[sid]
+        return "%s:%d:%d:%s;%s:%d" % (HOST, q, e, self.roles[sid], HOST, self.client_ports[sid])
+
+    def _make_member(self, sid, cfg, apache_heap):
+        member_cfg = dict(ENSEMBLE_CFG)
+        member_cfg.update(cfg or {})
+        for other in self.sids:
+            member_cfg["server.%d" % other] = self.server_line(sid, other)
+        kw = dict(port=self.client_ports[sid], cfg=member_cfg, myid=sid,
+                  name="%s-%d" % (self.kind, sid))
+        if self.kind == "apache":
+            kw.update(heap=apache_heap, sysprops=APACHE_SYSPROPS)
+        return S.LAUNCHERS[self.kind](os.path.join(self.workdir, "m%d" % sid), **kw)
+
+    # -- description --------------------------------------------------------
+
+    @property
+    def participants(self):
+        return [sid for sid in self.sids if self.roles[sid] == "participant"]
+
+    @property
+    def observers(self):
+        return [sid for sid in self.sids if self.roles[sid] == "observer"]
+
+    @property
+    def quorum_size(self):
+        return len(self.participants) // 2 + 1
+
+    def hosts_of(self, sids=None):
+        """Connect string of the given members (default all), in that order."""
+        return ",".join("%s:%d" % (HOST, self.client_ports[sid]) for sid in (sids or self.sids))
+
+    @property
+    def hosts(self):
+        return self.hosts_of()
+
+    def __getitem__(self, sid):
+        return self.members[sid]
+
+    def __repr__(self):
+        return "<Ensemble %s %s>" % (self.kind, ", ".join(
+            "%d:%s" % (sid, "up" if m.running else "down") for sid, m in self.members.items()))
+
+    def mode(self, sid, timeout=2.0):
+        """'leader', 'follower', 'observer', or None (not serving, stopped, paused, unreachable)."""
+        m = self.members[sid]
+        if not m.running or sid in self.paused:
+            return None
+        try:
+            info = S.parse_srvr(m.four_letter("srvr", timeout=timeout))
+        except OSError:
+            return None
+        mode = info.get("Mode", "").strip()
+        return mode if mode in MODES else None
+
+    def modes(self):
+        return {sid: self.mode(sid) for sid in self.sids}
+
+    def srvr(self, sid):
+        return S.parse_srvr(self.members[sid].four_letter("srvr"))
+
+    def leader(self, timeout=0):
+        """The sid that says it leads (waiting up to `timeout` s for one), or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for sid in self.participants:
+                if self.mode(sid) == "leader":
+                    return sid
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    def followers(self):
+        return [sid for sid in self.sids if self.mode(sid) == "follower"]
+
+    def describe(self, lines=40):
+        """Every member's state and log tail, for failure messages."""
+        out = [repr(self)]
+        for sid, m in self.members.items():
+            out.append("== member %d (%s, %s): %s\n%s" % (
+                sid, self.roles[sid], "running" if m.running else "stopped",
+                self.mode(sid, timeout=1.0) if m.running else "-", m.log_tail(lines)))
+        return "\n".join(out)
+
+    # -- waiting ------------------------------------------------------------
+
+    def wait_serving(self, sids=None, timeout=60.0):
+        """Waits until every member in `sids` (default: every running, unpaused member) serves,
+        with exactly one leader among them; returns the leader's sid."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            want = sids or [s for s in self.sids if self.members[s].running and s not in self.paused]
+            for sid in want:
+                m = self.members[sid]
+                if m.proc is not None and m.proc.poll() is not None:
+                    m._reap()
+                    raise EnsembleError("member %d exited with status %s\n%s" % (
+                        sid, m.proc.returncode, self.describe()))
+            last = {sid: self.mode(sid) for sid in want}
+            leaders = [sid for sid, mode in last.items() if mode == "leader"]
+            if all(last.values()) and len(leaders) == 1:
+                return leaders[0]
+            if time.monotonic() >= deadline:
+                raise EnsembleError("ensemble not serving after %.0fs (modes %s)\n%s" % (
+                    timeout, last, self.describe()))
+            time.sleep(0.05)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self, timeout=90.0):
+        """Starts every member that is not running and waits until all serve; returns the leader."""
+        for sid in self.sids:
+            if not self.members[sid].running:
+                self.members[sid].start(wait=False)
+        return self.wait_serving(timeout=timeout)
+
+    def start_member(self, sid, wait=True, timeout=60.0):
+        """(Re)starts one member (same ports and dataDir); waits until it serves if `wait`."""
+        self.members[sid].start(wait=False)
+        if wait:
+            self.wait_serving(timeout=timeout)
+
+    def kill(self, sid, sig=signal.SIGKILL):
+        """Sends `sig` (default SIGKILL, a crash) and waits for the member to exit."""
+        if sid in self.paused:
+            self.resume(sid)
+        return self.members[sid].kill(sig)
+
+    def stop(self, sid):
+        return self.kill(sid, signal.SIGTERM)
+
+    def pause(self, sid):
+        """SIGSTOP: the member hangs with its sockets open, as on a long GC pause."""
+        os.kill(self.members[sid].pid, signal.SIGSTOP)
+        self.paused.add(sid)
+
+    def resume(self, sid):
+        os.kill(self.members[sid].pid, signal.SIGCONT)
+        self.paused.discard(sid)
+
+    def restart_all(self, sig=signal.SIGKILL, timeout=90.0):
+        """Every member down (SIGKILL by default), then all up again; returns the new leader."""
+        for sid in self.sids:
+            if self.members[sid].running:
+                self.kill(sid, sig)
+        return self.start(timeout=timeout)
+
+    # -- partitions ---------------------------------------------------------
+
+    def link(self, src, dst):
+        if not self.proxied:
+            raise EnsembleError("links need Ensemble(proxied=True)")
+        return self.links[(src, dst)]
+
+    def partition(self, *groups, mode="cut"):
+        """Splits the members into `groups` (lists of sids; members not named form one more
+        group): every link between two groups is cut (or blackholed), in both directions."""
+        named = {sid for g in groups for sid in g}
+        groups = [set(g) for g in groups]
+        rest = set(self.sids) - named
+        if rest:
+            groups.append(rest)
+        side = {sid: i for i, g in enumerate(groups) for sid in g}
+        for (src, dst), link in self.link_items():
+            if side[src] != side[dst]:
+                getattr(link, mode)()
+        # Apache's election layer may hold direct sockets between members (faults.py): a higher
+        # sid connects back to a lower one's real election port.  Destroy those across the split.
+        for (a, b), _ in self.link_items():
+            if a > b and side[a] != side[b] and self.members[a].running:
+                kill_direct_sockets(self.members[a].pid, self.election_ports[b])
+
+    def isolate(self, sid, mode="cut"):
+        self.partition([sid], mode=mode)
+
+    def heal(self):
+        for _, link in self.link_items():
+            link.restore()
+
+    def link_items(self):
+        if not self.proxied:
+            raise EnsembleError("partitions need Ensemble(proxied=True)")
+        return list(self.links.items())
+
+    def close(self):
+        """Stops every member (resuming paused ones first) and closes the proxies."""
+        errors = []
+        for sid in list(self.paused):
+            try:
+                self.resume(sid)
+            except OSError:
+                pass
+        for m in reversed(list(self.members.values())):
+            try:
+                m.close()
+            except S.ServerError as e:
+                errors.append(str(e))
+        for link in self.links.values():
+            link.close()
+        self.links = {}
+        if errors:
+            raise S.ServerError("\n\n".join(errors))
