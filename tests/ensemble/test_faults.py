@@ -1,0 +1,115 @@
+"""Faults under a checked workload: several kazoo clients read, write and conditionally write a few
+keys while a member crashes, hangs or is cut off; the recorded history is checked
+(tests/lib/history.py) for linearizable writes, ZooKeeper's read guarantees, and that no
+acknowledged write is lost (the final state is read from every member).  Seeds are printed;
+HISTORY_SEED=<n> replays the random choices of a run."""
+import time
+
+import pytest
+
+from tests.lib.history import Workload, check, format_violations, seed_from_env
+
+
+def wait_for(pred, timeout, what, ens=None):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() >= deadline:
+            pytest.fail("timed out (%.0fs) waiting for %s\n%s" % (
+                timeout, what, ens.describe() if ens else ""), pytrace=False)
+        time.sleep(0.02)
+
+
+def acked_writes_since(wl, t):
+    return sum(1 for op in list(wl.history.ops)
+               if op.is_write and op.outcome == "ok" and op.invoke >= t)
+
+
+def run_checked(ens, fault, writes_before=20, writes_after=20):
+    """Runs the workload, calls fault(ens) once `writes_before` writes were acknowledged (fault
+    returns once the ensemble serves again without the faulty member, or has healed), waits for
+    `writes_after` more, brings every member back and checks the history."""
+    seed = seed_from_env()
+    wl = Workload([ens.hosts_of([sid]) for sid in ens.sids], seed)
+    wl.start()
+    try:
+        t0 = time.monotonic()
+        wait_for(lambda: acked_writes_since(wl, t0) >= writes_before, 60, "writes before the fault", ens)
+        fault(ens)
+        t1 = time.monotonic()
+        wait_for(lambda: acked_writes_since(wl, t1) >= writes_after, 60, "writes after the fault", ens)
+    finally:
+        wl.stop()
+    for sid in ens.sids:
+        if not ens[sid].running:
+            ens.start_member(sid, wait=False)
+    ens.heal() if ens.proxied else None
+    ens.wait_serving(timeout=60)
+    wl.read_final({sid: ens.hosts_of([sid]) for sid in ens.sids})
+    assert not wl.errors, wl.errors
+    violations = check(wl.history)
+    assert not violations, "seed %d: %s" % (seed, format_violations(violations, wl.history))
+    print("seed %d: %s" % (seed, wl.history.summary()))
+    return wl.history
+
+
+def others(ens, sid):
+    return [s for s in ens.participants if s != sid]
+
+
+def leader_sigkill(ens):
+    leader = ens.leader()
+    ens.kill(leader)
+    assert ens.wait_serving(others(ens, leader)) != leader
+    ens.start_member(leader)
+
+
+def leader_sigstop(ens):
+    leader = ens.leader()
+    ens.pause(leader)
+    assert ens.wait_serving(others(ens, leader)) != leader
+    ens.resume(leader)
+    ens.wait_serving()
+
+
+def follower_sigkill(ens):
+    follower = ens.followers()[0]
+    ens.kill(follower)
+    ens.wait_serving(others(ens, follower))
+    ens.start_member(follower)
+
+
+def whole_restart(ens):
+    ens.restart_all()
+
+
+def minority_partition(ens):
+    follower = ens.followers()[0]
+    ens.isolate(follower)
+    leader = ens.wait_serving(others(ens, follower))
+    wait_for(lambda: ens.mode(follower) is None, 30, "the cut-off follower to stop serving", ens)
+    assert ens.leader() == leader
+    ens.heal()
+    ens.wait_serving()
+
+
+def majority_partition(ens):
+    leader = ens.leader()
+    ens.isolate(leader)  # the leader alone on its side
+    assert ens.wait_serving(others(ens, leader)) != leader
+    wait_for(lambda: ens.mode(leader) is None, 30, "the isolated leader to stop serving", ens)
+    ens.heal()
+    ens.wait_serving()
+
+
+FAULTS = [leader_sigkill, leader_sigstop, follower_sigkill, whole_restart]
+PARTITIONS = [minority_partition, majority_partition]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.__name__)
+def test_fault_keeps_history_valid(ensemble_factory, fault):
+    run_checked(ensemble_factory(), fault)
+
+
+@pytest.mark.parametrize("fault", PARTITIONS, ids=lambda f: f.__name__)
+def test_partition_keeps_history_valid(ensemble_factory, fault):
+    run_checked(ensemble_factory(proxied=True), fault)
