@@ -2,7 +2,7 @@
 
   kind               parametrised ["apache", "zkd"]; skips a kind that cannot run an ensemble here
                      (no java / zookeeper jars; zkd whose --version does not mention "ensemble")
-  ensemble_factory   make(participants=3, observers=0, proxied=False, cfg=None, start=True)
+  ensemble_factory   make(participants=3, observers=0, proxied=False, cfg=None, start=True, **kw)
                      -> Ensemble of `kind`, started and serving; all closed at teardown
   ensemble           a started 3-participant ensemble of `kind`
   kz                 make(hosts, **KazooClient_kwargs) -> started KazooClient, stopped at teardown
@@ -32,9 +32,9 @@ def kind(request):
 def ensemble_factory(kind, tmp_path_factory):
     made = []
 
-    def make(participants=3, observers=0, proxied=False, cfg=None, start=True):
+    def make(participants=3, observers=0, proxied=False, cfg=None, start=True, **kw):
         ens = Ensemble(tmp_path_factory.mktemp("ens-%s" % kind), kind, participants=participants,
-                       observers=observers, cfg=cfg, proxied=proxied)
+                       observers=observers, cfg=cfg, proxied=proxied, **kw)
         made.append(ens)
         if start:
             try:

@@ -81,7 +81,7 @@ class EnsembleError(S.ServerError):
 
 class Ensemble:
     def __init__(self, workdir, kind="zkd", participants=3, observers=0, cfg=None,
-                 proxied=False, apache_heap="256m"):
+                 proxied=False, apache_heap="256m", apache_sysprops=None):
         if kind not in S.LAUNCHERS:
             raise ValueError("unknown server kind %r" % kind)
         if participants < 1 or observers < 0:
@@ -99,6 +99,7 @@ class Ensemble:
         self.links = {}  # (src, dst) -> Link
         self.paused = set()
         self.members = {}
+        self.apache_sysprops = dict(APACHE_SYSPROPS, **(apache_sysprops or {}))
         try:
             if proxied:
                 for src in self.sids:
@@ -132,7 +133,7 @@ class Ensemble:
         kw = dict(port=self.client_ports[sid], cfg=member_cfg, myid=sid,
                   name="%s-%d" % (self.kind, sid))
         if self.kind == "apache":
-            kw.update(heap=apache_heap, sysprops=APACHE_SYSPROPS)
+            kw.update(heap=apache_heap, sysprops=self.apache_sysprops)
         return S.LAUNCHERS[self.kind](os.path.join(self.workdir, "m%d" % sid), **kw)
 
     # -- description --------------------------------------------------------
@@ -195,6 +196,21 @@ class Ensemble:
 
     def followers(self):
         return [sid for sid in self.sids if self.mode(sid) == "follower"]
+
+    def log_size(self, sid):
+        """A mark in member `sid`'s logs; log_since(sid, mark) returns what was logged after it."""
+        return [os.path.getsize(p) if os.path.exists(p) else 0 for p in self.members[sid].log_files()]
+
+    def log_since(self, sid, mark):
+        out = []
+        for path, off in zip(self.members[sid].log_files(), mark):
+            try:
+                with open(path, "rb") as f:
+                    f.seek(off)
+                    out.append(f.read().decode("utf-8", "replace"))
+            except OSError:
+                pass
+        return "\n".join(out)
 
     def describe(self, lines=40):
         """Every member's state and log tail, for failure messages."""

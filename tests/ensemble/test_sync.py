@@ -1,0 +1,59 @@
+"""A follower that was down comes back and is synchronized: by a full snapshot when it is further
+behind than the leader's recent history (zkd: snapCount transactions; Apache: its 500-entry committed
+log, on-disk log sync disabled), by a diff when slightly behind.  The leader's log must say which,
+the follower must then hold every acknowledged write, and it must vote: with the other follower
+down, writes still commit (the leader and the resynchronized follower form the quorum)."""
+import pytest
+
+SYNC_CFG = {"snapCount": "100"}
+APACHE_SYNC_PROPS = {"zookeeper.snapshotSizeFactor": "-1"}  # no diff from the on-disk log
+
+LEADER_SAYS = {
+    ("apache", "snap"): "Sending snapshot last zxid of peer is",
+    ("apache", "diff"): "Sending DIFF zxid=",
+    ("zkd", "snap"): "by snapshot at",
+    ("zkd", "diff"): "by diff from",
+}
+
+
+def write_many(client, base, first, n):
+    """Creates base/n<first>..., n of them, pipelined; every one acknowledged before returning."""
+    results = [client.create_async("%s/n%05d" % (base, i), b"v%d" % i)
+               for i in range(first, first + n)]
+    for r in results:
+        r.get(timeout=60)
+
+
+@pytest.mark.parametrize("behind,plan", [(700, "snap"), (5, "diff")], ids=["far-snap", "near-diff"])
+def test_lagging_follower_is_synchronized(ensemble_factory, kz, kind, behind, plan):
+    ens = ensemble_factory(cfg=SYNC_CFG, apache_sysprops=APACHE_SYNC_PROPS)
+    leader = ens.leader()
+    lagging, other = [s for s in ens.participants if s != leader]
+    client = kz(ens.hosts_of([leader]))
+    client.create("/sync", b"")
+    write_many(client, "/sync", 0, 3)
+    ens.kill(lagging)
+    write_many(client, "/sync", 3, behind)  # committed by the leader and the other follower
+    client.set("/sync", b"last")
+    mark = ens.log_size(leader)
+    ens.start_member(lagging)
+    assert ens.leader() == leader
+    log = ens.log_since(leader, mark)
+    assert LEADER_SAYS[(kind, plan)] in log, "leader did not sync by %s:\n%s" % (plan, log[-3000:])
+
+    # The synchronized follower holds everything, without a sync of its own.
+    reader = kz(ens.hosts_of([lagging]))
+    assert reader.get("/sync")[0] == b"last"
+    names = reader.get_children("/sync")
+    assert len(names) == 3 + behind
+    for i in (0, 3, 3 + behind // 2, 2 + behind):
+        assert reader.get("/sync/n%05d" % i)[0] == b"v%d" % i
+
+    # ... and votes: with the other follower down, the quorum is the leader and it.
+    ens.kill(other)
+    reader.set("/sync", b"after")
+    assert client.get("/sync")[0] == b"after"
+    ens.start_member(other)
+    late = kz(ens.hosts_of([other]))
+    late.sync("/sync")
+    assert late.get("/sync")[0] == b"after"
