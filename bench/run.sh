@@ -6,6 +6,9 @@
 #   bash bench/run.sh --quick    # N=100,000, shorter phases -> bench/results/<date>-<host>-quick.md
 #   bash bench/run.sh --smoke    # N=2,000, < 60 s, report in a temp file; exit 0 iff it parses
 #
+# The zkbench matrix (standalone and 3-member ensembles; create/set/get/mixed/multi, latency and
+# throughput, fan-out, churn) is bench/matrix.py [--quick|--smoke]; see its docstring.
+#
 # Other options (bench/bench.py --help): -n N, --out FILE, --workdir DIR, --keep,
 # --zkd BINARY, --apache-heap 3g, --only zkd|apache, --[no-]callgrind.
 # Builds zkd with packaging/build.sh if <ZK_BUILD_DIR or build>/bin/zkd is missing.

@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""zkbench matrix: zkd vs Apache ZooKeeper 3.8, standalone and 3-member ensembles, in one run.
+
+    /usr/bin/python3 bench/matrix.py            # full: 10 s per case -> bench/results/<date>-<host>-matrix.md
+    /usr/bin/python3 bench/matrix.py --quick    # 3 s per case
+    /usr/bin/python3 bench/matrix.py --smoke    # 1 s, a few cases, report in a temp file (suite)
+
+Every case runs build/bin/zkbench (C, on libzk) against each server set with the same
+durability (both fsync before acknowledging; an ensemble commits once a quorum has fsync'd), the
+generator pinned to CPU 0 and every server process (all threads) to CPU 1 where the machine has
+two or more, so the generator never competes with the servers for a core; the generator's own CPU
+use is reported for every case.  Ensembles are tests/lib/ensemble.py's (tickTime 200, snapCount
+10000); the client connects to every member (reads spread, writes forwarded to the leader).
+Apache runs with only -Xmx set (zkServer.sh's way), not the test launcher's fast-start JIT flags.
+
+Rows: latency with one client and one request in flight (p50/p99, us), throughput with 8 clients x
+32 in flight (ops/s and p99), watch fan-out to 1,000 watchers (setData to last event), session
+churn (connect + ephemeral + close).  The ratio column is zkd's advantage: ops/s zkd / Apache,
+latency Apache / zkd.
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.lib import servers as S  # noqa: E402
+from tests.lib.ensemble import Ensemble, ensemble_missing_reason  # noqa: E402
+
+GEN_CPU, SERVER_CPU = 0, 1
+
+LATENCY = [("create", 1, 1), ("set", 1, 1), ("get", 1, 1)]
+THROUGHPUT = [("create", 8, 32), ("set", 8, 32), ("get", 8, 32), ("mixed:90/10", 8, 32),
+              ("multi", 8, 32)]
+SPECIAL = [("fanout", 1, 1), ("churn", 1, 8)]
+
+PROFILES = {
+    "full": {"seconds": 10, "cases": LATENCY + THROUGHPUT + SPECIAL},
+    "quick": {"seconds": 3, "cases": LATENCY + THROUGHPUT + SPECIAL},
+    "smoke": {"seconds": 1, "cases": [("set", 1, 1), ("get", 4, 16)]},
+}
+
+
+def log(msg):
+    sys.stderr.write("[matrix] %s\n" % msg)
+    sys.stderr.flush()
+
+
+def pinning():
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+def pin_tree(pid, cpu):
+    """Pins a process and all its threads (a JVM has dozens) to one CPU."""
+    subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
+
+
+def bench_apache_command(m):
+    """Apache with -Xmx only (as zkServer.sh starts it) instead of the tests' fast-start flags."""
+    props = ["-D%s=%s" % kv for kv in sorted(getattr(m, "sysprops", {}).items())]
+    return [m.java, "-Xmx" + m.heap, "-Djava.awt.headless=true",
+            "-Dzookeeper.log.dir=" + m.workdir, "-Dlog4j.configuration=file:" + m.log4j_path,
+            "-Dzookeeper.jmx.log4j.disable=true"] + props + [
+            "-cp", m.classpath(), "org.apache.zookeeper.server.quorum.QuorumPeerMain", m.cfg_path]
+
+
+class Servers:
+    """A standalone server or a 3-member ensemble of one kind, started and pinned."""
+
+    def __init__(self, kind, topology, workdir):
+        self.kind, self.topology = kind, topology
+        cfg = {"maxClientCnxns": "0", "znode.container.checkIntervalMs": None}
+        if topology == "standalone":
+            launcher = S.LAUNCHERS[kind]
+            kw = {"cfg": cfg}
+            if kind == "apache":
+                kw["heap"] = "1g"
+            self.single = launcher(os.path.join(workdir, "s"), **kw)
+            self.members = [self.single]
+            self.ensemble = None
+        else:
+            self.single = None
+            self.ensemble = Ensemble(workdir, kind, participants=3, cfg=cfg, apache_heap="512m")
+            self.members = list(self.ensemble.members.values())
+        if kind == "apache":
+            for m in self.members:
+                m.command = (lambda mm=m: bench_apache_command(mm))
+
+    @property
+    def hosts(self):
+        return self.single.hosts if self.single else self.ensemble.hosts
+
+    def start(self):
+        if self.single:
+            self.single.start()
+        else:
+            self.ensemble.start()
+        if pinning():
+            for m in self.members:
+                pin_tree(m.pid, SERVER_CPU)
+
+    def close(self):
+        if self.ensemble:
+            self.ensemble.close()
+        else:
+            self.single.close()
+
+
+def zkbench(binary, hosts, op, clients, inflight, seconds):
+    cmd = [binary, "--hosts", hosts, "--op", op, "--clients", str(clients), "--inflight",
+           str(inflight), "--json", "--quiet"]
+    if op == "fanout":
+        cmd += ["--watchers", "1000", "--count", str(max(5, seconds * 3))]
+    else:
+        cmd += ["--duration", str(seconds)]
+    if pinning():
+        cmd = ["taskset", "-c", str(GEN_CPU)] + cmd
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         timeout=seconds * 10 + 120)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError("zkbench %s failed (%d): %s" % (op, out.returncode, out.stderr[-500:]))
+    return json.loads(lines[-1])
+
+
+def run_set(binary, kind, topology, workdir, cases, seconds):
+    srv = Servers(kind, topology, workdir)
+    results = {}
+    try:
+        srv.start()
+        time.sleep(0.5)
+        for op, clients, inflight in cases:
+            key = "%s %dx%d" % (op, clients, inflight)
+            log("%s %s: %s" % (kind, topology, key))
+            try:
+                results[key] = zkbench(binary, srv.hosts, op, clients, inflight, seconds)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                log("  failed: %s" % e)
+                results[key] = {"error": str(e)}
+    finally:
+        srv.close()
+    return results
+
+
+def fmt_ops(r):
+    return "%.0f" % r["ops_per_sec"] if "ops_per_sec" in r else "failed"
+
+
+def fmt_lat(r, field):
+    return "%d" % r[field] if field in r else "-"
+
+
+def ratio(a, b):
+    if not a or not b:
+        return "-"
+    return "%.1fx" % (a / b)
+
+
+def render(results, prof_name, seconds, info):
+    out = ["# zkbench matrix: zkd vs Apache ZooKeeper 3.8.0 (%s profile)" % prof_name, ""]
+    out.append("%s. %d s per case; generator pinned to CPU %d, servers to CPU %d: %s. Both fsync "
+               "before acknowledging; ensembles are 3 members on this one machine." % (
+                   info["date"], seconds, GEN_CPU, SERVER_CPU, "yes" if info["pinned"] else "no"))
+    out.append("Machine: %s. zkd %s." % (info["cpu"], info["zkd"]))
+    out.append("")
+    for topology in ("standalone", "ensemble3"):
+        z = results.get(("zkd", topology), {})
+        a = results.get(("apache", topology), {})
+        if not z and not a:
+            continue
+        out.append("## %s" % ("Standalone" if topology == "standalone" else "3-member ensemble"))
+        out.append("")
+        out.append("| case | zkd ops/s | zkd p50/p99 us | Apache ops/s | Apache p50/p99 us | "
+                   "zkd advantage (ops/s; p50, p99) | generator CPU zkd/Apache |")
+        out.append("|---|---|---|---|---|---|---|")
+        for key in list(z.keys()) or list(a.keys()):
+            zr, ar = z.get(key, {}), a.get(key, {})
+            adv = "%s; %s, %s" % (
+                ratio(zr.get("ops_per_sec"), ar.get("ops_per_sec")),
+                ratio(ar.get("p50_us"), zr.get("p50_us")),
+                ratio(ar.get("p99_us"), zr.get("p99_us")))
+            gen = "%s/%s" % (
+                "%.0f%%" % (100 * zr["generator_cpu"]) if "generator_cpu" in zr else "-",
+                "%.0f%%" % (100 * ar["generator_cpu"]) if "generator_cpu" in ar else "-")
+            out.append("| %s | %s | %s/%s | %s | %s/%s | %s | %s |" % (
+                key, fmt_ops(zr), fmt_lat(zr, "p50_us"), fmt_lat(zr, "p99_us"), fmt_ops(ar),
+                fmt_lat(ar, "p50_us"), fmt_lat(ar, "p99_us"), adv, gen))
+        out.append("")
+    out.append("fanout: 1 client sets a node 1,000 sessions watch; latency = setData to the last "
+               "event; ops/s = rounds/s.  churn: connect + create ephemeral + close, 8 sessions "
+               "at a time; ops/s = sessions/s.  A generator CPU near 100% means the case measured "
+               "zkbench, not the server.")
+    out.append("")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true")
+    g.add_argument("--smoke", action="store_true")
+    ap.add_argument("--out")
+    ap.add_argument("--only", choices=["zkd", "apache"])
+    ap.add_argument("--no-ensemble", action="store_true")
+    args = ap.parse_args()
+    prof_name = "smoke" if args.smoke else "quick" if args.quick else "full"
+    prof = PROFILES[prof_name]
+    binary = os.path.join(S.BUILD_BIN, "zkbench")
+    if not os.access(binary, os.X_OK):
+        log("%s missing: build first (packaging/build.sh)" % binary)
+        return 2
+    kinds = [args.only] if args.only else ["zkd", "apache"]
+    topologies = ["standalone"] + ([] if args.no_ensemble else ["ensemble3"])
+    for kind in list(kinds):
+        reason = S.LAUNCHERS[kind].missing_reason() or (
+            None if args.no_ensemble else ensemble_missing_reason(kind))
+        if reason:
+            log("%s skipped: %s" % (kind, reason))
+            kinds.remove(kind)
+    if not kinds:
+        return 2
+    workdir = tempfile.mkdtemp(prefix="zkmatrix.")
+    info = {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "pinned": pinning(),
+        "cpu": "%d CPUs, %s" % (os.cpu_count() or 0, open("/proc/loadavg").read().strip()),
+        "zkd": subprocess.run([os.path.join(S.BUILD_BIN, "zkd"), "--version"],
+                              stdout=subprocess.PIPE, text=True).stdout.strip(),
+    }
+    if pinning():
+        os.sched_setaffinity(0, {GEN_CPU})
+    results = {}
+    try:
+        for topology in topologies:
+            for kind in kinds:
+                results[(kind, topology)] = run_set(binary, kind, topology,
+                                                    os.path.join(workdir, kind + "-" + topology),
+                                                    prof["cases"], prof["seconds"])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    text = render(results, prof_name, prof["seconds"], info)
+    if args.out:
+        out = args.out
+    elif args.smoke:
+        out = os.path.join(tempfile.gettempdir(), "zkmatrix-smoke.md")
+    else:
+        os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+        out = os.path.join(ROOT, "bench", "results", "%s-%s-matrix%s.md" % (
+            datetime.date.today().isoformat(), socket.gethostname(),
+            "" if prof_name == "full" else "-" + prof_name))
+    with open(out, "w") as f:
+        f.write(text)
+    with open(os.path.splitext(out)[0] + ".json", "w") as f:
+        json.dump({"%s/%s" % k: v for k, v in results.items()}, f, indent=1, sort_keys=True)
+    sys.stdout.write(text)
+    log("report written to %s" % out)
+    failed = [k for r in results.values() for k, v in r.items() if "error" in v]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
