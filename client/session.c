@@ -126,6 +126,15 @@ struct zk {
 
     zk_close_fn close_cb;
     void *close_data;
+
+    /* Extra session listeners (recipes); a removed entry has fn == NULL
+     * until the outermost emit_session compacts the array. */
+    struct session_listener {
+        zk_session_fn fn;
+        void *data;
+    } *listeners;
+    int nlisteners, caplisteners;
+    int emitting;
 };
 
 static void start_attempt(zk_t *zk);
@@ -169,6 +178,47 @@ static void emit_session(zk_t *zk, int ev)
 {
     if (zk->opts.on_session)
         zk->opts.on_session(zk, ev, zk->opts.data);
+    /* Listeners added during this emission hear the next event only. */
+    int n = zk->nlisteners;
+    zk->emitting++;
+    for (int i = 0; i < n; i++) {
+        struct session_listener l = zk->listeners[i];
+        if (l.fn)
+            l.fn(zk, ev, l.data);
+    }
+    if (--zk->emitting == 0) {
+        int j = 0;
+        for (int i = 0; i < zk->nlisteners; i++)
+            if (zk->listeners[i].fn)
+                zk->listeners[j++] = zk->listeners[i];
+        zk->nlisteners = j;
+    }
+}
+
+void zk_add_session_listener(zk_t *zk, zk_session_fn fn, void *data)
+{
+    if (zk->nlisteners == zk->caplisteners) {
+        zk->caplisteners = zk->caplisteners ? 2 * zk->caplisteners : 8;
+        zk->listeners =
+            zk_xrealloc(zk->listeners, (size_t)zk->caplisteners * sizeof *zk->listeners);
+    }
+    zk->listeners[zk->nlisteners++] = (struct session_listener){fn, data};
+}
+
+void zk_remove_session_listener(zk_t *zk, zk_session_fn fn, void *data)
+{
+    for (int i = 0; i < zk->nlisteners; i++) {
+        if (zk->listeners[i].fn == fn && zk->listeners[i].data == data) {
+            if (zk->emitting) {
+                zk->listeners[i].fn = NULL;
+            } else {
+                memmove(&zk->listeners[i], &zk->listeners[i + 1],
+                        (size_t)(zk->nlisteners - i - 1) * sizeof *zk->listeners);
+                zk->nlisteners--;
+            }
+            return;
+        }
+    }
 }
 
 /* Calls the request's callback with `res` (which it consumes) and frees p. */
@@ -902,6 +952,7 @@ static void free_handle(zk_t *zk)
     if (cb)
         cb(zk, data);
     watch_table_free(&zk->watches);
+    free(zk->listeners);
     while (zk->auths) {
         struct auth *a = zk->auths;
         zk->auths = a->next;
@@ -1010,6 +1061,11 @@ int64_t zk_last_zxid(const zk_t *zk)
 const char *zk_current_host(const zk_t *zk)
 {
     return zk->phase == P_CONNECTED && zk->cur_name[0] ? zk->cur_name : NULL;
+}
+
+struct uv_loop_s *zk_loop(const zk_t *zk)
+{
+    return zk->loop;
 }
 
 void *zk_data(const zk_t *zk)

@@ -223,6 +223,18 @@ ZK_EXPORT int64_t zk_last_zxid(const zk_t *zk);
 ZK_EXPORT const char *zk_current_host(const zk_t *zk);
 ZK_EXPORT void *zk_data(const zk_t *zk);
 ZK_EXPORT void zk_set_data(zk_t *zk, void *data);
+/* The loop the handle runs on (for timers of code built on libzk). */
+ZK_EXPORT struct uv_loop_s *zk_loop(const zk_t *zk);
+
+/* Extra session listeners, called after zk_options.on_session for every
+ * session event, in the order added (recipes use them to hear of loss and
+ * expiry without taking on_session from the program).  A listener may
+ * remove itself or others during the call; one added during an event hears
+ * the next event first.  ZK_SESSION_CLOSED is the last event, after which
+ * no watcher or completion of the handle runs.  Loop thread only. */
+ZK_EXPORT void zk_add_session_listener(zk_t *zk, zk_session_fn fn, void *data);
+/* Removes the first listener equal to (fn, data); no-op if there is none. */
+ZK_EXPORT void zk_remove_session_listener(zk_t *zk, zk_session_fn fn, void *data);
 
 /* ---- asynchronous API: requests ----
  *
