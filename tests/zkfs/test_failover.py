@@ -1,0 +1,77 @@
+"""zkfs on a 3-member ensemble (tests/lib/ensemble.py): the member serving the mount dies; the
+mount moves to another member with the same session, its lease and its open files."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.lib import servers as S
+from tests.lib.ensemble import Ensemble, ensemble_missing_reason
+
+
+@pytest.fixture(params=["apache", "zkd"])
+def ensemble(request, tmp_path_factory):
+    reason = ensemble_missing_reason(request.param)
+    if reason:
+        pytest.skip("%s ensemble unavailable: %s" % (request.param, reason))
+    ens = Ensemble(tmp_path_factory.mktemp("ens"), request.param)
+    try:
+        ens.start()
+        yield ens
+    finally:
+        ens.close()
+
+
+def serving_member(ens, session_id):
+    """The sid of the member holding `session_id` (from each member's `cons`)."""
+    for sid in ens.sids:
+        try:
+            text = S.four_letter(ens.client_ports[sid], "cons")
+        except OSError:
+            continue
+        if any(int(x, 16) == session_id for x in re.findall(r"sid=0x([0-9a-f]+)", text)):
+            return sid
+    return None
+
+
+def wait_until(pred, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "%s not met in %.0fs" % (what, timeout)
+        time.sleep(0.05)
+
+
+def test_member_death_keeps_session_lease_and_open_files(ensemble, kazoo_client, zkfs_mount):
+    zk = kazoo_client(ensemble)
+    m = zkfs_mount(ensemble, opts=["session_timeout=20000"])
+    session = int(re.search(r"session 0x([0-9a-f]+)", m.log_text()).group(1), 16)
+    holder = subprocess.Popen(["bash", "-c", 'exec 3>"$1" || exit 7; echo held; read -r _', "_",
+                               m.p("leader@eph")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    fd = None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert zk.exists(m.zpath("leader")).ephemeralOwner == session
+        fd = os.open(m.p("state"), os.O_RDWR | os.O_CREAT, 0o644)
+        os.write(fd, b"one")
+        os.fsync(fd)
+        sid = serving_member(ensemble, session)
+        assert sid is not None, "no member lists session 0x%x" % session
+        ensemble.kill(sid)
+        wait_until(lambda: "resumed" in m.log_text(), what="session resumed on another member")
+        assert serving_member(ensemble, session) not in (None, sid)
+        os.write(fd, b" two")  # the open file keeps working
+        os.fsync(fd)
+        zk2 = kazoo_client(ensemble)
+        assert zk2.get(m.zpath("state"))[0] == b"one two"
+        assert zk2.exists(m.zpath("leader")).ephemeralOwner == session
+        with open(m.p("after"), "w") as f:
+            f.write("x")
+        assert sorted(os.listdir(m.path)) == ["after", "leader", "state"]
+    finally:
+        if fd is not None:
+            os.close(fd)
+        holder.stdin.close()
+        holder.wait(30)
