@@ -60,6 +60,7 @@ static char base[256];
 static int nh = 15;
 static zk_t *H[MAXH];
 static int connected[MAXH];
+static int expire_ok; /* a scenario kills a session on purpose */
 
 /* ---- harness ---- */
 
@@ -71,7 +72,7 @@ static void on_session(zk_t *zk, int ev, void *data)
         connected[i] = 1;
     else if (ev == ZK_SESSION_SUSPENDED)
         connected[i] = 0;
-    else if (ev == ZK_SESSION_EXPIRED)
+    else if (ev == ZK_SESSION_EXPIRED && !expire_ok)
         FAILF("session %d expired", i);
 }
 
@@ -584,6 +585,10 @@ static int all_synced(void)
 {
     return synced == nh;
 }
+static int all_synced_one(void)
+{
+    return synced == 1;
+}
 static void sync_all(void)
 {
     synced = 0;
@@ -1037,6 +1042,100 @@ static void scenario_treecache_nodes(void)
     run_treecache(ZK_TREECACHE_NODE_WATCHES);
 }
 
+/* ---- expiry ----
+ *
+ * Handle 0 holds a lock and leads an election; handle 1 waits for both.
+ * A twin resumes handle 0's session and closes it: handle 0 must be told
+ * (lock lost, leadership lost, with ZK_SESSIONEXPIRED), and handle 1 must
+ * get both, since the ephemeral nodes went with the session.
+ */
+static int x_lost, x_leader_lost, x_acquired[2], x_elected[2];
+
+static void x_on_lost(zk_lock_t *l, int status, void *data)
+{
+    (void)l;
+    (void)data;
+    CHECK_RC(status, ZK_SESSIONEXPIRED);
+    x_lost++;
+}
+
+static void x_on_acquired(zk_lock_t *l, int status, void *data)
+{
+    (void)l;
+    CHECK_RC(status, 0);
+    x_acquired[(intptr_t)data]++;
+}
+
+static void x_on_leader(zk_leader_t *l, int event, int status, void *data)
+{
+    (void)l;
+    int i = (int)(intptr_t)data;
+    if (event == ZK_LEADER_ELECTED) {
+        x_elected[i]++;
+    } else {
+        CHECK_INT(event, ZK_LEADER_LOST);
+        CHECK_RC(status, ZK_SESSIONEXPIRED);
+        CHECK_INT(i, 0);
+        x_leader_lost++;
+    }
+}
+
+static int x_first(void)
+{
+    return x_acquired[0] == 1 && x_elected[0] == 1;
+}
+
+static int x_after(void)
+{
+    return x_lost == 1 && x_leader_lost == 1 && x_acquired[1] == 1 && x_elected[1] == 1;
+}
+
+static void scenario_lock_expire(void)
+{
+    nh = 2;
+    open_all();
+    char edir[300];
+    path_of(lock_dir, sizeof lock_dir, "/xlock");
+    path_of(edir, sizeof edir, "/xelection");
+    zk_lock_t *lk[2];
+    zk_leader_t *ld[2];
+    CHECK_RC(zk_lock_new(H[0], lock_dir, ZK_LOCK_EXCLUSIVE, "h0", &lk[0]), 0);
+    zk_lock_on_lost(lk[0], x_on_lost, NULL);
+    zk_lock_acquire(lk[0], 0, x_on_acquired, (void *)0);
+    CHECK_RC(zk_leader_start(H[0], edir, "h0", x_on_leader, (void *)0, &ld[0]), 0);
+    run_until(x_first, "handle 0 to hold and lead");
+    CHECK_RC(zk_lock_new(H[1], lock_dir, ZK_LOCK_EXCLUSIVE, "h1", &lk[1]), 0);
+    zk_lock_acquire(lk[1], 0, x_on_acquired, (void *)1);
+    CHECK_RC(zk_leader_start(H[1], edir, "h1", x_on_leader, (void *)1, &ld[1]), 0);
+    synced = 0;
+    zk_sync(H[1], "/", on_synced, NULL);
+    run_until(all_synced_one, "handle 1 queued");
+    CHECK_INT(x_acquired[1], 0);
+    CHECK_INT(x_elected[1], 0);
+
+    expire_ok = 1;
+    struct zk_options o;
+    zk_options_init(&o);
+    o.hosts = hosts;
+    o.session_id = zk_session_id(H[0]);
+    char pw[16];
+    zk_session_password(H[0], pw);
+    o.password = pw;
+    zk_blocking_t *twin;
+    CHECK_RC(zk_blocking_open(&o, &twin), 0);
+    zk_blocking_close(twin); /* ends the shared session */
+    run_until(x_after, "loss reported and the lock and leadership moved");
+    CHECK(!zk_lock_is_held(lk[0]));
+    CHECK(!zk_leader_is_leader(ld[0]));
+    CHECK(zk_lock_is_held(lk[1]));
+    CHECK(zk_leader_is_leader(ld[1]));
+    for (int i = 0; i < 2; i++) {
+        zk_lock_free(lk[i]);
+        zk_leader_stop(ld[i]);
+    }
+    close_all();
+}
+
 /* ---- registry ---- */
 
 static const struct {
@@ -1045,6 +1144,7 @@ static const struct {
 } scenarios[] = {
     {"lock", scenario_lock},
     {"lock_chaos", scenario_lock_chaos},
+    {"lock_expire", scenario_lock_expire},
     {"rwlock", scenario_rwlock},
     {"trylock", scenario_trylock},
     {"leader", scenario_leader},
