@@ -20,6 +20,7 @@
 #endif
 #include "snapshot.h"
 #include "txnlog.h"
+#include "txnwin.h"
 #include "ztest.h"
 
 #include <errno.h>
@@ -535,6 +536,75 @@ static void test_log_roll_makes_files(void)
     ASSERT_INT_EQ(s.last, 40);
     ASSERT_INT_EQ(size_of(log_file(11)), span(11, 20));
     remove_dir();
+}
+
+/* Zab's TRUNC: records above a zxid go, durably, whatever file they are in. */
+static void test_log_truncate_drops_records_above(void)
+{
+    make_dir();
+    quiet();
+    write_four_files(); /* 1-10, 11-20, 21-30, 31-35, 36-40 */
+    ASSERT_INT_EQ(txnlog_truncate(dir, 25), 0);
+    ASSERT_INT_EQ(size_of(log_file(21)), span(21, 25));
+    ASSERT_TRUE(access(log_file(31), F_OK) != 0 && access(log_file(36), F_OK) != 0);
+    int64_t last;
+    struct seen s = replay(0, &last);
+    ASSERT_INT_EQ(s.n, 25);
+    ASSERT_INT_EQ(last, 25);
+    /* At a file boundary, and a no-op above the end. */
+    ASSERT_INT_EQ(txnlog_truncate(dir, 20), 0);
+    ASSERT_INT_EQ(size_of(log_file(11)), span(11, 20));
+    ASSERT_TRUE(access(log_file(21), F_OK) != 0 || size_of(log_file(21)) == 0);
+    ASSERT_INT_EQ(txnlog_truncate(dir, 1000), 0);
+    s = replay(0, &last);
+    ASSERT_INT_EQ(last, 20);
+    /* -1 removes every file (a follower adopting a leader's snapshot). */
+    ASSERT_INT_EQ(txnlog_truncate(dir, -1), 0);
+    s = replay(0, &last);
+    ASSERT_INT_EQ(s.n, 0);
+    remove_dir();
+}
+
+static const uint8_t win_rec[] = "txn";
+
+static void test_txnwin_plans_diff_trunc_snap(void)
+{
+    struct txnwin w;
+    txnwin_init(&w, 100, 8, 1 << 20);
+    int64_t z[] = {101, 102, 103, (2LL << 32) | 1, (2LL << 32) | 2};
+    for (size_t i = 0; i < sizeof z / sizeof z[0]; i++)
+        txnwin_push(&w, z[i], win_rec, sizeof win_rec);
+    size_t from = 99;
+    int64_t trunc = -1;
+    /* A prefix of our history: diff from the next entry. */
+    ASSERT_INT_EQ(txnwin_plan(&w, 100, &from, &trunc), TXNWIN_DIFF);
+    ASSERT_INT_EQ(from, 0);
+    ASSERT_INT_EQ(txnwin_plan(&w, 103, &from, &trunc), TXNWIN_DIFF);
+    ASSERT_INT_EQ(from, 3);
+    ASSERT_INT_EQ(txnwin_plan(&w, z[4], &from, &trunc), TXNWIN_DIFF);
+    ASSERT_INT_EQ(from, 5);
+    /* A proposal of a dead leader (104 of epoch 0) we never had: back to 103. */
+    ASSERT_INT_EQ(txnwin_plan(&w, 104, &from, &trunc), TXNWIN_TRUNC);
+    ASSERT_INT_EQ(trunc, 103);
+    ASSERT_INT_EQ(from, 3);
+    /* Ahead of us in our own last epoch: cut back to our end. */
+    ASSERT_INT_EQ(txnwin_plan(&w, (2LL << 32) | 9, &from, &trunc), TXNWIN_TRUNC);
+    ASSERT_INT_EQ(trunc, z[4]);
+    ASSERT_INT_EQ(from, 5);
+    /* Older than the window: a snapshot. */
+    ASSERT_INT_EQ(txnwin_plan(&w, 99, &from, &trunc), TXNWIN_SNAP);
+    /* The window forgets its older half when full, moving its base. */
+    for (int64_t i = 3; i <= 5; i++)
+        txnwin_push(&w, (2LL << 32) | i, win_rec, sizeof win_rec);
+    ASSERT_INT_EQ(w.n, 8);
+    txnwin_push(&w, (2LL << 32) | 6, win_rec, sizeof win_rec);
+    ASSERT_INT_EQ(w.n, 5);
+    ASSERT_INT_EQ(w.base, (2LL << 32) | 1);
+    ASSERT_INT_EQ(txnwin_plan(&w, 103, &from, &trunc), TXNWIN_SNAP);
+    ASSERT_INT_EQ(txnwin_plan(&w, (2LL << 32) | 1, &from, &trunc), TXNWIN_DIFF);
+    ASSERT_INT_EQ(from, 0);
+    ASSERT_INT_EQ(txnwin_last(&w), (2LL << 32) | 6);
+    txnwin_free(&w);
 }
 
 static void test_log_damage_retires_later_files(void)
@@ -1160,7 +1230,8 @@ ZTEST_MAIN(ZT(test_crc32_vectors), ZT(test_log_group_commit_round_trip),
            ZT(test_log_close_reports_final_batch), ZT(test_log_missing_dir),
            ZT(test_log_torn_tail_is_truncated), ZT(test_log_garbage_tails_are_cut),
            ZT(test_log_flipped_byte_stops_before_it), ZT(test_log_zxid_must_increase),
-           ZT(test_log_roll_makes_files), ZT(test_log_damage_retires_later_files),
+           ZT(test_log_roll_makes_files), ZT(test_log_truncate_drops_records_above),
+           ZT(test_txnwin_plans_diff_trunc_snap), ZT(test_log_damage_retires_later_files),
            ZT(test_log_hole_between_files), ZT(test_log_empty_file_cannot_be_followed),
            ZT(test_log_must_continue_from),
            ZT(test_log_purge), ZT(test_log_crash_leaves_preallocated_tail),
