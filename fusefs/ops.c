@@ -648,7 +648,7 @@ static void zkfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     if (h->writable) {
         pthread_mutex_lock(&h->mu);
         size_t n = (size_t)off < h->len ? h->len - (size_t)off : 0;
-        fuse_reply_buf(req, h->buf ? h->buf + off : NULL, n < size ? n : size);
+        fuse_reply_buf(req, n ? h->buf + off : NULL, n < size ? n : size);
         pthread_mutex_unlock(&h->mu);
         return;
     }
@@ -660,7 +660,7 @@ static void zkfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         return;
     }
     size_t n = off < len ? (size_t)(len - off) : 0;
-    fuse_reply_buf(req, data ? data + off : NULL, n < size ? n : size);
+    fuse_reply_buf(req, n ? data + off : NULL, n < size ? n : size);
     free(data);
 }
 

@@ -30,7 +30,11 @@ def hold_lease(path):
 
 def release(p):
     p.stdin.close()
-    p.wait(20)
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 def test_read_only_mount(server, zk, zkfs_mount, inotify):
@@ -53,35 +57,59 @@ def test_read_only_mount(server, zk, zkfs_mount, inotify):
 def test_daemon_killed_gives_enotconn_and_ends_the_session(server, zk, zkfs_mount):
     m = zkfs_mount(server, opts=["session_timeout=4000"])
     holder = hold_lease(m.p("lease@eph"))
-    gone = threading.Event()
-    assert zk.exists(m.zpath("lease"), watch=lambda ev: gone.set())
-    m.proc.send_signal(signal.SIGKILL)
-    m.proc.wait(10)
-    r = subprocess.run(["ls", m.path], capture_output=True, text=True, timeout=20)
-    assert r.returncode != 0 and "Transport endpoint is not connected" in r.stderr
-    assert gone.wait(30), "the session of a dead zkfs did not expire"
-    assert zk.exists(m.zpath("lease")) is None
-    holder.kill()
-    holder.wait(10)
+    try:
+        gone = threading.Event()
+        assert zk.exists(m.zpath("lease"), watch=lambda ev: gone.set())
+        m.proc.send_signal(signal.SIGKILL)
+        m.proc.wait(10)
+        r = subprocess.run(["ls", m.path], capture_output=True, text=True, timeout=20)
+        assert r.returncode != 0 and "Transport endpoint is not connected" in r.stderr
+        assert gone.wait(30), "the session of a dead zkfs did not expire"
+        assert zk.exists(m.zpath("lease")) is None
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def test_unreachable_server_times_out_and_recovers(server_factory, kazoo_client, zkfs_mount):
+    srv = server_factory("zkd")
+    zk = kazoo_client(srv)
+    m = zkfs_mount(srv, opts=["session_timeout=6000"])
+    zk.create(m.zpath("cached"), b"still here")
+    assert open(m.p("cached")).read() == "still here"
+    srv.stop()
+    t0 = time.monotonic()
+    with pytest.raises(OSError) as e:
+        os.stat(m.p("never-seen"))  # needs the server
+    assert e.value.errno == errno.ETIMEDOUT
+    assert time.monotonic() - t0 < 30
+    assert open(m.p("cached")).read() == "still here"  # answered by the caches
+    srv.start()
+    wait_until(lambda: "resumed" in m.log_text(), what="session resumed")
+    with open(m.p("after"), "w") as f:
+        f.write("back")
+    assert kazoo_client(srv).get(m.zpath("after"))[0] == b"back"
 
 
 def test_session_expiry_is_survived(server, zk, zkfs_mount):
     m = zkfs_mount(server, opts=["session_timeout=4000"])
     holder = hold_lease(m.p("lease@eph"))
-    gone = threading.Event()
-    assert zk.exists(m.zpath("lease"), watch=lambda ev: gone.set())
-    os.kill(m.proc.pid, signal.SIGSTOP)  # silent past the session timeout
     try:
-        assert gone.wait(30), "session did not expire"
+        gone = threading.Event()
+        assert zk.exists(m.zpath("lease"), watch=lambda ev: gone.set())
+        os.kill(m.proc.pid, signal.SIGSTOP)  # silent past the session timeout
+        try:
+            assert gone.wait(30), "session did not expire"
+        finally:
+            os.kill(m.proc.pid, signal.SIGCONT)
+        wait_until(lambda: "new session" in m.log_text(), what="a new session")
+        assert "expired" in m.log_text()
+        with open(m.p("after"), "w") as f:
+            f.write("still mounted")
+        assert zk.get(m.zpath("after"))[0] == b"still mounted"
+        assert not os.path.exists(m.p("lease"))
     finally:
-        os.kill(m.proc.pid, signal.SIGCONT)
-    wait_until(lambda: "new session" in m.log_text(), what="a new session")
-    assert "expired" in m.log_text()
-    with open(m.p("after"), "w") as f:
-        f.write("still mounted")
-    assert zk.get(m.zpath("after"))[0] == b"still mounted"
-    assert "lease" not in os.listdir(m.path) or not os.path.exists(m.p("lease"))
-    release(holder)
+        release(holder)
 
 
 @pytest.mark.parametrize("kind", ["zkd", "apache"])
