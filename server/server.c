@@ -617,8 +617,13 @@ void server_stop(struct server *s)
 
 void server_close_clients(struct server *s)
 {
-    while (s->conns)
+    /* What the gate has released (committed) still goes out if the socket
+     * takes it now: a reply to the very request that made this member step
+     * aside (a reconfig removing it) is not lost.  Held frames never are sent. */
+    while (s->conns) {
+        conn_flush(s->conns);
         conn_close(s->conns);
+    }
 }
 
 void server_set_secret(struct server *s, const uint8_t secret[32])
