@@ -243,12 +243,34 @@ static void complete_err(zk_t *zk, struct zk_pending *p, int err)
     complete(zk, p, err, res);
 }
 
+/* early_err of a removeWatches that other local watchers keep the server
+ * watch for: it completes locally, with success. */
+#define EARLY_LOCAL_REMOVE 1
+
+static void deliver_watches(zk_t *zk, struct watch_ref *refs, size_t n, int type, int state,
+                            const char *path, int64_t zxid);
+
+static void remove_watches_locally(zk_t *zk, struct zk_pending *p)
+{
+    struct watch_ref *refs;
+    size_t n = watch_remove(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata, &refs);
+    deliver_watches(zk, refs, n, ZK_EVENT_NONE, ZK_STATE_SYNC_CONNECTED, p->path, -1);
+    struct zk_result *res = zk_xcalloc(1, sizeof *res);
+    res->op = p->api_op;
+    res->data_len = -1;
+    complete(zk, p, 0, res);
+}
+
 /* Fails every request of a list (detached first: callbacks may submit). */
 static void fail_list(zk_t *zk, struct zk_pending *p, int err)
 {
     while (p) {
         struct zk_pending *next = p->next;
-        complete_err(zk, p, p->early_err ? p->early_err : err);
+        if (p->early_err == EARLY_LOCAL_REMOVE && err != ZK_CLOSING)
+            remove_watches_locally(zk, p);
+        else
+            complete_err(zk, p, p->early_err && p->early_err != EARLY_LOCAL_REMOVE ? p->early_err
+                                                                                   : err);
         p = next;
     }
 }
@@ -1118,6 +1140,23 @@ void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, voi
         p->watch_kind = WK_NONE;
         if (!req->scheme || (req->data && req->data_len < 0))
             p->early_err = ZK_BADARGUMENTS;
+    } else if (req->op == ZK_OP_REMOVEWATCHES && req->watcher && req->path) {
+        /* Ask the server only for the watch classes this removal empties. */
+        struct zk_request narrowed = *req;
+        int t = watch_server_type(&zk->watches, req->path, req->watcher_type, req->watcher,
+                                  req->watcher_data);
+        if (t != 0)
+            narrowed.watcher_type = t;
+        request_build(&narrowed, chroot, zk->opts.max_buffer, &p);
+        p->watcher_type = req->watcher_type; /* what to remove locally */
+        if (t == 0 && !p->early_err && zk->phase < P_CLOSING &&
+            watch_match(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata)) {
+            p->cb = cb;
+            p->data = data;
+            p->owns_result = (flags & SUBMIT_OWNS_RESULT) != 0;
+            fail_early(zk, p, EARLY_LOCAL_REMOVE);
+            return;
+        }
     } else {
         request_build(req, chroot, zk->opts.max_buffer, &p);
     }

@@ -287,6 +287,58 @@ size_t watch_remove(struct watch_table *t, const char *path, int wtype, zk_watch
     return r.n;
 }
 
+/* 1 if kind k holds a watcher other than (fn, data) / holds (fn, data). */
+static int kind_has_other(const struct watch_node *n, int k, zk_watcher_fn fn, void *data)
+{
+    for (const struct watcher *w = n->w[k]; w; w = w->next)
+        if (w->fn != fn || w->data != data)
+            return 1;
+    return 0;
+}
+
+static int kind_has_it(const struct watch_node *n, int k, zk_watcher_fn fn, void *data)
+{
+    for (const struct watcher *w = n->w[k]; w; w = w->next)
+        if (w->fn == fn && w->data == data)
+            return 1;
+    return 0;
+}
+
+int watch_server_type(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
+                      void *data)
+{
+    const struct watch_node *n = *find_slot(t, path);
+    if (!n || !fn)
+        return wtype;
+    /* The classes as the server sees them, and the kinds each holds. */
+    static const struct {
+        int type, kinds[2];
+    } classes[3] = {
+        {ZK_WATCH_CHILDREN, {WK_CHILD, WK_CHILD}},
+        {ZK_WATCH_DATA, {WK_DATA, WK_EXIST}},
+        {ZK_WATCH_ANY, {WK_PERSISTENT, WK_RECURSIVE}},
+    };
+    int emptied = 0, which = 0;
+    for (int c = 0; c < 3; c++) {
+        if (classes[c].type != wtype && wtype != ZK_WATCH_ANY)
+            continue;
+        int has_it = 0, others = 0;
+        for (int i = 0; i < 2; i++) {
+            has_it |= kind_has_it(n, classes[c].kinds[i], fn, data);
+            others |= kind_has_other(n, classes[c].kinds[i], fn, data);
+        }
+        if (has_it && !others) {
+            emptied++;
+            which = classes[c].type;
+        }
+    }
+    if (emptied == 0)
+        return 0;
+    if (emptied == 1 && which != ZK_WATCH_ANY)
+        return which;
+    return wtype;
+}
+
 void watch_each(const struct watch_table *t, void (*fn)(const char *path, int kind, void *ud),
                 void *ud)
 {

@@ -66,6 +66,15 @@ size_t watch_remove(struct watch_table *t, const char *path, int wtype, zk_watch
 /* Returns 1 if (fn,data) (or anything, when fn is NULL) of wtype is on path. */
 int watch_match(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
                 void *data);
+/* Which server watches removing (fn, data) of ZK_WATCH_* `wtype` from
+ * path must drop too.  The server holds one watch per path and class (data
+ * and exist watches are one class, child watches another, persistent ones a
+ * third), so a class still used by another local watcher must keep its
+ * server watch.  Returns 0 when no class empties (remove locally only), the
+ * one emptied class's ZK_WATCH_CHILDREN/ZK_WATCH_DATA type, or `wtype` when
+ * several classes (or a persistent one) empty. */
+int watch_server_type(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
+                      void *data);
 /* Calls fn(path, kind, ud) for every (path, kind) holding at least one
  * watcher, for re-arming after a reconnect. */
 void watch_each(const struct watch_table *t, void (*fn)(const char *path, int kind, void *ud),

@@ -661,6 +661,20 @@ static void t_watches(void)
     run_for(300);
     CHECK_INT(C.nevents, 0);
 
+    /* Removing one of two watchers keeps the server's watch for the other. */
+    CHECK_RC(do_read(ZK_OP_GETDATA, p, "R:", NULL), 0);
+    CHECK_RC(do_read(ZK_OP_GETDATA, p, "S:", NULL), 0);
+    CHECK_RC(call(&rw, NULL), 0);
+    snprintf(e, sizeof e, "R:DataWatchRemoved %s", p);
+    CHECK(has_event(e));
+    clear_events();
+    CHECK_RC(do_set(p, "y", -1), 0);
+    CHECK(wait_events(1, 5000));
+    snprintf(e, sizeof e, "S:NodeDataChanged %s", p);
+    CHECK(has_event(e));
+    CHECK_INT(C.nevents, 1);
+    clear_events();
+
     /* Persistent watch: every event on the node, not on children's data. */
     struct zk_request aw = {.op = ZK_OP_ADDWATCH, .path = p, .watch_mode = ZK_ADDWATCH_PERSISTENT,
                             .watcher = watcher, .watcher_data = "P:"};

@@ -304,10 +304,12 @@ ZK_EXPORT void zk_add_watch(zk_t *zk, const char *path, int mode, zk_watcher_fn 
                             zk_result_fn cb, void *data);
 /* removeWatches (op 18) of `type` (ZK_WATCH_*) on path: those of (w, wdata),
  * or all of that type when w is NULL.  ZK_NOWATCHER (without a round trip)
- * if no such watch is held.  The server is always asked, and it drops its
- * one watch per path and type for this session, so other local watchers of
- * that type on the path stop hearing events too.  Removed watchers get a
- * *_WATCH_REMOVED event.  ZK_WATCH_ANY also removes persistent watches. */
+ * if no such watch is held.  The server keeps one watch per path and class
+ * (data+exist, child, persistent) for the session: it is asked to drop only
+ * the classes no other local watcher still uses (with none, the removal is
+ * local and completes without a round trip); removing all watchers (w NULL)
+ * always asks it.  Removed watchers get a *_WATCH_REMOVED event.
+ * ZK_WATCH_ANY also removes persistent watches. */
 ZK_EXPORT void zk_remove_watches(zk_t *zk, const char *path, int type, zk_watcher_fn w,
                                  void *wdata, zk_result_fn cb, void *data);
 /* checkWatches (op 17): 0 if a watch of `type` is held, else ZK_NOWATCHER. */

@@ -121,6 +121,31 @@ static void test_watch_table(void)
     watch_table_free(&t);
 }
 
+/* Which server watch classes a removal of one watcher empties. */
+static void test_watch_server_type(void)
+{
+    struct watch_table t;
+    watch_table_init(&t);
+    watch_add(&t, "/a", WK_DATA, w1, NULL);
+    watch_add(&t, "/a", WK_EXIST, w2, NULL);
+    watch_add(&t, "/a", WK_CHILD, w1, NULL);
+    /* w2 still uses the data class: removing w1's data watch is local. */
+    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_DATA, w1, NULL), 0);
+    /* w1 is the only child watcher: the server drops the child class. */
+    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_CHILDREN, w1, NULL), ZK_WATCH_CHILDREN);
+    /* ANY for w1 empties only the child class: ask for exactly that. */
+    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_ANY, w1, NULL), ZK_WATCH_CHILDREN);
+    /* w2 alone in the data class. */
+    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_DATA, w2, NULL), 0);
+    struct watch_ref *r;
+    ASSERT_INT_EQ(watch_remove(&t, "/a", ZK_WATCH_DATA, w1, NULL, &r), 1);
+    free(r);
+    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_DATA, w2, NULL), ZK_WATCH_DATA);
+    /* Removing everything (no watcher given) always asks the server. */
+    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_ANY, NULL, NULL), ZK_WATCH_ANY);
+    watch_table_free(&t);
+}
+
 static void test_request_frames(void)
 {
     struct zk_pending *p;
@@ -212,5 +237,5 @@ static void test_txn(void)
     jute_out_free(&o);
 }
 
-ZTEST_MAIN(ZT(test_hosts_parse), ZT(test_paths), ZT(test_watch_table), ZT(test_request_frames),
+ZTEST_MAIN(ZT(test_hosts_parse), ZT(test_paths), ZT(test_watch_table), ZT(test_watch_server_type), ZT(test_request_frames),
            ZT(test_txn))
