@@ -13,6 +13,7 @@
  * Locking: `mu` guards the job list, every job's done/status/res fields and
  * open_status.  The loop thread never blocks on it for long.
  */
+#include "blocking.h"
 #include "session.h"
 
 #include "zk/zk.h"
@@ -31,6 +32,8 @@ struct job {
     int status;
     int done;
     int is_close;
+    blocking_call_fn call; /* instead of req: code to start on the loop */
+    void *arg;
 };
 
 struct zk_blocking {
@@ -105,6 +108,8 @@ static void on_wake(uv_async_t *a)
             j->done = 1;
             pthread_cond_broadcast(&b->cv);
             pthread_mutex_unlock(&b->mu);
+        } else if (j->call) {
+            j->call(b->zk, j->arg, j);
         } else {
             session_submit(b->zk, j->req, job_done, j, SUBMIT_OWNS_RESULT);
         }
@@ -300,4 +305,21 @@ int zk_blocking_get(zk_blocking_t *b, const char *path, char **value, int32_t *l
     }
     zk_result_free(res);
     return rc;
+}
+
+int blocking_call(zk_blocking_t *b, blocking_call_fn fn, void *arg)
+{
+    struct job j = {.call = fn, .arg = arg};
+    run_job(b, &j);
+    return j.status;
+}
+
+void blocking_call_done(zk_t *zk, struct job *j, int status)
+{
+    zk_blocking_t *b = zk_data(zk);
+    pthread_mutex_lock(&b->mu);
+    j->status = status;
+    j->done = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
 }

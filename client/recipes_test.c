@@ -19,6 +19,8 @@
 #include "zk/zk.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1136,6 +1138,110 @@ static void scenario_lock_expire(void)
     close_all();
 }
 
+/* ---- blocking conveniences ----
+ *
+ * Threads, each with its own blocking handle: a lock-protected
+ * non-atomic increment, counter adds, and a queue with producer and
+ * consumer threads.
+ */
+#define BL_ROUNDS 10
+#define BL_ITEMS 25
+static atomic_int bl_inside, bl_max_inside;
+static atomic_int bl_taken[MAXH][BL_ITEMS];
+
+static zk_blocking_t *bl_open(void)
+{
+    struct zk_options o;
+    zk_options_init(&o);
+    o.hosts = hosts;
+    zk_blocking_t *b;
+    CHECK_RC(zk_blocking_open(&o, &b), 0);
+    return b;
+}
+
+static void *bl_thread(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    zk_blocking_t *b = bl_open();
+    char lock[300], ctr[300], cas[300], q[300];
+    path_of(lock, sizeof lock, "/block");
+    path_of(ctr, sizeof ctr, "/bcounter");
+    path_of(cas, sizeof cas, "/bcas");
+    path_of(q, sizeof q, "/bqueue");
+    for (int r = 0; r < BL_ROUNDS; r++) {
+        zk_lock_t *l;
+        CHECK_RC(zk_blocking_lock(b, lock, ZK_LOCK_EXCLUSIVE, NULL, 0, &l), 0);
+        int in = atomic_fetch_add(&bl_inside, 1) + 1;
+        if (in > atomic_load(&bl_max_inside))
+            atomic_store(&bl_max_inside, in);
+        char *v;
+        CHECK_RC(zk_blocking_get(b, ctr, &v, NULL, NULL), 0);
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%lld", strtoll(v, NULL, 10) + 1);
+        free(v);
+        CHECK_RC(zk_blocking_set(b, ctr, buf, n, -1, NULL), 0);
+        atomic_fetch_sub(&bl_inside, 1);
+        CHECK_RC(zk_blocking_unlock(b, l), 0);
+        CHECK_RC(zk_blocking_counter_add(b, cas, 1, NULL), 0);
+    }
+    if (i % 2 == 0) {
+        for (int j = 0; j < BL_ITEMS; j++) {
+            char item[32];
+            int n = snprintf(item, sizeof item, "%d-%d", i, j);
+            CHECK_RC(zk_blocking_queue_put(b, q, item, n), 0);
+        }
+    } else {
+        for (int j = 0; j < BL_ITEMS; j++) {
+            char *v;
+            int32_t len;
+            CHECK_RC(zk_blocking_queue_take(b, q, &v, &len), 0);
+            int p, k;
+            CHECK(sscanf(v, "%d-%d", &p, &k) == 2 && p >= 0 && p < MAXH && k >= 0 &&
+                  k < BL_ITEMS);
+            CHECK_INT((int32_t)strlen(v), len);
+            if (atomic_fetch_add(&bl_taken[p][k], 1) != 0)
+                FAILF("item %s taken twice", v);
+            free(v);
+        }
+    }
+    zk_blocking_close(b);
+    return NULL;
+}
+
+static void scenario_blocking(void)
+{
+    int n = nh > 8 ? 8 : nh & ~1; /* even: as many producers as consumers */
+    zk_blocking_t *b = bl_open();
+    char ctr[300];
+    path_of(ctr, sizeof ctr, "/bcounter");
+    CHECK_RC(zk_blocking_mkdirs(b, ctr), 0);
+    CHECK_RC(zk_blocking_set(b, ctr, "0", 1, -1, NULL), 0);
+    pthread_t t[MAXH];
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, bl_thread, (void *)(intptr_t)i);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    char *v;
+    CHECK_RC(zk_blocking_get(b, ctr, &v, NULL, NULL), 0);
+    CHECK_INT(strtoll(v, NULL, 10), n * BL_ROUNDS);
+    free(v);
+    char cas[300];
+    path_of(cas, sizeof cas, "/bcas");
+    int64_t total;
+    CHECK_RC(zk_blocking_counter_add(b, cas, 0, &total), 0);
+    CHECK_INT(total, n * BL_ROUNDS);
+    CHECK_INT(atomic_load(&bl_max_inside), 1);
+    for (int i = 0; i < n; i += 2)
+        for (int j = 0; j < BL_ITEMS; j++)
+            CHECK_INT(atomic_load(&bl_taken[i][j]), 1);
+    zk_lock_t *l;
+    char lock[300];
+    path_of(lock, sizeof lock, "/block");
+    CHECK_RC(zk_blocking_lock(b, lock, ZK_LOCK_EXCLUSIVE, "last", 1, &l), 0);
+    CHECK_RC(zk_blocking_unlock(b, l), 0);
+    zk_blocking_close(b);
+}
+
 /* ---- registry ---- */
 
 static const struct {
@@ -1153,6 +1259,7 @@ static const struct {
     {"queue", scenario_queue},
     {"counter", scenario_counter},
     {"group", scenario_group},
+    {"blocking", scenario_blocking},
     {"treecache", scenario_treecache},
     {"treecache_nodes", scenario_treecache_nodes},
 };

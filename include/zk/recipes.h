@@ -214,6 +214,32 @@ ZK_EXPORT int zk_treecache_size(const zk_treecache_t *tc);
 ZK_EXPORT int zk_treecache_recursive(const zk_treecache_t *tc);
 ZK_EXPORT void zk_treecache_stop(zk_treecache_t *tc);
 
+/* ---- blocking conveniences ----
+ *
+ * For programs on the blocking API: each call runs the recipe on the
+ * handle's loop thread and waits for its outcome.  Any thread but the
+ * handle's own (not from its watchers or on_session).  A lock's loss is
+ * seen through on_session (EXPIRED) and by zk_blocking_unlock returning
+ * ZK_SESSIONEXPIRED.
+ */
+/* Waits until the lock is held (try_only: ZK_NODEEXISTS at once if it is
+ * not free).  OUT out: the held lock, for zk_blocking_unlock only. */
+ZK_EXPORT int zk_blocking_lock(zk_blocking_t *b, const char *dir, int kind, const char *id,
+                               int try_only, zk_lock_t **out);
+/* Releases and frees a lock from zk_blocking_lock. */
+ZK_EXPORT int zk_blocking_unlock(zk_blocking_t *b, zk_lock_t *lock);
+/* OUT value (may be NULL): the new value. */
+ZK_EXPORT int zk_blocking_counter_add(zk_blocking_t *b, const char *path, int64_t delta,
+                                      int64_t *value);
+ZK_EXPORT int zk_blocking_barrier_wait(zk_blocking_t *b, const char *path);
+ZK_EXPORT int zk_blocking_mkdirs(zk_blocking_t *b, const char *path);
+ZK_EXPORT int zk_blocking_queue_put(zk_blocking_t *b, const char *dir, const void *value,
+                                    int32_t len);
+/* Waits for an item.  OUT value: malloc'ed, NUL-terminated (caller frees);
+ * OUT len (may be NULL). */
+ZK_EXPORT int zk_blocking_queue_take(zk_blocking_t *b, const char *dir, char **value,
+                                     int32_t *len);
+
 #ifdef __cplusplus
 }
 #endif

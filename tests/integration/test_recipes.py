@@ -42,6 +42,7 @@ SCENARIOS = [
     ("queue", 14),            # 4 producers, 10 consumers, each item exactly once
     ("counter", 15),          # 300 concurrent CAS increments, exact, values unique
     ("group", 15),            # membership follows joins, deaths and leaves
+    ("blocking", 8),          # 8 threads on blocking handles: lock, counter, queue
     ("treecache", None),      # persistent recursive watch; random burst + reconnect
     ("treecache_nodes", None),  # per-node watches; same burst
 ]
