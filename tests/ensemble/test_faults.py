@@ -3,6 +3,9 @@ keys while a member crashes, hangs or is cut off; the recorded history is checke
 (tests/lib/history.py) for linearizable writes, ZooKeeper's read guarantees, and that no
 acknowledged write is lost (the final state is read from every member).  Seeds are printed;
 HISTORY_SEED=<n> replays the random choices of a run."""
+import copy
+import os
+import random
 import time
 
 import pytest
@@ -24,11 +27,11 @@ def acked_writes_since(wl, t):
                if op.is_write and op.outcome == "ok" and op.invoke >= t)
 
 
-def run_checked(ens, fault, writes_before=20, writes_after=20):
+def run_checked(ens, fault, writes_before=20, writes_after=20, seed=None):
     """Runs the workload, calls fault(ens) once `writes_before` writes were acknowledged (fault
     returns once the ensemble serves again without the faulty member, or has healed), waits for
     `writes_after` more, brings every member back and checks the history."""
-    seed = seed_from_env()
+    seed = seed_from_env() if seed is None else seed
     wl = Workload([ens.hosts_of([sid]) for sid in ens.sids], seed)
     wl.start()
     try:
@@ -113,3 +116,33 @@ def test_fault_keeps_history_valid(ensemble_factory, fault):
 @pytest.mark.parametrize("fault", PARTITIONS, ids=lambda f: f.__name__)
 def test_partition_keeps_history_valid(ensemble_factory, fault):
     run_checked(ensemble_factory(proxied=True), fault)
+
+
+def test_random_fault_schedules(ensemble_factory):
+    """A random sequence of three faults per run, on a 3- or 5-member ensemble chosen by the seed;
+    HISTORY_RUNS=<n> runs n schedules (a soak), each with its own printed seed.  Each recorded
+    history is also corrupted (an acknowledged write dropped from the final state) to show the
+    checker would have noticed on this real history."""
+    for _ in range(int(os.environ.get("HISTORY_RUNS", "1"))):
+        seed = seed_from_env() if "HISTORY_SEED" in os.environ else random.randrange(1 << 32)
+        rng = random.Random(seed)
+        size = rng.choice([3, 5])
+        schedule = [rng.choice(FAULTS + PARTITIONS) for _ in range(3)]
+        print("seed %d: %d members, faults %s" % (seed, size, [f.__name__ for f in schedule]))
+        ens = ensemble_factory(participants=size, proxied=True)
+
+        def faults(ens):
+            for f in schedule:
+                f(ens)
+
+        history = run_checked(ens, faults, seed=seed)
+        ens.close()
+
+        broken = copy.copy(history)
+        last = max((op for op in history.ops if op.is_write and op.outcome == "ok"),
+                   key=lambda op: op.mzxid)
+        older = history.initial[last.key]
+        broken.final = dict(history.final)
+        broken.final[last.key] = [(m, older[0], older[1], older[2]) for m, *_ in
+                                  history.final[last.key]]
+        assert any("newer than the final state" in v for v in check(broken))
