@@ -41,6 +41,7 @@
  * and the current connection before touching either; memory is only freed
  * in libuv close callbacks, never inside a user callback.
  */
+#include "sasl.h"
 #include "session.h"
 
 #include "conn.h"
@@ -135,6 +136,9 @@ struct zk {
     } *listeners;
     int nlisteners, caplisteners;
     int emitting;
+
+    struct zsasl *sasl; /* the SASL exchange of the current connection */
+    int sasl_busy;      /* connected, SASL not done: hold every request */
 };
 
 static void start_attempt(zk_t *zk);
@@ -650,6 +654,78 @@ static void on_conn_error(struct conn *c, int status, void *ud)
         connection_lost(zk);
 }
 
+static void session_ready(zk_t *zk);
+
+/* Sends one SASL token (GetSASLRequest) with a regular xid. */
+static void sasl_send(zk_t *zk, const char *tok, unsigned len)
+{
+    struct zk_pending *p = zk_xcalloc(1, sizeof *p);
+    p->op = p->api_op = ZK_OP_SASL;
+    p->watch_kind = WK_NONE;
+    struct jute_out o;
+    jute_out_init(&o);
+    jute_put_int(&o, 0);
+    jute_put_int(&o, 0);
+    jute_put_int(&o, ZK_OP_SASL);
+    jute_put_buffer(&o, tok ? tok : "", (int32_t)len);
+    jute_patch_int(&o, 0, (int32_t)(o.len - 4));
+    p->frame = jute_out_steal(&o, &p->frame_len);
+    send_pending(zk, p);
+}
+
+static void sasl_fail(zk_t *zk)
+{
+    zsasl_free(zk->sasl);
+    zk->sasl = NULL;
+    zk->sasl_busy = 0;
+    session_dead(zk, ZK_AUTHFAILED, ZK_STATE_AUTH_FAILED, ZK_SESSION_AUTH_FAILED);
+}
+
+/* Steps the exchange with the server's token (NULL to start). */
+static void sasl_continue(zk_t *zk, const char *in, unsigned inlen)
+{
+    const char *out;
+    unsigned outlen;
+    int rc = zsasl_step(zk->sasl, in, inlen, &out, &outlen);
+    if (rc < 0) {
+        sasl_fail(zk);
+    } else if (rc == 1 || outlen > 0) {
+        sasl_send(zk, out, outlen);
+    } else {
+        zsasl_free(zk->sasl);
+        zk->sasl = NULL;
+        zk->sasl_busy = 0;
+        session_ready(zk);
+    }
+}
+
+static void sasl_begin(zk_t *zk)
+{
+    zsasl_free(zk->sasl);
+    zk->sasl = NULL;
+    if (zsasl_new(&zk->opts.sasl, &zk->sasl) != 0) {
+        sasl_fail(zk);
+        return;
+    }
+    zk->sasl_busy = 1;
+    sasl_continue(zk, NULL, 0);
+}
+
+/* SetSASLResponse: the server's next token, or AUTHFAILED. */
+static void handle_sasl_reply(zk_t *zk, struct zk_pending *p, int err, struct jute_in *in)
+{
+    pending_free(p);
+    if (!zk->sasl) {
+        return; /* a reply for an exchange already over */
+    }
+    struct zk_slice tok = jute_get_buffer(in);
+    if (err != 0 || in->err) {
+        sasl_fail(zk);
+        return;
+    }
+    sasl_continue(zk, (const char *)tok.p, tok.len > 0 ? (unsigned)tok.len : 0);
+}
+
 static void handle_connect_response(zk_t *zk, const uint8_t *p, size_t n)
 {
     struct jute_in in;
@@ -677,7 +753,16 @@ static void handle_connect_response(zk_t *zk, const uint8_t *p, size_t n)
     zk->tried_in_round = 0;
     zk->naddrs = zk->addr_idx = 0;
     zk->last_recv = uv_now(zk->loop);
+    if (zk->opts.sasl.mechanism) {
+        sasl_begin(zk);
+        return;
+    }
+    session_ready(zk);
+}
 
+/* The connection may carry requests now (after SASL, if any). */
+static void session_ready(zk_t *zk)
+{
     /* Order matters: credentials first, then watches, then requests queued
      * while disconnected; the server handles them in this order. */
     for (struct auth *a = zk->auths; a; a = a->next) {
@@ -788,6 +873,10 @@ static void handle_frame(zk_t *zk, const uint8_t *p, size_t n)
         return;
     }
     pq_pop(&zk->sentq);
+    if (head->op == ZK_OP_SASL) {
+        handle_sasl_reply(zk, head, err, &in);
+        return;
+    }
     handle_reply(zk, head, err, zxid, &in);
 }
 
@@ -907,6 +996,11 @@ static void free_opts(struct zk_options *o)
     free((char *)o->tls.cert_file);
     free((char *)o->tls.key_file);
     free((char *)o->tls.server_name);
+    free((char *)o->sasl.mechanism);
+    free((char *)o->sasl.user);
+    free((char *)o->sasl.password);
+    free((char *)o->sasl.service);
+    free((char *)o->sasl.server_name);
 }
 
 int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
@@ -925,6 +1019,17 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
     zk->opts.tls.cert_file = dup_opt(o->tls.cert_file);
     zk->opts.tls.key_file = dup_opt(o->tls.key_file);
     zk->opts.tls.server_name = dup_opt(o->tls.server_name);
+    zk->opts.sasl.mechanism = dup_opt(o->sasl.mechanism);
+    zk->opts.sasl.user = dup_opt(o->sasl.user);
+    zk->opts.sasl.password = dup_opt(o->sasl.password);
+    zk->opts.sasl.service = dup_opt(o->sasl.service);
+    zk->opts.sasl.server_name = dup_opt(o->sasl.server_name);
+    if (o->sasl.mechanism && (!o->sasl.user || !o->sasl.password)) {
+        free_opts(&zk->opts);
+        hosts_free(&zk->hl);
+        free(zk);
+        return ZK_BADARGUMENTS;
+    }
     if (zk->opts.session_timeout_ms == 0)
         zk->opts.session_timeout_ms = 10000;
     if (zk->opts.max_buffer <= 0)
@@ -975,6 +1080,7 @@ static void free_handle(zk_t *zk)
         cb(zk, data);
     watch_table_free(&zk->watches);
     free(zk->listeners);
+    zsasl_free(zk->sasl);
     while (zk->auths) {
         struct auth *a = zk->auths;
         zk->auths = a->next;
@@ -1116,7 +1222,7 @@ static void submit_auth(zk_t *zk, const struct zk_request *req, struct zk_pendin
     while (*pp)
         pp = &(*pp)->next;
     *pp = a;
-    if (zk->phase == P_CONNECTED)
+    if (zk->phase == P_CONNECTED && !zk->sasl_busy)
         send_auth_packet(zk, a, p);
     else
         a->pend = p;
@@ -1187,7 +1293,7 @@ void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, voi
         if (p->op == ZK_OP_CHECKWATCHES)
             p->watcher = NULL;
     }
-    if (zk->phase == P_CONNECTED)
+    if (zk->phase == P_CONNECTED && !zk->sasl_busy)
         send_pending(zk, p);
     else
         pq_push(&zk->outq, p);

@@ -1154,6 +1154,60 @@ static void *blocking_worker(void *p)
     return NULL;
 }
 
+/* SASL DIGEST-MD5 as bob/bobsecret (the server's JAAS users, see
+ * test_libzk.py): the login gives the id sasl:bob, requests made before it
+ * completes wait for it, and a wrong password ends the session. */
+static void t_sasl(void)
+{
+    struct zk_options o;
+    zk_options_init(&o);
+    o.sasl.mechanism = "DIGEST-MD5";
+    o.sasl.user = "bob";
+    o.sasl.password = "bobsecret";
+    C.zk = open_handle(C.hosts, &o);
+    /* Queued before the session exists: sent only after the login. */
+    struct got g = {0};
+    zk_whoami(C.zk, on_done_typed, &g);
+    CHECK(wait_session(ZK_SESSION_CONNECTED, 10000));
+    run_until(&g.done, 10000);
+    CHECK_RC(g.status, 0);
+    struct zk_request w = {.op = ZK_OP_WHOAMI};
+    struct zk_result *res;
+    CHECK_RC(call(&w, &res), 0);
+    int found = 0;
+    for (int i = 0; i < res->nclients; i++)
+        found |= strcmp(res->clients[i].scheme, "sasl") == 0 &&
+                 strcmp(res->clients[i].user, "bob") == 0;
+    zk_result_free(res);
+    CHECK(found);
+    char p[512];
+    path_of(p, sizeof p, "");
+    struct zk_acl bob = {ZK_PERM_ALL, "sasl", "bob"};
+    struct zk_request cr = {.op = ZK_OP_CREATE, .path = p, .data = "s", .data_len = 1,
+                            .acl = &bob, .nacl = 1};
+    int rc = call(&cr, NULL);
+    CHECK(rc == 0 || rc == ZK_NODEEXISTS);
+    CHECK_RC(do_read(ZK_OP_GETDATA, p, NULL, NULL), 0);
+    /* After a reconnect the login runs again: still bob. */
+    zk_reconnect(C.zk);
+    CHECK(wait_session(ZK_SESSION_RECONNECTED, 10000));
+    CHECK_RC(do_read(ZK_OP_GETDATA, p, NULL, NULL), 0);
+    close_handle(C.zk);
+
+    /* Anonymous: no access to bob's node. */
+    C.zk = open_handle(C.hosts, NULL);
+    CHECK(wait_session(ZK_SESSION_CONNECTED, 10000));
+    CHECK_RC(do_read(ZK_OP_GETDATA, p, NULL, NULL), ZK_NOAUTH);
+    close_handle(C.zk);
+
+    /* A wrong password: the session ends as AUTH_FAILED. */
+    o.sasl.password = "wrong";
+    C.zk = open_handle(C.hosts, &o);
+    CHECK(wait_session(ZK_SESSION_AUTH_FAILED, 15000));
+    CHECK_RC(do_read(ZK_OP_EXISTS, "/", NULL, NULL), ZK_AUTHFAILED);
+    close_handle(C.zk);
+}
+
 static void t_blocking(void)
 {
     struct zk_options o;
@@ -1197,7 +1251,7 @@ static const struct {
 } scenarios[] = {
     {"basic", t_basic},   {"badargs", t_badargs}, {"modes", t_modes},   {"pipeline", t_pipeline},
     {"watches", t_watches}, {"multi", t_multi},   {"chroot", t_chroot}, {"rearm", t_rearm},
-    {"loss", t_loss},     {"expire", t_expire},   {"restart", t_restart},
+    {"loss", t_loss},     {"expire", t_expire}, {"sasl", t_sasl},   {"restart", t_restart},
     {"failover", t_failover}, {"tls", t_tls},     {"blocking", t_blocking},
 };
 

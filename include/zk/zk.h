@@ -174,6 +174,18 @@ struct zk_tls_options {
     const char *server_name; /* expected name instead of the host, or NULL */
 };
 
+/* SASL authentication, run on every new connection before any request
+ * (Apache's ZooKeeperSaslClient).  DIGEST-MD5 is what zkd and Apache's
+ * DigestLoginModule offer.  A refused login ends the session
+ * (ZK_SESSION_AUTH_FAILED). */
+struct zk_sasl_options {
+    const char *mechanism;   /* e.g. "DIGEST-MD5"; NULL: no SASL */
+    const char *user;
+    const char *password;
+    const char *service;     /* default "zookeeper" */
+    const char *server_name; /* default "zk-sasl-md5" (Java's DIGEST-MD5 name) */
+};
+
 struct zk_options {
     const char *hosts;      /* "h1:2181,[::1]:2182/chroot" (required) */
     int session_timeout_ms; /* requested; default 10000 */
@@ -188,6 +200,7 @@ struct zk_options {
     struct zk_tls_options tls;
     zk_session_fn on_session; /* may be NULL */
     void *data;               /* handed to on_session; see also zk_data() */
+    struct zk_sasl_options sasl; /* (last: added later, zero means none) */
 };
 
 /* Fills `o` with defaults (all zero except verify flags and timeouts). */

@@ -264,3 +264,13 @@ def test_libzk_tls_zkd(server_factory, pki):
         "ssl.clientAuth": "want",
     })
     run_driver("tls", "127.0.0.1:%d" % port, "/libzk-tls-zkd", env=tls_env(pki))
+
+
+@pytest.mark.parametrize("kind", ["apache", "zkd"])
+def test_libzk_sasl_digest_md5(server_factory, tmp_path, kind):
+    """SASL DIGEST-MD5 login (bob/bobsecret from the server's JAAS file): id
+    sasl:bob, requests held until the login is done, login again after a
+    reconnect, anonymous refused, a wrong password ends the session."""
+    from tests.integration.test_tls_sasl import sasl_server
+    srv = sasl_server(server_factory, kind, tmp_path)
+    run_driver("sasl", srv.hosts, "/libzk-sasl")
