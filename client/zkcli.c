@@ -4,6 +4,7 @@
  *
  *   zkcli [-s|-server host:port[,...][/chroot]] [-timeout ms] [--json]
  *         [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]]
+ *         [--sasl-user U [--sasl-password P] [--sasl-mechanism M]]
  *         [command [args...]]
  *
  * With a command it runs that one command and exits: status 0 on success,
@@ -954,6 +955,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: zkcli [-s|-server host:port[,...][/chroot]] [-timeout ms] [--json]\n"
             "             [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]]\n"
+            "             [--sasl-user U [--sasl-password P] [--sasl-mechanism DIGEST-MD5]]\n"
             "             [command [args...]]\n");
 }
 
@@ -989,11 +991,28 @@ int main(int argc, char **argv)
             c.opts.tls.key_file = argv[++i];
         } else if (!strcmp(a, "--no-hostname-check")) {
             c.opts.tls.verify_hostname = 0;
+        } else if (!strcmp(a, "--sasl-user") && next) {
+            c.opts.sasl.user = argv[++i];
+        } else if (!strcmp(a, "--sasl-password") && next) {
+            c.opts.sasl.password = argv[++i];
+        } else if (!strcmp(a, "--sasl-mechanism") && next) {
+            c.opts.sasl.mechanism = argv[++i];
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             return 0;
         } else {
             usage();
+            return 2;
+        }
+    }
+    if (c.opts.sasl.user) {
+        /* The password may stay off the command line (ps shows that). */
+        if (!c.opts.sasl.password)
+            c.opts.sasl.password = getenv("ZKCLI_SASL_PASSWORD");
+        if (!c.opts.sasl.mechanism)
+            c.opts.sasl.mechanism = "DIGEST-MD5";
+        if (!c.opts.sasl.password) {
+            fprintf(stderr, "zkcli: --sasl-user needs --sasl-password or $ZKCLI_SASL_PASSWORD\n");
             return 2;
         }
     }

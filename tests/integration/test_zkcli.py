@@ -243,3 +243,24 @@ def test_zkcli_chroot_and_ephemerals(server):
     finally:
         sh.close()
     cli(server, "deleteall", "/zkcli-chroot")
+
+
+@pytest.mark.parametrize("kind", ["zkd", "apache"])
+def test_zkcli_sasl_login(server_factory, tmp_path, kind):
+    """--sasl-user with the password on the command line or in the environment
+    logs in as sasl:<user>; a wrong password fails with AUTHFAILED."""
+    from tests.integration.test_tls_sasl import sasl_server
+    srv = sasl_server(server_factory, kind, tmp_path)
+    who = out(srv, "--sasl-user", "bob", "--sasl-password", "bobsecret", "whoami")
+    assert "sasl: bob" in who, who
+    cli(srv, "--sasl-user", "bob", "--sasl-password", "bobsecret",
+        "create", "/zkcli-sasl", "x", "sasl:bob:cdrwa")
+    env = dict(os.environ, ZKCLI_SASL_PASSWORD="bobsecret")
+    p = subprocess.run([ZKCLI, "-s", srv.hosts, "--sasl-user", "bob", "get", "/zkcli-sasl"],
+                       capture_output=True, timeout=60, env=env)
+    assert p.returncode == 0 and p.stdout.decode().strip() == "x", p
+    anon = cli(srv, "get", "/zkcli-sasl", check=False)
+    assert anon.returncode == 1 and b"NOAUTH" in anon.stderr, anon
+    bad = cli(srv, "--sasl-user", "bob", "--sasl-password", "wrong", "get", "/zkcli-sasl",
+              check=False)
+    assert bad.returncode == 1 and b"AUTHFAILED" in bad.stderr, bad
