@@ -1082,14 +1082,44 @@ static void x_on_leader(zk_leader_t *l, int event, int status, void *data)
     }
 }
 
+static int x_tc_stopped, x_tc_ready, x_group_stopped, x_group_seen;
+
+static void x_on_tc(zk_treecache_t *tc, int event, int status, const char *path, void *data)
+{
+    (void)tc;
+    (void)path;
+    (void)data;
+    if (event == ZK_TREECACHE_INITIALIZED)
+        x_tc_ready = 1;
+    if (event == ZK_TREECACHE_STOPPED) {
+        CHECK_RC(status, ZK_SESSIONEXPIRED);
+        x_tc_stopped++;
+    }
+}
+
+static void x_on_members(zk_group_t *g, int status, char *const *members, int n, void *data)
+{
+    (void)g;
+    (void)members;
+    (void)n;
+    (void)data;
+    if (status == 0) {
+        x_group_seen = 1;
+    } else {
+        CHECK_RC(status, ZK_SESSIONEXPIRED);
+        x_group_stopped++;
+    }
+}
+
 static int x_first(void)
 {
-    return x_acquired[0] == 1 && x_elected[0] == 1;
+    return x_acquired[0] == 1 && x_elected[0] == 1 && x_tc_ready && x_group_seen;
 }
 
 static int x_after(void)
 {
-    return x_lost == 1 && x_leader_lost == 1 && x_acquired[1] == 1 && x_elected[1] == 1;
+    return x_lost == 1 && x_leader_lost == 1 && x_acquired[1] == 1 && x_elected[1] == 1 &&
+           x_tc_stopped == 1 && x_group_stopped == 1;
 }
 
 static void scenario_lock_expire(void)
@@ -1105,6 +1135,11 @@ static void scenario_lock_expire(void)
     zk_lock_on_lost(lk[0], x_on_lost, NULL);
     zk_lock_acquire(lk[0], 0, x_on_acquired, (void *)0);
     CHECK_RC(zk_leader_start(H[0], edir, "h0", x_on_leader, (void *)0, &ld[0]), 0);
+    /* Watchers on the doomed session hear of its end too. */
+    zk_treecache_t *tc;
+    zk_group_t *grp;
+    CHECK_RC(zk_treecache_start(H[0], edir, 0, x_on_tc, NULL, &tc), 0);
+    CHECK_RC(zk_group_watch(H[0], edir, x_on_members, NULL, &grp), 0);
     run_until(x_first, "handle 0 to hold and lead");
     CHECK_RC(zk_lock_new(H[1], lock_dir, ZK_LOCK_EXCLUSIVE, "h1", &lk[1]), 0);
     zk_lock_acquire(lk[1], 0, x_on_acquired, (void *)1);
@@ -1135,6 +1170,8 @@ static void scenario_lock_expire(void)
         zk_lock_free(lk[i]);
         zk_leader_stop(ld[i]);
     }
+    zk_treecache_stop(tc);
+    zk_group_unwatch(grp);
     close_all();
 }
 
