@@ -95,17 +95,22 @@ def minority_partition(ens):
     ens.wait_serving()
 
 
-def majority_partition(ens):
+def majority_partition(ens, mode="cut"):
     leader = ens.leader()
-    ens.isolate(leader)  # the leader alone on its side
+    ens.isolate(leader, mode=mode)  # the leader alone on its side
     assert ens.wait_serving(others(ens, leader)) != leader
     wait_for(lambda: ens.mode(leader) is None, 30, "the isolated leader to stop serving", ens)
     ens.heal()
     ens.wait_serving()
 
 
+def majority_partition_blackhole(ens):
+    """As majority_partition, but the links go silent instead of failing: noticed only by timeouts."""
+    majority_partition(ens, mode="blackhole")
+
+
 FAULTS = [leader_sigkill, leader_sigstop, follower_sigkill, whole_restart]
-PARTITIONS = [minority_partition, majority_partition]
+PARTITIONS = [minority_partition, majority_partition, majority_partition_blackhole]
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.__name__)

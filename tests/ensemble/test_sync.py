@@ -79,6 +79,7 @@ def test_uncommitted_proposal_of_dead_leader_is_truncated(ensemble_factory, kz, 
     new_leader = ens.wait_serving(rest)
     ens.kill(leader)
     assert not pending.successful()  # it never was acknowledged
+    ens.isolate(leader)  # drop the connections (and the proposal) the stalled links still hold
     ens.heal()
     other = kz(ens.hosts_of(rest))
     other.set("/trunc", b"new epoch")

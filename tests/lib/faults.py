@@ -7,8 +7,10 @@ dials to reach member j (one for j's quorum port, one for its election port), an
 
     link.cut()        close every connection on it now and reset new ones at once (a partition
                       that the peers notice quickly: connection refused / reset);
-    link.blackhole()  keep connections open but silently drop everything sent either way (a
-                      partition noticed only by timeouts, as a dead switch would cause);
+    link.blackhole()  keep connections open but deliver nothing either way: bytes wait in the
+                      proxy and the kernel buffers (a partition noticed only by timeouts, as a
+                      dead switch causes); on restore() they flow again, intact and in order, as
+                      TCP retransmission delivers them after a short partition;
     link.delay(s)     forward everything, each chunk `s` seconds late;
     link.restore()    forward normally again.
 
@@ -53,6 +55,7 @@ class Proxy:
         self.mode = UP
         self.delay_s = 0.0
         self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._conns = set()  # sockets of live connections, both sides
         self._closed = False
         self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -69,6 +72,7 @@ class Proxy:
         with self._lock:
             self.mode = mode
             self.delay_s = delay
+            self._cond.notify_all()
             doomed = list(self._conns) if mode == CUT else []
             if mode == CUT:
                 self._conns.clear()
@@ -133,9 +137,10 @@ class Proxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                mode, delay = self.mode, self.delay_s
-                if mode == BLACKHOLE:
-                    continue
+                with self._cond:
+                    while self.mode == BLACKHOLE and not self._closed:
+                        self._cond.wait(0.5)  # stall: hold the bytes until restore() or cut()
+                    mode, delay = self.mode, self.delay_s
                 if mode == CUT:
                     break
                 if delay:
