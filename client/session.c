@@ -137,6 +137,7 @@ struct zk {
     int nlisteners, caplisteners;
     int emitting;
 
+    void *foreign;      /* foreign-loop mode: its private loop (foreign.c) */
     struct zsasl *sasl; /* the SASL exchange of the current connection */
     int sasl_busy;      /* connected, SASL not done: hold every request */
 };
@@ -1189,6 +1190,16 @@ int64_t zk_last_zxid(const zk_t *zk)
 const char *zk_current_host(const zk_t *zk)
 {
     return zk->phase == P_CONNECTED && zk->cur_name[0] ? zk->cur_name : NULL;
+}
+
+void session_set_foreign(zk_t *zk, void *f)
+{
+    zk->foreign = f;
+}
+
+void *session_foreign(const zk_t *zk)
+{
+    return zk->foreign;
 }
 
 struct uv_loop_s *zk_loop(const zk_t *zk)

@@ -28,4 +28,8 @@ enum {
 void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
                     int flags);
 
+/* Foreign-loop mode keeps its private loop here (see foreign.c). */
+void session_set_foreign(zk_t *zk, void *f);
+void *session_foreign(const zk_t *zk);
+
 #endif

@@ -21,7 +21,9 @@
 #include "zk/zk.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1154,6 +1156,93 @@ static void *blocking_worker(void *p)
     return NULL;
 }
 
+/* Foreign-loop mode: the scenario's own poll() loop drives the handle. */
+static int fg_has_session(int ev)
+{
+    for (int i = 0; i < C.nsession; i++)
+        if (C.session_events[i] == ev)
+            return 1;
+    return 0;
+}
+
+static int fg_done_flag(void *p)
+{
+    return *(int *)p;
+}
+
+static int fg_event_flag(void *e)
+{
+    return has_event(e);
+}
+
+static int fg_session_flag(void *p)
+{
+    return fg_has_session(*(int *)p);
+}
+
+/* poll + zk_process until pred(arg), at most ms. */
+static void fg_pump(zk_t *zk, int (*pred)(void *), void *arg, int ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!pred(arg)) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (el > ms)
+            FAILF("foreign loop: condition not met in %d ms", ms);
+        int fd, timeout;
+        CHECK_RC(zk_interest(zk, &fd, &timeout), 0);
+        CHECK(fd >= 0);
+        if (timeout < 0 || timeout > 100)
+            timeout = 100;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        poll(&pfd, 1, timeout);
+        CHECK_RC(zk_process(zk), 0);
+    }
+}
+
+static void t_foreign(void)
+{
+    /* Not for a handle on a caller's libuv loop. */
+    connect_main();
+    int fd, timeout;
+    CHECK_RC(zk_interest(C.zk, &fd, &timeout), ZK_BADARGUMENTS);
+    finish_main();
+    C.nsession = 0;
+
+    struct zk_options o;
+    zk_options_init(&o);
+    o.hosts = C.hosts;
+    o.on_session = on_session;
+    o.data = &C;
+    zk_t *zk;
+    CHECK_RC(zk_open_foreign(&o, &zk), 0);
+    int want = ZK_SESSION_CONNECTED;
+    fg_pump(zk, fg_session_flag, &want, 10000);
+
+    char p[512];
+    path_of(p, sizeof p, "");
+    struct got g = {0};
+    zk_create(zk, p, "f", 1, NULL, 0, ZK_PERSISTENT, 0, on_done_typed, &g);
+    fg_pump(zk, fg_done_flag, &g.done, 10000);
+    CHECK(g.status == 0 || g.status == ZK_NODEEXISTS);
+    memset(&g, 0, sizeof g);
+    zk_get(zk, p, watcher, "F:", on_done_typed, &g);
+    CHECK(!g.done); /* nothing runs outside zk_process */
+    fg_pump(zk, fg_done_flag, &g.done, 10000);
+    CHECK_RC(g.status, 0);
+    memset(&g, 0, sizeof g);
+    zk_set(zk, p, "g", 1, -1, on_done_typed, &g);
+    fg_pump(zk, fg_done_flag, &g.done, 10000);
+    CHECK_RC(g.status, 0);
+    char e[600];
+    snprintf(e, sizeof e, "F:NodeDataChanged %s", p);
+    fg_pump(zk, fg_event_flag, e, 10000);
+    clear_events();
+    zk_close_foreign(zk, NULL, NULL);
+    CHECK(fg_has_session(ZK_SESSION_CLOSED));
+}
+
 /* SASL DIGEST-MD5 as bob/bobsecret (the server's JAAS users, see
  * test_libzk.py): the login gives the id sasl:bob, requests made before it
  * completes wait for it, and a wrong password ends the session. */
@@ -1251,7 +1340,7 @@ static const struct {
 } scenarios[] = {
     {"basic", t_basic},   {"badargs", t_badargs}, {"modes", t_modes},   {"pipeline", t_pipeline},
     {"watches", t_watches}, {"multi", t_multi},   {"chroot", t_chroot}, {"rearm", t_rearm},
-    {"loss", t_loss},     {"expire", t_expire}, {"sasl", t_sasl},   {"restart", t_restart},
+    {"loss", t_loss},     {"expire", t_expire}, {"sasl", t_sasl}, {"foreign", t_foreign},   {"restart", t_restart},
     {"failover", t_failover}, {"tls", t_tls},     {"blocking", t_blocking},
 };
 

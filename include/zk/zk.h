@@ -345,6 +345,35 @@ ZK_EXPORT void zk_add_auth(zk_t *zk, const char *scheme, const void *cred, int32
 ZK_EXPORT void zk_get_config(zk_t *zk, zk_watcher_fn w, void *wdata, zk_result_fn cb,
                              void *data);
 
+/* ---- foreign-loop mode ----
+ *
+ * For programs with their own event loop (Apache's zookeeper_interest and
+ * zookeeper_process): the handle runs on a private loop, and the program
+ * polls one file descriptor for reading, with a timeout, then calls
+ * zk_process.  Every callback runs inside zk_process; every call on the
+ * handle must be made on the thread that calls zk_process.
+ *
+ *   zk_open_foreign(&o, &zk);
+ *   for (;;) {
+ *       int fd, ms;
+ *       zk_interest(zk, &fd, &ms);
+ *       struct pollfd p = {fd, POLLIN, 0};
+ *       poll(&p, 1, ms);          (plus the program's own descriptors)
+ *       zk_process(zk);
+ *   }
+ */
+/* Like zk_open, on a private loop.  Returns what zk_open returns. */
+ZK_EXPORT int zk_open_foreign(const struct zk_options *o, zk_t **out);
+/* OUT fd: poll it for reading; OUT timeout_ms: call zk_process within
+ * this many ms even if fd stays quiet (-1: no deadline).  Returns 0, or
+ * ZK_BADARGUMENTS for a handle not opened with zk_open_foreign. */
+ZK_EXPORT int zk_interest(zk_t *zk, int *fd, int *timeout_ms);
+/* Runs whatever is ready (I/O, timers, callbacks) without blocking. */
+ZK_EXPORT int zk_process(zk_t *zk);
+/* zk_close for a foreign-loop handle: blocks until the session is closed
+ * (at most the closeSession round trip), calls cb, frees everything. */
+ZK_EXPORT void zk_close_foreign(zk_t *zk, zk_close_fn cb, void *data);
+
 /* ---- transactions (multi builder) ----
  *
  * A builder copies its arguments; it is not tied to a handle and may be

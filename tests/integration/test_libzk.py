@@ -38,7 +38,7 @@ def run_driver(scenario, hosts, base, timeout=180, env=None):
 
 
 SCENARIOS = ["basic", "badargs", "modes", "pipeline", "watches", "multi", "chroot", "rearm",
-             "loss", "expire", "blocking"]
+             "loss", "expire", "blocking", "foreign"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
