@@ -743,10 +743,8 @@ static void scenario_queue(void)
         for (int j = 0; j < ITEMS; j++)
             CHECK_INT(seen_item[p][j], 1);
     CHECK_INT(count_children(H[0], q_dir), 0);
-    int takers = 0;
     for (int i = PRODUCERS; i < nh; i++)
         zk_queue_free(Q[i]);
-    (void)takers;
     close_all();
 }
 

@@ -20,9 +20,10 @@
  * delete its /tasks node), so a master dying mid-assignment leaves the task
  * in exactly one of the two places.  An /assign/worker-X whose worker is
  * not in /workers belongs to a dead worker (tasks are only ever assigned to
- * listed workers): each of its tasks goes back to /tasks by one multi (create /tasks/task-N, delete the assignment).  A new
- * master runs the same recovery on taking over, so assignments made by its
- * predecessor are found in the tree, not in anybody's memory.
+ * listed workers): each of its tasks goes back to /tasks by one multi
+ * (create /tasks/task-N, delete the assignment).  A new master runs the
+ * same recovery on taking over, so assignments made by its predecessor are
+ * found in the tree, not in anybody's memory.
  *
  * Worker: creates /assign/worker-<id>, registers /workers/worker-<id>, and
  * watches its assign node.  Each task is "executed" (a timer of work-ms),
@@ -58,12 +59,18 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
+static int is_master;
+static void list_workers(void);
+
 static void on_session(zk_t *h, int ev, void *data)
 {
     (void)h;
     (void)data;
     if (ev == ZK_SESSION_EXPIRED)
         die("session", ZK_SESSIONEXPIRED); /* ephemerals are gone: start afresh */
+    /* Steps dropped on a connection loss are redone from the tree. */
+    if (ev == ZK_SESSION_RECONNECTED && is_master)
+        list_workers();
 }
 
 static void ignore_status(int status, void *data)
@@ -118,11 +125,9 @@ static struct strset requeuing;
 
 static void run_for_master(void);
 static void take_leadership(void);
+static void list_tasks(void);
 static void on_master_created_check(zk_t *h, int status, const struct zk_result *res,
                                    void *data);
-static void list_workers(void);
-static void list_tasks(void);
-
 static void free_workers(void)
 {
     for (int i = 0; i < nworkers; i++)
@@ -345,6 +350,7 @@ static void list_tasks(void)
 static void take_leadership(void)
 {
     printf("MASTER %s elected\n", my_id);
+    is_master = 1;
     list_workers(); /* then recovery of dead workers' tasks, then tasks */
 }
 
