@@ -41,3 +41,29 @@ def test_proxied_links_carry_traffic_and_cut_isolates(ensemble_factory, kz):
     back = kz(ens.hosts_of([leader]))
     back.sync("/p")
     assert back.get("/p")[0] == b"during"
+
+
+def test_wait_quorum_with_a_member_down_and_restart_all(ensemble_factory, kz):
+    ens = ensemble_factory(participants=3)
+    follower = ens.followers()[0]
+    ens.kill(follower)
+    leader = ens.wait_quorum()
+    assert ens.mode(follower) is None and ens.mode(leader) == "leader"
+    kz(ens.hosts).create("/q", b"x")
+    ens.restart_all()  # SIGKILL everyone, start everyone: the data survives
+    assert sorted(m for m in ens.modes().values()) == ["follower", "follower", "leader"]
+    c = kz(ens.hosts_of([follower]))
+    c.sync("/q")
+    assert c.get("/q")[0] == b"x"
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    from tests.lib.ensemble import Ensemble, EnsembleError
+
+    with pytest.raises(ValueError):
+        Ensemble(tmp_path, "etcd")
+    with pytest.raises(ValueError):
+        Ensemble(tmp_path, "zkd", participants=0)
+    with Ensemble(tmp_path, "zkd", participants=3) as ens:  # never started
+        with pytest.raises(EnsembleError):
+            ens.isolate(1)  # partitions need proxied=True

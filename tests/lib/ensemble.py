@@ -4,10 +4,13 @@
     ens.start()                    # every member, then waits until a quorum serves
     KazooClient(hosts=ens.hosts)   # every member's client port
     sid = ens.leader()             # from `srvr` ("Mode: leader")
+    ens.wait_serving() / ens.wait_quorum()     # all running members serve / a quorum does
     ens.kill(sid)                  # SIGKILL (dataDir kept); ens.start_member(sid) brings it back
     ens.pause(sid); ens.resume(sid)            # SIGSTOP / SIGCONT
     ens.partition([1], [2, 3]); ens.heal()     # needs proxied=True (tests/lib/faults.py)
     ens.close()                    # everything stopped, proxies closed (also if a test failed)
+
+Also a context manager (`with Ensemble(...) as ens:`), usable outside pytest (bench/failover.py).
 
 Members are tests/lib/servers.py launchers (Zkd or ApacheZK), so they are registered for the
 failure-report log hook and killed at exit like any test server.  Each one is given, on top of
@@ -245,7 +248,29 @@ class Ensemble:
                     timeout, last, self.describe()))
             time.sleep(0.05)
 
+    def wait_quorum(self, timeout=60.0):
+        """Waits until a leader serves with enough followers for a quorum (other members may
+        still be down or catching up); returns the leader's sid."""
+        deadline = time.monotonic() + timeout
+        while True:
+            modes = self.modes()
+            leaders = [sid for sid, m in modes.items() if m == "leader"]
+            voters = sum(1 for sid, m in modes.items()
+                         if m in ("leader", "follower") and self.roles[sid] == "participant")
+            if len(leaders) == 1 and voters >= self.quorum_size:
+                return leaders[0]
+            if time.monotonic() >= deadline:
+                raise EnsembleError("no quorum serving after %.0fs (modes %s)\n%s" % (
+                    timeout, modes, self.describe()))
+            time.sleep(0.05)
+
     # -- lifecycle ----------------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def start(self, timeout=90.0):
         """Starts every member that is not running and waits until all serve; returns the leader."""
