@@ -1073,12 +1073,31 @@ err_opts:
     return ZK_SYSTEMERROR;
 }
 
+/* Requests made by callbacks while the handle closes (a ZK_CLOSING
+ * completion that tries again, say) still complete once, with ZK_CLOSING.
+ * Bounded, against a callback that resubmits forever. */
+static void drain_closing(zk_t *zk)
+{
+    for (int round = 0; round < 64; round++) {
+        struct zk_pending *p = pq_take_all(&zk->doneq);
+        if (!p)
+            return;
+        fail_list(zk, p, ZK_CLOSING);
+    }
+    for (struct zk_pending *p = pq_take_all(&zk->doneq), *next; p; p = next) {
+        next = p->next;
+        pending_free(p);
+    }
+}
+
 static void free_handle(zk_t *zk)
 {
     zk_close_fn cb = zk->close_cb;
     void *data = zk->close_data;
+    drain_closing(zk);
     if (cb)
         cb(zk, data);
+    drain_closing(zk);
     watch_table_free(&zk->watches);
     free(zk->listeners);
     zsasl_free(zk->sasl);

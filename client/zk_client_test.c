@@ -1201,6 +1201,19 @@ static void fg_pump(zk_t *zk, int (*pred)(void *), void *arg, int ms)
     }
 }
 
+/* A completion that submits again while the handle closes, three deep. */
+static struct got fg_again;
+static int fg_retries;
+static void fg_resubmit(zk_t *zk, int status, const struct zk_result *res, void *data)
+{
+    (void)res;
+    (void)data;
+    if (status == ZK_CLOSING && ++fg_retries < 3)
+        zk_exists(zk, "/", NULL, NULL, fg_resubmit, NULL);
+    else if (status == ZK_CLOSING)
+        zk_exists(zk, "/", NULL, NULL, on_done_typed, &fg_again);
+}
+
 static void t_foreign(void)
 {
     /* Not for a handle on a caller's libuv loop. */
@@ -1239,8 +1252,16 @@ static void t_foreign(void)
     snprintf(e, sizeof e, "F:NodeDataChanged %s", p);
     fg_pump(zk, fg_event_flag, e, 10000);
     clear_events();
+    /* Queued while disconnected when the close begins: it fails with
+     * ZK_CLOSING, and so does the retry its callback makes. */
+    zk_reconnect(zk);
+    want = ZK_SESSION_SUSPENDED;
+    fg_pump(zk, fg_session_flag, &want, 10000);
+    zk_exists(zk, "/", NULL, NULL, fg_resubmit, NULL);
     zk_close_foreign(zk, NULL, NULL);
     CHECK(fg_has_session(ZK_SESSION_CLOSED));
+    CHECK(fg_again.done);
+    CHECK_RC(fg_again.status, ZK_CLOSING);
 }
 
 /* SASL DIGEST-MD5 as bob/bobsecret (the server's JAAS users, see
