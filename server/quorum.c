@@ -1281,6 +1281,10 @@ static void schedule_look(struct quorum *q, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(q->look_reason, sizeof q->look_reason, fmt, ap);
     va_end(ap);
+    /* From now on nothing is served, though the role ends only when the
+     * transition runs: a request arriving meanwhile must not be taken as a
+     * standalone server's. */
+    q->serving = 0;
     schedule(q, A_LOOK);
 }
 
@@ -1380,10 +1384,13 @@ void quorum_stop(struct server *s)
 }
 
 int quorum_serving(const struct quorum *q) { return q->serving; }
-int quorum_is_leader(const struct quorum *q) { return q->role == R_LEADING && q->established; }
+int quorum_is_leader(const struct quorum *q)
+{
+    return q->role == R_LEADING && q->established && q->serving;
+}
 int quorum_is_learner(const struct quorum *q)
 {
-    return (q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->lstate >= 4;
+    return (q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->lstate >= 4 && q->serving;
 }
 
 static void on_bump(uv_timer_t *t);

@@ -762,6 +762,12 @@ static void close_session(struct server *s, struct conn *c, int32_t xid)
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
     c->active_ms = server_now_ms();
+    if (s->q && !c->readonly && !quorum_serving(s->q)) {
+        /* This member just lost its leader or quorum: the client must go to
+         * one that has them (it is closed with the others in a moment). */
+        conn_close(c);
+        return;
+    }
     if (s->q && len >= 8) {
         int32_t type = (int32_t)((uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]);
         if (c->session && !c->session->closing && !c->readonly &&
