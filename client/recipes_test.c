@@ -475,6 +475,11 @@ static void scenario_trylock(void)
     run_until(try_is_done, "try b");
     CHECK_RC(try_status, ZK_NODEEXISTS);
     CHECK(!zk_lock_is_held(b));
+    /* Again at once, while the first node is still being withdrawn. */
+    try_done = 0;
+    zk_lock_acquire(b, 1, on_try, NULL);
+    run_until(try_is_done, "try b twice");
+    CHECK_RC(try_status, ZK_NODEEXISTS);
     try_done = 0;
     zk_lock_release(a, on_try, NULL);
     run_until(try_is_done, "release a");

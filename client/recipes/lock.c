@@ -49,6 +49,7 @@ static void lock_create(zk_lock_t *l);
 static void lock_find(zk_lock_t *l);
 static void lock_check(zk_lock_t *l);
 static void lock_withdraw(zk_lock_t *l);
+static void start_acquire(zk_lock_t *l);
 
 static const char *kind_name(int kind)
 {
@@ -307,6 +308,8 @@ static void on_deleted(zk_t *zk, int status, const struct zk_result *res, void *
         l->rel_cb = NULL;
         if (cb)
             cb(l, status == ZK_NONODE || status == ZK_SESSIONEXPIRED ? 0 : status, l->rel_data);
+        if (l->want && l->st == L_IDLE && !l->r.closed)
+            start_acquire(l); /* an acquire waited for this withdrawal */
     }
     recipe_drop(&l->r);
 }
@@ -381,21 +384,32 @@ int zk_lock_new(zk_t *zk, const char *dir, int kind, const char *id, zk_lock_t *
     return 0;
 }
 
+/* A fresh guid per attempt: a node of an earlier attempt still being
+ * deleted must not be mistaken for this one's. */
+static void start_acquire(zk_lock_t *l)
+{
+    char guid[33];
+    recipe_guid(guid);
+    snprintf(l->prefix, sizeof l->prefix, "_c_%s-%s-", guid, kind_name(l->kind));
+    lock_create(l);
+}
+
 void zk_lock_acquire(zk_lock_t *l, int try_only, zk_lock_fn cb, void *data)
 {
-    if (l->want || l->st != L_IDLE || l->r.closed) {
+    /* While an earlier node is being withdrawn, the attempt starts once it
+     * is gone (RELEASING without want). */
+    int withdrawing = l->st == L_RELEASING && !l->want;
+    if (l->want || (l->st != L_IDLE && !withdrawing) || l->r.closed) {
         if (cb)
             cb(l, l->r.closed ? ZK_CLOSING : ZK_APIERROR, data);
         return;
     }
-    char guid[33];
-    recipe_guid(guid);
-    snprintf(l->prefix, sizeof l->prefix, "_c_%s-%s-", guid, kind_name(l->kind));
     l->want = 1;
     l->try_only = try_only;
     l->acq_cb = cb;
     l->acq_data = data;
-    lock_create(l);
+    if (!withdrawing)
+        start_acquire(l);
 }
 
 void zk_lock_release(zk_lock_t *l, zk_lock_fn cb, void *data)

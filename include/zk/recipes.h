@@ -68,8 +68,10 @@ typedef void (*zk_lock_fn)(zk_lock_t *lock, int status, void *data);
  * ZK_BADARGUMENTS. */
 ZK_EXPORT int zk_lock_new(zk_t *zk, const char *dir, int kind, const char *id, zk_lock_t **out);
 /* Acquires; cb gets 0 once held.  try_only != 0: fail with ZK_NODEEXISTS
- * (and withdraw) instead of waiting.  One acquire at a time per object
- * (ZK_APIERROR otherwise, also when already held). */
+ * (and withdraw the node in the background) instead of waiting.  One
+ * acquire at a time per object (ZK_APIERROR otherwise, also when held or
+ * being released); an acquire made while a node is being withdrawn starts
+ * once it is gone. */
 ZK_EXPORT void zk_lock_acquire(zk_lock_t *lock, int try_only, zk_lock_fn cb, void *data);
 /* Releases the held lock (deletes the node, retrying through connection
  * loss).  ZK_APIERROR if it is not held. */
