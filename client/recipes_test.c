@@ -147,6 +147,7 @@ static void close_all(void)
 /* Synchronous-looking helpers on one handle. */
 struct got {
     int done, status;
+    int64_t mzxid;
     char *data;
     int nchildren;
     char **children;
@@ -158,6 +159,7 @@ static void got_cb(zk_t *zk, int status, const struct zk_result *res, void *data
     (void)zk;
     g->done = 1;
     g->status = status;
+    g->mzxid = res->has_stat ? res->stat.mzxid : 0;
     if (status == 0 && res->data)
         g->data = strdup(res->data);
     if (status == 0 && res->nchildren > 0) {
@@ -967,6 +969,8 @@ static void read_server(zk_t *zk, const char *path)
     struct snode *s = &server_tree[nserver++];
     snprintf(s->path, sizeof s->path, "%s", path);
     snprintf(s->value, sizeof s->value, "%s", g.data ? g.data : "");
+    s->mzxid = g.mzxid;
+    CHECK(s->mzxid > 0); /* the comparison below must mean something */
     got_free(&g);
     zk_get_children(zk, path, 0, NULL, NULL, got_cb, &g);
     await(&g);
@@ -987,9 +991,10 @@ static int cache_matches(void)
     for (int i = 0; i < nserver; i++) {
         const char *v;
         int32_t len;
-        if (zk_treecache_get(TC, server_tree[i].path, &v, &len, NULL) != 0)
+        struct zk_stat st;
+        if (zk_treecache_get(TC, server_tree[i].path, &v, &len, &st) != 0)
             return 0;
-        if (strcmp(v ? v : "", server_tree[i].value) != 0)
+        if (strcmp(v ? v : "", server_tree[i].value) != 0 || st.mzxid != server_tree[i].mzxid)
             return 0;
     }
     return 1;
