@@ -422,6 +422,19 @@ static void run_lock(int readers, int rounds)
     /* No node left behind: a duplicate from a lost create would show here. */
     CHECK_INT(count_children(H[0], lock_dir), 0);
     printf("holders_max %d max_readers %d\n", holders_max, max_readers);
+    /* No herd: a waiter is woken only when the one node it watches goes,
+     * so all contenders together hear at most one notification per
+     * acquisition (a herd would wake every waiter on every change). */
+    uint64_t notes = 0;
+    for (int i = 0; i < nh; i++) {
+        struct zk_stats st;
+        zk_get_stats(H[i], &st);
+        notes += st.notifications;
+    }
+    printf("notifications %llu for %d acquisitions\n", (unsigned long long)notes, nh * rounds);
+    if (!chaos && notes > (uint64_t)(nh * rounds))
+        FAILF("%llu notifications for %d acquisitions: a herd", (unsigned long long)notes,
+              nh * rounds);
     for (int i = 0; i < nh; i++)
         zk_lock_free(K[i].lock);
     close_all();

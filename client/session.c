@@ -99,6 +99,7 @@ struct zk {
     char passwd[16];
     int negotiated_timeout;
     int64_t last_zxid;
+    struct zk_stats stats;
     int32_t next_xid;
     int ever_connected;
     int dead_err; /* ZK_SESSIONEXPIRED or ZK_AUTHFAILED once DEAD */
@@ -328,6 +329,7 @@ static int send_frame(zk_t *zk, const uint8_t *p, size_t n)
 
 static void send_pending(zk_t *zk, struct zk_pending *p)
 {
+    zk->stats.requests++;
     int32_t xid = zk->next_xid++;
     if (zk->next_xid <= 0)
         zk->next_xid = 1;
@@ -782,6 +784,7 @@ static void session_ready(zk_t *zk)
 
 static void handle_notification(zk_t *zk, struct jute_in *in, int64_t zxid)
 {
+    zk->stats.notifications++;
     int type = jute_get_int(in);
     int state = jute_get_int(in);
     struct zk_slice s = jute_get_string(in);
@@ -1219,6 +1222,11 @@ void session_set_foreign(zk_t *zk, void *f)
 void *session_foreign(const zk_t *zk)
 {
     return zk->foreign;
+}
+
+void zk_get_stats(const zk_t *zk, struct zk_stats *out)
+{
+    *out = zk->stats;
 }
 
 struct uv_loop_s *zk_loop(const zk_t *zk)

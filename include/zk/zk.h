@@ -236,6 +236,14 @@ ZK_EXPORT int64_t zk_last_zxid(const zk_t *zk);
 ZK_EXPORT const char *zk_current_host(const zk_t *zk);
 ZK_EXPORT void *zk_data(const zk_t *zk);
 ZK_EXPORT void zk_set_data(zk_t *zk, void *data);
+/* Counters since zk_open (loop thread): requests sent to a server (each
+ * resend after a reconnect counts again), watch notifications received. */
+struct zk_stats {
+    uint64_t requests;
+    uint64_t notifications;
+};
+ZK_EXPORT void zk_get_stats(const zk_t *zk, struct zk_stats *out);
+
 /* The loop the handle runs on (for timers of code built on libzk). */
 ZK_EXPORT struct uv_loop_s *zk_loop(const zk_t *zk);
 
