@@ -4,9 +4,11 @@
  * Every recipe is asynchronous and lives on the loop of the zk_t it is given:
  * all calls must be made on the loop thread, and every callback is made on
  * it.  An outcome is reported exactly once through the callback of the call
- * (status 0 or a negative ZK_* code).  Recipe objects are created with
- * a _new or _start call and ended with _free or _stop; after that call no callback of
- * the object runs again.  An object that still has a watch armed on the
+ * (status 0 or a negative ZK_* code); a call made in the wrong state (an
+ * acquire while one is pending, say) is refused with ZK_APIERROR before it
+ * returns.  Recipe objects are created with a _new or _start call and ended
+ * with _free or _stop; after that call no callback of the object runs
+ * again.  An object that still has a watch armed on the
  * server lingers internally until the watch fires or the handle closes
  * (libzk then frees it); the program never sees it again.  After zk_close
  * of its handle an object does nothing, but must still be ended by its
