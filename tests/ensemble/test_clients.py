@@ -1,6 +1,7 @@
 """Clients through failover: kazoo and Apache's C client (cli_mt) against 3- and 5-member
 ensembles keep their session, their watches and their ephemerals when the member they talk to
 (the leader) is killed; an observer serves reads, writes and watches, and is no voter."""
+import os
 import queue
 import time
 
@@ -43,7 +44,8 @@ def retrying(fn, *args, timeout=30.0, **kw):
 
 
 @pytest.mark.parametrize("size", [3, 5])
-def test_kazoo_keeps_session_watches_and_ephemerals_through_leader_crash(ensemble_factory, kz, size):
+def test_kazoo_keeps_session_watches_and_ephemerals_through_leader_crash(ensemble_factory, kz,
+                                                                         size):
     ens = ensemble_factory(participants=size)
     leader = ens.leader()
     rest = [s for s in ens.sids if s != leader]
@@ -80,7 +82,7 @@ def cli_wait(cli, pred):
     return cli._last
 
 
-@pytest.mark.skipif(not CLI or not __import__("os").access(CLI, __import__("os").X_OK),
+@pytest.mark.skipif(not os.access(CLI, os.X_OK),
                     reason="cli_mt not found (apt-get install zookeeper-bin)")
 @pytest.mark.parametrize("size", [3, 5])
 def test_c_client_keeps_session_watches_and_ephemerals_through_leader_crash(ensemble_factory, kz,
@@ -110,7 +112,8 @@ def test_c_client_keeps_session_watches_and_ephemerals_through_leader_crash(ense
         pytest.fail("cli_mt: %s\n%s" % (e, ens.describe()), pytrace=False)
     finally:
         cli.close()
-    wait_for(lambda: retrying(other.exists, "/cfo/eph") is None, what="the ephemeral to go", ens=ens)
+    wait_for(lambda: retrying(other.exists, "/cfo/eph") is None, what="the ephemeral to go",
+             ens=ens)
 
 
 def test_observer_serves_reads_writes_and_watches_but_does_not_vote(ensemble_factory, kz):

@@ -36,10 +36,12 @@ def run_checked(ens, fault, writes_before=20, writes_after=20, seed=None):
     wl.start()
     try:
         t0 = time.monotonic()
-        wait_for(lambda: acked_writes_since(wl, t0) >= writes_before, 60, "writes before the fault", ens)
+        wait_for(lambda: acked_writes_since(wl, t0) >= writes_before, 60,
+                 "writes before the fault", ens)
         fault(ens)
         t1 = time.monotonic()
-        wait_for(lambda: acked_writes_since(wl, t1) >= writes_after, 60, "writes after the fault", ens)
+        wait_for(lambda: acked_writes_since(wl, t1) >= writes_after, 60,
+                 "writes after the fault", ens)
     finally:
         wl.stop()
     for sid in ens.sids:
@@ -105,12 +107,37 @@ def majority_partition(ens, mode="cut"):
 
 
 def majority_partition_blackhole(ens):
-    """As majority_partition, but the links go silent instead of failing: noticed only by timeouts."""
+    """As majority_partition, but the links go silent instead of failing (noticed by timeouts)."""
     majority_partition(ens, mode="blackhole")
+
+
+def leader_and_follower_sigkill(ens):
+    """Two members at once (5 members: the other three still form a quorum)."""
+    leader = ens.leader()
+    follower = ens.followers()[0]
+    ens.kill(leader)
+    ens.kill(follower)
+    rest = [s for s in ens.participants if s not in (leader, follower)]
+    assert ens.wait_serving(rest) not in (leader, follower)
+    ens.start_member(leader, wait=False)
+    ens.start_member(follower)
+
+
+def leader_in_minority_of_two(ens):
+    """5 members split 2 | 3 with the leader on the small side."""
+    leader = ens.leader()
+    small = [leader, ens.followers()[0]]
+    big = [s for s in ens.participants if s not in small]
+    ens.partition(small, big)
+    assert ens.wait_serving(big) in big
+    wait_for(lambda: not any(ens.mode(s) for s in small), 30, "the minority to stop serving", ens)
+    ens.heal()
+    ens.wait_serving()
 
 
 FAULTS = [leader_sigkill, leader_sigstop, follower_sigkill, whole_restart]
 PARTITIONS = [minority_partition, majority_partition, majority_partition_blackhole]
+FIVE_ONLY = [leader_and_follower_sigkill, leader_in_minority_of_two]  # need 5 members
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.__name__)
@@ -132,7 +159,8 @@ def test_random_fault_schedules(ensemble_factory):
         seed = seed_from_env() if "HISTORY_SEED" in os.environ else random.randrange(1 << 32)
         rng = random.Random(seed)
         size = rng.choice([3, 5])
-        schedule = [rng.choice(FAULTS + PARTITIONS) for _ in range(3)]
+        schedule = [rng.choice(FAULTS + PARTITIONS + (FIVE_ONLY if size == 5 else []))
+                    for _ in range(3)]
         print("seed %d: %d members, faults %s" % (seed, size, [f.__name__ for f in schedule]))
         ens = ensemble_factory(participants=size, proxied=True)
 
@@ -151,3 +179,8 @@ def test_random_fault_schedules(ensemble_factory):
         broken.final[last.key] = [(m, older[0], older[1], older[2]) for m, *_ in
                                   history.final[last.key]]
         assert any("newer than the final state" in v for v in check(broken))
+
+
+@pytest.mark.parametrize("fault", FIVE_ONLY, ids=lambda f: f.__name__)
+def test_five_members_survive_two_faulty(ensemble_factory, fault):
+    run_checked(ensemble_factory(participants=5, proxied=True), fault)

@@ -1,8 +1,9 @@
 """A follower that was down comes back and is synchronized: by a full snapshot when it is further
-behind than the leader's recent history (zkd: snapCount transactions; Apache: its 500-entry committed
-log, on-disk log sync disabled), by a diff when slightly behind.  The leader's log must say which,
-the follower must then hold every acknowledged write, and it must vote: with the other follower
-down, writes still commit (the leader and the resynchronized follower form the quorum)."""
+behind than the leader's recent history (zkd: snapCount transactions; Apache: its 500-entry
+committed log, on-disk log sync disabled), by a diff when slightly behind.  The leader's log must
+say which, the follower must then hold every acknowledged write, and it must vote: with the other
+follower down, writes still commit (the leader and the resynchronized follower form the quorum).
+A dead leader's uncommitted proposal is dropped when it comes back."""
 import pytest
 
 SYNC_CFG = {"snapCount": "100"}

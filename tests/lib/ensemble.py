@@ -108,9 +108,10 @@ class Ensemble:
                 for src in self.sids:
                     for dst in self.sids:
                         if src != dst:
+                            name = "%d->%d" % (src, dst)
                             self.links[(src, dst)] = Link(src, dst, [
-                                Proxy(S.free_port(), self.quorum_ports[dst], "q%d->%d" % (src, dst)),
-                                Proxy(S.free_port(), self.election_ports[dst], "e%d->%d" % (src, dst)),
+                                Proxy(S.free_port(), self.quorum_ports[dst], "q" + name),
+                                Proxy(S.free_port(), self.election_ports[dst], "e" + name),
                             ])
             for sid in self.sids:
                 self.members[sid] = self._make_member(sid, cfg, apache_heap)
@@ -202,7 +203,8 @@ class Ensemble:
 
     def log_size(self, sid):
         """A mark in member `sid`'s logs; log_since(sid, mark) returns what was logged after it."""
-        return [os.path.getsize(p) if os.path.exists(p) else 0 for p in self.members[sid].log_files()]
+        return [os.path.getsize(p) if os.path.exists(p) else 0
+                for p in self.members[sid].log_files()]
 
     def log_since(self, sid, mark):
         out = []
@@ -232,7 +234,8 @@ class Ensemble:
         deadline = time.monotonic() + timeout
         last = None
         while True:
-            want = sids or [s for s in self.sids if self.members[s].running and s not in self.paused]
+            want = sids or [s for s in self.sids
+                            if self.members[s].running and s not in self.paused]
             for sid in want:
                 m = self.members[sid]
                 if m.proc is not None and m.proc.poll() is not None:

@@ -199,7 +199,8 @@ def kill_direct_sockets(owner_pid, real_port):
     module docstring).  The proxies' own upstream sockets belong to the test process and are
     left alone.  Returns how many were destroyed (0 if ss is unavailable)."""
     try:
-        out = subprocess.run(["ss", "-tnpH", "state", "established", "dport", "=", ":%d" % real_port],
+        out = subprocess.run(["ss", "-tnpH", "state", "established",
+                              "dport", "=", ":%d" % real_port],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return 0

@@ -255,8 +255,8 @@ def _session_violations(ops, states):
                 zs = zx_sorted.get(op.key, [])
                 i = bisect.bisect_right(zs, op.mzxid)
                 if i < len(zs) and zs[i] <= high:
-                    out.append("session %#x read %s at mzxid %#x after it had seen zxid %#x (by %r); "
-                               "%s was written at %#x in between: %r" % (
+                    out.append("session %#x read %s at mzxid %#x after it had seen zxid %#x "
+                               "(by %r); %s was written at %#x in between: %r" % (
                                    session, op.key, op.mzxid, high, high_op, op.key, zs[i], op))
             if op.mzxid is not None and op.mzxid > high:
                 high, high_op = op.mzxid, op
@@ -366,7 +366,8 @@ class Workload:
         while not self._stop.is_set():
             key = rng.choice(self.keys)
             r = rng.random()
-            kind = "read" if r < 0.35 else "sync_read" if r < 0.45 else "write" if r < 0.75 else "cas"
+            kind = ("read" if r < 0.35 else "sync_read" if r < 0.45 else
+                    "write" if r < 0.75 else "cas")
             if kind == "cas" and key not in last_version:
                 kind = "read"  # learn a version to condition on first
             n += 1
