@@ -8,6 +8,7 @@
     ens.kill(sid)                  # SIGKILL (dataDir kept); ens.start_member(sid) brings it back
     ens.pause(sid); ens.resume(sid)            # SIGSTOP / SIGCONT
     ens.partition([1], [2, 3]); ens.heal()     # needs proxied=True (tests/lib/faults.py)
+    ens.slow_down(1, 0.05)                     # delay member 1's links
     ens.close()                    # everything stopped, proxies closed (also if a test failed)
 
 Also a context manager (`with Ensemble(...) as ens:`), usable outside pytest (bench/failover.py).
@@ -337,6 +338,12 @@ class Ensemble:
         for (a, b), _ in self.link_items():
             if a > b and side[a] != side[b] and self.members[a].running:
                 kill_direct_sockets(self.members[a].pid, self.election_ports[b])
+
+    def slow_down(self, sid, seconds):
+        """Every link to and from member `sid` forwards each chunk `seconds` late (heal() ends it)."""
+        for (src, dst), link in self.link_items():
+            if sid in (src, dst):
+                link.delay(seconds)
 
     def isolate(self, sid, mode="cut"):
         self.partition([sid], mode=mode)
