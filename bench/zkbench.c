@@ -23,6 +23,8 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -94,6 +96,7 @@ struct bench {
     struct client *cl;
     struct hist hist;
     uint64_t issued, done_ok, errors[256];
+    unsigned run_id;        /* in created names, so runs against one server never collide */
     uint64_t start_ns, end_ns, last_report_ns, last_report_ok;
     int stopping;
     int connected;
@@ -186,7 +189,7 @@ static void issue(struct client *c, uint64_t t0)
     b->issued++;
     switch (o->kind) {
     case M_CREATE:
-        snprintf(path, sizeof path, "/zkbench/c%d-%" PRIu64, c->id, n);
+        snprintf(path, sizeof path, "/zkbench/c%x-%d-%" PRIu64, b->run_id, c->id, n);
         zk_create(c->zk, path, b->value, b->size, NULL, 0, ZK_PERSISTENT, 0, on_reply, o);
         break;
     case M_SET:
@@ -203,7 +206,7 @@ static void issue(struct client *c, uint64_t t0)
         break;
     case M_MULTI: {
         zk_txn_t *t = zk_txn_new();
-        snprintf(path, sizeof path, "/zkbench/m%d-%" PRIu64, c->id, n);
+        snprintf(path, sizeof path, "/zkbench/m%x-%d-%" PRIu64, b->run_id, c->id, n);
         zk_txn_create(t, path, b->value, b->size, NULL, 0, ZK_PERSISTENT, 0);
         zk_txn_set(t, path, b->value, b->size, -1);
         zk_txn_delete(t, path, -1);
@@ -504,6 +507,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static struct bench b;
+    b.run_id = (unsigned)getpid() ^ (unsigned)time(NULL);
     b.clients = 1;
     b.inflight = 1;
     b.keys = 100;
