@@ -1,7 +1,8 @@
 """Fixtures for ensemble fault tests (tests/lib/ensemble.py, faults.py, history.py).
 
   kind               parametrised ["apache", "zkd"]; skips a kind that cannot run an ensemble here
-                     (no java / zookeeper jars; zkd whose --version does not mention "ensemble")
+                     (no java / zookeeper jars; zkd whose --version does not mention "ensemble");
+                     fails if the zkd binary is missing (a broken build, as tests/conftest.py)
   ensemble_factory   make(participants=3, observers=0, proxied=False, cfg=None, start=True, **kw)
                      -> Ensemble of `kind`, started and serving; all closed at teardown
   ensemble           a started 3-participant ensemble of `kind`
@@ -22,6 +23,10 @@ KINDS = ["apache", "zkd"]
 
 @pytest.fixture(params=KINDS)
 def kind(request):
+    # As tests/conftest.py: a missing zkd binary is a broken build (fail), a missing Apache is an
+    # environment without the reference (skip); a zkd without ensemble support skips too.
+    if request.param == "zkd" and S.Zkd.missing_reason():
+        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
     reason = ensemble_missing_reason(request.param)
     if reason:
         pytest.skip("%s ensemble unavailable: %s" % (request.param, reason))

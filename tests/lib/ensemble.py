@@ -340,7 +340,7 @@ class Ensemble:
                 kill_direct_sockets(self.members[a].pid, self.election_ports[b])
 
     def slow_down(self, sid, seconds):
-        """Every link to and from member `sid` forwards each chunk `seconds` late (heal() ends it)."""
+        """Every link to and from member `sid` delays each chunk by `seconds` (until heal())."""
         for (src, dst), link in self.link_items():
             if sid in (src, dst):
                 link.delay(seconds)
