@@ -12,6 +12,12 @@ from kazoo.handlers.threading import KazooTimeoutError
 from tests.integration.test_c_client import CLI, Cli, CliError
 
 
+# Sessions long enough that a failover on a loaded machine (or a sanitizer build) cannot expire
+# them: what is tested is that they are resumed, not how fast (the server's cap is 20 ticks).
+LONG_SESSIONS = {"maxSessionTimeout": "30000"}
+SESSION_TIMEOUT = 15.0
+
+
 def wait_for(pred, timeout=30.0, what="condition", ens=None):
     deadline = time.monotonic() + timeout
     while not pred():
@@ -46,10 +52,11 @@ def retrying(fn, *args, timeout=30.0, **kw):
 @pytest.mark.parametrize("size", [3, 5])
 def test_kazoo_keeps_session_watches_and_ephemerals_through_leader_crash(ensemble_factory, kz,
                                                                          size):
-    ens = ensemble_factory(participants=size)
+    ens = ensemble_factory(participants=size, cfg=LONG_SESSIONS)
     leader = ens.leader()
     rest = [s for s in ens.sids if s != leader]
-    client = kz(ens.hosts_of([leader] + rest), randomize_hosts=False)  # on the leader first
+    client = kz(ens.hosts_of([leader] + rest), randomize_hosts=False,  # on the leader first
+                timeout=SESSION_TIMEOUT)
     other = kz(ens.hosts_of(rest))
     client.create("/fo", b"0")
     client.create("/fo/eph", b"", ephemeral=True)
@@ -87,7 +94,7 @@ def cli_wait(cli, pred):
 @pytest.mark.parametrize("size", [3, 5])
 def test_c_client_keeps_session_watches_and_ephemerals_through_leader_crash(ensemble_factory, kz,
                                                                            size):
-    ens = ensemble_factory(participants=size)
+    ens = ensemble_factory(participants=size, cfg=LONG_SESSIONS)  # cli_mt asks for 10 s
     leader = ens.leader()
     rest = [s for s in ens.sids if s != leader]
     other = kz(ens.hosts_of(rest))
@@ -117,10 +124,10 @@ def test_c_client_keeps_session_watches_and_ephemerals_through_leader_crash(ense
 
 
 def test_observer_serves_reads_writes_and_watches_but_does_not_vote(ensemble_factory, kz):
-    ens = ensemble_factory(participants=3, observers=1)
+    ens = ensemble_factory(participants=3, observers=1, cfg=LONG_SESSIONS)
     obs = ens.observers[0]
     assert ens.mode(obs) == "observer"
-    on_obs = kz(ens.hosts_of([obs]))
+    on_obs = kz(ens.hosts_of([obs]), timeout=SESSION_TIMEOUT)
     on_part = kz(ens.hosts_of(ens.participants))
     on_obs.create("/obs", b"1")  # forwarded to the leader
     on_part.sync("/obs")
