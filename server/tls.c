@@ -38,31 +38,44 @@ static int password_cb(char *buf, int size, int rwflag, void *u)
     return n;
 }
 
-void *tls_ctx_new(const struct zkd_config *cfg)
+/* A TLS 1.2+ context holding `cert` (chain) and `key` (`password` for an
+ * encrypted key; "" for none), trusting `ca` when given.  NULL with the
+ * reason logged. */
+static SSL_CTX *ctx_with_identity(const SSL_METHOD *method, const char *what, const char *cert,
+                                  const char *key, const char *password, const char *ca)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = SSL_CTX_new(method);
     if (!ctx)
         return NULL;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (cfg->ssl_key_password[0]) {
+    if (password[0]) {
         SSL_CTX_set_default_passwd_cb(ctx, password_cb);
-        SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)cfg->ssl_key_password);
+        SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)password);
     }
-    const char *key = cfg->ssl_key[0] ? cfg->ssl_key : cfg->ssl_cert;
-    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->ssl_cert) != 1 ||
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
-        log_ssl_errors("TLS certificate/key");
-        log_error("cannot load TLS certificate %s and key %s", cfg->ssl_cert, key);
+        log_ssl_errors(what);
+        log_error("cannot load the %s certificate %s and key %s", what, cert, key);
         SSL_CTX_free(ctx);
         return NULL;
     }
-    if (cfg->ssl_ca[0] && SSL_CTX_load_verify_locations(ctx, cfg->ssl_ca, NULL) != 1) {
-        log_ssl_errors("TLS CA");
-        log_error("cannot load TLS CA file %s", cfg->ssl_ca);
+    if (ca[0] && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+        log_ssl_errors(what);
+        log_error("cannot load the %s CA file %s", what, ca);
         SSL_CTX_free(ctx);
         return NULL;
     }
+    return ctx;
+}
+
+void *tls_ctx_new(const struct zkd_config *cfg)
+{
+    SSL_CTX *ctx = ctx_with_identity(TLS_server_method(), "TLS", cfg->ssl_cert,
+                                     cfg->ssl_key[0] ? cfg->ssl_key : cfg->ssl_cert,
+                                     cfg->ssl_key_password, cfg->ssl_ca);
+    if (!ctx)
+        return NULL;
     int mode = SSL_VERIFY_NONE;
     if (cfg->ssl_client_auth >= 1 && cfg->ssl_ca[0])
         mode = SSL_VERIFY_PEER;
@@ -76,25 +89,13 @@ void tls_ctx_free(void *ctx) { SSL_CTX_free(ctx); }
 
 void *tls_quorum_ctx_new(const struct zkd_config *cfg, int server)
 {
-    SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    SSL_CTX *ctx = ctx_with_identity(server ? TLS_server_method() : TLS_client_method(),
+                                     "quorum TLS", cfg->ssl_quorum_cert,
+                                     cfg->ssl_quorum_key[0] ? cfg->ssl_quorum_key
+                                                            : cfg->ssl_quorum_cert,
+                                     cfg->ssl_quorum_key_password, cfg->ssl_quorum_ca);
     if (!ctx)
         return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (cfg->ssl_quorum_key_password[0]) {
-        SSL_CTX_set_default_passwd_cb(ctx, password_cb);
-        SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)cfg->ssl_quorum_key_password);
-    }
-    const char *key = cfg->ssl_quorum_key[0] ? cfg->ssl_quorum_key : cfg->ssl_quorum_cert;
-    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->ssl_quorum_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1 ||
-        SSL_CTX_load_verify_locations(ctx, cfg->ssl_quorum_ca, NULL) != 1) {
-        log_ssl_errors("quorum TLS");
-        log_error("cannot load the quorum TLS certificate %s, key %s or CA %s",
-                  cfg->ssl_quorum_cert, key, cfg->ssl_quorum_ca);
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
     /* Both ends prove membership with a certificate from the ensemble's CA. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     return ctx;
