@@ -104,7 +104,19 @@ def test_reconfig_adds_a_joined_server_and_removes_one(ensembles, kz):
         admin.reconfig(joining=None, leaving="4", new_members=None, from_config=1)
     assert "BadVersion" in type(e.value).__name__
 
-    # Remove a follower, then kill the leader: the three left elect among themselves.
+    # Bulk form, changing a role: server 4 becomes an observer without a restart.
+    members = ["server.%d=%s" % (sid, ens.server_line(1, sid)) for sid in (1, 2, 3)]
+    members.append("server.4=" + ens.server_line(1, 4).replace(":participant;", ":observer;"))
+    data, _ = admin.reconfig(joining=None, leaving=None, new_members=",".join(members))
+    assert ":observer;" in data.decode()
+    wait_for(lambda: mntr(ens[leader]).get("zk_synced_observers") == ["1"] and
+             mntr(ens[leader]).get("zk_synced_followers") == ["2"], what="4 as an observer")
+    wait_for(lambda: ens.mode(4) == "observer", what="4 to report observer")
+    members[3] = "server.4=" + ens.server_line(1, 4)  # and back to a voter
+    admin.reconfig(joining=None, leaving=None, new_members=",".join(members))
+    wait_for(lambda: mntr(ens[leader]).get("zk_synced_followers") == ["3"], what="4 voting again")
+
+    # Remove a follower, then kill the leader: the two voters left elect among themselves.
     gone = [sid for sid in (1, 2, 3) if sid != leader][0]
     data, _ = admin.reconfig(joining=None, leaving=str(gone), new_members=None)
     assert "server.%d=" % gone not in data.decode()
