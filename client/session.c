@@ -508,6 +508,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     uv_freeaddrinfo(res);
     if (zk->phase != P_RESOLVING)
         return;
+    if (status)
+        fprintf(stderr, "libzk: cannot resolve %s: %s\n", zk->cur->host, uv_strerror(status));
     if (zk->naddrs == 0)
         attempt_failed(zk);
     else

@@ -78,4 +78,5 @@ def test_hostile_server_gives_a_clear_error(case):
 def test_unresolvable_host_gives_a_clear_error():
     p = zkcli("host-that-does-not-exist.invalid:2181")
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "host-that-does-not-exist.invalid" in p.stderr and "CONNECTIONLOSS" in p.stderr
+    assert "cannot resolve host-that-does-not-exist.invalid" in p.stderr, p.stderr
+    assert "CONNECTIONLOSS" in p.stderr
