@@ -17,12 +17,18 @@ Rows: latency with one client and one request in flight (p50/p99, us), throughpu
 32 in flight (ops/s and p99), watch fan-out to 1,000 watchers (setData to last event), session
 churn (connect + ephemeral + close).  The ratio column is zkd's advantage: ops/s zkd / Apache,
 latency Apache / zkd.
+
+Then the zkfs group (bench/zkfs_bench.py, skipped with --no-zkfs, alone with --zkfs-only): a zkfs
+mount over a standalone zkd and over a standalone Apache: cached `cat` latency, `ls` of 100,000
+children, remote change -> inotify event latency.  Every mount is unmounted (fusermount3 -u) and
+every server stopped, also on failure.
 """
 import argparse
 import datetime
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +40,9 @@ sys.path.insert(0, ROOT)
 
 from tests.lib import servers as S  # noqa: E402
 from tests.lib.ensemble import Ensemble, ensemble_missing_reason  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zkfs_bench  # noqa: E402
 
 GEN_CPU, SERVER_CPU = 0, 1
 
@@ -165,7 +174,7 @@ def ratio(a, b):
     return "%.1fx" % (a / b)
 
 
-def render(results, prof_name, seconds, info):
+def render(results, prof_name, seconds, info, zkfs=None):
     out = ["# zkbench matrix: zkd vs Apache ZooKeeper 3.8.0 (%s profile)" % prof_name, ""]
     out.append("%s. %d s per case; generator pinned to CPU %d, servers to CPU %d: %s. Both fsync "
                "before acknowledging; ensembles are 3 members on this one machine." % (
@@ -200,6 +209,8 @@ def render(results, prof_name, seconds, info):
                "at a time; ops/s = sessions/s.  A generator CPU near 100% means the case measured "
                "zkbench, not the server.")
     out.append("")
+    if zkfs is not None:
+        out.append(zkfs_bench.render(zkfs, prof_name))
     return "\n".join(out)
 
 
@@ -211,9 +222,15 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--only", choices=["zkd", "apache"])
     ap.add_argument("--no-ensemble", action="store_true")
+    z = ap.add_mutually_exclusive_group()
+    z.add_argument("--no-zkfs", action="store_true", help="skip the zkfs mount rows")
+    z.add_argument("--zkfs-only", action="store_true", help="only the zkfs mount rows")
     args = ap.parse_args()
     prof_name = "smoke" if args.smoke else "quick" if args.quick else "full"
     prof = PROFILES[prof_name]
+    # SIGTERM (a timeout, the suite) unwinds like an exception, so every finally block stops
+    # its servers and unmounts its zkfs mounts.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     binary = os.path.join(S.BUILD_BIN, "zkbench")
     if not os.access(binary, os.X_OK):
         log("%s missing: build first (packaging/build.sh)" % binary)
@@ -239,15 +256,24 @@ def main():
     if pinning():
         os.sched_setaffinity(0, {GEN_CPU})
     results = {}
+    zkfs = None
+    if args.zkfs_only:
+        topologies = []
     try:
         for topology in topologies:
             for kind in kinds:
                 results[(kind, topology)] = run_set(binary, kind, topology,
                                                     os.path.join(workdir, kind + "-" + topology),
                                                     prof["cases"], prof["seconds"])
+        if not args.no_zkfs:
+            try:
+                zkfs = zkfs_bench.run(Servers, kinds, os.path.join(workdir, "zkfs"), prof_name)
+            except RuntimeError as e:
+                log("zkfs rows failed: %s" % e)
+                zkfs = {k: {"all": {"error": str(e)}} for k in kinds}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    text = render(results, prof_name, prof["seconds"], info)
+    text = render(results, prof_name, prof["seconds"], info, zkfs)
     if args.out:
         out = args.out
     elif args.smoke:
@@ -260,10 +286,13 @@ def main():
     with open(out, "w") as f:
         f.write(text)
     with open(os.path.splitext(out)[0] + ".json", "w") as f:
-        json.dump({"%s/%s" % k: v for k, v in results.items()}, f, indent=1, sort_keys=True)
+        doc = {"%s/%s" % k: v for k, v in results.items()}
+        doc.update({"zkfs/%s" % k: v for k, v in (zkfs or {}).items()})
+        json.dump(doc, f, indent=1, sort_keys=True)
     sys.stdout.write(text)
     log("report written to %s" % out)
     failed = [k for r in results.values() for k, v in r.items() if "error" in v]
+    failed += zkfs_bench.failed(zkfs or {})
     return 1 if failed else 0
 
 
