@@ -245,6 +245,11 @@ def main():
             kinds.remove(kind)
     if not kinds:
         return 2
+    if not args.no_zkfs:
+        reason = zkfs_bench.missing_reason()
+        if reason:
+            log("zkfs rows skipped: %s" % reason)
+            args.no_zkfs = True
     workdir = tempfile.mkdtemp(prefix="zkmatrix.")
     info = {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
