@@ -32,8 +32,8 @@ static struct journal_undo *push_undo(struct journal *j, int32_t type, struct zn
     u->node = n;
     u->parent = n->parent;
     if (n->parent) {
-        u->parent_cversion = n->parent->cversion;
-        u->parent_pzxid = n->parent->pzxid;
+        u->parent_cversion = tree_cversion(n->parent);
+        u->parent_pzxid = tree_pzxid(n->parent);
     }
     return u;
 }
@@ -61,13 +61,13 @@ static int apply_create(struct server *s, const struct txn *t, const struct txn_
     size_t nlen = len - (size_t)(name - op->path);
     if (tree_child(parent, name, nlen))
         return ZK_NODEEXISTS;
-    int32_t old_cv = parent->cversion;
-    int64_t old_pz = parent->pzxid;
+    int32_t old_cv = tree_cversion(parent);
+    int64_t old_pz = tree_pzxid(parent);
     uint32_t acl = acl_intern(tree_acls(s->tree), &op->acl);
     struct znode *n = tree_add(s->tree, parent, name, nlen, op->data.p, op->data.len, acl,
                                op->owner, zxid, t->time);
     acl_unref(tree_acls(s->tree), acl);
-    parent->cversion = op->parent_cversion;
+    tree_set_cversion(parent, op->parent_cversion);
     struct journal_undo *u = push_undo(j, ZK_OP_CREATE, n);
     u->parent_cversion = old_cv;
     u->parent_pzxid = old_pz;
@@ -84,8 +84,8 @@ static void delete_node(struct server *s, struct znode *n, int64_t zxid, struct 
     tree_unlink(s->tree, n);
     /* Apache (DataTree.deleteNode) moves only pzxid; cversion counts
      * creations (tree_stat derives the reported value). */
-    if (zxid > parent->pzxid)
-        parent->pzxid = zxid;
+    if (zxid > tree_pzxid(parent))
+        tree_set_pzxid(parent, zxid);
     push_event(j, ZK_EVENT_DELETED, path, len);
     push_event(j, ZK_EVENT_CHILD, path, path_parent_len(path, len));
 }
@@ -96,7 +96,7 @@ static int apply_delete(struct server *s, const struct txn_op *op, int64_t zxid,
     struct znode *n = tree_lookup(s->tree, op->path, len);
     if (!n || !n->parent)
         return ZK_NONODE;
-    if (n->nkids)
+    if (tree_nkids(n))
         return ZK_NOTEMPTY;
     delete_node(s, n, zxid, j, op->path, len);
     return 0;
@@ -182,8 +182,8 @@ void journal_undo(struct server *s, struct journal *j)
             break;
         }
         if (u->parent) {
-            u->parent->cversion = u->parent_cversion;
-            u->parent->pzxid = u->parent_pzxid;
+            tree_set_cversion(u->parent, u->parent_cversion);
+            tree_set_pzxid(u->parent, u->parent_pzxid);
         }
     }
     j->nundo = 0;
@@ -282,7 +282,7 @@ static void close_ephemeral(struct znode *n, void *d)
         cc->buf = zk_xrealloc(cc->buf, cc->cap);
         len = tree_path(n, cc->buf, cc->cap);
     }
-    if (n->nkids == 0)
+    if (tree_nkids(n) == 0)
         delete_node(cc->s, n, cc->zxid, cc->j, cc->buf, len);
 }
 

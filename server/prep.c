@@ -160,12 +160,12 @@ static int prep_create(struct server *s, struct conn *c, int32_t type, struct ju
         memcpy(full, path.p, n);
         full[n] = 0;
         if (sequential)
-            snprintf(full + n, 12, "%010d", parent->cversion);
+            snprintf(full + n, 12, "%010d", tree_cversion(parent));
         size_t flen = strlen(full);
         rc = prep_validate_path(full, flen);
         if (!rc && tree_lookup(s->tree, full, flen))
             rc = ZK_NODEEXISTS;
-        if (!rc && owner_is_session(parent->owner))
+        if (!rc && owner_is_session(tree_owner(parent)))
             rc = ZK_NOCHILDRENFOREPHEMERALS;
     }
     if (rc) {
@@ -181,7 +181,7 @@ static int prep_create(struct server *s, struct conn *c, int32_t type, struct ju
                 : is_ttl  ? (ZK_OWNER_TTL_MASK | ttl)
                 : flags == ZK_CONTAINER ? ZK_OWNER_CONTAINER
                                         : 0;
-    op->parent_cversion = parent->cversion + 1;
+    op->parent_cversion = tree_cversion(parent) + 1;
     if ((rc = apply_added(s, t, zxid, j)))
         return rc;
     res->path = zk_xstrndup(full, strlen(full));
@@ -212,9 +212,9 @@ static int prep_delete(struct server *s, struct conn *c, int32_t type, struct ju
         return ZK_NONODE;
     if ((rc = check_version(n->version, version)))
         return rc;
-    if (n->nkids)
+    if (tree_nkids(n))
         return ZK_NOTEMPTY;
-    if (type == ZK_OP_DELETECONTAINER && n->owner != ZK_OWNER_CONTAINER && !owner_is_ttl(n->owner))
+    if (type == ZK_OP_DELETECONTAINER && tree_owner(n) != ZK_OWNER_CONTAINER && !owner_is_ttl(tree_owner(n)))
         return ZK_BADARGUMENTS;
     struct txn_op *op = txn_add_op(t, ZK_OP_DELETE);
     op->path = zk_xstrndup(path.p, (size_t)path.len);

@@ -114,7 +114,7 @@ static int node_members(struct server *s, struct member_list *l, int64_t *versio
     struct znode *n = config_node(s);
     *version = 0;
     l->n = 0;
-    if (!n || n->datalen <= 0 || parse_list(n->data, (size_t)n->datalen, l, version) || !l->n)
+    if (!n || n->datalen <= 0 || parse_list(tree_data(n), (size_t)n->datalen, l, version) || !l->n)
         return -1;
     return *version > 0 ? 0 : -1;
 }

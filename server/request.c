@@ -179,12 +179,15 @@ static void put_stat(struct conn *c, const struct znode *n)
     jute_put_stat(&c->out, &st);
 }
 
+static void put_child_name(struct znode *c, void *out)
+{
+    jute_put_buffer(out, c->name, (int32_t)c->namelen);
+}
+
 static void put_children(struct jute_out *out, const struct znode *n)
 {
-    jute_put_int(out, (int32_t)n->nkids);
-    for (uint32_t i = 0; i < n->kid_cap; i++)
-        if (n->kids[i])
-            jute_put_buffer(out, n->kids[i]->name, (int32_t)n->kids[i]->namelen);
+    jute_put_int(out, (int32_t)tree_nkids(n));
+    tree_foreach_child(n, put_child_name, out);
 }
 
 static int node_acl_check(struct server *s, struct conn *c, const struct znode *n, int32_t perm)
@@ -215,7 +218,7 @@ static int read_target(struct server *s, struct conn *c, struct jute_in *in, int
 static void put_read_body(struct conn *c, int32_t type, const struct znode *n)
 {
     if (type == ZK_OP_GETDATA) {
-        jute_put_buffer(&c->out, n->data, n->datalen);
+        jute_put_buffer(&c->out, tree_data(n), n->datalen);
         put_stat(c, n);
     } else {
         put_children(&c->out, n);
@@ -455,7 +458,7 @@ static void reply_setwatches(struct server *s, struct conn *c, int32_t xid, stru
                     watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
                 break;
             case 2: /* child */
-                rearm(s, c, p, node, node ? node->pzxid : 0, rel, ZK_EVENT_CHILD, s->child_watches);
+                rearm(s, c, p, node, node ? tree_pzxid(node) : 0, rel, ZK_EVENT_CHILD, s->child_watches);
                 break;
             case 3: /* persistent */
                 watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);

@@ -407,12 +407,12 @@ struct reap_ctx {
 static void reap_candidate(struct znode *n, void *d)
 {
     struct reap_ctx *r = d;
-    if (n->nkids || r->n >= r->budget)
+    if (tree_nkids(n) || r->n >= r->budget)
         return;
-    int due = n->owner == ZK_OWNER_CONTAINER
-                  ? n->cversion > 0
-                  : owner_is_ttl(n->owner) &&
-                        r->now - n->mtime > (n->owner & ZK_OWNER_TTL_MAX_BITS);
+    int64_t owner = tree_owner(n);
+    int due = owner == ZK_OWNER_CONTAINER
+                  ? tree_cversion(n) > 0
+                  : owner_is_ttl(owner) && r->now - n->mtime > (owner & ZK_OWNER_TTL_MAX_BITS);
     if (due)
         r->v[r->n++] = n;
 }

@@ -1,10 +1,17 @@
 /*
  * tree.c - the znode tree.  See tree.h for the contract.
  *
- * Children: each node owns `kids`, an open-addressing table of child pointers
- * probed linearly by the child's name hash (FNV-1a), with backward-shift
- * deletion so there are no tombstones.  The table is kept under 75% full and
- * shrinks when a node loses most of its children.
+ * Children: a parent owns `ext->kids`, an open-addressing table of child
+ * pointers probed linearly by the child's name hash (FNV-1a), with
+ * backward-shift deletion so there are no tombstones.  The table is kept
+ * under 75% full and shrinks when a node loses most of its children.  The
+ * hash is recomputed from the name rather than stored in every znode: names
+ * are short, and a million leaves would pay 4 bytes each for it.
+ *
+ * Memory: see struct znode in tree.h.  A leaf with a small value costs one
+ * allocation (header + name + value) and a slot in its parent's table; the
+ * optional struct znode_ext is allocated the first time a field in it leaves
+ * its default (ext_of), and freed with the node.
  *
  * Ephemerals: `owners` maps a session id to a pset of its nodes, so closing a
  * session finds its ephemerals without a tree walk (Apache's
@@ -18,6 +25,7 @@
  */
 #include "tree.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,81 +50,147 @@ static uint32_t name_hash(const char *s, size_t n)
     return h;
 }
 
-static struct znode *node_new(const char *name, size_t nlen)
+static uint32_t node_hash(const struct znode *n) { return name_hash(n->name, n->namelen); }
+
+static char *inline_value(struct znode *n) { return n->name + n->namelen + 1; }
+
+/* A zeroed node with room for `datacap` value bytes after its name. */
+static struct znode *node_new(const char *name, size_t nlen, size_t datacap)
 {
-    struct znode *n = zk_xcalloc(1, sizeof *n + nlen + 1);
+    struct znode *n = zk_xcalloc(1, offsetof(struct znode, name) + nlen + 1 + datacap);
     memcpy(n->name, name, nlen);
     n->name[nlen] = 0;
     n->namelen = (uint32_t)nlen;
-    n->hash = name_hash(name, nlen);
+    n->datacap = (uint32_t)datacap;
     return n;
+}
+
+/* n's ext, allocated with the defaults the accessors in tree.h report. */
+static struct znode_ext *ext_of(struct znode *n)
+{
+    if (!n->ext) {
+        n->ext = zk_xcalloc(1, sizeof *n->ext);
+        n->ext->pzxid = n->czxid;
+    }
+    return n->ext;
+}
+
+/* Frees n, its value and its child table (not the children). */
+static void node_release(struct znode *n)
+{
+    if (n->ext) {
+        free(n->ext->kids);
+        free(n->ext->data);
+        free(n->ext);
+    }
+    free(n);
+}
+
+/* Stores a value, inline when it fits in datacap.  `data` may point at n's
+ * current value. */
+static void value_store(struct znode *n, const void *data, int32_t dlen)
+{
+    char *old = n->ext ? n->ext->data : NULL;
+    size_t len = dlen > 0 ? (size_t)dlen : 0;
+    if (len > n->datacap) {
+        char *buf = zk_xmalloc(len);
+        memcpy(buf, data, len);
+        ext_of(n)->data = buf;
+    } else {
+        if (len)
+            memmove(inline_value(n), data, len);
+        if (old)
+            n->ext->data = NULL;
+    }
+    free(old);
+    n->datalen = dlen > 0 ? dlen : dlen < 0 ? -1 : 0; /* -1 keeps null data null */
+}
+
+static void set_owner(struct znode *n, int64_t owner)
+{
+    if (owner || n->ext)
+        ext_of(n)->owner = owner;
+}
+
+void tree_set_cversion(struct znode *n, int32_t cversion)
+{
+    if (cversion || n->ext)
+        ext_of(n)->cversion = cversion;
+}
+
+void tree_set_pzxid(struct znode *n, int64_t pzxid)
+{
+    if (pzxid != n->czxid || n->ext)
+        ext_of(n)->pzxid = pzxid;
 }
 
 /* ---- child table ---- */
 
-static void kids_insert_raw(struct znode *p, struct znode *c)
+static void kids_insert_raw(struct znode_ext *x, struct znode *c)
 {
-    uint32_t mask = p->kid_cap - 1;
-    uint32_t i = c->hash & mask;
-    while (p->kids[i])
+    uint32_t mask = x->kid_cap - 1;
+    uint32_t i = node_hash(c) & mask;
+    while (x->kids[i])
         i = (i + 1) & mask;
-    p->kids[i] = c;
+    x->kids[i] = c;
 }
 
-static void kids_resize(struct znode *p, uint32_t cap)
+static void kids_resize(struct znode_ext *x, uint32_t cap)
 {
-    struct znode **old = p->kids;
-    uint32_t oldcap = p->kid_cap;
-    p->kid_cap = cap;
-    p->kids = cap ? zk_xcalloc(cap, sizeof *p->kids) : NULL;
+    struct znode **old = x->kids;
+    uint32_t oldcap = x->kid_cap;
+    x->kid_cap = cap;
+    x->kids = cap ? zk_xcalloc(cap, sizeof *x->kids) : NULL;
     for (uint32_t i = 0; i < oldcap; i++)
         if (old[i])
-            kids_insert_raw(p, old[i]);
+            kids_insert_raw(x, old[i]);
     free(old);
 }
 
 static void kids_add(struct znode *p, struct znode *c)
 {
-    if ((p->nkids + 1) * 4 > p->kid_cap * 3)
-        kids_resize(p, p->kid_cap ? p->kid_cap * 2 : 4);
-    kids_insert_raw(p, c);
-    p->nkids++;
+    struct znode_ext *x = ext_of(p);
+    if ((x->nkids + 1) * 4 > x->kid_cap * 3)
+        kids_resize(x, x->kid_cap ? x->kid_cap * 2 : 4);
+    kids_insert_raw(x, c);
+    x->nkids++;
 }
 
 static void kids_del(struct znode *p, struct znode *c)
 {
-    uint32_t mask = p->kid_cap - 1;
-    uint32_t i = c->hash & mask;
-    while (p->kids[i] != c)
+    struct znode_ext *x = p->ext;
+    uint32_t mask = x->kid_cap - 1;
+    uint32_t i = node_hash(c) & mask;
+    while (x->kids[i] != c)
         i = (i + 1) & mask;
     uint32_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (!p->kids[j])
+        if (!x->kids[j])
             break;
-        uint32_t k = p->kids[j]->hash & mask;
+        uint32_t k = node_hash(x->kids[j]) & mask;
         if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
-            p->kids[i] = p->kids[j];
+            x->kids[i] = x->kids[j];
             i = j;
         }
     }
-    p->kids[i] = NULL;
-    p->nkids--;
-    if (p->nkids == 0)
-        kids_resize(p, 0);
-    else if (p->kid_cap > 16 && p->nkids * 8 < p->kid_cap)
-        kids_resize(p, p->kid_cap / 2);
+    x->kids[i] = NULL;
+    x->nkids--;
+    if (x->nkids == 0)
+        kids_resize(x, 0);
+    else if (x->kid_cap > 16 && x->nkids * 8 < x->kid_cap)
+        kids_resize(x, x->kid_cap / 2);
 }
 
 struct znode *tree_child(const struct znode *n, const char *name, size_t len)
 {
-    if (!n->kid_cap)
+    const struct znode_ext *x = n->ext;
+    if (!x || !x->kid_cap)
         return NULL;
-    uint32_t h = name_hash(name, len);
-    uint32_t mask = n->kid_cap - 1;
-    for (uint32_t i = h & mask; n->kids[i]; i = (i + 1) & mask) {
-        struct znode *c = n->kids[i];
-        if (c->hash == h && c->namelen == len && !memcmp(c->name, name, len))
+    uint32_t mask = x->kid_cap - 1;
+    for (uint32_t i = name_hash(name, len) & mask; x->kids[i]; i = (i + 1) & mask) {
+        struct znode *c = x->kids[i];
+        if (c->namelen == len && !memcmp(c->name, name, len))
             return c;
     }
     return NULL;
@@ -124,37 +198,41 @@ struct znode *tree_child(const struct znode *n, const char *name, size_t len)
 
 void tree_foreach_child(const struct znode *n, void (*fn)(struct znode *c, void *d), void *d)
 {
-    for (uint32_t i = 0; i < n->kid_cap; i++)
-        if (n->kids[i])
-            fn(n->kids[i], d);
+    if (!n->ext)
+        return;
+    for (uint32_t i = 0; i < n->ext->kid_cap; i++)
+        if (n->ext->kids[i])
+            fn(n->ext->kids[i], d);
 }
 
 /* ---- tree ---- */
 
 static void track_owner(struct tree *t, struct znode *n)
 {
-    if (owner_is_session(n->owner)) {
-        struct pset *s = i64map_get(&t->owners, n->owner);
+    int64_t owner = tree_owner(n);
+    if (owner_is_session(owner)) {
+        struct pset *s = i64map_get(&t->owners, owner);
         if (!s) {
             s = zk_xcalloc(1, sizeof *s);
-            i64map_put(&t->owners, n->owner, s);
+            i64map_put(&t->owners, owner, s);
         }
         pset_add(s, n);
-    } else if (n->owner) {
+    } else if (owner) {
         pset_add(&t->special, n);
     }
 }
 
 static void untrack_owner(struct tree *t, struct znode *n)
 {
-    if (owner_is_session(n->owner)) {
-        struct pset *s = i64map_get(&t->owners, n->owner);
+    int64_t owner = tree_owner(n);
+    if (owner_is_session(owner)) {
+        struct pset *s = i64map_get(&t->owners, owner);
         if (s && pset_del(s, n) && s->n == 0) {
-            i64map_del(&t->owners, n->owner);
+            i64map_del(&t->owners, owner);
             pset_free(s);
             free(s);
         }
-    } else if (n->owner) {
+    } else if (owner) {
         pset_del(&t->special, n);
     }
 }
@@ -163,7 +241,7 @@ struct tree *tree_new_empty(void)
 {
     struct tree *t = zk_xcalloc(1, sizeof *t);
     t->acls = acl_cache_new();
-    t->root = node_new("", 0);
+    t->root = node_new("", 0, 0);
     t->nodes = 1;
     return t;
 }
@@ -183,19 +261,17 @@ struct tree *tree_new(void)
     config->aversion = -1; /* as Apache's DataTree.addConfigNode leaves it */
     acl_unref(t->acls, ro);
     /* The built-in nodes are not "changes": Apache shows cversion 0 here. */
-    t->root->cversion = 0;
-    zk->cversion = 0;
+    tree_set_cversion(t->root, 0);
+    tree_set_cversion(zk, 0);
     return t;
 }
 
 static void free_subtree(struct tree *t, struct znode *n)
 {
-    for (uint32_t i = 0; i < n->kid_cap; i++)
-        if (n->kids[i])
-            free_subtree(t, n->kids[i]);
-    free(n->kids);
-    free(n->data);
-    free(n);
+    for (uint32_t i = 0; n->ext && i < n->ext->kid_cap; i++)
+        if (n->ext->kids[i])
+            free_subtree(t, n->ext->kids[i]);
+    node_release(n);
 }
 
 void tree_free(struct tree *t)
@@ -252,13 +328,13 @@ void tree_stat(const struct znode *n, struct zk_stat *st)
     st->version = n->version;
     /* Apache stores only creations in cversion and reports creations plus
      * deletions, i.e. 2 * creations - current children (DataNode.copyStat). */
-    st->cversion = (int32_t)(2u * (uint32_t)n->cversion - n->nkids); /* wraps like Java */
+    st->cversion = (int32_t)(2u * (uint32_t)tree_cversion(n) - tree_nkids(n)); /* wraps like Java */
     st->aversion = n->aversion;
     /* Containers and TTL nodes report 0 (Apache's getClientEphemeralOwner). */
-    st->ephemeral_owner = owner_is_session(n->owner) ? n->owner : 0;
+    st->ephemeral_owner = owner_is_session(tree_owner(n)) ? tree_owner(n) : 0;
     st->data_length = n->datalen > 0 ? n->datalen : 0;
-    st->num_children = (int32_t)n->nkids;
-    st->pzxid = n->pzxid;
+    st->num_children = (int32_t)tree_nkids(n);
+    st->pzxid = tree_pzxid(n);
 }
 
 size_t tree_path(const struct znode *n, char *buf, size_t cap)
@@ -289,23 +365,17 @@ struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, s
                        const void *data, int32_t dlen, uint32_t acl, int64_t owner,
                        int64_t zxid, int64_t time)
 {
-    struct znode *n = node_new(name, nlen);
+    struct znode *n = node_new(name, nlen, dlen > 0 ? (size_t)dlen : 0);
     n->parent = parent;
-    if (dlen > 0) {
-        n->data = zk_xmalloc((size_t)dlen);
-        memcpy(n->data, data, (size_t)dlen);
-        n->datalen = dlen;
-    } else {
-        n->datalen = dlen < 0 ? -1 : 0; /* -1 keeps a null value null, as Apache does */
-    }
+    value_store(n, data, dlen);
     n->acl = acl;
     acl_ref(t->acls, acl);
-    n->owner = owner;
-    n->czxid = n->mzxid = n->pzxid = zxid;
+    n->czxid = n->mzxid = zxid; /* pzxid == czxid is the default */
     n->ctime = n->mtime = time;
+    set_owner(n, owner);
     kids_add(parent, n);
-    parent->cversion++;
-    parent->pzxid = zxid;
+    parent->ext->cversion++;
+    parent->ext->pzxid = zxid;
     track_owner(t, n);
     t->nodes++;
     t->data_bytes += (uint64_t)DLEN(n);
@@ -331,32 +401,28 @@ void tree_relink(struct tree *t, struct znode *n)
 void tree_node_free(struct tree *t, struct znode *n)
 {
     acl_unref(t->acls, n->acl);
-    free(n->kids);
-    free(n->data);
-    free(n);
+    node_release(n);
 }
 
 void tree_set_data(struct tree *t, struct znode *n, const void *data, int32_t dlen)
 {
     t->data_bytes -= (uint64_t)DLEN(n);
-    free(n->data);
-    n->data = NULL;
-    n->datalen = dlen > 0 ? dlen : dlen < 0 ? -1 : 0;
-    if (dlen > 0) {
-        n->data = zk_xmalloc((size_t)dlen);
-        memcpy(n->data, data, (size_t)dlen);
-    }
+    value_store(n, data, dlen);
     t->data_bytes += (uint64_t)DLEN(n);
 }
 
 char *tree_replace_data(struct tree *t, struct znode *n, const void *data, int32_t dlen,
                         int32_t *oldlen)
 {
-    char *old = n->data;
+    char *old = NULL;
     *oldlen = n->datalen;
-    t->data_bytes -= (uint64_t)DLEN(n);
-    n->data = NULL;
-    n->datalen = 0;
+    if (n->ext && n->ext->data) {
+        old = n->ext->data; /* out of line: hand the buffer over */
+        n->ext->data = NULL;
+    } else if (n->datalen > 0) {
+        old = zk_xmalloc((size_t)n->datalen);
+        memcpy(old, inline_value(n), (size_t)n->datalen);
+    }
     tree_set_data(t, n, data, dlen);
     return old;
 }
@@ -411,9 +477,9 @@ void tree_foreach_special(struct tree *t, void (*fn)(struct znode *, void *), vo
 uint64_t tree_count_descendants(const struct znode *n)
 {
     uint64_t c = 0;
-    for (uint32_t i = 0; i < n->kid_cap; i++)
-        if (n->kids[i])
-            c += 1 + tree_count_descendants(n->kids[i]);
+    for (uint32_t i = 0; n->ext && i < n->ext->kid_cap; i++)
+        if (n->ext->kids[i])
+            c += 1 + tree_count_descendants(n->ext->kids[i]);
     return c;
 }
 
@@ -447,20 +513,20 @@ static void ser_node(struct ser *s, struct znode *n, size_t plen)
     s->out.len = 0;
     jute_put_raw(&s->out, "N", 1);
     jute_put_buffer(&s->out, s->path, (int32_t)(plen ? plen : 1));
-    jute_put_buffer(&s->out, n->data, n->datalen);
+    jute_put_buffer(&s->out, tree_data(n), n->datalen);
     jute_put_int(&s->out, (int32_t)n->acl);
     jute_put_long(&s->out, n->czxid);
     jute_put_long(&s->out, n->mzxid);
     jute_put_long(&s->out, n->ctime);
     jute_put_long(&s->out, n->mtime);
     jute_put_int(&s->out, n->version);
-    jute_put_int(&s->out, n->cversion);
+    jute_put_int(&s->out, tree_cversion(n));
     jute_put_int(&s->out, n->aversion);
-    jute_put_long(&s->out, n->owner);
-    jute_put_long(&s->out, n->pzxid);
+    jute_put_long(&s->out, tree_owner(n));
+    jute_put_long(&s->out, tree_pzxid(n));
     s->rc = s->put(s->out.p, s->out.len, s->d);
-    for (uint32_t i = 0; i < n->kid_cap && !s->rc; i++) {
-        struct znode *c = n->kids[i];
+    for (uint32_t i = 0; n->ext && i < n->ext->kid_cap && !s->rc; i++) {
+        struct znode *c = n->ext->kids[i];
         if (!c)
             continue;
         size_t need = plen + 1 + c->namelen + 1;
@@ -493,16 +559,15 @@ static int load_node(struct tree *t, struct jute_in *in)
     struct zk_slice path = jute_get_buffer(in);
     struct zk_slice data = jute_get_buffer(in);
     uint32_t acl = (uint32_t)jute_get_int(in);
-    struct znode tmp;
-    tmp.czxid = jute_get_long(in);
-    tmp.mzxid = jute_get_long(in);
-    tmp.ctime = jute_get_long(in);
-    tmp.mtime = jute_get_long(in);
-    tmp.version = jute_get_int(in);
-    tmp.cversion = jute_get_int(in);
-    tmp.aversion = jute_get_int(in);
-    tmp.owner = jute_get_long(in);
-    tmp.pzxid = jute_get_long(in);
+    int64_t czxid = jute_get_long(in);
+    int64_t mzxid = jute_get_long(in);
+    int64_t ctime = jute_get_long(in);
+    int64_t mtime = jute_get_long(in);
+    int32_t version = jute_get_int(in);
+    int32_t cversion = jute_get_int(in);
+    int32_t aversion = jute_get_int(in);
+    int64_t owner = jute_get_long(in);
+    int64_t pzxid = jute_get_long(in);
     if (in->err || path.len < 1 || path.p[0] != '/' || !acl_get(t->acls, acl))
         return -1;
     struct znode *n;
@@ -526,23 +591,24 @@ static int load_node(struct tree *t, struct jute_in *in)
             tree_set_data(t, n, data.p, data.len);
             tree_set_acl(t, n, acl);
         } else {
-            int32_t cversion = parent->cversion;
-            int64_t pzxid = parent->pzxid;
+            int32_t parent_cversion = tree_cversion(parent);
+            int64_t parent_pzxid = tree_pzxid(parent);
             n = tree_add(t, parent, name, nlen, data.p, data.len, acl, 0, 0, 0);
-            parent->cversion = cversion; /* the image carries the real values */
-            parent->pzxid = pzxid;
+            /* the image carries the parent's real values */
+            tree_set_cversion(parent, parent_cversion);
+            tree_set_pzxid(parent, parent_pzxid);
             untrack_owner(t, n);
         }
     }
-    n->czxid = tmp.czxid;
-    n->mzxid = tmp.mzxid;
-    n->ctime = tmp.ctime;
-    n->mtime = tmp.mtime;
-    n->version = tmp.version;
-    n->cversion = tmp.cversion;
-    n->aversion = tmp.aversion;
-    n->owner = tmp.owner;
-    n->pzxid = tmp.pzxid;
+    n->czxid = czxid; /* before pzxid: it is pzxid's default */
+    n->mzxid = mzxid;
+    n->ctime = ctime;
+    n->mtime = mtime;
+    n->version = version;
+    tree_set_cversion(n, cversion);
+    n->aversion = aversion;
+    set_owner(n, owner);
+    tree_set_pzxid(n, pzxid);
     track_owner(t, n);
     return 0;
 }

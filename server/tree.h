@@ -3,7 +3,8 @@
  *
  * A znode stores its own name, not its path; each node indexes its children
  * in an open-addressing hash table of child pointers, so a lookup walks the
- * path's components (O(depth)) and nothing per node is stored twice.  The
+ * path's components (O(depth)) and nothing per node is stored twice.  Name,
+ * stat and (usually) value share one allocation; see struct znode.  The
  * tree also tracks ephemeral znodes per owning session, and owns the ACL
  * cache its nodes refer to.
  *
@@ -36,21 +37,68 @@ static inline int owner_is_ttl(int64_t owner)
     return (owner & ZK_OWNER_TTL_MASK) == ZK_OWNER_TTL_MASK && owner != ZK_OWNER_CONTAINER;
 }
 
-struct znode {
-    struct znode *parent;
+/*
+ * Memory layout.  A znode is one allocation that never moves once linked
+ * (watch.c, the ephemeral sets, apply.c's undo journal and the reaper keep
+ * znode pointers): the header below, then the NUL-terminated name, then
+ * `datacap` bytes reserved for the value.  A value that outgrows that room
+ * lives in a separate buffer (ext->data) and comes back inline when it fits
+ * again.
+ *
+ * The fields most znodes leave at their defaults - the child table, cversion,
+ * pzxid, the ephemeral owner and an out-of-line value - live in `ext`, which
+ * is NULL for a leaf that never had children, is not ephemeral and keeps its
+ * value inline.  With ext NULL: no children, cversion 0, pzxid == czxid,
+ * owner 0.  Read those fields through the accessors below and write them
+ * through tree.c, which allocates `ext` on demand.
+ *
+ * Why: a leaf named "n00000" with a 100-byte value is one 192-byte malloc
+ * chunk plus ~16 bytes of its parent's child table, where a node struct,
+ * a name and a value buffer of their own cost 256 bytes.
+ */
+struct znode_ext {
     struct znode **kids; /* open addressing, NULL = empty slot */
     uint32_t kid_cap;    /* 0 or a power of two */
     uint32_t nkids;
-    uint32_t hash;       /* of name */
+    int32_t cversion;    /* creations only; see tree_stat */
+    int64_t pzxid, owner;
+    char *data;          /* the value when it does not fit inline, else NULL */
+};
+
+struct znode {
+    struct znode *parent;
+    struct znode_ext *ext; /* NULL while every field in it has its default */
+    int64_t czxid, mzxid, ctime, mtime;
     uint32_t acl;        /* id in the tree's acl cache */
-    char *data;
     int32_t datalen;     /* -1: null data (distinct from empty, as in Apache) */
     int32_t version, aversion;
-    int32_t cversion;    /* creations only; see tree_stat */
-    int64_t czxid, mzxid, pzxid, ctime, mtime, owner;
+    uint32_t datacap;    /* value bytes reserved after the name */
     uint32_t namelen;
-    char name[];
+    char name[];         /* namelen bytes + NUL, then datacap bytes */
 };
+
+static inline uint32_t tree_nkids(const struct znode *n) { return n->ext ? n->ext->nkids : 0; }
+static inline int32_t tree_cversion(const struct znode *n)
+{
+    return n->ext ? n->ext->cversion : 0;
+}
+static inline int64_t tree_pzxid(const struct znode *n)
+{
+    return n->ext ? n->ext->pzxid : n->czxid;
+}
+/* ephemeralOwner as stored (a session, or a container/TTL marker, or 0). */
+static inline int64_t tree_owner(const struct znode *n) { return n->ext ? n->ext->owner : 0; }
+/* n's value: datalen bytes, or NULL when datalen <= 0 (jute_put_buffer
+ * encodes a NULL with length -1 as null data).  Valid until the next change
+ * of n's data. */
+static inline const char *tree_data(const struct znode *n)
+{
+    if (n->datalen <= 0)
+        return NULL;
+    if (n->ext && n->ext->data)
+        return n->ext->data;
+    return n->name + n->namelen + 1;
+}
 
 struct tree;
 
@@ -79,8 +127,9 @@ size_t tree_path(const struct znode *n, char *buf, size_t cap);
 
 /*
  * Links a new child `name` under `parent` with the given contents and stat.
- * Sets parent's cversion to `parent_cversion` and pzxid to zxid.  Takes a
- * reference on `acl`.  Returns the node.
+ * Increments parent's cversion and sets its pzxid to zxid.  Takes a
+ * reference on `acl`.  Returns the node, whose address stays fixed until
+ * tree_node_free (its value is stored inline, see struct znode).
  */
 struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, size_t nlen,
                        const void *data, int32_t dlen, uint32_t acl, int64_t owner,
@@ -94,10 +143,14 @@ void tree_relink(struct tree *t, struct znode *n);
 /* Frees an unlinked node and drops its ACL reference. */
 void tree_node_free(struct tree *t, struct znode *n);
 
+/* Sets cversion / pzxid of `n` (a parent's child-change stat). */
+void tree_set_cversion(struct znode *n, int32_t cversion);
+void tree_set_pzxid(struct znode *n, int64_t pzxid);
+
 /* Replaces n's data (copied). */
 void tree_set_data(struct tree *t, struct znode *n, const void *data, int32_t dlen);
-/* Like tree_set_data, but hands the old buffer to the caller (who frees it).
- * OUT: *oldlen. */
+/* Like tree_set_data, but hands a malloc'd copy of the old value to the
+ * caller, who frees it (NULL when the old datalen was <= 0).  OUT: *oldlen. */
 char *tree_replace_data(struct tree *t, struct znode *n, const void *data, int32_t dlen,
                         int32_t *oldlen);
 /* Replaces n's ACL id (takes a reference on the new one, drops the old). */

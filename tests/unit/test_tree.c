@@ -49,7 +49,7 @@ static void test_many_children_and_paths(void)
         add(t, "/d", name, "v");
     }
     struct znode *d = tree_lookup(t, "/d", 2);
-    ASSERT_INT_EQ(d->nkids, 5000);
+    ASSERT_INT_EQ(tree_nkids(d), 5000);
     for (int i = 0; i < 5000; i += 2) {
         snprintf(path, sizeof path, "/d/c%d", i);
         struct znode *n = tree_lookup(t, path, strlen(path));
@@ -60,7 +60,7 @@ static void test_many_children_and_paths(void)
         tree_unlink(t, n);
         tree_node_free(t, n);
     }
-    ASSERT_INT_EQ(d->nkids, 2500);
+    ASSERT_INT_EQ(tree_nkids(d), 2500);
     ASSERT_TRUE(tree_lookup(t, "/d/c2", 5) == NULL);
     ASSERT_TRUE(tree_lookup(t, "/d/c3", 5) != NULL);
     ASSERT_INT_EQ(tree_count_descendants(d), 2500);
@@ -83,6 +83,41 @@ static void test_cversion_reports_creates_plus_deletes(void)
     tree_free(t);
 }
 
+/* A value lives inline up to its creation size, moves out of line when it
+ * grows, and comes back when it fits again; the node never moves. */
+static void test_value_inline_and_out_of_line(void)
+{
+    struct tree *t = tree_new();
+    struct znode *n = add(t, "/", "v", "12345");
+    ASSERT_TRUE(n->ext == NULL); /* a plain leaf needs no ext */
+    ASSERT_INT_EQ(tree_pzxid(n), n->czxid);
+    tree_set_data(t, n, "abc", 3);
+    ASSERT_TRUE(n->ext == NULL);
+    ASSERT_TRUE(!memcmp(tree_data(n), "abc", 3));
+    tree_set_data(t, n, "0123456789", 10);
+    ASSERT_TRUE(n->ext != NULL && n->ext->data != NULL);
+    ASSERT_TRUE(!memcmp(tree_data(n), "0123456789", 10));
+    ASSERT_INT_EQ(tree_data_bytes(t), 10);
+    int32_t oldlen = 0;
+    char *old = tree_replace_data(t, n, "xy", 2, &oldlen);
+    ASSERT_INT_EQ(oldlen, 10);
+    ASSERT_TRUE(!memcmp(old, "0123456789", 10));
+    free(old);
+    ASSERT_TRUE(n->ext->data == NULL);
+    ASSERT_TRUE(!memcmp(tree_data(n), "xy", 2));
+    old = tree_replace_data(t, n, NULL, -1, &oldlen);
+    ASSERT_INT_EQ(oldlen, 2);
+    ASSERT_TRUE(!memcmp(old, "xy", 2));
+    free(old);
+    ASSERT_TRUE(tree_data(n) == NULL);
+    ASSERT_INT_EQ(n->datalen, -1);
+    ASSERT_TRUE(tree_lookup(t, "/v", 2) == n);
+    ASSERT_INT_EQ(tree_owner(n), 0);
+    ASSERT_INT_EQ(tree_cversion(n), 0);
+    ASSERT_INT_EQ(tree_pzxid(n), n->czxid);
+    tree_free(t);
+}
+
 static int collect(const void *rec, size_t len, void *d)
 {
     struct jute_out *o = d;
@@ -96,8 +131,9 @@ static void test_serialize_roundtrip(void)
     struct tree *t = tree_new();
     add(t, "/", "a", "hello");
     add(t, "/a", "b", NULL);
-    struct znode *e = add(t, "/a", "e", "");
-    e->owner = 0x1234;
+    uint32_t open = acl_intern(tree_acls(t), &acl_open_unsafe);
+    struct znode *e = tree_add(t, tree_lookup(t, "/a", 2), "e", 1, "", 0, open, 0x1234, 7, 1000);
+    acl_unref(tree_acls(t), open);
     struct acl_list l = {0, NULL};
     struct acl_entry entry = {ZK_PERM_READ, "digest", "u:hash"};
     struct acl_list one = {1, &entry};
@@ -121,14 +157,14 @@ static void test_serialize_roundtrip(void)
     ASSERT_INT_EQ(tree_node_count(u), tree_node_count(t));
     struct znode *a = tree_lookup(u, "/a", 2);
     ASSERT_INT_EQ(a->datalen, 5);
-    ASSERT_TRUE(!memcmp(a->data, "hello", 5));
+    ASSERT_TRUE(!memcmp(tree_data(a), "hello", 5));
     ASSERT_INT_EQ(tree_lookup(u, "/a/b", 4)->datalen, -1); /* null stays null */
     struct znode *e2 = tree_lookup(u, "/a/e", 4);
-    ASSERT_INT_EQ(e2->owner, 0x1234);
+    ASSERT_INT_EQ(tree_owner(e2), 0x1234);
     ASSERT_INT_EQ(tree_ephemeral_count(u, 0x1234), 1);
     const struct acl_list *l2 = acl_get(tree_acls(u), e2->acl);
     ASSERT_STR_EQ(l2->e[0].scheme, "digest");
-    ASSERT_INT_EQ(tree_lookup(u, "/", 1)->cversion, tree_lookup(t, "/", 1)->cversion);
+    ASSERT_INT_EQ(tree_cversion(tree_lookup(u, "/", 1)), tree_cversion(tree_lookup(t, "/", 1)));
     tree_free(u);
     tree_free(t);
     jute_out_free(&img);
@@ -248,6 +284,7 @@ static void test_hset(void)
 }
 
 ZTEST_MAIN(ZT(test_builtin_nodes), ZT(test_many_children_and_paths),
-           ZT(test_cversion_reports_creates_plus_deletes), ZT(test_serialize_roundtrip),
+           ZT(test_cversion_reports_creates_plus_deletes), ZT(test_value_inline_and_out_of_line),
+           ZT(test_serialize_roundtrip),
            ZT(test_acl_interning_and_checks), ZT(test_watch_modes), ZT(test_txn_roundtrip),
            ZT(test_hset))
