@@ -11,11 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include "log.h"
 #include "names.h"
 #include "nodes.h"
+#include "selfop.h"
 
 #define JOB_SESSION 1000 /* job type for a session change */
 #define EXPECT_TTL_NS (5 * 1000000000LL)
@@ -45,8 +48,8 @@ static struct {
     struct fuse_session *se;
     struct zkfs_conn *conn;
     char *mnt;
+    dev_t dev;         /* the mount's device (0: unknown), see on_our_mount */
     pthread_t thread;
-    pid_t tid;
     int started;
 
     pthread_mutex_t mu; /* guards the fields below */
@@ -112,7 +115,7 @@ void notify_zk_session(int event, void *data)
 
 int notify_is_self(fuse_req_t req)
 {
-    return nt.started && fuse_req_ctx(req)->pid == nt.tid;
+    return nt.started && fuse_req_ctx(req)->pid == selfop_tid();
 }
 
 int notify_current(const char **path)
@@ -122,6 +125,16 @@ int notify_current(const char **path)
     *path = nt.op_path;
     pthread_mutex_unlock(&nt.mu);
     return op;
+}
+
+void notify_test_pause(void)
+{
+    const char *ms = getenv("ZKFS_TEST_REPLAY_PAUSE_MS");
+    if (ms && *ms) {
+        long v = strtol(ms, NULL, 10);
+        struct timespec ts = {.tv_sec = v / 1000, .tv_nsec = (v % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void notify_expect(int type, const char *path)
@@ -191,6 +204,30 @@ static char *mount_path(const char *zpath, const char *suffix)
     return p;
 }
 
+/*
+ * 1 if the mount point still leads to this mount.  After a lazy unmount
+ * the path reaches the directory underneath, where a replay must not
+ * create or delete anything.  (stat is itself a request to this mount,
+ * answered by the loop like any other.)
+ */
+static int on_our_mount(void)
+{
+    struct stat st;
+    return nt.dev == 0 || (selfop_run(SELFOP_STAT, nt.mnt, 0, &st) == 0 && st.st_dev == nt.dev);
+}
+
+/* Replays `op` on `zpath` as the system call `kind` on `mp` (see selfop.h),
+ * unless the mount is gone.  Returns 0 or an errno. */
+static int replay(int op, const char *zpath, enum selfop_kind kind, const char *mp, off_t size)
+{
+    if (!on_our_mount())
+        return ENOTCONN;
+    set_op(op, zpath);
+    int err = selfop_run(kind, mp, size, NULL);
+    set_op(NOP_NONE, NULL);
+    return err;
+}
+
 static void inval_inode(fuse_ino_t ino, off_t off)
 {
     if (ino)
@@ -205,10 +242,9 @@ static void replay_modify(const char *path)
     char *mp = mount_path(path, info.kind == KIND_DIR ? ZKFS_DATA_ENTRY : NULL);
     if (!mp)
         return;
-    set_op(NOP_MODIFY, path);
-    if (truncate(mp, info.st.data_length) != 0 && errno != ENOENT)
-        zkfs_log(LOG_DEBUG, "notify: truncate %s: %s", mp, strerror(errno));
-    set_op(NOP_NONE, NULL);
+    int err = replay(NOP_MODIFY, path, SELFOP_TRUNCATE, mp, info.st.data_length);
+    if (err && err != ENOENT)
+        zkfs_log(LOG_DEBUG, "notify: truncate %s: %s", mp, strerror(err));
     free(mp);
 }
 
@@ -221,11 +257,10 @@ static void replay_delete(const char *path)
     char *mp = mount_path(path, NULL);
     if (!mp)
         return;
-    set_op(inos[KIND_DIR] ? NOP_DELETE_DIR : NOP_DELETE, path);
-    int rc = inos[KIND_DIR] ? rmdir(mp) : unlink(mp);
-    if (rc != 0 && errno != ENOENT)
-        zkfs_log(LOG_DEBUG, "notify: delete %s: %s", mp, strerror(errno));
-    set_op(NOP_NONE, NULL);
+    int err = inos[KIND_DIR] ? replay(NOP_DELETE_DIR, path, SELFOP_RMDIR, mp, 0)
+                             : replay(NOP_DELETE, path, SELFOP_UNLINK, mp, 0);
+    if (err && err != ENOENT)
+        zkfs_log(LOG_DEBUG, "notify: delete %s: %s", mp, strerror(err));
     nodes_detach(path, inos); /* the inode the replay's lookup made */
     free(mp);
 }
@@ -241,10 +276,9 @@ static void parent_became_dir(const char *parent)
     char *mp = mount_path(parent, NULL);
     if (!mp)
         return;
-    set_op(NOP_CREATE, parent);
-    if (mkdir(mp, 0755) != 0 && errno != EEXIST)
-        zkfs_log(LOG_DEBUG, "notify: mkdir %s: %s", mp, strerror(errno));
-    set_op(NOP_NONE, NULL);
+    int err = replay(NOP_CREATE, parent, SELFOP_MKDIR, mp, 0);
+    if (err && err != EEXIST)
+        zkfs_log(LOG_DEBUG, "notify: mkdir %s: %s", mp, strerror(err));
     free(mp);
 }
 
@@ -257,11 +291,9 @@ static void replay_create(const char *path, const char *parent)
     char *mp = mount_path(path, NULL);
     if (!mp)
         return;
-    set_op(NOP_CREATE, path);
-    int rc = info.kind == KIND_DIR ? mkdir(mp, 0755) : mknod(mp, S_IFREG | 0644, 0);
-    if (rc != 0 && errno != EEXIST && errno != ENOENT)
-        zkfs_log(LOG_DEBUG, "notify: create %s: %s", mp, strerror(errno));
-    set_op(NOP_NONE, NULL);
+    int err = replay(NOP_CREATE, path, info.kind == KIND_DIR ? SELFOP_MKDIR : SELFOP_MKNOD, mp, 0);
+    if (err && err != EEXIST && err != ENOENT)
+        zkfs_log(LOG_DEBUG, "notify: create %s: %s", mp, strerror(err));
     free(mp);
 }
 
@@ -340,7 +372,6 @@ static void handle_session(int event)
 
 static void *notifier_main(void *arg)
 {
-    nt.tid = (pid_t)syscall(SYS_gettid);
     pthread_mutex_lock(&nt.mu);
     nt.started = 1;
     pthread_cond_broadcast(&nt.cv);
@@ -365,6 +396,31 @@ static void *notifier_main(void *arg)
     return NULL;
 }
 
+/*
+ * The device of the FUSE mount at `mnt`, from /proc/self/mountinfo (the
+ * last such mount: ours, just made).  Read there because a stat of the
+ * mount would be a request that nobody serves before the loop runs.
+ */
+static dev_t mount_device(const char *mnt)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return 0;
+    dev_t dev = 0;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        unsigned maj, mnr;
+        char point[PATH_MAX];
+        /* id parent major:minor root mountpoint ...; octal escapes in the
+         * mount point (spaces) make it not match, leaving dev unknown. */
+        if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &mnr, point) == 3 &&
+            strcmp(point, mnt) == 0 && strstr(line, " - fuse"))
+            dev = makedev(maj, mnr);
+    }
+    fclose(f);
+    return dev;
+}
+
 int notify_start(struct fuse_session *se, struct zkfs_conn *c, const char *mountpoint)
 {
     nt.se = se;
@@ -375,10 +431,19 @@ int notify_start(struct fuse_session *se, struct zkfs_conn *c, const char *mount
     size_t l = strlen(nt.mnt);
     while (l > 1 && nt.mnt[l - 1] == '/')
         nt.mnt[--l] = '\0';
-    int rc = pthread_create(&nt.thread, NULL, notifier_main, NULL);
+    nt.dev = mount_device(nt.mnt);
+    if (!nt.dev)
+        zkfs_log(LOG_WARNING, "%s: mount not found in /proc/self/mountinfo", nt.mnt);
+    int rc = selfop_start();
+    if (rc == 0) {
+        rc = -pthread_create(&nt.thread, NULL, notifier_main, NULL);
+        if (rc)
+            selfop_cancel();
+    }
     if (rc) {
         free(nt.mnt);
-        return -rc;
+        nt.mnt = NULL;
+        return rc;
     }
     pthread_mutex_lock(&nt.mu);
     while (!nt.started)
@@ -395,6 +460,9 @@ void notify_stop(void)
     nt.stop = 1;
     pthread_cond_signal(&nt.cv);
     pthread_mutex_unlock(&nt.mu);
+    /* The loop has stopped: a replay in flight may wait for an answer
+     * until the connection closes, so the notifier stops waiting for it. */
+    selfop_cancel();
     pthread_join(nt.thread, NULL);
     while (nt.head) {
         struct job *j = nt.head;

@@ -10,10 +10,14 @@
  *                    (a directory: truncate(path/.zkdata))
  *   NodeCreated      mknod(path) or mkdir(path)          -> IN_CREATE
  *   NodeDeleted      unlink(path) or rmdir(path)         -> IN_DELETE
- * The handlers recognise these requests (notify_is_self: the request's
- * thread id is the notifier's) and answer them without touching ZooKeeper:
- * the change already happened.  The notifier never runs inside a request
- * handler and handlers never wait for it, which is what keeps this free of
+ * The calls are made by a thread of their own (selfop.h, which also says
+ * why a SIGKILL then still ends the mount), after a check that the mount
+ * point still leads to this mount (after a lazy unmount it leads to the
+ * directory underneath, which must not be touched).  The handlers
+ * recognise these requests (notify_is_self: the request's thread id is
+ * that thread's) and answer them without touching ZooKeeper: the change
+ * already happened.  Neither thread runs inside a request handler and
+ * handlers never wait for them, which is what keeps this free of
  * deadlocks.
  *
  * Changes made through this mount already raised their events in the
@@ -47,6 +51,11 @@ void notify_zk_session(int event, void *data);
 int notify_is_self(fuse_req_t req);
 /* The path and op the notifier is replaying (valid during its request). */
 int notify_current(const char **path);
+
+/* Tests only: holds the answer to a replayed creation for
+ * ZKFS_TEST_REPLAY_PAUSE_MS milliseconds (unset: no pause), so that a test
+ * can kill zkfs while a replay is surely in flight. */
+void notify_test_pause(void);
 
 /* Marks a change this mount is about to make (type: ZK_EVENT_*). */
 void notify_expect(int type, const char *path);

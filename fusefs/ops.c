@@ -384,6 +384,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, int d
         return;
     }
     if (notify_is_self(req)) { /* replaying a creation by another client */
+        notify_test_pause();
         reply_node_entry(req, path, dir ? KIND_DIR : KIND_FILE);
         free(path);
         return;
