@@ -23,9 +23,49 @@ from tests.lib.paths import BUILD_BIN
 ZKFS = os.path.join(BUILD_BIN, "zkfs")
 
 
+def start_lease_holder(path):
+    """A bash holding `exec 3>path` open, as a shell-level lease; returns (process, first line
+    it printed): "held" once the lease exists.  It keeps the lease until its stdin closes or it
+    is killed."""
+    p = subprocess.Popen(["bash", "-c", 'exec 3>"$1" || exit 7; echo held; read -r _', "_", path],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    return p, p.stdout.readline().strip()
+
+
+def hold_lease(path):
+    """start_lease_holder that must succeed."""
+    p, line = start_lease_holder(path)
+    assert line == "held", "lease %s not taken: %r" % (path, line)
+    return p
+
+
 def _mounted(path):
+    return _mount_device(path) is not None
+
+
+def _mount_device(path):
+    """The "major:minor" of the mount at `path` (the last one), or None."""
+    dev = None
     with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == path for line in f)
+        for line in f:
+            fields = line.split()
+            if fields[4] == path:
+                dev = fields[2]
+    return dev
+
+
+def abort_fuse_connection(dev):
+    """Ends the FUSE connection of device "major:minor" (fusectl, mounted if need be): every
+    request waiting on it fails, so a stuck daemon can exit."""
+    ctl = "/sys/fs/fuse/connections"
+    if not os.path.isdir(os.path.join(ctl, dev.split(":")[1])):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", ctl], capture_output=True, timeout=20)
+    try:
+        with open(os.path.join(ctl, dev.split(":")[1], "abort"), "w") as f:
+            f.write("1")
+    except OSError:
+        pass
 
 
 class Mount:
@@ -37,6 +77,7 @@ class Mount:
         self.opts = list(opts)
         self.zk_root = zk_root
         self.proc = None
+        self.dev = None  # "major:minor" of the mount once started
 
     def zpath(self, rel=""):
         return (self.zk_root.rstrip("/") + "/" + rel).rstrip("/") or "/"
@@ -58,6 +99,7 @@ class Mount:
             if time.monotonic() > deadline:
                 raise AssertionError("zkfs did not mount within %.0fs:\n%s" % (timeout, self.log_text()))
             time.sleep(0.02)
+        self.dev = _mount_device(self.path)
         return self
 
     def log_text(self):
@@ -76,7 +118,11 @@ class Mount:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:  # a thread waits on its own mount
+                    abort_fuse_connection(self.dev)
+                    self.proc.wait(10)
             self.log.close()
         if _mounted(self.path):
             subprocess.run(["umount", "-l", self.path], capture_output=True, timeout=20)

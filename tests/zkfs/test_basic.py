@@ -7,6 +7,8 @@ import subprocess
 import pytest
 from kazoo.security import make_acl, make_digest_acl
 
+from tests.lib.waiting import wait_until
+
 
 def sh(cmd, check=True):
     r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=30)
@@ -38,14 +40,17 @@ def test_remote_tree_is_visible(mounted):
     m, zk = mounted
     zk.create(m.zpath("a/b/c"), b"deep", makepath=True)
     zk.create(m.zpath("a/leaf"), b"x")
+    # makepath created /a as an empty leaf; the mount turns it into a directory once its
+    # watch reports the child, which reaches zkfs's session after kazoo's reply to kazoo.
+    wait_until(lambda: os.path.isdir(m.p("a")), what="remote /a shown as a directory")
     assert sorted(os.listdir(m.p("a"))) == ["b", "leaf"]
     assert os.path.isdir(m.p("a/b")) and os.path.isfile(m.p("a/b/c"))
     with open(m.p("a/b/c"), "rb") as f:
         assert f.read() == b"deep"
     # A directory's own data is its hidden .zkdata entry.
     zk.set(m.zpath("a/b"), b"dir data")
-    with open(m.p("a/b/.zkdata"), "rb") as f:
-        assert f.read() == b"dir data"
+    wait_until(lambda: open(m.p("a/b/.zkdata"), "rb").read() == b"dir data",
+               what="remote data of a directory in .zkdata")
     assert ".zkdata" not in os.listdir(m.p("a/b"))
     with open(m.p("a/b/.zkdata"), "w") as f:
         f.write("new dir data")
@@ -59,6 +64,7 @@ def test_stat_mapping(mounted):
     zk.create(m.zpath("f"), b"12345")
     zk.create(m.zpath("d/x"), b"", makepath=True)
     zk.create(m.zpath("d/y"), b"", makepath=True)
+    wait_until(lambda: os.path.isdir(m.p("d")), what="remote /d shown as a directory")
     st = os.stat(m.p("f"))
     zst = zk.exists(m.zpath("f"))
     assert st.st_size == 5 and st.st_nlink == 1
@@ -77,6 +83,7 @@ def test_xattrs(mounted):
     m, zk = mounted
     zk.create(m.zpath("f"), b"abc")
     zk.set(m.zpath("f"), b"abcd")
+    wait_until(lambda: os.path.getsize(m.p("f")) == 4, what="remote setData seen by the mount")
     out = sh("getfattr -d %s" % m.p("f")).stdout
     zst = zk.exists(m.zpath("f"))
     want = {"version": zst.version, "cversion": zst.cversion, "aversion": zst.aversion,
@@ -175,6 +182,7 @@ def test_mv_is_atomic_multi(mounted):
     assert sorted(os.listdir(m.path)) == ["dir"]
     # A directory with children is copied by mv (EXDEV), not renamed.
     zk.create(m.zpath("tree/a"), b"1", makepath=True)
+    wait_until(lambda: os.path.isdir(m.p("tree")), what="remote /tree shown as a directory")
     sh("mv %s %s" % (m.p("tree"), m.p("tree2")))
     assert zk.get(m.zpath("tree2/a"))[0] == b"1" and not zk.exists(m.zpath("tree"))
 
@@ -185,10 +193,6 @@ def test_leaf_gains_a_child(mounted):
     assert open(m.p("leaf")).read() == "leaf data"
     zk.create(m.zpath("leaf/child"), b"c")
     # The kernel may hold the file for a moment: the watch turns it into a directory.
-    import time
-    deadline = time.monotonic() + 10
-    while not os.path.isdir(m.p("leaf")):
-        assert time.monotonic() < deadline, "leaf never became a directory"
-        time.sleep(0.01)
+    wait_until(lambda: os.path.isdir(m.p("leaf")), what="leaf turned into a directory")
     assert os.listdir(m.p("leaf")) == ["child"]
     assert open(m.p("leaf/.zkdata")).read() == "leaf data"

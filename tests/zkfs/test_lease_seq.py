@@ -7,23 +7,7 @@ import threading
 
 import pytest
 
-
-def wait_until(pred, timeout=15.0):
-    """Waits for a kazoo-observable condition through a watch-free poll of bounded length."""
-    import time
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not met in %.0fs" % timeout
-        time.sleep(0.02)
-
-
-def start_lease_holder(path):
-    """bash holding `exec 3>path` open; prints 'held' once the lease exists, then waits for
-    stdin to close (or to be killed)."""
-    p = subprocess.Popen(["bash", "-c", 'exec 3>"$1" || exit 7; echo held; read -r _', "_", path],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    return p, p.stdout.readline().strip()
+from tests.zkfs.conftest import start_lease_holder
 
 
 def test_ephemeral_lease(mounted):
