@@ -190,7 +190,11 @@ struct znode *tree_child(const struct znode *n, const char *name, size_t len)
     uint32_t mask = x->kid_cap - 1;
     for (uint32_t i = name_hash(name, len) & mask; x->kids[i]; i = (i + 1) & mask) {
         struct znode *c = x->kids[i];
-        if (c->namelen == len && !memcmp(c->name, name, len))
+        /* Siblings often share a prefix and length ("n000017", "lock-0000000042")
+         * and differ at the end: the last byte rejects most probes without a
+         * call to memcmp (nodes keep no hash of their name). */
+        if (c->namelen == len && (len == 0 || c->name[len - 1] == name[len - 1]) &&
+            !memcmp(c->name, name, len))
             return c;
     }
     return NULL;
