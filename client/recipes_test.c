@@ -15,6 +15,7 @@
  * cache equal to the server's tree.  A failed check prints "FAIL
  * file:line: ..." and exits 1; success prints "PASS <scenario>".
  */
+#include "live_check.h"
 #include "zk/recipes.h"
 #include "zk/zk.h"
 
@@ -25,33 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-#define FAILF(...)                                                                 \
-    do {                                                                           \
-        fprintf(stdout, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-        fprintf(stdout, __VA_ARGS__);                                              \
-        fprintf(stdout, "\n");                                                     \
-        fflush(stdout);                                                            \
-        exit(1);                                                                   \
-    } while (0)
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c))                                                                  \
-            FAILF("check failed: %s", #c);                                         \
-    } while (0)
-#define CHECK_INT(a, b)                                                            \
-    do {                                                                           \
-        long long a_ = (long long)(a), b_ = (long long)(b);                        \
-        if (a_ != b_)                                                              \
-            FAILF("%s == %lld, expected %s == %lld", #a, a_, #b, b_);              \
-    } while (0)
-#define CHECK_RC(a, b)                                                             \
-    do {                                                                           \
-        int a_ = (a), b_ = (b);                                                    \
-        if (a_ != b_)                                                              \
-            FAILF("%s gave %s (%d), expected %s", #a, zk_errname(a_), a_,          \
-                  zk_errname(b_));                                                 \
-    } while (0)
 
 #define MAXH 32
 #define TIMEOUT_MS 60000

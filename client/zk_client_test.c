@@ -16,6 +16,7 @@
  * Watch events are appended to a log as "<EventType> <path>" strings, which
  * the scenarios compare with what they expect.
  */
+#include "live_check.h"
 #include "session.h"
 
 #include "zk/zk.h"
@@ -30,42 +31,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
-
-/* ---- asserts ---- */
-
-#define FAILF(...)                                                                 \
-    do {                                                                           \
-        fprintf(stdout, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-        fprintf(stdout, __VA_ARGS__);                                              \
-        fprintf(stdout, "\n");                                                     \
-        fflush(stdout);                                                            \
-        exit(1);                                                                   \
-    } while (0)
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c))                                                                  \
-            FAILF("check failed: %s", #c);                                         \
-    } while (0)
-#define CHECK_INT(a, b)                                                            \
-    do {                                                                           \
-        long long a_ = (long long)(a), b_ = (long long)(b);                        \
-        if (a_ != b_)                                                              \
-            FAILF("%s == %lld, expected %s == %lld", #a, a_, #b, b_);              \
-    } while (0)
-#define CHECK_RC(a, b)                                                             \
-    do {                                                                           \
-        int a_ = (a), b_ = (b);                                                    \
-        if (a_ != b_)                                                              \
-            FAILF("%s gave %s (%d), expected %s", #a, zk_errname(a_), a_,          \
-                  zk_errname(b_));                                                 \
-    } while (0)
-#define CHECK_STR(a, b)                                                            \
-    do {                                                                           \
-        const char *a_ = (a), *b_ = (b);                                           \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                     \
-            FAILF("%s == \"%s\", expected \"%s\"", #a, a_ ? a_ : "(null)",         \
-                  b_ ? b_ : "(null)");                                             \
-    } while (0)
 
 /* ---- harness ---- */
 

@@ -131,21 +131,33 @@ def stop_kazoo(client, timeout=10.0):
     t.join(timeout)
 
 
+class KazooClients:
+    """The kazoo clients a test started; stop_all stops them, newest first."""
+
+    def __init__(self):
+        self.clients = []
+
+    def start(self, hosts, connect_timeout, **kw):
+        from kazoo.client import KazooClient
+        client = KazooClient(hosts=hosts, **kw)
+        self.clients.append(client)
+        client.start(timeout=connect_timeout)
+        return client
+
+    def stop_all(self):
+        for client in reversed(self.clients):
+            stop_kazoo(client)
+
+
 @pytest.fixture
 def kazoo_client():
-    from kazoo.client import KazooClient
-
-    clients = []
+    clients = KazooClients()
 
     def make(srv, connect_timeout=15.0, **kw):
         kw.setdefault("timeout", 10.0)  # session timeout, seconds
-        client = KazooClient(hosts=srv.hosts, **kw)
-        clients.append(client)
-        client.start(timeout=connect_timeout)
-        return client
+        return clients.start(srv.hosts, connect_timeout, **kw)
 
     try:
         yield make
     finally:
-        for client in reversed(clients):
-            stop_kazoo(client)
+        clients.stop_all()

@@ -196,6 +196,15 @@ static void db_ready_made(zk_t *zk, int status, const struct zk_result *res, voi
     recipe_drop(&b->r);
 }
 
+/* Members in a double barrier's directory listing: every child but "ready". */
+static int count_members(const struct zk_result *res)
+{
+    int members = 0;
+    for (int i = 0; i < res->nchildren; i++)
+        members += strcmp(res->children[i], "ready") != 0;
+    return members;
+}
+
 static void db_listed(zk_t *zk, int status, const struct zk_result *res, void *data)
 {
     zk_dbarrier_t *b = data;
@@ -206,10 +215,7 @@ static void db_listed(zk_t *zk, int status, const struct zk_result *res, void *d
     } else if (status != 0) {
         db_finish(b, status, DB_IDLE);
     } else {
-        int members = 0;
-        for (int i = 0; i < res->nchildren; i++)
-            members += strcmp(res->children[i], "ready") != 0;
-        if (members >= b->count) {
+        if (count_members(res) >= b->count) {
             recipe_hold(&b->r);
             zk_create(b->r.zk, b->ready, NULL, -1, NULL, 0, ZK_PERSISTENT, 0, db_ready_made, b);
         }
@@ -272,10 +278,7 @@ static void db_leave_listed(zk_t *zk, int status, const struct zk_result *res, v
     } else if (status != 0) {
         db_finish(b, status, DB_IDLE);
     } else {
-        int members = 0;
-        for (int i = 0; i < res->nchildren; i++)
-            members += strcmp(res->children[i], "ready") != 0;
-        if (members == 0)
+        if (count_members(res) == 0)
             db_finish(b, 0, DB_LEFT);
         /* else wait for the child watch */
     }

@@ -219,14 +219,22 @@ static int read_failed(zk_treecache_t *tc, int status)
     return 1;
 }
 
+/* Books the watch a successful read armed (node-watch mode); returns 1 if
+ * the cache still wants the answer. */
+static int tread_answered(struct tread *t, int status)
+{
+    zk_treecache_t *tc = t->tc;
+    if (status == 0 && tc->node_watches)
+        recipe_watch_armed(&tc->r);
+    return !tc->stopped && !tc->r.released;
+}
+
 static void on_data(zk_t *zk, int status, const struct zk_result *res, void *data)
 {
     struct tread *t = data;
     zk_treecache_t *tc = t->tc;
     (void)zk;
-    if (status == 0 && tc->node_watches)
-        recipe_watch_armed(&tc->r);
-    if (tc->stopped || tc->r.released) {
+    if (!tread_answered(t, status)) {
     } else if (status == 0) {
         upsert(tc, t->path, res);
     } else if (status == ZK_NONODE) {
@@ -249,9 +257,7 @@ static void on_children(zk_t *zk, int status, const struct zk_result *res, void 
     struct tread *t = data;
     zk_treecache_t *tc = t->tc;
     (void)zk;
-    if (status == 0 && tc->node_watches)
-        recipe_watch_armed(&tc->r);
-    if (tc->stopped || tc->r.released) {
+    if (!tread_answered(t, status)) {
     } else if (status == 0) {
         for (int i = 0; i < res->nchildren; i++) {
             char *child = recipe_join(t->path, res->children[i]);

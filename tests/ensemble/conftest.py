@@ -14,7 +14,7 @@ EnsembleError messages.
 """
 import pytest
 
-from tests.conftest import stop_kazoo
+from tests.conftest import KazooClients
 from tests.lib import servers as S
 from tests.lib.ensemble import Ensemble, EnsembleError, ensemble_missing_reason
 
@@ -68,22 +68,17 @@ def ensemble(ensemble_factory):
 
 @pytest.fixture
 def kz():
-    from kazoo.client import KazooClient
     from kazoo.retry import KazooRetry
 
-    clients = []
+    clients = KazooClients()
 
     def make(hosts, connect_timeout=30.0, **kw):
         kw.setdefault("timeout", 4.0)  # session timeout (s); at tickTime=200 the max is 4 s
         # Retry connection loss through failovers (kazoo's default retries only a few times).
         kw.setdefault("connection_retry", KazooRetry(max_tries=-1, delay=0.05, max_delay=0.5))
-        client = KazooClient(hosts=hosts, **kw)
-        clients.append(client)
-        client.start(timeout=connect_timeout)
-        return client
+        return clients.start(hosts, connect_timeout, **kw)
 
     try:
         yield make
     finally:
-        for client in reversed(clients):
-            stop_kazoo(client)
+        clients.stop_all()

@@ -24,6 +24,12 @@ def release(p):
         p.wait()
 
 
+def assert_ls_enotconn(path):
+    """`ls` of a mount whose daemon is gone fails at once with ENOTCONN."""
+    r = subprocess.run(["ls", path], capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "Transport endpoint is not connected" in r.stderr
+
+
 def test_read_only_mount(server, zk, zkfs_mount, inotify):
     m = zkfs_mount(server, opts=["ro"])
     zk.create(m.zpath("f"), b"data")
@@ -49,8 +55,7 @@ def test_daemon_killed_gives_enotconn_and_ends_the_session(server, zk, zkfs_moun
         assert zk.exists(m.zpath("lease"), watch=lambda ev: gone.set())
         m.proc.send_signal(signal.SIGKILL)
         m.proc.wait(10)
-        r = subprocess.run(["ls", m.path], capture_output=True, text=True, timeout=20)
-        assert r.returncode != 0 and "Transport endpoint is not connected" in r.stderr
+        assert_ls_enotconn(m.path)
         assert gone.wait(30), "the session of a dead zkfs did not expire"
         assert zk.exists(m.zpath("lease")) is None
     finally:
@@ -79,13 +84,11 @@ def test_daemon_stopped_while_replaying_remote_changes_exits(server, zk, zkfs_mo
     except subprocess.TimeoutExpired:
         raise AssertionError("zkfs did not exit on %s during a replay" % sig.name)
     if _mounted(m.path):
-        r = subprocess.run(["ls", m.path], capture_output=True, text=True, timeout=20)
-        assert r.returncode != 0 and "Transport endpoint is not connected" in r.stderr
+        assert_ls_enotconn(m.path)
 
 
 def test_unreachable_server_times_out_and_recovers(server_factory, kazoo_client, zkfs_mount):
     srv = server_factory("zkd")
-    zk = kazoo_client(srv)
     m = zkfs_mount(srv, opts=["session_timeout=6000"])
     # Made through the mount: its watch event comes before the reply on this session, so no
     # late event of another session's create drops the cached copy after the read below.
