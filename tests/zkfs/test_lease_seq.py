@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from tests.lib.waiting import wait_until
 from tests.zkfs.conftest import start_lease_holder
 
 
@@ -27,9 +28,13 @@ def test_ephemeral_lease(mounted):
         with open(m.p("locks/leader"), "w") as f:
             f.write("me")
         assert zk.get(m.zpath("locks/leader"))[0] == b"me"
+        gone = threading.Event()
+        assert zk.exists(m.zpath("locks/leader"), watch=lambda ev: gone.set())
     finally:
         holder.stdin.close()  # the shell exits: fd 3 closes
         holder.wait(20)
+    # The kernel sends the last close (RELEASE) to zkfs asynchronously: await the delete.
+    assert gone.wait(15), "the lease outlived its holder"
     assert zk.exists(m.zpath("locks/leader")) is None
 
 
@@ -68,8 +73,9 @@ def test_sequential_names(mounted):
                        capture_output=True, text=True, timeout=20, check=True)
     seq_name, listing = r.stdout.split("\n", 1)
     assert seq_name.startswith("/queue/lock-") and seq_name.rsplit("/", 1)[1] in listing.split()
-    # That one was ephemeral: gone with the shell.
-    assert zk.exists(m.zpath(seq_name.lstrip("/"))) is None
+    # That one was ephemeral: gone with the shell (its last close reaches zkfs asynchronously).
+    wait_until(lambda: zk.exists(m.zpath(seq_name.lstrip("/"))) is None, timeout=15,
+               what="ephemeral sequential znode deleted after its shell exited")
 
 
 def test_marker_names_are_never_found(mounted):
