@@ -52,6 +52,9 @@ struct conn {
     void *tls;       /* TLS state (conn_tls.c) */
     void *type_ctx;  /* SSL_CTX for TLS */
     char *peer_name; /* host part of the connect string, for verification */
+    int corked;           /* input is being handled: writes collect in `cork` */
+    struct wblock *cork;  /* bytes written while corked, sent after (conn.c) */
+    uint64_t *write_count; /* if set, counts socket writes (zk_stats) */
     char rbuf[65536];
 };
 

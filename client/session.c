@@ -468,7 +468,9 @@ static void connect_next_addr(zk_t *zk)
     if (conn_open(zk->loop, zk->ctype, zk->tls_ctx, sa, verify, &upcalls, zk, &zk->conn) != 0) {
         zk->conn = NULL;
         attempt_failed(zk);
+        return;
     }
+    zk->conn->write_count = &zk->stats.socket_writes;
 }
 
 /* A lookup; allocated per attempt because an abandoned one (timed out) may

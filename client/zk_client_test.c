@@ -518,6 +518,50 @@ static void t_modes(void)
     finish_main();
 }
 
+/* Requests sent from a reply's callback leave in one socket write, not one
+ * each (client/conn.c corks writes while replies are handled). */
+enum { CHAIN_N = 64 };
+struct chain {
+    struct got gs[CHAIN_N];
+    const char *path;
+    uint64_t writes_before;
+};
+
+static void chain_start(zk_t *zk, int status, const struct zk_result *res, void *data)
+{
+    struct chain *ch = data;
+    (void)res;
+    CHECK_RC(status, 0);
+    struct zk_stats st;
+    zk_get_stats(zk, &st);
+    ch->writes_before = st.socket_writes;
+    for (int i = 0; i < CHAIN_N; i++) {
+        struct zk_request r = {.op = ZK_OP_GETDATA, .path = ch->path};
+        session_submit(zk, &r, on_done, &ch->gs[i], SUBMIT_OWNS_RESULT);
+    }
+}
+
+static void check_callback_requests_share_a_write(const char *path)
+{
+    static struct chain ch;
+    memset(&ch, 0, sizeof ch);
+    ch.path = path;
+    struct zk_request first = {.op = ZK_OP_EXISTS, .path = path};
+    session_submit(C.zk, &first, chain_start, &ch, 0);
+    run_until(&ch.gs[CHAIN_N - 1].done, 30000);
+    for (int i = 0; i < CHAIN_N; i++) {
+        CHECK(ch.gs[i].done);
+        CHECK_RC(ch.gs[i].status, 0);
+        zk_result_free(ch.gs[i].res);
+    }
+    struct zk_stats st;
+    zk_get_stats(C.zk, &st);
+    /* One write for the batch; one more allowed for a ping that fell due. */
+    if (st.socket_writes - ch.writes_before > 2)
+        FAILF("%d requests from one callback took %" PRIu64 " socket writes", CHAIN_N,
+              st.socket_writes - ch.writes_before);
+}
+
 static void t_pipeline(void)
 {
     enum { N = 2000 };
@@ -559,6 +603,7 @@ static void t_pipeline(void)
     CHECK_RC(do_read(ZK_OP_GETALLCHILDRENNUMBER, C.base, NULL, &r), 0);
     CHECK_INT(r->number, N / 2);
     zk_result_free(r);
+    check_callback_requests_share_a_write(C.base);
     finish_main();
 }
 
@@ -1084,6 +1129,7 @@ static void t_tls(void)
     CHECK(memcmp(r->data, big, n) == 0);
     zk_result_free(r);
     free(big);
+    check_callback_requests_share_a_write(p);
     finish_main();
 }
 

@@ -241,6 +241,8 @@ ZK_EXPORT void zk_set_data(zk_t *zk, void *data);
 struct zk_stats {
     uint64_t requests;
     uint64_t notifications;
+    uint64_t socket_writes; /* writes handed to the socket: requests sent from
+                               one batch of replies share one (client/conn.c) */
 };
 ZK_EXPORT void zk_get_stats(const zk_t *zk, struct zk_stats *out);
 
