@@ -47,6 +47,8 @@
  * zkd EXTENSIONS AND DIFFERENCES FROM APACHE.
  *   - jaasLoginFile=PATH: the JAAS file holding the Server section for SASL
  *     (Apache takes it from -Djava.security.auth.login.config).
+ *   - pollSpinMicros=N: after client input, keep polling this long before
+ *     sleeping (server_run in server.c); 0 turns it off.
  *   - TLS material must be PEM.  ssl.keyStore.location may name one PEM file
  *     holding the certificate chain and the private key; ssl.certFile and
  *     ssl.keyFile name them separately and win over the key store whatever
@@ -618,6 +620,7 @@ static const struct key_spec keys[] = {
     FN_KEY("DigestAuthenticationProvider.superDigest", h_super_digest),
     FN_KEY("authProvider.*", h_auth_provider),
     PATH_KEY("jaasLoginFile", jaas_file), /* zkd extension */
+    INT_KEY("pollSpinMicros", poll_spin_us, 0, 1000000), /* zkd extension */
     FALSE_ONLY("enforce.auth.enabled", "not supported by zkd"),
     FALSE_ONLY("sessionRequireClientSASLAuth", "not supported by zkd"),
     /* TLS, PEM only; ssl.certFile/keyFile/caFile are zkd extensions. */
@@ -1133,6 +1136,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->standalone_enabled = 1;
     cfg->reconfig_enabled = 0;
     cfg->global_outstanding_limit = 1000;
+    cfg->poll_spin_us = 100;
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
     cfg->ssl_client_auth = 2; /* X509Util: an unset ssl.clientAuth means NEED */

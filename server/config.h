@@ -60,6 +60,7 @@ struct zkd_config {
     int global_outstanding_limit; /* default 1000 */
     int container_check_ms;  /* znode.container.checkIntervalMs, default 60000 */
     int container_max_per_minute; /* znode.container.maxPerMinute, default 10000 */
+    int poll_spin_us;        /* `pollSpinMicros` (zkd extension), default 100; 0 = off */
     /* SASL */
     char jaas_file[4096];    /* `jaasLoginFile` (zkd extension); "" = none; config.c never reads env */
     int sasl_enabled;        /* authProvider.N = ...SASLAuthenticationProvider */

@@ -318,6 +318,7 @@ static int tls_input(struct conn *c, const uv_buf_t *buf, size_t n)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = stream->data;
+    c->srv->client_reads++;
     if (nread < 0) {
         if (nread != UV_EOF)
             log_debug("connection from %s:%d: %s", c->remote, c->remote_port, uv_strerror((int)nread));

@@ -176,6 +176,8 @@ static void mntr(struct server *s, struct jute_out *o)
     outf(o, "zk_durable_zxid\t0x%llx\n", (unsigned long long)s->durable_zxid);
     outf(o, "zk_snap_count\t%llu\n", (unsigned long long)s->stats.snapshots);
     outf(o, "zk_bad_frames\t%llu\n", (unsigned long long)s->stats.bad_frames);
+    outf(o, "zk_poll_spin_hits\t%llu\n", (unsigned long long)s->stats.spin_hits);
+    outf(o, "zk_poll_spin_idle_us\t%llu\n", (unsigned long long)s->stats.spin_idle_us);
     if (s->q) {
         struct quorum_info qi;
         quorum_describe(s->q, &qi);

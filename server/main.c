@@ -65,7 +65,7 @@ int main(int argc, char **argv)
         log_error("startup failed");
         return 1;
     }
-    uv_run(loop, UV_RUN_DEFAULT);
+    server_run(&srv);
     server_free(&srv);
     uv_loop_close(loop);
     return 0;

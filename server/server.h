@@ -50,6 +50,8 @@ struct server_stats {
     uint64_t latency_max_us;
     uint64_t connections_total;
     uint64_t bad_frames;
+    uint64_t spin_hits;    /* client input caught by the poll window (server_run) */
+    uint64_t spin_idle_us; /* windows that ran out with no input: CPU spent for nothing */
     uint64_t snapshots;
     double last_snapshot_s;
 };
@@ -83,6 +85,7 @@ struct server {
     uv_timer_t purge_timer;
     uv_signal_t sigterm, sigint;
     int stopping;
+    uint64_t client_reads;       /* reads from client sockets (server_run's spin) */
     int64_t start_ms;
     char secret_path[4200];
     struct server_stats stats;
@@ -109,6 +112,8 @@ int64_t server_wall_ms(void);
  * server_close's loop run finishes.
  */
 int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg);
+/* Runs the loop until the server has stopped and closed every handle. */
+void server_run(struct server *s);
 /* Begins a clean shutdown: stop accepting, fsync, flush replies, close all. */
 void server_stop(struct server *s);
 /* Frees what server_start allocated (after the loop has finished). */

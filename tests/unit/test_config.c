@@ -119,6 +119,7 @@ static void test_defaults(void)
     ASSERT_INT_EQ(cfg.reconfig_enabled, 0);
     ASSERT_INT_EQ(cfg.readonly_mode, 0);
     ASSERT_INT_EQ(cfg.global_outstanding_limit, 1000);
+    ASSERT_INT_EQ(cfg.poll_spin_us, 100);
     ASSERT_INT_EQ(cfg.sasl_enabled, 0);
     ASSERT_STR_EQ(cfg.jaas_file, "");
     ASSERT_STR_EQ(cfg.ssl_cert, "");
@@ -211,6 +212,7 @@ static void test_all_keys(void)
              "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
              "authProvider.2=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n"
              "jaasLoginFile=/etc/zk/jaas.conf\n"
+             "pollSpinMicros=0\n"
              "ssl.keyStore.location=/etc/zk/server.pem\n"
              "ssl.keyStore.password=secret\n"
              "ssl.trustStore.location=/etc/zk/ca.pem\n"
@@ -245,6 +247,7 @@ static void test_all_keys(void)
     ASSERT_INT_EQ(cfg.global_outstanding_limit, 7);
     ASSERT_INT_EQ(cfg.sasl_enabled, 1);
     ASSERT_STR_EQ(cfg.jaas_file, "/etc/zk/jaas.conf");
+    ASSERT_INT_EQ(cfg.poll_spin_us, 0);
     ASSERT_STR_EQ(cfg.ssl_cert, "/etc/zk/server.pem");
     ASSERT_STR_EQ(cfg.ssl_key, "/etc/zk/server.pem");
     ASSERT_STR_EQ(cfg.ssl_ca, "/etc/zk/ca.pem");
@@ -304,6 +307,8 @@ static void test_bad_numbers(void)
                 ":3: invalid value '0x10' for key 'snapCount' (not an integer)");
     parse_fails(MINIMAL "reconfigEnabled=yes\n",
                 ":3: invalid value 'yes' for key 'reconfigEnabled' (must be true or false)");
+    parse_fails(MINIMAL "pollSpinMicros=-5\n",
+                ":3: invalid value '-5' for key 'pollSpinMicros' (must be between 0 and 1000000)");
     parse_fails(MINIMAL "electionAlg=1\n", ":3: invalid value '1' for key 'electionAlg' "
                                           "(only 3, fast leader election, is supported)");
     remove_dir();
