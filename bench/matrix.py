@@ -4,6 +4,8 @@
     /usr/bin/python3 bench/matrix.py            # full: 10 s per case -> bench/results/<date>-<host>-matrix.md
     /usr/bin/python3 bench/matrix.py --quick    # 3 s per case
     /usr/bin/python3 bench/matrix.py --smoke    # 1 s, a few cases, report in a temp file (suite)
+    /usr/bin/python3 bench/matrix.py --quick --cases fanout,'set 1x1' --zkd-cfg pollSpinMicros=0
+                                                # a few rows, zkd with an extra zoo.cfg key (A/B)
 
 Every case runs build/bin/zkbench (C, on libzk) against each server set with the same
 durability (both fsync before acknowledging; an ensemble commits once a quorum has fsync'd), the
@@ -85,9 +87,11 @@ def bench_apache_command(m):
 class Servers:
     """A standalone server or a 3-member ensemble of one kind, started and pinned."""
 
-    def __init__(self, kind, topology, workdir):
+    def __init__(self, kind, topology, workdir, zkd_cfg=None):
         self.kind, self.topology = kind, topology
         cfg = {"maxClientCnxns": "0", "znode.container.checkIntervalMs": None}
+        if kind == "zkd":
+            cfg.update(zkd_cfg or {})
         if topology == "standalone":
             launcher = S.LAUNCHERS[kind]
             kw = {"cfg": cfg}
@@ -141,8 +145,8 @@ def zkbench(binary, hosts, op, clients, inflight, seconds):
     return json.loads(lines[-1])
 
 
-def run_set(binary, kind, topology, workdir, cases, seconds):
-    srv = Servers(kind, topology, workdir)
+def run_set(binary, kind, topology, workdir, cases, seconds, zkd_cfg=None):
+    srv = Servers(kind, topology, workdir, zkd_cfg)
     results = {}
     try:
         srv.start()
@@ -225,9 +229,21 @@ def main():
     z = ap.add_mutually_exclusive_group()
     z.add_argument("--no-zkfs", action="store_true", help="skip the zkfs mount rows")
     z.add_argument("--zkfs-only", action="store_true", help="only the zkfs mount rows")
+    ap.add_argument("--cases", help="comma-separated rows to run, by op ('fanout') or by "
+                    "case ('set 1x1'); default all of the profile's")
+    ap.add_argument("--zkd-cfg", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra zoo.cfg line for zkd only (repeatable), for A/B runs")
     args = ap.parse_args()
     prof_name = "smoke" if args.smoke else "quick" if args.quick else "full"
-    prof = PROFILES[prof_name]
+    prof = dict(PROFILES[prof_name])
+    if args.cases:
+        wanted = [w.strip() for w in args.cases.split(",") if w.strip()]
+        prof["cases"] = [c for c in prof["cases"]
+                         if c[0] in wanted or "%s %dx%d" % c in wanted]
+        if not prof["cases"]:
+            log("no case of the %s profile matches --cases %s" % (prof_name, args.cases))
+            return 2
+    zkd_cfg = dict(kv.split("=", 1) for kv in args.zkd_cfg)
     # SIGTERM (a timeout, the suite) unwinds like an exception, so every finally block stops
     # its servers and unmounts its zkfs mounts.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -269,7 +285,7 @@ def main():
             for kind in kinds:
                 results[(kind, topology)] = run_set(binary, kind, topology,
                                                     os.path.join(workdir, kind + "-" + topology),
-                                                    prof["cases"], prof["seconds"])
+                                                    prof["cases"], prof["seconds"], zkd_cfg)
         if not args.no_zkfs:
             try:
                 zkfs = zkfs_bench.run(Servers, kinds, os.path.join(workdir, "zkfs"), prof_name)
