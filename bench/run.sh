@@ -1,25 +1,47 @@
 #!/usr/bin/env bash
-# zkd vs Apache ZooKeeper 3.8: start-up, bulk load, memory, snapshot, restart, get/set.
+# zkd vs Apache ZooKeeper 3.8, side by side on this machine, in one run.
 #
-#   bash bench/run.sh            # full run, N=1,000,000 znodes (~10 min); writes and prints
-#                                # bench/results/<date>-<host>.md (+ .json with raw numbers)
-#   bash bench/run.sh --quick    # N=100,000, shorter phases -> bench/results/<date>-<host>-quick.md
-#   bash bench/run.sh --smoke    # N=2,000, < 60 s, report in a temp file; exit 0 iff it parses
+#   bash bench/run.sh            # everything, full profiles (~25 min):
+#                                #   bench.py  (start-up, 1,000,000-znode load, memory, snapshot,
+#                                #              restart, get/set, callgrind)
+#                                #     -> bench/results/<date>-<host>.md (+ .json)
+#                                #   matrix.py (zkbench: standalone and 3-member ensembles;
+#                                #              create/set/get/mixed/multi, latency and throughput,
+#                                #              fan-out, churn; zkfs cat/ls/inotify rows)
+#                                #     -> bench/results/<date>-<host>-matrix.md (+ .json)
+#   bash bench/run.sh --quick    # both, shorter (N=100,000; 3 s per matrix case), "-quick" reports
+#   bash bench/run.sh --smoke    # bench.py only, N=2,000, < 60 s, report in a temp file; exit 0
+#                                # iff it parses (the matrix's smoke is matrix.py --smoke)
+#   --no-matrix | --matrix-only  # one half only
 #
-# The zkbench matrix (standalone and 3-member ensembles; create/set/get/mixed/multi, latency and
-# throughput, fan-out, churn) is bench/matrix.py [--quick|--smoke]; see its docstring.
-#
-# Other options (bench/bench.py --help): -n N, --out FILE, --workdir DIR, --keep,
-# --zkd BINARY, --apache-heap 3g, --only zkd|apache, --[no-]callgrind.
-# Builds zkd with packaging/build.sh if <ZK_BUILD_DIR or build>/bin/zkd is missing.
+# Other options go to bench/bench.py (see --help): -n N, --out FILE, --workdir DIR, --keep,
+# --zkd BINARY, --apache-heap 3g, --only zkd|apache, --[no-]callgrind.  matrix.py has its own
+# (--cases, --zkd-cfg, --only, --no-ensemble, --no-zkfs, ...): run it directly for those.
+# Builds first with packaging/build.sh if <ZK_BUILD_DIR or build>/bin/zkd or zkbench is missing.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${ZK_BUILD_DIR:-$ROOT/build}
 
-if [[ ! -x "$BUILD_DIR/bin/zkd" ]]; then
-  echo "[bench] $BUILD_DIR/bin/zkd missing; building it" >&2
+bench=1 matrix=1 profile=() rest=()
+for a in "$@"; do
+  case "$a" in
+    --no-matrix) matrix=0 ;;
+    --matrix-only) bench=0 ;;
+    --quick) profile=(--quick) ;;
+    --smoke) profile=(--smoke); matrix=0 ;;
+    *) rest+=("$a") ;;
+  esac
+done
+
+if [[ ! -x "$BUILD_DIR/bin/zkd" || ! -x "$BUILD_DIR/bin/zkbench" ]]; then
+  echo "[bench] $BUILD_DIR/bin/zkd or zkbench missing; building" >&2
   bash "$ROOT/packaging/build.sh" ${ZK_BUILD_DIR:+--build-dir "$ZK_BUILD_DIR"} >&2
 fi
 
-exec /usr/bin/python3 "$ROOT/bench/bench.py" "$@"
+if (( bench )); then
+  /usr/bin/python3 "$ROOT/bench/bench.py" "${profile[@]}" "${rest[@]}"
+fi
+if (( matrix )); then
+  /usr/bin/python3 "$ROOT/bench/matrix.py" "${profile[@]}"
+fi

@@ -14,6 +14,7 @@
  * open_status.  The loop thread never blocks on it for long.
  */
 #include "blocking.h"
+#include "conn.h"
 #include "session.h"
 
 #include "zk/zk.h"
@@ -100,6 +101,8 @@ static void on_wake(uv_async_t *a)
     struct job *j = b->head;
     b->head = b->tail = NULL;
     pthread_mutex_unlock(&b->mu);
+    /* Calls queued by several threads meanwhile leave in one socket write. */
+    struct conn *cork = session_cork(b->zk);
     while (j) {
         struct job *next = j->next;
         if (j->is_close) {
@@ -115,6 +118,7 @@ static void on_wake(uv_async_t *a)
         }
         j = next;
     }
+    conn_uncork(cork);
 }
 
 static void thread_main(void *arg)

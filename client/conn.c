@@ -11,7 +11,9 @@
  * system call for all of them costs a fraction of one per request (on
  * loopback a write is most of a request's client-side CPU).  The corked
  * bytes go out, in order, as soon as that input has been handled, so no
- * request waits for anything but the reply batch it was sent from.  Errors from libuv are reported upward once
+ * request waits for anything but the reply batch it was sent from.  Other
+ * batches (the blocking API's queue of calls from other threads) cork the
+ * same way with conn_cork/conn_uncork.  Errors from libuv are reported upward once
  * as ZK_CONNECTIONLOSS; after conn_close no upcall happens, and the memory
  * is released in the uv_close callback (libuv's rule: free a handle only
  * after its close callback).
@@ -106,6 +108,18 @@ static void cork_flush(struct conn *c)
         conn_up_error(c, ZK_CONNECTIONLOSS);
 }
 
+void conn_cork(struct conn *c)
+{
+    if (c)
+        c->corked++;
+}
+
+void conn_uncork(struct conn *c)
+{
+    if (c && --c->corked == 0)
+        cork_flush(c);
+}
+
 int conn_raw_write(struct conn *c, const uint8_t *p, size_t n)
 {
     if (c->closing)
@@ -136,10 +150,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     if (n > 0 && !c->closing) {
-        c->corked = 1;
+        conn_cork(c);
         c->type->input(c, (const uint8_t *)c->rbuf, (size_t)n);
-        c->corked = 0;
-        cork_flush(c);
+        conn_uncork(c);
     }
 }
 

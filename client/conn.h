@@ -52,7 +52,7 @@ struct conn {
     void *tls;       /* TLS state (conn_tls.c) */
     void *type_ctx;  /* SSL_CTX for TLS */
     char *peer_name; /* host part of the connect string, for verification */
-    int corked;           /* input is being handled: writes collect in `cork` */
+    int corked;           /* > 0: writes collect in `cork` (conn_cork nesting depth) */
     struct wblock *cork;  /* bytes written while corked, sent after (conn.c) */
     uint64_t *write_count; /* if set, counts socket writes (zk_stats) */
     char rbuf[65536];
@@ -69,6 +69,12 @@ int conn_open(uv_loop_t *loop, const struct conn_type *type, void *type_ctx,
               const struct conn_upcalls *up, void *ud, struct conn **out);
 /* Sends plaintext (copied).  Returns 0 or ZK_CONNECTIONLOSS. */
 int conn_write(struct conn *c, const uint8_t *p, size_t n);
+/* Between conn_cork and the matching conn_uncork, writes collect and then
+ * leave in one socket write, in order (nestable; NULL is fine).  A conn
+ * closed meanwhile drops them.  The memory stays valid until the loop's
+ * close phase, so a cork taken in a callback may be released in it. */
+void conn_cork(struct conn *c);
+void conn_uncork(struct conn *c);
 /* Detaches and closes; see the lifetime rule above.  NULL is fine. */
 void conn_close(struct conn *c);
 

@@ -1228,6 +1228,12 @@ void *session_foreign(const zk_t *zk)
     return zk->foreign;
 }
 
+struct conn *session_cork(zk_t *zk)
+{
+    conn_cork(zk->conn);
+    return zk->conn;
+}
+
 void zk_get_stats(const zk_t *zk, struct zk_stats *out)
 {
     *out = zk->stats;

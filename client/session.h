@@ -28,6 +28,10 @@ enum {
 void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
                     int flags);
 
+/* Corks the handle's current connection (conn.h) and returns it, or NULL if
+ * there is none; release it with conn_uncork.  For batches of submissions. */
+struct conn *session_cork(zk_t *zk);
+
 /* Foreign-loop mode keeps its private loop here (see foreign.c). */
 void session_set_foreign(zk_t *zk, void *f);
 void *session_foreign(const zk_t *zk);
