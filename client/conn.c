@@ -13,10 +13,11 @@
  * bytes go out, in order, as soon as that input has been handled, so no
  * request waits for anything but the reply batch it was sent from.  Other
  * batches (the blocking API's queue of calls from other threads) cork the
- * same way with conn_cork/conn_uncork.  Errors from libuv are reported upward once
- * as ZK_CONNECTIONLOSS; after conn_close no upcall happens, and the memory
- * is released in the uv_close callback (libuv's rule: free a handle only
- * after its close callback).
+ * same way with conn_cork/conn_uncork.
+ *
+ * Errors from libuv are reported upward once as ZK_CONNECTIONLOSS; after
+ * conn_close no upcall happens, and the memory is released in the uv_close
+ * callback (libuv's rule: free a handle only after its close callback).
  */
 #include "conn.h"
 
