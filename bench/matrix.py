@@ -163,7 +163,9 @@ def zkbench(binary, hosts, op, clients, inflight, seconds):
                          timeout=seconds * 10 + 120)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
-        raise RuntimeError("zkbench %s failed (%d): %s" % (op, out.returncode, out.stderr[-500:]))
+        # zkbench exits 1 when any request failed; its JSON line says which errors.
+        raise RuntimeError("zkbench %s failed (%d): %s %s" % (
+            op, out.returncode, out.stderr[-500:], lines[-1][-600:] if lines else ""))
     return json.loads(lines[-1])
 
 

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <uv.h>
 
@@ -96,7 +97,7 @@ struct bench {
     struct client *cl;
     struct hist hist;
     uint64_t issued, done_ok, errors[256];
-    unsigned run_id;        /* in created names, so runs against one server never collide */
+    uint64_t run_id;        /* random, in created names: runs against one server never collide */
     uint64_t start_ns, end_ns, last_report_ns, last_report_ok;
     int stopping;
     int connected;
@@ -189,7 +190,7 @@ static void issue(struct client *c, uint64_t t0)
     b->issued++;
     switch (o->kind) {
     case M_CREATE:
-        snprintf(path, sizeof path, "/zkbench/c%x-%d-%" PRIu64, b->run_id, c->id, n);
+        snprintf(path, sizeof path, "/zkbench/c%" PRIx64 "-%d-%" PRIu64, b->run_id, c->id, n);
         zk_create(c->zk, path, b->value, b->size, NULL, 0, ZK_PERSISTENT, 0, on_reply, o);
         break;
     case M_SET:
@@ -206,7 +207,7 @@ static void issue(struct client *c, uint64_t t0)
         break;
     case M_MULTI: {
         zk_txn_t *t = zk_txn_new();
-        snprintf(path, sizeof path, "/zkbench/m%x-%d-%" PRIu64, b->run_id, c->id, n);
+        snprintf(path, sizeof path, "/zkbench/m%" PRIx64 "-%d-%" PRIu64, b->run_id, c->id, n);
         zk_txn_create(t, path, b->value, b->size, NULL, 0, ZK_PERSISTENT, 0);
         zk_txn_set(t, path, b->value, b->size, -1);
         zk_txn_delete(t, path, -1);
@@ -300,10 +301,17 @@ static void report(struct bench *b)
         printf("{\"op\":\"%s\",\"clients\":%d,\"inflight\":%d,\"size\":%d,\"ok\":%" PRIu64
                ",\"errors\":%" PRIu64 ",\"seconds\":%.3f,\"ops_per_sec\":%.1f,\"p50_us\":%" PRIu64
                ",\"p90_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 ",\"p999_us\":%" PRIu64
-               ",\"max_us\":%" PRIu64 ",\"generator_cpu\":%.3f}\n",
+               ",\"max_us\":%" PRIu64 ",\"generator_cpu\":%.3f,\"errors_by_code\":{",
                mode_name(b->mode), b->clients, b->inflight, b->size, b->done_ok, errs, secs, ops,
                hist_pct(&b->hist, 50), hist_pct(&b->hist, 90), hist_pct(&b->hist, 99),
                hist_pct(&b->hist, 99.9), b->hist.max, cpu / (secs > 0 ? secs : 1));
+        const char *sep = "";
+        for (int i = 1; i < 256; i++)
+            if (b->errors[i]) {
+                printf("%s\"%s\":%" PRIu64, sep, zk_errname(-i), b->errors[i]);
+                sep = ",";
+            }
+        printf("}}\n");
     }
 }
 
@@ -507,7 +515,10 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static struct bench b;
-    b.run_id = (unsigned)getpid() ^ (unsigned)time(NULL);
+    /* pid ^ time, as it was, collided for runs started seconds apart (pids and
+     * seconds both step by small amounts): NODEEXISTS in a later run. */
+    if (getrandom(&b.run_id, sizeof b.run_id, 0) != sizeof b.run_id)
+        b.run_id = ((uint64_t)time(NULL) << 32) ^ (uint64_t)getpid();
     b.clients = 1;
     b.inflight = 1;
     b.keys = 100;

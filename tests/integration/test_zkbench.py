@@ -18,6 +18,7 @@ def run(srv, *args):
     assert p.returncode == 0, p.stdout + p.stderr
     result = json.loads(p.stdout.strip().splitlines()[-1])
     assert result["errors"] == 0 and result["ok"] > 0, result
+    assert result["errors_by_code"] == {}, result
     assert result["p50_us"] <= result["p99_us"] <= result["max_us"], result
     return result
 
@@ -33,6 +34,13 @@ def test_fanout_and_churn(zkd_module):
     assert r["ok"] == 5
     r = run(zkd_module, "--op", "churn", "--inflight", "4", "--count", "40")
     assert r["ok"] >= 40
+
+
+def test_create_runs_against_one_server_never_collide(zkd_module):
+    # Created names carry a random run id.  The old pid ^ time id repeated for runs started a
+    # second apart with consecutive pids (both even, then both odd): NODEEXISTS.
+    for _ in range(12):
+        run(zkd_module, "--op", "create", "--clients", "1", "--inflight", "4", "--count", "200")
 
 
 def test_open_loop_rate(zkd_module):
