@@ -131,30 +131,40 @@ class Servers:
             self.single.close()
 
 
+# A pipelined create warm-up is counted in creates, not seconds: timed, the faster server would
+# enter the measured run with a tree several times larger (zkd creates 5-8x as fast), and the
+# snapshots of that larger tree would weigh on its measurement alone.
+CREATE_WARMUP_PER_S = 20000
+
+
 def warm_up(binary, hosts, op, clients, inflight, warmup):
     """Runs the case unmeasured for `first` seconds, then in steps of `step` seconds until two
     steps in a row agree on the rate within 10%, or `limit` seconds have gone.  A JVM measured
     cold runs at a fraction of its speed: Apache's set 8x32 went 8k, 13k, 15k, 23k, 39k, 38k
     ops/s in successive 3 s runs on a fresh server here (zkd's was flat from the first), and
     short steps can agree while the JIT is still climbing, hence the fixed first part.
-    Returns the seconds spent."""
+    Returns the wall seconds spent."""
     first, step, limit = warmup
-    prev, spent = None, 0
+    by_count = op == "create" and clients * inflight > 1
+    prev, spent, t0 = None, 0, time.monotonic()
     while spent < limit:
         secs = first if spent == 0 else step
-        rate = zkbench(binary, hosts, op, clients, inflight, secs).get("ops_per_sec")
+        count = secs * CREATE_WARMUP_PER_S if by_count else None
+        rate = zkbench(binary, hosts, op, clients, inflight, secs, count).get("ops_per_sec")
         spent += secs
         if prev and rate and abs(rate - prev) <= 0.1 * max(rate, prev):
             break
         prev = rate
-    return spent
+    return round(time.monotonic() - t0)
 
 
-def zkbench(binary, hosts, op, clients, inflight, seconds):
+def zkbench(binary, hosts, op, clients, inflight, seconds, count=None):
     cmd = [binary, "--hosts", hosts, "--op", op, "--clients", str(clients), "--inflight",
            str(inflight), "--json", "--quiet"]
     if op == "fanout":
         cmd += ["--watchers", "1000", "--count", str(max(5, seconds * 3))]
+    elif count:
+        cmd += ["--count", str(count)]
     else:
         cmd += ["--duration", str(seconds)]
     if pinning():
@@ -244,10 +254,12 @@ def render(results, prof_name, seconds, info, zkfs=None):
         out.append("")
     out.append("fanout: 1 client sets a node 1,000 sessions watch; latency = setData to the last "
                "event; ops/s = rounds/s.  churn: connect + create ephemeral + close, 8 sessions "
-               "at a time; ops/s = sessions/s.  A generator CPU near 100% means the case measured "
+               "at a time; ops/s = sessions/s.  A generator CPU near 100%% means the case measured "
                "zkbench, not the server.  Each case ran on servers started for it on empty data "
                "directories, after an unmeasured warm-up of the same case (a fixed first part, then "
-               "steps until two in a row agreed on the rate within 10%: the warm-up column).")
+               "steps until two in a row agreed on the rate within 10%%; pipelined creates counted "
+               "in creates, %d per second of it, so both trees start the measured run the same "
+               "size: the warm-up column, wall seconds)." % CREATE_WARMUP_PER_S)
     out.append("")
     if zkfs is not None:
         out.append(zkfs_bench.render(zkfs, prof_name))
