@@ -234,6 +234,31 @@ static void setup_one(struct bench *b, const char *path, int size)
     zk_create(b->cl[0].zk, path, b->value, size, NULL, 0, ZK_PERSISTENT, 0, setup_done, b);
 }
 
+/* The keys were created through client 0's server; the others may be served
+ * by members that have not applied those creates yet (ZooKeeper orders reads
+ * per session only), so each session syncs before the load starts. */
+static int sync_pending;
+
+static void sync_done(zk_t *zk, int status, const struct zk_result *res, void *data)
+{
+    struct bench *b = data;
+    (void)zk;
+    (void)res;
+    if (status) {
+        fprintf(stderr, "zkbench: sync after setup failed: %s\n", zk_errname(status));
+        exit(1);
+    }
+    if (--sync_pending == 0)
+        start_load(b);
+}
+
+static void sync_all(struct bench *b)
+{
+    sync_pending = b->clients;
+    for (int i = 0; i < b->clients; i++)
+        zk_sync(b->cl[i].zk, "/zkbench", sync_done, b);
+}
+
 static void setup_done(zk_t *zk, int status, const struct zk_result *res, void *data)
 {
     struct bench *b = data;
@@ -244,7 +269,7 @@ static void setup_done(zk_t *zk, int status, const struct zk_result *res, void *
         exit(1);
     }
     if (--setup_pending == 0)
-        start_load(b);
+        sync_all(b);
 }
 
 static void setup(struct bench *b)
