@@ -150,9 +150,12 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Counts `n` written bytes and paces the writeback (WRITEBACK_STEP). */
-static int writer_wrote(struct snapshot_writer *w, size_t n)
+/* Writes `n` bytes to the file and paces the writeback (WRITEBACK_STEP). */
+static int writer_out(struct snapshot_writer *w, const uint8_t *p, size_t n)
 {
+    int rc = write_all(w->fd, p, n);
+    if (rc)
+        return rc;
     w->written += n;
     if (w->written - w->synced < WRITEBACK_STEP)
         return 0;
@@ -167,8 +170,8 @@ static int writer_wrote(struct snapshot_writer *w, size_t n)
 
 static int writer_flush(struct snapshot_writer *w)
 {
-    if (!w->err && w->len && !(w->err = write_all(w->fd, w->buf, w->len)))
-        w->err = writer_wrote(w, w->len);
+    if (!w->err && w->len)
+        w->err = writer_out(w, w->buf, w->len);
     w->len = 0;
     return w->err;
 }
@@ -181,11 +184,8 @@ static int writer_put(struct snapshot_writer *w, const void *p, size_t n)
     if (n > WRITE_BUFFER - w->len) {
         if (writer_flush(w))
             return w->err;
-        if (n >= WRITE_BUFFER) {
-            if (!(w->err = write_all(w->fd, p, n)))
-                w->err = writer_wrote(w, n);
-            return w->err;
-        }
+        if (n >= WRITE_BUFFER)
+            return w->err = writer_out(w, p, n);
     }
     memcpy(w->buf + w->len, p, n);
     w->len += n;
