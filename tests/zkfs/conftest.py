@@ -11,6 +11,7 @@ Mount.path is the mount point, Mount.zk_root the chroot znode ("/zkfs-…") that
 look at what the mount did; Mount.zpath("a/b") is the kazoo path of mount-relative "a/b".
 """
 import os
+import re
 import signal
 import subprocess
 import time
@@ -100,7 +101,18 @@ class Mount:
                 raise AssertionError("zkfs did not mount within %.0fs:\n%s" % (timeout, self.log_text()))
             time.sleep(0.02)
         self.dev = _mount_device(self.path)
+        # The mount appears in mountinfo before zkfs logs "mounted ..., session 0x..." and
+        # starts its request loop; a request on the mount waits for that loop (the kernel
+        # holds requests until FUSE INIT is answered), so after it the line is known written.
+        os.listdir(self.path)
         return self
+
+    def session_id(self):
+        """The session the mount opened, from the "mounted ... session 0x..." line that
+        start() has made sure is written."""
+        m = re.search(r"mounted .* session 0x([0-9a-f]+)", self.log_text())
+        assert m, "no 'mounted ... session' line in the zkfs log:\n" + self.log_text()
+        return int(m.group(1), 16)
 
     def log_text(self):
         with open(self.log_path, "rb") as f:

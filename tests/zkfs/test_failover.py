@@ -39,7 +39,7 @@ def serving_member(ens, session_id):
 def test_member_death_keeps_session_lease_and_open_files(ensemble, kazoo_client, zkfs_mount):
     zk = kazoo_client(ensemble)
     m = zkfs_mount(ensemble, opts=["session_timeout=20000"])
-    session = int(re.search(r"session 0x([0-9a-f]+)", m.log_text()).group(1), 16)
+    session = m.session_id()
     holder = hold_lease(m.p("leader@eph"))
     fd = None
     try:
