@@ -228,18 +228,33 @@ int request_build(const struct zk_request *req, const char *chroot, int max_buff
     return 0;
 }
 
-struct zk_pending *request_bare(int op)
+/* A request without a path: header, then `body` as a jute buffer when
+ * `body` is not NULL. */
+static struct zk_pending *request_raw(int op, const void *body, size_t len)
 {
     struct zk_pending *p = zk_xcalloc(1, sizeof *p);
     p->op = p->api_op = op;
     p->watch_kind = WK_NONE;
     struct jute_out o;
     jute_out_init(&o);
-    jute_put_int(&o, 8);
-    jute_put_int(&o, 0);
+    jute_put_int(&o, 0); /* length, patched below */
+    jute_put_int(&o, 0); /* xid, patched at send */
     jute_put_int(&o, op);
+    if (body)
+        jute_put_buffer(&o, body, (int32_t)len);
+    jute_patch_int(&o, 0, (int32_t)(o.len - 4));
     p->frame = jute_out_steal(&o, &p->frame_len);
     return p;
+}
+
+struct zk_pending *request_bare(int op)
+{
+    return request_raw(op, NULL, 0);
+}
+
+struct zk_pending *request_sasl(const void *token, size_t len)
+{
+    return request_raw(ZK_OP_SASL, token ? token : "", len);
 }
 
 void request_set_xid(struct zk_pending *p, int32_t xid)

@@ -46,6 +46,9 @@ int request_build(const struct zk_request *req, const char *chroot, int max_buff
                   struct zk_pending **out);
 /* A pending request for an internal op without a body (ping, closeSession). */
 struct zk_pending *request_bare(int op);
+/* A pending GetSASLRequest carrying one token (`token` may be NULL when
+ * `len` is 0).  The caller owns the result, as with request_bare. */
+struct zk_pending *request_sasl(const void *token, size_t len);
 void request_set_xid(struct zk_pending *p, int32_t xid);
 void pending_free(struct zk_pending *p);
 

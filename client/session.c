@@ -666,18 +666,7 @@ static void session_ready(zk_t *zk);
 /* Sends one SASL token (GetSASLRequest) with a regular xid. */
 static void sasl_send(zk_t *zk, const char *tok, unsigned len)
 {
-    struct zk_pending *p = zk_xcalloc(1, sizeof *p);
-    p->op = p->api_op = ZK_OP_SASL;
-    p->watch_kind = WK_NONE;
-    struct jute_out o;
-    jute_out_init(&o);
-    jute_put_int(&o, 0);
-    jute_put_int(&o, 0);
-    jute_put_int(&o, ZK_OP_SASL);
-    jute_put_buffer(&o, tok ? tok : "", (int32_t)len);
-    jute_patch_int(&o, 0, (int32_t)(o.len - 4));
-    p->frame = jute_out_steal(&o, &p->frame_len);
-    send_pending(zk, p);
+    send_pending(zk, request_sasl(tok, len));
 }
 
 static void sasl_fail(zk_t *zk)

@@ -291,7 +291,7 @@ int apply_txn(struct server *s, struct txn *t, int64_t zxid, struct journal *j)
     int rc = 0;
     switch (t->type) {
     case ZK_OP_CREATESESSION:
-        sessions_add(&s->sessions, t->session, t->timeout, server_now_ms());
+        sessions_add(&s->sessions, t->session, t->timeout, clock_mono_ms());
         break;
     case ZK_OP_CLOSESESSION: {
         struct close_ctx cc = {s, zxid, j, zk_xmalloc(256), 256};

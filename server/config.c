@@ -1261,3 +1261,25 @@ int config_format(const struct zkd_config *cfg, char *buf, int buflen)
     }
     return o.len;
 }
+
+int config_is_voter(const struct zkd_config *cfg, int id)
+{
+    const struct zkd_server_line *l = config_server(cfg, id);
+    return l && !l->observer;
+}
+
+int config_voters(const struct zkd_config *cfg)
+{
+    int n = 0;
+    for (int i = 0; i < cfg->nservers; i++)
+        n += !cfg->servers[i].observer;
+    return n;
+}
+
+const struct zkd_server_line *config_server(const struct zkd_config *cfg, int id)
+{
+    for (int i = 0; i < cfg->nservers; i++)
+        if (cfg->servers[i].id == id)
+            return &cfg->servers[i];
+    return NULL;
+}

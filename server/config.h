@@ -120,4 +120,10 @@ int config_read_myid(const char *data_dir);
  */
 int config_format(const struct zkd_config *cfg, char *buf, int buflen);
 
+/* Whether server id `id` is a voting member of cfg; the number of voters;
+ * the server.N line of id `id`, or NULL. */
+int config_is_voter(const struct zkd_config *cfg, int id);
+int config_voters(const struct zkd_config *cfg);
+const struct zkd_server_line *config_server(const struct zkd_config *cfg, int id);
+
 #endif

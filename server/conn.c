@@ -13,9 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fourlw.h"
 #include "log.h"
-#include "quorum.h"
 #include "sasl.h"
 #include "server.h"
 #include "tls.h"
@@ -64,8 +62,7 @@ void conn_close(struct conn *c)
     if (c->state == CONN_CLOSING || c->sink)
         return;
     c->state = CONN_CLOSING;
-    if (s->q)
-        quorum_conn_closed(s, c);
+    server_conn_closed(s, c);
     if (c->session && c->session->conn == c)
         c->session->conn = NULL;
     watch_owner_clear(&c->watches);
@@ -171,10 +168,10 @@ struct conn *conn_create(struct server *s, int tls)
     c->is_tls = tls;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
-    c->established_ms = server_wall_ms();
+    c->established_ms = clock_wall_ms();
     c->state = CONN_HANDSHAKE;
     c->uid = ++s->next_conn_uid;
-    c->active_ms = server_now_ms();
+    c->active_ms = clock_mono_ms();
     if (tls) {
         c->tls = tls_conn_new(s->tls_ctx);
         c->tls_rbuf = zk_xmalloc(TLS_RBUF);
@@ -238,8 +235,7 @@ static int handle_frames(struct conn *c)
     size_t off = 0;
     while (c->state != CONN_CLOSING && !c->close_after_flush && c->in_len - off >= 4) {
         const uint8_t *p = c->in + off;
-        if (c->state == CONN_HANDSHAKE && fourlw_is_command(p)) {
-            fourlw_run(s, c, p);
+        if (c->state == CONN_HANDSHAKE && server_four_letter(s, c, p)) {
             off = c->in_len;
             break;
         }

@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "peer.h"
-#include "server.h"
+#include "clock.h"
 
 #define FINALIZE_WAIT_MS 60
 #define RESEND_MS 200
@@ -60,28 +60,6 @@ struct election {
     struct zkd_server_line listen_line; /* where we listen (kept across reconfigs) */
     struct peer_link *in[2 * ZKD_MAX_SERVERS]; /* incoming links */
 };
-
-int config_is_voter(const struct zkd_config *cfg, int id)
-{
-    const struct zkd_server_line *l = config_server(cfg, id);
-    return l && !l->observer;
-}
-
-int config_voters(const struct zkd_config *cfg)
-{
-    int n = 0;
-    for (int i = 0; i < cfg->nservers; i++)
-        n += !cfg->servers[i].observer;
-    return n;
-}
-
-const struct zkd_server_line *config_server(const struct zkd_config *cfg, int id)
-{
-    for (int i = 0; i < cfg->nservers; i++)
-        if (cfg->servers[i].id == id)
-            return &cfg->servers[i];
-    return NULL;
-}
 
 static const char *state_name(enum peer_state s)
 {
@@ -143,7 +121,7 @@ static void on_out_close(struct peer_link *l, int status)
     (void)status;
     if (m->out == l)
         m->out = NULL;
-    m->next_connect_ms = server_now_ms() + RECONNECT_MS;
+    m->next_connect_ms = clock_mono_ms() + RECONNECT_MS;
 }
 
 static void handle_notification(struct election *e, struct member *m, struct jute_in *in);
@@ -164,7 +142,7 @@ static void connect_member(struct election *e, struct member *m)
 {
     m->out = peer_connect(e->loop, m->line->host, m->line->election_port, m, NULL, on_out_msg,
                           on_out_close);
-    m->next_connect_ms = server_now_ms() + RECONNECT_MS;
+    m->next_connect_ms = clock_mono_ms() + RECONNECT_MS;
     if (!m->out)
         return;
     snprintf(m->out->desc, sizeof m->out->desc, "server %d election port (%s:%d)", m->id,
@@ -185,7 +163,7 @@ static void connect_member(struct election *e, struct member *m)
 static void on_timer(uv_timer_t *t)
 {
     struct election *e = t->data;
-    int64_t now = server_now_ms();
+    int64_t now = clock_mono_ms();
     for (int i = 0; i < e->nmembers; i++) {
         struct member *m = &e->members[i];
         if (!m->out && now >= m->next_connect_ms)

@@ -63,9 +63,4 @@ int64_t election_round(const struct election *e);
  * close callbacks. */
 void election_close(struct election *e);
 
-/* Whether server id `id` is a voting member of cfg; the number of voters. */
-int config_is_voter(const struct zkd_config *cfg, int id);
-int config_voters(const struct zkd_config *cfg);
-const struct zkd_server_line *config_server(const struct zkd_config *cfg, int id);
-
 #endif

@@ -228,7 +228,7 @@ static void cons(struct server *s, struct jute_out *o)
                     "llat=%lld,minlat=%llu,avglat=%llu,maxlat=%llu",
                  (unsigned long long)c->session_id, op_name(c->last_op), (long long)c->established_ms,
                  c->timeout, (unsigned)c->last_cxid, (unsigned long long)s->last_zxid,
-                 (long long)server_wall_ms(), (long long)(c->last_latency_us / 1000),
+                 (long long)clock_wall_ms(), (long long)(c->last_latency_us / 1000),
                  (unsigned long long)(c->lat_min_us / 1000),
                  (unsigned long long)(c->lat_count ? c->lat_total_us / 1000 / c->lat_count : 0),
                  (unsigned long long)(c->lat_max_us / 1000));

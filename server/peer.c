@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "server.h"
+#include "clock.h"
 #include "tls.h"
 
 /* sslQuorum: one client and one server context for every link. */
@@ -119,11 +119,6 @@ static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = l->in_cap - l->in_len;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void process_input(struct peer_link *l);
 
 static void alloc_cipher(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -174,7 +169,7 @@ static void process_input(struct peer_link *l)
 {
     size_t off = 0;
     while (!l->closing && l->in_len - off >= 4) {
-        uint32_t len = be32(l->in + off);
+        uint32_t len = zk_be32_get(l->in + off);
         if (len > PEER_MAX_MSG) {
             log_warn("link to %s: message of %u bytes is over the limit; closing", l->desc, len);
             link_fail(l, UV_EPROTO);
@@ -190,7 +185,7 @@ static void process_input(struct peer_link *l)
             }
             break;
         }
-        l->last_heard_ms = server_now_ms();
+        l->last_heard_ms = clock_mono_ms();
         l->on_msg(l, l->in + off + 4, len);
         off += 4 + (size_t)len;
     }
@@ -210,7 +205,7 @@ static void link_init(struct peer_link *l, uv_loop_t *loop, void *owner, peer_ms
     l->id = -1;
     l->on_msg = on_msg;
     l->on_close = on_close;
-    l->last_heard_ms = server_now_ms();
+    l->last_heard_ms = clock_mono_ms();
 }
 
 static void on_connected(uv_connect_t *req, int status)
@@ -225,7 +220,7 @@ static void on_connected(uv_connect_t *req, int status)
         return;
     }
     l->connected = 1;
-    l->last_heard_ms = server_now_ms();
+    l->last_heard_ms = clock_mono_ms();
     if (tls_client_ctx)
         l->tls = tls_conn_new_client(tls_client_ctx, &l->cipher);
     uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);

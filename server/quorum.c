@@ -70,14 +70,19 @@ enum qmsg {
 enum role { R_LOOKING, R_LEADING, R_FOLLOWING, R_OBSERVING };
 enum action { A_NONE, A_LOOK, A_LEAD, A_FOLLOW };
 
-/* The leader's record of one learner. */
-enum lstate { L_NEW, L_INFO, L_EPOCH, L_SYNCED, L_ACTIVE };
+/* The leader's record of one learner: how far its sync has come. */
+enum learner_state { L_NEW, L_INFO, L_EPOCH, L_SYNCED, L_ACTIVE };
+
+/* This member's own progress as a learner, in order: connecting to the
+ * leader, FINFO sent, ACKEPOCH sent, NEWLEADER received (history synced:
+ * it logs and acknowledges), UPTODATE received (it serves clients). */
+enum follow_phase { F_CONNECTING, F_INFO_SENT, F_EPOCH_ACKED, F_NEWLEADER, F_SERVING };
 struct learner {
     struct quorum *q;
     struct peer_link *l;     /* NULL once the link is gone (dead) */
     struct learner *next;
     int sid, observer;
-    enum lstate st;
+    enum learner_state st;
     int64_t accepted_epoch, current_epoch, last_zxid;
     int64_t sync_zxid;       /* end of the history sent before NEWLEADER */
     int64_t acked;
@@ -139,7 +144,7 @@ struct quorum {
 
     /* learner */
     struct peer_link *leader;
-    int lstate;              /* 0 connecting, 1 info sent, 2 epoch acked, 3 NEWLEADER, 4 serving */
+    enum follow_phase phase; /* how far this learner's sync with its leader has come */
     int64_t newleader_zxid;
     int need_snap;
     struct pending *qhead, *qtail;
@@ -150,7 +155,7 @@ struct quorum {
 static void schedule_look(struct quorum *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int64_t now_ms(void) { return server_now_ms(); }
+static int64_t now_ms(void) { return clock_mono_ms(); }
 static int quorum_size(const struct quorum *q) { return q->nvoters / 2 + 1; }
 
 /* ---- persistent epochs (dataDir/acceptedEpoch, dataDir/currentEpoch) ---- */
@@ -270,7 +275,7 @@ static void sweep_learners(struct quorum *q)
     }
 }
 
-static void broadcast(struct quorum *q, const struct jute_out *o, enum lstate min)
+static void broadcast(struct quorum *q, const struct jute_out *o, enum learner_state min)
 {
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (learner_live(ln) && ln->st >= min)
@@ -537,7 +542,7 @@ static void handle_connect(struct quorum *q, struct learner *ln, struct jute_in 
     int64_t zxid = s->last_zxid;
     if (!sessions_get(&s->sessions, id)) {
         struct txn t;
-        txn_init(&t, ZK_OP_CREATESESSION, id, 0, server_wall_ms());
+        txn_init(&t, ZK_OP_CREATESESSION, id, 0, clock_wall_ms());
         t.timeout = timeout;
         zxid = server_commit(s, &t);
         txn_free(&t);
@@ -903,13 +908,13 @@ static void learner_commit(struct quorum *q, int64_t c)
 {
     if (c > q->commit)
         q->commit = c;
-    if (q->lstate >= 3)
+    if (q->phase >= F_NEWLEADER)
         apply_queue(q);
 }
 
 static void send_ack(struct quorum *q)
 {
-    if (q->leader && q->lstate >= 3 && q->log_durable >= q->newleader_zxid)
+    if (q->leader && q->phase >= F_NEWLEADER && q->log_durable >= q->newleader_zxid)
         send_long(q->leader, QM_ACK, q->log_durable);
 }
 
@@ -941,7 +946,7 @@ static void handle_linfo(struct quorum *q, struct jute_in *in)
     jute_put_long(&o, q->need_snap ? -1 : q->logged);
     peer_send_out(q->leader, &o);
     jute_out_free(&o);
-    q->lstate = 2;
+    q->phase = F_EPOCH_ACKED;
 }
 
 static void handle_trunc(struct quorum *q, int64_t z)
@@ -979,7 +984,7 @@ static void handle_proposal(struct quorum *q, struct jute_in *in)
 {
     struct server *s = q->s;
     int64_t zxid = jute_get_long(in);
-    if (in->err || q->lstate < 2) {
+    if (in->err || q->phase < F_EPOCH_ACKED) {
         learner_fail(q, "unexpected proposal");
         return;
     }
@@ -991,7 +996,7 @@ static void handle_proposal(struct quorum *q, struct jute_in *in)
         learner_fail(q, "empty proposal");
         return;
     }
-    int32_t type = (int32_t)((uint32_t)rec[0] << 24 | (uint32_t)rec[1] << 16 | (uint32_t)rec[2] << 8 | rec[3]);
+    int32_t type = (int32_t)zk_be32_get(rec);
     if (type == TXN_NEWEPOCH) {
         /* Promise the leader's next epoch before acknowledging it. */
         struct txn t;
@@ -1035,7 +1040,7 @@ static void handle_reply(struct quorum *q, struct jute_in *in)
     p->flags = flags;
     memcpy(p->data, in->p + in->off, len);
     pending_push(q, p);
-    if (q->lstate >= 4)
+    if (q->phase >= F_SERVING)
         apply_queue(q);
 }
 
@@ -1072,14 +1077,14 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
         break;
     case QM_TRUNC: {
         int64_t z = jute_get_long(&in);
-        if (!in.err && q->lstate == 2)
+        if (!in.err && q->phase == F_EPOCH_ACKED)
             handle_trunc(q, z);
         else
             learner_fail(q, "unexpected TRUNC");
         break;
     }
     case QM_SNAPBEGIN:
-        if (q->lstate != 2) {
+        if (q->phase != F_EPOCH_ACKED) {
             learner_fail(q, "unexpected snapshot");
             break;
         }
@@ -1100,24 +1105,24 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
         break;
     case QM_NEWLEADER: {
         int64_t epoch = jute_get_long(&in), z = jute_get_long(&in);
-        if (in.err || q->lstate != 2 || epoch != q->epoch) {
+        if (in.err || q->phase != F_EPOCH_ACKED || epoch != q->epoch) {
             learner_fail(q, "unexpected NEWLEADER");
             break;
         }
         if (epoch > q->current_epoch)
             set_current_epoch(q, epoch);
         q->newleader_zxid = z;
-        q->lstate = 3;
+        q->phase = F_NEWLEADER;
         send_ack(q);
         break;
     }
     case QM_UPTODATE: {
         int64_t c = jute_get_long(&in);
-        if (in.err || q->lstate != 3) {
+        if (in.err || q->phase != F_NEWLEADER) {
             learner_fail(q, "unexpected UPTODATE");
             break;
         }
-        q->lstate = 4;
+        q->phase = F_SERVING;
         q->serving = 1;
         q->last_report_ms = now_ms();
         election_settle(q->el, q->voter ? PEER_FOLLOWING : PEER_OBSERVING, q->leader_id);
@@ -1135,7 +1140,7 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
     }
     case QM_PING: {
         int64_t c = jute_get_long(&in);
-        if (!in.err && q->lstate >= 3)
+        if (!in.err && q->phase >= F_NEWLEADER)
             learner_commit(q, c);
         send_pingack(q);
         break;
@@ -1172,7 +1177,7 @@ static void on_leader_connect(struct peer_link *l, int status)
     jute_put_long(&o, q->need_snap ? -1 : q->logged);
     peer_send_out(l, &o);
     jute_out_free(&o);
-    q->lstate = 1;
+    q->phase = F_INFO_SENT;
 }
 
 static void follow(struct quorum *q, int leader)
@@ -1184,7 +1189,7 @@ static void follow(struct quorum *q, int leader)
     sweep_learners(q);
     q->role = q->voter ? R_FOLLOWING : R_OBSERVING;
     q->leader_id = leader;
-    q->lstate = 0;
+    q->phase = F_CONNECTING;
     q->commit = 0; /* the new leader tells us what is committed */
     q->deadline = now_ms() + (int64_t)q->s->cfg.init_limit * q->s->cfg.tick_time;
     q->leader = line ? peer_connect(q->s->loop, line->host, line->quorum_port, q, on_leader_connect,
@@ -1202,7 +1207,7 @@ static void follow(struct quorum *q, int leader)
 static void learner_tick(struct quorum *q)
 {
     int64_t now = now_ms();
-    if (q->lstate < 4) {
+    if (q->phase < F_SERVING) {
         if (now > q->deadline)
             learner_fail(q, "not in sync within initLimit");
         return;
@@ -1243,7 +1248,7 @@ static void leave_role(struct quorum *q)
     }
     q->qtail = NULL;
     i64map_free(&q->fwd);
-    q->lstate = 0;
+    q->phase = F_CONNECTING;
     if (q->logged < s->last_zxid)
         q->logged = s->last_zxid;
 }
@@ -1390,7 +1395,7 @@ int quorum_is_leader(const struct quorum *q)
 }
 int quorum_is_learner(const struct quorum *q)
 {
-    return (q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->lstate >= 4 && q->serving;
+    return (q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->phase >= F_SERVING && q->serving;
 }
 
 static void on_bump(uv_timer_t *t);
@@ -1427,7 +1432,7 @@ static void on_bump(uv_timer_t *t)
     if (q->bump_state != 1 || !quorum_is_leader(q))
         return;
     struct txn tx;
-    txn_init(&tx, TXN_NEWEPOCH, 0, 0, server_wall_ms());
+    txn_init(&tx, TXN_NEWEPOCH, 0, 0, clock_wall_ms());
     int64_t next = (q->accepted_epoch > q->epoch ? q->accepted_epoch : q->epoch) + 1;
     tx.epoch = next;
     set_accepted_epoch(q, next);
@@ -1570,7 +1575,7 @@ void quorum_describe(const struct quorum *q, struct quorum_info *info)
     info->role = names[q->role];
     if (q->role == R_LEADING && !q->established)
         info->role = "looking";
-    if ((q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->lstate < 4)
+    if ((q->role == R_FOLLOWING || q->role == R_OBSERVING) && q->phase < F_SERVING)
         info->role = "looking";
     info->leader_id = q->leader_id;
     info->epoch = q->epoch;

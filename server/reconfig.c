@@ -257,7 +257,7 @@ void reconfig_request(struct server *s, struct conn *c, int32_t xid, struct jute
     jute_out_init(&text);
     format_list(&l, zxid, &text);
     struct txn t;
-    txn_init(&t, ZK_OP_RECONFIG, c->session_id, xid, server_wall_ms());
+    txn_init(&t, ZK_OP_RECONFIG, c->session_id, xid, clock_wall_ms());
     struct txn_op *op = txn_add_op(&t, ZK_OP_SETDATA);
     op->path = zk_xstrndup(CONFIG_PATH, strlen(CONFIG_PATH));
     op->data = (struct zk_slice){(const char *)text.p, (int32_t)text.len};

@@ -135,7 +135,7 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     }
     if (id == 0) {
         struct txn t;
-        txn_init(&t, ZK_OP_CREATESESSION, sessions_next_id(&s->sessions), 0, server_wall_ms());
+        txn_init(&t, ZK_OP_CREATESESSION, sessions_next_id(&s->sessions), 0, clock_wall_ms());
         t.timeout = timeout;
         int64_t zxid = server_commit(s, &t);
         struct session *se = sessions_get(&s->sessions, t.session);
@@ -156,7 +156,7 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
         return;
     }
     se->timeout = timeout;
-    sessions_touch(&s->sessions, se, server_now_ms());
+    sessions_touch(&s->sessions, se, clock_mono_ms());
     server_attach(s, c, se);
     send_connect_response(s, c, timeout, se->id, expected, s->last_zxid);
 }
@@ -619,7 +619,7 @@ static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t t
     struct txn t;
     struct journal j = {0};
     struct prep_result r;
-    txn_init(&t, type, c->session_id, xid, server_wall_ms());
+    txn_init(&t, type, c->session_id, xid, clock_wall_ms());
     int64_t zxid = server_next_zxid(s);
     int rc = prep_op(s, c, type, in, &t, zxid, &j, &r);
     if (rc || t.nops == 0) {
@@ -646,7 +646,7 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
 {
     struct txn t;
     struct journal j = {0};
-    txn_init(&t, ZK_OP_MULTI, c->session_id, xid, server_wall_ms());
+    txn_init(&t, ZK_OP_MULTI, c->session_id, xid, clock_wall_ms());
     int64_t zxid = server_next_zxid(s);
     struct prep_result *res = NULL;
     int n = 0, failed = -1, wrong_kind = 0;
@@ -753,7 +753,7 @@ out:
 static void close_session(struct server *s, struct conn *c, int32_t xid)
 {
     struct txn t;
-    txn_init(&t, ZK_OP_CLOSESESSION, c->session_id, xid, server_wall_ms());
+    txn_init(&t, ZK_OP_CLOSESESSION, c->session_id, xid, clock_wall_ms());
     int64_t zxid = server_commit(s, &t);
     txn_free(&t);
     conn_reply_header(c, xid, zxid, 0, zxid);
@@ -764,7 +764,7 @@ static void close_session(struct server *s, struct conn *c, int32_t xid)
 
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
-    c->active_ms = server_now_ms();
+    c->active_ms = clock_mono_ms();
     if (s->q && !c->readonly && !quorum_serving(s->q)) {
         /* This member just lost its leader or quorum: the client must go to
          * one that has them (it is closed with the others in a moment). */
@@ -772,7 +772,7 @@ void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t l
         return;
     }
     if (s->q && len >= 8) {
-        int32_t type = (int32_t)((uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]);
+        int32_t type = (int32_t)zk_be32_get(p + 4);
         if (c->session && !c->session->closing && !c->readonly &&
             quorum_route(s, c, p, len, type)) {
             sessions_touch(&s->sessions, c->session, c->active_ms);
@@ -814,7 +814,7 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
             return;
         }
     } else {
-        sessions_touch(&s->sessions, c->session, server_now_ms());
+        sessions_touch(&s->sessions, c->session, clock_mono_ms());
     }
     switch (type) {
     case ZK_OP_PING:

@@ -31,6 +31,7 @@
 #include "apply.h"
 #include "conn.h"
 #include "election.h"
+#include "fourlw.h"
 #include "quorum.h"
 #include "reconfig.h"
 #include "log.h"
@@ -39,20 +40,6 @@
 #include "tls.h"
 #include "txnlog.h"
 #include "zk/proto.h"
-
-int64_t server_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t server_wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static int mkdirs(const char *path)
 {
@@ -116,7 +103,7 @@ static int load_record(const void *rec, size_t len, void *d)
         int32_t timeout = jute_get_int(&in);
         if (in.err)
             return -1;
-        sessions_add(&s->sessions, id, timeout, server_now_ms());
+        sessions_add(&s->sessions, id, timeout, clock_mono_ms());
         return 0;
     }
     return tree_load_record(s->tree, rec, len);
@@ -157,7 +144,7 @@ static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
 
 static int recover(struct server *s)
 {
-    int64_t t0 = server_now_ms();
+    int64_t t0 = clock_mono_ms();
     s->tree = tree_new_empty();
     int64_t snap = -1;
     int rc = snapshot_load(s->cfg.data_dir, load_record, load_reset, s, &snap);
@@ -186,7 +173,7 @@ static int recover(struct server *s)
     log_info("recovered %llu znodes and %u sessions up to zxid 0x%llx (snapshot 0x%llx) in %lld ms",
              (unsigned long long)tree_node_count(s->tree), sessions_count(&s->sessions),
              (unsigned long long)s->last_zxid, (unsigned long long)snap,
-             (long long)(server_now_ms() - t0));
+             (long long)(clock_mono_ms() - t0));
     return 0;
 }
 
@@ -407,6 +394,22 @@ void server_run(struct server *s)
     }
 }
 
+/* ---- connection events ---- */
+
+int server_four_letter(struct server *s, struct conn *c, const uint8_t *p)
+{
+    if (!fourlw_is_command(p))
+        return 0;
+    fourlw_run(s, c, p);
+    return 1;
+}
+
+void server_conn_closed(struct server *s, struct conn *c)
+{
+    if (s->q)
+        quorum_conn_closed(s, c);
+}
+
 /* ---- sessions ---- */
 
 void server_expire_session(struct server *s, struct session *se)
@@ -415,7 +418,7 @@ void server_expire_session(struct server *s, struct session *se)
              se->timeout);
     struct conn *c = se->conn;
     struct txn t;
-    txn_init(&t, ZK_OP_CLOSESESSION, se->id, 0, server_wall_ms());
+    txn_init(&t, ZK_OP_CLOSESESSION, se->id, 0, clock_wall_ms());
     server_commit(s, &t);
     txn_free(&t);
     if (c) {
@@ -435,7 +438,7 @@ static void on_tick(uv_timer_t *h)
     struct server *s = h->data;
     if (!decides(s))
         return;
-    sessions_expire(&s->sessions, server_now_ms(), expire_one, s);
+    sessions_expire(&s->sessions, clock_mono_ms(), expire_one, s);
 }
 
 /* ---- containers and TTL nodes (Apache's ContainerManager) ---- */
@@ -467,7 +470,7 @@ static void on_reap(uv_timer_t *h)
     if (!decides(s))
         return;
     int budget = s->cfg.container_max_per_minute;
-    struct reap_ctx r = {s, server_wall_ms(), budget, zk_xmalloc((size_t)budget * sizeof(void *)), 0};
+    struct reap_ctx r = {s, clock_wall_ms(), budget, zk_xmalloc((size_t)budget * sizeof(void *)), 0};
     tree_foreach_special(s->tree, reap_candidate, &r);
     char path[4096];
     for (int i = 0; i < r.n; i++) {
@@ -475,7 +478,7 @@ static void on_reap(uv_timer_t *h)
         if (len >= sizeof path)
             continue;
         struct txn t;
-        txn_init(&t, ZK_OP_DELETE, 0, 0, server_wall_ms());
+        txn_init(&t, ZK_OP_DELETE, 0, 0, clock_wall_ms());
         struct txn_op *op = txn_add_op(&t, ZK_OP_DELETE);
         op->path = zk_xstrndup(path, len);
         struct journal j = {0};
@@ -538,8 +541,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     s->loop = loop;
-    s->start_ms = server_wall_ms();
-    srand((unsigned)(server_now_ms() ^ getpid()));
+    s->start_ms = clock_wall_ms();
+    srand((unsigned)(clock_mono_ms() ^ getpid()));
     int rc;
     if ((rc = mkdirs(cfg->data_dir)) || (rc = mkdirs(cfg->data_log_dir))) {
         log_error("cannot create data directories %s, %s: %s", cfg->data_dir, cfg->data_log_dir,
@@ -624,7 +627,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     log_info("zkd %s ready: %llu znodes, zxid 0x%llx, started in %lld ms", ZKFS_VERSION,
              (unsigned long long)tree_node_count(s->tree), (unsigned long long)s->last_zxid,
-             (long long)(server_wall_ms() - s->start_ms));
+             (long long)(clock_wall_ms() - s->start_ms));
     return 0;
 }
 

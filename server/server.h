@@ -18,7 +18,7 @@
  * commit); when it completes, durable_zxid advances and the held frames go
  * out in order.  So a client can never observe a write that a crash could
  * lose, and per-connection FIFO order is kept because tags never decrease.
- * In an ensemble the gate becomes the quorum-commit zxid (see quorum/).
+ * In an ensemble the gate becomes the quorum-commit zxid (see quorum.h).
  */
 #ifndef ZKD_SERVER_H
 #define ZKD_SERVER_H
@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "config.h"
 #include "hset.h"
 #include "session.h"
@@ -100,11 +101,6 @@ struct server {
     int64_t config_version;      /* of the membership (reconfig.h) */
 };
 
-/* Monotonic milliseconds (session expiry). */
-int64_t server_now_ms(void);
-/* Wall-clock milliseconds (znode ctime/mtime). */
-int64_t server_wall_ms(void);
-
 /*
  * Starts the server on `loop` with a parsed config: recovers the tree from
  * dataDir (snapshot + log), opens the log, listens.  Returns 0 or -1 with the
@@ -125,6 +121,12 @@ void server_free(struct server *s);
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len);
 /* Handles the ConnectRequest frame of a new connection. */
 void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t len);
+/* Answers a connection whose first 4 bytes `p` are a four-letter word and
+ * returns 1 (the connection closes after the answer); returns 0 otherwise. */
+int server_four_letter(struct server *s, struct conn *c, const uint8_t *p);
+/* Called by conn_close before `c` is torn down: the quorum forgets the
+ * requests it forwarded for `c`. */
+void server_conn_closed(struct server *s, struct conn *c);
 
 /* The zxid the next transaction will get (prep applies at it; server_commit
  * then assigns the same one). */

@@ -95,33 +95,11 @@
 #define WRITEBACK_STEP (8u << 20)
 #define READ_BUFFER (1u << 20)
 
-static void be64_put(uint8_t *p, uint64_t v)
-{
-    zk_be32_put(p, (uint32_t)(v >> 32));
-    zk_be32_put(p + 4, (uint32_t)v);
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-    return (uint64_t)zk_be32_get(p) << 32 | zk_be32_get(p + 4);
-}
-
 /* Names a snapshot file.  Returns 0, or -ENAMETOOLONG. */
 static int snap_name(char *out, size_t size, const char *dir, int64_t zxid, const char *suffix)
 {
     int n = snprintf(out, size, "%s/snapshot.%016" PRIx64 "%s", dir, (uint64_t)zxid, suffix);
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* Fsyncs a directory; see txnlog.c's twin for why EINVAL counts as success. */
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) && errno != EINVAL && errno != ENOTSUP ? -errno : 0;
-    close(fd);
-    return rc;
 }
 
 /* ---- writing ---- */
@@ -212,7 +190,7 @@ static int write_image(struct snapshot_writer *w, int64_t zxid, snapshot_produce
 {
     uint8_t h[HEADER];
     memcpy(h, MAGIC, 8);
-    be64_put(h + 8, (uint64_t)zxid);
+    zk_be64_put(h + 8, (uint64_t)zxid);
     writer_put(w, h, sizeof h);
     int rc = produce(w, data);
     if (rc)
@@ -220,7 +198,7 @@ static int write_image(struct snapshot_writer *w, int64_t zxid, snapshot_produce
     uint8_t t[TRAILER];
     zk_be32_put(t, 0);
     zk_be32_put(t + 4, w->crc);
-    be64_put(t + 8, w->count);
+    zk_be64_put(t + 8, w->count);
     writer_put(w, t, sizeof t);
     return writer_flush(w);
 }
@@ -253,7 +231,7 @@ int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, v
         goto err_unlink_tmp;
     }
     /* Renamed: the file is whole even if this fails, so it stays. */
-    rc = fsync_dir(dir);
+    rc = datadir_fsync(dir);
     goto out_free_buf;
 
 err_unlink_tmp:
@@ -425,7 +403,7 @@ static int check_trailer(struct candidate *c, const uint8_t *h, uint32_t crc, ui
     int rc = read_exact(c, n, sizeof n);
     if (rc <= 0)
         return rc < 0 ? rc : damaged(c, "truncated trailer");
-    if (zk_be32_get(h + 4) != crc || be64_get(n) != count)
+    if (zk_be32_get(h + 4) != crc || zk_be64_get(n) != count)
         return damaged(c, "trailer does not match the records");
     if (fgetc(c->f) != EOF)
         return damaged(c, "bytes after the trailer");
@@ -439,7 +417,7 @@ static int load_records(struct candidate *c, snapshot_load_cb cb, void *data)
     int rc = read_exact(c, h, HEADER);
     if (rc <= 0 || memcmp(h, MAGIC, 8))
         return rc < 0 ? rc : damaged(c, "bad header");
-    if (be64_get(h + 8) != (uint64_t)c->zxid)
+    if (zk_be64_get(h + 8) != (uint64_t)c->zxid)
         return damaged(c, "zxid in the header does not match the file name");
     uint32_t crc = 0;
     uint64_t count = 0;

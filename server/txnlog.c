@@ -157,30 +157,6 @@ uint32_t zk_crc32(uint32_t crc, const void *p, size_t len)
     return ~crc;
 }
 
-static void be64_put(uint8_t *p, uint64_t v)
-{
-    zk_be32_put(p, (uint32_t)(v >> 32));
-    zk_be32_put(p + 4, (uint32_t)v);
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-    return (uint64_t)zk_be32_get(p) << 32 | zk_be32_get(p + 4);
-}
-
-/* Fsyncs a directory so entries created or renamed in it survive a crash.
- * Returns 0 or -errno; file systems that cannot sync a directory count as
- * success, since there is nothing more we could do there. */
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) && errno != EINVAL && errno != ENOTSUP ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
 /* Names a log file; the caller checked at open that `dir` leaves room. */
 static void log_name(char *out, size_t size, const char *dir, int64_t zxid)
 {
@@ -344,7 +320,7 @@ static void file_start(struct txnlog *log, int64_t zxid)
     log->off = log->alloc_end = 0;
     log->prealloc = 1;
     file_reserve(log, 1);
-    int rc = fsync_dir(log->dir);
+    int rc = datadir_fsync(log->dir);
     if (rc)
         die("fsync of directory", log->dir, -rc);
 }
@@ -539,7 +515,7 @@ void txnlog_append(struct txnlog *log, int64_t zxid, const void *rec, size_t len
     jute_out_reserve(&b->buf, REC_HDR + len);
     uint8_t *h = b->buf.p + b->buf.len;
     zk_be32_put(h, (uint32_t)len);
-    be64_put(h + 8, (uint64_t)zxid);
+    zk_be64_put(h + 8, (uint64_t)zxid);
     zk_be32_put(h + 4, zk_crc32(zk_crc32(0, h + 8, 8), rec, len));
     memcpy(h + REC_HDR, rec, len);
     b->buf.len += REC_HDR + len;
@@ -763,7 +739,7 @@ static int replay_file(struct replay *r, const struct datafile *file, const char
             break;
         }
         uint32_t len = zk_be32_get(h);
-        int64_t zxid = (int64_t)be64_get(h + 8);
+        int64_t zxid = (int64_t)zk_be64_get(h + 8);
         if ((rc = record_read(r, f, h, off, st.st_size, t)) || t->why)
             break;
         if ((rc = record_place(r, file, off, zxid, t)) || t->why)
@@ -814,7 +790,7 @@ static int retire_files(const char *dir, const struct datafile *files, int n)
             return rc;
         }
     }
-    return n ? fsync_dir(dir) : 0;
+    return n ? datadir_fsync(dir) : 0;
 }
 
 /* Repairs the log after file i ended early: cuts it, or sets it aside when
@@ -891,7 +867,7 @@ static int cut_above(const char *path, int64_t upto, int *cut)
         ssize_t got = pread(fd, h, sizeof h, off);
         if (got < (ssize_t)sizeof h || zk_be32_get(h) == 0)
             break;
-        if ((int64_t)be64_get(h + 8) > upto) {
+        if ((int64_t)zk_be64_get(h + 8) > upto) {
             rc = ftruncate(fd, off) || fsync(fd) ? -errno : 0;
             *cut = 1;
             break;
@@ -923,7 +899,7 @@ int txnlog_truncate(const char *dir, int64_t upto)
         changed |= cut;
     }
     if (!rc && changed)
-        rc = fsync_dir(dir);
+        rc = datadir_fsync(dir);
     if (!rc && changed && upto >= 0)
         log_info("txnlog: truncated the log in %s after zxid 0x%" PRIx64, dir, (uint64_t)upto);
     else if (!rc && changed)

@@ -112,6 +112,17 @@ static inline uint32_t zk_be32_get(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+static inline void zk_be64_put(uint8_t *p, uint64_t v)
+{
+    zk_be32_put(p, (uint32_t)(v >> 32));
+    zk_be32_put(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t zk_be64_get(const uint8_t *p)
+{
+    return (uint64_t)zk_be32_get(p) << 32 | zk_be32_get(p + 4);
+}
+
 /* Allocation wrappers: abort with a message on OOM (one place to inject). */
 void *zk_xmalloc(size_t n);
 void *zk_xcalloc(size_t n, size_t m);
