@@ -9,6 +9,7 @@
 #include "zk/jute.h"
 #include "zk/proto.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,7 @@ void jute_put_slice(struct jute_out *out, struct zk_slice s)
 
 void jute_patch_int(struct jute_out *out, size_t at, int32_t v)
 {
+    assert(at + 4 <= out->len); /* patches a value already written */
     zk_be32_put(out->p + at, (uint32_t)v);
 }
 

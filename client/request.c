@@ -26,6 +26,7 @@
 #include "watch.h"
 #include "zk/proto.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -259,6 +260,7 @@ struct zk_pending *request_sasl(const void *token, size_t len)
 
 void request_set_xid(struct zk_pending *p, int32_t xid)
 {
+    assert(p->frame && p->frame_len >= 12); /* length, xid, type */
     p->xid = xid;
     zk_be32_put(p->frame + 4, (uint32_t)xid);
 }

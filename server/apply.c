@@ -2,14 +2,12 @@
  * apply.c - see apply.h.
  */
 #include "apply.h"
-#include "reconfig.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
-#include "log.h"
-#include "server.h"
+#include "clock.h"
 #include "zk/proto.h"
 
 size_t path_parent_len(const char *path, size_t len)
@@ -49,12 +47,12 @@ static void push_event(struct journal *j, int32_t type, const char *path, size_t
     j->nev++;
 }
 
-static int apply_create(struct server *s, const struct txn *t, const struct txn_op *op,
+static int apply_create(struct db *db, const struct txn *t, const struct txn_op *op,
                         int64_t zxid, struct journal *j)
 {
     size_t len = strlen(op->path);
     size_t plen = path_parent_len(op->path, len);
-    struct znode *parent = tree_lookup(s->tree, op->path, plen);
+    struct znode *parent = tree_lookup(db->tree, op->path, plen);
     if (!parent)
         return ZK_NONODE;
     const char *name = op->path + plen + (plen > 1);
@@ -63,10 +61,10 @@ static int apply_create(struct server *s, const struct txn *t, const struct txn_
         return ZK_NODEEXISTS;
     int32_t old_cv = tree_cversion(parent);
     int64_t old_pz = tree_pzxid(parent);
-    uint32_t acl = acl_intern(tree_acls(s->tree), &op->acl);
-    struct znode *n = tree_add(s->tree, parent, name, nlen, op->data.p, op->data.len, acl,
+    uint32_t acl = acl_intern(tree_acls(db->tree), &op->acl);
+    struct znode *n = tree_add(db->tree, parent, name, nlen, op->data.p, op->data.len, acl,
                                op->owner, zxid, t->time);
-    acl_unref(tree_acls(s->tree), acl);
+    acl_unref(tree_acls(db->tree), acl);
     tree_set_cversion(parent, op->parent_cversion);
     struct journal_undo *u = push_undo(j, ZK_OP_CREATE, n);
     u->parent_cversion = old_cv;
@@ -76,12 +74,12 @@ static int apply_create(struct server *s, const struct txn *t, const struct txn_
     return 0;
 }
 
-static void delete_node(struct server *s, struct znode *n, int64_t zxid, struct journal *j,
+static void delete_node(struct db *db, struct znode *n, int64_t zxid, struct journal *j,
                         const char *path, size_t len)
 {
     struct znode *parent = n->parent;
     push_undo(j, ZK_OP_DELETE, n);
-    tree_unlink(s->tree, n);
+    tree_unlink(db->tree, n);
     /* Apache (DataTree.deleteNode) moves only pzxid; cversion counts
      * creations (tree_stat derives the reported value). */
     if (zxid > tree_pzxid(parent))
@@ -90,30 +88,30 @@ static void delete_node(struct server *s, struct znode *n, int64_t zxid, struct 
     push_event(j, ZK_EVENT_CHILD, path, path_parent_len(path, len));
 }
 
-static int apply_delete(struct server *s, const struct txn_op *op, int64_t zxid, struct journal *j)
+static int apply_delete(struct db *db, const struct txn_op *op, int64_t zxid, struct journal *j)
 {
     size_t len = strlen(op->path);
-    struct znode *n = tree_lookup(s->tree, op->path, len);
+    struct znode *n = tree_lookup(db->tree, op->path, len);
     if (!n || !n->parent)
         return ZK_NONODE;
     if (tree_nkids(n))
         return ZK_NOTEMPTY;
-    delete_node(s, n, zxid, j, op->path, len);
+    delete_node(db, n, zxid, j, op->path, len);
     return 0;
 }
 
-static int apply_setdata(struct server *s, const struct txn *t, const struct txn_op *op,
+static int apply_setdata(struct db *db, const struct txn *t, const struct txn_op *op,
                          int64_t zxid, struct journal *j)
 {
     size_t len = strlen(op->path);
-    struct znode *n = tree_lookup(s->tree, op->path, len);
+    struct znode *n = tree_lookup(db->tree, op->path, len);
     if (!n)
         return ZK_NONODE;
     struct journal_undo *u = push_undo(j, ZK_OP_SETDATA, n);
     u->old_version = n->version;
     u->old_mzxid = n->mzxid;
     u->old_mtime = n->mtime;
-    u->old_data = tree_replace_data(s->tree, n, op->data.p, op->data.len, &u->old_datalen);
+    u->old_data = tree_replace_data(db->tree, n, op->data.p, op->data.len, &u->old_datalen);
     n->version = op->version;
     n->mzxid = zxid;
     n->mtime = t->time;
@@ -121,54 +119,56 @@ static int apply_setdata(struct server *s, const struct txn *t, const struct txn
     return 0;
 }
 
-static int apply_setacl(struct server *s, const struct txn_op *op, struct journal *j)
+static int apply_setacl(struct db *db, const struct txn_op *op, struct journal *j)
 {
-    struct znode *n = tree_lookup(s->tree, op->path, strlen(op->path));
+    struct znode *n = tree_lookup(db->tree, op->path, strlen(op->path));
     if (!n)
         return ZK_NONODE;
     struct journal_undo *u = push_undo(j, ZK_OP_SETACL, n);
     u->old_acl = n->acl;
     u->old_version = n->aversion;
-    acl_ref(tree_acls(s->tree), n->acl); /* keep the old list alive for undo */
-    uint32_t acl = acl_intern(tree_acls(s->tree), &op->acl);
-    tree_set_acl(s->tree, n, acl);
-    acl_unref(tree_acls(s->tree), acl);
+    acl_ref(tree_acls(db->tree), n->acl); /* keep the old list alive for undo */
+    uint32_t acl = acl_intern(tree_acls(db->tree), &op->acl);
+    tree_set_acl(db->tree, n, acl);
+    acl_unref(tree_acls(db->tree), acl);
     n->aversion = op->version;
     return 0;
 }
 
-int apply_op(struct server *s, const struct txn *t, const struct txn_op *op, int64_t zxid,
+int apply_op(struct db *db, const struct txn *t, const struct txn_op *op, int64_t zxid,
              struct journal *j)
 {
+    assert(op->path != NULL);
+    assert(zxid > db->last_zxid); /* ops apply at the zxid of the txn being written */
     switch (op->type) {
     case ZK_OP_CREATE:
-        return apply_create(s, t, op, zxid, j);
+        return apply_create(db, t, op, zxid, j);
     case ZK_OP_DELETE:
-        return apply_delete(s, op, zxid, j);
+        return apply_delete(db, op, zxid, j);
     case ZK_OP_SETDATA:
-        return apply_setdata(s, t, op, zxid, j);
+        return apply_setdata(db, t, op, zxid, j);
     case ZK_OP_SETACL:
-        return apply_setacl(s, op, j);
+        return apply_setacl(db, op, j);
     default:
         return ZK_BADARGUMENTS;
     }
 }
 
-void journal_undo(struct server *s, struct journal *j)
+void journal_undo(struct db *db, struct journal *j)
 {
     for (int i = j->nundo - 1; i >= 0; i--) {
         struct journal_undo *u = &j->undo[i];
         struct znode *n = u->node;
         switch (u->type) {
         case ZK_OP_CREATE:
-            tree_unlink(s->tree, n);
-            tree_node_free(s->tree, n);
+            tree_unlink(db->tree, n);
+            tree_node_free(db->tree, n);
             break;
         case ZK_OP_DELETE:
-            tree_relink(s->tree, n);
+            tree_relink(db->tree, n);
             break;
         case ZK_OP_SETDATA:
-            tree_set_data(s->tree, n, u->old_data, u->old_datalen);
+            tree_set_data(db->tree, n, u->old_data, u->old_datalen);
             free(u->old_data);
             n->version = u->old_version;
             n->mzxid = u->old_mzxid;
@@ -176,8 +176,8 @@ void journal_undo(struct server *s, struct journal *j)
             u->old_data = NULL;
             break;
         case ZK_OP_SETACL:
-            tree_set_acl(s->tree, n, u->old_acl);
-            acl_unref(tree_acls(s->tree), u->old_acl);
+            tree_set_acl(db->tree, n, u->old_acl);
+            acl_unref(tree_acls(db->tree), u->old_acl);
             n->aversion = u->old_version;
             break;
         }
@@ -195,69 +195,61 @@ void journal_undo(struct server *s, struct journal *j)
 /* ---- firing events ---- */
 
 struct notify_ctx {
-    struct server *s;
-    int32_t type;
-    const char *path;
+    struct db *db;
+    const struct journal_event *e;
     int64_t zxid;
 };
 
 static void notify_owner(struct watch_owner *o, void *d)
 {
     struct notify_ctx *n = d;
-    struct conn *c = (struct conn *)((char *)o - offsetof(struct conn, watches));
-    size_t at = conn_frame_begin(c);
-    jute_put_int(&c->out, ZK_XID_NOTIFICATION);
-    jute_put_long(&c->out, -1);
-    jute_put_int(&c->out, 0);
-    jute_put_int(&c->out, n->type);
-    jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);
-    jute_put_string(&c->out, n->path);
-    conn_frame_end(c, at, n->zxid, ZK_XID_NOTIFICATION);
+    n->db->hooks.watch_event(o, n->e->type, n->e->path, n->zxid, n->db->hooks.data);
 }
 
-static void fire(struct server *s, const struct journal_event *e, int64_t zxid)
+static void fire(struct db *db, const struct journal_event *e, int64_t zxid)
 {
-    struct notify_ctx n = {s, e->type, e->path, zxid};
+    struct notify_ctx n = {db, e, zxid};
     size_t len = strlen(e->path);
     switch (e->type) {
     case ZK_EVENT_CREATED:
     case ZK_EVENT_CHANGED:
-        watches_trigger(s->data_watches, e->path, len, e->type, notify_owner, &n, NULL, NULL);
+        watches_trigger(db->data_watches, e->path, len, e->type, notify_owner, &n, NULL, NULL);
         break;
     case ZK_EVENT_CHILD:
-        watches_trigger(s->child_watches, e->path, len, e->type, notify_owner, &n, NULL, NULL);
+        watches_trigger(db->child_watches, e->path, len, e->type, notify_owner, &n, NULL, NULL);
         break;
     case ZK_EVENT_DELETED: {
         struct pset told = {0};
-        watches_trigger(s->data_watches, e->path, len, e->type, notify_owner, &n, NULL, &told);
-        watches_trigger(s->child_watches, e->path, len, e->type, notify_owner, &n, &told, NULL);
+        watches_trigger(db->data_watches, e->path, len, e->type, notify_owner, &n, NULL, &told);
+        watches_trigger(db->child_watches, e->path, len, e->type, notify_owner, &n, &told, NULL);
         pset_free(&told);
         break;
     }
     }
 }
 
-void journal_commit(struct server *s, struct journal *j, int64_t zxid)
+void journal_commit(struct db *db, struct journal *j, int64_t zxid)
 {
     for (int i = 0; i < j->nev; i++) {
-        fire(s, &j->ev[i], zxid);
+        fire(db, &j->ev[i], zxid);
         free(j->ev[i].path);
     }
     j->nev = 0;
     for (int i = 0; i < j->nundo; i++) {
         struct journal_undo *u = &j->undo[i];
         if (u->type == ZK_OP_DELETE)
-            tree_node_free(s->tree, u->node);
+            tree_node_free(db->tree, u->node);
         else if (u->type == ZK_OP_SETDATA)
             free(u->old_data);
         else if (u->type == ZK_OP_SETACL)
-            acl_unref(tree_acls(s->tree), u->old_acl);
+            acl_unref(tree_acls(db->tree), u->old_acl);
     }
     j->nundo = 0;
 }
 
 void journal_free(struct journal *j)
 {
+    assert(j->nundo == 0 && j->nev == 0); /* committed or undone first */
     free(j->undo);
     free(j->ev);
     memset(j, 0, sizeof *j);
@@ -266,7 +258,7 @@ void journal_free(struct journal *j)
 /* ---- whole transactions ---- */
 
 struct close_ctx {
-    struct server *s;
+    struct db *db;
     int64_t zxid;
     struct journal *j;
     char *buf;
@@ -283,38 +275,38 @@ static void close_ephemeral(struct znode *n, void *d)
         len = tree_path(n, cc->buf, cc->cap);
     }
     if (tree_nkids(n) == 0)
-        delete_node(cc->s, n, cc->zxid, cc->j, cc->buf, len);
+        delete_node(cc->db, n, cc->zxid, cc->j, cc->buf, len);
 }
 
-int apply_txn(struct server *s, struct txn *t, int64_t zxid, struct journal *j)
+static void close_session(struct db *db, int64_t id, int64_t zxid, struct journal *j)
 {
+    struct close_ctx cc = {db, zxid, j, zk_xmalloc(256), 256};
+    tree_foreach_ephemeral(db->tree, id, close_ephemeral, &cc);
+    free(cc.buf);
+    struct session *se = sessions_get(&db->sessions, id);
+    if (se) {
+        if (db->hooks.session_closed)
+            db->hooks.session_closed(se, db->hooks.data);
+        sessions_remove(&db->sessions, se);
+    }
+}
+
+int apply_txn(struct db *db, const struct txn *t, int64_t zxid, struct journal *j)
+{
+    assert(j->nundo == 0 && j->nev == 0);
     int rc = 0;
     switch (t->type) {
     case ZK_OP_CREATESESSION:
-        sessions_add(&s->sessions, t->session, t->timeout, clock_mono_ms());
+        sessions_add(&db->sessions, t->session, t->timeout, clock_mono_ms());
         break;
-    case ZK_OP_CLOSESESSION: {
-        struct close_ctx cc = {s, zxid, j, zk_xmalloc(256), 256};
-        tree_foreach_ephemeral(s->tree, t->session, close_ephemeral, &cc);
-        free(cc.buf);
-        struct session *se = sessions_get(&s->sessions, t->session);
-        if (se) {
-            if (se->conn)
-                se->conn->session = NULL;
-            sessions_remove(&s->sessions, se);
-        }
+    case ZK_OP_CLOSESESSION:
+        close_session(db, t->session, zxid, j);
         break;
-    }
     default:
         for (int i = 0; i < t->nops && !rc; i++)
-            rc = apply_op(s, t, &t->ops[i], zxid, j);
-        if (rc) {
-            journal_undo(s, j);
-            return rc;
-        }
+            rc = apply_op(db, t, &t->ops[i], zxid, j);
+        if (rc)
+            journal_undo(db, j);
     }
-    journal_commit(s, j, zxid);
-    if (t->type == ZK_OP_RECONFIG)
-        reconfig_applied(s, zxid);
-    return 0;
+    return rc;
 }

@@ -5,8 +5,8 @@
  * and records in a journal (a) how to undo it and (b) which watch events it
  * implies.  The caller then either commits the journal (fires the events in
  * order, frees what the ops unlinked) or undoes it (a multi whose later op
- * failed).  Log replay and the live pipeline share this code, so both build
- * the same tree.
+ * failed).  Log replay, learners and the live pipeline share this code, so
+ * all build the same tree.  It works on the state machine alone (db.h).
  *
  * Event rules are Apache's DataTree: create fires NodeCreated on the path's
  * data watches and NodeChildrenChanged on the parent's child watches; delete
@@ -19,10 +19,9 @@
 
 #include <stdint.h>
 
+#include "db.h"
 #include "tree.h"
 #include "txn.h"
-
-struct server;
 
 struct journal_undo {
     int32_t type;
@@ -52,19 +51,26 @@ struct journal {
 
 /* Applies one op.  Returns 0, or a ZK error when the op does not fit the
  * tree (only possible for a bad log record; prep rules it out live). */
-int apply_op(struct server *s, const struct txn *t, const struct txn_op *op, int64_t zxid,
+int apply_op(struct db *db, const struct txn *t, const struct txn_op *op, int64_t zxid,
              struct journal *j);
 /* Reverts every op in the journal, newest first, and empties it. */
-void journal_undo(struct server *s, struct journal *j);
-/* Fires the journal's events (frames tagged `zxid`) and empties it. */
-void journal_commit(struct server *s, struct journal *j, int64_t zxid);
+void journal_undo(struct db *db, struct journal *j);
+/* Fires the journal's events through db->hooks.watch_event (tagged `zxid`),
+ * frees what the ops unlinked or replaced, and empties it. */
+void journal_commit(struct db *db, struct journal *j, int64_t zxid);
+/* Frees the journal's arrays (it must be empty: committed or undone). */
 void journal_free(struct journal *j);
 
 /*
- * Applies a whole transaction (session txns included) and commits.  Used by
- * replay and by server_commit.  Returns 0 or a ZK error (logged by caller).
+ * Applies a whole transaction at `zxid` into the empty journal `j`: its ops,
+ * or a session's creation or closing (the session's ephemeral nodes are
+ * deleted through `j`; the session leaves the table at once, after
+ * db->hooks.session_closed).  On failure every op is undone and the ZK error
+ * returned (only a bad log record can fail); on success the caller commits
+ * `j`.  Does not touch db->last_zxid: the caller, who knows whether the
+ * transaction is final, advances it.
  */
-int apply_txn(struct server *s, struct txn *t, int64_t zxid, struct journal *j);
+int apply_txn(struct db *db, const struct txn *t, int64_t zxid, struct journal *j);
 
 /* Splits "/a/b" into parent length (2 for "/a", 1 for "/a" -> "/"). */
 size_t path_parent_len(const char *path, size_t len);

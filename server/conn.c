@@ -9,7 +9,9 @@
  */
 #include "conn.h"
 
+#include <assert.h>
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -383,6 +385,7 @@ static void push_mark(struct conn *c, uint64_t end, int64_t tag)
 
 void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
 {
+    assert(start + 4 <= c->out.len); /* after conn_frame_begin */
     struct server *s = c->srv;
     if (c->state == CONN_CLOSING) {
         c->out.len = start;
@@ -394,7 +397,7 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
                  c->remote, c->remote_port);
         c->out.len = start + 4;
         jute_put_int(&c->out, xid);
-        jute_put_long(&c->out, s->last_zxid);
+        jute_put_long(&c->out, s->db.last_zxid);
         jute_put_int(&c->out, ZK_MARSHALLINGERROR);
         flen = c->out.len - start - 4;
     }
@@ -427,6 +430,7 @@ static void gate_frame(struct conn *c, int64_t tag)
 
 void conn_put_frame(struct conn *c, const void *frame, size_t len, int64_t tag)
 {
+    assert(len >= 4); /* length prefix included */
     if (c->state == CONN_CLOSING)
         return;
     jute_put_raw(&c->out, frame, len);
@@ -454,13 +458,43 @@ void conn_free_proxy(struct conn *c)
     free(c);
 }
 
-void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag)
+size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err)
 {
     size_t at = conn_frame_begin(c);
     jute_put_int(&c->out, xid);
     jute_put_long(&c->out, zxid);
     jute_put_int(&c->out, err);
-    conn_frame_end(c, at, tag, xid);
+    return at;
+}
+
+void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag)
+{
+    conn_frame_end(c, conn_reply_begin(c, xid, zxid, err), tag, xid);
+}
+
+void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t tag)
+{
+    size_t at = conn_reply_begin(c, ZK_XID_NOTIFICATION, -1, 0);
+    jute_put_int(&c->out, type);
+    jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);
+    jute_put_buffer(&c->out, path, (int32_t)len);
+    conn_frame_end(c, at, tag, ZK_XID_NOTIFICATION);
+}
+
+void conn_watch_event(struct watch_owner *owner, int32_t type, const char *path, int64_t zxid,
+                      void *data)
+{
+    /* Every watch owner is a connection's `watches` member. */
+    struct conn *c = (struct conn *)((char *)owner - offsetof(struct conn, watches));
+    conn_put_event(c, type, path, strlen(path), zxid);
+    (void)data;
+}
+
+void conn_session_closed(struct session *se, void *data)
+{
+    if (se->conn)
+        se->conn->session = NULL;
+    (void)data;
 }
 
 void conn_send_raw(struct conn *c, const void *p, size_t len)

@@ -123,8 +123,20 @@ size_t conn_frame_begin(struct conn *c);
  * to accept is an error, never a frame the client must reject).
  */
 void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid);
+/* Starts a reply frame with its ReplyHeader; the body follows, then
+ * conn_frame_end.  Returns the frame's start, as conn_frame_begin. */
+size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err);
 /* Convenience: a frame with just a ReplyHeader. */
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag);
+/* Queues a watch notification (WatcherEvent `type` on `path`), gated on `tag`. */
+void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t tag);
+
+/* The state machine's hooks (db.h): a watch of the connection embedding
+ * `owner` fired (queues the notification, gated on `zxid`); session `se`
+ * closed (its connection, if any, no longer has a session). */
+void conn_watch_event(struct watch_owner *owner, int32_t type, const char *path, int64_t zxid,
+                      void *data);
+void conn_session_closed(struct session *se, void *data);
 
 /* Queues unframed bytes (four-letter-word answers), not gated. */
 void conn_send_raw(struct conn *c, const void *p, size_t len);

@@ -104,10 +104,10 @@ static void srvr(struct server *s, struct jute_out *o, int with_clients)
     outf(o, "Received: %llu\n", (unsigned long long)s->stats.packets_received);
     outf(o, "Sent: %llu\n", (unsigned long long)s->stats.packets_sent);
     outf(o, "Connections: %u\n", s->nconns);
-    outf(o, "Outstanding: %zu\n", (size_t)(s->last_zxid - s->durable_zxid));
-    outf(o, "Zxid: 0x%llx\n", (unsigned long long)s->last_zxid);
+    outf(o, "Outstanding: %zu\n", (size_t)(s->db.last_zxid - s->durable_zxid));
+    outf(o, "Zxid: 0x%llx\n", (unsigned long long)s->db.last_zxid);
     outf(o, "Mode: %s\n", server_mode(s));
-    outf(o, "Node count: %llu\n", (unsigned long long)tree_node_count(s->tree));
+    outf(o, "Node count: %llu\n", (unsigned long long)tree_node_count(s->db.tree));
 }
 
 static void count_eph(int64_t id, size_t n, void *d)
@@ -119,7 +119,7 @@ static void count_eph(int64_t id, size_t n, void *d)
 static uint64_t ephemeral_total(struct server *s)
 {
     uint64_t n = 0;
-    tree_foreach_owner(s->tree, count_eph, &n);
+    tree_foreach_owner(s->db.tree, count_eph, &n);
     return n;
 }
 
@@ -163,16 +163,16 @@ static void mntr(struct server *s, struct jute_out *o)
     outf(o, "zk_packets_received\t%llu\n", (unsigned long long)s->stats.packets_received);
     outf(o, "zk_packets_sent\t%llu\n", (unsigned long long)s->stats.packets_sent);
     outf(o, "zk_num_alive_connections\t%u\n", s->nconns);
-    outf(o, "zk_outstanding_requests\t%lld\n", (long long)(s->last_zxid - s->durable_zxid));
-    outf(o, "zk_znode_count\t%llu\n", (unsigned long long)tree_node_count(s->tree));
+    outf(o, "zk_outstanding_requests\t%lld\n", (long long)(s->db.last_zxid - s->durable_zxid));
+    outf(o, "zk_znode_count\t%llu\n", (unsigned long long)tree_node_count(s->db.tree));
     outf(o, "zk_watch_count\t%zu\n",
-         watches_count(s->data_watches) + watches_count(s->child_watches));
+         watches_count(s->db.data_watches) + watches_count(s->db.child_watches));
     outf(o, "zk_ephemerals_count\t%llu\n", (unsigned long long)ephemeral_total(s));
-    outf(o, "zk_approximate_data_size\t%llu\n", (unsigned long long)tree_data_bytes(s->tree));
+    outf(o, "zk_approximate_data_size\t%llu\n", (unsigned long long)tree_data_bytes(s->db.tree));
     outf(o, "zk_open_file_descriptor_count\t%d\n", fds);
     outf(o, "zk_max_file_descriptor_count\t%llu\n", (unsigned long long)rl.rlim_cur);
-    outf(o, "zk_global_sessions\t%u\n", sessions_count(&s->sessions));
-    outf(o, "zk_last_zxid\t0x%llx\n", (unsigned long long)s->last_zxid);
+    outf(o, "zk_global_sessions\t%u\n", sessions_count(&s->db.sessions));
+    outf(o, "zk_last_zxid\t0x%llx\n", (unsigned long long)s->db.last_zxid);
     outf(o, "zk_durable_zxid\t0x%llx\n", (unsigned long long)s->durable_zxid);
     outf(o, "zk_snap_count\t%llu\n", (unsigned long long)s->stats.snapshots);
     outf(o, "zk_bad_frames\t%llu\n", (unsigned long long)s->stats.bad_frames);
@@ -227,7 +227,7 @@ static void cons(struct server *s, struct jute_out *o)
             outf(o, ",sid=0x%llx,lop=%s,est=%lld,to=%d,lcxid=0x%x,lzxid=0x%llx,lresp=%lld,"
                     "llat=%lld,minlat=%llu,avglat=%llu,maxlat=%llu",
                  (unsigned long long)c->session_id, op_name(c->last_op), (long long)c->established_ms,
-                 c->timeout, (unsigned)c->last_cxid, (unsigned long long)s->last_zxid,
+                 c->timeout, (unsigned)c->last_cxid, (unsigned long long)s->db.last_zxid,
                  (long long)clock_wall_ms(), (long long)(c->last_latency_us / 1000),
                  (unsigned long long)(c->lat_min_us / 1000),
                  (unsigned long long)(c->lat_count ? c->lat_total_us / 1000 / c->lat_count : 0),
@@ -289,14 +289,14 @@ static void watches_cmd(struct server *s, struct jute_out *o, char which)
 {
     struct wctx x = {o, {0}, 0};
     if (which == 's') {
-        watches_foreach(s->data_watches, wchs_owner, &x);
-        watches_foreach(s->child_watches, wchs_owner, &x);
+        watches_foreach(s->db.data_watches, wchs_owner, &x);
+        watches_foreach(s->db.child_watches, wchs_owner, &x);
         outf(o, "%zu connections watching %zu paths\nTotal watches:%zu\n", x.owners.n,
-             watches_paths(s->data_watches) + watches_paths(s->child_watches),
-             watches_count(s->data_watches) + watches_count(s->child_watches));
+             watches_paths(s->db.data_watches) + watches_paths(s->db.child_watches),
+             watches_count(s->db.data_watches) + watches_count(s->db.child_watches));
     } else if (which == 'p') {
-        watches_foreach(s->data_watches, wchp_one, &x);
-        watches_foreach(s->child_watches, wchp_one, &x);
+        watches_foreach(s->db.data_watches, wchp_one, &x);
+        watches_foreach(s->db.child_watches, wchp_one, &x);
     } else {
         for (struct conn *c = s->conns; c; c = c->next) {
             if (!c->watches.count)
@@ -326,7 +326,7 @@ static void dump_owner(int64_t id, size_t n, void *d)
     struct dump_ctx *x = d;
     (void)n;
     outf(x->o, "0x%llx:\n", (unsigned long long)id);
-    tree_foreach_ephemeral(x->s->tree, id, dump_node, x);
+    tree_foreach_ephemeral(x->s->db.tree, id, dump_node, x);
 }
 
 static void count_owner(int64_t id, size_t n, void *d)
@@ -338,18 +338,18 @@ static void count_owner(int64_t id, size_t n, void *d)
 
 static void dump(struct server *s, struct jute_out *o)
 {
-    outf(o, "SessionTracker dump:\nGlobal Sessions(%u):\n", sessions_count(&s->sessions));
+    outf(o, "SessionTracker dump:\nGlobal Sessions(%u):\n", sessions_count(&s->db.sessions));
     int64_t k;
     void *v;
-    I64MAP_FOREACH(&s->sessions.map, k, v)
+    I64MAP_FOREACH(&s->db.sessions.map, k, v)
     outf(o, "0x%llx\t%dms\n", (unsigned long long)k, ((struct session *)v)->timeout);
     int owners = 0;
-    tree_foreach_owner(s->tree, count_owner, &owners);
+    tree_foreach_owner(s->db.tree, count_owner, &owners);
     outf(o, "ephemeral nodes dump:\nSessions with Ephemerals (%d):\n", owners);
     struct dump_ctx *x = zk_xcalloc(1, sizeof *x);
     x->s = s;
     x->o = o;
-    tree_foreach_owner(s->tree, dump_owner, x);
+    tree_foreach_owner(s->db.tree, dump_owner, x);
     free(x);
     outf(o, "Connections dump:\nConnections Sets (1)/(%u):\n", s->nconns);
 }

@@ -24,6 +24,32 @@ static void usage(FILE *f)
             "SIGTERM or SIGINT shut down cleanly.\n");
 }
 
+/* What this binary checks at run time (the suite requires assertions in
+ * the sanitizer build: tests/unit/test_c_units.py). */
+static const char *build_assertions(void)
+{
+#ifdef NDEBUG
+    return "off";
+#else
+    return "on";
+#endif
+}
+
+static const char *build_sanitizers(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return "on";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return "on";
+#else
+    return "off";
+#endif
+#else
+    return "off";
+#endif
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -32,6 +58,7 @@ int main(int argc, char **argv)
     }
     if (argc == 2 && !strcmp(argv[1], "--version")) {
         printf("zkd %s (ZooKeeper 3.8 protocol; standalone and ensemble)\n", ZKFS_VERSION);
+        printf("build: assertions %s, sanitizers %s\n", build_assertions(), build_sanitizers());
         return 0;
     }
     if (argc != 2) {

@@ -3,12 +3,11 @@
  */
 #include "prep.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
-#include "server.h"
 #include "zk/proto.h"
 
 int prep_is_write(int32_t type)
@@ -89,9 +88,9 @@ static int is_special(const char *p, size_t n)
            (n == 17 && !memcmp(p, "/zookeeper/config", 17));
 }
 
-static int check_acl(struct server *s, struct conn *c, const struct znode *n, int32_t perm)
+static int check_acl(struct db *db, const struct auth_info *auth, const struct znode *n, int32_t perm)
 {
-    return acl_check(acl_get(tree_acls(s->tree), n->acl), perm, c ? &c->auth : NULL);
+    return acl_check(acl_get(tree_acls(db->tree), n->acl), perm, auth);
 }
 
 static int check_version(int32_t current, int32_t expected)
@@ -100,16 +99,17 @@ static int check_version(int32_t current, int32_t expected)
 }
 
 /* Applies the op just added to `t`; on failure removes it again. */
-static int apply_added(struct server *s, struct txn *t, int64_t zxid, struct journal *j)
+static int apply_added(struct db *db, struct txn *t, int64_t zxid, struct journal *j)
 {
-    int rc = apply_op(s, t, &t->ops[t->nops - 1], zxid, j);
+    int rc = apply_op(db, t, &t->ops[t->nops - 1], zxid, j);
     if (rc)
         txn_drop_last(t);
     return rc;
 }
 
-static int prep_create(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
-                       struct txn *t, int64_t zxid, struct journal *j, struct prep_result *res)
+static int prep_create(struct db *db, const struct auth_info *auth, int32_t type,
+                       struct jute_in *in, struct txn *t, int64_t zxid, struct journal *j,
+                       struct prep_result *res)
 {
     struct zk_slice path = jute_get_string(in);
     struct zk_slice data = jute_get_buffer(in);
@@ -127,13 +127,13 @@ static int prep_create(struct server *s, struct conn *c, int32_t type, struct ju
     int ephemeral = flags == ZK_EPHEMERAL || flags == ZK_EPHEMERAL_SEQUENTIAL;
     if (!rc && (flags < 0 || flags > ZK_PERSISTENT_SEQUENTIAL_WITH_TTL))
         rc = ZK_BADARGUMENTS;
-    if (!rc && is_ttl && !s->cfg.extended_types_enabled)
+    if (!rc && is_ttl && !db->extended_types)
         rc = ZK_UNIMPLEMENTED;
     if (!rc && is_ttl && (ttl <= 0 || ttl > ZK_OWNER_TTL_MAX_BITS))
         rc = ZK_BADARGUMENTS;
     if (!rc && !is_ttl && ttl >= 0)
         rc = ZK_BADARGUMENTS;
-    if (!rc && data.len > s->cfg.jute_max_buffer)
+    if (!rc && data.len > db->max_data)
         rc = ZK_BADARGUMENTS;
     size_t plen = 0;
     if (!rc) {
@@ -144,15 +144,15 @@ static int prep_create(struct server *s, struct conn *c, int32_t type, struct ju
             plen = slash == path.p ? 1 : (size_t)(slash - path.p);
     }
     if (!rc)
-        rc = acl_fixup(&acl, c ? &c->auth : &(struct auth_info){0, NULL});
+        rc = acl_fixup(&acl, auth ? auth : &(struct auth_info){0, NULL});
     struct znode *parent = NULL;
     if (!rc) {
-        parent = tree_lookup(s->tree, path.p, plen);
+        parent = tree_lookup(db->tree, path.p, plen);
         if (!parent)
             rc = ZK_NONODE;
     }
     if (!rc)
-        rc = check_acl(s, c, parent, ZK_PERM_CREATE);
+        rc = check_acl(db, auth, parent, ZK_PERM_CREATE);
     char *full = NULL;
     if (!rc) {
         size_t n = (size_t)path.len;
@@ -163,7 +163,7 @@ static int prep_create(struct server *s, struct conn *c, int32_t type, struct ju
             snprintf(full + n, 12, "%010d", tree_cversion(parent));
         size_t flen = strlen(full);
         rc = prep_validate_path(full, flen);
-        if (!rc && tree_lookup(s->tree, full, flen))
+        if (!rc && tree_lookup(db->tree, full, flen))
             rc = ZK_NODEEXISTS;
         if (!rc && owner_is_session(tree_owner(parent)))
             rc = ZK_NOCHILDRENFOREPHEMERALS;
@@ -182,15 +182,15 @@ static int prep_create(struct server *s, struct conn *c, int32_t type, struct ju
                 : flags == ZK_CONTAINER ? ZK_OWNER_CONTAINER
                                         : 0;
     op->parent_cversion = tree_cversion(parent) + 1;
-    if ((rc = apply_added(s, t, zxid, j)))
+    if ((rc = apply_added(db, t, zxid, j)))
         return rc;
     res->path = zk_xstrndup(full, strlen(full));
-    res->node = tree_lookup(s->tree, full, strlen(full));
+    res->node = tree_lookup(db->tree, full, strlen(full));
     return 0;
 }
 
-static int prep_delete(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
-                       struct txn *t, int64_t zxid, struct journal *j)
+static int prep_delete(struct db *db, const struct auth_info *auth, int32_t type,
+                       struct jute_in *in, struct txn *t, int64_t zxid, struct journal *j)
 {
     struct zk_slice path = jute_get_string(in);
     int32_t version = type == ZK_OP_DELETECONTAINER ? -1 : jute_get_int(in);
@@ -202,12 +202,12 @@ static int prep_delete(struct server *s, struct conn *c, int32_t type, struct ju
     /* No validatePath here: Apache answers NONODE for "/a/" or "//". */
     int rc;
     size_t plen = slash == path.p ? 1 : (size_t)(slash - path.p);
-    struct znode *parent = tree_lookup(s->tree, path.p, plen);
+    struct znode *parent = tree_lookup(db->tree, path.p, plen);
     if (!parent)
         return ZK_NONODE;
-    if ((rc = check_acl(s, c, parent, ZK_PERM_DELETE)))
+    if ((rc = check_acl(db, auth, parent, ZK_PERM_DELETE)))
         return rc;
-    struct znode *n = tree_lookup(s->tree, path.p, (size_t)path.len);
+    struct znode *n = tree_lookup(db->tree, path.p, (size_t)path.len);
     if (!n)
         return ZK_NONODE;
     if ((rc = check_version(n->version, version)))
@@ -218,11 +218,11 @@ static int prep_delete(struct server *s, struct conn *c, int32_t type, struct ju
         return ZK_BADARGUMENTS;
     struct txn_op *op = txn_add_op(t, ZK_OP_DELETE);
     op->path = zk_xstrndup(path.p, (size_t)path.len);
-    return apply_added(s, t, zxid, j);
+    return apply_added(db, t, zxid, j);
 }
 
-static int prep_setdata(struct server *s, struct conn *c, struct jute_in *in, struct txn *t,
-                        int64_t zxid, struct journal *j, struct prep_result *res)
+static int prep_setdata(struct db *db, const struct auth_info *auth, struct jute_in *in,
+                        struct txn *t, int64_t zxid, struct journal *j, struct prep_result *res)
 {
     struct zk_slice path = jute_get_string(in);
     struct zk_slice data = jute_get_buffer(in);
@@ -232,12 +232,12 @@ static int prep_setdata(struct server *s, struct conn *c, struct jute_in *in, st
     int rc = prep_validate_path(path.p, (size_t)path.len);
     if (rc)
         return rc;
-    if (data.len > s->cfg.jute_max_buffer)
+    if (data.len > db->max_data)
         return ZK_BADARGUMENTS;
-    struct znode *n = tree_lookup(s->tree, path.p, (size_t)path.len);
+    struct znode *n = tree_lookup(db->tree, path.p, (size_t)path.len);
     if (!n)
         return ZK_NONODE;
-    if ((rc = check_acl(s, c, n, ZK_PERM_WRITE)))
+    if ((rc = check_acl(db, auth, n, ZK_PERM_WRITE)))
         return rc;
     if ((rc = check_version(n->version, version)))
         return rc;
@@ -245,14 +245,14 @@ static int prep_setdata(struct server *s, struct conn *c, struct jute_in *in, st
     op->path = zk_xstrndup(path.p, (size_t)path.len);
     op->data = data;
     op->version = n->version + 1;
-    if ((rc = apply_added(s, t, zxid, j)))
+    if ((rc = apply_added(db, t, zxid, j)))
         return rc;
     res->node = n;
     return 0;
 }
 
-static int prep_setacl(struct server *s, struct conn *c, struct jute_in *in, struct txn *t,
-                       int64_t zxid, struct journal *j, struct prep_result *res)
+static int prep_setacl(struct db *db, const struct auth_info *auth, struct jute_in *in,
+                       struct txn *t, int64_t zxid, struct journal *j, struct prep_result *res)
 {
     struct zk_slice path = jute_get_string(in);
     struct acl_list acl;
@@ -261,12 +261,12 @@ static int prep_setacl(struct server *s, struct conn *c, struct jute_in *in, str
     int32_t version = jute_get_int(in);
     int rc = in->err ? ZK_MARSHALLINGERROR : prep_validate_path(path.p, (size_t)path.len);
     if (!rc)
-        rc = acl_fixup(&acl, c ? &c->auth : &(struct auth_info){0, NULL});
+        rc = acl_fixup(&acl, auth ? auth : &(struct auth_info){0, NULL});
     struct znode *n = NULL;
-    if (!rc && !(n = tree_lookup(s->tree, path.p, (size_t)path.len)))
+    if (!rc && !(n = tree_lookup(db->tree, path.p, (size_t)path.len)))
         rc = ZK_NONODE;
     if (!rc)
-        rc = check_acl(s, c, n, ZK_PERM_ADMIN);
+        rc = check_acl(db, auth, n, ZK_PERM_ADMIN);
     if (!rc)
         rc = check_version(n->aversion, version);
     if (rc) {
@@ -277,13 +277,13 @@ static int prep_setacl(struct server *s, struct conn *c, struct jute_in *in, str
     op->path = zk_xstrndup(path.p, (size_t)path.len);
     op->acl = acl;
     op->version = n->aversion + 1;
-    if ((rc = apply_added(s, t, zxid, j)))
+    if ((rc = apply_added(db, t, zxid, j)))
         return rc;
     res->node = n;
     return 0;
 }
 
-static int prep_check(struct server *s, struct conn *c, struct jute_in *in)
+static int prep_check(struct db *db, const struct auth_info *auth, struct jute_in *in)
 {
     struct zk_slice path = jute_get_string(in);
     int32_t version = jute_get_int(in);
@@ -292,16 +292,16 @@ static int prep_check(struct server *s, struct conn *c, struct jute_in *in)
     int rc = prep_validate_path(path.p, (size_t)path.len);
     if (rc)
         return rc;
-    struct znode *n = tree_lookup(s->tree, path.p, (size_t)path.len);
+    struct znode *n = tree_lookup(db->tree, path.p, (size_t)path.len);
     if (!n)
         return ZK_NONODE;
-    if ((rc = check_acl(s, c, n, ZK_PERM_READ)))
+    if ((rc = check_acl(db, auth, n, ZK_PERM_READ)))
         return rc;
     return check_version(n->version, version);
 }
 
-int prep_op(struct server *s, struct conn *c, int32_t type, struct jute_in *in, struct txn *t,
-            int64_t zxid, struct journal *j, struct prep_result *res)
+int prep_apply_op(struct db *db, const struct auth_info *auth, int32_t type, struct jute_in *in,
+                  struct txn *t, int64_t zxid, struct journal *j, struct prep_result *res)
 {
     memset(res, 0, sizeof *res);
     res->type = type;
@@ -311,20 +311,20 @@ int prep_op(struct server *s, struct conn *c, int32_t type, struct jute_in *in, 
     case ZK_OP_CREATE2:
     case ZK_OP_CREATECONTAINER:
     case ZK_OP_CREATETTL:
-        rc = prep_create(s, c, type, in, t, zxid, j, res);
+        rc = prep_create(db, auth, type, in, t, zxid, j, res);
         break;
     case ZK_OP_DELETE:
     case ZK_OP_DELETECONTAINER:
-        rc = prep_delete(s, c, type, in, t, zxid, j);
+        rc = prep_delete(db, auth, type, in, t, zxid, j);
         break;
     case ZK_OP_SETDATA:
-        rc = prep_setdata(s, c, in, t, zxid, j, res);
+        rc = prep_setdata(db, auth, in, t, zxid, j, res);
         break;
     case ZK_OP_SETACL:
-        rc = prep_setacl(s, c, in, t, zxid, j, res);
+        rc = prep_setacl(db, auth, in, t, zxid, j, res);
         break;
     case ZK_OP_CHECK:
-        rc = prep_check(s, c, in);
+        rc = prep_check(db, auth, in);
         break;
     default:
         rc = ZK_BADARGUMENTS;
@@ -333,4 +333,35 @@ int prep_op(struct server *s, struct conn *c, int32_t type, struct jute_in *in, 
     if (!rc && res->node)
         tree_stat(res->node, &res->stat);
     return rc;
+}
+
+int prep_skip_op(int32_t type, struct jute_in *in)
+{
+    struct acl_list acl;
+    (void)jute_get_string(in);
+    switch (type) {
+    case ZK_OP_CREATE:
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATECONTAINER:
+    case ZK_OP_CREATETTL:
+        (void)jute_get_buffer(in);
+        if (acl_list_decode(in, &acl))
+            return ZK_MARSHALLINGERROR;
+        acl_list_free(&acl);
+        (void)jute_get_int(in);
+        if (type == ZK_OP_CREATETTL)
+            (void)jute_get_long(in);
+        break;
+    case ZK_OP_SETDATA:
+        (void)jute_get_buffer(in);
+        (void)jute_get_int(in);
+        break;
+    case ZK_OP_DELETE:
+    case ZK_OP_CHECK:
+        (void)jute_get_int(in);
+        break;
+    default:
+        in->err = ZK_MARSHALLINGERROR;
+    }
+    return in->err ? ZK_MARSHALLINGERROR : 0;
 }

@@ -11,11 +11,11 @@
 
 #include <stdint.h>
 
+#include "acl.h"
 #include "apply.h"
+#include "db.h"
 #include "zk/jute.h"
 
-struct server;
-struct conn;
 
 /* The outcome of one write op, for building its reply. */
 struct prep_result {
@@ -27,17 +27,25 @@ struct prep_result {
 };
 
 /*
- * Decodes a write request body of opcode `type` from `in`, validates it and
+ * Decodes a write request body of opcode `type` from `in`, validates it
+ * against `db` for a client holding the identities `auth` (NULL: none) and
  * applies it at `zxid` through `j`, appending the resolved op to `t` (check
- * adds none).  OUT: *res.  Returns 0 or the ZK error (nothing applied).
+ * adds none).  OUT: *res (res->path is the caller's to free).  Returns 0 or
+ * the ZK error (nothing applied; ZK_MARSHALLINGERROR also sets in->err).
  */
-int prep_op(struct server *s, struct conn *c, int32_t type, struct jute_in *in, struct txn *t,
-            int64_t zxid, struct journal *j, struct prep_result *res);
+int prep_apply_op(struct db *db, const struct auth_info *auth, int32_t type, struct jute_in *in,
+                  struct txn *t, int64_t zxid, struct journal *j, struct prep_result *res);
+
+/* Consumes the body of a multi member of opcode `type` without looking at
+ * the state (the members after a failed one).  Returns 0, or
+ * ZK_MARSHALLINGERROR (in->err set) for a body that does not decode or a type
+ * a multi may not hold. */
+int prep_skip_op(int32_t type, struct jute_in *in);
 
 /* Apache's PathUtils.validatePath. Returns 0 or ZK_BADARGUMENTS. */
 int prep_validate_path(const char *path, size_t len);
 
-/* Whether opcode `type` is a write handled by prep_op. */
+/* Whether opcode `type` is a write handled by prep_apply_op. */
 int prep_is_write(int32_t type);
 
 #endif

@@ -27,6 +27,7 @@
  */
 #include "quorum.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -36,7 +37,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apply.h"
 #include "conn.h"
 #include "election.h"
 #include "log.h"
@@ -45,6 +45,7 @@
 #include "server.h"
 #include "txnlog.h"
 #include "txnwin.h"
+#include "write.h"
 #include "zk/proto.h"
 
 enum qmsg {
@@ -295,12 +296,12 @@ static void establish(struct quorum *q)
     struct server *s = q->s;
     set_current_epoch(q, q->epoch);
     q->established = 1;
-    q->commit = s->last_zxid;
+    q->commit = s->db.last_zxid;
     server_durable(s, q->commit);
     /* Sessions get a whole timeout to find a member of the new epoch. */
     int64_t id;
     void *v;
-    I64MAP_FOREACH(&s->sessions.map, id, v) sessions_touch(&s->sessions, v, now_ms());
+    I64MAP_FOREACH(&s->db.sessions.map, id, v) sessions_touch(&s->db.sessions, v, now_ms());
     char who[256] = "";
     size_t n = 0;
     for (struct learner *ln = q->learners; ln; ln = ln->next) {
@@ -367,7 +368,7 @@ static void update_commit(struct quorum *q)
     if (!q->established) {
         /* Everyone counted has acknowledged NEWLEADER (a learner acks only
          * after it), so a quorum holds the whole history. */
-        if (q->epoch_decided && c >= q->s->last_zxid)
+        if (q->epoch_decided && c >= q->s->db.last_zxid)
             establish(q);
         return;
     }
@@ -391,7 +392,7 @@ static void send_linfo(struct quorum *q, struct learner *ln)
     struct jute_out o;
     msg_begin(&o, QM_LINFO);
     jute_put_long(&o, q->epoch);
-    jute_put_buffer(&o, q->s->sessions.secret, 32);
+    jute_put_buffer(&o, q->s->db.sessions.secret, 32);
     peer_send_out(ln->l, &o);
     jute_out_free(&o);
     ln->st = L_EPOCH;
@@ -442,7 +443,7 @@ static int put_snaprec(const void *rec, size_t len, void *d)
 static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
 {
     struct server *s = q->s;
-    int64_t last = s->last_zxid;
+    int64_t last = s->db.last_zxid;
     size_t from = 0;
     int64_t trunc = 0;
     enum txnwin_plan plan = peer < 0 ? TXNWIN_SNAP : peer == last ? TXNWIN_DIFF
@@ -522,7 +523,7 @@ static void handle_request(struct quorum *q, struct learner *ln, struct jute_in 
         learner_drop(ln, "malformed request");
         return;
     }
-    p->session = sessions_get(&s->sessions, session);
+    p->session = sessions_get(&s->db.sessions, session);
     p->session_id = session;
     p->state = CONN_READY;
     q->cur_uid = uid;
@@ -539,17 +540,15 @@ static void handle_connect(struct quorum *q, struct learner *ln, struct jute_in 
         learner_drop(ln, "malformed session request");
         return;
     }
-    int64_t zxid = s->last_zxid;
-    if (!sessions_get(&s->sessions, id)) {
-        struct txn t;
-        txn_init(&t, ZK_OP_CREATESESSION, id, 0, clock_wall_ms());
-        t.timeout = timeout;
-        zxid = server_commit(s, &t);
-        txn_free(&t);
+    if (!sessions_get(&s->db.sessions, id)) {
+        struct write w;
+        write_begin(s, &w, ZK_OP_CREATESESSION, id, 0);
+        w.txn.timeout = timeout;
+        write_apply_txn(s, &w);
+        write_commit(s, &w);
     }
-    (void)zxid;
     uint8_t pw[16];
-    sessions_password(&s->sessions, id, pw);
+    sessions_password(&s->db.sessions, id, pw);
     struct jute_out o;
     msg_begin(&o, QM_REPLY);
     jute_put_long(&o, (int64_t)uid);
@@ -572,9 +571,9 @@ static void handle_pingack(struct quorum *q, struct jute_in *in)
     struct server *s = q->s;
     int32_t n = jute_get_count(in, 8);
     for (int32_t i = 0; i < n && !in->err; i++) {
-        struct session *se = sessions_get(&s->sessions, jute_get_long(in));
+        struct session *se = sessions_get(&s->db.sessions, jute_get_long(in));
         if (se && !se->closing)
-            sessions_touch(&s->sessions, se, now_ms());
+            sessions_touch(&s->db.sessions, se, now_ms());
     }
 }
 
@@ -622,11 +621,11 @@ static void handle_ackepoch(struct quorum *q, struct learner *ln, struct jute_in
         return;
     }
     if (ln_voter(ln) && !q->established &&
-        (cur > q->current_epoch || (cur == q->current_epoch && last > s->last_zxid))) {
+        (cur > q->current_epoch || (cur == q->current_epoch && last > s->db.last_zxid))) {
         schedule_look(q, "server %d has a more recent history (epoch %lld, zxid 0x%" PRIx64
                          ") than ours (epoch %lld, zxid 0x%" PRIx64 ")",
                       ln->sid, (long long)cur, (uint64_t)last, (long long)q->current_epoch,
-                      (uint64_t)s->last_zxid);
+                      (uint64_t)s->db.last_zxid);
         return;
     }
     sync_learner(q, ln, last);
@@ -739,7 +738,7 @@ static void lead(struct quorum *q)
     q->deadline = now_ms() + (int64_t)q->s->cfg.init_limit * q->s->cfg.tick_time;
     election_settle(q->el, PEER_LEADING, q->myid);
     log_info("quorum: trying to lead (last zxid 0x%" PRIx64 ", accepted epoch %lld)",
-             (uint64_t)q->s->last_zxid, (long long)q->accepted_epoch);
+             (uint64_t)q->s->db.last_zxid, (long long)q->accepted_epoch);
     maybe_decide_epoch(q); /* a one-voter ensemble needs nobody */
     update_commit(q);
 }
@@ -795,24 +794,15 @@ static struct pending *pending_new(size_t len)
 static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
 {
     struct server *s = q->s;
-    struct txn t;
-    if (txn_decode(rec, len, &t)) {
+    struct conn *closing = NULL;
+    if (len >= 12 && (int32_t)zk_be32_get(rec) == ZK_OP_CLOSESESSION) {
+        struct session *se = sessions_get(&s->db.sessions, (int64_t)zk_be64_get(rec + 4));
+        closing = se ? se->conn : NULL;
+    }
+    if (write_apply_committed(s, zxid, rec, len)) {
         log_error("quorum: proposal 0x%" PRIx64 " does not decode; stopping", (uint64_t)zxid);
         abort();
     }
-    struct conn *closing = NULL;
-    if (t.type == ZK_OP_CLOSESESSION) {
-        struct session *se = sessions_get(&s->sessions, t.session);
-        closing = se ? se->conn : NULL;
-    }
-    struct journal j = {0};
-    int rc = apply_txn(s, &t, zxid, &j);
-    if (rc)
-        log_warn("quorum: transaction 0x%" PRIx64 " (type %d) did not apply: %s", (uint64_t)zxid,
-                 t.type, zk_errname(rc));
-    journal_free(&j);
-    txn_free(&t);
-    s->last_zxid = zxid;
     server_count_txn(s);
     if (closing && !closing->fwd_pending)
         conn_close_after_flush(closing);
@@ -870,11 +860,11 @@ static void deliver_reply(struct quorum *q, struct pending *p)
     if (!c)
         return;
     if (p->flags & 1) {
-        struct session *se = sessions_get(&s->sessions, c->session_id);
+        struct session *se = sessions_get(&s->db.sessions, c->session_id);
         if (se)
             server_attach(s, c, se);
     }
-    conn_put_frame(c, p->data, p->len, s->last_zxid);
+    conn_put_frame(c, p->data, p->len, s->db.last_zxid);
     if (c->fwd_pending > 0)
         c->fwd_pending--;
     if (!c->fwd_pending)
@@ -897,7 +887,7 @@ static void apply_queue(struct quorum *q)
             q->qtail = NULL;
         if (p->is_reply)
             deliver_reply(q, p);
-        else if (p->zxid > q->s->last_zxid)
+        else if (p->zxid > q->s->db.last_zxid)
             apply_committed_txn(q, p->zxid, p->data, p->len);
         free(p);
     }
@@ -963,7 +953,7 @@ static void handle_trunc(struct quorum *q, int64_t z)
         learner_fail(q, "truncation failed");
         return;
     }
-    q->logged = q->log_durable = s->last_zxid;
+    q->logged = q->log_durable = s->db.last_zxid;
 }
 
 static void handle_snapend(struct quorum *q, int64_t z)
@@ -977,7 +967,7 @@ static void handle_snapend(struct quorum *q, int64_t z)
     q->need_snap = 0;
     q->logged = q->log_durable = z;
     log_info("quorum: loaded the leader's snapshot at 0x%" PRIx64 " (%llu znodes)", (uint64_t)z,
-             (unsigned long long)tree_node_count(s->tree));
+             (unsigned long long)tree_node_count(s->db.tree));
 }
 
 static void handle_proposal(struct quorum *q, struct jute_in *in)
@@ -1242,15 +1232,15 @@ static void leave_role(struct quorum *q)
     while (q->qhead) {
         struct pending *p = q->qhead;
         q->qhead = p->next;
-        if (!p->is_reply && p->zxid > s->last_zxid)
+        if (!p->is_reply && p->zxid > s->db.last_zxid)
             apply_committed_txn(q, p->zxid, p->data, p->len);
         free(p);
     }
     q->qtail = NULL;
     i64map_free(&q->fwd);
     q->phase = F_CONNECTING;
-    if (q->logged < s->last_zxid)
-        q->logged = s->last_zxid;
+    if (q->logged < s->db.last_zxid)
+        q->logged = s->db.last_zxid;
 }
 
 static void on_transition(uv_timer_t *t)
@@ -1328,8 +1318,8 @@ int quorum_start(struct server *s)
     q->voter = !me->observer;
     q->nvoters = config_voters(cfg);
     q->leader_id = -1;
-    q->logged = q->log_durable = s->last_zxid;
-    q->current_epoch = read_epoch(s, "currentEpoch", s->last_zxid >> 32);
+    q->logged = q->log_durable = s->db.last_zxid;
+    q->current_epoch = read_epoch(s, "currentEpoch", s->db.last_zxid >> 32);
     q->accepted_epoch = read_epoch(s, "acceptedEpoch", q->current_epoch);
     if (q->accepted_epoch < q->current_epoch)
         q->accepted_epoch = q->current_epoch;
@@ -1414,7 +1404,7 @@ int64_t quorum_next_zxid(struct quorum *q, int64_t last)
         return (q->epoch << 32) | 1;
     }
     if (counter + 1 >= q->counter_limit - q->counter_margin && q->bump_state == 0) {
-        q->bump_state = 1; /* proposed from a timer: we are inside server_commit */
+        q->bump_state = 1; /* proposed from a timer: we are inside write_begin */
         uv_timer_start(&q->bump, on_bump, 0, 0);
     }
     if (counter + 1 >= q->counter_limit)
@@ -1431,21 +1421,22 @@ static void on_bump(uv_timer_t *t)
     struct quorum *q = t->data;
     if (q->bump_state != 1 || !quorum_is_leader(q))
         return;
-    struct txn tx;
-    txn_init(&tx, TXN_NEWEPOCH, 0, 0, clock_wall_ms());
+    struct write w;
+    write_begin(q->s, &w, TXN_NEWEPOCH, 0, 0);
     int64_t next = (q->accepted_epoch > q->epoch ? q->accepted_epoch : q->epoch) + 1;
-    tx.epoch = next;
+    w.txn.epoch = next;
     set_accepted_epoch(q, next);
     q->bump_epoch = next;
     q->bump_state = 2;
-    q->bump_zxid = server_commit(q->s, &tx);
-    txn_free(&tx);
+    write_apply_txn(q->s, &w); /* changes nothing: the epoch is the members' promise */
+    q->bump_zxid = write_commit(q->s, &w);
     log_info("quorum: proposed epoch %lld at zxid 0x%" PRIx64 " (counter limit approaching)",
              (long long)next, (uint64_t)q->bump_zxid);
 }
 
 void quorum_proposed(struct quorum *q, int64_t zxid, const void *rec, size_t len)
 {
+    assert(zxid > q->logged); /* proposals go out in zxid order */
     q->logged = zxid;
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (learner_live(ln) && ln->st >= L_SYNCED)
@@ -1589,7 +1580,7 @@ void quorum_describe(const struct quorum *q, struct quorum_info *info)
                 info->synced_observers++;
             else
                 info->synced_followers++;
-            int64_t lag = q->s->last_zxid - ln->acked;
+            int64_t lag = q->s->db.last_zxid - ln->acked;
             if (ln_voter(ln) && lag > info->max_lag)
                 info->max_lag = lag;
         }
@@ -1605,7 +1596,7 @@ void quorum_learner_lines(const struct quorum *q, void (*line)(const char *text,
         char buf[256];
         snprintf(buf, sizeof buf, "server %d %s %s acked 0x%" PRIx64 " lag %lld", ln->sid,
                  ln_voter(ln) ? "follower" : "observer", st[ln->st], (uint64_t)ln->acked,
-                 (long long)(q->s->last_zxid - ln->acked));
+                 (long long)(q->s->db.last_zxid - ln->acked));
         line(buf, d);
     }
 }

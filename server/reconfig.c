@@ -15,6 +15,7 @@
 #include "log.h"
 #include "quorum.h"
 #include "server.h"
+#include "write.h"
 #include "zk/proto.h"
 
 #define CONFIG_PATH "/zookeeper/config"
@@ -105,7 +106,7 @@ static void format_list(const struct member_list *l, int64_t version, struct jut
 
 static struct znode *config_node(struct server *s)
 {
-    return tree_lookup(s->tree, CONFIG_PATH, strlen(CONFIG_PATH));
+    return tree_lookup(s->db.tree, CONFIG_PATH, strlen(CONFIG_PATH));
 }
 
 /* The membership the node describes.  Returns 0 (with a version > 0) or -1. */
@@ -154,7 +155,7 @@ void reconfig_init(struct server *s)
     format_list(&cur, 0, &o);
     struct znode *n = config_node(s);
     if (n)
-        tree_set_data(s->tree, n, o.p, (int32_t)o.len);
+        tree_set_data(s->db.tree, n, o.p, (int32_t)o.len);
     jute_out_free(&o);
     s->config_version = 0;
 }
@@ -239,7 +240,7 @@ void reconfig_request(struct server *s, struct conn *c, int32_t xid, struct jute
         rc = ZK_RECONFIGDISABLED;
     else if (!quorum_is_leader(s->q) || !node)
         rc = ZK_SYSTEMERROR;
-    else if (acl_check(acl_get(tree_acls(s->tree), node->acl), ZK_PERM_WRITE, &c->auth))
+    else if (acl_check(acl_get(tree_acls(s->db.tree), node->acl), ZK_PERM_WRITE, &c->auth))
         rc = ZK_NOAUTH;
     else if (quorum_reconfig_pending(s->q))
         rc = ZK_RECONFIGINPROGRESS;
@@ -249,38 +250,29 @@ void reconfig_request(struct server *s, struct conn *c, int32_t xid, struct jute
              !quorum_new_config_ok(s->q, l.v, l.n))
         rc = ZK_NEWCONFIGNOQUORUM;
     if (rc) {
-        conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
+        conn_reply_header(c, xid, s->db.last_zxid, rc, s->db.last_zxid);
         return;
     }
-    int64_t zxid = server_next_zxid(s);
+    struct write w;
+    write_begin(s, &w, ZK_OP_RECONFIG, c->session_id, xid);
     struct jute_out text;
     jute_out_init(&text);
-    format_list(&l, zxid, &text);
-    struct txn t;
-    txn_init(&t, ZK_OP_RECONFIG, c->session_id, xid, clock_wall_ms());
-    struct txn_op *op = txn_add_op(&t, ZK_OP_SETDATA);
+    format_list(&l, w.zxid, &text);
+    struct txn_op *op = txn_add_op(&w.txn, ZK_OP_SETDATA);
     op->path = zk_xstrndup(CONFIG_PATH, strlen(CONFIG_PATH));
     op->data = (struct zk_slice){(const char *)text.p, (int32_t)text.len};
     op->version = node->version + 1;
-    struct journal j = {0};
-    if ((rc = apply_op(s, &t, op, zxid, &j))) {
-        journal_undo(s, &j);
-        conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
+    if ((rc = apply_op(&s->db, &w.txn, op, w.zxid, &w.journal))) {
+        write_abort(s, &w);
+        conn_reply_header(c, xid, s->db.last_zxid, rc, s->db.last_zxid);
     } else {
-        server_commit(s, &t);
-        journal_commit(s, &j, zxid);
-        reconfig_applied(s, zxid);
-        size_t at = conn_frame_begin(c);
-        jute_put_int(&c->out, xid);
-        jute_put_long(&c->out, zxid);
-        jute_put_int(&c->out, 0);
+        int64_t zxid = write_commit(s, &w); /* activates the new membership */
+        size_t at = conn_reply_begin(c, xid, zxid, 0);
         jute_put_buffer(&c->out, text.p, (int32_t)text.len);
         struct zk_stat st;
         tree_stat(node, &st);
         jute_put_stat(&c->out, &st);
         conn_frame_end(c, at, zxid, xid);
     }
-    journal_free(&j);
-    txn_free(&t);
     jute_out_free(&text);
 }

@@ -1,13 +1,13 @@
 /*
  * request.c - the request dispatcher: handshake, reads, writes, watches,
- * auth.  Reads are answered from the tree at once; writes go through prep.c
- * and server_commit; every reply is queued with the durability tag of the
+ * auth.  Reads are answered from the tree at once; writes go through the
+ * write pipeline (write.h: prep.c checks and applies, write_commit logs and
+ * proposes); every reply is queued with the durability tag of the
  * state it reflects (server.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply.h"
 #include "conn.h"
 #include "log.h"
 #include "prep.h"
@@ -15,6 +15,7 @@
 #include "reconfig.h"
 #include "sasl.h"
 #include "server.h"
+#include "write.h"
 #include "zk/proto.h"
 
 /* ---- handshake ---- */
@@ -68,7 +69,7 @@ void server_attach(struct server *s, struct conn *c, struct session *se)
 static void accept_readonly(struct server *s, struct conn *c, int32_t timeout)
 {
     struct session *se = zk_xcalloc(1, sizeof *se);
-    se->id = sessions_next_id(&s->sessions);
+    se->id = sessions_next_id(&s->db.sessions);
     se->timeout = timeout;
     se->conn = c;
     c->readonly = 1;
@@ -79,7 +80,7 @@ static void accept_readonly(struct server *s, struct conn *c, int32_t timeout)
     static const uint8_t zero[16];
     log_info("read-only session 0x%llx for %s:%d (no quorum)", (unsigned long long)se->id,
              c->remote, c->remote_port);
-    send_connect_response_ro(s, c, timeout, se->id, zero, s->last_zxid, 1);
+    send_connect_response_ro(s, c, timeout, se->id, zero, s->db.last_zxid, 1);
 }
 
 static int is_update(int32_t type)
@@ -117,10 +118,10 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
         conn_close(c);
         return;
     }
-    if (last_seen > s->last_zxid) {
+    if (last_seen > s->db.last_zxid) {
         log_info("refusing session request from %s:%d: it has seen zxid 0x%llx, ours is 0x%llx",
                  c->remote, c->remote_port, (unsigned long long)last_seen,
-                 (unsigned long long)s->last_zxid);
+                 (unsigned long long)s->db.last_zxid);
         conn_close(c);
         return;
     }
@@ -130,47 +131,39 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
         timeout = s->cfg.max_session_timeout;
     uint8_t expected[16];
     if (id == 0 && s->q && quorum_is_learner(s->q)) {
-        quorum_forward_connect(s, c, sessions_next_id(&s->sessions), timeout);
+        quorum_forward_connect(s, c, sessions_next_id(&s->db.sessions), timeout);
         return;
     }
     if (id == 0) {
-        struct txn t;
-        txn_init(&t, ZK_OP_CREATESESSION, sessions_next_id(&s->sessions), 0, clock_wall_ms());
-        t.timeout = timeout;
-        int64_t zxid = server_commit(s, &t);
-        struct session *se = sessions_get(&s->sessions, t.session);
+        struct write w;
+        write_begin(s, &w, ZK_OP_CREATESESSION, sessions_next_id(&s->db.sessions), 0);
+        w.txn.timeout = timeout;
+        int64_t session = w.txn.session;
+        write_apply_txn(s, &w);
+        int64_t zxid = write_commit(s, &w);
+        struct session *se = sessions_get(&s->db.sessions, session);
         server_attach(s, c, se);
-        sessions_password(&s->sessions, se->id, expected);
+        sessions_password(&s->db.sessions, se->id, expected);
         send_connect_response(s, c, timeout, se->id, expected, zxid);
-        txn_free(&t);
         return;
     }
-    struct session *se = sessions_get(&s->sessions, id);
-    sessions_password(&s->sessions, id, expected);
+    struct session *se = sessions_get(&s->db.sessions, id);
+    sessions_password(&s->db.sessions, id, expected);
     if (!se || se->closing || pw.len != 16 || memcmp(pw.p, expected, 16)) {
         static const uint8_t zero[16];
         log_info("session 0x%llx from %s:%d is %s", (unsigned long long)id, c->remote,
                  c->remote_port, se && !se->closing ? "using a wrong password" : "expired or unknown");
-        send_connect_response(s, c, 0, 0, zero, s->last_zxid);
+        send_connect_response(s, c, 0, 0, zero, s->db.last_zxid);
         conn_close_after_flush(c);
         return;
     }
     se->timeout = timeout;
-    sessions_touch(&s->sessions, se, clock_mono_ms());
+    sessions_touch(&s->db.sessions, se, clock_mono_ms());
     server_attach(s, c, se);
-    send_connect_response(s, c, timeout, se->id, expected, s->last_zxid);
+    send_connect_response(s, c, timeout, se->id, expected, s->db.last_zxid);
 }
 
 /* ---- reply helpers ---- */
-
-static size_t reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err)
-{
-    size_t at = conn_frame_begin(c);
-    jute_put_int(&c->out, xid);
-    jute_put_long(&c->out, zxid);
-    jute_put_int(&c->out, err);
-    return at;
-}
 
 static void put_stat(struct conn *c, const struct znode *n)
 {
@@ -192,7 +185,7 @@ static void put_children(struct jute_out *out, const struct znode *n)
 
 static int node_acl_check(struct server *s, struct conn *c, const struct znode *n, int32_t perm)
 {
-    return acl_check(acl_get(tree_acls(s->tree), n->acl), perm, &c->auth);
+    return acl_check(acl_get(tree_acls(s->db.tree), n->acl), perm, &c->auth);
 }
 
 /* ---- reads ---- */
@@ -208,7 +201,7 @@ static int read_target(struct server *s, struct conn *c, struct jute_in *in, int
         return ZK_MARSHALLINGERROR;
     if (type_is_exists && memchr(path->p, 0, (size_t)path->len))
         return ZK_BADARGUMENTS; /* Apache's exists rejects NUL; other reads say NONODE */
-    *n = tree_lookup(s->tree, path->p, (size_t)path->len);
+    *n = tree_lookup(s->db.tree, path->p, (size_t)path->len);
     if (!*n)
         return ZK_NONODE;
     return perm ? node_acl_check(s, c, *n, perm) : 0;
@@ -240,8 +233,8 @@ static int do_read(struct server *s, struct conn *c, int32_t type, struct jute_i
         return rc;
     if (watch && (rc == 0 || (rc == ZK_NONODE && type == ZK_OP_EXISTS))) {
         struct watches *w = type == ZK_OP_GETCHILDREN || type == ZK_OP_GETCHILDREN2
-                                ? s->child_watches
-                                : s->data_watches;
+                                ? s->db.child_watches
+                                : s->db.data_watches;
         watches_add(w, path.p, (size_t)path.len, &c->watches, WATCH_STANDARD);
     }
     return rc;
@@ -252,14 +245,14 @@ static void reply_read(struct server *s, struct conn *c, int32_t xid, int32_t ty
 {
     struct znode *n = NULL;
     int rc = do_read(s, c, type, in, &n);
-    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
     if (!rc) {
         if (type == ZK_OP_EXISTS)
             put_stat(c, n);
         else
             put_read_body(c, type, n);
     }
-    conn_frame_end(c, at, s->last_zxid, xid);
+    conn_frame_end(c, at, s->db.last_zxid, xid);
 }
 
 static void reply_getacl(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
@@ -268,9 +261,9 @@ static void reply_getacl(struct server *s, struct conn *c, int32_t xid, struct j
     int watch;
     struct znode *n;
     int rc = read_target(s, c, in, 0, &path, &watch, &n, ZK_PERM_READ | ZK_PERM_ADMIN);
-    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
     if (!rc) {
-        const struct acl_list *l = acl_get(tree_acls(s->tree), n->acl);
+        const struct acl_list *l = acl_get(tree_acls(s->db.tree), n->acl);
         /* Without ADMIN, digest hashes are redacted (Apache, ZOOKEEPER-1392). */
         int redact = node_acl_check(s, c, n, ZK_PERM_ADMIN) != 0;
         jute_put_int(&c->out, l ? l->n : 0);
@@ -291,7 +284,7 @@ static void reply_getacl(struct server *s, struct conn *c, int32_t xid, struct j
         }
         put_stat(c, n);
     }
-    conn_frame_end(c, at, s->last_zxid, xid);
+    conn_frame_end(c, at, s->db.last_zxid, xid);
 }
 
 static void reply_all_children_number(struct server *s, struct conn *c, int32_t xid,
@@ -301,10 +294,10 @@ static void reply_all_children_number(struct server *s, struct conn *c, int32_t 
     int watch;
     struct znode *n;
     int rc = read_target(s, c, in, 0, &path, &watch, &n, ZK_PERM_READ);
-    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
     if (!rc)
         jute_put_int(&c->out, (int32_t)tree_count_descendants(n));
-    conn_frame_end(c, at, s->last_zxid, xid);
+    conn_frame_end(c, at, s->db.last_zxid, xid);
 }
 
 struct eph_ctx {
@@ -331,7 +324,7 @@ static void reply_ephemerals(struct server *s, struct conn *c, int32_t xid, stru
 {
     struct zk_slice prefix = jute_get_string(in);
     int rc = in->err ? ZK_MARSHALLINGERROR : prep_validate_path(prefix.p, (size_t)prefix.len);
-    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
     if (!rc) {
         char pre[4096];
         size_t pl = (size_t)prefix.len < sizeof pre ? (size_t)prefix.len : sizeof pre - 1;
@@ -343,16 +336,16 @@ static void reply_ephemerals(struct server *s, struct conn *c, int32_t xid, stru
         e->plen = pl;
         size_t count_at = c->out.len;
         jute_put_int(&c->out, 0);
-        tree_foreach_ephemeral(s->tree, c->session_id, add_ephemeral, e);
+        tree_foreach_ephemeral(s->db.tree, c->session_id, add_ephemeral, e);
         jute_patch_int(&c->out, count_at, e->count);
         free(e);
     }
-    conn_frame_end(c, at, s->last_zxid, xid);
+    conn_frame_end(c, at, s->db.last_zxid, xid);
 }
 
 static void reply_whoami(struct server *s, struct conn *c, int32_t xid)
 {
-    size_t at = reply_begin(c, xid, s->last_zxid, 0);
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, 0);
     int n = 0;
     size_t count_at = c->out.len;
     jute_put_int(&c->out, 0);
@@ -367,12 +360,12 @@ static void reply_whoami(struct server *s, struct conn *c, int32_t xid)
         n++;
     }
     jute_patch_int(&c->out, count_at, n);
-    conn_frame_end(c, at, s->last_zxid, xid);
+    conn_frame_end(c, at, s->db.last_zxid, xid);
 }
 
 static void reply_multiread(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
 {
-    size_t at = reply_begin(c, xid, s->last_zxid, 0);
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, 0);
     for (;;) {
         int32_t type = jute_get_int(in);
         int done = jute_get_bool(in);
@@ -397,28 +390,21 @@ static void reply_multiread(struct server *s, struct conn *c, int32_t xid, struc
     if (in->err) {
         c->out.len = at + 4;
         jute_put_int(&c->out, xid);
-        jute_put_long(&c->out, s->last_zxid);
+        jute_put_long(&c->out, s->db.last_zxid);
         jute_put_int(&c->out, ZK_MARSHALLINGERROR);
     } else {
         jute_put_int(&c->out, -1);
         jute_put_bool(&c->out, 1);
         jute_put_int(&c->out, -1);
     }
-    conn_frame_end(c, at, s->last_zxid, xid);
+    conn_frame_end(c, at, s->db.last_zxid, xid);
 }
 
 /* ---- watch management ---- */
 
 static void event_now(struct server *s, struct conn *c, int32_t type, struct zk_slice path)
 {
-    size_t at = conn_frame_begin(c);
-    jute_put_int(&c->out, ZK_XID_NOTIFICATION);
-    jute_put_long(&c->out, -1);
-    jute_put_int(&c->out, 0);
-    jute_put_int(&c->out, type);
-    jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);
-    jute_put_slice(&c->out, path);
-    conn_frame_end(c, at, s->last_zxid, ZK_XID_NOTIFICATION);
+    conn_put_event(c, type, path.p, (size_t)path.len, s->db.last_zxid);
 }
 
 /* A data or child watch being re-armed: fire at once if the node is gone or
@@ -446,32 +432,32 @@ static void reply_setwatches(struct server *s, struct conn *c, int32_t xid, stru
             struct zk_slice p = jute_get_string(in);
             if (in->err)
                 break;
-            struct znode *node = tree_lookup(s->tree, p.p, (size_t)p.len);
+            struct znode *node = tree_lookup(s->db.tree, p.p, (size_t)p.len);
             switch (list) {
             case 0: /* data */
-                rearm(s, c, p, node, node ? node->mzxid : 0, rel, ZK_EVENT_CHANGED, s->data_watches);
+                rearm(s, c, p, node, node ? node->mzxid : 0, rel, ZK_EVENT_CHANGED, s->db.data_watches);
                 break;
             case 1: /* exist */
                 if (node)
                     event_now(s, c, ZK_EVENT_CREATED, p);
                 else
-                    watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
+                    watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_STANDARD);
                 break;
             case 2: /* child */
-                rearm(s, c, p, node, node ? tree_pzxid(node) : 0, rel, ZK_EVENT_CHILD, s->child_watches);
+                rearm(s, c, p, node, node ? tree_pzxid(node) : 0, rel, ZK_EVENT_CHILD, s->db.child_watches);
                 break;
             case 3: /* persistent */
-                watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
-                watches_add(s->child_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+                watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+                watches_add(s->db.child_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
                 break;
             case 4: /* persistent recursive */
-                watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
+                watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
                 break;
             }
         }
     }
-    conn_reply_header(c, ZK_XID_SETWATCHES, s->last_zxid, in->err ? ZK_MARSHALLINGERROR : 0,
-                      s->last_zxid);
+    conn_reply_header(c, ZK_XID_SETWATCHES, s->db.last_zxid, in->err ? ZK_MARSHALLINGERROR : 0,
+                      s->db.last_zxid);
     (void)xid;
 }
 
@@ -488,9 +474,9 @@ static void reply_watch_query(struct server *s, struct conn *c, int32_t xid, str
     struct watches *tables[2];
     int nt = 0;
     if (!rc && (type == ZK_WATCH_CHILDREN || type == ZK_WATCH_ANY))
-        tables[nt++] = s->child_watches;
+        tables[nt++] = s->db.child_watches;
     if (!rc && (type == ZK_WATCH_DATA || type == ZK_WATCH_ANY))
-        tables[nt++] = s->data_watches;
+        tables[nt++] = s->db.data_watches;
     if (!rc && !nt)
         rc = ZK_MARSHALLINGERROR;
     int found = 0;
@@ -499,7 +485,7 @@ static void reply_watch_query(struct server *s, struct conn *c, int32_t xid, str
                         : watches_has(tables[i], p.p, (size_t)p.len, &c->watches, -1);
     if (!rc && !found)
         rc = ZK_NOWATCHER;
-    conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
+    conn_reply_header(c, xid, s->db.last_zxid, rc, s->db.last_zxid);
 }
 
 static void reply_addwatch(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
@@ -508,19 +494,19 @@ static void reply_addwatch(struct server *s, struct conn *c, int32_t xid, struct
     int32_t mode = jute_get_int(in);
     int rc = in->err ? ZK_MARSHALLINGERROR : 0;
     if (!rc && mode == ZK_ADDWATCH_PERSISTENT) {
-        watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
-        watches_add(s->child_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+        watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+        watches_add(s->db.child_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
     } else if (!rc && mode == ZK_ADDWATCH_PERSISTENT_RECURSIVE) {
-        watches_add(s->data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
+        watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
     } else if (!rc) {
         rc = ZK_MARSHALLINGERROR; /* Apache: WatcherMode.fromZooKeeperMode throws */
     }
     /* Apache answers addWatch with an ErrorResponse body, which its Java
      * client reads; other clients ignore it. */
-    size_t at = reply_begin(c, xid, s->last_zxid, rc);
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
     if (!rc)
         jute_put_int(&c->out, 0);
-    conn_frame_end(c, at, s->last_zxid, xid);
+    conn_frame_end(c, at, s->db.last_zxid, xid);
 }
 
 /* ---- auth ---- */
@@ -544,12 +530,12 @@ static void reply_auth(struct server *s, struct conn *c, struct jute_in *in)
         ok = 1; /* the connection's ip identity is always present */
     }
     if (ok) {
-        conn_reply_header(c, ZK_XID_AUTH, 0, 0, s->last_zxid);
+        conn_reply_header(c, ZK_XID_AUTH, 0, 0, s->db.last_zxid);
         return;
     }
     log_warn("authentication failed for %s:%d (scheme '%.*s')", c->remote, c->remote_port,
              scheme.len > 0 ? (int)scheme.len : 0, scheme.p ? scheme.p : "");
-    conn_reply_header(c, ZK_XID_AUTH, 0, ZK_AUTHFAILED, s->last_zxid);
+    conn_reply_header(c, ZK_XID_AUTH, 0, ZK_AUTHFAILED, s->db.last_zxid);
     conn_close_after_flush(c);
 }
 
@@ -561,7 +547,7 @@ static void reply_sasl(struct server *s, struct conn *c, int32_t xid, struct jut
     int rc = in->err ? -1 : zkd_sasl_step(c, token.p, token.len > 0 ? (size_t)token.len : 0, &out,
                                           &outlen, &user);
     if (rc < 0) {
-        conn_reply_header(c, xid, 0, ZK_AUTHFAILED, s->last_zxid);
+        conn_reply_header(c, xid, 0, ZK_AUTHFAILED, s->db.last_zxid);
         conn_close_after_flush(c);
         return;
     }
@@ -569,9 +555,9 @@ static void reply_sasl(struct server *s, struct conn *c, int32_t xid, struct jut
         auth_info_add(&c->auth, "sasl", user);
         log_info("SASL user %s authenticated from %s:%d", user, c->remote, c->remote_port);
     }
-    size_t at = reply_begin(c, xid, 0, 0);
+    size_t at = conn_reply_begin(c, xid, 0, 0);
     jute_put_buffer(&c->out, out, (int32_t)outlen);
-    conn_frame_end(c, at, s->last_zxid, xid);
+    conn_frame_end(c, at, s->db.last_zxid, xid);
 }
 
 /* ---- writes ---- */
@@ -616,116 +602,46 @@ static int32_t multi_result_type(int32_t req_type)
 static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t type,
                         struct jute_in *in)
 {
-    struct txn t;
-    struct journal j = {0};
+    struct write w;
     struct prep_result r;
-    txn_init(&t, type, c->session_id, xid, clock_wall_ms());
-    int64_t zxid = server_next_zxid(s);
-    int rc = prep_op(s, c, type, in, &t, zxid, &j, &r);
-    if (rc || t.nops == 0) {
+    write_begin(s, &w, type, c->session_id, xid);
+    int rc = prep_apply_op(&s->db, &c->auth, type, in, &w.txn, w.zxid, &w.journal, &r);
+    if (rc || w.txn.nops == 0) {
         /* An error, or a check that changes nothing. */
-        conn_reply_header(c, xid, s->last_zxid, rc, s->last_zxid);
+        write_abort(s, &w);
+        conn_reply_header(c, xid, s->db.last_zxid, rc, s->db.last_zxid);
     } else {
-        t.type = t.ops[0].type;
-        server_commit(s, &t);
-        journal_commit(s, &j, zxid);
-        size_t at = reply_begin(c, xid, zxid, 0);
+        w.txn.type = w.txn.ops[0].type;
+        int64_t zxid = write_commit(s, &w);
+        size_t at = conn_reply_begin(c, xid, zxid, 0);
         put_write_result(c, type, &r);
         conn_frame_end(c, at, zxid, xid);
     }
     free(r.path);
-    journal_free(&j);
-    txn_free(&t);
     if (rc == ZK_MARSHALLINGERROR)
         conn_close_after_flush(c);
 }
 
 #define MULTI_MAX_OPS 10000
 
-static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
+static int multi_may_hold(int32_t type)
 {
-    struct txn t;
-    struct journal j = {0};
-    txn_init(&t, ZK_OP_MULTI, c->session_id, xid, clock_wall_ms());
-    int64_t zxid = server_next_zxid(s);
-    struct prep_result *res = NULL;
-    int n = 0, failed = -1, wrong_kind = 0;
-    for (;;) {
-        int32_t type = jute_get_int(in);
-        int done = jute_get_bool(in);
-        (void)jute_get_int(in);
-        if (in->err || done)
-            break;
-        if (n == MULTI_MAX_OPS) {
-            in->err = ZK_MARSHALLINGERROR;
-            break;
-        }
-        res = zk_xrealloc(res, (size_t)(n + 1) * sizeof *res);
-        struct prep_result *r = &res[n++];
-        int allowed = type == ZK_OP_CREATE || type == ZK_OP_CREATE2 || type == ZK_OP_CREATETTL ||
-                      type == ZK_OP_CREATECONTAINER || type == ZK_OP_DELETE ||
-                      type == ZK_OP_SETDATA || type == ZK_OP_CHECK;
-        if (!allowed) {
-            memset(r, 0, sizeof *r);
-            r->type = type;
-            if (type == ZK_OP_GETDATA || type == ZK_OP_GETCHILDREN) {
-                /* Parsable, but not a write: Apache answers MARSHALLINGERROR
-                 * for the whole multi and keeps the session. */
-                (void)jute_get_string(in);
-                (void)jute_get_bool(in);
-                wrong_kind = 1;
-                continue;
-            }
-            in->err = ZK_MARSHALLINGERROR; /* we can't skip a body we can't parse */
-            break;
-        }
-        if (failed >= 0) {
-            /* Parse and discard: later ops only get RUNTIMEINCONSISTENCY. */
-            struct txn scratch;
-            struct journal sj = {0};
-            txn_init(&scratch, ZK_OP_MULTI, 0, 0, 0);
-            memset(r, 0, sizeof *r);
-            struct jute_in copy = *in;
-            /* Decode without applying: run prep on a throwaway journal and undo. */
-            prep_op(s, c, type, &copy, &scratch, zxid, &sj, r);
-            journal_undo(s, &sj);
-            journal_free(&sj);
-            txn_free(&scratch);
-            free(r->path);
-            *in = copy;
-            r->type = type;
-            r->path = NULL;
-            r->err = ZK_RUNTIMEINCONSISTENCY;
-            continue;
-        }
-        if (prep_op(s, c, type, in, &t, zxid, &j, r)) {
-            if (r->err == ZK_MARSHALLINGERROR) {
-                in->err = ZK_MARSHALLINGERROR;
-                break;
-            }
-            failed = n - 1;
-        }
-    }
-    if (in->err || wrong_kind) {
-        journal_undo(s, &j);
-        conn_reply_header(c, xid, s->last_zxid, ZK_MARSHALLINGERROR, s->last_zxid);
-        if (in->err)
-            conn_close_after_flush(c);
-        goto out;
-    }
-    int64_t tag = s->last_zxid;
-    if (failed >= 0) {
-        journal_undo(s, &j);
-    } else if (t.nops > 0) {
-        server_commit(s, &t);
-        journal_commit(s, &j, zxid);
-        tag = zxid;
-    }
-    size_t at = reply_begin(c, xid, tag, 0);
+    return type == ZK_OP_CREATE || type == ZK_OP_CREATE2 || type == ZK_OP_CREATETTL ||
+           type == ZK_OP_CREATECONTAINER || type == ZK_OP_DELETE || type == ZK_OP_SETDATA ||
+           type == ZK_OP_CHECK;
+}
+
+/* The reply to a multi: every result, or (failed >= 0) an error result per
+ * op, the failed op's own code at its place, ops before it 0, after it
+ * RUNTIMEINCONSISTENCY, as Apache answers. */
+static void put_multi_reply(struct conn *c, int32_t xid, int64_t tag, const struct prep_result *res,
+                            int n, int failed)
+{
+    size_t at = conn_reply_begin(c, xid, tag, 0);
     for (int i = 0; i < n; i++) {
-        struct prep_result *r = &res[i];
-        int32_t err = failed < 0 ? 0 : i < failed ? 0 : i == failed ? r->err : ZK_RUNTIMEINCONSISTENCY;
+        const struct prep_result *r = &res[i];
         if (failed >= 0) {
+            int32_t err = i < failed ? 0 : i == failed ? r->err : ZK_RUNTIMEINCONSISTENCY;
             jute_put_int(&c->out, -1);
             jute_put_bool(&c->out, 0);
             jute_put_int(&c->out, err);
@@ -742,20 +658,80 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
     jute_put_bool(&c->out, 1);
     jute_put_int(&c->out, -1);
     conn_frame_end(c, at, tag, xid);
-out:
+}
+
+static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
+{
+    struct write w;
+    write_begin(s, &w, ZK_OP_MULTI, c->session_id, xid);
+    struct prep_result *res = NULL;
+    int n = 0, failed = -1, wrong_kind = 0;
+    for (;;) {
+        int32_t type = jute_get_int(in);
+        int done = jute_get_bool(in);
+        (void)jute_get_int(in);
+        if (in->err || done)
+            break;
+        if (n == MULTI_MAX_OPS) {
+            in->err = ZK_MARSHALLINGERROR;
+            break;
+        }
+        res = zk_xrealloc(res, (size_t)(n + 1) * sizeof *res);
+        struct prep_result *r = &res[n++];
+        memset(r, 0, sizeof *r);
+        r->type = type;
+        if (!multi_may_hold(type)) {
+            if (type == ZK_OP_GETDATA || type == ZK_OP_GETCHILDREN) {
+                /* Parsable, but not a write: Apache answers MARSHALLINGERROR
+                 * for the whole multi and keeps the session. */
+                (void)jute_get_string(in);
+                (void)jute_get_bool(in);
+                wrong_kind = 1;
+                continue;
+            }
+            in->err = ZK_MARSHALLINGERROR; /* we can't skip a body we can't parse */
+            break;
+        }
+        if (failed >= 0) {
+            /* After a failure the ops are only decoded: their results are
+             * RUNTIMEINCONSISTENCY whatever the tree holds. */
+            if (prep_skip_op(type, in))
+                break;
+            r->err = ZK_RUNTIMEINCONSISTENCY;
+            continue;
+        }
+        if (prep_apply_op(&s->db, &c->auth, type, in, &w.txn, w.zxid, &w.journal, r)) {
+            if (r->err == ZK_MARSHALLINGERROR) {
+                in->err = ZK_MARSHALLINGERROR;
+                break;
+            }
+            failed = n - 1;
+        }
+    }
+    if (in->err || wrong_kind) {
+        write_abort(s, &w);
+        conn_reply_header(c, xid, s->db.last_zxid, ZK_MARSHALLINGERROR, s->db.last_zxid);
+        if (in->err)
+            conn_close_after_flush(c);
+    } else if (failed >= 0 || w.txn.nops == 0) {
+        /* A failed multi changes nothing; nor does one of checks only. */
+        write_abort(s, &w);
+        put_multi_reply(c, xid, s->db.last_zxid, res, n, failed);
+    } else {
+        int64_t zxid = write_commit(s, &w);
+        put_multi_reply(c, xid, zxid, res, n, failed);
+    }
     for (int i = 0; i < n; i++)
         free(res[i].path);
     free(res);
-    journal_free(&j);
-    txn_free(&t);
 }
 
 static void close_session(struct server *s, struct conn *c, int32_t xid)
 {
-    struct txn t;
-    txn_init(&t, ZK_OP_CLOSESESSION, c->session_id, xid, clock_wall_ms());
-    int64_t zxid = server_commit(s, &t);
-    txn_free(&t);
+    struct write w;
+    write_begin(s, &w, ZK_OP_CLOSESESSION, c->session_id, xid);
+    write_apply_txn(s, &w);
+    int64_t zxid = write_commit(s, &w);
     conn_reply_header(c, xid, zxid, 0, zxid);
     conn_close_after_flush(c);
 }
@@ -775,7 +751,7 @@ void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t l
         int32_t type = (int32_t)zk_be32_get(p + 4);
         if (c->session && !c->session->closing && !c->readonly &&
             quorum_route(s, c, p, len, type)) {
-            sessions_touch(&s->sessions, c->session, c->active_ms);
+            sessions_touch(&s->db.sessions, c->session, c->active_ms);
             s->stats.requests++;
             return;
         }
@@ -799,26 +775,26 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
     s->stats.requests++;
     if (!c->session || c->session->closing) {
         /* The session expired under this connection. */
-        conn_reply_header(c, xid, s->last_zxid, ZK_SESSIONEXPIRED, s->last_zxid);
+        conn_reply_header(c, xid, s->db.last_zxid, ZK_SESSIONEXPIRED, s->db.last_zxid);
         conn_close_after_flush(c);
         return;
     }
     if (c->readonly) {
         if (type == ZK_OP_CLOSESESSION) {
-            conn_reply_header(c, xid, s->last_zxid, 0, s->last_zxid);
+            conn_reply_header(c, xid, s->db.last_zxid, 0, s->db.last_zxid);
             conn_close_after_flush(c);
             return;
         }
         if (is_update(type)) {
-            conn_reply_header(c, xid, s->last_zxid, ZK_NOTREADONLY, s->last_zxid);
+            conn_reply_header(c, xid, s->db.last_zxid, ZK_NOTREADONLY, s->db.last_zxid);
             return;
         }
     } else {
-        sessions_touch(&s->sessions, c->session, clock_mono_ms());
+        sessions_touch(&s->db.sessions, c->session, clock_mono_ms());
     }
     switch (type) {
     case ZK_OP_PING:
-        conn_reply_header(c, ZK_XID_PING, s->last_zxid, 0, s->last_zxid);
+        conn_reply_header(c, ZK_XID_PING, s->db.last_zxid, 0, s->db.last_zxid);
         return;
     case ZK_OP_EXISTS:
     case ZK_OP_GETDATA:
@@ -832,10 +808,10 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
         break;
     case ZK_OP_SYNC: {
         struct zk_slice path = jute_get_string(&in);
-        size_t at = reply_begin(c, xid, s->last_zxid, in.err ? ZK_MARSHALLINGERROR : 0);
+        size_t at = conn_reply_begin(c, xid, s->db.last_zxid, in.err ? ZK_MARSHALLINGERROR : 0);
         if (!in.err)
             jute_put_slice(&c->out, path);
-        conn_frame_end(c, at, s->last_zxid, xid);
+        conn_frame_end(c, at, s->db.last_zxid, xid);
         break;
     }
     case ZK_OP_GETALLCHILDRENNUMBER:
@@ -884,7 +860,7 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
             break;
         }
         log_warn("unknown request type %d from %s:%d; closing", type, c->remote, c->remote_port);
-        conn_reply_header(c, xid, s->last_zxid, ZK_UNIMPLEMENTED, s->last_zxid);
+        conn_reply_header(c, xid, s->db.last_zxid, ZK_UNIMPLEMENTED, s->db.last_zxid);
         conn_close_after_flush(c);
         return;
     }

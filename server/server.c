@@ -28,7 +28,6 @@
 
 #include <openssl/rand.h>
 
-#include "apply.h"
 #include "conn.h"
 #include "election.h"
 #include "fourlw.h"
@@ -39,6 +38,7 @@
 #include "snapshot.h"
 #include "tls.h"
 #include "txnlog.h"
+#include "write.h"
 #include "zk/proto.h"
 
 static int mkdirs(const char *path)
@@ -96,47 +96,23 @@ static int save_secret(struct server *s, const uint8_t secret[32])
 static int load_record(const void *rec, size_t len, void *d)
 {
     struct server *s = d;
-    if (len >= 1 && *(const char *)rec == 'S') {
-        struct jute_in in;
-        jute_in_init(&in, (const uint8_t *)rec + 1, len - 1);
-        int64_t id = jute_get_long(&in);
-        int32_t timeout = jute_get_int(&in);
-        if (in.err)
-            return -1;
-        sessions_add(&s->sessions, id, timeout, clock_mono_ms());
-        return 0;
-    }
-    return tree_load_record(s->tree, rec, len);
+    return db_load_record(&s->db, rec, len, clock_mono_ms());
 }
 
 static void load_reset(void *d)
 {
     struct server *s = d;
-    tree_free(s->tree);
-    s->tree = tree_new_empty();
-    uint8_t secret[32];
-    memcpy(secret, s->sessions.secret, 32);
-    sessions_free(&s->sessions);
-    sessions_init(&s->sessions, s->cfg.tick_time, s->myid, secret);
+    db_reset(&s->db);
 }
 
 static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
 {
     struct server *s = d;
-    struct txn t;
-    if (txn_decode(rec, len, &t)) {
+    if (write_apply_committed(s, zxid, rec, len)) {
         log_error("log record 0x%llx does not decode; stopping replay there",
                   (unsigned long long)zxid);
         return -1;
     }
-    struct journal j = {0};
-    int rc = apply_txn(s, &t, zxid, &j);
-    if (rc)
-        log_warn("log record 0x%llx (type %d) did not apply: %s", (unsigned long long)zxid, t.type,
-                 zk_errname(rc));
-    journal_free(&j);
-    txn_free(&t);
-    s->last_zxid = zxid;
     if (s->keep_win)
         txnwin_push(&s->win, zxid, rec, len);
     return 0;
@@ -145,7 +121,7 @@ static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
 static int recover(struct server *s)
 {
     int64_t t0 = clock_mono_ms();
-    s->tree = tree_new_empty();
+    s->db.tree = tree_new_empty();
     int64_t snap = -1;
     int rc = snapshot_load(s->cfg.data_dir, load_record, load_reset, s, &snap);
     if (rc) {
@@ -153,12 +129,12 @@ static int recover(struct server *s)
         return -1;
     }
     if (snap < 0) {
-        tree_free(s->tree);
-        s->tree = tree_new();
+        tree_free(s->db.tree);
+        s->db.tree = tree_new();
         snap = 0;
     }
     s->snap_zxid = snap;
-    s->last_zxid = snap;
+    s->db.last_zxid = snap;
     if (s->keep_win)
         txnwin_reset(&s->win, snap);
     int64_t last = snap;
@@ -167,12 +143,12 @@ static int recover(struct server *s)
         log_error("cannot replay the log in %s: %s", s->cfg.data_log_dir, strerror(-rc));
         return -1;
     }
-    if (last > s->last_zxid)
-        s->last_zxid = last;
-    s->durable_zxid = s->last_zxid;
+    if (last > s->db.last_zxid)
+        s->db.last_zxid = last;
+    s->durable_zxid = s->db.last_zxid;
     log_info("recovered %llu znodes and %u sessions up to zxid 0x%llx (snapshot 0x%llx) in %lld ms",
-             (unsigned long long)tree_node_count(s->tree), sessions_count(&s->sessions),
-             (unsigned long long)s->last_zxid, (unsigned long long)snap,
+             (unsigned long long)tree_node_count(s->db.tree), sessions_count(&s->db.sessions),
+             (unsigned long long)s->db.last_zxid, (unsigned long long)snap,
              (long long)(clock_mono_ms() - t0));
     return 0;
 }
@@ -191,24 +167,7 @@ static int put_record(const void *rec, size_t len, void *d)
 
 int server_image(struct server *s, int (*put)(const void *rec, size_t len, void *d), void *d)
 {
-    struct jute_out out;
-    jute_out_init(&out);
-    int64_t id;
-    void *v;
-    int rc = 0;
-    I64MAP_FOREACH(&s->sessions.map, id, v)
-    {
-        struct session *se = v;
-        if (rc)
-            break;
-        out.len = 0;
-        jute_put_raw(&out, "S", 1);
-        jute_put_long(&out, se->id);
-        jute_put_int(&out, se->timeout);
-        rc = put(out.p, out.len, d);
-    }
-    jute_out_free(&out);
-    return rc ? rc : tree_serialize(s->tree, put, d);
+    return db_image(&s->db, put, d);
 }
 
 static int produce(struct snapshot_writer *w, void *d)
@@ -252,40 +211,11 @@ void server_snapshot(struct server *s)
     if (snapshot_running())
         return;
     txnlog_roll(s->log);
-    int rc = snapshot_start(s->loop, s->cfg.data_dir, s->last_zxid, produce, s, snapshot_done, s);
+    int rc = snapshot_start(s->loop, s->cfg.data_dir, s->db.last_zxid, produce, s, snapshot_done, s);
     if (rc)
         log_warn("cannot start snapshot: %d", rc);
     s->txns_since_snap = 0;
     pick_snap_trigger(s);
-}
-
-/* ---- the pipeline ---- */
-
-int64_t server_next_zxid(struct server *s)
-{
-    return s->q ? quorum_next_zxid(s->q, s->last_zxid) : s->last_zxid + 1;
-}
-
-int64_t server_commit(struct server *s, struct txn *t)
-{
-    int64_t zxid = server_next_zxid(s);
-    if (t->type == ZK_OP_CREATESESSION || t->type == ZK_OP_CLOSESESSION) {
-        struct journal j = {0};
-        apply_txn(s, t, zxid, &j);
-        journal_free(&j);
-    }
-    s->last_zxid = zxid;
-    struct jute_out out;
-    jute_out_init(&out);
-    txn_encode(&out, t);
-    txnlog_append(s->log, zxid, out.p, out.len);
-    if (s->keep_win)
-        txnwin_push(&s->win, zxid, out.p, out.len);
-    if (s->q)
-        quorum_proposed(s->q, zxid, out.p, out.len);
-    jute_out_free(&out);
-    server_count_txn(s);
-    return zxid;
 }
 
 void server_count_txn(struct server *s)
@@ -417,14 +347,12 @@ void server_expire_session(struct server *s, struct session *se)
     log_info("expiring session 0x%llx, timeout of %d ms exceeded", (unsigned long long)se->id,
              se->timeout);
     struct conn *c = se->conn;
-    struct txn t;
-    txn_init(&t, ZK_OP_CLOSESESSION, se->id, 0, clock_wall_ms());
-    server_commit(s, &t);
-    txn_free(&t);
-    if (c) {
-        c->session = NULL;
-        conn_close_after_flush(c);
-    }
+    struct write w;
+    write_begin(s, &w, ZK_OP_CLOSESESSION, se->id, 0);
+    write_apply_txn(s, &w); /* the session is gone: se is freed */
+    write_commit(s, &w);
+    if (c)
+        conn_close_after_flush(c); /* session_closed (conn.c) detached it */
 }
 
 static void expire_one(struct session *se, void *d) { server_expire_session(d, se); }
@@ -438,7 +366,7 @@ static void on_tick(uv_timer_t *h)
     struct server *s = h->data;
     if (!decides(s))
         return;
-    sessions_expire(&s->sessions, clock_mono_ms(), expire_one, s);
+    sessions_expire(&s->db.sessions, clock_mono_ms(), expire_one, s);
 }
 
 /* ---- containers and TTL nodes (Apache's ContainerManager) ---- */
@@ -471,21 +399,20 @@ static void on_reap(uv_timer_t *h)
         return;
     int budget = s->cfg.container_max_per_minute;
     struct reap_ctx r = {s, clock_wall_ms(), budget, zk_xmalloc((size_t)budget * sizeof(void *)), 0};
-    tree_foreach_special(s->tree, reap_candidate, &r);
+    tree_foreach_special(s->db.tree, reap_candidate, &r);
     char path[4096];
     for (int i = 0; i < r.n; i++) {
         size_t len = tree_path(r.v[i], path, sizeof path);
         if (len >= sizeof path)
             continue;
-        struct txn t;
-        txn_init(&t, ZK_OP_DELETE, 0, 0, clock_wall_ms());
-        struct txn_op *op = txn_add_op(&t, ZK_OP_DELETE);
+        struct write w;
+        write_begin(s, &w, ZK_OP_DELETE, 0, 0);
+        struct txn_op *op = txn_add_op(&w.txn, ZK_OP_DELETE);
         op->path = zk_xstrndup(path, len);
-        struct journal j = {0};
-        if (apply_txn(s, &t, server_next_zxid(s), &j) == 0)
-            server_commit(s, &t);
-        journal_free(&j);
-        txn_free(&t);
+        if (write_apply_txn(s, &w) == 0)
+            write_commit(s, &w);
+        else
+            write_abort(s, &w);
     }
     free(r.v);
 }
@@ -572,9 +499,10 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
                          me->client_host);
         }
     }
-    sessions_init(&s->sessions, cfg->tick_time, s->myid, secret);
-    s->data_watches = watches_new();
-    s->child_watches = watches_new();
+    db_init(&s->db, cfg->tick_time, s->myid, secret);
+    s->db.extended_types = cfg->extended_types_enabled;
+    s->db.max_data = cfg->jute_max_buffer;
+    s->db.hooks = (struct db_hooks){conn_watch_event, conn_session_closed, s};
     if (recover(s))
         return -1;
     if ((rc = txnlog_open(&s->log, loop, cfg->data_log_dir, on_durable, s))) {
@@ -626,7 +554,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     s->sigint.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     log_info("zkd %s ready: %llu znodes, zxid 0x%llx, started in %lld ms", ZKFS_VERSION,
-             (unsigned long long)tree_node_count(s->tree), (unsigned long long)s->last_zxid,
+             (unsigned long long)tree_node_count(s->db.tree), (unsigned long long)s->db.last_zxid,
              (long long)(clock_wall_ms() - s->start_ms));
     return 0;
 }
@@ -649,7 +577,7 @@ void server_stop(struct server *s)
     /* Make every applied transaction durable, then answer what it covers. */
     txnlog_close(s->log);
     s->log = NULL;
-    server_durable(s, s->last_zxid);
+    server_durable(s, s->db.last_zxid);
     flush_dirty(s);
     while (s->conns)
         conn_close(s->conns);
@@ -659,7 +587,7 @@ void server_stop(struct server *s)
     uv_close((uv_handle_t *)&s->purge_timer, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
-    log_info("shutdown complete at zxid 0x%llx", (unsigned long long)s->last_zxid);
+    log_info("shutdown complete at zxid 0x%llx", (unsigned long long)s->db.last_zxid);
 }
 
 void server_close_clients(struct server *s)
@@ -675,9 +603,9 @@ void server_close_clients(struct server *s)
 
 void server_set_secret(struct server *s, const uint8_t secret[32])
 {
-    if (!memcmp(s->sessions.secret, secret, 32))
+    if (!memcmp(s->db.sessions.secret, secret, 32))
         return;
-    memcpy(s->sessions.secret, secret, 32);
+    memcpy(s->db.sessions.secret, secret, 32);
     if (save_secret(s, secret)) {
         log_error("cannot write %s", s->secret_path);
         abort();
@@ -705,13 +633,13 @@ int server_truncate(struct server *s, int64_t zxid)
         return -1;
     }
     load_reset(s);
-    tree_free(s->tree);
-    s->tree = NULL;
+    tree_free(s->db.tree);
+    s->db.tree = NULL;
     if (recover(s))
         return -1;
-    if (s->last_zxid != zxid)
+    if (s->db.last_zxid != zxid)
         log_warn("after truncation to 0x%llx the log ends at 0x%llx", (unsigned long long)zxid,
-                 (unsigned long long)s->last_zxid);
+                 (unsigned long long)s->db.last_zxid);
     reconfig_refresh(s);
     return reopen_log(s);
 }
@@ -728,7 +656,7 @@ int server_image_record(struct server *s, const void *rec, size_t len)
 
 int server_image_end(struct server *s, int64_t zxid)
 {
-    s->last_zxid = zxid;
+    s->db.last_zxid = zxid;
     txnlog_close(s->log);
     s->log = NULL;
     /* Records above the image would replay onto it after a crash: drop them
@@ -752,10 +680,7 @@ int server_image_end(struct server *s, int64_t zxid)
 
 void server_free(struct server *s)
 {
-    tree_free(s->tree);
-    sessions_free(&s->sessions);
-    watches_free(s->data_watches);
-    watches_free(s->child_watches);
+    db_free(&s->db);
     pset_free(&s->held);
     pset_free(&s->dirty);
     txnwin_free(&s->win);

@@ -1,13 +1,26 @@
 /*
  * server.h - the zkd server: one event loop, one ordered stream of zxids.
  *
+ * Layers, bottom up (the include graph follows them):
+ *
+ *   state machine   db.h: tree.c, acl.c, session.c, watch.c, txn.c, prep.c,
+ *                   apply.c; no connections, log or quorum (see db.h)
+ *   persistence     txnlog.c, snapshot.c, datadir.c (beside the state machine)
+ *   pipeline        write.c: zxid, apply, log, history window, proposal
+ *   serving         server.c (lifecycle, the gate below, snapshots, expiry),
+ *                   conn.c (sockets, frames), request.c (dispatch), fourlw.c,
+ *                   sasl.c, tls.c; quorum.c, election.c, peer.c, reconfig.c
+ *                   for an ensemble
+ *
  * Request pipeline (standalone), all on the loop thread:
  *
- *   conn.c    frames in -> request.c dispatch
- *   prep.c    write request -> validated, resolved transaction (txn.h)
- *   apply.c   transaction -> tree + sessions + watch events; the zxid is
- *             assigned and the txn appended to the log buffer (txnlog.h)
- *   reply     queued on the connection, tagged with the zxid it depends on
+ *   conn.c      frames in -> request.c dispatch
+ *   request.c   reads answered from the tree; writes go to the pipeline:
+ *   write.c     write_begin picks the zxid; prep.c checks the request and
+ *               applies it to the state through the undo journal; write_commit
+ *               appends the txn to the log buffer (txnlog.h), proposes it in
+ *               an ensemble and fires its watch events
+ *   reply       queued on the connection, tagged with the zxid it depends on
  *
  * Durability gate: the tree is updated at once, but no byte that depends on
  * an update (its reply, a watch event, a later read's reply, on any
@@ -28,6 +41,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "db.h"
 #include "hset.h"
 #include "session.h"
 #include "tree.h"
@@ -60,13 +74,9 @@ struct server_stats {
 struct server {
     struct zkd_config cfg;
     uv_loop_t *loop;
-    struct tree *tree;
-    struct sessions sessions;
-    struct watches *data_watches;
-    struct watches *child_watches;
+    struct db db;          /* the state machine: tree, sessions, watches, last zxid */
     struct txnlog *log;
 
-    int64_t last_zxid;     /* last applied */
     int64_t durable_zxid;  /* last on disk (standalone) / committed (ensemble) */
     int64_t snap_zxid;     /* zxid of the newest snapshot */
     uint64_t txns_since_snap;
@@ -127,16 +137,6 @@ int server_four_letter(struct server *s, struct conn *c, const uint8_t *p);
 /* Called by conn_close before `c` is torn down: the quorum forgets the
  * requests it forwarded for `c`. */
 void server_conn_closed(struct server *s, struct conn *c);
-
-/* The zxid the next transaction will get (prep applies at it; server_commit
- * then assigns the same one). */
-int64_t server_next_zxid(struct server *s);
-
-/*
- * Assigns the next zxid to `t`, applies it to the tree (firing watches) and
- * appends it to the log.  `t` must have passed prep.  Returns the zxid.
- */
-int64_t server_commit(struct server *s, struct txn *t);
 
 /* Marks `c` as holding frames behind the gate. */
 void server_hold(struct server *s, struct conn *c);

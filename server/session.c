@@ -3,6 +3,7 @@
  */
 #include "session.h"
 
+#include <assert.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,7 @@ struct session *sessions_get(const struct sessions *s, int64_t id)
 
 void sessions_remove(struct sessions *s, struct session *se)
 {
+    assert(sessions_get(s, se->id) == se);
     bucket_unlink(s, se);
     i64map_del(&s->map, se->id);
     free(se);

@@ -25,6 +25,7 @@
  */
 #include "tree.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,7 @@ struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, s
                        const void *data, int32_t dlen, uint32_t acl, int64_t owner,
                        int64_t zxid, int64_t time)
 {
+    assert(parent != NULL && nlen > 0);
     struct znode *n = node_new(name, nlen, dlen > 0 ? (size_t)dlen : 0);
     n->parent = parent;
     value_store(n, data, dlen);
@@ -388,6 +390,7 @@ struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, s
 
 void tree_unlink(struct tree *t, struct znode *n)
 {
+    assert(n->parent != NULL); /* the root is never unlinked */
     kids_del(n->parent, n);
     untrack_owner(t, n);
     t->nodes--;

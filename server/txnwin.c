@@ -3,6 +3,7 @@
  */
 #include "txnwin.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,7 @@ static void drop_oldest(struct txnwin *w)
 
 void txnwin_push(struct txnwin *w, int64_t zxid, const void *rec, size_t len)
 {
+    assert(zxid > txnwin_last(w)); /* zxids must increase */
     if (w->n == w->max_count || (w->bytes + len > w->max_bytes && w->n)) {
         size_t keep = w->n / 2;
         while (w->n > keep || (w->n && w->bytes + len > w->max_bytes))

@@ -11,6 +11,7 @@
  */
 #include "watch.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,7 @@ static struct wentry *find_entry(const struct wpath *p, const struct watch_owner
 void watches_add(struct watches *w, const char *path, size_t len, struct watch_owner *owner,
                  enum watch_mode mode)
 {
+    assert(owner != NULL);
     uint32_t h = path_hash(path, len);
     size_t i = find_slot(w, path, len, h);
     struct wpath *p = w->slots[i];

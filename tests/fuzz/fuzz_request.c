@@ -7,8 +7,8 @@
  *         the same path as socket input: handshake or four-letter word,
  *         framing, every request decoder, prep, apply and reply encoding,
  *         against one long-lived server (so state accumulates across inputs)
- *   odd:  on-disk records: a transaction log payload (txn_decode, then
- *         apply_txn on the live tree) and a snapshot record (tree_load_record
+ *   odd:  on-disk records: a transaction log payload (write_apply_committed
+ *         on the live server, as replay does) and a snapshot record (tree_load_record
  *         into a scratch tree)
  * Build: CC=clang cmake -DZK_FUZZ=ON; run: fuzz_request tests/fuzz/corpus.
  */
@@ -23,6 +23,7 @@
 #include "server.h"
 #include "tree.h"
 #include "txn.h"
+#include "write.h"
 
 static struct server srv;
 static uv_loop_t *loop;
@@ -55,13 +56,7 @@ static void fuzz_stream(const uint8_t *data, size_t size)
 
 static void fuzz_records(const uint8_t *data, size_t size)
 {
-    struct txn t;
-    if (txn_decode(data, size, &t) == 0) {
-        struct journal j = {0};
-        apply_txn(&srv, &t, srv.last_zxid + 1, &j);
-        journal_free(&j);
-        txn_free(&t);
-    }
+    write_apply_committed(&srv, srv.db.last_zxid + 1, data, size);
     struct tree *scratch = tree_new_empty();
     tree_load_record(scratch, data, size);
     tree_free(scratch);

@@ -1,0 +1,79 @@
+/*
+ * db.h - the replicated state machine (Apache's ZKDatabase): the data tree
+ * with its ACL cache, the session table, the two watch tables and the zxid
+ * of the last transaction applied.
+ *
+ * Layers.  The state machine is the bottom of the server: db.c (the state and
+ * its image), prep.c (requests -> transactions, checked against the state) and
+ * apply.c (transactions -> state changes and watch events) use only the tree,
+ * ACL, session, watch and transaction modules below them.  They know nothing
+ * of connections, the log, the quorum or reconfiguration.  Callers pass plain
+ * inputs (an auth-identity list; a transaction) and learn of effects through
+ * the hooks below.  Beside it sits persistence (txnlog.c, snapshot.c,
+ * datadir.c); above both, server.c runs the write pipeline (zxid, log,
+ * proposal, durability gate), conn.c/request.c the clients and quorum.c the
+ * ensemble.
+ *
+ * Hooks.  `watch_event` is called once per (watcher, event) when a
+ * transaction's journal is committed (apply.h), in Apache's order; the owner
+ * is whatever embedded the `struct watch_owner` when it set the watch (zkd:
+ * a connection).  `session_closed` is called when a closeSession transaction
+ * removes a session, just before it is freed, so that whatever refers to it
+ * can let go.  Both run on the thread applying the transaction.
+ */
+#ifndef ZKD_DB_H
+#define ZKD_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session.h"
+#include "tree.h"
+#include "watch.h"
+
+struct db_hooks {
+    void (*watch_event)(struct watch_owner *owner, int32_t type, const char *path, int64_t zxid,
+                        void *data);
+    void (*session_closed)(struct session *se, void *data);
+    void *data;
+};
+
+struct db {
+    struct tree *tree;           /* NULL until recovery creates or loads one */
+    struct sessions sessions;
+    struct watches *data_watches;
+    struct watches *child_watches;
+    int64_t last_zxid;           /* of the last transaction applied */
+    int tick_ms, server_id;      /* as given to db_init (db_reset reuses them) */
+
+    /* Limits prep enforces (from zoo.cfg). */
+    int extended_types;          /* extendedTypesEnabled: TTL nodes allowed */
+    int32_t max_data;            /* jute.maxbuffer: largest znode data */
+
+    struct db_hooks hooks;
+};
+
+/*
+ * Initializes an empty state machine: no tree yet (see db_reset), an empty
+ * session table whose ids carry `server_id` and whose passwords derive from
+ * `secret`, empty watch tables.  `db` is caller-allocated; db_free releases
+ * what this allocates.
+ */
+void db_init(struct db *db, int tick_ms, int server_id, const uint8_t secret[32]);
+void db_free(struct db *db);
+
+/* Empties the tree (to a root with nothing under it: an image will fill it)
+ * and the session table, keeping the session secret.  Watches stay. */
+void db_reset(struct db *db);
+
+/*
+ * The state image (a snapshot's and a SNAP sync's content): one record per
+ * session ('S', long id, int timeout), then the tree's records in
+ * tree_serialize order.  db_image passes each record to `put` and returns 0
+ * or the first non-zero `put` result; db_load_record adds one record to the
+ * state and returns 0, or -1 for a record that does not decode.
+ */
+int db_image(struct db *db, int (*put)(const void *rec, size_t len, void *d), void *d);
+int db_load_record(struct db *db, const void *rec, size_t len, int64_t now_ms);
+
+#endif

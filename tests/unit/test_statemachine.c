@@ -1,0 +1,480 @@
+/*
+ * test_statemachine.c - unit tests of the state machine (db.h) without a
+ * server: prep (requests -> checked, applied ops), apply (whole transactions,
+ * undo, the journal's watch events), sessions (creation, closing, expiry
+ * buckets) and watches (standard, persistent, recursive), through the same
+ * calls the server makes.  Watch events arrive through the db's hook, which
+ * here records them instead of writing frames.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl.h"
+#include "apply.h"
+#include "db.h"
+#include "prep.h"
+#include "txn.h"
+#include "zk/jute.h"
+#include "zk/proto.h"
+#include "ztest.h"
+
+/* ---- fixture: a db whose hooks record what they are told ---- */
+
+struct seen_event {
+    struct watch_owner *owner;
+    int32_t type;
+    char path[128];
+    int64_t zxid;
+};
+
+static struct seen_event events[64];
+static int nevents;
+static int64_t closed_sessions[8];
+static int nclosed;
+
+static void record_event(struct watch_owner *o, int32_t type, const char *path, int64_t zxid,
+                         void *d)
+{
+    (void)d;
+    ASSERT_TRUE(nevents < 64);
+    events[nevents].owner = o;
+    events[nevents].type = type;
+    snprintf(events[nevents].path, sizeof events[nevents].path, "%s", path);
+    events[nevents].zxid = zxid;
+    nevents++;
+}
+
+static void record_close(struct session *se, void *d)
+{
+    (void)d;
+    closed_sessions[nclosed++] = se->id;
+}
+
+static void db_open(struct db *db)
+{
+    static const uint8_t secret[32] = {1, 2, 3};
+    db_init(db, 2000, 1, secret);
+    db->tree = tree_new();
+    db->extended_types = 1;
+    db->max_data = 1 << 20;
+    db->hooks = (struct db_hooks){record_event, record_close, NULL};
+    nevents = nclosed = 0;
+}
+
+/* ---- request bodies, encoded as a client sends them ---- */
+
+static void put_acl(struct jute_out *o, const struct acl_list *acl)
+{
+    acl_list_encode(o, acl);
+}
+
+static struct jute_out create_body(const char *path, const char *data, int32_t flags,
+                                   const struct acl_list *acl)
+{
+    struct jute_out o;
+    jute_out_init(&o);
+    jute_put_string(&o, path);
+    jute_put_buffer(&o, data, data ? (int32_t)strlen(data) : -1);
+    put_acl(&o, acl ? acl : &acl_open_unsafe);
+    jute_put_int(&o, flags);
+    return o;
+}
+
+static struct jute_out path_data_version(const char *path, const char *data, int32_t version)
+{
+    struct jute_out o;
+    jute_out_init(&o);
+    jute_put_string(&o, path);
+    if (data)
+        jute_put_buffer(&o, data, (int32_t)strlen(data));
+    jute_put_int(&o, version);
+    return o;
+}
+
+/* One write op through prep, as request.c runs it: a txn and a journal at
+ * `zxid`; commits (events fire, last_zxid advances) unless it fails or
+ * `keep_open` is set.  Returns the ZK code; OUT: *res when res != NULL. */
+static int write_op(struct db *db, const struct auth_info *auth, int32_t type, struct jute_out *body,
+                    int64_t zxid, struct prep_result *res)
+{
+    struct jute_in in;
+    jute_in_init(&in, body->p, body->len);
+    struct txn t;
+    txn_init(&t, type, 0x100, 1, 5000);
+    struct journal j = {0};
+    struct prep_result r;
+    int rc = prep_apply_op(db, auth, type, &in, &t, zxid, &j, &r);
+    if (!rc) {
+        ASSERT_INT_EQ(jute_in_left(&in), 0); /* the whole body was read */
+        journal_commit(db, &j, zxid);
+        db->last_zxid = zxid;
+    } else {
+        ASSERT_INT_EQ(j.nundo, 0); /* a failed op leaves nothing to undo */
+        ASSERT_INT_EQ(t.nops, 0);
+    }
+    journal_free(&j);
+    txn_free(&t);
+    jute_out_free(body);
+    if (res)
+        *res = r;
+    else
+        free(r.path);
+    return rc;
+}
+
+static int create(struct db *db, const char *path, const char *data, int32_t flags, int64_t zxid)
+{
+    struct jute_out b = create_body(path, data, flags, NULL);
+    return write_op(db, NULL, ZK_OP_CREATE, &b, zxid, NULL);
+}
+
+static struct znode *node(struct db *db, const char *path)
+{
+    return tree_lookup(db->tree, path, strlen(path));
+}
+
+/* ---- prep ---- */
+
+static void test_prep_create_applies_and_fires_in_order(void)
+{
+    struct db db;
+    db_open(&db);
+    struct watch_owner exists_w = {0}, child_w = {0};
+    watches_add(db.data_watches, "/a", 2, &exists_w, WATCH_STANDARD);
+    watches_add(db.child_watches, "/", 1, &child_w, WATCH_STANDARD);
+    ASSERT_INT_EQ(create(&db, "/a", "one", 0, 7), 0);
+    struct znode *n = node(&db, "/a");
+    ASSERT_TRUE(n != NULL);
+    struct zk_stat st;
+    tree_stat(n, &st);
+    ASSERT_INT_EQ(st.czxid, 7);
+    ASSERT_INT_EQ(st.mzxid, 7);
+    ASSERT_INT_EQ(st.data_length, 3);
+    ASSERT_INT_EQ(db.last_zxid, 7);
+    /* NodeCreated on the path, then NodeChildrenChanged on the parent. */
+    ASSERT_INT_EQ(nevents, 2);
+    ASSERT_TRUE(events[0].owner == &exists_w);
+    ASSERT_INT_EQ(events[0].type, ZK_EVENT_CREATED);
+    ASSERT_STR_EQ(events[0].path, "/a");
+    ASSERT_INT_EQ(events[0].zxid, 7);
+    ASSERT_TRUE(events[1].owner == &child_w);
+    ASSERT_INT_EQ(events[1].type, ZK_EVENT_CHILD);
+    ASSERT_STR_EQ(events[1].path, "/");
+    /* Standard watches are consumed. */
+    ASSERT_INT_EQ(create(&db, "/b", "two", 0, 8), 0);
+    ASSERT_INT_EQ(nevents, 2);
+    db_free(&db);
+}
+
+static void test_prep_rejects_without_applying(void)
+{
+    struct db db;
+    db_open(&db);
+    uint64_t before = tree_node_count(db.tree);
+    ASSERT_INT_EQ(create(&db, "/x/y", "d", 0, 2), ZK_NONODE);
+    ASSERT_INT_EQ(create(&db, "bad", "d", 0, 2), ZK_BADARGUMENTS);
+    ASSERT_INT_EQ(create(&db, "/a\x01", "d", 0, 2), ZK_BADARGUMENTS);
+    ASSERT_INT_EQ(create(&db, "/a", "d", 0, 2), 0);
+    ASSERT_INT_EQ(create(&db, "/a", "d", 0, 3), ZK_NODEEXISTS);
+    struct jute_out b = path_data_version("/a", "new", 5);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_SETDATA, &b, 3, NULL), ZK_BADVERSION);
+    b = path_data_version("/a", NULL, 0);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_DELETE, &b, 3, NULL), 0);
+    ASSERT_INT_EQ(tree_node_count(db.tree), before);
+    ASSERT_INT_EQ(nevents, 0);
+    db_free(&db);
+}
+
+static void test_prep_checks_acl_against_the_given_identities(void)
+{
+    struct db db;
+    db_open(&db);
+    char *id;
+    ASSERT_INT_EQ(acl_digest("alice:secret", 12, &id), 0);
+    struct acl_entry e = {ZK_PERM_ALL, "digest", id};
+    struct acl_list only_alice = {1, &e};
+    struct jute_out b = create_body("/p", "x", 0, &only_alice);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE, &b, 2, NULL), 0);
+    struct auth_info nobody = {0, NULL}, alice = {0, NULL}, bob = {0, NULL};
+    auth_info_add(&alice, "digest", id);
+    auth_info_add(&bob, "digest", "bob:xxxx");
+    b = path_data_version("/p", "y", -1);
+    ASSERT_INT_EQ(write_op(&db, &nobody, ZK_OP_SETDATA, &b, 3, NULL), ZK_NOAUTH);
+    b = path_data_version("/p", "y", -1);
+    ASSERT_INT_EQ(write_op(&db, &bob, ZK_OP_SETDATA, &b, 3, NULL), ZK_NOAUTH);
+    struct prep_result r;
+    b = path_data_version("/p", "y", -1);
+    ASSERT_INT_EQ(write_op(&db, &alice, ZK_OP_SETDATA, &b, 3, &r), 0);
+    ASSERT_INT_EQ(r.stat.version, 1);
+    ASSERT_INT_EQ(r.stat.mzxid, 3);
+    /* CREATE under /p needs CREATE on /p. */
+    b = create_body("/p/c", "z", 0, NULL);
+    ASSERT_INT_EQ(write_op(&db, &nobody, ZK_OP_CREATE, &b, 4, NULL), ZK_NOAUTH);
+    auth_info_free(&alice);
+    auth_info_free(&bob);
+    free(id);
+    db_free(&db);
+}
+
+static void test_prep_resolves_sequential_names(void)
+{
+    struct db db;
+    db_open(&db);
+    ASSERT_INT_EQ(create(&db, "/q", NULL, 0, 2), 0);
+    struct prep_result r;
+    struct jute_out b = create_body("/q/item-", "1", ZK_PERSISTENT_SEQUENTIAL, NULL);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE, &b, 3, &r), 0);
+    ASSERT_STR_EQ(r.path, "/q/item-0000000000");
+    free(r.path);
+    ASSERT_INT_EQ(create(&db, "/q/other", "x", 0, 4), 0);
+    b = create_body("/q/item-", "2", ZK_PERSISTENT_SEQUENTIAL, NULL);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE, &b, 5, &r), 0);
+    ASSERT_STR_EQ(r.path, "/q/item-0000000002"); /* the parent's cversion */
+    free(r.path);
+    db_free(&db);
+}
+
+static void test_prep_skip_op_consumes_exactly_the_body(void)
+{
+    struct jute_out b = create_body("/a", "data", 0, NULL);
+    jute_put_int(&b, 0x5eed);
+    struct jute_in in;
+    jute_in_init(&in, b.p, b.len);
+    ASSERT_INT_EQ(prep_skip_op(ZK_OP_CREATE, &in), 0);
+    ASSERT_INT_EQ(jute_get_int(&in), 0x5eed);
+    jute_out_free(&b);
+    b = path_data_version("/a", "d", 3);
+    jute_in_init(&in, b.p, b.len - 1); /* truncated */
+    ASSERT_INT_EQ(prep_skip_op(ZK_OP_SETDATA, &in), ZK_MARSHALLINGERROR);
+    jute_in_init(&in, b.p, b.len);
+    ASSERT_INT_EQ(prep_skip_op(ZK_OP_GETDATA, &in), ZK_MARSHALLINGERROR);
+    jute_out_free(&b);
+}
+
+/* ---- apply and the journal ---- */
+
+static void test_journal_undo_restores_every_field(void)
+{
+    struct db db;
+    db_open(&db);
+    ASSERT_INT_EQ(create(&db, "/m", "orig", 0, 2), 0);
+    struct zk_stat root_before, m_before;
+    tree_stat(tree_root(db.tree), &root_before);
+    tree_stat(node(&db, "/m"), &m_before);
+    /* A multi: create, setData, delete of another node, then undo all. */
+    ASSERT_INT_EQ(create(&db, "/gone", "g", 0, 3), 0);
+    tree_stat(tree_root(db.tree), &root_before);
+    struct txn t;
+    txn_init(&t, ZK_OP_MULTI, 0x100, 1, 5000);
+    struct journal j = {0};
+    struct prep_result r;
+    struct jute_out b1 = create_body("/new", "n", 0, NULL), b2 = path_data_version("/m", "changed", 0),
+                    b3 = path_data_version("/gone", NULL, -1);
+    struct jute_in in;
+    jute_in_init(&in, b1.p, b1.len);
+    ASSERT_INT_EQ(prep_apply_op(&db, NULL, ZK_OP_CREATE, &in, &t, 4, &j, &r), 0);
+    free(r.path);
+    jute_in_init(&in, b2.p, b2.len);
+    ASSERT_INT_EQ(prep_apply_op(&db, NULL, ZK_OP_SETDATA, &in, &t, 4, &j, &r), 0);
+    jute_in_init(&in, b3.p, b3.len);
+    ASSERT_INT_EQ(prep_apply_op(&db, NULL, ZK_OP_DELETE, &in, &t, 4, &j, &r), 0);
+    ASSERT_TRUE(node(&db, "/new") && !node(&db, "/gone"));
+    ASSERT_INT_EQ(t.nops, 3);
+    journal_undo(&db, &j);
+    ASSERT_TRUE(!node(&db, "/new") && node(&db, "/gone"));
+    struct zk_stat root_after, m_after;
+    tree_stat(tree_root(db.tree), &root_after);
+    tree_stat(node(&db, "/m"), &m_after);
+    ASSERT_TRUE(memcmp(&root_before, &root_after, sizeof root_after) == 0);
+    ASSERT_TRUE(memcmp(&m_before, &m_after, sizeof m_after) == 0);
+    ASSERT_INT_EQ(tree_data(node(&db, "/m"))[0], 'o');
+    ASSERT_INT_EQ(nevents, 0); /* an undone journal fires nothing */
+    journal_free(&j);
+    txn_free(&t);
+    jute_out_free(&b1);
+    jute_out_free(&b2);
+    jute_out_free(&b3);
+    db_free(&db);
+}
+
+static void test_apply_txn_bad_record_changes_nothing(void)
+{
+    struct db db;
+    db_open(&db);
+    uint64_t before = tree_node_count(db.tree);
+    struct txn t;
+    txn_init(&t, ZK_OP_MULTI, 0x100, 1, 5000);
+    struct txn_op *op = txn_add_op(&t, ZK_OP_CREATE);
+    op->path = strdup("/ok");
+    op->acl = acl_open_unsafe;
+    op = txn_add_op(&t, ZK_OP_CREATE);
+    op->path = strdup("/missing/child");
+    op->acl = acl_open_unsafe;
+    struct journal j = {0};
+    ASSERT_INT_EQ(apply_txn(&db, &t, 9, &j), ZK_NONODE);
+    ASSERT_INT_EQ(j.nundo, 0);
+    ASSERT_INT_EQ(j.nev, 0);
+    ASSERT_INT_EQ(tree_node_count(db.tree), before);
+    ASSERT_TRUE(node(&db, "/ok") == NULL);
+    journal_free(&j);
+    for (int i = 0; i < t.nops; i++)
+        t.ops[i].acl = (struct acl_list){0, NULL}; /* borrowed */
+    txn_free(&t);
+    db_free(&db);
+}
+
+/* ---- sessions ---- */
+
+static void session_txn(struct db *db, int32_t type, int64_t id, int64_t zxid)
+{
+    struct txn t;
+    txn_init(&t, type, id, 0, 5000);
+    t.timeout = 4000;
+    struct journal j = {0};
+    ASSERT_INT_EQ(apply_txn(db, &t, zxid, &j), 0);
+    journal_commit(db, &j, zxid);
+    journal_free(&j);
+    txn_free(&t);
+}
+
+static void test_session_close_deletes_its_ephemerals(void)
+{
+    struct db db;
+    db_open(&db);
+    session_txn(&db, ZK_OP_CREATESESSION, 0x100, 2);
+    ASSERT_TRUE(sessions_get(&db.sessions, 0x100) != NULL);
+    ASSERT_INT_EQ(create(&db, "/e", NULL, 0, 3), 0);
+    struct jute_out b = create_body("/e/mine", "x", ZK_EPHEMERAL, NULL);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE, &b, 4, NULL), 0); /* owner 0x100 */
+    ASSERT_INT_EQ(tree_owner(node(&db, "/e/mine")), 0x100);
+    struct watch_owner w = {0};
+    watches_add(db.data_watches, "/e/mine", 7, &w, WATCH_STANDARD);
+    watches_add(db.child_watches, "/e", 2, &w, WATCH_STANDARD);
+    session_txn(&db, ZK_OP_CLOSESESSION, 0x100, 5);
+    ASSERT_TRUE(node(&db, "/e/mine") == NULL);
+    ASSERT_TRUE(sessions_get(&db.sessions, 0x100) == NULL);
+    ASSERT_INT_EQ(nclosed, 1);
+    ASSERT_INT_EQ(closed_sessions[0], 0x100);
+    ASSERT_INT_EQ(nevents, 2);
+    ASSERT_INT_EQ(events[0].type, ZK_EVENT_DELETED);
+    ASSERT_STR_EQ(events[0].path, "/e/mine");
+    ASSERT_INT_EQ(events[0].zxid, 5);
+    ASSERT_INT_EQ(events[1].type, ZK_EVENT_CHILD);
+    ASSERT_STR_EQ(events[1].path, "/e");
+    db_free(&db);
+}
+
+static int64_t expired[8];
+static int nexpired;
+static void on_expire(struct session *se, void *d)
+{
+    (void)d;
+    expired[nexpired++] = se->id;
+}
+
+static void test_session_expiry_follows_touches(void)
+{
+    struct sessions ss;
+    static const uint8_t secret[32];
+    sessions_init(&ss, 100, 1, secret);
+    struct session *a = sessions_add(&ss, 1, 1000, 0);
+    sessions_add(&ss, 2, 1000, 0);
+    nexpired = 0;
+    sessions_expire(&ss, 900, on_expire, NULL);
+    ASSERT_INT_EQ(nexpired, 0);
+    sessions_touch(&ss, a, 800); /* a now lives to 1800 and a bit */
+    sessions_expire(&ss, 1200, on_expire, NULL);
+    ASSERT_INT_EQ(nexpired, 1);
+    ASSERT_INT_EQ(expired[0], 2);
+    sessions_expire(&ss, 1950, on_expire, NULL);
+    ASSERT_INT_EQ(nexpired, 2);
+    ASSERT_INT_EQ(expired[1], 1);
+    /* Passwords derive from the secret and the id only. */
+    uint8_t p1[16], p2[16];
+    sessions_password(&ss, 1, p1);
+    sessions_password(&ss, 1, p2);
+    ASSERT_TRUE(memcmp(p1, p2, 16) == 0);
+    sessions_password(&ss, 2, p2);
+    ASSERT_TRUE(memcmp(p1, p2, 16) != 0);
+    sessions_free(&ss);
+}
+
+/* ---- watches through the state machine ---- */
+
+static void test_persistent_and_recursive_watches(void)
+{
+    struct db db;
+    db_open(&db);
+    struct watch_owner pers = {0}, rec = {0};
+    watches_add(db.data_watches, "/r", 2, &pers, WATCH_PERSISTENT);
+    watches_add(db.child_watches, "/r", 2, &pers, WATCH_PERSISTENT);
+    watches_add(db.data_watches, "/r", 2, &rec, WATCH_RECURSIVE);
+    ASSERT_INT_EQ(create(&db, "/r", "x", 0, 2), 0);
+    ASSERT_INT_EQ(create(&db, "/r/a", "x", 0, 3), 0);
+    ASSERT_INT_EQ(create(&db, "/r/a/b", "x", 0, 4), 0);
+    struct jute_out b = path_data_version("/r", "y", -1);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_SETDATA, &b, 5, NULL), 0);
+    int pers_events = 0, rec_events = 0, rec_child = 0;
+    for (int i = 0; i < nevents; i++) {
+        if (events[i].owner == &pers)
+            pers_events++;
+        if (events[i].owner == &rec) {
+            rec_events++;
+            rec_child += events[i].type == ZK_EVENT_CHILD;
+        }
+    }
+    /* persistent on /r: created, children changed (/r/a), data changed. */
+    ASSERT_INT_EQ(pers_events, 3);
+    /* recursive: created /r, /r/a, /r/a/b and changed /r; never child events. */
+    ASSERT_INT_EQ(rec_events, 4);
+    ASSERT_INT_EQ(rec_child, 0);
+    ASSERT_TRUE(watches_has(db.data_watches, "/r", 2, &pers, -1));
+    db_free(&db);
+}
+
+/* Records of a state image, kept in one buffer. */
+struct image {
+    struct jute_out all;
+    size_t off[64], len[64];
+    int n;
+};
+
+static int image_put(const void *rec, size_t len, void *d)
+{
+    struct image *im = d;
+    ASSERT_TRUE(im->n < 64);
+    im->off[im->n] = im->all.len;
+    im->len[im->n++] = len;
+    jute_put_raw(&im->all, rec, len);
+    return 0;
+}
+
+static void test_image_round_trip(void)
+{
+    struct db a, b;
+    db_open(&a);
+    session_txn(&a, ZK_OP_CREATESESSION, 0x100, 2);
+    ASSERT_INT_EQ(create(&a, "/img", "data", 0, 3), 0);
+    db_open(&b);
+    db_reset(&b);
+    struct image sk;
+    jute_out_init(&sk.all);
+    sk.n = 0;
+    ASSERT_INT_EQ(db_image(&a, image_put, &sk), 0);
+    ASSERT_TRUE(sk.n >= 3); /* a session, the root's subtree */
+    for (int i = 0; i < sk.n; i++)
+        ASSERT_INT_EQ(db_load_record(&b, sk.all.p + sk.off[i], sk.len[i], 0), 0);
+    ASSERT_TRUE(sessions_get(&b.sessions, 0x100) != NULL);
+    ASSERT_TRUE(node(&b, "/img") != NULL);
+    ASSERT_INT_EQ(tree_node_count(b.tree), tree_node_count(a.tree));
+    jute_out_free(&sk.all);
+    db_free(&a);
+    db_free(&b);
+}
+
+ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects_without_applying),
+           ZT(test_prep_checks_acl_against_the_given_identities),
+           ZT(test_prep_resolves_sequential_names), ZT(test_prep_skip_op_consumes_exactly_the_body),
+           ZT(test_journal_undo_restores_every_field), ZT(test_apply_txn_bad_record_changes_nothing),
+           ZT(test_session_close_deletes_its_ephemerals), ZT(test_session_expiry_follows_touches),
+           ZT(test_persistent_and_recursive_watches), ZT(test_image_round_trip))
