@@ -102,7 +102,7 @@ static void on_wake(uv_async_t *a)
     b->head = b->tail = NULL;
     pthread_mutex_unlock(&b->mu);
     /* Calls queued by several threads meanwhile leave in one socket write. */
-    struct conn *cork = session_cork(b->zk);
+    struct conn *cork = zk__session_cork(b->zk);
     while (j) {
         struct job *next = j->next;
         if (j->is_close) {
@@ -114,11 +114,11 @@ static void on_wake(uv_async_t *a)
         } else if (j->call) {
             j->call(b->zk, j->arg, j);
         } else {
-            session_submit(b->zk, j->req, job_done, j, SUBMIT_OWNS_RESULT);
+            zk__session_submit(b->zk, j->req, job_done, j, SUBMIT_OWNS_RESULT);
         }
         j = next;
     }
-    conn_uncork(cork);
+    zk__conn_uncork(cork);
 }
 
 static void thread_main(void *arg)
@@ -311,14 +311,14 @@ int zk_blocking_get(zk_blocking_t *b, const char *path, char **value, int32_t *l
     return rc;
 }
 
-int blocking_call(zk_blocking_t *b, blocking_call_fn fn, void *arg)
+int zk__blocking_call(zk_blocking_t *b, blocking_call_fn fn, void *arg)
 {
     struct job j = {.call = fn, .arg = arg};
     run_job(b, &j);
     return j.status;
 }
 
-void blocking_call_done(zk_t *zk, struct job *j, int status)
+void zk__blocking_call_done(zk_t *zk, struct job *j, int status)
 {
     zk_blocking_t *b = zk_data(zk);
     pthread_mutex_lock(&b->mu);

@@ -2,8 +2,8 @@
  * blocking.h - running asynchronous code (the recipes) from the blocking
  * API.  Private to libzk.
  *
- * blocking_call hands fn to the handle's loop thread and waits; fn starts
- * asynchronous work on `zk` and arranges for blocking_call_done(zk, job,
+ * zk__blocking_call hands fn to the handle's loop thread and waits; fn starts
+ * asynchronous work on `zk` and arranges for zk__blocking_call_done(zk, job,
  * status) to be called exactly once, on the loop thread, when it is over.
  * `arg` stays alive meanwhile (the caller is blocked).
  */
@@ -16,9 +16,9 @@ struct job;
 typedef void (*blocking_call_fn)(zk_t *zk, void *arg, struct job *job);
 
 /* Any thread but the handle's loop thread.  Returns the status given to
- * blocking_call_done. */
-int blocking_call(zk_blocking_t *b, blocking_call_fn fn, void *arg);
+ * zk__blocking_call_done. */
+int zk__blocking_call(zk_blocking_t *b, blocking_call_fn fn, void *arg);
 /* Loop thread only. */
-void blocking_call_done(zk_t *zk, struct job *job, int status);
+void zk__blocking_call_done(zk_t *zk, struct job *job, int status);
 
 #endif

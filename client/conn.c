@@ -13,10 +13,10 @@
  * bytes go out, in order, as soon as that input has been handled, so no
  * request waits for anything but the reply batch it was sent from.  Other
  * batches (the blocking API's queue of calls from other threads) cork the
- * same way with conn_cork/conn_uncork.
+ * same way with zk__conn_cork/zk__conn_uncork.
  *
  * Errors from libuv are reported upward once as ZK_CONNECTIONLOSS; after
- * conn_close no upcall happens, and the memory is released in the uv_close
+ * zk__conn_close no upcall happens, and the memory is released in the uv_close
  * callback (libuv's rule: free a handle only after its close callback).
  */
 #include "conn.h"
@@ -33,19 +33,19 @@ struct wblock {
     uint8_t bytes[];
 };
 
-void conn_up_ready(struct conn *c)
+void zk__conn_up_ready(struct conn *c)
 {
     if (!c->closing && c->up.on_ready)
         c->up.on_ready(c, c->ud);
 }
 
-void conn_up_data(struct conn *c, const uint8_t *p, size_t n)
+void zk__conn_up_data(struct conn *c, const uint8_t *p, size_t n)
 {
     if (!c->closing && c->up.on_data)
         c->up.on_data(c, p, n, c->ud);
 }
 
-void conn_up_error(struct conn *c, int status)
+void zk__conn_up_error(struct conn *c, int status)
 {
     if (c->closing || !c->up.on_error)
         return;
@@ -60,7 +60,7 @@ static void on_write(uv_write_t *req, int status)
     struct conn *c = req->data;
     free(w);
     if (status < 0 && status != UV_ECANCELED)
-        conn_up_error(c, ZK_CONNECTIONLOSS);
+        zk__conn_up_error(c, ZK_CONNECTIONLOSS);
 }
 
 static int write_block(struct conn *c, struct wblock *w)
@@ -106,22 +106,22 @@ static void cork_flush(struct conn *c)
         return;
     }
     if (write_block(c, w) != 0)
-        conn_up_error(c, ZK_CONNECTIONLOSS);
+        zk__conn_up_error(c, ZK_CONNECTIONLOSS);
 }
 
-void conn_cork(struct conn *c)
+void zk__conn_cork(struct conn *c)
 {
     if (c)
         c->corked++;
 }
 
-void conn_uncork(struct conn *c)
+void zk__conn_uncork(struct conn *c)
 {
     if (c && --c->corked == 0)
         cork_flush(c);
 }
 
-int conn_raw_write(struct conn *c, const uint8_t *p, size_t n)
+int zk__conn_raw_write(struct conn *c, const uint8_t *p, size_t n)
 {
     if (c->closing)
         return ZK_CONNECTIONLOSS;
@@ -147,13 +147,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     struct conn *c = s->data;
     (void)buf;
     if (n < 0) {
-        conn_up_error(c, ZK_CONNECTIONLOSS);
+        zk__conn_up_error(c, ZK_CONNECTIONLOSS);
         return;
     }
     if (n > 0 && !c->closing) {
-        conn_cork(c);
+        zk__conn_cork(c);
         c->type->input(c, (const uint8_t *)c->rbuf, (size_t)n);
-        conn_uncork(c);
+        zk__conn_uncork(c);
     }
 }
 
@@ -163,15 +163,15 @@ static void on_connect(uv_connect_t *req, int status)
     if (c->closing)
         return;
     if (status < 0) {
-        conn_up_error(c, ZK_CONNECTIONLOSS);
+        zk__conn_up_error(c, ZK_CONNECTIONLOSS);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0 || c->type->start(c) != 0)
-        conn_up_error(c, ZK_CONNECTIONLOSS);
+        zk__conn_up_error(c, ZK_CONNECTIONLOSS);
 }
 
-int conn_open(uv_loop_t *loop, const struct conn_type *type, void *type_ctx,
+int zk__conn_open(uv_loop_t *loop, const struct conn_type *type, void *type_ctx,
               const struct sockaddr *addr, const char *peer_name,
               const struct conn_upcalls *up, void *ud, struct conn **out)
 {
@@ -193,7 +193,7 @@ int conn_open(uv_loop_t *loop, const struct conn_type *type, void *type_ctx,
 
 err_close:
     c->up.on_error = NULL;
-    conn_close(c);
+    zk__conn_close(c);
     return ZK_CONNECTIONLOSS;
 err_free:
     free(c->peer_name);
@@ -201,7 +201,7 @@ err_free:
     return ZK_CONNECTIONLOSS;
 }
 
-int conn_write(struct conn *c, const uint8_t *p, size_t n)
+int zk__conn_write(struct conn *c, const uint8_t *p, size_t n)
 {
     if (c->closing)
         return ZK_CONNECTIONLOSS;
@@ -218,7 +218,7 @@ static void on_closed(uv_handle_t *h)
     free(c);
 }
 
-void conn_close(struct conn *c)
+void zk__conn_close(struct conn *c)
 {
     if (!c || c->closing)
         return;
@@ -230,21 +230,21 @@ void conn_close(struct conn *c)
 
 static int plain_start(struct conn *c)
 {
-    conn_up_ready(c);
+    zk__conn_up_ready(c);
     return 0;
 }
 
 static void plain_input(struct conn *c, const uint8_t *p, size_t n)
 {
-    conn_up_data(c, p, n);
+    zk__conn_up_data(c, p, n);
 }
 
 static int plain_write(struct conn *c, const uint8_t *p, size_t n)
 {
-    return conn_raw_write(c, p, n);
+    return zk__conn_raw_write(c, p, n);
 }
 
-const struct conn_type conn_plain_type = {
+const struct conn_type zk__conn_plain_type = {
     .name = "plain",
     .start = plain_start,
     .input = plain_input,

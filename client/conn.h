@@ -9,7 +9,7 @@
  * vtable (struct conn_type), chosen once per handle, as Redis's
  * ConnectionType does; the TCP plumbing is shared.
  *
- * Lifetime: conn_open allocates; conn_close detaches the upcalls at once (no
+ * Lifetime: zk__conn_open allocates; zk__conn_close detaches the upcalls at once (no
  * upcall is made after it returns, even from inside an upcall) and frees the
  * memory once libuv has closed the socket.  Loop thread only.
  */
@@ -47,47 +47,47 @@ struct conn {
     const struct conn_type *type;
     struct conn_upcalls up;
     void *ud;
-    int closing;    /* conn_close called: no more upcalls */
+    int closing;    /* zk__conn_close called: no more upcalls */
     int tcp_inited;
     void *tls;       /* TLS state (conn_tls.c) */
     void *type_ctx;  /* SSL_CTX for TLS */
     char *peer_name; /* host part of the connect string, for verification */
-    int corked;           /* > 0: writes collect in `cork` (conn_cork nesting depth) */
+    int corked;           /* > 0: writes collect in `cork` (zk__conn_cork nesting depth) */
     struct wblock *cork;  /* bytes written while corked, sent after (conn.c) */
     uint64_t *write_count; /* if set, counts socket writes (zk_stats) */
     char rbuf[65536];
 };
 
-extern const struct conn_type conn_plain_type;
-extern const struct conn_type conn_tls_type;
+extern const struct conn_type zk__conn_plain_type;
+extern const struct conn_type zk__conn_tls_type;
 
-/* Starts connecting to `addr`.  type_ctx: the SSL_CTX for conn_tls_type.
+/* Starts connecting to `addr`.  type_ctx: the SSL_CTX for zk__conn_tls_type.
  * peer_name: the host as written (for SNI and hostname checks).  OUT out.
  * Returns 0 or ZK_CONNECTIONLOSS (the socket could not even be started). */
-int conn_open(uv_loop_t *loop, const struct conn_type *type, void *type_ctx,
+int zk__conn_open(uv_loop_t *loop, const struct conn_type *type, void *type_ctx,
               const struct sockaddr *addr, const char *peer_name,
               const struct conn_upcalls *up, void *ud, struct conn **out);
 /* Sends plaintext (copied).  Returns 0 or ZK_CONNECTIONLOSS. */
-int conn_write(struct conn *c, const uint8_t *p, size_t n);
-/* Between conn_cork and the matching conn_uncork, writes collect and then
+int zk__conn_write(struct conn *c, const uint8_t *p, size_t n);
+/* Between zk__conn_cork and the matching zk__conn_uncork, writes collect and then
  * leave in one socket write, in order (nestable; NULL is fine).  A conn
  * closed meanwhile drops them.  The memory stays valid until the loop's
  * close phase, so a cork taken in a callback may be released in it. */
-void conn_cork(struct conn *c);
-void conn_uncork(struct conn *c);
+void zk__conn_cork(struct conn *c);
+void zk__conn_uncork(struct conn *c);
 /* Detaches and closes; see the lifetime rule above.  NULL is fine. */
-void conn_close(struct conn *c);
+void zk__conn_close(struct conn *c);
 
 /* For the type implementations: raw socket write (copied), upcall helpers
  * that respect `closing`. */
-int conn_raw_write(struct conn *c, const uint8_t *p, size_t n);
-void conn_up_ready(struct conn *c);
-void conn_up_data(struct conn *c, const uint8_t *p, size_t n);
-void conn_up_error(struct conn *c, int status);
+int zk__conn_raw_write(struct conn *c, const uint8_t *p, size_t n);
+void zk__conn_up_ready(struct conn *c);
+void zk__conn_up_data(struct conn *c, const uint8_t *p, size_t n);
+void zk__conn_up_error(struct conn *c, int status);
 
 /* TLS context for a handle.  OUT ctx (an SSL_CTX *).  Returns 0 or
  * ZK_SYSTEMERROR with a message on stderr naming the file that failed. */
-int conn_tls_ctx_new(const struct zk_tls_options *o, void **ctx);
-void conn_tls_ctx_free(void *ctx);
+int zk__conn_tls_ctx_new(const struct zk_tls_options *o, void **ctx);
+void zk__conn_tls_ctx_free(void *ctx);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "zk/jute.h"
 #include "zk/proto.h"
+#include "log.h"
 #include "zk/zk.h"
 
 #include <arpa/inet.h>
@@ -33,7 +34,7 @@ struct tls_state {
     int ready;
 };
 
-int conn_tls_ctx_new(const struct zk_tls_options *o, void **out)
+int zk__conn_tls_ctx_new(const struct zk_tls_options *o, void **out)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx)
@@ -41,20 +42,20 @@ int conn_tls_ctx_new(const struct zk_tls_options *o, void **out)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (o->ca_file) {
         if (SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) != 1) {
-            fprintf(stderr, "libzk: cannot load CA file %s\n", o->ca_file);
+            zk__log(ZK_LOG_ERROR, "cannot load CA file %s", o->ca_file);
             goto err_ctx;
         }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
         goto err_ctx;
     }
     if (o->cert_file && SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
-        fprintf(stderr, "libzk: cannot load client certificate %s\n", o->cert_file);
+        zk__log(ZK_LOG_ERROR, "cannot load client certificate %s", o->cert_file);
         goto err_ctx;
     }
     if (o->key_file) {
         if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1 ||
             SSL_CTX_check_private_key(ctx) != 1) {
-            fprintf(stderr, "libzk: cannot load client key %s\n", o->key_file);
+            zk__log(ZK_LOG_ERROR, "cannot load client key %s", o->key_file);
             goto err_ctx;
         }
     }
@@ -68,7 +69,7 @@ err_ctx:
     return ZK_SYSTEMERROR;
 }
 
-void conn_tls_ctx_free(void *ctx)
+void zk__conn_tls_ctx_free(void *ctx)
 {
     SSL_CTX_free(ctx);
 }
@@ -80,7 +81,7 @@ static int flush_wbio(struct conn *c)
     uint8_t buf[16384];
     int n;
     while ((n = BIO_read(t->wbio, buf, sizeof buf)) > 0) {
-        if (conn_raw_write(c, buf, (size_t)n) != 0)
+        if (zk__conn_raw_write(c, buf, (size_t)n) != 0)
             return ZK_CONNECTIONLOSS;
     }
     return 0;
@@ -127,11 +128,11 @@ static void tls_fail(struct conn *c, const char *what)
     unsigned long e = ERR_get_error();
     long v = t && t->ssl ? SSL_get_verify_result(t->ssl) : X509_V_OK;
     if (v != X509_V_OK)
-        fprintf(stderr, "libzk: TLS %s failed: %s\n", what, X509_verify_cert_error_string(v));
+        zk__log(ZK_LOG_WARN, "TLS %s failed: %s", what, X509_verify_cert_error_string(v));
     else if (e)
-        fprintf(stderr, "libzk: TLS %s failed: %s\n", what, ERR_error_string(e, NULL));
+        zk__log(ZK_LOG_WARN, "TLS %s failed: %s", what, ERR_error_string(e, NULL));
     ERR_clear_error();
-    conn_up_error(c, ZK_CONNECTIONLOSS);
+    zk__conn_up_error(c, ZK_CONNECTIONLOSS);
 }
 
 static void tls_input(struct conn *c, const uint8_t *p, size_t n)
@@ -153,20 +154,20 @@ static void tls_input(struct conn *c, const uint8_t *p, size_t n)
             return;
         }
         t->ready = 1;
-        conn_up_ready(c);
+        zk__conn_up_ready(c);
     }
     uint8_t buf[16384];
     while (!c->closing) {
         int r = SSL_read(t->ssl, buf, sizeof buf);
         if (r > 0) {
-            conn_up_data(c, buf, (size_t)r);
+            zk__conn_up_data(c, buf, (size_t)r);
             continue;
         }
         int e = SSL_get_error(t->ssl, r);
         if (e == SSL_ERROR_WANT_READ)
             break;
         if (e == SSL_ERROR_ZERO_RETURN) {
-            conn_up_error(c, ZK_CONNECTIONLOSS);
+            zk__conn_up_error(c, ZK_CONNECTIONLOSS);
             return;
         }
         tls_fail(c, "read");
@@ -203,7 +204,7 @@ static void tls_destroy(struct conn *c)
     c->tls = NULL;
 }
 
-const struct conn_type conn_tls_type = {
+const struct conn_type zk__conn_tls_type = {
     .name = "tls",
     .start = tls_start,
     .input = tls_input,

@@ -38,13 +38,13 @@ int zk_open_foreign(const struct zk_options *o, zk_t **out)
         free(f);
         return rc;
     }
-    session_set_foreign(*out, f);
+    zk__session_set_foreign(*out, f);
     return 0;
 }
 
 int zk_interest(zk_t *zk, int *fd, int *timeout_ms)
 {
-    struct foreign *f = session_foreign(zk);
+    struct foreign *f = zk__session_foreign(zk);
     if (!f)
         return ZK_BADARGUMENTS;
     *fd = uv_backend_fd(&f->loop);
@@ -54,7 +54,7 @@ int zk_interest(zk_t *zk, int *fd, int *timeout_ms)
 
 int zk_process(zk_t *zk)
 {
-    struct foreign *f = session_foreign(zk);
+    struct foreign *f = zk__session_foreign(zk);
     if (!f)
         return ZK_BADARGUMENTS;
     uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -63,7 +63,7 @@ int zk_process(zk_t *zk)
 
 void zk_close_foreign(zk_t *zk, zk_close_fn cb, void *data)
 {
-    struct foreign *f = session_foreign(zk);
+    struct foreign *f = zk__session_foreign(zk);
     if (!f)
         return;
     zk_close(zk, cb, data);

@@ -61,7 +61,7 @@ static int parse_one(const char *s, size_t n, struct zk_host *h)
     return 0;
 }
 
-int hosts_parse(const char *s, struct zk_hostlist *hl)
+int zk__hosts_parse(const char *s, struct zk_hostlist *hl)
 {
     memset(hl, 0, sizeof *hl);
     if (!s || !*s)
@@ -71,7 +71,7 @@ int hosts_parse(const char *s, struct zk_hostlist *hl)
      * '/' always starts the chroot. */
     size_t hostpart = slash ? (size_t)(slash - s) : strlen(s);
     if (slash && strcmp(slash, "/") != 0) {
-        if (path_validate(slash, 0) != 0)
+        if (zk__path_validate(slash, 0) != 0)
             return ZK_BADARGUMENTS;
         hl->chroot = zk_xstrndup(slash, strlen(slash));
     }
@@ -92,7 +92,7 @@ int hosts_parse(const char *s, struct zk_hostlist *hl)
             hl->v = zk_xrealloc(hl->v, cap * sizeof *hl->v);
         }
         if (parse_one(s + a, b - a, &hl->v[hl->n]) != 0) {
-            hosts_free(hl);
+            zk__hosts_free(hl);
             return ZK_BADARGUMENTS;
         }
         hl->n++;
@@ -101,7 +101,7 @@ int hosts_parse(const char *s, struct zk_hostlist *hl)
     return 0;
 }
 
-void hosts_free(struct zk_hostlist *hl)
+void zk__hosts_free(struct zk_hostlist *hl)
 {
     for (size_t i = 0; i < hl->n; i++)
         free(hl->v[i].host);
@@ -110,7 +110,7 @@ void hosts_free(struct zk_hostlist *hl)
     memset(hl, 0, sizeof *hl);
 }
 
-void hosts_shuffle(struct zk_hostlist *hl)
+void zk__hosts_shuffle(struct zk_hostlist *hl)
 {
     uint64_t seed;
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
@@ -127,7 +127,7 @@ void hosts_shuffle(struct zk_hostlist *hl)
     }
 }
 
-int path_validate(const char *path, int sequential)
+int zk__path_validate(const char *path, int sequential)
 {
     if (!path || path[0] != '/')
         return ZK_BADARGUMENTS;
@@ -156,7 +156,7 @@ int path_validate(const char *path, int sequential)
     return 0;
 }
 
-char *path_prepend(const char *chroot, const char *path)
+char *zk__path_prepend(const char *chroot, const char *path)
 {
     if (!chroot)
         return zk_xstrndup(path, strlen(path));
@@ -169,7 +169,7 @@ char *path_prepend(const char *chroot, const char *path)
     return r;
 }
 
-char *path_strip(const char *chroot, const char *p, size_t len)
+char *zk__path_strip(const char *chroot, const char *p, size_t len)
 {
     if (chroot) {
         size_t c = strlen(chroot);

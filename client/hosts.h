@@ -29,20 +29,20 @@ struct zk_hostlist {
     char *chroot; /* NULL when the string names none, or names "/" */
 };
 
-/* Parses `s`.  OUT hl: filled on success; free with hosts_free.
+/* Parses `s`.  OUT hl: filled on success; free with zk__hosts_free.
  * Returns 0 or ZK_BADARGUMENTS. */
-int hosts_parse(const char *s, struct zk_hostlist *hl);
-void hosts_free(struct zk_hostlist *hl);
+int zk__hosts_parse(const char *s, struct zk_hostlist *hl);
+void zk__hosts_free(struct zk_hostlist *hl);
 /* Shuffles the hosts (Fisher-Yates, seeded from the kernel's RNG). */
-void hosts_shuffle(struct zk_hostlist *hl);
+void zk__hosts_shuffle(struct zk_hostlist *hl);
 
 /* Returns 0 if `path` is a valid znode path, else ZK_BADARGUMENTS.
  * `sequential` allows a trailing '/'. */
-int path_validate(const char *path, int sequential);
+int zk__path_validate(const char *path, int sequential);
 /* Returns chroot+path, malloc'ed (the caller frees).  "/" maps to the chroot. */
-char *path_prepend(const char *chroot, const char *path);
+char *zk__path_prepend(const char *chroot, const char *path);
 /* Returns a malloc'ed copy of the server path `p` (len bytes) with the chroot
  * removed; paths outside the chroot are returned unchanged. */
-char *path_strip(const char *chroot, const char *p, size_t len);
+char *zk__path_strip(const char *chroot, const char *p, size_t len);
 
 #endif

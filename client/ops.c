@@ -1,7 +1,7 @@
 /*
  * ops.c - the typed asynchronous calls of zk.h.
  *
- * Each call only fills a struct zk_request and hands it to session_submit;
+ * Each call only fills a struct zk_request and hands it to zk__session_submit;
  * all checking, encoding and queueing live there and in request.c, so the
  * typed calls cannot drift apart (the twin-function trap of Apache's
  * zoo_awget/zoo_awgetconfig).  Also the constant ACLs and event names.
@@ -51,7 +51,7 @@ static void create_common(zk_t *zk, int op, const char *path, const void *value,
         .op = op, .path = path, .data = value, .data_len = len,
         .acl = acl, .nacl = nacl, .create_mode = mode, .ttl = ttl,
     };
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_create(zk_t *zk, const char *path, const void *value, int32_t len,
@@ -71,14 +71,14 @@ void zk_create2(zk_t *zk, const char *path, const void *value, int32_t len,
 void zk_delete(zk_t *zk, const char *path, int32_t version, zk_result_fn cb, void *data)
 {
     struct zk_request r = {.op = ZK_OP_DELETE, .path = path, .version = version};
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 static void read_op(zk_t *zk, int op, const char *path, zk_watcher_fn w, void *wdata,
                     zk_result_fn cb, void *data, int flags)
 {
     struct zk_request r = {.op = op, .path = path, .watcher = w, .watcher_data = wdata};
-    session_submit(zk, &r, cb, data, flags);
+    zk__session_submit(zk, &r, cb, data, flags);
 }
 
 void zk_exists(zk_t *zk, const char *path, zk_watcher_fn w, void *wdata, zk_result_fn cb,
@@ -110,7 +110,7 @@ void zk_set(zk_t *zk, const char *path, const void *value, int32_t len, int32_t 
     struct zk_request r = {
         .op = ZK_OP_SETDATA, .path = path, .data = value, .data_len = len, .version = version,
     };
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_get_acl(zk_t *zk, const char *path, zk_result_fn cb, void *data)
@@ -124,7 +124,7 @@ void zk_set_acl(zk_t *zk, const char *path, const struct zk_acl *acl, int32_t na
     struct zk_request r = {
         .op = ZK_OP_SETACL, .path = path, .acl = acl, .nacl = nacl, .version = version,
     };
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_sync(zk_t *zk, const char *path, zk_result_fn cb, void *data)
@@ -135,13 +135,13 @@ void zk_sync(zk_t *zk, const char *path, zk_result_fn cb, void *data)
 void zk_check(zk_t *zk, const char *path, int32_t version, zk_result_fn cb, void *data)
 {
     struct zk_request r = {.op = ZK_OP_CHECK, .path = path, .version = version};
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_multi(zk_t *zk, const zk_txn_t *txn, zk_result_fn cb, void *data)
 {
     struct zk_request r = {.op = ZK_OP_MULTI, .txn = txn};
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_add_watch(zk_t *zk, const char *path, int mode, zk_watcher_fn w, void *wdata,
@@ -150,7 +150,7 @@ void zk_add_watch(zk_t *zk, const char *path, int mode, zk_watcher_fn w, void *w
     struct zk_request r = {
         .op = ZK_OP_ADDWATCH, .path = path, .watch_mode = mode, .watcher = w, .watcher_data = wdata,
     };
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_remove_watches(zk_t *zk, const char *path, int type, zk_watcher_fn w, void *wdata,
@@ -160,13 +160,13 @@ void zk_remove_watches(zk_t *zk, const char *path, int type, zk_watcher_fn w, vo
         .op = ZK_OP_REMOVEWATCHES, .path = path, .watcher_type = type, .watcher = w,
         .watcher_data = wdata,
     };
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_check_watches(zk_t *zk, const char *path, int type, zk_result_fn cb, void *data)
 {
     struct zk_request r = {.op = ZK_OP_CHECKWATCHES, .path = path, .watcher_type = type};
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_get_ephemerals(zk_t *zk, const char *prefix, zk_result_fn cb, void *data)
@@ -182,12 +182,12 @@ void zk_get_all_children_number(zk_t *zk, const char *path, zk_result_fn cb, voi
 void zk_whoami(zk_t *zk, zk_result_fn cb, void *data)
 {
     struct zk_request r = {.op = ZK_OP_WHOAMI};
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }
 
 void zk_add_auth(zk_t *zk, const char *scheme, const void *cred, int32_t len, zk_result_fn cb,
                  void *data)
 {
     struct zk_request r = {.op = ZK_OP_AUTH, .scheme = scheme, .data = cred, .data_len = len};
-    session_submit(zk, &r, cb, data, 0);
+    zk__session_submit(zk, &r, cb, data, 0);
 }

@@ -14,7 +14,7 @@
  *   AddWatchRequest    path, mode
  *   GetEphemeralsRequest  prefixPath
  *   whoAmI, closeSession  no body
- * and the responses read by reply_decode.  The Apache client checks paths
+ * and the responses read by zk__reply_decode.  The Apache client checks paths
  * before sending; so do we, and data over ZK_MAX_DATA or a frame the server
  * would refuse (over jute.maxbuffer) is ZK_BADARGUMENTS rather than a
  * connection the server drops.
@@ -30,27 +30,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-int create_opcode(int mode)
+int zk__create_opcode(int mode)
 {
     if (mode == ZK_CONTAINER)
         return ZK_OP_CREATECONTAINER;
-    if (mode_is_ttl(mode))
+    if (zk__mode_is_ttl(mode))
         return ZK_OP_CREATETTL;
     return ZK_OP_CREATE;
 }
 
-int mode_is_sequential(int mode)
+int zk__mode_is_sequential(int mode)
 {
     return mode == ZK_PERSISTENT_SEQUENTIAL || mode == ZK_EPHEMERAL_SEQUENTIAL ||
            mode == ZK_PERSISTENT_SEQUENTIAL_WITH_TTL;
 }
 
-int mode_is_ttl(int mode)
+int zk__mode_is_ttl(int mode)
 {
     return mode == ZK_PERSISTENT_WITH_TTL || mode == ZK_PERSISTENT_SEQUENTIAL_WITH_TTL;
 }
 
-void encode_acl(struct jute_out *out, const struct zk_acl *acl, int32_t nacl)
+void zk__encode_acl(struct jute_out *out, const struct zk_acl *acl, int32_t nacl)
 {
     if (!acl) {
         acl = zk_acl_open_unsafe;
@@ -66,10 +66,10 @@ void encode_acl(struct jute_out *out, const struct zk_acl *acl, int32_t nacl)
 
 static int put_path(struct jute_out *out, const char *chroot, const char *path, int seq)
 {
-    int rc = path_validate(path, seq);
+    int rc = zk__path_validate(path, seq);
     if (rc != 0)
         return rc;
-    char *full = path_prepend(chroot, path);
+    char *full = zk__path_prepend(chroot, path);
     jute_put_string(out, full);
     free(full);
     return 0;
@@ -96,16 +96,16 @@ static int encode_body(const struct zk_request *r, const char *chroot, struct ju
         int mode = r->create_mode;
         if (mode < ZK_PERSISTENT || mode > ZK_PERSISTENT_SEQUENTIAL_WITH_TTL)
             return ZK_BADARGUMENTS;
-        if (mode_is_ttl(mode) && (r->ttl <= 0 || r->ttl > ZK_MAX_TTL))
+        if (zk__mode_is_ttl(mode) && (r->ttl <= 0 || r->ttl > ZK_MAX_TTL))
             return ZK_BADARGUMENTS;
         if ((rc = check_data(r->data, r->data_len)) != 0)
             return rc;
-        if ((rc = put_path(o, chroot, r->path, mode_is_sequential(mode))) != 0)
+        if ((rc = put_path(o, chroot, r->path, zk__mode_is_sequential(mode))) != 0)
             return rc;
         jute_put_buffer(o, r->data, r->data ? r->data_len : -1);
-        encode_acl(o, r->acl, r->nacl);
+        zk__encode_acl(o, r->acl, r->nacl);
         jute_put_int(o, mode);
-        int op = create_opcode(mode);
+        int op = zk__create_opcode(mode);
         if (op == ZK_OP_CREATETTL)
             jute_put_long(o, r->ttl);
         if (op == ZK_OP_CREATE && r->op == ZK_OP_CREATE2)
@@ -148,7 +148,7 @@ static int encode_body(const struct zk_request *r, const char *chroot, struct ju
         const char *pre = r->path ? r->path : "/";
         if (pre[0] != '/')
             return ZK_BADARGUMENTS;
-        char *full = path_prepend(chroot, pre);
+        char *full = zk__path_prepend(chroot, pre);
         jute_put_string(o, full);
         free(full);
         return r->op;
@@ -156,7 +156,7 @@ static int encode_body(const struct zk_request *r, const char *chroot, struct ju
     case ZK_OP_SETACL:
         if ((rc = put_path(o, chroot, r->path, 0)) != 0)
             return rc;
-        encode_acl(o, r->acl, r->nacl);
+        zk__encode_acl(o, r->acl, r->nacl);
         jute_put_int(o, r->version);
         return r->op;
     case ZK_OP_REMOVEWATCHES:
@@ -185,7 +185,7 @@ static int encode_body(const struct zk_request *r, const char *chroot, struct ju
         int is_read = 0;
         if (!r->txn)
             return ZK_BADARGUMENTS;
-        if ((rc = txn_encode(r->txn, chroot, o, &is_read)) != 0)
+        if ((rc = zk__txn_encode(r->txn, chroot, o, &is_read)) != 0)
             return rc;
         return is_read ? ZK_OP_MULTIREAD : ZK_OP_MULTI;
     }
@@ -194,7 +194,7 @@ static int encode_body(const struct zk_request *r, const char *chroot, struct ju
     }
 }
 
-int request_build(const struct zk_request *req, const char *chroot, int max_buffer,
+int zk__request_build(const struct zk_request *req, const char *chroot, int max_buffer,
                   struct zk_pending **out)
 {
     struct zk_pending *p = zk_xcalloc(1, sizeof *p);
@@ -248,24 +248,24 @@ static struct zk_pending *request_raw(int op, const void *body, size_t len)
     return p;
 }
 
-struct zk_pending *request_bare(int op)
+struct zk_pending *zk__request_bare(int op)
 {
     return request_raw(op, NULL, 0);
 }
 
-struct zk_pending *request_sasl(const void *token, size_t len)
+struct zk_pending *zk__request_sasl(const void *token, size_t len)
 {
     return request_raw(ZK_OP_SASL, token ? token : "", len);
 }
 
-void request_set_xid(struct zk_pending *p, int32_t xid)
+void zk__request_set_xid(struct zk_pending *p, int32_t xid)
 {
     assert(p->frame && p->frame_len >= 12); /* length, xid, type */
     p->xid = xid;
     zk_be32_put(p->frame + 4, (uint32_t)xid);
 }
 
-void pending_free(struct zk_pending *p)
+void zk__pending_free(struct zk_pending *p)
 {
     if (!p)
         return;
@@ -289,12 +289,12 @@ static void decode_strings(struct jute_in *in, const char *chroot, struct zk_res
         struct zk_slice s = jute_get_string(in);
         if (in->err)
             break;
-        res->children[i] = chroot ? path_strip(chroot, s.p, (size_t)s.len) : dup_slice(s);
+        res->children[i] = chroot ? zk__path_strip(chroot, s.p, (size_t)s.len) : dup_slice(s);
         res->nchildren = i + 1;
     }
 }
 
-int decode_acl(struct jute_in *in, struct zk_result *res)
+int zk__decode_acl(struct jute_in *in, struct zk_result *res)
 {
     int32_t n = jute_get_count(in, 12);
     res->acl = zk_xcalloc((size_t)n + 1, sizeof *res->acl);
@@ -316,7 +316,7 @@ static void decode_path(struct jute_in *in, const char *chroot, struct zk_result
 {
     struct zk_slice s = jute_get_string(in);
     if (!in->err)
-        res->path = path_strip(chroot, s.p, (size_t)s.len);
+        res->path = zk__path_strip(chroot, s.p, (size_t)s.len);
 }
 
 static void decode_stat(struct jute_in *in, struct zk_result *res)
@@ -325,14 +325,14 @@ static void decode_stat(struct jute_in *in, struct zk_result *res)
     res->has_stat = !in->err;
 }
 
-int reply_decode(const struct zk_pending *p, struct jute_in *in, const char *chroot,
+int zk__reply_decode(const struct zk_pending *p, struct jute_in *in, const char *chroot,
                  struct zk_result *res)
 {
     if (p->op == ZK_OP_MULTI || p->op == ZK_OP_MULTIREAD) {
         int first = 0;
         if (jute_in_left(in) == 0)
             return 0;
-        int rc = txn_decode(in, chroot, res, &first);
+        int rc = zk__txn_decode(in, chroot, res, &first);
         if (rc == 0 && res->err == 0 && p->op == ZK_OP_MULTI)
             res->err = first;
         return rc;
@@ -365,7 +365,7 @@ int reply_decode(const struct zk_pending *p, struct jute_in *in, const char *chr
         break;
     }
     case ZK_OP_GETACL:
-        decode_acl(in, res);
+        zk__decode_acl(in, res);
         decode_stat(in, res);
         break;
     case ZK_OP_GETCHILDREN:
@@ -401,7 +401,7 @@ int reply_decode(const struct zk_pending *p, struct jute_in *in, const char *chr
     return in->err ? ZK_MARSHALLINGERROR : 0;
 }
 
-void result_clear(struct zk_result *r)
+void zk__result_clear(struct zk_result *r)
 {
     free(r->path);
     free(r->data);
@@ -419,7 +419,7 @@ void result_clear(struct zk_result *r)
     }
     free(r->clients);
     for (int32_t i = 0; i < r->nresults; i++)
-        result_clear(&r->results[i]);
+        zk__result_clear(&r->results[i]);
     free(r->results);
     memset(r, 0, sizeof *r);
 }
@@ -428,6 +428,6 @@ void zk_result_free(struct zk_result *res)
 {
     if (!res)
         return;
-    result_clear(res);
+    zk__result_clear(res);
     free(res);
 }

@@ -9,7 +9,7 @@
  *
  * A frame is  int len | int xid | int type | body.  The xid is assigned when
  * the frame is actually sent, so that xids increase in sending order even
- * for requests queued while disconnected; request_set_xid patches it in.
+ * for requests queued while disconnected; zk__request_set_xid patches it in.
  */
 #ifndef ZK_CLIENT_REQUEST_H
 #define ZK_CLIENT_REQUEST_H
@@ -42,28 +42,28 @@ struct zk_pending {
  * OUT out: a new pending request; on an argument error it is still
  * returned, with early_err set, so that the error reaches the callback
  * like any other.  Returns 0 or the argument error. */
-int request_build(const struct zk_request *req, const char *chroot, int max_buffer,
+int zk__request_build(const struct zk_request *req, const char *chroot, int max_buffer,
                   struct zk_pending **out);
 /* A pending request for an internal op without a body (ping, closeSession). */
-struct zk_pending *request_bare(int op);
+struct zk_pending *zk__request_bare(int op);
 /* A pending GetSASLRequest carrying one token (`token` may be NULL when
- * `len` is 0).  The caller owns the result, as with request_bare. */
-struct zk_pending *request_sasl(const void *token, size_t len);
-void request_set_xid(struct zk_pending *p, int32_t xid);
-void pending_free(struct zk_pending *p);
+ * `len` is 0).  The caller owns the result, as with zk__request_bare. */
+struct zk_pending *zk__request_sasl(const void *token, size_t len);
+void zk__request_set_xid(struct zk_pending *p, int32_t xid);
+void zk__pending_free(struct zk_pending *p);
 
 /* Decodes the body of p's reply (after the reply header) into res, whose op
  * and err the caller has set.  Returns 0 or ZK_MARSHALLINGERROR. */
-int reply_decode(const struct zk_pending *p, struct jute_in *in, const char *chroot,
+int zk__reply_decode(const struct zk_pending *p, struct jute_in *in, const char *chroot,
                  struct zk_result *res);
 
 /* Encoding helpers shared with txn.c. */
-void encode_acl(struct jute_out *out, const struct zk_acl *acl, int32_t nacl);
-int decode_acl(struct jute_in *in, struct zk_result *res);
-int create_opcode(int mode);
-int mode_is_sequential(int mode);
-int mode_is_ttl(int mode);
+void zk__encode_acl(struct jute_out *out, const struct zk_acl *acl, int32_t nacl);
+int zk__decode_acl(struct jute_in *in, struct zk_result *res);
+int zk__create_opcode(int mode);
+int zk__mode_is_sequential(int mode);
+int zk__mode_is_ttl(int mode);
 /* Frees the contents of a result, not the struct itself. */
-void result_clear(struct zk_result *res);
+void zk__result_clear(struct zk_result *res);
 
 #endif

@@ -56,7 +56,7 @@ static int get_secret(sasl_conn_t *conn, void *ctx, int id, sasl_secret_t **psec
     return SASL_OK;
 }
 
-int zsasl_new(const struct zk_sasl_options *o, struct zsasl **out)
+int zk__zsasl_new(const struct zk_sasl_options *o, struct zsasl **out)
 {
     *out = NULL;
     if (!o->mechanism || !o->user || !o->password)
@@ -78,14 +78,14 @@ int zsasl_new(const struct zk_sasl_options *o, struct zsasl **out)
     const char *service = o->service ? o->service : "zookeeper";
     const char *host = o->server_name ? o->server_name : "zk-sasl-md5";
     if (sasl_client_new(service, host, NULL, NULL, s->callbacks, 0, &s->conn) != SASL_OK) {
-        zsasl_free(s);
+        zk__zsasl_free(s);
         return ZK_SYSTEMERROR;
     }
     *out = s;
     return 0;
 }
 
-void zsasl_free(struct zsasl *s)
+void zk__zsasl_free(struct zsasl *s)
 {
     if (!s)
         return;
@@ -97,7 +97,7 @@ void zsasl_free(struct zsasl *s)
     free(s);
 }
 
-int zsasl_step(struct zsasl *s, const char *in, unsigned inlen, const char **out,
+int zk__zsasl_step(struct zsasl *s, const char *in, unsigned inlen, const char **out,
                unsigned *outlen)
 {
     int rc;

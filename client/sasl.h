@@ -18,14 +18,14 @@ struct zsasl;
 
 /* OUT out: a new exchange for `o` (mechanism, user, password).  Returns 0
  * or ZK_SYSTEMERROR (Cyrus could not set it up: no such mechanism...). */
-int zsasl_new(const struct zk_sasl_options *o, struct zsasl **out);
-void zsasl_free(struct zsasl *s);
+int zk__zsasl_new(const struct zk_sasl_options *o, struct zsasl **out);
+void zk__zsasl_free(struct zsasl *s);
 /* Steps the exchange: the first call (in == NULL) starts it, later ones
  * answer server token `in`.  OUT out/outlen: the token to send (owned by
  * s, valid until the next call).  Returns 1 when a token must be sent and
  * an answer awaited, 0 when the exchange is complete (send *out first if
  * outlen > 0), or ZK_AUTHFAILED. */
-int zsasl_step(struct zsasl *s, const char *in, unsigned inlen, const char **out,
+int zk__zsasl_step(struct zsasl *s, const char *in, unsigned inlen, const char **out,
                unsigned *outlen);
 
 #endif

@@ -46,6 +46,7 @@
 
 #include "conn.h"
 #include "hosts.h"
+#include "log.h"
 #include "request.h"
 #include "watch.h"
 #include "zk/jute.h"
@@ -237,7 +238,7 @@ static void complete(zk_t *zk, struct zk_pending *p, int status, struct zk_resul
     } else {
         zk_result_free(res);
     }
-    pending_free(p);
+    zk__pending_free(p);
 }
 
 static void complete_err(zk_t *zk, struct zk_pending *p, int err)
@@ -259,7 +260,7 @@ static void deliver_watches(zk_t *zk, struct watch_ref *refs, size_t n, int type
 static void remove_watches_locally(zk_t *zk, struct zk_pending *p)
 {
     struct watch_ref *refs;
-    size_t n = watch_remove(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata, &refs);
+    size_t n = zk__watch_remove(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata, &refs);
     deliver_watches(zk, refs, n, ZK_EVENT_NONE, ZK_STATE_SYNC_CONNECTED, p->path, -1);
     struct zk_result *res = zk_xcalloc(1, sizeof *res);
     res->op = p->api_op;
@@ -318,7 +319,7 @@ static void kick_defer(zk_t *zk)
 
 static int send_frame(zk_t *zk, const uint8_t *p, size_t n)
 {
-    if (!zk->conn || conn_write(zk->conn, p, n) != 0) {
+    if (!zk->conn || zk__conn_write(zk->conn, p, n) != 0) {
         zk->loss_pending = 1;
         kick_defer(zk);
         return ZK_CONNECTIONLOSS;
@@ -333,7 +334,7 @@ static void send_pending(zk_t *zk, struct zk_pending *p)
     int32_t xid = zk->next_xid++;
     if (zk->next_xid <= 0)
         zk->next_xid = 1;
-    request_set_xid(p, xid);
+    zk__request_set_xid(p, xid);
     send_frame(zk, p->frame, p->frame_len);
     free(p->frame);
     p->frame = NULL;
@@ -378,7 +379,7 @@ static void collect_watch(const char *path, int kind, void *ud)
         w->cap[kind] = w->cap[kind] ? w->cap[kind] * 2 : 16;
         w->v[kind] = zk_xrealloc(w->v[kind], w->cap[kind] * sizeof(char *));
     }
-    w->v[kind][w->n[kind]++] = path_prepend(w->chroot, path);
+    w->v[kind][w->n[kind]++] = zk__path_prepend(w->chroot, path);
 }
 
 static void send_set_watches(zk_t *zk)
@@ -386,7 +387,7 @@ static void send_set_watches(zk_t *zk)
     struct wlists w;
     memset(&w, 0, sizeof w);
     w.chroot = zk->hl.chroot;
-    watch_each(&zk->watches, collect_watch, &w);
+    zk__watch_each(&zk->watches, collect_watch, &w);
     size_t total = 0;
     for (int k = 0; k < WK_COUNT; k++)
         total += w.n[k];
@@ -448,7 +449,7 @@ static const struct conn_upcalls upcalls = {
 
 static void drop_conn(zk_t *zk)
 {
-    conn_close(zk->conn);
+    zk__conn_close(zk->conn);
     zk->conn = NULL;
     zk->inlen = 0;
     zk->cur_name[0] = 0;
@@ -465,7 +466,7 @@ static void connect_next_addr(zk_t *zk)
              h->host, h->port);
     zk->phase = P_CONNECTING;
     zk->attempt_start = uv_now(zk->loop);
-    if (conn_open(zk->loop, zk->ctype, zk->tls_ctx, sa, verify, &upcalls, zk, &zk->conn) != 0) {
+    if (zk__conn_open(zk->loop, zk->ctype, zk->tls_ctx, sa, verify, &upcalls, zk, &zk->conn) != 0) {
         zk->conn = NULL;
         attempt_failed(zk);
         return;
@@ -511,7 +512,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (zk->phase != P_RESOLVING)
         return;
     if (status)
-        fprintf(stderr, "libzk: cannot resolve %s: %s\n", zk->cur->host, uv_strerror(status));
+        zk__log(ZK_LOG_WARN, "cannot resolve %s: %s", zk->cur->host, uv_strerror(status));
     if (zk->naddrs == 0)
         attempt_failed(zk);
     else
@@ -622,7 +623,7 @@ static void session_dead(zk_t *zk, int err, int state, int ev)
     fail_all(zk, err);
     fail_auth_waiters(zk, err);
     struct watch_ref *refs;
-    size_t n = watch_clear(&zk->watches, &refs);
+    size_t n = zk__watch_clear(&zk->watches, &refs);
     deliver_watches(zk, refs, n, ZK_EVENT_NONE, state, "", -1);
     if (zk->phase == P_DEAD)
         emit_session(zk, ev);
@@ -666,12 +667,12 @@ static void session_ready(zk_t *zk);
 /* Sends one SASL token (GetSASLRequest) with a regular xid. */
 static void sasl_send(zk_t *zk, const char *tok, unsigned len)
 {
-    send_pending(zk, request_sasl(tok, len));
+    send_pending(zk, zk__request_sasl(tok, len));
 }
 
 static void sasl_fail(zk_t *zk)
 {
-    zsasl_free(zk->sasl);
+    zk__zsasl_free(zk->sasl);
     zk->sasl = NULL;
     zk->sasl_busy = 0;
     session_dead(zk, ZK_AUTHFAILED, ZK_STATE_AUTH_FAILED, ZK_SESSION_AUTH_FAILED);
@@ -682,13 +683,13 @@ static void sasl_continue(zk_t *zk, const char *in, unsigned inlen)
 {
     const char *out;
     unsigned outlen;
-    int rc = zsasl_step(zk->sasl, in, inlen, &out, &outlen);
+    int rc = zk__zsasl_step(zk->sasl, in, inlen, &out, &outlen);
     if (rc < 0) {
         sasl_fail(zk);
     } else if (rc == 1 || outlen > 0) {
         sasl_send(zk, out, outlen);
     } else {
-        zsasl_free(zk->sasl);
+        zk__zsasl_free(zk->sasl);
         zk->sasl = NULL;
         zk->sasl_busy = 0;
         session_ready(zk);
@@ -697,9 +698,9 @@ static void sasl_continue(zk_t *zk, const char *in, unsigned inlen)
 
 static void sasl_begin(zk_t *zk)
 {
-    zsasl_free(zk->sasl);
+    zk__zsasl_free(zk->sasl);
     zk->sasl = NULL;
-    if (zsasl_new(&zk->opts.sasl, &zk->sasl) != 0) {
+    if (zk__zsasl_new(&zk->opts.sasl, &zk->sasl) != 0) {
         sasl_fail(zk);
         return;
     }
@@ -710,7 +711,7 @@ static void sasl_begin(zk_t *zk)
 /* SetSASLResponse: the server's next token, or AUTHFAILED. */
 static void handle_sasl_reply(zk_t *zk, struct zk_pending *p, int err, struct jute_in *in)
 {
-    pending_free(p);
+    zk__pending_free(p);
     if (!zk->sasl) {
         return; /* a reply for an exchange already over */
     }
@@ -785,9 +786,9 @@ static void handle_notification(zk_t *zk, struct jute_in *in, int64_t zxid)
         connection_lost(zk);
         return;
     }
-    char *path = path_strip(zk->hl.chroot, s.p, (size_t)s.len);
+    char *path = zk__path_strip(zk->hl.chroot, s.p, (size_t)s.len);
     struct watch_ref *refs;
-    size_t n = watch_trigger(&zk->watches, type, path, &refs);
+    size_t n = zk__watch_trigger(&zk->watches, type, path, &refs);
     deliver_watches(zk, refs, n, type, state, path, zxid);
     free(path);
 }
@@ -809,9 +810,9 @@ static void handle_reply(zk_t *zk, struct zk_pending *p, int err, int64_t zxid,
     res->err = err;
     res->zxid = zxid;
     res->data_len = -1;
-    if (reply_decode(p, in, zk->hl.chroot, res) != 0) {
+    if (zk__reply_decode(p, in, zk->hl.chroot, res) != 0) {
         /* A reply we cannot parse: fail this request, keep the session. */
-        result_clear(res);
+        zk__result_clear(res);
         res->op = p->api_op;
         res->err = ZK_MARSHALLINGERROR;
         res->data_len = -1;
@@ -822,13 +823,13 @@ static void handle_reply(zk_t *zk, struct zk_pending *p, int err, int64_t zxid,
 
     if (p->watch_kind != WK_NONE && p->path) {
         if (status == 0)
-            watch_add(&zk->watches, p->path, p->watch_kind, p->watcher, p->wdata);
+            zk__watch_add(&zk->watches, p->path, p->watch_kind, p->watcher, p->wdata);
         else if (status == ZK_NONODE && p->op == ZK_OP_EXISTS)
-            watch_add(&zk->watches, p->path, WK_EXIST, p->watcher, p->wdata);
+            zk__watch_add(&zk->watches, p->path, WK_EXIST, p->watcher, p->wdata);
     }
     if (p->op == ZK_OP_REMOVEWATCHES && status == 0) {
         struct watch_ref *refs;
-        size_t n = watch_remove(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata,
+        size_t n = zk__watch_remove(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata,
                                 &refs);
         deliver_watches(zk, refs, n, ZK_EVENT_NONE, ZK_STATE_SYNC_CONNECTED, p->path, -1);
     }
@@ -864,7 +865,7 @@ static void handle_frame(zk_t *zk, const uint8_t *p, size_t n)
     }
     struct zk_pending *head = zk->sentq.head;
     if (!head || head->xid != xid) {
-        fprintf(stderr, "libzk: reply xid %d out of order (expected %d); reconnecting\n", xid,
+        zk__log(ZK_LOG_WARN, "reply xid %d out of order (expected %d); reconnecting", xid,
                 head ? head->xid : 0);
         connection_lost(zk);
         return;
@@ -897,7 +898,7 @@ static void on_conn_data(struct conn *c, const uint8_t *p, size_t n, void *ud)
     while (zk->inlen - off >= 4) {
         int32_t len = (int32_t)zk_be32_get(zk->in + off);
         if (len < 0 || (size_t)len > limit) {
-            fprintf(stderr, "libzk: bad frame length %d from %s\n", len, zk->cur_name);
+            zk__log(ZK_LOG_WARN, "bad frame length %d from %s", len, zk->cur_name);
             connection_lost(zk);
             return;
         }
@@ -932,14 +933,14 @@ static void tick_cb(uv_timer_t *t)
     case P_CONNECTED: {
         uint64_t to = (uint64_t)zk->negotiated_timeout;
         if (now - zk->last_recv > to * 2 / 3) {
-            fprintf(stderr, "libzk: no reply from %s in %llu ms; reconnecting\n", zk->cur_name,
+            zk__log(ZK_LOG_WARN, "no reply from %s in %llu ms; reconnecting", zk->cur_name,
                     (unsigned long long)(now - zk->last_recv));
             connection_lost(zk);
         } else if (now - zk->last_send >= to / 3) {
-            struct zk_pending *ping = request_bare(ZK_OP_PING);
-            request_set_xid(ping, ZK_XID_PING);
+            struct zk_pending *ping = zk__request_bare(ZK_OP_PING);
+            zk__request_set_xid(ping, ZK_XID_PING);
             send_frame(zk, ping->frame, ping->frame_len);
-            pending_free(ping);
+            zk__pending_free(ping);
         }
         break;
     }
@@ -1005,7 +1006,7 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
     if (!loop || !o || !o->hosts || o->session_timeout_ms < 0 || o->connect_timeout_ms < 0)
         return ZK_BADARGUMENTS;
     zk_t *zk = zk_xcalloc(1, sizeof *zk);
-    if (hosts_parse(o->hosts, &zk->hl) != 0) {
+    if (zk__hosts_parse(o->hosts, &zk->hl) != 0) {
         free(zk);
         return ZK_BADARGUMENTS;
     }
@@ -1023,7 +1024,7 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
     zk->opts.sasl.server_name = dup_opt(o->sasl.server_name);
     if (o->sasl.mechanism && (!o->sasl.user || !o->sasl.password)) {
         free_opts(&zk->opts);
-        hosts_free(&zk->hl);
+        zk__hosts_free(&zk->hl);
         free(zk);
         return ZK_BADARGUMENTS;
     }
@@ -1036,14 +1037,14 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
         zk->opts.connect_timeout_ms = t < 1000 ? 1000 : t;
     }
     zk->user_data = o->data;
-    zk->ctype = &conn_plain_type;
+    zk->ctype = &zk__conn_plain_type;
     if (o->use_tls) {
-        if (conn_tls_ctx_new(&zk->opts.tls, &zk->tls_ctx) != 0)
+        if (zk__conn_tls_ctx_new(&zk->opts.tls, &zk->tls_ctx) != 0)
             goto err_opts;
-        zk->ctype = &conn_tls_type;
+        zk->ctype = &zk__conn_tls_type;
     }
     if (!o->no_shuffle)
-        hosts_shuffle(&zk->hl);
+        zk__hosts_shuffle(&zk->hl);
     if (o->session_id) {
         zk->session_id = o->session_id;
         if (o->password)
@@ -1052,7 +1053,7 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
     zk->state = ZK_STATE_DISCONNECTED;
     zk->next_xid = 1;
     zk->phase = P_IDLE;
-    watch_table_init(&zk->watches);
+    zk__watch_table_init(&zk->watches);
     uv_timer_init(loop, &zk->tick);
     uv_timer_init(loop, &zk->defer);
     zk->tick.data = zk->defer.data = zk;
@@ -1064,7 +1065,7 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
 
 err_opts:
     free_opts(&zk->opts);
-    hosts_free(&zk->hl);
+    zk__hosts_free(&zk->hl);
     free(zk);
     return ZK_SYSTEMERROR;
 }
@@ -1082,7 +1083,7 @@ static void drain_closing(zk_t *zk)
     }
     for (struct zk_pending *p = pq_take_all(&zk->doneq), *next; p; p = next) {
         next = p->next;
-        pending_free(p);
+        zk__pending_free(p);
     }
 }
 
@@ -1094,9 +1095,9 @@ static void free_handle(zk_t *zk)
     if (cb)
         cb(zk, data);
     drain_closing(zk);
-    watch_table_free(&zk->watches);
+    zk__watch_table_free(&zk->watches);
     free(zk->listeners);
-    zsasl_free(zk->sasl);
+    zk__zsasl_free(zk->sasl);
     while (zk->auths) {
         struct auth *a = zk->auths;
         zk->auths = a->next;
@@ -1105,10 +1106,10 @@ static void free_handle(zk_t *zk)
         free(a);
     }
     if (zk->tls_ctx)
-        conn_tls_ctx_free(zk->tls_ctx);
+        zk__conn_tls_ctx_free(zk->tls_ctx);
     free(zk->in);
     free_opts(&zk->opts);
-    hosts_free(&zk->hl);
+    zk__hosts_free(&zk->hl);
     free(zk);
 }
 
@@ -1158,7 +1159,7 @@ void zk_close(zk_t *zk, zk_close_fn cb, void *data)
     zk->close_cb = cb;
     zk->close_data = data;
     if (zk->phase == P_CONNECTED) {
-        struct zk_pending *p = request_bare(ZK_OP_CLOSESESSION);
+        struct zk_pending *p = zk__request_bare(ZK_OP_CLOSESESSION);
         p->cb = on_close_reply;
         zk->phase = P_CLOSING;
         uint64_t wait = (uint64_t)zk->negotiated_timeout;
@@ -1207,19 +1208,19 @@ const char *zk_current_host(const zk_t *zk)
     return zk->phase == P_CONNECTED && zk->cur_name[0] ? zk->cur_name : NULL;
 }
 
-void session_set_foreign(zk_t *zk, void *f)
+void zk__session_set_foreign(zk_t *zk, void *f)
 {
     zk->foreign = f;
 }
 
-void *session_foreign(const zk_t *zk)
+void *zk__session_foreign(const zk_t *zk)
 {
     return zk->foreign;
 }
 
-struct conn *session_cork(zk_t *zk)
+struct conn *zk__session_cork(zk_t *zk)
 {
-    conn_cork(zk->conn);
+    zk__conn_cork(zk->conn);
     return zk->conn;
 }
 
@@ -1272,7 +1273,7 @@ static void fail_early(zk_t *zk, struct zk_pending *p, int err)
     kick_defer(zk);
 }
 
-void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
+void zk__session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
                     int flags)
 {
     struct zk_pending *p = NULL;
@@ -1286,14 +1287,14 @@ void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, voi
     } else if (req->op == ZK_OP_REMOVEWATCHES && req->watcher && req->path) {
         /* Ask the server only for the watch classes this removal empties. */
         struct zk_request narrowed = *req;
-        int t = watch_server_type(&zk->watches, req->path, req->watcher_type, req->watcher,
+        int t = zk__watch_server_type(&zk->watches, req->path, req->watcher_type, req->watcher,
                                   req->watcher_data);
         if (t != 0)
             narrowed.watcher_type = t;
-        request_build(&narrowed, chroot, zk->opts.max_buffer, &p);
+        zk__request_build(&narrowed, chroot, zk->opts.max_buffer, &p);
         p->watcher_type = req->watcher_type; /* what to remove locally */
         if (t == 0 && !p->early_err && zk->phase < P_CLOSING &&
-            watch_match(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata)) {
+            zk__watch_match(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata)) {
             p->cb = cb;
             p->data = data;
             p->owns_result = (flags & SUBMIT_OWNS_RESULT) != 0;
@@ -1301,7 +1302,7 @@ void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, voi
             return;
         }
     } else {
-        request_build(req, chroot, zk->opts.max_buffer, &p);
+        zk__request_build(req, chroot, zk->opts.max_buffer, &p);
     }
     p->cb = cb;
     p->data = data;
@@ -1323,7 +1324,7 @@ void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, voi
         return;
     }
     if (p->op == ZK_OP_CHECKWATCHES || p->op == ZK_OP_REMOVEWATCHES) {
-        if (!watch_match(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata)) {
+        if (!zk__watch_match(&zk->watches, p->path, p->watcher_type, p->watcher, p->wdata)) {
             fail_early(zk, p, ZK_NOWATCHER);
             return;
         }
@@ -1338,5 +1339,5 @@ void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, voi
 
 void zk_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data)
 {
-    session_submit(zk, req, cb, data, 0);
+    zk__session_submit(zk, req, cb, data, 0);
 }

@@ -3,7 +3,7 @@
  *
  * Private to libzk.  session.c owns the handle's lifecycle, the connection
  * attempts, the frame reader and the request queues; ops.c and blocking.c
- * reach it only through session_submit and the accessors in zk.h.
+ * reach it only through zk__session_submit and the accessors in zk.h.
  *
  * Phases of a handle:
  *
@@ -25,15 +25,15 @@ enum {
 };
 
 /* Queues (or fails) a request; see zk_submit.  Loop thread only. */
-void session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
+void zk__session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
                     int flags);
 
 /* Corks the handle's current connection (conn.h) and returns it, or NULL if
- * there is none; release it with conn_uncork.  For batches of submissions. */
-struct conn *session_cork(zk_t *zk);
+ * there is none; release it with zk__conn_uncork.  For batches of submissions. */
+struct conn *zk__session_cork(zk_t *zk);
 
 /* Foreign-loop mode keeps its private loop here (see foreign.c). */
-void session_set_foreign(zk_t *zk, void *f);
-void *session_foreign(const zk_t *zk);
+void zk__session_set_foreign(zk_t *zk, void *f);
+void *zk__session_foreign(const zk_t *zk);
 
 #endif

@@ -87,10 +87,10 @@ static void set_data(struct txn_op *o, const void *value, int32_t len)
 int zk_txn_create(zk_txn_t *t, const char *path, const void *value, int32_t len,
                   const struct zk_acl *acl, int32_t nacl, int mode, int64_t ttl)
 {
-    if (!path || path_validate(path, mode_is_sequential(mode)) != 0 ||
+    if (!path || zk__path_validate(path, zk__mode_is_sequential(mode)) != 0 ||
         (value && (len < 0 || len > ZK_MAX_DATA)) || mode < ZK_PERSISTENT ||
         mode > ZK_PERSISTENT_SEQUENTIAL_WITH_TTL ||
-        (mode_is_ttl(mode) && (ttl <= 0 || ttl > ZK_MAX_TTL)))
+        (zk__mode_is_ttl(mode) && (ttl <= 0 || ttl > ZK_MAX_TTL)))
         return ZK_BADARGUMENTS;
     struct txn_op *o = push(t, ZK_OP_CREATE, path);
     set_data(o, value, len);
@@ -113,7 +113,7 @@ int zk_txn_create(zk_txn_t *t, const char *path, const void *value, int32_t len,
 
 int zk_txn_delete(zk_txn_t *t, const char *path, int32_t version)
 {
-    if (!path || path_validate(path, 0) != 0)
+    if (!path || zk__path_validate(path, 0) != 0)
         return ZK_BADARGUMENTS;
     push(t, ZK_OP_DELETE, path)->version = version;
     return 0;
@@ -121,7 +121,7 @@ int zk_txn_delete(zk_txn_t *t, const char *path, int32_t version)
 
 int zk_txn_set(zk_txn_t *t, const char *path, const void *value, int32_t len, int32_t version)
 {
-    if (!path || path_validate(path, 0) != 0 || (value && (len < 0 || len > ZK_MAX_DATA)))
+    if (!path || zk__path_validate(path, 0) != 0 || (value && (len < 0 || len > ZK_MAX_DATA)))
         return ZK_BADARGUMENTS;
     struct txn_op *o = push(t, ZK_OP_SETDATA, path);
     set_data(o, value, len);
@@ -131,7 +131,7 @@ int zk_txn_set(zk_txn_t *t, const char *path, const void *value, int32_t len, in
 
 int zk_txn_check(zk_txn_t *t, const char *path, int32_t version)
 {
-    if (!path || path_validate(path, 0) != 0)
+    if (!path || zk__path_validate(path, 0) != 0)
         return ZK_BADARGUMENTS;
     push(t, ZK_OP_CHECK, path)->version = version;
     return 0;
@@ -139,7 +139,7 @@ int zk_txn_check(zk_txn_t *t, const char *path, int32_t version)
 
 int zk_txn_get(zk_txn_t *t, const char *path)
 {
-    if (!path || path_validate(path, 0) != 0)
+    if (!path || zk__path_validate(path, 0) != 0)
         return ZK_BADARGUMENTS;
     push(t, ZK_OP_GETDATA, path);
     return 0;
@@ -147,7 +147,7 @@ int zk_txn_get(zk_txn_t *t, const char *path)
 
 int zk_txn_get_children(zk_txn_t *t, const char *path)
 {
-    if (!path || path_validate(path, 0) != 0)
+    if (!path || zk__path_validate(path, 0) != 0)
         return ZK_BADARGUMENTS;
     push(t, ZK_OP_GETCHILDREN, path);
     return 0;
@@ -160,7 +160,7 @@ static void put_header(struct jute_out *out, int type, int done, int err)
     jute_put_int(out, err);
 }
 
-int txn_encode(const zk_txn_t *t, const char *chroot, struct jute_out *out, int *is_read)
+int zk__txn_encode(const zk_txn_t *t, const char *chroot, struct jute_out *out, int *is_read)
 {
     if (!t || t->n == 0)
         return ZK_BADARGUMENTS;
@@ -172,15 +172,15 @@ int txn_encode(const zk_txn_t *t, const char *chroot, struct jute_out *out, int 
     *is_read = reads != 0;
     for (int i = 0; i < t->n; i++) {
         const struct txn_op *o = &t->v[i];
-        int type = o->op == ZK_OP_CREATE ? create_opcode(o->mode) : o->op;
+        int type = o->op == ZK_OP_CREATE ? zk__create_opcode(o->mode) : o->op;
         put_header(out, type, 0, -1);
-        char *full = path_prepend(chroot, o->path);
+        char *full = zk__path_prepend(chroot, o->path);
         jute_put_string(out, full);
         free(full);
         switch (o->op) {
         case ZK_OP_CREATE:
             jute_put_buffer(out, o->data, o->data ? o->len : -1);
-            encode_acl(out, o->acl, o->nacl);
+            zk__encode_acl(out, o->acl, o->nacl);
             jute_put_int(out, o->mode);
             if (type == ZK_OP_CREATETTL)
                 jute_put_long(out, o->ttl);
@@ -205,7 +205,7 @@ int txn_encode(const zk_txn_t *t, const char *chroot, struct jute_out *out, int 
     return 0;
 }
 
-int txn_decode(struct jute_in *in, const char *chroot, struct zk_result *res, int *first_err)
+int zk__txn_decode(struct jute_in *in, const char *chroot, struct zk_result *res, int *first_err)
 {
     int cap = 8;
     res->results = zk_xcalloc((size_t)cap, sizeof *res->results);
@@ -241,7 +241,7 @@ int txn_decode(struct jute_in *in, const char *chroot, struct zk_result *res, in
         case ZK_OP_GETDATA:
         case ZK_OP_GETCHILDREN:
             /* Same records as the single ops. */
-            if (reply_decode(&fake, in, chroot, r) != 0)
+            if (zk__reply_decode(&fake, in, chroot, r) != 0)
                 return ZK_MARSHALLINGERROR;
             break;
         case ZK_OP_DELETE:

@@ -19,9 +19,9 @@
 
 /* Appends the multi body for txn.  OUT is_read: 1 if every op reads.
  * Returns 0 or ZK_BADARGUMENTS (empty, mixed reads and writes, bad op). */
-int txn_encode(const zk_txn_t *txn, const char *chroot, struct jute_out *out, int *is_read);
+int zk__txn_encode(const zk_txn_t *txn, const char *chroot, struct jute_out *out, int *is_read);
 /* Decodes a multi/multiRead response into res->results.  OUT first_err:
  * the first non-zero op error.  Returns 0 or ZK_MARSHALLINGERROR. */
-int txn_decode(struct jute_in *in, const char *chroot, struct zk_result *res, int *first_err);
+int zk__txn_decode(struct jute_in *in, const char *chroot, struct zk_result *res, int *first_err);
 
 #endif

@@ -37,7 +37,7 @@ static uint64_t hash_path(const char *s)
     return h;
 }
 
-void watch_table_init(struct watch_table *t)
+void zk__watch_table_init(struct watch_table *t)
 {
     t->nbuckets = 64;
     t->buckets = zk_xcalloc(t->nbuckets, sizeof *t->buckets);
@@ -53,7 +53,7 @@ static void free_list(struct watcher *w)
     }
 }
 
-void watch_table_free(struct watch_table *t)
+void zk__watch_table_free(struct watch_table *t)
 {
     for (size_t i = 0; i < t->nbuckets; i++) {
         struct watch_node *n = t->buckets[i];
@@ -97,7 +97,7 @@ static void grow(struct watch_table *t)
     t->nbuckets = nb;
 }
 
-void watch_add(struct watch_table *t, const char *path, int kind, zk_watcher_fn fn, void *data)
+void zk__watch_add(struct watch_table *t, const char *path, int kind, zk_watcher_fn fn, void *data)
 {
     if (kind < 0 || kind >= WK_COUNT || !fn)
         return;
@@ -152,7 +152,7 @@ static int kinds_of(int wtype, int kinds[WK_COUNT])
     return n;
 }
 
-int watch_match(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
+int zk__watch_match(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
                 void *data)
 {
     struct watch_node *n = *find_slot(t, path);
@@ -167,9 +167,9 @@ int watch_match(const struct watch_table *t, const char *path, int wtype, zk_wat
     return 0;
 }
 
-int watch_has(const struct watch_table *t, const char *path, int wtype)
+int zk__watch_has(const struct watch_table *t, const char *path, int wtype)
 {
-    return watch_match(t, path, wtype, NULL, NULL);
+    return zk__watch_match(t, path, wtype, NULL, NULL);
 }
 
 struct refs {
@@ -211,7 +211,7 @@ static void copy_kind(struct watch_node *n, int k, struct refs *r, int type)
         refs_push(r, w->fn, w->data, type);
 }
 
-size_t watch_trigger(struct watch_table *t, int type, const char *path, struct watch_ref **out)
+size_t zk__watch_trigger(struct watch_table *t, int type, const char *path, struct watch_ref **out)
 {
     struct refs r = {0};
     struct watch_node *n = *find_slot(t, path);
@@ -256,7 +256,7 @@ size_t watch_trigger(struct watch_table *t, int type, const char *path, struct w
     return r.n;
 }
 
-size_t watch_remove(struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
+size_t zk__watch_remove(struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
                     void *data, struct watch_ref **out)
 {
     struct refs r = {0};
@@ -304,7 +304,7 @@ static int kind_has_it(const struct watch_node *n, int k, zk_watcher_fn fn, void
     return 0;
 }
 
-int watch_server_type(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
+int zk__watch_server_type(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
                       void *data)
 {
     const struct watch_node *n = *find_slot(t, path);
@@ -339,7 +339,7 @@ int watch_server_type(const struct watch_table *t, const char *path, int wtype, 
     return wtype;
 }
 
-void watch_each(const struct watch_table *t, void (*fn)(const char *path, int kind, void *ud),
+void zk__watch_each(const struct watch_table *t, void (*fn)(const char *path, int kind, void *ud),
                 void *ud)
 {
     for (size_t i = 0; i < t->nbuckets; i++)
@@ -349,7 +349,7 @@ void watch_each(const struct watch_table *t, void (*fn)(const char *path, int ki
                     fn(n->path, k, ud);
 }
 
-size_t watch_clear(struct watch_table *t, struct watch_ref **out)
+size_t zk__watch_clear(struct watch_table *t, struct watch_ref **out)
 {
     struct refs r = {0};
     for (size_t i = 0; i < t->nbuckets; i++) {

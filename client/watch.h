@@ -48,23 +48,23 @@ struct watch_table {
     size_t npaths;
 };
 
-void watch_table_init(struct watch_table *t);
-void watch_table_free(struct watch_table *t);
+void zk__watch_table_init(struct watch_table *t);
+void zk__watch_table_free(struct watch_table *t);
 /* Registers (fn, data) of `kind` on `path` (copied). */
-void watch_add(struct watch_table *t, const char *path, int kind, zk_watcher_fn fn, void *data);
+void zk__watch_add(struct watch_table *t, const char *path, int kind, zk_watcher_fn fn, void *data);
 /* Returns 1 if any watch of a ZK_WATCH_* type is held on path. */
-int watch_has(const struct watch_table *t, const char *path, int wtype);
+int zk__watch_has(const struct watch_table *t, const char *path, int wtype);
 /* Collects the watchers an event fires, removing one-shot ones.
  * OUT out: malloc'ed array (caller frees).  Returns its length. */
-size_t watch_trigger(struct watch_table *t, int event_type, const char *path,
+size_t zk__watch_trigger(struct watch_table *t, int event_type, const char *path,
                      struct watch_ref **out);
 /* Removes watchers of ZK_WATCH_* `wtype` on path matching (fn, data), or all
  * of them when fn is NULL.  OUT out: the removed ones with the event type to
  * deliver (caller frees).  Returns the count. */
-size_t watch_remove(struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
+size_t zk__watch_remove(struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
                     void *data, struct watch_ref **out);
 /* Returns 1 if (fn,data) (or anything, when fn is NULL) of wtype is on path. */
-int watch_match(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
+int zk__watch_match(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
                 void *data);
 /* Which server watches removing (fn, data) of ZK_WATCH_* `wtype` from
  * path must drop too.  The server holds one watch per path and class (data
@@ -73,14 +73,14 @@ int watch_match(const struct watch_table *t, const char *path, int wtype, zk_wat
  * server watch.  Returns 0 when no class empties (remove locally only), the
  * one emptied class's ZK_WATCH_CHILDREN/ZK_WATCH_DATA type, or `wtype` when
  * several classes (or a persistent one) empty. */
-int watch_server_type(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
+int zk__watch_server_type(const struct watch_table *t, const char *path, int wtype, zk_watcher_fn fn,
                       void *data);
 /* Calls fn(path, kind, ud) for every (path, kind) holding at least one
  * watcher, for re-arming after a reconnect. */
-void watch_each(const struct watch_table *t, void (*fn)(const char *path, int kind, void *ud),
+void zk__watch_each(const struct watch_table *t, void (*fn)(const char *path, int kind, void *ud),
                 void *ud);
 /* Drops every watcher, returning each distinct (fn, data) once (for the
  * session-end event). */
-size_t watch_clear(struct watch_table *t, struct watch_ref **out);
+size_t zk__watch_clear(struct watch_table *t, struct watch_ref **out);
 
 #endif

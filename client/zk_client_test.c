@@ -166,7 +166,7 @@ static void on_done_typed(zk_t *zk, int status, const struct zk_result *res, voi
 static int call(const struct zk_request *r, struct zk_result **out)
 {
     struct got g = {0};
-    session_submit(C.zk, r, on_done, &g, SUBMIT_OWNS_RESULT);
+    zk__session_submit(C.zk, r, on_done, &g, SUBMIT_OWNS_RESULT);
     run_until(&g.done, 30000);
     if (!g.done)
         FAILF("no reply to op %d on %s", r->op, r->path ? r->path : "-");
@@ -537,7 +537,7 @@ static void chain_start(zk_t *zk, int status, const struct zk_result *res, void 
     ch->writes_before = st.socket_writes;
     for (int i = 0; i < CHAIN_N; i++) {
         struct zk_request r = {.op = ZK_OP_GETDATA, .path = ch->path};
-        session_submit(zk, &r, on_done, &ch->gs[i], SUBMIT_OWNS_RESULT);
+        zk__session_submit(zk, &r, on_done, &ch->gs[i], SUBMIT_OWNS_RESULT);
     }
 }
 
@@ -547,7 +547,7 @@ static void check_callback_requests_share_a_write(const char *path)
     memset(&ch, 0, sizeof ch);
     ch.path = path;
     struct zk_request first = {.op = ZK_OP_EXISTS, .path = path};
-    session_submit(C.zk, &first, chain_start, &ch, 0);
+    zk__session_submit(C.zk, &first, chain_start, &ch, 0);
     run_until(&ch.gs[CHAIN_N - 1].done, 30000);
     for (int i = 0; i < CHAIN_N; i++) {
         CHECK(ch.gs[i].done);
@@ -573,11 +573,11 @@ static void t_pipeline(void)
         if (i % 2 == 0) {
             struct zk_request r = {.op = ZK_OP_CREATE, .path = paths[i], .data = "v",
                                    .data_len = 1};
-            session_submit(C.zk, &r, on_done, &gs[i], SUBMIT_OWNS_RESULT);
+            zk__session_submit(C.zk, &r, on_done, &gs[i], SUBMIT_OWNS_RESULT);
         } else {
             /* Reads the node created just before it: FIFO order. */
             struct zk_request r = {.op = ZK_OP_GETDATA, .path = paths[i - 1]};
-            session_submit(C.zk, &r, on_done, &gs[i], SUBMIT_OWNS_RESULT);
+            zk__session_submit(C.zk, &r, on_done, &gs[i], SUBMIT_OWNS_RESULT);
         }
     }
     int all = 0;
@@ -872,13 +872,13 @@ static void t_rearm(void)
         snprintf(p, sizeof p, "%s/a-rather-long-node-name-to-fill-set-watches-frames-%05d", C.base,
                  i);
         struct zk_request r = {.op = ZK_OP_CREATE, .path = p, .data = "", .data_len = 0};
-        session_submit(C.zk, &r, NULL, NULL, 0);
+        zk__session_submit(C.zk, &r, NULL, NULL, 0);
     }
     for (int i = 0; i < N; i++) {
         snprintf(p, sizeof p, "%s/a-rather-long-node-name-to-fill-set-watches-frames-%05d", C.base,
                  i);
         struct zk_request r = {.op = ZK_OP_GETDATA, .path = p, .watcher = watcher};
-        session_submit(C.zk, &r, NULL, NULL, 0);
+        zk__session_submit(C.zk, &r, NULL, NULL, 0);
     }
     /* Plus a child watch, and a persistent recursive watch elsewhere (Apache
      * lets a recursive watch replace a child watch on the same path). */
@@ -905,7 +905,7 @@ static void t_rearm(void)
                  i);
         struct zk_request r = {.op = ZK_OP_SETDATA, .path = p, .data = "x", .data_len = 1,
                                .version = -1};
-        session_submit(C.zk, &r, NULL, NULL, 0);
+        zk__session_submit(C.zk, &r, NULL, NULL, 0);
     }
     path_of(p, sizeof p, "/newkid");
     CHECK_RC(do_create(p, "", ZK_PERSISTENT, NULL), 0);
@@ -951,7 +951,7 @@ static void t_loss(void)
     static struct got gs[N];
     for (int i = 0; i < N; i++) {
         struct zk_request r = {.op = ZK_OP_EXISTS, .path = C.base};
-        session_submit(C.zk, &r, on_done, &gs[i], SUBMIT_OWNS_RESULT);
+        zk__session_submit(C.zk, &r, on_done, &gs[i], SUBMIT_OWNS_RESULT);
     }
     zk_reconnect(C.zk); /* before the loop has run: nothing answered yet */
     CHECK(wait_session(ZK_SESSION_SUSPENDED, 5000));
@@ -970,7 +970,7 @@ static void t_loss(void)
     struct got g = {0};
     struct zk_request r = {.op = ZK_OP_EXISTS, .path = C.base};
     CHECK(wait_session(ZK_SESSION_SUSPENDED, 5000));
-    session_submit(C.zk, &r, on_done, &g, SUBMIT_OWNS_RESULT);
+    zk__session_submit(C.zk, &r, on_done, &g, SUBMIT_OWNS_RESULT);
     run_until(&g.done, 15000);
     CHECK_RC(g.status, 0);
     zk_result_free(g.res);
@@ -1366,6 +1366,46 @@ static void t_blocking(void)
     CHECK_RC(zk_blocking_open(&o, &b), ZK_BADARGUMENTS);
 }
 
+struct log_seen {
+    int n;
+    enum zk_log_level level;
+    char line[256];
+};
+
+static void capture_log(enum zk_log_level level, const char *line, void *data)
+{
+    struct log_seen *seen = data;
+    seen->n++;
+    seen->level = level;
+    snprintf(seen->line, sizeof seen->line, "%s", line);
+}
+
+/* zk_set_log: libzk's diagnostics reach the installed handler (and not
+ * stderr: the pytest side checks), and NULL restores the default. */
+static void t_log(void)
+{
+    struct log_seen seen = {0};
+    struct zk_options o;
+    zk_options_init(&o);
+    o.hosts = C.hosts;
+    o.use_tls = 1;
+    o.tls.ca_file = "/nonexistent/zk-ca.pem";
+    zk_t *zk;
+    zk_set_log(capture_log, &seen, ZK_LOG_WARN);
+    CHECK(zk_open(&C.loop, &o, &zk) != 0);
+    CHECK_INT(seen.n, 1);
+    CHECK_INT(seen.level, ZK_LOG_ERROR);
+    CHECK(strstr(seen.line, "cannot load CA file /nonexistent/zk-ca.pem") != NULL);
+    /* At the filter's level: still passed on. */
+    zk_set_log(capture_log, &seen, ZK_LOG_ERROR);
+    CHECK(zk_open(&C.loop, &o, &zk) != 0);
+    CHECK_INT(seen.n, 2);
+    /* Default again: to stderr, which the test reads. */
+    zk_set_log(NULL, NULL, ZK_LOG_WARN);
+    CHECK(zk_open(&C.loop, &o, &zk) != 0);
+    CHECK_INT(seen.n, 2);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -1373,7 +1413,7 @@ static const struct {
     {"basic", t_basic},   {"badargs", t_badargs}, {"modes", t_modes},   {"pipeline", t_pipeline},
     {"watches", t_watches}, {"multi", t_multi},   {"chroot", t_chroot}, {"rearm", t_rearm},
     {"loss", t_loss},     {"expire", t_expire}, {"sasl", t_sasl}, {"foreign", t_foreign},   {"restart", t_restart},
-    {"failover", t_failover}, {"tls", t_tls},     {"blocking", t_blocking},
+    {"failover", t_failover}, {"tls", t_tls},     {"blocking", t_blocking}, {"log", t_log},
 };
 
 int main(int argc, char **argv)

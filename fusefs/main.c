@@ -110,6 +110,14 @@ static struct fuse_session *mount_fs(struct fuse_args *args, const char *mnt, st
     return se;
 }
 
+/* libzk's diagnostics go to zkfs's log (stderr, or syslog once daemonized). */
+static void route_libzk_log(enum zk_log_level level, const char *line, void *data)
+{
+    static const int syslog_level[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+    zkfs_log(syslog_level[level <= ZK_LOG_DEBUG ? level : ZK_LOG_DEBUG], "libzk: %s", line);
+    (void)data;
+}
+
 int main(int argc, char **argv)
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -135,6 +143,7 @@ int main(int argc, char **argv)
     }
     if (co.debug)
         zkfs_log_level(LOG_DEBUG);
+    zk_set_log(route_libzk_log, NULL, co.debug ? ZK_LOG_DEBUG : ZK_LOG_INFO);
 
     struct zkfs_conn_config cfg = {
         .hosts = o.hosts,

@@ -47,7 +47,7 @@ static struct status_ctx *status_ctx(zk_status_fn cb, void *data)
 
 void zk_barrier_set(zk_t *zk, const char *path, zk_status_fn cb, void *data)
 {
-    recipe_create(zk, path, NULL, -1, ZK_PERSISTENT, status_done, status_ctx(cb, data));
+    zk__recipe_create(zk, path, NULL, -1, ZK_PERSISTENT, status_done, status_ctx(cb, data));
 }
 
 static void removed(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -77,7 +77,7 @@ static void bwait_finish(struct bwait *w, int status)
     w->cb = NULL;
     if (cb) {
         cb(status, w->data);
-        recipe_release(&w->r);
+        zk__recipe_release(&w->r);
     }
 }
 
@@ -85,13 +85,13 @@ static void bwait_watcher(zk_t *zk, const struct zk_event *ev, void *data)
 {
     struct bwait *w = data;
     (void)zk;
-    recipe_hold(&w->r);
-    recipe_watch_fired(&w->r, ev);
+    zk__recipe_hold(&w->r);
+    zk__recipe_watch_fired(&w->r, ev);
     if (ev->type == ZK_EVENT_NONE)
         bwait_finish(w, ZK_SESSIONEXPIRED);
     else if (w->cb)
         bwait_check(w);
-    recipe_drop(&w->r);
+    zk__recipe_drop(&w->r);
 }
 
 static void bwait_got(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -100,19 +100,19 @@ static void bwait_got(zk_t *zk, int status, const struct zk_result *res, void *d
     (void)zk;
     (void)res;
     if (status == 0)
-        recipe_watch_armed(&w->r); /* wait for it */
+        zk__recipe_watch_armed(&w->r); /* wait for it */
     else if (status == ZK_NONODE)
         bwait_finish(w, 0);
     else if (status == ZK_CONNECTIONLOSS && !w->r.closed)
         bwait_check(w);
     else
         bwait_finish(w, status);
-    recipe_drop(&w->r);
+    zk__recipe_drop(&w->r);
 }
 
 static void bwait_check(struct bwait *w)
 {
-    recipe_hold(&w->r);
+    zk__recipe_hold(&w->r);
     zk_get(w->r.zk, w->path, bwait_watcher, w, bwait_got, w);
 }
 
@@ -126,12 +126,12 @@ static void bwait_destroy(struct recipe *r)
 void zk_barrier_wait(zk_t *zk, const char *path, zk_status_fn cb, void *data)
 {
     struct bwait *w = zk_xcalloc(1, sizeof *w);
-    recipe_init(&w->r, zk, bwait_destroy, NULL);
+    zk__recipe_init(&w->r, zk, bwait_destroy, NULL);
     w->path = zk_xstrndup(path, strlen(path));
     w->cb = cb ? cb : NULL;
     w->data = data;
     if (!cb) {
-        recipe_release(&w->r);
+        zk__recipe_release(&w->r);
         return;
     }
     bwait_check(w);
@@ -166,8 +166,8 @@ static void db_watcher(zk_t *zk, const struct zk_event *ev, void *data)
 {
     zk_dbarrier_t *b = data;
     (void)zk;
-    recipe_hold(&b->r);
-    recipe_watch_fired(&b->r, ev);
+    zk__recipe_hold(&b->r);
+    zk__recipe_watch_fired(&b->r, ev);
     if (ev->type == ZK_EVENT_NONE) {
         if (b->st == DB_ENTERING || b->st == DB_LEAVING)
             db_finish(b, ZK_SESSIONEXPIRED, DB_IDLE);
@@ -178,7 +178,7 @@ static void db_watcher(zk_t *zk, const struct zk_event *ev, void *data)
     } else if (b->st == DB_LEAVING && ev->type == ZK_EVENT_CHILD) {
         db_leave_check(b);
     }
-    recipe_drop(&b->r);
+    zk__recipe_drop(&b->r);
 }
 
 static void db_ready_made(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -193,7 +193,7 @@ static void db_ready_made(zk_t *zk, int status, const struct zk_result *res, voi
         else
             db_finish(b, status, DB_IDLE);
     }
-    recipe_drop(&b->r);
+    zk__recipe_drop(&b->r);
 }
 
 /* Members in a double barrier's directory listing: every child but "ready". */
@@ -216,16 +216,16 @@ static void db_listed(zk_t *zk, int status, const struct zk_result *res, void *d
         db_finish(b, status, DB_IDLE);
     } else {
         if (count_members(res) >= b->count) {
-            recipe_hold(&b->r);
+            zk__recipe_hold(&b->r);
             zk_create(b->r.zk, b->ready, NULL, -1, NULL, 0, ZK_PERSISTENT, 0, db_ready_made, b);
         }
     }
-    recipe_drop(&b->r);
+    zk__recipe_drop(&b->r);
 }
 
 static void db_list(zk_dbarrier_t *b)
 {
-    recipe_hold(&b->r);
+    zk__recipe_hold(&b->r);
     zk_get_children(b->r.zk, b->dir, 0, NULL, NULL, db_listed, b);
 }
 
@@ -235,7 +235,7 @@ static void db_ready_checked(zk_t *zk, int status, const struct zk_result *res, 
     (void)zk;
     (void)res;
     if (status == 0 || status == ZK_NONODE)
-        recipe_watch_armed(&b->r);
+        zk__recipe_watch_armed(&b->r);
     if (b->st != DB_ENTERING) {
     } else if (status == 0) {
         db_finish(b, 0, DB_ENTERED);
@@ -244,7 +244,7 @@ static void db_ready_checked(zk_t *zk, int status, const struct zk_result *res, 
     } else {
         db_finish(b, status, DB_IDLE);
     }
-    recipe_drop(&b->r);
+    zk__recipe_drop(&b->r);
 }
 
 static void db_joined(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -253,15 +253,15 @@ static void db_joined(zk_t *zk, int status, const struct zk_result *res, void *d
     (void)res;
     if (b->st != DB_ENTERING) {
     } else if (status == ZK_CONNECTIONLOSS && !b->r.closed) {
-        recipe_hold(&b->r); /* retry; NODEEXISTS then means it was made */
-        recipe_create(zk, b->node, NULL, -1, ZK_EPHEMERAL, db_joined, b);
+        zk__recipe_hold(&b->r); /* retry; NODEEXISTS then means it was made */
+        zk__recipe_create(zk, b->node, NULL, -1, ZK_EPHEMERAL, db_joined, b);
     } else if (status != 0 && status != ZK_NODEEXISTS) {
         db_finish(b, status, DB_IDLE);
     } else {
-        recipe_hold(&b->r);
+        zk__recipe_hold(&b->r);
         zk_exists(zk, b->ready, db_watcher, b, db_ready_checked, b);
     }
-    recipe_drop(&b->r);
+    zk__recipe_drop(&b->r);
 }
 
 static void db_leave_listed(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -269,7 +269,7 @@ static void db_leave_listed(zk_t *zk, int status, const struct zk_result *res, v
     zk_dbarrier_t *b = data;
     (void)zk;
     if (status == 0)
-        recipe_watch_armed(&b->r);
+        zk__recipe_watch_armed(&b->r);
     if (b->st != DB_LEAVING) {
     } else if (status == ZK_CONNECTIONLOSS && !b->r.closed) {
         db_leave_check(b);
@@ -282,12 +282,12 @@ static void db_leave_listed(zk_t *zk, int status, const struct zk_result *res, v
             db_finish(b, 0, DB_LEFT);
         /* else wait for the child watch */
     }
-    recipe_drop(&b->r);
+    zk__recipe_drop(&b->r);
 }
 
 static void db_leave_check(zk_dbarrier_t *b)
 {
-    recipe_hold(&b->r);
+    zk__recipe_hold(&b->r);
     zk_get_children(b->r.zk, b->dir, 0, db_watcher, b, db_leave_listed, b);
 }
 
@@ -297,14 +297,14 @@ static void db_deleted(zk_t *zk, int status, const struct zk_result *res, void *
     (void)res;
     if (b->st != DB_LEAVING) {
     } else if (status == ZK_CONNECTIONLOSS && !b->r.closed) {
-        recipe_hold(&b->r);
+        zk__recipe_hold(&b->r);
         zk_delete(zk, b->node, -1, db_deleted, b);
     } else if (status != 0 && status != ZK_NONODE) {
         db_finish(b, status, DB_IDLE);
     } else {
         db_leave_check(b);
     }
-    recipe_drop(&b->r);
+    zk__recipe_drop(&b->r);
 }
 
 static void db_destroy(struct recipe *r)
@@ -319,14 +319,14 @@ static void db_destroy(struct recipe *r)
 int zk_dbarrier_new(zk_t *zk, const char *dir, const char *id, int count, zk_dbarrier_t **out)
 {
     *out = NULL;
-    if (!zk || recipe_check_path(dir) != 0 || !id || !*id || strchr(id, '/') ||
+    if (!zk || zk__recipe_check_path(dir) != 0 || !id || !*id || strchr(id, '/') ||
         strcmp(id, "ready") == 0 || count < 1)
         return ZK_BADARGUMENTS;
     zk_dbarrier_t *b = zk_xcalloc(1, sizeof *b);
-    recipe_init(&b->r, zk, db_destroy, NULL);
+    zk__recipe_init(&b->r, zk, db_destroy, NULL);
     b->dir = zk_xstrndup(dir, strlen(dir));
-    b->node = recipe_join(dir, id);
-    b->ready = recipe_join(dir, "ready");
+    b->node = zk__recipe_join(dir, id);
+    b->ready = zk__recipe_join(dir, "ready");
     b->count = count;
     *out = b;
     return 0;
@@ -342,8 +342,8 @@ void zk_dbarrier_enter(zk_dbarrier_t *b, zk_status_fn cb, void *data)
     b->st = DB_ENTERING;
     b->cb = cb;
     b->data = data;
-    recipe_hold(&b->r);
-    recipe_create(b->r.zk, b->node, NULL, -1, ZK_EPHEMERAL, db_joined, b);
+    zk__recipe_hold(&b->r);
+    zk__recipe_create(b->r.zk, b->node, NULL, -1, ZK_EPHEMERAL, db_joined, b);
 }
 
 void zk_dbarrier_leave(zk_dbarrier_t *b, zk_status_fn cb, void *data)
@@ -356,7 +356,7 @@ void zk_dbarrier_leave(zk_dbarrier_t *b, zk_status_fn cb, void *data)
     b->st = DB_LEAVING;
     b->cb = cb;
     b->data = data;
-    recipe_hold(&b->r);
+    zk__recipe_hold(&b->r);
     zk_delete(b->r.zk, b->node, -1, db_deleted, b);
 }
 
@@ -366,10 +366,10 @@ void zk_dbarrier_free(zk_dbarrier_t *b)
         return;
     b->cb = NULL;
     if (!b->r.closed && (b->st == DB_ENTERING || b->st == DB_ENTERED)) {
-        recipe_hold(&b->r); /* withdraw; the ephemeral would go with the session anyway */
+        zk__recipe_hold(&b->r); /* withdraw; the ephemeral would go with the session anyway */
         b->st = DB_LEFT;
         zk_delete(b->r.zk, b->node, -1, db_deleted, b);
     }
     b->st = DB_LEFT;
-    recipe_release(&b->r);
+    zk__recipe_release(&b->r);
 }

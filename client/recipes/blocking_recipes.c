@@ -33,7 +33,7 @@ struct bargs {
 static void done_status(int status, void *data)
 {
     struct bargs *a = data;
-    blocking_call_done(a->zk, a->job, status);
+    zk__blocking_call_done(a->zk, a->job, status);
 }
 
 /* ---- lock ---- */
@@ -45,7 +45,7 @@ static void on_locked(zk_lock_t *l, int status, void *data)
         zk_lock_free(l);
         a->lock = NULL;
     }
-    blocking_call_done(a->zk, a->job, status);
+    zk__blocking_call_done(a->zk, a->job, status);
 }
 
 static void start_lock(zk_t *zk, void *arg, struct job *job)
@@ -55,7 +55,7 @@ static void start_lock(zk_t *zk, void *arg, struct job *job)
     a->job = job;
     int rc = zk_lock_new(zk, a->path, a->kind, a->id, &a->lock);
     if (rc != 0) {
-        blocking_call_done(zk, job, rc);
+        zk__blocking_call_done(zk, job, rc);
         return;
     }
     zk_lock_acquire(a->lock, a->try_only, on_locked, a);
@@ -65,7 +65,7 @@ int zk_blocking_lock(zk_blocking_t *b, const char *dir, int kind, const char *id
                      zk_lock_t **out)
 {
     struct bargs a = {.path = dir, .kind = kind, .id = id, .try_only = try_only};
-    int rc = blocking_call(b, start_lock, &a);
+    int rc = zk__blocking_call(b, start_lock, &a);
     *out = rc == 0 ? a.lock : NULL;
     return rc;
 }
@@ -74,7 +74,7 @@ static void on_unlocked(zk_lock_t *l, int status, void *data)
 {
     struct bargs *a = data;
     zk_lock_free(l);
-    blocking_call_done(a->zk, a->job, status);
+    zk__blocking_call_done(a->zk, a->job, status);
 }
 
 static void start_unlock(zk_t *zk, void *arg, struct job *job)
@@ -84,7 +84,7 @@ static void start_unlock(zk_t *zk, void *arg, struct job *job)
     a->job = job;
     if (!zk_lock_is_held(a->lock)) {
         zk_lock_free(a->lock); /* lost meanwhile: nothing to release */
-        blocking_call_done(zk, job, ZK_SESSIONEXPIRED);
+        zk__blocking_call_done(zk, job, ZK_SESSIONEXPIRED);
         return;
     }
     zk_lock_release(a->lock, on_unlocked, a);
@@ -95,7 +95,7 @@ int zk_blocking_unlock(zk_blocking_t *b, zk_lock_t *lock)
     if (!lock)
         return ZK_BADARGUMENTS;
     struct bargs a = {.lock = lock};
-    return blocking_call(b, start_unlock, &a);
+    return zk__blocking_call(b, start_unlock, &a);
 }
 
 /* ---- counter ---- */
@@ -104,7 +104,7 @@ static void on_counted(int status, int64_t value, void *data)
 {
     struct bargs *a = data;
     a->value = value;
-    blocking_call_done(a->zk, a->job, status);
+    zk__blocking_call_done(a->zk, a->job, status);
 }
 
 static void start_counter(zk_t *zk, void *arg, struct job *job)
@@ -118,7 +118,7 @@ static void start_counter(zk_t *zk, void *arg, struct job *job)
 int zk_blocking_counter_add(zk_blocking_t *b, const char *path, int64_t delta, int64_t *value)
 {
     struct bargs a = {.path = path, .delta = delta};
-    int rc = blocking_call(b, start_counter, &a);
+    int rc = zk__blocking_call(b, start_counter, &a);
     if (value)
         *value = a.value;
     return rc;
@@ -137,7 +137,7 @@ static void start_barrier(zk_t *zk, void *arg, struct job *job)
 int zk_blocking_barrier_wait(zk_blocking_t *b, const char *path)
 {
     struct bargs a = {.path = path};
-    return blocking_call(b, start_barrier, &a);
+    return zk__blocking_call(b, start_barrier, &a);
 }
 
 static void start_mkdirs(zk_t *zk, void *arg, struct job *job)
@@ -151,7 +151,7 @@ static void start_mkdirs(zk_t *zk, void *arg, struct job *job)
 int zk_blocking_mkdirs(zk_blocking_t *b, const char *path)
 {
     struct bargs a = {.path = path};
-    return blocking_call(b, start_mkdirs, &a);
+    return zk__blocking_call(b, start_mkdirs, &a);
 }
 
 /* ---- queue ---- */
@@ -167,7 +167,7 @@ static void start_put(zk_t *zk, void *arg, struct job *job)
 int zk_blocking_queue_put(zk_blocking_t *b, const char *dir, const void *value, int32_t len)
 {
     struct bargs a = {.path = dir, .in = value, .in_len = len};
-    return blocking_call(b, start_put, &a);
+    return zk__blocking_call(b, start_put, &a);
 }
 
 static void on_taken(zk_queue_t *q, int status, const char *value, int32_t len, void *data)
@@ -179,7 +179,7 @@ static void on_taken(zk_queue_t *q, int status, const char *value, int32_t len, 
         a->out_len = len;
     }
     zk_queue_free(q);
-    blocking_call_done(a->zk, a->job, status);
+    zk__blocking_call_done(a->zk, a->job, status);
 }
 
 static void start_take(zk_t *zk, void *arg, struct job *job)
@@ -189,7 +189,7 @@ static void start_take(zk_t *zk, void *arg, struct job *job)
     a->job = job;
     int rc = zk_queue_new(zk, a->path, &a->queue);
     if (rc != 0) {
-        blocking_call_done(zk, job, rc);
+        zk__blocking_call_done(zk, job, rc);
         return;
     }
     zk_queue_get(a->queue, on_taken, a);
@@ -198,7 +198,7 @@ static void start_take(zk_t *zk, void *arg, struct job *job)
 int zk_blocking_queue_take(zk_blocking_t *b, const char *dir, char **value, int32_t *len)
 {
     struct bargs a = {.path = dir};
-    int rc = blocking_call(b, start_take, &a);
+    int rc = zk__blocking_call(b, start_take, &a);
     if (value)
         *value = a.out;
     else

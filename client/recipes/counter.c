@@ -81,7 +81,7 @@ static void c_got(zk_t *zk, int status, const struct zk_result *res, void *data)
         }
         c->value = c->delta;
         int n = snprintf(buf, sizeof buf, "%" PRId64, c->value);
-        recipe_create(zk, c->path, buf, n, ZK_PERSISTENT, c_written, c);
+        zk__recipe_create(zk, c->path, buf, n, ZK_PERSISTENT, c_written, c);
         return;
     }
     if (status == 0)

@@ -49,10 +49,10 @@ void zk_group_join(zk_t *zk, const char *dir, const char *member, const void *va
                    int32_t len, zk_status_fn cb, void *data)
 {
     struct join_ctx *c = zk_xcalloc(1, sizeof *c);
-    c->path = recipe_join(dir, member);
+    c->path = zk__recipe_join(dir, member);
     c->cb = cb;
     c->data = data;
-    recipe_create(zk, c->path, value, value ? len : -1, ZK_EPHEMERAL, join_done, c);
+    zk__recipe_create(zk, c->path, value, value ? len : -1, ZK_EPHEMERAL, join_done, c);
 }
 
 static void leave_done(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -66,7 +66,7 @@ void zk_group_leave(zk_t *zk, const char *dir, const char *member, zk_status_fn 
                     void *data)
 {
     struct join_ctx *c = zk_xcalloc(1, sizeof *c);
-    c->path = recipe_join(dir, member);
+    c->path = zk__recipe_join(dir, member);
     c->cb = cb;
     c->data = data;
     zk_delete(zk, c->path, -1, leave_done, c);
@@ -95,13 +95,13 @@ static void g_watcher(zk_t *zk, const struct zk_event *ev, void *data)
 {
     zk_group_t *g = data;
     (void)zk;
-    recipe_hold(&g->r);
-    recipe_watch_fired(&g->r, ev);
+    zk__recipe_hold(&g->r);
+    zk__recipe_watch_fired(&g->r, ev);
     if (ev->type == ZK_EVENT_NONE)
         g_stop(g, ZK_SESSIONEXPIRED);
     else if (g->cb)
         g_list(g);
-    recipe_drop(&g->r);
+    zk__recipe_drop(&g->r);
 }
 
 static int by_name(const void *a, const void *b)
@@ -115,7 +115,7 @@ static void g_exists(zk_t *zk, int status, const struct zk_result *res, void *da
     (void)zk;
     (void)res;
     if (status == 0 || status == ZK_NONODE)
-        recipe_watch_armed(&g->r);
+        zk__recipe_watch_armed(&g->r);
     if (!g->cb) {
     } else if (status == 0 || (status == ZK_CONNECTIONLOSS && !g->r.closed)) {
         g_list(g); /* created meanwhile */
@@ -124,32 +124,32 @@ static void g_exists(zk_t *zk, int status, const struct zk_result *res, void *da
     } else {
         g_stop(g, status);
     }
-    recipe_drop(&g->r);
+    zk__recipe_drop(&g->r);
 }
 
 static void g_listed(zk_t *zk, int status, const struct zk_result *res, void *data)
 {
     zk_group_t *g = data;
     if (status == 0)
-        recipe_watch_armed(&g->r);
+        zk__recipe_watch_armed(&g->r);
     if (!g->cb) {
     } else if (status == 0) {
         qsort(res->children, (size_t)res->nchildren, sizeof *res->children, by_name);
         g->cb(g, 0, res->children, res->nchildren, g->data);
     } else if (status == ZK_NONODE) {
-        recipe_hold(&g->r);
+        zk__recipe_hold(&g->r);
         zk_exists(zk, g->dir, g_watcher, g, g_exists, g);
     } else if (status == ZK_CONNECTIONLOSS && !g->r.closed) {
         g_list(g);
     } else {
         g_stop(g, status);
     }
-    recipe_drop(&g->r);
+    zk__recipe_drop(&g->r);
 }
 
 static void g_list(zk_group_t *g)
 {
-    recipe_hold(&g->r);
+    zk__recipe_hold(&g->r);
     zk_get_children(g->r.zk, g->dir, 0, g_watcher, g, g_listed, g);
 }
 
@@ -163,10 +163,10 @@ static void g_destroy(struct recipe *r)
 int zk_group_watch(zk_t *zk, const char *dir, zk_group_fn cb, void *data, zk_group_t **out)
 {
     *out = NULL;
-    if (!zk || !cb || recipe_check_path(dir) != 0)
+    if (!zk || !cb || zk__recipe_check_path(dir) != 0)
         return ZK_BADARGUMENTS;
     zk_group_t *g = zk_xcalloc(1, sizeof *g);
-    recipe_init(&g->r, zk, g_destroy, NULL);
+    zk__recipe_init(&g->r, zk, g_destroy, NULL);
     g->dir = zk_xstrndup(dir, strlen(dir));
     g->cb = cb;
     g->data = data;
@@ -180,5 +180,5 @@ void zk_group_unwatch(zk_group_t *g)
     if (!g)
         return;
     g->cb = NULL;
-    recipe_release(&g->r);
+    zk__recipe_release(&g->r);
 }

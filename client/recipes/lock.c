@@ -117,7 +117,7 @@ static void on_mkdirs(int status, void *data)
         else
             l->st = L_IDLE;
     }
-    recipe_drop(&l->r);
+    zk__recipe_drop(&l->r);
 }
 
 static void on_created(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -129,7 +129,7 @@ static void on_created(zk_t *zk, int status, const struct zk_result *res, void *
         set_node(l, res->path);
         have_node(l);
     } else if (status == ZK_NONODE && l->want) {
-        recipe_hold(&l->r);
+        zk__recipe_hold(&l->r);
         zk_mkdirs(l->r.zk, l->dir, on_mkdirs, l);
     } else if (status == ZK_CONNECTIONLOSS) {
         lock_find(l);
@@ -138,14 +138,14 @@ static void on_created(zk_t *zk, int status, const struct zk_result *res, void *
     } else {
         l->st = L_IDLE;
     }
-    recipe_drop(&l->r);
+    zk__recipe_drop(&l->r);
 }
 
 static void lock_create(zk_lock_t *l)
 {
-    char *path = recipe_join(l->dir, l->prefix);
+    char *path = zk__recipe_join(l->dir, l->prefix);
     l->st = L_CREATING;
-    recipe_hold(&l->r);
+    zk__recipe_hold(&l->r);
     zk_create(l->r.zk, path, l->id, l->id ? (int32_t)strlen(l->id) : -1, NULL, 0,
               ZK_EPHEMERAL_SEQUENTIAL, 0, on_created, l);
     free(path);
@@ -163,7 +163,7 @@ static void on_found(zk_t *zk, int status, const struct zk_result *res, void *da
             if (strncmp(res->children[i], l->prefix, strlen(l->prefix)) == 0)
                 mine = res->children[i];
         if (mine) {
-            char *p = recipe_join(l->dir, mine);
+            char *p = zk__recipe_join(l->dir, mine);
             set_node(l, p);
             free(p);
             have_node(l);
@@ -181,12 +181,12 @@ static void on_found(zk_t *zk, int status, const struct zk_result *res, void *da
     } else {
         l->st = L_IDLE;
     }
-    recipe_drop(&l->r);
+    zk__recipe_drop(&l->r);
 }
 
 static void lock_find(zk_lock_t *l)
 {
-    recipe_hold(&l->r);
+    zk__recipe_hold(&l->r);
     zk_get_children(l->r.zk, l->dir, 0, NULL, NULL, on_found, l);
 }
 
@@ -194,15 +194,15 @@ static void lock_watcher(zk_t *zk, const struct zk_event *ev, void *data)
 {
     zk_lock_t *l = data;
     (void)zk;
-    recipe_hold(&l->r);
-    recipe_watch_fired(&l->r, ev);
+    zk__recipe_hold(&l->r);
+    zk__recipe_watch_fired(&l->r, ev);
     if (ev->type == ZK_EVENT_NONE) {
         if (l->st == L_WAITING && l->want)
             finish_acquire(l, ZK_SESSIONEXPIRED);
     } else if (l->st == L_WAITING && l->watching && strcmp(ev->path, l->watching) == 0) {
         have_node(l);
     }
-    recipe_drop(&l->r);
+    zk__recipe_drop(&l->r);
 }
 
 static void on_pred(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -211,7 +211,7 @@ static void on_pred(zk_t *zk, int status, const struct zk_result *res, void *dat
     (void)zk;
     (void)res;
     if (status == 0)
-        recipe_watch_armed(&l->r);
+        zk__recipe_watch_armed(&l->r);
     if (handle_gone(l, status)) {
     } else if (status == 0) {
         if (!l->want)
@@ -222,7 +222,7 @@ static void on_pred(zk_t *zk, int status, const struct zk_result *res, void *dat
     } else if (l->want) {
         finish_acquire(l, status);
     }
-    recipe_drop(&l->r);
+    zk__recipe_drop(&l->r);
 }
 
 /* Our predecessor among `children` (the highest lower node that blocks us).
@@ -230,7 +230,7 @@ static void on_pred(zk_t *zk, int status, const struct zk_result *res, void *dat
 static const char *predecessor(const zk_lock_t *l, const struct zk_result *res, int *own_found)
 {
     const char *own = strrchr(l->node, '/') + 1;
-    int64_t own_seq = recipe_seq(own);
+    int64_t own_seq = zk__recipe_seq(own);
     const char *best = NULL;
     int64_t best_seq = -1;
     *own_found = 0;
@@ -240,7 +240,7 @@ static const char *predecessor(const zk_lock_t *l, const struct zk_result *res, 
             *own_found = 1;
             continue;
         }
-        int64_t s = recipe_seq(c);
+        int64_t s = zk__recipe_seq(c);
         if (s < 0 || s >= own_seq || s <= best_seq)
             continue;
         if (l->kind == ZK_LOCK_READ && node_is_read(c))
@@ -275,19 +275,19 @@ static void on_children(zk_t *zk, int status, const struct zk_result *res, void 
             finish_acquire(l, ZK_NODEEXISTS);
         } else {
             free(l->watching);
-            l->watching = recipe_join(l->dir, pred);
+            l->watching = zk__recipe_join(l->dir, pred);
             l->st = L_WAITING;
-            recipe_hold(&l->r);
+            zk__recipe_hold(&l->r);
             zk_get(l->r.zk, l->watching, lock_watcher, l, on_pred, l);
         }
     }
-    recipe_drop(&l->r);
+    zk__recipe_drop(&l->r);
 }
 
 static void lock_check(zk_lock_t *l)
 {
     l->st = L_CHECKING;
-    recipe_hold(&l->r);
+    zk__recipe_hold(&l->r);
     zk_get_children(l->r.zk, l->dir, 0, NULL, NULL, on_children, l);
 }
 
@@ -297,7 +297,7 @@ static void on_deleted(zk_t *zk, int status, const struct zk_result *res, void *
     (void)zk;
     (void)res;
     if (status == ZK_CONNECTIONLOSS && !l->r.closed && l->node) {
-        recipe_hold(&l->r);
+        zk__recipe_hold(&l->r);
         zk_delete(l->r.zk, l->node, -1, on_deleted, l);
     } else {
         /* Gone, or gone with the session (expired), or the handle closed. */
@@ -311,7 +311,7 @@ static void on_deleted(zk_t *zk, int status, const struct zk_result *res, void *
         if (l->want && l->st == L_IDLE && !l->r.closed)
             start_acquire(l); /* an acquire waited for this withdrawal */
     }
-    recipe_drop(&l->r);
+    zk__recipe_drop(&l->r);
 }
 
 static void lock_withdraw(zk_lock_t *l)
@@ -319,7 +319,7 @@ static void lock_withdraw(zk_lock_t *l)
     if (l->st == L_RELEASING)
         return; /* a delete is already under way */
     l->st = L_RELEASING;
-    recipe_hold(&l->r);
+    zk__recipe_hold(&l->r);
     if (!l->node || l->r.closed) {
         on_deleted(l->r.zk, 0, NULL, l);
         return;
@@ -340,7 +340,7 @@ static void on_verified(zk_t *zk, int status, const struct zk_result *res, void 
         if (l->lost_cb)
             l->lost_cb(l, ZK_NONODE, l->lost_data);
     }
-    recipe_drop(&l->r);
+    zk__recipe_drop(&l->r);
 }
 
 static void lock_session(struct recipe *r, int ev)
@@ -355,7 +355,7 @@ static void lock_session(struct recipe *r, int ev)
         if (l->lost_cb)
             l->lost_cb(l, ZK_SESSIONEXPIRED, l->lost_data);
     } else if (ev == ZK_SESSION_RECONNECTED) {
-        recipe_hold(r);
+        zk__recipe_hold(r);
         zk_exists(r->zk, l->node, NULL, NULL, on_verified, l);
     }
 }
@@ -373,10 +373,10 @@ static void lock_destroy(struct recipe *r)
 int zk_lock_new(zk_t *zk, const char *dir, int kind, const char *id, zk_lock_t **out)
 {
     *out = NULL;
-    if (!zk || recipe_check_path(dir) != 0 || (kind != ZK_LOCK_EXCLUSIVE && kind != ZK_LOCK_READ))
+    if (!zk || zk__recipe_check_path(dir) != 0 || (kind != ZK_LOCK_EXCLUSIVE && kind != ZK_LOCK_READ))
         return ZK_BADARGUMENTS;
     zk_lock_t *l = zk_xcalloc(1, sizeof *l);
-    recipe_init(&l->r, zk, lock_destroy, lock_session);
+    zk__recipe_init(&l->r, zk, lock_destroy, lock_session);
     l->dir = zk_xstrndup(dir, strlen(dir));
     l->id = id ? zk_xstrndup(id, strlen(id)) : NULL;
     l->kind = kind;
@@ -389,7 +389,7 @@ int zk_lock_new(zk_t *zk, const char *dir, int kind, const char *id, zk_lock_t *
 static void start_acquire(zk_lock_t *l)
 {
     char guid[33];
-    recipe_guid(guid);
+    zk__recipe_guid(guid);
     snprintf(l->prefix, sizeof l->prefix, "_c_%s-%s-", guid, kind_name(l->kind));
     lock_create(l);
 }
@@ -450,5 +450,5 @@ void zk_lock_free(zk_lock_t *l)
     /* CREATING and CHECKING withdraw when their reply comes. */
     if (!l->r.closed && l->node && (l->st == L_HELD || l->st == L_WAITING))
         lock_withdraw(l);
-    recipe_release(&l->r);
+    zk__recipe_release(&l->r);
 }

@@ -38,8 +38,8 @@ void zk_queue_put(zk_t *zk, const char *dir, const void *value, int32_t len, zk_
     struct put_ctx *c = zk_xcalloc(1, sizeof *c);
     c->cb = cb;
     c->data = data;
-    char *path = recipe_join(dir, "qn-");
-    recipe_create(zk, path, value, value ? len : -1, ZK_PERSISTENT_SEQUENTIAL, put_done, c);
+    char *path = zk__recipe_join(dir, "qn-");
+    zk__recipe_create(zk, path, value, value ? len : -1, ZK_PERSISTENT_SEQUENTIAL, put_done, c);
     free(path);
 }
 
@@ -83,7 +83,7 @@ static void q_finish(zk_queue_t *q, int status)
 
 static int by_seq(const void *a, const void *b)
 {
-    int64_t x = recipe_seq(*(char *const *)a), y = recipe_seq(*(char *const *)b);
+    int64_t x = zk__recipe_seq(*(char *const *)a), y = zk__recipe_seq(*(char *const *)b);
     return x < y ? -1 : x > y;
 }
 
@@ -91,13 +91,13 @@ static void q_watcher(zk_t *zk, const struct zk_event *ev, void *data)
 {
     zk_queue_t *q = data;
     (void)zk;
-    recipe_hold(&q->r);
-    recipe_watch_fired(&q->r, ev);
+    zk__recipe_hold(&q->r);
+    zk__recipe_watch_fired(&q->r, ev);
     if (ev->type == ZK_EVENT_NONE)
         q_finish(q, ZK_SESSIONEXPIRED);
     else if (q->cb && q->nitems == 0)
         q_list(q);
-    recipe_drop(&q->r);
+    zk__recipe_drop(&q->r);
 }
 
 static void q_listed(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -109,18 +109,18 @@ static void q_listed(zk_t *zk, int status, const struct zk_result *res, void *da
         q_clear_items(q);
         q->items = zk_xcalloc((size_t)res->nchildren, sizeof *q->items);
         for (int i = 0; i < res->nchildren; i++)
-            if (recipe_seq(res->children[i]) >= 0)
+            if (zk__recipe_seq(res->children[i]) >= 0)
                 q->items[q->nitems++] = zk_xstrndup(res->children[i], strlen(res->children[i]));
         qsort(q->items, (size_t)q->nitems, sizeof *q->items, by_seq);
         empty = q->nitems == 0;
     }
     if (status == 0)
-        recipe_watch_armed(&q->r);
+        zk__recipe_watch_armed(&q->r);
     if (!q->cb) {
     } else if (status == ZK_CONNECTIONLOSS && !q->r.closed) {
         q_list(q);
     } else if (status == ZK_NONODE) {
-        recipe_hold(&q->r); /* no queue yet: make it, then watch it */
+        zk__recipe_hold(&q->r); /* no queue yet: make it, then watch it */
         zk_mkdirs(q->r.zk, q->dir, q_dir_made, q);
     } else if (status != 0) {
         q_finish(q, status);
@@ -128,7 +128,7 @@ static void q_listed(zk_t *zk, int status, const struct zk_result *res, void *da
         q_take_next(q);
     }
     /* else: empty: the watch says when to look again */
-    recipe_drop(&q->r);
+    zk__recipe_drop(&q->r);
 }
 
 static void q_dir_made(int status, void *data)
@@ -140,13 +140,13 @@ static void q_dir_made(int status, void *data)
     } else {
         q_finish(q, status);
     }
-    recipe_drop(&q->r);
+    zk__recipe_drop(&q->r);
 }
 
 /* Lists with a child watch. */
 static void q_list(zk_queue_t *q)
 {
-    recipe_hold(&q->r);
+    zk__recipe_hold(&q->r);
     q_clear_items(q);
     zk_get_children(q->r.zk, q->dir, 0, q_watcher, q, q_listed, q);
 }
@@ -164,7 +164,7 @@ static void q_deleted(zk_t *zk, int status, const struct zk_result *res, void *d
     } else {
         q_finish(q, status);
     }
-    recipe_drop(&q->r);
+    zk__recipe_drop(&q->r);
 }
 
 static void q_read(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -177,7 +177,7 @@ static void q_read(zk_t *zk, int status, const struct zk_result *res, void *data
         q->value = zk_xmalloc((size_t)q->len + 1);
         memcpy(q->value, res->data ? res->data : "", (size_t)q->len);
         q->value[q->len] = '\0';
-        recipe_hold(&q->r);
+        zk__recipe_hold(&q->r);
         zk_delete(zk, q->taking, res->stat.version, q_deleted, q);
     } else if (status == ZK_NONODE) {
         q_take_next(q);
@@ -187,7 +187,7 @@ static void q_read(zk_t *zk, int status, const struct zk_result *res, void *data
     } else {
         q_finish(q, status);
     }
-    recipe_drop(&q->r);
+    zk__recipe_drop(&q->r);
 }
 
 static void q_take_next(zk_queue_t *q)
@@ -197,8 +197,8 @@ static void q_take_next(zk_queue_t *q)
         return;
     }
     free(q->taking);
-    q->taking = recipe_join(q->dir, q->items[q->next++]);
-    recipe_hold(&q->r);
+    q->taking = zk__recipe_join(q->dir, q->items[q->next++]);
+    zk__recipe_hold(&q->r);
     zk_get(q->r.zk, q->taking, NULL, NULL, q_read, q);
 }
 
@@ -215,10 +215,10 @@ static void q_destroy(struct recipe *r)
 int zk_queue_new(zk_t *zk, const char *dir, zk_queue_t **out)
 {
     *out = NULL;
-    if (!zk || recipe_check_path(dir) != 0)
+    if (!zk || zk__recipe_check_path(dir) != 0)
         return ZK_BADARGUMENTS;
     zk_queue_t *q = zk_xcalloc(1, sizeof *q);
-    recipe_init(&q->r, zk, q_destroy, NULL);
+    zk__recipe_init(&q->r, zk, q_destroy, NULL);
     q->dir = zk_xstrndup(dir, strlen(dir));
     *out = q;
     return 0;
@@ -244,5 +244,5 @@ void zk_queue_free(zk_queue_t *q)
     if (!q)
         return;
     q->cb = NULL;
-    recipe_release(&q->r);
+    zk__recipe_release(&q->r);
 }

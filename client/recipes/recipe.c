@@ -30,13 +30,13 @@ static void recipe_session(zk_t *zk, int ev, void *data)
     if (ev == ZK_SESSION_EXPIRED || ev == ZK_SESSION_AUTH_FAILED)
         r->nwatch = 0; /* libzk dropped every watch of the handle */
     if (r->on_session && !r->closed) {
-        recipe_hold(r);
+        zk__recipe_hold(r);
         r->on_session(r, ev);
-        recipe_drop(r);
+        zk__recipe_drop(r);
     }
 }
 
-void recipe_init(struct recipe *r, zk_t *zk, void (*destroy)(struct recipe *),
+void zk__recipe_init(struct recipe *r, zk_t *zk, void (*destroy)(struct recipe *),
                  void (*on_session)(struct recipe *, int))
 {
     r->zk = zk;
@@ -58,33 +58,33 @@ static void maybe_free(struct recipe *r)
     r->destroy(r);
 }
 
-void recipe_hold(struct recipe *r)
+void zk__recipe_hold(struct recipe *r)
 {
     r->refs++;
 }
 
-void recipe_drop(struct recipe *r)
+void zk__recipe_drop(struct recipe *r)
 {
     if (--r->refs <= 0)
         maybe_free(r);
 }
 
-void recipe_release(struct recipe *r)
+void zk__recipe_release(struct recipe *r)
 {
     r->released = 1;
     if (r->closed) {
         r->destroy(r);
         return;
     }
-    recipe_drop(r);
+    zk__recipe_drop(r);
 }
 
-void recipe_watch_armed(struct recipe *r)
+void zk__recipe_watch_armed(struct recipe *r)
 {
     r->nwatch++;
 }
 
-void recipe_watch_fired(struct recipe *r, const struct zk_event *ev)
+void zk__recipe_watch_fired(struct recipe *r, const struct zk_event *ev)
 {
     if (ev->type == ZK_EVENT_NONE)
         r->nwatch = 0;
@@ -94,7 +94,7 @@ void recipe_watch_fired(struct recipe *r, const struct zk_event *ev)
 
 /* ---- helpers ---- */
 
-char *recipe_join(const char *dir, const char *name)
+char *zk__recipe_join(const char *dir, const char *name)
 {
     size_t dl = strlen(dir), nl = strlen(name);
     if (dl == 1 && dir[0] == '/')
@@ -106,7 +106,7 @@ char *recipe_join(const char *dir, const char *name)
     return p;
 }
 
-char *recipe_parent(const char *path)
+char *zk__recipe_parent(const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash || slash == path)
@@ -114,7 +114,7 @@ char *recipe_parent(const char *path)
     return zk_xstrndup(path, (size_t)(slash - path));
 }
 
-void recipe_guid(char guid[33])
+void zk__recipe_guid(char guid[33])
 {
     unsigned char b[16];
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
@@ -127,7 +127,7 @@ void recipe_guid(char guid[33])
         snprintf(guid + 2 * i, 3, "%02x", b[i]);
 }
 
-int64_t recipe_seq(const char *name)
+int64_t zk__recipe_seq(const char *name)
 {
     size_t n = strlen(name);
     if (n < 10)
@@ -141,7 +141,7 @@ int64_t recipe_seq(const char *name)
     return v;
 }
 
-int recipe_check_path(const char *path)
+int zk__recipe_check_path(const char *path)
 {
     if (!path || path[0] != '/')
         return ZK_BADARGUMENTS;
@@ -181,7 +181,7 @@ void zk_mkdirs(zk_t *zk, const char *path, zk_status_fn cb, void *data)
     struct mkdirs *m = zk_xcalloc(1, sizeof *m);
     m->cb = cb;
     m->data = data;
-    if (recipe_check_path(path) != 0) {
+    if (zk__recipe_check_path(path) != 0) {
         m->left = 1;
         zk_sync(zk, "/", mkdirs_done, m); /* reports asynchronously, as promised */
         m->err = ZK_BADARGUMENTS;
@@ -251,7 +251,7 @@ static void rcreate_done(zk_t *zk, int status, const struct zk_result *res, void
     struct rcreate *c = data;
     if (status == ZK_NONODE && !c->retried) {
         c->retried = 1;
-        char *parent = recipe_parent(c->path);
+        char *parent = zk__recipe_parent(c->path);
         zk_mkdirs(zk, parent, rcreate_parents, c);
         free(parent);
         return;
@@ -260,7 +260,7 @@ static void rcreate_done(zk_t *zk, int status, const struct zk_result *res, void
     rcreate_free(c);
 }
 
-void recipe_create(zk_t *zk, const char *path, const void *value, int32_t len, int mode,
+void zk__recipe_create(zk_t *zk, const char *path, const void *value, int32_t len, int mode,
                    zk_result_fn cb, void *data)
 {
     struct rcreate *c = zk_xcalloc(1, sizeof *c);

@@ -32,33 +32,33 @@ struct recipe {
 };
 
 /* Starts the object with the user's reference and a session listener. */
-void recipe_init(struct recipe *r, zk_t *zk, void (*destroy)(struct recipe *),
+void zk__recipe_init(struct recipe *r, zk_t *zk, void (*destroy)(struct recipe *),
                  void (*on_session)(struct recipe *, int));
 /* A request in flight holds the object: hold before submitting, drop at
  * the end of its callback. */
-void recipe_hold(struct recipe *r);
-void recipe_drop(struct recipe *r);
+void zk__recipe_hold(struct recipe *r);
+void zk__recipe_drop(struct recipe *r);
 /* The user lets go; the object is freed when nothing else holds it. */
-void recipe_release(struct recipe *r);
+void zk__recipe_release(struct recipe *r);
 /* Account for an armed watch / a fired one (ev of the watcher). */
-void recipe_watch_armed(struct recipe *r);
-void recipe_watch_fired(struct recipe *r, const struct zk_event *ev);
+void zk__recipe_watch_armed(struct recipe *r);
+void zk__recipe_watch_fired(struct recipe *r, const struct zk_event *ev);
 
 /* Helpers shared by the recipes. */
 /* OUT: malloc'ed "dir/name" (dir "/" handled). */
-char *recipe_join(const char *dir, const char *name);
+char *zk__recipe_join(const char *dir, const char *name);
 /* OUT guid: 32 random hex digits and a NUL. */
-void recipe_guid(char guid[33]);
+void zk__recipe_guid(char guid[33]);
 /* The sequence number ending a sequential node's name, or -1. */
-int64_t recipe_seq(const char *name);
+int64_t zk__recipe_seq(const char *name);
 /* 0 if path is a valid absolute path, else ZK_BADARGUMENTS. */
-int recipe_check_path(const char *path);
+int zk__recipe_check_path(const char *path);
 /* The parent of path (malloc'ed; "/" for top-level nodes). */
-char *recipe_parent(const char *path);
+char *zk__recipe_parent(const char *path);
 
 /* create, making missing parents on ZK_NONODE (once).  cb gets the
  * create's status and result (res NULL if the mkdirs failed). */
-void recipe_create(zk_t *zk, const char *path, const void *value, int32_t len, int mode,
+void zk__recipe_create(zk_t *zk, const char *path, const void *value, int32_t len, int mode,
                    zk_result_fn cb, void *data);
 
 #endif

@@ -181,7 +181,7 @@ static struct tread *tread_new(zk_treecache_t *tc, const char *path, unsigned ge
     t->tc = tc;
     t->gen = gen;
     memcpy(t->path, path, n + 1);
-    recipe_hold(&tc->r);
+    zk__recipe_hold(&tc->r);
     if (gen)
         tc->loading++;
     return t;
@@ -198,7 +198,7 @@ static void tread_end(struct tread *t)
         tc->initialized = 1;
     }
     free(t);
-    recipe_drop(&tc->r);
+    zk__recipe_drop(&tc->r);
 }
 
 static void tc_stop(zk_treecache_t *tc, int status)
@@ -225,7 +225,7 @@ static int tread_answered(struct tread *t, int status)
 {
     zk_treecache_t *tc = t->tc;
     if (status == 0 && tc->node_watches)
-        recipe_watch_armed(&tc->r);
+        zk__recipe_watch_armed(&tc->r);
     return !tc->stopped && !tc->r.released;
 }
 
@@ -241,10 +241,10 @@ static void on_data(zk_t *zk, int status, const struct zk_result *res, void *dat
         remove_node(tc, t->path);
         if (tc->node_watches && strcmp(t->path, tc->root) == 0) {
             /* wait for the root to appear */
-            recipe_hold(&tc->r);
+            zk__recipe_hold(&tc->r);
             zk_exists(tc->r.zk, tc->root, tc_watcher, tc, NULL, NULL);
-            recipe_watch_armed(&tc->r);
-            recipe_drop(&tc->r);
+            zk__recipe_watch_armed(&tc->r);
+            zk__recipe_drop(&tc->r);
         }
     } else {
         read_failed(tc, status);
@@ -260,7 +260,7 @@ static void on_children(zk_t *zk, int status, const struct zk_result *res, void 
     if (!tread_answered(t, status)) {
     } else if (status == 0) {
         for (int i = 0; i < res->nchildren; i++) {
-            char *child = recipe_join(t->path, res->children[i]);
+            char *child = zk__recipe_join(t->path, res->children[i]);
             /* A load walks everything; an event-driven listing (node
              * watches) only reads children it does not have yet. */
             if (t->gen || !*find_slot(tc, child))
@@ -320,10 +320,10 @@ static void tc_watcher(zk_t *zk, const struct zk_event *ev, void *data)
 {
     zk_treecache_t *tc = data;
     (void)zk;
-    recipe_hold(&tc->r);
+    zk__recipe_hold(&tc->r);
     if (tc->node_watches || ev->type == ZK_EVENT_NONE ||
         ev->type == ZK_EVENT_PERSISTENT_WATCH_REMOVED)
-        recipe_watch_fired(&tc->r, ev);
+        zk__recipe_watch_fired(&tc->r, ev);
     if (tc->stopped || tc->r.released) {
     } else if (ev->type == ZK_EVENT_NONE) {
         tc_stop(tc, ZK_SESSIONEXPIRED);
@@ -336,7 +336,7 @@ static void tc_watcher(zk_t *zk, const struct zk_event *ev, void *data)
     } else if (ev->type == ZK_EVENT_CHILD) {
         read_children(tc, ev->path, 0);
     }
-    recipe_drop(&tc->r);
+    zk__recipe_drop(&tc->r);
 }
 
 static void on_added(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -345,7 +345,7 @@ static void on_added(zk_t *zk, int status, const struct zk_result *res, void *da
     (void)zk;
     (void)res;
     if (status == 0)
-        recipe_watch_armed(&tc->r);
+        zk__recipe_watch_armed(&tc->r);
     if (tc->r.released && status == 0 && !tc->r.closed) {
         /* stopped while the watch was being added */
         zk_remove_watches(tc->r.zk, tc->root, ZK_WATCH_ANY, tc_watcher, tc, NULL, NULL);
@@ -353,7 +353,7 @@ static void on_added(zk_t *zk, int status, const struct zk_result *res, void *da
     } else if (status == 0) {
         load(tc);
     } else if (status == ZK_CONNECTIONLOSS) {
-        recipe_hold(&tc->r);
+        zk__recipe_hold(&tc->r);
         zk_add_watch(tc->r.zk, tc->root, ZK_ADDWATCH_PERSISTENT_RECURSIVE, tc_watcher, tc,
                      on_added, tc);
     } else if (status == ZK_UNIMPLEMENTED || status == ZK_MARSHALLINGERROR) {
@@ -362,7 +362,7 @@ static void on_added(zk_t *zk, int status, const struct zk_result *res, void *da
     } else {
         tc_stop(tc, status);
     }
-    recipe_drop(&tc->r);
+    zk__recipe_drop(&tc->r);
 }
 
 static void tc_session(struct recipe *r, int ev)
@@ -394,10 +394,10 @@ int zk_treecache_start(zk_t *zk, const char *root, int flags, zk_treecache_fn cb
                        zk_treecache_t **out)
 {
     *out = NULL;
-    if (!zk || recipe_check_path(root) != 0)
+    if (!zk || zk__recipe_check_path(root) != 0)
         return ZK_BADARGUMENTS;
     zk_treecache_t *tc = zk_xcalloc(1, sizeof *tc);
-    recipe_init(&tc->r, zk, tc_destroy, tc_session);
+    zk__recipe_init(&tc->r, zk, tc_destroy, tc_session);
     tc->root = zk_xstrndup(root, strlen(root));
     tc->cb = cb;
     tc->data = data;
@@ -408,7 +408,7 @@ int zk_treecache_start(zk_t *zk, const char *root, int flags, zk_treecache_fn cb
     if (tc->node_watches) {
         load(tc);
     } else {
-        recipe_hold(&tc->r);
+        zk__recipe_hold(&tc->r);
         zk_add_watch(zk, root, ZK_ADDWATCH_PERSISTENT_RECURSIVE, tc_watcher, tc, on_added, tc);
     }
     return 0;
@@ -480,5 +480,5 @@ void zk_treecache_stop(zk_treecache_t *tc)
         zk_remove_watches(tc->r.zk, tc->root, ZK_WATCH_ANY, tc_watcher, tc, NULL, NULL);
     }
     tc->stopped = 1;
-    recipe_release(&tc->r);
+    zk__recipe_release(&tc->r);
 }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zk/proto.h" /* struct zk_stat */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -74,20 +76,6 @@ void jute_put_raw(struct jute_out *out, const void *p, size_t len);
 void jute_patch_int(struct jute_out *out, size_t at, int32_t v);
 
 /* ---- records shared by client and server ---- */
-
-struct zk_stat {
-    int64_t czxid;
-    int64_t mzxid;
-    int64_t ctime;
-    int64_t mtime;
-    int32_t version;
-    int32_t cversion;
-    int32_t aversion;
-    int64_t ephemeral_owner;
-    int32_t data_length;
-    int32_t num_children;
-    int64_t pzxid;
-};
 
 #define ZK_STAT_WIRE_SIZE 68
 

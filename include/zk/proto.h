@@ -19,6 +19,21 @@ extern "C" {
 
 #define ZK_EXPORT __attribute__((visibility("default")))
 
+/* A znode's Stat, as on the wire (ZooKeeper's data.Stat). */
+struct zk_stat {
+    int64_t czxid;
+    int64_t mzxid;
+    int64_t ctime;
+    int64_t mtime;
+    int32_t version;
+    int32_t cversion;
+    int32_t aversion;
+    int64_t ephemeral_owner;
+    int32_t data_length;
+    int32_t num_children;
+    int64_t pzxid;
+};
+
 /* Opcodes (RequestHeader.type). */
 enum zk_op {
     ZK_OP_NOTIFICATION = 0,

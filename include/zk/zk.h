@@ -54,8 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "zk/jute.h"  /* struct zk_stat */
-#include "zk/proto.h" /* error codes, opcodes, create modes, ZK_EXPORT */
+#include "zk/proto.h" /* error codes, opcodes, create modes, struct zk_stat, ZK_EXPORT */
 
 #ifdef __cplusplus
 extern "C" {
@@ -245,6 +244,18 @@ struct zk_stats {
                                one batch of replies share one (client/conn.c) */
 };
 ZK_EXPORT void zk_get_stats(const zk_t *zk, struct zk_stats *out);
+
+/* ---- diagnostics ----
+ * libzk reports what it cannot return to a caller (a TLS file that does not
+ * load, a host that does not resolve, a server that stops answering) as one
+ * line per event.  By default the line goes to stderr prefixed "libzk: ";
+ * a program (a daemon with its own log, such as zkfs) installs a handler to
+ * route it.  The handler is process-wide, may be called from any thread that
+ * runs a libzk loop, and must not call back into libzk.  NULL restores the
+ * default.  Lines below `min_level` are dropped (default ZK_LOG_WARN). */
+enum zk_log_level { ZK_LOG_ERROR = 0, ZK_LOG_WARN = 1, ZK_LOG_INFO = 2, ZK_LOG_DEBUG = 3 };
+typedef void (*zk_log_fn)(enum zk_log_level level, const char *line, void *data);
+ZK_EXPORT void zk_set_log(zk_log_fn fn, void *data, enum zk_log_level min_level);
 
 /* The loop the handle runs on (for timers of code built on libzk). */
 ZK_EXPORT struct uv_loop_s *zk_loop(const zk_t *zk);

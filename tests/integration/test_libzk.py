@@ -274,3 +274,12 @@ def test_libzk_sasl_digest_md5(server_factory, tmp_path, kind):
     from tests.integration.test_tls_sasl import sasl_server
     srv = sasl_server(server_factory, kind, tmp_path)
     run_driver("sasl", srv.hosts, "/libzk-sasl")
+
+
+def test_libzk_log_handler():
+    """zk_set_log routes libzk's diagnostics: one line reaches the handler, none reaches stderr
+    while a handler is installed; after zk_set_log(NULL) the default prints to stderr."""
+    p = subprocess.run([DRIVER, "log", "127.0.0.1:1", "/unused"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and "PASS log" in p.stdout, p.stdout + p.stderr
+    assert p.stderr.count("libzk: cannot load CA file /nonexistent/zk-ca.pem") == 1, p.stderr

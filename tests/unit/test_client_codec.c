@@ -20,7 +20,7 @@ const struct zk_acl zk_acl_open_unsafe[1] = {{ZK_PERM_ALL, "world", "anyone"}};
 static void test_hosts_parse(void)
 {
     struct zk_hostlist hl;
-    ASSERT_INT_EQ(hosts_parse("a:1, b:2 ,[::1]:2183,c/app/x", &hl), 0);
+    ASSERT_INT_EQ(zk__hosts_parse("a:1, b:2 ,[::1]:2183,c/app/x", &hl), 0);
     ASSERT_INT_EQ(hl.n, 4);
     ASSERT_STR_EQ(hl.v[0].host, "a");
     ASSERT_INT_EQ(hl.v[0].port, 1);
@@ -29,42 +29,42 @@ static void test_hosts_parse(void)
     ASSERT_INT_EQ(hl.v[2].port, 2183);
     ASSERT_INT_EQ(hl.v[3].port, 2181);
     ASSERT_STR_EQ(hl.chroot, "/app/x");
-    hosts_shuffle(&hl);
+    zk__hosts_shuffle(&hl);
     ASSERT_INT_EQ(hl.n, 4);
-    hosts_free(&hl);
-    ASSERT_INT_EQ(hosts_parse("h:2181/", &hl), 0);
+    zk__hosts_free(&hl);
+    ASSERT_INT_EQ(zk__hosts_parse("h:2181/", &hl), 0);
     ASSERT_TRUE(hl.chroot == NULL);
-    hosts_free(&hl);
+    zk__hosts_free(&hl);
     const char *bad[] = {"", ":1", "h:0", "h:65536", "h:x", "[::1", "[::1]x", "h:1,,h:2",
                          "h/a//b", "h/a/", "h:"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        if (hosts_parse(bad[i], &hl) != ZK_BADARGUMENTS)
+        if (zk__hosts_parse(bad[i], &hl) != ZK_BADARGUMENTS)
             ZT_FAIL("accepted \"%s\"", bad[i]);
     }
 }
 
 static void test_paths(void)
 {
-    ASSERT_INT_EQ(path_validate("/", 0), 0);
-    ASSERT_INT_EQ(path_validate("/a/b-c.d", 0), 0);
-    ASSERT_INT_EQ(path_validate("a", 0), ZK_BADARGUMENTS);
-    ASSERT_INT_EQ(path_validate("/a/", 0), ZK_BADARGUMENTS);
-    ASSERT_INT_EQ(path_validate("/a/", 1), 0);
-    ASSERT_INT_EQ(path_validate("/a/../b", 0), ZK_BADARGUMENTS);
-    ASSERT_INT_EQ(path_validate("/a/\x01", 0), ZK_BADARGUMENTS);
-    char *p = path_prepend("/app", "/");
+    ASSERT_INT_EQ(zk__path_validate("/", 0), 0);
+    ASSERT_INT_EQ(zk__path_validate("/a/b-c.d", 0), 0);
+    ASSERT_INT_EQ(zk__path_validate("a", 0), ZK_BADARGUMENTS);
+    ASSERT_INT_EQ(zk__path_validate("/a/", 0), ZK_BADARGUMENTS);
+    ASSERT_INT_EQ(zk__path_validate("/a/", 1), 0);
+    ASSERT_INT_EQ(zk__path_validate("/a/../b", 0), ZK_BADARGUMENTS);
+    ASSERT_INT_EQ(zk__path_validate("/a/\x01", 0), ZK_BADARGUMENTS);
+    char *p = zk__path_prepend("/app", "/");
     ASSERT_STR_EQ(p, "/app");
     free(p);
-    p = path_prepend("/app", "/x");
+    p = zk__path_prepend("/app", "/x");
     ASSERT_STR_EQ(p, "/app/x");
     free(p);
-    p = path_strip("/app", "/app/x", 6);
+    p = zk__path_strip("/app", "/app/x", 6);
     ASSERT_STR_EQ(p, "/x");
     free(p);
-    p = path_strip("/app", "/app", 4);
+    p = zk__path_strip("/app", "/app", 4);
     ASSERT_STR_EQ(p, "/");
     free(p);
-    p = path_strip("/app", "/apple", 6);
+    p = zk__path_strip("/app", "/apple", 6);
     ASSERT_STR_EQ(p, "/apple");
     free(p);
 }
@@ -76,100 +76,100 @@ static void test_watch_table(void)
 {
     struct watch_table t;
     struct watch_ref *r;
-    watch_table_init(&t);
-    watch_add(&t, "/a", WK_DATA, w1, NULL);
-    watch_add(&t, "/a", WK_DATA, w1, NULL); /* same pair: one watch */
-    watch_add(&t, "/a", WK_EXIST, w2, NULL);
-    watch_add(&t, "/a", WK_CHILD, w1, "c");
-    ASSERT_INT_EQ(watch_trigger(&t, ZK_EVENT_CHANGED, "/a", &r), 2);
+    zk__watch_table_init(&t);
+    zk__watch_add(&t, "/a", WK_DATA, w1, NULL);
+    zk__watch_add(&t, "/a", WK_DATA, w1, NULL); /* same pair: one watch */
+    zk__watch_add(&t, "/a", WK_EXIST, w2, NULL);
+    zk__watch_add(&t, "/a", WK_CHILD, w1, "c");
+    ASSERT_INT_EQ(zk__watch_trigger(&t, ZK_EVENT_CHANGED, "/a", &r), 2);
     free(r);
-    ASSERT_INT_EQ(watch_trigger(&t, ZK_EVENT_CHANGED, "/a", &r), 0); /* one-shot */
+    ASSERT_INT_EQ(zk__watch_trigger(&t, ZK_EVENT_CHANGED, "/a", &r), 0); /* one-shot */
     free(r);
-    ASSERT_TRUE(watch_has(&t, "/a", ZK_WATCH_CHILDREN));
-    ASSERT_TRUE(!watch_has(&t, "/a", ZK_WATCH_DATA));
-    ASSERT_INT_EQ(watch_trigger(&t, ZK_EVENT_DELETED, "/a", &r), 1);
+    ASSERT_TRUE(zk__watch_has(&t, "/a", ZK_WATCH_CHILDREN));
+    ASSERT_TRUE(!zk__watch_has(&t, "/a", ZK_WATCH_DATA));
+    ASSERT_INT_EQ(zk__watch_trigger(&t, ZK_EVENT_DELETED, "/a", &r), 1);
     ASSERT_TRUE(r[0].data != NULL);
     free(r);
     ASSERT_INT_EQ(t.npaths, 0);
 
-    watch_add(&t, "/p", WK_PERSISTENT, w1, NULL);
-    watch_add(&t, "/", WK_RECURSIVE, w2, NULL);
-    watch_add(&t, "/p/q", WK_DATA, w1, NULL);
-    ASSERT_INT_EQ(watch_trigger(&t, ZK_EVENT_CHILD, "/p", &r), 1); /* persistent only */
+    zk__watch_add(&t, "/p", WK_PERSISTENT, w1, NULL);
+    zk__watch_add(&t, "/", WK_RECURSIVE, w2, NULL);
+    zk__watch_add(&t, "/p/q", WK_DATA, w1, NULL);
+    ASSERT_INT_EQ(zk__watch_trigger(&t, ZK_EVENT_CHILD, "/p", &r), 1); /* persistent only */
     free(r);
-    ASSERT_INT_EQ(watch_trigger(&t, ZK_EVENT_CHANGED, "/p/q", &r), 2); /* data + recursive */
+    ASSERT_INT_EQ(zk__watch_trigger(&t, ZK_EVENT_CHANGED, "/p/q", &r), 2); /* data + recursive */
     free(r);
-    ASSERT_INT_EQ(watch_trigger(&t, ZK_EVENT_CHANGED, "/p/q", &r), 1); /* recursive stays */
+    ASSERT_INT_EQ(zk__watch_trigger(&t, ZK_EVENT_CHANGED, "/p/q", &r), 1); /* recursive stays */
     free(r);
-    ASSERT_INT_EQ(watch_trigger(&t, ZK_EVENT_CHANGED, "/p", &r), 2);
+    ASSERT_INT_EQ(zk__watch_trigger(&t, ZK_EVENT_CHANGED, "/p", &r), 2);
     free(r);
-    ASSERT_INT_EQ(watch_remove(&t, "/p", ZK_WATCH_DATA, NULL, NULL, &r), 0);
+    ASSERT_INT_EQ(zk__watch_remove(&t, "/p", ZK_WATCH_DATA, NULL, NULL, &r), 0);
     free(r);
-    ASSERT_INT_EQ(watch_remove(&t, "/p", ZK_WATCH_ANY, NULL, NULL, &r), 1);
+    ASSERT_INT_EQ(zk__watch_remove(&t, "/p", ZK_WATCH_ANY, NULL, NULL, &r), 1);
     ASSERT_INT_EQ(r[0].event_type, ZK_EVENT_PERSISTENT_WATCH_REMOVED);
     free(r);
     /* Many paths: the table grows and keeps them all. */
     char path[64];
     for (int i = 0; i < 5000; i++) {
         snprintf(path, sizeof path, "/n/%d", i);
-        watch_add(&t, path, WK_CHILD, w1, NULL);
+        zk__watch_add(&t, path, WK_CHILD, w1, NULL);
     }
     ASSERT_INT_EQ(t.npaths, 5001);
-    ASSERT_TRUE(watch_has(&t, "/n/4999", ZK_WATCH_CHILDREN));
-    ASSERT_INT_EQ(watch_clear(&t, &r), 2); /* each distinct watcher once */
+    ASSERT_TRUE(zk__watch_has(&t, "/n/4999", ZK_WATCH_CHILDREN));
+    ASSERT_INT_EQ(zk__watch_clear(&t, &r), 2); /* each distinct watcher once */
     free(r);
-    watch_table_free(&t);
+    zk__watch_table_free(&t);
 }
 
 /* Which server watch classes a removal of one watcher empties. */
 static void test_watch_server_type(void)
 {
     struct watch_table t;
-    watch_table_init(&t);
-    watch_add(&t, "/a", WK_DATA, w1, NULL);
-    watch_add(&t, "/a", WK_EXIST, w2, NULL);
-    watch_add(&t, "/a", WK_CHILD, w1, NULL);
+    zk__watch_table_init(&t);
+    zk__watch_add(&t, "/a", WK_DATA, w1, NULL);
+    zk__watch_add(&t, "/a", WK_EXIST, w2, NULL);
+    zk__watch_add(&t, "/a", WK_CHILD, w1, NULL);
     /* w2 still uses the data class: removing w1's data watch is local. */
-    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_DATA, w1, NULL), 0);
+    ASSERT_INT_EQ(zk__watch_server_type(&t, "/a", ZK_WATCH_DATA, w1, NULL), 0);
     /* w1 is the only child watcher: the server drops the child class. */
-    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_CHILDREN, w1, NULL), ZK_WATCH_CHILDREN);
+    ASSERT_INT_EQ(zk__watch_server_type(&t, "/a", ZK_WATCH_CHILDREN, w1, NULL), ZK_WATCH_CHILDREN);
     /* ANY for w1 empties only the child class: ask for exactly that. */
-    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_ANY, w1, NULL), ZK_WATCH_CHILDREN);
+    ASSERT_INT_EQ(zk__watch_server_type(&t, "/a", ZK_WATCH_ANY, w1, NULL), ZK_WATCH_CHILDREN);
     /* w2 alone in the data class. */
-    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_DATA, w2, NULL), 0);
+    ASSERT_INT_EQ(zk__watch_server_type(&t, "/a", ZK_WATCH_DATA, w2, NULL), 0);
     struct watch_ref *r;
-    ASSERT_INT_EQ(watch_remove(&t, "/a", ZK_WATCH_DATA, w1, NULL, &r), 1);
+    ASSERT_INT_EQ(zk__watch_remove(&t, "/a", ZK_WATCH_DATA, w1, NULL, &r), 1);
     free(r);
-    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_DATA, w2, NULL), ZK_WATCH_DATA);
+    ASSERT_INT_EQ(zk__watch_server_type(&t, "/a", ZK_WATCH_DATA, w2, NULL), ZK_WATCH_DATA);
     /* Removing everything (no watcher given) always asks the server. */
-    ASSERT_INT_EQ(watch_server_type(&t, "/a", ZK_WATCH_ANY, NULL, NULL), ZK_WATCH_ANY);
-    watch_table_free(&t);
+    ASSERT_INT_EQ(zk__watch_server_type(&t, "/a", ZK_WATCH_ANY, NULL, NULL), ZK_WATCH_ANY);
+    zk__watch_table_free(&t);
 }
 
 static void test_request_frames(void)
 {
     struct zk_pending *p;
     struct zk_request get = {.op = ZK_OP_GETDATA, .path = "/x", .watcher = w1};
-    ASSERT_INT_EQ(request_build(&get, "/app", ZK_DEFAULT_MAX_BUFFER, &p), 0);
-    request_set_xid(p, 7);
+    ASSERT_INT_EQ(zk__request_build(&get, "/app", ZK_DEFAULT_MAX_BUFFER, &p), 0);
+    zk__request_set_xid(p, 7);
     /* len | xid | type | path "/app/x" | watch */
     static const uint8_t want[] = {0, 0, 0, 19, 0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 6,
                                    '/', 'a', 'p', 'p', '/', 'x', 1};
     ASSERT_INT_EQ(p->frame_len, sizeof want);
     ASSERT_TRUE(memcmp(p->frame, want, sizeof want) == 0);
     ASSERT_INT_EQ(p->watch_kind, WK_DATA);
-    pending_free(p);
+    zk__pending_free(p);
 
     struct zk_request big = {.op = ZK_OP_SETDATA, .path = "/x", .data = "", .data_len = ZK_MAX_DATA + 1};
-    ASSERT_INT_EQ(request_build(&big, NULL, ZK_DEFAULT_MAX_BUFFER, &p), ZK_BADARGUMENTS);
+    ASSERT_INT_EQ(zk__request_build(&big, NULL, ZK_DEFAULT_MAX_BUFFER, &p), ZK_BADARGUMENTS);
     ASSERT_INT_EQ(p->early_err, ZK_BADARGUMENTS);
-    pending_free(p);
+    zk__pending_free(p);
 
     struct zk_request ttl = {.op = ZK_OP_CREATE, .path = "/t", .create_mode = ZK_PERSISTENT_WITH_TTL,
                              .ttl = 5};
-    ASSERT_INT_EQ(request_build(&ttl, NULL, ZK_DEFAULT_MAX_BUFFER, &p), 0);
+    ASSERT_INT_EQ(zk__request_build(&ttl, NULL, ZK_DEFAULT_MAX_BUFFER, &p), 0);
     ASSERT_INT_EQ(p->op, ZK_OP_CREATETTL);
-    pending_free(p);
+    zk__pending_free(p);
 
     /* getChildren2 reply: ["a","b"] + stat. */
     struct jute_out o;
@@ -183,15 +183,15 @@ static void test_request_frames(void)
     struct zk_result res = {0};
     struct jute_in in;
     jute_in_init(&in, o.p, o.len);
-    ASSERT_INT_EQ(reply_decode(&gc, &in, NULL, &res), 0);
+    ASSERT_INT_EQ(zk__reply_decode(&gc, &in, NULL, &res), 0);
     ASSERT_INT_EQ(res.nchildren, 2);
     ASSERT_STR_EQ(res.children[1], "b");
     ASSERT_INT_EQ(res.stat.czxid, 5);
-    result_clear(&res);
+    zk__result_clear(&res);
     /* Truncated: an error, never a read past the end. */
     jute_in_init(&in, o.p, o.len - 3);
-    ASSERT_INT_EQ(reply_decode(&gc, &in, NULL, &res), ZK_MARSHALLINGERROR);
-    result_clear(&res);
+    ASSERT_INT_EQ(zk__reply_decode(&gc, &in, NULL, &res), ZK_MARSHALLINGERROR);
+    zk__result_clear(&res);
     jute_out_free(&o);
 }
 
@@ -204,12 +204,12 @@ static void test_txn(void)
     struct jute_out o;
     jute_out_init(&o);
     int is_read = -1;
-    ASSERT_INT_EQ(txn_encode(t, NULL, &o, &is_read), 0);
+    ASSERT_INT_EQ(zk__txn_encode(t, NULL, &o, &is_read), 0);
     ASSERT_INT_EQ(is_read, 0);
     jute_out_free(&o);
     zk_txn_get(t, "/a");
     jute_out_init(&o);
-    ASSERT_INT_EQ(txn_encode(t, NULL, &o, &is_read), ZK_BADARGUMENTS); /* mixed */
+    ASSERT_INT_EQ(zk__txn_encode(t, NULL, &o, &is_read), ZK_BADARGUMENTS); /* mixed */
     jute_out_free(&o);
     zk_txn_free(t);
 
@@ -229,11 +229,11 @@ static void test_txn(void)
     struct jute_in in;
     jute_in_init(&in, o.p, o.len);
     int first = 0;
-    ASSERT_INT_EQ(txn_decode(&in, NULL, &res, &first), 0);
+    ASSERT_INT_EQ(zk__txn_decode(&in, NULL, &res, &first), 0);
     ASSERT_INT_EQ(res.nresults, 3);
     ASSERT_INT_EQ(first, ZK_BADVERSION);
     ASSERT_INT_EQ(res.results[2].err, ZK_RUNTIMEINCONSISTENCY);
-    result_clear(&res);
+    zk__result_clear(&res);
     jute_out_free(&o);
 }
 
