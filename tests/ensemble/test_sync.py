@@ -4,7 +4,11 @@ committed log, on-disk log sync disabled), by a diff when slightly behind.  The 
 say which, the follower must then hold every acknowledged write, and it must vote: with the other
 follower down, writes still commit (the leader and the resynchronized follower form the quorum).
 A dead leader's uncommitted proposal is dropped when it comes back."""
+import os
+
 import pytest
+
+from tests.lib.waiting import wait_until
 
 SYNC_CFG = {"snapCount": "100"}
 APACHE_SYNC_PROPS = {"zookeeper.snapshotSizeFactor": "-1"}  # no diff from the on-disk log
@@ -66,6 +70,18 @@ TRUNC_SAYS = {"apache": ("Sending TRUNC to follower", "Cannot send TRUNC to peer
               "zkd": ("by truncation to 0x",)}
 
 
+def logged(data_dir, needle):
+    """Whether a transaction log file under data_dir (zkd's log.*, Apache's version-2/log.*) holds
+    `needle`."""
+    for root, _, files in os.walk(data_dir):
+        for name in files:
+            if name.startswith("log."):
+                with open(os.path.join(root, name), "rb") as f:
+                    if needle in f.read():
+                        return True
+    return False
+
+
 def test_uncommitted_proposal_of_dead_leader_is_truncated(ensemble_factory, kz, kind):
     """The leader logs a proposal nobody else receives (its links blackholed), then dies; the others
     move on in a new epoch.  When it comes back it must drop that proposal (TRUNC, or a snapshot),
@@ -77,6 +93,11 @@ def test_uncommitted_proposal_of_dead_leader_is_truncated(ensemble_factory, kz, 
     client.create("/trunc", b"committed")
     ens.isolate(leader, mode="blackhole")
     pending = client.set_async("/trunc", b"uncommitted")  # proposed and logged by the leader only
+    # The leader must have written the proposal to its log before it dies, or there is nothing
+    # to truncate (a loaded machine can kill it first): the data bytes stand verbatim in the
+    # log record of both servers' formats, and a SIGKILL keeps what was written.
+    wait_until(lambda: logged(ens[leader].data_dir, b"uncommitted"),
+               what="the leader's log holding the proposal")
     new_leader = ens.wait_serving(rest)
     ens.kill(leader)
     assert not pending.successful()  # it never was acknowledged
