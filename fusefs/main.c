@@ -98,6 +98,28 @@ static void usage(const char *prog)
     fuse_lowlevel_help();
 }
 
+static int args_mention(const struct fuse_args *a, const char *key)
+{
+    for (int i = 0; i < a->argc; i++)
+        if (strstr(a->argv[i], key))
+            return 1;
+    return 0;
+}
+
+/* Adds -o fsname=HOSTS, escaping the commas of a host list. */
+static void add_fsname(struct fuse_args *a, const char *hosts)
+{
+    char opt[PATH_MAX];
+    size_t n = (size_t)snprintf(opt, sizeof opt, "-ofsname=");
+    for (const char *p = hosts; *p && n + 3 < sizeof opt; p++) {
+        if (*p == ',' || *p == '\\')
+            opt[n++] = '\\';
+        opt[n++] = *p;
+    }
+    opt[n] = '\0';
+    fuse_opt_add_arg(a, opt);
+}
+
 static struct fuse_session *mount_fs(struct fuse_args *args, const char *mnt, struct zkfs *z)
 {
     struct fuse_session *se = fuse_session_new(args, &zkfs_ops, sizeof zkfs_ops, z);
@@ -176,6 +198,13 @@ int main(int argc, char **argv)
     }
     if (nodes_init() != 0)
         goto out_conn;
+    /* mount(8), df and /proc/mounts show the namespace as the source
+     * ("127.0.0.1:2181/app on /mnt type fuse.zkfs"), unless -o fsname= says
+     * otherwise; fsname is a mount option, so commas in a host list stay. */
+    if (!args_mention(&args, "subtype="))
+        fuse_opt_add_arg(&args, "-osubtype=zkfs");
+    if (!args_mention(&args, "fsname="))
+        add_fsname(&args, o.hosts);
     struct fuse_session *se = mount_fs(&args, mnt, &z);
     if (!se)
         goto out_nodes;

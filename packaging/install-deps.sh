@@ -21,6 +21,8 @@ PACKAGES=(
   zookeeper libzookeeper-mt-dev zookeeper-bin default-jre-headless
   # Apache Curator and javac, for the Curator compatibility test
   openjdk-17-jdk-headless libcurator-recipes-java libcurator-framework-java
+  # Debian packages (packaging/deb.sh) and their checks; sd_notify for zkd
+  debhelper dpkg-dev lintian libsystemd-dev man-db systemd
   # test harness
   python3 python3-pytest python3-pytest-timeout python3-kazoo
   inotify-tools attr procps iproute2 psmisc valgrind

@@ -56,7 +56,7 @@ static void outf(struct jute_out *o, const char *fmt, ...)
 
 static const char *version_line(void)
 {
-    return ZK_COMPAT_VERSION "-zkd-" ZKFS_VERSION ", built on " __DATE__;
+    return ZK_COMPAT_VERSION "-zkd-" ZKFS_VERSION ", built on " ZKFS_BUILD_DATE;
 }
 
 static double avg_latency(const struct server *s)

@@ -16,12 +16,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: zkd CONFIG\n"
+            "       zkd --check CONFIG\n"
             "       zkd --help | --version\n"
             "\n"
             "Runs a ZooKeeper-compatible server configured by CONFIG, a zoo.cfg file\n"
             "(Apache ZooKeeper 3.8 syntax and keys; see docs/zkd.md).  Stays in the\n"
             "foreground and logs to stderr; ZKD_LOG_LEVEL=error|warn|info|debug.\n"
-            "SIGTERM or SIGINT shut down cleanly.\n");
+            "SIGTERM or SIGINT shut down cleanly.  --check parses and validates\n"
+            "CONFIG (and dataDir/myid for an ensemble member), prints what is wrong\n"
+            "and exits 0 if zkd would start with it, 2 if not.\n");
 }
 
 /* What this binary checks at run time (the suite requires assertions in
@@ -61,15 +64,28 @@ int main(int argc, char **argv)
         printf("build: assertions %s, sanitizers %s\n", build_assertions(), build_sanitizers());
         return 0;
     }
-    if (argc != 2) {
+    int check_only = argc == 3 && !strcmp(argv[1], "--check");
+    if (argc != 2 && !check_only) {
         usage(stderr);
         return 2;
     }
+    const char *path = argv[argc - 1];
     static struct zkd_config cfg;
     char err[1024];
-    if (config_parse(argv[1], &cfg, err, sizeof err)) {
+    if (config_parse(path, &cfg, err, sizeof err)) {
         fprintf(stderr, "zkd: %s\n", err);
         return 2;
+    }
+    if (check_only) {
+        if (config_is_distributed(&cfg) && config_read_myid(cfg.data_dir) < 0) {
+            fprintf(stderr, "zkd: %s: an ensemble member needs its id in %s/myid\n", path,
+                    cfg.data_dir);
+            return 2;
+        }
+        printf("%s: OK (%s, dataDir %s, clientPort %d)\n", path,
+               config_is_distributed(&cfg) ? "ensemble member" : "standalone", cfg.data_dir,
+               cfg.client_port);
+        return 0;
     }
     /* Operators of Apache pass the JAAS file as a JVM flag; honour that too. */
     const char *envs[] = {"SERVER_JVMFLAGS", "JVMFLAGS", NULL};

@@ -43,6 +43,7 @@
 #include "peer.h"
 #include "prep.h"
 #include "server.h"
+#include "svcnotify.h"
 #include "txnlog.h"
 #include "txnwin.h"
 #include "write.h"
@@ -311,6 +312,7 @@ static void establish(struct quorum *q)
         send_uptodate(q, ln);
     }
     q->serving = 1;
+    svc_ready("leading epoch %lld", (long long)q->epoch);
     election_settle(q->el, PEER_LEADING, q->myid);
     log_info("quorum: leading epoch %lld from zxid 0x%" PRIx64 " with followers:%s",
              (long long)q->epoch, (uint64_t)q->commit, who);
@@ -1114,6 +1116,8 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
         }
         q->phase = F_SERVING;
         q->serving = 1;
+        svc_ready("%s leader %d in epoch %lld", q->voter ? "following" : "observing",
+                  q->leader_id, (long long)q->epoch);
         q->last_report_ms = now_ms();
         election_settle(q->el, q->voter ? PEER_FOLLOWING : PEER_OBSERVING, q->leader_id);
         log_info("quorum: %s leader %d in epoch %lld, serving from zxid 0x%" PRIx64,

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "sasl.h"
 #include "snapshot.h"
+#include "svcnotify.h"
 #include "tls.h"
 #include "txnlog.h"
 #include "write.h"
@@ -556,6 +557,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     log_info("zkd %s ready: %llu znodes, zxid 0x%llx, started in %lld ms", ZKFS_VERSION,
              (unsigned long long)tree_node_count(s->db.tree), (unsigned long long)s->db.last_zxid,
              (long long)(clock_wall_ms() - s->start_ms));
+    if (!s->q)
+        svc_ready("serving %llu znodes", (unsigned long long)tree_node_count(s->db.tree));
     return 0;
 }
 
@@ -564,6 +567,7 @@ void server_stop(struct server *s)
     if (s->stopping)
         return;
     s->stopping = 1;
+    svc_stopping();
     if (s->listening)
         uv_close((uv_handle_t *)&s->listener, NULL);
     if (s->tls_listening)
