@@ -114,7 +114,7 @@ static int load_record(const void *rec, size_t len, void *d)
         jute_in_init(&in, (const uint8_t *)rec + 1, len - 1);
         int64_t id = jute_get_long(&in);
         int32_t timeout = jute_get_int(&in);
-        if (in.err)
+        if (in.err || id == 0) /* 0 is no session: sessions_add cannot hold it */
             return -1;
         sessions_add(&s->sessions, id, timeout, server_now_ms());
         return 0;
