@@ -18,9 +18,10 @@
  * earlier on a bad message), draining whatever the member answers.  State
  * accumulates across inputs, as it would on a long-lived leader; an input
  * that costs the leader its quorum (say, a FINFO claiming to be server 2)
- * is followed by a new election and synchronization before the next one.  The follower side (messages from a
- * leader) is not covered here; its PROPOSAL and SNAPREC payloads are the
- * txn and snapshot records fuzz_request and fuzz_datadir decode.
+ * is followed by a new election and synchronization before the next one.
+ * The follower side (messages from a leader) is not covered here; its
+ * PROPOSAL and SNAPREC payloads are the txn and snapshot records that
+ * fuzz_request and fuzz_datadir decode.
  *
  * Input: bit 0 of byte 0 picks the port (0: election, 1: quorum); the rest
  * is the byte stream as on the wire ([u32 length][message]...).
