@@ -6,7 +6,7 @@ well-formed, so mutations start from inputs that reach deep.
     python3 tests/fuzz/make_corpus.py [OUT_DIR]   # default: tests/fuzz/corpus
 
 Seeds that reproduced a bug are not made here: they are committed as found
-(named crash-*), and this script leaves them alone.
+(named crash-* or slow-*), and this script leaves them alone.
 """
 import os
 import struct
