@@ -14,7 +14,9 @@
  *   AddWatchRequest    path, mode
  *   GetEphemeralsRequest  prefixPath
  *   whoAmI, closeSession  no body
- * and the responses read by zk__reply_decode.  The Apache client checks paths
+ * and the responses read by zk__reply_decode, plus the two records that answer
+ * no request: ConnectResponse (zk__connect_reply_decode) and WatcherEvent
+ * (zk__event_decode).  The Apache client checks paths
  * before sending; so do we, and data over ZK_MAX_DATA or a frame the server
  * would refuse (over jute.maxbuffer) is ZK_BADARGUMENTS rather than a
  * connection the server drops.
@@ -323,6 +325,32 @@ static void decode_stat(struct jute_in *in, struct zk_result *res)
 {
     jute_get_stat(in, &res->stat);
     res->has_stat = !in->err;
+}
+
+int zk__connect_reply_decode(const uint8_t *p, size_t n, struct connect_reply *out)
+{
+    struct jute_in in;
+    jute_in_init(&in, p, n);
+    memset(out, 0, sizeof *out);
+    (void)jute_get_int(&in); /* protocolVersion */
+    out->timeout = jute_get_int(&in);
+    out->session_id = jute_get_long(&in);
+    struct zk_slice pw = jute_get_buffer(&in);
+    out->read_only = jute_in_left(&in) >= 1 ? jute_get_bool(&in) : 0;
+    if (in.err)
+        return ZK_MARSHALLINGERROR;
+    if (pw.len > 0)
+        memcpy(out->passwd, pw.p, pw.len > 16 ? 16 : (size_t)pw.len);
+    return 0;
+}
+
+int zk__event_decode(struct jute_in *in, const char *chroot, int *type, int *state, char **path)
+{
+    *type = jute_get_int(in);
+    *state = jute_get_int(in);
+    struct zk_slice s = jute_get_string(in);
+    *path = in->err ? NULL : zk__path_strip(chroot, s.p, (size_t)s.len);
+    return in->err ? ZK_MARSHALLINGERROR : 0;
 }
 
 int zk__reply_decode(const struct zk_pending *p, struct jute_in *in, const char *chroot,

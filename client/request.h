@@ -57,6 +57,23 @@ void zk__pending_free(struct zk_pending *p);
 int zk__reply_decode(const struct zk_pending *p, struct jute_in *in, const char *chroot,
                  struct zk_result *res);
 
+/* ConnectResponse: protocolVersion, timeOut, sessionId, passwd, and the
+ * optional readOnly flag (servers before 3.4 leave it out). */
+struct connect_reply {
+    int32_t timeout;
+    int64_t session_id;
+    char passwd[16]; /* zero-padded; a longer password is cut to 16 bytes */
+    int read_only;
+};
+/* Decodes the handshake reply frame p (n bytes, after the length).
+ * OUT out.  Returns 0 or ZK_MARSHALLINGERROR. */
+int zk__connect_reply_decode(const uint8_t *p, size_t n, struct connect_reply *out);
+
+/* Decodes a WatcherEvent (the body of a reply with xid -1): OUT type, state,
+ * and path (the server's path with `chroot` stripped; malloc'ed, the caller
+ * frees it).  Returns 0, or ZK_MARSHALLINGERROR with *path NULL. */
+int zk__event_decode(struct jute_in *in, const char *chroot, int *type, int *state, char **path);
+
 /* Encoding helpers shared with txn.c. */
 void zk__encode_acl(struct jute_out *out, const struct zk_acl *acl, int32_t nacl);
 int zk__decode_acl(struct jute_in *in, struct zk_result *res);

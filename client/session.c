@@ -725,28 +725,20 @@ static void handle_sasl_reply(zk_t *zk, struct zk_pending *p, int err, struct ju
 
 static void handle_connect_response(zk_t *zk, const uint8_t *p, size_t n)
 {
-    struct jute_in in;
-    jute_in_init(&in, p, n);
-    (void)jute_get_int(&in); /* protocolVersion */
-    int32_t timeout = jute_get_int(&in);
-    int64_t sid = jute_get_long(&in);
-    struct zk_slice pw = jute_get_buffer(&in);
-    int ro = jute_in_left(&in) >= 1 ? jute_get_bool(&in) : 0;
-    if (in.err) {
+    struct connect_reply cr;
+    if (zk__connect_reply_decode(p, n, &cr)) {
         attempt_failed(zk);
         return;
     }
-    if (timeout <= 0) {
+    if (cr.timeout <= 0) {
         session_dead(zk, ZK_SESSIONEXPIRED, ZK_STATE_EXPIRED, ZK_SESSION_EXPIRED);
         return;
     }
-    zk->negotiated_timeout = timeout;
-    zk->session_id = sid;
-    memset(zk->passwd, 0, sizeof zk->passwd);
-    if (pw.len > 0)
-        memcpy(zk->passwd, pw.p, pw.len > 16 ? 16 : (size_t)pw.len);
+    zk->negotiated_timeout = cr.timeout;
+    zk->session_id = cr.session_id;
+    memcpy(zk->passwd, cr.passwd, sizeof zk->passwd);
     zk->phase = P_CONNECTED;
-    zk->state = ro ? ZK_STATE_CONNECTED_READONLY : ZK_STATE_SYNC_CONNECTED;
+    zk->state = cr.read_only ? ZK_STATE_CONNECTED_READONLY : ZK_STATE_SYNC_CONNECTED;
     zk->tried_in_round = 0;
     zk->naddrs = zk->addr_idx = 0;
     zk->last_recv = uv_now(zk->loop);
@@ -779,14 +771,12 @@ static void session_ready(zk_t *zk)
 static void handle_notification(zk_t *zk, struct jute_in *in, int64_t zxid)
 {
     zk->stats.notifications++;
-    int type = jute_get_int(in);
-    int state = jute_get_int(in);
-    struct zk_slice s = jute_get_string(in);
-    if (in->err) {
+    int type, state;
+    char *path;
+    if (zk__event_decode(in, zk->hl.chroot, &type, &state, &path)) {
         connection_lost(zk);
         return;
     }
-    char *path = zk__path_strip(zk->hl.chroot, s.p, (size_t)s.len);
     struct watch_ref *refs;
     size_t n = zk__watch_trigger(&zk->watches, type, path, &refs);
     deliver_watches(zk, refs, n, type, state, path, zxid);

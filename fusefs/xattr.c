@@ -120,9 +120,7 @@ int xattr_get(struct zkfs_conn *c, const char *path, const char *name, char **va
     return rc;
 }
 
-/* Parses "scheme:id:perms[,...]" in place.  OUT acl (malloc'ed array whose
- * strings point into `s`), OUT n.  Returns 0 or -EINVAL. */
-static int parse_acl(char *s, struct zk_acl **acl, int32_t *n)
+int xattr_parse_acl(char *s, struct zk_acl **acl, int32_t *n)
 {
     int32_t cap = 1;
     for (char *p = s; *p; p++)
@@ -168,7 +166,7 @@ int xattr_set(struct zkfs_conn *c, const char *path, const char *name, const cha
         return -ENOMEM;
     struct zk_acl *acl;
     int32_t n;
-    int rc = parse_acl(s, &acl, &n);
+    int rc = xattr_parse_acl(s, &acl, &n);
     if (rc == 0) {
         struct zk_request r = {.op = ZK_OP_SETACL, .path = path, .acl = acl, .nacl = n, .version = -1};
         rc = -names_errno(zconn_submit(c, &r, NULL));

@@ -12,7 +12,9 @@
 #define ZKFS_XATTR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+struct zk_acl;
 struct zkfs_conn;
 
 /* The value of attribute `name` of znode `path`.  OUT value: malloc'ed,
@@ -26,5 +28,11 @@ void xattr_list(const char **list, size_t *len);
  * (-EPERM for a read-only attribute, -EINVAL for a malformed ACL). */
 int xattr_set(struct zkfs_conn *c, const char *path, const char *name, const char *value,
               size_t len);
+
+/* Parses a user.zk.acl value, "scheme:id:perms[,...]" (NUL-terminated), in
+ * place.  OUT acl: a malloc'ed array (the caller frees it) whose strings
+ * point into `s`; OUT n: its length.  Returns 0, -EINVAL for a malformed
+ * ACL or -ENOMEM.  Used by xattr_set and the fuzz target. */
+int xattr_parse_acl(char *s, struct zk_acl **acl, int32_t *n);
 
 #endif

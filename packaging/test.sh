@@ -6,7 +6,7 @@
 # 1. the pytest suite (tests/: C unit tests, differential tests against Apache
 #    ZooKeeper, durability, C client, ...) on the RelWithDebInfo build in build/;
 # 2. the same suite on an ASan+UBSan build in build-asan/ (skip with ZK_SKIP_ASAN=1);
-# 3. a short libFuzzer run of zkd's decoders (packaging/fuzz.sh; skip with ZK_SKIP_FUZZ=1).
+# 3. a short libFuzzer run of every fuzz target (packaging/fuzz.sh; skip with ZK_SKIP_FUZZ=1).
 #
 # Environment: ZK_SKIP_ASAN=1, ZK_TEST_TIMEOUT (seconds per test, default 600),
 # ZK_PYTEST_ARGS (extra pytest arguments, e.g. "-k diff -x").
@@ -50,7 +50,7 @@ else
   run_suite "$ROOT/build-asan" "ASan+UBSan build"
 fi
 
-# A short libFuzzer run over the request and record decoders (skip: ZK_SKIP_FUZZ=1).
+# A short libFuzzer run of every target, ZK_FUZZ_SECONDS in all (skip: ZK_SKIP_FUZZ=1).
 if [[ "${ZK_SKIP_FUZZ:-0}" != 1 ]]; then
   echo "== test.sh: fuzzing for ${ZK_FUZZ_SECONDS:-60}s"
   if ! bash packaging/fuzz.sh; then

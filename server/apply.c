@@ -57,6 +57,8 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
         return ZK_NONODE;
     const char *name = op->path + plen + (plen > 1);
     size_t nlen = len - (size_t)(name - op->path);
+    if (nlen == 0)
+        return ZK_BADARGUMENTS; /* "/" or "/a/": only a bad log record names no node */
     if (tree_child(parent, name, nlen))
         return ZK_NODEEXISTS;
     int32_t old_cv = tree_cversion(parent);

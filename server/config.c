@@ -582,7 +582,8 @@ struct key_spec {
 
 static const struct key_spec keys[] = {
     /* Minimum configuration. */
-    INT_KEY("tickTime", tick_time, 1, INT_MAX),
+    /* At most INT_MAX / 20, so that the derived 20-tick maxSessionTimeout fits. */
+    INT_KEY("tickTime", tick_time, 1, INT_MAX / 20),
     PATH_KEY("dataDir", data_dir),
     INT_KEY("clientPort", client_port, 0, 65535),
     /* Advanced configuration. */

@@ -66,7 +66,7 @@ int db_load_record(struct db *db, const void *rec, size_t len, int64_t now_ms)
         jute_in_init(&in, (const uint8_t *)rec + 1, len - 1);
         int64_t id = jute_get_long(&in);
         int32_t timeout = jute_get_int(&in);
-        if (in.err)
+        if (in.err || id == 0) /* 0 is no session: the table cannot hold it */
             return -1;
         sessions_add(&db->sessions, id, timeout, now_ms);
         return 0;

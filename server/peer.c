@@ -176,13 +176,9 @@ static void process_input(struct peer_link *l)
             return;
         }
         if (l->in_len - off - 4 < len) {
-            if (l->in_cap < (size_t)len + 4) {
-                l->in_cap = (size_t)len + 4 + 65536;
-                memmove(l->in, l->in + off, l->in_len - off);
-                l->in_len -= off;
-                off = 0;
-                l->in = zk_xrealloc(l->in, l->in_cap);
-            }
+            /* Wait for the rest.  The buffer grows as bytes arrive (alloc_in),
+             * never ahead to a length the peer merely claims: 4 bytes must not
+             * cost 512 MiB. */
             break;
         }
         l->last_heard_ms = clock_mono_ms();

@@ -155,8 +155,20 @@ static sasl_callback_t callbacks[] = {
     {SASL_CB_LIST_END, NULL, NULL},
 };
 
-int zkd_sasl_init(const char *jaas_file)
+void zkd_sasl_clear_users(void)
 {
+    for (int i = 0; i < nusers; i++) {
+        free(users[i].name);
+        free(users[i].password);
+    }
+    free(users);
+    users = NULL;
+    nusers = 0;
+}
+
+int zkd_sasl_load_jaas(const char *jaas_file)
+{
+    zkd_sasl_clear_users();
     char *text = slurp(jaas_file);
     if (!text) {
         log_error("cannot read JAAS file %s", jaas_file);
@@ -167,8 +179,16 @@ int zkd_sasl_init(const char *jaas_file)
     if (rc || nusers == 0) {
         log_error("JAAS file %s has no Server section with user_NAME=\"password\" entries",
                   jaas_file);
+        zkd_sasl_clear_users();
         return -1;
     }
+    return nusers;
+}
+
+int zkd_sasl_init(const char *jaas_file)
+{
+    if (zkd_sasl_load_jaas(jaas_file) < 0)
+        return -1;
     if (sasl_auxprop_add_plugin("zkdjaas", jaas_plugin_init) != SASL_OK ||
         sasl_server_init(callbacks, "zkd") != SASL_OK) {
         log_error("cannot initialize Cyrus SASL");

@@ -153,6 +153,8 @@ int txn_decode(const void *p, size_t len, struct txn *t)
     switch (type) {
     case ZK_OP_CREATESESSION:
         t->timeout = jute_get_int(&in);
+        if (session == 0) /* 0 is no session: no session table can hold it */
+            goto fail;
         break;
     case ZK_OP_CLOSESESSION:
         break;

@@ -12,7 +12,9 @@
  *         into a scratch tree)
  * Build: CC=clang cmake -DZK_FUZZ=ON; run: fuzz_request tests/fuzz/corpus.
  */
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,14 +29,31 @@
 
 static struct server srv;
 static uv_loop_t *loop;
+static char dir[] = "/tmp/zkfuzz.XXXXXX";
+
+/* Removes the data directory (flat: logs, the secret) at exit. */
+static void cleanup(void)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[400];
+        while ((e = readdir(d)) != NULL) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
 
 static void setup(void)
 {
     static struct zkd_config cfg;
     config_defaults(&cfg);
-    char dir[] = "/tmp/zkfuzz.XXXXXX";
     if (!mkdtemp(dir))
         abort();
+    atexit(cleanup);
     snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
     snprintf(cfg.data_log_dir, sizeof cfg.data_log_dir, "%s", dir);
     cfg.client_port = 0;

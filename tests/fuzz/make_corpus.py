@@ -1,11 +1,28 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus for fuzz_request: well-formed client streams and records."""
+"""Writes the seed corpora of the fuzz targets, one directory per target:
+corpus/<target>/ for tests/fuzz/fuzz_<target>.c.  Every seed is small and
+well-formed, so mutations start from inputs that reach deep.
+
+    python3 tests/fuzz/make_corpus.py [OUT_DIR]   # default: tests/fuzz/corpus
+
+Seeds that reproduced a bug are not made here: they are committed as found
+(named crash-* or slow-*), and this script leaves them alone.
+"""
 import os
 import struct
 import sys
+import zlib
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
-os.makedirs(out, exist_ok=True)
+
+
+def write_seeds(target, seeds, lead=lambda name: b""):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    for name, body in seeds.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(lead(name) + body)
+
 
 
 def i32(v): return struct.pack(">i", v)
@@ -46,7 +63,156 @@ seeds = {
     "txn_create": i32(1) + i64(0) + i32(0) + i64(0) + s("/r") + buf(b"d") + acl_open() + i64(0) + i32(1),
     "snap_node": b"N" + buf(b"/") + buf(b"") + i32(1) + i64(0) * 4 + i32(0) * 3 + i64(0) + i64(0),
 }
-for name, body in seeds.items():
-    lead = b"\1" if name.startswith(("txn_", "snap_")) else b"\0"
-    with open(os.path.join(out, name), "wb") as f:
-        f.write(lead + body)
+# fuzz_request: byte 0 even = a client stream, odd = on-disk records.
+write_seeds("request", seeds, lambda name: b"\1" if name.startswith(("txn_", "snap_")) else b"\0")
+
+# ---- fuzz_client: [pick][flags] then a reply frame (see fuzz_client.c) ----
+CLIENT_OPS = [1, 15, 19, 21, 9, 3, 5, 7, 4, 6, 8, 12, 103, 104, 107, 14, 22, 2, 17, -11]
+
+
+def stat():
+    return i64(2) + i64(3) + i64(1000) + i64(2000) + i32(1) + i32(0) + i32(0) + i64(0) \
+        + i32(2) + i32(0) + i64(3)
+
+
+def hdr(xid=1, zxid=5, err=0): return i32(xid) + i64(zxid) + i32(err)
+def reply(op, body, chroot=0, err=0): return bytes([CLIENT_OPS.index(op), chroot]) + hdr(err=err) + body
+
+
+def mres(t, body, err=0): return i32(t) + b"\0" + i32(err) + body
+
+
+mend = i32(-1) + b"\1" + i32(-1)
+write_seeds("client", {
+    "create": reply(1, s("/a")),
+    "create2_chroot": reply(15, s("/app/a") + stat(), chroot=1),
+    "exists_nonode": reply(3, b"", err=-101),
+    "getdata": reply(4, buf(b"hi") + stat()),
+    "getdata_null": reply(4, i32(-1) + stat()),
+    "getacl": reply(6, i32(1) + i32(31) + s("world") + s("anyone") + stat()),
+    "children2": reply(12, i32(2) + s("a") + s("b") + stat()),
+    "ephemerals": reply(103, i32(1) + s("/app/e"), chroot=1),
+    "allchildren": reply(104, i32(7)),
+    "whoami": reply(107, i32(1) + s("ip") + s("127.0.0.1")),
+    "multi": reply(14, mres(1, s("/m")) + mres(15, s("/n") + stat()) + mres(5, stat())
+                   + mres(2, b"") + mres(13, b"") + mend),
+    "multi_failed": reply(14, mres(-1, i32(0)) + mres(-1, i32(-110)) + mend),
+    "multiread": reply(22, mres(4, buf(b"d") + stat()) + mres(8, i32(1) + s("c"))
+                       + mres(-1, i32(-101)) + mend),
+    "event": bytes([len(CLIENT_OPS), 1]) + hdr(-1, -1) + i32(3) + i32(3) + s("/app/a"),
+    "event_child": bytes([len(CLIENT_OPS), 0]) + hdr(-1, -1) + i32(4) + i32(3) + s("/a"),
+    "connect": bytes([len(CLIENT_OPS) + 1, 0]) + i32(0) + i32(30000) + i64(0x100) + buf(b"p" * 16) + b"\0",
+    "connect_old": bytes([len(CLIENT_OPS) + 1, 0]) + i32(0) + i32(30000) + i64(0x100) + buf(b"p" * 16),
+})
+
+# ---- fuzz_config: zoo.cfg NUL dynamic file NUL myid ----
+write_seeds("config", {
+    "standalone": b"tickTime=2000\ndataDir=/var/lib/zk\nclientPort=2181\n",
+    "ensemble": b"tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/var/lib/zk\n"
+                b"reconfigEnabled=true\n\0"
+                b"server.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.1:2889:3889:participant;2182\n"
+                b"server.3=[::1]:2890:3890:observer;127.0.0.1:2183\n\0" b"1\n",
+    "syntax": b"# comment\n! also a comment\r\n  dataDir = /var/lib/\\\n    zk\n"
+              b"clientPort: 2181\nclientPortAddress 127.0.0.1\n"
+              b"4lw.commands.whitelist=ruok, srvr, mntr\n"
+              b"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
+              b"zookeeper.snapCount=1000\njaasLoginFile=/etc/zk/jaas.conf\n"
+              b"minSessionTimeout=-1\nautopurge.purgeInterval=1\n",
+    "tls": b"dataDir=/var/lib/zk\nsecureClientPort=2281\nssl.keyStore.location=/etc/zk/k.pem\n"
+           b"ssl.trustStore.location=/etc/zk/ca.pem\nssl.clientAuth=want\nsslQuorum=false\n",
+    "escapes": b"dataDir=/tmp/\\u00e9\\t\\:x\nclientPort=2181\nmaxClientCnxns=0\n"
+               b"superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n",
+})
+
+# ---- fuzz_jaas: a JAAS file ----
+write_seeds("jaas", {
+    "server": b'Server {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n'
+              b'    user_super="adminsecret"\n    user_bob="bobsecret";\n};\n',
+    "two_sections": b'Client {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n'
+                    b'  username="bob"\n  password="bobsecret";\n};\n'
+                    b'QuorumServer { x required user_q="q"; };\n'
+                    b'Server{x required user_a = "1" user_b="two words";};',
+    "comments": b'/* JAAS */\n// Server {\nServer {\n  DigestLoginModule required user_x="";\n};\n',
+})
+
+# ---- fuzz_zkfs_names: [mode] then a name or an ACL value ----
+write_seeds("zkfs_names", {
+    "plain": b"\0file.txt",
+    "eph": b"\0lease@eph",
+    "seq": b"\2job-@seq",
+    "eseq": b"\0q-@eseq",
+    "zkdata": b"\0.zkdata",
+    "marker_only": b"\0@eseq",
+    "acl_world": b"\1world:anyone:cdrwa",
+    "acl_list": b"\1digest:user:smGaoVKd/cQkjm7b88GyorAUz20=:rwa, ip:10.0.0.1:r\n",
+})
+
+
+# ---- fuzz_datadir: [flags] then files (kind, u64 zxid, u32 len, bytes) ----
+def snap_file(zxid, records):
+    body = b"ZKSNAP01" + i64(zxid)
+    allcrc = 0
+    for r in records:
+        body += struct.pack(">II", len(r), zlib.crc32(r)) + r
+        allcrc = zlib.crc32(r, allcrc)
+    return body + struct.pack(">II", 0, allcrc) + i64(len(records))
+
+
+def log_file(records, zeroes=64):
+    body = b""
+    for zxid, r in records:
+        body += struct.pack(">II", len(r), zlib.crc32(r, zlib.crc32(i64(zxid)))) + i64(zxid) + r
+    return body + b"\0" * zeroes
+
+
+def dfile(kind, zxid, data): return bytes([kind]) + i64(zxid) + i32(len(data)) + data
+
+
+def node(path, data, acl=1, czxid=1):
+    return b"N" + buf(path.encode()) + buf(data) + i32(acl) + i64(czxid) * 2 + i64(1000) * 2 \
+        + i32(0) * 3 + i64(0) + i64(czxid)
+
+
+def txn(type_, session, body): return i32(type_) + i64(session) + i32(0) + i64(1000) + body
+
+
+acl_rec = b"A" + i32(1) + i32(1) + i32(31) + s("world") + s("anyone")
+snap = snap_file(2, [b"S" + i64(0x100) + i32(30000), acl_rec, node("/", b""), node("/a", b"x", czxid=2)])
+log1 = log_file([(1, txn(-10, 0x100, i32(30000))),
+                 (2, txn(1, 0x100, s("/a") + buf(b"x") + acl_open() + i64(0) + i32(1)))])
+log3 = log_file([(3, txn(5, 0x100, s("/a") + buf(b"y") + i32(0))),
+                 (4, txn(1, 0x100, s("/e") + buf(b"") + acl_open() + i64(0x100) + i32(2))),
+                 (5, txn(14, 0x100, i32(2) + i32(2) + s("/e") + i32(5) + s("/a") + buf(b"z") + i32(1))),
+                 (6, txn(-11, 0x100, b""))])
+write_seeds("datadir", {
+    "snapshot": b"\0" + dfile(0, 2, snap),
+    "log": b"\0" + dfile(1, 1, log1),
+    "snapshot_and_log": b"\0" + dfile(0, 2, snap) + dfile(1, 1, log1) + dfile(1, 3, log3),
+    "torn_log": b"\0" + dfile(1, 1, log1[:-70]),
+    "fixed_crcs": b"\1" + dfile(0, 2, snap) + dfile(1, 3, log3),
+})
+
+
+# ---- fuzz_peer: [port] then the stream a member sends ([u32 len][message]...) ----
+def notification(sender, state, leader, zxid, epoch, rnd):
+    return frame(b"N" + i32(sender) + bytes([state]) + i32(leader) + i64(zxid) + i64(epoch) + i64(rnd))
+
+
+def qmsg(t, body): return frame(bytes([t]) + body)
+
+
+SID = 0x0300000000000001
+finfo = qmsg(1, i32(3) + b"\1" + i64(0) + i64(0) + i64(0))  # server 3, an observer
+synced = finfo + qmsg(3, i64(0) + i64(0)) + qmsg(10, i64(0x100000000))
+write_seeds("peer", {
+    "election_following": b"\0" + frame(b"H" + i32(2)) + notification(2, 3, 1, 0, 1, 1),
+    "election_looking": b"\0" + frame(b"H" + i32(2)) + notification(2, 0, 2, 5, 1, 9),
+    "election_stranger": b"\0" + frame(b"H" + i32(7)) + notification(7, 0, 7, 0, 0, 1),
+    "quorum_finfo": b"\1" + finfo,
+    "quorum_sync": b"\1" + synced + qmsg(17, i32(0)),
+    "quorum_session": b"\1" + synced + qmsg(15, i64(SID) + i64(1) + i32(30000))
+    + qmsg(13, i64(SID) + i64(2) + i32(1) + s("digest") + s("u:x")
+           + i32(1) + i32(1) + s("/p") + buf(b"v") + acl_open() + i32(0))
+    + qmsg(13, i64(SID) + i64(3) + i32(0) + i32(2) + i32(4) + s("/p") + b"\0")
+    + qmsg(17, i32(1) + i64(SID)),
+})

@@ -297,10 +297,13 @@ static void test_bad_numbers(void)
     parse_fails("dataDir=/d\nclientPort=70000\n",
                 ":2: invalid value '70000' for key 'clientPort' (must be between 0 and 65535)");
     parse_fails(MINIMAL "tickTime=0\n",
-                ":3: invalid value '0' for key 'tickTime' (must be >= 1)");
+                ":3: invalid value '0' for key 'tickTime' (must be between 1 and 107374182)");
     parse_fails(MINIMAL "tickTime=\n", ":3: invalid value '' for key 'tickTime' (not an integer)");
     parse_fails(MINIMAL "tickTime=99999999999\n",
-                ":3: invalid value '99999999999' for key 'tickTime' (must be >= 1)");
+                ":3: invalid value '99999999999' for key 'tickTime' (must be between 1 and 107374182)");
+    /* 20 ticks (the default maxSessionTimeout) must fit in an int. */
+    parse_fails(MINIMAL "tickTime=2000000000\n",
+                ":3: invalid value '2000000000' for key 'tickTime' (must be between 1 and 107374182)");
     parse_fails(MINIMAL "maxClientCnxns=1.5\n",
                 ":3: invalid value '1.5' for key 'maxClientCnxns' (not an integer)");
     parse_fails(MINIMAL "snapCount=0x10\n",
