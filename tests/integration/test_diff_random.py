@@ -69,6 +69,7 @@ SESSION_TIMEOUT_MS = 2000    # 4 ticks: an expiry takes about 2 s
 ADMIN_TIMEOUT_MS = 10000
 
 NAMES = ["a", "b", "c", "a/x", "a/y", "b/x", "a/x/z"]
+NAME_WEIGHT = {0: 5, 1: 3, 2: 3}  # by depth below /B
 ROLES = ["A", "B", "C"]
 
 CREDS = {"u1": b"u1:pw1", "u2": b"u2:pw2", "u3": b"u3:pw3"}
@@ -117,10 +118,11 @@ class Gen:
         self.down_since = {}
 
     def path(self, base_ok=True):
+        """A name, shallow ones more often (deep ones exist only when their parents do)."""
         rng = self.rng
         if base_ok and rng.random() < 0.08:
             return ""
-        return rng.choice(NAMES)
+        return rng.choices(NAMES, weights=[NAME_WEIGHT[n.count("/")] for n in NAMES])[0]
 
     def version(self):
         return self.rng.choice([-1, -1, 0, 0, 1, 2])
@@ -188,7 +190,7 @@ class Gen:
                 ["create", "delete", "setData", "getData", "exists", "getChildren", "setACL",
                  "getACL", "multi", "multiCheck", "sync", "addWatch", "removeWatches", "auth",
                  "close", "disconnect", "expire"],
-                weights=[20, 8, 12, 8, 8, 7, 6, 3, 6, 2, 2, 5, 3, 1, 2, 1.5, 0.4])[0]
+                weights=[20, 6, 12, 8, 9, 7, 7, 3, 6, 2, 2, 6, 3, 1.5, 2, 1.5, 0.4])[0]
             if kind == "expire" and self.down_since:
                 kind = "sync"
             if kind == "create":
@@ -198,9 +200,9 @@ class Gen:
             elif kind == "setData":
                 args = dict(path=self.path(), data=self.data(), version=self.version())
             elif kind in ("getData", "exists"):
-                args = dict(path=self.path(), watch=rng.random() < 0.6)
+                args = dict(path=self.path(), watch=rng.random() < 0.7)
             elif kind == "getChildren":
-                args = dict(path=self.path(), watch=rng.random() < 0.6, with_stat=rng.random() < 0.5)
+                args = dict(path=self.path(), watch=rng.random() < 0.7, with_stat=rng.random() < 0.5)
             elif kind == "setACL":
                 args = dict(path=self.path(False), acl=pick_weighted(rng, ACLS),
                             version=rng.choice([-1, -1, -1, 0, 1]))
@@ -328,8 +330,21 @@ class Runner:
         return NStat(**f)
 
     def acl(self, acl):
+        # DELIBERATE (docs/zkd.md, "Limits and deliberate differences": order of an `auth`
+        # ACL's expansion): Apache expands `auth` to the creator's identities in the
+        # iteration order of a ConcurrentHashMap, zkd in the order they were added.  An
+        # expansion is a run of digest entries with the same permissions; sort such runs.
+        out, run = [], []
+        for entry in acl + [(None, None, None)]:
+            if run and (entry[1] != "digest" or entry[0] != run[0][0]):
+                out += sorted(run, key=lambda e: e[2])
+                run = []
+            if entry[1] == "digest":
+                run.append(entry)
+            elif entry[0] is not None:
+                out.append(entry)
         rev = {v: k for k, v in DIGEST.items()}
-        return ["%s:%s:%d" % (s, rev.get(i, i) if s == "digest" else i, p) for p, s, i in acl]
+        return ["%s:%s:%d" % (s, rev.get(i, i) if s == "digest" else i, p) for p, s, i in out]
 
     def norm(self, v):
         if isinstance(v, dict) and "czxid" in v:
