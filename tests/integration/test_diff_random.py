@@ -61,7 +61,7 @@ from tests.lib.zkwire import Lost, WireSession, ZkError
 pytest.importorskip("kazoo")  # test_diff_ops (the transcript code) needs it
 from tests.integration.test_diff_ops import NStat, Ms, Transcript, Zxid, render  # noqa: E402
 
-CI_SEEDS = 30
+CI_SEEDS = 40
 CI_OPS = 80
 
 SERVER_CFG = {"tickTime": "500", "znode.container.checkIntervalMs": "3600000"}
@@ -484,7 +484,7 @@ class Runner:
                     value = self.norm(self.do(role, kind, args))
                 except ZkError as e:
                     value = "!" + e.name
-                except Lost as e:
+                except Lost:
                     value = "!Lost"
                     self.sessions[role].close_socket()
                 self.record(label, value)
