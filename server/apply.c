@@ -36,7 +36,10 @@ static struct journal_undo *push_undo(struct journal *j, int32_t type, struct zn
     return u;
 }
 
-static void push_event(struct journal *j, int32_t type, const char *path, size_t len)
+/* Queues an event about `path` for watchers who may read under ACL `acl`
+ * (referenced here; journal_commit or journal_undo lets go). */
+static void push_event(struct db *db, struct journal *j, int32_t type, const char *path, size_t len,
+                       uint32_t acl)
 {
     if (j->nev == j->capev) {
         j->capev = j->capev ? j->capev * 2 : 4;
@@ -44,7 +47,15 @@ static void push_event(struct journal *j, int32_t type, const char *path, size_t
     }
     j->ev[j->nev].type = type;
     j->ev[j->nev].path = zk_xstrndup(path, len);
+    j->ev[j->nev].acl = acl;
+    acl_ref(tree_acls(db->tree), acl);
     j->nev++;
+}
+
+static void event_free(struct db *db, struct journal_event *e)
+{
+    free(e->path);
+    acl_unref(tree_acls(db->tree), e->acl);
 }
 
 static int apply_create(struct db *db, const struct txn *t, const struct txn_op *op,
@@ -71,8 +82,8 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
     struct journal_undo *u = push_undo(j, ZK_OP_CREATE, n);
     u->parent_cversion = old_cv;
     u->parent_pzxid = old_pz;
-    push_event(j, ZK_EVENT_CREATED, op->path, len);
-    push_event(j, ZK_EVENT_CHILD, op->path, plen);
+    push_event(db, j, ZK_EVENT_CREATED, op->path, len, n->acl);
+    push_event(db, j, ZK_EVENT_CHILD, op->path, plen, parent->acl);
     return 0;
 }
 
@@ -86,8 +97,8 @@ static void delete_node(struct db *db, struct znode *n, int64_t zxid, struct jou
      * creations (tree_stat derives the reported value). */
     if (zxid > tree_pzxid(parent))
         tree_set_pzxid(parent, zxid);
-    push_event(j, ZK_EVENT_DELETED, path, len);
-    push_event(j, ZK_EVENT_CHILD, path, path_parent_len(path, len));
+    push_event(db, j, ZK_EVENT_DELETED, path, len, n->acl);
+    push_event(db, j, ZK_EVENT_CHILD, path, path_parent_len(path, len), parent->acl);
 }
 
 static int apply_delete(struct db *db, const struct txn_op *op, int64_t zxid, struct journal *j)
@@ -117,7 +128,7 @@ static int apply_setdata(struct db *db, const struct txn *t, const struct txn_op
     n->version = op->version;
     n->mzxid = zxid;
     n->mtime = t->time;
-    push_event(j, ZK_EVENT_CHANGED, op->path, len);
+    push_event(db, j, ZK_EVENT_CHANGED, op->path, len, n->acl);
     return 0;
 }
 
@@ -190,7 +201,7 @@ void journal_undo(struct db *db, struct journal *j)
     }
     j->nundo = 0;
     for (int i = 0; i < j->nev; i++)
-        free(j->ev[i].path);
+        event_free(db, &j->ev[i]);
     j->nev = 0;
 }
 
@@ -199,18 +210,19 @@ void journal_undo(struct db *db, struct journal *j)
 struct notify_ctx {
     struct db *db;
     const struct journal_event *e;
+    const struct acl_list *acl; /* of e */
     int64_t zxid;
 };
 
 static void notify_owner(struct watch_owner *o, void *d)
 {
     struct notify_ctx *n = d;
-    n->db->hooks.watch_event(o, n->e->type, n->e->path, n->zxid, n->db->hooks.data);
+    n->db->hooks.watch_event(o, n->e->type, n->e->path, n->zxid, n->acl, n->db->hooks.data);
 }
 
 static void fire(struct db *db, const struct journal_event *e, int64_t zxid)
 {
-    struct notify_ctx n = {db, e, zxid};
+    struct notify_ctx n = {db, e, acl_get(tree_acls(db->tree), e->acl), zxid};
     size_t len = strlen(e->path);
     switch (e->type) {
     case ZK_EVENT_CREATED:
@@ -234,7 +246,7 @@ void journal_commit(struct db *db, struct journal *j, int64_t zxid)
 {
     for (int i = 0; i < j->nev; i++) {
         fire(db, &j->ev[i], zxid);
-        free(j->ev[i].path);
+        event_free(db, &j->ev[i]);
     }
     j->nev = 0;
     for (int i = 0; i < j->nundo; i++) {

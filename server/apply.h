@@ -12,7 +12,10 @@
  * data watches and NodeChildrenChanged on the parent's child watches; delete
  * fires NodeDeleted on data watches, then on child watches of the path
  * (skipping owners already told), then NodeChildrenChanged on the parent;
- * setData fires NodeDataChanged; setACL fires nothing.
+ * setData fires NodeDataChanged; setACL fires nothing.  Each event carries the
+ * ACL Apache's patched DataTree passes to triggerWatch: the node's own, or the
+ * parent's for NodeChildrenChanged, as it was when the op applied (db.h says
+ * what the hook does with it).
  */
 #ifndef ZKD_APPLY_H
 #define ZKD_APPLY_H
@@ -40,6 +43,7 @@ struct journal_undo {
 struct journal_event {
     int32_t type;  /* ZK_EVENT_* */
     char *path;    /* owned */
+    uint32_t acl;  /* interned ACL the watcher must READ under; one reference held */
 };
 
 struct journal {

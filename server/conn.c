@@ -482,10 +482,14 @@ void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, 
 }
 
 void conn_watch_event(struct watch_owner *owner, int32_t type, const char *path, int64_t zxid,
-                      void *data)
+                      const struct acl_list *acl, void *data)
 {
     /* Every watch owner is a connection's `watches` member. */
     struct conn *c = (struct conn *)((char *)owner - offsetof(struct conn, watches));
+    /* Apache (ZOOKEEPER-4799) tells a watcher only what it may READ, with the
+     * identities its connection has now; the watch is used up either way. */
+    if (acl_check(acl, ZK_PERM_READ, &c->auth) != 0)
+        return;
     conn_put_event(c, type, path, strlen(path), zxid);
     (void)data;
 }

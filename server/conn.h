@@ -132,10 +132,11 @@ void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, i
 void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t tag);
 
 /* The state machine's hooks (db.h): a watch of the connection embedding
- * `owner` fired (queues the notification, gated on `zxid`); session `se`
- * closed (its connection, if any, no longer has a session). */
+ * `owner` fired (queues the notification, gated on `zxid`, if the
+ * connection's identities may READ under `acl`); session `se` closed (its
+ * connection, if any, no longer has a session). */
 void conn_watch_event(struct watch_owner *owner, int32_t type, const char *path, int64_t zxid,
-                      void *data);
+                      const struct acl_list *acl, void *data);
 void conn_session_closed(struct session *se, void *data);
 
 /* Queues unframed bytes (four-letter-word answers), not gated. */

@@ -17,7 +17,12 @@
  * Hooks.  `watch_event` is called once per (watcher, event) when a
  * transaction's journal is committed (apply.h), in Apache's order; the owner
  * is whatever embedded the `struct watch_owner` when it set the watch (zkd:
- * a connection).  `session_closed` is called when a closeSession transaction
+ * a connection).  `acl` is the ACL the node the event is about had when the
+ * op applied (for NodeChildrenChanged: the parent's); the hook delivers the
+ * event only if the owner may READ under it, as Apache does since
+ * ZOOKEEPER-4799 (CVE-2024-23944, in 3.8.4 and in Debian's 3.8.0): the state
+ * machine cannot judge, since identities belong to connections.  A watch is
+ * used up whether or not its event is delivered.  `session_closed` is called when a closeSession transaction
  * removes a session, just before it is freed, so that whatever refers to it
  * can let go.  Both run on the thread applying the transaction.
  */
@@ -27,13 +32,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "session.h"
 #include "tree.h"
 #include "watch.h"
 
 struct db_hooks {
     void (*watch_event)(struct watch_owner *owner, int32_t type, const char *path, int64_t zxid,
-                        void *data);
+                        const struct acl_list *acl, void *data);
     void (*session_closed)(struct session *se, void *data);
     void *data;
 };

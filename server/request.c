@@ -407,6 +407,18 @@ static void event_now(struct server *s, struct conn *c, int32_t type, struct zk_
     conn_put_event(c, type, path.p, (size_t)path.len, s->db.last_zxid);
 }
 
+/* Apache's DataTree.addWatch and setWatches put a persistent or recursive
+ * watch in both tables.  A recursive entry in the child table never fires
+ * NodeChildrenChanged, and for NodeDeleted it is suppressed by its data-table
+ * twin; but once removeWatches(Data) or a one-time getData/exists watch on the
+ * same path has removed or re-moded that twin, it alone keeps NodeDeleted
+ * coming for the path and its subtree, and removeWatches(Children) finds it. */
+static void add_persistent(struct server *s, struct conn *c, struct zk_slice p, enum watch_mode mode)
+{
+    watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, mode);
+    watches_add(s->db.child_watches, p.p, (size_t)p.len, &c->watches, mode);
+}
+
 /* A data or child watch being re-armed: fire at once if the node is gone or
  * changed after `rel` (the client's last zxid), else arm it again. */
 static void rearm(struct server *s, struct conn *c, struct zk_slice p, const struct znode *node,
@@ -447,11 +459,10 @@ static void reply_setwatches(struct server *s, struct conn *c, int32_t xid, stru
                 rearm(s, c, p, node, node ? tree_pzxid(node) : 0, rel, ZK_EVENT_CHILD, s->db.child_watches);
                 break;
             case 3: /* persistent */
-                watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
-                watches_add(s->db.child_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+                add_persistent(s, c, p, WATCH_PERSISTENT);
                 break;
             case 4: /* persistent recursive */
-                watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
+                add_persistent(s, c, p, WATCH_RECURSIVE);
                 break;
             }
         }
@@ -494,10 +505,9 @@ static void reply_addwatch(struct server *s, struct conn *c, int32_t xid, struct
     int32_t mode = jute_get_int(in);
     int rc = in->err ? ZK_MARSHALLINGERROR : 0;
     if (!rc && mode == ZK_ADDWATCH_PERSISTENT) {
-        watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
-        watches_add(s->db.child_watches, p.p, (size_t)p.len, &c->watches, WATCH_PERSISTENT);
+        add_persistent(s, c, p, WATCH_PERSISTENT);
     } else if (!rc && mode == ZK_ADDWATCH_PERSISTENT_RECURSIVE) {
-        watches_add(s->db.data_watches, p.p, (size_t)p.len, &c->watches, WATCH_RECURSIVE);
+        add_persistent(s, c, p, WATCH_RECURSIVE);
     } else if (!rc) {
         rc = ZK_MARSHALLINGERROR; /* Apache: WatcherMode.fromZooKeeperMode throws */
     }

@@ -2,7 +2,8 @@
  * watch.h - watch tables with Apache's WatchManager semantics.
  *
  * zkd keeps two tables, as Apache does: data watches (getData, exists, and
- * persistent ones) and child watches (getChildren, persistent non-recursive).
+ * persistent ones) and child watches (getChildren, and persistent ones of both
+ * kinds: Apache puts those in both tables).
  * Each (path, owner) pair has one mode; adding again replaces the mode, as
  * Apache's WatcherModeManager does.  Standard watches are removed when they
  * fire; persistent ones stay; recursive ones fire for the path and every

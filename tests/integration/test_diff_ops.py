@@ -1114,6 +1114,65 @@ def sc_persistent_watches(ctx):
 
 
 @scenario
+def sc_acl_filtered_watches(ctx):
+    """Apache 3.8 as Debian ships it (3.8.0 plus ZOOKEEPER-4799, CVE-2024-23944) delivers a
+    watch event only if the watcher's connection may READ the node, judged when the event
+    fires, against the node's ACL (for NodeChildrenChanged: the parent's); a one-time watch
+    is used up even when its event is withheld.  Found by test_diff_random.py."""
+    a = ctx.client("A")
+    u = ctx.client("U", auth_data=[("digest", "u1:pw1")])
+    u1 = [make_digest_acl("u1", "pw1", all=True)]
+    n = p(ctx, "n")
+    nop = lambda e: None  # noqa: E731
+    ctx.step("A exists-watch on missing n", a.exists, n, watch=nop)
+    ctx.step("U creates n readable by u1 only", u.create, n, b"x", acl=u1)
+    ctx.events_step("A", "nothing: NodeCreated withheld")
+    ctx.step("U opens n's ACL", u.set_acls, n, OPEN_ACL)
+    ctx.step("U sets n", u.set, n, b"y")
+    ctx.events_step("A", "nothing: the withheld NodeCreated used the watch up")
+    ctx.step("A get-watch on n", a.get, n, watch=nop)
+    ctx.step("U takes READ away (setACL)", u.set_acls, n, u1)
+    ctx.step("U sets n again", u.set, n, b"z")
+    ctx.events_step("A", "nothing: A may no longer read n")
+    ctx.step("A child-watch on the base", children, a, ctx.base, watch=nop)
+    ctx.step("U creates k readable by u1 only", u.create, p(ctx, "k"), acl=u1)
+    ctx.events_step("A", "NodeChildrenChanged: judged by the parent's ACL")
+    ctx.step("A recursive watch on the base", add_watch, a, ctx.base, ADD_WATCH_RECURSIVE)
+    ctx.step("A persistent watch on k", add_watch, a, p(ctx, "k"), ADD_WATCH_PERSISTENT)
+    ctx.step("U sets n", u.set, n, b"w")
+    ctx.step("U creates k/c (open, under unreadable k)", u.create, p(ctx, "k", "c"))
+    ctx.step("U creates o (open)", u.create, p(ctx, "o"))
+    ctx.step("U deletes k/c", u.delete, p(ctx, "k", "c"))
+    ctx.events_step("A", "NodeCreated k/c and o, NodeDeleted k/c; nothing about n or k's children")
+    ctx.step("A adds u1 (identities count when the event fires)", a.add_auth, "digest", "u1:pw1")
+    ctx.step("U sets n", u.set, n, b"v")
+    ctx.events_step("A", "NodeDataChanged n")
+
+
+@scenario
+def sc_recursive_watch_in_both_tables(ctx):
+    """Apache's DataTree.addWatch puts a persistent-recursive watch in the data and the child
+    table.  The child-table twin never fires NodeChildrenChanged, and NodeDeleted from it is
+    suppressed while the data-table one fires too; once a one-time getData watch has re-armed
+    the data-table entry, the twin alone reports deletions below.  Found by test_diff_random.py."""
+    a = ctx.client("A")
+    u = ctx.client("U")
+    r = p(ctx, "r")
+    u.create(r)
+    ctx.step("A recursive watch on r", add_watch, a, r, ADD_WATCH_RECURSIVE)
+    ctx.step("removeWatches(Children) finds it", remove_watches, a, r, WATCHER_CHILDREN)
+    ctx.step("removeWatches(Data) too", remove_watches, a, r, WATCHER_DATA)
+    ctx.step("and then nothing is left", remove_watches, a, r, WATCHER_ANY)
+    ctx.step("A recursive watch on r again", add_watch, a, r, ADD_WATCH_RECURSIVE)
+    ctx.step("A get-watch on r (re-arms the data-table entry)", a.get, r, watch=lambda e: None)
+    ctx.step("U creates r/c", u.create, r + "/c")
+    ctx.step("U sets r/c", u.set, r + "/c", b"x")
+    ctx.step("U deletes r/c", u.delete, r + "/c")
+    ctx.step("U sets r", u.set, r, b"y")
+    ctx.events_step("A", "NodeDeleted r/c (child-table twin), NodeDataChanged r (one-time)")
+
+
+@scenario
 def sc_container_and_ttl(ctx):
     a, w = ctx.client("A"), ctx.client("W")
     cont = p(ctx, "cont")

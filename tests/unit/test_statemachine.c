@@ -25,6 +25,10 @@ struct seen_event {
     int32_t type;
     char path[128];
     int64_t zxid;
+    /* The ACL the hook was given: entry count and the first entry. */
+    int acl_n;
+    int32_t acl_perms;
+    char acl_scheme[16];
 };
 
 static struct seen_event events[64];
@@ -33,15 +37,22 @@ static int64_t closed_sessions[8];
 static int nclosed;
 
 static void record_event(struct watch_owner *o, int32_t type, const char *path, int64_t zxid,
-                         void *d)
+                         const struct acl_list *acl, void *d)
 {
     (void)d;
     ASSERT_TRUE(nevents < 64);
-    events[nevents].owner = o;
-    events[nevents].type = type;
-    snprintf(events[nevents].path, sizeof events[nevents].path, "%s", path);
-    events[nevents].zxid = zxid;
-    nevents++;
+    ASSERT_TRUE(acl != NULL);
+    struct seen_event *e = &events[nevents++];
+    memset(e, 0, sizeof *e);
+    e->owner = o;
+    e->type = type;
+    snprintf(e->path, sizeof e->path, "%s", path);
+    e->zxid = zxid;
+    e->acl_n = acl->n;
+    if (acl->n) {
+        e->acl_perms = acl->e[0].perms;
+        snprintf(e->acl_scheme, sizeof e->acl_scheme, "%s", acl->e[0].scheme);
+    }
 }
 
 static void record_close(struct session *se, void *d)
@@ -432,6 +443,71 @@ static void test_persistent_and_recursive_watches(void)
     db_free(&db);
 }
 
+/* Every event carries the ACL Apache (ZOOKEEPER-4799) checks READ against
+ * before delivering it: the node's own as it was when the op applied, the
+ * parent's for NodeChildrenChanged.  The hook is what filters; here it only
+ * records. */
+static void test_events_carry_the_acl_of_their_node(void)
+{
+    struct db db;
+    db_open(&db);
+    struct watch_owner exists_w = {0}, child_w = {0}, rec = {0};
+    ASSERT_INT_EQ(create(&db, "/p", "", 0, 2), 0); /* world:anyone:cdrwa */
+    struct acl_entry digest_e = {ZK_PERM_ALL, "digest", "u1:x"};
+    struct acl_list digest = {1, &digest_e};
+    watches_add(db.data_watches, "/p/s", 4, &exists_w, WATCH_STANDARD);
+    watches_add(db.child_watches, "/p", 2, &child_w, WATCH_STANDARD);
+    watches_add(db.data_watches, "/p", 2, &rec, WATCH_RECURSIVE);
+    nevents = 0;
+    struct jute_out b = create_body("/p/s", "x", 0, &digest);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE, &b, 3, NULL), 0);
+    /* NodeCreated (exists_w and rec, the new node's ACL), then the parent's. */
+    ASSERT_INT_EQ(nevents, 3);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_INT_EQ(events[i].type, ZK_EVENT_CREATED);
+        ASSERT_INT_EQ(events[i].acl_n, 1);
+        ASSERT_STR_EQ(events[i].acl_scheme, "digest");
+    }
+    ASSERT_TRUE(events[2].owner == &child_w);
+    ASSERT_STR_EQ(events[2].acl_scheme, "world");
+
+    /* setACL fires nothing; a later setData carries the new list. */
+    struct jute_out a;
+    jute_out_init(&a);
+    jute_put_string(&a, "/p/s");
+    struct acl_entry read_then_u1_e[2] = {{ZK_PERM_READ, "world", "anyone"},
+                                          {ZK_PERM_ALL, "digest", "u1:x"}};
+    struct acl_list read_then_u1 = {2, read_then_u1_e};
+    acl_list_encode(&a, &read_then_u1);
+    jute_put_int(&a, -1);
+    nevents = 0;
+    struct auth_info u1 = {0};
+    auth_info_add(&u1, "digest", "u1:x");
+    ASSERT_INT_EQ(write_op(&db, &u1, ZK_OP_SETACL, &a, 4, NULL), 0);
+    ASSERT_INT_EQ(nevents, 0);
+    b = path_data_version("/p/s", "y", -1);
+    ASSERT_INT_EQ(write_op(&db, &u1, ZK_OP_SETDATA, &b, 5, NULL), 0);
+    ASSERT_INT_EQ(nevents, 1);
+    ASSERT_TRUE(events[0].owner == &rec);
+    ASSERT_INT_EQ(events[0].acl_n, 2);
+    ASSERT_STR_EQ(events[0].acl_scheme, "world");
+    ASSERT_INT_EQ(events[0].acl_perms, ZK_PERM_READ);
+
+    /* Delete: the node's list (its last user goes with the node, yet the
+     * event still holds it), then the parent's. */
+    nevents = 0;
+    struct jute_out d;
+    jute_out_init(&d);
+    jute_put_string(&d, "/p/s");
+    jute_put_int(&d, -1);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_DELETE, &d, 6, NULL), 0);
+    ASSERT_INT_EQ(nevents, 1); /* rec; exists_w and child_w were used up */
+    ASSERT_INT_EQ(events[0].type, ZK_EVENT_DELETED);
+    ASSERT_INT_EQ(events[0].acl_perms, ZK_PERM_READ);
+    auth_info_free(&u1);
+    db_free(&db);
+}
+
 /* Records of a state image, kept in one buffer. */
 struct image {
     struct jute_out all;
@@ -477,4 +553,5 @@ ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects
            ZT(test_prep_resolves_sequential_names), ZT(test_prep_skip_op_consumes_exactly_the_body),
            ZT(test_journal_undo_restores_every_field), ZT(test_apply_txn_bad_record_changes_nothing),
            ZT(test_session_close_deletes_its_ephemerals), ZT(test_session_expiry_follows_touches),
-           ZT(test_persistent_and_recursive_watches), ZT(test_image_round_trip))
+           ZT(test_persistent_and_recursive_watches), ZT(test_events_carry_the_acl_of_their_node),
+           ZT(test_image_round_trip))
