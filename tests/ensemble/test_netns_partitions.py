@@ -200,23 +200,32 @@ def test_isolated_member_rejoins(netns_ensemble):
 
 # -- 2. a leader that reaches its clients but not its followers ------------------
 
-def test_leader_cut_from_followers(netns_ensemble):
+def test_leader_cut_from_followers(netns_ensemble, kz):
     """The leader and its followers drop each other's packets; clients still reach all three, and
     two clients can reach ONLY the old leader.  The followers elect a new leader; the old one must
     stop serving, must acknowledge no write it could not commit (nothing invoked after the cut, in
-    the old epoch), and rejoins as a follower of the new epoch after the heal."""
+    the old epoch), and rejoins as a follower of the new epoch after the heal.  Right after the
+    cut a probe client sends writes that only the old leader can see (it logs and applies them
+    as proposals, never committed): they must fail, and be gone from the old leader after it
+    rejoins, and again after it restarts from its own disk."""
+    from kazoo.retry import KazooRetry
+
     ens = netns_ensemble()
     seed = seed_from_env()
     old = ens.leader()
     followers = others(ens, old)
     pinned = {5, 6}  # clients that know only the old leader
     marks = {}
+    probe = kz(ens.hosts_of([old]), connection_retry=KazooRetry(max_tries=0))
+    probe.create("/probe", b"before the cut")
+    probes = []
 
     def fault(ens, wl):
         ens.partition([old])  # old <-> followers; clients reach everyone
         # Times and epochs from when every drop rule is in place (writes may commit meanwhile).
         marks["cut"] = t_cut = time.monotonic()
         marks["epoch"] = old_epoch = epoch(zxid(ens, old))
+        probes.extend(probe.set_async("/probe", b"probe %d" % i) for i in range(3))
         new = ens.wait_serving(followers, timeout=60)
         assert new != old
         wait_for(lambda: ens.mode(old) is None, 30, "the old leader to stop serving", ens)
@@ -240,15 +249,35 @@ def test_leader_cut_from_followers(netns_ensemble):
     during = [op for op in acked_writes(wl, marks["cut"], pinned) if op.complete < marks["heal"]]
     assert not during, "the cut-off old leader acknowledged writes: %s" % during[:10]
     assert all(epoch(op.mzxid) > old_epoch for op in acked_writes(wl, marks["heal"], pinned))
+    for p in probes:
+        p.wait(10)
+        assert not p.successful(), "the cut-off old leader acknowledged a probe write: %r" % (
+            p.value,)
+
+    def check_probe_and_trees(when):
+        wait_for(lambda: converged(ens), 60, "every member at the same zxid " + when, ens)
+        for sid in ens.sids:
+            c = kz(ens.hosts_of([sid]))
+            assert c.get("/probe")[0] == b"before the cut", "member %d %s" % (sid, when)
+        trees = {sid: tree(ens, sid) for sid in ens.sids}
+        assert all(t == trees[old] for t in trees.values()), "trees differ " + when
+
+    check_probe_and_trees("after the heal")
+    ens.kill(old)  # the old leader recovers from its own log: the probes must be gone from it
+    ens.start_member(old)
+    check_probe_and_trees("after the old leader restarted")
 
 
 # -- 3. flapping links ----------------------------------------------------------
 
 def flap_schedule(rng, seconds):
-    """[(down_s, up_s), ...] covering about `seconds`: each state lasts 0.1 to 0.7 s."""
+    """[(down_s, up_s), ...] covering about `seconds`: up 0.1 to 0.7 s; down mostly as short
+    (below the 1 s syncLimit: the peers may not notice), one in three times 1 to 1.6 s (they do:
+    an election may start or end while the link flaps)."""
     out, total = [], 0.0
     while total < seconds:
-        down, up = rng.uniform(0.1, 0.7), rng.uniform(0.1, 0.7)
+        down = rng.uniform(1.0, 1.6) if rng.random() < 1 / 3 else rng.uniform(0.1, 0.7)
+        up = rng.uniform(0.1, 0.7)
         out.append((round(down, 3), round(up, 3)))
         total += down + up
     return out
