@@ -132,20 +132,27 @@ def _kill_namespace_processes(ns):
         time.sleep(0.05)
 
 
+def _left_over(name):
+    """True if `name` was made by a Network of a process that no longer exists."""
+    m = _TAG_RE.match(name)
+    if m is None:
+        return False
+    pid = int(m.group(1), 16)
+    return pid != os.getpid() and not _pid_alive(pid)
+
+
 def clean_leftovers():
     """Deletes the namespaces and links of earlier runs whose process is gone."""
-    dead = lambda name: (lambda m: m is not None and int(m.group(1), 16) != os.getpid()
-                         and not _pid_alive(int(m.group(1), 16)))(_TAG_RE.match(name))
     for line in _run(["ip", "netns", "list"], check=False).splitlines():
         name = line.split()[0] if line.split() else ""
-        if dead(name):
+        if _left_over(name):
             _kill_namespace_processes(name)
             _run(["ip", "netns", "del", name], check=False)
     for line in _run(["ip", "-o", "link", "show"], check=False).splitlines():
         parts = line.split(":")
         if len(parts) > 1:
             name = parts[1].strip().split("@")[0]
-            if dead(name):
+            if _left_over(name):
                 _run(["ip", "link", "del", name], check=False)
 
 
