@@ -8,6 +8,7 @@ of tests/lib/history.py (kazoo clients in the test process reach the members thr
                     the old one stops serving and acknowledges nothing the new epoch lacks, then
                     rejoins as a follower
   flapping          one member's connectivity toggles every few hundred ms, on a seeded schedule
+  random (soak)     random cuts, splits, cable pulls, crashes and restarts (NETNS_NEMESIS_RUNS=<n>)
 
 Seeds are printed; HISTORY_SEED=<n> replays a run's random choices (workload and flapping
 schedule).  Soak: NETNS_FLAP_SECONDS=<s> (default 5) flaps longer, HISTORY_RUNS=<n> repeats the
@@ -308,4 +309,76 @@ def test_flapping_links(netns_ensemble):
                      ens)
 
         run_checked(ens, fault, seed)
+        ens.close()
+
+
+# -- soak: random partitions, crashes and restarts -----------------------------------
+
+NEMESIS_RUNS = int(os.environ.get("NETNS_NEMESIS_RUNS", "0"))
+NEMESIS_SECONDS = float(os.environ.get("NETNS_NEMESIS_SECONDS", "20"))
+NEMESIS = ["isolate", "cut_one", "split", "cut_pair", "heal", "kill", "restart"]
+
+
+def nemesis_schedule(rng, sids, seconds):
+    """[(fault, members in a random order, hold_s), ...] covering about `seconds`."""
+    out, total = [], 0.0
+    while total < seconds:
+        members = list(sids)
+        rng.shuffle(members)
+        hold = round(rng.uniform(0.2, 2.5), 3)
+        out.append((rng.choice(NEMESIS), members, hold))
+        total += hold
+    return out
+
+
+def apply_nemesis(ens, fault, members):
+    if fault == "kill":
+        if ens[members[0]].running:
+            ens.kill(members[0])
+        return
+    if fault == "restart":
+        for sid in ens.sids:
+            if not ens[sid].running:
+                ens.start_member(sid, wait=False)
+        return
+    ens.heal()
+    if fault == "isolate":
+        ens.isolate(members[0])  # cable
+    elif fault == "cut_one":
+        ens.partition([members[0]])  # from its peers only
+    elif fault == "split":
+        half = len(members) // 2
+        ens.partition(members[:half], members[half:])
+    elif fault == "cut_pair":
+        ens.net.cut([members[0]], [members[1]])  # non-transitive: both still reach the rest
+
+
+@pytest.mark.skipif(NEMESIS_RUNS <= 0, reason="soak only: set NETNS_NEMESIS_RUNS=<n> "
+                    "(and NETNS_NEMESIS_SECONDS, default 20)")
+def test_random_partitions_soak(netns_ensemble):
+    """NETNS_NEMESIS_RUNS runs of a random schedule on 3 or 5 members: cables pulled, one member
+    cut from its peers, minority/majority splits, one pair cut (non-transitive), SIGKILLs and
+    restarts, each held 0.2 to 2.5 s, for NETNS_NEMESIS_SECONDS; then everything healed and
+    restarted, the history checked and the members' trees compared."""
+    for run in range(NEMESIS_RUNS):
+        seed = seed_from_env() if run == 0 else random.randrange(1 << 32)
+        rng = random.Random(seed)
+        ens = netns_ensemble(participants=rng.choice([3, 5]))
+        schedule = nemesis_schedule(rng, ens.sids, NEMESIS_SECONDS)
+        print("seed %d: %d members, schedule %s" % (seed, len(ens.sids), schedule))
+
+        def fault(ens, wl):
+            for what, members, hold in schedule:  # timed: the schedule itself
+                apply_nemesis(ens, what, members)
+                time.sleep(hold)
+            ens.heal()
+            apply_nemesis(ens, "restart", [])
+            ens.wait_serving(timeout=60)
+            t_end = time.monotonic()
+            wait_for(lambda: len(acked_writes(wl, t_end)) >= 10, 60, "writes after the schedule",
+                     ens)
+
+        run_checked(ens, fault, seed)
+        trees = {sid: tree(ens, sid) for sid in ens.sids}
+        assert all(t == trees[ens.sids[0]] for t in trees.values()), "seed %d: trees differ" % seed
         ens.close()
