@@ -46,6 +46,9 @@ A socket can be made inside a member's namespace (socket_in()), so that a test c
 that is cut off from the root namespace its four-letter words (tests/lib/servers.py four_letter).
 
 Requires root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and iproute2; unavailable_reason() says why not.
+Where br_netfilter is loaded with bridge-nf-call-iptables=1 (as here), frames between members
+cross the root namespace's forward hook: a root ruleset that drops forwarded traffic (Docker's
+does) would keep the members apart from the start, and the ensemble would never form.
 """
 import atexit
 import ctypes
