@@ -26,6 +26,8 @@ PACKAGES=(
   # test harness
   python3 python3-pytest python3-pytest-timeout python3-kazoo
   inotify-tools attr procps iproute2 psmisc valgrind
+  # real partitions between network namespaces (tests/lib/netns.py)
+  nftables
 )
 
 missing=()

@@ -11,6 +11,10 @@
     ens.slow_down(1, 0.05)                     # delay member 1's links
     ens.close()                    # everything stopped, proxies closed (also if a test failed)
 
+NetnsEnsemble (below) runs each member in a network namespace of its own with a real address
+(tests/lib/netns.py), for real partitions; the proxies stay for per-link faults (delay, one
+direction of one link).
+
 Also a context manager (`with Ensemble(...) as ens:`), usable outside pytest (bench/failover.py).
 
 Members are tests/lib/servers.py launchers (Zkd or ApacheZK), so they are registered for the
@@ -97,14 +101,12 @@ class Ensemble:
         self.sids = list(range(1, n + 1))
         self.roles = {sid: ("participant" if sid <= participants else "observer")
                       for sid in self.sids}
-        self.client_ports = {sid: S.free_port() for sid in self.sids}
-        self.quorum_ports = {sid: S.free_port() for sid in self.sids}
-        self.election_ports = {sid: S.free_port() for sid in self.sids}
         self.links = {}  # (src, dst) -> Link
         self.paused = set()
         self.members = {}
         self.apache_sysprops = dict(APACHE_SYSPROPS, **(apache_sysprops or {}))
         try:
+            self._plan_addresses()
             if proxied:
                 for src in self.sids:
                     for dst in self.sids:
@@ -122,13 +124,28 @@ class Ensemble:
 
     # -- configuration ------------------------------------------------------
 
+    def _plan_addresses(self):
+        """Sets each member's address and ports: all on loopback, each on ports of its own.
+        (NetnsEnsemble gives each member an address of its own instead.)"""
+        self.addrs = {sid: HOST for sid in self.sids}
+        self.client_ports = {sid: S.free_port() for sid in self.sids}
+        self.quorum_ports = {sid: S.free_port() for sid in self.sids}
+        self.election_ports = {sid: S.free_port() for sid in self.sids}
+
+    def _launcher_kw(self, sid):
+        """Extra keyword arguments for member `sid`'s launcher (tests/lib/servers.py)."""
+        return {"host": self.addrs[sid]}
+
     def server_line(self, viewer, sid):
         """The server.<sid> value in <viewer>'s zoo.cfg."""
         if self.proxied and viewer != sid:
             q, e = (p.listen_port for p in self.links[(viewer, sid)].proxies)
+            host = HOST
         else:
             q, e = self.quorum_ports[sid], self.election_ports[sid]
-        return "%s:%d:%d:%s;%s:%d" % (HOST, q, e, self.roles[sid], HOST, self.client_ports[sid])
+            host = self.addrs[sid]
+        return "%s:%d:%d:%s;%s:%d" % (host, q, e, self.roles[sid], self.addrs[sid],
+                                      self.client_ports[sid])
 
     def _make_member(self, sid, cfg, apache_heap):
         member_cfg = dict(ENSEMBLE_CFG)
@@ -136,7 +153,7 @@ class Ensemble:
         for other in self.sids:
             member_cfg["server.%d" % other] = self.server_line(sid, other)
         kw = dict(port=self.client_ports[sid], cfg=member_cfg, myid=sid,
-                  name="%s-%d" % (self.kind, sid))
+                  name="%s-%d" % (self.kind, sid), **self._launcher_kw(sid))
         if self.kind == "apache":
             kw.update(heap=apache_heap, sysprops=self.apache_sysprops)
         return S.LAUNCHERS[self.kind](os.path.join(self.workdir, "m%d" % sid), **kw)
@@ -157,7 +174,8 @@ class Ensemble:
 
     def hosts_of(self, sids=None):
         """Connect string of the given members (default all), in that order."""
-        return ",".join("%s:%d" % (HOST, self.client_ports[sid]) for sid in (sids or self.sids))
+        return ",".join("%s:%d" % (self.addrs[sid], self.client_ports[sid])
+                        for sid in (sids or self.sids))
 
     @property
     def hosts(self):
@@ -375,3 +393,82 @@ class Ensemble:
         self.links = {}
         if errors:
             raise S.ServerError("\n\n".join(errors))
+
+
+class NetnsEnsemble(Ensemble):
+    """An Ensemble whose members each run in a network namespace of their own (tests/lib/netns.py),
+    with a real address on one bridge, on the standard ports 2181, 2888 and 3888, announcing that
+    address to the others; the test process reaches every member through the bridge.  Partitions
+    are real: packets are dropped by the kernel, not by proxies of the test process.
+
+        ens = NetnsEnsemble(tmpdir, "zkd", participants=3)
+        ens.isolate(sid)              # cable pulled: peers AND clients lose the member
+        ens.partition([1], [2, 3])    # members drop each other's packets; clients reach everyone
+        ens.heal()
+        ens.net                       # the netns.Network, for finer faults (cut, drop_from)
+
+    Four-letter words (mode(), srvr(), wait_serving()) are asked from inside each member's
+    namespace, so a member cut off from the test process can still be observed."""
+
+    CLIENT_PORT, QUORUM_PORT, ELECTION_PORT = 2181, 2888, 3888
+
+    def __init__(self, workdir, kind="zkd", participants=3, observers=0, cfg=None, **kw):
+        from tests.lib.netns import Network
+
+        if kw.pop("proxied", False):
+            raise ValueError("a NetnsEnsemble partitions with namespaces, not proxies")
+        self.net = Network(participants + observers)
+        self.net.create()
+        try:
+            super().__init__(workdir, kind, participants, observers, cfg, proxied=False, **kw)
+        except BaseException:
+            self.net.close()
+            raise
+
+    def _plan_addresses(self):
+        self.addrs = {sid: self.net.addr(sid) for sid in self.sids}
+        self.client_ports = {sid: self.CLIENT_PORT for sid in self.sids}
+        self.quorum_ports = {sid: self.QUORUM_PORT for sid in self.sids}
+        self.election_ports = {sid: self.ELECTION_PORT for sid in self.sids}
+
+    def _launcher_kw(self, sid):
+        return {"host": self.addrs[sid], "netns": self.net.ns(sid)}
+
+    def __repr__(self):
+        return "%s on %s%s" % (
+            super().__repr__(), self.net.subnet,
+            " (isolated %s, drops %s)" % (sorted(self.net.isolated), {
+                sid: sorted(b) for sid, b in self.net.blocked.items() if b})
+            if self.net.isolated or any(self.net.blocked.values()) else "")
+
+    # -- partitions ---------------------------------------------------------
+
+    def partition(self, *groups, mode="cut"):
+        """Members of different groups drop each other's packets (netns.Network.partition);
+        clients still reach every member.  Only mode "cut" (silent loss) exists here."""
+        if mode not in ("cut", "blackhole"):
+            raise EnsembleError("a NetnsEnsemble has no %r partitions" % mode)
+        self.net.partition(*groups)
+
+    def isolate(self, sid, mode="link"):
+        """mode "link": member `sid`'s cable is pulled (clients lose it too); "cut" (or
+        "blackhole"): it drops its peers' packets and they drop its, but clients reach it."""
+        if mode == "link":
+            self.net.isolate(sid)
+        else:
+            self.partition([sid], mode=mode)
+
+    def heal(self):
+        self.net.heal()
+
+    def slow_down(self, sid, seconds):
+        raise EnsembleError("no delays between namespaces (tc netem is unavailable here)")
+
+    def link_items(self):
+        raise EnsembleError("a NetnsEnsemble has no proxied links")
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self.net.close()

@@ -292,9 +292,13 @@ def seed_from_env():
 
 class Workload:
     """`clients` kazoo clients (threads), each connected to the members in its own random order,
-    doing random operations on `keys` znodes under /history until stop()."""
+    doing random operations on `keys` znodes under /history until stop().  `client_hosts` adds
+    one client per list of hosts, which tries them in the order given (e.g. clients that start on
+    one member, or that can reach only one); they come after the others (Op.client numbers them
+    from `clients` on)."""
 
-    def __init__(self, hosts_list, seed, clients=5, keys=3, op_timeout=8.0, root="/history"):
+    def __init__(self, hosts_list, seed, clients=5, keys=3, op_timeout=8.0, root="/history",
+                 client_hosts=()):
         from kazoo.client import KazooClient
 
         self.seed = seed
@@ -309,6 +313,9 @@ class Workload:
         for i in range(clients):
             hosts = list(hosts_list)
             self.rng.shuffle(hosts)
+            self.clients.append(KazooClient(hosts=",".join(hosts), timeout=4.0,
+                                            randomize_hosts=False))
+        for hosts in client_hosts:
             self.clients.append(KazooClient(hosts=",".join(hosts), timeout=4.0,
                                             randomize_hosts=False))
         self.errors = []  # unexpected exceptions in client threads

@@ -19,6 +19,10 @@ Typical use outside the fixtures:
     srv.kill(signal.SIGKILL)   # crash it
     srv.start()                # same port, same dataDir
     srv.close()                # SIGTERM, then SIGKILL after a timeout
+
+A server can run in a network namespace (tests/lib/netns.py): Zkd(tmpdir, host="10.1.2.11",
+netns="zkn...m1") is started with `ip netns exec`, listens on that address, and is asked its
+four-letter words from inside the namespace (so even while it is cut off from the test process).
 """
 import atexit
 import ctypes
@@ -142,12 +146,25 @@ def free_ports(n):
 # Four-letter words
 # --------------------------------------------------------------------------
 
-def four_letter(port, cmd, host=HOST, timeout=5.0):
-    """Sends a four-letter word and returns the whole answer (until the server closes)."""
+def four_letter(port, cmd, host=HOST, timeout=5.0, netns=None):
+    """Sends a four-letter word and returns the whole answer (until the server closes).
+    With `netns`, the connection is made from inside that network namespace."""
     if isinstance(cmd, str):
         cmd = cmd.encode()
     deadline = time.monotonic() + timeout
-    with socket.create_connection((host, port), timeout=timeout) as s:
+    if netns is None:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    else:
+        from tests.lib.netns import socket_in
+
+        sock = socket_in(netns)
+        try:
+            sock.settimeout(timeout)
+            sock.connect((host, port))
+        except BaseException:
+            sock.close()
+            raise
+    with sock as s:
         s.sendall(cmd)
         chunks = []
         while True:
@@ -209,8 +226,11 @@ class ServerProcess:
     start_timeout = 30.0
     stop_timeout = 15.0
 
-    def __init__(self, workdir, port=None, cfg=None, name=None, myid=None, env=None):
+    def __init__(self, workdir, port=None, cfg=None, name=None, myid=None, env=None, host=HOST,
+                 netns=None):
         self.workdir = os.path.abspath(str(workdir))
+        self.host = host  # the client address it listens on (clientPortAddress)
+        self.netns = netns  # network namespace it runs in (tests/lib/netns.py), or None
         os.makedirs(self.workdir, exist_ok=True)
         self.port = port or free_port()
         self.name = name or "%s:%d" % (self.kind, self.port)
@@ -223,7 +243,7 @@ class ServerProcess:
         self.cfg.update({
             "dataDir": self.data_dir,
             "clientPort": str(self.port),
-            "clientPortAddress": HOST,
+            "clientPortAddress": host,
         })
         for k, v in (cfg or {}).items():
             if v is None:
@@ -241,7 +261,7 @@ class ServerProcess:
     @property
     def hosts(self):
         """Connection string for KazooClient(hosts=...)."""
-        return "%s:%d" % (HOST, self.port)
+        return "%s:%d" % (self.host, self.port)
 
     def __repr__(self):
         state = "running pid %d" % self.proc.pid if self.running else "stopped"
@@ -260,6 +280,11 @@ class ServerProcess:
     def command(self):
         raise NotImplementedError
 
+    def full_command(self):
+        """command(), run inside self.netns if there is one."""
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        return prefix + self.command()
+
     def environment(self):
         env = dict(os.environ)
         env.update(self.extra_env)
@@ -267,7 +292,7 @@ class ServerProcess:
 
     def check_ready(self):
         """True when the server serves clients; may raise OSError while it cannot be reached."""
-        return four_letter(self.port, "ruok", timeout=2.0) == "imok"
+        return self.four_letter("ruok", timeout=2.0) == "imok"
 
     # -- config -----------------------------------------------------------
 
@@ -294,12 +319,12 @@ class ServerProcess:
         self.starts += 1
         self._log_file = open(self.log_path, "ab", buffering=0)
         self._log_file.write(("\n===== start #%d: %s =====\n" % (
-            self.starts, " ".join(self.command()))).encode())
+            self.starts, " ".join(self.full_command()))).encode())
         popen_kw = {}
         if threading.current_thread() is threading.main_thread():
             popen_kw["preexec_fn"] = _die_with_parent
         self.proc = subprocess.Popen(
-            self.command(), cwd=self.workdir, env=self.environment(),
+            self.full_command(), cwd=self.workdir, env=self.environment(),
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
             **popen_kw)
         with _registry_lock:
@@ -412,7 +437,7 @@ class ServerProcess:
         return self.log_tail(lines) or "(no log written)"
 
     def four_letter(self, cmd, timeout=5.0):
-        return four_letter(self.port, cmd, timeout=timeout)
+        return four_letter(self.port, cmd, host=self.host, timeout=timeout, netns=self.netns)
 
 
 class Zkd(ServerProcess):
@@ -519,9 +544,9 @@ class ApacheZK(ServerProcess):
 
     def check_ready(self):
         # ruok answers as soon as the socket listens; srvr says whether it serves.
-        if four_letter(self.port, "ruok", timeout=2.0) != "imok":
+        if self.four_letter("ruok", timeout=2.0) != "imok":
             return False
-        return "Zookeeper version:" in four_letter(self.port, "srvr", timeout=2.0)
+        return "Zookeeper version:" in self.four_letter("srvr", timeout=2.0)
 
     def log_files(self):
         return [self.log_path, self.zk_log_path]
