@@ -3,7 +3,7 @@
 One test builds the packages (lintian must report no error), installs them with apt-get, and checks
 what an operator and a developer get: the installed binaries, `zkd --check` of the installed config,
 the systemd units (`systemd-analyze verify`), zkd started exactly as its unit would start it (this
-machine runs no systemd: the ExecStart line is run as the unit's user), zkcli against it, zkfs
+machine runs no systemd: the ExecStart line is run as the unit's user) and stopped by SIGTERM, zkcli against it, zkfs
 mounted with `mount -t fuse.zkfs` and from an /etc/fstab line, a C program built against the
 installed libzk with pkg-config, every man page; then it purges the packages and checks that only
 what Debian policy keeps (the zkd system user) is left.  It changes the machine (packages, /etc,
@@ -121,7 +121,9 @@ def test_packages_install_run_and_purge(installed, tmp_path):
     cmd = exec_start(UNITS[0])
     assert cmd == ["/usr/sbin/zkd", "/etc/zkd/zoo.cfg"], cmd
     log = open(tmp_path / "zkd.log", "w")
-    zkd = subprocess.Popen(["runuser", "-u", "zkd", "--"] + cmd, stdout=log, stderr=log)
+    # setpriv execs zkd itself (runuser would stay between, and die of the SIGTERM meant for zkd).
+    zkd = subprocess.Popen(["setpriv", "--reuid=zkd", "--regid=zkd", "--init-groups"] + cmd,
+                           stdout=log, stderr=log)
     mnt = "/mnt/zk-deb-test"
     try:
         wait_for(lambda: port_open(PORT) or zkd.poll() is not None, "zkd to listen")
@@ -186,7 +188,8 @@ int main(int argc, char **argv)
         log.close()
         if os.path.isdir(mnt):
             os.rmdir(mnt)
-    assert zkd.returncode == 0, "zkd stops cleanly on SIGTERM: " + open(tmp_path / "zkd.log").read()
+    zkd_log = open(tmp_path / "zkd.log").read()
+    assert zkd.returncode == 0 and "shutdown complete" in zkd_log, "zkd stops cleanly on SIGTERM: " + zkd_log
 
     # Purge: nothing of the packages is left but the system user.
     purge()
