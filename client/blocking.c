@@ -19,6 +19,7 @@
 
 #include "zk/zk.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -130,6 +131,11 @@ static void thread_main(void *arg)
 /* Queues j and waits for it.  Any thread but the loop's. */
 static void run_job(zk_blocking_t *b, struct job *j)
 {
+    /* From the handle's own loop thread (a watcher or session callback) the
+     * job would wait for the thread that is waiting: a deadlock. */
+    uv_thread_t self = uv_thread_self();
+    assert(!uv_thread_equal(&self, &b->thread));
+    (void)self;
     pthread_mutex_lock(&b->mu);
     j->next = NULL;
     if (b->tail)

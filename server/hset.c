@@ -5,6 +5,7 @@
  */
 #include "hset.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 #include "zk/jute.h"
@@ -34,6 +35,7 @@ static void pset_grow(struct pset *s)
 
 int pset_add(struct pset *s, void *p)
 {
+    assert(p != NULL); /* NULL marks an empty slot */
     if ((s->n + 1) * 10 > s->cap * 7)
         pset_grow(s);
     size_t mask = s->cap - 1;
@@ -120,6 +122,7 @@ void *i64map_get(const struct i64map *m, int64_t key)
 
 void i64map_put(struct i64map *m, int64_t key, void *val)
 {
+    assert(key != 0 && val != NULL); /* 0 marks an empty slot; NULL reads as absent */
     if ((m->n + 1) * 10 > m->cap * 7)
         i64map_grow(m);
     size_t mask = m->cap - 1;
