@@ -108,7 +108,7 @@ def test_packages_install_run_and_purge(installed, tmp_path):
     assert st.st_uid == user.pw_uid, "the data directory belongs to the zkd user"
     for page_section, page in MANPAGES:
         run(["man", "-w", page_section, page])
-    for unit in UNITS:
+    for unit in UNITS + ["/usr/share/doc/zkfs/examples/mnt-zk.mount"]:
         assert os.path.exists(unit), unit
         out = run(["systemd-analyze", "verify", unit], check=False)
         assert out.returncode == 0, out.stdout + out.stderr
