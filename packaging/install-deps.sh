@@ -22,7 +22,7 @@ PACKAGES=(
   # Apache Curator and javac, for the Curator compatibility test
   openjdk-17-jdk-headless libcurator-recipes-java libcurator-framework-java
   # test harness
-  python3 python3-pytest python3-pytest-timeout python3-kazoo
+  python3 python3-pytest python3-pytest-timeout python3-kazoo python3-fusepy
   inotify-tools attr procps iproute2 psmisc valgrind
 )
 

@@ -286,7 +286,7 @@ def make_operations(root, grave):
 
         def __call__(self, op, *args):
             with self.mutex:
-                if self.frozen and op not in ("release", "releasedir", "destroy", "init"):
+                if self.frozen and op not in ("flush", "release", "releasedir", "destroy", "init"):
                     raise fusepy.FuseOSError(errno.EIO)
                 if not hasattr(self, op):
                     raise fusepy.FuseOSError(errno.ENOSYS)
