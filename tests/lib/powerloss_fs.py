@@ -70,7 +70,11 @@ Process and protocol
 runs in the foreground until MOUNTPOINT is unmounted, then applies the cut, writes the durable tree
 to OUTDIR (which must not exist; same file system as BACKING) and prints one JSON line: the report
 of what the cut undid.  Commands on stdin, each answered by one line on stdout:
-"freeze" -> "ok", "stats" -> JSON counters, "ping" -> "ok".  PowerLossFS below drives all this
+"freeze" -> "ok"; "arm N" -> "ok", and the file system freezes itself right after the N-th
+mutating operation from now (write, truncate, fallocate, create, mkdir, rmdir, unlink, rename,
+link, symlink, fsync, fsyncdir), so cuts land anywhere in the server's stream of operations, e.g.
+between a write() and its fdatasync(); "wait-frozen SECONDS" -> "frozen <why>" or "timeout";
+"stats" -> JSON counters; "ping" -> "ok".  PowerLossFS below drives all this
 for tests: mount(), freeze(), cut() (freeze, kill the given processes, unmount, remount the
 survivors), close().
 """
@@ -92,6 +96,11 @@ import time
 # --------------------------------------------------------------------------
 
 FALLOC_FL_KEEP_SIZE = 1
+
+# Operations that change the backing directory or make something durable; an armed cut counts
+# them.
+MUTATING = frozenset(("write", "truncate", "fallocate", "create", "mkdir", "rmdir", "unlink",
+                      "rename", "link", "symlink", "fsync", "fsyncdir"))
 
 
 def _kind(mode):
@@ -283,6 +292,9 @@ def make_operations(root, grave):
             self.model = Model(root, grave)
             self.mutex = threading.Lock()
             self.frozen = False
+            self.frozen_why = None
+            self.frozen_event = threading.Event()
+            self.armed = None  # freeze after this many more mutating operations
 
         def __call__(self, op, *args):
             with self.mutex:
@@ -290,7 +302,22 @@ def make_operations(root, grave):
                     raise fusepy.FuseOSError(errno.EIO)
                 if not hasattr(self, op):
                     raise fusepy.FuseOSError(errno.ENOSYS)
-                return getattr(self, op)(*args)
+                try:
+                    return getattr(self, op)(*args)
+                finally:
+                    if self.armed is not None and op in MUTATING:
+                        self.armed -= 1
+                        if self.armed <= 0:
+                            self.freeze_now("after %s" % op)
+
+        def arm(self, n):
+            self.armed = n
+
+        def freeze_now(self, why):
+            self.frozen = True
+            self.armed = None
+            self.frozen_why = why
+            self.frozen_event.set()
 
         def real(self, path):
             return self.model.real(path)
@@ -475,10 +502,19 @@ def _fuse_class():
 def _serve_commands(ops):
     for line in sys.stdin:
         cmd = line.strip()
+        args = cmd.split()
         if cmd == "freeze":
             with ops.mutex:
-                ops.frozen = True
+                if not ops.frozen:
+                    ops.freeze_now("on command")
             answer = "ok"
+        elif args and args[0] == "arm":
+            with ops.mutex:
+                ops.arm(int(args[1]))
+            answer = "ok"
+        elif args and args[0] == "wait-frozen":
+            answer = "frozen " + ops.frozen_why if ops.frozen_event.wait(float(args[1])) \
+                else "timeout"
         elif cmd == "stats":
             with ops.mutex:
                 answer = json.dumps(dict(ops.model.stats, dirty_files=len(ops.model.files),
@@ -514,6 +550,7 @@ def daemon_main(argv=None):
         ops.frozen = True
         report = ops.model.cut(os.path.abspath(args.out), args.seed, args.torn)
     report["stats"] = ops.model.stats
+    report["frozen"] = ops.frozen_why
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
     return 0
@@ -645,6 +682,17 @@ class PowerLossFS:
         """From now on every operation on the mount fails with EIO: the instant of the cut."""
         if self.command("freeze") != "ok":
             raise PowerLossError("freeze failed")
+
+    def arm(self, n):
+        """Freeze right after the n-th mutating operation from now (see the module docstring)."""
+        if self.command("arm %d" % n) != "ok":
+            raise PowerLossError("arm failed")
+
+    def wait_frozen(self, timeout):
+        """Waits until the file system froze (armed or commanded); returns why, or None on
+        timeout."""
+        answer = self.command("wait-frozen %f" % timeout)
+        return answer[len("frozen "):] if answer.startswith("frozen") else None
 
     def _unmount(self, timeout=20.0):
         deadline = time.monotonic() + timeout
