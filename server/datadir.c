@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,4 +85,14 @@ void datadir_remove_tmp(const char *dir, const char *prefix)
         }
     }
     closedir(d);
+}
+
+int datadir_sync(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) && errno != EINVAL && errno != ENOTSUP ? -errno : 0;
+    close(fd);
+    return rc;
 }

@@ -29,4 +29,12 @@ int datadir_remove(const char *dir, const char *name);
 /* Deletes `<prefix><16 hex>.tmp` files left by a crash. */
 void datadir_remove_tmp(const char *dir, const char *prefix);
 
+/*
+ * Fsyncs the directory `dir`, so that entries created, renamed or removed in
+ * it survive a power cut (fsync of a file makes its data durable, not its
+ * name).  File systems that cannot sync a directory (EINVAL, ENOTSUP) count
+ * as success.  Returns 0 or -errno.
+ */
+int datadir_sync(const char *dir);
+
 #endif
