@@ -79,6 +79,7 @@ for tests: mount(), freeze(), cut() (freeze, kill the given processes, unmount, 
 survivors), close().
 """
 import argparse
+import atexit
 import ctypes
 import errno
 import json
@@ -594,6 +595,19 @@ def descendants(pid):
     return out
 
 
+_live = []  # PowerLossFS instances with a daemon running, for the exit hook
+
+
+@atexit.register
+def _unmount_leftovers():
+    """A crashed test run must not leave mounts behind (the daemons die with pytest: PDEATHSIG)."""
+    for fs in list(_live):
+        try:
+            fs.close()
+        except Exception:
+            pass
+
+
 class PowerLossFS:
     """A power-loss mount at `mountpoint` whose generations live under `state_dir`.
 
@@ -654,6 +668,7 @@ class PowerLossFS:
             kw["preexec_fn"] = _die_with_parent
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, **kw)
+        _live.append(self)
         deadline = time.monotonic() + timeout
         while not self.mounted:
             if self.proc.poll() is not None:
@@ -731,6 +746,8 @@ class PowerLossFS:
             rest = ""
         rc = self.proc.returncode
         self.proc = None
+        if self in _live:
+            _live.remove(self)
         if self._stderr:
             self._stderr.close()
             self._stderr = None
