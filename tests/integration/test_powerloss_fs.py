@@ -4,6 +4,7 @@ Each test writes through the mount, cuts (unmount + rollback + fresh mount of th
 looks at what the fresh mount shows.  Every assertion about something being *gone* fails on a
 plain pass-through, so these pin down the model, not just the plumbing.
 """
+import ctypes
 import errno
 import os
 
@@ -72,6 +73,19 @@ def test_unsynced_write_is_gone_synced_one_stays(plfs):
     report = fs.cut()
     assert read(m + "/f") == b"NEW contents"
     assert report["rolled_back"][0]["path"] == "f"
+
+
+def test_sync_file_range_and_close_make_nothing_durable(plfs):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fs = plfs(prepare=durable_file("f", b"old"))
+    fd = os.open(fs.mountpoint + "/f", os.O_RDWR)
+    os.pwrite(fd, b"new and longer", 0)
+    # SYNC_FILE_RANGE_WAIT_BEFORE | WRITE | WAIT_AFTER: writeback, not durability.
+    assert libc.sync_file_range(fd, 0, 0, 7) == 0, os.strerror(ctypes.get_errno())
+    os.close(fd)
+    fs.cut()
+    assert read(fs.mountpoint + "/f") == b"old"
 
 
 def test_new_file_needs_its_directory_fsynced(plfs):
