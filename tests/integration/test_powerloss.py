@@ -22,7 +22,6 @@ file stays within about two minutes on a 2-core machine); a long run:
 """
 import os
 import random
-import time
 
 import pytest
 from kazoo.client import KazooClient, KazooState

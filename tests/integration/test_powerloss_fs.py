@@ -190,7 +190,8 @@ def test_truncate_and_fallocate_sizes(plfs):
     os.close(fd)
     fs.cut()
     data = read(m + "/f")
-    assert len(data) == 1 << 20 and data[:10] == b"0123456789" and data[10:] == bytes(len(data) - 10)
+    assert len(data) == 1 << 20
+    assert data[:10] == b"0123456789" and data[10:] == bytes(len(data) - 10)
 
 
 def test_torn_write_keeps_a_prefix_of_the_last_write(plfs):

@@ -123,11 +123,6 @@ class _Dirty:
         self.last_write = None  # (offset, data) of the last un-synced write, for torn writes
 
 
-def _operations_base():
-    import fusepy
-    return fusepy.Operations
-
-
 class Model:
     """The durability bookkeeping; every method is called with self.lock held."""
 
@@ -572,7 +567,8 @@ class PowerLossError(Exception):
 def missing_reason():
     """Why a power-loss mount cannot run here, or None."""
     try:
-        import fusepy  # noqa: F401
+        import fusepy
+        del fusepy
     except (ImportError, OSError) as e:
         return "python3-fusepy unavailable (apt-get install python3-fusepy): %s" % e
     if not os.path.exists("/dev/fuse"):
