@@ -26,6 +26,7 @@ import re
 
 import pytest
 from kazoo.client import KazooClient, KazooState
+from kazoo.retry import KazooRetry
 
 from tests.conftest import stop_kazoo
 from tests.integration.test_zkd_durability import Writer
@@ -84,12 +85,24 @@ def check_acknowledged(srv, acks):
     assert not low, "%d acknowledged sets lost, e.g. %s" % (len(low), low[:5])
 
 
+def fast_retry():
+    return KazooRetry(max_tries=-1, delay=0.05, max_delay=0.5)
+
+
+def close_writers(writers):
+    for w in writers:
+        w.stop.set()
+    for w in writers:
+        w.close()
+
+
 def start_writers(hosts, prefix, n=3):
     zk = KazooClient(hosts=hosts, timeout=10.0)
     zk.start(timeout=30)
     zk.ensure_path(prefix)
     stop_kazoo(zk)
-    writers = [Writer(hosts, prefix) for _ in range(n)]
+    # Short reconnect backoff: closing a client whose server is down then takes no long sleep.
+    writers = [Writer(hosts, prefix, connection_retry=fast_retry()) for _ in range(n)]
     for w in writers:
         w.thread.start()
     return writers
@@ -157,9 +170,11 @@ def describe(reports):
                  for n in d["forgotten"]]
     restored = [os.path.join(d["dir"], n) for r in reports for d in r["dirs_reverted"]
                 for n in d["restored"]]
+    slowest = max((sum(r.get("timing", [0])) for r in reports), default=0)
     return ("%d cuts: %d files rolled back, %d torn writes, directory entries forgotten %s, "
-            "restored %s" % (len(reports), rolled, torn, sorted(set(forgotten)),
-                             sorted(set(restored))))
+            "restored %s; slowest cut %.1f s" % (len(reports), rolled, torn,
+                                                  sorted(set(forgotten)), sorted(set(restored)),
+                                                  slowest))
 
 
 def run_cuts(rig, rng, rounds, lo, hi, name):
@@ -178,8 +193,7 @@ def run_cuts(rig, rng, rounds, lo, hi, name):
             rig.cut()
             acks.add(writers)  # after the kill: every reply that ever arrived
         finally:
-            for w in writers:
-                w.close()
+            close_writers(writers)
         rig.srv.start()
         try:
             check_acknowledged(rig.srv, acks)
@@ -228,7 +242,8 @@ def test_sessions_resume_after_power_loss(rig, layout):
     r = rig(seed, torn=True, separate_log=(layout == "separate-log-dir"))
     r.srv.start()
     states = []
-    zk = KazooClient(hosts=r.srv.hosts, timeout=15.0)
+    # The client retries every 0.5 s at most: it must be back well within its session timeout.
+    zk = KazooClient(hosts=r.srv.hosts, timeout=15.0, connection_retry=fast_retry())
     zk.add_listener(states.append)
     zk.start(timeout=30)
     try:
@@ -244,8 +259,7 @@ def test_sessions_resume_after_power_loss(rig, layout):
                 r.fs.wait_frozen(30)
                 r.cut()
             finally:
-                for w in writers:
-                    w.close()
+                close_writers(writers)
             r.srv.start()
             wait_until(lambda: zk.connected or KazooState.LOST in states, 30, "reconnect")
             assert KazooState.LOST not in states, "session %#x expired after the cut (%s)" % (
@@ -253,6 +267,8 @@ def test_sessions_resume_after_power_loss(rig, layout):
             assert zk.client_id[0] == sid
             st = zk.exists("/owner")
             assert st is not None and st.ephemeralOwner == sid
+        print("sessions-%s: %s; session %#x and its ephemeral survived every cut" % (
+            layout, describe(r.reports), sid))
     finally:
         stop_kazoo(zk)
 
@@ -338,8 +354,7 @@ def run_ensemble_cuts(er, rng, rounds, pick, name):
                 wait_until(lambda: acked(writers) >= more, 60, "writes while a member is down")
             acks.add(writers)
         finally:
-            for w in writers:
-                w.close()
+            close_writers(writers)
         for sid in victims:
             er.ens.start_member(sid, wait=False)
         er.ens.wait_serving(timeout=90)

@@ -756,6 +756,7 @@ class PowerLossFS:
         remount=False).  Returns the cut's report."""
         if self.proc is None:
             raise PowerLossError("not mounted")
+        t0 = time.monotonic()
         self.freeze()
         for srv in kill:
             if srv.running:
@@ -766,8 +767,11 @@ class PowerLossFS:
                         os.kill(pid, 9)
                     except ProcessLookupError:
                         pass
+        t1 = time.monotonic()
         self._unmount()
+        t2 = time.monotonic()
         rc, rest = self._reap()
+        t3 = time.monotonic()
         lines = [l for l in rest.splitlines() if l.startswith("{")]
         if rc != 0 or not lines:
             raise PowerLossError("power-loss daemon failed at the cut (status %s):\n%s" % (
@@ -780,6 +784,9 @@ class PowerLossFS:
         self.reports.append(report)
         if remount:
             self.mount()
+        # Seconds spent freezing and killing, unmounting, in the daemon's cut, remounting.
+        report["timing"] = [round(t1 - t0, 3), round(t2 - t1, 3), round(t3 - t2, 3),
+                            round(time.monotonic() - t3, 3)]
         return report
 
     def log_tail(self, n=40):
