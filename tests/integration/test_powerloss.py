@@ -143,6 +143,19 @@ class Rig:
             self.fs.close()
 
 
+def close_all(rigs):
+    """Closes every rig (servers stopped, mounts unmounted), then fails on what their servers
+    showed at exit (sanitizer reports), as tests/conftest.py's ServerPool does."""
+    errors = []
+    for r in reversed(rigs):
+        try:
+            r.close()
+        except S.ServerError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n\n".join(errors), pytrace=False)
+
+
 @pytest.fixture
 def rig(tmp_path):
     made = []
@@ -155,11 +168,7 @@ def rig(tmp_path):
     try:
         yield make
     finally:
-        for r in reversed(made):
-            try:
-                r.close()
-            except S.ServerError:
-                pass
+        close_all(made)
 
 
 def describe(reports):
@@ -328,11 +337,7 @@ def ensemble_rig(tmp_path):
     try:
         yield make
     finally:
-        for r in reversed(made):
-            try:
-                r.close()
-            except S.ServerError:
-                pass
+        close_all(made)
 
 
 def run_ensemble_cuts(er, rng, rounds, pick, name):
