@@ -15,8 +15,9 @@ the session is still valid within its timeout, its ephemerals still there); one 
 
 Replay and long runs: every test prints its seed; ZK_POWERLOSS_SEED=N replays it (the cut points
 and tears are seeded; zkd's own timing is not, so a replay reproduces the schedule, not every
-interleaving).  ZK_POWERLOSS_CUTS=N sets the number of cuts per test (default: a few, so the
-file stays within about two minutes on a 2-core machine); a long run:
+interleaving).  ZK_POWERLOSS_CUTS=N sets the number of cut rounds per test (default: 1 to 3; the
+file's 15 rounds take about 65 s on the 2-core test machine, two minutes when it is busy; 20 rounds
+per test took 36 minutes there); a long run:
 
     ZK_POWERLOSS_CUTS=500 /usr/bin/python3 -m pytest -q -s tests/integration/test_powerloss.py
 """
