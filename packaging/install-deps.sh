@@ -24,7 +24,7 @@ PACKAGES=(
   # Debian packages (packaging/deb.sh) and their checks; sd_notify for zkd
   debhelper dpkg-dev lintian libsystemd-dev man-db systemd
   # test harness
-  python3 python3-pytest python3-pytest-timeout python3-kazoo
+  python3 python3-pytest python3-pytest-timeout python3-kazoo python3-fusepy
   inotify-tools attr procps iproute2 psmisc valgrind
   # real partitions between network namespaces (tests/lib/netns.py)
   nftables

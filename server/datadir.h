@@ -26,11 +26,15 @@ int datadir_list(const char *dir, const char *prefix, int newest_first, struct d
 /* Deletes dir/name (purging); logs a failure.  Returns 1 if removed, else 0. */
 int datadir_remove(const char *dir, const char *name);
 
-/* Fsyncs a directory so entries created, renamed or removed in it survive a
- * crash.  Returns 0 or -errno; file systems that cannot sync a directory
- * (EINVAL, ENOTSUP) count as success, since there is nothing more to do. */
-int datadir_fsync(const char *dir);
 /* Deletes `<prefix><16 hex>.tmp` files left by a crash. */
 void datadir_remove_tmp(const char *dir, const char *prefix);
+
+/*
+ * Fsyncs the directory `dir`, so that entries created, renamed or removed in
+ * it survive a power cut (fsync of a file makes its data durable, not its
+ * name).  File systems that cannot sync a directory (EINVAL, ENOTSUP) count
+ * as success.  Returns 0 or -errno.
+ */
+int datadir_fsync(const char *dir);
 
 #endif

@@ -22,9 +22,9 @@
  * event only if the owner may READ under it, as Apache does since
  * ZOOKEEPER-4799 (CVE-2024-23944, in 3.8.4 and in Debian's 3.8.0): the state
  * machine cannot judge, since identities belong to connections.  A watch is
- * used up whether or not its event is delivered.  `session_closed` is called when a closeSession transaction
- * removes a session, just before it is freed, so that whatever refers to it
- * can let go.  Both run on the thread applying the transaction.
+ * used up whether or not its event is delivered.  `session_closed` is called
+ * when a closeSession transaction removes a session, just before it is freed,
+ * so that whatever refers to it can let go.  Both run on the thread applying the transaction.
  */
 #ifndef ZKD_DB_H
 #define ZKD_DB_H

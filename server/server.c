@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 
 #include "conn.h"
+#include "datadir.h"
 #include "election.h"
 #include "fourlw.h"
 #include "quorum.h"
@@ -42,6 +43,13 @@
 #include "write.h"
 #include "zk/proto.h"
 
+/* Creates `path` and its missing parents, then fsyncs the directory holding
+ * each component, so that a directory made here is still named after a power
+ * cut (a new entry is durable only once its directory is fsync'd): without
+ * it, a cut after the first start took dataDir, and every acknowledged write
+ * in it, along.  Components that existed are synced too: an earlier start may
+ * have died between its mkdir and the sync.  A parent we may not open (no
+ * read permission) is skipped. */
 static int mkdirs(const char *path)
 {
     char buf[4096];
@@ -56,6 +64,21 @@ static int mkdirs(const char *path)
     }
     if (mkdir(buf, 0755) && errno != EEXIST)
         return -errno;
+    if (buf[0] != '/') {
+        int rc = datadir_fsync(".");
+        if (rc && rc != -EACCES)
+            return rc;
+    }
+    for (char *p = buf; *p; p++) {
+        if (*p != '/' || !p[1] || p[1] == '/')
+            continue;
+        char c = p[1];
+        p[1] = 0; /* keep the slash: "/" for the root */
+        int rc = datadir_fsync(buf);
+        p[1] = c;
+        if (rc && rc != -EACCES)
+            return rc;
+    }
     return 0;
 }
 
@@ -89,7 +112,10 @@ static int save_secret(struct server *s, const uint8_t secret[32])
     close(fd);
     if (!ok || rename(tmp, s->secret_path))
         return -1;
-    return 0;
+    /* The rename is durable only once dataDir is: without this, a power cut
+     * lost the secret whenever dataLogDir was elsewhere (nothing else syncs
+     * dataDir), and with it every session (passwords derive from it). */
+    return datadir_fsync(s->cfg.data_dir) ? -1 : 0;
 }
 
 /* ---- recovery ---- */

@@ -31,8 +31,8 @@ def wait_for(cond, timeout=30.0, what="condition"):
 class Writer:
     """Pipelines creates and versioned sets; records what the server acknowledged."""
 
-    def __init__(self, hosts, prefix, inflight=64):
-        self.zk = KazooClient(hosts=hosts, timeout=10.0)
+    def __init__(self, hosts, prefix, inflight=64, **client_kw):
+        self.zk = KazooClient(hosts=hosts, timeout=10.0, **client_kw)
         self.zk.start(timeout=15)
         self.prefix = prefix
         self.inflight = threading.Semaphore(inflight)
