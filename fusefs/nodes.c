@@ -162,35 +162,46 @@ char *nodes_path(fuse_ino_t ino, int *kind)
     return p;
 }
 
+/* The kind a znode's state alone gives (the rule of nodes.h, without this
+ * mount's memory). */
+static int stat_kind(const struct zk_stat *st, int null_data)
+{
+    return st->num_children > 0 || null_data ? KIND_DIR : KIND_FILE;
+}
+
 /* Decides the kind by the rule of nodes.h.  Called with mu held. */
 static int node_kind(struct node *n, const struct zk_stat *st, int null_data)
 {
     if (n->was_dir && n->czxid == st->czxid)
         return KIND_DIR;
-    return st->num_children > 0 || null_data ? KIND_DIR : KIND_FILE;
+    return stat_kind(st, null_data);
 }
 
-/* getData on the server; stores into the cache unless invalidated meanwhile. */
-static int fetch_remote(struct zkfs_conn *c, const char *path, char **data, int32_t *len,
-                        struct node_info *info)
+/* The generation of `path`'s node (made if needed, so that an invalidation
+ * from now on is seen), for fetch_store.  OUT n. */
+static uint64_t fetch_begin(const char *path, struct node **n)
 {
     pthread_mutex_lock(&mu);
-    struct node *n = node_find(path, 1);
-    uint64_t gen = n ? n->gen : 0;
+    *n = node_find(path, 1);
+    uint64_t gen = *n ? (*n)->gen : 0;
     pthread_mutex_unlock(&mu);
+    return gen;
+}
 
-    struct zk_request r = {.op = ZK_OP_GETDATA, .path = path};
-    struct zk_result *res = NULL;
-    int rc = zconn_submit(c, &r, &res);
-    if (rc) {
-        zk_result_free(res);
+/* Handles the getData reply `res` (status rc) for node `n`: stores it into
+ * the cache unless an event invalidated the node since `gen`, and fills the
+ * OUT parameters (each may be NULL) as nodes_read does.  Returns rc, or
+ * ZK_SYSTEMERROR when out of memory. */
+static int fetch_store(struct node *n, uint64_t gen, int rc, struct zk_result *res, char **data,
+                       int32_t *len, struct node_info *info)
+{
+    if (rc)
         return rc;
-    }
     struct node_info in = {.st = res->stat, .null_data = res->data_len < 0};
     pthread_mutex_lock(&mu);
     if (n && n->czxid != 0 && n->czxid != in.st.czxid)
         n->was_dir = 0; /* another incarnation of the path */
-    in.kind = n ? node_kind(n, &in.st, in.null_data) : (in.null_data || in.st.num_children ? KIND_DIR : KIND_FILE);
+    in.kind = n ? node_kind(n, &in.st, in.null_data) : stat_kind(&in.st, in.null_data);
     if (n && caching && n->gen == gen) {
         free(n->data);
         n->data = NULL;
@@ -217,6 +228,19 @@ static int fetch_remote(struct zkfs_conn *c, const char *path, char **data, int3
         *len = res->data_len > 0 ? res->data_len : 0;
     if (info)
         *info = in;
+    return rc;
+}
+
+/* getData on the server; stores into the cache unless invalidated meanwhile. */
+static int fetch_remote(struct zkfs_conn *c, const char *path, char **data, int32_t *len,
+                        struct node_info *info)
+{
+    struct node *n;
+    uint64_t gen = fetch_begin(path, &n);
+    struct zk_request r = {.op = ZK_OP_GETDATA, .path = path};
+    struct zk_result *res = NULL;
+    int rc = zconn_submit(c, &r, &res);
+    rc = fetch_store(n, gen, rc, res, data, len, info);
     zk_result_free(res);
     return rc;
 }
@@ -232,6 +256,51 @@ int nodes_fetch(struct zkfs_conn *c, const char *path, struct node_info *info)
     }
     pthread_mutex_unlock(&mu);
     return fetch_remote(c, path, NULL, NULL, info);
+}
+
+int nodes_fetch_many(struct zkfs_conn *c, const char *const *paths, size_t count,
+                     struct node_info *infos, int *rcs)
+{
+    struct zk_request *reqs = calloc(count, sizeof *reqs);
+    struct node **ns = calloc(count, sizeof *ns);
+    uint64_t *gens = calloc(count, sizeof *gens);
+    size_t *idx = calloc(count, sizeof *idx);
+    int *st = calloc(count, sizeof *st);
+    struct zk_result **res = calloc(count, sizeof *res);
+    int ret = 0;
+    if (count && !(reqs && ns && gens && idx && st && res)) {
+        ret = ZK_SYSTEMERROR;
+        goto out;
+    }
+    size_t m = 0; /* requests to send */
+    for (size_t i = 0; i < count; i++) {
+        pthread_mutex_lock(&mu);
+        struct node *n = node_find(paths[i], 0);
+        int hit = n && n->stat_valid;
+        if (hit)
+            infos[i] = n->info;
+        pthread_mutex_unlock(&mu);
+        if (hit) {
+            rcs[i] = 0;
+            continue;
+        }
+        gens[m] = fetch_begin(paths[i], &ns[m]);
+        reqs[m] = (struct zk_request){.op = ZK_OP_GETDATA, .path = paths[i]};
+        idx[m++] = i;
+    }
+    ret = zconn_submit_many(c, reqs, m, st, res);
+    for (size_t k = 0; ret == 0 && k < m; k++)
+        rcs[idx[k]] = fetch_store(ns[k], gens[k], st[k], res[k], NULL, NULL, &infos[idx[k]]);
+    for (size_t k = 0; ret == 0 && k < m; k++)
+        zk_result_free(res[k]);
+out:
+    free(reqs);
+    free(ns);
+    free(gens);
+    free(idx);
+    free(st);
+    free(res);
+    return ret;
 }
 
 int nodes_read(struct zkfs_conn *c, const char *path, char **data, int32_t *len,

@@ -28,6 +28,7 @@
 #ifndef ZKFS_NODES_H
 #define ZKFS_NODES_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -60,6 +61,13 @@ char *nodes_path(fuse_ino_t ino, int *kind);
 /* Reads a znode's stat and kind, from the cache or the server.
  * OUT info.  Returns 0 or a ZK_* status. */
 int nodes_fetch(struct zkfs_conn *c, const char *path, struct node_info *info);
+
+/* nodes_fetch for `count` paths at once: those not cached are read with
+ * pipelined getData requests (about one round trip for all).  OUT infos[i],
+ * OUT rcs[i]: as nodes_fetch's info and return value for paths[i].
+ * Returns 0, or ZK_SYSTEMERROR (out of memory; infos and rcs unset). */
+int nodes_fetch_many(struct zkfs_conn *c, const char *const *paths, size_t count,
+                     struct node_info *infos, int *rcs);
 
 /* Reads a znode's data, from the cache or the server.  OUT data: malloc'ed
  * copy (NULL when empty or null), OUT len, OUT info (may be NULL).

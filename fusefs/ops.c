@@ -266,7 +266,8 @@ static void zkfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int 
     off_t size = -1;
     int err = 0;
     if (notify_is_self(req)) {
-        nodes_invalidate(path); /* replaying a remote change: report it */
+        /* Replaying a remote change: nothing to do.  The notifier read the
+         * znode after the event, so the cached attributes are current. */
     } else if (to_set & FUSE_SET_ATTR_SIZE) {
         struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
         if (kind == KIND_DIR)
@@ -385,7 +386,11 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, int d
     }
     if (notify_is_self(req)) { /* replaying a creation by another client */
         notify_test_pause();
-        reply_node_entry(req, path, dir ? KIND_DIR : KIND_FILE);
+        struct node_info info;
+        if (nodes_fetch(z->conn, path, &info) == ZK_NONODE)
+            reply_ghost_entry(req, path, dir ? KIND_DIR : KIND_FILE); /* deleted since */
+        else
+            reply_node_entry(req, path, dir ? KIND_DIR : KIND_FILE);
         free(path);
         return;
     }
