@@ -166,13 +166,19 @@ char *nodes_path(fuse_ino_t ino, int *kind)
  * mount's memory). */
 static int stat_kind(const struct zk_stat *st, int null_data)
 {
-    return st->num_children > 0 || null_data ? KIND_DIR : KIND_FILE;
+    if (st->num_children > 0)
+        return KIND_DIR;
+    if (st->ephemeral_owner != 0)
+        return KIND_FILE; /* can never have children */
+    if (null_data || (st->data_length == 0 && st->version == 0))
+        return KIND_DIR; /* made by mkdir, or a parent-to-be never written */
+    return KIND_FILE;
 }
 
 /* Decides the kind by the rule of nodes.h.  Called with mu held. */
 static int node_kind(struct node *n, const struct zk_stat *st, int null_data)
 {
-    if (n->was_dir && n->czxid == st->czxid)
+    if (n->was_dir && (n->czxid == 0 || n->czxid == st->czxid)) /* 0: just moved here */
         return KIND_DIR;
     return stat_kind(st, null_data);
 }
@@ -484,6 +490,7 @@ void nodes_move(const char *from, const char *to)
             f->cur[k] = NULL;
         }
         t->czxid = 0; /* the moved znode is a new incarnation at `to` */
+        t->was_dir = f->was_dir && t->cur[KIND_DIR];
         node_drop_cache(f);
         f->czxid = 0;
         f->was_dir = 0;

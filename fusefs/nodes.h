@@ -8,9 +8,14 @@
  *   KIND_DIR   the znode shown as a directory
  *   KIND_FILE  the znode shown as a regular file
  *   KIND_DATA  the hidden .zkdata entry of a directory: its data as a file
- * A znode is a directory when it has children or null data (mkdir), or when
- * this mount has already shown it as one (a directory emptied of children
- * stays a directory).  When a znode is deleted, or a file gains a child and
+ * A znode is a directory when it has children, or null data (mkdir), or
+ * empty data that was never written (data version 0: a parent-to-be, as
+ * kazoo's ensure_path and Curator's creatingParentsIfNeeded make them), or
+ * when this mount has already shown it as one (a directory emptied of
+ * children, or given data, stays a directory).  It is a file when it is
+ * ephemeral (it can never have children) or has data, or empty data that
+ * was written (version > 0: zkfs creates its files so, see ops.c).  When a
+ * znode is deleted, or a file gains a child and
  * turns into a directory, its inodes are detached from the node: the next
  * lookup gets a fresh inode number, and the kernel never sees an inode
  * change its type.

@@ -179,6 +179,37 @@ void notify_unexpect(int type, const char *path)
     take_expect(type, path);
 }
 
+/* 1 if `path` is `prefix` followed by a 10-digit sequence number. */
+static int is_sequential_of(const char *path, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(path, prefix, pl) != 0 || strlen(path + pl) != 10)
+        return 0;
+    for (const char *c = path + pl; *c; c++)
+        if (*c < '0' || *c > '9')
+            return 0;
+    return 1;
+}
+
+/* Removes one NOTIFY_SEQ_FILE expectation that `path` matches.  Returns 1
+ * if found. */
+static int take_seq_file(const char *path)
+{
+    int found = 0;
+    pthread_mutex_lock(&nt.mu);
+    for (struct expect **pp = &nt.expects; *pp; pp = &(*pp)->next) {
+        struct expect *e = *pp;
+        if (e->type == NOTIFY_SEQ_FILE && is_sequential_of(path, e->path)) {
+            *pp = e->next;
+            free(e);
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&nt.mu);
+    return found;
+}
+
 static void set_op(int op, const char *path)
 {
     pthread_mutex_lock(&nt.mu);
@@ -224,6 +255,7 @@ static void inval_inode(fuse_ino_t ino, off_t off)
 struct replay_ev {
     int type;              /* ZK_EVENT_* */
     int own;               /* made through this mount: the kernel knows */
+    int seq_file;          /* a sequential file this mount is creating */
     int rc;                /* status of the read made after the event */
     struct node_info info; /* its result (created, changed) */
     const char *path;      /* the job's */
@@ -394,6 +426,8 @@ static void run_batch(struct job *jobs, size_t n)
             free(parent);
         }
         e->own = take_expect(j->type, j->path);
+        if (!e->own && j->type == ZK_EVENT_CREATED)
+            e->seq_file = take_seq_file(j->path);
         if (e->own || j->type == ZK_EVENT_DELETED)
             continue;
         if (j->type == ZK_EVENT_CHANGED) {
@@ -413,6 +447,8 @@ static void run_batch(struct job *jobs, size_t n)
         struct replay_ev *e = &b->ev[which[k]];
         e->rc = rcs[k];
         e->info = infos[k];
+        if (e->seq_file && e->rc == 0 && e->info.st.num_children == 0)
+            e->info.kind = KIND_FILE; /* made by this mount, its mark still to come */
     }
     int64_t t1 = now_ns();
     if (selfop_run_fn(replay_batch, batch_free, b) == 0)

@@ -61,4 +61,10 @@ void notify_test_pause(void);
 void notify_expect(int type, const char *path);
 void notify_unexpect(int type, const char *path);
 
+/* Type of notify_expect for a sequential file this mount is about to
+ * create: `path` is parent/prefix.  The creation of parent/prefixNNNNNNNNNN
+ * is then still reported (for the real name, see do_create), but as a file,
+ * although the znode is empty and unwritten until its mark (ops.c). */
+#define NOTIFY_SEQ_FILE 1001
+
 #endif

@@ -368,6 +368,86 @@ static void zkfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fh_free(h);
 }
 
+/* mkdir: a znode with null data.  OUT res: its create2 result (path, stat).
+ * Returns a ZK_* status. */
+static int create_dir(struct zkfs *z, const char *path, struct zk_result **res)
+{
+    struct zk_request r = {.op = ZK_OP_CREATE2, .path = path, .data = NULL, .data_len = -1,
+                           .create_mode = ZK_PERSISTENT};
+    return zconn_submit(z->conn, &r, res);
+}
+
+/*
+ * A file: a znode with empty data that is marked as written (data version
+ * 1), so that every mount, now and after a remount, shows it as a file and
+ * not as a parent-to-be (empty data never written, see nodes.h).  A plain
+ * name is one multi [create, setData] (atomic: no other client ever sees
+ * the znode at version 0); a sequential name is known only after its
+ * create, so it is a create then a setData (another mount may show it as a
+ * directory in between; this one is told, NOTIFY_SEQ_FILE); an ephemeral
+ * is a file anyway and needs no mark.
+ * OUT res: a result with the created path and its stat.  Returns a ZK_*
+ * status (the first failing op's for the multi).
+ */
+static int create_file(struct zkfs *z, const char *path, int mode, struct zk_result **res)
+{
+    if (mode == ZK_EPHEMERAL || mode == ZK_EPHEMERAL_SEQUENTIAL) {
+        struct zk_request r = {.op = ZK_OP_CREATE2, .path = path, .data = "", .data_len = 0,
+                               .create_mode = mode};
+        return zconn_submit(z->conn, &r, res);
+    }
+    if (mode == ZK_PERSISTENT_SEQUENTIAL) {
+        struct zk_request r = {.op = ZK_OP_CREATE2, .path = path, .data = "", .data_len = 0,
+                               .create_mode = mode};
+        notify_expect(NOTIFY_SEQ_FILE, path); /* our own watch event may come first */
+        int rc = zconn_submit(z->conn, &r, res);
+        if (rc) {
+            notify_unexpect(NOTIFY_SEQ_FILE, path);
+            return rc;
+        }
+        const char *made = (*res)->path ? (*res)->path : path;
+        notify_expect(ZK_EVENT_CHANGED, made);
+        struct zk_request set = {.op = ZK_OP_SETDATA, .path = made, .data = "", .data_len = 0,
+                                 .version = 0};
+        struct zk_result *sres = NULL;
+        rc = zconn_submit(z->conn, &set, &sres);
+        if (rc)
+            notify_unexpect(ZK_EVENT_CHANGED, made);
+        else
+            (*res)->stat = sres->stat;
+        zk_result_free(sres);
+        return 0; /* created; unmarked only if the setData failed */
+    }
+    zk_txn_t *txn = zk_txn_new();
+    if (!txn)
+        return ZK_SYSTEMERROR;
+    zk_txn_create(txn, path, "", 0, NULL, 0, mode, 0);
+    zk_txn_set(txn, path, "", 0, 0);
+    notify_expect(ZK_EVENT_CHANGED, path);
+    struct zk_request m = {.op = ZK_OP_MULTI, .txn = txn};
+    struct zk_result *mres = NULL;
+    int rc = zconn_submit(z->conn, &m, &mres);
+    zk_txn_free(txn);
+    if (rc) {
+        notify_unexpect(ZK_EVENT_CHANGED, path);
+        zk_result_free(mres);
+        return rc;
+    }
+    /* The create's result carries the path, the setData's the final stat. */
+    struct zk_result *out = calloc(1, sizeof *out);
+    if (out && mres->nresults == 2 && (out->path = strdup(path))) {
+        out->stat = mres->results[1].stat;
+        out->has_stat = 1;
+    } else if (out) {
+        free(out);
+        out = NULL;
+        rc = ZK_SYSTEMERROR;
+    }
+    zk_result_free(mres);
+    *res = out;
+    return rc;
+}
+
 /* create, mknod, mkdir.  `fi` is set for create; `dir` for mkdir. */
 static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, int dir,
                       struct fuse_file_info *fi)
@@ -410,9 +490,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, int d
      * notifier raise IN_CREATE for the real name as well. */
     if (mark == MARK_NONE)
         notify_expect(ZK_EVENT_CREATED, path);
-    struct zk_request r = {.op = ZK_OP_CREATE2, .path = path, .data = dir ? NULL : "",
-                           .data_len = dir ? -1 : 0, .create_mode = modes[mark]};
-    int rc = zconn_submit(z->conn, &r, &res);
+    int rc = dir ? create_dir(z, path, &res) : create_file(z, path, modes[mark], &res);
     if (rc && mark == MARK_NONE)
         notify_unexpect(ZK_EVENT_CREATED, path);
     if (rc == ZK_NODEEXISTS && fi && mark == MARK_NONE && !(fi->flags & O_EXCL)) {
@@ -590,14 +668,22 @@ static int rename_leaf(struct zkfs *z, const char *from, const char *to, unsigne
         zk_txn_delete(txn, to, tst.version);
     zk_txn_create(txn, to, old->data_len < 0 ? NULL : old->data, old->data_len, acl->acl, acl->nacl,
                   ZK_PERSISTENT, 0);
+    /* An empty file keeps its written mark (nodes.h), so it stays a file. */
+    int mark = old->data_len == 0 && old->stat.version > 0;
+    if (mark)
+        zk_txn_set(txn, to, "", 0, 0);
     zk_txn_delete(txn, from, old->stat.version);
     if (replace)
         notify_expect(ZK_EVENT_DELETED, to);
     notify_expect(ZK_EVENT_CREATED, to);
+    if (mark)
+        notify_expect(ZK_EVENT_CHANGED, to);
     notify_expect(ZK_EVENT_DELETED, from);
     struct zk_request m = {.op = ZK_OP_MULTI, .txn = txn};
     rc = zconn_submit(z->conn, &m, NULL);
     if (rc) {
+        if (mark)
+            notify_unexpect(ZK_EVENT_CHANGED, to);
         if (replace)
             notify_unexpect(ZK_EVENT_DELETED, to);
         notify_unexpect(ZK_EVENT_CREATED, to);
