@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "zconn.h"
 #include "log.h"
@@ -253,6 +255,21 @@ static int truncate_path(struct zkfs *z, const char *path, off_t size)
     return err;
 }
 
+/* 1 if the mode, owner and group asked for (if any) are the ones zkfs
+ * shows (nodes_attr), so that `chmod 644 f`, `cp -p` of such a file or a
+ * `chown` to the mounting user change nothing and succeed. */
+static int setattr_noop_ids(int kind, const struct stat *attr, int to_set)
+{
+    mode_t shown = kind == KIND_DIR ? 0755 : 0644;
+    if ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != shown)
+        return 0;
+    if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid())
+        return 0;
+    if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid())
+        return 0;
+    return 1;
+}
+
 static void zkfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                          struct fuse_file_info *fi)
 {
@@ -268,6 +285,8 @@ static void zkfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int 
     if (notify_is_self(req)) {
         /* Replaying a remote change: nothing to do.  The notifier read the
          * znode after the event, so the cached attributes are current. */
+    } else if (!setattr_noop_ids(kind, attr, to_set)) {
+        err = EPERM; /* znodes have no mode or owner: ACLs are user.zk.acl */
     } else if (to_set & FUSE_SET_ATTR_SIZE) {
         struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
         if (kind == KIND_DIR)
@@ -286,7 +305,7 @@ static void zkfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int 
             err = truncate_path(z, path, attr->st_size);
         }
     }
-    /* Mode, owner and times have no znode counterpart: accepted, unchanged. */
+    /* Times have no znode counterpart: accepted, unchanged (touch works). */
     free(path);
     if (err)
         fuse_reply_err(req, err);
@@ -929,8 +948,38 @@ static void zkfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     fuse_reply_err(req, strncmp(name, "user.zk.", 8) == 0 ? EPERM : ENODATA);
 }
 
+/*
+ * Locks: znodes have no byte-range or whole-file locks, and a lock kept
+ * only in this kernel would not exclude another mount or client, so
+ * fcntl and flock locks fail with ENOLCK instead of seeming to work.
+ * Unlocking (nothing is ever held) succeeds; F_GETLK fails like the rest.
+ * Leases across mounts are ephemeral files (NAME@eph, docs/zkfs.md).
+ */
+static void zkfs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+                       struct flock *lock)
+{
+    fuse_reply_err(req, ENOLCK);
+}
+
+static void zkfs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+                       struct flock *lock, int sleep)
+{
+    fuse_reply_err(req, lock->l_type == F_UNLCK ? 0 : ENOLCK);
+}
+
+static void zkfs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+    fuse_reply_err(req, (op & LOCK_UN) ? 0 : ENOLCK);
+}
+
 static void zkfs_init(void *userdata, struct fuse_conn_info *conn)
 {
+    /* Lock requests come to zkfs (to fail clearly) instead of being kept
+     * in this kernel only. */
+    if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+        conn->want |= FUSE_CAP_POSIX_LOCKS;
+    if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+        conn->want |= FUSE_CAP_FLOCK_LOCKS;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
         conn->want |= FUSE_CAP_ATOMIC_O_TRUNC; /* one setData for `echo >` */
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
@@ -963,4 +1012,7 @@ const struct fuse_lowlevel_ops zkfs_ops = {
     .listxattr = zkfs_listxattr,
     .removexattr = zkfs_removexattr,
     .create = zkfs_create,
+    .getlk = zkfs_getlk,
+    .setlk = zkfs_setlk,
+    .flock = zkfs_flock,
 };

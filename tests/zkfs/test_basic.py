@@ -196,3 +196,35 @@ def test_leaf_gains_a_child(mounted):
     wait_until(lambda: os.path.isdir(m.p("leaf")), what="leaf turned into a directory")
     assert os.listdir(m.p("leaf")) == ["child"]
     assert open(m.p("leaf/.zkdata")).read() == "leaf data"
+
+
+def test_chmod_chown_and_locks_fail_clearly(mounted):
+    import fcntl
+    m, zk = mounted
+    f = m.p("f")
+    sh("echo x > %s && mkdir %s" % (f, m.p("d")))
+    # Znodes have no mode or owner: a change is refused, the mode shown is accepted unchanged.
+    with pytest.raises(PermissionError):
+        os.chmod(f, 0o600)
+    with pytest.raises(PermissionError):
+        os.chmod(m.p("d"), 0o700)
+    os.chmod(f, 0o644)
+    os.chmod(m.p("d"), 0o755)
+    os.chown(f, os.getuid(), os.getgid())
+    with pytest.raises(PermissionError):
+        os.chown(f, os.getuid() + 1, -1)
+    assert os.stat(f).st_mode & 0o7777 == 0o644
+    sh("touch %s" % f)  # times: accepted, nothing to change
+    # Locks would hold in this kernel only: they fail with ENOLCK, unlocking succeeds.
+    with open(f, "r+") as fh:
+        for call in (lambda: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB),
+                     lambda: fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB),
+                     lambda: fcntl.lockf(fh, fcntl.LOCK_SH)):
+            with pytest.raises(OSError) as e:
+                call()
+            assert e.value.errno == errno.ENOLCK
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fcntl.lockf(fh, fcntl.LOCK_UN)
+    r = sh("flock -n %s true" % f, check=False)
+    assert r.returncode != 0 and "No locks available" in r.stderr
+    assert zk.get(m.zpath("f"))[0] == b"x\n"
