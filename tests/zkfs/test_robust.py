@@ -120,7 +120,8 @@ def test_session_expiry_is_survived(server, zk, zkfs_mount):
             assert gone.wait(30), "session did not expire"
         finally:
             os.kill(m.proc.pid, signal.SIGCONT)
-        wait_until(lambda: "new session" in m.log_text(), what="a new session")
+        # "new session 0x...", not the expiry line, which ends in "opening a new session".
+        wait_until(lambda: "zkfs: new session 0x" in m.log_text(), what="a new session")
         assert "expired" in m.log_text()
         with open(m.p("after"), "w") as f:
             f.write("still mounted")
