@@ -4,7 +4,16 @@
  *
  * Work arrives from libzk's thread through a mutex-guarded FIFO.  Session
  * changes come through the same queue, so a renewal after expiry is done
- * here too (libzk's own thread may not wait for a new session).
+ * here too (libzk's own thread may not wait for a new session); a session
+ * change is never part of a batch, so the events before it are replayed
+ * before it is handled and those after it after.
+ *
+ * A batch's cost: one pass over the expectations per event, the kernel
+ * invalidations, one zk_blocking_submit_many of getData for the created
+ * and changed znodes, one hand-over to the replay thread; then per event
+ * only its system call (two FUSE round trips for a create: the kernel's
+ * lookup of the new name, then mknod).  The notifier waits for the batch
+ * to be replayed before it takes the next one.
  */
 #include "notify.h"
 
