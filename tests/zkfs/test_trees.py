@@ -6,6 +6,8 @@ import os
 import subprocess
 import uuid
 
+import pytest
+
 from tests.lib.waiting import wait_until
 
 
@@ -134,3 +136,32 @@ def test_leaf_turning_into_a_directory_under_watchers(mounted, inotify):
     wr.wait_for(lambda ev, p: ev == ["MODIFY"] and p == leaf + "/.zkdata")
     zk.delete(m.zpath("leaf/kid2"))
     wr.wait_for(lambda ev, p: ev == ["DELETE"] and p == leaf + "/kid2")
+
+
+@pytest.fixture(scope="module")
+def curator_trees(tmp_path_factory):
+    """CuratorTrees compiled (javac), as a classpath; fails as tests/integration does when
+    Curator or javac is missing."""
+    from tests.integration.test_curator import classpath
+    cp = classpath()
+    if not any("curator-recipes" in p for p in cp) or not os.path.exists("/usr/bin/javac"):
+        pytest.fail("Curator (libcurator-recipes-java) or javac missing: run packaging/install-deps.sh")
+    out = str(tmp_path_factory.mktemp("curator-trees"))
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "java",
+                       "CuratorTrees.java")
+    subprocess.run(["javac", "-nowarn", "-cp", ":".join(cp), "-d", out, src], check=True,
+                   capture_output=True, timeout=300)
+    return ":".join(cp + [out])
+
+
+def test_trees_made_by_curator_are_directories(mounted, curator_trees):
+    m, zk = mounted
+    p = subprocess.run(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", curator_trees,
+                        "CuratorTrees", m.hosts.split("/")[0], m.zk_root],
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0 and "mkdirs => 0" in p.stdout, p.stdout + p.stderr
+    for d in ("services", "services/api", "services/api/instances", "config", "config/app",
+              "config/app/env"):
+        assert os.path.isdir(m.p(d)), d
+    assert os.path.isfile(m.p("services/api/instances/i-1"))
+    assert os.listdir(m.p("config/app/env")) == []
