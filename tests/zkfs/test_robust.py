@@ -242,3 +242,20 @@ def test_bad_command_lines(tmp_path):
     r = subprocess.run([ZKFS, "not a host list", str(tmp_path), "-f"], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode != 0 and "cannot open a session" in r.stderr
+
+
+def test_lazy_unmount_of_a_dead_mount(server_factory, zkfs_mount):
+    """No server reachable: a request fails within the session timeout, `umount -l` returns at
+    once, and zkfs exits by itself once the kernel has let the mount go."""
+    srv = server_factory("zkd")
+    m = zkfs_mount(srv, opts=["session_timeout=4000"])
+    os.mkdir(m.p("d"))
+    srv.stop()
+    t0 = time.monotonic()
+    with pytest.raises(OSError) as e:
+        os.listdir(m.p("d"))  # opendir: one getChildren, which no server answers
+    assert e.value.errno == errno.ETIMEDOUT and time.monotonic() - t0 < 30
+    r = subprocess.run(["umount", "-l", m.path], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert m.proc.wait(60) == 0  # the kernel ended the connection: a clean exit
+    assert not os.path.ismount(m.path)
