@@ -887,10 +887,28 @@ static void zkfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
     fuse_reply_err(req, 0);
 }
 
+/* Free "inodes" shown by statfs: ZooKeeper sets no limit on the number of
+ * znodes, so a constant that never looks full (docs/zkfs.md, df). */
+#define STATFS_FREE_FILES 2147483647u
+
+/* df: the znodes of the mounted tree (getAllChildrenNumber of the root,
+ * plus the root) as used inodes; no size (no server keeps a byte count of
+ * a subtree). */
 static void zkfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
     struct statvfs st = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255};
-    fuse_reply_statfs(req, &st);
+    struct zk_request r = {.op = ZK_OP_GETALLCHILDRENNUMBER, .path = "/"};
+    struct zk_result *res = NULL;
+    int rc = zconn_submit(fs(req)->conn, &r, &res);
+    if (rc == 0) {
+        st.f_ffree = st.f_favail = STATFS_FREE_FILES;
+        st.f_files = (fsfilcnt_t)res->number + 1 + STATFS_FREE_FILES;
+    }
+    zk_result_free(res);
+    if (rc)
+        reply_zk(req, rc);
+    else
+        fuse_reply_statfs(req, &st);
 }
 
 static void zkfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)

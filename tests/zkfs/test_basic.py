@@ -228,3 +228,15 @@ def test_chmod_chown_and_locks_fail_clearly(mounted):
     r = sh("flock -n %s true" % f, check=False)
     assert r.returncode != 0 and "No locks available" in r.stderr
     assert zk.get(m.zpath("f"))[0] == b"x\n"
+
+
+def test_df_counts_znodes(mounted):
+    m, zk = mounted
+    os.mkdir(m.p("a"))
+    zk.create(m.zpath("a/b"), b"x")
+    zk.create(m.zpath("a/c"), b"")
+    st = os.statvfs(m.path)
+    assert st.f_files - st.f_ffree == 4  # the mount's root, a, a/b, a/c
+    assert st.f_blocks == 0
+    out = sh("df -i %s" % m.path).stdout.splitlines()[-1].split()
+    assert out[2] == "4", out  # IUsed
