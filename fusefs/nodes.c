@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zconn.h"
@@ -48,6 +49,7 @@ static struct node **node_tab;
 static struct inode **inode_tab;
 static fuse_ino_t next_ino = FUSE_ROOT_ID;
 static int caching;
+static struct timespec mounted_at; /* shown for times the server leaves at 0 */
 
 static uint32_t hash_str(const char *s)
 {
@@ -109,6 +111,7 @@ static void node_drop_cache(struct node *n)
 
 int nodes_init(void)
 {
+    clock_gettime(CLOCK_REALTIME, &mounted_at);
     node_tab = calloc(NBUCKETS, sizeof *node_tab);
     inode_tab = calloc(NBUCKETS, sizeof *inode_tab);
     struct node *root = node_tab && inode_tab ? node_find("/", 1) : NULL;
@@ -470,6 +473,8 @@ void nodes_attr(fuse_ino_t ino, int kind, const struct node_info *info, struct s
     out->st_gid = getgid();
     out->st_mtim.tv_sec = st->mtime / 1000;
     out->st_mtim.tv_nsec = (st->mtime % 1000) * 1000000;
+    if (st->mtime == 0) /* ZooKeeper's root znode "/" has no times */
+        out->st_mtim = mounted_at;
     out->st_atim = out->st_mtim;
     out->st_ctim = out->st_mtim;
 }

@@ -240,3 +240,12 @@ def test_df_counts_znodes(mounted):
     assert st.f_blocks == 0
     out = sh("df -i %s" % m.path).stdout.splitlines()[-1].split()
     assert out[2] == "4", out  # IUsed
+
+
+def test_root_times(server, zk, zkfs_mount):
+    import time
+    t0 = time.time()
+    whole = zkfs_mount(server, chroot="/")  # ZooKeeper's "/" has mtime 0
+    assert t0 - 1 <= os.stat(whole.path).st_mtime <= time.time() + 1
+    m = zkfs_mount(server)  # a chroot: its znode's own times
+    assert os.stat(m.path).st_mtime_ns // 1000000 == zk.exists(m.zk_root).mtime
