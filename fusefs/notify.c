@@ -406,7 +406,7 @@ static void run_batch(struct job *jobs, size_t n)
     struct batch *b = malloc(sizeof *b + n * sizeof b->ev[0]);
     const char **paths = malloc(n * sizeof *paths);
     size_t *which = malloc(n * sizeof *which);
-    struct node_info *infos = malloc(n * sizeof *infos);
+    struct node_info *infos = calloc(n, sizeof *infos); /* set only where a read succeeds */
     int *rcs = malloc(n * sizeof *rcs);
     if (b)
         b->jobs = jobs, b->n = 0;
