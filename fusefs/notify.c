@@ -308,19 +308,23 @@ static void replay_modify(const struct replay_ev *e)
 }
 
 /* Replays a deletion: unlink or rmdir as the kernel knows the name (a
- * file if it does not know it). */
+ * file if it does not know it).  The inodes are detached only after the
+ * call: the kernel's lookup of an expired name then finds the inode it
+ * holds (a new number would make it drop the name and look it up again,
+ * one more round trip per event). */
 static void replay_delete(const char *path)
 {
     fuse_ino_t inos[KIND_COUNT];
-    nodes_detach(path, inos);
     char *mp = mount_path(path, NULL);
-    if (!mp)
+    if (!mp) {
+        nodes_detach(path, inos);
         return;
-    int err = inos[KIND_DIR] ? replay(NOP_DELETE_DIR, path, SELFOP_RMDIR, mp, 0)
-                             : replay(NOP_DELETE, path, SELFOP_UNLINK, mp, 0);
+    }
+    int err = nodes_current(path, KIND_DIR) ? replay(NOP_DELETE_DIR, path, SELFOP_RMDIR, mp, 0)
+                                            : replay(NOP_DELETE, path, SELFOP_UNLINK, mp, 0);
     if (err && err != ENOENT)
         zkfs_log(LOG_DEBUG, "notify: delete %s: %s", mp, strerror(err));
-    nodes_detach(path, inos); /* the inode the replay's lookup made */
+    nodes_detach(path, inos); /* a re-creation gets new inode numbers */
     free(mp);
 }
 
