@@ -114,9 +114,9 @@ static void *selfop_main(void *arg)
             if (c->release)
                 c->release(c->arg);
             free(c);
-        }
-        else
+        } else {
             pthread_cond_broadcast(&so.cv);
+        }
     }
     pthread_mutex_unlock(&so.mu);
     return NULL;
