@@ -259,3 +259,24 @@ def test_lazy_unmount_of_a_dead_mount(server_factory, zkfs_mount):
     assert r.returncode == 0, r.stderr
     assert m.proc.wait(60) == 0  # the kernel ended the connection: a clean exit
     assert not os.path.ismount(m.path)
+
+
+def test_lazy_unmount_during_a_burst_of_replays(server, zk, zkfs_mount, inotify):
+    """A lazy unmount while remote creates are being replayed: zkfs exits cleanly, and no replay
+    reaches the directory underneath the mount point (the replay thread works with paths
+    relative to the mount it entered, docs/zkfs.md)."""
+    m = zkfs_mount(server)
+    w = inotify(m.path, recursive=False)
+    pending = []
+    for base in range(0, 5000, 1000):
+        t = zk.transaction()
+        for i in range(base, base + 1000):
+            t.create(m.zpath("n%05d" % i), b"v")
+        pending.append(t.commit_async())
+    w.wait_for(lambda ev, p: ev == ["CREATE"])  # replays are under way
+    r = subprocess.run(["umount", "-l", m.path], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert m.proc.wait(60) == 0
+    assert os.listdir(m.path) == []  # the directory underneath
+    for a in pending:
+        a.get(timeout=30)
