@@ -19,6 +19,10 @@ the generator CPU (0) and so does the zkfs daemon it starts; the server is on CP
             replaying 100,000 NodeCreated events as inotify CREATEs while the listing is
             timed): the first listing through the mount and the median of R repeated
             listings (each opendir is one getChildren, see docs/zkfs.md).
+  burst     a remote burst in one directory: B creates (full: 100,000), then 10,000 setData and
+            10,000 deletes, each sent by kazoo as multis of 1,000 without waiting; a ctypes
+            inotify reader thread counts IN_CREATE / IN_MODIFY / IN_DELETE: events per second
+            (first send to last event) and the time from the last ack to the last event.
   inotify   ctypes inotify (no library) on a directory of the mount; kazoo's set_async /
             create_async of a znode in it; time from just before the call (the "send") to
             the read of the IN_MODIFY / IN_CREATE for that name; the write's ack time (set by
@@ -51,9 +55,10 @@ from tests.lib import servers as S  # noqa: E402
 PROFILES = {
     # cat_n: reads timed; children: size of the listed directory; ls_repeat: repeated listings;
     # events: samples per inotify row
-    "full": dict(cat_n=20000, children=100_000, ls_repeat=5, events=1000),
-    "quick": dict(cat_n=5000, children=100_000, ls_repeat=3, events=300),
-    "smoke": dict(cat_n=300, children=2000, ls_repeat=2, events=30),
+    # burst: remote creates in the burst row (then up to 10,000 setData and deletes)
+    "full": dict(cat_n=20000, children=100_000, ls_repeat=5, events=1000, burst=100_000),
+    "quick": dict(cat_n=5000, children=100_000, ls_repeat=3, events=300, burst=20_000),
+    "smoke": dict(cat_n=300, children=2000, ls_repeat=2, events=30, burst=2000),
 }
 
 CREATE_BATCH = 2000
@@ -61,6 +66,8 @@ CAT_SIZE = 100
 
 IN_MODIFY = 0x00000002
 IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_Q_OVERFLOW = 0x00004000
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 EVENT_HDR = struct.Struct("iIII")
@@ -318,6 +325,76 @@ def row_inotify(mnt, zk, zroot, samples, kind):
                         sorted(range(samples), key=lambda i: -ev_lat[i])[:3]]}
 
 
+def row_burst(mnt, zk, zroot, creates):
+    """Remote bursts in one directory: {op: {n, events_per_sec, ack_s, last_event_after_ack_s}}."""
+    import threading
+    d = zroot + "/burst"
+    zcall(zk.create_async, d, None)
+    dpath = os.path.join(mnt.path, "burst")
+    os.listdir(dpath)
+    ino = Inotify(dpath, IN_CREATE | IN_MODIFY | IN_DELETE)
+    counts = {IN_CREATE: 0, IN_MODIFY: 0, IN_DELETE: 0}
+    last = {}
+    cv = threading.Condition()
+    stop = []
+
+    def reader():  # keeps the kernel's queue (16,384 events) from overflowing
+        while not stop:
+            if not ino._read(0.2):
+                continue
+            with cv:
+                for m, _n, t in ino.pending:
+                    if m & IN_Q_OVERFLOW:
+                        counts[IN_Q_OVERFLOW] = 1
+                    for k in (IN_CREATE, IN_MODIFY, IN_DELETE):
+                        if m & k:
+                            counts[k] += 1
+                            last[k] = t
+                ino.pending = []
+                cv.notify_all()
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    paths = ["%s/n%06d" % (d, i) for i in range(creates)]
+    out = {}
+    try:
+        for op, mask, n in (("create", IN_CREATE, creates), ("set", IN_MODIFY, min(10000, creates)),
+                            ("delete", IN_DELETE, min(10000, creates))):
+            t0 = time.perf_counter()
+            pending = []
+            for base in range(0, n, 1000):
+                t = zk.transaction()
+                for p in paths[base:base + 1000]:
+                    if op == "create":
+                        t.create(p, b"v")
+                    elif op == "set":
+                        t.set_data(p, b"w")
+                    else:
+                        t.delete(p)
+                pending.append(t.commit_async())
+            for a in pending:
+                res = a.get(timeout=OP_TIMEOUT)
+                if any(isinstance(r, Exception) for r in res):
+                    raise RuntimeError("burst %s: %r" % (op, res[:3]))
+            t_ack = time.perf_counter()
+            deadline = time.monotonic() + 600
+            with cv:
+                while counts[mask] < n:
+                    if IN_Q_OVERFLOW in counts:
+                        raise RuntimeError("inotify queue overflow")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("burst %s: %d of %d events" % (op, counts[mask], n))
+                    cv.wait(1)
+                t_last = last[mask]
+            out[op] = {"n": n, "events_per_sec": n / (t_last - t0), "ack_s": t_ack - t0,
+                       "last_event_after_ack_s": t_last - t_ack}
+    finally:
+        stop.append(1)
+        th.join(5)
+        ino.close()
+    return out
+
+
 def run_kind(servers_cls, kind, workdir, prof, zkfs_binary):
     """Starts one standalone server of `kind` and one mount, runs every row, stops both."""
     from kazoo.client import KazooClient
@@ -337,6 +414,7 @@ def run_kind(servers_cls, kind, workdir, prof, zkfs_binary):
         rows = [("cat", lambda: row_cat(mnt, zk, zroot, srv, prof["cat_n"])),
                 ("inotify set", lambda: row_inotify(mnt, zk, zroot, prof["events"], "set")),
                 ("inotify create", lambda: row_inotify(mnt, zk, zroot, prof["events"], "create")),
+                ("burst", lambda: row_burst(mnt, zk, zroot, prof["burst"])),
                 ("ls", lambda: row_ls(mnt, prof["children"], prof["ls_repeat"], create_s))]
         for name, fn in rows:
             log("%s: %s" % (kind, name))
@@ -448,6 +526,20 @@ def render(res, prof_name):
                        _us(zr, "after_ack_p50_us"), _us(ar, "after_ack_p50_us"),
                        zr.get("event_before_ack", err(zr)), ar.get("event_before_ack", err(ar)),
                        _us(zr, "first_us"), _us(ar, "first_us")))
+    zb, ab = z.get("burst", {}), a.get("burst", {})
+    for op, what in (("create", "%d creates" % p["burst"]),
+                     ("set", "%d setData" % min(10000, p["burst"])),
+                     ("delete", "%d deletes" % min(10000, p["burst"]))):
+        zr, ar = zb.get(op, {}), ab.get(op, {})
+        out.append("| burst of %s, events/s | %s | %s | %s | one directory, kazoo multis of 1,000 "
+                   "sent without waiting (acked in zkd %s, Apache %s s); last event after the "
+                   "last ack: zkd %s, Apache %s s |" % (
+                       what, "%.0f" % zr["events_per_sec"] if zr else err(zb),
+                       "%.0f" % ar["events_per_sec"] if ar else err(ab),
+                       _ratio(zr.get("events_per_sec"), ar.get("events_per_sec")),
+                       "%.2f" % zr["ack_s"] if zr else "-", "%.2f" % ar["ack_s"] if ar else "-",
+                       "%.2f" % zr["last_event_after_ack_s"] if zr else "-",
+                       "%.2f" % ar["last_event_after_ack_s"] if ar else "-"))
     out.append("")
     out.append("cat: one read = os.open + os.read + os.close of a cached 100-byte znode, timed in "
                "the bench process (no `cat` fork/exec).  inotify: time from just before kazoo's "

@@ -249,6 +249,44 @@ int zk_blocking_submit(zk_blocking_t *b, const struct zk_request *req, struct zk
     return j.status;
 }
 
+int zk_blocking_submit_many(zk_blocking_t *b, const struct zk_request *reqs, size_t n,
+                            int *statuses, struct zk_result **outs)
+{
+    struct job *jobs = n ? calloc(n, sizeof *jobs) : NULL;
+    if (n && !jobs) {
+        for (size_t i = 0; outs && i < n; i++)
+            outs[i] = NULL;
+        return ZK_SYSTEMERROR;
+    }
+    pthread_mutex_lock(&b->mu);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].req = &reqs[i];
+        if (b->tail)
+            b->tail->next = &jobs[i];
+        else
+            b->head = &jobs[i];
+        b->tail = &jobs[i];
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (n)
+        uv_async_send(&b->wake);
+    pthread_mutex_lock(&b->mu);
+    /* Replies come in order, so waiting for each in turn wakes up about once. */
+    for (size_t i = 0; i < n; i++)
+        while (!jobs[i].done)
+            pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    for (size_t i = 0; i < n; i++) {
+        statuses[i] = jobs[i].status;
+        if (outs)
+            outs[i] = jobs[i].res;
+        else
+            zk_result_free(jobs[i].res);
+    }
+    free(jobs);
+    return 0;
+}
+
 int zk_blocking_create(zk_blocking_t *b, const char *path, const void *value, int32_t len,
                        int mode, char **created)
 {

@@ -1356,6 +1356,26 @@ static void t_blocking(void)
     CHECK_INT(res->nchildren, 0);
     zk_result_free(res);
     CHECK_RC(zk_blocking_delete(b, "/no/such/node", -1), ZK_NONODE);
+    /* Many at once: each its own outcome, in order. */
+    char kid[512];
+    snprintf(kid, sizeof kid, "%s/kid", C.base);
+    CHECK_RC(zk_blocking_create(b, kid, "k", 1, ZK_PERSISTENT, NULL), 0);
+    struct zk_request many[3] = {{.op = ZK_OP_GETDATA, .path = kid},
+                                 {.op = ZK_OP_GETDATA, .path = "/no/such/node"},
+                                 {.op = ZK_OP_GETCHILDREN, .path = C.base}};
+    int st[3];
+    struct zk_result *outs[3];
+    CHECK_RC(zk_blocking_submit_many(b, many, 3, st, outs), 0);
+    CHECK_RC(st[0], 0);
+    CHECK_STR(outs[0]->data, "k");
+    CHECK_RC(st[1], ZK_NONODE);
+    CHECK(outs[1] != NULL);
+    CHECK_RC(st[2], 0);
+    CHECK_INT(outs[2]->nchildren, 1);
+    for (int i = 0; i < 3; i++)
+        zk_result_free(outs[i]);
+    CHECK_RC(zk_blocking_submit_many(b, many, 0, st, NULL), 0);
+    CHECK_RC(zk_blocking_delete(b, kid, -1), 0);
     CHECK_RC(zk_blocking_delete(b, C.base, -1), 0);
     zk_blocking_close(b);
     /* Nobody listening. */

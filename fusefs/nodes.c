@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zconn.h"
@@ -48,6 +49,7 @@ static struct node **node_tab;
 static struct inode **inode_tab;
 static fuse_ino_t next_ino = FUSE_ROOT_ID;
 static int caching;
+static struct timespec mounted_at; /* shown for times the server leaves at 0 */
 
 static uint32_t hash_str(const char *s)
 {
@@ -109,6 +111,7 @@ static void node_drop_cache(struct node *n)
 
 int nodes_init(void)
 {
+    clock_gettime(CLOCK_REALTIME, &mounted_at);
     node_tab = calloc(NBUCKETS, sizeof *node_tab);
     inode_tab = calloc(NBUCKETS, sizeof *inode_tab);
     struct node *root = node_tab && inode_tab ? node_find("/", 1) : NULL;
@@ -162,35 +165,52 @@ char *nodes_path(fuse_ino_t ino, int *kind)
     return p;
 }
 
+/* The kind a znode's state alone gives (the rule of nodes.h, without this
+ * mount's memory). */
+static int stat_kind(const struct zk_stat *st, int null_data)
+{
+    if (st->num_children > 0)
+        return KIND_DIR;
+    if (st->ephemeral_owner != 0)
+        return KIND_FILE; /* can never have children */
+    if (null_data || (st->data_length == 0 && st->version == 0))
+        return KIND_DIR; /* made by mkdir, or a parent-to-be never written */
+    return KIND_FILE;
+}
+
 /* Decides the kind by the rule of nodes.h.  Called with mu held. */
 static int node_kind(struct node *n, const struct zk_stat *st, int null_data)
 {
-    if (n->was_dir && n->czxid == st->czxid)
+    if (n->was_dir && (n->czxid == 0 || n->czxid == st->czxid)) /* 0: just moved here */
         return KIND_DIR;
-    return st->num_children > 0 || null_data ? KIND_DIR : KIND_FILE;
+    return stat_kind(st, null_data);
 }
 
-/* getData on the server; stores into the cache unless invalidated meanwhile. */
-static int fetch_remote(struct zkfs_conn *c, const char *path, char **data, int32_t *len,
-                        struct node_info *info)
+/* The generation of `path`'s node (made if needed, so that an invalidation
+ * from now on is seen), for fetch_store.  OUT n. */
+static uint64_t fetch_begin(const char *path, struct node **n)
 {
     pthread_mutex_lock(&mu);
-    struct node *n = node_find(path, 1);
-    uint64_t gen = n ? n->gen : 0;
+    *n = node_find(path, 1);
+    uint64_t gen = *n ? (*n)->gen : 0;
     pthread_mutex_unlock(&mu);
+    return gen;
+}
 
-    struct zk_request r = {.op = ZK_OP_GETDATA, .path = path};
-    struct zk_result *res = NULL;
-    int rc = zconn_submit(c, &r, &res);
-    if (rc) {
-        zk_result_free(res);
+/* Handles the getData reply `res` (status rc) for node `n`: stores it into
+ * the cache unless an event invalidated the node since `gen`, and fills the
+ * OUT parameters (each may be NULL) as nodes_read does.  Returns rc, or
+ * ZK_SYSTEMERROR when out of memory. */
+static int fetch_store(struct node *n, uint64_t gen, int rc, struct zk_result *res, char **data,
+                       int32_t *len, struct node_info *info)
+{
+    if (rc)
         return rc;
-    }
     struct node_info in = {.st = res->stat, .null_data = res->data_len < 0};
     pthread_mutex_lock(&mu);
     if (n && n->czxid != 0 && n->czxid != in.st.czxid)
         n->was_dir = 0; /* another incarnation of the path */
-    in.kind = n ? node_kind(n, &in.st, in.null_data) : (in.null_data || in.st.num_children ? KIND_DIR : KIND_FILE);
+    in.kind = n ? node_kind(n, &in.st, in.null_data) : stat_kind(&in.st, in.null_data);
     if (n && caching && n->gen == gen) {
         free(n->data);
         n->data = NULL;
@@ -217,6 +237,19 @@ static int fetch_remote(struct zkfs_conn *c, const char *path, char **data, int3
         *len = res->data_len > 0 ? res->data_len : 0;
     if (info)
         *info = in;
+    return rc;
+}
+
+/* getData on the server; stores into the cache unless invalidated meanwhile. */
+static int fetch_remote(struct zkfs_conn *c, const char *path, char **data, int32_t *len,
+                        struct node_info *info)
+{
+    struct node *n;
+    uint64_t gen = fetch_begin(path, &n);
+    struct zk_request r = {.op = ZK_OP_GETDATA, .path = path};
+    struct zk_result *res = NULL;
+    int rc = zconn_submit(c, &r, &res);
+    rc = fetch_store(n, gen, rc, res, data, len, info);
     zk_result_free(res);
     return rc;
 }
@@ -232,6 +265,51 @@ int nodes_fetch(struct zkfs_conn *c, const char *path, struct node_info *info)
     }
     pthread_mutex_unlock(&mu);
     return fetch_remote(c, path, NULL, NULL, info);
+}
+
+int nodes_fetch_many(struct zkfs_conn *c, const char *const *paths, size_t count,
+                     struct node_info *infos, int *rcs)
+{
+    struct zk_request *reqs = calloc(count, sizeof *reqs);
+    struct node **ns = calloc(count, sizeof *ns);
+    uint64_t *gens = calloc(count, sizeof *gens);
+    size_t *idx = calloc(count, sizeof *idx);
+    int *st = calloc(count, sizeof *st);
+    struct zk_result **res = calloc(count, sizeof *res);
+    int ret = 0;
+    if (count && !(reqs && ns && gens && idx && st && res)) {
+        ret = ZK_SYSTEMERROR;
+        goto out;
+    }
+    size_t m = 0; /* requests to send */
+    for (size_t i = 0; i < count; i++) {
+        pthread_mutex_lock(&mu);
+        struct node *n = node_find(paths[i], 0);
+        int hit = n && n->stat_valid;
+        if (hit)
+            infos[i] = n->info;
+        pthread_mutex_unlock(&mu);
+        if (hit) {
+            rcs[i] = 0;
+            continue;
+        }
+        gens[m] = fetch_begin(paths[i], &ns[m]);
+        reqs[m] = (struct zk_request){.op = ZK_OP_GETDATA, .path = paths[i]};
+        idx[m++] = i;
+    }
+    ret = zconn_submit_many(c, reqs, m, st, res);
+    for (size_t k = 0; ret == 0 && k < m; k++)
+        rcs[idx[k]] = fetch_store(ns[k], gens[k], st[k], res[k], NULL, NULL, &infos[idx[k]]);
+    for (size_t k = 0; ret == 0 && k < m; k++)
+        zk_result_free(res[k]);
+out:
+    free(reqs);
+    free(ns);
+    free(gens);
+    free(idx);
+    free(st);
+    free(res);
+    return ret;
 }
 
 int nodes_read(struct zkfs_conn *c, const char *path, char **data, int32_t *len,
@@ -395,6 +473,8 @@ void nodes_attr(fuse_ino_t ino, int kind, const struct node_info *info, struct s
     out->st_gid = getgid();
     out->st_mtim.tv_sec = st->mtime / 1000;
     out->st_mtim.tv_nsec = (st->mtime % 1000) * 1000000;
+    if (st->mtime == 0) /* ZooKeeper's root znode "/" has no times */
+        out->st_mtim = mounted_at;
     out->st_atim = out->st_mtim;
     out->st_ctim = out->st_mtim;
 }
@@ -415,6 +495,7 @@ void nodes_move(const char *from, const char *to)
             f->cur[k] = NULL;
         }
         t->czxid = 0; /* the moved znode is a new incarnation at `to` */
+        t->was_dir = f->was_dir && t->cur[KIND_DIR];
         node_drop_cache(f);
         f->czxid = 0;
         f->was_dir = 0;

@@ -8,9 +8,14 @@
  *   KIND_DIR   the znode shown as a directory
  *   KIND_FILE  the znode shown as a regular file
  *   KIND_DATA  the hidden .zkdata entry of a directory: its data as a file
- * A znode is a directory when it has children or null data (mkdir), or when
- * this mount has already shown it as one (a directory emptied of children
- * stays a directory).  When a znode is deleted, or a file gains a child and
+ * A znode is a directory when it has children, or null data (mkdir), or
+ * empty data that was never written (data version 0: a parent-to-be, as
+ * kazoo's ensure_path and Curator's creatingParentsIfNeeded make them), or
+ * when this mount has already shown it as one (a directory emptied of
+ * children, or given data, stays a directory).  It is a file when it is
+ * ephemeral (it can never have children) or has data, or empty data that
+ * was written (version > 0: zkfs creates its files so, see ops.c).  When a
+ * znode is deleted, or a file gains a child and
  * turns into a directory, its inodes are detached from the node: the next
  * lookup gets a fresh inode number, and the kernel never sees an inode
  * change its type.
@@ -28,6 +33,7 @@
 #ifndef ZKFS_NODES_H
 #define ZKFS_NODES_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -60,6 +66,13 @@ char *nodes_path(fuse_ino_t ino, int *kind);
 /* Reads a znode's stat and kind, from the cache or the server.
  * OUT info.  Returns 0 or a ZK_* status. */
 int nodes_fetch(struct zkfs_conn *c, const char *path, struct node_info *info);
+
+/* nodes_fetch for `count` paths at once: those not cached are read with
+ * pipelined getData requests (about one round trip for all).  OUT infos[i],
+ * OUT rcs[i]: as nodes_fetch's info and return value for paths[i].
+ * Returns 0, or ZK_SYSTEMERROR (out of memory; infos and rcs unset). */
+int nodes_fetch_many(struct zkfs_conn *c, const char *const *paths, size_t count,
+                     struct node_info *infos, int *rcs);
 
 /* Reads a znode's data, from the cache or the server.  OUT data: malloc'ed
  * copy (NULL when empty or null), OUT len, OUT info (may be NULL).

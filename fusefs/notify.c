@@ -4,7 +4,16 @@
  *
  * Work arrives from libzk's thread through a mutex-guarded FIFO.  Session
  * changes come through the same queue, so a renewal after expiry is done
- * here too (libzk's own thread may not wait for a new session).
+ * here too (libzk's own thread may not wait for a new session); a session
+ * change is never part of a batch, so the events before it are replayed
+ * before it is handled and those after it after.
+ *
+ * A batch's cost: one pass over the expectations per event, the kernel
+ * invalidations, one zk_blocking_submit_many of getData for the created
+ * and changed znodes, one hand-over to the replay thread; then per event
+ * only its system call (two FUSE round trips for a create: the kernel's
+ * lookup of the new name, then mknod).  The notifier waits for the batch
+ * to be replayed before it takes the next one.
  */
 #include "notify.h"
 
@@ -29,6 +38,7 @@
 
 #define JOB_SESSION 1000 /* job type for a session change */
 #define EXPECT_TTL_NS (5 * 1000000000LL)
+#define BATCH_MAX 4096     /* watch events replayed as one batch, at most */
 
 struct job {
     int type; /* ZK_EVENT_* or JOB_SESSION */
@@ -178,6 +188,37 @@ void notify_unexpect(int type, const char *path)
     take_expect(type, path);
 }
 
+/* 1 if `path` is `prefix` followed by a 10-digit sequence number. */
+static int is_sequential_of(const char *path, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(path, prefix, pl) != 0 || strlen(path + pl) != 10)
+        return 0;
+    for (const char *c = path + pl; *c; c++)
+        if (*c < '0' || *c > '9')
+            return 0;
+    return 1;
+}
+
+/* Removes one NOTIFY_SEQ_FILE expectation that `path` matches.  Returns 1
+ * if found. */
+static int take_seq_file(const char *path)
+{
+    int found = 0;
+    pthread_mutex_lock(&nt.mu);
+    for (struct expect **pp = &nt.expects; *pp; pp = &(*pp)->next) {
+        struct expect *e = *pp;
+        if (e->type == NOTIFY_SEQ_FILE && is_sequential_of(path, e->path)) {
+            *pp = e->next;
+            free(e);
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&nt.mu);
+    return found;
+}
+
 static void set_op(int op, const char *path)
 {
     pthread_mutex_lock(&nt.mu);
@@ -186,44 +227,29 @@ static void set_op(int op, const char *path)
     pthread_mutex_unlock(&nt.mu);
 }
 
-/* The path of `zpath` on the mount, malloc'ed; `suffix` appended if set. */
+/* The path of `zpath` relative to the mount's root (the replay thread's
+ * working directory during a batch), malloc'ed; `suffix` appended if set. */
 static char *mount_path(const char *zpath, const char *suffix)
 {
-    size_t ml = strlen(nt.mnt), zl = strlen(zpath), sl = suffix ? strlen(suffix) + 1 : 0;
-    char *p = malloc(ml + zl + sl + 1);
+    const char *rel = zpath[1] ? zpath + 1 : ".";
+    size_t rl = strlen(rel), sl = suffix ? strlen(suffix) + 1 : 0;
+    char *p = malloc(rl + sl + 1);
     if (!p)
         return NULL;
-    memcpy(p, nt.mnt, ml);
-    memcpy(p + ml, zpath, zl + 1);
-    if (zl == 1) /* "/" */
-        p[ml] = '\0';
+    memcpy(p, rel, rl + 1);
     if (suffix) {
-        strcat(p, "/");
-        strcat(p, suffix);
+        p[rl] = '/';
+        memcpy(p + rl + 1, suffix, sl);
     }
     return p;
 }
 
-/*
- * 1 if the mount point still leads to this mount.  After a lazy unmount
- * the path reaches the directory underneath, where a replay must not
- * create or delete anything.  (stat is itself a request to this mount,
- * answered by the loop like any other.)
- */
-static int on_our_mount(void)
-{
-    struct stat st;
-    return nt.dev == 0 || (selfop_run(SELFOP_STAT, nt.mnt, 0, &st) == 0 && st.st_dev == nt.dev);
-}
-
-/* Replays `op` on `zpath` as the system call `kind` on `mp` (see selfop.h),
- * unless the mount is gone.  Returns 0 or an errno. */
+/* Replays `op` on `zpath` as the system call `kind` on `mp`.  Replay
+ * thread.  Returns 0 or an errno. */
 static int replay(int op, const char *zpath, enum selfop_kind kind, const char *mp, off_t size)
 {
-    if (!on_our_mount())
-        return ENOTCONN;
     set_op(op, zpath);
-    int err = selfop_run(kind, mp, size, NULL);
+    int err = selfop_do(kind, mp, size, NULL);
     set_op(NOP_NONE, NULL);
     return err;
 }
@@ -234,34 +260,71 @@ static void inval_inode(fuse_ino_t ino, off_t off)
         fuse_lowlevel_notify_inval_inode(nt.se, ino, off, 0);
 }
 
-static void replay_modify(const char *path)
+/* One watch event of a batch: what the replay thread needs. */
+struct replay_ev {
+    int type;              /* ZK_EVENT_* */
+    int own;               /* made through this mount: the kernel knows */
+    int seq_file;          /* a sequential file this mount is creating */
+    int rc;                /* status of the read made after the event */
+    struct node_info info; /* its result (created, changed) */
+    const char *path;      /* the job's */
+};
+
+/* Events taken from the queue together, replayed in their order by one
+ * selfop_run_fn.  Owns its jobs. */
+struct batch {
+    struct job *jobs;
+    size_t n;
+    struct replay_ev ev[];
+};
+
+static void batch_free(void *arg)
 {
-    struct node_info info;
-    if (nodes_fetch(nt.conn, path, &info) != 0)
-        return;
-    char *mp = mount_path(path, info.kind == KIND_DIR ? ZKFS_DATA_ENTRY : NULL);
+    struct batch *b = arg;
+    for (struct job *j = b->jobs, *nx; j; j = nx) {
+        nx = j->next;
+        free(j);
+    }
+    free(b);
+}
+
+/* A data change: truncate to the new size (MODIFY), on .zkdata for a
+ * directory.  The kind the kernel holds wins over the znode's new state
+ * (a file that has just gained a child is still a file until its
+ * creation event turns it into a directory). */
+static void replay_modify(const struct replay_ev *e)
+{
+    if (e->rc)
+        return; /* deleted since: its delete event follows */
+    int dir = nodes_current(e->path, KIND_FILE) ? 0
+              : nodes_current(e->path, KIND_DIR) ? 1 : e->info.kind == KIND_DIR;
+    char *mp = mount_path(e->path, dir ? ZKFS_DATA_ENTRY : NULL);
     if (!mp)
         return;
-    int err = replay(NOP_MODIFY, path, SELFOP_TRUNCATE, mp, info.st.data_length);
+    int err = replay(NOP_MODIFY, e->path, SELFOP_TRUNCATE, mp, e->info.st.data_length);
     if (err && err != ENOENT)
         zkfs_log(LOG_DEBUG, "notify: truncate %s: %s", mp, strerror(err));
     free(mp);
 }
 
 /* Replays a deletion: unlink or rmdir as the kernel knows the name (a
- * file if it does not know it). */
+ * file if it does not know it).  The inodes are detached only after the
+ * call: the kernel's lookup of an expired name then finds the inode it
+ * holds (a new number would make it drop the name and look it up again,
+ * one more round trip per event). */
 static void replay_delete(const char *path)
 {
     fuse_ino_t inos[KIND_COUNT];
-    nodes_detach(path, inos);
     char *mp = mount_path(path, NULL);
-    if (!mp)
+    if (!mp) {
+        nodes_detach(path, inos);
         return;
-    int err = inos[KIND_DIR] ? replay(NOP_DELETE_DIR, path, SELFOP_RMDIR, mp, 0)
-                             : replay(NOP_DELETE, path, SELFOP_UNLINK, mp, 0);
+    }
+    int err = nodes_current(path, KIND_DIR) ? replay(NOP_DELETE_DIR, path, SELFOP_RMDIR, mp, 0)
+                                            : replay(NOP_DELETE, path, SELFOP_UNLINK, mp, 0);
     if (err && err != ENOENT)
         zkfs_log(LOG_DEBUG, "notify: delete %s: %s", mp, strerror(err));
-    nodes_detach(path, inos); /* the inode the replay's lookup made */
+    nodes_detach(path, inos); /* a re-creation gets new inode numbers */
     free(mp);
 }
 
@@ -282,48 +345,134 @@ static void parent_became_dir(const char *parent)
     free(mp);
 }
 
-static void replay_create(const char *path, const char *parent)
+/* A creation: mknod or mkdir by the znode's kind.  A znode deleted again
+ * before it was read is still reported (as a file), so that watchers see
+ * its CREATE before its DELETE. */
+static void replay_create(const struct replay_ev *e)
 {
-    struct node_info info;
-    if (nodes_fetch(nt.conn, path, &info) != 0)
-        return; /* already gone again: its delete event follows */
+    if (e->rc && e->rc != ZK_NONODE)
+        return;
+    const char *base;
+    char *parent = names_parent(e->path, &base);
+    if (!parent)
+        return;
     parent_became_dir(parent);
-    char *mp = mount_path(path, NULL);
+    free(parent);
+    char *mp = mount_path(e->path, NULL);
     if (!mp)
         return;
-    int err = replay(NOP_CREATE, path, info.kind == KIND_DIR ? SELFOP_MKDIR : SELFOP_MKNOD, mp, 0);
+    int dir = e->rc == 0 && e->info.kind == KIND_DIR;
+    int err = replay(NOP_CREATE, e->path, dir ? SELFOP_MKDIR : SELFOP_MKNOD, mp, 0);
     if (err && err != EEXIST && err != ENOENT)
         zkfs_log(LOG_DEBUG, "notify: create %s: %s", mp, strerror(err));
     free(mp);
 }
 
-static void handle_event(int type, const char *path)
+/*
+ * The replay thread's part of a batch: enter the mount's root (its working
+ * directory is its own, see selfop.c), check that it is this mount (after
+ * a lazy unmount the path leads to the directory underneath, which must
+ * not be touched), replay every event in order, leave.  Relative paths
+ * keep every replay of the batch on this mount even if it is lazily
+ * unmounted meanwhile; leaving keeps the mount from looking busy.
+ */
+static void replay_batch(void *arg)
 {
-    const char *base;
-    char *parent = names_parent(path, &base);
-    if (parent)
-        inval_inode(nodes_current(parent, KIND_DIR), -1);
-    if (take_expect(type, path)) {
-        free(parent);
-        return; /* made through this mount: the kernel knows */
+    struct batch *b = arg;
+    struct stat st;
+    if (selfop_enter(nt.mnt) != 0)
+        return;
+    if (nt.dev == 0 || (selfop_do(SELFOP_STAT, ".", 0, &st) == 0 && st.st_dev == nt.dev)) {
+        for (size_t i = 0; i < b->n && !selfop_cancelled(); i++) {
+            const struct replay_ev *e = &b->ev[i];
+            if (e->own)
+                continue;
+            switch (e->type) {
+            case ZK_EVENT_CHANGED: replay_modify(e); break;
+            case ZK_EVENT_CREATED: replay_create(e); break;
+            case ZK_EVENT_DELETED: replay_delete(e->path); break;
+            }
+        }
     }
-    switch (type) {
-    case ZK_EVENT_CHANGED:
-        inval_inode(nodes_current(path, KIND_FILE), 0);
-        inval_inode(nodes_current(path, KIND_DATA), 0);
-        inval_inode(nodes_current(path, KIND_DIR), -1);
-        replay_modify(path);
-        break;
-    case ZK_EVENT_CREATED:
-        if (parent)
-            replay_create(path, parent);
-        break;
-    case ZK_EVENT_DELETED:
-        if (parent)
-            replay_delete(path);
-        break;
+    selfop_leave();
+}
+
+/*
+ * Replays `n` events (the list `jobs`) on the notifier thread's side:
+ * consumes the expectations of this mount's own changes, invalidates the
+ * kernel's caches (each directory once per batch), reads every created or
+ * changed znode with pipelined requests (one round trip for the batch
+ * instead of one per event), then hands the batch to the replay thread and
+ * waits for it.
+ */
+static void run_batch(struct job *jobs, size_t n)
+{
+    struct batch *b = malloc(sizeof *b + n * sizeof b->ev[0]);
+    const char **paths = malloc(n * sizeof *paths);
+    size_t *which = malloc(n * sizeof *which);
+    struct node_info *infos = calloc(n, sizeof *infos); /* set only where a read succeeds */
+    int *rcs = malloc(n * sizeof *rcs);
+    if (b)
+        b->jobs = jobs, b->n = 0;
+    if (!b || !paths || !which || !infos || !rcs) {
+        zkfs_log(LOG_ERR, "out of memory: %zu watch events not replayed", n);
+        if (b)
+            batch_free(b);
+        else
+            batch_free(&(struct batch){.jobs = jobs});
+        goto out;
     }
-    free(parent);
+    b->jobs = jobs;
+    b->n = n;
+    size_t i = 0, m = 0;
+    char *last_parent = NULL;
+    for (struct job *j = jobs; j; j = j->next, i++) {
+        struct replay_ev *e = &b->ev[i];
+        *e = (struct replay_ev){.type = j->type, .path = j->path};
+        const char *base;
+        char *parent = names_parent(j->path, &base);
+        if (parent && (!last_parent || strcmp(parent, last_parent) != 0)) {
+            inval_inode(nodes_current(parent, KIND_DIR), -1);
+            free(last_parent);
+            last_parent = parent;
+        } else {
+            free(parent);
+        }
+        e->own = take_expect(j->type, j->path);
+        if (!e->own && j->type == ZK_EVENT_CREATED)
+            e->seq_file = take_seq_file(j->path);
+        if (e->own || j->type == ZK_EVENT_DELETED)
+            continue;
+        if (j->type == ZK_EVENT_CHANGED) {
+            inval_inode(nodes_current(j->path, KIND_FILE), 0);
+            inval_inode(nodes_current(j->path, KIND_DATA), 0);
+            inval_inode(nodes_current(j->path, KIND_DIR), -1);
+        }
+        paths[m] = j->path;
+        which[m++] = i;
+    }
+    free(last_parent);
+    int64_t t0 = now_ns();
+    if (nodes_fetch_many(nt.conn, paths, m, infos, rcs) != 0)
+        for (size_t k = 0; k < m; k++)
+            rcs[k] = ZK_SYSTEMERROR;
+    for (size_t k = 0; k < m; k++) {
+        struct replay_ev *e = &b->ev[which[k]];
+        e->rc = rcs[k];
+        e->info = infos[k];
+        if (e->seq_file && e->rc == 0 && e->info.st.num_children == 0)
+            e->info.kind = KIND_FILE; /* made by this mount, its mark still to come */
+    }
+    int64_t t1 = now_ns();
+    if (selfop_run_fn(replay_batch, batch_free, b) == 0)
+        batch_free(b);
+    zkfs_log(LOG_DEBUG, "notify: batch of %zu events: %zu read in %.1f ms, replayed in %.1f ms", n, m,
+             (t1 - t0) / 1e6, (now_ns() - t1) / 1e6);
+out:
+    free(paths);
+    free(which);
+    free(infos);
+    free(rcs);
 }
 
 static void invalidate_kernel(void)
@@ -380,16 +529,26 @@ static void *notifier_main(void *arg)
             pthread_cond_wait(&nt.cv, &nt.mu);
         if (nt.stop)
             break;
-        struct job *j = nt.head;
-        nt.head = j->next;
+        /* A session change alone; else the watch events queued up to the
+         * next session change, at most BATCH_MAX. */
+        struct job *first = nt.head, *last = first;
+        size_t n = 1;
+        if (first->type != JOB_SESSION)
+            while (last->next && last->next->type != JOB_SESSION && n < BATCH_MAX) {
+                last = last->next;
+                n++;
+            }
+        nt.head = last->next;
         if (!nt.head)
             nt.tail = NULL;
+        last->next = NULL;
         pthread_mutex_unlock(&nt.mu);
-        if (j->type == JOB_SESSION)
-            handle_session(j->session_event);
-        else
-            handle_event(j->type, j->path);
-        free(j);
+        if (first->type == JOB_SESSION) {
+            handle_session(first->session_event);
+            free(first);
+        } else {
+            run_batch(first, n);
+        }
         pthread_mutex_lock(&nt.mu);
     }
     pthread_mutex_unlock(&nt.mu);

@@ -4,19 +4,23 @@
  *
  * The kernel raises no inotify event for FUSE's invalidation calls, but it
  * does for a real system call on the mount.  So one dedicated thread, the
- * notifier, takes each watch event from a queue, invalidates the kernel's
- * caches, and then replays the change on the mount itself:
+ * notifier, takes the watch events queued so far as a batch (at most
+ * BATCH_MAX), invalidates the kernel's caches (each directory once per run
+ * of events in it), reads every created or changed znode with pipelined
+ * requests (one round trip per batch, not per event), and then has the
+ * batch replayed on the mount itself, in order:
  *   NodeDataChanged  truncate(path)                      -> IN_MODIFY
  *                    (a directory: truncate(path/.zkdata))
  *   NodeCreated      mknod(path) or mkdir(path)          -> IN_CREATE
  *   NodeDeleted      unlink(path) or rmdir(path)         -> IN_DELETE
  * The calls are made by a thread of their own (selfop.h, which also says
- * why a SIGKILL then still ends the mount), after a check that the mount
- * point still leads to this mount (after a lazy unmount it leads to the
- * directory underneath, which must not be touched).  The handlers
- * recognise these requests (notify_is_self: the request's thread id is
- * that thread's) and answer them without touching ZooKeeper: the change
- * already happened.  Neither thread runs inside a request handler and
+ * why a SIGKILL then still ends the mount), which runs the whole batch:
+ * it enters the mount point, checks that it still leads to this mount
+ * (after a lazy unmount it leads to the directory underneath, which must
+ * not be touched), and makes every call with a path relative to it.  The
+ * handlers recognise these requests (notify_is_self: the request's thread
+ * id is that thread's) and answer them from the cache the batch's reads
+ * filled, without changing anything: the change already happened.  Neither thread runs inside a request handler and
  * handlers never wait for them, which is what keeps this free of
  * deadlocks.
  *
@@ -60,5 +64,11 @@ void notify_test_pause(void);
 /* Marks a change this mount is about to make (type: ZK_EVENT_*). */
 void notify_expect(int type, const char *path);
 void notify_unexpect(int type, const char *path);
+
+/* Type of notify_expect for a sequential file this mount is about to
+ * create: `path` is parent/prefix.  The creation of parent/prefixNNNNNNNNNN
+ * is then still reported (for the real name, see do_create), but as a file,
+ * although the znode is empty and unwritten until its mark (ops.c). */
+#define NOTIFY_SEQ_FILE 1001
 
 #endif

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "zconn.h"
 #include "log.h"
@@ -253,6 +255,21 @@ static int truncate_path(struct zkfs *z, const char *path, off_t size)
     return err;
 }
 
+/* 1 if the mode, owner and group asked for (if any) are the ones zkfs
+ * shows (nodes_attr), so that `chmod 644 f`, `cp -p` of such a file or a
+ * `chown` to the mounting user change nothing and succeed. */
+static int setattr_noop_ids(int kind, const struct stat *attr, int to_set)
+{
+    mode_t shown = kind == KIND_DIR ? 0755 : 0644;
+    if ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != shown)
+        return 0;
+    if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid())
+        return 0;
+    if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid())
+        return 0;
+    return 1;
+}
+
 static void zkfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                          struct fuse_file_info *fi)
 {
@@ -266,7 +283,10 @@ static void zkfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int 
     off_t size = -1;
     int err = 0;
     if (notify_is_self(req)) {
-        nodes_invalidate(path); /* replaying a remote change: report it */
+        /* Replaying a remote change: nothing to do.  The notifier read the
+         * znode after the event, so the cached attributes are current. */
+    } else if (!setattr_noop_ids(kind, attr, to_set)) {
+        err = EPERM; /* znodes have no mode or owner: ACLs are user.zk.acl */
     } else if (to_set & FUSE_SET_ATTR_SIZE) {
         struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
         if (kind == KIND_DIR)
@@ -285,7 +305,7 @@ static void zkfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int 
             err = truncate_path(z, path, attr->st_size);
         }
     }
-    /* Mode, owner and times have no znode counterpart: accepted, unchanged. */
+    /* Times have no znode counterpart: accepted, unchanged (touch works). */
     free(path);
     if (err)
         fuse_reply_err(req, err);
@@ -367,6 +387,86 @@ static void zkfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fh_free(h);
 }
 
+/* mkdir: a znode with null data.  OUT res: its create2 result (path, stat).
+ * Returns a ZK_* status. */
+static int create_dir(struct zkfs *z, const char *path, struct zk_result **res)
+{
+    struct zk_request r = {.op = ZK_OP_CREATE2, .path = path, .data = NULL, .data_len = -1,
+                           .create_mode = ZK_PERSISTENT};
+    return zconn_submit(z->conn, &r, res);
+}
+
+/*
+ * A file: a znode with empty data that is marked as written (data version
+ * 1), so that every mount, now and after a remount, shows it as a file and
+ * not as a parent-to-be (empty data never written, see nodes.h).  A plain
+ * name is one multi [create, setData] (atomic: no other client ever sees
+ * the znode at version 0); a sequential name is known only after its
+ * create, so it is a create then a setData (another mount may show it as a
+ * directory in between; this one is told, NOTIFY_SEQ_FILE); an ephemeral
+ * is a file anyway and needs no mark.
+ * OUT res: a result with the created path and its stat.  Returns a ZK_*
+ * status (the first failing op's for the multi).
+ */
+static int create_file(struct zkfs *z, const char *path, int mode, struct zk_result **res)
+{
+    if (mode == ZK_EPHEMERAL || mode == ZK_EPHEMERAL_SEQUENTIAL) {
+        struct zk_request r = {.op = ZK_OP_CREATE2, .path = path, .data = "", .data_len = 0,
+                               .create_mode = mode};
+        return zconn_submit(z->conn, &r, res);
+    }
+    if (mode == ZK_PERSISTENT_SEQUENTIAL) {
+        struct zk_request r = {.op = ZK_OP_CREATE2, .path = path, .data = "", .data_len = 0,
+                               .create_mode = mode};
+        notify_expect(NOTIFY_SEQ_FILE, path); /* our own watch event may come first */
+        int rc = zconn_submit(z->conn, &r, res);
+        if (rc) {
+            notify_unexpect(NOTIFY_SEQ_FILE, path);
+            return rc;
+        }
+        const char *made = (*res)->path ? (*res)->path : path;
+        notify_expect(ZK_EVENT_CHANGED, made);
+        struct zk_request set = {.op = ZK_OP_SETDATA, .path = made, .data = "", .data_len = 0,
+                                 .version = 0};
+        struct zk_result *sres = NULL;
+        rc = zconn_submit(z->conn, &set, &sres);
+        if (rc)
+            notify_unexpect(ZK_EVENT_CHANGED, made);
+        else
+            (*res)->stat = sres->stat;
+        zk_result_free(sres);
+        return 0; /* created; unmarked only if the setData failed */
+    }
+    zk_txn_t *txn = zk_txn_new();
+    if (!txn)
+        return ZK_SYSTEMERROR;
+    zk_txn_create(txn, path, "", 0, NULL, 0, mode, 0);
+    zk_txn_set(txn, path, "", 0, 0);
+    notify_expect(ZK_EVENT_CHANGED, path);
+    struct zk_request m = {.op = ZK_OP_MULTI, .txn = txn};
+    struct zk_result *mres = NULL;
+    int rc = zconn_submit(z->conn, &m, &mres);
+    zk_txn_free(txn);
+    if (rc) {
+        notify_unexpect(ZK_EVENT_CHANGED, path);
+        zk_result_free(mres);
+        return rc;
+    }
+    /* The create's result carries the path, the setData's the final stat. */
+    struct zk_result *out = calloc(1, sizeof *out);
+    if (out && mres->nresults == 2 && (out->path = strdup(path))) {
+        out->stat = mres->results[1].stat;
+        out->has_stat = 1;
+    } else if (out) {
+        free(out);
+        out = NULL;
+        rc = ZK_SYSTEMERROR;
+    }
+    zk_result_free(mres);
+    *res = out;
+    return rc;
+}
+
 /* create, mknod, mkdir.  `fi` is set for create; `dir` for mkdir. */
 static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, int dir,
                       struct fuse_file_info *fi)
@@ -385,7 +485,11 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, int d
     }
     if (notify_is_self(req)) { /* replaying a creation by another client */
         notify_test_pause();
-        reply_node_entry(req, path, dir ? KIND_DIR : KIND_FILE);
+        struct node_info info;
+        if (nodes_fetch(z->conn, path, &info) == ZK_NONODE)
+            reply_ghost_entry(req, path, dir ? KIND_DIR : KIND_FILE); /* deleted since */
+        else
+            reply_node_entry(req, path, dir ? KIND_DIR : KIND_FILE);
         free(path);
         return;
     }
@@ -405,9 +509,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, int d
      * notifier raise IN_CREATE for the real name as well. */
     if (mark == MARK_NONE)
         notify_expect(ZK_EVENT_CREATED, path);
-    struct zk_request r = {.op = ZK_OP_CREATE2, .path = path, .data = dir ? NULL : "",
-                           .data_len = dir ? -1 : 0, .create_mode = modes[mark]};
-    int rc = zconn_submit(z->conn, &r, &res);
+    int rc = dir ? create_dir(z, path, &res) : create_file(z, path, modes[mark], &res);
     if (rc && mark == MARK_NONE)
         notify_unexpect(ZK_EVENT_CREATED, path);
     if (rc == ZK_NODEEXISTS && fi && mark == MARK_NONE && !(fi->flags & O_EXCL)) {
@@ -585,14 +687,22 @@ static int rename_leaf(struct zkfs *z, const char *from, const char *to, unsigne
         zk_txn_delete(txn, to, tst.version);
     zk_txn_create(txn, to, old->data_len < 0 ? NULL : old->data, old->data_len, acl->acl, acl->nacl,
                   ZK_PERSISTENT, 0);
+    /* An empty file keeps its written mark (nodes.h), so it stays a file. */
+    int mark = old->data_len == 0 && old->stat.version > 0;
+    if (mark)
+        zk_txn_set(txn, to, "", 0, 0);
     zk_txn_delete(txn, from, old->stat.version);
     if (replace)
         notify_expect(ZK_EVENT_DELETED, to);
     notify_expect(ZK_EVENT_CREATED, to);
+    if (mark)
+        notify_expect(ZK_EVENT_CHANGED, to);
     notify_expect(ZK_EVENT_DELETED, from);
     struct zk_request m = {.op = ZK_OP_MULTI, .txn = txn};
     rc = zconn_submit(z->conn, &m, NULL);
     if (rc) {
+        if (mark)
+            notify_unexpect(ZK_EVENT_CHANGED, to);
         if (replace)
             notify_unexpect(ZK_EVENT_DELETED, to);
         notify_unexpect(ZK_EVENT_CREATED, to);
@@ -777,10 +887,28 @@ static void zkfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
     fuse_reply_err(req, 0);
 }
 
+/* Free "inodes" shown by statfs: ZooKeeper sets no limit on the number of
+ * znodes, so a constant that never looks full (docs/zkfs.md, df). */
+#define STATFS_FREE_FILES 2147483647u
+
+/* df: the znodes of the mounted tree (getAllChildrenNumber of the root,
+ * plus the root) as used inodes; no size (no server keeps a byte count of
+ * a subtree). */
 static void zkfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
     struct statvfs st = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255};
-    fuse_reply_statfs(req, &st);
+    struct zk_request r = {.op = ZK_OP_GETALLCHILDRENNUMBER, .path = "/"};
+    struct zk_result *res = NULL;
+    int rc = zconn_submit(fs(req)->conn, &r, &res);
+    if (rc == 0) {
+        st.f_ffree = st.f_favail = STATFS_FREE_FILES;
+        st.f_files = (fsfilcnt_t)res->number + 1 + STATFS_FREE_FILES;
+    }
+    zk_result_free(res);
+    if (rc)
+        reply_zk(req, rc);
+    else
+        fuse_reply_statfs(req, &st);
 }
 
 static void zkfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -838,8 +966,38 @@ static void zkfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     fuse_reply_err(req, strncmp(name, "user.zk.", 8) == 0 ? EPERM : ENODATA);
 }
 
+/*
+ * Locks: znodes have no byte-range or whole-file locks, and a lock kept
+ * only in this kernel would not exclude another mount or client, so
+ * fcntl and flock locks fail with ENOLCK instead of seeming to work.
+ * Unlocking (nothing is ever held) succeeds; F_GETLK fails like the rest.
+ * Leases across mounts are ephemeral files (NAME@eph, docs/zkfs.md).
+ */
+static void zkfs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+                       struct flock *lock)
+{
+    fuse_reply_err(req, ENOLCK);
+}
+
+static void zkfs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+                       struct flock *lock, int sleep)
+{
+    fuse_reply_err(req, lock->l_type == F_UNLCK ? 0 : ENOLCK);
+}
+
+static void zkfs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+    fuse_reply_err(req, (op & LOCK_UN) ? 0 : ENOLCK);
+}
+
 static void zkfs_init(void *userdata, struct fuse_conn_info *conn)
 {
+    /* Lock requests come to zkfs (to fail clearly) instead of being kept
+     * in this kernel only. */
+    if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+        conn->want |= FUSE_CAP_POSIX_LOCKS;
+    if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+        conn->want |= FUSE_CAP_FLOCK_LOCKS;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
         conn->want |= FUSE_CAP_ATOMIC_O_TRUNC; /* one setData for `echo >` */
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
@@ -872,4 +1030,7 @@ const struct fuse_lowlevel_ops zkfs_ops = {
     .listxattr = zkfs_listxattr,
     .removexattr = zkfs_removexattr,
     .create = zkfs_create,
+    .getlk = zkfs_getlk,
+    .setlk = zkfs_setlk,
+    .flock = zkfs_flock,
 };

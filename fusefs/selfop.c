@@ -15,13 +15,11 @@
 #include "log.h"
 
 struct call {
-    enum selfop_kind kind;
-    off_t size;
-    struct stat st;
-    int err;
-    int done;      /* the thread has made it */
+    void (*fn)(void *arg);
+    void (*release)(void *arg);
+    void *arg;
+    int done;      /* the thread has run it */
     int abandoned; /* the caller stopped waiting: the thread frees it */
-    char path[];
 };
 
 static struct {
@@ -29,22 +27,31 @@ static struct {
     pthread_cond_t cv;
     pid_t tid;
     int started, quit;
+    int own_cwd; /* the thread has a working directory of its own */
     struct call *next; /* waiting to be made */
 } so = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static int make_call(struct call *c)
+int selfop_do(enum selfop_kind kind, const char *path, off_t size, struct stat *st)
 {
     int rc;
-    switch (c->kind) {
-    case SELFOP_STAT: rc = stat(c->path, &c->st); break;
-    case SELFOP_TRUNCATE: rc = truncate(c->path, c->size); break;
-    case SELFOP_MKNOD: rc = mknod(c->path, S_IFREG | 0644, 0); break;
-    case SELFOP_MKDIR: rc = mkdir(c->path, 0755); break;
-    case SELFOP_UNLINK: rc = unlink(c->path); break;
-    case SELFOP_RMDIR: rc = rmdir(c->path); break;
+    switch (kind) {
+    case SELFOP_STAT: rc = stat(path, st); break;
+    case SELFOP_TRUNCATE: rc = truncate(path, size); break;
+    case SELFOP_MKNOD: rc = mknod(path, S_IFREG | 0644, 0); break;
+    case SELFOP_MKDIR: rc = mkdir(path, 0755); break;
+    case SELFOP_UNLINK: rc = unlink(path); break;
+    case SELFOP_RMDIR: rc = rmdir(path); break;
     default: errno = EINVAL; rc = -1;
     }
     return rc == 0 ? 0 : errno;
+}
+
+int selfop_cancelled(void)
+{
+    pthread_mutex_lock(&so.mu);
+    int q = so.quit;
+    pthread_mutex_unlock(&so.mu);
+    return q;
 }
 
 /* A descriptor table of this thread's own, without /dev/fuse or any other
@@ -57,6 +64,25 @@ static int own_descriptor_table(void)
     return close_range(3, ~0U, 0) == 0 ? 0 : errno;
 }
 
+/* A working directory of this thread's own (selfop_enter). */
+static int own_working_directory(void)
+{
+    return unshare(CLONE_FS) == 0 ? 0 : errno;
+}
+
+int selfop_enter(const char *dir)
+{
+    if (!so.own_cwd)
+        return EPERM;
+    return chdir(dir) == 0 ? 0 : errno;
+}
+
+void selfop_leave(void)
+{
+    if (so.own_cwd && chdir("/") != 0)
+        zkfs_log(LOG_WARNING, "replay thread: chdir /: %s", strerror(errno));
+}
+
 static void *selfop_main(void *arg)
 {
     (void)arg;
@@ -64,6 +90,11 @@ static void *selfop_main(void *arg)
     if (err)
         zkfs_log(LOG_WARNING, "replay thread shares the descriptor table (%s): a SIGKILL during a "
                  "replay can hang the mount", strerror(err));
+    err = own_working_directory();
+    if (err)
+        zkfs_log(LOG_ERR, "replay thread cannot have its own working directory (%s): remote "
+                 "changes raise no inotify events", strerror(err));
+    so.own_cwd = err == 0;
     pthread_mutex_lock(&so.mu);
     so.tid = (pid_t)syscall(SYS_gettid);
     so.started = 1;
@@ -76,14 +107,16 @@ static void *selfop_main(void *arg)
         struct call *c = so.next;
         so.next = NULL;
         pthread_mutex_unlock(&so.mu);
-        int e = make_call(c);
+        c->fn(c->arg);
         pthread_mutex_lock(&so.mu);
-        c->err = e;
         c->done = 1;
-        if (c->abandoned)
+        if (c->abandoned) {
+            if (c->release)
+                c->release(c->arg);
             free(c);
-        else
+        } else {
             pthread_cond_broadcast(&so.cv);
+        }
     }
     pthread_mutex_unlock(&so.mu);
     return NULL;
@@ -111,18 +144,14 @@ pid_t selfop_tid(void)
     return so.tid; /* written once, before selfop_start returns */
 }
 
-int selfop_run(enum selfop_kind kind, const char *path, off_t size, struct stat *st)
+/* Hands `c` to the thread and waits for it (see selfop_run_fn). */
+static int run_call(struct call *c)
 {
-    size_t len = strlen(path);
-    struct call *c = calloc(1, sizeof *c + len + 1);
-    if (!c)
-        return ENOMEM;
-    c->kind = kind;
-    c->size = size;
-    memcpy(c->path, path, len + 1);
     pthread_mutex_lock(&so.mu);
     if (so.quit) {
         pthread_mutex_unlock(&so.mu);
+        if (c->release)
+            c->release(c->arg);
         free(c);
         return ECANCELED;
     }
@@ -132,18 +161,29 @@ int selfop_run(enum selfop_kind kind, const char *path, off_t size, struct stat 
         pthread_cond_wait(&so.cv, &so.mu);
     int err = ECANCELED;
     if (c->done) {
-        err = c->err;
-        if (st)
-            *st = c->st;
+        err = 0;
         free(c);
     } else if (so.next == c) { /* never taken */
         so.next = NULL;
+        if (c->release)
+            c->release(c->arg);
         free(c);
     } else {
         c->abandoned = 1;
     }
     pthread_mutex_unlock(&so.mu);
     return err;
+}
+
+int selfop_run_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg)
+{
+    struct call *c = calloc(1, sizeof *c);
+    if (!c)
+        return ENOMEM;
+    c->fn = fn;
+    c->release = release;
+    c->arg = arg;
+    return run_call(c);
 }
 
 void selfop_cancel(void)

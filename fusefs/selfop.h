@@ -12,9 +12,14 @@
  *
  * So the calls are made by one thread with a descriptor table of its own
  * (unshare(CLONE_FILES)) that holds no descriptor at all besides 0-2: when
- * zkfs dies, the connection ends and so does the call in flight.
+ * zkfs dies, the connection ends and so does the call in flight.  It also
+ * has a working directory of its own (unshare(CLONE_FS)): during a batch
+ * it works inside the mount, with relative paths (selfop_enter).
  *
- * selfop_run is called by one thread at a time (the notifier).
+ * selfop_run and selfop_run_fn are called by one thread at a time (the
+ * notifier).  A burst of replays is one selfop_run_fn: the whole batch runs
+ * on this thread, calling selfop_do for each system call, so a replay costs
+ * its system call and not also two thread switches.
  */
 #ifndef ZKFS_SELFOP_H
 #define ZKFS_SELFOP_H
@@ -35,10 +40,23 @@ enum selfop_kind {
 int selfop_start(void);
 /* Its thread id: requests from it carry this as their pid.  0 before start. */
 pid_t selfop_tid(void);
-/* Makes one call and waits for it: 0 or its errno; ECANCELED once
- * selfop_cancel has been called (the call may still be in flight; it ends
- * when the connection does).  `st` is filled by SELFOP_STAT. */
-int selfop_run(enum selfop_kind kind, const char *path, off_t size, struct stat *st);
+/* Runs fn(arg) on the thread and waits for it; fn makes its calls with
+ * selfop_do.  Returns 0 (the caller keeps arg), or ECANCELED once
+ * selfop_cancel has been called: then arg is released with release(arg),
+ * at once if fn never started, else by the thread when fn returns (fn may
+ * be stopped in a call that ends only when the connection does). */
+int selfop_run_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg);
+/* Inside a selfop_run_fn function: makes `dir` the thread's working
+ * directory (its own: unshare(CLONE_FS), the process's is not touched),
+ * so that relative paths stay on the mount found there; selfop_leave goes
+ * back to "/".  Returns 0 or an errno. */
+int selfop_enter(const char *dir);
+void selfop_leave(void);
+/* One call, made on the calling thread, which must be this thread (inside
+ * a selfop_run_fn function).  Returns 0 or its errno. */
+int selfop_do(enum selfop_kind kind, const char *path, off_t size, struct stat *st);
+/* 1 once selfop_cancel has been called: a selfop_run_fn function stops. */
+int selfop_cancelled(void);
 /* Wakes a waiting selfop_run and stops the thread after its current call. */
 void selfop_cancel(void);
 

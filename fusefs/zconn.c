@@ -92,6 +92,15 @@ int zconn_submit(struct zkfs_conn *c, const struct zk_request *req, struct zk_re
     return rc;
 }
 
+int zconn_submit_many(struct zkfs_conn *c, const struct zk_request *reqs, size_t n, int *statuses,
+                      struct zk_result **outs)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    int rc = zk_blocking_submit_many(c->b, reqs, n, statuses, outs);
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}
+
 int zconn_renew(struct zkfs_conn *c)
 {
     zk_blocking_t *b;

@@ -15,6 +15,7 @@
 #ifndef ZKFS_ZCONN_H
 #define ZKFS_ZCONN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "zk/zk.h"
@@ -41,6 +42,12 @@ int zconn_open(const struct zkfs_conn_config *cfg, struct zkfs_conn **out);
 /* Runs one request (see zk_blocking_submit).  OUT res (may be NULL): owned
  * by the caller.  Returns the request's status.  Any thread but libzk's. */
 int zconn_submit(struct zkfs_conn *c, const struct zk_request *req, struct zk_result **res);
+
+/* Runs n requests pipelined (see zk_blocking_submit_many).  OUT statuses,
+ * OUT outs (owned by the caller).  Returns 0 or ZK_SYSTEMERROR.  Any thread
+ * but libzk's. */
+int zconn_submit_many(struct zkfs_conn *c, const struct zk_request *reqs, size_t n, int *statuses,
+                      struct zk_result **outs);
 
 /* Replaces an expired session by a new one.  Returns 0 or a ZK_* status. */
 int zconn_renew(struct zkfs_conn *c);

@@ -435,6 +435,15 @@ ZK_EXPORT void zk_blocking_close(zk_blocking_t *b);
  * (zk_result_free), set even on error.  Returns the request's status. */
 ZK_EXPORT int zk_blocking_submit(zk_blocking_t *b, const struct zk_request *req,
                                  struct zk_result **out);
+/* Runs n requests at once: they are handed to the loop thread together and
+ * leave pipelined (one socket write), so n reads cost about one round trip
+ * instead of n.  Replies arrive in order, as always; each request has its own
+ * outcome.  OUT statuses[i]: request i's status; OUT outs[i] (outs may be
+ * NULL): its result, owned by the caller (zk_result_free), set even on error.
+ * Returns 0, or ZK_SYSTEMERROR (out of memory: nothing was sent, outs[i] are
+ * NULL).  Any thread but the handle's loop thread. */
+ZK_EXPORT int zk_blocking_submit_many(zk_blocking_t *b, const struct zk_request *reqs, size_t n,
+                                      int *statuses, struct zk_result **outs);
 /* The underlying handle, for zk_state and zk_session_id only. */
 ZK_EXPORT zk_t *zk_blocking_handle(zk_blocking_t *b);
 

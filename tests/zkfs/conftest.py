@@ -188,11 +188,11 @@ def mounted(server, zk, zkfs_mount):
 
 
 class Inotify:
-    """inotifywait -m -r on a directory; lines are awaited, never slept for."""
+    """inotifywait -m [-r] on a path; lines are awaited, never slept for."""
 
-    def __init__(self, path):
+    def __init__(self, path, recursive=True):
         self.proc = subprocess.Popen(
-            ["inotifywait", "-m", "-r", "--format", "%e %w%f", path],
+            ["inotifywait", "-m"] + (["-r"] if recursive else []) + ["--format", "%e %w%f", path],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # inotifywait says "Watches established." on stderr once it listens.
         while True:
@@ -230,6 +230,29 @@ class Inotify:
                 ev, _, path = line.decode().partition(" ")
                 self._pending.append((ev.split(","), path))
 
+    def watches(self, path):
+        """1 if inotifywait holds a watch on `path`'s inode now (from /proc/PID/fdinfo, where
+        the kernel lists each watch as "ino:HEX sdev:HEX")."""
+        st = os.stat(path)
+        key = "ino:%x sdev:%x " % (st.st_ino, (os.major(st.st_dev) << 20) | os.minor(st.st_dev))
+        d = "/proc/%d/fdinfo" % self.proc.pid
+        for fd in os.listdir(d):
+            try:
+                with open(os.path.join(d, fd)) as f:
+                    if key in f.read():
+                        return True
+            except OSError:
+                pass
+        return False
+
+    def wait_watching(self, path, timeout=10.0):
+        """Waits until inotifywait -r watches the new directory `path`: it prints a directory's
+        CREATE line first and adds its watch after, so a change made in between is not seen
+        (as on any file system)."""
+        from tests.lib.waiting import wait_until
+        wait_until(lambda: self.watches(path), timeout=timeout,
+                   what="inotifywait watching %s" % path)
+
     def close(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -243,8 +266,8 @@ class Inotify:
 def inotify():
     watchers = []
 
-    def make(path):
-        w = Inotify(path)
+    def make(path, recursive=True):
+        w = Inotify(path, recursive)
         watchers.append(w)
         return w
 

@@ -196,3 +196,56 @@ def test_leaf_gains_a_child(mounted):
     wait_until(lambda: os.path.isdir(m.p("leaf")), what="leaf turned into a directory")
     assert os.listdir(m.p("leaf")) == ["child"]
     assert open(m.p("leaf/.zkdata")).read() == "leaf data"
+
+
+def test_chmod_chown_and_locks_fail_clearly(mounted):
+    import fcntl
+    m, zk = mounted
+    f = m.p("f")
+    sh("echo x > %s && mkdir %s" % (f, m.p("d")))
+    # Znodes have no mode or owner: a change is refused, the mode shown is accepted unchanged.
+    with pytest.raises(PermissionError):
+        os.chmod(f, 0o600)
+    with pytest.raises(PermissionError):
+        os.chmod(m.p("d"), 0o700)
+    os.chmod(f, 0o644)
+    os.chmod(m.p("d"), 0o755)
+    os.chown(f, os.getuid(), os.getgid())
+    with pytest.raises(PermissionError):
+        os.chown(f, os.getuid() + 1, -1)
+    assert os.stat(f).st_mode & 0o7777 == 0o644
+    sh("touch %s" % f)  # times: accepted, nothing to change
+    # Locks would hold in this kernel only: they fail with ENOLCK, unlocking succeeds.
+    with open(f, "r+") as fh:
+        for call in (lambda: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB),
+                     lambda: fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB),
+                     lambda: fcntl.lockf(fh, fcntl.LOCK_SH)):
+            with pytest.raises(OSError) as e:
+                call()
+            assert e.value.errno == errno.ENOLCK
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fcntl.lockf(fh, fcntl.LOCK_UN)
+    r = sh("flock -n %s true" % f, check=False)
+    assert r.returncode != 0 and "No locks available" in r.stderr
+    assert zk.get(m.zpath("f"))[0] == b"x\n"
+
+
+def test_df_counts_znodes(mounted):
+    m, zk = mounted
+    os.mkdir(m.p("a"))
+    zk.create(m.zpath("a/b"), b"x")
+    zk.create(m.zpath("a/c"), b"")
+    st = os.statvfs(m.path)
+    assert st.f_files - st.f_ffree == 4  # the mount's root, a, a/b, a/c
+    assert st.f_blocks == 0
+    out = sh("df -i %s" % m.path).stdout.splitlines()[-1].split()
+    assert out[2] == "4", out  # IUsed
+
+
+def test_root_times(server, zk, zkfs_mount):
+    import time
+    t0 = time.time()
+    whole = zkfs_mount(server, chroot="/")  # ZooKeeper's "/" has mtime 0
+    assert t0 - 1 <= os.stat(whole.path).st_mtime <= time.time() + 1
+    m = zkfs_mount(server)  # a chroot: its znode's own times
+    assert os.stat(m.path).st_mtime_ns // 1000000 == zk.exists(m.zk_root).mtime

@@ -22,7 +22,7 @@ def test_remote_changes_raise_inotify_events(mounted, inotify):
     assert not os.path.exists(m.p("app/config"))
     zk.create(m.zpath("app/sub"), None)  # null data: a directory
     w.wait_for(lambda ev, p: "CREATE" in ev and "ISDIR" in ev and p == app + "sub")
-    # inotifywait -r now watches sub too.
+    w.wait_watching(m.p("app/sub"))  # inotifywait -r now watches sub too
     zk.create(m.zpath("app/sub/deep"), b"")
     w.wait_for(lambda ev, p: "CREATE" in ev and p == app + "sub/deep")
     zk.set(m.zpath("app/sub"), b"dir data")

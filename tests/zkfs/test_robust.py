@@ -120,7 +120,8 @@ def test_session_expiry_is_survived(server, zk, zkfs_mount):
             assert gone.wait(30), "session did not expire"
         finally:
             os.kill(m.proc.pid, signal.SIGCONT)
-        wait_until(lambda: "new session" in m.log_text(), what="a new session")
+        # "new session 0x...", not the expiry line, which ends in "opening a new session".
+        wait_until(lambda: "zkfs: new session 0x" in m.log_text(), what="a new session")
         assert "expired" in m.log_text()
         with open(m.p("after"), "w") as f:
             f.write("still mounted")
@@ -241,3 +242,41 @@ def test_bad_command_lines(tmp_path):
     r = subprocess.run([ZKFS, "not a host list", str(tmp_path), "-f"], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode != 0 and "cannot open a session" in r.stderr
+
+
+def test_lazy_unmount_of_a_dead_mount(server_factory, zkfs_mount):
+    """No server reachable: a request fails within the session timeout, `umount -l` returns at
+    once, and zkfs exits by itself once the kernel has let the mount go."""
+    srv = server_factory("zkd")
+    m = zkfs_mount(srv, opts=["session_timeout=4000"])
+    os.mkdir(m.p("d"))
+    srv.stop()
+    t0 = time.monotonic()
+    with pytest.raises(OSError) as e:
+        os.listdir(m.p("d"))  # opendir: one getChildren, which no server answers
+    assert e.value.errno == errno.ETIMEDOUT and time.monotonic() - t0 < 30
+    r = subprocess.run(["umount", "-l", m.path], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert m.proc.wait(60) == 0  # the kernel ended the connection: a clean exit
+    assert not os.path.ismount(m.path)
+
+
+def test_lazy_unmount_during_a_burst_of_replays(server, zk, zkfs_mount, inotify):
+    """A lazy unmount while remote creates are being replayed: zkfs exits cleanly, and no replay
+    reaches the directory underneath the mount point (the replay thread works with paths
+    relative to the mount it entered, docs/zkfs.md)."""
+    m = zkfs_mount(server)
+    w = inotify(m.path, recursive=False)
+    pending = []
+    for base in range(0, 5000, 1000):
+        t = zk.transaction()
+        for i in range(base, base + 1000):
+            t.create(m.zpath("n%05d" % i), b"v")
+        pending.append(t.commit_async())
+    w.wait_for(lambda ev, p: ev == ["CREATE"])  # replays are under way
+    r = subprocess.run(["umount", "-l", m.path], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert m.proc.wait(60) == 0
+    assert os.listdir(m.path) == []  # the directory underneath
+    for a in pending:
+        a.get(timeout=30)
