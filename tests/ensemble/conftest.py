@@ -37,9 +37,13 @@ def kind(request):
 def ensemble_factory(kind, tmp_path_factory):
     made = []
 
-    def make(participants=3, observers=0, proxied=False, cfg=None, start=True, **kw):
-        ens = Ensemble(tmp_path_factory.mktemp("ens-%s" % kind), kind, participants=participants,
-                       observers=observers, cfg=cfg, proxied=proxied, **kw)
+    def make(participants=3, observers=0, proxied=False, cfg=None, start=True, cls=Ensemble, **kw):
+        """A new ensemble of `kind` (`cls`: Ensemble, or NetnsEnsemble for members in network
+        namespaces), started unless start=False; every one made is closed at teardown."""
+        if proxied:
+            kw["proxied"] = True
+        ens = cls(tmp_path_factory.mktemp("ens-%s" % kind), kind, participants=participants,
+                  observers=observers, cfg=cfg, **kw)
         made.append(ens)
         if start:
             try:

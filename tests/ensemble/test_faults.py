@@ -10,16 +10,8 @@ import time
 
 import pytest
 
+from tests.lib.ensemble import wait_for
 from tests.lib.history import Workload, check, format_violations, seed_from_env
-
-
-def wait_for(pred, timeout, what, ens=None):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() >= deadline:
-            pytest.fail("timed out (%.0fs) waiting for %s\n%s" % (
-                timeout, what, ens.describe() if ens else ""), pytrace=False)
-        time.sleep(0.02)
 
 
 def acked_writes_since(wl, t):

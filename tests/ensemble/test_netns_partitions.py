@@ -22,8 +22,7 @@ import time
 import pytest
 
 from tests.lib import netns
-from tests.lib import servers as S
-from tests.lib.ensemble import EnsembleError, NetnsEnsemble
+from tests.lib.ensemble import NetnsEnsemble, wait_for
 from tests.lib.history import Workload, check, format_violations, seed_from_env
 
 FLAP_SECONDS = float(os.environ.get("NETNS_FLAP_SECONDS", "5"))
@@ -33,48 +32,17 @@ _unavailable = []
 
 
 @pytest.fixture
-def netns_ensemble(kind, tmp_path_factory):
+def netns_ensemble(ensemble_factory):
     """make(participants=3) -> a started NetnsEnsemble of `kind`; all closed (namespaces deleted,
-    processes killed) at teardown, whatever happened."""
+    processes killed) at teardown, whatever happened (conftest's ensemble_factory)."""
     if not _unavailable:
         _unavailable.append(netns.unavailable_reason())
     if _unavailable[0]:
         pytest.skip("network namespaces unavailable: %s" % _unavailable[0])
-    made = []
-
-    def make(participants=3):
-        ens = NetnsEnsemble(tmp_path_factory.mktemp("netns-%s" % kind), kind,
-                            participants=participants)
-        made.append(ens)
-        try:
-            ens.start()
-        except (EnsembleError, S.ServerError) as e:
-            pytest.fail(str(e), pytrace=False)
-        return ens
-
-    try:
-        yield make
-    finally:
-        errors = []
-        for ens in reversed(made):
-            try:
-                ens.close()
-            except S.ServerError as e:
-                errors.append(str(e))
-        if errors:
-            pytest.fail("\n\n".join(errors), pytrace=False)
+    return lambda participants=3: ensemble_factory(participants=participants, cls=NetnsEnsemble)
 
 
 # -- helpers ----------------------------------------------------------------
-
-def wait_for(pred, timeout, what, ens=None):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() >= deadline:
-            pytest.fail("timed out (%.0fs) waiting for %s\n%s" % (
-                timeout, what, ens.describe() if ens else ""), pytrace=False)
-        time.sleep(0.02)
-
 
 def zxid(ens, sid):
     """Member `sid`'s last zxid (srvr), or None if it does not answer."""

@@ -335,6 +335,10 @@ class Transcript:
         self.aborted = None
         self.lines = None
 
+    def zxid_group(self, i, label):
+        """What the zxids step i first shows are named after: the step's number."""
+        return str(i + 1)
+
     def finalize(self):
         """Names every zxid by the step that first shows it (s7, or s7.2 for the second new one
         in step 7, by value), so one extra or missing write does not renumber the rest; then
@@ -357,11 +361,14 @@ class Transcript:
             elif isinstance(v, dict):
                 for k in sorted(v):
                     collect(v[k], found)
-        for i, (_, v) in enumerate(self.steps):
+        count = {}
+        for i, (label, v) in enumerate(self.steps):
             found = []
             collect(v, found)
-            for k, z in enumerate(sorted(found)):
-                names[z] = "s%d" % (i + 1) if k == 0 else "s%d.%d" % (i + 1, k + 1)
+            key = self.zxid_group(i, label)
+            for z in sorted(found):
+                count[key] = count.get(key, 0) + 1
+                names[z] = "s%s" % key if count[key] == 1 else "s%s.%d" % (key, count[key])
                 appearance.append(z)
         self.lines = ["%s => %s" % (label, render(v, names)) for label, v in self.steps]
         by_value = sorted(appearance)

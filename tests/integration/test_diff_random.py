@@ -253,36 +253,8 @@ class OpTranscript(Transcript):
     them (s12, s12.2), not the transcript line: an extra or missing event line then
     renames nothing after it."""
 
-    def finalize(self):
-        names = {0: "z0"}
-        appearance = []
-
-        def collect(v, found):
-            if isinstance(v, Zxid):
-                if v.v not in names and v.v not in found:
-                    found.append(v.v)
-            elif isinstance(v, NStat):
-                for k in NStat.FIELDS:
-                    if k in v.fields:
-                        collect(v.fields[k], found)
-            elif isinstance(v, (list, tuple)):
-                for x in v:
-                    collect(x, found)
-        per_op = {}
-        for label, v in self.steps:
-            found = []
-            collect(v, found)
-            op = label.split()[0]
-            for z in sorted(found):
-                per_op[op] = per_op.get(op, 0) + 1
-                k = per_op[op]
-                names[z] = "s%s" % op[1:] if k == 1 else "s%s.%d" % (op[1:], k)
-                appearance.append(z)
-        self.lines = ["%s => %s" % (label, render(v, names)) for label, v in self.steps]
-        by_value = sorted(appearance)
-        if by_value != appearance:
-            self.lines.append("zxid value order => " + " < ".join(names[z] for z in by_value))
-        return self
+    def zxid_group(self, i, label):
+        return label.split()[0][1:]  # "o12 B create ..." -> "12"
 
 
 EVENT_NAMES = {1: "NodeCreated", 2: "NodeDeleted", 3: "NodeDataChanged", 4: "NodeChildrenChanged",

@@ -83,6 +83,18 @@ def ensemble_missing_reason(kind):
     return None
 
 
+def wait_for(pred, timeout, what, ens=None):
+    """Polls pred() until it is true; after `timeout` seconds fails the test naming `what`, with
+    the ensemble's description when `ens` is given."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() >= deadline:
+            import pytest
+            pytest.fail("timed out (%.0fs) waiting for %s\n%s" % (
+                timeout, what, ens.describe() if ens else ""), pytrace=False)
+        time.sleep(0.02)
+
+
 class EnsembleError(S.ServerError):
     """The ensemble did not reach the expected state in time."""
 
