@@ -157,12 +157,13 @@ def close_all(rigs):
         pytest.fail("\n\n".join(errors), pytrace=False)
 
 
-@pytest.fixture
-def rig(tmp_path):
+def factory(cls, base, prefix):
+    """A fixture body: make(...) builds a `cls` in a directory of its own under `base`; every
+    one made is closed at teardown (close_all)."""
     made = []
 
     def make(*a, **kw):
-        r = Rig(tmp_path / ("rig%d" % len(made)), *a, **kw)
+        r = cls(base / ("%s%d" % (prefix, len(made))), *a, **kw)
         made.append(r)
         return r
 
@@ -170,6 +171,11 @@ def rig(tmp_path):
         yield make
     finally:
         close_all(made)
+
+
+@pytest.fixture
+def rig(tmp_path):
+    yield from factory(Rig, tmp_path, "rig")
 
 
 def describe(reports):
@@ -328,17 +334,7 @@ def ensemble_rig(tmp_path):
     reason = ensemble_missing_reason("zkd")
     if reason:
         pytest.skip(reason)
-    made = []
-
-    def make(*a, **kw):
-        r = EnsembleRig(tmp_path / ("e%d" % len(made)), *a, **kw)
-        made.append(r)
-        return r
-
-    try:
-        yield make
-    finally:
-        close_all(made)
+    yield from factory(EnsembleRig, tmp_path, "e")
 
 
 def run_ensemble_cuts(er, rng, rounds, pick, name):
