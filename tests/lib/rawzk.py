@@ -7,6 +7,9 @@ OPS = {"create": 1, "delete": 2, "exists": 3, "getData": 4, "setData": 5, "getCh
        "ping": 11, "closeSession": -11, "auth": 100, "setWatches": 101, "getEphemerals": 103,
        "getAllChildrenNumber": 104, "whoAmI": 107}
 OPEN_ACL = [(31, "world", "anyone")]
+STAT = struct.Struct(">qqqqiiiqiiq")  # data.Stat on the wire
+STAT_FIELDS = ("czxid", "mzxid", "ctime", "mtime", "version", "cversion", "aversion",
+               "ephemeralOwner", "dataLength", "numChildren", "pzxid")
 
 
 def i32(v):
@@ -22,7 +25,11 @@ def zbuf(b):
 
 
 def zstr(s):
-    return zbuf(s.encode())
+    return zbuf(None if s is None else s.encode())
+
+
+def zbool(v):
+    return b"\1" if v else b"\0"
 
 
 def acls(lst):
@@ -47,20 +54,35 @@ class Reader:
         self.o += 8
         return v
 
+    def bool(self):
+        v = self.b[self.o]
+        self.o += 1
+        return bool(v)
+
     def buf(self):
         n = self.int()
         if n < 0:
             return None
-        v = self.b[self.o:self.o + n]
+        v = bytes(self.b[self.o:self.o + n])
         self.o += n
         return v
 
     def str(self):
         v = self.buf()
-        return None if v is None else v.decode()
+        return None if v is None else v.decode("utf-8", "replace")
 
     def strings(self):
-        return [self.str() for _ in range(self.int())]
+        n = self.int()
+        return [self.str() for _ in range(max(n, 0))]
+
+    def stat(self):
+        v = dict(zip(STAT_FIELDS, STAT.unpack_from(self.b, self.o)))
+        self.o += STAT.size
+        return v
+
+    def acls(self):
+        n = self.int()
+        return [(self.int(), self.str(), self.str()) for _ in range(max(n, 0))]
 
 
 class RawSession:

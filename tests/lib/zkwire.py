@@ -20,6 +20,8 @@ setWatches2 request, as the Java client does after a connection loss.
 import socket
 import struct
 
+from tests.lib import rawzk
+
 OP = dict(create=1, delete=2, exists=3, getData=4, setData=5, getACL=6, setACL=7,
           getChildren=8, sync=9, ping=11, getChildren2=12, check=13, multi=14, create2=15,
           removeWatches=18, createContainer=19, createTTL=21, auth=100, setWatches=101,
@@ -33,9 +35,7 @@ EV_CREATED, EV_DELETED, EV_CHANGED, EV_CHILD = 1, 2, 3, 4
 
 XID_NOTIFICATION, XID_PING, XID_AUTH, XID_SETWATCHES = -1, -2, -4, -8
 
-STAT = struct.Struct(">qqqqiiiqiiq")
-STAT_FIELDS = ("czxid", "mzxid", "ctime", "mtime", "version", "cversion", "aversion",
-               "ephemeralOwner", "dataLength", "numChildren", "pzxid")
+STAT, STAT_FIELDS = rawzk.STAT, rawzk.STAT_FIELDS
 
 ERRORS = {0: "OK", -1: "SystemError", -2: "RuntimeInconsistency", -3: "DataInconsistency",
           -4: "ConnectionLoss", -5: "MarshallingError", -6: "Unimplemented",
@@ -64,80 +64,11 @@ class Lost(Exception):
     """The server closed the connection (or did not answer in time)."""
 
 
-# -- encoding ----------------------------------------------------------------
+# -- encoding: rawzk's codec, under this module's names ------------------------
 
-def w_int(v):
-    return struct.pack(">i", v)
-
-
-def w_long(v):
-    return struct.pack(">q", v)
-
-
-def w_bool(v):
-    return b"\1" if v else b"\0"
-
-
-def w_buf(b):
-    return w_int(-1) if b is None else w_int(len(b)) + b
-
-
-def w_str(s):
-    return w_buf(None if s is None else s.encode())
-
-
-def w_strings(lst):
-    return w_int(len(lst)) + b"".join(w_str(s) for s in lst)
-
-
-def w_acls(acls):
-    """acls: [(perms, scheme, id)]."""
-    return w_int(len(acls)) + b"".join(w_int(p) + w_str(s) + w_str(i) for p, s, i in acls)
-
-
-class Reader:
-    def __init__(self, b):
-        self.b, self.o = b, 0
-
-    def int(self):
-        (v,) = struct.unpack_from(">i", self.b, self.o)
-        self.o += 4
-        return v
-
-    def long(self):
-        (v,) = struct.unpack_from(">q", self.b, self.o)
-        self.o += 8
-        return v
-
-    def bool(self):
-        v = self.b[self.o]
-        self.o += 1
-        return bool(v)
-
-    def buf(self):
-        n = self.int()
-        if n < 0:
-            return None
-        v = bytes(self.b[self.o:self.o + n])
-        self.o += n
-        return v
-
-    def str(self):
-        v = self.buf()
-        return None if v is None else v.decode("utf-8", "replace")
-
-    def strings(self):
-        n = self.int()
-        return [self.str() for _ in range(max(n, 0))]
-
-    def stat(self):
-        v = dict(zip(STAT_FIELDS, STAT.unpack_from(self.b, self.o)))
-        self.o += STAT.size
-        return v
-
-    def acls(self):
-        n = self.int()
-        return [(self.int(), self.str(), self.str()) for _ in range(max(n, 0))]
+w_int, w_long, w_bool, w_buf, w_str, w_strings, w_acls = (
+    rawzk.i32, rawzk.i64, rawzk.zbool, rawzk.zbuf, rawzk.zstr, rawzk.strings, rawzk.acls)
+Reader = rawzk.Reader
 
 
 # -- request bodies ----------------------------------------------------------
