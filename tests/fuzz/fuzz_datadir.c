@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "zk/jute.h"
 #include "config.h"
 #include "server.h"
 #include "txnlog.h"
@@ -74,45 +75,28 @@ static void setup(void)
     atexit(cleanup);
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
 /* snapshot.c's layout: "ZKSNAP01" u64 zxid | [u32 len][u32 crc][payload]... |
  * [u32 0][u32 crc of all payloads][u64 count]. */
 static void fix_snapshot(uint8_t *p, size_t n, uint64_t zxid)
 {
     if (n < 16)
         return;
-    put64(p + 8, zxid);
+    zk_be64_put(p + 8, zxid);
     uint32_t all = 0;
     uint64_t count = 0;
     size_t at = 16;
     while (n - at >= 8) {
-        uint32_t len = get32(p + at);
+        uint32_t len = zk_be32_get(p + at);
         if (len == 0) {
             if (n - at >= 16) {
-                put32(p + at + 4, all);
-                put64(p + at + 8, count);
+                zk_be32_put(p + at + 4, all);
+                zk_be64_put(p + at + 8, count);
             }
             return;
         }
         if (len > n - at - 8)
             return;
-        put32(p + at + 4, zk_crc32(0, p + at + 8, len));
+        zk_be32_put(p + at + 4, zk_crc32(0, p + at + 8, len));
         all = zk_crc32(all, p + at + 8, len);
         count++;
         at += 8 + len;
@@ -124,10 +108,10 @@ static void fix_log(uint8_t *p, size_t n)
 {
     size_t at = 0;
     while (n - at >= 16) {
-        uint32_t len = get32(p + at);
+        uint32_t len = zk_be32_get(p + at);
         if (len == 0 || len > n - at - 16)
             return;
-        put32(p + at + 4, zk_crc32(zk_crc32(0, p + at + 8, 8), p + at + 16, len));
+        zk_be32_put(p + at + 4, zk_crc32(zk_crc32(0, p + at + 8, 8), p + at + 16, len));
         at += 16 + len;
     }
 }
@@ -180,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t zxid = 0;
         for (int k = 0; k < 8; k++)
             zxid = zxid << 8 | data[at + 1 + k];
-        size_t len = get32(data + at + 9);
+        size_t len = zk_be32_get(data + at + 9);
         at += 13;
         if (len > size - at)
             len = size - at;

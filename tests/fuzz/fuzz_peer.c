@@ -38,6 +38,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
+#include "zk/jute.h"
 #include "config.h"
 #include "quorum.h"
 #include "server.h"
@@ -52,17 +54,7 @@ static void fake_close(void);
 static void cleanup(void)
 {
     fake_close();
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[400];
-        while ((e = readdir(d)) != NULL) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    fuzz_remove_dir(dir);
 }
 
 /* A loopback port nobody listens on right now. */
@@ -102,31 +94,11 @@ static struct {
     int64_t round;      /* of our last election notification */
 } fake = {-1, -1, NULL, 0, 0, 1000};
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* Sends one message (blocking; they are small) with its length prefix. */
 static void send_msg(int fd, const uint8_t *p, size_t n)
 {
     uint8_t h[4];
-    put32(h, (uint32_t)n);
+    zk_be32_put(h, (uint32_t)n);
     if (send(fd, h, 4, MSG_NOSIGNAL) != 4 || send(fd, p, n, MSG_NOSIGNAL) != (ssize_t)n)
         return; /* the link is gone: establish() starts over */
 }
@@ -134,7 +106,7 @@ static void send_msg(int fd, const uint8_t *p, size_t n)
 static void send_long(int fd, uint8_t type, int64_t v)
 {
     uint8_t m[9] = {type};
-    put64(m + 1, (uint64_t)v);
+    zk_be64_put(m + 1, (uint64_t)v);
     send_msg(fd, m, sizeof m);
 }
 
@@ -154,15 +126,15 @@ static void fake_close(void)
 static void fake_vote(void)
 {
     uint8_t h[5] = {'H'};
-    put32(h + 1, 2);
+    zk_be32_put(h + 1, 2);
     send_msg(fake.efd, h, sizeof h);
     uint8_t n[1 + 4 + 1 + 4 + 8 + 8 + 8] = {'N'};
-    put32(n + 1, 2);
+    zk_be32_put(n + 1, 2);
     n[5] = 0; /* LOOKING */
-    put32(n + 6, 1);
-    put64(n + 10, 0);
-    put64(n + 18, 0);
-    put64(n + 26, (uint64_t)fake.round);
+    zk_be32_put(n + 6, 1);
+    zk_be64_put(n + 10, 0);
+    zk_be64_put(n + 18, 0);
+    zk_be64_put(n + 26, (uint64_t)fake.round);
     send_msg(fake.efd, n, sizeof n);
 }
 
@@ -170,10 +142,10 @@ static void fake_vote(void)
 static void fake_finfo(void)
 {
     uint8_t m[1 + 4 + 1 + 8 + 8 + 8] = {1};
-    put32(m + 1, 2);
-    put64(m + 6, 0);
-    put64(m + 14, 0);
-    put64(m + 22, 0);
+    zk_be32_put(m + 1, 2);
+    zk_be64_put(m + 6, 0);
+    zk_be64_put(m + 14, 0);
+    zk_be64_put(m + 22, 0);
     send_msg(fake.qfd, m, sizeof m);
 }
 
@@ -199,14 +171,14 @@ static void fake_service(void)
         const uint8_t *m = fake.in + off + 4;
         if (n >= 1 && m[0] == QM_LINFO) {
             uint8_t a[17] = {QM_ACKEPOCH}; /* current epoch 0, last zxid -1: send a snapshot */
-            put64(a + 1, 0);
-            put64(a + 9, UINT64_MAX);
+            zk_be64_put(a + 1, 0);
+            zk_be64_put(a + 9, UINT64_MAX);
             send_msg(fake.qfd, a, sizeof a);
         }
         else if (n >= 17 && m[0] == QM_NEWLEADER)
-            send_long(fake.qfd, QM_ACK, (int64_t)get64(m + 9));
+            send_long(fake.qfd, QM_ACK, (int64_t)zk_be64_get(m + 9));
         else if (n >= 9 && m[0] == QM_PROPOSAL)
-            send_long(fake.qfd, QM_ACK, (int64_t)get64(m + 1));
+            send_long(fake.qfd, QM_ACK, (int64_t)zk_be64_get(m + 1));
         else if (n >= 1 && m[0] == QM_PING) {
             uint8_t a[5] = {QM_PINGACK};
             send_msg(fake.qfd, a, sizeof a);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "apply.h"
 #include "config.h"
 #include "conn.h"
@@ -34,17 +35,7 @@ static char dir[] = "/tmp/zkfuzz.XXXXXX";
 /* Removes the data directory (flat: logs, the secret) at exit. */
 static void cleanup(void)
 {
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[400];
-        while ((e = readdir(d)) != NULL) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    fuzz_remove_dir(dir);
 }
 
 static void setup(void)
