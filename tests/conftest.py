@@ -62,15 +62,8 @@ class ServerPool:
         return srv
 
     def close(self):
-        errors = []
-        for srv in reversed(self.servers):
-            try:
-                srv.close()
-            except S.ServerError as e:
-                errors.append(str(e))
-        self.servers = []
-        if errors:
-            pytest.fail("\n\n".join(errors), pytrace=False)
+        servers, self.servers = self.servers, []
+        S.close_all(servers)
 
 
 @pytest.fixture

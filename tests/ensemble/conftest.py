@@ -55,14 +55,7 @@ def ensemble_factory(kind, tmp_path_factory):
     try:
         yield make
     finally:
-        errors = []
-        for ens in reversed(made):
-            try:
-                ens.close()
-            except S.ServerError as e:
-                errors.append(str(e))
-        if errors:
-            pytest.fail("\n\n".join(errors), pytrace=False)
+        S.close_all(made)
 
 
 @pytest.fixture

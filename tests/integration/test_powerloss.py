@@ -144,22 +144,9 @@ class Rig:
             self.fs.close()
 
 
-def close_all(rigs):
-    """Closes every rig (servers stopped, mounts unmounted), then fails on what their servers
-    showed at exit (sanitizer reports), as tests/conftest.py's ServerPool does."""
-    errors = []
-    for r in reversed(rigs):
-        try:
-            r.close()
-        except S.ServerError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n\n".join(errors), pytrace=False)
-
-
 def factory(cls, base, prefix):
     """A fixture body: make(...) builds a `cls` in a directory of its own under `base`; every
-    one made is closed at teardown (close_all)."""
+    one made is closed at teardown (servers.close_all)."""
     made = []
 
     def make(*a, **kw):
@@ -170,7 +157,7 @@ def factory(cls, base, prefix):
     try:
         yield make
     finally:
-        close_all(made)
+        S.close_all(made)
 
 
 @pytest.fixture

@@ -563,3 +563,17 @@ def parse_srvr(text):
         if m:
             out[m.group(1)] = m.group(2)
     return out
+
+
+def close_all(things):
+    """Closes every server, ensemble or rig in `things`, newest first, even when one fails, then
+    fails the test on what they showed at exit (sanitizer reports, ServerError)."""
+    errors = []
+    for t in reversed(things):
+        try:
+            t.close()
+        except ServerError as e:
+            errors.append(str(e))
+    if errors:
+        import pytest
+        pytest.fail("\n\n".join(errors), pytrace=False)
