@@ -43,9 +43,11 @@ def test_matrix_zkfs_rows_run_and_parse(tmp_path):
 
     doc = json.loads((tmp_path / "zkfs.json").read_text())
     z = doc["zkfs/zkd"]
-    assert set(z) == {"cat", "ls", "inotify set", "inotify create"}, z
+    assert set(z) == {"cat", "ls", "inotify set", "inotify create", "burst"}, z
     assert all("error" not in v for v in z.values()), z
     assert z["cat"]["reads"] == 300 and z["cat"]["reads_per_sec"] > 0
     assert z["ls"]["children"] == 2000 and z["ls"]["first_ms"] > 0
     for row in ("inotify set", "inotify create"):
         assert z[row]["samples"] == 30 and 0 < z[row]["p50_us"] <= z[row]["p99_us"], z[row]
+    for op in ("create", "set", "delete"):  # the smoke burst: 2,000 of each, every event seen
+        assert z["burst"][op]["events_per_sec"] > 0, z["burst"]
