@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "selfop.h"
 #include "zconn.h"
 #include "log.h"
 #include "nodes.h"
@@ -236,6 +237,9 @@ out_signals:
 out_session:
     fuse_session_unmount(se);
     fuse_session_destroy(se);
+    /* The connection is closed: a replay still in flight returns now; it
+     * must be over before the nodes and the session it uses are freed. */
+    selfop_wait_idle();
 out_nodes:
     nodes_fini();
 out_conn:

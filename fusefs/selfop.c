@@ -27,6 +27,7 @@ static struct {
     pthread_cond_t cv;
     pid_t tid;
     int started, quit;
+    int busy;    /* a call is being made (selfop_wait_idle) */
     int own_cwd; /* the thread has a working directory of its own */
     struct call *next; /* waiting to be made */
 } so = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -106,6 +107,7 @@ static void *selfop_main(void *arg)
             break;
         struct call *c = so.next;
         so.next = NULL;
+        so.busy = 1;
         pthread_mutex_unlock(&so.mu);
         c->fn(c->arg);
         pthread_mutex_lock(&so.mu);
@@ -114,9 +116,9 @@ static void *selfop_main(void *arg)
             if (c->release)
                 c->release(c->arg);
             free(c);
-        } else {
-            pthread_cond_broadcast(&so.cv);
         }
+        so.busy = 0; /* after the release, which may use what wait_idle guards */
+        pthread_cond_broadcast(&so.cv); /* the caller, or selfop_wait_idle */
     }
     pthread_mutex_unlock(&so.mu);
     return NULL;
@@ -184,6 +186,14 @@ int selfop_run_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg)
     c->release = release;
     c->arg = arg;
     return run_call(c);
+}
+
+void selfop_wait_idle(void)
+{
+    pthread_mutex_lock(&so.mu);
+    while (so.busy)
+        pthread_cond_wait(&so.cv, &so.mu);
+    pthread_mutex_unlock(&so.mu);
 }
 
 void selfop_cancel(void)

@@ -59,5 +59,10 @@ int selfop_do(enum selfop_kind kind, const char *path, off_t size, struct stat *
 int selfop_cancelled(void);
 /* Wakes a waiting selfop_run and stops the thread after its current call. */
 void selfop_cancel(void);
+/* Waits until the thread is making no call.  After selfop_cancel, a call
+ * abandoned by its caller may still be running (a replay waiting for the
+ * FUSE connection to close); the daemon calls this once the connection is
+ * closed and before it frees what a call uses (nodes, the session). */
+void selfop_wait_idle(void);
 
 #endif
