@@ -269,7 +269,12 @@ static void test_journal_undo_restores_every_field(void)
     struct db db;
     db_open(&db);
     ASSERT_INT_EQ(create(&db, "/m", "orig", 0, 2), 0);
-    struct zk_stat root_before, m_before;
+    /* Zeroed first: memcmp below also compares the struct's padding. */
+    struct zk_stat root_before, m_before, root_after, m_after;
+    memset(&root_before, 0, sizeof root_before);
+    memset(&m_before, 0, sizeof m_before);
+    memset(&root_after, 0, sizeof root_after);
+    memset(&m_after, 0, sizeof m_after);
     tree_stat(tree_root(db.tree), &root_before);
     tree_stat(node(&db, "/m"), &m_before);
     /* A multi: create, setData, delete of another node, then undo all. */
@@ -293,7 +298,6 @@ static void test_journal_undo_restores_every_field(void)
     ASSERT_INT_EQ(t.nops, 3);
     journal_undo(&db, &j);
     ASSERT_TRUE(!node(&db, "/new") && node(&db, "/gone"));
-    struct zk_stat root_after, m_after;
     tree_stat(tree_root(db.tree), &root_after);
     tree_stat(node(&db, "/m"), &m_after);
     ASSERT_TRUE(memcmp(&root_before, &root_after, sizeof root_after) == 0);
