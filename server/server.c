@@ -626,8 +626,10 @@ void server_close_clients(struct server *s)
      * takes it now: a reply to the very request that made this member step
      * aside (a reconfig removing it) is not lost.  Held frames never are sent. */
     while (s->conns) {
-        conn_flush(s->conns);
-        conn_close(s->conns);
+        struct conn *c = s->conns;
+        conn_flush(c);
+        if (s->conns == c) /* a failed write has already closed and unlinked it */
+            conn_close(c);
     }
 }
 

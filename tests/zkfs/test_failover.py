@@ -43,6 +43,9 @@ def test_member_death_keeps_session_lease_and_open_files(ensemble, kazoo_client,
     holder = hold_lease(m.p("leader@eph"))
     fd = None
     try:
+        # The lease was made through the mount's session, maybe on another member: a sync makes
+        # this session's member catch up first (ZooKeeper orders nothing across sessions).
+        zk.sync(m.zpath("leader"))
         assert zk.exists(m.zpath("leader")).ephemeralOwner == session
         fd = os.open(m.p("state"), os.O_RDWR | os.O_CREAT, 0o644)
         os.write(fd, b"one")
@@ -58,6 +61,7 @@ def test_member_death_keeps_session_lease_and_open_files(ensemble, kazoo_client,
         os.write(fd, b" two")  # the open file keeps working
         os.fsync(fd)
         zk2 = kazoo_client(ensemble)
+        zk2.sync(m.zpath("state"))
         assert zk2.get(m.zpath("state"))[0] == b"one two"
         assert zk2.exists(m.zpath("leader")).ephemeralOwner == session
         with open(m.p("after"), "w") as f:
