@@ -543,11 +543,7 @@ static void handle_connect(struct quorum *q, struct learner *ln, struct jute_in 
         return;
     }
     if (!sessions_get(&s->db.sessions, id)) {
-        struct write w;
-        write_begin(s, &w, ZK_OP_CREATESESSION, id, 0);
-        w.txn.timeout = timeout;
-        write_apply_txn(s, &w);
-        write_commit(s, &w);
+        write_session(s, ZK_OP_CREATESESSION, id, 0, timeout);
     }
     uint8_t pw[16];
     sessions_password(&s->db.sessions, id, pw);

@@ -135,12 +135,8 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
         return;
     }
     if (id == 0) {
-        struct write w;
-        write_begin(s, &w, ZK_OP_CREATESESSION, sessions_next_id(&s->db.sessions), 0);
-        w.txn.timeout = timeout;
-        int64_t session = w.txn.session;
-        write_apply_txn(s, &w);
-        int64_t zxid = write_commit(s, &w);
+        int64_t session = sessions_next_id(&s->db.sessions);
+        int64_t zxid = write_session(s, ZK_OP_CREATESESSION, session, 0, timeout);
         struct session *se = sessions_get(&s->db.sessions, session);
         server_attach(s, c, se);
         sessions_password(&s->db.sessions, se->id, expected);
@@ -738,10 +734,7 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
 
 static void close_session(struct server *s, struct conn *c, int32_t xid)
 {
-    struct write w;
-    write_begin(s, &w, ZK_OP_CLOSESESSION, c->session_id, xid);
-    write_apply_txn(s, &w);
-    int64_t zxid = write_commit(s, &w);
+    int64_t zxid = write_session(s, ZK_OP_CLOSESESSION, c->session_id, xid, 0);
     conn_reply_header(c, xid, zxid, 0, zxid);
     conn_close_after_flush(c);
 }

@@ -374,10 +374,7 @@ void server_expire_session(struct server *s, struct session *se)
     log_info("expiring session 0x%llx, timeout of %d ms exceeded", (unsigned long long)se->id,
              se->timeout);
     struct conn *c = se->conn;
-    struct write w;
-    write_begin(s, &w, ZK_OP_CLOSESESSION, se->id, 0);
-    write_apply_txn(s, &w); /* the session is gone: se is freed */
-    write_commit(s, &w);
+    write_session(s, ZK_OP_CLOSESESSION, se->id, 0, 0); /* se is freed */
     if (c)
         conn_close_after_flush(c); /* session_closed (conn.c) detached it */
 }

@@ -65,6 +65,19 @@ int64_t write_commit(struct server *s, struct write *w)
     return zxid;
 }
 
+int64_t write_session(struct server *s, int32_t type, int64_t session, int32_t cxid,
+                      int32_t timeout)
+{
+    assert(type == ZK_OP_CREATESESSION || type == ZK_OP_CLOSESESSION);
+    struct write w;
+    write_begin(s, &w, type, session, cxid);
+    w.txn.timeout = timeout;
+    int rc = write_apply_txn(s, &w);
+    assert(rc == 0);
+    (void)rc;
+    return write_commit(s, &w);
+}
+
 void write_abort(struct server *s, struct write *w)
 {
     journal_undo(&s->db, &w->journal);

@@ -57,6 +57,12 @@ int write_apply_txn(struct server *s, struct write *w);
  * nothing: call write_abort instead.  Returns the zxid. */
 int64_t write_commit(struct server *s, struct write *w);
 
+/* A whole session transaction through the pipeline: createSession of
+ * `session` with `timeout`, or closeSession of `session` (its ephemerals
+ * deleted, the session freed).  Neither can fail.  Returns the zxid. */
+int64_t write_session(struct server *s, int32_t type, int64_t session, int32_t cxid,
+                      int32_t timeout);
+
 /* Undoes what the write applied and frees `w`'s contents. */
 void write_abort(struct server *s, struct write *w);
 
