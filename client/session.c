@@ -101,6 +101,7 @@ struct zk {
     int negotiated_timeout;
     int64_t last_zxid;
     struct zk_stats stats;
+    uint64_t pings_sent;   /* heartbeats written (tests tell them from request writes) */
     int32_t next_xid;
     int ever_connected;
     int dead_err; /* ZK_SESSIONEXPIRED or ZK_AUTHFAILED once DEAD */
@@ -931,6 +932,7 @@ static void tick_cb(uv_timer_t *t)
             zk__request_set_xid(ping, ZK_XID_PING);
             send_frame(zk, ping->frame, ping->frame_len);
             zk__pending_free(ping);
+            zk->pings_sent++;
         }
         break;
     }
@@ -1206,6 +1208,11 @@ void zk__session_set_foreign(zk_t *zk, void *f)
 void *zk__session_foreign(const zk_t *zk)
 {
     return zk->foreign;
+}
+
+uint64_t zk__session_pings_sent(const zk_t *zk)
+{
+    return zk->pings_sent;
 }
 
 struct conn *zk__session_cork(zk_t *zk)

@@ -28,6 +28,10 @@ enum {
 void zk__session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
                     int flags);
 
+/* Heartbeat pings written so far: each is a socket write of its own, which
+ * tests of write batching must tell apart from request writes. */
+uint64_t zk__session_pings_sent(const zk_t *zk);
+
 /* Corks the handle's current connection (conn.h) and returns it, or NULL if
  * there is none; release it with zk__conn_uncork.  For batches of submissions. */
 struct conn *zk__session_cork(zk_t *zk);

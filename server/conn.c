@@ -70,6 +70,7 @@ void conn_close(struct conn *c)
     watch_owner_clear(&c->watches);
     pset_del(&s->held, c);
     pset_del(&s->dirty, c);
+    pset_del(&s->throttled, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -251,6 +252,12 @@ static int handle_frames(struct conn *c)
         }
         if (c->in_len - off - 4 < (size_t)len)
             break;
+        if (c->state == CONN_READY && !c->sink && server_over_limit(s)) {
+            c->throttled = 1;
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            server_throttle(s, c);
+            break;
+        }
         c->packets_in++;
         s->stats.packets_received++;
         if (c->state == CONN_HANDSHAKE)
@@ -353,9 +360,20 @@ static void maybe_resume(struct conn *c)
     if (c->reading_paused && conn_queued_bytes(c) < RESUME_READ_BYTES && c->state == CONN_READY &&
         !c->close_after_flush) {
         c->reading_paused = 0;
-        uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
-        handle_frames(c); /* frames that arrived before the pause */
+        if (!c->throttled) {
+            uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
+            handle_frames(c); /* frames that arrived before the pause */
+        }
     }
+}
+
+void conn_unthrottle(struct conn *c)
+{
+    c->throttled = 0;
+    if (c->state != CONN_READY || c->close_after_flush || c->reading_paused)
+        return;
+    uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
+    handle_frames(c); /* frames read before the stop */
 }
 
 /* ---- output ---- */

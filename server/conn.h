@@ -47,7 +47,8 @@ struct conn {
     struct conn *prev, *next;
     enum conn_state state;
     int close_after_flush;
-    int reading_paused;
+    int reading_paused;    /* its replies queue up unread (conn.c) */
+    int throttled;         /* the server is over globalOutstandingLimit (server.h) */
     int is_tls;
 
     struct session *session;
@@ -149,6 +150,10 @@ void conn_flush(struct conn *c);
 void conn_close(struct conn *c);
 /* Closes once everything queued so far has been written. */
 void conn_close_after_flush(struct conn *c);
+
+/* Reads `c` again after server_throttle() (server.h) stopped it, handling
+ * the frames it already holds first. */
+void conn_unthrottle(struct conn *c);
 /* Whether frames are waiting on the gate. */
 static inline int conn_has_held(const struct conn *c) { return c->mark_n > 0; }
 /* Bytes queued and not yet written. */

@@ -176,6 +176,7 @@ static void mntr(struct server *s, struct jute_out *o)
     outf(o, "zk_durable_zxid\t0x%llx\n", (unsigned long long)s->durable_zxid);
     outf(o, "zk_snap_count\t%llu\n", (unsigned long long)s->stats.snapshots);
     outf(o, "zk_bad_frames\t%llu\n", (unsigned long long)s->stats.bad_frames);
+    outf(o, "zk_throttled_connections\t%llu\n", (unsigned long long)s->stats.throttles);
     outf(o, "zk_poll_spin_hits\t%llu\n", (unsigned long long)s->stats.spin_hits);
     outf(o, "zk_poll_spin_idle_us\t%llu\n", (unsigned long long)s->stats.spin_idle_us);
     if (s->q) {
@@ -399,7 +400,7 @@ void fourlw_run(struct server *s, struct conn *c, const uint8_t *p)
              (long long)dir_bytes(s->cfg.data_dir, "snapshot."),
              (long long)dir_bytes(s->cfg.data_log_dir, "log."));
     } else if (!strcmp(cmd, "isro")) {
-        outf(&o, "%s", s->q && !quorum_serving(s->q) && s->cfg.readonly_mode ? "ro" : "rw");
+        outf(&o, "%s", s->q && s->cfg.readonly_mode && quorum_readonly_ready(s->q) ? "ro" : "rw");
     } else {
         outf(&o, "%s is not supported by zkd.\n", cmd);
     }

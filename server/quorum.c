@@ -109,6 +109,7 @@ struct quorum {
     struct election *el;
     enum role role;
     int serving;
+    int64_t looking_since;      /* now_ms() when the role last became R_LOOKING */
     int64_t accepted_epoch, current_epoch;
     int64_t epoch;           /* of the leader we lead or follow */
     int leader_id;
@@ -1254,6 +1255,7 @@ static void on_transition(uv_timer_t *t)
         log_info("quorum: %s", q->look_reason);
         leave_role(q);
         q->role = R_LOOKING;
+        q->looking_since = now_ms();
         election_look(q->el, q->logged, q->current_epoch);
     } else if (a == A_LEAD && q->role == R_LOOKING) {
         lead(q);
@@ -1352,6 +1354,7 @@ int quorum_start(struct server *s)
              q->myid, q->voter ? "voter" : "observer", q->nvoters, me->host, me->quorum_port,
              (long long)q->current_epoch);
     q->role = R_LOOKING;
+    q->looking_since = now_ms();
     election_look(q->el, q->logged, q->current_epoch);
     return 0;
 }
@@ -1379,6 +1382,16 @@ void quorum_stop(struct server *s)
 }
 
 int quorum_serving(const struct quorum *q) { return q->serving; }
+
+/* As Apache's QuorumPeer: the read-only server starts only after
+ * max(2 s, tickTime) of looking, so the short elections of an ensemble that
+ * is merely changing leaders (or a stale vote for a member that just died)
+ * do not hand out read-only sessions that the next transition closes. */
+int quorum_readonly_ready(const struct quorum *q)
+{
+    int64_t delay = q->s->cfg.tick_time > 2000 ? q->s->cfg.tick_time : 2000;
+    return q->role == R_LOOKING && !q->serving && now_ms() - q->looking_since >= delay;
+}
 int quorum_is_leader(const struct quorum *q)
 {
     return q->role == R_LEADING && q->established && q->serving;

@@ -51,6 +51,9 @@ void quorum_stop(struct server *s);
 
 /* Whether clients may be served now. */
 int quorum_serving(const struct quorum *q);
+/* Whether read-only sessions may be served now (readonlymode.enabled): this
+ * member has been looking for a leader for max(2 s, tickTime). */
+int quorum_readonly_ready(const struct quorum *q);
 /* Leader of an established epoch (runs expiry and the container reaper). */
 int quorum_is_leader(const struct quorum *q);
 /* A synchronized follower or observer (forwards writes). */

@@ -107,7 +107,7 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     }
     if (s->q && !quorum_serving(s->q)) {
         /* Not part of a working quorum: the client should try another member. */
-        if (readonly && s->cfg.readonly_mode) {
+        if (readonly && s->cfg.readonly_mode && quorum_readonly_ready(s->q)) {
             if (timeout < s->cfg.min_session_timeout)
                 timeout = s->cfg.min_session_timeout;
             if (timeout > s->cfg.max_session_timeout)

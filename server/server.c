@@ -10,8 +10,9 @@
  * jitter, so an ensemble does not snapshot in lockstep) the log rolls to a
  * new file and a forked child writes the image; the parent keeps serving.
  *
- * Every loop iteration ends in before_sleep(): write out connections whose
- * frames were released, then hand the new log batch to the fsync thread.
+ * Every loop iteration ends in before_sleep(): read connections that the
+ * outstanding-request limit stopped (if back under it), write out connections
+ * whose frames were released, then hand the new log batch to the fsync thread.
  */
 #include "server.h"
 
@@ -252,6 +253,33 @@ void server_count_txn(struct server *s)
 }
 
 void server_hold(struct server *s, struct conn *c) { pset_add(&s->held, c); }
+
+int server_over_limit(const struct server *s)
+{
+    return s->db.last_zxid - s->durable_zxid >= (int64_t)s->cfg.global_outstanding_limit;
+}
+
+void server_throttle(struct server *s, struct conn *c)
+{
+    s->stats.throttles++;
+    pset_add(&s->throttled, c);
+}
+
+/* Reads the throttled connections again once under the limit.  Each one
+ * handles the frames it already holds first, and may stop again. */
+static void unthrottle(struct server *s)
+{
+    if (!s->throttled.n || server_over_limit(s))
+        return;
+    struct conn **v = zk_xmalloc(s->throttled.n * sizeof *v);
+    size_t n = 0;
+    void *p;
+    PSET_FOREACH(&s->throttled, p) v[n++] = p;
+    pset_free(&s->throttled);
+    for (size_t i = 0; i < n; i++)
+        conn_unthrottle(v[i]);
+    free(v);
+}
 void server_mark_dirty(struct server *s, struct conn *c) { pset_add(&s->dirty, c); }
 
 void server_durable(struct server *s, int64_t zxid)
@@ -301,6 +329,7 @@ static void flush_dirty(struct server *s)
 static void before_sleep(uv_prepare_t *h)
 {
     struct server *s = h->data;
+    unthrottle(s);
     flush_dirty(s);
     if (s->log)
         txnlog_flush(s->log);
@@ -712,6 +741,7 @@ void server_free(struct server *s)
     db_free(&s->db);
     pset_free(&s->held);
     pset_free(&s->dirty);
+    pset_free(&s->throttled);
     txnwin_free(&s->win);
     if (s->tls_ctx)
         tls_ctx_free(s->tls_ctx);

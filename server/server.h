@@ -65,6 +65,7 @@ struct server_stats {
     uint64_t latency_max_us;
     uint64_t connections_total;
     uint64_t bad_frames;
+    uint64_t throttles;          /* connections stopped by globalOutstandingLimit */
     uint64_t spin_hits;    /* client input caught by the poll window (server_run) */
     uint64_t spin_idle_us; /* windows that ran out with no input: CPU spent for nothing */
     uint64_t snapshots;
@@ -86,6 +87,7 @@ struct server {
     uint32_t nconns;
     struct pset held;            /* conns with frames waiting on the gate */
     struct pset dirty;           /* conns with frames ready to write */
+    struct pset throttled;       /* conns not read while over globalOutstandingLimit */
 
     uv_tcp_t listener;
     uv_tcp_t tls_listener;
@@ -142,6 +144,19 @@ void server_conn_closed(struct server *s, struct conn *c);
 void server_hold(struct server *s, struct conn *c);
 /* Marks `c` as having bytes to write before the loop sleeps. */
 void server_mark_dirty(struct server *s, struct conn *c);
+
+/*
+ * globalOutstandingLimit, as Apache's throttle: while that many transactions
+ * wait for the gate (logged but not yet durable, or proposed but not yet
+ * committed), no client request is read.  Without it one loop iteration
+ * could take in every request a flood has buffered (libuv reads up to 32
+ * socket buffers per wake-up) before the log is flushed, and no reply, not
+ * even to a ping, would leave for that long.  conn.c stops a connection at a
+ * frame boundary with server_throttle(); before the loop sleeps the server
+ * reads them again once it is back under the limit.
+ */
+int server_over_limit(const struct server *s);
+void server_throttle(struct server *s, struct conn *c);
 
 /* Session lifecycle (session id's owner connection may be NULL). */
 void server_expire_session(struct server *s, struct session *se);

@@ -68,3 +68,42 @@ def test_config_errors_name_the_line(tmp_path):
     assert p.returncode != 0 and "%s:1:" % cfg in p.stderr and "tickTime" in p.stderr
     p = subprocess.run([BUILD_BIN + "/zkd", "--help"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0 and "usage: zkd CONFIG" in p.stdout
+
+
+def _flood_creates(srv, n):
+    """Sends n create requests in one write, then reads the n replies: the
+    server gets far more requests at once than it may have in flight."""
+    from tests.lib.rawzk import OPEN_ACL, Reader, acls, i32, zbuf, zstr
+    s = RawSession(srv.port, timeout_ms=30000)
+    body = b""
+    for i in range(1, n + 1):
+        req = i32(i) + i32(1) + zstr("/flood-%d" % i) + zbuf(b"x" * 20) + acls(OPEN_ACL) + i32(0)
+        body += i32(len(req)) + req
+    s.sock.sendall(body)
+    for i in range(1, n + 1):
+        r = Reader(s._recv())
+        assert (r.int(), r.long() > 0, r.int()) == (i, True, 0)
+    s.close_session()
+
+
+def _mntr(srv, key):
+    for line in srv.four_letter("mntr").splitlines():
+        k, _, v = line.partition("\t")
+        if k == key:
+            return int(v)
+    raise AssertionError("mntr has no " + key)
+
+
+def test_global_outstanding_limit_stops_reading_until_the_log_catches_up(server_factory):
+    """globalOutstandingLimit is Apache's throttle: with that many writes waiting
+    for the disk, zkd reads no more requests until they are durable, so replies
+    (and pings) keep flowing under a flood instead of waiting for the whole
+    flood to be taken in; FIFO order and every reply are kept."""
+    srv = server_factory("zkd", cfg={"globalOutstandingLimit": "10"})
+    _flood_creates(srv, 3000)
+    assert _mntr(srv, "zk_throttled_connections") > 0
+    assert _mntr(srv, "zk_znode_count") == 4 + 3000
+
+    roomy = server_factory("zkd")  # default 1000: 500 in flight never reach it
+    _flood_creates(roomy, 500)
+    assert _mntr(roomy, "zk_throttled_connections") == 0
