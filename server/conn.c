@@ -174,10 +174,8 @@ struct conn *conn_create(struct server *s, int tls)
     c->state = CONN_HANDSHAKE;
     c->uid = ++s->next_conn_uid;
     c->active_ms = clock_mono_ms();
-    if (tls) {
-        c->tls = tls_conn_new(s->tls_ctx);
-        c->tls_rbuf = zk_xmalloc(TLS_RBUF);
-    }
+    if (tls)
+        c->tls_rbuf = zk_xmalloc(TLS_RBUF); /* c->tls once the peer's address is known */
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -225,6 +223,8 @@ int conn_accept(struct server *s, uv_stream_t *listener, int tls)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     auth_info_add(&c->auth, "ip", c->remote);
+    if (tls)
+        c->tls = tls_conn_new(s->tls_ctx, c->remote);
     uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
     return 0;
 }
@@ -297,6 +297,9 @@ static int tls_input(struct conn *c, const uv_buf_t *buf, size_t n)
     if (!was_ready && tls_conn_ready(c->tls)) {
         char *dn = tls_conn_peer_dn(c->tls);
         if (dn) {
+            /* X509AuthenticationProvider: the configured superUser DN is super. */
+            if (c->srv->cfg.x509_super_user[0] && !strcmp(dn, c->srv->cfg.x509_super_user))
+                auth_info_add(&c->auth, "super", dn);
             auth_info_add(&c->auth, "x509", dn);
             free(dn);
         }

@@ -387,7 +387,8 @@ struct election *election_new(uv_loop_t *loop, const struct zkd_config *cfg, int
         m->voter = !cfg->servers[i].observer;
         m->line = &cfg->servers[i];
     }
-    if (peer_listen(loop, &e->listener, me->host, me->election_port, e, on_peer_connection)) {
+    if (peer_listen(loop, &e->listener, peer_bind_host(cfg, me->host), me->election_port, e,
+                    on_peer_connection)) {
         free(e->members);
         free(e);
         return NULL;

@@ -1323,7 +1323,8 @@ int quorum_start(struct server *s)
     q->accepted_epoch = read_epoch(s, "acceptedEpoch", q->current_epoch);
     if (q->accepted_epoch < q->current_epoch)
         q->accepted_epoch = q->current_epoch;
-    if (peer_listen(s->loop, &q->listener, me->host, me->quorum_port, q, on_quorum_connection)) {
+    if (peer_listen(s->loop, &q->listener, peer_bind_host(cfg, me->host), me->quorum_port, q,
+                    on_quorum_connection)) {
         free(q);
         return -1;
     }

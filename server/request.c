@@ -558,6 +558,9 @@ static void reply_sasl(struct server *s, struct conn *c, int32_t xid, struct jut
         return;
     }
     if (rc == 1) {
+        /* zookeeper.superUser: that SASL user is super, as in Apache. */
+        if (s->cfg.sasl_super_user[0] && !strcmp(user, s->cfg.sasl_super_user))
+            auth_info_add(&c->auth, "super", "");
         auth_info_add(&c->auth, "sasl", user);
         log_info("SASL user %s authenticated from %s:%d", user, c->remote, c->remote_port);
     }

@@ -487,6 +487,26 @@ static void on_signal(uv_signal_t *h, int signum)
     server_stop(s);
 }
 
+int server_check_security(const struct zkd_config *cfg)
+{
+    int rc = 0;
+    if (cfg->secure_client_port > 0) {
+        struct tls_ctx *t = tls_ctx_new(cfg);
+        rc |= !t;
+        tls_ctx_free(t);
+    }
+    if (cfg->ssl_quorum) {
+        struct tls_ctx *t = tls_quorum_ctx_new(cfg, 1);
+        rc |= !t;
+        tls_ctx_free(t);
+    }
+    if (cfg->jaas_file[0]) {
+        rc |= zkd_sasl_load_jaas(cfg->jaas_file) < 0;
+        zkd_sasl_clear_users();
+    }
+    return rc ? -1 : 0;
+}
+
 int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg)
 {
     memset(s, 0, sizeof *s);

@@ -138,11 +138,15 @@ def make_certs(d):
 
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
         "ca.pem", "-days", "2", "-subj", "/CN=zkfs test CA")
+    # Members' certificates name their address: ssl.quorum.hostnameVerification is on by
+    # default, as in Apache.
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
     for name in ("m1", "m2", "m3"):
         run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
             name + ".csr", "-subj", "/CN=" + name)
         run("openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", name + ".crt", "-days", "2")
+            "-CAcreateserial", "-out", name + ".crt", "-days", "2", "-extfile", "san.ext")
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rogue.key", "-out",
         "rogue.crt", "-days", "2", "-subj", "/CN=rogue")
     for name in ("m1", "m2", "m3", "rogue"):
