@@ -70,7 +70,9 @@
  *   - An unknown name in 4lw.commands.whitelist is an error (Apache ignores
  *     it).  As in Apache, srvr is always allowed and isro is allowed when
  *     readonlymode.enabled=true.
- *   - server.N ids must be 0..255 (they form the top byte of session ids).
+ *   - server.N ids are 0..ZKD_MAX_SERVER_ID; two ids with the same low byte
+ *     are refused (session ids carry that byte), and so are ids above 254
+ *     with extendedTypesEnabled (as Apache's EphemeralType.validateServerId).
  *     Multiple addresses per server ("a:1:2|b:1:2") and hierarchical quorums
  *     (group.N / weight.N) are not supported.
  *
@@ -106,7 +108,7 @@
 /* Bit order of zkd_config.fourlw_mask; append only, never reorder. */
 const char *const zkd_4lw_names[] = {
     "ruok", "srvr", "stat", "mntr", "conf", "cons", "crst", "envi", "wchs",
-    "wchc", "wchp", "dump", "dirs", "isro", "srst", "gtmk", "stmk", NULL,
+    "wchc", "wchp", "dump", "dirs", "isro", "srst", "gtmk", "stmk", "hash", NULL,
 };
 
 #define CONFIG_MAX_FILE (4 << 20) /* a zoo.cfg bigger than this is a mistake */
@@ -273,6 +275,15 @@ static int h_election_alg(struct parse *p, const char *key, char *val)
         return -1;
     if (alg != 3)
         return bad_value(p, key, val, "only 3, fast leader election, is supported");
+    return 0;
+}
+
+/* DigestAuthenticationProvider.digestAlg: zkd's digest scheme is SHA1 (the
+ * default); another algorithm would make every stored digest ACL mismatch. */
+static int h_digest_alg(struct parse *p, const char *key, char *val)
+{
+    if (strcasecmp(val, "SHA1") && strcasecmp(val, "SHA-1"))
+        return bad_value(p, key, val, "zkd's digest scheme is SHA1 only");
     return 0;
 }
 
@@ -541,14 +552,37 @@ static int server_port(const char *s, int *out, const char **why)
     return 0;
 }
 
-/* Parses the part before ';'. */
+static int parse_one_addr(char *s, struct zkd_server_line *sl, const char **why);
+
+/* Parses the part before ';': one address, or several separated by '|'
+ * (multiAddress), of which every one is checked and the first is kept. */
 static int parse_server_addr(char *s, struct zkd_server_line *sl, const char **why)
 {
-    char *host, *ports;
-    if (strchr(s, '|')) {
-        *why = "multiple addresses per server are not supported";
+    char *bar = strchr(s, '|');
+    if (bar)
+        *bar = '\0';
+    if (parse_one_addr(s, sl, why) < 0)
         return -1;
+    while (bar) {
+        char *next = bar + 1;
+        struct zkd_server_line other;
+        if ((bar = strchr(next, '|')))
+            *bar = '\0';
+        memset(&other, 0, sizeof other);
+        if (parse_one_addr(trim(next), &other, why) < 0)
+            return -1;
+        if (other.observer != sl->observer) {
+            *why = "the addresses of one server must have the same role";
+            return -1;
+        }
+        sl->extra_addrs++;
     }
+    return 0;
+}
+
+static int parse_one_addr(char *s, struct zkd_server_line *sl, const char **why)
+{
+    char *host, *ports;
     if (!(ports = split_host(s, &host, why)))
         return -1;
     char *election = strchr(ports, ':');
@@ -655,9 +689,10 @@ static int h_server(struct parse *p, const char *key, char *val)
 
     if (!p->dynamic && !p->first_server_line)
         p->first_server_line = p->line;
-    if (parse_int(p, key, key + strlen("server."), 10, 0, 255, &id) < 0) {
+    if (parse_int(p, key, key + strlen("server."), 10, 0, ZKD_MAX_SERVER_ID, &id) < 0) {
         /* Re-word: the key, not the value, is wrong. */
-        return fail(p, "invalid server id in key '%s' (must be an integer 0..255)", key);
+        return fail(p, "invalid server id in key '%s' (must be an integer 0..%d)", key,
+                    ZKD_MAX_SERVER_ID);
     }
     if (strlen(val) >= sizeof copy)
         return bad_value(p, key, val, "too long");
@@ -741,6 +776,7 @@ static const struct key_spec keys[] = {
     /* Apache reads these as system properties; zkd takes them from zoo.cfg. */
     INT_KEY("znode.container.checkIntervalMs", container_check_ms, 1, INT_MAX),
     INT_KEY("znode.container.maxPerMinute", container_max_per_minute, 1, INT_MAX),
+    INT_KEY("znode.container.maxNeverUsedIntervalMs", container_max_never_used_ms, 0, INT_MAX),
     BOOL_KEY("extendedTypesEnabled", extended_types_enabled),
     BOOL_KEY("readonlymode.enabled", readonly_mode),
     /* Cluster options. */
@@ -753,11 +789,18 @@ static const struct key_spec keys[] = {
     PATH_KEY("dynamicConfigFile", dynamic_config_file),
     REJECTED("group.*", "hierarchical quorums are not supported by zkd"),
     REJECTED("weight.*", "hierarchical quorums are not supported by zkd"),
-    FALSE_ONLY("multiAddress.enabled", "multiple addresses per server are not supported"),
+    BOOL_KEY("multiAddress.enabled", multi_address_enabled),
+    IGNORED_WHY("multiAddress.reachabilityCheckEnabled", "zkd uses the first address only"),
+    IGNORED_WHY("multiAddress.reachabilityCheckTimeoutMs", "zkd uses the first address only"),
     /* Authentication. */
     FN_KEY("superDigest", h_super_digest),
     FN_KEY("DigestAuthenticationProvider.superDigest", h_super_digest),
     FN_KEY("authProvider.*", h_auth_provider),
+    BOOL_KEY("DigestAuthenticationProvider.enabled", digest_auth_enabled),
+    FN_KEY("DigestAuthenticationProvider.digestAlg", h_digest_alg),
+    FALSE_ONLY("emulate353TTLNodes", "zkd encodes TTL node owners as Apache 3.5.4 and later do"),
+    IGNORED_WHY("jaasLoginRenew", "renews Kerberos tickets; zkd's SASL is DIGEST-MD5, which has "
+                                  "none"),
     PATH_KEY("jaasLoginFile", jaas_file), /* zkd extension */
     INT_KEY("pollSpinMicros", poll_spin_us, 0, 1000000), /* zkd extension */
     FALSE_ONLY("enforce.auth.enabled", "not supported by zkd"),
@@ -767,6 +810,7 @@ static const struct key_spec keys[] = {
     BOOL_KEY("sslQuorum", ssl_quorum),
     BOOL_KEY("sslQuorumReloadCertFiles", tls_quorum.reload),
     BOOL_KEY("client.certReload", tls.reload),
+    BOOL_KEY("client.portUnification", client_port_unification),
     STR_KEY("X509AuthenticationProvider.superUser", x509_super_user),
     WARNED("portUnification", "zkd does not serve TLS and plain TCP on one port"),
     /* SASL between members: zkd has none, so asking for it refuses start-up
@@ -798,9 +842,30 @@ static const struct key_spec keys[] = {
     IGNORED("peerType"), /* Apache too lets the server.N role win */
     IGNORED("localSessionsUpgradingEnabled"),
     IGNORED("quorum.cnxn.threads.size"),
-    IGNORED("multiAddress.*"),
     IGNORED("jvm.pause.*"),
     IGNORED("maxCnxns"),
+    IGNORED_WHY("maxResponseCacheSize", "sizes Apache's cache of serialized replies; zkd has none"),
+    IGNORED_WHY("maxGetChildrenResponseCacheSize",
+                "sizes Apache's cache of serialized replies; zkd has none"),
+    IGNORED_WHY("bitHashCacheSize", "tunes Apache's WatchManagerOptimized"),
+    IGNORED_WHY("fastleader.*", "times Apache's leader election; zkd's election has its own"),
+    IGNORED_WHY("maxTimeToWaitForEpoch", "times Apache's leader election; zkd's has its own"),
+    IGNORED_WHY("quorumCnxnTimeoutMs", "times Apache's quorum connections; zkd's has its own"),
+    IGNORED_WHY("observer.*", "times Apache's observers; zkd's reconnect on their own timers"),
+    IGNORED_WHY("connection*", "Apache's connection throttle (token bucket); zkd limits clients "
+                               "with maxClientCnxns"),
+    IGNORED_WHY("requestThrottle*", "Apache's request throttle; zkd pauses a connection's reads "
+                                    "when its replies queue up instead"),
+    IGNORED_WHY("advancedFlowControlEnabled", "Apache's Netty flow control"),
+    IGNORED_WHY("outstandingHandshake.limit", "limits Apache's concurrent TLS handshakes"),
+    IGNORED_WHY("maxConcurrentSnapSyncs", "throttles Apache's learner syncs"),
+    IGNORED_WHY("maxConcurrentDiffSyncs", "throttles Apache's learner syncs"),
+    IGNORED_WHY("jute.maxbuffer.extrasize",
+                "Apache's allowance above jute.maxbuffer; zkd checks frames against jute.maxbuffer"),
+    IGNORED_WHY("enableEagerACLCheck",
+                "zkd checks a write's ACL when the leader prepares it, before any transaction"),
+    IGNORED_WHY("serializeLastProcessedZxid.enabled",
+                "a field of Apache 3.9's snapshot format, not zkd's"),
     IGNORED("snapSizeLimitInKb"),
     IGNORED("txnLogSizeLimitInKb"),
     IGNORED("commitLogCount"),
@@ -1400,9 +1465,39 @@ int config_is_distributed(const struct zkd_config *cfg)
     return voters > 0 && (!cfg->standalone_enabled || voters > 1);
 }
 
+/* Session ids carry the low byte of the server id (see config.h). */
+static int validate_server_ids(struct parse *p)
+{
+    const struct zkd_config *cfg = p->cfg;
+    for (int i = 0; i < cfg->nservers; i++) {
+        int a = cfg->servers[i].id;
+        if (cfg->extended_types_enabled && a > 254)
+            return fail(p, "server.%d: extendedTypesEnabled needs server ids below 255", a);
+        for (int j = i + 1; j < cfg->nservers; j++)
+            if ((cfg->servers[j].id & 0xff) == (a & 0xff))
+                return fail(p, "server.%d and server.%d: ids that agree in their low byte would "
+                               "give the same session ids", a, cfg->servers[j].id);
+    }
+    return 0;
+}
+
 static int validate_ensemble(struct parse *p)
 {
     const struct zkd_config *cfg = p->cfg;
+    if (validate_server_ids(p) < 0)
+        return -1;
+    for (int i = 0; i < cfg->nservers; i++) {
+        const struct zkd_server_line *sl = &cfg->servers[i];
+        if (!sl->extra_addrs)
+            continue;
+        if (!cfg->multi_address_enabled)
+            return fail(p, "server.%d has several addresses but multiAddress.enabled is not true",
+                        sl->id);
+        /* Availability, not safety: every member reaches server.N on the
+         * same first address. */
+        log_warn("%s: server.%d: zkd uses only its first address %s:%d:%d", p->file, sl->id,
+                 sl->host, sl->quorum_port, sl->election_port);
+    }
     int voters = count_servers(cfg, 0), observers = count_servers(cfg, 1);
     if (!voters && !cfg->standalone_enabled)
         return fail(p, "standaloneEnabled=false needs at least one participant server.N line");
@@ -1439,6 +1534,8 @@ static int validate(struct parse *p)
     if (cfg->ssl_quorum && (!cfg->tls_quorum.cert[0] || !cfg->tls_quorum.ca[0]))
         return fail(p, "sslQuorum needs ssl.quorum.keyStore.location (certificate and key) "
                        "and ssl.quorum.trustStore.location (the CA), or the ssl.* ones");
+    if (cfg->client_port_unification && !cfg->tls.cert[0])
+        return fail(p, "client.portUnification needs ssl.keyStore.location (certificate and key)");
     if (cfg->secure_client_port && !cfg->tls.cert[0])
         return fail(p, "secureClientPort needs ssl.keyStore.location (certificate and key) "
                        "or ssl.certFile and ssl.keyFile");
@@ -1467,6 +1564,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->poll_spin_us = 100;
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
+    cfg->digest_auth_enabled = 1;
     struct zkd_tls_config *sides[] = {&cfg->tls, &cfg->tls_quorum};
     for (int i = 0; i < 2; i++) {
         sides[i]->client_auth = 2; /* X509Util: an unset ssl.clientAuth means NEED */

@@ -21,6 +21,12 @@
 #include <stdint.h>
 
 #define ZKD_MAX_SERVERS 64
+/* Server ids are 0..ZKD_MAX_SERVER_ID (Apache takes any long; zkd's peer
+ * messages carry an int).  As in Apache, a session id's top byte is the id's
+ * low byte, so two members whose ids agree in it are refused (their session
+ * ids could collide), and extendedTypesEnabled needs ids below 255 (the byte
+ * 0xff marks TTL nodes' owners). */
+#define ZKD_MAX_SERVER_ID 2147483647
 
 /* One `server.N=host:quorumPort:electionPort[:role][;clientHost:clientPort]` line. */
 struct zkd_server_line {
@@ -31,6 +37,7 @@ struct zkd_server_line {
     int observer;            /* role == observer */
     char client_host[256];   /* "" when absent */
     int client_port;         /* 0 when absent */
+    int extra_addrs;         /* further "|host:q:e" addresses (multiAddress), not used */
 };
 
 /* Store formats of ssl.keyStore.type / ssl.trustStore.type. */
@@ -85,13 +92,17 @@ struct zkd_config {
     int global_outstanding_limit; /* default 1000 */
     int container_check_ms;  /* znode.container.checkIntervalMs, default 60000 */
     int container_max_per_minute; /* znode.container.maxPerMinute, default 10000 */
+    int container_max_never_used_ms; /* znode.container.maxNeverUsedIntervalMs; 0 = never */
+    int digest_auth_enabled; /* DigestAuthenticationProvider.enabled, default 1 */
     int poll_spin_us;        /* `pollSpinMicros` (zkd extension), default 100; 0 = off */
     /* SASL */
     char jaas_file[4096];    /* `jaasLoginFile` (zkd extension) or -Djava.security.auth.login.config; "" = none */
     int sasl_enabled;        /* authProvider.N = ...SASLAuthenticationProvider */
     char sasl_super_user[256];  /* superUser: a SASL user that is super; "" = none */
     char x509_super_user[1024]; /* X509AuthenticationProvider.superUser: a DN that is super; "" = none */
-    int quorum_listen_all;   /* quorumListenOnAllIPs: bind quorum/election ports on 0.0.0.0 */
+    int multi_address_enabled; /* multiAddress.enabled */
+    int quorum_listen_all;
+    int client_port_unification; /* client.portUnification: clientPort serves TLS too */   /* quorumListenOnAllIPs: bind quorum/election ports on 0.0.0.0 */
     /* TLS on secureClientPort (ssl.*) and between members (sslQuorum, ssl.quorum.*) */
     struct zkd_tls_config tls;
     int ssl_quorum;

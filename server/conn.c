@@ -316,6 +316,30 @@ static int tls_input(struct conn *c, const uv_buf_t *buf, size_t n)
     return rc;
 }
 
+/*
+ * client.portUnification: the plain port also serves TLS.  A TLS client
+ * opens with a handshake record (first byte 0x16); a ZooKeeper client opens
+ * with a frame length whose top byte is 0 for any frame zkd accepts, a
+ * four-letter word with a lower-case letter.  So the first byte decides.
+ */
+static int wants_tls(const struct conn *c, const uv_buf_t *buf)
+{
+    return c->srv->cfg.client_port_unification && c->srv->tls_ctx && c->packets_in == 0 &&
+           (uint8_t)buf->base[0] == 0x16;
+}
+
+/* Turns a plain connection into a TLS one before its first bytes are
+ * decrypted (tls_input copies them out of c->in before writing there);
+ * later reads go to the TLS read buffer. */
+static void become_tls(struct conn *c)
+{
+    c->tls_rbuf = zk_xmalloc(TLS_RBUF);
+    c->tls = tls_conn_new(c->srv->tls_ctx, c->remote);
+    c->is_tls = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_tls, on_read);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = stream->data;
@@ -326,6 +350,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
+    if (!c->tls && !c->in_len && nread > 0 && wants_tls(c, buf))
+        become_tls(c);
     if (c->tls) {
         if (tls_input(c, buf, (size_t)nread)) {
             log_info("TLS handshake or record failure from %s:%d", c->remote, c->remote_port);

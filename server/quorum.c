@@ -582,7 +582,7 @@ static void handle_finfo(struct quorum *q, struct learner *ln, struct jute_in *i
     ln->accepted_epoch = jute_get_long(in);
     ln->current_epoch = jute_get_long(in);
     ln->last_zxid = jute_get_long(in);
-    if (in->err || sid < 0 || sid > 255 || sid == q->myid) {
+    if (in->err || sid < 0 || sid == q->myid) {
         learner_drop(ln, "bad server id");
         return;
     }

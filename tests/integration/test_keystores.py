@@ -95,12 +95,12 @@ def tls_cfg(stores, keystore, truststore, **extra):
     return cfg
 
 
-def tls_kazoo(stores, srv, who="client"):
+def tls_kazoo(stores, srv, who="client", port=None):
     kw = {"use_ssl": True, "ca": os.path.join(stores, "ca.pem"), "verify_certs": True}
     if who:
         pem = os.path.join(stores, who + ".pem")
         kw.update(certfile=pem, keyfile=pem)
-    zk = KazooClient(hosts="127.0.0.1:%s" % srv.cfg["secureClientPort"], timeout=10.0,
+    zk = KazooClient(hosts="127.0.0.1:%s" % (port or srv.cfg["secureClientPort"]), timeout=10.0,
                      connection_retry={"max_tries": 0}, **kw)
     zk.start(timeout=15)
     return zk
@@ -287,3 +287,22 @@ def test_quorum_sasl_is_refused_not_dropped(server_factory, key):
     with pytest.raises(ServerError, match="exited with status 2"):
         srv.start()
     assert "invalid value 'true' for key '%s'" % key in srv.log_tail(20)
+
+
+def test_client_port_unification_serves_tls_and_plain_on_one_port(server_factory, stores):
+    cfg = tls_cfg(stores, "server.jks", "trust.jks", **{"client.portUnification": "true"})
+    del cfg["secureClientPort"]
+    srv = server_factory("zkd", cfg=cfg)
+    secure = tls_kazoo(stores, srv, port=srv.port)
+    plain = KazooClient(hosts=srv.hosts, timeout=10.0)
+    try:
+        plain.start(timeout=15)
+        secure.create("/unified", b"tls", acl=[ACL(31, Id("x509", "CN=client1,O=zkfs"))])
+        with pytest.raises(NoAuthError):  # the plain session has no certificate identity
+            plain.get("/unified")
+        plain.create("/plain", b"tcp")
+        assert secure.get("/plain")[0] == b"tcp"
+        assert srv.four_letter("ruok") == "imok"  # four-letter words still work on that port
+    finally:
+        stop_kazoo(secure)
+        stop_kazoo(plain)

@@ -430,13 +430,27 @@ static void test_server_line_errors(void)
     parse_fails(MINIMAL "server.1=a:1:2;b:x\n", ":3: invalid value 'a:1:2;b:x' for key "
                                                "'server.1' (ports must be integers between 1 "
                                                "and 65535)");
-    parse_fails(MINIMAL "server.1=a:1:2|b:1:2\n",
-                ":3: invalid value 'a:1:2|b:1:2' for key 'server.1' "
-                "(multiple addresses per server are not supported)");
+    parse_fails(MINIMAL "server.1=a:1:2|b:1:x\n",
+                ":3: invalid value 'a:1:2|b:1:x' for key 'server.1' "
+                "(ports must be integers between 1 and 65535)");
+    parse_fails(MINIMAL "initLimit=5\nsyncLimit=2\nserver.1=a:1:2|b:1:2\nserver.2=c:1:2\n",
+                ": server.1 has several addresses but multiAddress.enabled is not true");
+    parse_ok(MINIMAL "initLimit=5\nsyncLimit=2\nserver.1=a:1:2|b:3:4\nserver.2=c:1:2\n"
+             "multiAddress.enabled=true\nmultiAddress.reachabilityCheckTimeoutMs=100\n");
+    ASSERT_STR_EQ(cfg.servers[0].host, "a");
+    ASSERT_INT_EQ(cfg.servers[0].extra_addrs, 1);
     parse_fails(MINIMAL "server.x=a:1:2\n",
-                ":3: invalid server id in key 'server.x' (must be an integer 0..255)");
-    parse_fails(MINIMAL "server.256=a:1:2\n",
-                ":3: invalid server id in key 'server.256' (must be an integer 0..255)");
+                ":3: invalid server id in key 'server.x' (must be an integer 0..2147483647)");
+    parse_fails(MINIMAL "server.2147483648=a:1:2\n", ":3: invalid server id in key "
+                "'server.2147483648' (must be an integer 0..2147483647)");
+    parse_ok(MINIMAL "initLimit=5\nsyncLimit=2\nserver.1000=a:1:2\nserver.2=c:1:2\n");
+    ASSERT_INT_EQ(cfg.servers[0].id, 1000);
+    parse_fails(MINIMAL "initLimit=5\nsyncLimit=2\nserver.258=a:1:2\nserver.2=c:1:2\n",
+                ": server.258 and server.2: ids that agree in their low byte would give the "
+                "same session ids");
+    parse_fails(MINIMAL "initLimit=5\nsyncLimit=2\nserver.300=a:1:2\nserver.2=c:1:2\n"
+                "extendedTypesEnabled=true\n",
+                ": server.300: extendedTypesEnabled needs server ids below 255");
     parse_fails(MINIMAL "group.1=1:2:3\n", ":3: invalid value '1:2:3' for key 'group.1' "
                                           "(hierarchical quorums are not supported by zkd)");
     remove_dir();
@@ -626,6 +640,16 @@ static void test_quorum_sasl_refused(void)
                 ":3: invalid value 'com.example.LdapAuthenticationProvider' for key "
                 "'authProvider.1' (zkd cannot load Java authentication providers; its schemes are "
                 "digest, ip, x509 and sasl)");
+    parse_fails(MINIMAL "DigestAuthenticationProvider.digestAlg=SHA-256\n",
+                ":3: invalid value 'SHA-256' for key 'DigestAuthenticationProvider.digestAlg' "
+                "(zkd's digest scheme is SHA1 only)");
+    parse_fails(MINIMAL "emulate353TTLNodes=true\n",
+                ":3: invalid value 'true' for key 'emulate353TTLNodes' (zkd encodes TTL node owners "
+                "as Apache 3.5.4 and later do)");
+    parse_ok(MINIMAL "DigestAuthenticationProvider.enabled=false\n"
+             "znode.container.maxNeverUsedIntervalMs=5000\n");
+    ASSERT_INT_EQ(cfg.digest_auth_enabled, 0);
+    ASSERT_INT_EQ(cfg.container_max_never_used_ms, 5000);
     parse_ok(MINIMAL "quorum.auth.enableSasl=false\nquorum.auth.learner.saslLoginContext=QL\n"
              "quorumListenOnAllIPs=true\nX509AuthenticationProvider.superUser=CN=admin\n"
              "superUser=root\nrequireClientAuthScheme=sasl\n");
