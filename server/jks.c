@@ -41,7 +41,8 @@ static uint32_t get_u32(struct cursor *c, const char *what)
 {
     if (need(c, 4, what))
         return 0;
-    uint32_t v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 | (uint32_t)c->p[2] << 8 | c->p[3];
+    uint32_t v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 | (uint32_t)c->p[2] << 8 |
+                 c->p[3];
     c->p += 4;
     return v;
 }

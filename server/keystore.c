@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "jks.h"
 
@@ -34,7 +35,8 @@ static void items_free(struct store_items *it)
     memset(it, 0, sizeof *it);
 }
 
-static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -57,7 +59,7 @@ static const char *ssl_reason(void)
     return buf;
 }
 
-/* Reads a whole file into a heap buffer. */
+/* Reads a whole file (at most STORE_MAX bytes) into a heap buffer. */
 static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
@@ -65,9 +67,13 @@ static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen)
         errf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    uint8_t *buf = malloc(STORE_MAX);
-    size_t n = buf ? fread(buf, 1, STORE_MAX, f) : 0;
-    int bad = !buf || ferror(f) || n == STORE_MAX;
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    if (fstat(fileno(f), &st) == 0 && st.st_size <= STORE_MAX &&
+        (buf = malloc((size_t)st.st_size + 1)))
+        n = fread(buf, 1, (size_t)st.st_size + 1, f);
+    int bad = !buf || ferror(f) || n != (size_t)st.st_size;
     fclose(f);
     if (bad) {
         free(buf);

@@ -306,3 +306,27 @@ def test_client_port_unification_serves_tls_and_plain_on_one_port(server_factory
     finally:
         stop_kazoo(secure)
         stop_kazoo(plain)
+
+
+def test_crl_checks_refuse_a_revoked_client(server_factory, stores, tmp_path):
+    """ssl.crl=true: CRLs in the (PEM) trust store are checked; a certificate whose CA has no CRL
+    there is refused too (fail closed: zkd does not download distribution points)."""
+    d = str(tmp_path)
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = test\n[test]\ndatabase = %s/index.txt\ndefault_md = sha256\n"
+                "default_crl_days = 2\n" % d)
+    open(os.path.join(d, "index.txt"), "w").close()
+    ca = ["-config", "ca.cnf", "-keyfile", os.path.join(stores, "ca.key"), "-cert",
+          os.path.join(stores, "ca.pem")]
+    openssl("ca", *ca, "-revoke", os.path.join(stores, "client.crt"), d=d)
+    openssl("ca", *ca, "-gencrl", "-out", "crl.pem", d=d)
+    with open(os.path.join(d, "trust.pem"), "w") as f:
+        f.write(open(os.path.join(stores, "ca.pem")).read() + open(os.path.join(d, "crl.pem")).read())
+    srv = server_factory("zkd", cfg=tls_cfg(stores, "server.p12", "trust.pem", **{
+        "ssl.trustStore.location": os.path.join(d, "trust.pem"), "ssl.crl": "true"}))
+    tls_handshake(stores, srv, who="admin")  # not revoked
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_handshake(stores, srv, who="client")
+    no_crl = server_factory("zkd", cfg=tls_cfg(stores, "server.p12", "trust.p12", **{"ssl.crl": "true"}))
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_handshake(stores, no_crl, who="admin")

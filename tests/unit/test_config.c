@@ -527,7 +527,8 @@ static void test_tls_keys(void)
     parse_fails(MINIMAL "ssl.clientAuth=maybe\n",
                 ":3: invalid value 'maybe' for key 'ssl.clientAuth' (must be none, want or need)");
     parse_fails(MINIMAL "ssl.trustStore.type=BKS\n",
-                ":3: invalid value 'BKS' for key 'ssl.trustStore.type' (must be PEM, PKCS12 or JKS)");
+                ":3: invalid value 'BKS' for key 'ssl.trustStore.type' (must be PEM, PKCS12 or "
+                "JKS)");
     parse_fails(MINIMAL "ssl.keyStore.location=/k.bcfks\n",
                 ": ssl.keyStore.location '/k.bcfks': BCFKS stores need BouncyCastle; convert it "
                 "to PKCS12 or PEM");
@@ -616,7 +617,8 @@ static void test_tls_security_keys(void)
     parse_fails(MINIMAL "ssl.context.supplier.class=com.example.Ctx\n",
                 ":3: invalid value 'com.example.Ctx' for key 'ssl.context.supplier.class' (zkd "
                 "cannot load a Java SSLContext supplier)");
-    parse_fails(MINIMAL "ssl.hostnameVerificaton=false\n", ":3: unknown key 'ssl.hostnameVerificaton'");
+    parse_fails(MINIMAL "ssl.hostnameVerificaton=false\n",
+                ":3: unknown key 'ssl.hostnameVerificaton'");
     remove_dir();
 }
 
@@ -644,8 +646,8 @@ static void test_quorum_sasl_refused(void)
                 ":3: invalid value 'SHA-256' for key 'DigestAuthenticationProvider.digestAlg' "
                 "(zkd's digest scheme is SHA1 only)");
     parse_fails(MINIMAL "emulate353TTLNodes=true\n",
-                ":3: invalid value 'true' for key 'emulate353TTLNodes' (zkd encodes TTL node owners "
-                "as Apache 3.5.4 and later do)");
+                ":3: invalid value 'true' for key 'emulate353TTLNodes' (zkd encodes TTL node "
+                "owners as Apache 3.5.4 and later do)");
     parse_ok(MINIMAL "DigestAuthenticationProvider.enabled=false\n"
              "znode.container.maxNeverUsedIntervalMs=5000\n");
     ASSERT_INT_EQ(cfg.digest_auth_enabled, 0);
@@ -671,7 +673,8 @@ static void test_jvmflags(void)
 {
     make_dir();
     const char *flags = "-Xmx1g -Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc= "
-                        "-Djava.security.auth.login.config=/etc/zk/jaas.conf -Djute.maxbuffer=0x200000 "
+                        "-Djava.security.auth.login.config=/etc/zk/jaas.conf "
+                        "-Djute.maxbuffer=0x200000 "
                         "-Dzookeeper.ssl.keyStore.location=/ks.p12 -Dzookeeper.ssl.quorum.crl=true "
                         "-Dzookeeper.tickTime=99 -Dzookeeper.4lw.commands.whitelist=ruok,stat "
                         "-Dlog4j.configuration=x -Dzookeeper.superUser=admin";
@@ -688,8 +691,8 @@ static void test_jvmflags(void)
     /* zoo.cfg wins over a flag: it sets the same system property in Apache. */
     ASSERT_INT_EQ(parse_with_flags(MINIMAL "DigestAuthenticationProvider.superDigest=root:xyz=\n"
                                    "jaasLoginFile=/mine.conf\n",
-                                   "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc= "
-                                   "-Djava.security.auth.login.config=/etc/zk/jaas.conf"),
+                                   "-Dzookeeper.DigestAuthenticationProvider.superDigest="
+                                   "super:abc= -Djava.security.auth.login.config=/etc/zk/jaas.conf"),
                   0);
     ASSERT_STR_EQ(cfg.super_digest, "root:xyz=");
     ASSERT_STR_EQ(cfg.jaas_file, "/mine.conf");
