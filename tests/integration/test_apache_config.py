@@ -3,6 +3,7 @@ is honoured, accepted with one INFO line saying why it is ignored, or (for a sec
 cannot provide) refused naming the key; ensembles with server ids above 255 and multi-address
 server lines."""
 import os
+import socket
 import subprocess
 
 import pytest
@@ -218,3 +219,19 @@ def test_never_used_containers_expire_after_max_never_used_interval(server_facto
         wait_until(lambda: raw.exists("/never-used") == -101, what="never-used container reaped")
     finally:
         raw.close_session()
+
+
+@pytest.mark.parametrize("all_ips", ["true", "false"])
+def test_quorum_listen_on_all_ips(ensemble, all_ips):
+    """The member's line says 127.0.0.1; with quorumListenOnAllIPs its quorum and election
+    ports answer on every address (here 127.0.0.2 too), without it only on 127.0.0.1."""
+    ens = ensemble(participants=2, cfg={"quorumListenOnAllIPs": all_ips})
+    ens.start()
+    sid = ens.sids[0]
+    for port in (ens.quorum_ports[sid], ens.election_ports[sid]):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        if all_ips == "true":
+            socket.create_connection(("127.0.0.2", port), timeout=5).close()
+        else:
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.2", port), timeout=5)
