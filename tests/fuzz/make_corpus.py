@@ -122,6 +122,18 @@ write_seeds("config", {
            b"ssl.trustStore.location=/etc/zk/ca.pem\nssl.clientAuth=want\nsslQuorum=false\n",
     "escapes": b"dataDir=/tmp/\\u00e9\\t\\:x\nclientPort=2181\nmaxClientCnxns=0\n"
                b"superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n",
+    "apache_tls": b"dataDir=/var/lib/zk\nsecureClientPort=2281\nsslQuorum=true\n"
+                  b"ssl.keyStore.location=/etc/zk/k.jks\nssl.keyStore.password=x\n"
+                  b"ssl.trustStore.location=/etc/zk/t.p12\nssl.trustStore.type=PKCS12\n"
+                  b"ssl.enabledProtocols=TLSv1.2,TLSv1.3\nssl.ciphersuites=TLS_AES_128_GCM_SHA256\n"
+                  b"ssl.quorum.hostnameVerification=false\nssl.crl=true\nclient.portUnification=true\n"
+                  b"initLimit=5\nsyncLimit=2\nmultiAddress.enabled=true\n"
+                  b"server.1000=a:1:2|b:1:2;2181\nserver.2=c:1:2;2181\n",
+    # zoo.cfg, no dynamic file (empty), no myid (empty), then SERVER_JVMFLAGS.
+    "jvmflags": b"dataDir=/var/lib/zk\nclientPort=2181\n\0\0\0-Xmx1g "
+                b"-Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc= "
+                b"-Djava.security.auth.login.config=/etc/zk/jaas.conf -Djute.maxbuffer=0x100000 "
+                b"-Dzookeeper.ssl.quorum.keyStore.location=/q.p12 -Dzookeeper.tickTime=1",
 })
 
 # ---- fuzz_jaas: a JAAS file ----
