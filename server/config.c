@@ -38,30 +38,41 @@
  *
  * Rows of kind K_IGNORE are documented Apache keys that tune the JVM server
  * (admin server, metrics, NIO/Netty, preallocation, throttles...) and have no
- * meaning for zkd; they are accepted so an Apache zoo.cfg runs unchanged.
- * K_WARN rows are ignored too but change behaviour a user may rely on (e.g.
- * sslQuorum), so each one logs a warning.  K_FALSE_ONLY rows name security
- * features zkd lacks: "false" is accepted, "true" is an error rather than a
- * silently weaker server.
+ * meaning for zkd; they are accepted so an Apache zoo.cfg runs unchanged,
+ * each with one INFO line giving the row's reason (IGNORED_WHY) or the
+ * generic one (IGNORED).  K_WARN rows are ignored too but change behaviour a
+ * user may rely on, so each one logs a warning.  K_FALSE_ONLY rows name
+ * security features zkd lacks: "false" is accepted, "true" is an error
+ * rather than a silently weaker server.  A key that changes security or
+ * durability is never K_IGNORE.
+ *
+ * TLS keys ("ssl.<name>", "ssl.quorum.<name>") have their own table,
+ * tls_keys[], whose rows land in struct zkd_tls_config for either side.
+ *
+ * SYSTEM PROPERTIES.  config_parse_flags() first applies the -D flags of
+ * SERVER_JVMFLAGS/JVMFLAGS through the same table (parse_jvmflags below).
  *
  * zkd EXTENSIONS AND DIFFERENCES FROM APACHE.
  *   - jaasLoginFile=PATH: the JAAS file holding the Server section for SASL
  *     (Apache takes it from -Djava.security.auth.login.config).
  *   - pollSpinMicros=N: after client input, keep polling this long before
  *     sleeping (server_run in server.c); 0 turns it off.
- *   - TLS material must be PEM.  ssl.keyStore.location may name one PEM file
- *     holding the certificate chain and the private key; ssl.certFile and
- *     ssl.keyFile name them separately and win over the key store whatever
- *     their order in the file; ssl.trustStore.location or ssl.caFile names
- *     the CA bundle (ssl.caFile wins).  A .jks/.p12/.pfx store or a store
- *     type other than PEM is an error that says to convert it.
+ *   - Key and trust stores are PEM, PKCS12 or JKS, typed by ssl.*.type or
+ *     the file name (any name other than .jks/.p12/.pfx/.bcfks is PEM, where
+ *     Apache would refuse it).  ssl.certFile and ssl.keyFile name PEM files
+ *     and win over the key store whatever their order in the file;
+ *     ssl.caFile wins over ssl.trustStore.location.  The ssl.quorum.* side
+ *     falls back to the ssl.* stores.
+ *   - ssl.enabledProtocols must be a contiguous range (OpenSSL's min/max).
  *   - ssl.clientAuth defaults to "need", as in Apache's X509Util.
  *   - superDigest is accepted as a short form of
  *     DigestAuthenticationProvider.superDigest.
  *   - An unknown name in 4lw.commands.whitelist is an error (Apache ignores
  *     it).  As in Apache, srvr is always allowed and isro is allowed when
  *     readonlymode.enabled=true.
- *   - server.N ids must be 0..255 (they form the top byte of session ids).
+ *   - server.N ids are 0..ZKD_MAX_SERVER_ID; two ids with the same low byte
+ *     are refused (session ids carry that byte), and so are ids above 254
+ *     with extendedTypesEnabled (as Apache's EphemeralType.validateServerId).
  *     Multiple addresses per server ("a:1:2|b:1:2") and hierarchical quorums
  *     (group.N / weight.N) are not supported.
  *
@@ -97,7 +108,7 @@
 /* Bit order of zkd_config.fourlw_mask; append only, never reorder. */
 const char *const zkd_4lw_names[] = {
     "ruok", "srvr", "stat", "mntr", "conf", "cons", "crst", "envi", "wchs",
-    "wchc", "wchp", "dump", "dirs", "isro", "srst", "gtmk", "stmk", NULL,
+    "wchc", "wchp", "dump", "dirs", "isro", "srst", "gtmk", "stmk", "hash", NULL,
 };
 
 #define CONFIG_MAX_FILE (4 << 20) /* a zoo.cfg bigger than this is a mistake */
@@ -105,6 +116,11 @@ const char *const zkd_4lw_names[] = {
 /* ------------------------------------------------------------------------ */
 /* Parse state and error reporting                                           */
 /* ------------------------------------------------------------------------ */
+
+/* Where a TLS path came from, for finish_tls()'s precedence. */
+enum tls_slot {
+    SLOT_KEYSTORE, SLOT_CERT_FILE, SLOT_KEY_FILE, SLOT_TRUSTSTORE, SLOT_CA_FILE, SLOT_COUNT
+};
 
 /*
  * State of one config_parse call.  The ssl_* pointers point into the main
@@ -119,9 +135,11 @@ struct parse {
     int first_server_line; /* first server.N line of zoo.cfg; 0 = none */
     char *err;
     int errlen;
-    const char *ssl_keystore, *ssl_cert_file, *ssl_key_file;
-    const char *ssl_truststore, *ssl_ca_file;
-    const char *ssl_q_keystore, *ssl_q_truststore; /* ssl.quorum.* */
+    /* Per TLS side (0 client port, 1 quorum): */
+    const char *tls_paths[2][SLOT_COUNT];
+    int tls_types[2][2];          /* [side][trust]: enum zkd_store_type, -2 = infer */
+    int password_from_file[2][2]; /* [side][trust]: *.passwordPath was given */
+    int enabled_protocols[2][2];  /* [side]: min, max from ssl.enabledProtocols; 0 = unset */
 };
 
 static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -251,6 +269,17 @@ static int h_whitelist(struct parse *p, const char *key, char *val)
     return 0;
 }
 
+/* globalOutstandingLimit: checked and kept (for a future throttle), but zkd
+ * bounds work in flight per connection instead; say so once. */
+static int h_global_outstanding(struct parse *p, const char *key, char *val)
+{
+    if (parse_int(p, key, val, 10, 1, INT_MAX, &p->cfg->global_outstanding_limit) < 0)
+        return -1;
+    log_info("%s:%d: '%s' ignored: zkd has no global request throttle; it stops reading a "
+             "connection whose replies queue up (4 MiB) instead", p->file, p->line, key);
+    return 0;
+}
+
 /* electionAlg: Apache 3.8 accepts only 3 (fast leader election). */
 static int h_election_alg(struct parse *p, const char *key, char *val)
 {
@@ -259,6 +288,15 @@ static int h_election_alg(struct parse *p, const char *key, char *val)
         return -1;
     if (alg != 3)
         return bad_value(p, key, val, "only 3, fast leader election, is supported");
+    return 0;
+}
+
+/* DigestAuthenticationProvider.digestAlg: zkd's digest scheme is SHA1 (the
+ * default); another algorithm would make every stored digest ACL mismatch. */
+static int h_digest_alg(struct parse *p, const char *key, char *val)
+{
+    if (strcasecmp(val, "SHA1") && strcasecmp(val, "SHA-1"))
+        return bad_value(p, key, val, "zkd's digest scheme is SHA1 only");
     return 0;
 }
 
@@ -271,77 +309,189 @@ static int h_super_digest(struct parse *p, const char *key, char *val)
     return copy_str(p, key, val, p->cfg->super_digest, sizeof p->cfg->super_digest, 0);
 }
 
-/* authProvider.N: the SASL provider turns SASL on; digest and x509 are built in. */
+/* authProvider.N: the SASL provider turns SASL on; digest, ip and x509 are
+ * built in.  Another class is an ACL scheme zkd cannot provide: refused,
+ * since ACLs naming it would mean nothing. */
 static int h_auth_provider(struct parse *p, const char *key, char *val)
 {
-    if (strstr(val, "SASLAuthenticationProvider"))
+    static const char pkg[] = "org.apache.zookeeper.server.auth.";
+    static const char *const builtin[] = {
+        "DigestAuthenticationProvider", "IPAuthenticationProvider", "X509AuthenticationProvider",
+        NULL,
+    };
+    const char *cls = strncmp(val, pkg, sizeof pkg - 1) ? val : val + sizeof pkg - 1;
+    if (!strcmp(cls, "SASLAuthenticationProvider")) {
         p->cfg->sasl_enabled = 1;
-    else if (!strstr(val, "X509AuthenticationProvider") &&
-             !strstr(val, "DigestAuthenticationProvider"))
-        log_warn("%s:%d: %s=%s: zkd cannot load Java auth providers; ignored", p->file, p->line,
-                 key, val);
-    return 0;
+        return 0;
+    }
+    for (int i = 0; builtin[i]; i++)
+        if (!strcmp(cls, builtin[i]))
+            return 0;
+    return bad_value(p, key, val, "zkd cannot load Java authentication providers; its schemes "
+                                  "are digest, ip, x509 and sasl");
 }
 
-/* Remembers a PEM path for finish_tls(); rejects Java key store formats. */
-static int pem_path(struct parse *p, const char *key, const char *val, const char **slot)
+/* ------------------------------------------------------------------------ */
+/* TLS: ssl.<name> and ssl.quorum.<name>, one sub-table for both sides       */
+/* ------------------------------------------------------------------------ */
+
+/* The side a TLS key configures: 1 for "ssl.quorum.*", else 0 (client port). */
+static int tls_side(const char *key)
 {
-    static const char *const java_ext[] = {".jks", ".p12", ".pfx", ".bcfks", NULL};
+    return !strncmp(key, "ssl.quorum.", 11) || !strncmp(key, "zookeeper.ssl.quorum.", 21);
+}
+
+static struct zkd_tls_config *tls_of(struct parse *p, const char *key)
+{
+    return tls_side(key) ? &p->cfg->tls_quorum : &p->cfg->tls;
+}
+
+/* Remembers a store or PEM path for finish_tls(), which applies precedence. */
+static int store_path(struct parse *p, const char *key, const char *val, enum tls_slot slot)
+{
     size_t n = strlen(val);
     if (!n)
         return bad_value(p, key, val, "must not be empty");
-    if (n >= sizeof p->cfg->ssl_cert)
+    if (n >= sizeof p->cfg->tls.cert)
         return bad_value(p, key, val, "path too long");
-    for (int i = 0; java_ext[i]; i++) {
-        size_t e = strlen(java_ext[i]);
-        if (n > e && !strcasecmp(val + n - e, java_ext[i]))
-            return bad_value(p, key, val,
-                             "zkd reads PEM files only; convert the store with keytool/openssl");
-    }
-    *slot = val;
+    p->tls_paths[tls_side(key)][slot] = val;
     return 0;
 }
 
 static int h_keystore(struct parse *p, const char *key, char *val)
 {
-    return pem_path(p, key, val, &p->ssl_keystore);
+    return store_path(p, key, val, SLOT_KEYSTORE);
 }
 
 static int h_cert_file(struct parse *p, const char *key, char *val)
 {
-    return pem_path(p, key, val, &p->ssl_cert_file);
+    return store_path(p, key, val, SLOT_CERT_FILE);
 }
 
 static int h_key_file(struct parse *p, const char *key, char *val)
 {
-    return pem_path(p, key, val, &p->ssl_key_file);
+    return store_path(p, key, val, SLOT_KEY_FILE);
 }
 
 static int h_truststore(struct parse *p, const char *key, char *val)
 {
-    return pem_path(p, key, val, &p->ssl_truststore);
+    return store_path(p, key, val, SLOT_TRUSTSTORE);
 }
 
 static int h_ca_file(struct parse *p, const char *key, char *val)
 {
-    return pem_path(p, key, val, &p->ssl_ca_file);
+    return store_path(p, key, val, SLOT_CA_FILE);
 }
 
-static int h_q_keystore(struct parse *p, const char *key, char *val)
+/* KeyStoreFileType.fromPropertyValue: PEM, PKCS12, JKS (any case); "" = infer
+ * from the file name.  BCFKS needs BouncyCastle, which has no C counterpart. */
+static int store_type(const char *name)
 {
-    return pem_path(p, key, val, &p->ssl_q_keystore);
+    static const char *const names[] = {"PEM", "PKCS12", "JKS"};
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(name, names[i]))
+            return i;
+    return -1;
 }
 
-static int h_q_truststore(struct parse *p, const char *key, char *val)
-{
-    return pem_path(p, key, val, &p->ssl_q_truststore);
-}
-
-/* ssl.keyStore.type / ssl.trustStore.type: only PEM (or empty = infer) can be read. */
 static int h_store_type(struct parse *p, const char *key, char *val)
 {
-    if (*val && strcasecmp(val, "PEM"))
-        return bad_value(p, key, val, "zkd reads PEM files only");
+    int t = *val ? store_type(val) : -2;
+    if (t == -1)
+        return bad_value(p, key, val, "must be PEM, PKCS12 or JKS");
+    int trust = strstr(key, "trustStore") != NULL;
+    p->tls_types[tls_side(key)][trust] = t;
+    return 0;
+}
+
+/* X509Util's *.passwordPath: the password is the file's content (trailing
+ * line break dropped); it wins over *.password as in Apache. */
+static int h_password_path(struct parse *p, const char *key, char *val)
+{
+    struct zkd_tls_config *t = tls_of(p, key);
+    char *dst = strstr(key, "trustStore") ? t->trust_password : t->key_password;
+    FILE *f = fopen(val, "rb");
+    if (!f)
+        return bad_value(p, key, val, strerror(errno));
+    size_t n = fread(dst, 1, sizeof t->key_password - 1, f);
+    int too_long = fgetc(f) != EOF;
+    fclose(f);
+    if (too_long)
+        return bad_value(p, key, val, "password file longer than 255 bytes");
+    while (n && (dst[n - 1] == '\n' || dst[n - 1] == '\r'))
+        n--;
+    dst[n] = '\0';
+    int trust = strstr(key, "trustStore") != NULL;
+    p->password_from_file[tls_side(key)][trust] = 1;
+    return 0;
+}
+
+static int h_password(struct parse *p, const char *key, char *val)
+{
+    struct zkd_tls_config *t = tls_of(p, key);
+    int trust = strstr(key, "trustStore") != NULL;
+    if (p->password_from_file[tls_side(key)][trust])
+        return 0;
+    char *dst = trust ? t->trust_password : t->key_password;
+    return copy_str(p, key, val, dst, sizeof t->key_password, 1);
+}
+
+/* A JSSE protocol name as a TLS wire version; 0 if unknown. */
+static int tls_version(const char *name, size_t len)
+{
+    static const struct { const char *name; int v; } v[] = {
+        {"TLSv1", 0x0301}, {"TLSv1.1", 0x0302}, {"TLSv1.2", 0x0303}, {"TLSv1.3", 0x0304},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (strlen(v[i].name) == len && !strncmp(name, v[i].name, len))
+            return v[i].v;
+    return 0;
+}
+
+/* ssl.protocol: the SSLContext protocol.  As in JSSE, TLSv1.3 enables 1.3 and
+ * 1.2, an older one only itself; "TLS" keeps the default (1.2 and 1.3).  An
+ * explicit ssl.enabledProtocols wins whatever the order (finish_tls). */
+static int h_protocol(struct parse *p, const char *key, char *val)
+{
+    struct zkd_tls_config *t = tls_of(p, key);
+    if (!strcmp(val, "TLS") || !*val) {
+        t->min_version = 0x0303, t->max_version = 0x0304;
+        return 0;
+    }
+    int v = tls_version(val, strlen(val));
+    if (!v)
+        return bad_value(p, key, val, "must be TLS, TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3");
+    t->max_version = v;
+    t->min_version = v == 0x0304 ? 0x0303 : v;
+    return 0;
+}
+
+/* ssl.enabledProtocols: a comma-separated list.  OpenSSL takes a version
+ * range, so the list must have no holes ("TLSv1.1,TLSv1.3" is refused). */
+static int h_enabled_protocols(struct parse *p, const char *key, char *val)
+{
+    unsigned seen = 0;
+    for (const char *s = val; *s;) {
+        size_t n = strcspn(s, ",");
+        const char *e = s + n;
+        while (s < e && isspace((unsigned char)*s))
+            s++;
+        size_t len = (size_t)(e - s);
+        while (len && isspace((unsigned char)s[len - 1]))
+            len--;
+        int v = tls_version(s, len);
+        if (!v)
+            return bad_value(p, key, val, "unknown protocol (TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)");
+        seen |= 1u << (v - 0x0301);
+        s = *e ? e + 1 : e;
+    }
+    if (!seen)
+        return bad_value(p, key, val, "no protocol");
+    int lo = __builtin_ctz(seen), hi = 31 - __builtin_clz(seen);
+    if (seen != ((2u << hi) - (1u << lo)))
+        return bad_value(p, key, val, "OpenSSL enables a contiguous range of versions only");
+    p->enabled_protocols[tls_side(key)][0] = 0x0301 + lo;
+    p->enabled_protocols[tls_side(key)][1] = 0x0301 + hi;
     return 0;
 }
 
@@ -349,19 +499,29 @@ static int h_store_type(struct parse *p, const char *key, char *val)
 static int h_client_auth(struct parse *p, const char *key, char *val)
 {
     static const char *const names[] = {"none", "want", "need"};
+    struct zkd_tls_config *t = tls_of(p, key);
     if (!*val) {
-        p->cfg->ssl_client_auth = 2;
+        t->client_auth = 2;
         return 0;
     }
     for (int i = 0; i < 3; i++)
         if (!strcasecmp(val, names[i])) {
-            p->cfg->ssl_client_auth = i;
+            t->client_auth = i;
             return 0;
         }
     return bad_value(p, key, val, "must be none, want or need");
 }
 
+/* ssl.authProvider: the scheme the TLS identity gets; zkd's is x509. */
+static int h_ssl_auth_provider(struct parse *p, const char *key, char *val)
+{
+    if (strcmp(val, "x509"))
+        return bad_value(p, key, val, "zkd gives TLS clients the x509 scheme only");
+    return 0;
+}
+
 static char *trim(char *s);
+static int h_ssl(struct parse *p, const char *key, char *val);
 
 /* ------------------------------------------------------------------------ */
 /* server.N = host:quorumPort:electionPort[:role][;[clientHost:]clientPort]  */
@@ -407,14 +567,37 @@ static int server_port(const char *s, int *out, const char **why)
     return 0;
 }
 
-/* Parses the part before ';'. */
+static int parse_one_addr(char *s, struct zkd_server_line *sl, const char **why);
+
+/* Parses the part before ';': one address, or several separated by '|'
+ * (multiAddress), of which every one is checked and the first is kept. */
 static int parse_server_addr(char *s, struct zkd_server_line *sl, const char **why)
 {
-    char *host, *ports;
-    if (strchr(s, '|')) {
-        *why = "multiple addresses per server are not supported";
+    char *bar = strchr(s, '|');
+    if (bar)
+        *bar = '\0';
+    if (parse_one_addr(s, sl, why) < 0)
         return -1;
+    while (bar) {
+        char *next = bar + 1;
+        struct zkd_server_line other;
+        if ((bar = strchr(next, '|')))
+            *bar = '\0';
+        memset(&other, 0, sizeof other);
+        if (parse_one_addr(trim(next), &other, why) < 0)
+            return -1;
+        if (other.observer != sl->observer) {
+            *why = "the addresses of one server must have the same role";
+            return -1;
+        }
+        sl->extra_addrs++;
     }
+    return 0;
+}
+
+static int parse_one_addr(char *s, struct zkd_server_line *sl, const char **why)
+{
+    char *host, *ports;
     if (!(ports = split_host(s, &host, why)))
         return -1;
     char *election = strchr(ports, ':');
@@ -521,9 +704,10 @@ static int h_server(struct parse *p, const char *key, char *val)
 
     if (!p->dynamic && !p->first_server_line)
         p->first_server_line = p->line;
-    if (parse_int(p, key, key + strlen("server."), 10, 0, 255, &id) < 0) {
+    if (parse_int(p, key, key + strlen("server."), 10, 0, ZKD_MAX_SERVER_ID, &id) < 0) {
         /* Re-word: the key, not the value, is wrong. */
-        return fail(p, "invalid server id in key '%s' (must be an integer 0..255)", key);
+        return fail(p, "invalid server id in key '%s' (must be an integer 0..%d)", key,
+                    ZKD_MAX_SERVER_ID);
     }
     if (strlen(val) >= sizeof copy)
         return bad_value(p, key, val, "too long");
@@ -553,7 +737,7 @@ enum key_kind {
     K_STR,        /* string at `off` (size `size`); may be empty */
     K_PATH,       /* like K_STR but must not be empty */
     K_FN,         /* handler `fn` */
-    K_IGNORE,     /* accepted, no effect on zkd */
+    K_IGNORE,     /* accepted, no effect on zkd; one INFO line says why */
     K_WARN,       /* accepted, no effect, logs `why` unless the value is "false" */
     K_FALSE_ONLY, /* "false" accepted; "true" is an error (`why`) */
     K_REJECT,     /* always an error (`why`) */
@@ -575,10 +759,14 @@ struct key_spec {
 #define STR_KEY(n, f) {n, K_STR, FIELD(f), 0, 0, 0, NULL, NULL}
 #define PATH_KEY(n, f) {n, K_PATH, FIELD(f), 0, 0, 0, NULL, NULL}
 #define FN_KEY(n, h) {n, K_FN, 0, 0, 0, 0, 0, h, NULL}
-#define IGNORED(n) {n, K_IGNORE, 0, 0, 0, 0, 0, NULL, NULL}
+#define IGNORED(n) {n, K_IGNORE, 0, 0, 0, 0, 0, NULL, NULL} /* why: JVM tuning */
+#define IGNORED_WHY(n, w) {n, K_IGNORE, 0, 0, 0, 0, 0, NULL, w}
 #define WARNED(n, w) {n, K_WARN, 0, 0, 0, 0, 0, NULL, w}
 #define FALSE_ONLY(n, w) {n, K_FALSE_ONLY, 0, 0, 0, 0, 0, NULL, w}
 #define REJECTED(n, w) {n, K_REJECT, 0, 0, 0, 0, 0, NULL, w}
+
+#define QUORUM_SASL_WHY "zkd has no SASL between ensemble members; use sslQuorum=true with " \
+                        "ssl.quorum.* certificates to authenticate them"
 
 static const struct key_spec keys[] = {
     /* Minimum configuration. */
@@ -594,7 +782,7 @@ static const struct key_spec keys[] = {
     INT_KEY("maxClientCnxns", max_client_cnxns, 0, INT_MAX),
     INT_KEY("minSessionTimeout", min_session_timeout, -1, INT_MAX), /* -1 = 2 ticks */
     INT_KEY("maxSessionTimeout", max_session_timeout, -1, INT_MAX), /* -1 = 20 ticks */
-    INT_KEY("globalOutstandingLimit", global_outstanding_limit, 1, INT_MAX),
+    FN_KEY("globalOutstandingLimit", h_global_outstanding),
     DECODE_KEY("jute.maxbuffer", jute_max_buffer, 1, INT_MAX),
     INT_KEY("snapCount", snap_count, 2, INT_MAX),
     INT_KEY("autopurge.snapRetainCount", autopurge_snap_retain_count, INT_MIN, INT_MAX),
@@ -603,6 +791,7 @@ static const struct key_spec keys[] = {
     /* Apache reads these as system properties; zkd takes them from zoo.cfg. */
     INT_KEY("znode.container.checkIntervalMs", container_check_ms, 1, INT_MAX),
     INT_KEY("znode.container.maxPerMinute", container_max_per_minute, 1, INT_MAX),
+    INT_KEY("znode.container.maxNeverUsedIntervalMs", container_max_never_used_ms, 0, INT_MAX),
     BOOL_KEY("extendedTypesEnabled", extended_types_enabled),
     BOOL_KEY("readonlymode.enabled", readonly_mode),
     /* Cluster options. */
@@ -615,34 +804,36 @@ static const struct key_spec keys[] = {
     PATH_KEY("dynamicConfigFile", dynamic_config_file),
     REJECTED("group.*", "hierarchical quorums are not supported by zkd"),
     REJECTED("weight.*", "hierarchical quorums are not supported by zkd"),
-    FALSE_ONLY("multiAddress.enabled", "multiple addresses per server are not supported"),
+    BOOL_KEY("multiAddress.enabled", multi_address_enabled),
+    IGNORED_WHY("multiAddress.reachabilityCheckEnabled", "zkd uses the first address only"),
+    IGNORED_WHY("multiAddress.reachabilityCheckTimeoutMs", "zkd uses the first address only"),
     /* Authentication. */
     FN_KEY("superDigest", h_super_digest),
     FN_KEY("DigestAuthenticationProvider.superDigest", h_super_digest),
     FN_KEY("authProvider.*", h_auth_provider),
+    BOOL_KEY("DigestAuthenticationProvider.enabled", digest_auth_enabled),
+    FN_KEY("DigestAuthenticationProvider.digestAlg", h_digest_alg),
+    FALSE_ONLY("emulate353TTLNodes", "zkd encodes TTL node owners as Apache 3.5.4 and later do"),
+    IGNORED_WHY("jaasLoginRenew", "renews Kerberos tickets; zkd's SASL is DIGEST-MD5, which has "
+                                  "none"),
     PATH_KEY("jaasLoginFile", jaas_file), /* zkd extension */
     INT_KEY("pollSpinMicros", poll_spin_us, 0, 1000000), /* zkd extension */
     FALSE_ONLY("enforce.auth.enabled", "not supported by zkd"),
     FALSE_ONLY("sessionRequireClientSASLAuth", "not supported by zkd"),
-    /* TLS, PEM only; ssl.certFile/keyFile/caFile are zkd extensions. */
-    FN_KEY("ssl.keyStore.location", h_keystore),
-    FN_KEY("ssl.certFile", h_cert_file),
-    FN_KEY("ssl.keyFile", h_key_file),
-    FN_KEY("ssl.trustStore.location", h_truststore),
-    FN_KEY("ssl.caFile", h_ca_file),
-    FN_KEY("ssl.keyStore.type", h_store_type),
-    FN_KEY("ssl.trustStore.type", h_store_type),
-    STR_KEY("ssl.keyStore.password", ssl_key_password),
-    FN_KEY("ssl.clientAuth", h_client_auth),
+    /* TLS: ssl.* and ssl.quorum.*, see tls_keys[]. */
+    FN_KEY("ssl.*", h_ssl),
     BOOL_KEY("sslQuorum", ssl_quorum),
-    FN_KEY("ssl.quorum.keyStore.location", h_q_keystore),
-    FN_KEY("ssl.quorum.trustStore.location", h_q_truststore),
-    STR_KEY("ssl.quorum.keyStore.password", ssl_quorum_key_password),
-    FN_KEY("ssl.quorum.keyStore.type", h_store_type),
-    FN_KEY("ssl.quorum.trustStore.type", h_store_type),
-    IGNORED("ssl.*"), /* protocol, ciphersuites, hostnameVerification, ... */
+    BOOL_KEY("sslQuorumReloadCertFiles", tls_quorum.reload),
+    BOOL_KEY("client.certReload", tls.reload),
+    BOOL_KEY("client.portUnification", client_port_unification),
+    STR_KEY("X509AuthenticationProvider.superUser", x509_super_user),
     WARNED("portUnification", "zkd does not serve TLS and plain TCP on one port"),
-    WARNED("quorum.auth.*", "zkd has no SASL between servers"),
+    /* SASL between members: zkd has none, so asking for it refuses start-up
+     * rather than running the ensemble unauthenticated. */
+    FALSE_ONLY("quorum.auth.enableSasl", QUORUM_SASL_WHY),
+    FALSE_ONLY("quorum.auth.learnerRequireSasl", QUORUM_SASL_WHY),
+    FALSE_ONLY("quorum.auth.serverRequireSasl", QUORUM_SASL_WHY),
+    IGNORED_WHY("quorum.auth.*", "used only with quorum.auth.enableSasl=true"),
     WARNED("localSessionsEnabled", "zkd has no local sessions; all sessions are global"),
     WARNED("oraclePath", "zkd has no quorum oracle"),
     /* Apache JVM-server tuning with no zkd counterpart. */
@@ -652,7 +843,7 @@ static const struct key_spec keys[] = {
     IGNORED("syncEnabled"),
     IGNORED("forceSync"),
     IGNORED("fsync.warningthresholdms"),
-    IGNORED("quorumListenOnAllIPs"),
+    BOOL_KEY("quorumListenOnAllIPs", quorum_listen_all),
     IGNORED("leaderServes"),
     IGNORED("cnxTimeout"),
     IGNORED("electionPortBindRetry"),
@@ -660,16 +851,37 @@ static const struct key_spec keys[] = {
     IGNORED("clientTcpKeepAlive"),
     IGNORED("serverCnxnFactory"),
     IGNORED("clientCnxnSocket"),
-    IGNORED("sslQuorumReloadCertFiles"),
     IGNORED("clientPortListenBacklog"),
     IGNORED("observerMasterPort"),
     IGNORED("connectToLearnerMasterLimit"),
     IGNORED("peerType"), /* Apache too lets the server.N role win */
     IGNORED("localSessionsUpgradingEnabled"),
     IGNORED("quorum.cnxn.threads.size"),
-    IGNORED("multiAddress.*"),
     IGNORED("jvm.pause.*"),
     IGNORED("maxCnxns"),
+    IGNORED_WHY("maxResponseCacheSize", "sizes Apache's cache of serialized replies; zkd has none"),
+    IGNORED_WHY("maxGetChildrenResponseCacheSize",
+                "sizes Apache's cache of serialized replies; zkd has none"),
+    IGNORED_WHY("bitHashCacheSize", "tunes Apache's WatchManagerOptimized"),
+    IGNORED_WHY("fastleader.*", "times Apache's leader election; zkd's election has its own"),
+    IGNORED_WHY("maxTimeToWaitForEpoch", "times Apache's leader election; zkd's has its own"),
+    IGNORED_WHY("quorumCnxnTimeoutMs", "times Apache's quorum connections; zkd's has its own"),
+    IGNORED_WHY("observer.*", "times Apache's observers; zkd's reconnect on their own timers"),
+    IGNORED_WHY("connection*", "Apache's connection throttle (token bucket); zkd limits clients "
+                               "with maxClientCnxns"),
+    IGNORED_WHY("requestThrottle*", "Apache's request throttle; zkd pauses a connection's reads "
+                                    "when its replies queue up instead"),
+    IGNORED_WHY("advancedFlowControlEnabled", "Apache's Netty flow control"),
+    IGNORED_WHY("outstandingHandshake.limit", "limits Apache's concurrent TLS handshakes"),
+    IGNORED_WHY("maxConcurrentSnapSyncs", "throttles Apache's learner syncs"),
+    IGNORED_WHY("maxConcurrentDiffSyncs", "throttles Apache's learner syncs"),
+    IGNORED_WHY("jute.maxbuffer.extrasize",
+                "Apache's allowance above jute.maxbuffer; zkd checks frames against "
+                "jute.maxbuffer"),
+    IGNORED_WHY("enableEagerACLCheck",
+                "zkd checks a write's ACL when the leader prepares it, before any transaction"),
+    IGNORED_WHY("serializeLastProcessedZxid.enabled",
+                "a field of Apache 3.9's snapshot format, not zkd's"),
     IGNORED("snapSizeLimitInKb"),
     IGNORED("txnLogSizeLimitInKb"),
     IGNORED("commitLogCount"),
@@ -693,11 +905,13 @@ static const struct key_spec keys[] = {
     IGNORED("closeSessionTxn.enabled"),
     IGNORED("largeRequestMaxBytes"),
     IGNORED("largeRequestThreshold"),
-    IGNORED("enforce.auth.schemes"),
+    IGNORED_WHY("enforce.auth.schemes", "used only with enforce.auth.enabled=true"),
     IGNORED("kerberos.*"),
-    IGNORED("X509AuthenticationProvider.superUser"),
-    IGNORED("superUser"),
-    IGNORED("skipACL"), /* zkd always enforces ACLs */
+    STR_KEY("superUser", sasl_super_user),
+    IGNORED_WHY("skipACL", "zkd always enforces ACLs"),
+    IGNORED_WHY("requireClientAuthScheme",
+                "Apache 3.8/3.9 do not read it either; sessionRequireClientSASLAuth and "
+                "enforce.auth.enabled are the keys that require authentication"),
     IGNORED("fips-mode"),
     IGNORED("netty.*"),
     IGNORED("nio.*"),
@@ -705,6 +919,57 @@ static const struct key_spec keys[] = {
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
+
+/* X509Util's keys, after "ssl." or "ssl.quorum."; fields of struct zkd_tls_config. */
+#define TFIELD(f) offsetof(struct zkd_tls_config, f), sizeof(((struct zkd_tls_config *)0)->f)
+static const struct key_spec tls_keys[] = {
+    FN_KEY("keyStore.location", h_keystore),
+    FN_KEY("keyStore.password", h_password),
+    FN_KEY("keyStore.passwordPath", h_password_path),
+    FN_KEY("keyStore.type", h_store_type),
+    FN_KEY("trustStore.location", h_truststore),
+    FN_KEY("trustStore.password", h_password),
+    FN_KEY("trustStore.passwordPath", h_password_path),
+    FN_KEY("trustStore.type", h_store_type),
+    FN_KEY("certFile", h_cert_file), /* zkd extensions: PEM files by name */
+    FN_KEY("keyFile", h_key_file),
+    FN_KEY("caFile", h_ca_file),
+    FN_KEY("protocol", h_protocol),
+    FN_KEY("enabledProtocols", h_enabled_protocols),
+    {"ciphersuites", K_STR, TFIELD(ciphersuites), 0, 0, 0, NULL, NULL},
+    FN_KEY("clientAuth", h_client_auth),
+    {"hostnameVerification", K_BOOL, TFIELD(hostname_verification), 0, 0, 0, NULL, NULL},
+    {"clientHostnameVerification", K_BOOL, TFIELD(client_hostname_verification), 0, 0, 0, NULL,
+     NULL},
+    {"crl", K_BOOL, TFIELD(crl), 0, 0, 0, NULL, NULL},
+    FALSE_ONLY("ocsp", "zkd has no OCSP client; use ssl.crl=true with CRLs in the trust store"),
+    REJECTED("context.supplier.class", "zkd cannot load a Java SSLContext supplier"),
+    FN_KEY("authProvider", h_ssl_auth_provider),
+    IGNORED_WHY("allowReverseDnsLookup",
+                "zkd matches a peer's certificate against its IP address only (stricter)"),
+    IGNORED_WHY("handshakeDetectionTimeoutMillis", "tunes Netty's port unification"),
+    IGNORED_WHY("sslProvider", "zkd always uses OpenSSL"),
+};
+
+static int apply_spec(struct parse *p, const struct key_spec *k, void *base, const char *key,
+                      char *val);
+
+/* ssl.<name> and ssl.quorum.<name> (also with "zookeeper." in front). */
+static int h_ssl(struct parse *p, const char *key, char *val)
+{
+    const char *name = key + (strncmp(key, "zookeeper.", 10) ? 0 : 10);
+    name += tls_side(key) ? strlen("ssl.quorum.") : strlen("ssl.");
+    for (size_t i = 0; i < sizeof tls_keys / sizeof tls_keys[0]; i++)
+        if (!strcmp(name, tls_keys[i].name))
+            return apply_spec(p, &tls_keys[i], tls_of(p, key), key, val);
+    if (name != key + strlen(tls_side(key) ? "ssl.quorum." : "ssl.")) {
+        /* As for any other system property zkd has no use for. */
+        log_info("%s:%d: system property '%s' ignored: zkd does not read it", p->file, p->line,
+                 key);
+        return 0;
+    }
+    return fail(p, "unknown key '%s'", key);
+}
 
 /* Exact names first, then prefixes, so table order never decides a match. */
 static const struct key_spec *find_key(const char *key)
@@ -720,10 +985,11 @@ static const struct key_spec *find_key(const char *key)
     return NULL;
 }
 
-/* Applies one key=value of zoo.cfg according to its row. */
-static int apply_spec(struct parse *p, const struct key_spec *k, const char *key, char *val)
+/* Applies one key=value according to its row; fields are at base + k->off. */
+static int apply_spec(struct parse *p, const struct key_spec *k, void *base, const char *key,
+                      char *val)
 {
-    char *field = (char *)p->cfg + k->off;
+    char *field = (char *)base + k->off;
     int b = 0;
     switch (k->kind) {
     case K_INT:
@@ -736,7 +1002,8 @@ static int apply_spec(struct parse *p, const struct key_spec *k, const char *key
     case K_FN:
         return k->fn(p, key, val);
     case K_IGNORE:
-        log_debug("%s:%d: '%s' has no effect on zkd; ignored", p->file, p->line, key);
+        log_info("%s:%d: '%s' ignored: %s", p->file, p->line, key,
+                 k->why ? k->why : "it tunes Apache's JVM server; zkd has no counterpart");
         return 0;
     case K_WARN:
         if (!strcasecmp(val, "false"))
@@ -760,14 +1027,14 @@ static int apply_key(struct parse *p, const char *key, char *val)
     if (!k && !strncmp(key, sysprop, sizeof sysprop - 1)) {
         k = find_key(key + sizeof sysprop - 1);
         if (!k) {
-            log_debug("%s:%d: system property '%s' has no effect on zkd; ignored", p->file,
-                      p->line, key);
+            log_info("%s:%d: system property '%s' ignored: zkd does not read it", p->file,
+                     p->line, key);
             return 0;
         }
     }
     if (!k)
         return fail(p, "unknown key '%s'", key);
-    return apply_spec(p, k, key, val);
+    return apply_spec(p, k, p->cfg, key, val);
 }
 
 /* A dynamic config file holds server.N lines and nothing else. */
@@ -987,6 +1254,87 @@ static int parse_text(struct parse *p, char *text, size_t len)
 }
 
 /* ------------------------------------------------------------------------ */
+/* System properties: -Dname=value in SERVER_JVMFLAGS / JVMFLAGS              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Keys QuorumPeerConfig.parseProperties reads from zoo.cfg itself: Apache
+ * never looks at a "zookeeper.<key>" system property for them, so neither
+ * does zkd (a -Dzookeeper.clientPort flag does nothing in Apache either).
+ */
+static const char *const zoo_cfg_only[] = {
+    "dataDir", "dataLogDir", "clientPort", "localSessionsEnabled",
+    "localSessionsUpgradingEnabled", "clientPortAddress", "secureClientPort",
+    "secureClientPortAddress", "observerMasterPort", "clientPortListenBacklog", "tickTime",
+    "maxClientCnxns", "minSessionTimeout", "maxSessionTimeout", "initLimit", "syncLimit",
+    "connectToLearnerMasterLimit", "electionAlg", "quorumListenOnAllIPs", "peerType",
+    "syncEnabled", "dynamicConfigFile", "autopurge.snapRetainCount", "autopurge.purgeInterval",
+    "standaloneEnabled", "reconfigEnabled", "sslQuorum", "portUnification",
+    "sslQuorumReloadCertFiles", "quorum.cnxn.threads.size", "oraclePath",
+    "multiAddress.", "metricsProvider.", "quorum.auth.", "jvm.pause.", "server.", "group",
+    "weight", NULL,
+};
+
+/* Properties Apache reads without the "zookeeper." prefix. */
+static const char *const bare_props[] = {
+    "jute.maxbuffer", "readonlymode.enabled", "znode.container.checkIntervalMs",
+    "znode.container.maxPerMinute", NULL,
+};
+
+static int in_list(const char *const *list, const char *name)
+{
+    for (int i = 0; list[i]; i++) {
+        size_t n = strlen(list[i]);
+        int prefix = list[i][n - 1] == '.' || !strcmp(list[i], "group") ||
+                     !strcmp(list[i], "weight");
+        if (prefix ? !strncmp(name, list[i], n) : !strcmp(name, list[i]))
+            return 1;
+    }
+    return 0;
+}
+
+/* Applies one -Dname=value. */
+static int apply_sysprop(struct parse *p, char *name, char *val)
+{
+    static const char zk[] = "zookeeper.";
+    if (!strcmp(name, "java.security.auth.login.config"))
+        return copy_str(p, name, val, p->cfg->jaas_file, sizeof p->cfg->jaas_file, 0);
+    if (in_list(bare_props, name))
+        return apply_key(p, name, val);
+    if (strncmp(name, zk, sizeof zk - 1))
+        return 0; /* a JVM or logging flag (-Xmx is not even a property) */
+    const char *bare = name + sizeof zk - 1;
+    if (in_list(zoo_cfg_only, bare)) {
+        log_info("%s: -D%s ignored: Apache reads '%s' only from zoo.cfg", p->file, name, bare);
+        return 0;
+    }
+    return apply_key(p, name, val);
+}
+
+/*
+ * zkServer.sh passes $JVMFLAGS (SERVER_JVMFLAGS first) to java unquoted, so
+ * the shell splits them at blanks; a later -D of the same name wins, as in
+ * Java.  Only -D flags matter; "-Dname" alone sets "".
+ */
+static int parse_jvmflags(struct parse *p, char *flags)
+{
+    const char *file = p->file;
+    p->file = "SERVER_JVMFLAGS/JVMFLAGS";
+    char *save = NULL;
+    for (char *w = strtok_r(flags, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+        if (strncmp(w, "-D", 2) || !w[2])
+            continue;
+        char *name = w + 2, *eq = strchr(name, '=');
+        if (eq)
+            *eq = '\0';
+        if (apply_sysprop(p, name, eq ? eq + 1 : name + strlen(name)) < 0)
+            return -1;
+    }
+    p->file = file;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* After the file: dynamic servers, derived values, validation                */
 /* ------------------------------------------------------------------------ */
 
@@ -1009,31 +1357,91 @@ static int read_dynamic_file(struct parse *p)
     return rc;
 }
 
-/* The PEM paths, with explicit files winning over the key/trust store. */
-static void finish_tls(struct parse *p)
+/* KeyStoreFileType.fromFilename: .jks, .p12/.pfx, .pem name their format;
+ * zkd reads any other name as PEM (as it always has: "server.crt").  -1 for
+ * .bcfks, which needs BouncyCastle. */
+static int type_from_name(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot && strchr(dot, '/'))
+        dot = NULL;
+    if (dot && !strcasecmp(dot, ".jks"))
+        return ZKD_STORE_JKS;
+    if (dot && (!strcasecmp(dot, ".p12") || !strcasecmp(dot, ".pfx")))
+        return ZKD_STORE_PKCS12;
+    if (dot && !strcasecmp(dot, ".bcfks"))
+        return -1;
+    return ZKD_STORE_PEM;
+}
+
+/* The store format: the .type key, else the file name.  Returns 0 or -1. */
+static int resolve_type(struct parse *p, const char *path, int typed, const char *what, int *out)
+{
+    *out = typed >= 0 ? typed : type_from_name(path);
+    if (*out < 0)
+        return fail(p, "%s '%s': BCFKS stores need BouncyCastle; convert it to PKCS12 or PEM",
+                    what, path);
+    return 0;
+}
+
+/* One side's paths and formats; explicit PEM files win over the stores
+ * whatever their order in the file. */
+static int finish_tls_side(struct parse *p, int side)
+{
+    struct zkd_tls_config *t = side ? &p->cfg->tls_quorum : &p->cfg->tls;
+    const char *const *slot = p->tls_paths[side];
+    const char *cert = slot[SLOT_CERT_FILE] ? slot[SLOT_CERT_FILE] : slot[SLOT_KEYSTORE];
+    const char *ca = slot[SLOT_CA_FILE] ? slot[SLOT_CA_FILE] : slot[SLOT_TRUSTSTORE];
+    if (cert) {
+        snprintf(t->cert, sizeof t->cert, "%s", cert);
+        if (slot[SLOT_KEY_FILE])
+            snprintf(t->key, sizeof t->key, "%s", slot[SLOT_KEY_FILE]);
+        if (slot[SLOT_CERT_FILE])
+            t->key_type = ZKD_STORE_PEM;
+        else if (resolve_type(p, cert, p->tls_types[side][0], "ssl.keyStore.location",
+                              &t->key_type) < 0)
+            return -1;
+        if (t->key_type != ZKD_STORE_PEM && t->key[0])
+            return fail(p, "ssl.keyFile goes with a PEM certificate, not a %s key store",
+                        t->key_type == ZKD_STORE_JKS ? "JKS" : "PKCS12");
+    }
+    if (ca) {
+        snprintf(t->ca, sizeof t->ca, "%s", ca);
+        if (slot[SLOT_CA_FILE])
+            t->trust_type = ZKD_STORE_PEM;
+        else if (resolve_type(p, ca, p->tls_types[side][1], "ssl.trustStore.location",
+                              &t->trust_type) < 0)
+            return -1;
+    }
+    if (p->enabled_protocols[side][0]) {
+        t->min_version = p->enabled_protocols[side][0];
+        t->max_version = p->enabled_protocols[side][1];
+    }
+    return 0;
+}
+
+/* Both sides; the quorum side falls back to the client side's identity and
+ * trust (a zkd convenience: Apache would need the ssl.quorum.* keys). */
+static int finish_tls(struct parse *p)
 {
     struct zkd_config *cfg = p->cfg;
-    const char *cert = p->ssl_cert_file ? p->ssl_cert_file : p->ssl_keystore;
-    const char *key = p->ssl_key_file ? p->ssl_key_file : p->ssl_keystore;
-    const char *ca = p->ssl_ca_file ? p->ssl_ca_file : p->ssl_truststore;
-    if (cert)
-        snprintf(cfg->ssl_cert, sizeof cfg->ssl_cert, "%s", cert);
-    if (key)
-        snprintf(cfg->ssl_key, sizeof cfg->ssl_key, "%s", key);
-    if (ca)
-        snprintf(cfg->ssl_ca, sizeof cfg->ssl_ca, "%s", ca);
-    /* Quorum TLS: ssl.quorum.* stores, else the client-side files. */
-    const char *qcert = p->ssl_q_keystore ? p->ssl_q_keystore : cert;
-    const char *qkey = p->ssl_q_keystore ? p->ssl_q_keystore : key;
-    const char *qca = p->ssl_q_truststore ? p->ssl_q_truststore : ca;
-    if (qcert)
-        snprintf(cfg->ssl_quorum_cert, sizeof cfg->ssl_quorum_cert, "%s", qcert);
-    if (qkey)
-        snprintf(cfg->ssl_quorum_key, sizeof cfg->ssl_quorum_key, "%s", qkey);
-    if (qca)
-        snprintf(cfg->ssl_quorum_ca, sizeof cfg->ssl_quorum_ca, "%s", qca);
-    if (!cfg->ssl_quorum_key_password[0])
-        memcpy(cfg->ssl_quorum_key_password, cfg->ssl_key_password, sizeof cfg->ssl_key_password);
+    if (finish_tls_side(p, 0) < 0 || finish_tls_side(p, 1) < 0)
+        return -1;
+    struct zkd_tls_config *q = &cfg->tls_quorum;
+    if (!q->cert[0]) {
+        memcpy(q->cert, cfg->tls.cert, sizeof q->cert);
+        memcpy(q->key, cfg->tls.key, sizeof q->key);
+        q->key_type = cfg->tls.key_type;
+        if (!q->key_password[0])
+            memcpy(q->key_password, cfg->tls.key_password, sizeof q->key_password);
+    }
+    if (!q->ca[0]) {
+        memcpy(q->ca, cfg->tls.ca, sizeof q->ca);
+        q->trust_type = cfg->tls.trust_type;
+        if (!q->trust_password[0])
+            memcpy(q->trust_password, cfg->tls.trust_password, sizeof q->trust_password);
+    }
+    return 0;
 }
 
 /* Apache's post-parse defaults and clamps. */
@@ -1073,9 +1481,39 @@ int config_is_distributed(const struct zkd_config *cfg)
     return voters > 0 && (!cfg->standalone_enabled || voters > 1);
 }
 
+/* Session ids carry the low byte of the server id (see config.h). */
+static int validate_server_ids(struct parse *p)
+{
+    const struct zkd_config *cfg = p->cfg;
+    for (int i = 0; i < cfg->nservers; i++) {
+        int a = cfg->servers[i].id;
+        if (cfg->extended_types_enabled && a > 254)
+            return fail(p, "server.%d: extendedTypesEnabled needs server ids below 255", a);
+        for (int j = i + 1; j < cfg->nservers; j++)
+            if ((cfg->servers[j].id & 0xff) == (a & 0xff))
+                return fail(p, "server.%d and server.%d: ids that agree in their low byte would "
+                               "give the same session ids", a, cfg->servers[j].id);
+    }
+    return 0;
+}
+
 static int validate_ensemble(struct parse *p)
 {
     const struct zkd_config *cfg = p->cfg;
+    if (validate_server_ids(p) < 0)
+        return -1;
+    for (int i = 0; i < cfg->nservers; i++) {
+        const struct zkd_server_line *sl = &cfg->servers[i];
+        if (!sl->extra_addrs)
+            continue;
+        if (!cfg->multi_address_enabled)
+            return fail(p, "server.%d has several addresses but multiAddress.enabled is not true",
+                        sl->id);
+        /* Availability, not safety: every member reaches server.N on the
+         * same first address. */
+        log_warn("%s: server.%d: zkd uses only its first address %s:%d:%d", p->file, sl->id,
+                 sl->host, sl->quorum_port, sl->election_port);
+    }
     int voters = count_servers(cfg, 0), observers = count_servers(cfg, 1);
     if (!voters && !cfg->standalone_enabled)
         return fail(p, "standaloneEnabled=false needs at least one participant server.N line");
@@ -1109,12 +1547,14 @@ static int validate(struct parse *p)
     if (cfg->min_session_timeout > cfg->max_session_timeout)
         return fail(p, "minSessionTimeout (%d) must not be larger than maxSessionTimeout (%d)",
                     cfg->min_session_timeout, cfg->max_session_timeout);
-    if (cfg->ssl_quorum && (!cfg->ssl_quorum_cert[0] || !cfg->ssl_quorum_ca[0]))
-        return fail(p, "sslQuorum needs ssl.quorum.keyStore.location (a PEM file with certificate "
-                       "and key) and ssl.quorum.trustStore.location (the CA), or the ssl.* ones");
-    if (cfg->secure_client_port && (!cfg->ssl_cert[0] || !cfg->ssl_key[0]))
-        return fail(p, "secureClientPort needs ssl.keyStore.location (a PEM file with "
-                       "certificate and key) or ssl.certFile and ssl.keyFile");
+    if (cfg->ssl_quorum && (!cfg->tls_quorum.cert[0] || !cfg->tls_quorum.ca[0]))
+        return fail(p, "sslQuorum needs ssl.quorum.keyStore.location (certificate and key) "
+                       "and ssl.quorum.trustStore.location (the CA), or the ssl.* ones");
+    if (cfg->client_port_unification && !cfg->tls.cert[0])
+        return fail(p, "client.portUnification needs ssl.keyStore.location (certificate and key)");
+    if (cfg->secure_client_port && !cfg->tls.cert[0])
+        return fail(p, "secureClientPort needs ssl.keyStore.location (certificate and key) "
+                       "or ssl.certFile and ssl.keyFile");
     return validate_ensemble(p);
 }
 
@@ -1140,12 +1580,28 @@ void config_defaults(struct zkd_config *cfg)
     cfg->poll_spin_us = 100;
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
-    cfg->ssl_client_auth = 2; /* X509Util: an unset ssl.clientAuth means NEED */
+    cfg->digest_auth_enabled = 1;
+    struct zkd_tls_config *sides[] = {&cfg->tls, &cfg->tls_quorum};
+    for (int i = 0; i < 2; i++) {
+        sides[i]->client_auth = 2; /* X509Util: an unset ssl.clientAuth means NEED */
+        sides[i]->hostname_verification = 1;
+        sides[i]->client_hostname_verification = -1;
+        sides[i]->min_version = 0x0303; /* JSSE's TLSv1.3 context: 1.2 and 1.3 */
+        sides[i]->max_version = 0x0304;
+    }
 }
 
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen)
 {
+    return config_parse_flags(path, NULL, cfg, err, errlen);
+}
+
+int config_parse_flags(const char *path, const char *jvmflags, struct zkd_config *cfg, char *err,
+                       int errlen)
+{
     struct parse p = {.cfg = cfg, .file = path, .err = err, .errlen = errlen};
+    for (int side = 0; side < 2; side++)
+        p.tls_types[side][0] = p.tls_types[side][1] = -2;
     if (err && errlen > 0)
         err[0] = '\0';
     config_defaults(cfg);
@@ -1154,19 +1610,33 @@ int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen
     strcpy(cfg->path, path);
     cfg->min_session_timeout = cfg->max_session_timeout = -1; /* derive from tickTime */
 
+    /* The flags first: a zoo.cfg key becomes the same system property in
+     * Apache and so overrides a -D flag. */
+    char *flags = jvmflags ? strdup(jvmflags) : NULL;
+    if (jvmflags && !flags)
+        return fail(&p, "out of memory");
+    if (flags && parse_jvmflags(&p, flags) < 0) {
+        free(flags);
+        return -1;
+    }
     size_t len;
     char *text = slurp(&p, path, &len);
-    if (!text)
+    if (!text) {
+        free(flags);
         return -1;
+    }
     int rc = parse_text(&p, text, len);
     if (rc == 0 && cfg->dynamic_config_file[0])
         rc = read_dynamic_file(&p);
     if (rc == 0) {
-        finish_tls(&p); /* before free(text): the PEM paths point into it */
+        rc = finish_tls(&p); /* before free(text): the paths point into it */
+    }
+    if (rc == 0) {
         derive(cfg);
         rc = validate(&p);
     }
     free(text);
+    free(flags);
     return rc;
 }
 
@@ -1254,6 +1724,81 @@ int config_format(const struct zkd_config *cfg, char *buf, int buflen)
         out_printf(&o, "electionPort=%d\n", me ? me->election_port : -1);
         out_printf(&o, "quorumPort=%d\n", me ? me->quorum_port : -1);
         out_printf(&o, "peerType=%d\n", me && me->observer ? 1 : 0);
+    }
+    if (o.overflow) {
+        if (buflen > 0)
+            buf[buflen - 1] = '\0';
+        return -1;
+    }
+    return o.len;
+}
+
+static const char *version_name(int v)
+{
+    static const char *const names[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+    return v >= 0x0301 && v <= 0x0304 ? names[v - 0x0301] : "?";
+}
+
+static void format_tls(struct out *o, const char *prefix, const struct zkd_tls_config *t)
+{
+    static const char *const types[] = {"PEM", "PKCS12", "JKS"};
+    static const char *const auth[] = {"none", "want", "need"};
+    out_printf(o, "%skeyStore.location=%s\n", prefix, t->cert);
+    if (t->cert[0])
+        out_printf(o, "%skeyStore.type=%s\n", prefix, types[t->key_type]);
+    if (t->key[0])
+        out_printf(o, "%skeyFile=%s\n", prefix, t->key);
+    out_printf(o, "%strustStore.location=%s\n", prefix, t->ca);
+    if (t->ca[0])
+        out_printf(o, "%strustStore.type=%s\n", prefix, types[t->trust_type]);
+    out_printf(o, "%senabledProtocols=%s..%s\n", prefix, version_name(t->min_version),
+               version_name(t->max_version));
+    out_printf(o, "%sciphersuites=%s\n", prefix,
+               t->ciphersuites[0] ? t->ciphersuites : "(OpenSSL default)");
+    out_printf(o, "%sclientAuth=%s\n", prefix, auth[t->client_auth]);
+    out_printf(o, "%shostnameVerification=%s\n", prefix,
+               t->hostname_verification ? "true" : "false");
+    out_printf(o, "%scrl=%s\n", prefix, t->crl ? "true" : "false");
+    out_printf(o, "%sreload=%s\n", prefix, t->reload ? "true" : "false");
+}
+
+int config_format_effective(const struct zkd_config *cfg, char *buf, int buflen)
+{
+    struct out o = {buf, 0, buflen, buflen <= 0};
+    int n = config_format(cfg, buf, buflen);
+    if (n < 0)
+        return -1;
+    o.len = n;
+    out_printf(&o, "jute.maxbuffer=%d\nsnapCount=%d\n", cfg->jute_max_buffer, cfg->snap_count);
+    out_printf(&o, "autopurge.snapRetainCount=%d\nautopurge.purgeInterval=%d\n",
+               cfg->autopurge_snap_retain_count, cfg->autopurge_purge_interval);
+    out_printf(&o, "4lw.commands.whitelist=");
+    for (int i = 0, first = 1; zkd_4lw_names[i]; i++)
+        if (cfg->fourlw_mask & (1u << i)) {
+            out_printf(&o, "%s%s", first ? "" : ",", zkd_4lw_names[i]);
+            first = 0;
+        }
+    out_printf(&o, "\nstandaloneEnabled=%s\nreconfigEnabled=%s\nreadonlymode.enabled=%s\n",
+               cfg->standalone_enabled ? "true" : "false", cfg->reconfig_enabled ? "true" : "false",
+               cfg->readonly_mode ? "true" : "false");
+    out_printf(&o, "quorumListenOnAllIPs=%s\n", cfg->quorum_listen_all ? "true" : "false");
+    /* Secrets are not printed: the super user's name only. */
+    const char *colon = strchr(cfg->super_digest, ':');
+    out_printf(&o, "DigestAuthenticationProvider.superDigest=%s%.*s\n",
+               colon ? "set for user " : "(none)", colon ? (int)(colon - cfg->super_digest) : 0,
+               cfg->super_digest);
+    out_printf(&o, "superUser=%s\n", cfg->sasl_super_user);
+    out_printf(&o, "X509AuthenticationProvider.superUser=%s\n", cfg->x509_super_user);
+    out_printf(&o, "jaasLoginFile=%s\n", cfg->jaas_file);
+    if (cfg->secure_client_port)
+        format_tls(&o, "ssl.", &cfg->tls);
+    out_printf(&o, "sslQuorum=%s\n", cfg->ssl_quorum ? "true" : "false");
+    if (cfg->ssl_quorum)
+        format_tls(&o, "ssl.quorum.", &cfg->tls_quorum);
+    for (int i = 0; i < cfg->nservers; i++) {
+        char line[700];
+        config_format_server(&cfg->servers[i], line, sizeof line);
+        out_printf(&o, "%s\n", line);
     }
     if (o.overflow) {
         if (buflen > 0)

@@ -21,6 +21,12 @@
 #include <stdint.h>
 
 #define ZKD_MAX_SERVERS 64
+/* Server ids are 0..ZKD_MAX_SERVER_ID (Apache takes any long; zkd's peer
+ * messages carry an int).  As in Apache, a session id's top byte is the id's
+ * low byte, so two members whose ids agree in it are refused (their session
+ * ids could collide), and extendedTypesEnabled needs ids below 255 (the byte
+ * 0xff marks TTL nodes' owners). */
+#define ZKD_MAX_SERVER_ID 2147483647
 
 /* One `server.N=host:quorumPort:electionPort[:role][;clientHost:clientPort]` line. */
 struct zkd_server_line {
@@ -31,6 +37,32 @@ struct zkd_server_line {
     int observer;            /* role == observer */
     char client_host[256];   /* "" when absent */
     int client_port;         /* 0 when absent */
+    int extra_addrs;         /* further "|host:q:e" addresses (multiAddress), not used */
+};
+
+/* Store formats of ssl.keyStore.type / ssl.trustStore.type. */
+enum zkd_store_type { ZKD_STORE_PEM, ZKD_STORE_PKCS12, ZKD_STORE_JKS };
+
+/*
+ * One TLS side: the client port (ssl.*) or the links between ensemble
+ * members (ssl.quorum.*); X509Util's properties with the same names.
+ * Versions are TLS wire versions (0x0303 = TLS 1.2, 0x0304 = TLS 1.3).
+ */
+struct zkd_tls_config {
+    char cert[4096];         /* key store, or PEM certificate chain (ssl.certFile) */
+    char key[4096];          /* PEM private key (ssl.keyFile), else "" = in `cert` */
+    char ca[4096];           /* trust store; "" = none */
+    char key_password[256];  /* key store password (decrypts a PEM key too) */
+    char trust_password[256];
+    int key_type;            /* enum zkd_store_type, from .type or the file name */
+    int trust_type;
+    int min_version, max_version; /* ssl.protocol / ssl.enabledProtocols */
+    char ciphersuites[2048]; /* Java (IANA) names, comma-separated; "" = OpenSSL's default */
+    int client_auth;         /* 0 none, 1 want, 2 need (ssl.clientAuth; default need, as Apache) */
+    int hostname_verification;        /* ssl.hostnameVerification, default 1 */
+    int client_hostname_verification; /* ssl.clientHostnameVerification; -1 = side's default */
+    int crl;                 /* ssl.crl: check CRLs found in the trust store */
+    int reload;              /* re-read changed key/trust stores for new connections */
 };
 
 struct zkd_config {
@@ -60,22 +92,21 @@ struct zkd_config {
     int global_outstanding_limit; /* default 1000 */
     int container_check_ms;  /* znode.container.checkIntervalMs, default 60000 */
     int container_max_per_minute; /* znode.container.maxPerMinute, default 10000 */
+    int container_max_never_used_ms; /* znode.container.maxNeverUsedIntervalMs; 0 = never */
+    int digest_auth_enabled; /* DigestAuthenticationProvider.enabled, default 1 */
     int poll_spin_us;        /* `pollSpinMicros` (zkd extension), default 100; 0 = off */
     /* SASL */
-    char jaas_file[4096];    /* `jaasLoginFile` (zkd extension); "" = none; config.c never reads env */
+    char jaas_file[4096];    /* `jaasLoginFile` (zkd extension) or -Djava.security.auth.login.config; "" = none */
     int sasl_enabled;        /* authProvider.N = ...SASLAuthenticationProvider */
-    /* TLS: PEM paths (keyStore/trustStore may name .pem files) */
-    char ssl_cert[4096];
-    char ssl_key[4096];
-    char ssl_ca[4096];
-    char ssl_key_password[256];
-    int ssl_client_auth;     /* 0 none, 1 want, 2 need (ssl.clientAuth; default need, as Apache) */
-    /* TLS between ensemble members (sslQuorum): ssl.quorum.* or the above */
+    char sasl_super_user[256];  /* superUser: a SASL user that is super; "" = none */
+    char x509_super_user[1024]; /* X509AuthenticationProvider.superUser: a DN that is super; "" = none */
+    int multi_address_enabled; /* multiAddress.enabled */
+    int quorum_listen_all;
+    int client_port_unification; /* client.portUnification: clientPort serves TLS too */   /* quorumListenOnAllIPs: bind quorum/election ports on 0.0.0.0 */
+    /* TLS on secureClientPort (ssl.*) and between members (sslQuorum, ssl.quorum.*) */
+    struct zkd_tls_config tls;
     int ssl_quorum;
-    char ssl_quorum_cert[4096];
-    char ssl_quorum_key[4096];
-    char ssl_quorum_ca[4096];
-    char ssl_quorum_key_password[256];
+    struct zkd_tls_config tls_quorum;
     /* ensemble */
     int nservers;
     struct zkd_server_line servers[ZKD_MAX_SERVERS];
@@ -98,6 +129,20 @@ void config_defaults(struct zkd_config *cfg);
  */
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen);
 
+/*
+ * config_parse, with the Java system properties of `jvmflags` (the text of
+ * SERVER_JVMFLAGS and JVMFLAGS, blank-separated; NULL = none) applied first,
+ * so zoo.cfg wins over a -D flag as in Apache.  Read: -Dzookeeper.<key> for
+ * every key Apache reads as a system property (superDigest, ssl.*,
+ * authProvider.N, 4lw.commands.whitelist, ...), the bare jute.maxbuffer,
+ * readonlymode.enabled and znode.container.*, and
+ * -Djava.security.auth.login.config (the JAAS file).  Other flags are
+ * skipped; a -Dzookeeper.<key> Apache reads only from zoo.cfg logs one INFO
+ * line.  Errors in a flag name "SERVER_JVMFLAGS/JVMFLAGS".
+ */
+int config_parse_flags(const char *path, const char *jvmflags, struct zkd_config *cfg, char *err,
+                       int errlen);
+
 /* Parses the value of a `server.<id>=` line (also used by reconfig).
  * Returns 0, or -1 with *why set. */
 int config_parse_server(int id, const char *val, struct zkd_server_line *out, const char **why);
@@ -119,6 +164,11 @@ int config_read_myid(const char *data_dir);
  * holds a NUL-terminated prefix).
  */
 int config_format(const struct zkd_config *cfg, char *buf, int buflen);
+
+/* config_format's text followed by the other effective settings (TLS
+ * stores and checks, authentication, server lines) for `zkd --check`;
+ * secrets are left out.  Same return values as config_format. */
+int config_format_effective(const struct zkd_config *cfg, char *buf, int buflen);
 
 /* Whether server id `id` is a voting member of cfg; the number of voters;
  * the server.N line of id `id`, or NULL. */

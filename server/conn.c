@@ -175,10 +175,8 @@ struct conn *conn_create(struct server *s, int tls)
     c->state = CONN_HANDSHAKE;
     c->uid = ++s->next_conn_uid;
     c->active_ms = clock_mono_ms();
-    if (tls) {
-        c->tls = tls_conn_new(s->tls_ctx);
-        c->tls_rbuf = zk_xmalloc(TLS_RBUF);
-    }
+    if (tls)
+        c->tls_rbuf = zk_xmalloc(TLS_RBUF); /* c->tls once the peer's address is known */
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -226,6 +224,8 @@ int conn_accept(struct server *s, uv_stream_t *listener, int tls)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     auth_info_add(&c->auth, "ip", c->remote);
+    if (tls)
+        c->tls = tls_conn_new(s->tls_ctx, c->remote);
     uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
     return 0;
 }
@@ -304,6 +304,9 @@ static int tls_input(struct conn *c, const uv_buf_t *buf, size_t n)
     if (!was_ready && tls_conn_ready(c->tls)) {
         char *dn = tls_conn_peer_dn(c->tls);
         if (dn) {
+            /* X509AuthenticationProvider: the configured superUser DN is super. */
+            if (c->srv->cfg.x509_super_user[0] && !strcmp(dn, c->srv->cfg.x509_super_user))
+                auth_info_add(&c->auth, "super", dn);
             auth_info_add(&c->auth, "x509", dn);
             free(dn);
         }
@@ -320,6 +323,30 @@ static int tls_input(struct conn *c, const uv_buf_t *buf, size_t n)
     return rc;
 }
 
+/*
+ * client.portUnification: the plain port also serves TLS.  A TLS client
+ * opens with a handshake record (first byte 0x16); a ZooKeeper client opens
+ * with a frame length whose top byte is 0 for any frame zkd accepts, a
+ * four-letter word with a lower-case letter.  So the first byte decides.
+ */
+static int wants_tls(const struct conn *c, const uv_buf_t *buf)
+{
+    return c->srv->cfg.client_port_unification && c->srv->tls_ctx && c->packets_in == 0 &&
+           (uint8_t)buf->base[0] == 0x16;
+}
+
+/* Turns a plain connection into a TLS one before its first bytes are
+ * decrypted (tls_input copies them out of c->in before writing there);
+ * later reads go to the TLS read buffer. */
+static void become_tls(struct conn *c)
+{
+    c->tls_rbuf = zk_xmalloc(TLS_RBUF);
+    c->tls = tls_conn_new(c->srv->tls_ctx, c->remote);
+    c->is_tls = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_tls, on_read);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = stream->data;
@@ -330,6 +357,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
+    if (!c->tls && !c->in_len && nread > 0 && wants_tls(c, buf))
+        become_tls(c);
     if (c->tls) {
         if (tls_input(c, buf, (size_t)nread)) {
             log_info("TLS handshake or record failure from %s:%d", c->remote, c->remote_port);

@@ -301,7 +301,7 @@ static void on_in_msg(struct peer_link *l, const uint8_t *p, size_t len)
     jute_in_init(&in, p + 1, len - 1);
     if (p[0] == 'H') {
         int id = jute_get_int(&in);
-        if (in.err || id < 0 || id > 255 || id == e->myid) {
+        if (in.err || id < 0 || id == e->myid) {
             log_warn("election: %s sent a bad hello; closing", l->desc);
             peer_close(l);
             return;
@@ -387,7 +387,8 @@ struct election *election_new(uv_loop_t *loop, const struct zkd_config *cfg, int
         m->voter = !cfg->servers[i].observer;
         m->line = &cfg->servers[i];
     }
-    if (peer_listen(loop, &e->listener, me->host, me->election_port, e, on_peer_connection)) {
+    if (peer_listen(loop, &e->listener, peer_bind_host(cfg, me->host), me->election_port, e,
+                    on_peer_connection)) {
         free(e->members);
         free(e);
         return NULL;

@@ -399,6 +399,12 @@ void fourlw_run(struct server *s, struct conn *c, const uint8_t *p)
         outf(&o, "datadir_size: %lld\nlogdir_size: %lld\n",
              (long long)dir_bytes(s->cfg.data_dir, "snapshot."),
              (long long)dir_bytes(s->cfg.data_log_dir, "log."));
+    } else if (!strcmp(cmd, "hash")) {
+        /* Apache's DigestCommand: "zxid-hex: digest" per recent transaction
+         * when digest.enabled.  zkd keeps no tree digests, so the list is
+         * empty, as Apache's is with digest.enabled=false. */
+        if (s->q && !quorum_serving(s->q))
+            outf(&o, "This ZooKeeper instance is not currently serving requests\n");
     } else if (!strcmp(cmd, "isro")) {
         outf(&o, "%s", s->q && s->cfg.readonly_mode && quorum_readonly_ready(s->q) ? "ro" : "rw");
     } else {

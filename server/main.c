@@ -53,6 +53,42 @@ static const char *build_sanitizers(void)
 #endif
 }
 
+/* SERVER_JVMFLAGS then JVMFLAGS, as zkServer.sh hands them to java (a later
+ * -D wins); a heap string or NULL when neither is set. */
+static char *jvmflags(void)
+{
+    const char *server = getenv("SERVER_JVMFLAGS"), *all = getenv("JVMFLAGS");
+    if (!server && !all)
+        return NULL;
+    size_t n = (server ? strlen(server) : 0) + (all ? strlen(all) : 0) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s %s", server ? server : "", all ? all : "");
+    return s;
+}
+
+/* --check: the checks start-up would make without binding any port, then the
+ * effective settings. */
+static int check(const char *path, const struct zkd_config *cfg)
+{
+    if (config_is_distributed(cfg) && config_read_myid(cfg->data_dir) < 0) {
+        fprintf(stderr, "zkd: %s: an ensemble member needs its id in %s/myid\n", path,
+                cfg->data_dir);
+        return 2;
+    }
+    if (server_check_security(cfg)) {
+        fprintf(stderr, "zkd: %s: the TLS or SASL settings cannot be used (see above)\n", path);
+        return 2;
+    }
+    printf("%s: OK (%s, dataDir %s, clientPort %d)\n", path,
+           config_is_distributed(cfg) ? "ensemble member" : "standalone", cfg->data_dir,
+           cfg->client_port);
+    static char text[65536];
+    if (config_format_effective(cfg, text, sizeof text) >= 0)
+        fputs(text, stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -72,33 +108,15 @@ int main(int argc, char **argv)
     const char *path = argv[argc - 1];
     static struct zkd_config cfg;
     char err[1024];
-    if (config_parse(path, &cfg, err, sizeof err)) {
+    char *flags = jvmflags();
+    int rc = config_parse_flags(path, flags, &cfg, err, sizeof err);
+    free(flags);
+    if (rc) {
         fprintf(stderr, "zkd: %s\n", err);
         return 2;
     }
-    if (check_only) {
-        if (config_is_distributed(&cfg) && config_read_myid(cfg.data_dir) < 0) {
-            fprintf(stderr, "zkd: %s: an ensemble member needs its id in %s/myid\n", path,
-                    cfg.data_dir);
-            return 2;
-        }
-        printf("%s: OK (%s, dataDir %s, clientPort %d)\n", path,
-               config_is_distributed(&cfg) ? "ensemble member" : "standalone", cfg.data_dir,
-               cfg.client_port);
-        return 0;
-    }
-    /* Operators of Apache pass the JAAS file as a JVM flag; honour that too. */
-    const char *envs[] = {"SERVER_JVMFLAGS", "JVMFLAGS", NULL};
-    for (int i = 0; envs[i] && !cfg.jaas_file[0]; i++) {
-        const char *v = getenv(envs[i]);
-        const char *k = v ? strstr(v, "-Djava.security.auth.login.config=") : NULL;
-        if (k) {
-            k += strlen("-Djava.security.auth.login.config=");
-            size_t n = strcspn(k, " \t");
-            if (n < sizeof cfg.jaas_file)
-                memcpy(cfg.jaas_file, k, n), cfg.jaas_file[n] = 0;
-        }
-    }
+    if (check_only)
+        return check(path, &cfg);
     signal(SIGPIPE, SIG_IGN);
     log_info("zkd %s starting with %s (dataDir %s, clientPort %d)", ZKFS_VERSION, cfg.path,
              cfg.data_dir, cfg.client_port);

@@ -13,7 +13,7 @@
 #include "tls.h"
 
 /* sslQuorum: one client and one server context for every link. */
-static void *tls_server_ctx, *tls_client_ctx;
+static struct tls_ctx *tls_server_ctx, *tls_client_ctx;
 
 int peer_tls_init(const struct zkd_config *cfg)
 {
@@ -218,11 +218,22 @@ static void on_connected(uv_connect_t *req, int status)
     l->connected = 1;
     l->last_heard_ms = clock_mono_ms();
     if (tls_client_ctx)
-        l->tls = tls_conn_new_client(tls_client_ctx, &l->cipher);
+        l->tls = tls_conn_new_client(tls_client_ctx, l->ip, &l->cipher);
     uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);
     if (l->on_connect)
         l->on_connect(l, 0);
     start_write(l);
+}
+
+/* The numeric address of ss into ip (size cap); returns the port. */
+static int sockaddr_ip(const struct sockaddr_storage *ss, char *ip, size_t cap)
+{
+    if (ss->ss_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *)ss, ip, cap);
+        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    }
+    uv_ip6_name((const struct sockaddr_in6 *)ss, ip, cap);
+    return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss)
@@ -252,6 +263,7 @@ struct peer_link *peer_connect(uv_loop_t *loop, const char *host, int port, void
     link_init(l, loop, owner, on_msg, on_close);
     l->on_connect = on_connect;
     snprintf(l->desc, sizeof l->desc, "%s:%d", host, port);
+    sockaddr_ip(&ss, l->ip, sizeof l->ip);
     l->creq.data = l;
     int rc = uv_tcp_connect(&l->creq, &l->tcp, (struct sockaddr *)&ss, on_connected);
     if (rc) {
@@ -275,23 +287,23 @@ struct peer_link *peer_accept(uv_stream_t *listener, void *owner, peer_msg_fn on
     }
     struct sockaddr_storage ss;
     int sl = sizeof ss;
-    char ip[64] = "?";
     int port = 0;
-    if (!uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &sl)) {
-        if (ss.ss_family == AF_INET) {
-            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-    }
-    snprintf(l->desc, sizeof l->desc, "%s:%d", ip, port);
+    snprintf(l->ip, sizeof l->ip, "?");
+    if (!uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &sl))
+        port = sockaddr_ip(&ss, l->ip, sizeof l->ip);
+    snprintf(l->desc, sizeof l->desc, "%s:%d", l->ip, port);
     l->connected = 1;
     if (tls_server_ctx)
-        l->tls = tls_conn_new(tls_server_ctx);
+        l->tls = tls_conn_new(tls_server_ctx, l->ip);
     uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);
     return l;
+}
+
+const char *peer_bind_host(const struct zkd_config *cfg, const char *host)
+{
+    if (!cfg->quorum_listen_all)
+        return host;
+    return strchr(host, ':') ? "::" : "0.0.0.0";
 }
 
 int peer_listen(uv_loop_t *loop, uv_tcp_t *h, const char *host, int port, void *data,

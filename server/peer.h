@@ -58,6 +58,7 @@ struct peer_link {
     struct jute_out cipher;   /* TLS records not yet handed to the socket */
     uint8_t *cbuf;            /* ciphertext read buffer */
     char desc[320];           /* for logs: "server 3 (127.0.0.1:2888)" */
+    char ip[64];              /* the peer's numeric address (TLS checks it) */
 };
 
 /* Starts connecting to host:port (numeric IPv4/IPv6 or a name resolved
@@ -88,6 +89,11 @@ void peer_close(struct peer_link *l);
  * certificates from the configured CA.  Returns 0 or -1 (logged). */
 struct zkd_config;
 int peer_tls_init(const struct zkd_config *cfg);
+
+/* The address to bind a quorum or election port of a server line's `host`:
+ * the wildcard with quorumListenOnAllIPs=true (IPv6 "::" for an IPv6 host),
+ * else the host itself. */
+const char *peer_bind_host(const struct zkd_config *cfg, const char *host);
 
 /* Binds and listens on host:port for peer connections.  Returns 0 or -1
  * (logged). */

@@ -583,7 +583,7 @@ static void handle_finfo(struct quorum *q, struct learner *ln, struct jute_in *i
     ln->accepted_epoch = jute_get_long(in);
     ln->current_epoch = jute_get_long(in);
     ln->last_zxid = jute_get_long(in);
-    if (in->err || sid < 0 || sid > 255 || sid == q->myid) {
+    if (in->err || sid < 0 || sid == q->myid) {
         learner_drop(ln, "bad server id");
         return;
     }
@@ -1325,7 +1325,8 @@ int quorum_start(struct server *s)
     q->accepted_epoch = read_epoch(s, "acceptedEpoch", q->current_epoch);
     if (q->accepted_epoch < q->current_epoch)
         q->accepted_epoch = q->current_epoch;
-    if (peer_listen(s->loop, &q->listener, me->host, me->quorum_port, q, on_quorum_connection)) {
+    if (peer_listen(s->loop, &q->listener, peer_bind_host(cfg, me->host), me->quorum_port, q,
+                    on_quorum_connection)) {
         free(q);
         return -1;
     }

@@ -60,7 +60,7 @@ static int parse_entry(const char *s, size_t len, struct zkd_server_line *out)
     char *end;
     long id = strtol(buf + 7, &end, 10);
     const char *why;
-    if (*end || end == buf + 7 || id < 0 || id > 255)
+    if (*end || end == buf + 7 || id < 0 || id > ZKD_MAX_SERVER_ID)
         return -1;
     return config_parse_server((int)id, eq + 1, out, &why);
 }

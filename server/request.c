@@ -523,7 +523,10 @@ static void reply_auth(struct server *s, struct conn *c, struct jute_in *in)
     struct zk_slice scheme = jute_get_string(in);
     struct zk_slice auth = jute_get_buffer(in);
     int ok = 0;
-    if (!in->err && scheme.len == 6 && !memcmp(scheme.p, "digest", 6) && auth.len > 0) {
+    /* DigestAuthenticationProvider.enabled=false: no digest provider, so
+     * "digest" is an unknown scheme as in Apache (AUTHFAILED). */
+    if (!in->err && scheme.len == 6 && !memcmp(scheme.p, "digest", 6) && auth.len > 0 &&
+        s->cfg.digest_auth_enabled) {
         char *id;
         if (acl_digest(auth.p, (size_t)auth.len, &id) == 0) {
             if (s->cfg.super_digest[0] && !strcmp(id, s->cfg.super_digest))
@@ -558,6 +561,9 @@ static void reply_sasl(struct server *s, struct conn *c, int32_t xid, struct jut
         return;
     }
     if (rc == 1) {
+        /* zookeeper.superUser: that SASL user is super, as in Apache. */
+        if (s->cfg.sasl_super_user[0] && !strcmp(user, s->cfg.sasl_super_user))
+            auth_info_add(&c->auth, "super", "");
         auth_info_add(&c->auth, "sasl", user);
         log_info("SASL user %s authenticated from %s:%d", user, c->remote, c->remote_port);
     }

@@ -41,6 +41,8 @@ static char *slurp(const char *path)
     return (char *)jute_out_steal(&o, NULL);
 }
 
+/* Reads the Server section's users: 0, 1 when there is no Server section,
+ * -1 when it is malformed. */
 static int parse_jaas(const char *text)
 {
     const char *p = strstr(text, "Server");
@@ -48,7 +50,7 @@ static int parse_jaas(const char *text)
                  isalnum((unsigned char)p[6])))
         p = strstr(p + 6, "Server");
     if (!p)
-        return -1;
+        return 1;
     const char *open = strchr(p, '{');
     const char *close = open ? strstr(open, "};") : NULL;
     if (!open || !close)
@@ -176,6 +178,12 @@ int zkd_sasl_load_jaas(const char *jaas_file)
     }
     int rc = parse_jaas(text);
     free(text);
+    if (rc == 1) {
+        /* Apache starts too and simply offers clients no SASL. */
+        log_info("JAAS file %s has no Server section: SASL is not offered to clients",
+                 jaas_file);
+        return 0;
+    }
     if (rc || nusers == 0) {
         log_error("JAAS file %s has no Server section with user_NAME=\"password\" entries",
                   jaas_file);
@@ -187,8 +195,9 @@ int zkd_sasl_load_jaas(const char *jaas_file)
 
 int zkd_sasl_init(const char *jaas_file)
 {
-    if (zkd_sasl_load_jaas(jaas_file) < 0)
-        return -1;
+    int n = zkd_sasl_load_jaas(jaas_file);
+    if (n <= 0)
+        return n;
     if (sasl_auxprop_add_plugin("zkdjaas", jaas_plugin_init) != SASL_OK ||
         sasl_server_init(callbacks, "zkd") != SASL_OK) {
         log_error("cannot initialize Cyrus SASL");

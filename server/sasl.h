@@ -27,12 +27,15 @@
 struct conn;
 
 /* Loads the JAAS users and initializes Cyrus SASL.  Returns 0, or -1 with
- * the reason logged.  Call once, before serving. */
+ * the reason logged.  A file without a Server section (even an empty one)
+ * is not an error: as in Apache, zkd then offers no SASL (logged once).
+ * Call once, before serving. */
 int zkd_sasl_init(const char *jaas_file);
 /* zkd_sasl_init's first step alone (the JAAS fuzz target calls it): reads
  * the file's Server section into the user table, replacing what it held.
- * Returns the number of users, or -1 (logged) for an unreadable file or one
- * without a well-formed Server section, which leaves the table empty. */
+ * Returns the number of users; 0 (logged at INFO) for a file without a
+ * Server section; -1 (logged) for an unreadable file or a malformed Server
+ * section or one without users, which leaves the table empty. */
 int zkd_sasl_load_jaas(const char *jaas_file);
 /* Empties the user table (frees every name and password). */
 void zkd_sasl_clear_users(void);

@@ -438,8 +438,11 @@ static void reap_candidate(struct znode *n, void *d)
     if (tree_nkids(n) || r->n >= r->budget)
         return;
     int64_t owner = tree_owner(n);
+    /* A container that never had a child goes after maxNeverUsedIntervalMs
+     * (Apache's ContainerManager), when that is set. */
+    int never_used = r->s->cfg.container_max_never_used_ms;
     int due = owner == ZK_OWNER_CONTAINER
-                  ? tree_cversion(n) > 0
+                  ? tree_cversion(n) > 0 || (never_used > 0 && r->now - n->ctime > never_used)
                   : owner_is_ttl(owner) && r->now - n->mtime > (owner & ZK_OWNER_TTL_MAX_BITS);
     if (due)
         r->v[r->n++] = n;
@@ -516,6 +519,26 @@ static void on_signal(uv_signal_t *h, int signum)
     server_stop(s);
 }
 
+int server_check_security(const struct zkd_config *cfg)
+{
+    int rc = 0;
+    if (cfg->secure_client_port > 0 || cfg->client_port_unification) {
+        struct tls_ctx *t = tls_ctx_new(cfg);
+        rc |= !t;
+        tls_ctx_free(t);
+    }
+    if (cfg->ssl_quorum) {
+        struct tls_ctx *t = tls_quorum_ctx_new(cfg, 1);
+        rc |= !t;
+        tls_ctx_free(t);
+    }
+    if (cfg->jaas_file[0]) {
+        rc |= zkd_sasl_load_jaas(cfg->jaas_file) < 0;
+        zkd_sasl_clear_users();
+    }
+    return rc ? -1 : 0;
+}
+
 int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -569,13 +592,15 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         reconfig_init(s);
     if (distributed && quorum_start(s))
         return -1;
+    if (cfg->client_port_unification && !(s->tls_ctx = tls_ctx_new(cfg)))
+        return -1;
     if (s->cfg.client_port > 0) {
         if (listen_on(s, &s->listener, s->cfg.client_port_address, s->cfg.client_port))
             return -1;
         s->listening = 1;
     }
     if (cfg->secure_client_port > 0) {
-        if (!(s->tls_ctx = tls_ctx_new(cfg)))
+        if (!s->tls_ctx && !(s->tls_ctx = tls_ctx_new(cfg)))
             return -1;
         const char *addr = cfg->secure_client_port_address[0] ? cfg->secure_client_port_address
                                                                : cfg->client_port_address;

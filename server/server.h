@@ -102,7 +102,7 @@ struct server {
     int64_t start_ms;
     char secret_path[4200];
     struct server_stats stats;
-    void *tls_ctx;               /* SSL_CTX*, NULL when TLS is off */
+    struct tls_ctx *tls_ctx;     /* NULL when TLS is off */
 
     /* ensemble */
     int myid;                    /* dataDir/myid; 0 standalone */
@@ -120,6 +120,10 @@ struct server {
  * server_close's loop run finishes.
  */
 int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg);
+/* What server_start would refuse in the security settings, without binding
+ * anything: loads the key and trust stores (client port and sslQuorum) and
+ * the JAAS file.  Returns 0, or -1 with the reasons logged (zkd --check). */
+int server_check_security(const struct zkd_config *cfg);
 /* Runs the loop until the server has stopped and closed every handle. */
 void server_run(struct server *s);
 /* Begins a clean shutdown: stop accepting, fsync, flush replies, close all. */

@@ -19,8 +19,9 @@ void sessions_init(struct sessions *s, int tick_ms, int server_id, const uint8_t
     struct timeval tv;
     gettimeofday(&tv, NULL);
     int64_t ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    /* Apache: (time << 24) >>> 8 | (sid << 56). */
-    s->next_id = (int64_t)(((uint64_t)ms << 24) >> 8) | ((int64_t)server_id << 56);
+    /* Apache: (time << 24) >>> 8 | (sid << 56), in 64 bits: only the id's low
+     * byte survives the shift (config.c refuses ids that would collide). */
+    s->next_id = (int64_t)((((uint64_t)ms << 24) >> 8) | ((uint64_t)server_id << 56));
     if (s->next_id == (int64_t)0x8000000000000000ULL)
         s->next_id++;
 }

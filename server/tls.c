@@ -6,9 +6,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "keystore.h"
 #include "log.h"
 
 struct tls_conn {
@@ -27,100 +30,232 @@ static void log_ssl_errors(const char *what)
     }
 }
 
-static int password_cb(char *buf, int size, int rwflag, void *u)
+/*
+ * One TLS side's context.  With reload on, tls_conn_new() notices a changed
+ * store file (size, mtime or inode: a renewed certificate is usually
+ * written to a new file and renamed over the old) and rebuilds `ssl` before
+ * the handshake; connections already up keep the context they started with
+ * (OpenSSL counts references).
+ */
+struct tls_ctx {
+    SSL_CTX *ssl;
+    struct zkd_tls_config t;
+    const char *what; /* "TLS" or "quorum TLS", for messages */
+    int server;       /* accepting end */
+    int verify_ip;    /* check the peer's certificate against its IP address */
+    struct stat seen[3]; /* cert, key, ca as last loaded */
+};
+
+/* Java/IANA suite names to OpenSSL's: TLS 1.2 ones into `list12` (':'-joined),
+ * TLS 1.3 ones (whose names are the same in both) into `list13`.  Returns 0,
+ * or -1 naming the first unknown suite. */
+static int map_ciphers(const char *names, char *list12, char *list13, size_t cap)
 {
-    (void)rwflag;
-    const char *pw = u;
-    int n = (int)strlen(pw);
-    if (n >= size)
-        n = size - 1;
-    memcpy(buf, pw, (size_t)n);
-    return n;
+    SSL_CTX *all = SSL_CTX_new(TLS_method());
+    if (!all)
+        return -1;
+    SSL_CTX_set_cipher_list(all, "ALL:COMPLEMENTOFALL:@SECLEVEL=0");
+    STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(all);
+    list12[0] = list13[0] = '\0';
+    int rc = 0;
+    char name[128];
+    for (const char *s = names; *s && !rc;) {
+        size_t n = strcspn(s, ",");
+        const char *e = s + n;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        size_t len = (size_t)(e - s);
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        snprintf(name, sizeof name, "%.*s", (int)len, s);
+        s = *e ? e + 1 : e;
+        if (!len)
+            continue;
+        const SSL_CIPHER *c = NULL;
+        for (int i = 0; i < sk_SSL_CIPHER_num(sk) && !c; i++)
+            if (!strcmp(SSL_CIPHER_standard_name(sk_SSL_CIPHER_value(sk, i)), name))
+                c = sk_SSL_CIPHER_value(sk, i);
+        if (!c) {
+            log_error("ssl.ciphersuites: OpenSSL has no cipher suite '%s'", name);
+            rc = -1;
+            break;
+        }
+        int v13 = !strcmp(SSL_CIPHER_get_name(c), name);
+        char *dst = v13 ? list13 : list12;
+        size_t used = strlen(dst);
+        snprintf(dst + used, cap - used, "%s%s", used ? ":" : "", SSL_CIPHER_get_name(c));
+    }
+    SSL_CTX_free(all);
+    return rc;
 }
 
-/* A TLS 1.2+ context holding `cert` (chain) and `key` (`password` for an
- * encrypted key; "" for none), trusting `ca` when given.  NULL with the
- * reason logged. */
-static SSL_CTX *ctx_with_identity(const SSL_METHOD *method, const char *what, const char *cert,
-                                  const char *key, const char *password, const char *ca)
+/* ssl.protocol/enabledProtocols and ssl.ciphersuites on ctx; 0 or -1 (logged). */
+static int set_protocols(SSL_CTX *ctx, const struct zkd_tls_config *t, const char *what)
 {
-    SSL_CTX *ctx = SSL_CTX_new(method);
+    int lo = t->min_version, hi = t->max_version;
+    if (t->ciphersuites[0]) {
+        char l12[2048], l13[512];
+        if (map_ciphers(t->ciphersuites, l12, l13, sizeof l13) < 0)
+            return -1;
+        /* As in Java, a version none of the listed suites serves is off. */
+        if (!l12[0] && lo < TLS1_3_VERSION)
+            lo = TLS1_3_VERSION;
+        if (!l13[0] && hi > TLS1_2_VERSION)
+            hi = TLS1_2_VERSION;
+        if ((l12[0] && SSL_CTX_set_cipher_list(ctx, l12) != 1) ||
+            SSL_CTX_set_ciphersuites(ctx, l13) != 1 || lo > hi) {
+            log_ssl_errors(what);
+            log_error("%s: ssl.ciphersuites '%s' leaves no usable protocol version", what,
+                      t->ciphersuites);
+            return -1;
+        }
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, lo) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, hi) != 1) {
+        log_error("%s: OpenSSL refuses protocol versions 0x%04x..0x%04x (ssl.protocol / "
+                  "ssl.enabledProtocols)", what, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* A context with t's identity, trust, protocols and checks; NULL (logged). */
+static SSL_CTX *build(const struct tls_ctx *c)
+{
+    const struct zkd_tls_config *t = &c->t;
+    SSL_CTX *ctx = SSL_CTX_new(c->server ? TLS_server_method() : TLS_client_method());
+    char err[512];
     if (!ctx)
         return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (password[0]) {
-        SSL_CTX_set_default_passwd_cb(ctx, password_cb);
-        SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)password);
-    }
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-        log_ssl_errors(what);
-        log_error("cannot load the %s certificate %s and key %s", what, cert, key);
+    if (keystore_use_identity(ctx, t, err, sizeof err) ||
+        (t->ca[0] && keystore_use_trust(ctx, t, err, sizeof err))) {
+        log_error("%s: %s", c->what, err);
         SSL_CTX_free(ctx);
         return NULL;
     }
-    if (ca[0] && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-        log_ssl_errors(what);
-        log_error("cannot load the %s CA file %s", what, ca);
+    if (set_protocols(ctx, t, c->what)) {
         SSL_CTX_free(ctx);
         return NULL;
     }
-    return ctx;
-}
-
-void *tls_ctx_new(const struct zkd_config *cfg)
-{
-    SSL_CTX *ctx = ctx_with_identity(TLS_server_method(), "TLS", cfg->ssl_cert,
-                                     cfg->ssl_key[0] ? cfg->ssl_key : cfg->ssl_cert,
-                                     cfg->ssl_key_password, cfg->ssl_ca);
-    if (!ctx)
-        return NULL;
+    if (t->crl) /* fail closed: a certificate without a CRL in the trust store is refused */
+        X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx),
+                             X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
     int mode = SSL_VERIFY_NONE;
-    if (cfg->ssl_client_auth >= 1 && cfg->ssl_ca[0])
+    if (!c->server)
         mode = SSL_VERIFY_PEER;
-    if (cfg->ssl_client_auth == 2 && cfg->ssl_ca[0])
-        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    else if (t->client_auth >= 1 && t->ca[0])
+        mode = SSL_VERIFY_PEER | (t->client_auth == 2 ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     SSL_CTX_set_verify(ctx, mode, NULL);
     return ctx;
 }
 
-void tls_ctx_free(void *ctx) { SSL_CTX_free(ctx); }
-
-void *tls_quorum_ctx_new(const struct zkd_config *cfg, int server)
+static void stat_files(const struct zkd_tls_config *t, struct stat seen[3])
 {
-    SSL_CTX *ctx = ctx_with_identity(server ? TLS_server_method() : TLS_client_method(),
-                                     "quorum TLS", cfg->ssl_quorum_cert,
-                                     cfg->ssl_quorum_key[0] ? cfg->ssl_quorum_key
-                                                            : cfg->ssl_quorum_cert,
-                                     cfg->ssl_quorum_key_password, cfg->ssl_quorum_ca);
-    if (!ctx)
-        return NULL;
-    /* Both ends prove membership with a certificate from the ensemble's CA. */
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-    return ctx;
+    const char *paths[3] = {t->cert, t->key, t->ca};
+    for (int i = 0; i < 3; i++)
+        if (!paths[i][0] || stat(paths[i], &seen[i]))
+            memset(&seen[i], 0, sizeof seen[i]);
 }
 
-struct tls_conn *tls_conn_new(void *ctx)
+static int same_file(const struct stat *a, const struct stat *b)
 {
+    return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Rebuilds the context when a store file changed; a store that does not
+ * load (half-written, wrong password) keeps the old one and is retried. */
+static void maybe_reload(struct tls_ctx *c)
+{
+    struct stat now[3];
+    stat_files(&c->t, now);
+    if (same_file(&now[0], &c->seen[0]) && same_file(&now[1], &c->seen[1]) &&
+        same_file(&now[2], &c->seen[2]))
+        return;
+    SSL_CTX *fresh = build(c);
+    if (!fresh) {
+        log_warn("%s: a store file changed but does not load; keeping the old certificates",
+                 c->what);
+        return;
+    }
+    SSL_CTX_free(c->ssl);
+    c->ssl = fresh;
+    memcpy(c->seen, now, sizeof now);
+    log_info("%s: reloaded the key and trust stores", c->what);
+}
+
+static struct tls_ctx *ctx_new(const struct zkd_tls_config *t, const char *what, int server,
+                               int verify_ip)
+{
+    struct tls_ctx *c = zk_xcalloc(1, sizeof *c);
+    c->t = *t;
+    c->what = what;
+    c->server = server;
+    c->verify_ip = verify_ip;
+    stat_files(t, c->seen);
+    if (!(c->ssl = build(c))) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct tls_ctx *tls_ctx_new(const struct zkd_config *cfg)
+{
+    const struct zkd_tls_config *t = &cfg->tls;
+    /* ClientX509Util: clients' host names are not checked unless asked. */
+    return ctx_new(t, "TLS", 1, t->hostname_verification && t->client_hostname_verification == 1);
+}
+
+struct tls_ctx *tls_quorum_ctx_new(const struct zkd_config *cfg, int server)
+{
+    const struct zkd_tls_config *t = &cfg->tls_quorum;
+    /* QuorumX509Util checks both ends; both present a certificate. */
+    struct zkd_tls_config both = *t;
+    both.client_auth = 2;
+    int verify = t->hostname_verification && (!server || t->client_hostname_verification != 0);
+    return ctx_new(&both, "quorum TLS", server, verify);
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    SSL_CTX_free(ctx->ssl);
+    free(ctx);
+}
+
+/* A connection on ctx; peer_ip is checked against the peer's certificate
+ * when host name verification is on. */
+static struct tls_conn *conn_new(struct tls_ctx *ctx, const char *peer_ip)
+{
+    if (ctx->t.reload)
+        maybe_reload(ctx);
     struct tls_conn *t = zk_xcalloc(1, sizeof *t);
-    t->ssl = SSL_new(ctx);
+    t->ssl = SSL_new(ctx->ssl);
     t->rbio = BIO_new(BIO_s_mem());
     t->wbio = BIO_new(BIO_s_mem());
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    if (ctx->verify_ip && peer_ip &&
+        !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), peer_ip))
+        log_warn("%s: cannot check the certificate of %s against its address", ctx->what,
+                 peer_ip);
+    return t;
+}
+
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, const char *peer_ip)
+{
+    struct tls_conn *t = conn_new(ctx, peer_ip);
     SSL_set_accept_state(t->ssl);
     return t;
 }
 
 static void drain(struct tls_conn *t, struct jute_out *cipher_out);
 
-struct tls_conn *tls_conn_new_client(void *ctx, struct jute_out *cipher_out)
+struct tls_conn *tls_conn_new_client(struct tls_ctx *ctx, const char *peer_ip,
+                                     struct jute_out *cipher_out)
 {
-    struct tls_conn *t = zk_xcalloc(1, sizeof *t);
-    t->ssl = SSL_new(ctx);
-    t->rbio = BIO_new(BIO_s_mem());
-    t->wbio = BIO_new(BIO_s_mem());
-    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    struct tls_conn *t = conn_new(ctx, peer_ip);
     SSL_set_connect_state(t->ssl);
     SSL_do_handshake(t->ssl); /* the ClientHello */
     drain(t, cipher_out);

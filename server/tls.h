@@ -4,9 +4,9 @@
  * OpenSSL runs over memory BIOs so libuv keeps owning the socket: ciphertext
  * read from the socket is fed in with tls_conn_read(), which yields the
  * plaintext frames and any bytes OpenSSL must send back (handshake, alerts);
- * replies are encrypted with tls_conn_write().  Certificates and keys are PEM
- * files (ssl.keyStore.location / ssl.trustStore.location naming .pem files,
- * or zkd's ssl.certFile / ssl.keyFile / ssl.caFile); see docs/zkd.md.
+ * replies are encrypted with tls_conn_write().  Key and trust stores are PEM,
+ * PKCS12 or JKS (keystore.h), or zkd's ssl.certFile / ssl.keyFile /
+ * ssl.caFile PEM files; see docs/zkd.md.
  *
  * With ssl.clientAuth=want|need a client certificate is verified against the
  * CA file and its subject (RFC 2253, as Java's X500Principal.getName())
@@ -21,20 +21,31 @@
 #include "zk/jute.h"
 
 struct tls_conn;
+struct tls_ctx;
 
-/* Builds the server SSL_CTX from the config.  Returns NULL with the reason
- * logged. */
-void *tls_ctx_new(const struct zkd_config *cfg);
-void tls_ctx_free(void *ctx);
+/*
+ * The client port's context (ssl.*): the key store's identity, the trust
+ * store for client certificates (ssl.clientAuth), protocol versions and
+ * cipher suites, CRL checks (ssl.crl), the client's IP address checked
+ * against its certificate when ssl.clientHostnameVerification=true, and
+ * reloading of changed store files (client.certReload).  NULL with the
+ * reason logged (a wrong password, an unknown cipher suite...).
+ */
+struct tls_ctx *tls_ctx_new(const struct zkd_config *cfg);
+void tls_ctx_free(struct tls_ctx *ctx);
 
-/* The SSL_CTX for links between ensemble members (sslQuorum): server or
- * client end, each presenting its certificate and requiring the peer's,
- * verified against ssl.quorum.trustStore.  NULL with the reason logged. */
-void *tls_quorum_ctx_new(const struct zkd_config *cfg, int server);
+/* The context for links between ensemble members (sslQuorum, ssl.quorum.*):
+ * server or client end, each presenting its certificate and requiring the
+ * peer's, and (ssl.quorum.hostnameVerification, on by default as in Apache)
+ * checking that the peer's certificate names its IP address.  Reloads with
+ * sslQuorumReloadCertFiles.  NULL with the reason logged. */
+struct tls_ctx *tls_quorum_ctx_new(const struct zkd_config *cfg, int server);
 
-struct tls_conn *tls_conn_new(void *ctx);
-/* The connecting end; the ClientHello is appended to `cipher_out`. */
-struct tls_conn *tls_conn_new_client(void *ctx, struct jute_out *cipher_out);
+/* The accepting end of a connection from peer_ip (numeric; may be NULL). */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, const char *peer_ip);
+/* The connecting end, to peer_ip; the ClientHello is appended to `cipher_out`. */
+struct tls_conn *tls_conn_new_client(struct tls_ctx *ctx, const char *peer_ip,
+                                     struct jute_out *cipher_out);
 void tls_conn_free(struct tls_conn *t);
 
 /*

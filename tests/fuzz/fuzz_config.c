@@ -6,8 +6,9 @@
  * it (config_parse_server), and the conf four-letter word's rendering of
  * whatever parsed (config_format).
  *
- * Input: up to three parts separated by NUL bytes: zoo.cfg, the dynamic
- * file, myid.  Each part goes to a file in a private temp directory made
+ * Input: up to four parts separated by NUL bytes: zoo.cfg, the dynamic
+ * file, myid, and the text of SERVER_JVMFLAGS (config_parse_flags; the
+ * effective settings are then rendered as zkd --check prints them).  Each part goes to a file in a private temp directory made
  * once per process; when a dynamic part is present, zoo.cfg gets a last
  * line "dynamicConfigFile=<that file>".  The files are rewritten for every
  * input and removed at exit.
@@ -75,6 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *dyn_text = has_dyn ? part(&p, end, &ndyn) : NULL;
     int has_myid = has_dyn && ncfg + 1 + ndyn < size;
     const uint8_t *myid_text = has_myid ? part(&p, end, &nmyid) : NULL;
+    size_t nflags = 0;
+    const uint8_t *flags_text = has_myid && p < end ? part(&p, end, &nflags) : NULL;
+    char *flags = flags_text ? strndup((const char *)flags_text, nflags) : NULL;
 
     char extra[160];
     snprintf(extra, sizeof extra, "\ndynamicConfigFile=%s\n", dyn_path);
@@ -90,10 +94,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     static struct zkd_config cfg;
     char err[512];
-    if (config_parse(cfg_path, &cfg, err, sizeof err) == 0) {
-        char out[8192];
+    if (config_parse_flags(cfg_path, flags, &cfg, err, sizeof err) == 0) {
+        static char out[65536];
         config_format(&cfg, out, sizeof out);
+        config_format_effective(&cfg, out, sizeof out);
     }
+    free(flags);
     config_read_myid(dir);
 
     /* A reconfig's joining server is a server.N value from a client. */

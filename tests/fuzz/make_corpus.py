@@ -122,6 +122,18 @@ write_seeds("config", {
            b"ssl.trustStore.location=/etc/zk/ca.pem\nssl.clientAuth=want\nsslQuorum=false\n",
     "escapes": b"dataDir=/tmp/\\u00e9\\t\\:x\nclientPort=2181\nmaxClientCnxns=0\n"
                b"superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n",
+    "apache_tls": b"dataDir=/var/lib/zk\nsecureClientPort=2281\nsslQuorum=true\n"
+                  b"ssl.keyStore.location=/etc/zk/k.jks\nssl.keyStore.password=x\n"
+                  b"ssl.trustStore.location=/etc/zk/t.p12\nssl.trustStore.type=PKCS12\n"
+                  b"ssl.enabledProtocols=TLSv1.2,TLSv1.3\nssl.ciphersuites=TLS_AES_128_GCM_SHA256\n"
+                  b"ssl.quorum.hostnameVerification=false\nssl.crl=true\nclient.portUnification=true\n"
+                  b"initLimit=5\nsyncLimit=2\nmultiAddress.enabled=true\n"
+                  b"server.1000=a:1:2|b:1:2;2181\nserver.2=c:1:2;2181\n",
+    # zoo.cfg, no dynamic file (empty), no myid (empty), then SERVER_JVMFLAGS.
+    "jvmflags": b"dataDir=/var/lib/zk\nclientPort=2181\n\0\0\0-Xmx1g "
+                b"-Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc= "
+                b"-Djava.security.auth.login.config=/etc/zk/jaas.conf -Djute.maxbuffer=0x100000 "
+                b"-Dzookeeper.ssl.quorum.keyStore.location=/q.p12 -Dzookeeper.tickTime=1",
 })
 
 # ---- fuzz_jaas: a JAAS file ----
@@ -133,6 +145,47 @@ write_seeds("jaas", {
                     b'QuorumServer { x required user_q="q"; };\n'
                     b'Server{x required user_a = "1" user_b="two words";};',
     "comments": b'/* JAAS */\n// Server {\nServer {\n  DigestLoginModule required user_x="";\n};\n',
+})
+
+# ---- fuzz_jks: a JKS key store, password "changeit" ----
+def jks(entries, version=2, password="changeit"):
+    """A JKS file as keytool writes it (see server/jks.h); entries are bytes from jks_*()."""
+    import hashlib
+    body = struct.pack(">III", 0xFEEDFEED, version, len(entries)) + b"".join(entries)
+    pw = password.encode("utf-16-be")
+    return body + hashlib.sha1(pw + b"Mighty Aphrodite" + body).digest()
+
+
+def utf(t): return struct.pack(">H", len(t)) + t.encode()
+def jks_cert(der): return utf("X.509") + buf(der)
+def jks_trusted(alias, der): return i32(2) + utf(alias) + i64(0) + jks_cert(der)
+
+
+def jks_key(alias, pkcs8, chain, password="changeit"):
+    """A private key entry protected by Sun's KeyProtector (salt, XOR stream, check)."""
+    import hashlib
+    pw = password.encode("utf-16-be")
+    salt = bytes(range(20))
+    stream, digest = b"", salt
+    while len(stream) < len(pkcs8):
+        digest = hashlib.sha1(pw + digest).digest()
+        stream += digest
+    data = salt + bytes(a ^ b for a, b in zip(pkcs8, stream)) + hashlib.sha1(pw + pkcs8).digest()
+    def der(tag, b):
+        n = len(b)
+        ln = bytes([n]) if n < 128 else bytes([0x82, n >> 8, n & 0xff])
+        return bytes([tag]) + ln + b
+    oid = der(0x06, bytes([0x2b, 0x06, 0x01, 0x04, 0x01, 0x2a, 0x02, 0x11, 0x01, 0x01]))
+    epki = der(0x30, der(0x30, oid + b"\x05\x00") + der(0x04, data))
+    return (i32(1) + utf(alias) + i64(0) + buf(epki) + i32(len(chain))
+            + b"".join(jks_cert(c) for c in chain))
+
+
+fake_cert = b"\x30\x03\x02\x01\x01"  # the parser does not decode certificates
+write_seeds("jks", {
+    "trusted": jks([jks_trusted("ca", fake_cert)]),
+    "key": jks([jks_key("server", b"\x30\x05\x02\x01\x00\x30\x00" * 5, [fake_cert, fake_cert])]),
+    "both": jks([jks_key("k", b"\x30\x00", [fake_cert]), jks_trusted("t", fake_cert)]),
 })
 
 # ---- fuzz_zkfs_names: [mode] then a name or an ACL value ----

@@ -14,6 +14,7 @@ from kazoo.exceptions import NoAuthError, NotReadOnlyCallError
 from tests.conftest import stop_kazoo
 from tests.lib import servers as S
 from tests.lib.ensemble import Ensemble, ensemble_missing_reason
+from tests.lib.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(ensemble_missing_reason("zkd") is not None,
                                 reason=str(ensemble_missing_reason("zkd")))
@@ -132,17 +133,21 @@ def test_reconfig_adds_a_joined_server_and_removes_one(ensembles, kz):
     assert "server.%d=" % gone not in config_of(c)
 
 
-def make_certs(d):
+def make_certs(d, san="IP:127.0.0.1"):
     def run(*args):
         subprocess.run(args, check=True, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
         "ca.pem", "-days", "2", "-subj", "/CN=zkfs test CA")
+    # Members' certificates name their address: ssl.quorum.hostnameVerification is on by
+    # default, as in Apache.
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=%s\n" % san)
     for name in ("m1", "m2", "m3"):
         run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
             name + ".csr", "-subj", "/CN=" + name)
         run("openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", name + ".crt", "-days", "2")
+            "-CAcreateserial", "-out", name + ".crt", "-days", "2", "-extfile", "san.ext")
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rogue.key", "-out",
         "rogue.crt", "-days", "2", "-subj", "/CN=rogue")
     for name in ("m1", "m2", "m3", "rogue"):
@@ -166,6 +171,26 @@ def test_quorum_tls_admits_only_members_with_the_ca_certificate(ensembles, kz, t
     assert ens.mode(3) is None  # its certificate is not from the ensemble's CA
     assert "TLS failed" in ens[3].log_tail(400)
     assert mntr(ens[leader]).get("zk_synced_followers") == ["1"]
+
+
+def test_quorum_tls_checks_the_members_addresses(ensembles, tmp_path):
+    """ssl.quorum.hostnameVerification is on by default (as Apache's): certificates from the
+    ensemble's CA that do not name the member's address are refused, unless it is turned off."""
+    make_certs(str(tmp_path), san="DNS:elsewhere.example")
+    for verify in ("true", "false"):
+        cfg = {"sslQuorum": "true", "ssl.quorum.hostnameVerification": verify}
+        ens = ensembles(participants=2, start=False, cfg=cfg)
+        for sid in ens.sids:
+            ens[sid].cfg["ssl.quorum.keyStore.location"] = str(tmp_path / ("m%d.pem" % sid))
+            ens[sid].cfg["ssl.quorum.trustStore.location"] = str(tmp_path / "ca.pem")
+            ens[sid].start(wait=False)
+        if verify == "true":
+            wait_until(lambda: "TLS failed" in ens[1].log_tail(400) + ens[2].log_tail(400),
+                       what="a refused member link")
+            assert ens.mode(1) is None and ens.mode(2) is None
+        else:
+            ens.wait_serving(timeout=60)
+        ens.close()
 
 
 def test_read_only_mode_serves_reads_without_quorum(ensembles, kz):

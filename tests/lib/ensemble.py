@@ -101,7 +101,8 @@ class EnsembleError(S.ServerError):
 
 class Ensemble:
     def __init__(self, workdir, kind="zkd", participants=3, observers=0, cfg=None,
-                 proxied=False, apache_heap="256m", apache_sysprops=None):
+                 proxied=False, apache_heap="256m", apache_sysprops=None, sids=None):
+        """sids: the members' server ids (participants first); default 1..n."""
         if kind not in S.LAUNCHERS:
             raise ValueError("unknown server kind %r" % kind)
         if participants < 1 or observers < 0:
@@ -110,9 +111,11 @@ class Ensemble:
         self.workdir = os.path.abspath(str(workdir))
         self.proxied = proxied
         n = participants + observers
-        self.sids = list(range(1, n + 1))
-        self.roles = {sid: ("participant" if sid <= participants else "observer")
-                      for sid in self.sids}
+        self.sids = list(sids) if sids else list(range(1, n + 1))
+        if len(self.sids) != n:
+            raise ValueError("sids must name %d servers" % n)
+        self.roles = {sid: ("participant" if i < participants else "observer")
+                      for i, sid in enumerate(self.sids)}
         self.links = {}  # (src, dst) -> Link
         self.paused = set()
         self.members = {}

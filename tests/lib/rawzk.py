@@ -4,7 +4,7 @@ import socket
 import struct
 
 OPS = {"create": 1, "delete": 2, "exists": 3, "getData": 4, "setData": 5, "getChildren": 8,
-       "ping": 11, "closeSession": -11, "auth": 100, "setWatches": 101, "getEphemerals": 103,
+       "ping": 11, "createContainer": 19, "closeSession": -11, "auth": 100, "setWatches": 101, "getEphemerals": 103,
        "getAllChildrenNumber": 104, "whoAmI": 107}
 OPEN_ACL = [(31, "world", "anyone")]
 STAT = struct.Struct(">qqqqiiiqiiq")  # data.Stat on the wire

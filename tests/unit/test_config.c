@@ -122,8 +122,8 @@ static void test_defaults(void)
     ASSERT_INT_EQ(cfg.poll_spin_us, 100);
     ASSERT_INT_EQ(cfg.sasl_enabled, 0);
     ASSERT_STR_EQ(cfg.jaas_file, "");
-    ASSERT_STR_EQ(cfg.ssl_cert, "");
-    ASSERT_INT_EQ(cfg.ssl_client_auth, 2);
+    ASSERT_STR_EQ(cfg.tls.cert, "");
+    ASSERT_INT_EQ(cfg.tls.client_auth, 2);
     ASSERT_INT_EQ(cfg.nservers, 0);
     ASSERT_STR_EQ(cfg.dynamic_config_file, "");
 
@@ -248,11 +248,11 @@ static void test_all_keys(void)
     ASSERT_INT_EQ(cfg.sasl_enabled, 1);
     ASSERT_STR_EQ(cfg.jaas_file, "/etc/zk/jaas.conf");
     ASSERT_INT_EQ(cfg.poll_spin_us, 0);
-    ASSERT_STR_EQ(cfg.ssl_cert, "/etc/zk/server.pem");
-    ASSERT_STR_EQ(cfg.ssl_key, "/etc/zk/server.pem");
-    ASSERT_STR_EQ(cfg.ssl_ca, "/etc/zk/ca.pem");
-    ASSERT_STR_EQ(cfg.ssl_key_password, "secret");
-    ASSERT_INT_EQ(cfg.ssl_client_auth, 1);
+    ASSERT_STR_EQ(cfg.tls.cert, "/etc/zk/server.pem");
+    ASSERT_STR_EQ(cfg.tls.key, ""); /* in the key store */
+    ASSERT_STR_EQ(cfg.tls.ca, "/etc/zk/ca.pem");
+    ASSERT_STR_EQ(cfg.tls.key_password, "secret");
+    ASSERT_INT_EQ(cfg.tls.client_auth, 1);
     ASSERT_INT_EQ(cfg.nservers, 3);
     remove_dir();
 }
@@ -430,13 +430,27 @@ static void test_server_line_errors(void)
     parse_fails(MINIMAL "server.1=a:1:2;b:x\n", ":3: invalid value 'a:1:2;b:x' for key "
                                                "'server.1' (ports must be integers between 1 "
                                                "and 65535)");
-    parse_fails(MINIMAL "server.1=a:1:2|b:1:2\n",
-                ":3: invalid value 'a:1:2|b:1:2' for key 'server.1' "
-                "(multiple addresses per server are not supported)");
+    parse_fails(MINIMAL "server.1=a:1:2|b:1:x\n",
+                ":3: invalid value 'a:1:2|b:1:x' for key 'server.1' "
+                "(ports must be integers between 1 and 65535)");
+    parse_fails(MINIMAL "initLimit=5\nsyncLimit=2\nserver.1=a:1:2|b:1:2\nserver.2=c:1:2\n",
+                ": server.1 has several addresses but multiAddress.enabled is not true");
+    parse_ok(MINIMAL "initLimit=5\nsyncLimit=2\nserver.1=a:1:2|b:3:4\nserver.2=c:1:2\n"
+             "multiAddress.enabled=true\nmultiAddress.reachabilityCheckTimeoutMs=100\n");
+    ASSERT_STR_EQ(cfg.servers[0].host, "a");
+    ASSERT_INT_EQ(cfg.servers[0].extra_addrs, 1);
     parse_fails(MINIMAL "server.x=a:1:2\n",
-                ":3: invalid server id in key 'server.x' (must be an integer 0..255)");
-    parse_fails(MINIMAL "server.256=a:1:2\n",
-                ":3: invalid server id in key 'server.256' (must be an integer 0..255)");
+                ":3: invalid server id in key 'server.x' (must be an integer 0..2147483647)");
+    parse_fails(MINIMAL "server.2147483648=a:1:2\n", ":3: invalid server id in key "
+                "'server.2147483648' (must be an integer 0..2147483647)");
+    parse_ok(MINIMAL "initLimit=5\nsyncLimit=2\nserver.1000=a:1:2\nserver.2=c:1:2\n");
+    ASSERT_INT_EQ(cfg.servers[0].id, 1000);
+    parse_fails(MINIMAL "initLimit=5\nsyncLimit=2\nserver.258=a:1:2\nserver.2=c:1:2\n",
+                ": server.258 and server.2: ids that agree in their low byte would give the "
+                "same session ids");
+    parse_fails(MINIMAL "initLimit=5\nsyncLimit=2\nserver.300=a:1:2\nserver.2=c:1:2\n"
+                "extendedTypesEnabled=true\n",
+                ": server.300: extendedTypesEnabled needs server ids below 255");
     parse_fails(MINIMAL "group.1=1:2:3\n", ":3: invalid value '1:2:3' for key 'group.1' "
                                           "(hierarchical quorums are not supported by zkd)");
     remove_dir();
@@ -497,29 +511,200 @@ static void test_tls_keys(void)
              "ssl.keyFile=/k.pem\nssl.keyStore.location=/store.pem\nssl.caFile=/ca.pem\n"
              "ssl.trustStore.location=/trust.pem\nssl.clientAuth=NONE\n"
              "ssl.protocol=TLSv1.3\nssl.hostnameVerification=false\nzookeeper.ssl.quorum.x=1\n");
-    ASSERT_STR_EQ(cfg.ssl_cert, "/store.pem");
-    ASSERT_STR_EQ(cfg.ssl_key, "/k.pem");
-    ASSERT_STR_EQ(cfg.ssl_ca, "/ca.pem");
-    ASSERT_INT_EQ(cfg.ssl_client_auth, 0);
+    ASSERT_STR_EQ(cfg.tls.cert, "/store.pem");
+    ASSERT_STR_EQ(cfg.tls.key, "/k.pem");
+    ASSERT_STR_EQ(cfg.tls.ca, "/ca.pem");
+    ASSERT_INT_EQ(cfg.tls.client_auth, 0);
     ASSERT_INT_EQ(cfg.client_port, 0);
 
     parse_ok("dataDir=/d\nsecureClientPort=2281\nssl.certFile=/c.pem\nssl.keyFile=/k.pem\n"
              "ssl.clientAuth=need\n");
-    ASSERT_STR_EQ(cfg.ssl_cert, "/c.pem");
-    ASSERT_STR_EQ(cfg.ssl_key, "/k.pem");
-    ASSERT_STR_EQ(cfg.ssl_ca, "");
-    ASSERT_INT_EQ(cfg.ssl_client_auth, 2);
+    ASSERT_STR_EQ(cfg.tls.cert, "/c.pem");
+    ASSERT_STR_EQ(cfg.tls.key, "/k.pem");
+    ASSERT_STR_EQ(cfg.tls.ca, "");
+    ASSERT_INT_EQ(cfg.tls.client_auth, 2);
 
     parse_fails(MINIMAL "ssl.clientAuth=maybe\n",
                 ":3: invalid value 'maybe' for key 'ssl.clientAuth' (must be none, want or need)");
-    parse_fails(MINIMAL "ssl.keyStore.location=/etc/zk/keystore.jks\n",
-                ":3: invalid value '/etc/zk/keystore.jks' for key 'ssl.keyStore.location' "
-                "(zkd reads PEM files only; convert the store with keytool/openssl)");
-    parse_fails(MINIMAL "ssl.trustStore.type=JKS\n",
-                ":3: invalid value 'JKS' for key 'ssl.trustStore.type' (zkd reads PEM files only)");
+    parse_fails(MINIMAL "ssl.trustStore.type=BKS\n",
+                ":3: invalid value 'BKS' for key 'ssl.trustStore.type' (must be PEM, PKCS12 or "
+                "JKS)");
+    parse_fails(MINIMAL "ssl.keyStore.location=/k.bcfks\n",
+                ": ssl.keyStore.location '/k.bcfks': BCFKS stores need BouncyCastle; convert it "
+                "to PKCS12 or PEM");
     parse_fails("dataDir=/d\nsecureClientPort=2281\n",
-                ": secureClientPort needs ssl.keyStore.location (a PEM file with certificate "
-                "and key) or ssl.certFile and ssl.keyFile");
+                ": secureClientPort needs ssl.keyStore.location (certificate and key) or "
+                "ssl.certFile and ssl.keyFile");
+    remove_dir();
+}
+
+/* Store formats: the .type key wins, else the file name (Apache's
+ * KeyStoreFileType), else PEM; the quorum side inherits the client side's. */
+static void test_tls_store_types(void)
+{
+    make_dir();
+    parse_ok(MINIMAL "ssl.keyStore.location=/k.jks\nssl.trustStore.location=/t.P12\n"
+             "ssl.keyStore.password=ks\nssl.trustStore.password=ts\nsslQuorum=true\n"
+             "ssl.quorum.trustStore.location=/q.store\nssl.quorum.trustStore.type=jks\n");
+    ASSERT_INT_EQ(cfg.tls.key_type, ZKD_STORE_JKS);
+    ASSERT_INT_EQ(cfg.tls.trust_type, ZKD_STORE_PKCS12);
+    ASSERT_STR_EQ(cfg.tls.key_password, "ks");
+    ASSERT_STR_EQ(cfg.tls.trust_password, "ts");
+    ASSERT_STR_EQ(cfg.tls_quorum.cert, "/k.jks");
+    ASSERT_INT_EQ(cfg.tls_quorum.key_type, ZKD_STORE_JKS);
+    ASSERT_STR_EQ(cfg.tls_quorum.key_password, "ks");
+    ASSERT_STR_EQ(cfg.tls_quorum.ca, "/q.store");
+    ASSERT_INT_EQ(cfg.tls_quorum.trust_type, ZKD_STORE_JKS);
+    ASSERT_STR_EQ(cfg.tls_quorum.trust_password, "");
+
+    parse_ok(MINIMAL "ssl.keyStore.type=PKCS12\nssl.keyStore.location=/server.crt\n"
+             "ssl.trustStore.location=/ca.crt\n");
+    ASSERT_INT_EQ(cfg.tls.key_type, ZKD_STORE_PKCS12);
+    ASSERT_INT_EQ(cfg.tls.trust_type, ZKD_STORE_PEM);
+
+    /* passwordPath wins over password, whatever the order; one line break dropped. */
+    char pwfile[512];
+    write_file("pw", "s3cret\n", pwfile, sizeof pwfile);
+    char text[1024];
+    snprintf(text, sizeof text, MINIMAL "ssl.keyStore.passwordPath=%s\nssl.keyStore.password=x\n",
+             pwfile);
+    parse_ok(text);
+    ASSERT_STR_EQ(cfg.tls.key_password, "s3cret");
+    parse_fails(MINIMAL "ssl.keyStore.passwordPath=/nonexistent/pw\n",
+                ":3: invalid value '/nonexistent/pw' for key 'ssl.keyStore.passwordPath' "
+                "(No such file or directory)");
+    parse_fails(MINIMAL "ssl.keyStore.location=/k.p12\nssl.keyFile=/k.pem\n",
+                ": ssl.keyFile goes with a PEM certificate, not a PKCS12 key store");
+    remove_dir();
+}
+
+/* Protocols, suites and checks: honoured, or start-up refused naming the key. */
+static void test_tls_security_keys(void)
+{
+    make_dir();
+    parse_ok(MINIMAL);
+    ASSERT_INT_EQ(cfg.tls.min_version, 0x0303);
+    ASSERT_INT_EQ(cfg.tls.max_version, 0x0304);
+    ASSERT_INT_EQ(cfg.tls.hostname_verification, 1);
+    ASSERT_INT_EQ(cfg.tls_quorum.hostname_verification, 1);
+    parse_ok(MINIMAL "ssl.protocol=TLSv1.2\nssl.quorum.protocol=TLSv1.3\n"
+             "ssl.quorum.hostnameVerification=false\nssl.crl=true\n"
+             "ssl.ciphersuites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\nclient.certReload=true\n"
+             "sslQuorumReloadCertFiles=true\nssl.ocsp=false\n");
+    ASSERT_INT_EQ(cfg.tls.min_version, 0x0303);
+    ASSERT_INT_EQ(cfg.tls.max_version, 0x0303);
+    ASSERT_INT_EQ(cfg.tls_quorum.min_version, 0x0303);
+    ASSERT_INT_EQ(cfg.tls_quorum.max_version, 0x0304);
+    ASSERT_INT_EQ(cfg.tls_quorum.hostname_verification, 0);
+    ASSERT_INT_EQ(cfg.tls.hostname_verification, 1);
+    ASSERT_INT_EQ(cfg.tls.crl, 1);
+    ASSERT_INT_EQ(cfg.tls.reload, 1);
+    ASSERT_INT_EQ(cfg.tls_quorum.reload, 1);
+    ASSERT_STR_EQ(cfg.tls.ciphersuites, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+    /* enabledProtocols wins over protocol, whatever the order. */
+    parse_ok(MINIMAL "ssl.enabledProtocols=TLSv1.3, TLSv1.2\nssl.protocol=TLSv1.2\n");
+    ASSERT_INT_EQ(cfg.tls.min_version, 0x0303);
+    ASSERT_INT_EQ(cfg.tls.max_version, 0x0304);
+    parse_fails(MINIMAL "ssl.enabledProtocols=TLSv1.1,TLSv1.3\n",
+                ":3: invalid value 'TLSv1.1,TLSv1.3' for key 'ssl.enabledProtocols' (OpenSSL "
+                "enables a contiguous range of versions only)");
+    parse_fails(MINIMAL "ssl.protocol=SSLv3\n",
+                ":3: invalid value 'SSLv3' for key 'ssl.protocol' (must be TLS, TLSv1, TLSv1.1, "
+                "TLSv1.2 or TLSv1.3)");
+    parse_fails(MINIMAL "ssl.quorum.ocsp=true\n",
+                ":3: invalid value 'true' for key 'ssl.quorum.ocsp' (zkd has no OCSP client; use "
+                "ssl.crl=true with CRLs in the trust store)");
+    parse_fails(MINIMAL "ssl.context.supplier.class=com.example.Ctx\n",
+                ":3: invalid value 'com.example.Ctx' for key 'ssl.context.supplier.class' (zkd "
+                "cannot load a Java SSLContext supplier)");
+    parse_fails(MINIMAL "ssl.hostnameVerificaton=false\n",
+                ":3: unknown key 'ssl.hostnameVerificaton'");
+    remove_dir();
+}
+
+/* Asking for SASL between members refuses start-up: the ensemble would
+ * otherwise run unauthenticated while the operator believes it is not. */
+static void test_quorum_sasl_refused(void)
+{
+    make_dir();
+    static const char *const keys[] = {"quorum.auth.enableSasl", "quorum.auth.learnerRequireSasl",
+                                       "quorum.auth.serverRequireSasl", NULL};
+    for (int i = 0; keys[i]; i++) {
+        char text[256], want[512];
+        snprintf(text, sizeof text, MINIMAL "%s=true\n", keys[i]);
+        snprintf(want, sizeof want,
+                 ":3: invalid value 'true' for key '%s' (zkd has no SASL between ensemble "
+                 "members; use sslQuorum=true with ssl.quorum.* certificates to authenticate "
+                 "them)", keys[i]);
+        parse_fails(text, want);
+    }
+    parse_fails(MINIMAL "authProvider.1=com.example.LdapAuthenticationProvider\n",
+                ":3: invalid value 'com.example.LdapAuthenticationProvider' for key "
+                "'authProvider.1' (zkd cannot load Java authentication providers; its schemes are "
+                "digest, ip, x509 and sasl)");
+    parse_fails(MINIMAL "DigestAuthenticationProvider.digestAlg=SHA-256\n",
+                ":3: invalid value 'SHA-256' for key 'DigestAuthenticationProvider.digestAlg' "
+                "(zkd's digest scheme is SHA1 only)");
+    parse_fails(MINIMAL "emulate353TTLNodes=true\n",
+                ":3: invalid value 'true' for key 'emulate353TTLNodes' (zkd encodes TTL node "
+                "owners as Apache 3.5.4 and later do)");
+    parse_ok(MINIMAL "DigestAuthenticationProvider.enabled=false\n"
+             "znode.container.maxNeverUsedIntervalMs=5000\n");
+    ASSERT_INT_EQ(cfg.digest_auth_enabled, 0);
+    ASSERT_INT_EQ(cfg.container_max_never_used_ms, 5000);
+    parse_ok(MINIMAL "quorum.auth.enableSasl=false\nquorum.auth.learner.saslLoginContext=QL\n"
+             "quorumListenOnAllIPs=true\nX509AuthenticationProvider.superUser=CN=admin\n"
+             "superUser=root\nrequireClientAuthScheme=sasl\n");
+    ASSERT_INT_EQ(cfg.quorum_listen_all, 1);
+    ASSERT_STR_EQ(cfg.x509_super_user, "CN=admin");
+    ASSERT_STR_EQ(cfg.sasl_super_user, "root");
+    remove_dir();
+}
+
+static int parse_with_flags(const char *text, const char *flags)
+{
+    char path[512];
+    write_file("zoo.cfg", text, path, sizeof path);
+    return config_parse_flags(cfg_path, flags, &cfg, err, sizeof err);
+}
+
+/* -D flags in SERVER_JVMFLAGS/JVMFLAGS: the system properties Apache reads. */
+static void test_jvmflags(void)
+{
+    make_dir();
+    const char *flags = "-Xmx1g -Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc= "
+                        "-Djava.security.auth.login.config=/etc/zk/jaas.conf "
+                        "-Djute.maxbuffer=0x200000 "
+                        "-Dzookeeper.ssl.keyStore.location=/ks.p12 -Dzookeeper.ssl.quorum.crl=true "
+                        "-Dzookeeper.tickTime=99 -Dzookeeper.4lw.commands.whitelist=ruok,stat "
+                        "-Dlog4j.configuration=x -Dzookeeper.superUser=admin";
+    ASSERT_INT_EQ(parse_with_flags(MINIMAL, flags), 0);
+    ASSERT_STR_EQ(cfg.super_digest, "super:abc=");
+    ASSERT_STR_EQ(cfg.jaas_file, "/etc/zk/jaas.conf");
+    ASSERT_INT_EQ(cfg.jute_max_buffer, 0x200000);
+    ASSERT_STR_EQ(cfg.tls.cert, "/ks.p12");
+    ASSERT_INT_EQ(cfg.tls.key_type, ZKD_STORE_PKCS12);
+    ASSERT_INT_EQ(cfg.tls_quorum.crl, 1);
+    ASSERT_INT_EQ(cfg.tick_time, 2000); /* Apache reads tickTime only from zoo.cfg */
+    ASSERT_STR_EQ(cfg.sasl_super_user, "admin");
+    ASSERT_TRUE(cfg.fourlw_mask & (1u << 0)); /* ruok */
+    /* zoo.cfg wins over a flag: it sets the same system property in Apache. */
+    ASSERT_INT_EQ(parse_with_flags(MINIMAL "DigestAuthenticationProvider.superDigest=root:xyz=\n"
+                                   "jaasLoginFile=/mine.conf\n",
+                                   "-Dzookeeper.DigestAuthenticationProvider.superDigest="
+                                   "super:abc= -Djava.security.auth.login.config=/etc/zk/jaas.conf"),
+                  0);
+    ASSERT_STR_EQ(cfg.super_digest, "root:xyz=");
+    ASSERT_STR_EQ(cfg.jaas_file, "/mine.conf");
+    /* A later flag wins; a bad value is an error naming the flags. */
+    ASSERT_INT_EQ(parse_with_flags(MINIMAL, "-Dzookeeper.superUser=a -Dzookeeper.superUser=b"), 0);
+    ASSERT_STR_EQ(cfg.sasl_super_user, "b");
+    ASSERT_INT_EQ(parse_with_flags(MINIMAL, "-Dzookeeper.quorum.auth.enableSasl=true "
+                                            "-Dzookeeper.ssl.quorum.ocsp=true"),
+                  -1);
+    ASSERT_STR_EQ(err, "SERVER_JVMFLAGS/JVMFLAGS: invalid value 'true' for key "
+                       "'zookeeper.ssl.quorum.ocsp' (zkd has no OCSP client; use ssl.crl=true with "
+                       "CRLs in the trust store)");
     remove_dir();
 }
 
@@ -644,4 +829,5 @@ ZTEST_MAIN(ZT(test_defaults), ZT(test_properties_syntax), ZT(test_line_numbers_c
            ZT(test_server_lines), ZT(test_server_line_errors), ZT(test_ensemble_validation),
            ZT(test_dynamic_config_file), ZT(test_tls_keys), ZT(test_auth_keys),
            ZT(test_ignored_keys), ZT(test_autopurge_clamps), ZT(test_format_standalone),
-           ZT(test_format_ensemble))
+           ZT(test_format_ensemble), ZT(test_tls_store_types), ZT(test_tls_security_keys),
+           ZT(test_quorum_sasl_refused), ZT(test_jvmflags))
