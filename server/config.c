@@ -269,17 +269,6 @@ static int h_whitelist(struct parse *p, const char *key, char *val)
     return 0;
 }
 
-/* globalOutstandingLimit: checked and kept (for a future throttle), but zkd
- * bounds work in flight per connection instead; say so once. */
-static int h_global_outstanding(struct parse *p, const char *key, char *val)
-{
-    if (parse_int(p, key, val, 10, 1, INT_MAX, &p->cfg->global_outstanding_limit) < 0)
-        return -1;
-    log_info("%s:%d: '%s' ignored: zkd has no global request throttle; it stops reading a "
-             "connection whose replies queue up (4 MiB) instead", p->file, p->line, key);
-    return 0;
-}
-
 /* electionAlg: Apache 3.8 accepts only 3 (fast leader election). */
 static int h_election_alg(struct parse *p, const char *key, char *val)
 {
@@ -782,7 +771,7 @@ static const struct key_spec keys[] = {
     INT_KEY("maxClientCnxns", max_client_cnxns, 0, INT_MAX),
     INT_KEY("minSessionTimeout", min_session_timeout, -1, INT_MAX), /* -1 = 2 ticks */
     INT_KEY("maxSessionTimeout", max_session_timeout, -1, INT_MAX), /* -1 = 20 ticks */
-    FN_KEY("globalOutstandingLimit", h_global_outstanding),
+    INT_KEY("globalOutstandingLimit", global_outstanding_limit, 1, INT_MAX), /* server.h */
     DECODE_KEY("jute.maxbuffer", jute_max_buffer, 1, INT_MAX),
     INT_KEY("snapCount", snap_count, 2, INT_MAX),
     INT_KEY("autopurge.snapRetainCount", autopurge_snap_retain_count, INT_MIN, INT_MAX),
