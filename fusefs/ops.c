@@ -114,6 +114,32 @@ static void reply_ghost_entry(fuse_req_t req, const char *path, int kind)
     fuse_reply_entry(req, &e);
 }
 
+/*
+ * The replay thread's lookup of a directory on the way to the path it
+ * replays (its entry expired in the kernel, cache_timeout): answered with
+ * the inode the kernel holds and the last stat read, marked already stale
+ * (attribute timeout 0), without asking the server.  Every event in the
+ * directory invalidates zkfs's cached stat of it, so in a burst each such
+ * lookup would otherwise be a getData queued behind the burst's watch
+ * events, stalling the replays for that long.  The directory existed when
+ * the replayed event happened; if it is gone since, its deletion is
+ * replayed later in order.  Returns 0 (nothing replied) when the kernel
+ * holds no directory inode for `path`.
+ */
+static int reply_held_dir(fuse_req_t req, const char *path)
+{
+    struct node_info info;
+    fuse_ino_t ino = nodes_held(path, KIND_DIR, &info);
+    if (!ino)
+        return 0;
+    struct fuse_entry_param e;
+    fill_entry(&e, ino, KIND_DIR, &info, fs(req)->timeout);
+    e.attr_timeout = 0;
+    if (fuse_reply_entry(req, &e) != 0)
+        nodes_forget(ino, 1);
+    return 1;
+}
+
 static void zkfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     char *ppath = dir_path(req, parent);
@@ -135,6 +161,8 @@ static void zkfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
                 fuse_reply_err(req, ENOENT);
             else
                 reply_ghost_entry(req, path, op == NOP_DELETE_DIR ? KIND_DIR : KIND_FILE);
+        } else if (op != NOP_NONE && reply_held_dir(req, path)) {
+            /* an ancestor of the replayed path, answered without the server */
         } else {
             reply_node_entry(req, path, -1);
         }
