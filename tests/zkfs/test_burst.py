@@ -100,3 +100,30 @@ def test_remote_burst_reaches_watchers_in_order(mounted):
     finally:
         w.close()
     assert sorted(os.listdir(m.p("burst"))) == names[N_CHANGES:]
+
+
+def test_replays_ask_the_server_nothing_about_directories_on_their_way(server, zk, zkfs_mount,
+                                                                       inotify):
+    """Every event in a directory drops zkfs's stat of it; with cache_timeout=0 the kernel's entry
+    for the directory is always expired, so each replayed mknod (of d/cK) first revalidates d.
+    That lookup comes from the replay thread and is answered from the inode the kernel holds: in
+    a burst, a getData there would wait behind the burst's events at the server.  Each create
+    below is made once the last one's event has come, so each is a batch of its own, and the
+    server receives per create kazoo's create and zkfs's one read of the new znode (was: a
+    third request, the getData of d)."""
+    from tests.lib.servers import parse_srvr
+
+    def received():
+        return int(parse_srvr(server.four_letter("srvr"))["Received"])
+
+    m = zkfs_mount(server, opts=["cache_timeout=0"])
+    zk.create(m.zpath("d"), None)
+    w = inotify(m.p("d"), recursive=False)
+    n = 100
+    before = received()
+    for i in range(n):
+        zk.create(m.zpath("d/c%03d" % i), b"v")
+        w.wait_for(lambda ev, p: ev == ["CREATE"] and p == m.p("d/c%03d" % i))
+    asked = received() - before
+    print("%d requests for %d remote creates" % (asked, n))
+    assert asked < 2 * n + n // 4, "%d requests for %d remote creates" % (asked, n)
