@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "slice.h"
 
 struct call {
     void (*fn)(void *arg);
@@ -89,6 +90,7 @@ static void *selfop_main(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "zkfs-replay"); /* for top -H, ps -L */
+    slice_short(); /* each replay waits for a FUSE worker, see slice.h */
     int err = own_descriptor_table();
     if (err)
         zkfs_log(LOG_WARNING, "replay thread shares the descriptor table (%s): a SIGKILL during a "
