@@ -10,6 +10,8 @@ import subprocess
 import threading
 import time
 
+from tests.zkfs.conftest import SLOW_SERVER_SESSION
+
 N_CREATES = int(os.environ.get("ZKFS_BURST_CREATES", "20000"))
 N_CHANGES = 10000
 MULTI = 1000
@@ -81,8 +83,9 @@ def burst(zk, paths, op):
     return time.monotonic()
 
 
-def test_remote_burst_reaches_watchers_in_order(mounted):
-    m, zk = mounted
+def test_remote_burst_reaches_watchers_in_order(server, kazoo_client, zkfs_mount):
+    zk = kazoo_client(server, timeout=SLOW_SERVER_SESSION)  # see conftest.py
+    m = zkfs_mount(server, opts=["session_timeout=%d" % (SLOW_SERVER_SESSION * 1000)])
     os.mkdir(m.p("burst"))
     names = ["n%06d" % i for i in range(N_CREATES)]
     paths = [m.zpath("burst/" + n) for n in names]
