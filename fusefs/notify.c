@@ -491,8 +491,11 @@ static void run_batch(struct job *jobs, size_t n)
     zkfs_log(LOG_DEBUG, "notify: batch of %zu events: %zu read in %.1f ms", n, m,
              (now_ns() - t0) / 1e6);
     finish_replay();
-    if (selfop_begin_fn(replay_batch, batch_free, b) == 0)
+    int err = selfop_begin_fn(replay_batch, batch_free, b); /* on error b is freed */
+    if (err == 0)
         in_flight = b;
+    else if (err == ENOMEM)
+        zkfs_log(LOG_ERR, "out of memory: %zu watch events not replayed", n);
 out:
     free(paths);
     free(which);

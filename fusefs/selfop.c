@@ -158,8 +158,11 @@ int selfop_begin_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg
 {
     assert(!outstanding);
     struct call *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        if (release)
+            release(arg);
         return ENOMEM;
+    }
     c->fn = fn;
     c->release = release;
     c->arg = arg;

@@ -46,7 +46,7 @@ pid_t selfop_tid(void);
  * it with selfop_finish before it hands over the next, and may meanwhile
  * prepare that next one (the notifier reads batch k+1 while batch k is
  * replayed).  Returns 0, or ENOMEM, or ECANCELED once selfop_cancel has
- * been called (then arg was released with release(arg)). */
+ * been called; on either error arg was released with release(arg). */
 int selfop_begin_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg);
 /* Waits for the outstanding call.  Returns 0 (fn has returned; the caller
  * keeps its arg; also when nothing is outstanding), or ECANCELED once
