@@ -30,6 +30,7 @@ struct node {
     struct inode *cur[KIND_COUNT]; /* current inode per kind, or NULL */
     uint64_t gen;               /* bumped by every invalidation */
     int stat_valid;
+    int info_known;             /* info holds a reply, valid or not (nodes_held) */
     struct node_info info;
     int data_valid;
     char *data;                 /* cached data (NULL when empty or null) */
@@ -220,7 +221,7 @@ static int fetch_store(struct node *n, uint64_t gen, int rc, struct zk_result *r
             res->data = NULL;
         }
         n->info = in;
-        n->stat_valid = n->data_valid = 1;
+        n->stat_valid = n->data_valid = n->info_known = 1;
         if (data && n->data) {
             *data = malloc((size_t)n->data_len + 1);
             if (*data)
@@ -400,6 +401,20 @@ fuse_ino_t nodes_current(const char *path, int kind)
     pthread_mutex_lock(&mu);
     struct node *n = node_find(path, 0);
     fuse_ino_t ino = n && n->cur[kind] && n->cur[kind]->nlookup ? n->cur[kind]->ino : 0;
+    pthread_mutex_unlock(&mu);
+    return ino;
+}
+
+fuse_ino_t nodes_held(const char *path, int kind, struct node_info *info)
+{
+    pthread_mutex_lock(&mu);
+    struct node *n = node_find(path, 0);
+    fuse_ino_t ino = 0;
+    if (n && n->info_known && n->cur[kind] && n->cur[kind]->nlookup) {
+        ino = n->cur[kind]->ino;
+        n->cur[kind]->nlookup++;
+        *info = n->info;
+    }
     pthread_mutex_unlock(&mu);
     return ino;
 }

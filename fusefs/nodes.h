@@ -91,6 +91,12 @@ void nodes_forget(fuse_ino_t ino, uint64_t n);
 /* The inode number the kernel holds for (path, kind), or 0. */
 fuse_ino_t nodes_current(const char *path, int kind);
 
+/* The inode the kernel holds for (path, kind), its lookup count raised by
+ * one as nodes_ref does, and OUT info: the last stat this mount read for
+ * the znode, even if an event has invalidated it since.  0 (and the count
+ * unchanged) when the kernel holds no such inode or nothing was read. */
+fuse_ino_t nodes_held(const char *path, int kind, struct node_info *info);
+
 /* Drops the cached stat and data of `path` (bumping its generation). */
 void nodes_invalidate(const char *path);
 

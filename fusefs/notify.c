@@ -12,8 +12,9 @@
  * invalidations, one zk_blocking_submit_many of getData for the created
  * and changed znodes, one hand-over to the replay thread; then per event
  * only its system call (two FUSE round trips for a create: the kernel's
- * lookup of the new name, then mknod).  The notifier waits for the batch
- * to be replayed before it takes the next one.
+ * lookup of the new name, then mknod).  The notifier prepares the next
+ * batch while the replay thread replays one, and hands it over when that
+ * one is done, so batches are replayed one at a time and in order.
  */
 #include "notify.h"
 
@@ -271,10 +272,11 @@ struct replay_ev {
 };
 
 /* Events taken from the queue together, replayed in their order by one
- * selfop_run_fn.  Owns its jobs. */
+ * selfop_begin_fn.  Owns its jobs. */
 struct batch {
     struct job *jobs;
     size_t n;
+    int64_t replay_ns; /* how long the replay thread took (for the log) */
     struct replay_ev ev[];
 };
 
@@ -380,6 +382,7 @@ static void replay_batch(void *arg)
 {
     struct batch *b = arg;
     struct stat st;
+    int64_t t0 = now_ns();
     if (selfop_enter(nt.mnt) != 0)
         return;
     if (nt.dev == 0 || (selfop_do(SELFOP_STAT, ".", 0, &st) == 0 && st.st_dev == nt.dev)) {
@@ -395,15 +398,36 @@ static void replay_batch(void *arg)
         }
     }
     selfop_leave();
+    b->replay_ns = now_ns() - t0;
+}
+
+/* The batch the replay thread is replaying (handed over, not yet waited
+ * for).  Notifier thread only. */
+static struct batch *in_flight;
+
+/* Waits until the batch in flight has been replayed, and frees it. */
+static void finish_replay(void)
+{
+    struct batch *b = in_flight;
+    if (!b)
+        return;
+    in_flight = NULL;
+    if (selfop_finish() != 0)
+        return; /* cancelled: the replay thread releases it */
+    zkfs_log(LOG_DEBUG, "notify: batch of %zu events replayed in %.1f ms", b->n, b->replay_ns / 1e6);
+    batch_free(b);
 }
 
 /*
- * Replays `n` events (the list `jobs`) on the notifier thread's side:
+ * Prepares `n` events (the list `jobs`) on the notifier thread's side:
  * consumes the expectations of this mount's own changes, invalidates the
- * kernel's caches (each directory once per batch), reads every created or
- * changed znode with pipelined requests (one round trip for the batch
- * instead of one per event), then hands the batch to the replay thread and
- * waits for it.
+ * kernel's caches (each directory once per run of events in it), reads
+ * every created or changed znode with pipelined requests (one round trip
+ * for the batch instead of one per event); then waits for the batch before
+ * it to be replayed and hands this one to the replay thread.  So in a
+ * burst the reads of a batch overlap the replays of the one before (during
+ * a burst a server may answer reads slowly: zkd holds a read's reply until
+ * the writes before it are durable).
  */
 static void run_batch(struct job *jobs, size_t n)
 {
@@ -424,6 +448,7 @@ static void run_batch(struct job *jobs, size_t n)
     }
     b->jobs = jobs;
     b->n = n;
+    b->replay_ns = 0;
     size_t i = 0, m = 0;
     char *last_parent = NULL;
     for (struct job *j = jobs; j; j = j->next, i++) {
@@ -463,11 +488,14 @@ static void run_batch(struct job *jobs, size_t n)
         if (e->seq_file && e->rc == 0 && e->info.st.num_children == 0)
             e->info.kind = KIND_FILE; /* made by this mount, its mark still to come */
     }
-    int64_t t1 = now_ns();
-    if (selfop_run_fn(replay_batch, batch_free, b) == 0)
-        batch_free(b);
-    zkfs_log(LOG_DEBUG, "notify: batch of %zu events: %zu read in %.1f ms, replayed in %.1f ms", n, m,
-             (t1 - t0) / 1e6, (now_ns() - t1) / 1e6);
+    zkfs_log(LOG_DEBUG, "notify: batch of %zu events: %zu read in %.1f ms", n, m,
+             (now_ns() - t0) / 1e6);
+    finish_replay();
+    int err = selfop_begin_fn(replay_batch, batch_free, b); /* on error b is freed */
+    if (err == 0)
+        in_flight = b;
+    else if (err == ENOMEM)
+        zkfs_log(LOG_ERR, "out of memory: %zu watch events not replayed", n);
 out:
     free(paths);
     free(which);
@@ -521,6 +549,7 @@ static void handle_session(int event)
 
 static void *notifier_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "zkfs-notify"); /* for top -H, ps -L */
     pthread_mutex_lock(&nt.mu);
     nt.started = 1;
     pthread_cond_broadcast(&nt.cv);
@@ -544,6 +573,7 @@ static void *notifier_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&nt.mu);
         if (first->type == JOB_SESSION) {
+            finish_replay(); /* the events before it are replayed first */
             handle_session(first->session_event);
             free(first);
         } else {
@@ -552,6 +582,7 @@ static void *notifier_main(void *arg)
         pthread_mutex_lock(&nt.mu);
     }
     pthread_mutex_unlock(&nt.mu);
+    finish_replay(); /* cancelled by now: returns at once */
     return NULL;
 }
 

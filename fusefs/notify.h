@@ -20,9 +20,12 @@
  * not be touched), and makes every call with a path relative to it.  The
  * handlers recognise these requests (notify_is_self: the request's thread
  * id is that thread's) and answer them from the cache the batch's reads
- * filled, without changing anything: the change already happened.  Neither thread runs inside a request handler and
- * handlers never wait for them, which is what keeps this free of
- * deadlocks.
+ * filled, without changing anything: the change already happened (and a
+ * lookup of a directory on the way, from the inode the kernel holds: no
+ * server round trip in the middle of a batch).  While one batch is
+ * replayed, the notifier prepares the next.  Neither thread runs inside a
+ * request handler and handlers never wait for them, which is what keeps
+ * this free of deadlocks.
  *
  * Changes made through this mount already raised their events in the
  * kernel: before sending such a change a handler calls notify_expect, and

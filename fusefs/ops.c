@@ -28,6 +28,7 @@
 #include "names.h"
 #include "nodes.h"
 #include "notify.h"
+#include "slice.h"
 #include "xattr.h"
 #include "zkfs.h"
 
@@ -45,6 +46,17 @@ struct fh {
 static struct zkfs *fs(fuse_req_t req)
 {
     return fuse_req_userdata(req);
+}
+
+/* 1 if `req` is a replay of a remote change (notify.h).  The worker that
+ * answers one is then asked to take short time slices (slice.h): the
+ * replay thread waits for it, and in a burst for it again right after. */
+static int from_replay(fuse_req_t req)
+{
+    if (!notify_is_self(req))
+        return 0;
+    slice_short();
+    return 1;
 }
 
 static void reply_zk(fuse_req_t req, int zk_status)
@@ -114,6 +126,32 @@ static void reply_ghost_entry(fuse_req_t req, const char *path, int kind)
     fuse_reply_entry(req, &e);
 }
 
+/*
+ * The replay thread's lookup of a directory on the way to the path it
+ * replays (its entry expired in the kernel, cache_timeout): answered with
+ * the inode the kernel holds and the last stat read, marked already stale
+ * (attribute timeout 0), without asking the server.  Every event in the
+ * directory invalidates zkfs's cached stat of it, so in a burst each such
+ * lookup would otherwise be a getData queued behind the burst's watch
+ * events, stalling the replays for that long.  The directory existed when
+ * the replayed event happened; if it is gone since, its deletion is
+ * replayed later in order.  Returns 0 (nothing replied) when the kernel
+ * holds no directory inode for `path`.
+ */
+static int reply_held_dir(fuse_req_t req, const char *path)
+{
+    struct node_info info;
+    fuse_ino_t ino = nodes_held(path, KIND_DIR, &info);
+    if (!ino)
+        return 0;
+    struct fuse_entry_param e;
+    fill_entry(&e, ino, KIND_DIR, &info, fs(req)->timeout);
+    e.attr_timeout = 0;
+    if (fuse_reply_entry(req, &e) != 0)
+        nodes_forget(ino, 1);
+    return 1;
+}
+
 static void zkfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     char *ppath = dir_path(req, parent);
@@ -127,7 +165,7 @@ static void zkfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     } else {
         char *path = names_join(ppath, name, strlen(name));
         const char *cur;
-        int op = notify_is_self(req) ? notify_current(&cur) : NOP_NONE;
+        int op = from_replay(req) ? notify_current(&cur) : NOP_NONE;
         if (!path)
             fuse_reply_err(req, ENOMEM);
         else if (op != NOP_NONE && op != NOP_MODIFY && strcmp(cur, path) == 0) {
@@ -135,6 +173,8 @@ static void zkfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
                 fuse_reply_err(req, ENOENT);
             else
                 reply_ghost_entry(req, path, op == NOP_DELETE_DIR ? KIND_DIR : KIND_FILE);
+        } else if (op != NOP_NONE && reply_held_dir(req, path)) {
+            /* an ancestor of the replayed path, answered without the server */
         } else {
             reply_node_entry(req, path, -1);
         }
@@ -282,7 +322,7 @@ static void zkfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int 
     }
     off_t size = -1;
     int err = 0;
-    if (notify_is_self(req)) {
+    if (from_replay(req)) {
         /* Replaying a remote change: nothing to do.  The notifier read the
          * znode after the event, so the cached attributes are current. */
     } else if (!setattr_noop_ids(kind, attr, to_set)) {
@@ -483,7 +523,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, int d
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    if (notify_is_self(req)) { /* replaying a creation by another client */
+    if (from_replay(req)) { /* replaying a creation by another client */
         notify_test_pause();
         struct node_info info;
         if (nodes_fetch(z->conn, path, &info) == ZK_NONODE)
@@ -608,7 +648,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
     int err = 0;
     if (!path)
         err = ENOMEM;
-    else if (notify_is_self(req))
+    else if (from_replay(req))
         err = 0; /* replaying a deletion by another client */
     else if (strcmp(name, ZKFS_DATA_ENTRY) == 0)
         err = EPERM;

@@ -4,6 +4,7 @@
  */
 #include "selfop.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "slice.h"
 
 struct call {
     void (*fn)(void *arg);
@@ -87,6 +89,8 @@ void selfop_leave(void)
 static void *selfop_main(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "zkfs-replay"); /* for top -H, ps -L */
+    slice_short(); /* each replay waits for a FUSE worker, see slice.h */
     int err = own_descriptor_table();
     if (err)
         zkfs_log(LOG_WARNING, "replay thread shares the descriptor table (%s): a SIGKILL during a "
@@ -146,19 +150,44 @@ pid_t selfop_tid(void)
     return so.tid; /* written once, before selfop_start returns */
 }
 
-/* Hands `c` to the thread and waits for it (see selfop_run_fn). */
-static int run_call(struct call *c)
+/* The call selfop_begin_fn handed over and selfop_finish has not waited
+ * for yet.  Only the one thread that calls them (the notifier) uses it. */
+static struct call *outstanding;
+
+int selfop_begin_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg)
 {
+    assert(!outstanding);
+    struct call *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (release)
+            release(arg);
+        return ENOMEM;
+    }
+    c->fn = fn;
+    c->release = release;
+    c->arg = arg;
     pthread_mutex_lock(&so.mu);
     if (so.quit) {
         pthread_mutex_unlock(&so.mu);
-        if (c->release)
-            c->release(c->arg);
+        if (release)
+            release(arg);
         free(c);
         return ECANCELED;
     }
     so.next = c;
     pthread_cond_broadcast(&so.cv);
+    pthread_mutex_unlock(&so.mu);
+    outstanding = c;
+    return 0;
+}
+
+int selfop_finish(void)
+{
+    struct call *c = outstanding;
+    if (!c)
+        return 0;
+    outstanding = NULL;
+    pthread_mutex_lock(&so.mu);
     while (!c->done && !so.quit)
         pthread_cond_wait(&so.cv, &so.mu);
     int err = ECANCELED;
@@ -171,21 +200,10 @@ static int run_call(struct call *c)
             c->release(c->arg);
         free(c);
     } else {
-        c->abandoned = 1;
+        c->abandoned = 1; /* the thread releases it when fn returns */
     }
     pthread_mutex_unlock(&so.mu);
     return err;
-}
-
-int selfop_run_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg)
-{
-    struct call *c = calloc(1, sizeof *c);
-    if (!c)
-        return ENOMEM;
-    c->fn = fn;
-    c->release = release;
-    c->arg = arg;
-    return run_call(c);
 }
 
 void selfop_wait_idle(void)

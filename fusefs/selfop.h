@@ -16,10 +16,11 @@
  * has a working directory of its own (unshare(CLONE_FS)): during a batch
  * it works inside the mount, with relative paths (selfop_enter).
  *
- * selfop_run and selfop_run_fn are called by one thread at a time (the
- * notifier).  A burst of replays is one selfop_run_fn: the whole batch runs
- * on this thread, calling selfop_do for each system call, so a replay costs
- * its system call and not also two thread switches.
+ * selfop_begin_fn and selfop_finish are called by one thread only (the
+ * notifier).  A batch of replays is one selfop_begin_fn: the whole batch
+ * runs on this thread, calling selfop_do for each system call, so a replay
+ * costs its system call and not also two thread switches, and the notifier
+ * prepares the next batch meanwhile.
  */
 #ifndef ZKFS_SELFOP_H
 #define ZKFS_SELFOP_H
@@ -40,24 +41,31 @@ enum selfop_kind {
 int selfop_start(void);
 /* Its thread id: requests from it carry this as their pid.  0 before start. */
 pid_t selfop_tid(void);
-/* Runs fn(arg) on the thread and waits for it; fn makes its calls with
- * selfop_do.  Returns 0 (the caller keeps arg), or ECANCELED once
+/* Hands fn(arg) to the thread and returns at once; fn makes its calls
+ * with selfop_do.  At most one call is outstanding: the caller waits for
+ * it with selfop_finish before it hands over the next, and may meanwhile
+ * prepare that next one (the notifier reads batch k+1 while batch k is
+ * replayed).  Returns 0, or ENOMEM, or ECANCELED once selfop_cancel has
+ * been called; on either error arg was released with release(arg). */
+int selfop_begin_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg);
+/* Waits for the outstanding call.  Returns 0 (fn has returned; the caller
+ * keeps its arg; also when nothing is outstanding), or ECANCELED once
  * selfop_cancel has been called: then arg is released with release(arg),
  * at once if fn never started, else by the thread when fn returns (fn may
  * be stopped in a call that ends only when the connection does). */
-int selfop_run_fn(void (*fn)(void *arg), void (*release)(void *arg), void *arg);
-/* Inside a selfop_run_fn function: makes `dir` the thread's working
+int selfop_finish(void);
+/* Inside a selfop_begin_fn function: makes `dir` the thread's working
  * directory (its own: unshare(CLONE_FS), the process's is not touched),
  * so that relative paths stay on the mount found there; selfop_leave goes
  * back to "/".  Returns 0 or an errno. */
 int selfop_enter(const char *dir);
 void selfop_leave(void);
 /* One call, made on the calling thread, which must be this thread (inside
- * a selfop_run_fn function).  Returns 0 or its errno. */
+ * a selfop_begin_fn function).  Returns 0 or its errno. */
 int selfop_do(enum selfop_kind kind, const char *path, off_t size, struct stat *st);
-/* 1 once selfop_cancel has been called: a selfop_run_fn function stops. */
+/* 1 once selfop_cancel has been called: a selfop_begin_fn function stops. */
 int selfop_cancelled(void);
-/* Wakes a waiting selfop_run and stops the thread after its current call. */
+/* Wakes a waiting selfop_finish and stops the thread after its current call. */
 void selfop_cancel(void);
 /* Waits until the thread is making no call.  After selfop_cancel, a call
  * abandoned by its caller may still be running (a replay waiting for the

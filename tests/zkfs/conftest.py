@@ -23,6 +23,13 @@ from tests.lib.paths import BUILD_BIN
 
 ZKFS = os.path.join(BUILD_BIN, "zkfs")
 
+# Session timeout (seconds) for the clients and mounts of tests that make bursts of thousands of
+# changes: on a loaded machine an ASan server's replies can stop for longer than a 10 s session
+# allows (they wait for fsync; silences of 6.7 s were seen at load average 13-19): kazoo then
+# drops the connection and fails the multis in flight with ConnectionLoss, and a mount
+# reconnects and so misses the watch events of that moment (docs/zkfs.md, limits).
+SLOW_SERVER_SESSION = 30.0
+
 
 def start_lease_holder(path):
     """A bash holding `exec 3>path` open, as a shell-level lease; returns (process, first line

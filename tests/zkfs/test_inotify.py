@@ -79,3 +79,23 @@ def test_cached_reads_cost_no_round_trip(server, mounted, inotify):
     w.wait_for(lambda ev, p: "MODIFY" in ev and p.endswith("/c"))
     with open(m.p("c"), "rb") as f:
         assert f.read() == b"fresh"
+
+
+def test_sizes_are_exact_when_the_event_arrives(mounted, inotify):
+    """stat right after a remote setData's MODIFY shows the new dataLength, for a file and for a
+    directory's .zkdata (and the directory itself), whatever the kernel had cached before."""
+    m, zk = mounted
+    zk.create(m.zpath("f"), b"1")
+    zk.create(m.zpath("d"), None)
+    w = inotify(m.path)
+    assert os.stat(m.p("f")).st_size == 1 and os.stat(m.p("d")).st_size == 0
+    for size in (5, 0, 70000, 3):
+        zk.set(m.zpath("f"), b"x" * size)
+        w.wait_for(lambda ev, p: ev == ["MODIFY"] and p == m.p("f"))
+        assert os.stat(m.p("f")).st_size == size
+        zk.set(m.zpath("d"), b"y" * size)
+        w.wait_for(lambda ev, p: ev == ["MODIFY"] and p == m.p("d/.zkdata"))
+        assert os.stat(m.p("d/.zkdata")).st_size == size
+        assert os.stat(m.p("d")).st_size == size
+        with open(m.p("f"), "rb") as fh:
+            assert len(fh.read()) == size

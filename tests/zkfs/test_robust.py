@@ -12,7 +12,7 @@ from kazoo.security import make_digest_acl
 
 from tests.integration.test_tls_sasl import pki, tls_zkd  # noqa: F401 (fixtures)
 from tests.lib.waiting import wait_until
-from tests.zkfs.conftest import _mounted, hold_lease
+from tests.zkfs.conftest import SLOW_SERVER_SESSION, _mounted, hold_lease
 
 
 def release(p):
@@ -154,7 +154,8 @@ def test_server_restart_keeps_session_and_files(kind, server_factory, kazoo_clie
         release(holder)
 
 
-def test_large_directory(server, zk, zkfs_mount):
+def test_large_directory(server, kazoo_client, zkfs_mount):
+    zk = kazoo_client(server, timeout=SLOW_SERVER_SESSION)  # see conftest.py
     m = zkfs_mount(server)
     n = 100_000
     zk.create(m.zpath("big"), b"")
@@ -261,11 +262,12 @@ def test_lazy_unmount_of_a_dead_mount(server_factory, zkfs_mount):
     assert not os.path.ismount(m.path)
 
 
-def test_lazy_unmount_during_a_burst_of_replays(server, zk, zkfs_mount, inotify):
+def test_lazy_unmount_during_a_burst_of_replays(server, kazoo_client, zkfs_mount, inotify):
     """A lazy unmount while remote creates are being replayed: zkfs exits cleanly, and no replay
     reaches the directory underneath the mount point (the replay thread works with paths
     relative to the mount it entered, docs/zkfs.md)."""
-    m = zkfs_mount(server)
+    zk = kazoo_client(server, timeout=SLOW_SERVER_SESSION)  # see conftest.py
+    m = zkfs_mount(server, opts=["session_timeout=%d" % (SLOW_SERVER_SESSION * 1000)])
     w = inotify(m.path, recursive=False)
     pending = []
     for base in range(0, 5000, 1000):

@@ -106,6 +106,24 @@ def test_ambiguous_cases(server, zk, zkfs_mount):
     # ...and a mount that sees it first with data shows a file.
     m2 = zkfs_mount(server, chroot=m.zk_root)
     assert os.path.isfile(m2.p("cfg")) and open(m2.p("cfg"), "rb").read() == b"x"
+    # Empty data never written: a directory in every mount.
+    assert os.path.isdir(m2.p("empty"))
+    # Written once, even empty: a file for every mount that has not shown it as a directory.
+    zk.set(m.zpath("empty"), b"")
+    t = zk.transaction()  # created written, as zkfs itself makes files: no mount sees version 0
+    t.create(m.zpath("written"), b"")
+    t.set_data(m.zpath("written"), b"", version=0)
+    assert not [r for r in t.commit() if isinstance(r, Exception)]
+    wait_until(lambda: os.path.exists(m.p("written")), what="written seen by the first mount")
+    assert os.path.isdir(m.p("empty")) and os.path.isdir(m2.p("empty"))
+    assert os.path.isfile(m.p("written")) and os.path.isfile(m2.p("written"))
+    # After a remount, what the mount had shown is forgotten: the rule alone decides.
+    m.unmount()
+    m3 = zkfs_mount(server, chroot=m.zk_root)
+    for o in (m2, m3):
+        assert os.path.isfile(o.p("written")), o.path
+    assert os.path.isfile(m3.p("cfg")) and os.path.isfile(m3.p("empty"))
+    assert os.path.isfile(m2.p("cfg")) and os.path.isdir(m2.p("empty"))
 
 
 def test_leaf_turning_into_a_directory_under_watchers(mounted, inotify):
