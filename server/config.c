@@ -363,6 +363,33 @@ static int h_client_auth(struct parse *p, const char *key, char *val)
 
 static char *trim(char *s);
 
+/* admin.commandURL: a path starting with '/', without a trailing one. */
+static int h_command_url(struct parse *p, const char *key, char *val)
+{
+    size_t n = strlen(val);
+    while (n > 1 && val[n - 1] == '/')
+        val[--n] = 0;
+    if (val[0] != '/')
+        return bad_value(p, key, val, "must start with '/'");
+    return copy_str(p, key, val, p->cfg->admin_command_url, sizeof p->cfg->admin_command_url, 1);
+}
+
+/* metricsProvider.className: Apache's Prometheus provider turns on zkd's
+ * /metrics endpoint; the default (no-op) provider leaves it off. */
+static int h_metrics_class(struct parse *p, const char *key, char *val)
+{
+    if (!strcmp(val, "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider")) {
+        p->cfg->metrics_prometheus = 1;
+    } else if (!*val || !strcmp(val, "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider") ||
+               !strcmp(val, "org.apache.zookeeper.metrics.impl.NullMetricsProvider")) {
+        p->cfg->metrics_prometheus = 0;
+    } else {
+        log_warn("%s:%d: '%s=%s' ignored: zkd exports metrics only as Prometheus", p->file,
+                 p->line, key, val);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* server.N = host:quorumPort:electionPort[:role][;[clientHost:]clientPort]  */
 /* ------------------------------------------------------------------------ */
@@ -645,13 +672,24 @@ static const struct key_spec keys[] = {
     WARNED("quorum.auth.*", "zkd has no SASL between servers"),
     WARNED("localSessionsEnabled", "zkd has no local sessions; all sessions are global"),
     WARNED("oraclePath", "zkd has no quorum oracle"),
+    /* Operations: AdminServer (admin.c), Prometheus (metrics.c). */
+    BOOL_KEY("admin.enableServer", admin_enable),
+    STR_KEY("admin.serverAddress", admin_address),
+    INT_KEY("admin.serverPort", admin_port, 0, 65535),
+    FN_KEY("admin.commandURL", h_command_url),
+    INT_KEY("admin.idleTimeout", admin_idle_timeout_ms, 1, INT_MAX),
+    FALSE_ONLY("admin.forceHttps", "zkd's AdminServer does not serve HTTPS yet"),
+    WARNED("admin.portUnification", "zkd's AdminServer does not serve HTTPS yet"),
+    IGNORED("admin.*"), /* needClientAuth, snapshot/restore switches, rate limits */
+    FN_KEY("metricsProvider.className", h_metrics_class),
+    STR_KEY("metricsProvider.httpHost", metrics_host),
+    INT_KEY("metricsProvider.httpPort", metrics_port, 0, 65535),
+    IGNORED("metricsProvider.*"), /* exportJvmInfo, numWorkerThreads, ... */
+    INT_KEY("fsync.warningthresholdms", fsync_warn_ms, 0, INT_MAX),
     /* Apache JVM-server tuning with no zkd counterpart. */
-    IGNORED("admin.*"),
-    IGNORED("metricsProvider.*"),
     IGNORED("preAllocSize"),
     IGNORED("syncEnabled"),
     IGNORED("forceSync"),
-    IGNORED("fsync.warningthresholdms"),
     IGNORED("quorumListenOnAllIPs"),
     IGNORED("leaderServes"),
     IGNORED("cnxTimeout"),
@@ -1141,6 +1179,14 @@ void config_defaults(struct zkd_config *cfg)
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
     cfg->ssl_client_auth = 2; /* X509Util: an unset ssl.clientAuth means NEED */
+    cfg->admin_enable = 1;
+    strcpy(cfg->admin_address, "0.0.0.0");
+    cfg->admin_port = 8080;
+    strcpy(cfg->admin_command_url, "/commands");
+    cfg->admin_idle_timeout_ms = 30000;
+    strcpy(cfg->metrics_host, "0.0.0.0");
+    cfg->metrics_port = 7000;
+    cfg->fsync_warn_ms = 1000;
 }
 
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen)

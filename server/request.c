@@ -886,4 +886,5 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
         s->stats.latency_min_us = us;
     if (us > s->stats.latency_max_us)
         s->stats.latency_max_us = us;
+    summary_add(prep_is_write(type) ? &s->stats.update_latency : &s->stats.read_latency, us);
 }

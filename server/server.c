@@ -28,6 +28,7 @@
 
 #include <openssl/rand.h>
 
+#include "admin.h"
 #include "conn.h"
 #include "datadir.h"
 #include "election.h"
@@ -571,6 +572,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         uint64_t ms = (uint64_t)cfg->autopurge_purge_interval * 3600 * 1000;
         uv_timer_start(&s->purge_timer, on_purge, 0, ms);
     }
+    s->admin = admin_start(s); /* NULL when off or the port is taken: keep serving */
     uv_signal_init(loop, &s->sigterm);
     s->sigterm.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
@@ -608,6 +610,8 @@ void server_stop(struct server *s)
     flush_dirty(s);
     while (s->conns)
         conn_close(s->conns);
+    admin_stop(s->admin);
+    s->admin = NULL;
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     uv_close((uv_handle_t *)&s->tick_timer, NULL);
     uv_close((uv_handle_t *)&s->reaper_timer, NULL);

@@ -44,6 +44,7 @@
 #include "db.h"
 #include "hset.h"
 #include "session.h"
+#include "summary.h"
 #include "tree.h"
 #include "txn.h"
 #include "txnwin.h"
@@ -52,6 +53,8 @@
 struct conn;
 struct txnlog;
 struct quorum;
+struct admin;
+struct metrics;
 
 struct server_stats {
     uint64_t packets_received;
@@ -69,6 +72,9 @@ struct server_stats {
     uint64_t spin_idle_us; /* windows that ran out with no input: CPU spent for nothing */
     uint64_t snapshots;
     double last_snapshot_s;
+    struct summary read_latency;   /* us, per read request (monitor.h) */
+    struct summary update_latency; /* us, per write request */
+    uint64_t fsync_slow;           /* fsyncs over fsync.warningthresholdms */
 };
 
 struct server {
@@ -109,6 +115,10 @@ struct server {
     int keep_win;
     uint64_t next_conn_uid;
     int64_t config_version;      /* of the membership (reconfig.h) */
+
+    /* operational interfaces (admin.h, metrics.h); NULL when off */
+    struct admin *admin;
+    struct metrics *metrics;
 };
 
 /*
