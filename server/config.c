@@ -37,7 +37,7 @@
  *     zoo.cfg:3: invalid value 'x' for key 'clientPort' (not an integer)
  *
  * Rows of kind K_IGNORE are documented Apache keys that tune the JVM server
- * (admin server, metrics, NIO/Netty, preallocation, throttles...) and have no
+ * (NIO/Netty, preallocation, throttles...) and have no
  * meaning for zkd; they are accepted so an Apache zoo.cfg runs unchanged.
  * K_WARN rows are ignored too but change behaviour a user may rely on (e.g.
  * sslQuorum), so each one logs a warning.  K_FALSE_ONLY rows name security
@@ -49,6 +49,8 @@
  *     (Apache takes it from -Djava.security.auth.login.config).
  *   - pollSpinMicros=N: after client input, keep polling this long before
  *     sleeping (server_run in server.c); 0 turns it off.
+ *   - slowRequestThresholdMs=N: log a request that took N ms or more
+ *     (monitor.h); 0 turns it off.
  *   - TLS material must be PEM.  ssl.keyStore.location may name one PEM file
  *     holding the certificate chain and the private key; ssl.certFile and
  *     ssl.keyFile name them separately and win over the key store whatever
@@ -686,6 +688,7 @@ static const struct key_spec keys[] = {
     INT_KEY("metricsProvider.httpPort", metrics_port, 0, 65535),
     IGNORED("metricsProvider.*"), /* exportJvmInfo, numWorkerThreads, ... */
     INT_KEY("fsync.warningthresholdms", fsync_warn_ms, 0, INT_MAX),
+    INT_KEY("slowRequestThresholdMs", slow_request_ms, 0, INT_MAX), /* zkd extension */
     /* Apache JVM-server tuning with no zkd counterpart. */
     IGNORED("preAllocSize"),
     IGNORED("syncEnabled"),
@@ -1187,6 +1190,7 @@ void config_defaults(struct zkd_config *cfg)
     strcpy(cfg->metrics_host, "0.0.0.0");
     cfg->metrics_port = 7000;
     cfg->fsync_warn_ms = 1000;
+    cfg->slow_request_ms = 1000;
 }
 
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen)

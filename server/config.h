@@ -90,6 +90,7 @@ struct zkd_config {
     char metrics_host[256];       /* metricsProvider.httpHost, default 0.0.0.0 */
     int metrics_port;             /* metricsProvider.httpPort, default 7000 */
     int fsync_warn_ms;            /* fsync.warningthresholdms, default 1000 */
+    int slow_request_ms;          /* slowRequestThresholdMs (zkd extension), default 1000; 0 off */
 };
 
 /* The four-letter words zkd knows, in bit order of zkd_config.fourlw_mask;

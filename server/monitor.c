@@ -9,9 +9,14 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "conn.h"
+#include "fourlw.h"
 #include "quorum.h"
+#include "zk/proto.h"
 #include "server.h"
 #include "summary.h"
+#include "log.h"
+#include "txnlog.h"
 
 #define ZK_COMPAT_VERSION "3.8.0"
 
@@ -81,8 +86,10 @@ static int open_fds(void)
     return fds - 2; /* "." and ".." */
 }
 
-/* Apache's AvgMinMaxPercentileCounter values, in ms. */
-static void summary_values(struct monitor_sink *k, const char *name, const struct summary *sm)
+/* Apache's AvgMinMaxCounter values in ms, and with `advanced` those of its
+ * AvgMinMaxPercentileCounter (p50 ... p999) too. */
+static void summary_values(struct monitor_sink *k, const char *name, const struct summary *sm,
+                           int advanced)
 {
     static const struct {
         const char *prefix;
@@ -99,18 +106,70 @@ static void summary_values(struct monitor_sink *k, const char *name, const struc
     k->num(k, key, (int64_t)sm->count);
     snprintf(key, sizeof key, "sum_%s", name);
     k->num(k, key, (int64_t)(sm->sum / 1000));
-    for (size_t i = 0; i < sizeof pct / sizeof pct[0]; i++) {
+    for (size_t i = 0; advanced && i < sizeof pct / sizeof pct[0]; i++) {
         snprintf(key, sizeof key, "%s%s", pct[i].prefix, name);
         k->num(k, key, (int64_t)(summary_quantile(sm, pct[i].q) / 1000));
     }
 }
 
-static void summary_out(struct monitor_sink *k, const char *name, const struct summary *sm)
+static void summary_out(struct monitor_sink *k, const char *name, const struct summary *sm,
+                        int advanced)
 {
     if (k->summary)
-        k->summary(k, name, sm);
+        k->summary(k, name, sm, advanced);
     else
-        summary_values(k, name, sm);
+        summary_values(k, name, sm, advanced);
+}
+
+void monitor_note_fsync(struct server *s, struct txnlog *log)
+{
+    struct txnlog_stats ts;
+    txnlog_get_stats(log, &ts);
+    if (ts.fsyncs == s->stats.fsyncs_seen)
+        return;
+    /* Batches synced back to back between two wake-ups share the last time. */
+    s->stats.fsyncs_seen = ts.fsyncs;
+    summary_add(&s->stats.fsync_time, (uint64_t)(ts.last_fsync_ms * 1000.0));
+    if (ts.last_fsync_ms <= (double)s->cfg.fsync_warn_ms)
+        return;
+    s->stats.fsync_slow++;
+    log_warn("fsync-ing the write ahead log in %s took %.0fms which will adversely effect "
+             "operation latency. Log size is %llu bytes. See the ZooKeeper troubleshooting guide",
+             s->cfg.data_log_dir, ts.last_fsync_ms, (unsigned long long)ts.bytes);
+}
+
+/* Whether a request of this type starts with its path. */
+static int starts_with_path(int32_t type)
+{
+    switch (type) {
+    case ZK_OP_PING: case ZK_OP_MULTI: case ZK_OP_SETWATCHES: case ZK_OP_SETWATCHES2:
+    case ZK_OP_CLOSESESSION: case ZK_OP_AUTH: case ZK_OP_SASL: case ZK_OP_RECONFIG:
+    case ZK_OP_CREATESESSION: case ZK_OP_WHOAMI: case ZK_OP_MULTIREAD:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+void monitor_note_request(struct server *s, const struct conn *c, int32_t type, int update,
+                          const uint8_t *body, size_t len, uint64_t us)
+{
+    summary_add(update ? &s->stats.update_latency : &s->stats.read_latency, us);
+    if (!s->cfg.slow_request_ms || us < (uint64_t)s->cfg.slow_request_ms * 1000)
+        return;
+    struct zk_slice path = {0};
+    if (starts_with_path(type)) {
+        struct jute_in in;
+        jute_in_init(&in, body, len);
+        path = jute_get_string(&in);
+        if (in.err || path.len < 0)
+            path.len = 0;
+    }
+    log_warn("slow request: %s (type %d) %.*s took %llu ms (slowRequestThresholdMs %d), "
+             "session 0x%llx, client %s:%d",
+             fourlw_op_name(type), (int)type, path.len > 256 ? 256 : (int)path.len,
+             path.len ? (const char *)path.p : "", (unsigned long long)(us / 1000),
+             s->cfg.slow_request_ms, (unsigned long long)c->session_id, c->remote, c->remote_port);
 }
 
 static void hexz(struct monitor_sink *k, const char *name, int64_t zxid)
@@ -159,8 +218,10 @@ void monitor_collect(struct server *s, struct monitor_sink *k)
     k->num(k, "max_file_descriptor_count", (int64_t)rl.rlim_cur);
     k->num(k, "global_sessions", sessions_count(&s->db.sessions));
     k->num(k, "uptime", clock_wall_ms() - s->start_ms);
-    summary_out(k, "readlatency", &st->read_latency);
-    summary_out(k, "updatelatency", &st->update_latency);
+    summary_out(k, "fsynctime", &st->fsync_time, 0);
+    summary_out(k, "snapshottime", &st->snapshot_time, 0);
+    summary_out(k, "readlatency", &st->read_latency, 1);
+    summary_out(k, "updatelatency", &st->update_latency, 1);
     hexz(k, "last_zxid", s->db.last_zxid);
     hexz(k, "durable_zxid", s->durable_zxid);
     k->num(k, "snap_count", (int64_t)st->snapshots);

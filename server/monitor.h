@@ -9,7 +9,8 @@
  *
  * Latency summaries follow Apache's AvgMinMaxPercentileCounter: for
  * "readlatency" the values avg_readlatency, min_, max_, cnt_, sum_, p50_,
- * p95_, p99_, p999_readlatency, in milliseconds.  zkd measures a request's
+ * p95_, p99_, p999_readlatency, in milliseconds; fsynctime and snapshottime
+ * are AvgMinMaxCounters (no percentiles).  zkd measures a request's
  * latency from its arrival to its reply being queued (for a write, before
  * the group fsync that releases it).
  *
@@ -18,6 +19,7 @@
 #ifndef ZKD_MONITOR_H
 #define ZKD_MONITOR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct server;
@@ -27,10 +29,32 @@ struct monitor_sink {
     void (*num)(struct monitor_sink *k, const char *name, int64_t v);
     void (*real)(struct monitor_sink *k, const char *name, double v);
     void (*text)(struct monitor_sink *k, const char *name, const char *v);
-    /* One summary (latencies in microseconds); NULL = emit its values
-     * through num/real as Apache's mntr does. */
-    void (*summary)(struct monitor_sink *k, const char *name, const struct summary *sm);
+    /* One summary (microseconds); `advanced` for Apache's DetailLevel.ADVANCED
+     * (percentiles), else BASIC.  NULL = emit its values through num/real as
+     * Apache's mntr does. */
+    void (*summary)(struct monitor_sink *k, const char *name, const struct summary *sm,
+                    int advanced);
 };
+
+struct txnlog;
+
+/* Called when a log batch is durable: counts the batches `log` synced since
+ * the last call into the fsynctime summary, and for one slower than
+ * fsync.warningthresholdms logs Apache's warning (time, log directory, bytes)
+ * and counts it (fsync_threshold_exceed_count).  Loop thread. */
+void monitor_note_fsync(struct server *s, struct txnlog *log);
+
+struct conn;
+
+/*
+ * Called after each request (request.c): adds its latency `us` to the read
+ * or update summary, and when it took slowRequestThresholdMs or more logs
+ * it with its session, client address, operation and path (decoded from
+ * `body`, the request after its header, for operations that start with a
+ * path).  Loop thread.
+ */
+void monitor_note_request(struct server *s, const struct conn *c, int32_t type, int update,
+                          const uint8_t *body, size_t len, uint64_t us);
 
 /* Emits every value, in mntr's order. */
 void monitor_collect(struct server *s, struct monitor_sink *k);

@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "monitor.h"
 #include "prep.h"
 #include "quorum.h"
 #include "reconfig.h"
@@ -886,5 +887,5 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
         s->stats.latency_min_us = us;
     if (us > s->stats.latency_max_us)
         s->stats.latency_max_us = us;
-    summary_add(prep_is_write(type) ? &s->stats.update_latency : &s->stats.read_latency, us);
+    monitor_note_request(s, c, type, prep_is_write(type), p + 8, len - 8, us);
 }

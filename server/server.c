@@ -36,6 +36,8 @@
 #include "quorum.h"
 #include "reconfig.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "sasl.h"
 #include "snapshot.h"
 #include "svcnotify.h"
@@ -223,6 +225,7 @@ static void snapshot_done(int status, int64_t zxid, double seconds, void *d)
         s->snap_zxid = zxid;
     s->stats.snapshots++;
     s->stats.last_snapshot_s = seconds;
+    summary_add(&s->stats.snapshot_time, (uint64_t)(seconds * 1e6));
     log_info("snapshot 0x%llx written in %.3f s", (unsigned long long)zxid, seconds);
 }
 
@@ -277,7 +280,7 @@ void server_durable(struct server *s, int64_t zxid)
 static void on_durable(struct txnlog *log, int64_t zxid, void *d)
 {
     struct server *s = d;
-    (void)log;
+    monitor_note_fsync(s, log);
     if (s->q)
         quorum_log_durable(s->q, zxid); /* the gate is the quorum's commit */
     else
@@ -573,6 +576,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         uv_timer_start(&s->purge_timer, on_purge, 0, ms);
     }
     s->admin = admin_start(s); /* NULL when off or the port is taken: keep serving */
+    s->metrics = metrics_start(s);
     uv_signal_init(loop, &s->sigterm);
     s->sigterm.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
@@ -612,6 +616,8 @@ void server_stop(struct server *s)
         conn_close(s->conns);
     admin_stop(s->admin);
     s->admin = NULL;
+    metrics_stop(s->metrics);
+    s->metrics = NULL;
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     uv_close((uv_handle_t *)&s->tick_timer, NULL);
     uv_close((uv_handle_t *)&s->reaper_timer, NULL);

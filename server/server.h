@@ -75,6 +75,9 @@ struct server_stats {
     struct summary read_latency;   /* us, per read request (monitor.h) */
     struct summary update_latency; /* us, per write request */
     uint64_t fsync_slow;           /* fsyncs over fsync.warningthresholdms */
+    uint64_t fsyncs_seen;          /* txnlog batches already counted (monitor_note_fsync) */
+    struct summary fsync_time;     /* us, per log batch write + fdatasync */
+    struct summary snapshot_time;  /* us, per snapshot */
 };
 
 struct server {
