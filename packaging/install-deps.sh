@@ -30,6 +30,8 @@ PACKAGES=(
   inotify-tools attr procps iproute2 psmisc valgrind
   # real partitions between network namespaces (tests/lib/netns.py)
   nftables
+  # AdminServer and Prometheus tests: a real HTTP client, promtool and a real scraper
+  curl prometheus
 )
 
 missing=()
