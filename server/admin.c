@@ -557,15 +557,40 @@ static void c_gtmk(struct cmd_ctx *x)
     json_int(x->j, "tracemask", 0); /* zkd has no trace log */
 }
 
+/* Query arguments the commands read, in httpd_req.args order. */
+enum { ARG_TRACEMASK, ARG_LEVEL };
+static const char *const arg_names[] = {"traceMask", "level", NULL};
+
 static void c_stmk(struct cmd_ctx *x)
 {
+    const char *a = x->r->args[ARG_TRACEMASK];
     char *end = NULL;
-    long long v = x->r->arg ? strtoll(x->r->arg, &end, 10) : 0;
-    if (!x->r->arg || !*x->r->arg || *end) {
+    long long v = a ? strtoll(a, &end, 10) : 0;
+    if (!a || !*a || *end) {
         x->error = "setTraceMask requires long traceMask argument";
         return;
     }
     json_int(x->j, "tracemask", v); /* accepted, has no effect: no trace log */
+}
+
+/* zkd's own: the log level, changed with ?level=error|warn|info|debug.  Like
+ * Apache's set_trace_mask it is not gated. */
+static void c_log_level(struct cmd_ctx *x)
+{
+    const char *want = x->r->args[ARG_LEVEL];
+    if (want) {
+        int l = zkd_log_level_parse(want);
+        if (l < 0) {
+            x->status = 400;
+            x->error = "level must be error, warn, info or debug";
+            return;
+        }
+        enum zkd_log_level was = zkd_log_get_level();
+        zkd_log_set_level((enum zkd_log_level)l);
+        log_warn("AdminServer: log level %s -> %s (from %s)", zkd_log_level_name(was),
+                 zkd_log_level_name((enum zkd_log_level)l), x->r->remote);
+    }
+    json_str(x->j, "level", zkd_log_level_name(zkd_log_get_level()));
 }
 
 static void c_unsupported(struct cmd_ctx *x)
@@ -586,6 +611,7 @@ static const struct command commands[] = {
     {{"initial_configuration", "icfg"}, c_icfg, 1, 0, 0},
     {{"is_read_only", "isro"}, c_isro, 1, 0, 0},
     {{"last_snapshot", "lsnp"}, c_lsnp, 1, 0, 0},
+    {{"log_level"}, c_log_level, 0, 0, 0}, /* zkd extension */
     {{"leader", "lead"}, c_lead, 1, 0, 0},
     {{"monitor", "mntr"}, c_monitor, 0, 0, 0},
     {{"observer_connection_stat_reset", "orst"}, c_orst, 1, 0, 0},
@@ -753,7 +779,7 @@ struct admin *admin_start(struct server *s)
     struct admin *a = zk_xcalloc(1, sizeof *a);
     a->s = s;
     a->h = httpd_start(s->loop, "AdminServer", cfg->admin_address, cfg->admin_port,
-                       cfg->admin_idle_timeout_ms, "traceMask", serve, a);
+                       cfg->admin_idle_timeout_ms, arg_names, serve, a);
     if (!a->h) {
         free(a);
         return NULL;

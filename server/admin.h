@@ -12,7 +12,8 @@
  * observer_connection_stat_reset/orst, system_properties/sysp, voting_view,
  * zabstate, hash, initial_configuration/icfg, connection_stat_reset/crst,
  * stat_reset/srst, get_trace_mask/gtmk, set_trace_mask/stmk, snapshot,
- * restore, shed_connections).
+ * restore, shed_connections), and zkd's own log_level (?level=debug sets the
+ * log threshold at run time).
  *
  * As in Apache: an unknown command answers 200 with "Unknown command: x";
  * a command that needs a serving server answers 200 with "This ZooKeeper

@@ -51,6 +51,8 @@
  *     sleeping (server_run in server.c); 0 turns it off.
  *   - slowRequestThresholdMs=N: log a request that took N ms or more
  *     (monitor.h); 0 turns it off.
+ *   - logLevel=error|warn|info|debug (else ZKD_LOG_LEVEL, else info) and
+ *     logFormat=plain|json (log.h); SIGHUP re-reads both.
  *   - TLS material must be PEM.  ssl.keyStore.location may name one PEM file
  *     holding the certificate chain and the private key; ssl.certFile and
  *     ssl.keyFile name them separately and win over the key store whatever
@@ -376,6 +378,25 @@ static int h_command_url(struct parse *p, const char *key, char *val)
     return copy_str(p, key, val, p->cfg->admin_command_url, sizeof p->cfg->admin_command_url, 1);
 }
 
+/* logLevel: error, warn, info or debug (log.h). */
+static int h_log_level(struct parse *p, const char *key, char *val)
+{
+    int l = zkd_log_level_parse(val);
+    if (l < 0)
+        return bad_value(p, key, val, "must be error, warn, info or debug");
+    p->cfg->log_level = l;
+    return 0;
+}
+
+/* logFormat: plain (default) or json, one object a line (log.h). */
+static int h_log_format(struct parse *p, const char *key, char *val)
+{
+    if (strcasecmp(val, "plain") && strcasecmp(val, "json"))
+        return bad_value(p, key, val, "must be plain or json");
+    p->cfg->log_json = !strcasecmp(val, "json");
+    return 0;
+}
+
 /* metricsProvider.className: Apache's Prometheus provider turns on zkd's
  * /metrics endpoint; the default (no-op) provider leaves it off. */
 static int h_metrics_class(struct parse *p, const char *key, char *val)
@@ -689,6 +710,8 @@ static const struct key_spec keys[] = {
     IGNORED("metricsProvider.*"), /* exportJvmInfo, numWorkerThreads, ... */
     INT_KEY("fsync.warningthresholdms", fsync_warn_ms, 0, INT_MAX),
     INT_KEY("slowRequestThresholdMs", slow_request_ms, 0, INT_MAX), /* zkd extension */
+    FN_KEY("logLevel", h_log_level),   /* zkd extension */
+    FN_KEY("logFormat", h_log_format), /* zkd extension */
     /* Apache JVM-server tuning with no zkd counterpart. */
     IGNORED("preAllocSize"),
     IGNORED("syncEnabled"),
@@ -1191,6 +1214,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->metrics_port = 7000;
     cfg->fsync_warn_ms = 1000;
     cfg->slow_request_ms = 1000;
+    cfg->log_level = -1;
 }
 
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen)

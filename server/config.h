@@ -91,6 +91,8 @@ struct zkd_config {
     int metrics_port;             /* metricsProvider.httpPort, default 7000 */
     int fsync_warn_ms;            /* fsync.warningthresholdms, default 1000 */
     int slow_request_ms;          /* slowRequestThresholdMs (zkd extension), default 1000; 0 off */
+    int log_level;                /* logLevel (zkd extension), enum zkd_log_level; -1 unset */
+    int log_json;                 /* logFormat=json (zkd extension); default plain */
 };
 
 /* The four-letter words zkd knows, in bit order of zkd_config.fourlw_mask;

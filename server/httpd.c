@@ -36,7 +36,7 @@ struct httpd {
     int closing;
     int port;
     char what[32];
-    const char *arg_name;
+    const char *const *arg_names;
     httpd_handler fn;
     void *data;
 };
@@ -134,9 +134,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     j.r.method = method;
     j.r.path = url;
     j.r.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    j.r.arg_name = h->arg_name;
-    if (h->arg_name)
-        j.r.arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, h->arg_name);
+    for (int i = 0; h->arg_names && h->arg_names[i] && i < HTTPD_MAX_ARGS; i++)
+        j.r.args[i] = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, h->arg_names[i]);
     remote_text(conn, j.r.remote, sizeof j.r.remote);
     jute_out_init(&j.r.body);
     enum MHD_Result rc;
@@ -199,7 +198,8 @@ static int listen_socket(const char *what, const char *addr, int port, int *boun
 }
 
 struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
-                          int idle_timeout_ms, const char *arg_name, httpd_handler fn, void *data)
+                          int idle_timeout_ms, const char *const *arg_names, httpd_handler fn,
+                          void *data)
 {
     int bound = 0;
     int fd = listen_socket(what, addr, port, &bound);
@@ -208,7 +208,7 @@ struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, i
     struct httpd *h = zk_xcalloc(1, sizeof *h);
     snprintf(h->what, sizeof h->what, "%s", what);
     h->port = bound;
-    h->arg_name = arg_name;
+    h->arg_names = arg_names;
     h->fn = fn;
     h->data = data;
     pthread_mutex_init(&h->mu, NULL);

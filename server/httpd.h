@@ -27,13 +27,15 @@
 
 #include "zk/jute.h"
 
+#define HTTPD_MAX_ARGS 4
+
 /* One request, as the loop-thread handler sees it. */
 struct httpd_req {
     const char *method;   /* "GET", "POST", ... */
     const char *path;     /* URL path without the query string */
     const char *auth;     /* Authorization header, or NULL */
-    const char *arg_name; /* the handler may ask for one query argument: */
-    const char *arg;      /* set by httpd from `arg_name` of the endpoint */
+    const char *args[HTTPD_MAX_ARGS]; /* values of the endpoint's query arguments, by
+                                       * position in its `arg_names`; NULL if absent */
     char remote[64];      /* client IP address, as text */
     /* filled in by the handler: */
     int status;           /* HTTP status; 200 when left 0 */
@@ -47,12 +49,13 @@ struct httpd;
 
 /*
  * Listens on addr:port and serves every request with `fn(r, data)` on the
- * loop thread.  `arg_name` names the one query argument passed as r->arg
- * (NULL for none).  `what` names the endpoint in log lines.  Returns the
+ * loop thread.  `arg_names` (NULL-terminated, at most HTTPD_MAX_ARGS, or NULL)
+ * names the query arguments passed in r->args.  `what` names the endpoint in
+ * log lines.  Returns the
  * endpoint, or NULL with the reason logged (e.g. the port is taken).
  */
 struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
-                          int idle_timeout_ms, const char *arg_name, httpd_handler fn,
+                          int idle_timeout_ms, const char *const *arg_names, httpd_handler fn,
                           void *data);
 /* The port it listens on (the one chosen by the kernel when 0 was asked). */
 int httpd_port(const struct httpd *h);

@@ -23,26 +23,31 @@ static void indent(struct json *j, int level)
         put(j, "  ", 2);
 }
 
+size_t json_escape_char(unsigned char c, char out[8])
+{
+    if (c >= 0x20 && c != '"' && c != '\\')
+        return 0;
+    if (c == '"' || c == '\\')
+        return (size_t)snprintf(out, 8, "\\%c", c);
+    if (c == '\n')
+        return (size_t)snprintf(out, 8, "\\n");
+    if (c == '\t')
+        return (size_t)snprintf(out, 8, "\\t");
+    return (size_t)snprintf(out, 8, "\\u%04x", c);
+}
+
 static void quoted(struct json *j, const char *s, size_t n)
 {
     put(j, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        char esc[8];
+        size_t e = json_escape_char((unsigned char)s[i], esc);
+        if (!e)
             continue;
         put(j, s + run, i - run);
         run = i + 1;
-        char esc[8];
-        if (c == '"' || c == '\\')
-            snprintf(esc, sizeof esc, "\\%c", c);
-        else if (c == '\n')
-            snprintf(esc, sizeof esc, "\\n");
-        else if (c == '\t')
-            snprintf(esc, sizeof esc, "\\t");
-        else
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-        puts_(j, esc);
+        put(j, esc, e);
     }
     put(j, s + run, n - run);
     put(j, "\"", 1);

@@ -43,4 +43,9 @@ void json_double(struct json *j, const char *key, double v);
 void json_bool(struct json *j, const char *key, int v);
 void json_null(struct json *j, const char *key);
 
+/* How a JSON string spells byte c: writes its escape ("\\n", "\\u0001", ...)
+ * to out (8 bytes) and returns its length, or returns 0 when c stands for
+ * itself.  Shared with log.c's JSON lines. */
+size_t json_escape_char(unsigned char c, char out[8]);
+
 #endif

@@ -375,8 +375,8 @@ void server_conn_closed(struct server *s, struct conn *c)
 
 void server_expire_session(struct server *s, struct session *se)
 {
-    log_info("expiring session 0x%llx, timeout of %d ms exceeded", (unsigned long long)se->id,
-             se->timeout);
+    log_info("expiring session 0x%llx, timeout of %d ms exceeded (%s%s)", (unsigned long long)se->id,
+             se->timeout, se->conn ? "client " : "no connection", se->conn ? se->conn->remote : "");
     struct conn *c = se->conn;
     write_session(s, ZK_OP_CLOSESESSION, se->id, 0, 0); /* se is freed */
     if (c)
@@ -491,6 +491,32 @@ static void on_signal(uv_signal_t *h, int signum)
     server_stop(s);
 }
 
+void server_log_settings(const struct zkd_config *cfg)
+{
+    if (cfg->log_level >= 0)
+        zkd_log_set_level((enum zkd_log_level)cfg->log_level);
+    zkd_log_set_json(cfg->log_json);
+}
+
+/* SIGHUP: re-reads zoo.cfg and applies its log settings; every other key
+ * needs a restart. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    (void)signum;
+    struct zkd_config *cfg = zk_xcalloc(1, sizeof *cfg);
+    char err[1024];
+    if (config_parse(s->cfg.path, cfg, err, sizeof err)) {
+        log_warn("SIGHUP: %s; log settings unchanged", err);
+    } else {
+        server_log_settings(cfg);
+        log_info("SIGHUP: re-read %s: log level %s, format %s (other keys need a restart)",
+                 s->cfg.path, zkd_log_level_name(zkd_log_get_level()),
+                 cfg->log_json ? "json" : "plain");
+    }
+    free(cfg);
+}
+
 int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -583,6 +609,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     uv_signal_init(loop, &s->sigint);
     s->sigint.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_init(loop, &s->sighup);
+    s->sighup.data = s;
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
     log_info("zkd %s ready: %llu znodes, zxid 0x%llx, started in %lld ms", ZKFS_VERSION,
              (unsigned long long)tree_node_count(s->db.tree), (unsigned long long)s->db.last_zxid,
              (long long)(clock_wall_ms() - s->start_ms));
@@ -624,6 +653,7 @@ void server_stop(struct server *s)
     uv_close((uv_handle_t *)&s->purge_timer, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sighup, NULL);
     log_info("shutdown complete at zxid 0x%llx", (unsigned long long)s->db.last_zxid);
 }
 

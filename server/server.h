@@ -104,6 +104,7 @@ struct server {
     uv_timer_t reaper_timer;
     uv_timer_t purge_timer;
     uv_signal_t sigterm, sigint;
+    uv_signal_t sighup;          /* re-reads zoo.cfg's log settings */
     int stopping;
     uint64_t client_reads;       /* reads from client sockets (server_run's spin) */
     int64_t start_ms;
@@ -135,6 +136,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
 void server_run(struct server *s);
 /* Begins a clean shutdown: stop accepting, fsync, flush replies, close all. */
 void server_stop(struct server *s);
+/* Applies logLevel (when set) and logFormat of `cfg` to the log (log.h). */
+void server_log_settings(const struct zkd_config *cfg);
 /* Frees what server_start allocated (after the loop has finished). */
 void server_free(struct server *s);
 

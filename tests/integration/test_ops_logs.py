@@ -1,5 +1,12 @@
 """What on-call reads in zkd's log: the fsync warning (fsync.warningthresholdms), the slow-request
-line (slowRequestThresholdMs), and mntr's latency summaries."""
+line (slowRequestThresholdMs), mntr's latency summaries, the JSON log format, and the log level
+changed at run time (SIGHUP, the AdminServer's log_level)."""
+import json
+import os
+import signal
+import urllib.error
+import urllib.request
+
 from tests.lib import servers as S
 from tests.lib.waiting import wait_until
 
@@ -66,3 +73,56 @@ def test_mntr_latency_summaries(server_factory, kazoo_client):
         for p in ("p50", "p95", "p99", "p999"):
             assert int(m["zk_%s_%s" % (p, name)]) >= 0
         assert int(m["zk_p50_%s" % name]) <= int(m["zk_p999_%s" % name]) <= int(m["zk_max_%s" % name])
+
+
+def test_json_log_format_one_object_a_line(server_factory, kazoo_client):
+    srv = server_factory("zkd", cfg={"logFormat": "json", "slowRequestThresholdMs": "1"})
+    zk = kazoo_client(srv)
+    zk.create("/quote\"d", b"x")
+    srv.stop()
+    lines = [l for l in log_text(srv).splitlines() if l and not l.startswith("=====")]
+    assert lines
+    for l in lines:
+        obj = json.loads(l)
+        assert set(obj) == {"ts", "level", "msg"}, l
+        assert obj["level"] in ("ERROR", "WARN", "INFO", "DEBUG")
+    assert any(json.loads(l)["msg"].startswith("zkd ") for l in lines)
+
+
+def test_sighup_rereads_log_level(server_factory):
+    srv = server_factory("zkd", cfg={"logLevel": "info", "preAllocSize": "65536"})
+    ignored = "'preAllocSize' has no effect on zkd"
+    srv.cfg["logLevel"] = "debug"
+    srv.write_config()
+    os.kill(srv.pid, signal.SIGHUP)
+    wait_until(lambda: "SIGHUP: re-read %s: log level debug" % srv.cfg_path in log_text(srv),
+               what="first SIGHUP applied")
+    assert ignored not in log_text(srv)  # parsed while the level was still info
+    os.kill(srv.pid, signal.SIGHUP)  # parsed at debug: the ignored key is logged now
+    wait_until(lambda: ignored in log_text(srv), what="debug lines after SIGHUP")
+    srv.cfg["logLevel"] = "loud"
+    srv.write_config()
+    os.kill(srv.pid, signal.SIGHUP)
+    wait_until(lambda: "SIGHUP: " in log_text(srv) and "log settings unchanged" in log_text(srv),
+               what="bad logLevel refused")
+    assert S.four_letter(srv.port, "ruok") == "imok"
+
+
+def test_admin_log_level_command(server_factory):
+    port = S.free_port()
+    srv = server_factory("zkd", cfg={"admin.enableServer": "true", "admin.serverPort": str(port),
+                                     "admin.serverAddress": "127.0.0.1"})
+    url = "http://127.0.0.1:%d/commands/log_level" % port
+
+    def get(q=""):
+        try:
+            with urllib.request.urlopen(url + q, timeout=20) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as e:
+            return e.code, json.load(e)
+
+    assert get() == (200, {"level": "info", "command": "log_level", "error": None})
+    assert get("?level=debug")[1]["level"] == "debug"
+    assert get("?level=bogus")[0] == 400
+    assert get()[1]["level"] == "debug"
+    assert "AdminServer: log level info -> debug (from 127.0.0.1)" in log_text(srv)

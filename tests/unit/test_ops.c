@@ -126,6 +126,9 @@ static void test_config_defaults(void)
     ASSERT_STR_EQ(cfg.metrics_host, "0.0.0.0");
     ASSERT_INT_EQ(cfg.metrics_port, 7000);
     ASSERT_INT_EQ(cfg.fsync_warn_ms, 1000);
+    ASSERT_INT_EQ(cfg.slow_request_ms, 1000);
+    ASSERT_INT_EQ(cfg.log_level, -1);
+    ASSERT_INT_EQ(cfg.log_json, 0);
     teardown();
 }
 
@@ -155,6 +158,12 @@ static void test_config_keys(void)
     ASSERT_INT_EQ(parse("admin.serverPort=70000\n"), -1);
     ASSERT_INT_EQ(parse("admin.commandURL=commands\n"), -1);
     ASSERT_INT_EQ(parse("admin.forceHttps=true\n"), -1);
+    ASSERT_INT_EQ(parse("logLevel=DEBUG\nlogFormat=json\nslowRequestThresholdMs=0\n"), 0);
+    ASSERT_INT_EQ(cfg.log_level, 3);
+    ASSERT_INT_EQ(cfg.log_json, 1);
+    ASSERT_INT_EQ(cfg.slow_request_ms, 0);
+    ASSERT_INT_EQ(parse("logLevel=loud\n"), -1);
+    ASSERT_INT_EQ(parse("logFormat=xml\n"), -1);
     ASSERT_INT_EQ(parse("metricsProvider.className=com.example.Other\n"), 0);
     ASSERT_INT_EQ(cfg.metrics_prometheus, 0);
     teardown();
