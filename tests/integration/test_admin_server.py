@@ -316,3 +316,33 @@ def test_json_structure_matches_apache(server_factory, tmp_path):
         assert type(got["monitor"][k]) is type(want["monitor"][k]), k
     for k in set(got["monitor"]) & set(want["monitor"]):
         assert type(got["monitor"][k]) is type(want["monitor"][k]), k
+
+
+def test_ensemble_leader_zabstate_voting_view(tmp_path):
+    from tests.lib.ensemble import Ensemble
+    ens = Ensemble(tmp_path / "ens", "zkd", participants=3)
+    try:
+        ports = {}
+        for sid, m in ens.members.items():
+            ports[sid] = S.free_port()
+            m.cfg.update({"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1",
+                          "admin.serverPort": str(ports[sid])})
+        ens.start()
+        ens.wait_serving()
+        leader = ens.leader(timeout=60)
+
+        def cmd(sid, name):
+            return json.loads(curl("http://127.0.0.1:%d/commands/%s" % (ports[sid], name))[1])
+
+        for sid in ens.sids:
+            lead = cmd(sid, "lead")
+            assert (lead["is_leader"], lead["leader_id"], lead["error"]) == (sid == leader, leader, None)
+            zab = cmd(sid, "zabstate")
+            assert (zab["myid"], zab["voting"], zab["zabstate"]) == (sid, True, "broadcast")
+            view = cmd(sid, "voting_view")["current_config"]
+            assert sorted(view) == ["1", "2", "3"]
+            assert view[str(sid)]["learnerType"] == "participant"
+            assert view[str(sid)]["serverAddresses"] == ["127.0.0.1:%d" % ens.quorum_ports[sid]]
+            assert cmd(sid, "mntr")["server_state"] == ("leader" if sid == leader else "follower")
+    finally:
+        ens.close()
