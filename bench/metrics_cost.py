@@ -8,7 +8,8 @@ against not scraped, side by side in one run, on one zkd with the Prometheus pro
 
 Rounds alternate the two modes (off, scraped, off, scraped...) so drift of the machine (other
 load, page cache, the tree growing) falls on both; the report gives each mode's median ops/s and
-p99 and the ratio scraped/off (1.00 = free; the goal is > 0.97).  The per-request side of the
+p99 and the ratio scraped/off (1.00 = free; the goal is > 0.97), and zkd's CPU time per scrape
+(from /proc, over back-to-back scrapes), which unlike ops/s does not depend on the machine's load.  The per-request side of the
 metrics (a latency histogram, summary.h) is always on, as mntr uses it too, so it is in both
 columns; what differs is the scrape itself (httpd.h: one hop to the loop thread per scrape).
 zkbench is pinned to CPU 0 and zkd to CPU 1 where there are two (as bench/matrix.py does).
@@ -30,6 +31,23 @@ import matrix  # noqa: E402
 
 CASES = [("set", 8, 32), ("get", 8, 32)]
 PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+
+
+def process_cpu_s(pid):
+    """CPU time (user + system, all threads) a process has used, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_scrape_us(pid, url, n):
+    """zkd's own CPU time per scrape over n back-to-back scrapes: unlike ops/s, it does not
+    depend on what else the machine runs."""
+    before = process_cpu_s(pid)
+    for _ in range(n):
+        with urllib.request.urlopen(url, timeout=5) as r:
+            r.read()
+    return (process_cpu_s(pid) - before) / n * 1e6
 
 
 class Scraper(threading.Thread):
@@ -102,6 +120,7 @@ def main():
                 rows.append((op, clients, inflight, off, on, pairs, scrapes,
                              statistics.median(r["p99_us"] for r in res["off"]),
                              statistics.median(r["p99_us"] for r in res["scraped"])))
+            per_scrape = cpu_per_scrape_us(srv.pid, url, 200 if args.smoke else 2000)
         finally:
             S.close_all([srv])
     print("| case | ops/s not scraped | ops/s scraped every 1 s | ratio | round ratios min..max "
@@ -114,6 +133,9 @@ def main():
     print("(%d rounds x %d s per mode in ABBA order; ops/s are medians; ratio = median of the "
           "rounds' scraped / not scraped; load average at the end: %s)" % (
               args.rounds, args.seconds, " ".join(open("/proc/loadavg").read().split()[:3])))
+    print("zkd CPU per scrape (all its threads, %d back-to-back scrapes): %.0f us = %.3f%% of one "
+          "core at one scrape a second" % (200 if args.smoke else 2000, per_scrape,
+                                           per_scrape / 1e6 * 100))
     print("report check passed")
 
 

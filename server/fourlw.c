@@ -6,18 +6,15 @@
  */
 #include "fourlw.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
-#include "monitor.h"
 #include "conn.h"
+#include "monitor.h"
 #include "server.h"
 #include "quorum.h"
 #include "snapshot.h"

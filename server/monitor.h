@@ -11,7 +11,7 @@
  * "readlatency" the values avg_readlatency, min_, max_, cnt_, sum_, p50_,
  * p95_, p99_, p999_readlatency, in milliseconds; fsynctime and snapshottime
  * are AvgMinMaxCounters (no percentiles).  zkd measures a request's
- * latency from its arrival to its reply being queued (for a write, before
+ * latency from the loop taking it up to its reply being queued (for a write, before
  * the group fsync that releases it).
  *
  * Loop thread only (reads server state).
