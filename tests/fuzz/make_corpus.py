@@ -122,6 +122,14 @@ write_seeds("config", {
            b"ssl.trustStore.location=/etc/zk/ca.pem\nssl.clientAuth=want\nsslQuorum=false\n",
     "escapes": b"dataDir=/tmp/\\u00e9\\t\\:x\nclientPort=2181\nmaxClientCnxns=0\n"
                b"superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n",
+    "operations": b"tickTime=2000\ndataDir=/tmp/zk\nclientPort=2181\nadmin.enableServer=true\n"
+                  b"admin.serverAddress=127.0.0.1\nadmin.serverPort=8080\n"
+                  b"admin.commandURL=/commands/\nadmin.idleTimeout=30000\n"
+                  b"metricsProvider.className=org.apache.zookeeper.metrics.prometheus."
+                  b"PrometheusMetricsProvider\nmetricsProvider.httpHost=0.0.0.0\n"
+                  b"metricsProvider.httpPort=7000\nmetricsProvider.exportJvmInfo=false\n"
+                  b"fsync.warningthresholdms=1000\nslowRequestThresholdMs=1000\n"
+                  b"logLevel=debug\nlogFormat=json\n",
 })
 
 # ---- fuzz_jaas: a JAAS file ----
