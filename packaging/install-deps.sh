@@ -15,6 +15,8 @@ PACKAGES=(
   build-essential cmake pkg-config openssl
   libuv1-dev libssl-dev libsasl2-dev libsasl2-modules sasl2-bin
   libfuse3-dev fuse3 libedit-dev
+  # zkd's AdminServer and Prometheus endpoint (server/httpd.c)
+  libmicrohttpd-dev
   # fuzzing / sanitizer builds with clang
   clang libclang-rt-14-dev
   # reference server (Apache ZooKeeper 3.8, with Java) and its C client
@@ -28,6 +30,8 @@ PACKAGES=(
   inotify-tools attr procps iproute2 psmisc valgrind
   # real partitions between network namespaces (tests/lib/netns.py)
   nftables
+  # AdminServer and Prometheus tests: a real HTTP client, promtool and a real scraper
+  curl prometheus
 )
 
 missing=()

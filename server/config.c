@@ -37,7 +37,7 @@
  *     zoo.cfg:3: invalid value 'x' for key 'clientPort' (not an integer)
  *
  * Rows of kind K_IGNORE are documented Apache keys that tune the JVM server
- * (admin server, metrics, NIO/Netty, preallocation, throttles...) and have no
+ * (NIO/Netty, preallocation, throttles...) and have no
  * meaning for zkd; they are accepted so an Apache zoo.cfg runs unchanged,
  * each with one INFO line giving the row's reason (IGNORED_WHY) or the
  * generic one (IGNORED).  K_WARN rows are ignored too but change behaviour a
@@ -64,6 +64,10 @@
  *     ssl.caFile wins over ssl.trustStore.location.  The ssl.quorum.* side
  *     falls back to the ssl.* stores.
  *   - ssl.enabledProtocols must be a contiguous range (OpenSSL's min/max).
+ *   - slowRequestThresholdMs=N: log a request that took N ms or more
+ *     (monitor.h); 0 turns it off.
+ *   - logLevel=error|warn|info|debug (else ZKD_LOG_LEVEL, else info) and
+ *     logFormat=plain|json (log.h); SIGHUP re-reads both.
  *   - ssl.clientAuth defaults to "need", as in Apache's X509Util.
  *   - superDigest is accepted as a short form of
  *     DigestAuthenticationProvider.superDigest.
@@ -512,6 +516,52 @@ static int h_ssl_auth_provider(struct parse *p, const char *key, char *val)
 static char *trim(char *s);
 static int h_ssl(struct parse *p, const char *key, char *val);
 
+/* admin.commandURL: a path starting with '/', without a trailing one. */
+static int h_command_url(struct parse *p, const char *key, char *val)
+{
+    size_t n = strlen(val);
+    while (n > 1 && val[n - 1] == '/')
+        val[--n] = 0;
+    if (val[0] != '/')
+        return bad_value(p, key, val, "must start with '/'");
+    return copy_str(p, key, val, p->cfg->admin_command_url, sizeof p->cfg->admin_command_url, 1);
+}
+
+/* logLevel: error, warn, info or debug (log.h). */
+static int h_log_level(struct parse *p, const char *key, char *val)
+{
+    int l = zkd_log_level_parse(val);
+    if (l < 0)
+        return bad_value(p, key, val, "must be error, warn, info or debug");
+    p->cfg->log_level = l;
+    return 0;
+}
+
+/* logFormat: plain (default) or json, one object a line (log.h). */
+static int h_log_format(struct parse *p, const char *key, char *val)
+{
+    if (strcasecmp(val, "plain") && strcasecmp(val, "json"))
+        return bad_value(p, key, val, "must be plain or json");
+    p->cfg->log_json = !strcasecmp(val, "json");
+    return 0;
+}
+
+/* metricsProvider.className: Apache's Prometheus provider turns on zkd's
+ * /metrics endpoint; the default (no-op) provider leaves it off. */
+static int h_metrics_class(struct parse *p, const char *key, char *val)
+{
+    if (!strcmp(val, "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider")) {
+        p->cfg->metrics_prometheus = 1;
+    } else if (!*val || !strcmp(val, "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider") ||
+               !strcmp(val, "org.apache.zookeeper.metrics.impl.NullMetricsProvider")) {
+        p->cfg->metrics_prometheus = 0;
+    } else {
+        log_warn("%s:%d: '%s=%s' ignored: zkd exports metrics only as Prometheus", p->file,
+                 p->line, key, val);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* server.N = host:quorumPort:electionPort[:role][;[clientHost:]clientPort]  */
 /* ------------------------------------------------------------------------ */
@@ -825,13 +875,27 @@ static const struct key_spec keys[] = {
     IGNORED_WHY("quorum.auth.*", "used only with quorum.auth.enableSasl=true"),
     WARNED("localSessionsEnabled", "zkd has no local sessions; all sessions are global"),
     WARNED("oraclePath", "zkd has no quorum oracle"),
+    /* Operations: AdminServer (admin.c), Prometheus (metrics.c). */
+    BOOL_KEY("admin.enableServer", admin_enable),
+    STR_KEY("admin.serverAddress", admin_address),
+    INT_KEY("admin.serverPort", admin_port, 0, 65535),
+    FN_KEY("admin.commandURL", h_command_url),
+    INT_KEY("admin.idleTimeout", admin_idle_timeout_ms, 1, INT_MAX),
+    FALSE_ONLY("admin.forceHttps", "zkd's AdminServer does not serve HTTPS yet"),
+    WARNED("admin.portUnification", "zkd's AdminServer does not serve HTTPS yet"),
+    IGNORED("admin.*"), /* needClientAuth, snapshot/restore switches, rate limits */
+    FN_KEY("metricsProvider.className", h_metrics_class),
+    STR_KEY("metricsProvider.httpHost", metrics_host),
+    INT_KEY("metricsProvider.httpPort", metrics_port, 0, 65535),
+    IGNORED("metricsProvider.*"), /* exportJvmInfo, numWorkerThreads, ... */
+    INT_KEY("fsync.warningthresholdms", fsync_warn_ms, 0, INT_MAX),
+    INT_KEY("slowRequestThresholdMs", slow_request_ms, 0, INT_MAX), /* zkd extension */
+    FN_KEY("logLevel", h_log_level),   /* zkd extension */
+    FN_KEY("logFormat", h_log_format), /* zkd extension */
     /* Apache JVM-server tuning with no zkd counterpart. */
-    IGNORED("admin.*"),
-    IGNORED("metricsProvider.*"),
     IGNORED("preAllocSize"),
     IGNORED("syncEnabled"),
     IGNORED("forceSync"),
-    IGNORED("fsync.warningthresholdms"),
     BOOL_KEY("quorumListenOnAllIPs", quorum_listen_all),
     IGNORED("leaderServes"),
     IGNORED("cnxTimeout"),
@@ -1578,6 +1642,16 @@ void config_defaults(struct zkd_config *cfg)
         sides[i]->min_version = 0x0303; /* JSSE's TLSv1.3 context: 1.2 and 1.3 */
         sides[i]->max_version = 0x0304;
     }
+    cfg->admin_enable = 1;
+    strcpy(cfg->admin_address, "0.0.0.0");
+    cfg->admin_port = 8080;
+    strcpy(cfg->admin_command_url, "/commands");
+    cfg->admin_idle_timeout_ms = 30000;
+    strcpy(cfg->metrics_host, "0.0.0.0");
+    cfg->metrics_port = 7000;
+    cfg->fsync_warn_ms = 1000;
+    cfg->slow_request_ms = 1000;
+    cfg->log_level = -1;
 }
 
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen)

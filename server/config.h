@@ -111,6 +111,19 @@ struct zkd_config {
     int nservers;
     struct zkd_server_line servers[ZKD_MAX_SERVERS];
     char dynamic_config_file[4096];
+    /* operations (admin.c, metrics.c): AdminServer, Prometheus, fsync warning */
+    int admin_enable;             /* admin.enableServer, default 1 as Apache */
+    char admin_address[256];      /* admin.serverAddress, default 0.0.0.0 */
+    int admin_port;               /* admin.serverPort, default 8080 */
+    char admin_command_url[256];  /* admin.commandURL, default /commands */
+    int admin_idle_timeout_ms;    /* admin.idleTimeout, default 30000 */
+    int metrics_prometheus;       /* metricsProvider.className = ...PrometheusMetricsProvider */
+    char metrics_host[256];       /* metricsProvider.httpHost, default 0.0.0.0 */
+    int metrics_port;             /* metricsProvider.httpPort, default 7000 */
+    int fsync_warn_ms;            /* fsync.warningthresholdms, default 1000 */
+    int slow_request_ms;          /* slowRequestThresholdMs (zkd extension), default 1000; 0 off */
+    int log_level;                /* logLevel (zkd extension), enum zkd_log_level; -1 unset */
+    int log_json;                 /* logFormat=json (zkd extension); default plain */
 };
 
 /* The four-letter words zkd knows, in bit order of zkd_config.fourlw_mask;

@@ -375,8 +375,8 @@ static void maybe_pause(struct conn *c)
 {
     size_t q = conn_queued_bytes(c);
     if (q > MAX_QUEUED_BYTES) {
-        log_warn("closing connection from %s:%d: %zu bytes of replies unread", c->remote,
-                 c->remote_port, q);
+        log_warn("closing connection from %s:%d (session 0x%llx): %zu bytes of replies unread",
+                 c->remote, c->remote_port, (unsigned long long)c->session_id, q);
         conn_close(c);
     } else if (q > PAUSE_READ_BYTES && !c->reading_paused && c->state == CONN_READY) {
         c->reading_paused = 1;
@@ -440,8 +440,9 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
     }
     size_t flen = c->out.len - start - 4;
     if (flen > (size_t)s->cfg.jute_max_buffer) {
-        log_warn("reply of %zu bytes to %s:%d exceeds jute.maxbuffer; sent MARSHALLINGERROR", flen,
-                 c->remote, c->remote_port);
+        log_warn("reply of %zu bytes to %s:%d (session 0x%llx) exceeds jute.maxbuffer; sent "
+                 "MARSHALLINGERROR", flen, c->remote, c->remote_port,
+                 (unsigned long long)c->session_id);
         c->out.len = start + 4;
         jute_put_int(&c->out, xid);
         jute_put_long(&c->out, s->db.last_zxid);

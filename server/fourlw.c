@@ -6,23 +6,19 @@
  */
 #include "fourlw.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "conn.h"
+#include "monitor.h"
 #include "server.h"
 #include "quorum.h"
 #include "snapshot.h"
 #include "zk/proto.h"
-
-#define ZK_COMPAT_VERSION "3.8.0"
 
 static int command_index(const uint8_t *p)
 {
@@ -54,30 +50,6 @@ static void outf(struct jute_out *o, const char *fmt, ...)
     o->len += (size_t)n;
 }
 
-static const char *version_line(void)
-{
-    return ZK_COMPAT_VERSION "-zkd-" ZKFS_VERSION ", built on " ZKFS_BUILD_DATE;
-}
-
-static double avg_latency(const struct server *s)
-{
-    return s->stats.latency_count ? (double)s->stats.latency_total_us / 1000.0 /
-                                        (double)s->stats.latency_count
-                                  : 0.0;
-}
-
-static uint64_t ephemeral_total(struct server *s);
-
-/* "standalone", or the member's role as Apache names it. */
-static const char *server_mode(struct server *s)
-{
-    if (!s->q)
-        return "standalone";
-    struct quorum_info qi;
-    quorum_describe(s->q, &qi);
-    return qi.role;
-}
-
 static void learner_line(const char *text, void *d)
 {
     outf(d, "zk_learner\t%s\n", text);
@@ -89,7 +61,7 @@ static void srvr(struct server *s, struct jute_out *o, int with_clients)
         outf(o, "This ZooKeeper instance is not currently serving requests\n");
         return;
     }
-    outf(o, "Zookeeper version: %s\n", version_line());
+    outf(o, "Zookeeper version: %s\n", monitor_version());
     if (with_clients) {
         outf(o, "Clients:\n");
         for (struct conn *c = s->conns; c; c = c->next)
@@ -99,104 +71,47 @@ static void srvr(struct server *s, struct jute_out *o, int with_clients)
         outf(o, "\n");
     }
     outf(o, "Latency min/avg/max: %llu/%.4f/%llu\n",
-         (unsigned long long)(s->stats.latency_min_us / 1000), avg_latency(s),
+         (unsigned long long)(s->stats.latency_min_us / 1000), monitor_avg_latency(s),
          (unsigned long long)(s->stats.latency_max_us / 1000));
     outf(o, "Received: %llu\n", (unsigned long long)s->stats.packets_received);
     outf(o, "Sent: %llu\n", (unsigned long long)s->stats.packets_sent);
     outf(o, "Connections: %u\n", s->nconns);
     outf(o, "Outstanding: %zu\n", (size_t)(s->db.last_zxid - s->durable_zxid));
     outf(o, "Zxid: 0x%llx\n", (unsigned long long)s->db.last_zxid);
-    outf(o, "Mode: %s\n", server_mode(s));
+    outf(o, "Mode: %s\n", monitor_mode(s));
     outf(o, "Node count: %llu\n", (unsigned long long)tree_node_count(s->db.tree));
 }
 
-static void count_eph(int64_t id, size_t n, void *d)
+/* mntr: "zk_<name>\t<value>" for every value monitor.h collects. */
+struct mntr_sink {
+    struct monitor_sink k;
+    struct jute_out *o;
+};
+
+static void mntr_num(struct monitor_sink *k, const char *name, int64_t v)
 {
-    (void)id;
-    *(uint64_t *)d += n;
+    outf(((struct mntr_sink *)k)->o, "zk_%s\t%lld\n", name, (long long)v);
 }
 
-static uint64_t ephemeral_total(struct server *s)
+static void mntr_real(struct monitor_sink *k, const char *name, double v)
 {
-    uint64_t n = 0;
-    tree_foreach_owner(s->db.tree, count_eph, &n);
-    return n;
+    outf(((struct mntr_sink *)k)->o, "zk_%s\t%.4f\n", name, v);
 }
 
-static int64_t dir_bytes(const char *dir, const char *prefix)
+static void mntr_text(struct monitor_sink *k, const char *name, const char *v)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int64_t total = 0;
-    struct dirent *e;
-    char path[8192];
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (!stat(path, &st))
-            total += st.st_size;
-    }
-    closedir(d);
-    return total;
+    outf(((struct mntr_sink *)k)->o, "zk_%s\t%s\n", name, v);
 }
 
 static void mntr(struct server *s, struct jute_out *o)
 {
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    int fds = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        while (readdir(d))
-            fds++;
-        closedir(d);
-        fds -= 2;
-    }
-    outf(o, "zk_version\t%s\n", version_line());
-    outf(o, "zk_server_state\t%s\n", server_mode(s));
-    outf(o, "zk_avg_latency\t%.4f\n", avg_latency(s));
-    outf(o, "zk_max_latency\t%llu\n", (unsigned long long)(s->stats.latency_max_us / 1000));
-    outf(o, "zk_min_latency\t%llu\n", (unsigned long long)(s->stats.latency_min_us / 1000));
-    outf(o, "zk_packets_received\t%llu\n", (unsigned long long)s->stats.packets_received);
-    outf(o, "zk_packets_sent\t%llu\n", (unsigned long long)s->stats.packets_sent);
-    outf(o, "zk_num_alive_connections\t%u\n", s->nconns);
-    outf(o, "zk_outstanding_requests\t%lld\n", (long long)(s->db.last_zxid - s->durable_zxid));
-    outf(o, "zk_znode_count\t%llu\n", (unsigned long long)tree_node_count(s->db.tree));
-    outf(o, "zk_watch_count\t%zu\n",
-         watches_count(s->db.data_watches) + watches_count(s->db.child_watches));
-    outf(o, "zk_ephemerals_count\t%llu\n", (unsigned long long)ephemeral_total(s));
-    outf(o, "zk_approximate_data_size\t%llu\n", (unsigned long long)tree_data_bytes(s->db.tree));
-    outf(o, "zk_open_file_descriptor_count\t%d\n", fds);
-    outf(o, "zk_max_file_descriptor_count\t%llu\n", (unsigned long long)rl.rlim_cur);
-    outf(o, "zk_global_sessions\t%u\n", sessions_count(&s->db.sessions));
-    outf(o, "zk_last_zxid\t0x%llx\n", (unsigned long long)s->db.last_zxid);
-    outf(o, "zk_durable_zxid\t0x%llx\n", (unsigned long long)s->durable_zxid);
-    outf(o, "zk_snap_count\t%llu\n", (unsigned long long)s->stats.snapshots);
-    outf(o, "zk_bad_frames\t%llu\n", (unsigned long long)s->stats.bad_frames);
-    outf(o, "zk_throttled_connections\t%llu\n", (unsigned long long)s->stats.throttles);
-    outf(o, "zk_poll_spin_hits\t%llu\n", (unsigned long long)s->stats.spin_hits);
-    outf(o, "zk_poll_spin_idle_us\t%llu\n", (unsigned long long)s->stats.spin_idle_us);
-    if (s->q) {
-        struct quorum_info qi;
-        quorum_describe(s->q, &qi);
-        outf(o, "zk_peer_state\t%s\n", qi.role);
-        outf(o, "zk_leader_id\t%d\n", qi.leader_id);
-        outf(o, "zk_epoch\t%lld\n", (long long)qi.epoch);
-        outf(o, "zk_commit_zxid\t0x%llx\n", (unsigned long long)qi.commit);
-        if (!strcmp(qi.role, "leader")) {
-            outf(o, "zk_learners\t%d\n", qi.learners);
-            outf(o, "zk_synced_followers\t%d\n", qi.synced_followers);
-            outf(o, "zk_synced_observers\t%d\n", qi.synced_observers);
-            outf(o, "zk_max_follower_lag\t%lld\n", (long long)qi.max_lag);
-            quorum_learner_lines(s->q, learner_line, o);
-        }
-    }
+    struct mntr_sink k = {{mntr_num, mntr_real, mntr_text, NULL}, o};
+    monitor_collect(s, &k.k);
+    if (s->q && !strcmp(monitor_mode(s), "leader"))
+        quorum_learner_lines(s->q, learner_line, o);
 }
 
-static const char *op_name(int32_t op)
+const char *fourlw_op_name(int32_t op)
 {
     switch (op) {
     case ZK_OP_CREATE: case ZK_OP_CREATE2: case ZK_OP_CREATECONTAINER: case ZK_OP_CREATETTL:
@@ -227,7 +142,7 @@ static void cons(struct server *s, struct jute_out *o)
         if (c->session_id)
             outf(o, ",sid=0x%llx,lop=%s,est=%lld,to=%d,lcxid=0x%x,lzxid=0x%llx,lresp=%lld,"
                     "llat=%lld,minlat=%llu,avglat=%llu,maxlat=%llu",
-                 (unsigned long long)c->session_id, op_name(c->last_op), (long long)c->established_ms,
+                 (unsigned long long)c->session_id, fourlw_op_name(c->last_op), (long long)c->established_ms,
                  c->timeout, (unsigned)c->last_cxid, (unsigned long long)s->db.last_zxid,
                  (long long)clock_wall_ms(), (long long)(c->last_latency_us / 1000),
                  (unsigned long long)(c->lat_min_us / 1000),
@@ -246,7 +161,7 @@ static void envi(struct server *s, struct jute_out *o)
     if (!getcwd(cwd, sizeof cwd))
         cwd[0] = 0;
     outf(o, "Environment:\n");
-    outf(o, "zookeeper.version=%s\n", version_line());
+    outf(o, "zookeeper.version=%s\n", monitor_version());
     outf(o, "zkd.version=%s\n", ZKFS_VERSION);
     outf(o, "host.name=%s\n", host);
     outf(o, "os.name=Linux\n");
@@ -261,16 +176,16 @@ struct wctx {
     int64_t want_sid;
 };
 
-static int64_t owner_sid(struct watch_owner *w)
+int64_t fourlw_owner_session(const struct watch_owner *w)
 {
-    struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, watches));
+    const struct conn *c = (const struct conn *)((const char *)w - offsetof(struct conn, watches));
     return c->session_id;
 }
 
 static void wchp_one(const char *path, struct watch_owner *w, void *d)
 {
     struct wctx *x = d;
-    outf(x->o, "%s\n\t0x%llx\n", path, (unsigned long long)owner_sid(w));
+    outf(x->o, "%s\n\t0x%llx\n", path, (unsigned long long)fourlw_owner_session(w));
 }
 
 static void wchc_path(const char *path, int is_child, enum watch_mode m, void *d)
@@ -397,8 +312,8 @@ void fourlw_run(struct server *s, struct conn *c, const uint8_t *p)
         dump(s, &o);
     } else if (!strcmp(cmd, "dirs")) {
         outf(&o, "datadir_size: %lld\nlogdir_size: %lld\n",
-             (long long)dir_bytes(s->cfg.data_dir, "snapshot."),
-             (long long)dir_bytes(s->cfg.data_log_dir, "log."));
+             (long long)monitor_dir_bytes(s->cfg.data_dir, "snapshot."),
+             (long long)monitor_dir_bytes(s->cfg.data_log_dir, "log."));
     } else if (!strcmp(cmd, "hash")) {
         /* Apache's DigestCommand: "zxid-hex: digest" per recent transaction
          * when digest.enabled.  zkd keeps no tree digests, so the list is

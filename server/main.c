@@ -118,6 +118,7 @@ int main(int argc, char **argv)
     if (check_only)
         return check(path, &cfg);
     signal(SIGPIPE, SIG_IGN);
+    server_log_settings(&cfg);
     log_info("zkd %s starting with %s (dataDir %s, clientPort %d)", ZKFS_VERSION, cfg.path,
              cfg.data_dir, cfg.client_port);
     uv_loop_t *loop = uv_default_loop();

@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "monitor.h"
 #include "prep.h"
 #include "quorum.h"
 #include "reconfig.h"
@@ -542,7 +543,8 @@ static void reply_auth(struct server *s, struct conn *c, struct jute_in *in)
         conn_reply_header(c, ZK_XID_AUTH, 0, 0, s->db.last_zxid);
         return;
     }
-    log_warn("authentication failed for %s:%d (scheme '%.*s')", c->remote, c->remote_port,
+    log_warn("authentication failed for %s:%d, session 0x%llx (scheme '%.*s')", c->remote,
+             c->remote_port, (unsigned long long)c->session_id,
              scheme.len > 0 ? (int)scheme.len : 0, scheme.p ? scheme.p : "");
     conn_reply_header(c, ZK_XID_AUTH, 0, ZK_AUTHFAILED, s->db.last_zxid);
     conn_close_after_flush(c);
@@ -868,13 +870,15 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
             reply_write(s, c, xid, type, &in);
             break;
         }
-        log_warn("unknown request type %d from %s:%d; closing", type, c->remote, c->remote_port);
+        log_warn("unknown request type %d from %s:%d (session 0x%llx); closing", type, c->remote,
+                 c->remote_port, (unsigned long long)c->session_id);
         conn_reply_header(c, xid, s->db.last_zxid, ZK_UNIMPLEMENTED, s->db.last_zxid);
         conn_close_after_flush(c);
         return;
     }
     if (in.err && c->state != CONN_CLOSING && !c->close_after_flush) {
-        log_warn("malformed request (type %d) from %s:%d; closing", type, c->remote, c->remote_port);
+        log_warn("malformed request (type %d) from %s:%d (session 0x%llx); closing", type, c->remote,
+                 c->remote_port, (unsigned long long)c->session_id);
         s->stats.bad_frames++;
         conn_close_after_flush(c);
     }
@@ -892,4 +896,5 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
         s->stats.latency_min_us = us;
     if (us > s->stats.latency_max_us)
         s->stats.latency_max_us = us;
+    monitor_note_request(s, c, type, prep_is_write(type), p + 8, len - 8, us);
 }

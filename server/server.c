@@ -29,6 +29,7 @@
 
 #include <openssl/rand.h>
 
+#include "admin.h"
 #include "conn.h"
 #include "datadir.h"
 #include "election.h"
@@ -36,6 +37,8 @@
 #include "quorum.h"
 #include "reconfig.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "sasl.h"
 #include "snapshot.h"
 #include "svcnotify.h"
@@ -223,6 +226,7 @@ static void snapshot_done(int status, int64_t zxid, double seconds, void *d)
         s->snap_zxid = zxid;
     s->stats.snapshots++;
     s->stats.last_snapshot_s = seconds;
+    summary_add(&s->stats.snapshot_time, (uint64_t)(seconds * 1e6));
     log_info("snapshot 0x%llx written in %.3f s", (unsigned long long)zxid, seconds);
 }
 
@@ -304,7 +308,7 @@ void server_durable(struct server *s, int64_t zxid)
 static void on_durable(struct txnlog *log, int64_t zxid, void *d)
 {
     struct server *s = d;
-    (void)log;
+    monitor_note_fsync(s, log);
     if (s->q)
         quorum_log_durable(s->q, zxid); /* the gate is the quorum's commit */
     else
@@ -400,8 +404,8 @@ void server_conn_closed(struct server *s, struct conn *c)
 
 void server_expire_session(struct server *s, struct session *se)
 {
-    log_info("expiring session 0x%llx, timeout of %d ms exceeded", (unsigned long long)se->id,
-             se->timeout);
+    log_info("expiring session 0x%llx, timeout of %d ms exceeded (%s%s)", (unsigned long long)se->id,
+             se->timeout, se->conn ? "client " : "no connection", se->conn ? se->conn->remote : "");
     struct conn *c = se->conn;
     write_session(s, ZK_OP_CLOSESESSION, se->id, 0, 0); /* se is freed */
     if (c)
@@ -539,6 +543,32 @@ int server_check_security(const struct zkd_config *cfg)
     return rc ? -1 : 0;
 }
 
+void server_log_settings(const struct zkd_config *cfg)
+{
+    if (cfg->log_level >= 0)
+        zkd_log_set_level((enum zkd_log_level)cfg->log_level);
+    zkd_log_set_json(cfg->log_json);
+}
+
+/* SIGHUP: re-reads zoo.cfg and applies its log settings; every other key
+ * needs a restart. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    (void)signum;
+    struct zkd_config *cfg = zk_xcalloc(1, sizeof *cfg);
+    char err[1024];
+    if (config_parse(s->cfg.path, cfg, err, sizeof err)) {
+        log_warn("SIGHUP: %s; log settings unchanged", err);
+    } else {
+        server_log_settings(cfg);
+        log_info("SIGHUP: re-read %s: log level %s, format %s (other keys need a restart)",
+                 s->cfg.path, zkd_log_level_name(zkd_log_get_level()),
+                 cfg->log_json ? "json" : "plain");
+    }
+    free(cfg);
+}
+
 int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -625,12 +655,17 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         uint64_t ms = (uint64_t)cfg->autopurge_purge_interval * 3600 * 1000;
         uv_timer_start(&s->purge_timer, on_purge, 0, ms);
     }
+    s->admin = admin_start(s); /* NULL when off or the port is taken: keep serving */
+    s->metrics = metrics_start(s);
     uv_signal_init(loop, &s->sigterm);
     s->sigterm.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_init(loop, &s->sigint);
     s->sigint.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_init(loop, &s->sighup);
+    s->sighup.data = s;
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
     log_info("zkd %s ready: %llu znodes, zxid 0x%llx, started in %lld ms", ZKFS_VERSION,
              (unsigned long long)tree_node_count(s->db.tree), (unsigned long long)s->db.last_zxid,
              (long long)(clock_wall_ms() - s->start_ms));
@@ -662,12 +697,17 @@ void server_stop(struct server *s)
     flush_dirty(s);
     while (s->conns)
         conn_close(s->conns);
+    admin_stop(s->admin);
+    s->admin = NULL;
+    metrics_stop(s->metrics);
+    s->metrics = NULL;
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     uv_close((uv_handle_t *)&s->tick_timer, NULL);
     uv_close((uv_handle_t *)&s->reaper_timer, NULL);
     uv_close((uv_handle_t *)&s->purge_timer, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sighup, NULL);
     log_info("shutdown complete at zxid 0x%llx", (unsigned long long)s->db.last_zxid);
 }
 

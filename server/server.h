@@ -44,6 +44,7 @@
 #include "db.h"
 #include "hset.h"
 #include "session.h"
+#include "summary.h"
 #include "tree.h"
 #include "txn.h"
 #include "txnwin.h"
@@ -52,6 +53,8 @@
 struct conn;
 struct txnlog;
 struct quorum;
+struct admin;
+struct metrics;
 
 struct server_stats {
     uint64_t packets_received;
@@ -70,6 +73,12 @@ struct server_stats {
     uint64_t spin_idle_us; /* windows that ran out with no input: CPU spent for nothing */
     uint64_t snapshots;
     double last_snapshot_s;
+    struct summary read_latency;   /* us, per read request (monitor.h) */
+    struct summary update_latency; /* us, per write request */
+    uint64_t fsync_slow;           /* fsyncs over fsync.warningthresholdms */
+    uint64_t fsyncs_seen;          /* txnlog batches already counted (monitor_note_fsync) */
+    struct summary fsync_time;     /* us, per log batch write + fdatasync */
+    struct summary snapshot_time;  /* us, per snapshot */
 };
 
 struct server {
@@ -97,6 +106,7 @@ struct server {
     uv_timer_t reaper_timer;
     uv_timer_t purge_timer;
     uv_signal_t sigterm, sigint;
+    uv_signal_t sighup;          /* re-reads zoo.cfg's log settings */
     int stopping;
     uint64_t client_reads;       /* reads from client sockets (server_run's spin) */
     int64_t start_ms;
@@ -111,6 +121,10 @@ struct server {
     int keep_win;
     uint64_t next_conn_uid;
     int64_t config_version;      /* of the membership (reconfig.h) */
+
+    /* operational interfaces (admin.h, metrics.h); NULL when off */
+    struct admin *admin;
+    struct metrics *metrics;
 };
 
 /*
@@ -128,6 +142,8 @@ int server_check_security(const struct zkd_config *cfg);
 void server_run(struct server *s);
 /* Begins a clean shutdown: stop accepting, fsync, flush replies, close all. */
 void server_stop(struct server *s);
+/* Applies logLevel (when set) and logFormat of `cfg` to the log (log.h). */
+void server_log_settings(const struct zkd_config *cfg);
 /* Frees what server_start allocated (after the loop has finished). */
 void server_free(struct server *s);
 

@@ -134,6 +134,14 @@ write_seeds("config", {
                 b"-Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc= "
                 b"-Djava.security.auth.login.config=/etc/zk/jaas.conf -Djute.maxbuffer=0x100000 "
                 b"-Dzookeeper.ssl.quorum.keyStore.location=/q.p12 -Dzookeeper.tickTime=1",
+    "operations": b"tickTime=2000\ndataDir=/tmp/zk\nclientPort=2181\nadmin.enableServer=true\n"
+                  b"admin.serverAddress=127.0.0.1\nadmin.serverPort=8080\n"
+                  b"admin.commandURL=/commands/\nadmin.idleTimeout=30000\n"
+                  b"metricsProvider.className=org.apache.zookeeper.metrics.prometheus."
+                  b"PrometheusMetricsProvider\nmetricsProvider.httpHost=0.0.0.0\n"
+                  b"metricsProvider.httpPort=7000\nmetricsProvider.exportJvmInfo=false\n"
+                  b"fsync.warningthresholdms=1000\nslowRequestThresholdMs=1000\n"
+                  b"logLevel=debug\nlogFormat=json\n",
 })
 
 # ---- fuzz_jaas: a JAAS file ----

@@ -1,0 +1,266 @@
+/*
+ * httpd.c - see httpd.h.  The HTTP thread and the loop meet in `struct
+ * httpd`: `mu` guards the queue, `closing` and every job's `done`.
+ */
+#include "httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define HTTPD_MAX_CONNECTIONS 64
+
+struct job {
+    struct httpd_req r;
+    int done;              /* guarded by httpd.mu */
+    struct job *next;
+};
+
+struct httpd {
+    struct MHD_Daemon *d;
+    uv_async_t async;      /* wakes the loop: jobs are queued */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;     /* a job is done */
+    struct job *head, *tail;
+    int closing;
+    int port;
+    char what[32];
+    const char *const *arg_names;
+    httpd_handler fn;
+    void *data;
+};
+
+/* ---- loop thread ---- */
+
+static void on_jobs(uv_async_t *a)
+{
+    struct httpd *h = a->data;
+    pthread_mutex_lock(&h->mu);
+    struct job *j = h->head;
+    h->head = h->tail = NULL;
+    pthread_mutex_unlock(&h->mu);
+    while (j) {
+        struct job *next = j->next; /* j belongs to its HTTP thread once done */
+        h->fn(&j->r, h->data);
+        pthread_mutex_lock(&h->mu);
+        j->done = 1;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        j = next;
+    }
+}
+
+/* ---- HTTP thread ---- */
+
+static void remote_text(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
+}
+
+/* Queues the job for the loop and waits until it is answered (or refused
+ * because the endpoint is stopping).  Returns 0 when answered. */
+static int run_on_loop(struct httpd *h, struct job *j)
+{
+    pthread_mutex_lock(&h->mu);
+    if (h->closing) {
+        pthread_mutex_unlock(&h->mu);
+        return -1;
+    }
+    if (h->tail)
+        h->tail->next = j;
+    else
+        h->head = j;
+    h->tail = j;
+    uv_async_send(&h->async);
+    while (!j->done)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    return j->r.status < 0 ? -1 : 0;
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *conn, int status, const char *ctype,
+                                   const void *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    static int headers_seen;
+    struct httpd *h = cls;
+    (void)version;
+    (void)upload;
+    if (!*con_cls) { /* first call: headers only */
+        *con_cls = &headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* a body: no command reads one, drop it */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct job j;
+    memset(&j, 0, sizeof j);
+    j.r.method = method;
+    j.r.path = url;
+    j.r.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    for (int i = 0; h->arg_names && h->arg_names[i] && i < HTTPD_MAX_ARGS; i++)
+        j.r.args[i] = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, h->arg_names[i]);
+    remote_text(conn, j.r.remote, sizeof j.r.remote);
+    jute_out_init(&j.r.body);
+    enum MHD_Result rc;
+    if (run_on_loop(h, &j)) {
+        static const char busy[] = "zkd is shutting down\n";
+        rc = send_answer(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", busy, sizeof busy - 1);
+    } else {
+        rc = send_answer(conn, j.r.status ? j.r.status : MHD_HTTP_OK,
+                         j.r.content_type ? j.r.content_type : "application/json", j.r.body.p,
+                         j.r.body.len);
+    }
+    jute_out_free(&j.r.body);
+    return rc;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct httpd *h = cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = 0;
+    log_debug("%s: %s", h->what, line);
+}
+
+/* ---- start / stop (loop thread) ---- */
+
+/* A listening socket on addr:port, or -1 with the reason logged.  zkd binds
+ * it itself (rather than libmicrohttpd) to log the exact error, as an
+ * operator needs it when the port is taken. */
+static int listen_socket(const char *what, const char *addr, int port, int *bound)
+{
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int rc = getaddrinfo(addr[0] ? addr : NULL, ps, &hints, &ai);
+    if (rc) {
+        log_error("%s: cannot resolve %s: %s; not started", what, addr, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+        log_error("%s: cannot listen on %s:%d: %s; zkd keeps serving clients without it", what,
+                  addr, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    *bound = port;
+    if (!getsockname(fd, (struct sockaddr *)&ss, &sl))
+        *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
+                          int idle_timeout_ms, const char *const *arg_names, httpd_handler fn,
+                          void *data)
+{
+    int bound = 0;
+    int fd = listen_socket(what, addr, port, &bound);
+    if (fd < 0)
+        return NULL;
+    struct httpd *h = zk_xcalloc(1, sizeof *h);
+    snprintf(h->what, sizeof h->what, "%s", what);
+    h->port = bound;
+    h->arg_names = arg_names;
+    h->fn = fn;
+    h->data = data;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    uv_async_init(loop, &h->async, on_jobs);
+    h->async.data = h;
+    unsigned idle_s = (unsigned)((idle_timeout_ms + 999) / 1000);
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                            on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_CONNECTION_TIMEOUT, idle_s ? idle_s : 1u,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+    if (!h->d) {
+        log_error("%s: cannot start the HTTP server on %s:%d; zkd keeps serving clients without it",
+                  what, addr, bound);
+        close(fd);
+        h->closing = 1;
+        httpd_stop(h);
+        return NULL;
+    }
+    log_info("%s listening on %s:%d", what, addr, bound);
+    return h;
+}
+
+int httpd_port(const struct httpd *h)
+{
+    return h->port;
+}
+
+static void on_closed(uv_handle_t *a)
+{
+    struct httpd *h = a->data;
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+void httpd_stop(struct httpd *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->closing = 1;
+    for (struct job *j = h->head; j; j = j->next) {
+        j->r.status = -1; /* refused: the HTTP thread answers 503 */
+        j->done = 1;
+    }
+    h->head = h->tail = NULL;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    if (h->d)
+        MHD_stop_daemon(h->d); /* joins the HTTP thread, closes its sockets */
+    h->d = NULL;
+    uv_close((uv_handle_t *)&h->async, on_closed);
+}

@@ -1,0 +1,65 @@
+/*
+ * httpd.h - a small HTTP endpoint for zkd's operational interfaces (the
+ * AdminServer, the Prometheus /metrics endpoint), on GNU libmicrohttpd.
+ *
+ * THREADS.  libmicrohttpd parses HTTP in its own thread, so a slow or hostile
+ * HTTP client never stalls the request path.  Answers, though, are built from
+ * server state that only the loop thread may touch; so the HTTP thread hands
+ * each complete request to the loop (a queue and a uv_async_t), and waits on a
+ * condition variable until the loop's handler has filled in the response.
+ * The loop runs the handler between two batches of client I/O, as it would
+ * any timer: no lock is held while server state is read, and the request
+ * path pays nothing when nobody asks.
+ *
+ * SHUTDOWN.  httpd_stop (loop thread) answers every queued request with 503,
+ * refuses new ones, then stops libmicrohttpd, which joins its thread: the
+ * HTTP thread never waits for a loop that is no longer running.
+ *
+ * LIMITS.  Request bodies are read and dropped (no command takes one yet);
+ * libmicrohttpd bounds header size (answering 431/413 itself), connections
+ * (64) and idle time (the `idle_timeout_ms` given, rounded up to seconds).
+ */
+#ifndef ZKD_HTTPD_H
+#define ZKD_HTTPD_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "zk/jute.h"
+
+#define HTTPD_MAX_ARGS 4
+
+/* One request, as the loop-thread handler sees it. */
+struct httpd_req {
+    const char *method;   /* "GET", "POST", ... */
+    const char *path;     /* URL path without the query string */
+    const char *auth;     /* Authorization header, or NULL */
+    const char *args[HTTPD_MAX_ARGS]; /* values of the endpoint's query arguments, by
+                                       * position in its `arg_names`; NULL if absent */
+    char remote[64];      /* client IP address, as text */
+    /* filled in by the handler: */
+    int status;           /* HTTP status; 200 when left 0 */
+    const char *content_type;
+    struct jute_out body;
+};
+
+typedef void (*httpd_handler)(struct httpd_req *r, void *data);
+
+struct httpd;
+
+/*
+ * Listens on addr:port and serves every request with `fn(r, data)` on the
+ * loop thread.  `arg_names` (NULL-terminated, at most HTTPD_MAX_ARGS, or NULL)
+ * names the query arguments passed in r->args.  `what` names the endpoint in
+ * log lines.  Returns the
+ * endpoint, or NULL with the reason logged (e.g. the port is taken).
+ */
+struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
+                          int idle_timeout_ms, const char *const *arg_names, httpd_handler fn,
+                          void *data);
+/* The port it listens on (the one chosen by the kernel when 0 was asked). */
+int httpd_port(const struct httpd *h);
+/* Stops serving and frees `h` once its handles are closed (loop thread). */
+void httpd_stop(struct httpd *h);
+
+#endif
