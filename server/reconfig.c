@@ -234,21 +234,28 @@ void reconfig_request(struct server *s, struct conn *c, int32_t xid, struct jute
     int rc = 0;
     struct znode *node = config_node(s);
     struct member_list l;
+    /* The checks in the order of Apache's PrepRequestProcessor: disabled, no
+     * ensemble (its standalone server is no leader: UNIMPLEMENTED, a code
+     * every client knows), in progress, version, the request's own syntax,
+     * quorum, and only then the ACL of /zookeeper/config. */
     if (in->err)
         rc = ZK_MARSHALLINGERROR;
-    else if (!s->q || !s->cfg.reconfig_enabled)
+    else if (!s->cfg.reconfig_enabled)
         rc = ZK_RECONFIGDISABLED;
+    else if (!s->q)
+        rc = ZK_UNIMPLEMENTED;
     else if (!quorum_is_leader(s->q) || !node)
         rc = ZK_SYSTEMERROR;
-    else if (acl_check(acl_get(tree_acls(s->db.tree), node->acl), ZK_PERM_WRITE, &c->auth))
-        rc = ZK_NOAUTH;
     else if (quorum_reconfig_pending(s->q))
         rc = ZK_RECONFIGINPROGRESS;
     else if (cur != -1 && cur != s->config_version)
         rc = ZK_BADVERSION;
-    else if (!(rc = requested(s, joining, leaving, members, &l)) &&
-             !quorum_new_config_ok(s->q, l.v, l.n))
+    else if ((rc = requested(s, joining, leaving, members, &l)))
+        ;
+    else if (!quorum_new_config_ok(s->q, l.v, l.n))
         rc = ZK_NEWCONFIGNOQUORUM;
+    else if (acl_check(acl_get(tree_acls(s->db.tree), node->acl), ZK_PERM_WRITE, &c->auth))
+        rc = ZK_NOAUTH;
     if (rc) {
         conn_reply_header(c, xid, s->db.last_zxid, rc, s->db.last_zxid);
         return;

@@ -629,6 +629,25 @@ def scenario(fn=None, fresh=False):
     return reg(fn) if fn else reg
 
 
+def raw_reconfig(client, joining=None, leaving=None, members=None, config_id=-1):
+    body = w_str(joining) + w_str(leaving) + w_str(members) + long_struct.pack(config_id)
+    return raw_call(client, 16, body, decode=lambda b, o: True)
+
+
+@scenario
+def sc_reconfig_on_a_standalone_server(ctx):
+    """reconfig where no ensemble exists: each request on its own session, since a
+    client that does not know the answer's code may drop its connection."""
+    for i, (label, kw) in enumerate((
+            ("add a member", dict(joining="server.9=127.0.0.1:2888:3888:participant;2181")),
+            ("malformed joining", dict(joining="server.x=nonsense")),
+            ("remove a member", dict(leaving="1")),
+            ("new membership", dict(members="server.1=127.0.0.1:2888:3888;2181")),
+            ("stale config id", dict(joining="server.9=127.0.0.1:2888:3888;2181", config_id=12345)))):
+        c = ctx.client("R%d" % i)
+        ctx.step("reconfig " + label, raw_reconfig, c, **kw)
+
+
 @scenario(fresh=True)
 def sc_fresh_root(ctx):
     """A new server's tree: /, /zookeeper, /zookeeper/quota, /zookeeper/config."""
@@ -1365,3 +1384,13 @@ def test_diff(request, server, name):
         pytest.fail("reference run of %r against Apache aborted, nothing to compare:\n%s" % (
             name, ref.text()), pytrace=False)
     compare(ref, t)
+
+
+def test_diff_reconfig_enabled_on_a_standalone_server(server_factory):
+    """reconfigEnabled=true without an ensemble: Apache answers UNIMPLEMENTED
+    (its standalone server is no LeaderZooKeeperServer), after the disabled check."""
+    name = "reconfig_on_a_standalone_server"
+    ref = run_scenario(server_factory("apache", cfg={"reconfigEnabled": "true"}), name)
+    assert not ref.aborted, ref.text()
+    got = run_scenario(server_factory("zkd", cfg={"reconfigEnabled": "true"}), name)
+    compare(ref, got)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoAuthError, NotReadOnlyCallError
+from kazoo.exceptions import BadArgumentsError, NoAuthError, NotReadOnlyCallError
 
 from tests.conftest import stop_kazoo
 from tests.lib import servers as S
@@ -101,6 +101,9 @@ def test_reconfig_adds_a_joined_server_and_removes_one(ensembles, kz):
     # Only the super user may reconfigure; a stale curConfigId is refused.
     with pytest.raises(NoAuthError):
         kz(ens.hosts).reconfig(joining=None, leaving="4", new_members=None)
+    # As Apache: a malformed request is BADARGUMENTS before any permission check.
+    with pytest.raises(BadArgumentsError):
+        kz(ens.hosts).reconfig(joining="server.5=nonsense", leaving=None, new_members=None)
     with pytest.raises(Exception) as e:
         admin.reconfig(joining=None, leaving="4", new_members=None, from_config=1)
     assert "BadVersion" in type(e.value).__name__
