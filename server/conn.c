@@ -520,9 +520,10 @@ void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, i
     conn_frame_end(c, conn_reply_begin(c, xid, zxid, err), tag, xid);
 }
 
-void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t tag)
+void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t zxid,
+                    int64_t tag)
 {
-    size_t at = conn_reply_begin(c, ZK_XID_NOTIFICATION, -1, 0);
+    size_t at = conn_reply_begin(c, ZK_XID_NOTIFICATION, zxid, 0);
     jute_put_int(&c->out, type);
     jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);
     jute_put_buffer(&c->out, path, (int32_t)len);
@@ -538,7 +539,7 @@ void conn_watch_event(struct watch_owner *owner, int32_t type, const char *path,
      * identities its connection has now; the watch is used up either way. */
     if (acl_check(acl, ZK_PERM_READ, &c->auth) != 0)
         return;
-    conn_put_event(c, type, path, strlen(path), zxid);
+    conn_put_event(c, type, path, strlen(path), zxid, zxid);
     (void)data;
 }
 

@@ -129,8 +129,11 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid);
 size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err);
 /* Convenience: a frame with just a ReplyHeader. */
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag);
-/* Queues a watch notification (WatcherEvent `type` on `path`), gated on `tag`. */
-void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t tag);
+/* Queues a watch notification (WatcherEvent `type` on `path`), gated on `tag`.
+ * Its ReplyHeader carries `zxid`: the transaction that fired it, as Apache
+ * 3.9 sends (ZOOKEEPER-4655; 3.8 sent -1, which clients ignore), or -1. */
+void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t zxid,
+                    int64_t tag);
 
 /* The state machine's hooks (db.h): a watch of the connection embedding
  * `owner` fired (queues the notification, gated on `zxid`, if the

@@ -401,7 +401,8 @@ static void reply_multiread(struct server *s, struct conn *c, int32_t xid, struc
 
 static void event_now(struct server *s, struct conn *c, int32_t type, struct zk_slice path)
 {
-    conn_put_event(c, type, path.p, (size_t)path.len, s->db.last_zxid);
+    /* Changes made while the client was away: no one transaction fired it. */
+    conn_put_event(c, type, path.p, (size_t)path.len, -1, s->db.last_zxid);
 }
 
 /* Apache's DataTree.addWatch and setWatches put a persistent or recursive

@@ -107,3 +107,24 @@ def test_global_outstanding_limit_stops_reading_until_the_log_catches_up(server_
     roomy = server_factory("zkd")  # default 1000: 500 in flight never reach it
     _flood_creates(roomy, 500)
     assert _mntr(roomy, "zk_throttled_connections") == 0
+
+
+def test_watch_notification_carries_the_zxid_that_fired_it(server_factory):
+    """As Apache 3.9 (ZOOKEEPER-4655): the notification's ReplyHeader holds the
+    zxid of the transaction that fired it (3.8 sent -1, which clients ignore)."""
+    from tests.lib.rawzk import Reader
+    srv = server_factory("zkd")
+    w = RawSession(srv.port)
+    c = RawSession(srv.port)
+    assert w.exists("/fired", watch=True) != 0
+    assert c.create("/fired")[0] == 0
+    created = c.last_zxid
+    assert c.set("/fired", b"v") == 0
+    r = Reader(w._recv())
+    assert (r.int(), r.long(), r.int()) == (-1, created, 0)
+    assert (r.int(), r.int(), r.str()) == (1, 3, "/fired")  # NodeCreated, SyncConnected
+    w.get("/fired", watch=True)
+    assert c.set("/fired", b"w") == 0
+    r = Reader(w._recv())
+    assert (r.int(), r.long(), r.int()) == (-1, c.last_zxid, 0)
+    assert r.int() == 3  # NodeDataChanged
