@@ -15,6 +15,8 @@ PACKAGES=(
   build-essential cmake pkg-config openssl
   libuv1-dev libssl-dev libsasl2-dev libsasl2-modules sasl2-bin
   libfuse3-dev fuse3 libedit-dev
+  # Apache ZooKeeper's snapshot format: Adler-32 and .gz (zlib), .snappy
+  zlib1g-dev libsnappy-dev
   # fuzzing / sanitizer builds with clang
   clang libclang-rt-14-dev
   # reference server (Apache ZooKeeper 3.8, with Java) and its C client

@@ -162,6 +162,8 @@ int apply_op(struct db *db, const struct txn *t, const struct txn_op *op, int64_
         return apply_setdata(db, t, op, zxid, j);
     case ZK_OP_SETACL:
         return apply_setacl(db, op, j);
+    case ZK_OP_CHECK: /* logged inside a multi by Apache; changes nothing */
+        return 0;
     default:
         return ZK_BADARGUMENTS;
     }

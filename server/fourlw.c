@@ -396,8 +396,8 @@ void fourlw_run(struct server *s, struct conn *c, const uint8_t *p)
         dump(s, &o);
     } else if (!strcmp(cmd, "dirs")) {
         outf(&o, "datadir_size: %lld\nlogdir_size: %lld\n",
-             (long long)dir_bytes(s->cfg.data_dir, "snapshot."),
-             (long long)dir_bytes(s->cfg.data_log_dir, "log."));
+             (long long)dir_bytes(s->snap_dir, "snapshot."),
+             (long long)dir_bytes(s->log_dir, "log."));
     } else if (!strcmp(cmd, "isro")) {
         outf(&o, "%s", s->q && !quorum_serving(s->q) && s->cfg.readonly_mode ? "ro" : "rw");
     } else {

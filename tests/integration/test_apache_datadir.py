@@ -1,0 +1,286 @@
+"""Drop-in for an Apache ZooKeeper deployment: its data directory, both ways (issue 12).
+
+zkd's on-disk format is Apache ZooKeeper's (dataDir/version-2, FileSnap snapshots,
+FileTxnLog logs).  These tests build a tree with the real Apache 3.8 from Debian, stop it,
+start zkd on the same dataDir and compare everything a client can see (data, every Stat
+field, ACLs, children) node by node; then write more through zkd, stop it, start Apache on
+the dataDir and compare again.  Apache is run with a small snapCount, so it snapshots while
+the writes go on: its snapshots are fuzzy and zkd must replay the log onto them as Apache
+does.
+
+The corrupt-input tests damage zkd's own files and check that zkd either recovers what
+the files really hold or refuses to start with a message saying what to do, never
+starting empty over data.
+"""
+import glob
+import os
+import shutil
+import signal
+
+import pytest
+
+kazoo = pytest.importorskip("kazoo")
+
+from kazoo.client import KazooClient  # noqa: E402
+from kazoo.security import ACL, Id, make_digest_acl  # noqa: E402
+
+from tests.conftest import stop_kazoo  # noqa: E402
+from tests.integration.test_diff_ops import CONTAINER, raw_create  # noqa: E402
+from tests.lib import servers as S  # noqa: E402
+from tests.lib.waiting import wait_until  # noqa: E402
+
+TREE_NODES = 10000
+
+# Small snapCount: several fuzzy snapshots while the tree is built.
+CFG = {"extendedTypesEnabled": "true", "snapCount": "3000",
+       # no container/TTL reaping while the test compares
+       "znode.container.checkIntervalMs": "3600000"}
+
+
+def read_tree(zk, path="/", out=None):
+    """Every node under `path`: data, Stat, ACL and sorted children."""
+    out = {} if out is None else out
+    data, stat = zk.get(path)
+    acls, _ = zk.get_acls(path)
+    kids = sorted(zk.get_children(path))
+    out[path] = (data, tuple(stat), tuple((a.perms, a.id.scheme, a.id.id) for a in acls), kids)
+    for k in kids:
+        read_tree(zk, (path.rstrip("/") + "/" + k), out)
+    return out
+
+
+def compare(want, got, what):
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    assert not missing and not extra, "%s: missing %s, extra %s" % (what, missing[:10], extra[:10])
+    bad = [p for p in want if want[p] != got[p]]
+    assert not bad, "%s: %d nodes differ, e.g. %s:\n want %r\n got  %r" % (
+        what, len(bad), bad[0], want[bad[0]], got[bad[0]])
+
+
+def client(srv, **kw):
+    zk = KazooClient(hosts=srv.hosts, timeout=30, **kw)
+    zk.start(timeout=30)
+    return zk
+
+
+def build_tree(zk):
+    """The Apache-built tree: every node type, ACL variety, multi, cversion gaps."""
+    digest = make_digest_acl("alice", "secret", all=True)
+    ip = ACL(31, Id("ip", "127.0.0.1"))
+    zk.create("/app", b"root of the app")
+    zk.create("/app/acl-digest", b"d", acl=[digest])
+    zk.create("/app/acl-ip", b"i", acl=[ip, ACL(1, Id("world", "anyone"))])
+    zk.create("/app/nodata", None)
+    zk.create("/app/empty", b"")
+    raw_create(zk, "/app/container", b"c", flags=CONTAINER)
+    zk.create("/app/container/kid", b"k")
+    raw_create(zk, "/app/ttl", b"t", flags=5, ttl=3600000)
+    raw_create(zk, "/app/ttlseq-", b"s", flags=6, ttl=3600000)
+    for i in range(5):
+        zk.create("/app/seq-", b"%d" % i, sequence=True)
+    # deletes that leave cversion gaps
+    for i in range(6):
+        zk.create("/app/gaps/n%d" % i, b"", makepath=True)
+    for i in (1, 3, 4):
+        zk.delete("/app/gaps/n%d" % i)
+    zk.set("/app", b"changed", version=0)
+    zk.set_acls("/app/empty", [ACL(31, Id("world", "anyone"))])
+    # 10,000 nodes through multi, 100 per transaction
+    zk.create("/bulk", b"")
+    for b in range(TREE_NODES // 100):
+        t = zk.transaction()
+        t.create("/bulk/b%03d" % b, b"batch")
+        for i in range(99):
+            t.create("/bulk/b%03d-%02d" % (b, i), b"x" * (i % 7))
+        assert all(not isinstance(r, Exception) for r in t.commit())
+    t = zk.transaction()
+    t.check("/bulk", 0)
+    t.delete("/bulk/b000-00")
+    t.set_data("/bulk/b000-01", b"multi-set")
+    t.create("/bulk/from-multi", b"m")
+    assert all(not isinstance(r, Exception) for r in t.commit())
+
+
+def open_session_with_ephemerals(srv):
+    """A session that stays open across the switch, owning ephemerals."""
+    zk = client(srv)
+    zk.create("/app/eph", b"e", ephemeral=True)
+    zk.create("/app/ephseq-", b"e", ephemeral=True, sequence=True)
+    return zk
+
+
+def abandon(zk):
+    """Lets a client go without closing its session (the server is already down)."""
+    try:
+        zk.stop()
+    finally:
+        zk.close()
+
+
+def test_apache_to_zkd_and_back(server_factory):
+    apache = server_factory("apache", cfg=CFG)
+    workdir = apache.workdir
+    zk = client(apache)
+    build_tree(zk)
+    holder = open_session_with_ephemerals(apache)
+    want = read_tree(zk)
+    stop_kazoo(zk)
+    apache.stop()
+    abandon(holder)
+    snaps = glob.glob(os.path.join(apache.data_dir, "version-2", "snapshot.*"))
+    logs = glob.glob(os.path.join(apache.data_dir, "version-2", "log.*"))
+    assert len(snaps) >= 2 and logs, (snaps, logs)  # fuzzy snapshots were taken while writing
+
+    # zkd on Apache's dataDir: everything as Apache left it, the open session's ephemerals too.
+    zkd = S.Zkd(workdir, port=apache.port, cfg=CFG)
+    try:
+        zkd.start()
+        zk = client(zkd)
+        got = read_tree(zk)
+        compare(want, got, "zkd after Apache")
+        owners = {want[p][1][7] for p in want if p.startswith("/app/eph")}
+        assert len(owners) == 1 and 0 not in owners
+        # write more through zkd
+        zk.create("/zkd", b"written by zkd")
+        for i in range(300):
+            zk.create("/zkd/n-", b"%d" % i, sequence=True)
+        zk.delete("/bulk/b001-05")
+        zk.set("/app/acl-ip", b"new", version=0)
+        zk.set_acls("/app/nodata", [make_digest_acl("bob", "pw", read=True)])
+        raw_create(zk, "/zkd/container", b"", flags=CONTAINER)
+        zk.create("/zkd/container/c", b"")
+        raw_create(zk, "/zkd/ttl", b"", flags=5, ttl=7200000)
+        t = zk.transaction()
+        t.create("/zkd/m1", b"1")
+        t.delete("/app/gaps/n5")
+        assert all(not isinstance(r, Exception) for r in t.commit())
+        want2 = read_tree(zk)
+        stop_kazoo(zk)
+        zkd.stop()
+    finally:
+        zkd.close()
+
+    # ...and back: Apache on zkd's dataDir sees exactly what zkd had.
+    apache.start()
+    zk = client(apache)
+    got2 = read_tree(zk)
+    stop_kazoo(zk)
+    # The holder session may have expired meanwhile on Apache's clock only if its
+    # timeout passed; both servers restart session timers, so its ephemerals stay.
+    compare(want2, got2, "Apache after zkd")
+
+
+def data_v2(srv):
+    return os.path.join(srv.data_dir, "version-2")
+
+
+def test_zkd_writes_apache_names_and_snapshot_zero(server_factory):
+    zkd = server_factory("zkd")
+    v2 = data_v2(zkd)
+    # Apache writes snapshot.0 on a first start; so does zkd (Apache refuses logs without one).
+    assert os.path.exists(os.path.join(v2, "snapshot.0"))
+    zk = client(zkd)
+    zk.create("/a", b"1")
+    stop_kazoo(zk)
+    zkd.stop()
+    names = sorted(os.listdir(v2))
+    assert "snapshot.0" in names and any(n.startswith("log.") for n in names), names
+    assert all(n == n.lower() for n in names)
+    with open(os.path.join(v2, [n for n in names if n.startswith("log.")][0]), "rb") as f:
+        assert f.read(16) == b"ZKLG\0\0\0\x02" + b"\0" * 8
+    with open(os.path.join(v2, "snapshot.0"), "rb") as f:
+        assert f.read(16) == b"ZKSN\0\0\0\x02" + b"\xff" * 8
+
+
+def start_fails(srv):
+    try:
+        srv.start(timeout=20)
+    except S.ServerError:
+        return srv.log_tail(60)
+    raise AssertionError("zkd started over data it cannot read:\n" + srv.log_tail(60))
+
+
+def test_corrupt_newest_snapshot_falls_back_to_older(server_factory):
+    zkd = server_factory("zkd", cfg={"snapCount": "100"})
+    zk = client(zkd)
+    for i in range(500):
+        zk.create("/n%03d" % i, b"v")
+    want = read_tree(zk)
+    stop_kazoo(zk)
+    zkd.stop()
+    snaps = sorted(glob.glob(os.path.join(data_v2(zkd), "snapshot.*")),
+                   key=lambda p: int(p.rsplit(".", 1)[1], 16))
+    assert len(snaps) >= 2
+    with open(snaps[-1], "r+b") as f:  # flip a byte in the middle of the newest
+        f.seek(os.path.getsize(snaps[-1]) // 2)
+        b = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([b[0] ^ 0x5A]))
+    zkd.start()
+    zk = client(zkd)
+    compare(want, read_tree(zk), "after falling back to an older snapshot")
+    stop_kazoo(zk)
+    assert os.path.exists(snaps[-1] + ".corrupt")
+
+
+def test_refuses_when_no_snapshot_is_readable(server_factory):
+    zkd = server_factory("zkd")
+    zk = client(zkd)
+    zk.create("/keep", b"me")
+    stop_kazoo(zk)
+    zkd.stop()
+    for p in glob.glob(os.path.join(data_v2(zkd), "snapshot.*")):
+        with open(p, "r+b") as f:
+            f.truncate(os.path.getsize(p) - 3)
+    log = start_fails(zkd)
+    assert "none of the" in log and "not starting" in log
+
+
+def test_refuses_old_zkd_format_with_advice(server_factory):
+    zkd = server_factory("zkd", start=False)
+    os.makedirs(zkd.data_dir)
+    with open(os.path.join(zkd.data_dir, "snapshot.0000000000000005"), "wb") as f:
+        f.write(b"ZKSNAP01" + b"\0" * 24)
+    log = start_fails(zkd)
+    assert "earlier storage format" in log and "move the old" in log
+    assert not os.path.exists(os.path.join(zkd.data_dir, "version-2", "snapshot.0"))
+
+
+def test_refuses_unknown_snapshot_version(server_factory):
+    zkd = server_factory("zkd")
+    zkd.stop()
+    snap = os.path.join(data_v2(zkd), "snapshot.0")
+    with open(snap, "r+b") as f:
+        f.seek(4)
+        f.write(b"\0\0\0\x03")
+    log = start_fails(zkd)
+    assert "format version 3" in log
+
+
+def test_log_gap_stops_replay_before_the_hole(server_factory):
+    """A log file missing in the middle: what follows the hole is never applied."""
+    zkd = server_factory("zkd", cfg={"snapCount": "1000000"})
+    zk = client(zkd)
+    zk.create("/a", b"")
+    stop_kazoo(zk)
+    zkd.stop()
+    zkd.start()
+    zk = client(zkd)
+    zk.create("/b", b"")
+    stop_kazoo(zk)
+    zkd.stop()
+    zkd.start()
+    zk = client(zkd)
+    zk.create("/c", b"")
+    stop_kazoo(zk)
+    zkd.stop()
+    logs = sorted(glob.glob(os.path.join(data_v2(zkd), "log.*")),
+                  key=lambda p: int(p.rsplit(".", 1)[1], 16))
+    assert len(logs) == 3, logs
+    os.unlink(logs[1])
+    zkd.start()
+    zk = client(zkd)
+    assert zk.exists("/a") and not zk.exists("/b") and not zk.exists("/c")
+    stop_kazoo(zk)
+    assert os.path.exists(logs[2] + ".corrupt")
