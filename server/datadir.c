@@ -120,9 +120,9 @@ int datadir_version_dir(const char *base, char *out, size_t size)
     int n = snprintf(out, size, "%s/%s", base, DATADIR_VERSION_DIR);
     if (n < 0 || (size_t)n >= size)
         return -ENAMETOOLONG;
-    if (mkdir(out, 0755) && errno != EEXIST)
-        return -errno;
-    return 0;
+    if (mkdir(out, 0755) == 0)
+        return datadir_fsync(base); /* the new entry must survive a power cut */
+    return errno == EEXIST ? 0 : -errno;
 }
 
 /* True for `<prefix><exactly 16 hex>`: zkd's names before version-2. */
