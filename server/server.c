@@ -544,6 +544,11 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     }
     if (open_dirs(s))
         return -1;
+    if (snapshot_set_compression(cfg->snapshot_compression)) {
+        log_error("unknown snapshot.compression.method '%s'", cfg->snapshot_compression);
+        return -1;
+    }
+    txnlog_set_prealloc((int64_t)cfg->pre_alloc_kb << 10);
     uint8_t secret[32];
     if (load_secret(s, secret)) {
         log_error("cannot read or create %s", s->secret_path);

@@ -48,7 +48,7 @@
  * A file is started by the first record after txnlog_open() or
  * txnlog_roll(): created, preallocated, and then the directory is fsync'd,
  * so the name is durable before any record in it is reported durable.
- * Preallocation uses fallocate() in PREALLOC_CHUNK steps: the file's size
+ * Preallocation uses fallocate() in preAllocSize steps (64 MiB): the file's size
  * changes once per chunk, not once per batch, so the fdatasync() of a batch
  * has no size update to journal (on ext4 it still records the conversion of
  * the unwritten extents it wrote into, which is cheaper).  A file system
@@ -116,7 +116,7 @@
 #define REC_HDR 12                  /* long checksum, int len */
 #define EOR 0x42                    /* Apache's end-of-record byte ('B') */
 #define MAX_RECORD (256u << 20)     /* far above any jute.maxbuffer in use */
-#define PREALLOC_CHUNK ((off_t)64 << 20)
+static off_t prealloc_chunk = (off_t)64 << 20; /* txnlog_set_prealloc */
 #define KEEP_BUFFER ((size_t)16 << 20) /* a bigger batch buffer is freed after use */
 #define READ_BUFFER (1u << 20)
 #define ZERO_SCAN (64u << 10)
@@ -217,7 +217,7 @@ static void file_reserve(struct txnlog *log, off_t end)
 {
     if (!log->prealloc || log->no_fallocate || end <= log->alloc_end)
         return;
-    off_t want = (end + PREALLOC_CHUNK - 1) / PREALLOC_CHUNK * PREALLOC_CHUNK;
+    off_t want = (end + prealloc_chunk - 1) / prealloc_chunk * prealloc_chunk;
     int rc;
     while ((rc = fallocate(log->fd, 0, log->alloc_end, want - log->alloc_end)) && errno == EINTR)
         ;
@@ -501,6 +501,12 @@ void txnlog_flush(struct txnlog *log)
 size_t txnlog_pending(const struct txnlog *log) { return log->fill.records + log->inflight; }
 
 void txnlog_roll(struct txnlog *log) { log->roll = 1; }
+
+void txnlog_set_prealloc(int64_t bytes)
+{
+    if (bytes >= 4096)
+        prealloc_chunk = (off_t)bytes;
+}
 
 static void free_log(uv_handle_t *h)
 {

@@ -69,6 +69,10 @@ void txnlog_flush(struct txnlog *log);
 /* Number of records appended but not yet reported durable. */
 size_t txnlog_pending(const struct txnlog *log);
 
+/* Sets the preallocation step (preAllocSize; 64 MiB by default, at least
+ * 4 KiB) for files started from now on.  Before txnlog_open. */
+void txnlog_set_prealloc(int64_t bytes);
+
 /* Makes the next appended record start a new file (used after a snapshot so
  * purging can drop whole files). */
 void txnlog_roll(struct txnlog *log);

@@ -413,3 +413,42 @@ def test_fuzzy_snapshot_missing_part_of_a_multi(server_factory):
     zk = client(zkd)
     compare(want, read_tree(zk), "multi replayed onto a snapshot holding half of it")
     stop_kazoo(zk)
+
+
+@pytest.mark.parametrize("method", ["gz", "snappy"])
+def test_compressed_snapshots_both_ways(server_factory, method):
+    """snapshot.compression.method: Apache's .gz / .snappy (snappy-java framing) snapshots
+    load in zkd, and zkd's load in Apache."""
+    cfg = dict(CFG, **{"snapshot.compression.method": method, "snapCount": "10"})
+    apache = server_factory("apache", cfg=cfg)
+    zk = client(apache)
+    for i in range(60):
+        zk.create("/c%02d" % i, b"v" * i)
+    want = read_tree(zk)
+    stop_kazoo(zk)
+    apache.stop()
+    v2 = data_v2(apache)
+    assert glob.glob(os.path.join(v2, "snapshot.*." + method))
+    zkd = S.Zkd(apache.workdir, port=apache.port, cfg=cfg)
+    try:
+        zkd.start()
+        zk = client(zkd)
+        compare(want, read_tree(zk), "zkd on Apache's %s snapshots" % method)
+        for i in range(60):
+            zk.set("/c%02d" % i, b"w")
+        want = read_tree(zk)
+        stop_kazoo(zk)
+        zkd.stop()
+    finally:
+        zkd.close()
+    assert "snapshot 0x" in open(zkd.log_path, errors="replace").read()
+    # Only zkd's snapshots are left for Apache to start from.
+    ours = by_zxid(glob.glob(os.path.join(v2, "snapshot.*." + method)))[-1]
+    for p in glob.glob(os.path.join(v2, "snapshot.*")):
+        if p != ours:
+            os.unlink(p)
+    apache.start()
+    zk = client(apache)
+    compare(want, read_tree(zk), "Apache on zkd's %s snapshot" % method)
+    stop_kazoo(zk)
+    assert "Reading snapshot " + ours in open(apache.zk_log_path, errors="replace").read()
