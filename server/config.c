@@ -615,12 +615,11 @@ static const struct key_spec keys[] = {
     INT_KEY("znode.container.maxPerMinute", container_max_per_minute, 1, INT_MAX),
     BOOL_KEY("extendedTypesEnabled", extended_types_enabled),
     BOOL_KEY("readonlymode.enabled", readonly_mode),
-    /* Storage: Apache's system properties zookeeper.snapshot.compression.method,
-     * zookeeper.preAllocSize (KiB) and zookeeper.digest.enabled.  zkd reads
-     * Apache's digests and writes none (Apache accepts files without them). */
+    /* Storage: Apache's system properties zookeeper.snapshot.compression.method
+     * and zookeeper.preAllocSize (KiB).  (digest.enabled is ignored below: zkd
+     * reads Apache's digests and writes none, which Apache accepts.) */
     FN_KEY("snapshot.compression.method", h_compression),
     INT_KEY("preAllocSize", pre_alloc_kb, 1, INT_MAX / 1024),
-    IGNORED("digest.enabled"),
     /* Cluster options. */
     INT_KEY("initLimit", init_limit, 0, INT_MAX),
     INT_KEY("syncLimit", sync_limit, 0, INT_MAX),

@@ -710,6 +710,21 @@ int snapshot_load_buffer(const void *p, size_t len, snapshot_load_cb cb, void *d
     return rc < 0 ? rc : rc == SNAP_VALID ? 0 : -EINVAL;
 }
 
+int snapshot_load_file(const char *path, snapshot_load_cb cb, void *data,
+                       struct snapshot_info *info, const char **why, size_t *at)
+{
+    struct candidate c = {0};
+    snprintf(c.path, sizeof c.path, "%s", path);
+    *info = (struct snapshot_info){.digest_zxid = -1, .last_processed_zxid = -1};
+    int rc = open_candidate(&c);
+    if (rc == 0)
+        rc = load_stream(&c, cb, data, info);
+    close_candidate(&c);
+    *why = c.why;
+    *at = c.at;
+    return rc < 0 ? rc : rc == SNAP_VALID ? 0 : -EINVAL;
+}
+
 /* Moves a damaged candidate aside so it is never tried again. */
 static void set_aside(const struct candidate *c)
 {

@@ -102,6 +102,13 @@ int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset,
 int snapshot_load_buffer(const void *p, size_t len, snapshot_load_cb cb, void *data,
                          struct snapshot_info *info);
 
+/* Loads one snapshot file (plain, .gz or .snappy by its name) and changes
+ * nothing on disk (tools: zkd snapshot-dump, verify-datadir).  OUT: *why and
+ * *at, what is wrong and where, when it is damaged.  Returns 0, -EINVAL if
+ * damaged, -EPROTO for an unknown version, or -errno. */
+int snapshot_load_file(const char *path, snapshot_load_cb cb, void *data,
+                       struct snapshot_info *info, const char **why, size_t *at);
+
 /* Keeps the newest `retain` snapshots (at least 3, whatever `retain` says),
  * deletes older ones; `*.corrupt` files are left for the operator.
  * OUT: *oldest_kept_zxid (or -1).  Returns the number of files removed, or

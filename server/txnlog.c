@@ -855,6 +855,25 @@ int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data
     return rc;
 }
 
+int txnlog_scan_file(const char *path, txnlog_replay_cb cb, void *data, const char **why,
+                     int64_t *at)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    struct datafile file = {0};
+    if (strncmp(base, "log.", 4))
+        return -EINVAL;
+    file.zxid = (int64_t)strtoull(base + 4, NULL, 16);
+    snprintf(file.name, sizeof file.name, "%s", base);
+    struct replay r = {.from = -1, .cb = cb, .data = data, .last = -1};
+    struct tear t = {0};
+    int rc = replay_file(&r, &file, path, &t);
+    free(r.buf);
+    *why = t.why;
+    *at = (int64_t)t.at;
+    return rc;
+}
+
 int txnlog_purge(const char *dir, int64_t upto)
 {
     struct datafile *files;

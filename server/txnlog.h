@@ -103,6 +103,14 @@ typedef int (*txnlog_replay_cb)(int64_t zxid, const void *rec, size_t len, void 
 int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data,
                   int64_t *last_zxid);
 
+/* Reads one log file, read-only (tools: zkd log-dump, verify-datadir): calls
+ * `cb` for each valid record in order, until the end of data or the first
+ * record that is damaged or out of place.  OUT: *why (NULL at a clean end)
+ * and *at, its offset.  Returns 0, the callback's non-zero value, -EPROTO
+ * for an unknown version, or -errno. */
+int txnlog_scan_file(const char *path, txnlog_replay_cb cb, void *data, const char **why,
+                     int64_t *at);
+
 /* Deletes log files whose records all have zxid <= `upto` and that are not
  * needed to replay from `upto` (keeps the file containing upto+1, and always
  * the newest file).  Returns the number of files removed, or -errno if the

@@ -13,8 +13,10 @@ the files really hold or refuses to start with a message saying what to do, neve
 starting empty over data.
 """
 import glob
+import json
 import os
 import struct
+import subprocess
 import zlib
 
 import pytest
@@ -27,6 +29,7 @@ from kazoo.security import ACL, Id, make_digest_acl  # noqa: E402
 from tests.conftest import stop_kazoo  # noqa: E402
 from tests.integration.test_diff_ops import CONTAINER, raw_create  # noqa: E402
 from tests.lib import servers as S  # noqa: E402
+from tests.lib.paths import BUILD_BIN  # noqa: E402
 from tests.lib.waiting import wait_until  # noqa: E402
 
 TREE_NODES = 10000
@@ -135,6 +138,7 @@ def test_apache_to_zkd_and_back(server_factory):
     snaps = glob.glob(os.path.join(apache.data_dir, "version-2", "snapshot.*"))
     logs = glob.glob(os.path.join(apache.data_dir, "version-2", "log.*"))
     assert len(snaps) >= 2 and logs, (snaps, logs)  # fuzzy snapshots were taken while writing
+    check_tools(apache.data_dir, want)
 
     # zkd on Apache's dataDir: everything as Apache left it, the open session's ephemerals too.
     zkd = S.Zkd(workdir, port=apache.port, cfg=CFG)
@@ -452,3 +456,57 @@ def test_compressed_snapshots_both_ways(server_factory, method):
     compare(want, read_tree(zk), "Apache on zkd's %s snapshot" % method)
     stop_kazoo(zk)
     assert "Reading snapshot " + ours in open(apache.zk_log_path, errors="replace").read()
+
+
+def zkd_tool(*args):
+    return subprocess.run([os.path.join(BUILD_BIN, "zkd")] + list(args),
+                          capture_output=True, text=True, timeout=120)
+
+
+def check_tools(data_dir, want):
+    """zkd's data tools on an Apache dataDir: verify, dump the newest snapshot, dump a log."""
+    r = zkd_tool("verify-datadir", data_dir)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("ok"), r.stdout + r.stderr
+    v2 = os.path.join(data_dir, "version-2")
+    newest = by_zxid(glob.glob(os.path.join(v2, "snapshot.*")))[-1]
+    r = zkd_tool("snapshot-dump", newest, "--json")
+    assert r.returncode == 0, r.stderr
+    dump = json.loads(r.stdout)
+    nodes = {n["path"]: n for n in dump["nodes"]}
+    assert dump["znodes"] == len(nodes) and len(nodes) > 1000  # taken while the tree grew
+    st = want["/app/acl-digest"][1]
+    n = nodes["/app/acl-digest"]
+    assert (n["czxid"], n["mzxid"], n["ctime"], n["version"]) == (st[0], st[1], st[2], st[4])
+    assert n["acl"][0]["scheme"] == "digest"
+    assert all(se["timeout"] > 0 for se in dump["sessions"])
+    r = zkd_tool("snapshot-dump", newest)
+    assert r.returncode == 0 and "/app/acl-digest\n  cZxid = 0x%x\n" % st[0] in r.stdout
+    out = ""
+    for log in by_zxid(glob.glob(os.path.join(v2, "log.*"))):
+        r = zkd_tool("log-dump", log)
+        lines = r.stdout.splitlines()
+        first = int(log.rsplit(".", 1)[1], 16)
+        assert r.returncode == 0 and lines[-1].startswith("%d txns, zxids 0x%x - 0x" % (
+            len(lines) - 1, first)), r.stdout[-300:] + r.stderr
+        out += r.stdout
+    assert " createSession timeout " in out and " multi create /bulk/b" in out
+    assert " createTTL /app/ttl" in out and " createContainer /app/container" in out
+
+
+def test_verify_datadir_reports_damage(server_factory):
+    zkd = server_factory("zkd")
+    zk = client(zkd)
+    zk.create("/x", b"y")
+    stop_kazoo(zk)
+    zkd.stop()
+    assert zkd_tool("verify-datadir", zkd.data_dir).returncode == 0
+    log = by_zxid(glob.glob(os.path.join(data_v2(zkd), "log.*")))[0]
+    with open(log, "r+b") as f:
+        f.seek(30)
+        b = f.read(1)
+        f.seek(30)
+        f.write(bytes([b[0] ^ 1]))
+    r = zkd_tool("verify-datadir", zkd.data_dir)
+    assert r.returncode == 1 and "checksum mismatch" in r.stderr, r.stdout + r.stderr
+    assert zkd_tool("log-dump", log).returncode == 1
+    assert zkd_tool("snapshot-dump").returncode == 2
