@@ -754,7 +754,8 @@ static int load_acl_map(struct tree *t, struct jute_in *in, struct i64map *ids)
         if (jute_in_left(in) < 4 || zk_be32_get(in->p + in->off) == 0xFFFFFFFFu ||
             acl_list_decode(in, &l))
             return -1; /* a null vector: Apache refuses it too */
-        if (i64map_get(ids, idx)) {
+        /* Apache numbers lists from 1 (and -1 is implied): 0 or a repeat is damage. */
+        if (idx == 0 || idx == OPEN_UNSAFE_ACL_ID || i64map_get(ids, idx)) {
             acl_list_free(&l);
             return -1;
         }
@@ -774,7 +775,7 @@ static uint32_t map_acl(struct tree *t, struct i64map *ids, int64_t idx)
         }
         return (uint32_t)(uintptr_t)v;
     }
-    return (uint32_t)(uintptr_t)i64map_get(ids, idx);
+    return idx ? (uint32_t)(uintptr_t)i64map_get(ids, idx) : 0;
 }
 
 int tree_load_apache(struct tree *t, struct jute_in *in)

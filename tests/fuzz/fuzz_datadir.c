@@ -49,9 +49,9 @@ static char dir[64], vdir[80];
 static uv_loop_t *loop;
 
 /* Empties a directory, keeping the session secret (made once) unless `all`. */
-static void empty(const char *dir, int all)
+static void empty(const char *path_of_dir, int all)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(path_of_dir);
     if (!d)
         return;
     struct dirent *e;
@@ -60,7 +60,7 @@ static void empty(const char *dir, int all)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
             (!all && !strcmp(e->d_name, "session.secret")) || !strcmp(e->d_name, "version-2"))
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", path_of_dir, e->d_name);
         unlink(path);
     }
     closedir(d);

@@ -36,6 +36,8 @@ TREE_NODES = 10000
 
 # Small snapCount: several fuzzy snapshots while the tree is built.
 CFG = {"extendedTypesEnabled": "true", "snapCount": "40",
+       # the session left open across the switches must outlive slow (sanitizer) runs
+       "maxSessionTimeout": "600000",
        # no container/TTL reaping while the test compares
        "znode.container.checkIntervalMs": "3600000"}
 
@@ -64,9 +66,9 @@ def compare(want, got, what):
 AUTH = [("digest", "alice:secret"), ("digest", "bob:pw")]
 
 
-def client(srv, **kw):
+def client(srv, timeout=30, **kw):
     kw.setdefault("auth_data", AUTH)
-    zk = KazooClient(hosts=srv.hosts, timeout=30, **kw)
+    zk = KazooClient(hosts=srv.hosts, timeout=timeout, **kw)
     zk.start(timeout=30)
     return zk
 
@@ -111,7 +113,7 @@ def build_tree(zk):
 
 def open_session_with_ephemerals(srv):
     """A session that stays open across the switch, owning ephemerals."""
-    zk = client(srv)
+    zk = client(srv, timeout=600)
     zk.create("/app/eph", b"e", ephemeral=True)
     zk.create("/app/ephseq-", b"e", ephemeral=True, sequence=True)
     return zk
