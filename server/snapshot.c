@@ -59,10 +59,13 @@
  * says where it ended; then the seal there must match the Adler-32 of
  * everything before it, and the optional trailers theirs.  Every length is
  * checked against the bytes really there, so no input makes the loader read
- * out of bounds.  A candidate that turns out damaged is logged with its
+ * out of bounds.  A candidate that turns out damaged (a body that does not
+ * parse, a checksum that fails, bytes after the trailers) is logged with its
  * offset and renamed `*.corrupt`, the consumer's `reset` drops what it
- * received, and the next older one is tried.  One whose bytes the consumer
- * refuses is skipped the same way but left in place.  A version other than
+ * received, and the next older one is tried: without parsing the body the
+ * seal cannot be found, so a body the consumer refuses counts as damage
+ * too.  If snapshots exist and none loads, snapshot_load fails (-ENODATA)
+ * rather than let the server start empty over data.  A version other than
  * 2 stops the load (-EPROTO): a newer format is not damage.  The log holds
  * everything since the oldest retained snapshot (server.c purges logs only
  * up to it), so falling back loses nothing.

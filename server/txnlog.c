@@ -68,7 +68,7 @@
  *
  * RECOVERY (txnlog_replay)
  *
- * Files are read in zxid order; each record must be complete, match its CRC
+ * Files are read in zxid order; each record must be complete, match its checksum
  * and carry a zxid above every earlier one.  The first record that does not
  * ends the log: the file is cut there (ftruncate + fsync, logged with file,
  * offset and reason) and the record is never applied.  File names add what
