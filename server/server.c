@@ -145,15 +145,15 @@ static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
     return 0;
 }
 
-static int produce(struct snapshot_writer *w, void *d);
-
 /*
  * Apache's FileTxnSnapLog.restore: the newest valid snapshot, then every
  * logged transaction above its zxid (write_apply_committed tolerates what a
  * fuzzy snapshot already holds).  Without any snapshot the log must start
- * at zxid 1 (txnlog_replay checks); a snapshot is then written at once, as
- * Apache writes snapshot.0 on a first start, so that Apache, which refuses
- * a log without a snapshot, can take this dataDir over.
+ * at zxid 1 (txnlog_replay checks); server_start then takes a snapshot in
+ * the background at once, as Apache writes snapshot.0 on a first start, so
+ * that Apache, which refuses a log without a snapshot, can take this dataDir
+ * over.  (In the background: its fsyncs would otherwise delay the start;
+ * until it is there, a restart simply replays the log from zxid 1 again.)
  */
 static int recover(struct server *s)
 {
@@ -185,12 +185,7 @@ static int recover(struct server *s)
     if (last > s->db.last_zxid)
         s->db.last_zxid = last;
     s->durable_zxid = s->db.last_zxid;
-    if (fresh && (rc = snapshot_write(s->snap_dir, s->db.last_zxid, produce, s))) {
-        log_error("cannot write the initial snapshot in %s: %s", s->snap_dir, strerror(-rc));
-        return -1;
-    }
-    if (fresh)
-        s->snap_zxid = s->db.last_zxid;
+    s->no_snapshot = fresh;
     log_info("recovered %llu znodes and %u sessions up to zxid 0x%llx (snapshot 0x%llx) in %lld ms",
              (unsigned long long)tree_node_count(s->db.tree), sessions_count(&s->db.sessions),
              (unsigned long long)s->db.last_zxid, (unsigned long long)snap,
@@ -583,6 +578,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         return -1;
     }
     pick_snap_trigger(s);
+    if (s->no_snapshot)
+        server_snapshot(s);
     if (cfg->jaas_file[0] && zkd_sasl_init(cfg->jaas_file))
         return -1;
     if (distributed)

@@ -81,6 +81,7 @@ struct server {
     int64_t snap_zxid;     /* zxid of the newest snapshot */
     uint64_t txns_since_snap;
     int snap_trigger;      /* txn count that starts the next snapshot */
+    int no_snapshot;       /* recovery found none: one is written right after start */
 
     struct conn *conns;          /* all connections (doubly linked) */
     uint32_t nconns;

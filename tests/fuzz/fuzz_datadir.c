@@ -13,8 +13,8 @@
  * TxnHeader zxids, order and holes, preallocated zeroes), decodes and
  * applies every transaction (txn.c: every Apache txn record) and repairs the
  * log (cut or set aside).  The server is then stopped and freed, and the
- * directory emptied.  No port is opened and no snapshot is taken in the
- * background, so nothing forks.
+ * directory emptied.  No port is opened; the only fork is the snapshot a
+ * server takes right after starting on a dataDir without a valid one.
  *
  * Input: byte 0 holds flags; bit 0 set makes the harness fill in every log
  * entry's Adler-32 and end-of-record byte and an uncompressed snapshot's

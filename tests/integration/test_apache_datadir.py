@@ -185,11 +185,16 @@ def data_v2(srv):
     return os.path.join(srv.data_dir, "version-2")
 
 
+def wait_snapshot_zero(srv):
+    """zkd writes snapshot.0 in the background right after a first start."""
+    wait_until(lambda: os.path.exists(os.path.join(data_v2(srv), "snapshot.0")), 30, "snapshot.0")
+
+
 def test_zkd_writes_apache_names_and_snapshot_zero(server_factory):
     zkd = server_factory("zkd")
     v2 = data_v2(zkd)
     # Apache writes snapshot.0 on a first start; so does zkd (Apache refuses logs without one).
-    assert os.path.exists(os.path.join(v2, "snapshot.0"))
+    wait_snapshot_zero(zkd)
     zk = client(zkd)
     zk.create("/a", b"1")
     stop_kazoo(zk)
@@ -236,6 +241,7 @@ def test_corrupt_newest_snapshot_falls_back_to_older(server_factory):
 
 def test_refuses_when_no_snapshot_is_readable(server_factory):
     zkd = server_factory("zkd")
+    wait_snapshot_zero(zkd)
     zk = client(zkd)
     zk.create("/keep", b"me")
     stop_kazoo(zk)
@@ -259,6 +265,7 @@ def test_refuses_old_zkd_format_with_advice(server_factory):
 
 def test_refuses_unknown_snapshot_version(server_factory):
     zkd = server_factory("zkd")
+    wait_snapshot_zero(zkd)
     zkd.stop()
     snap = os.path.join(data_v2(zkd), "snapshot.0")
     with open(snap, "r+b") as f:
@@ -271,6 +278,7 @@ def test_refuses_unknown_snapshot_version(server_factory):
 def test_log_gap_stops_replay_before_the_hole(server_factory):
     """A log file missing in the middle: what follows the hole is never applied."""
     zkd = server_factory("zkd", cfg={"snapCount": "1000000"})
+    wait_snapshot_zero(zkd)
     zk = client(zkd)
     zk.create("/a", b"")
     stop_kazoo(zk)
@@ -305,6 +313,7 @@ def test_fuzzy_snapshot_replays_as_apache(server_factory):
     snapshots are): replaying them onto it must give the same tree, cversion and pzxid of
     parents included, also for nodes created and deleted within the replayed stretch."""
     zkd = server_factory("zkd", cfg={"snapCount": "1000000"})
+    wait_snapshot_zero(zkd)
     zk = client(zkd)
     zk.create("/f", b"")
     for i in range(20):
@@ -334,6 +343,7 @@ def test_fuzzy_snapshot_replays_as_apache(server_factory):
     for p in glob.glob(os.path.join(v2, "snapshot.*")):
         os.unlink(p)
     zkd.start()
+    wait_until(lambda: glob.glob(os.path.join(v2, "snapshot.*[0-9a-f]")), 30, "a snapshot")
     zkd.stop()
     newest = by_zxid(glob.glob(os.path.join(v2, "snapshot.*")))[-1]
     assert int(newest.rsplit(".", 1)[1], 16) > from_zxid + 40
@@ -390,6 +400,7 @@ def test_fuzzy_snapshot_missing_part_of_a_multi(server_factory):
     node (Apache's processTxn applies each op on its own) and must leave the parent's
     cversion and pzxid as the snapshot has them (createNode moves them only upwards)."""
     zkd = server_factory("zkd", cfg={"snapCount": "1000000"})
+    wait_snapshot_zero(zkd)
     zk = client(zkd)
     zk.create("/p", b"")
     zk.create("/p/w", b"")
@@ -411,6 +422,7 @@ def test_fuzzy_snapshot_missing_part_of_a_multi(server_factory):
     for p in glob.glob(os.path.join(v2, "snapshot.*")):
         os.unlink(p)
     zkd.start()
+    wait_until(lambda: glob.glob(os.path.join(v2, "snapshot.*[0-9a-f]")), 30, "a snapshot")
     zkd.stop()
     newest = by_zxid(glob.glob(os.path.join(v2, "snapshot.*")))[-1]
     without_node(newest, "/p/y")
