@@ -17,6 +17,8 @@ PACKAGES=(
   libfuse3-dev fuse3 libedit-dev
   # zkd's AdminServer and Prometheus endpoint (server/httpd.c)
   libmicrohttpd-dev
+  # Apache ZooKeeper's snapshot format: Adler-32 and .gz (zlib), .snappy
+  zlib1g-dev libsnappy-dev
   # fuzzing / sanitizer builds with clang
   clang libclang-rt-14-dev
   # reference server (Apache ZooKeeper 3.8, with Java) and its C client

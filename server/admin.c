@@ -168,8 +168,8 @@ static void server_stats(struct cmd_ctx *x)
     json_uint(j, "packets_received", s->stats.packets_received);
     json_uint(j, "fsync_threshold_exceed_count", s->stats.fsync_slow);
     buffer_stats(j, "client_response_stats");
-    json_int(j, "data_dir_size", monitor_dir_bytes(s->cfg.data_dir, "snapshot."));
-    json_int(j, "log_dir_size", monitor_dir_bytes(s->cfg.data_log_dir, "log."));
+    json_int(j, "data_dir_size", monitor_dir_bytes(s->snap_dir, "snapshot."));
+    json_int(j, "log_dir_size", monitor_dir_bytes(s->log_dir, "log."));
     json_bool(j, "provider_null", 0);
     json_str(j, "server_state", monitor_mode(s));
     json_int(j, "last_processed_zxid", s->db.last_zxid);
@@ -388,8 +388,8 @@ static void c_wchp(struct cmd_ctx *x)
 
 static void c_dirs(struct cmd_ctx *x)
 {
-    json_int(x->j, "datadir_size", monitor_dir_bytes(x->s->cfg.data_dir, "snapshot."));
-    json_int(x->j, "logdir_size", monitor_dir_bytes(x->s->cfg.data_log_dir, "log."));
+    json_int(x->j, "datadir_size", monitor_dir_bytes(x->s->snap_dir, "snapshot."));
+    json_int(x->j, "logdir_size", monitor_dir_bytes(x->s->log_dir, "log."));
 }
 
 static void c_isro(struct cmd_ctx *x)
@@ -437,7 +437,7 @@ static void c_lsnp(struct cmd_ctx *x)
     char zxid[32];
     snprintf(zxid, sizeof zxid, "%llx", (unsigned long long)x->s->snap_zxid);
     json_str(x->j, "zxid", zxid);
-    json_int(x->j, "timestamp", snapshot_mtime(x->s->cfg.data_dir));
+    json_int(x->j, "timestamp", snapshot_mtime(x->s->snap_dir));
 }
 
 static void c_obsr(struct cmd_ctx *x)

@@ -78,7 +78,16 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
     struct znode *n = tree_add(db->tree, parent, name, nlen, op->data.p, op->data.len, acl,
                                op->owner, zxid, t->time);
     acl_unref(tree_acls(db->tree), acl);
-    tree_set_cversion(parent, op->parent_cversion);
+    /* Apache's DataTree.createNode: the parent takes the txn's cversion (and
+     * this zxid as pzxid) only if it is higher, which live writes always are;
+     * replayed onto a fuzzy snapshot it may not be. */
+    int32_t cv = op->parent_cversion == -1 ? old_cv + 1 : op->parent_cversion;
+    if (cv > old_cv) {
+        tree_set_cversion(parent, cv);
+    } else {
+        tree_set_cversion(parent, old_cv);
+        tree_set_pzxid(parent, old_pz);
+    }
     struct journal_undo *u = push_undo(j, ZK_OP_CREATE, n);
     u->parent_cversion = old_cv;
     u->parent_pzxid = old_pz;
@@ -162,6 +171,8 @@ int apply_op(struct db *db, const struct txn *t, const struct txn_op *op, int64_
         return apply_setdata(db, t, op, zxid, j);
     case ZK_OP_SETACL:
         return apply_setacl(db, op, j);
+    case ZK_OP_CHECK: /* logged inside a multi by Apache; changes nothing */
+        return 0;
     default:
         return ZK_BADARGUMENTS;
     }

@@ -294,6 +294,16 @@ static int h_digest_alg(struct parse *p, const char *key, char *val)
 }
 
 /* superDigest / DigestAuthenticationProvider.superDigest: "user:base64(sha1(user:pw))". */
+/* snapshot.compression.method: Apache's SnapStream modes ("checked" or
+ * empty: none). */
+static int h_compression(struct parse *p, const char *key, char *val)
+{
+    if (strcmp(val, "") && strcmp(val, "checked") && strcmp(val, "gz") && strcmp(val, "snappy"))
+        return bad_value(p, key, val, "expected gz, snappy or checked");
+    return copy_str(p, key, strcmp(val, "checked") ? val : "", p->cfg->snapshot_compression,
+                    sizeof p->cfg->snapshot_compression, 1);
+}
+
 static int h_super_digest(struct parse *p, const char *key, char *val)
 {
     const char *colon = strchr(val, ':');
@@ -833,6 +843,11 @@ static const struct key_spec keys[] = {
     INT_KEY("znode.container.maxNeverUsedIntervalMs", container_max_never_used_ms, 0, INT_MAX),
     BOOL_KEY("extendedTypesEnabled", extended_types_enabled),
     BOOL_KEY("readonlymode.enabled", readonly_mode),
+    /* Storage: Apache's system properties zookeeper.snapshot.compression.method
+     * and zookeeper.preAllocSize (KiB).  (digest.enabled is ignored below: zkd
+     * reads Apache's digests and writes none, which Apache accepts.) */
+    FN_KEY("snapshot.compression.method", h_compression),
+    INT_KEY("preAllocSize", pre_alloc_kb, 1, INT_MAX / 1024),
     /* Cluster options. */
     INT_KEY("initLimit", init_limit, 0, INT_MAX),
     INT_KEY("syncLimit", sync_limit, 0, INT_MAX),
@@ -893,7 +908,6 @@ static const struct key_spec keys[] = {
     FN_KEY("logLevel", h_log_level),   /* zkd extension */
     FN_KEY("logFormat", h_log_format), /* zkd extension */
     /* Apache JVM-server tuning with no zkd counterpart. */
-    IGNORED("preAllocSize"),
     IGNORED("syncEnabled"),
     IGNORED("forceSync"),
     BOOL_KEY("quorumListenOnAllIPs", quorum_listen_all),
@@ -1624,6 +1638,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->max_session_timeout = 20 * cfg->tick_time;
     cfg->jute_max_buffer = 0xfffff;
     cfg->snap_count = 100000;
+    cfg->pre_alloc_kb = 65536; /* Apache's FilePadding default, 64 MiB */
     cfg->autopurge_snap_retain_count = 3;
     cfg->autopurge_purge_interval = 0;
     cfg->fourlw_mask = 1u << four_letter_index("srvr", 4);

@@ -85,6 +85,9 @@ struct zkd_config {
     int autopurge_purge_interval; /* hours */
     unsigned fourlw_mask;    /* bit i set = zkd_4lw_names[i] allowed; srvr always, isro with readonly */
     int extended_types_enabled;
+    /* Storage (Apache's format: snapshot.c, txnlog.c). */
+    char snapshot_compression[16]; /* snapshot.compression.method: "", gz, snappy */
+    int pre_alloc_kb;        /* preAllocSize: log preallocation step, KiB (65536) */
     char super_digest[512];  /* "super:base64sha1" or "" */
     int standalone_enabled;  /* default 1 */
     int reconfig_enabled;    /* default 0 */

@@ -73,3 +73,41 @@ int db_load_record(struct db *db, const void *rec, size_t len, int64_t now_ms)
     }
     return tree_load_record(db->tree, rec, len);
 }
+
+int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *d), void *d)
+{
+    struct jute_out out;
+    jute_out_init(&out);
+    jute_put_int(&out, (int32_t)sessions_count(&db->sessions));
+    int64_t id;
+    void *v;
+    I64MAP_FOREACH(&db->sessions.map, id, v)
+    {
+        struct session *se = v;
+        jute_put_long(&out, se->id);
+        jute_put_int(&out, se->timeout);
+    }
+    int rc = put(out.p, out.len, d);
+    jute_out_free(&out);
+    return rc ? rc : tree_serialize_apache(db->tree, put, d);
+}
+
+int db_load_snapshot_body(struct db *db, const void *p, size_t len, size_t *used,
+                          int64_t now_ms)
+{
+    struct jute_in in;
+    jute_in_init(&in, p, len);
+    int32_t n = jute_get_count(&in, 12);
+    for (int32_t i = 0; i < n && !in.err; i++) {
+        int64_t id = jute_get_long(&in);
+        int32_t timeout = jute_get_int(&in);
+        if (id == 0) /* 0 is no session: the table cannot hold it */
+            return -1;
+        if (!in.err)
+            sessions_add(&db->sessions, id, timeout, now_ms);
+    }
+    if (in.err || tree_load_apache(db->tree, &in))
+        return -1;
+    *used = in.off;
+    return 0;
+}

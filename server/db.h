@@ -82,4 +82,18 @@ void db_reset(struct db *db);
 int db_image(struct db *db, int (*put)(const void *rec, size_t len, void *d), void *d);
 int db_load_record(struct db *db, const void *rec, size_t len, int64_t now_ms);
 
+/*
+ * The body of a snapshot file, exactly as Apache's
+ * SerializeUtils.serializeSnapshot writes it: int session count, then per
+ * session (long id, int timeout), then the tree (tree_serialize_apache).
+ * db_snapshot_body emits it through `put` in chunks and returns 0 or the
+ * first non-zero `put` result.  db_load_snapshot_body reads one from the
+ * start of `p` into a db just reset (db_reset): sessions come back with
+ * fresh timers from `now_ms`, as Apache's do on restart, and keep their
+ * ephemerals.  OUT: *used, the body's length.  Returns 0 or -1.
+ */
+int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *d), void *d);
+int db_load_snapshot_body(struct db *db, const void *p, size_t len, size_t *used,
+                          int64_t now_ms);
+
 #endif

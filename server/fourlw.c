@@ -312,8 +312,8 @@ void fourlw_run(struct server *s, struct conn *c, const uint8_t *p)
         dump(s, &o);
     } else if (!strcmp(cmd, "dirs")) {
         outf(&o, "datadir_size: %lld\nlogdir_size: %lld\n",
-             (long long)monitor_dir_bytes(s->cfg.data_dir, "snapshot."),
-             (long long)monitor_dir_bytes(s->cfg.data_log_dir, "log."));
+             (long long)monitor_dir_bytes(s->snap_dir, "snapshot."),
+             (long long)monitor_dir_bytes(s->log_dir, "log."));
     } else if (!strcmp(cmd, "hash")) {
         /* Apache's DigestCommand: "zxid-hex: digest" per recent transaction
          * when digest.enabled.  zkd keeps no tree digests, so the list is

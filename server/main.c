@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "datatool.h"
 #include "log.h"
 #include "server.h"
 
@@ -17,6 +18,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: zkd CONFIG\n"
             "       zkd --check CONFIG\n"
+            "       zkd snapshot-dump FILE [--json] | log-dump FILE | verify-datadir DIR\n"
             "       zkd --help | --version\n"
             "\n"
             "Runs a ZooKeeper-compatible server configured by CONFIG, a zoo.cfg file\n"
@@ -24,7 +26,13 @@ static void usage(FILE *f)
             "foreground and logs to stderr; ZKD_LOG_LEVEL=error|warn|info|debug.\n"
             "SIGTERM or SIGINT shut down cleanly.  --check parses and validates\n"
             "CONFIG (and dataDir/myid for an ensemble member), prints what is wrong\n"
-            "and exits 0 if zkd would start with it, 2 if not.\n");
+            "and exits 0 if zkd would start with it, 2 if not.\n"
+            "\n"
+            "Data directory tools (Apache ZooKeeper's format, which zkd uses; nothing is\n"
+            "changed): snapshot-dump prints a snapshot's tree with every Stat field and\n"
+            "its sessions (--json: as JSON, with ACLs), log-dump one line per logged\n"
+            "transaction, verify-datadir checks every snapshot and log in DIR (a dataDir\n"
+            "or its version-2) for damage and gaps; exit 1 if it finds any.\n");
 }
 
 /* What this binary checks at run time (the suite requires assertions in
@@ -100,6 +108,8 @@ int main(int argc, char **argv)
         printf("build: assertions %s, sanitizers %s\n", build_assertions(), build_sanitizers());
         return 0;
     }
+    if (argc >= 2 && datatool_is_command(argv[1]))
+        return datatool_main(argc, argv);
     int check_only = argc == 3 && !strcmp(argv[1], "--check");
     if (argc != 2 && !check_only) {
         usage(stderr);

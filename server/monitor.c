@@ -135,7 +135,7 @@ void monitor_note_fsync(struct server *s, struct txnlog *log)
     s->stats.fsync_slow++;
     log_warn("fsync-ing the write ahead log in %s took %.0fms which will adversely effect "
              "operation latency. Log size is %llu bytes. See the ZooKeeper troubleshooting guide",
-             s->cfg.data_log_dir, ts.last_fsync_ms, (unsigned long long)ts.bytes);
+             s->log_dir, ts.last_fsync_ms, (unsigned long long)ts.bytes);
 }
 
 /* Whether a request of this type starts with its path. */

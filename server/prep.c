@@ -174,6 +174,7 @@ static int prep_create(struct db *db, const struct auth_info *auth, int32_t type
         return rc;
     }
     struct txn_op *op = txn_add_op(t, ZK_OP_CREATE);
+    op->req_type = type == ZK_OP_CREATE2 ? type : 0; /* logged as Apache does */
     op->path = full;
     op->data = data;
     op->acl = acl;
@@ -217,6 +218,7 @@ static int prep_delete(struct db *db, const struct auth_info *auth, int32_t type
     if (type == ZK_OP_DELETECONTAINER && tree_owner(n) != ZK_OWNER_CONTAINER && !owner_is_ttl(tree_owner(n)))
         return ZK_BADARGUMENTS;
     struct txn_op *op = txn_add_op(t, ZK_OP_DELETE);
+    op->req_type = type == ZK_OP_DELETECONTAINER ? type : 0; /* logged as Apache does */
     op->path = zk_xstrndup(path.p, (size_t)path.len);
     return apply_added(db, t, zxid, j);
 }

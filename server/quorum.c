@@ -161,12 +161,12 @@ static void schedule_look(struct quorum *q, const char *fmt, ...)
 static int64_t now_ms(void) { return clock_mono_ms(); }
 static int quorum_size(const struct quorum *q) { return q->nvoters / 2 + 1; }
 
-/* ---- persistent epochs (dataDir/acceptedEpoch, dataDir/currentEpoch) ---- */
+/* ---- persistent epochs (dataDir/version-2/acceptedEpoch, .../currentEpoch, as Apache) ---- */
 
 static int64_t read_epoch(const struct server *s, const char *name, int64_t dflt)
 {
-    char path[4200], text[32];
-    snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, name);
+    char path[4400], text[32];
+    snprintf(path, sizeof path, "%s/%s", s->snap_dir, name);
     FILE *f = fopen(path, "r");
     if (!f)
         return dflt;
@@ -180,8 +180,8 @@ static int64_t read_epoch(const struct server *s, const char *name, int64_t dflt
 
 static void write_epoch(const struct server *s, const char *name, int64_t v)
 {
-    char path[4200], tmp[4300], text[32];
-    snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, name);
+    char path[4400], tmp[4500], text[32];
+    snprintf(path, sizeof path, "%s/%s", s->snap_dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int n = snprintf(text, sizeof text, "%lld\n", (long long)v);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -193,7 +193,7 @@ static void write_epoch(const struct server *s, const char *name, int64_t v)
         log_error("cannot write %s: %s; stopping", path, strerror(errno));
         abort();
     }
-    int dfd = open(s->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(s->snap_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
@@ -969,6 +969,19 @@ static void handle_snapend(struct quorum *q, int64_t z)
              (unsigned long long)tree_node_count(s->db.tree));
 }
 
+/* The epoch a NEWEPOCH proposal announces, or 0 for any other record. */
+static int64_t newepoch_of(const void *rec, size_t len)
+{
+    if (txn_peek_type(rec) != ZK_OP_ERROR)
+        return 0;
+    struct txn t;
+    if (txn_decode(rec, len, &t))
+        return 0;
+    int64_t epoch = t.type == TXN_NEWEPOCH ? t.epoch : 0;
+    txn_free(&t);
+    return epoch;
+}
+
 static void handle_proposal(struct quorum *q, struct jute_in *in)
 {
     struct server *s = q->s;
@@ -985,17 +998,19 @@ static void handle_proposal(struct quorum *q, struct jute_in *in)
         learner_fail(q, "empty proposal");
         return;
     }
-    int32_t type = (int32_t)zk_be32_get(rec);
-    if (type == TXN_NEWEPOCH) {
+    if (len < TXN_HEADER || txn_peek_zxid(rec) != zxid) {
+        learner_fail(q, "malformed proposal");
+        return;
+    }
+    int64_t epoch = newepoch_of(rec, len);
+    if (epoch) {
         /* Promise the leader's next epoch before acknowledging it. */
-        struct txn t;
-        if (txn_decode(rec, len, &t) || t.epoch <= q->epoch) {
+        if (epoch <= q->epoch) {
             learner_fail(q, "malformed NEWEPOCH");
             return;
         }
-        if (t.epoch > q->accepted_epoch)
-            set_accepted_epoch(q, t.epoch);
-        txn_free(&t);
+        if (epoch > q->accepted_epoch)
+            set_accepted_epoch(q, epoch);
     }
     if ((zxid >> 32) > q->epoch) {
         if ((zxid >> 32) > q->accepted_epoch) {

@@ -124,10 +124,10 @@ static int save_secret(struct server *s, const uint8_t secret[32])
 
 /* ---- recovery ---- */
 
-static int load_record(const void *rec, size_t len, void *d)
+static int load_body(const void *p, size_t len, size_t *used, void *d)
 {
     struct server *s = d;
-    return db_load_record(&s->db, rec, len, clock_mono_ms());
+    return db_load_snapshot_body(&s->db, p, len, used, clock_mono_ms());
 }
 
 static void load_reset(void *d)
@@ -149,17 +149,29 @@ static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
     return 0;
 }
 
+/*
+ * Apache's FileTxnSnapLog.restore: the newest valid snapshot, then every
+ * logged transaction above its zxid (write_apply_committed tolerates what a
+ * fuzzy snapshot already holds).  Without any snapshot the log must start
+ * at zxid 1 (txnlog_replay checks); server_start then takes a snapshot in
+ * the background at once, as Apache writes snapshot.0 on a first start, so
+ * that Apache, which refuses a log without a snapshot, can take this dataDir
+ * over.  (In the background: its fsyncs would otherwise delay the start;
+ * until it is there, a restart simply replays the log from zxid 1 again.)
+ */
 static int recover(struct server *s)
 {
     int64_t t0 = clock_mono_ms();
     s->db.tree = tree_new_empty();
     int64_t snap = -1;
-    int rc = snapshot_load(s->cfg.data_dir, load_record, load_reset, s, &snap);
+    int rc = snapshot_load(s->snap_dir, load_body, load_reset, s, &snap);
     if (rc) {
-        log_error("cannot read snapshots in %s: %s", s->cfg.data_dir, strerror(-rc));
+        log_error("cannot load a snapshot from %s: %s; not starting (an empty start would lose "
+                  "the data there)", s->snap_dir, strerror(-rc));
         return -1;
     }
-    if (snap < 0) {
+    int fresh = snap < 0;
+    if (fresh) {
         tree_free(s->db.tree);
         s->db.tree = tree_new();
         snap = 0;
@@ -169,18 +181,36 @@ static int recover(struct server *s)
     if (s->keep_win)
         txnwin_reset(&s->win, snap);
     int64_t last = snap;
-    rc = txnlog_replay(s->cfg.data_log_dir, snap, replay_record, s, &last);
+    rc = txnlog_replay(s->log_dir, snap, replay_record, s, &last);
     if (rc < 0) {
-        log_error("cannot replay the log in %s: %s", s->cfg.data_log_dir, strerror(-rc));
+        log_error("cannot replay the log in %s: %s", s->log_dir, strerror(-rc));
         return -1;
     }
     if (last > s->db.last_zxid)
         s->db.last_zxid = last;
     s->durable_zxid = s->db.last_zxid;
+    s->no_snapshot = fresh;
     log_info("recovered %llu znodes and %u sessions up to zxid 0x%llx (snapshot 0x%llx) in %lld ms",
              (unsigned long long)tree_node_count(s->db.tree), sessions_count(&s->db.sessions),
              (unsigned long long)s->db.last_zxid, (unsigned long long)snap,
              (long long)(clock_mono_ms() - t0));
+    return 0;
+}
+
+/* Finds (and makes) the version-2 directories and refuses data it would
+ * misread.  Returns 0 or -1. */
+static int open_dirs(struct server *s)
+{
+    int rc = datadir_version_dir(s->cfg.data_dir, s->snap_dir, sizeof s->snap_dir);
+    if (!rc)
+        rc = datadir_version_dir(s->cfg.data_log_dir, s->log_dir, sizeof s->log_dir);
+    if (rc) {
+        log_error("cannot create %s/%s: %s", s->cfg.data_dir, DATADIR_VERSION_DIR, strerror(-rc));
+        return -1;
+    }
+    if (datadir_check(s->cfg.data_dir, s->snap_dir) ||
+        (strcmp(s->snap_dir, s->log_dir) && datadir_check(s->cfg.data_log_dir, s->log_dir)))
+        return -1;
     return 0;
 }
 
@@ -191,9 +221,9 @@ struct snap_ctx {
     struct snapshot_writer *w;
 };
 
-static int put_record(const void *rec, size_t len, void *d)
+static int put_bytes(const void *p, size_t len, void *d)
 {
-    return snapshot_put(d, rec, len);
+    return snapshot_put(d, p, len);
 }
 
 int server_image(struct server *s, int (*put)(const void *rec, size_t len, void *d), void *d)
@@ -203,14 +233,20 @@ int server_image(struct server *s, int (*put)(const void *rec, size_t len, void 
 
 static int produce(struct snapshot_writer *w, void *d)
 {
-    return server_image(d, put_record, w);
+    struct server *s = d;
+    return db_snapshot_body(&s->db, put_bytes, w);
+}
+
+int server_snapshot_to_fd(struct server *s, int fd)
+{
+    return snapshot_write_fd(fd, s->db.last_zxid, produce, s);
 }
 
 static void purge(struct server *s)
 {
     int64_t oldest = -1;
-    int n = snapshot_purge(s->cfg.data_dir, s->cfg.autopurge_snap_retain_count, &oldest);
-    int m = oldest >= 0 ? txnlog_purge(s->cfg.data_log_dir, oldest) : 0;
+    int n = snapshot_purge(s->snap_dir, s->cfg.autopurge_snap_retain_count, &oldest);
+    int m = oldest >= 0 ? txnlog_purge(s->log_dir, oldest) : 0;
     if (n > 0 || m > 0)
         log_info("purged %d snapshots and %d log files", n > 0 ? n : 0, m > 0 ? m : 0);
 }
@@ -243,7 +279,7 @@ void server_snapshot(struct server *s)
     if (snapshot_running())
         return;
     txnlog_roll(s->log);
-    int rc = snapshot_start(s->loop, s->cfg.data_dir, s->db.last_zxid, produce, s, snapshot_done, s);
+    int rc = snapshot_start(s->loop, s->snap_dir, s->db.last_zxid, produce, s, snapshot_done, s);
     if (rc)
         log_warn("cannot start snapshot: %d", rc);
     s->txns_since_snap = 0;
@@ -468,6 +504,7 @@ static void on_reap(uv_timer_t *h)
         struct write w;
         write_begin(s, &w, ZK_OP_DELETE, 0, 0);
         struct txn_op *op = txn_add_op(&w.txn, ZK_OP_DELETE);
+        op->req_type = ZK_OP_DELETECONTAINER; /* as Apache's ContainerManager logs it */
         op->path = zk_xstrndup(path, len);
         if (write_apply_txn(s, &w) == 0)
             write_commit(s, &w);
@@ -582,6 +619,13 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
                   strerror(-rc));
         return -1;
     }
+    if (open_dirs(s))
+        return -1;
+    if (snapshot_set_compression(cfg->snapshot_compression)) {
+        log_error("unknown snapshot.compression.method '%s'", cfg->snapshot_compression);
+        return -1;
+    }
+    txnlog_set_prealloc((int64_t)cfg->pre_alloc_kb << 10);
     uint8_t secret[32];
     if (load_secret(s, secret)) {
         log_error("cannot read or create %s", s->secret_path);
@@ -611,11 +655,13 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     s->db.hooks = (struct db_hooks){conn_watch_event, conn_session_closed, s};
     if (recover(s))
         return -1;
-    if ((rc = txnlog_open(&s->log, loop, cfg->data_log_dir, on_durable, s))) {
-        log_error("cannot open the transaction log in %s: %s", cfg->data_log_dir, strerror(-rc));
+    if ((rc = txnlog_open(&s->log, loop, s->log_dir, on_durable, s))) {
+        log_error("cannot open the transaction log in %s: %s", s->log_dir, strerror(-rc));
         return -1;
     }
     pick_snap_trigger(s);
+    if (s->no_snapshot)
+        server_snapshot(s);
     if (cfg->jaas_file[0] && zkd_sasl_init(cfg->jaas_file))
         return -1;
     if (distributed)
@@ -738,7 +784,7 @@ void server_set_secret(struct server *s, const uint8_t secret[32])
 /* Closes the log (flushing it), runs `fn` on the log directory, reopens. */
 static int reopen_log(struct server *s)
 {
-    int rc = txnlog_open(&s->log, s->loop, s->cfg.data_log_dir, on_durable, s);
+    int rc = txnlog_open(&s->log, s->loop, s->log_dir, on_durable, s);
     if (rc)
         log_error("cannot reopen the transaction log: %s", strerror(-rc));
     return rc ? -1 : 0;
@@ -750,7 +796,7 @@ int server_truncate(struct server *s, int64_t zxid)
         return -1;
     txnlog_close(s->log);
     s->log = NULL;
-    int rc = txnlog_truncate(s->cfg.data_log_dir, zxid);
+    int rc = txnlog_truncate(s->log_dir, zxid);
     if (rc) {
         log_error("cannot truncate the log: %s", strerror(-rc));
         return -1;
@@ -774,7 +820,7 @@ void server_image_begin(struct server *s)
 
 int server_image_record(struct server *s, const void *rec, size_t len)
 {
-    return load_record(rec, len, s);
+    return db_load_record(&s->db, rec, len, clock_mono_ms());
 }
 
 int server_image_end(struct server *s, int64_t zxid)
@@ -784,11 +830,11 @@ int server_image_end(struct server *s, int64_t zxid)
     s->log = NULL;
     /* Records above the image would replay onto it after a crash: drop them
      * before the image is durable, then the rest, which it supersedes. */
-    int rc = txnlog_truncate(s->cfg.data_log_dir, zxid);
+    int rc = txnlog_truncate(s->log_dir, zxid);
     if (!rc)
-        rc = snapshot_write(s->cfg.data_dir, zxid, produce, s);
+        rc = snapshot_write(s->snap_dir, zxid, produce, s);
     if (!rc)
-        rc = txnlog_truncate(s->cfg.data_log_dir, -1);
+        rc = txnlog_truncate(s->log_dir, -1);
     if (rc) {
         log_error("cannot store the received snapshot: %s", strerror(-rc));
         return -1;

@@ -91,6 +91,7 @@ struct server {
     int64_t snap_zxid;     /* zxid of the newest snapshot */
     uint64_t txns_since_snap;
     int snap_trigger;      /* txn count that starts the next snapshot */
+    int no_snapshot;       /* recovery found none: one is written right after start */
 
     struct conn *conns;          /* all connections (doubly linked) */
     uint32_t nconns;
@@ -111,6 +112,8 @@ struct server {
     uint64_t client_reads;       /* reads from client sockets (server_run's spin) */
     int64_t start_ms;
     char secret_path[4200];
+    char snap_dir[4200];   /* dataDir/version-2: snapshots, acceptedEpoch, currentEpoch */
+    char log_dir[4200];    /* dataLogDir/version-2: the transaction log */
     struct server_stats stats;
     struct tls_ctx *tls_ctx;     /* NULL when TLS is off */
 
@@ -206,6 +209,13 @@ int server_truncate(struct server *s, int64_t zxid);
 /* Emits the state image (sessions, then the tree) record by record, as a
  * snapshot holds it.  Returns 0 or the first non-zero `put` result. */
 int server_image(struct server *s, int (*put)(const void *rec, size_t len, void *d), void *d);
+
+/* Writes a consistent snapshot of the state now (an Apache snapshot file's
+ * bytes, uncompressed, with the lastProcessedZxid trailer Apache 3.9's
+ * AdminServer `restore` reads) to `fd`, synchronously, on the loop thread.
+ * Returns 0 or -errno.  To load one, see snapshot_load_buffer() with
+ * db_load_snapshot_body(). */
+int server_snapshot_to_fd(struct server *s, int fd);
 /* Replaces the state by an image received record by record: begin, records,
  * end (which writes it as a snapshot at `zxid` and restarts the log there).
  * record returns non-zero for a record that does not load; end returns 0

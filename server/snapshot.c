@@ -1,28 +1,34 @@
 /*
  * snapshot.c - writing, loading and purging snapshot files.
  *
- * BYTE LAYOUT (every integer big-endian; snapshot.h has the summary)
+ * BYTE LAYOUT (Apache ZooKeeper's FileSnap; every integer big-endian)
  *
- *   snapshot.<zxid, 16 lower-case hex digits>
+ *   version-2/snapshot.<zxid, lower-case hex>[.gz|.snappy]
  *
- *     0         "ZKSNAP01"
- *     8         u64 zxid                      must match the file name
- *     16        [u32 len][u32 crc][payload]   len 1..MAX_RECORD, crc of payload
- *               ...                           one record per snapshot_put()
- *     end - 16  [u32 0][u32 crc][u64 count]   crc of all payloads as one
- *                                             stream, count of records
+ *     FileHeader   [i32 "ZKSN"][i32 2][i64 dbid -1]
+ *     body         what `produce` emits (db.h: sessions, ACL cache, nodes,
+ *                  the terminator path "/")
+ *     seal         [i64 Adler-32 of every byte before it][string "/"]
+ *   optionally, as Apache 3.6+ / 3.9 add them (read, never written):
+ *     ZxidDigest   [i64 zxid][i32 digest version][i64 digest] + seal
+ *     lastProcessedZxid [i64] + seal
  *
- * and nothing after the trailer.  CRC-32 is zk_crc32() (txnlog.h).  Record
- * CRCs catch damaged records but not missing ones: a file cut at a record
- * boundary looks whole.  The trailer is the producer's proof that it
- * finished, so a snapshot without it is not a snapshot.
+ * The checksum runs over the uncompressed stream, from the header on, and
+ * does not restart at a seal (java.util.zip.CheckedOutputStream).  A
+ * compressed snapshot is that stream in gzip (`.gz`, zlib) or in the framing
+ * of snappy-java's SnappyOutputStream (`.snappy`: an 8-byte magic
+ * 0x82 "SNAPPY" 0, i32 version 1, i32 compatible version 1, then chunks of
+ * [i32 compressed length][raw snappy block] of up to 32 KiB of input),
+ * which is what Apache's SnapStream uses (snapshot.compression.method).
  *
  * WRITING
  *
- * The image goes to `snapshot.<zxid>.tmp` through a 1 MiB buffer, is
- * fsync'd, renamed over the final name and the directory fsync'd (the
- * rename is the commit point; a crash leaves a complete file or a .tmp that
- * snapshot_load() deletes).  On any error the .tmp is removed.
+ * The image goes to `<name>.tmp` through a 1 MiB buffer, is fsync'd,
+ * renamed over the final name and the directory fsync'd (the rename is the
+ * commit point; a crash leaves a complete file or a .tmp that
+ * snapshot_load() deletes).  On any error the .tmp is removed.  zkd's image
+ * is exact (taken in a forked child at one zxid), so it is also a valid
+ * fuzzy snapshot for Apache, which replays the log from the name's zxid.
  *
  * IN THE BACKGROUND (snapshot_start)
  *
@@ -47,18 +53,22 @@
  *
  * LOADING
  *
- * Candidates are tried newest first.  Every length is checked against the
- * bytes the file really has before anything is allocated or read, so no
- * input makes the loader read out of bounds.  Records are handed over as
- * they verify; a candidate that turns out damaged (bad header or name, bad
- * record CRC, bad or missing trailer, bytes after it) is logged with its
+ * Candidates are tried newest first, as Apache's FileSnap.deserialize does.
+ * A file is mapped (or, compressed, inflated into memory), its header
+ * checked, its body handed to the consumer, which parses and applies it and
+ * says where it ended; then the seal there must match the Adler-32 of
+ * everything before it, and the optional trailers theirs.  Every length is
+ * checked against the bytes really there, so no input makes the loader read
+ * out of bounds.  A candidate that turns out damaged (a body that does not
+ * parse, a checksum that fails, bytes after the trailers) is logged with its
  * offset and renamed `*.corrupt`, the consumer's `reset` drops what it
- * received, and the next older one is tried.  A candidate whose bytes verify
- * but whose record the consumer refuses is skipped the same way but left in
- * place: nothing on disk is wrong with it, and renaming it would hide it from
- * whoever fixes the consumer.  The log holds everything since the oldest
- * retained snapshot (server.c purges logs only up to it), so falling back
- * loses nothing.
+ * received, and the next older one is tried: without parsing the body the
+ * seal cannot be found, so a body the consumer refuses counts as damage
+ * too.  If snapshots exist and none loads, snapshot_load fails (-ENODATA)
+ * rather than let the server start empty over data.  A version other than
+ * 2 stops the load (-EPROTO): a newer format is not damage.  The log holds
+ * everything since the oldest retained snapshot (server.c purges logs only
+ * up to it), so falling back loses nothing.
  */
 #include "snapshot.h"
 
@@ -68,37 +78,64 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "datadir.h"
 #include "log.h"
-#include "txnlog.h"
 #include "zk/jute.h"
 
-#define MAGIC "ZKSNAP01"
+#define MAGIC "ZKSN"
+#define VERSION 2
 #define HEADER 16
-#define REC_HDR 8
-#define TRAILER 16
-#define MAX_RECORD (256u << 20)
+#define SEAL 13 /* i64 checksum, i32 1, '/' */
 #define WRITE_BUFFER (1u << 20)
+#define SNAPPY_BLOCK (32u << 10)
+#define SNAPPY_HEADER 16
+#define MAX_INFLATED ((size_t)64 << 30)
 /* The child pushes its file to disk every WRITEBACK_STEP bytes and waits
  * for it (Redis's incremental fsync of an RDB), so a snapshot never leaves
  * hundreds of megabytes dirty for the kernel to flush at once: that burst
  * is what the server's next log fdatasync would queue behind. */
 #define WRITEBACK_STEP (8u << 20)
-#define READ_BUFFER (1u << 20)
+
+static const uint8_t snappy_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+static const char *const suffixes[] = {".gz", ".snappy", NULL};
+static enum snapshot_compression compression = SNAP_PLAIN;
+
+int snapshot_set_compression(const char *method)
+{
+    if (!method || !*method || !strcasecmp(method, "none") || !strcasecmp(method, "off"))
+        compression = SNAP_PLAIN;
+    else if (!strcasecmp(method, "gz"))
+        compression = SNAP_GZ;
+    else if (!strcasecmp(method, "snappy"))
+        compression = SNAP_SNAPPY;
+    else
+        return -1;
+    return 0;
+}
+
+static const char *suffix_of(enum snapshot_compression c)
+{
+    return c == SNAP_GZ ? ".gz" : c == SNAP_SNAPPY ? ".snappy" : "";
+}
 
 /* Names a snapshot file.  Returns 0, or -ENAMETOOLONG. */
 static int snap_name(char *out, size_t size, const char *dir, int64_t zxid, const char *suffix)
 {
-    int n = snprintf(out, size, "%s/snapshot.%016" PRIx64 "%s", dir, (uint64_t)zxid, suffix);
+    int n = snprintf(out, size, "%s/snapshot.%" PRIx64 "%s%s", dir, (uint64_t)zxid,
+                     suffix_of(compression), suffix);
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
@@ -106,10 +143,13 @@ static int snap_name(char *out, size_t size, const char *dir, int64_t zxid, cons
 
 struct snapshot_writer {
     int fd;
-    uint8_t *buf; /* WRITE_BUFFER bytes */
+    enum snapshot_compression comp;
+    uint8_t *buf; /* WRITE_BUFFER bytes of uncompressed stream */
     size_t len;
-    uint32_t crc;   /* of every payload so far, for the trailer */
-    uint64_t count; /* records so far */
+    uLong adler;  /* of the uncompressed stream so far */
+    z_stream z;   /* SNAP_GZ */
+    uint8_t *out; /* compressed bytes, SNAP_GZ / SNAP_SNAPPY */
+    size_t outcap;
     uint64_t written, synced; /* bytes in the file; bytes pushed to disk */
     int err;        /* first write error; sticky */
 };
@@ -128,8 +168,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Writes `n` bytes to the file and paces the writeback (WRITEBACK_STEP). */
-static int writer_out(struct snapshot_writer *w, const uint8_t *p, size_t n)
+/* Writes `n` file bytes and paces the writeback (WRITEBACK_STEP). */
+static int file_out(struct snapshot_writer *w, const uint8_t *p, size_t n)
 {
     int rc = write_all(w->fd, p, n);
     if (rc)
@@ -140,67 +180,159 @@ static int writer_out(struct snapshot_writer *w, const uint8_t *p, size_t n)
     unsigned flags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                      SYNC_FILE_RANGE_WAIT_AFTER;
     if (sync_file_range(w->fd, (off_t)w->synced, (off_t)(w->written - w->synced), flags) &&
-        errno != ENOSYS && errno != EINVAL)
+        errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
         return -errno;
     w->synced = w->written;
     return 0;
 }
 
+/* Deflates `n` stream bytes (finishing the gzip member with `finish`). */
+static int gz_out(struct snapshot_writer *w, const uint8_t *p, size_t n, int finish)
+{
+    w->z.next_in = (Bytef *)p;
+    w->z.avail_in = (uInt)n;
+    int zr;
+    do {
+        w->z.next_out = w->out;
+        w->z.avail_out = (uInt)w->outcap;
+        zr = deflate(&w->z, finish ? Z_FINISH : Z_NO_FLUSH);
+        if (zr == Z_STREAM_ERROR)
+            return -EIO;
+        int rc = file_out(w, w->out, w->outcap - w->z.avail_out);
+        if (rc)
+            return rc;
+    } while (w->z.avail_out == 0 || (finish && zr != Z_STREAM_END));
+    return 0;
+}
+
+/* Compresses `n` stream bytes into snappy-java chunks. */
+static int snappy_out(struct snapshot_writer *w, const uint8_t *p, size_t n)
+{
+    for (size_t at = 0; at < n; at += SNAPPY_BLOCK) {
+        size_t in = n - at < SNAPPY_BLOCK ? n - at : SNAPPY_BLOCK;
+        size_t clen = w->outcap - 4;
+        if (snappy_compress((const char *)p + at, in, (char *)w->out + 4, &clen) != SNAPPY_OK)
+            return -EIO;
+        zk_be32_put(w->out, (uint32_t)clen);
+        int rc = file_out(w, w->out, clen + 4);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int stream_out(struct snapshot_writer *w, const uint8_t *p, size_t n)
+{
+    switch (w->comp) {
+    case SNAP_GZ:
+        return gz_out(w, p, n, 0);
+    case SNAP_SNAPPY:
+        return snappy_out(w, p, n);
+    default:
+        return file_out(w, p, n);
+    }
+}
+
 static int writer_flush(struct snapshot_writer *w)
 {
     if (!w->err && w->len)
-        w->err = writer_out(w, w->buf, w->len);
+        w->err = stream_out(w, w->buf, w->len);
     w->len = 0;
     return w->err;
 }
 
-/* Buffers `n` bytes; what does not fit in the buffer goes straight out. */
-static int writer_put(struct snapshot_writer *w, const void *p, size_t n)
+int snapshot_put(struct snapshot_writer *w, const void *p, size_t n)
 {
     if (w->err)
         return w->err;
+    w->adler = adler32_z(w->adler, p, n);
     if (n > WRITE_BUFFER - w->len) {
         if (writer_flush(w))
             return w->err;
         if (n >= WRITE_BUFFER)
-            return w->err = writer_out(w, p, n);
+            return w->err = stream_out(w, p, n);
     }
     memcpy(w->buf + w->len, p, n);
     w->len += n;
     return 0;
 }
 
-int snapshot_put(struct snapshot_writer *w, const void *rec, size_t len)
+/* Apache's SnapStream.sealStream: the checksum so far and the path "/". */
+static int put_seal(struct snapshot_writer *w)
 {
-    if (len == 0 || len > MAX_RECORD)
-        return -EINVAL;
-    uint8_t h[REC_HDR];
-    uint32_t crc = zk_crc32(0, rec, len);
-    zk_be32_put(h, (uint32_t)len);
-    zk_be32_put(h + 4, crc);
-    w->crc = zk_crc32(w->crc, rec, len);
-    w->count++;
-    writer_put(w, h, sizeof h);
-    return writer_put(w, rec, len);
+    uint8_t seal[SEAL];
+    zk_be64_put(seal, w->adler);
+    zk_be32_put(seal + 8, 1);
+    seal[12] = '/';
+    return snapshot_put(w, seal, sizeof seal);
 }
 
-/* Header, the producer's records, trailer.  Returns 0 or -errno. */
-static int write_image(struct snapshot_writer *w, int64_t zxid, snapshot_produce_fn produce,
-                       void *data)
+static int writer_open(struct snapshot_writer *w, int fd, enum snapshot_compression comp)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = fd;
+    w->comp = comp;
+    w->adler = adler32(0, NULL, 0);
+    w->buf = zk_xmalloc(WRITE_BUFFER);
+    if (comp == SNAP_GZ) {
+        w->outcap = 256u << 10;
+        if (deflateInit2(&w->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            return -ENOMEM;
+    } else if (comp == SNAP_SNAPPY) {
+        w->outcap = snappy_max_compressed_length(SNAPPY_BLOCK) + 4;
+        uint8_t h[SNAPPY_HEADER];
+        memcpy(h, snappy_magic, 8);
+        zk_be32_put(h + 8, 1);
+        zk_be32_put(h + 12, 1);
+        if ((w->err = file_out(w, h, sizeof h)))
+            return w->err;
+    }
+    if (w->outcap)
+        w->out = zk_xmalloc(w->outcap);
+    return 0;
+}
+
+static void writer_close(struct snapshot_writer *w)
+{
+    if (w->comp == SNAP_GZ)
+        deflateEnd(&w->z);
+    free(w->buf);
+    free(w->out);
+}
+
+/* Header, the producer's body, seal, end of the compressed stream.
+ * Returns 0 or -errno. */
+static int write_image(struct snapshot_writer *w, snapshot_produce_fn produce, void *data)
 {
     uint8_t h[HEADER];
-    memcpy(h, MAGIC, 8);
-    zk_be64_put(h + 8, (uint64_t)zxid);
-    writer_put(w, h, sizeof h);
+    memcpy(h, MAGIC, 4);
+    zk_be32_put(h + 4, VERSION);
+    zk_be64_put(h + 8, (uint64_t)-1); /* FileSnap's dbId */
+    snapshot_put(w, h, sizeof h);
     int rc = produce(w, data);
     if (rc)
         return rc < 0 ? rc : -EIO;
-    uint8_t t[TRAILER];
-    zk_be32_put(t, 0);
-    zk_be32_put(t + 4, w->crc);
-    zk_be64_put(t + 8, w->count);
-    writer_put(w, t, sizeof t);
-    return writer_flush(w);
+    put_seal(w);
+    if (writer_flush(w))
+        return w->err;
+    return w->comp == SNAP_GZ ? gz_out(w, NULL, 0, 1) : 0;
+}
+
+int snapshot_write_fd(int fd, int64_t zxid, snapshot_produce_fn produce, void *data)
+{
+    struct snapshot_writer w;
+    int rc = writer_open(&w, fd, SNAP_PLAIN);
+    if (!rc)
+        rc = write_image(&w, produce, data);
+    if (!rc) {
+        uint8_t z[8];
+        zk_be64_put(z, (uint64_t)zxid);
+        snapshot_put(&w, z, sizeof z);
+        put_seal(&w);
+        rc = writer_flush(&w);
+    }
+    writer_close(&w);
+    return rc;
 }
 
 int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, void *data)
@@ -212,35 +344,26 @@ int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, v
     if ((rc = snap_name(path, sizeof path, dir, zxid, "")) ||
         (rc = snap_name(tmp, sizeof tmp, dir, zxid, ".tmp")))
         return rc;
-    struct snapshot_writer w = {.buf = zk_xmalloc(WRITE_BUFFER)};
-    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w.fd < 0) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    struct snapshot_writer w;
+    rc = writer_open(&w, fd, compression);
+    if (!rc)
+        rc = write_image(&w, produce, data);
+    writer_close(&w);
+    if (!rc && fsync(fd))
         rc = -errno;
-        goto out_free_buf;
-    }
-    if ((rc = write_image(&w, zxid, produce, data)))
-        goto err_unlink_tmp;
-    if (fsync(w.fd)) {
+    if (close(fd) && !rc)
         rc = -errno;
-        goto err_unlink_tmp;
-    }
-    rc = close(w.fd) ? -errno : 0;
-    w.fd = -1;
-    if (rc || rename(tmp, path)) {
-        rc = rc ? rc : -errno;
-        goto err_unlink_tmp;
+    if (!rc && rename(tmp, path))
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        return rc;
     }
     /* Renamed: the file is whole even if this fails, so it stays. */
-    rc = datadir_fsync(dir);
-    goto out_free_buf;
-
-err_unlink_tmp:
-    if (w.fd >= 0)
-        close(w.fd);
-    unlink(tmp);
-out_free_buf:
-    free(w.buf);
-    return rc;
+    return datadir_fsync(dir);
 }
 
 /* ---- in the background ---- */
@@ -372,23 +495,15 @@ enum verdict { SNAP_VALID, SNAP_DAMAGED, SNAP_REFUSED };
 struct candidate {
     char path[PATH_MAX];
     int64_t zxid;       /* from the name */
-    FILE *f;
-    off_t size;
-    off_t at;           /* offset of what is being checked */
+    const uint8_t *p;   /* the uncompressed stream */
+    size_t len;
+    void *map;          /* what to munmap, or NULL */
+    size_t maplen;
+    uint8_t *heap;      /* what to free, or NULL */
+    size_t at;          /* offset of what is being checked */
     const char *why;    /* set unless valid */
-    uint64_t delivered; /* records given to the consumer */
-    uint8_t *buf;       /* one record */
-    size_t cap;
+    int delivered;      /* the consumer saw the body */
 };
-
-/* Reads exactly `n` bytes.  Returns 1, 0 at a short read, or -errno. */
-static int read_exact(struct candidate *c, void *p, size_t n)
-{
-    size_t got = fread(p, 1, n, c->f);
-    if (got == n)
-        return 1;
-    return ferror(c->f) ? (errno ? -errno : -EIO) : 0;
-}
 
 static int damaged(struct candidate *c, const char *why)
 {
@@ -396,73 +511,221 @@ static int damaged(struct candidate *c, const char *why)
     return SNAP_DAMAGED;
 }
 
-/* Checks the trailer at c->at against the records read.  Returns a verdict or -errno. */
-static int check_trailer(struct candidate *c, const uint8_t *h, uint32_t crc, uint64_t count)
+/* Appends to a growing heap buffer. */
+static void grow(uint8_t **buf, size_t *cap, size_t need)
 {
-    uint8_t n[8];
-    int rc = read_exact(c, n, sizeof n);
-    if (rc <= 0)
-        return rc < 0 ? rc : damaged(c, "truncated trailer");
-    if (zk_be32_get(h + 4) != crc || zk_be64_get(n) != count)
-        return damaged(c, "trailer does not match the records");
-    if (fgetc(c->f) != EOF)
-        return damaged(c, "bytes after the trailer");
-    return ferror(c->f) ? -EIO : SNAP_VALID;
-}
-
-/* Verifies the file and feeds its records to `cb`.  Returns a verdict or -errno. */
-static int load_records(struct candidate *c, snapshot_load_cb cb, void *data)
-{
-    uint8_t h[HEADER];
-    int rc = read_exact(c, h, HEADER);
-    if (rc <= 0 || memcmp(h, MAGIC, 8))
-        return rc < 0 ? rc : damaged(c, "bad header");
-    if (zk_be64_get(h + 8) != (uint64_t)c->zxid)
-        return damaged(c, "zxid in the header does not match the file name");
-    uint32_t crc = 0;
-    uint64_t count = 0;
-    for (c->at = HEADER;; c->at += REC_HDR + zk_be32_get(h)) {
-        if ((rc = read_exact(c, h, REC_HDR)) <= 0)
-            return rc < 0 ? rc : damaged(c, "file ends before the trailer");
-        uint32_t len = zk_be32_get(h);
-        if (len == 0)
-            return check_trailer(c, h, crc, count);
-        if (len > MAX_RECORD || (off_t)len > c->size - c->at - REC_HDR)
-            return damaged(c, "record runs past the end of the file");
-        if (c->cap < len)
-            c->buf = zk_xrealloc(c->buf, c->cap = len);
-        if ((rc = read_exact(c, c->buf, len)) <= 0)
-            return rc < 0 ? rc : damaged(c, "record runs past the end of the file");
-        if (zk_crc32(0, c->buf, len) != zk_be32_get(h + 4))
-            return damaged(c, "record checksum mismatch");
-        crc = zk_crc32(crc, c->buf, len);
-        count++;
-        c->delivered++;
-        if (cb(c->buf, len, data)) {
-            c->why = "record refused by the loader";
-            return SNAP_REFUSED;
-        }
+    if (need > *cap) {
+        *cap = need > 2 * *cap ? need : 2 * *cap;
+        *buf = zk_xrealloc(*buf, *cap);
     }
 }
 
-/* Opens and loads one candidate.  Returns a verdict or -errno. */
-static int load_file(struct candidate *c, snapshot_load_cb cb, void *data)
+/* Inflates a gzip file image.  Returns 0, or 1 if it does not inflate. */
+static int inflate_gz(struct candidate *c, const uint8_t *p, size_t n)
+{
+    z_stream z = {0};
+    if (inflateInit2(&z, 15 + 16) != Z_OK)
+        return 1;
+    size_t cap = n * 4 + 4096, len = 0;
+    uint8_t *buf = zk_xmalloc(cap);
+    z.next_in = (Bytef *)p;
+    int zr = Z_OK;
+    size_t left = n;
+    while (zr == Z_OK) {
+        grow(&buf, &cap, len + (1u << 20));
+        z.next_out = buf + len;
+        z.avail_out = (uInt)(cap - len);
+        if (!z.avail_in && left) {
+            z.avail_in = left > (1u << 30) ? 1u << 30 : (uInt)left;
+            left -= z.avail_in;
+        }
+        zr = inflate(&z, Z_NO_FLUSH);
+        len = cap - z.avail_out;
+        if (zr == Z_BUF_ERROR && (z.avail_in || left))
+            zr = Z_OK;
+        if (len > MAX_INFLATED)
+            zr = Z_DATA_ERROR;
+    }
+    inflateEnd(&z);
+    c->heap = buf;
+    c->p = buf;
+    c->len = len;
+    return zr == Z_STREAM_END ? 0 : 1;
+}
+
+/* Decodes snappy-java's stream framing.  Returns 0, or 1 if it does not. */
+static int inflate_snappy(struct candidate *c, const uint8_t *p, size_t n)
+{
+    if (n < SNAPPY_HEADER || memcmp(p, snappy_magic, 8))
+        return 1;
+    size_t cap = n * 2 + 4096, len = 0, at = SNAPPY_HEADER;
+    uint8_t *buf = zk_xmalloc(cap);
+    c->heap = buf;
+    while (at < n) {
+        if (n - at < 4)
+            return 1;
+        size_t clen = zk_be32_get(p + at), ulen;
+        at += 4;
+        if (clen > n - at ||
+            snappy_uncompressed_length((const char *)p + at, clen, &ulen) != SNAPPY_OK ||
+            len + ulen > MAX_INFLATED)
+            return 1;
+        grow(&buf, &cap, len + ulen);
+        c->heap = buf;
+        if (snappy_uncompress((const char *)p + at, clen, (char *)buf + len, &ulen) != SNAPPY_OK)
+            return 1;
+        len += ulen;
+        at += clen;
+    }
+    c->p = buf;
+    c->len = len;
+    return 0;
+}
+
+/* Maps the file and, if compressed, inflates it.  Returns 0, a verdict
+ * (SNAP_DAMAGED) or -errno. */
+static int open_candidate(struct candidate *c)
+{
+    int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int rc = fstat(fd, &st) ? -errno : 0;
+    void *m = NULL;
+    if (!rc && st.st_size > 0) {
+        m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+            rc = -errno;
+        else
+            madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+    }
+    close(fd);
+    if (rc)
+        return rc;
+    c->map = m;
+    c->maplen = (size_t)st.st_size;
+    c->len = (size_t)st.st_size;
+    c->p = m;
+    size_t n = strlen(c->path);
+    if (n > 3 && !strcmp(c->path + n - 3, ".gz") && inflate_gz(c, m, (size_t)st.st_size))
+        return damaged(c, "gzip stream does not inflate");
+    if (n > 7 && !strcmp(c->path + n - 7, ".snappy") &&
+        inflate_snappy(c, m, (size_t)st.st_size))
+        return damaged(c, "snappy stream does not decode");
+    return 0;
+}
+
+static void close_candidate(struct candidate *c)
+{
+    if (c->map)
+        munmap(c->map, c->maplen);
+    free(c->heap);
+    c->map = NULL;
+    c->heap = NULL;
+}
+
+/* Checks a seal at c->at.  Returns 1 if valid, else 0 with c->why set. */
+static int check_seal(struct candidate *c)
+{
+    if (c->len - c->at < SEAL) {
+        c->why = "file ends before the checksum";
+        return 0;
+    }
+    const uint8_t *s = c->p + c->at;
+    /* adler32_z takes a size_t length: snapshots may exceed 4 GiB. */
+    uLong want = adler32_z(adler32(0, NULL, 0), c->p, c->at);
+    if (zk_be64_get(s) != (uint64_t)want) {
+        c->why = "checksum mismatch";
+        return 0;
+    }
+    if (zk_be32_get(s + 8) != 1 || s[12] != '/') {
+        c->why = "bad seal";
+        return 0;
+    }
+    c->at += SEAL;
+    return 1;
+}
+
+/* After the first seal: nothing, or Apache's digest and/or 3.9's
+ * lastProcessedZxid, each sealed.  Returns a verdict. */
+static int check_trailers(struct candidate *c, struct snapshot_info *info)
+{
+    size_t left = c->len - c->at;
+    if (left == 0)
+        return SNAP_VALID;
+    int digest = left == 20 + SEAL || left == 20 + SEAL + 8 + SEAL;
+    int lpz = left == 8 + SEAL || left == 20 + SEAL + 8 + SEAL;
+    if (!digest && !lpz)
+        return damaged(c, "unexpected bytes after the checksum");
+    if (digest) {
+        info->digest_zxid = (int64_t)zk_be64_get(c->p + c->at);
+        info->digest_version = (int32_t)zk_be32_get(c->p + c->at + 8);
+        info->digest = (int64_t)zk_be64_get(c->p + c->at + 12);
+        c->at += 20;
+        if (!check_seal(c))
+            return SNAP_DAMAGED;
+    }
+    if (lpz) {
+        info->last_processed_zxid = (int64_t)zk_be64_get(c->p + c->at);
+        c->at += 8;
+        if (!check_seal(c))
+            return SNAP_DAMAGED;
+    }
+    return SNAP_VALID;
+}
+
+/* Checks the header, lets the consumer parse the body, checks the seal.
+ * Returns a verdict, -EPROTO for an unknown version, or -errno. */
+static int load_stream(struct candidate *c, snapshot_load_cb cb, void *data,
+                       struct snapshot_info *info)
 {
     c->at = 0;
-    c->why = NULL;
-    c->delivered = 0;
-    if (!(c->f = fopen(c->path, "rbe")))
-        return -errno;
-    setvbuf(c->f, NULL, _IOFBF, READ_BUFFER);
-    struct stat st;
-    int rc = fstat(fileno(c->f), &st) ? -errno : 0;
-    if (!rc) {
-        c->size = st.st_size;
-        rc = load_records(c, cb, data);
+    if (c->len < HEADER || memcmp(c->p, MAGIC, 4))
+        return damaged(c, "not a ZooKeeper snapshot (bad header)");
+    if (zk_be32_get(c->p + 4) != VERSION) {
+        log_error("snapshot %s has format version %u; this zkd reads version %d (Apache "
+                  "ZooKeeper 3.5-3.9): refusing to start rather than ignore it",
+                  c->path, zk_be32_get(c->p + 4), VERSION);
+        return -EPROTO;
     }
-    fclose(c->f);
-    c->f = NULL;
-    return rc;
+    size_t used = 0;
+    c->at = HEADER;
+    c->delivered = 1;
+    if (cb(c->p + HEADER, c->len - HEADER, &used, data)) {
+        c->why = "the body does not parse";
+        return SNAP_DAMAGED;
+    }
+    c->at = HEADER + used;
+    if (!check_seal(c))
+        return SNAP_DAMAGED;
+    return check_trailers(c, info);
+}
+
+int snapshot_load_buffer(const void *p, size_t len, snapshot_load_cb cb, void *data,
+                         struct snapshot_info *info)
+{
+    struct candidate c = {.p = p, .len = len};
+    snprintf(c.path, sizeof c.path, "(stream)");
+    *info = (struct snapshot_info){.digest_zxid = -1, .last_processed_zxid = -1};
+    int rc = load_stream(&c, cb, data, info);
+    if (rc == SNAP_DAMAGED)
+        log_warn("snapshot stream is damaged: %s at offset %zu", c.why, c.at);
+    return rc < 0 ? rc : rc == SNAP_VALID ? 0 : -EINVAL;
+}
+
+int snapshot_load_file(const char *path, snapshot_load_cb cb, void *data,
+                       struct snapshot_info *info, const char **why, size_t *at)
+{
+    struct candidate c = {0};
+    snprintf(c.path, sizeof c.path, "%s", path);
+    *info = (struct snapshot_info){.digest_zxid = -1, .last_processed_zxid = -1};
+    int rc = open_candidate(&c);
+    if (rc == 0)
+        rc = load_stream(&c, cb, data, info);
+    close_candidate(&c);
+    *why = c.why;
+    *at = c.at;
+    return rc < 0 ? rc : rc == SNAP_VALID ? 0 : -EINVAL;
 }
 
 /* Moves a damaged candidate aside so it is never tried again. */
@@ -470,8 +733,8 @@ static void set_aside(const struct candidate *c)
 {
     char bad[PATH_MAX + 8];
     snprintf(bad, sizeof bad, "%s.corrupt", c->path);
-    log_warn("snapshot %s is damaged (%s at offset %lld); renamed to %s, trying an older one",
-             c->path, c->why, (long long)c->at, bad);
+    log_warn("snapshot %s is damaged (%s at offset %zu); renamed to %s, trying an older one",
+             c->path, c->why, c->at, bad);
     if (rename(c->path, bad))
         log_error("cannot rename %s: %s", c->path, strerror(errno));
 }
@@ -482,39 +745,50 @@ int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset,
     struct datafile *files;
     *zxid = -1;
     datadir_remove_tmp(dir, "snapshot.");
-    int n = datadir_list(dir, "snapshot.", 1, &files);
+    int n = datadir_list(dir, "snapshot.", suffixes, 1, &files);
     if (n < 0)
         return n;
     struct candidate *c = zk_xcalloc(1, sizeof *c);
-    int rc = 0, i;
+    int rc = 0, i, tried = 0;
     for (i = 0; i < n; i++) {
         if (c->delivered && reset)
             reset(data); /* drop what the previous candidate left */
+        memset(c, 0, sizeof *c);
         snprintf(c->path, sizeof c->path, "%s/%s", dir, files[i].name);
         c->zxid = files[i].zxid;
-        if ((rc = load_file(c, cb, data)) < 0) {
-            log_error("cannot read snapshot %s: %s", c->path, strerror(-rc));
+        if (i > 0 && files[i].zxid == files[i - 1].zxid)
+            continue; /* the same zxid in another compression: one is enough */
+        struct snapshot_info info = {.digest_zxid = -1, .last_processed_zxid = -1};
+        tried++;
+        rc = open_candidate(c);
+        if (rc == 0)
+            rc = load_stream(c, cb, data, &info);
+        close_candidate(c);
+        if (rc < 0) {
+            if (rc != -EPROTO)
+                log_error("cannot read snapshot %s: %s", c->path, strerror(-rc));
             break;
         }
         if (rc == SNAP_VALID) {
             *zxid = c->zxid;
+            rc = 0;
             break;
         }
         if (rc == SNAP_DAMAGED)
             set_aside(c);
         else
-            log_warn("snapshot %s: %s at offset %lld; trying an older one", c->path, c->why,
-                     (long long)c->at);
+            log_warn("snapshot %s: %s at offset %zu; trying an older one", c->path, c->why, c->at);
+        rc = 0;
     }
     if (*zxid < 0 && c->delivered && reset)
         reset(data);
-    if (i == n && n > 0)
-        log_error("none of the %d snapshots in %s is usable; recovering from the log alone", n,
-                  dir);
-    free(c->buf);
+    if (i == n && tried > 0) {
+        log_error("none of the %d snapshots in %s is usable", tried, dir);
+        rc = -ENODATA;
+    }
     free(c);
     free(files);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 /* ---- housekeeping ---- */
@@ -525,7 +799,7 @@ int snapshot_purge(const char *dir, int retain, int64_t *oldest_kept_zxid)
     *oldest_kept_zxid = -1;
     if (retain < 3)
         retain = 3;
-    int n = datadir_list(dir, "snapshot.", 1, &files);
+    int n = datadir_list(dir, "snapshot.", suffixes, 1, &files);
     if (n < 0)
         return n;
     int removed = 0;
@@ -543,7 +817,7 @@ int snapshot_purge(const char *dir, int retain, int64_t *oldest_kept_zxid)
 int64_t snapshot_dir_bytes(const char *dir)
 {
     struct datafile *files;
-    int n = datadir_list(dir, "snapshot.", 1, &files);
+    int n = datadir_list(dir, "snapshot.", suffixes, 1, &files);
     if (n < 0)
         return n;
     int64_t total = 0;

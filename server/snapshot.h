@@ -2,12 +2,13 @@
  * snapshot.h - point-in-time images of the data tree, written in the
  * background and loaded at start.
  *
- * File `snapshot.<zxid, 16 hex digits>` in dataDir:
- *   header  "ZKSNAP01" (8 bytes) | u64 zxid
- *   records [u32 len][u32 crc32 of payload][payload] ...   (len > 0)
- *   trailer [u32 0][u32 crc32 of every payload byte, in order][u64 record count]
- * A snapshot is valid only with an intact trailer; it is written to
- * `snapshot.<zxid>.tmp`, fsync'd, renamed, and the directory fsync'd, so a
+ * The format is Apache ZooKeeper's FileSnap (snapshot.c opens with the
+ * bytes): `snapshot.<zxid in lower-case hex>[.gz|.snappy]` in
+ * dataDir/version-2, a FileHeader ("ZKSN", 2, dbid -1), the body the
+ * producer emits (db.h), and the Adler-32 seal.  Apache's servers and tools
+ * read zkd's snapshots, and zkd reads theirs, including the optional digest
+ * and lastProcessedZxid trailers and the compressed variants.  A snapshot is
+ * written to `<name>.tmp`, fsync'd, renamed, and the directory fsync'd, so a
  * crash leaves either the complete file or a .tmp that start-up deletes.
  *
  * Background: snapshot_start() fork()s; the child calls `produce`, which emits
@@ -25,12 +26,17 @@
 
 struct snapshot_writer;
 
-/* Emits one record (1 .. 256 MiB; `rec` is copied) into the snapshot being
- * written.  Returns 0, -EINVAL for a bad length, or the first write error
- * (sticky: later calls return it too). */
-int snapshot_put(struct snapshot_writer *w, const void *rec, size_t len);
+/* Appends `len` bytes of the body to the snapshot being written.  Returns 0
+ * or the first write error (sticky: later calls return it too). */
+int snapshot_put(struct snapshot_writer *w, const void *p, size_t len);
 
-/* Produces the image: calls snapshot_put per record.  Returns 0 or -errno.
+/* snapshot.compression.method: "" or "none" (plain), "gz", "snappy".  New
+ * snapshots are written so; any of them is read.  Returns 0, or -1 for an
+ * unknown method. */
+enum snapshot_compression { SNAP_PLAIN, SNAP_GZ, SNAP_SNAPPY };
+int snapshot_set_compression(const char *method);
+
+/* Produces the body: calls snapshot_put with its bytes.  Returns 0 or -errno.
  * Under snapshot_start() it runs in a forked child of a threaded process: it
  * must not take a lock another thread may hold, nor touch the loop. */
 typedef int (*snapshot_produce_fn)(struct snapshot_writer *w, void *data);
@@ -43,6 +49,13 @@ typedef void (*snapshot_done_cb)(int status, int64_t zxid, double seconds, void 
  * shutdown).  Returns 0 or -errno; on failure no file is left behind. */
 int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, void *data);
 
+/* Writes a whole uncompressed snapshot's bytes to `fd` (a pipe or socket
+ * will do), with `zxid` in Apache 3.9's lastProcessedZxid trailer: what
+ * 3.9's AdminServer `snapshot` command streams and `restore` reads.  (Files
+ * omit that trailer: Apache 3.8 reads a trailer after the seal as a digest.)
+ * Returns 0 or -errno. */
+int snapshot_write_fd(int fd, int64_t zxid, snapshot_produce_fn produce, void *data);
+
 /* Starts a background snapshot; returns 0, -EBUSY if one is running, or
  * -errno (then `done` is not called).  Loop thread.  The loop stays alive
  * until `done` has run. */
@@ -53,27 +66,48 @@ int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
 /* True while a background snapshot is running. */
 int snapshot_running(void);
 
-/* Called per record during load, with each record once its CRC checks out
- * (`rec` is valid only during the call).  Return non-zero to refuse it: the
- * candidate is abandoned (left in place, since its bytes are intact) and the
- * next older one is tried. */
-typedef int (*snapshot_load_cb)(const void *rec, size_t len, void *data);
-/* Called after a candidate failed part-way (some records were delivered),
- * before the next one is tried or snapshot_load returns, so the consumer can
- * drop the state that candidate left.  May be NULL. */
+/* Parses and applies a snapshot body: `len` bytes at `p`, of which the body
+ * is a prefix (the seal and trailers follow it).  OUT: *used, the body's
+ * length.  Returns 0, or non-zero if the bytes do not parse: the candidate
+ * is abandoned and the next older one tried. */
+typedef int (*snapshot_load_cb)(const void *p, size_t len, size_t *used, void *data);
+/* Called after a candidate failed part-way, before the next one is tried or
+ * snapshot_load returns, so the consumer can drop the state that candidate
+ * left.  May be NULL. */
 typedef void (*snapshot_reset_cb)(void *data);
 
+/* What the trailers said (-1 where absent). */
+struct snapshot_info {
+    int64_t digest_zxid, digest, last_processed_zxid;
+    int32_t digest_version;
+};
+
 /*
- * Loads the newest valid snapshot in `dir`, after deleting stale
- * `snapshot.*.tmp` files: candidates newest first; a file whose header,
- * CRCs or trailer do not check out is logged (name and offset), renamed
- * `*.corrupt`, and the next older one is tried.
- * OUT: *zxid = the loaded image's zxid, or -1 if there is none (empty
- * start; logged as an error if candidates existed).  Returns 0, or negative
- * errno on I/O errors (a file that cannot be read is not judged corrupt).
+ * Loads the newest valid snapshot in `dir`, after deleting stale `.tmp`
+ * files: candidates newest first; a file whose header, body or checksum do
+ * not check out is logged (name and offset), renamed `*.corrupt`, and the
+ * next older one is tried.  OUT: *zxid = the loaded snapshot's zxid, or -1
+ * if there is none.  Returns 0; -ENODATA if snapshots exist but none is
+ * usable (never an empty start over data); -EPROTO for a format version
+ * this zkd does not know; or -errno on I/O errors (a file that cannot be
+ * read is not judged corrupt).
  */
 int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset,
                   void *data, int64_t *zxid);
+
+/* Loads one whole snapshot file image from memory (e.g. what an AdminServer
+ * `restore` received), uncompressed.  Returns 0, -EINVAL if it is damaged,
+ * -EPROTO for an unknown version, or the consumer's refusal as -EINVAL.
+ * The caller resets its state on failure. */
+int snapshot_load_buffer(const void *p, size_t len, snapshot_load_cb cb, void *data,
+                         struct snapshot_info *info);
+
+/* Loads one snapshot file (plain, .gz or .snappy by its name) and changes
+ * nothing on disk (tools: zkd snapshot-dump, verify-datadir).  OUT: *why and
+ * *at, what is wrong and where, when it is damaged.  Returns 0, -EINVAL if
+ * damaged, -EPROTO for an unknown version, or -errno. */
+int snapshot_load_file(const char *path, snapshot_load_cb cb, void *data,
+                       struct snapshot_info *info, const char **why, size_t *at);
 
 /* Keeps the newest `retain` snapshots (at least 3, whatever `retain` says),
  * deletes older ones; `*.corrupt` files are left for the operator.

@@ -561,37 +561,63 @@ int tree_serialize(struct tree *t, int (*put)(const void *, size_t, void *), voi
     return s.rc;
 }
 
-static int load_node(struct tree *t, struct jute_in *in)
+/* A znode's persisted stat (Apache's StatPersisted), in its order. */
+struct pstat {
+    int64_t czxid, mzxid, ctime, mtime;
+    int32_t version, cversion, aversion;
+    int64_t owner, pzxid;
+};
+
+static void get_pstat(struct jute_in *in, struct pstat *st)
 {
-    struct zk_slice path = jute_get_buffer(in);
-    struct zk_slice data = jute_get_buffer(in);
-    uint32_t acl = (uint32_t)jute_get_int(in);
-    int64_t czxid = jute_get_long(in);
-    int64_t mzxid = jute_get_long(in);
-    int64_t ctime = jute_get_long(in);
-    int64_t mtime = jute_get_long(in);
-    int32_t version = jute_get_int(in);
-    int32_t cversion = jute_get_int(in);
-    int32_t aversion = jute_get_int(in);
-    int64_t owner = jute_get_long(in);
-    int64_t pzxid = jute_get_long(in);
-    if (in->err || path.len < 1 || path.p[0] != '/' || !acl_get(t->acls, acl))
-        return -1;
+    st->czxid = jute_get_long(in);
+    st->mzxid = jute_get_long(in);
+    st->ctime = jute_get_long(in);
+    st->mtime = jute_get_long(in);
+    st->version = jute_get_int(in);
+    st->cversion = jute_get_int(in);
+    st->aversion = jute_get_int(in);
+    st->owner = jute_get_long(in);
+    st->pzxid = jute_get_long(in);
+}
+
+static void put_pstat(struct jute_out *out, const struct znode *n)
+{
+    jute_put_long(out, n->czxid);
+    jute_put_long(out, n->mzxid);
+    jute_put_long(out, n->ctime);
+    jute_put_long(out, n->mtime);
+    jute_put_int(out, n->version);
+    jute_put_int(out, tree_cversion(n));
+    jute_put_int(out, n->aversion);
+    jute_put_long(out, tree_owner(n));
+    jute_put_long(out, tree_pzxid(n));
+}
+
+/* Puts a node from an image at `path` ("" or "/" is the root; its parent
+ * must be there), replacing one of the same path.  Returns 0 or -1. */
+static int place_node(struct tree *t, const char *path, size_t len, struct zk_slice data,
+                      uint32_t acl, const struct pstat *st)
+{
     struct znode *n;
-    if (path.len == 1) {
+    if (len <= 1) {
+        if (len == 1 && path[0] != '/')
+            return -1;
         n = t->root;
         tree_set_data(t, n, data.p, data.len);
         tree_set_acl(t, n, acl);
     } else {
-        const char *slash = path.p + path.len - 1;
+        if (path[0] != '/')
+            return -1;
+        const char *slash = path + len - 1;
         while (*slash != '/')
             slash--;
-        size_t plen = (size_t)(slash - path.p);
-        struct znode *parent = plen ? tree_lookup(t, path.p, plen) : t->root;
-        if (!parent)
-            return -1;
+        size_t plen = (size_t)(slash - path);
+        struct znode *parent = plen ? tree_lookup(t, path, plen) : t->root;
         const char *name = slash + 1;
-        size_t nlen = (size_t)(path.p + path.len - name);
+        size_t nlen = (size_t)(path + len - name);
+        if (!parent || nlen == 0)
+            return -1;
         n = tree_child(parent, name, nlen);
         if (n) {
             untrack_owner(t, n);
@@ -607,17 +633,181 @@ static int load_node(struct tree *t, struct jute_in *in)
             untrack_owner(t, n);
         }
     }
-    n->czxid = czxid; /* before pzxid: it is pzxid's default */
-    n->mzxid = mzxid;
-    n->ctime = ctime;
-    n->mtime = mtime;
-    n->version = version;
-    tree_set_cversion(n, cversion);
-    n->aversion = aversion;
-    set_owner(n, owner);
-    tree_set_pzxid(n, pzxid);
+    n->czxid = st->czxid; /* before pzxid: it is pzxid's default */
+    n->mzxid = st->mzxid;
+    n->ctime = st->ctime;
+    n->mtime = st->mtime;
+    n->version = st->version;
+    tree_set_cversion(n, st->cversion);
+    n->aversion = st->aversion;
+    set_owner(n, st->owner);
+    tree_set_pzxid(n, st->pzxid);
     track_owner(t, n);
     return 0;
+}
+
+static int load_node(struct tree *t, struct jute_in *in)
+{
+    struct zk_slice path = jute_get_buffer(in);
+    struct zk_slice data = jute_get_buffer(in);
+    uint32_t acl = (uint32_t)jute_get_int(in);
+    struct pstat st;
+    get_pstat(in, &st);
+    if (in->err || path.len < 1 || path.p[0] != '/' || !acl_get(t->acls, acl))
+        return -1;
+    return place_node(t, path.p, (size_t)path.len, data, acl, &st);
+}
+
+/* ---- Apache's DataTree image ---- */
+
+struct aser {
+    int (*put)(const void *, size_t, void *);
+    void *d;
+    struct jute_out out;
+    char *path;
+    size_t pathcap;
+    int rc;
+    int32_t count;
+};
+
+#define ASER_FLUSH (256u << 10)
+
+static void aser_flush(struct aser *s)
+{
+    if (!s->rc && s->out.len)
+        s->rc = s->put(s->out.p, s->out.len, s->d);
+    s->out.len = 0;
+}
+
+static void aser_count(uint32_t id, const struct acl_list *l, void *d)
+{
+    (void)id;
+    (void)l;
+    ((struct aser *)d)->count++;
+}
+
+static void aser_acl(uint32_t id, const struct acl_list *l, void *d)
+{
+    struct aser *s = d;
+    jute_put_long(&s->out, id);
+    acl_list_encode(&s->out, l);
+    if (s->out.len >= ASER_FLUSH)
+        aser_flush(s);
+}
+
+static void aser_node(struct aser *s, const struct znode *n, size_t plen)
+{
+    if (s->rc)
+        return;
+    jute_put_buffer(&s->out, s->path, (int32_t)plen);
+    jute_put_buffer(&s->out, tree_data(n), n->datalen);
+    jute_put_long(&s->out, n->acl);
+    put_pstat(&s->out, n);
+    if (s->out.len >= ASER_FLUSH)
+        aser_flush(s);
+    for (uint32_t i = 0; n->ext && i < n->ext->kid_cap && !s->rc; i++) {
+        const struct znode *c = n->ext->kids[i];
+        if (!c)
+            continue;
+        size_t need = plen + 1 + c->namelen + 1;
+        if (need > s->pathcap) {
+            s->pathcap = need * 2;
+            s->path = zk_xrealloc(s->path, s->pathcap);
+        }
+        s->path[plen] = '/';
+        memcpy(s->path + plen + 1, c->name, c->namelen);
+        aser_node(s, c, plen + 1 + c->namelen);
+    }
+}
+
+int tree_serialize_apache(struct tree *t, int (*put)(const void *, size_t, void *), void *d)
+{
+    struct aser s = {put, d, {0}, NULL, 0, 0, 0};
+    jute_out_init(&s.out);
+    acl_foreach(t->acls, aser_count, &s);
+    jute_put_int(&s.out, s.count);
+    acl_foreach(t->acls, aser_acl, &s);
+    s.pathcap = 4096;
+    s.path = zk_xmalloc(s.pathcap);
+    aser_node(&s, t->root, 0); /* the root's path is "" */
+    jute_put_string(&s.out, "/");
+    aser_flush(&s);
+    free(s.path);
+    jute_out_free(&s.out);
+    return s.rc;
+}
+
+/* Apache's ReferenceCountedACLCache.OPEN_UNSAFE_ACL_ID: a null ACL, which
+ * its built-in nodes carry; it reads as world:anyone:cdrwa. */
+#define OPEN_UNSAFE_ACL_ID (-1)
+
+/* Reads the ACL cache into `ids` (Apache index -> interned id, one
+ * reference each).  Returns 0 or -1. */
+static int load_acl_map(struct tree *t, struct jute_in *in, struct i64map *ids)
+{
+    int32_t n = jute_get_int(in);
+    if (n < 0)
+        return -1;
+    for (int32_t i = 0; i < n && !in->err; i++) {
+        int64_t idx = jute_get_long(in);
+        struct acl_list l;
+        if (jute_in_left(in) < 4 || zk_be32_get(in->p + in->off) == 0xFFFFFFFFu ||
+            acl_list_decode(in, &l))
+            return -1; /* a null vector: Apache refuses it too */
+        /* Apache numbers lists from 1 (and -1 is implied): 0 or a repeat is damage. */
+        if (idx == 0 || idx == OPEN_UNSAFE_ACL_ID || i64map_get(ids, idx)) {
+            acl_list_free(&l);
+            return -1;
+        }
+        i64map_put(ids, idx, (void *)(uintptr_t)acl_intern(t->acls, &l));
+        acl_list_free(&l);
+    }
+    return in->err ? -1 : 0;
+}
+
+static uint32_t map_acl(struct tree *t, struct i64map *ids, int64_t idx)
+{
+    if (idx == OPEN_UNSAFE_ACL_ID) {
+        void *v = i64map_get(ids, idx);
+        if (!v) {
+            v = (void *)(uintptr_t)acl_intern(t->acls, &acl_open_unsafe);
+            i64map_put(ids, idx, v);
+        }
+        return (uint32_t)(uintptr_t)v;
+    }
+    return idx ? (uint32_t)(uintptr_t)i64map_get(ids, idx) : 0;
+}
+
+int tree_load_apache(struct tree *t, struct jute_in *in)
+{
+    struct i64map ids = {0};
+    int rc = load_acl_map(t, in, &ids);
+    int nodes = 0;
+    while (!rc) {
+        struct zk_slice path = jute_get_string(in);
+        if (in->err || (path.len == 1 && path.p[0] == '/'))
+            break;
+        struct zk_slice data = jute_get_buffer(in);
+        int64_t idx = jute_get_long(in);
+        struct pstat st;
+        get_pstat(in, &st);
+        uint32_t acl = in->err ? 0 : map_acl(t, &ids, idx);
+        /* The root comes first, alone with an empty path. */
+        if (!acl || (nodes++ == 0) != (path.len == 0) ||
+            place_node(t, path.p, (size_t)path.len, data, acl, &st))
+            rc = -1;
+    }
+    if (in->err || !nodes)
+        rc = -1;
+    int64_t key;
+    void *v;
+    I64MAP_FOREACH(&ids, key, v)
+    {
+        (void)key;
+        acl_unref(t->acls, (uint32_t)(uintptr_t)v);
+    }
+    i64map_free(&ids);
+    return rc;
 }
 
 int tree_load_record(struct tree *t, const void *rec, size_t len)

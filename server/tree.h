@@ -181,4 +181,16 @@ int tree_serialize(struct tree *t, int (*put)(const void *rec, size_t len, void 
  * record is malformed or its parent is missing. */
 int tree_load_record(struct tree *t, const void *rec, size_t len);
 
+/* Apache's DataTree.serialize: the ACL cache (int count; long index, ACL
+ * vector), the nodes depth-first (string path, the root's being "";
+ * buffer data; long acl; StatPersisted), then the path "/".  Emitted in
+ * chunks through `put`; returns 0 or its first non-zero result. */
+int tree_serialize_apache(struct tree *t, int (*put)(const void *p, size_t len, void *d),
+                          void *d);
+/* Reads that image into a tree from tree_new_empty(), as Apache's
+ * DataTree.deserialize: ACL index -1 is world:anyone:cdrwa, every other
+ * index must be in the cache, every parent must come before its children.
+ * Returns 0, or -1 when the bytes do not parse (in->off then tells where). */
+int tree_load_apache(struct tree *t, struct jute_in *in);
+
 #endif

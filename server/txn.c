@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tree.h"
 #include "zk/proto.h"
 
 void txn_init(struct txn *t, int32_t type, int64_t session, int32_t cxid, int64_t time)
@@ -48,20 +49,38 @@ void txn_free(struct txn *t)
     t->nops = 0;
 }
 
-static void encode_op(struct jute_out *out, const struct txn_op *op)
+/* The opcode an op is logged under (Apache's record type follows from it). */
+static int32_t op_wire_type(const struct txn_op *op)
 {
-    switch (op->type) {
+    if (op->type == ZK_OP_CREATE && op->owner == ZK_OWNER_CONTAINER)
+        return ZK_OP_CREATECONTAINER;
+    if (op->type == ZK_OP_CREATE && owner_is_ttl(op->owner))
+        return ZK_OP_CREATETTL;
+    return op->req_type ? op->req_type : op->type;
+}
+
+static void encode_op(struct jute_out *out, int32_t wire, const struct txn_op *op)
+{
+    switch (wire) {
     case ZK_OP_CREATE:
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATECONTAINER:
+    case ZK_OP_CREATETTL:
         jute_put_string(out, op->path);
         jute_put_slice(out, op->data);
         acl_list_encode(out, &op->acl);
-        jute_put_long(out, op->owner);
+        if (wire == ZK_OP_CREATE || wire == ZK_OP_CREATE2)
+            jute_put_bool(out, owner_is_session(op->owner));
         jute_put_int(out, op->parent_cversion);
+        if (wire == ZK_OP_CREATETTL)
+            jute_put_long(out, op->owner & ZK_OWNER_TTL_MAX_BITS);
         break;
     case ZK_OP_DELETE:
+    case ZK_OP_DELETECONTAINER:
         jute_put_string(out, op->path);
         break;
     case ZK_OP_SETDATA:
+    case ZK_OP_RECONFIG:
         jute_put_string(out, op->path);
         jute_put_slice(out, op->data);
         jute_put_int(out, op->version);
@@ -69,6 +88,10 @@ static void encode_op(struct jute_out *out, const struct txn_op *op)
     case ZK_OP_SETACL:
         jute_put_string(out, op->path);
         acl_list_encode(out, &op->acl);
+        jute_put_int(out, op->version);
+        break;
+    case ZK_OP_CHECK:
+        jute_put_string(out, op->path);
         jute_put_int(out, op->version);
         break;
     default:
@@ -76,80 +99,186 @@ static void encode_op(struct jute_out *out, const struct txn_op *op)
     }
 }
 
-static int decode_op(struct jute_in *in, struct txn_op *op)
+/* Decodes the record of one op logged as `wire` into a new op of `t`.
+ * Returns 0, 1 for an ErrorTxn (no op added), or -1. */
+static int decode_op(struct jute_in *in, int32_t wire, struct txn *t)
 {
+    struct txn_op op = {.req_type = wire, .data.len = -1};
     struct zk_slice path;
-    switch (op->type) {
+    switch (wire) {
     case ZK_OP_CREATE:
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATECONTAINER:
+    case ZK_OP_CREATETTL:
+        op.type = ZK_OP_CREATE;
         path = jute_get_string(in);
-        op->data = jute_get_buffer(in);
-        if (acl_list_decode(in, &op->acl))
+        op.data = jute_get_buffer(in);
+        if (acl_list_decode(in, &op.acl))
             return -1;
-        op->owner = jute_get_long(in);
-        op->parent_cversion = jute_get_int(in);
+        if (wire == ZK_OP_CREATE || wire == ZK_OP_CREATE2)
+            op.owner = jute_get_bool(in) ? t->session : 0;
+        op.parent_cversion = jute_get_int(in);
+        if (wire == ZK_OP_CREATECONTAINER)
+            op.owner = ZK_OWNER_CONTAINER;
+        if (wire == ZK_OP_CREATETTL) {
+            int64_t ttl = jute_get_long(in);
+            if (ttl <= 0 || ttl > ZK_OWNER_TTL_MAX_BITS)
+                in->err = 1;
+            op.owner = ZK_OWNER_TTL_MASK | ttl;
+        }
         break;
     case ZK_OP_DELETE:
+    case ZK_OP_DELETECONTAINER:
+        op.type = ZK_OP_DELETE;
         path = jute_get_string(in);
         break;
     case ZK_OP_SETDATA:
+    case ZK_OP_RECONFIG: /* sets /zookeeper/config */
+        op.type = ZK_OP_SETDATA;
         path = jute_get_string(in);
-        op->data = jute_get_buffer(in);
-        op->version = jute_get_int(in);
+        op.data = jute_get_buffer(in);
+        op.version = jute_get_int(in);
         break;
     case ZK_OP_SETACL:
+        op.type = ZK_OP_SETACL;
         path = jute_get_string(in);
-        if (acl_list_decode(in, &op->acl))
+        if (acl_list_decode(in, &op.acl))
             return -1;
-        op->version = jute_get_int(in);
+        op.version = jute_get_int(in);
         break;
+    case ZK_OP_CHECK:
+        op.type = ZK_OP_CHECK;
+        path = jute_get_string(in);
+        op.version = jute_get_int(in);
+        break;
+    case ZK_OP_ERROR:
+        (void)jute_get_int(in);
+        return in->err ? -1 : 1;
     default:
         return -1;
     }
-    if (in->err)
+    if (in->err) {
+        acl_list_free(&op.acl);
         return -1;
-    op->path = zk_xstrndup(path.p, (size_t)path.len);
+    }
+    if (op.req_type == op.type || (op.type == ZK_OP_CREATE && op.req_type != ZK_OP_CREATE2))
+        op.req_type = 0; /* implied by type and owner */
+    op.path = zk_xstrndup(path.p, (size_t)path.len);
+    struct txn_op *dst = txn_add_op(t, op.type);
+    *dst = op;
     return 0;
+}
+
+static void encode_multi(struct jute_out *out, const struct txn *t)
+{
+    struct jute_out sub;
+    jute_out_init(&sub);
+    jute_put_int(out, t->nops);
+    for (int i = 0; i < t->nops; i++) {
+        int32_t wire = op_wire_type(&t->ops[i]);
+        sub.len = 0;
+        encode_op(&sub, wire, &t->ops[i]);
+        jute_put_int(out, wire);
+        jute_put_buffer(out, sub.p, (int32_t)sub.len);
+    }
+    jute_out_free(&sub);
+}
+
+/* The type in the TxnHeader. */
+static int32_t header_type(const struct txn *t)
+{
+    switch (t->type) {
+    case TXN_NEWEPOCH:
+        return ZK_OP_ERROR;
+    case ZK_OP_CREATESESSION:
+    case ZK_OP_CLOSESESSION:
+    case ZK_OP_MULTI:
+    case ZK_OP_RECONFIG:
+    case ZK_OP_ERROR:
+        return t->type;
+    default:
+        return t->nops == 1 ? op_wire_type(&t->ops[0]) : t->type;
+    }
 }
 
 void txn_encode(struct jute_out *out, const struct txn *t)
 {
-    jute_put_int(out, t->type);
+    int32_t type = header_type(t);
     jute_put_long(out, t->session);
     jute_put_int(out, t->cxid);
+    jute_put_long(out, t->zxid);
     jute_put_long(out, t->time);
+    jute_put_int(out, type);
     switch (t->type) {
     case ZK_OP_CREATESESSION:
         jute_put_int(out, t->timeout);
         break;
     case ZK_OP_CLOSESESSION:
+        jute_put_int(out, t->nops);
+        for (int i = 0; i < t->nops; i++)
+            jute_put_string(out, t->ops[i].path);
         break;
     case TXN_NEWEPOCH:
-        jute_put_long(out, t->epoch);
+        jute_put_int(out, (int32_t)t->epoch);
+        break;
+    case ZK_OP_ERROR:
+        jute_put_int(out, t->timeout); /* no zkd writer logs one */
         break;
     case ZK_OP_MULTI:
-        jute_put_int(out, t->nops);
-        for (int i = 0; i < t->nops; i++) {
-            jute_put_int(out, t->ops[i].type);
-            encode_op(out, &t->ops[i]);
-        }
+        encode_multi(out, t);
         break;
     default:
-        encode_op(out, &t->ops[0]);
+        encode_op(out, type, &t->ops[0]);
         break;
     }
+}
+
+int64_t txn_peek_zxid(const void *rec) { return (int64_t)zk_be64_get((const uint8_t *)rec + 12); }
+int32_t txn_peek_type(const void *rec) { return (int32_t)zk_be32_get((const uint8_t *)rec + 28); }
+
+static int decode_multi(struct jute_in *in, struct txn *t)
+{
+    int32_t n = jute_get_count(in, 8);
+    for (int32_t i = 0; i < n && !in->err; i++) {
+        int32_t wire = jute_get_int(in);
+        struct zk_slice rec = jute_get_buffer(in);
+        if (in->err || rec.len < 0)
+            return -1;
+        struct jute_in sub;
+        jute_in_init(&sub, rec.p, (size_t)rec.len);
+        if (decode_op(&sub, wire, t) < 0 || jute_in_left(&sub))
+            return -1;
+    }
+    return in->err ? -1 : 0;
+}
+
+static int decode_close(struct jute_in *in, struct txn *t)
+{
+    if (!jute_in_left(in))
+        return 0; /* written before 3.6, or with closeSessionTxn disabled */
+    int32_t n = jute_get_count(in, 4);
+    for (int32_t i = 0; i < n && !in->err; i++) {
+        struct zk_slice path = jute_get_string(in);
+        if (!in->err)
+            txn_add_op(t, ZK_OP_DELETE)->path = zk_xstrndup(path.p, (size_t)path.len);
+    }
+    return in->err ? -1 : 0;
 }
 
 int txn_decode(const void *p, size_t len, struct txn *t)
 {
     struct jute_in in;
     jute_in_init(&in, p, len);
-    int32_t type = jute_get_int(&in);
     int64_t session = jute_get_long(&in);
     int32_t cxid = jute_get_int(&in);
+    int64_t zxid = jute_get_long(&in);
     int64_t time = jute_get_long(&in);
+    int32_t type = jute_get_int(&in);
     txn_init(t, type, session, cxid, time);
+    t->zxid = zxid;
     if (in.err)
         return -1;
+    int rc = 0;
     switch (type) {
     case ZK_OP_CREATESESSION:
         t->timeout = jute_get_int(&in);
@@ -157,34 +286,32 @@ int txn_decode(const void *p, size_t len, struct txn *t)
             goto fail;
         break;
     case ZK_OP_CLOSESESSION:
+        rc = decode_close(&in, t);
         break;
-    case TXN_NEWEPOCH:
-        t->epoch = jute_get_long(&in);
-        break;
-    case ZK_OP_MULTI: {
-        int32_t n = jute_get_count(&in, 4);
-        for (int32_t i = 0; i < n && !in.err; i++) {
-            int32_t ot = jute_get_int(&in);
-            if (in.err || decode_op(&in, txn_add_op(t, ot)))
-                goto fail;
+    case ZK_OP_ERROR: {
+        int32_t err = jute_get_int(&in);
+        if (session == 0 && cxid == 0 && err > 0) {
+            t->type = TXN_NEWEPOCH;
+            t->epoch = err;
         }
         break;
     }
-    case ZK_OP_CREATE:
-    case ZK_OP_DELETE:
-    case ZK_OP_SETDATA:
-    case ZK_OP_SETACL:
-        if (decode_op(&in, txn_add_op(t, type)))
-            goto fail;
+    case ZK_OP_MULTI:
+        rc = decode_multi(&in, t);
         break;
-    case ZK_OP_RECONFIG: /* sets /zookeeper/config */
-        if (decode_op(&in, txn_add_op(t, ZK_OP_SETDATA)))
-            goto fail;
+    case ZK_OP_RECONFIG:
+        rc = decode_op(&in, type, t);
         break;
     default:
-        goto fail;
+        rc = decode_op(&in, type, t);
+        if (rc == 0)
+            t->type = t->ops[0].type;
+        else if (rc > 0)
+            goto fail; /* an ErrorTxn under another type */
+        break;
     }
-    if (in.err)
+    /* What may follow is Apache's TxnDigest (int version, long digest). */
+    if (rc < 0 || in.err)
         goto fail;
     return 0;
 fail:

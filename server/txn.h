@@ -4,20 +4,33 @@
  * A transaction is the *resolved* effect of a write request (sequential names
  * chosen, ACLs fixed up, versions computed, time taken), so that applying it
  * is deterministic: the log replay, a follower and the leader all reach the
- * same tree.  Payload layout (jute):
- *   int type | long session | int cxid | long time | body
- * bodies by type:
- *   CREATE       string path, buffer data, ACL vector, long owner, int parentCversion
- *   DELETE       string path
- *   SETDATA      string path, buffer data, int newVersion
- *   SETACL       string path, ACL vector, int newAversion
- *   CREATESESSION int timeout
- *   CLOSESESSION (none: the ephemerals are found in the tree when applied)
- *   NEWEPOCH     long epoch (ensemble: the leader moves to a new epoch before
- *                the 32-bit zxid counter runs out; applying it changes nothing)
- *   MULTI        int count, then count x (int type, body)
- *   RECONFIG     a SETDATA body for /zookeeper/config (see reconfig.h)
- * Types reuse Apache's opcodes (zk_op).
+ * same tree.
+ *
+ * The encoded form is exactly an entry of Apache ZooKeeper's transaction log
+ * (Util.marshallTxnEntry without the digest), so zkd's log files are Apache's
+ * and the peer protocol carries the same bytes:
+ *   TxnHeader  long clientId | int cxid | long zxid | long time | int type
+ *   then the record of `type` (zookeeper.jute):
+ *   create(1), create2(15)  CreateTxn: string path, buffer data, ACL vector,
+ *                           bool ephemeral, int parentCVersion
+ *   createContainer(19)     CreateContainerTxn: path, data, acl, int parentCVersion
+ *   createTTL(21)           CreateTTLTxn: path, data, acl, int parentCVersion, long ttl
+ *   delete(2), deleteContainer(20)  DeleteTxn: string path
+ *   setData(5), reconfig(16)        SetDataTxn: string path, buffer data, int version
+ *   setACL(7)               SetACLTxn: string path, ACL vector, int version
+ *   check(13)               CheckVersionTxn: string path, int version (in a multi)
+ *   createSession(-10)      CreateSessionTxn: int timeOut
+ *   closeSession(-11)       CloseSessionTxn: vector<string> paths2Delete (3.6+;
+ *                           an empty body, as older versions write, reads too)
+ *   multi(14)               MultiTxn: vector of {int type, buffer record}
+ *   error(-1)               ErrorTxn: int err
+ * A TxnDigest (int version, long digest) that Apache appends when
+ * digest.enabled is accepted and ignored on decode.
+ *
+ * zkd's epoch bump (NEWEPOCH below) is logged as an ErrorTxn with clientId 0,
+ * cxid 0 and a positive err holding the epoch: Apache's replay applies an
+ * ErrorTxn as a no-op (every err it writes itself is <= 0), so its tools and
+ * servers read zkd's logs unchanged.
  */
 #ifndef ZKD_TXN_H
 #define ZKD_TXN_H
@@ -31,7 +44,9 @@
 #define TXN_NEWEPOCH (-100)
 
 struct txn_op {
-    int32_t type;
+    int32_t type;          /* ZK_OP_CREATE/DELETE/SETDATA/SETACL/CHECK: what applies */
+    int32_t req_type;      /* the opcode logged, when it differs (create2, deleteContainer);
+                            * 0: `type`.  Container and TTL creates follow from `owner`. */
     char *path;            /* owned */
     struct zk_slice data;  /* borrowed from the request or log record */
     struct acl_list acl;   /* owned */
@@ -43,14 +58,16 @@ struct txn_op {
 #define TXN_MAX_OPS_INLINE 1
 
 struct txn {
-    int32_t type;          /* a zk_op, or ZK_OP_MULTI */
+    int32_t type;          /* a zk_op, ZK_OP_MULTI, ZK_OP_ERROR (applies nothing) or TXN_NEWEPOCH */
     int64_t session;
     int32_t cxid;
+    int64_t zxid;          /* in the TxnHeader; write_begin sets it */
     int64_t time;
     int32_t timeout;       /* CREATESESSION */
     int64_t epoch;         /* NEWEPOCH */
     int nops;
-    struct txn_op *ops;    /* owned */
+    struct txn_op *ops;    /* owned; for CLOSESESSION, DELETE ops naming the
+                            * session's ephemerals (paths2Delete: logged, not applied) */
 };
 
 void txn_init(struct txn *t, int32_t type, int64_t session, int32_t cxid, int64_t time);
@@ -63,5 +80,11 @@ void txn_free(struct txn *t);
 void txn_encode(struct jute_out *out, const struct txn *t);
 /* Decodes a payload; data slices point into `p`.  Returns 0 or -1. */
 int txn_decode(const void *p, size_t len, struct txn *t);
+
+/* The size of a TxnHeader, and the zxid and type read from one (the caller
+ * checked len >= TXN_HEADER). */
+#define TXN_HEADER 32
+int64_t txn_peek_zxid(const void *rec);
+int32_t txn_peek_type(const void *rec);
 
 #endif

@@ -1,19 +1,20 @@
 /*
  * txnlog.c - the transaction log: framing, group commit, recovery.
  *
- * BYTE LAYOUT (every integer big-endian; txnlog.h has the summary)
+ * BYTE LAYOUT (every integer big-endian; Apache ZooKeeper's FileTxnLog)
  *
- *   log.<zxid of the file's first record, 16 lower-case hex digits>
+ *   version-2/log.<zxid of the file's first record, lower-case hex>
  *
- *     record   [u32 len][u32 crc][u64 zxid][len bytes of payload]
- *     record   ...
+ *     header   [i32 "ZKLG"][i32 2][i64 dbid 0]
+ *     entry    [u64 adler32][u32 len][len bytes: TxnHeader + record][0x42]
+ *     entry    ...
  *     zeroes   preallocated space that was never written, up to EOF
  *
- * `len` counts the payload only and is 1..MAX_RECORD, so a length of zero is
- * never a record: it is where the data ends.  `crc` is CRC-32 (IEEE 802.3,
- * reflected, the one zlib and PNG use) of the eight zxid bytes followed by
- * the payload.  It does not cover `len`, but a damaged length makes the CRC
- * run over the wrong bytes, which fails it all the same.
+ * `len` is at least a TxnHeader (32 bytes), so a length of zero is never a
+ * record: it is where the data ends, as in Apache (an "empty transaction").
+ * The Adler-32 (zlib's, as java.util.zip.Adler32) covers the bytes only; a
+ * damaged length makes it run over the wrong bytes, which fails it all the
+ * same, and the 0x42 must follow.  The zxid is the TxnHeader's.
  *
  * GROUP COMMIT
  *
@@ -47,7 +48,7 @@
  * A file is started by the first record after txnlog_open() or
  * txnlog_roll(): created, preallocated, and then the directory is fsync'd,
  * so the name is durable before any record in it is reported durable.
- * Preallocation uses fallocate() in PREALLOC_CHUNK steps: the file's size
+ * Preallocation uses fallocate() in preAllocSize steps (64 MiB): the file's size
  * changes once per chunk, not once per batch, so the fdatasync() of a batch
  * has no size update to journal (on ext4 it still records the conversion of
  * the unwritten extents it wrote into, which is cheaper).  A file system
@@ -67,7 +68,7 @@
  *
  * RECOVERY (txnlog_replay)
  *
- * Files are read in zxid order; each record must be complete, match its CRC
+ * Files are read in zxid order; each record must be complete, match its checksum
  * and carry a zxid above every earlier one.  The first record that does not
  * ends the log: the file is cut there (ftruncate + fsync, logged with file,
  * offset and reason) and the record is never applied.  File names add what
@@ -102,65 +103,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "datadir.h"
 #include "log.h"
+#include "txn.h"
 #include "zk/jute.h"
 
-#define REC_HDR 16                  /* len, crc, zxid */
+#define FILE_HDR 16                 /* int magic, int version, long dbid */
+#define LOG_MAGIC "ZKLG"
+#define LOG_VERSION 2
+#define REC_HDR 12                  /* long checksum, int len */
+#define EOR 0x42                    /* Apache's end-of-record byte ('B') */
 #define MAX_RECORD (256u << 20)     /* far above any jute.maxbuffer in use */
-#define PREALLOC_CHUNK ((off_t)64 << 20)
+static off_t prealloc_chunk = (off_t)64 << 20; /* txnlog_set_prealloc */
 #define KEEP_BUFFER ((size_t)16 << 20) /* a bigger batch buffer is freed after use */
 #define READ_BUFFER (1u << 20)
 #define ZERO_SCAN (64u << 10)
 
-/* ---- CRC-32, slice-by-8 ---- */
-
-/*
- * crc_tab[0] is the classic byte-at-a-time table; crc_tab[k][b] is the CRC
- * of byte b followed by k zero bytes, which lets the loop fold eight input
- * bytes per step (Intel's slicing-by-8).  The tables are built before main()
- * so that no thread, and no child forked mid-way, can see them half-made.
- */
-static uint32_t crc_tab[8][256];
-
-__attribute__((constructor)) static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-        crc_tab[0][i] = c;
-    }
-    for (int t = 1; t < 8; t++)
-        for (uint32_t i = 0; i < 256; i++)
-            crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xFF];
-}
-
-static uint32_t le32_get(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Same contract as zlib's crc32(): start with 0, chain by passing the result. */
-uint32_t zk_crc32(uint32_t crc, const void *p, size_t len)
-{
-    const uint8_t *b = p;
-    crc = ~crc;
-    for (; len >= 8; b += 8, len -= 8) {
-        uint32_t lo = crc ^ le32_get(b), hi = le32_get(b + 4);
-        crc = crc_tab[7][lo & 0xFF] ^ crc_tab[6][(lo >> 8) & 0xFF] ^
-              crc_tab[5][(lo >> 16) & 0xFF] ^ crc_tab[4][lo >> 24] ^ crc_tab[3][hi & 0xFF] ^
-              crc_tab[2][(hi >> 8) & 0xFF] ^ crc_tab[1][(hi >> 16) & 0xFF] ^ crc_tab[0][hi >> 24];
-    }
-    while (len--)
-        crc = crc_tab[0][(crc ^ *b++) & 0xFF] ^ (crc >> 8);
-    return ~crc;
-}
-
 /* Names a log file; the caller checked at open that `dir` leaves room. */
 static void log_name(char *out, size_t size, const char *dir, int64_t zxid)
 {
-    snprintf(out, size, "%s/log.%016" PRIx64, dir, (uint64_t)zxid);
+    snprintf(out, size, "%s/log.%" PRIx64, dir, (uint64_t)zxid);
 }
 
 /* ---- batches ---- */
@@ -253,7 +217,7 @@ static void file_reserve(struct txnlog *log, off_t end)
 {
     if (!log->prealloc || log->no_fallocate || end <= log->alloc_end)
         return;
-    off_t want = (end + PREALLOC_CHUNK - 1) / PREALLOC_CHUNK * PREALLOC_CHUNK;
+    off_t want = (end + prealloc_chunk - 1) / prealloc_chunk * prealloc_chunk;
     int rc;
     while ((rc = fallocate(log->fd, 0, log->alloc_end, want - log->alloc_end)) && errno == EINTR)
         ;
@@ -319,7 +283,10 @@ static void file_start(struct txnlog *log, int64_t zxid)
         die("create of", log->path, errno);
     log->off = log->alloc_end = 0;
     log->prealloc = 1;
-    file_reserve(log, 1);
+    uint8_t h[FILE_HDR] = {0}; /* dbid 0, as Apache's FileTxnLog */
+    memcpy(h, LOG_MAGIC, 4);
+    zk_be32_put(h + 4, LOG_VERSION);
+    file_write(log, h, sizeof h);
     int rc = datadir_fsync(log->dir);
     if (rc)
         die("fsync of directory", log->dir, -rc);
@@ -505,20 +472,21 @@ __attribute__((noreturn)) static void misuse(const struct txnlog *log, int64_t z
 
 void txnlog_append(struct txnlog *log, int64_t zxid, const void *rec, size_t len)
 {
-    if (log->closing || len == 0 || len > MAX_RECORD || zxid <= log->appended_zxid)
+    if (log->closing || len < TXN_HEADER || len > MAX_RECORD || zxid <= log->appended_zxid ||
+        txn_peek_zxid(rec) != zxid)
         misuse(log, zxid, len);
     struct batch *b = &log->fill;
     if (log->roll) {
         batch_split(b, zxid);
         log->roll = 0;
     }
-    jute_out_reserve(&b->buf, REC_HDR + len);
+    jute_out_reserve(&b->buf, REC_HDR + len + 1);
     uint8_t *h = b->buf.p + b->buf.len;
-    zk_be32_put(h, (uint32_t)len);
-    zk_be64_put(h + 8, (uint64_t)zxid);
-    zk_be32_put(h + 4, zk_crc32(zk_crc32(0, h + 8, 8), rec, len));
+    zk_be64_put(h, adler32(adler32(0, NULL, 0), rec, (uInt)len));
+    zk_be32_put(h + 8, (uint32_t)len);
     memcpy(h + REC_HDR, rec, len);
-    b->buf.len += REC_HDR + len;
+    h[REC_HDR + len] = EOR;
+    b->buf.len += REC_HDR + len + 1;
     b->records++;
     b->last_zxid = zxid;
     log->appended_zxid = zxid;
@@ -533,6 +501,12 @@ void txnlog_flush(struct txnlog *log)
 size_t txnlog_pending(const struct txnlog *log) { return log->fill.records + log->inflight; }
 
 void txnlog_roll(struct txnlog *log) { log->roll = 1; }
+
+void txnlog_set_prealloc(int64_t bytes)
+{
+    if (bytes >= 4096)
+        prealloc_chunk = (off_t)bytes;
+}
 
 static void free_log(uv_handle_t *h)
 {
@@ -641,25 +615,29 @@ static int rest_is_zero(struct replay *r, FILE *f, int *zero)
 }
 
 /* Checks one record whose header is `h` at `off` of a `size`-byte file and
- * reads its payload into r->buf.  Returns 0 with t->why set if the bytes are
- * not a valid record, or -errno. */
+ * reads its payload and end-of-record byte into r->buf.  Returns 0 with
+ * t->why set if the bytes are not a valid record, or -errno. */
 static int record_read(struct replay *r, FILE *f, const uint8_t *h, off_t off, off_t size,
                        struct tear *t)
 {
-    uint32_t len = zk_be32_get(h);
-    off_t room = size - off - REC_HDR;
+    uint32_t len = zk_be32_get(h + 8);
+    off_t room = size - off - REC_HDR - 1;
     size_t got;
     if (len > MAX_RECORD || (off_t)len > room) {
         t->why = "record runs past the end of the file";
         return 0;
     }
-    int rc = read_up_to(f, scratch(r, len), len, &got);
+    int rc = read_up_to(f, scratch(r, len + 1), len + 1, &got);
     if (rc)
         return rc;
-    if (got < len)
+    if (got < len + 1)
         t->why = "record runs past the end of the file";
-    else if (zk_crc32(zk_crc32(0, h + 8, 8), r->buf, len) != zk_be32_get(h + 4))
+    else if (adler32(adler32(0, NULL, 0), r->buf, len) != zk_be64_get(h))
         t->why = "checksum mismatch";
+    else if (r->buf[len] != EOR)
+        t->why = "no end-of-record mark";
+    else if (len < TXN_HEADER)
+        t->why = "record too short for a TxnHeader";
     return 0;
 }
 
@@ -682,11 +660,11 @@ static int record_place(struct replay *r, const struct datafile *file, off_t off
                         struct tear *t)
 {
     const char *why = NULL;
-    if (off == 0 && zxid != file->zxid)
+    if (off == FILE_HDR && zxid != file->zxid)
         why = "the first record does not carry the zxid in the file name";
     else if (zxid <= r->prev)
         why = "zxid does not increase";
-    else if (off == 0 && r->next && same_epoch(r->next, zxid) && zxid != r->next &&
+    else if (off == FILE_HDR && r->next && same_epoch(r->next, zxid) && zxid != r->next &&
              zxid - 1 > r->from)
         /* A gap at or below `from` is covered by the snapshot being replayed
          * onto (a snapshot may hold transactions whose log tail a crash tore
@@ -694,7 +672,7 @@ static int record_place(struct replay *r, const struct datafile *file, off_t off
         why = "records are missing between this file and the one before";
     if (why) {
         t->why = why;
-        t->whole = off == 0; /* nothing in the file can be replayed */
+        t->whole = off == FILE_HDR; /* nothing in the file can be replayed */
         return 0;
     }
     if (zxid <= r->from || r->delivered || !same_epoch(r->from, zxid) || zxid == r->from + 1)
@@ -704,6 +682,39 @@ static int record_place(struct replay *r, const struct datafile *file, off_t off
               " in %s; records in between are missing (purged or lost log files?)",
               (uint64_t)r->from, (uint64_t)zxid, file->name);
     return -ENODATA;
+}
+
+/* Checks a log file's header.  Returns 1 if records follow it, 0 with
+ * t->why set (or, for a file that is empty or all zeroes, not set) if none
+ * can, -EPROTO for a version this zkd cannot read, or -errno. */
+static int file_header(struct replay *r, FILE *f, const char *path, struct tear *t)
+{
+    uint8_t h[FILE_HDR];
+    size_t got;
+    int zero, rc = read_up_to(f, h, sizeof h, &got);
+    if (rc)
+        return rc;
+    if (all_zero(h, got)) {
+        /* Created, header never made durable: a crash before the first
+         * batch synced.  Nothing in it was acknowledged. */
+        if ((rc = rest_is_zero(r, f, &zero)))
+            return rc;
+        if (got)
+            t->why = zero ? "file header never written" : "bad file header";
+        return 0;
+    }
+    if (got < FILE_HDR || memcmp(h, LOG_MAGIC, 4)) {
+        t->why = "not a transaction log (bad file header)";
+        t->whole = 1;
+        return 0;
+    }
+    if (zk_be32_get(h + 4) != LOG_VERSION) {
+        log_error("txnlog: %s has log format version %u; this zkd reads version %d (Apache "
+                  "ZooKeeper 3.5-3.9): refusing to start rather than ignore it",
+                  path, zk_be32_get(h + 4), LOG_VERSION);
+        return -EPROTO;
+    }
+    return 1;
 }
 
 /* Replays one file.  OUT: *t, where and why its valid data ends.  Returns 0,
@@ -717,16 +728,23 @@ static int replay_file(struct replay *r, const struct datafile *file, const char
     setvbuf(f, NULL, _IOFBF, READ_BUFFER);
     struct stat st;
     int rc = fstat(fileno(f), &st) ? -errno : 0;
-    off_t off = 0;
+    off_t off = FILE_HDR;
     *t = (struct tear){0};
+    if (!rc && (rc = file_header(r, f, path, t)) <= 0) {
+        r->next = file->zxid; /* an empty file still names what comes next */
+        fclose(f);
+        return rc;
+    }
+    rc = 0;
     while (!rc) {
         uint8_t h[REC_HDR];
         size_t got;
         t->at = off;
         if ((rc = read_up_to(f, h, sizeof h, &got)))
             break;
-        if (got < 4 ? all_zero(h, got) : zk_be32_get(h) == 0) {
-            /* End of data: only never-written preallocated space may follow. */
+        if (got < REC_HDR ? all_zero(h, got) : zk_be32_get(h + 8) == 0) {
+            /* End of data (Apache: an empty entry): only never-written
+             * preallocated space may follow. */
             int zero = all_zero(h, got);
             if (zero)
                 rc = rest_is_zero(r, f, &zero);
@@ -738,10 +756,10 @@ static int replay_file(struct replay *r, const struct datafile *file, const char
             t->why = "torn record header";
             break;
         }
-        uint32_t len = zk_be32_get(h);
-        int64_t zxid = (int64_t)zk_be64_get(h + 8);
+        uint32_t len = zk_be32_get(h + 8);
         if ((rc = record_read(r, f, h, off, st.st_size, t)) || t->why)
             break;
+        int64_t zxid = txn_peek_zxid(r->buf);
         if ((rc = record_place(r, file, off, zxid, t)) || t->why)
             break;
         r->prev = zxid;
@@ -752,9 +770,9 @@ static int replay_file(struct replay *r, const struct datafile *file, const char
                 break;
             r->last = zxid;
         }
-        off += REC_HDR + (off_t)len;
+        off += REC_HDR + (off_t)len + 1;
     }
-    if (off == 0)
+    if (off == FILE_HDR)
         r->next = file->zxid; /* an empty file still names what comes next */
     fclose(f);
     return rc;
@@ -810,7 +828,7 @@ int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data
                   int64_t *last_zxid)
 {
     struct datafile *files;
-    int n = datadir_list(dir, "log.", 0, &files);
+    int n = datadir_list(dir, "log.", NULL, 0, &files);
     *last_zxid = from;
     if (n < 0)
         return n;
@@ -837,10 +855,29 @@ int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data
     return rc;
 }
 
+int txnlog_scan_file(const char *path, txnlog_replay_cb cb, void *data, const char **why,
+                     int64_t *at)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    struct datafile file = {0};
+    if (strncmp(base, "log.", 4))
+        return -EINVAL;
+    file.zxid = (int64_t)strtoull(base + 4, NULL, 16);
+    snprintf(file.name, sizeof file.name, "%s", base);
+    struct replay r = {.from = -1, .cb = cb, .data = data, .last = -1};
+    struct tear t = {0};
+    int rc = replay_file(&r, &file, path, &t);
+    free(r.buf);
+    *why = t.why;
+    *at = (int64_t)t.at;
+    return rc;
+}
+
 int txnlog_purge(const char *dir, int64_t upto)
 {
     struct datafile *files;
-    int n = datadir_list(dir, "log.", 0, &files);
+    int n = datadir_list(dir, "log.", NULL, 0, &files);
     if (n < 0)
         return n;
     int removed = 0;
@@ -860,19 +897,19 @@ static int cut_above(const char *path, int64_t upto, int *cut)
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    off_t off = 0;
+    off_t off = FILE_HDR;
     int rc = 0;
     for (;;) {
-        uint8_t h[REC_HDR];
+        uint8_t h[REC_HDR + TXN_HEADER];
         ssize_t got = pread(fd, h, sizeof h, off);
-        if (got < (ssize_t)sizeof h || zk_be32_get(h) == 0)
+        if (got < (ssize_t)sizeof h || zk_be32_get(h + 8) == 0)
             break;
-        if ((int64_t)zk_be64_get(h + 8) > upto) {
+        if (txn_peek_zxid(h + REC_HDR) > upto) {
             rc = ftruncate(fd, off) || fsync(fd) ? -errno : 0;
             *cut = 1;
             break;
         }
-        off += REC_HDR + (off_t)zk_be32_get(h);
+        off += REC_HDR + (off_t)zk_be32_get(h + 8) + 1;
     }
     close(fd);
     return rc;
@@ -881,7 +918,7 @@ static int cut_above(const char *path, int64_t upto, int *cut)
 int txnlog_truncate(const char *dir, int64_t upto)
 {
     struct datafile *files;
-    int n = datadir_list(dir, "log.", 0, &files);
+    int n = datadir_list(dir, "log.", NULL, 0, &files);
     if (n < 0)
         return n;
     int rc = 0, changed = 0;

@@ -1,12 +1,15 @@
 /*
  * txnlog.h - the durable transaction log: append, group commit, replay.
  *
- * Files live in dataLogDir as `log.<first zxid, 16 hex digits>`.  Each record
- * is framed as  [u32 len][u32 crc32 of (zxid,payload)][u64 zxid][payload]  all
- * big-endian; `len` counts the payload only (1 .. 256 MiB), and the payload
- * is an opaque serialized transaction (see txn.h).  Files are preallocated
- * in 64 MiB steps; a zero length field marks the end of data.  txnlog.c
- * opens with the details.
+ * The format is Apache ZooKeeper's FileTxnLog, so Apache's servers and tools
+ * read zkd's logs and zkd reads theirs.  Files live in dataLogDir/version-2
+ * as `log.<first zxid in lower-case hex, unpadded>`: a FileHeader (int magic
+ * "ZKLG", int version 2, long dbid 0), then per transaction
+ * [long Adler-32 of the bytes][int len][len bytes][byte 0x42], where the
+ * bytes are a TxnHeader and its record (txn.h), which also carry the zxid.
+ * Files are preallocated with zeroes in 64 MiB steps (Apache's preAllocSize);
+ * an entry of length 0 marks the end of data.  txnlog.c opens with the
+ * details.
  *
  * Group commit: txnlog_append() only buffers in memory, on the loop thread.
  * txnlog_flush() (called once per loop iteration, before the loop sleeps)
@@ -21,7 +24,7 @@
  * server cannot honestly continue once it cannot persist.
  *
  * Recovery (txnlog_replay) reads every log file in zxid order, verifies each
- * record's CRC and that zxids increase, and stops at the first torn, corrupt
+ * record's checksum and that zxids increase, and stops at the first torn, corrupt
  * or zero record: the rest of that file is truncated away (logged with file
  * and offset), never applied.  Later files, if any, are ignored and renamed
  * to `*.corrupt` because they could not follow a hole.  A file must also
@@ -52,8 +55,9 @@ typedef void (*txnlog_durable_cb)(struct txnlog *log, int64_t zxid, void *data);
 int txnlog_open(struct txnlog **out, uv_loop_t *loop, const char *dir,
                 txnlog_durable_cb cb, void *data);
 
-/* Buffers one record; `rec` is copied.  zxids must be positive and strictly
- * increasing, `len` 1 .. 256 MiB: anything else is a caller bug that would
+/* Buffers one record (txn_encode's bytes, whose TxnHeader carries `zxid`);
+ * `rec` is copied.  zxids must be positive and strictly increasing, `len`
+ * TXN_HEADER .. 256 MiB: anything else is a caller bug that would
  * make the log unreadable, so it aborts (logged) before anything is written. */
 void txnlog_append(struct txnlog *log, int64_t zxid, const void *rec, size_t len);
 
@@ -64,6 +68,10 @@ void txnlog_flush(struct txnlog *log);
 
 /* Number of records appended but not yet reported durable. */
 size_t txnlog_pending(const struct txnlog *log);
+
+/* Sets the preallocation step (preAllocSize; 64 MiB by default, at least
+ * 4 KiB) for files started from now on.  Before txnlog_open. */
+void txnlog_set_prealloc(int64_t bytes);
 
 /* Makes the next appended record start a new file (used after a snapshot so
  * purging can drop whole files). */
@@ -95,6 +103,14 @@ typedef int (*txnlog_replay_cb)(int64_t zxid, const void *rec, size_t len, void 
 int txnlog_replay(const char *dir, int64_t from, txnlog_replay_cb cb, void *data,
                   int64_t *last_zxid);
 
+/* Reads one log file, read-only (tools: zkd log-dump, verify-datadir): calls
+ * `cb` for each valid record in order, until the end of data or the first
+ * record that is damaged or out of place.  OUT: *why (NULL at a clean end)
+ * and *at, its offset.  Returns 0, the callback's non-zero value, -EPROTO
+ * for an unknown version, or -errno. */
+int txnlog_scan_file(const char *path, txnlog_replay_cb cb, void *data, const char **why,
+                     int64_t *at);
+
 /* Deletes log files whose records all have zxid <= `upto` and that are not
  * needed to replay from `upto` (keeps the file containing upto+1, and always
  * the newest file).  Returns the number of files removed, or -errno if the
@@ -119,9 +135,5 @@ struct txnlog_stats {
     double max_fsync_ms;
 };
 void txnlog_get_stats(const struct txnlog *log, struct txnlog_stats *st);
-
-/* CRC-32 (IEEE 802.3, as zlib's crc32()): start with 0, chain by passing the
- * previous result.  Any thread, and safe in a forked child. */
-uint32_t zk_crc32(uint32_t crc, const void *p, size_t len);
 
 #endif

@@ -70,7 +70,9 @@ void write_abort(struct server *s, struct write *w);
  * Applies a committed record `rec` (txn_encode's bytes) at `zxid`, which
  * must be above last_zxid: decodes, applies, fires its watch events,
  * activates a reconfig and advances last_zxid.  A record that decodes but
- * does not fit the tree is logged and skipped (last_zxid still advances);
+ * does not fit the tree as a whole is applied op by op, keeping what fits,
+ * as Apache's DataTree.processTxn does on a fuzzy snapshot; one of which
+ * nothing fits is logged and skipped (last_zxid still advances);
  * returns -1 for one that does not decode, else 0.
  */
 int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_t len);

@@ -8,8 +8,9 @@
  *         framing, every request decoder, prep, apply and reply encoding,
  *         against one long-lived server (so state accumulates across inputs)
  *   odd:  on-disk records: a transaction log payload (write_apply_committed
- *         on the live server, as replay does) and a snapshot record (tree_load_record
- *         into a scratch tree)
+ *         on the live server, as replay does), a peer snapshot record
+ *         (tree_load_record into a scratch tree) and an Apache DataTree image
+ *         (tree_load_apache into another)
  * Build: CC=clang cmake -DZK_FUZZ=ON; run: fuzz_request tests/fuzz/corpus.
  */
 #include <dirent.h>
@@ -69,6 +70,12 @@ static void fuzz_records(const uint8_t *data, size_t size)
     write_apply_committed(&srv, srv.db.last_zxid + 1, data, size);
     struct tree *scratch = tree_new_empty();
     tree_load_record(scratch, data, size);
+    tree_free(scratch);
+    /* The same bytes as an Apache DataTree image (a snapshot's tree part). */
+    struct jute_in in;
+    jute_in_init(&in, data, size);
+    scratch = tree_new_empty();
+    tree_load_apache(scratch, &in);
     tree_free(scratch);
 }
 

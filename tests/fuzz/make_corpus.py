@@ -59,9 +59,15 @@ seeds = {
     "ttl_container": connect + req(1, 21, s("/t") + buf(b"") + acl_open() + i32(5) + i64(1000))
     + req(2, 19, s("/c") + buf(b"") + acl_open() + i32(4)),
     "close": connect + req(1, 9, s("/")) + req(2, 11, b"") + req(3, -11, b""),
-    # Records (odd first byte): a create txn and a snapshot node record.
-    "txn_create": i32(1) + i64(0) + i32(0) + i64(0) + s("/r") + buf(b"d") + acl_open() + i64(0) + i32(1),
+    # Records (odd first byte): a create txn as Apache logs it (TxnHeader: clientId,
+    # cxid, zxid, time, type; CreateTxn: path, data, acl, ephemeral, parentCVersion), a
+    # peer snapshot node record, and an Apache DataTree image (ACL cache, nodes, "/").
+    "txn_create": i64(0) + i32(0) + i64(0) + i64(0) + i32(1) + s("/r") + buf(b"d") + acl_open()
+    + b"\0" + i32(1),
     "snap_node": b"N" + buf(b"/") + buf(b"") + i32(1) + i64(0) * 4 + i32(0) * 3 + i64(0) + i64(0),
+    "snap_tree": i32(1) + i64(1) + acl_open() + s("") + buf(b"") + i64(-1) + i64(0) * 4
+    + i32(0) * 3 + i64(0) * 2 + s("/a") + buf(b"x") + i64(1) + i64(2) * 4 + i32(0) * 3
+    + i64(0) + i64(2) + s("/"),
 }
 # fuzz_request: byte 0 even = a client stream, odd = on-disk records.
 write_seeds("request", seeds, lambda name: b"\1" if name.startswith(("txn_", "snap_")) else b"\0")
@@ -210,43 +216,59 @@ write_seeds("zkfs_names", {
 
 
 # ---- fuzz_datadir: [flags] then files (kind, u64 zxid, u32 len, bytes) ----
-def snap_file(zxid, records):
-    body = b"ZKSNAP01" + i64(zxid)
-    allcrc = 0
-    for r in records:
-        body += struct.pack(">II", len(r), zlib.crc32(r)) + r
-        allcrc = zlib.crc32(r, allcrc)
-    return body + struct.pack(">II", 0, allcrc) + i64(len(records))
+# Apache ZooKeeper's FileSnap and FileTxnLog formats (server/snapshot.c, txnlog.c).
+def seal(body): return body + i64(zlib.adler32(body)) + i32(1) + b"/"
+
+
+def pstat(czxid, owner=0, cversion=0):
+    return i64(czxid) * 2 + i64(1000) * 2 + i32(0) + i32(cversion) + i32(0) + i64(owner) + i64(czxid)
+
+
+def snap_file(sessions, nodes):
+    body = b"ZKSN" + i32(2) + i64(-1) + i32(len(sessions))
+    for sid, timeout in sessions:
+        body += i64(sid) + i32(timeout)
+    body += i32(1) + i64(1) + acl_open()
+    for path, data, acl, st in nodes:
+        body += s(path) + buf(data) + i64(acl) + st
+    return seal(body + s("/"))
 
 
 def log_file(records, zeroes=64):
-    body = b""
-    for zxid, r in records:
-        body += struct.pack(">II", len(r), zlib.crc32(r, zlib.crc32(i64(zxid)))) + i64(zxid) + r
+    body = b"ZKLG" + i32(2) + i64(0)
+    for r in records:
+        body += i64(zlib.adler32(r)) + i32(len(r)) + r + b"\x42"
     return body + b"\0" * zeroes
 
 
 def dfile(kind, zxid, data): return bytes([kind]) + i64(zxid) + i32(len(data)) + data
 
 
-def node(path, data, acl=1, czxid=1):
-    return b"N" + buf(path.encode()) + buf(data) + i32(acl) + i64(czxid) * 2 + i64(1000) * 2 \
-        + i32(0) * 3 + i64(0) + i64(czxid)
+def txn(zxid, type_, session, body): return i64(session) + i32(0) + i64(zxid) + i64(1000) + i32(type_) + body
 
 
-def txn(type_, session, body): return i32(type_) + i64(session) + i32(0) + i64(1000) + body
+def create(path, data, eph, pcv): return s(path) + buf(data) + acl_open() + (b"\1" if eph else b"\0") + i32(pcv)
 
 
-acl_rec = b"A" + i32(1) + i32(1) + i32(31) + s("world") + s("anyone")
-snap = snap_file(2, [b"S" + i64(0x100) + i32(30000), acl_rec, node("/", b""), node("/a", b"x", czxid=2)])
-log1 = log_file([(1, txn(-10, 0x100, i32(30000))),
-                 (2, txn(1, 0x100, s("/a") + buf(b"x") + acl_open() + i64(0) + i32(1)))])
-log3 = log_file([(3, txn(5, 0x100, s("/a") + buf(b"y") + i32(0))),
-                 (4, txn(1, 0x100, s("/e") + buf(b"") + acl_open() + i64(0x100) + i32(2))),
-                 (5, txn(14, 0x100, i32(2) + i32(2) + s("/e") + i32(5) + s("/a") + buf(b"z") + i32(1))),
-                 (6, txn(-11, 0x100, b""))])
+snap = snap_file([(0x100, 30000)], [("", b"", -1, pstat(0, cversion=2)),
+                                     ("/zookeeper", b"", -1, pstat(0)),
+                                     ("/a", b"x", 1, pstat(2)),
+                                     ("/e", b"", 1, pstat(2, owner=0x100))])
+log1 = log_file([txn(1, -10, 0x100, i32(30000)),
+                 txn(2, 1, 0x100, create("/a", b"x", False, 1))])
+log3 = log_file([txn(3, 5, 0x100, s("/a") + buf(b"y") + i32(1)),
+                 txn(4, 15, 0x100, create("/e", b"", True, 2)),
+                 txn(5, 14, 0x100, i32(3) + i32(2) + buf(s("/e")) + i32(5) + buf(s("/a") + buf(b"z") + i32(2))
+                     + i32(13) + buf(s("/a") + i32(2))),
+                 txn(6, 21, 0x100, s("/t") + buf(b"") + acl_open() + i32(3) + i64(5000)),
+                 txn(7, 19, 0x100, s("/c") + buf(b"") + acl_open() + i32(4)),
+                 txn(8, 7, 0x100, s("/c") + acl_open() + i32(1)),
+                 txn(9, -1, 0, i32(2)),
+                 txn(10, 20, 0, s("/c")),
+                 txn(11, -11, 0x100, i32(1) + s("/e"))])
 write_seeds("datadir", {
     "snapshot": b"\0" + dfile(0, 2, snap),
+    "snapshot_gz": b"\0" + dfile(2, 2, zlib.compress(snap, 6, wbits=31)),
     "log": b"\0" + dfile(1, 1, log1),
     "snapshot_and_log": b"\0" + dfile(0, 2, snap) + dfile(1, 1, log1) + dfile(1, 3, log3),
     "torn_log": b"\0" + dfile(1, 1, log1[:-70]),

@@ -222,7 +222,7 @@ def test_snapshots_and_log_rolls_in_flight(rig):
     r = rig(seed, torn=True, cfg={"snapCount": 100, "autopurge.purgeInterval": 1,
                                   "autopurge.snapRetainCount": 3})
     run_cuts(r, rng, cuts(3), 50, 250, "snapshots")
-    names = os.listdir(r.data_dir)
+    names = os.listdir(os.path.join(r.data_dir, "version-2"))
     assert any(n.startswith("snapshot.") for n in names), names
     # Restarts recovered from snapshots (a log roll comes with each), not just from the log.
     with open(r.srv.log_path, errors="replace") as f:
@@ -348,7 +348,7 @@ def run_ensemble_cuts(er, rng, rounds, pick, name):
             er.ens.start_member(sid, wait=False)
         er.ens.wait_serving(timeout=90)
         for sid in er.ens.sids:
-            for f in ("acceptedEpoch", "currentEpoch", "session.secret"):
+            for f in ("version-2/acceptedEpoch", "version-2/currentEpoch", "session.secret"):
                 assert os.path.exists(os.path.join(er.ens.members[sid].data_dir, f)), (sid, f)
         check_acknowledged(er.ens, acks)
     print("%s: %s; %d acknowledged writes checked, none lost" % (

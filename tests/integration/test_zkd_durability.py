@@ -19,6 +19,16 @@ from kazoo.exceptions import KazooException, NodeExistsError
 from tests.conftest import stop_kazoo
 
 
+def v2(srv):
+    """Where zkd keeps snapshots and logs: Apache's dataDir/version-2."""
+    return os.path.join(srv.data_dir, "version-2")
+
+
+def by_zxid(paths):
+    """Snapshot or log files in zxid order (their names carry it in unpadded hex)."""
+    return sorted(paths, key=lambda p: int(os.path.basename(p).split(".")[1], 16))
+
+
 def wait_for(cond, timeout=30.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -140,15 +150,17 @@ def test_torn_log_tail_is_truncated_not_applied(server_factory, kazoo_client):
     for i in range(100):
         zk.create("/t%03d" % i, b"v")
     srv.stop()
-    logs = sorted(glob.glob(os.path.join(srv.data_dir, "log.*")))
-    assert logs, os.listdir(srv.data_dir)
+    logs = by_zxid(glob.glob(os.path.join(v2(srv), "log.*")))
+    assert logs, os.listdir(v2(srv))
     last = logs[-1]
-    # Append a plausible but torn record: a length with too few bytes after it.
+    # Append a plausible but torn entry (Apache's framing: long checksum, int length,
+    # bytes, 0x42): a length with too few bytes after it.
     with open(last, "r+b") as f:
         data = f.read()
         end = len(data.rstrip(b"\0"))
+        assert data[end - 1:end] == b"\x42"
         f.seek(end)
-        f.write(b"\0\0\0\x40\x12\x34\x56\x78garbage")
+        f.write(b"\x12\x34\x56\x78\x12\x34\x56\x78\0\0\0\x40garbage")
     srv.start()
     zk2 = kazoo_client(srv)
     assert len([c for c in zk2.get_children("/") if c.startswith("t")]) == 100
@@ -177,7 +189,7 @@ def test_recovers_100k_znodes_from_snapshot_and_log(server_factory):
     for a in pending:
         a.get(timeout=60)
     stop_kazoo(zk)
-    wait_for(lambda: glob.glob(os.path.join(srv.data_dir, "snapshot.*")), 60, "a snapshot")
+    wait_for(lambda: glob.glob(os.path.join(v2(srv), "snapshot.*")), 60, "a snapshot")
     srv.kill(signal.SIGKILL)
     srv.start(timeout=120)
     zk = KazooClient(hosts=srv.hosts, timeout=30.0)
@@ -194,10 +206,10 @@ def test_corrupt_newest_snapshot_falls_back(server_factory, kazoo_client):
     zk = kazoo_client(srv)
     for i in range(400):
         zk.create("/s%03d" % i)
-    wait_for(lambda: len(glob.glob(os.path.join(srv.data_dir, "snapshot.*[0-9a-f]"))) >= 2, 60,
+    wait_for(lambda: len(glob.glob(os.path.join(v2(srv), "snapshot.*[0-9a-f]"))) >= 2, 60,
              "two snapshots")
     srv.stop()
-    snaps = sorted(glob.glob(os.path.join(srv.data_dir, "snapshot.*[0-9a-f]")))
+    snaps = by_zxid(glob.glob(os.path.join(v2(srv), "snapshot.*[0-9a-f]")))
     with open(snaps[-1], "r+b") as f:
         f.seek(40)
         b = f.read(1)
@@ -214,10 +226,10 @@ def test_autopurge_keeps_retain_count(server_factory, kazoo_client):
     zk = kazoo_client(srv)
     for i in range(300):
         zk.create("/p%03d" % i)
-    wait_for(lambda: len(glob.glob(os.path.join(srv.data_dir, "snapshot.*[0-9a-f]"))) >= 4, 60,
+    wait_for(lambda: len(glob.glob(os.path.join(v2(srv), "snapshot.*[0-9a-f]"))) >= 4, 60,
              "several snapshots")
     srv.restart()  # purge runs at start-up, then every purgeInterval hours
-    wait_for(lambda: len(glob.glob(os.path.join(srv.data_dir, "snapshot.*[0-9a-f]"))) <= 3, 30,
+    wait_for(lambda: len(glob.glob(os.path.join(v2(srv), "snapshot.*[0-9a-f]"))) <= 3, 30,
              "purge")
     zk2 = kazoo_client(srv)
     assert len([c for c in zk2.get_children("/") if c.startswith("p")]) == 300

@@ -1,0 +1,400 @@
+/*
+ * datatool.c - `zkd snapshot-dump`, `zkd log-dump`, `zkd verify-datadir`:
+ * offline tools for a data directory, in the spirit of Apache's
+ * SnapshotFormatter, TxnLogToolkit and zkSnapShotToolkit.  They read files
+ * through the server's own loaders (snapshot_load_file, txnlog_scan_file,
+ * db_load_snapshot_body, txn_decode) and never change anything on disk.
+ */
+#include "datatool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "datadir.h"
+#include "db.h"
+#include "hset.h"
+#include "snapshot.h"
+#include "txn.h"
+#include "txnlog.h"
+#include "zk/proto.h"
+
+static const char *const snap_suffixes[] = {".gz", ".snappy", NULL};
+
+/* ---- loading a snapshot into a scratch state ---- */
+
+static int load_body(const void *p, size_t len, size_t *used, void *d)
+{
+    return db_load_snapshot_body(d, p, len, used, 0);
+}
+
+/* Loads `path` into a fresh `db`.  Returns 0 or -errno; prints what failed. */
+static int load_snapshot(const char *path, struct db *db, struct snapshot_info *info)
+{
+    static const uint8_t secret[32];
+    db_init(db, 2000, 0, secret);
+    db->tree = tree_new_empty();
+    const char *why = NULL;
+    size_t at = 0;
+    int rc = snapshot_load_file(path, load_body, db, info, &why, &at);
+    if (rc == -EINVAL)
+        fprintf(stderr, "%s: damaged: %s at offset %zu\n", path, why ? why : "?", at);
+    else if (rc == -EPROTO)
+        fprintf(stderr, "%s: unknown snapshot format version\n", path);
+    else if (rc)
+        fprintf(stderr, "%s: %s\n", path, strerror(-rc));
+    return rc;
+}
+
+/* ---- snapshot-dump ---- */
+
+static void put_time(FILE *f, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[32];
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(f, "%s.%03dZ", buf, (int)(ms % 1000 + 1000) % 1000);
+}
+
+static void put_json_string(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+struct kids {
+    struct znode **v;
+    size_t n, cap;
+};
+
+static void add_kid(struct znode *c, void *d)
+{
+    struct kids *k = d;
+    if (k->n == k->cap)
+        k->v = zk_xrealloc(k->v, (k->cap = k->cap ? 2 * k->cap : 8) * sizeof *k->v);
+    k->v[k->n++] = c;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const struct znode *x = *(struct znode *const *)a, *y = *(struct znode *const *)b;
+    size_t n = x->namelen < y->namelen ? x->namelen : y->namelen;
+    int c = memcmp(x->name, y->name, n);
+    return c ? c : (x->namelen > y->namelen) - (x->namelen < y->namelen);
+}
+
+struct dump {
+    FILE *f;
+    struct tree *tree;
+    int json;
+    int first;
+    char *path;
+    size_t cap;
+    uint64_t nodes;
+};
+
+static void dump_node(struct dump *d, struct znode *n, size_t plen)
+{
+    struct zk_stat st;
+    tree_stat(n, &st);
+    const char *path = plen ? d->path : "/";
+    size_t len = plen ? plen : 1;
+    d->nodes++;
+    if (d->json) {
+        fprintf(d->f, "%s\n  {\"path\": ", d->first ? "" : ",");
+        d->first = 0;
+        put_json_string(d->f, path, len);
+        fprintf(d->f,
+                ", \"czxid\": %" PRId64 ", \"mzxid\": %" PRId64 ", \"pzxid\": %" PRId64
+                ", \"ctime\": %" PRId64 ", \"mtime\": %" PRId64 ", \"version\": %d"
+                ", \"cversion\": %d, \"aversion\": %d, \"ephemeralOwner\": %" PRId64
+                ", \"dataLength\": %d, \"numChildren\": %d, \"acl\": [",
+                st.czxid, st.mzxid, st.pzxid, st.ctime, st.mtime, st.version, st.cversion,
+                st.aversion, st.ephemeral_owner, st.data_length, st.num_children);
+        const struct acl_list *acl = acl_get(tree_acls(d->tree), n->acl);
+        for (int i = 0; acl && i < acl->n; i++) {
+            fprintf(d->f, "%s{\"perms\": %d, \"scheme\": ", i ? ", " : "", acl->e[i].perms);
+            put_json_string(d->f, acl->e[i].scheme, strlen(acl->e[i].scheme));
+            fputs(", \"id\": ", d->f);
+            put_json_string(d->f, acl->e[i].id, strlen(acl->e[i].id));
+            fputc('}', d->f);
+        }
+        fputs("]}", d->f);
+    } else {
+        fprintf(d->f, "%.*s\n  cZxid = 0x%" PRIx64 "\n  ctime = ", (int)len, path,
+                (uint64_t)st.czxid);
+        put_time(d->f, st.ctime);
+        fprintf(d->f, "\n  mZxid = 0x%" PRIx64 "\n  mtime = ", (uint64_t)st.mzxid);
+        put_time(d->f, st.mtime);
+        fprintf(d->f,
+                "\n  pZxid = 0x%" PRIx64 "\n  cversion = %d\n  dataVersion = %d\n"
+                "  aclVersion = %d\n  ephemeralOwner = 0x%" PRIx64 "\n  dataLength = %d\n",
+                (uint64_t)st.pzxid, st.cversion, st.version, st.aversion,
+                (uint64_t)st.ephemeral_owner, st.data_length);
+    }
+    struct kids k = {0};
+    tree_foreach_child(n, add_kid, &k);
+    if (k.n)
+        qsort(k.v, k.n, sizeof *k.v, by_name);
+    for (size_t i = 0; i < k.n; i++) {
+        struct znode *c = k.v[i];
+        size_t need = plen + 2 + c->namelen;
+        if (need > d->cap)
+            d->path = zk_xrealloc(d->path, d->cap = 2 * need);
+        d->path[plen] = '/';
+        memcpy(d->path + plen + 1, c->name, c->namelen);
+        dump_node(d, c, plen + 1 + c->namelen);
+    }
+    free(k.v);
+}
+
+static int snapshot_dump(const char *path, int json)
+{
+    struct db db;
+    struct snapshot_info info;
+    int rc = load_snapshot(path, &db, &info);
+    if (!rc) {
+        struct dump d = {stdout, db.tree, json, 1, zk_xmalloc(256), 256, 0};
+        if (json)
+            fputs("{\"nodes\": [", stdout);
+        else
+            puts("ZNode Details:\n----");
+        dump_node(&d, tree_root(db.tree), 0);
+        free(d.path);
+        fputs(json ? "\n ],\n \"sessions\": [" : "----\nSession Details (sid, timeout, "
+                                                 "ephemeralCount):\n",
+              stdout);
+        int64_t id;
+        void *v;
+        int first = 1;
+        I64MAP_FOREACH(&db.sessions.map, id, v)
+        {
+            struct session *se = v;
+            size_t eph = tree_ephemeral_count(db.tree, id);
+            if (json)
+                printf("%s{\"id\": %" PRId64 ", \"timeout\": %d, \"ephemerals\": %zu}",
+                       first ? "" : ", ", id, se->timeout, eph);
+            else
+                printf("0x%" PRIx64 ", %d, %zu\n", (uint64_t)id, se->timeout, eph);
+            first = 0;
+        }
+        if (json)
+            printf("],\n \"znodes\": %" PRIu64 ", \"digest\": %s}\n", d.nodes,
+                   info.digest_zxid >= 0 ? "true" : "false");
+        else
+            printf("----\n%" PRIu64 " znodes, %u sessions%s\n", d.nodes,
+                   sessions_count(&db.sessions),
+                   info.digest_zxid >= 0 ? "; has a digest (not checked by zkd)" : "");
+    }
+    db_free(&db);
+    return rc ? 1 : 0;
+}
+
+/* ---- log-dump ---- */
+
+static const char *op_name(int32_t type)
+{
+    switch (type) {
+    case ZK_OP_CREATE: return "create";
+    case ZK_OP_CREATE2: return "create2";
+    case ZK_OP_CREATECONTAINER: return "createContainer";
+    case ZK_OP_CREATETTL: return "createTTL";
+    case ZK_OP_DELETE: return "delete";
+    case ZK_OP_DELETECONTAINER: return "deleteContainer";
+    case ZK_OP_SETDATA: return "setData";
+    case ZK_OP_SETACL: return "setACL";
+    case ZK_OP_CHECK: return "check";
+    case ZK_OP_MULTI: return "multi";
+    case ZK_OP_RECONFIG: return "reconfig";
+    case ZK_OP_CREATESESSION: return "createSession";
+    case ZK_OP_CLOSESESSION: return "closeSession";
+    case ZK_OP_ERROR: return "error";
+    case TXN_NEWEPOCH: return "newEpoch";
+    default: return "?";
+    }
+}
+
+struct scan {
+    int print;
+    uint64_t n;
+    int64_t first, last;
+};
+
+static int print_txn(int64_t zxid, const void *rec, size_t len, void *data)
+{
+    struct scan *s = data;
+    if (!s->n)
+        s->first = zxid;
+    s->n++;
+    s->last = zxid;
+    if (!s->print)
+        return 0;
+    struct txn t;
+    if (txn_decode(rec, len, &t)) {
+        printf("zxid 0x%" PRIx64 ": undecodable record of type %d (%zu bytes)\n", (uint64_t)zxid,
+               txn_peek_type(rec), len);
+        return 0;
+    }
+    put_time(stdout, t.time);
+    printf(" session 0x%" PRIx64 " cxid 0x%x zxid 0x%" PRIx64 " %s", (uint64_t)t.session,
+           (unsigned)t.cxid, (uint64_t)zxid,
+           op_name(t.type == TXN_NEWEPOCH ? t.type : txn_peek_type(rec)));
+    if (t.type == ZK_OP_CREATESESSION)
+        printf(" timeout %d", t.timeout);
+    if (t.type == TXN_NEWEPOCH)
+        printf(" %" PRId64, t.epoch);
+    /* A multi's ops and a closeSession's paths2Delete carry their own op names. */
+    int named = t.type == ZK_OP_MULTI || t.type == ZK_OP_CLOSESESSION;
+    for (int i = 0; i < t.nops; i++)
+        printf("%s%s%s %s", i ? ";" : "", named ? " " : "", named ? op_name(t.ops[i].type) : "",
+               t.ops[i].path);
+    putchar('\n');
+    txn_free(&t);
+    return 0;
+}
+
+/* Scans one log file.  Returns 0 if it ends cleanly, 1 if damaged, -errno. */
+static int scan_log(const char *path, struct scan *s)
+{
+    const char *why = NULL;
+    int64_t at = 0;
+    int rc = txnlog_scan_file(path, print_txn, s, &why, &at);
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", path, rc == -EPROTO ? "unknown log format version"
+                                                        : strerror(-rc));
+        return rc;
+    }
+    if (why)
+        fprintf(stderr, "%s: %s at offset %" PRId64 "\n", path, why, at);
+    return why ? 1 : 0;
+}
+
+static int log_dump(const char *path)
+{
+    struct scan s = {.print = 1};
+    int rc = scan_log(path, &s);
+    if (rc >= 0)
+        printf("%" PRIu64 " txns, zxids 0x%" PRIx64 " - 0x%" PRIx64 "%s\n", s.n,
+               (uint64_t)s.first, (uint64_t)s.last, rc ? "; the rest is damaged" : "");
+    return rc ? 1 : 0;
+}
+
+/* ---- verify-datadir ---- */
+
+static int verify_snapshots(const char *vdir, int64_t *newest_ok)
+{
+    struct datafile *files;
+    int n = datadir_list(vdir, "snapshot.", snap_suffixes, 1, &files), bad = 0;
+    *newest_ok = -1;
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", vdir, files[i].name);
+        struct db db;
+        struct snapshot_info info;
+        if (load_snapshot(path, &db, &info) == 0) {
+            printf("%s: ok, %" PRIu64 " znodes, %u sessions\n", files[i].name,
+                   tree_node_count(db.tree), sessions_count(&db.sessions));
+            if (*newest_ok < 0)
+                *newest_ok = files[i].zxid;
+        } else {
+            bad++;
+        }
+        db_free(&db);
+    }
+    free(files);
+    if (n < 0)
+        fprintf(stderr, "%s: %s\n", vdir, strerror(-n));
+    return n < 0 ? 1 : bad;
+}
+
+static int verify_logs(const char *vdir, int64_t from)
+{
+    struct datafile *files;
+    int n = datadir_list(vdir, "log.", NULL, 0, &files), bad = n < 0;
+    int64_t prev = -1;
+    int covered = from <= 0;
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", vdir, files[i].name);
+        struct scan s = {0};
+        int rc = scan_log(path, &s);
+        if (rc)
+            bad++;
+        if (!s.n) {
+            printf("%s: empty\n", files[i].name);
+            continue;
+        }
+        printf("%s: %" PRIu64 " txns, 0x%" PRIx64 " - 0x%" PRIx64 "%s\n", files[i].name, s.n,
+               (uint64_t)s.first, (uint64_t)s.last, rc ? ", then damaged" : "");
+        if (prev >= 0 && (s.first >> 32) == (prev >> 32) && s.first != prev + 1 &&
+            s.first - 1 > from) {
+            printf("%s: gap: txns 0x%" PRIx64 " - 0x%" PRIx64 " are missing\n", files[i].name,
+                   (uint64_t)prev + 1, (uint64_t)s.first - 1);
+            bad++;
+        }
+        if (s.first <= from + 1 && s.last >= from)
+            covered = 1;
+        prev = s.last;
+    }
+    if (n > 0 && prev > from && !covered) {
+        printf("the log does not continue from the newest valid snapshot (0x%" PRIx64 ")\n",
+               (uint64_t)from);
+        bad++;
+    }
+    free(files);
+    return bad;
+}
+
+static int verify_datadir(const char *dir)
+{
+    char vdir[PATH_MAX];
+    struct stat st;
+    snprintf(vdir, sizeof vdir, "%s/%s", dir, DATADIR_VERSION_DIR);
+    if (stat(vdir, &st) || !S_ISDIR(st.st_mode))
+        snprintf(vdir, sizeof vdir, "%s", dir);
+    int64_t newest = -1;
+    int bad = verify_snapshots(vdir, &newest);
+    bad += verify_logs(vdir, newest);
+    if (newest >= 0)
+        printf("recovery would start from snapshot 0x%" PRIx64 "\n", (uint64_t)newest);
+    printf("%s\n", bad ? "PROBLEMS FOUND" : "ok");
+    return bad ? 1 : 0;
+}
+
+/* ---- entry ---- */
+
+int datatool_main(int argc, char **argv)
+{
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "snapshot-dump") && (argc == 3 || (argc == 4 && !strcmp(argv[3], "--json"))))
+        return snapshot_dump(argv[2], argc == 4);
+    if (!strcmp(cmd, "log-dump") && argc == 3)
+        return log_dump(argv[2]);
+    if (!strcmp(cmd, "verify-datadir") && argc == 3)
+        return verify_datadir(argv[2]);
+    fprintf(stderr, "usage: zkd snapshot-dump FILE [--json] | zkd log-dump FILE | "
+                    "zkd verify-datadir DIR\n");
+    return 2;
+}
+
+int datatool_is_command(const char *arg)
+{
+    return !strcmp(arg, "snapshot-dump") || !strcmp(arg, "log-dump") ||
+           !strcmp(arg, "verify-datadir");
+}
