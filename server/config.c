@@ -605,6 +605,7 @@ static const struct key_spec keys[] = {
     INT_KEY("znode.container.maxPerMinute", container_max_per_minute, 1, INT_MAX),
     BOOL_KEY("extendedTypesEnabled", extended_types_enabled),
     BOOL_KEY("readonlymode.enabled", readonly_mode),
+    BOOL_KEY("enforceQuota", enforce_quota), /* also zookeeper.enforceQuota; quota.h */
     /* Cluster options. */
     INT_KEY("initLimit", init_limit, 0, INT_MAX),
     INT_KEY("syncLimit", sync_limit, 0, INT_MAX),
@@ -1141,6 +1142,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
     cfg->ssl_client_auth = 2; /* X509Util: an unset ssl.clientAuth means NEED */
+    cfg->enforce_quota = -1;  /* unset: main.c looks at -Dzookeeper.enforceQuota */
 }
 
 int config_parse(const char *path, struct zkd_config *cfg, char *err, int errlen)

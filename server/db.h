@@ -55,6 +55,7 @@ struct db {
     /* Limits prep enforces (from zoo.cfg). */
     int extended_types;          /* extendedTypesEnabled: TTL nodes allowed */
     int32_t max_data;            /* jute.maxbuffer: largest znode data */
+    int enforce_quota;           /* enforceQuota: hard quota limits refuse writes (quota.h) */
 
     struct db_hooks hooks;
 };

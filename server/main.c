@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "config.h"
@@ -53,6 +54,32 @@ static const char *build_sanitizers(void)
 #endif
 }
 
+/*
+ * The value of -D<name>=VALUE in $SERVER_JVMFLAGS, else in $JVMFLAGS (what
+ * Apache's zkServer.sh hands the JVM), copied into buf.  Returns 1 when found
+ * (and it fits), else 0.
+ */
+static int jvm_flag(const char *name, char *buf, size_t cap)
+{
+    const char *envs[] = {"SERVER_JVMFLAGS", "JVMFLAGS", NULL};
+    char key[256];
+    snprintf(key, sizeof key, "-D%s=", name);
+    for (int i = 0; envs[i]; i++) {
+        const char *v = getenv(envs[i]);
+        const char *k = v ? strstr(v, key) : NULL;
+        if (!k)
+            continue;
+        k += strlen(key);
+        size_t n = strcspn(k, " \t");
+        if (n >= cap)
+            return 0;
+        memcpy(buf, k, n);
+        buf[n] = 0;
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -87,18 +114,14 @@ int main(int argc, char **argv)
                cfg.client_port);
         return 0;
     }
-    /* Operators of Apache pass the JAAS file as a JVM flag; honour that too. */
-    const char *envs[] = {"SERVER_JVMFLAGS", "JVMFLAGS", NULL};
-    for (int i = 0; envs[i] && !cfg.jaas_file[0]; i++) {
-        const char *v = getenv(envs[i]);
-        const char *k = v ? strstr(v, "-Djava.security.auth.login.config=") : NULL;
-        if (k) {
-            k += strlen("-Djava.security.auth.login.config=");
-            size_t n = strcspn(k, " \t");
-            if (n < sizeof cfg.jaas_file)
-                memcpy(cfg.jaas_file, k, n), cfg.jaas_file[n] = 0;
-        }
-    }
+    /* Operators of Apache pass some settings as JVM flags; honour those too.
+     * zoo.cfg wins, as it does in Apache (it sets the system property). */
+    char flag[4096];
+    if (!cfg.jaas_file[0] && jvm_flag("java.security.auth.login.config", flag, sizeof flag))
+        snprintf(cfg.jaas_file, sizeof cfg.jaas_file, "%s", flag);
+    if (cfg.enforce_quota < 0)
+        cfg.enforce_quota = jvm_flag("zookeeper.enforceQuota", flag, sizeof flag) &&
+                            !strcasecmp(flag, "true"); /* Boolean.parseBoolean */
     signal(SIGPIPE, SIG_IGN);
     log_info("zkd %s starting with %s (dataDir %s, clientPort %d)", ZKFS_VERSION, cfg.path,
              cfg.data_dir, cfg.client_port);
