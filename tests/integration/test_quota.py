@@ -11,11 +11,15 @@ Where zkd differs on purpose (server/quota.h: a multi is checked against the tre
 earlier ops left, Apache checks every op against the committed tree), the test says so and
 checks both sides' answers explicitly.
 """
+import os
+
 import pytest
 
 kazoo = pytest.importorskip("kazoo")
 
 import kazoo.exceptions as KE  # noqa: E402
+
+from tests.lib.waiting import wait_until  # noqa: E402
 
 # kazoo 2.8 has no class for QUOTAEXCEEDED (-125): an unknown code would kill its reader
 # thread instead of failing the one request.
@@ -195,6 +199,26 @@ def sc_multi_cumulative(c, t):
     step(t, "stats", lambda: stats(c, "/qmc"))
 
 
+def sc_malformed_limits(c, t):
+    c.create("/qbad")
+    for data in [b"garbage", b"count=", b",count=1", b"count=x", b"count=1,,bytes=2;;", b"count==5",
+                 b"countHardLimit=1", b"", b"count=99999999999999999999"]:
+        c.ensure_path(QUOTA + "/qbad")
+        c.create(QUOTA + "/qbad/zookeeper_limits", data)
+        c.create(QUOTA + "/qbad/zookeeper_stats", b"count=0,bytes=0")
+        step(t, "limits %r: create" % data, lambda: c.create("/qbad/n", b"abc"))
+        step(t, "limits %r: stats" % data, lambda: stats(c, "/qbad"))
+        c.delete(QUOTA + "/qbad", recursive=True)
+        if c.exists("/qbad/n"):
+            c.delete("/qbad/n")
+    c.ensure_path(QUOTA + "/qbad")
+    c.create(QUOTA + "/qbad/zookeeper_limits", b"countHardLimit=5")
+    c.create(QUOTA + "/qbad/zookeeper_stats", b"count=0,bytes=0")
+    step(t, "stats garbage", lambda: c.set(QUOTA + "/qbad/zookeeper_stats", b"junk") and None)
+    step(t, "create with stats garbage", lambda: c.create("/qbad/m", b"abc"))
+    step(t, "server still answers", lambda: c.get_children("/qbad"))
+
+
 SCENARIOS = {
     "count_hard": sc_count_hard,
     "bytes_hard": sc_bytes_hard,
@@ -203,6 +227,7 @@ SCENARIOS = {
     "missing_root": sc_quota_on_missing_and_recreated_node,
     "stats_extra_keys": sc_stats_extra_keys,
     "multi": sc_multi,
+    "malformed_limits": sc_malformed_limits,
 }
 
 
@@ -244,3 +269,72 @@ def test_a_multi_cannot_overshoot_a_hard_limit_on_zkd(pair, kazoo_client):
                    "stats -> 'count=4,bytes=0'"]
     assert got == ["multi of 3 creates, room for 2 -> ['ERR 0', 'ERR 0', 'ERR -125']",
                    "stats -> 'count=1,bytes=0'"]
+
+
+def sc_before_restart(c, t):
+    c.create("/qr", b"")
+    set_quota(c, "/qr", hard(count=4, nbytes=8))
+    c.create("/qr/a", b"abc")
+    c.create("/qr/b", b"de")
+    c.set("/qr/b", b"defg")
+    c.delete("/qr/a")
+    c.create("/qr/c", b"x")
+    step(t, "stats", lambda: stats(c, "/qr"))
+
+
+def sc_after_restart(c, t):
+    step(t, "stats", lambda: stats(c, "/qr"))
+    step(t, "limits", lambda: c.get(QUOTA + "/qr/zookeeper_limits"))
+    step(t, "create within", lambda: c.create("/qr/d", b"zz"))
+    step(t, "create over the count", lambda: c.create("/qr/e"))
+    step(t, "set over the bytes", lambda: c.set("/qr/d", b"zzzz") and None)
+    step(t, "stats", lambda: stats(c, "/qr"))
+
+
+@pytest.mark.parametrize("restarts", [1, 2])
+def test_quotas_survive_restart(server_factory, kazoo_client, restarts):
+    """Usage and limits after a restart (Apache snapshots at start-up, so the second restart
+    loads the quota nodes from a snapshot and recounts them; the first replays the log)."""
+    out = {}
+    for kind in ("apache", "zkd"):
+        srv = server_factory(kind, cfg=ENFORCE)
+        out[kind] = transcript(kazoo_client, srv, sc_before_restart)
+        for _ in range(restarts):
+            srv.restart()
+        out[kind] += transcript(kazoo_client, srv, sc_after_restart)
+    assert out["zkd"] == out["apache"]
+    assert out["zkd"][0] == "stats -> 'count=3,bytes=5'"
+
+
+def snapshot_zxids(data_dir):
+    out = []
+    for root, _, files in os.walk(data_dir):
+        for name in files:
+            if name.startswith("snapshot.") and not name.endswith(".tmp"):
+                try:
+                    out.append(int(name.split(".")[1], 16))
+                except ValueError:
+                    pass
+    return out
+
+
+def test_zkd_recounts_usage_when_it_loads_a_snapshot(server_factory, kazoo_client):
+    """As Apache's setupQuota: usage is recounted from the tree when a snapshot is loaded, so a
+    zookeeper_stats node a client overwrote is right again after a restart from a snapshot
+    taken since (a replayed log keeps what was written, as in Apache)."""
+    srv = server_factory("zkd", cfg=dict(ENFORCE, snapCount="2"))
+    c = kazoo_client(srv)
+    c.create("/qz", b"")
+    set_quota(c, "/qz", hard(count=400))
+    c.create("/qz/a", b"abc")
+    zxid = c.set(QUOTA + "/qz/zookeeper_stats", b"count=100,bytes=100").mzxid
+    c.create("/qz/b", b"abc")
+    assert stats(c, "/qz") == "count=101,bytes=103"
+
+    def snapshot_since():
+        c.set("/qz", b"")  # snapCount=2: a snapshot follows within a few writes
+        return any(z >= zxid for z in snapshot_zxids(srv.data_dir))
+
+    wait_until(snapshot_since, what="a snapshot taken after the stats were overwritten")
+    srv.restart()
+    assert stats(kazoo_client(srv), "/qz") == "count=3,bytes=6"
