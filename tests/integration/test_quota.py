@@ -12,6 +12,7 @@ earlier ops left, Apache checks every op against the committed tree), the test s
 checks both sides' answers explicitly.
 """
 import os
+import subprocess
 
 import pytest
 
@@ -19,6 +20,7 @@ kazoo = pytest.importorskip("kazoo")
 
 import kazoo.exceptions as KE  # noqa: E402
 
+from tests.lib.paths import BUILD_BIN  # noqa: E402
 from tests.lib.waiting import wait_until  # noqa: E402
 
 # kazoo 2.8 has no class for QUOTAEXCEEDED (-125): an unknown code would kill its reader
@@ -338,3 +340,68 @@ def test_zkd_recounts_usage_when_it_loads_a_snapshot(server_factory, kazoo_clien
     wait_until(snapshot_since, what="a snapshot taken after the stats were overwritten")
     srv.restart()
     assert stats(kazoo_client(srv), "/qz") == "count=3,bytes=6"
+
+
+# ---- zkcli's setquota / listquota / delquota (client/zkcli.c), as zkCli.sh 3.8 has them ----
+
+ZKCLI = os.path.join(BUILD_BIN, "zkcli")
+
+
+def zkcli(srv, *args):
+    p = subprocess.run([ZKCLI, "-s", srv.hosts] + list(args), capture_output=True, timeout=60)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+@pytest.mark.parametrize("kind", ["apache", "zkd"])
+def test_zkcli_quota_commands(pair, kazoo_client, kind):
+    """The messages are zkCli.sh's (SetQuotaCommand, ListQuotaCommand, DelQuotaCommand)."""
+    srv = pair[kind]
+    c = kazoo_client(srv)
+    c.create("/zq", b"")
+    c.create("/zq/a", b"x")
+    assert zkcli(srv, "setquota", "-N", "3", "/zq") == (0, "", "")
+    assert c.get(QUOTA + "/zq/zookeeper_limits")[0] == \
+        b"count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=3"
+    assert zkcli(srv, "listquota", "/zq") == (
+        0, "Output quota for /zq count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=3\n"
+           "Output stat for /zq count=2,bytes=1\n",
+        "absolute path is /zookeeper/quota/zq/zookeeper_limits\n")
+    assert zkcli(srv, "setquota", "-b", "100", "/zq")[0] == 0  # merged into the limits there
+    assert c.get(QUOTA + "/zq/zookeeper_limits")[0] == \
+        b"count=-1,bytes=100=;byteHardLimit=-1;countHardLimit=3"
+    assert zkcli(srv, "create", "/zq/b")[0] == 0
+    rc, _, err = zkcli(srv, "create", "/zq/c")
+    assert rc == 1 and c.exists("/zq/c") is None, err
+    assert zkcli(srv, "setquota", "-n", "1", "/zq") == (
+        0, "[Warning]: the count quota you create is less than the existing count:3\n", "")
+
+    # One quota per branch: not under or over an existing one.
+    assert zkcli(srv, "setquota", "-n", "5", "/zq/a") == (
+        1, "", "/zq/a has a parent /zq which has a quota\n")
+    c.ensure_path("/zq2/d")
+    assert zkcli(srv, "setquota", "-n", "5", "/zq2/d")[0] == 0
+    assert zkcli(srv, "setquota", "-n", "5", "/zq2") == (
+        1, "", "/zq2 has a child /zq2/d which has a quota\n")
+
+    # Bad values and paths.
+    assert zkcli(srv, "setquota", "-n", "0", "/zq")[2] == "the num quota must be greater than zero\n"
+    assert zkcli(srv, "setquota", "-B", "-1", "/zq")[2] == \
+        "the bytes quota must be greater than or equal to zero\n"
+    assert zkcli(srv, "setquota", "-b", "x", "/zq")[2] == \
+        "NumberFormatException happens when parsing the option value\n"
+    assert zkcli(srv, "setquota", "-n", "1", "-b", "2", "/zq")[0] == 2
+    assert zkcli(srv, "setquota", "-n", "1", QUOTA + "/x")[2] == \
+        "cannot set a quota under the path: /zookeeper/quota\n"
+    assert zkcli(srv, "setquota", "-n", "1", "/zq-none")[2] == "/zq-none does not exist.\n"
+
+    # delquota: one limit, then the whole quota and the levels it leaves empty.
+    assert zkcli(srv, "delquota", "-N", "/zq") == (0, "", "")
+    assert c.get(QUOTA + "/zq/zookeeper_limits")[0] == \
+        b"count=1,bytes=100=;byteHardLimit=-1;countHardLimit=-1"
+    assert zkcli(srv, "create", "/zq/c")[0] == 0  # only a soft limit now
+    assert zkcli(srv, "delquota", "/zq") == (0, "", "")
+    assert c.exists(QUOTA + "/zq") is None
+    assert zkcli(srv, "listquota", "/zq")[2].endswith("quota for /zq does not exist.\n")
+    assert zkcli(srv, "delquota", "/zq") == (0, "Quota does not exist for /zq\n", "")
+    assert zkcli(srv, "delquota", "/zq2/d")[0] == 0
+    assert not [n for n in c.get_children(QUOTA) if n.startswith("zq")]
