@@ -832,16 +832,18 @@ static int child_quota(struct cli *c, const char *path, const char *qpath, int t
     struct zk_result *res;
     int rc = submit(c, &r, &res);
     if (rc == ZK_NONODE)
-        return 0;
-    for (int i = 0; rc == 0 && i < res->nchildren; i++) {
-        if (!top && !strcmp(res->children[i], "zookeeper_limits")) {
-            rc = cli_fail("%s has a child %s which has a quota", path, qpath + strlen(QUOTA_ROOT));
-            break;
+        rc = 0; /* nothing below: no quota there */
+    else
+        for (int i = 0; rc == 0 && i < res->nchildren; i++) {
+            if (!top && !strcmp(res->children[i], "zookeeper_limits")) {
+                rc = cli_fail("%s has a child %s which has a quota", path,
+                              qpath + strlen(QUOTA_ROOT));
+                break;
+            }
+            char *sub = join3(qpath, "/", res->children[i]);
+            rc = sub ? child_quota(c, path, sub, 0) : ZK_SYSTEMERROR;
+            free(sub);
         }
-        char *sub = join3(qpath, "/", res->children[i]);
-        rc = sub ? child_quota(c, path, sub, 0) : ZK_SYSTEMERROR;
-        free(sub);
-    }
     zk_result_free(res);
     return rc;
 }
@@ -860,9 +862,10 @@ static int parent_quota(struct cli *c, const char *path)
         struct zk_request r = {.op = ZK_OP_GETCHILDREN, .path = q};
         struct zk_result *res;
         rc = submit(c, &r, &res);
-        if (rc == ZK_NONODE) {
-            rc = 0;
+        if (rc == ZK_NONODE) { /* no quota node this high: none above either */
+            zk_result_free(res);
             *slash = '/';
+            rc = 0;
             break;
         }
         for (int i = 0; rc == 0 && i < res->nchildren; i++)
