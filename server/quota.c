@@ -30,6 +30,8 @@ static struct znode *child(const struct znode *n, const char *name)
  */
 static struct znode *covering(struct db *db, const char *path, size_t len, size_t *plen)
 {
+    if (!db->quota_nodes)
+        return NULL; /* the common case, without a lookup */
     struct znode *q = tree_lookup(db->tree, QUOTA_ROOT, QUOTA_ROOT_LEN);
     if (!q || tree_nkids(q) == 0)
         return NULL;
@@ -141,6 +143,8 @@ void quota_on_create(struct db *db, const struct znode *n, const char *path, siz
      * As in Apache the test is a string prefix, and a P that names no node
      * counts zero. */
     size_t plen = path_parent_len(path, len);
+    if (len > QUOTA_ROOT_LEN && path[QUOTA_ROOT_LEN] == '/' && !memcmp(path, QUOTA_ROOT, QUOTA_ROOT_LEN))
+        db->quota_nodes = 1; /* from now on writes look for a covering quota */
     if (plen >= QUOTA_ROOT_LEN && !memcmp(path, QUOTA_ROOT, QUOTA_ROOT_LEN) &&
         n->namelen == strlen(STATS_NODE) && !memcmp(n->name, STATS_NODE, n->namelen)) {
         const char *real = path + QUOTA_ROOT_LEN;
@@ -269,7 +273,8 @@ int quota_check(struct db *db, const char *path, size_t len, int create, int32_t
 void quota_recount(struct db *db)
 {
     struct znode *root = tree_lookup(db->tree, QUOTA_ROOT, QUOTA_ROOT_LEN);
-    if (!root || tree_nkids(root) == 0)
+    db->quota_nodes = root && tree_nkids(root) > 0;
+    if (!db->quota_nodes)
         return;
     size_t cap = 64, top = 0, pcap = 256;
     struct znode **stack = zk_xmalloc(cap * sizeof *stack);
