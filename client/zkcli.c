@@ -26,8 +26,10 @@
  */
 #include "cli_fmt.h"
 
+#include "zk/statstrack.h"
 #include "zk/zk.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -42,6 +44,7 @@
 
 #define MAX_ARGS 64
 #define USAGE_ERR 1000 /* internal: a usage error, not a ZK_* code */
+#define CMD_FAILED 1001 /* internal: the command printed why it failed */
 
 struct cli {
     zk_blocking_t *b;
@@ -769,6 +772,342 @@ static int cmd_quit(struct cli *c, int argc, char **argv, const char **what)
     return 0;
 }
 
+/* ---- quotas (zkCli.sh's setquota, listquota, delquota) ----
+ *
+ * A quota on /a is /zookeeper/quota/a/zookeeper_limits beside .../zookeeper_stats, whose text
+ * is zk/statstrack.h's; the server keeps the usage (server/quota.h).  Like zkCli.sh these
+ * commands refuse a quota on a path that has one above or below it, and print the same
+ * messages. */
+
+#define QUOTA_ROOT "/zookeeper/quota"
+
+/* A malloc'd "<prefix><path><suffix>". */
+static char *join3(const char *a, const char *b, const char *c3)
+{
+    size_t n = strlen(a) + strlen(b) + strlen(c3) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s%s", a, b, c3);
+    return p;
+}
+
+static int cli_fail(const char *fmt, const char *arg, const char *arg2)
+{
+    fprintf(stderr, fmt, arg, arg2);
+    fputc('\n', stderr);
+    return CMD_FAILED;
+}
+
+/* Reads a StatsTrack node.  Returns 0, a ZK_* code, or CMD_FAILED for text
+ * that does not parse. */
+static int get_statstrack(struct cli *c, const char *path, struct statstrack *st)
+{
+    struct zk_request r = {.op = ZK_OP_GETDATA, .path = path};
+    struct zk_result *res;
+    int rc = submit(c, &r, &res);
+    if (rc == 0 && statstrack_parse(st, res->data, res->data ? res->data_len : -1))
+        rc = cli_fail("%s: not a quota record%s", path, "");
+    zk_result_free(res);
+    return rc;
+}
+
+static int put_node(struct cli *c, int op, const char *path, const char *text)
+{
+    struct zk_request r = {.op = op, .path = path, .data = text,
+                           .data_len = text ? (int32_t)strlen(text) : -1, .version = -1};
+    return submit(c, &r, NULL);
+}
+
+static int exists(struct cli *c, const char *path)
+{
+    struct zk_request r = {.op = ZK_OP_EXISTS, .path = path};
+    return submit(c, &r, NULL);
+}
+
+/* zkCli's checkIfChildQuota: a zookeeper_limits anywhere below the quota
+ * node of `path` (not directly in it) means a descendant has a quota. */
+static int child_quota(struct cli *c, const char *path, const char *qpath, int top)
+{
+    struct zk_request r = {.op = ZK_OP_GETCHILDREN, .path = qpath};
+    struct zk_result *res;
+    int rc = submit(c, &r, &res);
+    if (rc == ZK_NONODE)
+        rc = 0; /* nothing below: no quota there */
+    else
+        for (int i = 0; rc == 0 && i < res->nchildren; i++) {
+            if (!top && !strcmp(res->children[i], "zookeeper_limits")) {
+                rc = cli_fail("%s has a child %s which has a quota", path,
+                              qpath + strlen(QUOTA_ROOT));
+                break;
+            }
+            char *sub = join3(qpath, "/", res->children[i]);
+            rc = sub ? child_quota(c, path, sub, 0) : ZK_SYSTEMERROR;
+            free(sub);
+        }
+    zk_result_free(res);
+    return rc;
+}
+
+/* zkCli's checkIfParentQuota: a zookeeper_limits in the quota node of a
+ * proper ancestor of `path`. */
+static int parent_quota(struct cli *c, const char *path)
+{
+    char *q = join3(QUOTA_ROOT, path, "");
+    if (!q)
+        return ZK_SYSTEMERROR;
+    int rc = 0;
+    size_t root = strlen(QUOTA_ROOT);
+    for (char *slash = strchr(q + root + 1, '/'); slash && !rc; slash = strchr(slash + 1, '/')) {
+        *slash = 0;
+        struct zk_request r = {.op = ZK_OP_GETCHILDREN, .path = q};
+        struct zk_result *res;
+        rc = submit(c, &r, &res);
+        if (rc == ZK_NONODE) { /* no quota node this high: none above either */
+            zk_result_free(res);
+            *slash = '/';
+            rc = 0;
+            break;
+        }
+        for (int i = 0; rc == 0 && i < res->nchildren; i++)
+            if (!strcmp(res->children[i], "zookeeper_limits"))
+                rc = cli_fail("%s has a parent %s which has a quota", path, q + root);
+        zk_result_free(res);
+        *slash = '/';
+    }
+    free(q);
+    return rc;
+}
+
+/* zkCli's warning when a new limit is already below the usage. */
+static void warn_below_usage(const struct statstrack *q, const struct statstrack *u)
+{
+    long long count = statstrack_get(u, STATSTRACK_COUNT), bytes = statstrack_get(u, STATSTRACK_BYTES);
+    long long n = statstrack_get(q, STATSTRACK_COUNT), nh = statstrack_get(q, STATSTRACK_COUNT_HARD);
+    long long b = statstrack_get(q, STATSTRACK_BYTES), bh = statstrack_get(q, STATSTRACK_BYTES_HARD);
+    if ((n > -1 && n < count) || (nh > -1 && nh < count))
+        printf("[Warning]: the count quota you create is less than the existing count:%lld\n", count);
+    if ((b > -1 && b < bytes) || (bh > -1 && bh < bytes))
+        printf("[Warning]: the bytes quota you create is less than the existing bytes:%lld\n", bytes);
+}
+
+/* The quota nodes of `path` (created as zkCli does: each missing level of
+ * /zookeeper/quota/<path>, then limits and stats), or the new limits merged
+ * into existing ones. */
+static int create_quota(struct cli *c, const char *path, const struct statstrack *quota)
+{
+    char *qpath = join3(QUOTA_ROOT, path, ""), *limits = join3(QUOTA_ROOT, path, "/zookeeper_limits"),
+         *stats = join3(QUOTA_ROOT, path, "/zookeeper_stats");
+    int rc = qpath && limits && stats ? 0 : ZK_SYSTEMERROR;
+    for (char *slash = qpath ? qpath + strlen(QUOTA_ROOT) : NULL; !rc && slash; ) {
+        slash = strchr(slash + 1, '/');
+        if (slash)
+            *slash = 0;
+        if (exists(c, qpath) == ZK_NONODE) {
+            rc = put_node(c, ZK_OP_CREATE, qpath, NULL);
+            rc = rc == ZK_NODEEXISTS ? 0 : rc;
+        }
+        if (slash)
+            *slash = '/';
+    }
+    struct statstrack lim, use;
+    char text[STATSTRACK_FMT_MAX];
+    int fresh = !rc && exists(c, limits) == ZK_NONODE;
+    if (!rc && fresh) {
+        statstrack_format(quota, text, sizeof text);
+        rc = put_node(c, ZK_OP_CREATE, limits, text);
+        if (!rc)
+            rc = put_node(c, ZK_OP_CREATE, stats, "count=0,bytes=0");
+        if (!rc)
+            rc = get_statstrack(c, limits, &lim);
+    } else if (!rc) {
+        rc = get_statstrack(c, limits, &lim);
+        for (int i = 0; !rc && i < quota->n; i++)
+            if (quota->kv[i].val > -1)
+                statstrack_set(&lim, quota->kv[i].key, quota->kv[i].val);
+    }
+    if (!rc)
+        rc = get_statstrack(c, stats, &use);
+    if (!rc)
+        warn_below_usage(&lim, &use);
+    if (!rc && !fresh) {
+        statstrack_format(&lim, text, sizeof text);
+        rc = put_node(c, ZK_OP_SETDATA, limits, text);
+    }
+    free(qpath);
+    free(limits);
+    free(stats);
+    return rc;
+}
+
+/* Option value checks of zkCli's SetQuotaCommand: counts are Integer.parseInt
+ * and > 0, bytes Long.parseLong and >= 0. */
+static int quota_value(char flag, const char *val, long long *out)
+{
+    int is_count = flag == 'n' || flag == 'N';
+    char *end;
+    errno = 0;
+    long long v = strtoll(val, &end, 10);
+    if (!*val || *end || errno == ERANGE || (is_count && (v < INT32_MIN || v > INT32_MAX))) {
+        fprintf(stderr, "NumberFormatException happens when parsing the option value\n");
+        return CMD_FAILED;
+    }
+    if (is_count ? v <= 0 : v < 0) {
+        fprintf(stderr, is_count ? "the num quota must be greater than zero\n"
+                                 : "the bytes quota must be greater than or equal to zero\n");
+        return CMD_FAILED;
+    }
+    *out = v;
+    return 0;
+}
+
+static const char *const quota_keys[128] = {
+    ['n'] = STATSTRACK_COUNT, ['b'] = STATSTRACK_BYTES,
+    ['N'] = STATSTRACK_COUNT_HARD, ['B'] = STATSTRACK_BYTES_HARD,
+};
+
+/* The one flag of -n|-b|-N|-B given (0: none); more than one is a usage error. */
+static int quota_flag(const struct flags *fl, char *out)
+{
+    *out = 0;
+    for (const char *f = "nbNB"; *f; f++)
+        if (fl->on[(unsigned char)*f]) {
+            if (*out)
+                return USAGE_ERR;
+            *out = *f;
+        }
+    return 0;
+}
+
+static int cmd_setquota(struct cli *c, int argc, char **argv, const char **what)
+{
+    struct flags fl;
+    char flag;
+    flags_first(argc, argv, "nbNB");
+    if (parse_flags(argc, argv, "", "nbNB", &fl) || fl.npos != 1 || quota_flag(&fl, &flag) || !flag)
+        return USAGE_ERR;
+    const char *path = *what = fl.pos[0];
+    if (!strncmp(path, QUOTA_ROOT, strlen(QUOTA_ROOT)))
+        return cli_fail("cannot set a quota under the path: %s%s", QUOTA_ROOT, "");
+    long long v;
+    int rc = quota_value(flag, fl.val[(unsigned char)flag], &v);
+    if (rc)
+        return rc;
+    struct statstrack quota;
+    statstrack_init(&quota);
+    for (const char *f = "nbNB"; *f; f++) /* zkCli writes all four, unset ones as -1 */
+        statstrack_set(&quota, quota_keys[(unsigned char)*f], *f == flag ? v : -1);
+    rc = exists(c, path);
+    if (rc == ZK_NONODE)
+        return cli_fail("%s does not exist.%s", path, "");
+    if (!rc) {
+        char *qpath = join3(QUOTA_ROOT, path, "");
+        rc = qpath ? child_quota(c, path, qpath, 1) : ZK_SYSTEMERROR;
+        free(qpath);
+    }
+    if (!rc)
+        rc = parent_quota(c, path);
+    return rc ? rc : create_quota(c, path, &quota);
+}
+
+static int cmd_listquota(struct cli *c, int argc, char **argv, const char **what)
+{
+    struct flags fl;
+    if (parse_flags(argc, argv, "", "", &fl) || fl.npos != 1)
+        return USAGE_ERR;
+    const char *path = *what = fl.pos[0];
+    char *limits = join3(QUOTA_ROOT, path, "/zookeeper_limits");
+    char *stats = join3(QUOTA_ROOT, path, "/zookeeper_stats");
+    if (!limits || !stats) {
+        free(limits);
+        free(stats);
+        return ZK_SYSTEMERROR;
+    }
+    if (!c->json)
+        fprintf(stderr, "absolute path is %s\n", limits);
+    struct statstrack lim, use;
+    int rc = get_statstrack(c, limits, &lim);
+    if (!rc)
+        rc = get_statstrack(c, stats, &use);
+    if (rc == ZK_NONODE)
+        rc = cli_fail("quota for %s does not exist.%s", path, "");
+    char lt[STATSTRACK_FMT_MAX], ut[STATSTRACK_FMT_MAX];
+    if (!rc) {
+        statstrack_format(&lim, lt, sizeof lt);
+        statstrack_format(&use, ut, sizeof ut);
+        if (c->json) {
+            printf("{\"path\":");
+            fmt_json_str(stdout, path, strlen(path));
+            printf(",\"quota\":");
+            fmt_json_str(stdout, lt, strlen(lt));
+            printf(",\"stat\":");
+            fmt_json_str(stdout, ut, strlen(ut));
+            printf("}\n");
+        } else {
+            printf("Output quota for %s %s\nOutput stat for %s %s\n", path, lt, path, ut);
+        }
+    }
+    free(limits);
+    free(stats);
+    return rc;
+}
+
+/* zkCli's trimProcQuotas: removes quota nodes left without children, from
+ * `qpath` up to (not including) /zookeeper/quota. */
+static int trim_quota_nodes(struct cli *c, char *qpath)
+{
+    while (strcmp(qpath, QUOTA_ROOT)) {
+        struct zk_request r = {.op = ZK_OP_GETCHILDREN, .path = qpath};
+        struct zk_result *res;
+        int rc = submit(c, &r, &res);
+        int empty = rc == 0 && res->nchildren == 0;
+        zk_result_free(res);
+        if (rc || !empty)
+            return rc;
+        if ((rc = put_node(c, ZK_OP_DELETE, qpath, NULL)))
+            return rc;
+        *strrchr(qpath, '/') = 0;
+    }
+    return 0;
+}
+
+static int cmd_delquota(struct cli *c, int argc, char **argv, const char **what)
+{
+    struct flags fl;
+    char flag;
+    flags_first(argc, argv, "nbNB");
+    if (parse_flags(argc, argv, "nbNB", "", &fl) || fl.npos != 1 || quota_flag(&fl, &flag))
+        return USAGE_ERR;
+    const char *path = *what = fl.pos[0];
+    char *qpath = join3(QUOTA_ROOT, path, ""), *limits = join3(QUOTA_ROOT, path, "/zookeeper_limits");
+    int rc = qpath && limits ? exists(c, limits) : ZK_SYSTEMERROR;
+    struct statstrack lim;
+    if (rc == ZK_NONODE) {
+        printf("Quota does not exist for %s\n", path);
+        rc = 0;
+    } else if (!rc && !(rc = get_statstrack(c, limits, &lim)) && flag) {
+        char text[STATSTRACK_FMT_MAX];
+        statstrack_set(&lim, quota_keys[(unsigned char)flag], -1);
+        statstrack_format(&lim, text, sizeof text);
+        rc = put_node(c, ZK_OP_SETDATA, limits, text);
+    } else if (!rc) {
+        /* No flag: the whole quota, then the levels it leaves empty. */
+        struct zk_request r = {.op = ZK_OP_GETCHILDREN, .path = qpath};
+        struct zk_result *res;
+        rc = submit(c, &r, &res);
+        for (int i = 0; rc == 0 && i < res->nchildren; i++) {
+            char *child = join3(qpath, "/", res->children[i]);
+            rc = child ? put_node(c, ZK_OP_DELETE, child, NULL) : ZK_SYSTEMERROR;
+            free(child);
+        }
+        zk_result_free(res);
+        if (!rc)
+            rc = trim_quota_nodes(c, qpath);
+    }
+    free(qpath);
+    free(limits);
+    return rc;
+}
+
 static int cmd_help(struct cli *c, int argc, char **argv, const char **what);
 
 static const struct command {
@@ -784,16 +1123,19 @@ static const struct command {
     {"create", cmd_create, "create [-s] [-e] [-c] [-t ttl] path [data] [acl]"},
     {"delete", cmd_delete, "delete [-v version] path"},
     {"deleteall", cmd_deleteall, "deleteall path"},
+    {"delquota", cmd_delquota, "delquota [-n|-b|-N|-B] path"},
     {"get", cmd_get, "get [-s] [-w] path"},
     {"getAcl", cmd_getacl, "getAcl [-s] path"},
     {"getAllChildrenNumber", cmd_getallchildrennumber, "getAllChildrenNumber path"},
     {"getEphemerals", cmd_getephemerals, "getEphemerals path"},
     {"help", cmd_help, "help"},
+    {"listquota", cmd_listquota, "listquota path"},
     {"ls", cmd_ls, "ls [-s] [-w] [-R] path"},
     {"quit", cmd_quit, "quit"},
     {"removewatches", cmd_removewatches, "removewatches path [-c|-d|-a] [-l]"},
     {"set", cmd_set, "set [-s] [-v version] path data"},
     {"setAcl", cmd_setacl, "setAcl [-s] [-v version] [-R] path acl"},
+    {"setquota", cmd_setquota, "setquota -n|-b|-N|-B val path"},
     {"stat", cmd_stat, "stat [-w] path"},
     {"sync", cmd_sync, "sync path"},
     {"whoami", cmd_whoami, "whoami"},
@@ -813,7 +1155,7 @@ static int cmd_help(struct cli *c, int argc, char **argv, const char **what)
     return 0;
 }
 
-/* Runs one command.  Returns 0, a ZK_* code, or USAGE_ERR. */
+/* Runs one command.  Returns 0, a ZK_* code, USAGE_ERR or CMD_FAILED. */
 static int run_command(struct cli *c, int argc, char **argv)
 {
     const struct command *cmd = NULL;
@@ -830,7 +1172,7 @@ static int run_command(struct cli *c, int argc, char **argv)
     fflush(stdout);
     if (rc == USAGE_ERR)
         fprintf(stderr, "usage: %s\n", cmd->usage);
-    else if (rc != 0)
+    else if (rc != 0 && rc != CMD_FAILED)
         print_error(c, rc, what);
     return rc;
 }

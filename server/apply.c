@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "quota.h"
 #include "zk/proto.h"
 
 size_t path_parent_len(const char *path, size_t len)
@@ -93,6 +94,7 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
     u->parent_pzxid = old_pz;
     push_event(db, j, ZK_EVENT_CREATED, op->path, len, n->acl);
     push_event(db, j, ZK_EVENT_CHILD, op->path, plen, parent->acl);
+    quota_on_create(db, n, op->path, len, j);
     return 0;
 }
 
@@ -108,6 +110,7 @@ static void delete_node(struct db *db, struct znode *n, int64_t zxid, struct jou
         tree_set_pzxid(parent, zxid);
     push_event(db, j, ZK_EVENT_DELETED, path, len, n->acl);
     push_event(db, j, ZK_EVENT_CHILD, path, path_parent_len(path, len), parent->acl);
+    quota_on_delete(db, path, len, n->datalen, j);
 }
 
 static int apply_delete(struct db *db, const struct txn_op *op, int64_t zxid, struct journal *j)
@@ -138,7 +141,18 @@ static int apply_setdata(struct db *db, const struct txn *t, const struct txn_op
     n->mzxid = zxid;
     n->mtime = t->time;
     push_event(db, j, ZK_EVENT_CHANGED, op->path, len, n->acl);
+    quota_on_setdata(db, op->path, len, u->old_datalen, op->data.len, j);
     return 0;
+}
+
+void journal_replace_data(struct db *db, struct znode *n, const void *data, int32_t len,
+                          struct journal *j)
+{
+    struct journal_undo *u = push_undo(j, ZK_OP_SETDATA, n);
+    u->old_version = n->version;
+    u->old_mzxid = n->mzxid;
+    u->old_mtime = n->mtime;
+    u->old_data = tree_replace_data(db->tree, n, data, len, &u->old_datalen);
 }
 
 static int apply_setacl(struct db *db, const struct txn_op *op, struct journal *j)

@@ -57,6 +57,11 @@ struct journal {
  * tree (only possible for a bad log record; prep rules it out live). */
 int apply_op(struct db *db, const struct txn *t, const struct txn_op *op, int64_t zxid,
              struct journal *j);
+/* Replaces n's data through `j` without touching its version, mzxid, mtime
+ * or watches (quota.c's in-place usage updates, as Apache's DataTree makes
+ * them); the undo restores the old data. */
+void journal_replace_data(struct db *db, struct znode *n, const void *data, int32_t len,
+                          struct journal *j);
 /* Reverts every op in the journal, newest first, and empties it. */
 void journal_undo(struct db *db, struct journal *j);
 /* Fires the journal's events through db->hooks.watch_event (tagged `zxid`),

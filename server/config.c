@@ -848,6 +848,7 @@ static const struct key_spec keys[] = {
      * reads Apache's digests and writes none, which Apache accepts.) */
     FN_KEY("snapshot.compression.method", h_compression),
     INT_KEY("preAllocSize", pre_alloc_kb, 1, INT_MAX / 1024),
+    BOOL_KEY("enforceQuota", enforce_quota), /* also zookeeper.enforceQuota; quota.h */
     /* Cluster options. */
     INT_KEY("initLimit", init_limit, 0, INT_MAX),
     INT_KEY("syncLimit", sync_limit, 0, INT_MAX),

@@ -92,6 +92,7 @@ struct zkd_config {
     int standalone_enabled;  /* default 1 */
     int reconfig_enabled;    /* default 0 */
     int readonly_mode;       /* readonlymode.enabled */
+    int enforce_quota;       /* enforceQuota (or -Dzookeeper.enforceQuota): quota.h */
     int global_outstanding_limit; /* default 1000 */
     int container_check_ms;  /* znode.container.checkIntervalMs, default 60000 */
     int container_max_per_minute; /* znode.container.maxPerMinute, default 10000 */

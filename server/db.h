@@ -55,6 +55,8 @@ struct db {
     /* Limits prep enforces (from zoo.cfg). */
     int extended_types;          /* extendedTypesEnabled: TTL nodes allowed */
     int32_t max_data;            /* jute.maxbuffer: largest znode data */
+    int enforce_quota;           /* enforceQuota: hard quota limits refuse writes (quota.h) */
+    int quota_nodes;             /* /zookeeper/quota may have children: quota.h's fast path */
 
     struct db_hooks hooks;
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quota.h"
 #include "zk/proto.h"
 
 int prep_is_write(int32_t type)
@@ -167,6 +168,8 @@ static int prep_create(struct db *db, const struct auth_info *auth, int32_t type
             rc = ZK_NODEEXISTS;
         if (!rc && owner_is_session(tree_owner(parent)))
             rc = ZK_NOCHILDRENFOREPHEMERALS;
+        if (!rc)
+            rc = quota_check(db, full, flen, 1, -1, data.len);
     }
     if (rc) {
         free(full);
@@ -240,6 +243,8 @@ static int prep_setdata(struct db *db, const struct auth_info *auth, struct jute
     if (!n)
         return ZK_NONODE;
     if ((rc = check_acl(db, auth, n, ZK_PERM_WRITE)))
+        return rc;
+    if ((rc = quota_check(db, path.p, (size_t)path.len, 0, n->datalen, data.len)))
         return rc;
     if ((rc = check_version(n->version, version)))
         return rc;

@@ -633,7 +633,7 @@ static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t t
         conn_frame_end(c, at, zxid, xid);
     }
     free(r.path);
-    if (rc == ZK_MARSHALLINGERROR)
+    if (in->err) /* not MARSHALLINGERROR from the state (bad quota nodes): Apache keeps those */
         conn_close_after_flush(c);
 }
 
@@ -717,7 +717,10 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
         }
         if (prep_apply_op(&s->db, &c->auth, type, in, &w.txn, w.zxid, &w.journal, r)) {
             if (r->err == ZK_MARSHALLINGERROR) {
-                in->err = ZK_MARSHALLINGERROR;
+                /* Bytes that do not decode close the session; quota nodes that do
+                 * not parse (quota.h) fail the whole multi as in Apache, no more. */
+                if (!in->err)
+                    wrong_kind = 1;
                 break;
             }
             failed = n - 1;

@@ -35,6 +35,7 @@
 #include "election.h"
 #include "fourlw.h"
 #include "quorum.h"
+#include "quota.h"
 #include "reconfig.h"
 #include "log.h"
 #include "metrics.h"
@@ -175,6 +176,8 @@ static int recover(struct server *s)
         tree_free(s->db.tree);
         s->db.tree = tree_new();
         snap = 0;
+    } else {
+        quota_recount(&s->db); /* Apache's setupQuota, before the log replays */
     }
     s->snap_zxid = snap;
     s->db.last_zxid = snap;
@@ -652,6 +655,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     db_init(&s->db, cfg->tick_time, s->myid, secret);
     s->db.extended_types = cfg->extended_types_enabled;
     s->db.max_data = cfg->jute_max_buffer;
+    s->db.enforce_quota = cfg->enforce_quota > 0;
+    if (s->db.enforce_quota)
+        log_info("zookeeper.enforceQuota = true, Quota Enforce enables");
     s->db.hooks = (struct db_hooks){conn_watch_event, conn_session_closed, s};
     if (recover(s))
         return -1;
@@ -826,6 +832,7 @@ int server_image_record(struct server *s, const void *rec, size_t len)
 int server_image_end(struct server *s, int64_t zxid)
 {
     s->db.last_zxid = zxid;
+    quota_recount(&s->db);
     txnlog_close(s->log);
     s->log = NULL;
     /* Records above the image would replay onto it after a crash: drop them
