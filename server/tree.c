@@ -513,6 +513,21 @@ static void ser_acl(uint32_t id, const struct acl_list *l, void *d)
     s->rc = s->put(s->out.p, s->out.len, s->d);
 }
 
+/* Serializers walk the tree depth-first with the current path in one
+ * growing buffer: appends "/<c's name>" after the parent's `plen` bytes and
+ * returns the child's path length. */
+static size_t path_push(char **path, size_t *cap, size_t plen, const struct znode *c)
+{
+    size_t need = plen + 1 + c->namelen + 1;
+    if (need > *cap) {
+        *cap = need * 2;
+        *path = zk_xrealloc(*path, *cap);
+    }
+    (*path)[plen] = '/';
+    memcpy(*path + plen + 1, c->name, c->namelen);
+    return plen + 1 + c->namelen;
+}
+
 static void ser_node(struct ser *s, struct znode *n, size_t plen)
 {
     if (s->rc)
@@ -536,14 +551,7 @@ static void ser_node(struct ser *s, struct znode *n, size_t plen)
         struct znode *c = n->ext->kids[i];
         if (!c)
             continue;
-        size_t need = plen + 1 + c->namelen + 1;
-        if (need > s->pathcap) {
-            s->pathcap = need * 2;
-            s->path = zk_xrealloc(s->path, s->pathcap);
-        }
-        s->path[plen] = '/';
-        memcpy(s->path + plen + 1, c->name, c->namelen);
-        ser_node(s, c, plen + 1 + c->namelen);
+        ser_node(s, c, path_push(&s->path, &s->pathcap, plen, c));
     }
 }
 
@@ -709,14 +717,7 @@ static void aser_node(struct aser *s, const struct znode *n, size_t plen)
         const struct znode *c = n->ext->kids[i];
         if (!c)
             continue;
-        size_t need = plen + 1 + c->namelen + 1;
-        if (need > s->pathcap) {
-            s->pathcap = need * 2;
-            s->path = zk_xrealloc(s->path, s->pathcap);
-        }
-        s->path[plen] = '/';
-        memcpy(s->path + plen + 1, c->name, c->namelen);
-        aser_node(s, c, plen + 1 + c->namelen);
+        aser_node(s, c, path_push(&s->path, &s->pathcap, plen, c));
     }
 }
 
