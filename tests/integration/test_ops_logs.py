@@ -25,7 +25,8 @@ def test_fsync_warning_names_time_and_log(server_factory, kazoo_client):
     srv = server_factory("zkd", cfg={"fsync.warningthresholdms": "0"})
     zk = kazoo_client(srv)
     zk.create("/f", b"x")
-    wait_until(lambda: "fsync-ing the write ahead log in %s took" % srv.data_dir in log_text(srv),
+    log_dir = os.path.join(srv.data_dir, "version-2")  # where the log files are
+    wait_until(lambda: "fsync-ing the write ahead log in %s took" % log_dir in log_text(srv),
                what="fsync warning")
     m = mntr(srv)
     assert int(m["zk_cnt_fsynctime"]) >= 1
