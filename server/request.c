@@ -691,7 +691,8 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
             in->err = ZK_MARSHALLINGERROR;
             break;
         }
-        res = zk_xrealloc(res, (size_t)(n + 1) * sizeof *res);
+        if ((n & (n - 1)) == 0) /* full at powers of two: amortized growth */
+            res = zk_xrealloc(res, (size_t)(n ? 2 * n : 1) * sizeof *res);
         struct prep_result *r = &res[n++];
         memset(r, 0, sizeof *r);
         r->type = type;

@@ -20,7 +20,10 @@ void txn_init(struct txn *t, int32_t type, int64_t session, int32_t cxid, int64_
 
 struct txn_op *txn_add_op(struct txn *t, int32_t type)
 {
-    t->ops = zk_xrealloc(t->ops, (size_t)(t->nops + 1) * sizeof *t->ops);
+    /* Grow to the next power of two when full: a 2000-op multi must not copy
+     * the array 2000 times (quadratic under ASan, whose realloc always moves). */
+    if ((t->nops & (t->nops - 1)) == 0)
+        t->ops = zk_xrealloc(t->ops, (size_t)(t->nops ? 2 * t->nops : 1) * sizeof *t->ops);
     struct txn_op *op = &t->ops[t->nops++];
     memset(op, 0, sizeof *op);
     op->type = type;
