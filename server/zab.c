@@ -254,6 +254,8 @@ int zab_get_note(const uint8_t *p, size_t len, struct zab_note *n)
     n->leader = w_long(&w);
     n->zxid = w_long(&w);
     n->election_epoch = w_long(&w);
+    if (n->state < 0 || n->state > 3)
+        return -1; /* the caller indexes by state */
     if (len == 28) {
         n->peer_epoch = (int64_t)((uint64_t)n->zxid >> 32);
         return 0;
