@@ -12,6 +12,7 @@ import os
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError
 
 from tests.lib import servers as S
 from tests.lib.ensemble import Ensemble, ensemble_missing_reason, wait_for
@@ -84,8 +85,23 @@ def test_writes_cross_between_apache_and_zkd(mixed):
         zkd.delete(path)
         with pytest.raises(Exception):
             zkd.create("/from-zkd", b"again")  # NodeExists, from the leader's error txn
+        # A multi, forwarded: zkd builds the MultiResponse from the committed MultiTxn.
+        t = zkd.transaction()
+        t.create("/multi", b"m")
+        t.set_data("/from-zkd", b"z2")
+        t.check("/from-apache", 1)
+        results = t.commit()
+        assert results[0] == "/multi" and results[1].version == 1 and results[2] is True
+        t = zkd.transaction()
+        t.create("/multi-2", b"")
+        t.check("/from-apache", 7)  # wrong version: the whole multi fails
+        results = t.commit()
+        assert isinstance(results[1], BadVersionError)
+        assert zkd.exists("/multi-2") is None
         apache.sync("/")
-        assert apache.get("/from-zkd")[0] == b"z1"
+        assert apache.get("/multi")[0] == b"m"
+        assert apache.get("/from-zkd")[0] == b"z2"
+        zkd.set("/from-zkd", b"z1")
         assert apache.get("/from-apache")[0] == b"a2"
         assert apache.exists(path) is None
     finally:
