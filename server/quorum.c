@@ -1379,8 +1379,9 @@ static void zab_send_acks(struct quorum *q)
 {
     size_t i = 0;
     while (i < q->nacks && q->acks[i].after <= q->log_durable) {
-        if (q->voter)
-            zab_send(q, ZAB_ACK, q->acks[i].zxid, NULL, -1);
+        /* (observers too: the leader waits for their NEWLEADER ACK; they
+         * get INFORMs, which owe none) */
+        zab_send(q, ZAB_ACK, q->acks[i].zxid, NULL, -1);
         i++;
     }
     memmove(q->acks, q->acks + i, (q->nacks - i) * sizeof *q->acks);

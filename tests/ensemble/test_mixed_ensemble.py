@@ -203,3 +203,39 @@ def test_ensemble_serves_without_zkd(mixed):
     finally:
         kz.stop()
         kz.close()
+
+
+def test_zkd_observer_of_apache_leader(tmp_path):
+    """zkd as an OBSERVER (OBSERVERINFO, INFORM) of two Apache participants."""
+    if S.Zkd.missing_reason():
+        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
+    for kind in ("apache", "zkd"):
+        reason = ensemble_missing_reason(kind)
+        if reason:
+            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=2, observers=1)
+    try:
+        for sid in (1, 2):
+            ens[sid].start(wait=False)
+        ens.wait_serving(sids=[1, 2], timeout=90)
+        ens.start_member(ZKD_SID, wait=False)
+        ens.wait_serving(timeout=60)
+        assert ens.mode(ZKD_SID) == "observer"
+        apache = client(ens, [1])
+        zkd = client(ens, [ZKD_SID])
+        events = []
+        try:
+            apache.create("/o", b"1")
+            zkd.sync("/")
+            zkd.get("/o", watch=events.append)
+            zkd.create("/from-observer", b"z")
+            apache.set("/o", b"2")
+            wait_for(lambda: events, 10, "the data watch on the zkd observer", ens)
+            apache.sync("/")
+            assert apache.get("/from-observer")[0] == b"z"
+        finally:
+            for kz in (apache, zkd):
+                kz.stop()
+                kz.close()
+    finally:
+        ens.close()
