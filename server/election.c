@@ -533,7 +533,13 @@ void election_look(struct election *e, int64_t last_zxid, int64_t current_epoch)
 {
     e->round++;
     e->leader = -1;
-    e->mine = (struct vote){e->is_voter ? e->myid : -1, last_zxid, current_epoch};
+    /* Apache's wire: zkd cannot lead Apache learners yet, so it proposes
+     * no candidate of its own (-1, which Apache never adopts over a real
+     * one of equal history) and adopts the best member it hears.  Its
+     * history still goes out: if it is ahead of every other candidate,
+     * no Apache member with less wins our vote, and the ensemble waits
+     * rather than lose what only zkd has (docs/member-protocol.md). */
+    e->mine = (struct vote){e->is_voter && !e->apache ? e->myid : -1, last_zxid, current_epoch};
     e->proposal = e->mine;
     e->state = e->is_voter ? PEER_LOOKING : PEER_OBSERVING;
     e->looking = 1;
@@ -556,6 +562,8 @@ void election_settle(struct election *e, enum peer_state state, int leader)
     log_debug("election: %s server %d", state_name(state), leader);
     broadcast(e);
 }
+
+void election_update_epoch(struct election *e, int64_t epoch) { e->proposal.epoch = epoch; }
 
 void election_reconfigure(struct election *e, const struct zkd_config *cfg)
 {

@@ -1450,6 +1450,7 @@ static void zab_uptodate(struct quorum *q)
     svc_ready("%s leader %d in epoch %lld", q->voter ? "following" : "observing", q->leader_id,
               (long long)q->epoch);
     q->last_report_ms = now_ms();
+    election_update_epoch(q->el, q->epoch);
     election_settle(q->el, q->voter ? PEER_FOLLOWING : PEER_OBSERVING, q->leader_id);
     log_info("quorum: %s Apache leader %d in epoch %lld, serving from zxid 0x%" PRIx64,
              q->voter ? "following" : "observing", q->leader_id, (long long)q->epoch,
@@ -1658,9 +1659,7 @@ static void on_transition(uv_timer_t *t)
         leave_role(q);
         q->role = R_LOOKING;
         q->looking_since = now_ms();
-        /* Apache's wire: zkd cannot lead Apache learners yet, so its own
-         * candidacy loses to every Apache member's (epoch and zxid -1). */
-        election_look(q->el, q->apache ? -1 : q->logged, q->apache ? -1 : q->current_epoch);
+        election_look(q->el, q->logged, q->current_epoch);
     } else if (a == A_LEAD && q->role == R_LOOKING) {
         lead(q);
     } else if (a == A_FOLLOW && q->role == R_LOOKING) {
@@ -1697,8 +1696,11 @@ static void on_decided(struct election *e, int leader, void *data)
     (void)e;
     q->action_leader = leader;
     if (q->apache && leader == q->myid) {
-        log_warn("quorum: elected, but leading Apache members is not implemented; looking again");
-        election_look(q->el, -1, -1);
+        /* Our history is ahead of every other candidate's: leading is the
+         * only safe outcome, and it is not implemented for Apache learners. */
+        log_error("quorum: elected, but zkd cannot lead Apache members yet "
+                  "(docs/member-protocol.md); looking again");
+        election_look(q->el, q->logged, q->current_epoch);
         return;
     }
     schedule(q, leader == q->myid ? A_LEAD : A_FOLLOW);
