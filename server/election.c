@@ -347,7 +347,10 @@ static void handle_vote(struct election *e, struct member *m, enum peer_state st
     }
     if (!m->voter)
         return;
-    if (round > e->round) {
+    /* Apache's wire, with no candidate of our own: Apache drops our votes
+     * (leader -1) unread, so it never moves to our round: we move to its. */
+    int join_round = e->apache && e->proposal.leader < 0 && round < e->round;
+    if (round > e->round || join_round) {
         e->round = round;
         e->proposal = better(&v, &e->mine) ? v : e->mine;
         uv_timer_stop(&e->finalize);

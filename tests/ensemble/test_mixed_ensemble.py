@@ -238,3 +238,37 @@ def test_zkd_observer_of_apache_leader(tmp_path):
                 kz.close()
     finally:
         ens.close()
+
+
+def test_apache_leader_crash_zkd_follows_the_next(mixed):
+    """The Apache leader is killed: the other Apache member and zkd elect (zkd votes for the Apache
+    member, having the same history), zkd syncs with the new leader and keeps serving."""
+    kz = client(mixed, [ZKD_SID])
+    try:
+        for i in range(10):
+            kz.create("/before-crash-%d" % i, b"x")
+    finally:
+        kz.stop()
+        kz.close()
+    old = mixed.leader()
+    assert old in (1, 2)
+    mixed.kill(old)
+    new = mixed.wait_quorum(timeout=60)
+    assert new not in (old, ZKD_SID)
+    wait_for(lambda: mixed.mode(ZKD_SID) == "follower", 30, "zkd following the new leader", mixed)
+    zkd = client(mixed, [ZKD_SID])
+    try:
+        assert len([c for c in zkd.get_children("/") if c.startswith("before-crash-")]) == 10
+        zkd.create("/after-crash", b"y")
+    finally:
+        zkd.stop()
+        zkd.close()
+    mixed.start_member(old, wait=False)
+    mixed.wait_serving(timeout=60)
+    kz = client(mixed, [old])
+    try:
+        kz.sync("/")
+        assert kz.get("/after-crash")[0] == b"y"
+    finally:
+        kz.stop()
+        kz.close()
