@@ -272,3 +272,46 @@ def test_apache_leader_crash_zkd_follows_the_next(mixed):
     finally:
         kz.stop()
         kz.close()
+
+
+def _swap_kind(ens, sid, to_zkd):
+    """Replaces member `sid` by the other kind on the same myid, ports and dataDir."""
+    old = ens.members[sid]
+    old.stop()
+    old.close()
+    if to_zkd:
+        ens.zkd_sids.add(sid)
+    else:
+        ens.zkd_sids.discard(sid)
+    ens.members[sid] = ens._make_member(sid, None, "256m")
+    ens.start_member(sid, wait=False)
+    ens.wait_serving(timeout=90)
+
+
+def test_rolling_swap_zkd_to_apache_and_back(mixed):
+    """The migration's step, both ways: zkd's dataDir (snapshot and log written while it followed
+    the Apache leader) is taken over by Apache 3.8 as the same member, then by zkd again."""
+    kz = client(mixed, [ZKD_SID])
+    try:
+        for i in range(20):
+            kz.create("/swap-%d" % i, b"z")
+    finally:
+        kz.stop()
+        kz.close()
+    _swap_kind(mixed, ZKD_SID, to_zkd=False)
+    assert ZKD_SID not in mixed.zkd_sids and mixed.mode(ZKD_SID) in ("follower", "leader")
+    kz = client(mixed, [ZKD_SID])
+    try:
+        assert len([c for c in kz.get_children("/") if c.startswith("swap-")]) == 20
+        kz.create("/written-by-apache-3", b"a")
+    finally:
+        kz.stop()
+        kz.close()
+    _swap_kind(mixed, ZKD_SID, to_zkd=True)
+    kz = client(mixed, [ZKD_SID])
+    try:
+        assert kz.get("/written-by-apache-3")[0] == b"a"
+        assert len([c for c in kz.get_children("/") if c.startswith("swap-")]) == 20
+    finally:
+        kz.stop()
+        kz.close()
