@@ -819,9 +819,11 @@ static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *r
         abort();
     }
     server_count_txn(s);
-    if (q->apache)
+    if (q->apache && q->serving) /* (leave_role applies what it logged: no replies) */
         zab_reply_forwarded(q, zxid, rec, len);
-    else if (closing && !closing->fwd_pending)
+    /* (an expired session's connection; or, Apache's wire, our forwarded
+     * closeSession just answered) */
+    if (closing && !closing->fwd_pending)
         conn_close_after_flush(closing);
 }
 
