@@ -14,6 +14,7 @@
 #   jaas        zkd: the JAAS file
 #   jks         zkd: Java key stores (JKS) named by ssl.keyStore.location
 #   datadir     zkd: recovery from whole snapshot and log files
+#   zab         zkd: Apache's member protocol (QuorumPackets, SNAP stream, election hello/notifications)
 #   client      libzk: replies, watch events, connect response, multi results
 #   zkfs_names  zkfs: special file names (@eph, @seq, .zkdata), ACL xattrs
 #
@@ -26,7 +27,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL=(request peer config jaas jks datadir client zkfs_names)
+ALL=(request peer config jaas jks datadir zab client zkfs_names)
 TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then TARGETS=("${ALL[@]}"); fi
 TOTAL=${ZK_FUZZ_SECONDS:-60}

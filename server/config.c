@@ -284,6 +284,20 @@ static int h_election_alg(struct parse *p, const char *key, char *val)
     return 0;
 }
 
+/* memberProtocol (zkd extension): the member protocol on the quorum and
+ * election ports, zkd's own (default) or Apache ZooKeeper's (a member of a
+ * mixed ensemble, docs/member-protocol.md). */
+static int h_member_protocol(struct parse *p, const char *key, char *val)
+{
+    if (!strcasecmp(val, "zkd"))
+        p->cfg->apache_members = 0;
+    else if (!strcasecmp(val, "apache"))
+        p->cfg->apache_members = 1;
+    else
+        return bad_value(p, key, val, "zkd or apache");
+    return 0;
+}
+
 /* DigestAuthenticationProvider.digestAlg: zkd's digest scheme is SHA1 (the
  * default); another algorithm would make every stored digest ACL mismatch. */
 static int h_digest_alg(struct parse *p, const char *key, char *val)
@@ -853,6 +867,7 @@ static const struct key_spec keys[] = {
     INT_KEY("initLimit", init_limit, 0, INT_MAX),
     INT_KEY("syncLimit", sync_limit, 0, INT_MAX),
     FN_KEY("electionAlg", h_election_alg),
+    FN_KEY("memberProtocol", h_member_protocol),
     BOOL_KEY("standaloneEnabled", standalone_enabled),
     BOOL_KEY("reconfigEnabled", reconfig_enabled),
     FN_KEY("server.*", h_server),

@@ -112,6 +112,7 @@ struct zkd_config {
     int ssl_quorum;
     struct zkd_tls_config tls_quorum;
     /* ensemble */
+    int apache_members;      /* `memberProtocol=apache` (zkd extension): Apache's Zab wire, zab.h */
     int nservers;
     struct zkd_server_line servers[ZKD_MAX_SERVERS];
     char dynamic_config_file[4096];

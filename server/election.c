@@ -7,6 +7,12 @@
  * receiver knows who talks; every member sends only on its own outgoing
  * links and only reads its incoming ones, so a pair never has to pick which
  * of two connections to keep.
+ *
+ * With memberProtocol=apache the wire is Apache's (zab.h): a raw hello
+ * (protocol version, sid, address), then [int length][notification]
+ * messages, and ONE link per pair carrying both directions, the one the
+ * larger sid initiated.  A smaller sid still connects (that is how Apache
+ * learns it should connect back) and then uses the link the larger opens.
  */
 #include "election.h"
 
@@ -17,6 +23,7 @@
 #include "log.h"
 #include "peer.h"
 #include "clock.h"
+#include "zab.h"
 
 #define FINALIZE_WAIT_MS 60
 #define RESEND_MS 200
@@ -59,6 +66,7 @@ struct election {
     int looking;             /* searching for a leader */
     struct zkd_server_line listen_line; /* where we listen (kept across reconfigs) */
     struct peer_link *in[2 * ZKD_MAX_SERVERS]; /* incoming links */
+    int apache;              /* Apache's wire (memberProtocol=apache) */
 };
 
 static const char *state_name(enum peer_state s)
@@ -86,8 +94,33 @@ static struct member *member(struct election *e, int id)
 
 /* ---- sending ---- */
 
+/* Our configuration as Apache's QuorumVerifier.toString() writes it, which
+ * Apache's notifications carry (version 0: a static configuration). */
+static void put_apache_config(struct election *e, struct jute_out *o)
+{
+    char line[700];
+    for (int i = 0; i < e->cfg->nservers; i++) {
+        int n = config_format_server(&e->cfg->servers[i], line, sizeof line);
+        if (n > 0 && (size_t)n < sizeof line - 1) {
+            line[n++] = '\n';
+            jute_put_raw(o, line, (size_t)n);
+        }
+    }
+    jute_put_raw(o, "version=0", 9);
+}
+
 static void put_notification(struct election *e, struct jute_out *o)
 {
+    if (e->apache) {
+        struct jute_out cfg;
+        jute_out_init(&cfg);
+        put_apache_config(e, &cfg);
+        struct zab_note n = {(int32_t)e->state, e->proposal.leader, e->proposal.zxid, e->round,
+                             e->proposal.epoch, 2, cfg.p, (int32_t)cfg.len};
+        zab_put_note(o, &n);
+        jute_out_free(&cfg);
+        return;
+    }
     jute_put_raw(o, "N", 1);
     jute_put_int(o, e->myid);
     uint8_t st = (uint8_t)e->state;
@@ -121,16 +154,24 @@ static void on_out_close(struct peer_link *l, int status)
     (void)status;
     if (m->out == l)
         m->out = NULL;
-    m->next_connect_ms = clock_mono_ms() + RECONNECT_MS;
+    /* Apache closes a smaller sid's connection and connects back: do not
+     * knock again at once. */
+    m->next_connect_ms = clock_mono_ms() + (m->e->apache && m->id > m->e->myid ? 1000 : RECONNECT_MS);
 }
 
 static void handle_notification(struct election *e, struct member *m, struct jute_in *in);
+static void handle_apache_note(struct election *e, struct member *m, struct peer_link *l,
+                               const uint8_t *p, size_t len);
 
 /* Members answer on our own link only when they do not know us (we are not
  * in their configuration yet: a server about to join by reconfig). */
 static void on_out_msg(struct peer_link *l, const uint8_t *p, size_t len)
 {
     struct member *m = l->owner;
+    if (m->e->apache) {
+        handle_apache_note(m->e, m, l, p, len);
+        return;
+    }
     if (len < 1 || p[0] != 'N')
         return;
     struct jute_in in;
@@ -151,6 +192,17 @@ static void connect_member(struct election *e, struct member *m)
     /* Queued now, written once connected: hello, then where we stand. */
     struct jute_out o;
     jute_out_init(&o);
+    if (e->apache) {
+        char addr[300];
+        snprintf(addr, sizeof addr, "%s:%d", e->listen_line.host, e->listen_line.election_port);
+        zab_put_hello(&o, e->myid, addr);
+        peer_send_raw(m->out, o.p, o.len);
+        o.len = 0;
+        put_notification(e, &o);
+        peer_send_out(m->out, &o);
+        jute_out_free(&o);
+        return;
+    }
     jute_put_raw(&o, "H", 1);
     jute_put_int(&o, e->myid);
     peer_send_out(m->out, &o);
@@ -232,6 +284,9 @@ static int join_settled(struct election *e, const struct member *from)
     return 1;
 }
 
+static void handle_vote(struct election *e, struct member *m, enum peer_state st,
+                        struct vote v, int64_t round);
+
 static void handle_notification(struct election *e, struct member *m, struct jute_in *in)
 {
     uint8_t st = 0;
@@ -245,6 +300,26 @@ static void handle_notification(struct election *e, struct member *m, struct jut
     int64_t round = jute_get_long(in);
     if (in->err || sender != m->id || st > PEER_OBSERVING)
         return;
+    handle_vote(e, m, st, v, round);
+}
+
+/* An Apache notification on member m's link; a malformed one closes it. */
+static void handle_apache_note(struct election *e, struct member *m, struct peer_link *l,
+                               const uint8_t *p, size_t len)
+{
+    struct zab_note n;
+    if (zab_get_note(p, len, &n) || n.leader < INT32_MIN || n.leader > INT32_MAX) {
+        log_warn("election: %s sent a malformed notification; closing", l->desc);
+        peer_close(l);
+        return;
+    }
+    struct vote v = {(int)n.leader, n.zxid, n.peer_epoch};
+    handle_vote(e, m, (enum peer_state)n.state, v, n.election_epoch);
+}
+
+static void handle_vote(struct election *e, struct member *m, enum peer_state st,
+                        struct vote v, int64_t round)
+{
     m->heard = 1;
     m->state = st;
     m->vote = v;
@@ -272,7 +347,10 @@ static void handle_notification(struct election *e, struct member *m, struct jut
     }
     if (!m->voter)
         return;
-    if (round > e->round) {
+    /* Apache's wire, with no candidate of our own: Apache drops our votes
+     * (leader -1) unread, so it never moves to our round: we move to its. */
+    int join_round = e->apache && e->proposal.leader < 0 && round < e->round;
+    if (round > e->round || join_round) {
         e->round = round;
         e->proposal = better(&v, &e->mine) ? v : e->mine;
         uv_timer_stop(&e->finalize);
@@ -291,6 +369,52 @@ static void handle_notification(struct election *e, struct member *m, struct jut
 }
 
 /* ---- incoming links ---- */
+
+static void on_in_close(struct peer_link *l, int status);
+
+/* Apache's wire: the hello on an incoming link.  A larger sid's link
+ * becomes that member's one link; a smaller sid is told (by our own
+ * connection) to use ours instead. */
+static long apache_hello_frame(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    int64_t sid = -1;
+    long n = zab_hello_frame(p, len, &sid);
+    if (n > 0)
+        l->id = sid >= 0 && sid <= INT32_MAX ? (int)sid : -2;
+    return n;
+}
+
+static void on_apache_in_hello(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    struct election *e = l->owner;
+    (void)p;
+    (void)len;
+    l->frame = NULL; /* notifications follow, [int length] framed */
+    struct member *m = l->id >= 0 ? member(e, l->id) : NULL;
+    if (!m || l->id == e->myid) {
+        peer_close(l);
+        return;
+    }
+    if (l->id < e->myid) {
+        peer_close(l);
+        if (!m->out)
+            connect_member(e, m);
+        return;
+    }
+    for (size_t i = 0; i < sizeof e->in / sizeof e->in[0]; i++)
+        if (e->in[i] == l)
+            e->in[i] = NULL;
+    if (m->out) {
+        struct peer_link *old = m->out;
+        m->out = NULL;
+        peer_close(old);
+    }
+    m->out = l;
+    l->owner = m;
+    l->on_msg = on_out_msg;
+    l->on_close = on_out_close;
+    send_to(e, m);
+}
 
 static void on_in_msg(struct peer_link *l, const uint8_t *p, size_t len)
 {
@@ -348,9 +472,12 @@ static void on_peer_connection(uv_stream_t *listener, int status)
     struct election *e = listener->data;
     if (status < 0)
         return;
-    struct peer_link *l = peer_accept(listener, e, on_in_msg, on_in_close);
+    struct peer_link *l = peer_accept(listener, e, e->apache ? on_apache_in_hello : on_in_msg,
+                                      on_in_close);
     if (!l)
         return;
+    if (e->apache)
+        l->frame = apache_hello_frame;
     for (size_t i = 0; i < sizeof e->in / sizeof e->in[0]; i++)
         if (!e->in[i]) {
             e->in[i] = l;
@@ -372,6 +499,7 @@ struct election *election_new(uv_loop_t *loop, const struct zkd_config *cfg, int
     e->cfg = cfg;
     e->myid = myid;
     e->is_voter = !me->observer;
+    e->apache = cfg->apache_members;
     e->listen_line = *me;
     e->nvoters = config_voters(cfg);
     e->decided = decided;
@@ -408,7 +536,13 @@ void election_look(struct election *e, int64_t last_zxid, int64_t current_epoch)
 {
     e->round++;
     e->leader = -1;
-    e->mine = (struct vote){e->is_voter ? e->myid : -1, last_zxid, current_epoch};
+    /* Apache's wire: zkd cannot lead Apache learners yet, so it proposes
+     * no candidate of its own (-1, which Apache never adopts over a real
+     * one of equal history) and adopts the best member it hears.  Its
+     * history still goes out: if it is ahead of every other candidate,
+     * no Apache member with less wins our vote, and the ensemble waits
+     * rather than lose what only zkd has (docs/member-protocol.md). */
+    e->mine = (struct vote){e->is_voter && !e->apache ? e->myid : -1, last_zxid, current_epoch};
     e->proposal = e->mine;
     e->state = e->is_voter ? PEER_LOOKING : PEER_OBSERVING;
     e->looking = 1;
@@ -431,6 +565,8 @@ void election_settle(struct election *e, enum peer_state state, int leader)
     log_debug("election: %s server %d", state_name(state), leader);
     broadcast(e);
 }
+
+void election_update_epoch(struct election *e, int64_t epoch) { e->proposal.epoch = epoch; }
 
 void election_reconfigure(struct election *e, const struct zkd_config *cfg)
 {

@@ -51,6 +51,11 @@ void election_look(struct election *e, int64_t last_zxid, int64_t current_epoch)
  * that ask are told. */
 void election_settle(struct election *e, enum peer_state state, int leader);
 
+/* The leader we settled on established `epoch`: our vote carries it from
+ * now on (Apache's QuorumPeer.updateElectionVote; Apache lookers count
+ * settled votes equal only when their peer epochs match). */
+void election_update_epoch(struct election *e, int64_t epoch);
+
 /* The member list changed (reconfig): links to members that left are
  * closed, new members are connected at the next tick. */
 void election_reconfigure(struct election *e, const struct zkd_config *cfg);

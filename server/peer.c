@@ -105,6 +105,14 @@ void peer_send(struct peer_link *l, const void *p, size_t len)
     start_write(l);
 }
 
+void peer_send_raw(struct peer_link *l, const void *p, size_t len)
+{
+    if (l->closing)
+        return;
+    jute_put_raw(&l->pending, p, len);
+    start_write(l);
+}
+
 size_t peer_queued(const struct peer_link *l) { return l->pending.len + l->inflight.len; }
 
 static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -168,7 +176,20 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 static void process_input(struct peer_link *l)
 {
     size_t off = 0;
-    while (!l->closing && l->in_len - off >= 4) {
+    while (!l->closing && l->frame && l->in_len > off) {
+        long n = l->frame(l, l->in + off, l->in_len - off);
+        if (n < 0 || (size_t)n > PEER_MAX_MSG) {
+            log_warn("link to %s: malformed frame; closing", l->desc);
+            link_fail(l, UV_EPROTO);
+            return;
+        }
+        if (!n)
+            break;
+        l->last_heard_ms = clock_mono_ms();
+        l->on_msg(l, l->in + off, (size_t)n);
+        off += (size_t)n;
+    }
+    while (!l->closing && !l->frame && l->in_len - off >= 4) {
         uint32_t len = zk_be32_get(l->in + off);
         if (len > PEER_MAX_MSG) {
             log_warn("link to %s: message of %u bytes is over the limit; closing", l->desc, len);

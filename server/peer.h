@@ -37,6 +37,10 @@ typedef void (*peer_close_fn)(struct peer_link *l, int status);
 /* An outgoing connect finished: status 0, or a libuv error (then on_close
  * follows). */
 typedef void (*peer_connect_fn)(struct peer_link *l, int status);
+/* A custom framing (Apache's member protocol, zab.h): the length of the
+ * frame at the start of p[0..len), 0 if incomplete, < 0 if malformed (the
+ * link closes).  The callback may change l->frame for what follows. */
+typedef long (*peer_frame_fn)(struct peer_link *l, const uint8_t *p, size_t len);
 
 struct peer_link {
     uv_tcp_t tcp;
@@ -48,6 +52,7 @@ struct peer_link {
     peer_msg_fn on_msg;
     peer_close_fn on_close;
     peer_connect_fn on_connect;
+    peer_frame_fn frame;      /* NULL: [u32 length] framing; else on_msg gets whole frames */
     uint8_t *in;
     size_t in_len, in_cap;
     struct jute_out pending;  /* framed messages not yet handed to the socket */
@@ -74,6 +79,8 @@ struct peer_link *peer_accept(uv_stream_t *listener, void *owner, peer_msg_fn on
 
 /* Queues one message (`p` is copied). */
 void peer_send(struct peer_link *l, const void *p, size_t len);
+/* Queues bytes as they are, with no length prefix (custom framings). */
+void peer_send_raw(struct peer_link *l, const void *p, size_t len);
 /* Queues a message built in `out` (its bytes are copied). */
 static inline void peer_send_out(struct peer_link *l, const struct jute_out *out)
 {

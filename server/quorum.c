@@ -20,6 +20,10 @@
  *     REPLY     long connUid, byte flags (1: a ConnectResponse), frame
  *     PING      long commit
  *
+ * With memberProtocol=apache the learner speaks Apache's protocol instead
+ * (zab.h, "Apache's wire" below): a zkd follower or observer of an Apache
+ * leader.  Leading Apache learners is not implemented yet.
+ *
  * All role changes happen from a zero-delay timer (`transition`), never from
  * inside a message or close callback, so no handler ever finds the
  * structures it is using freed under it.  Learner records that lost their
@@ -47,6 +51,8 @@
 #include "txnlog.h"
 #include "txnwin.h"
 #include "write.h"
+#include "zab.h"
+#include "zab_reply.h"
 #include "zk/proto.h"
 
 enum qmsg {
@@ -151,8 +157,16 @@ struct quorum {
     int64_t newleader_zxid;
     int need_snap;
     struct pending *qhead, *qtail;
-    struct i64map fwd;       /* connection uid -> conn with forwarded requests */
+    struct i64map fwd;       /* connection uid (Apache's wire: session id) -> conn
+                              * with forwarded requests */
     int64_t last_report_ms;
+
+    /* Apache's wire (memberProtocol=apache) */
+    int apache;
+    int64_t snap_in_zxid;    /* a SNAP stream is expected, for this zxid */
+    struct zab_ack { int64_t after, zxid; } *acks; /* ACKs owed once `after` is durable */
+    size_t nacks, cap_acks;
+    struct zab_sync *syncs, *syncs_tail; /* forwarded syncs, answered by SYNC in order */
 };
 
 static void schedule_look(struct quorum *q, const char *fmt, ...)
@@ -790,6 +804,8 @@ static struct pending *pending_new(size_t len)
     return p;
 }
 
+static void zab_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len);
+
 static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
 {
     struct server *s = q->s;
@@ -803,12 +819,22 @@ static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *r
         abort();
     }
     server_count_txn(s);
+    if (q->apache && q->serving) /* (leave_role applies what it logged: no replies) */
+        zab_reply_forwarded(q, zxid, rec, len);
+    /* (an expired session's connection; or, Apache's wire, our forwarded
+     * closeSession just answered) */
     if (closing && !closing->fwd_pending)
         conn_close_after_flush(closing);
 }
 
+static void zab_forward(struct quorum *q, struct conn *c, int32_t type, const void *p, size_t len);
+
 static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
 {
+    if (q->apache) {
+        zab_forward(q, c, len >= 8 ? (int32_t)zk_be32_get(p + 4) : 0, p, len);
+        return;
+    }
     struct jute_out o;
     msg_begin(&o, QM_REQUEST);
     jute_put_long(&o, c->session_id);
@@ -901,8 +927,14 @@ static void learner_commit(struct quorum *q, int64_t c)
         apply_queue(q);
 }
 
+static void zab_send_acks(struct quorum *q);
+
 static void send_ack(struct quorum *q)
 {
+    if (q->apache) {
+        zab_send_acks(q);
+        return;
+    }
     if (q->leader && q->phase >= F_NEWLEADER && q->log_durable >= q->newleader_zxid)
         send_long(q->leader, QM_ACK, q->log_durable);
 }
@@ -982,18 +1014,24 @@ static int64_t newepoch_of(const void *rec, size_t len)
     return epoch;
 }
 
+static void log_proposal(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len);
+
 static void handle_proposal(struct quorum *q, struct jute_in *in)
 {
-    struct server *s = q->s;
     int64_t zxid = jute_get_long(in);
     if (in->err || q->phase < F_EPOCH_ACKED) {
         learner_fail(q, "unexpected proposal");
         return;
     }
+    log_proposal(q, zxid, in->p + in->off, jute_in_left(in));
+}
+
+/* A proposal from the leader (either wire): logged, queued for its commit. */
+static void log_proposal(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
+{
+    struct server *s = q->s;
     if (zxid <= q->logged)
         return;
-    const uint8_t *rec = in->p + in->off;
-    size_t len = jute_in_left(in);
     if (!len) {
         learner_fail(q, "empty proposal");
         return;
@@ -1186,6 +1224,11 @@ static void on_leader_connect(struct peer_link *l, int status)
     q->phase = F_INFO_SENT;
 }
 
+static void on_zab_connect(struct peer_link *l, int status);
+static void on_zab_msg(struct peer_link *l, const uint8_t *p, size_t len);
+static long zab_frame(struct peer_link *l, const uint8_t *p, size_t len);
+static void zab_syncs_free(struct quorum *q);
+
 static void follow(struct quorum *q, int leader)
 {
     const struct zkd_server_line *line = config_server(&q->s->cfg, leader);
@@ -1198,9 +1241,15 @@ static void follow(struct quorum *q, int leader)
     q->phase = F_CONNECTING;
     q->commit = 0; /* the new leader tells us what is committed */
     q->deadline = now_ms() + (int64_t)q->s->cfg.init_limit * q->s->cfg.tick_time;
-    q->leader = line ? peer_connect(q->s->loop, line->host, line->quorum_port, q, on_leader_connect,
-                                    on_leader_msg, on_leader_close)
+    q->leader = line ? peer_connect(q->s->loop, line->host, line->quorum_port, q,
+                                    q->apache ? on_zab_connect : on_leader_connect,
+                                    q->apache ? on_zab_msg : on_leader_msg, on_leader_close)
                      : NULL;
+    if (q->leader && q->apache)
+        q->leader->frame = zab_frame;
+    q->nacks = 0;
+    q->snap_in_zxid = -1;
+    zab_syncs_free(q);
     if (!q->leader) {
         schedule_look(q, "cannot reach leader %d", leader);
         return;
@@ -1221,6 +1270,347 @@ static void learner_tick(struct quorum *q)
     int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
     if (q->leader && now - q->leader->last_heard_ms > limit)
         learner_fail(q, "silent for longer than syncLimit");
+}
+
+/* ================= Apache's wire (memberProtocol=apache) =================
+ *
+ * The learner side of Apache's Learner/Follower/Observer (zab.h): FOLLOWERINFO
+ * (OBSERVERINFO), LEADERINFO -> ACKEPOCH, then DIFF, TRUNC or SNAP (the
+ * database stream follows the packet), PROPOSAL/COMMIT (INFORM for an
+ * observer), NEWLEADER -> ACK, UPTODATE -> ACK, then PROPOSAL -> ACK per
+ * zxid once durable, COMMIT, PING -> PING with session touches.  Writes go
+ * up as REQUEST and are answered here when their commit applies
+ * (zab_reply.h).
+ */
+
+/* A forwarded sync: the leader answers each with a SYNC packet, in order,
+ * once everything committed before it has been sent to us. */
+struct zab_sync {
+    struct zab_sync *next;
+    int64_t session;
+    int32_t xid;
+    char path[];
+};
+
+static void zab_sync_push(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
+{
+    struct jute_in in;
+    jute_in_init(&in, p + 8, len - 8);
+    struct zk_slice path = jute_get_string(&in);
+    size_t n = in.err || path.len < 0 ? 0 : (size_t)path.len;
+    struct zab_sync *y = zk_xmalloc(sizeof *y + n + 1);
+    y->next = NULL;
+    y->session = c->session_id;
+    y->xid = (int32_t)zk_be32_get(p);
+    memcpy(y->path, n ? path.p : "", n);
+    y->path[n] = 0;
+    if (q->syncs_tail)
+        q->syncs_tail->next = y;
+    else
+        q->syncs = y;
+    q->syncs_tail = y;
+}
+
+static void zab_syncs_free(struct quorum *q)
+{
+    while (q->syncs) {
+        struct zab_sync *y = q->syncs;
+        q->syncs = y->next;
+        free(y);
+    }
+    q->syncs_tail = NULL;
+}
+
+static void zab_sync_done(struct quorum *q)
+{
+    struct zab_sync *y = q->syncs;
+    if (!y) {
+        learner_fail(q, "SYNC with no sync outstanding");
+        return;
+    }
+    q->syncs = y->next;
+    if (!q->syncs)
+        q->syncs_tail = NULL;
+    struct conn *c = i64map_get(&q->fwd, y->session);
+    if (c && c->fwd_pending) {
+        zab_reply_sync(q->s, c, y->xid, y->path, q->s->db.last_zxid);
+        if (--c->fwd_pending == 0)
+            i64map_del(&q->fwd, y->session);
+        drain_held(q, c);
+    }
+    free(y);
+}
+
+static long zab_frame(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    (void)l;
+    return zab_packet_frame(p, len, PEER_MAX_MSG);
+}
+
+static long zab_snap_stream(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    size_t body;
+    (void)l;
+    return zab_snap_frame(p, len, &body);
+}
+
+static void zab_send(struct quorum *q, int32_t type, int64_t zxid, const void *d, int32_t dlen)
+{
+    if (!q->leader)
+        return;
+    struct jute_out o;
+    jute_out_init(&o);
+    zab_put_packet(&o, type, zxid, d, dlen);
+    peer_send_raw(q->leader, o.p, o.len);
+    jute_out_free(&o);
+}
+
+/* Owes the leader an ACK of `zxid` once the log is durable up to `after`
+ * (Apache counts ACKs per proposal, not "everything up to"). */
+static void zab_owe_ack(struct quorum *q, int64_t after, int64_t zxid)
+{
+    if (q->nacks == q->cap_acks) {
+        q->cap_acks = q->cap_acks ? 2 * q->cap_acks : 64;
+        q->acks = zk_xrealloc(q->acks, q->cap_acks * sizeof *q->acks);
+    }
+    q->acks[q->nacks++] = (struct zab_ack){after, zxid};
+    zab_send_acks(q);
+}
+
+static void zab_send_acks(struct quorum *q)
+{
+    size_t i = 0;
+    while (i < q->nacks && q->acks[i].after <= q->log_durable) {
+        /* (observers too: the leader waits for their NEWLEADER ACK; they
+         * get INFORMs, which owe none) */
+        zab_send(q, ZAB_ACK, q->acks[i].zxid, NULL, -1);
+        i++;
+    }
+    memmove(q->acks, q->acks + i, (q->nacks - i) * sizeof *q->acks);
+    q->nacks -= i;
+}
+
+static void on_zab_connect(struct peer_link *l, int status)
+{
+    struct quorum *q = l->owner;
+    if (status || q->leader != l)
+        return;
+    struct jute_out li;
+    jute_out_init(&li);
+    zab_put_learnerinfo(&li, q->myid, q->s->config_version);
+    zab_send(q, q->voter ? ZAB_FOLLOWERINFO : ZAB_OBSERVERINFO, q->accepted_epoch << 32, li.p,
+             (int32_t)li.len);
+    jute_out_free(&li);
+    q->phase = F_INFO_SENT;
+}
+
+static void zab_leaderinfo(struct quorum *q, const struct zab_packet *pk)
+{
+    int64_t epoch = (int64_t)((uint64_t)pk->zxid >> 32);
+    if (pk->dlen < 4 || q->phase != F_INFO_SENT) {
+        learner_fail(q, "unexpected LEADERINFO");
+        return;
+    }
+    if (epoch < q->accepted_epoch) {
+        learner_fail(q, "its epoch is older than one we promised");
+        return;
+    }
+    uint8_t ack[4];
+    zk_be32_put(ack, (uint32_t)(epoch > q->accepted_epoch ? (int32_t)q->current_epoch : -1));
+    if (epoch > q->accepted_epoch)
+        set_accepted_epoch(q, epoch);
+    q->epoch = epoch;
+    zab_send(q, ZAB_ACKEPOCH, q->logged, ack, 4);
+    q->phase = F_EPOCH_ACKED;
+}
+
+/* The database stream that follows a SNAP packet. */
+static void zab_snapshot(struct quorum *q, const uint8_t *p, size_t len)
+{
+    struct server *s = q->s;
+    int64_t z = q->snap_in_zxid;
+    size_t body = 0, used = 0;
+    q->snap_in_zxid = -1;
+    q->leader->frame = zab_frame;
+    server_image_begin(s);
+    if (zab_snap_frame(p, len, &body) <= 0 ||
+        db_load_snapshot_body(&s->db, p, body, &used, clock_mono_ms()) || used != body) {
+        learner_fail(q, "the leader's snapshot does not load");
+        return;
+    }
+    handle_snapend(q, z);
+}
+
+static void zab_uptodate(struct quorum *q)
+{
+    if (q->phase != F_NEWLEADER) {
+        learner_fail(q, "unexpected UPTODATE");
+        return;
+    }
+    q->phase = F_SERVING;
+    q->serving = 1;
+    svc_ready("%s leader %d in epoch %lld", q->voter ? "following" : "observing", q->leader_id,
+              (long long)q->epoch);
+    q->last_report_ms = now_ms();
+    election_update_epoch(q->el, q->epoch);
+    election_settle(q->el, q->voter ? PEER_FOLLOWING : PEER_OBSERVING, q->leader_id);
+    log_info("quorum: %s Apache leader %d in epoch %lld, serving from zxid 0x%" PRIx64,
+             q->voter ? "following" : "observing", q->leader_id, (long long)q->epoch,
+             (uint64_t)q->s->db.last_zxid);
+    zab_owe_ack(q, q->logged, q->epoch << 32);
+    learner_commit(q, q->commit);
+}
+
+static void zab_ping(struct quorum *q, const struct zab_packet *pk)
+{
+    struct server *s = q->s;
+    int64_t since = q->last_report_ms;
+    q->last_report_ms = now_ms();
+    struct jute_out o;
+    jute_out_init(&o);
+    for (struct conn *c = s->conns; c; c = c->next)
+        if (c->session && !c->readonly && c->active_ms >= since) {
+            jute_put_long(&o, c->session->id);
+            jute_put_int(&o, c->session->timeout);
+        }
+    zab_send(q, ZAB_PING, pk->zxid, o.p, (int32_t)o.len);
+    jute_out_free(&o);
+}
+
+static void zab_proposal(struct quorum *q, const struct zab_packet *pk, int inform)
+{
+    if (q->phase < F_EPOCH_ACKED || pk->dlen < TXN_HEADER) {
+        learner_fail(q, "unexpected proposal");
+        return;
+    }
+    int64_t zxid = txn_peek_zxid(pk->data);
+    if (inform && zxid != pk->zxid) {
+        learner_fail(q, "malformed INFORM");
+        return;
+    }
+    log_proposal(q, zxid, pk->data, (size_t)pk->dlen);
+    if (inform)
+        learner_commit(q, zxid);
+    else if (q->phase >= F_NEWLEADER)
+        zab_owe_ack(q, zxid, zxid);
+}
+
+static void on_zab_msg(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    struct quorum *q = l->owner;
+    if (q->leader != l)
+        return;
+    if (q->snap_in_zxid >= 0) {
+        zab_snapshot(q, p, len);
+        return;
+    }
+    struct zab_packet pk;
+    if (zab_packet_decode(p, len, &pk)) {
+        learner_fail(q, "malformed packet from the leader");
+        return;
+    }
+    switch (pk.type) {
+    case ZAB_LEADERINFO:
+        zab_leaderinfo(q, &pk);
+        break;
+    case ZAB_DIFF:
+        if (q->phase != F_EPOCH_ACKED)
+            learner_fail(q, "unexpected DIFF");
+        break;
+    case ZAB_TRUNC:
+        if (q->phase != F_EPOCH_ACKED)
+            learner_fail(q, "unexpected TRUNC");
+        else
+            handle_trunc(q, pk.zxid);
+        break;
+    case ZAB_SNAP:
+        if (q->phase != F_EPOCH_ACKED) {
+            learner_fail(q, "unexpected SNAP");
+            break;
+        }
+        q->snap_in_zxid = pk.zxid;
+        l->frame = zab_snap_stream;
+        break;
+    case ZAB_PROPOSAL:
+        zab_proposal(q, &pk, 0);
+        break;
+    case ZAB_INFORM:
+        zab_proposal(q, &pk, 1);
+        break;
+    case ZAB_COMMIT:
+        learner_commit(q, pk.zxid);
+        break;
+    case ZAB_NEWLEADER:
+        if (q->phase != F_EPOCH_ACKED || (pk.zxid >> 32) != q->epoch) {
+            learner_fail(q, "unexpected NEWLEADER");
+            break;
+        }
+        if (q->epoch > q->current_epoch)
+            set_current_epoch(q, q->epoch);
+        q->newleader_zxid = pk.zxid;
+        q->phase = F_NEWLEADER;
+        zab_owe_ack(q, q->logged, pk.zxid);
+        break;
+    case ZAB_UPTODATE:
+        zab_uptodate(q);
+        break;
+    case ZAB_PING:
+        zab_ping(q, &pk);
+        break;
+    case ZAB_SYNC:
+        zab_sync_done(q);
+        break;
+    case ZAB_REVALIDATE:
+        break; /* not asked for (docs/member-protocol.md) */
+    default:
+        log_warn("quorum: leader %d sent a packet of type %d; ignored", q->leader_id, pk.type);
+    }
+}
+
+/* REQUEST: long sessionId, int cxid, int type, then the request's body.
+ * `p` is the client frame (int xid, int type, body), or for createSession
+ * just the body (int timeout). */
+static void zab_forward(struct quorum *q, struct conn *c, int32_t type, const void *p, size_t len)
+{
+    struct jute_out o;
+    jute_out_init(&o);
+    if (type == ZK_OP_SYNC && len >= 8)
+        zab_sync_push(q, c, p, len);
+    jute_put_long(&o, c->session_id);
+    if (type == ZK_OP_CREATESESSION) {
+        jute_put_int(&o, 0);
+        jute_put_int(&o, type);
+    }
+    jute_put_raw(&o, p, len);
+    const char *schemes[64], *ids[64];
+    int n = 0;
+    for (int i = 0; i < c->auth.n && n < 64; i++, n++) {
+        schemes[n] = c->auth.ids[i].scheme;
+        ids[n] = c->auth.ids[i].id;
+    }
+    struct jute_out pk;
+    jute_out_init(&pk);
+    zab_put_packet_auth(&pk, ZAB_REQUEST, -1, o.p, (int32_t)o.len, schemes, ids, n);
+    if (q->leader)
+        peer_send_raw(q->leader, pk.p, pk.len);
+    jute_out_free(&pk);
+    jute_out_free(&o);
+    c->fwd_pending++;
+    i64map_put(&q->fwd, c->session_id, c);
+}
+
+/* A committed record was applied: answer the request of ours it commits. */
+static void zab_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
+{
+    if (len < TXN_HEADER)
+        return;
+    int64_t session = (int64_t)zk_be64_get(rec);
+    struct conn *c = i64map_get(&q->fwd, session);
+    if (!c || !c->fwd_pending || zab_reply_committed(q->s, c, zxid, rec, len))
+        return;
+    if (--c->fwd_pending == 0)
+        i64map_del(&q->fwd, session);
+    drain_held(q, c);
 }
 
 /* ================= roles ================= */
@@ -1282,7 +1672,9 @@ static void on_transition(uv_timer_t *t)
 static void schedule(struct quorum *q, enum action a)
 {
     q->action = a;
-    uv_timer_start(&q->transition, on_transition, 0, 0);
+    /* Apache's wire: a leader that keeps refusing us is not retried in a
+     * tight loop (Apache's own learners wait as long). */
+    uv_timer_start(&q->transition, on_transition, q->apache && a == A_LOOK ? 200 : 0, 0);
 }
 
 static void schedule_look(struct quorum *q, const char *fmt, ...)
@@ -1305,6 +1697,14 @@ static void on_decided(struct election *e, int leader, void *data)
     struct quorum *q = data;
     (void)e;
     q->action_leader = leader;
+    if (q->apache && leader == q->myid) {
+        /* Our history is ahead of every other candidate's: leading is the
+         * only safe outcome, and it is not implemented for Apache learners. */
+        log_error("quorum: elected, but zkd cannot lead Apache members yet "
+                  "(docs/member-protocol.md); looking again");
+        election_look(q->el, q->logged, q->current_epoch);
+        return;
+    }
     schedule(q, leader == q->myid ? A_LEAD : A_FOLLOW);
 }
 
@@ -1333,6 +1733,7 @@ int quorum_start(struct server *s)
     q->s = s;
     q->myid = s->myid;
     q->voter = !me->observer;
+    q->apache = cfg->apache_members;
     q->nvoters = config_voters(cfg);
     q->leader_id = -1;
     q->logged = q->log_durable = s->db.last_zxid;
@@ -1378,6 +1779,8 @@ int quorum_start(struct server *s)
 static void free_quorum(uv_handle_t *h)
 {
     struct quorum *q = h->data;
+    free(q->acks);
+    zab_syncs_free(q);
     free(q);
 }
 
@@ -1516,6 +1919,12 @@ void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_
     }
     c->session_id = id;
     c->timeout = timeout;
+    if (q->apache) {
+        uint8_t to[4];
+        zk_be32_put(to, (uint32_t)timeout);
+        zab_forward(q, c, ZK_OP_CREATESESSION, to, sizeof to);
+        return;
+    }
     struct jute_out o;
     msg_begin(&o, QM_CONNECT);
     jute_put_long(&o, id);
@@ -1531,7 +1940,7 @@ void quorum_conn_closed(struct server *s, struct conn *c)
 {
     struct quorum *q = s->q;
     if (q && c->fwd_pending)
-        i64map_del(&q->fwd, (int64_t)c->uid);
+        i64map_del(&q->fwd, q->apache ? c->session_id : (int64_t)c->uid);
 }
 
 static void reconfig_committed(struct quorum *q)

@@ -242,6 +242,7 @@ int32_t txn_peek_type(const void *rec) { return (int32_t)zk_be32_get((const uint
 static int decode_multi(struct jute_in *in, struct txn *t)
 {
     int32_t n = jute_get_count(in, 8);
+    int failed = 0;
     for (int32_t i = 0; i < n && !in->err; i++) {
         int32_t wire = jute_get_int(in);
         struct zk_slice rec = jute_get_buffer(in);
@@ -249,9 +250,15 @@ static int decode_multi(struct jute_in *in, struct txn *t)
             return -1;
         struct jute_in sub;
         jute_in_init(&sub, rec.p, (size_t)rec.len);
+        failed |= wire == ZK_OP_ERROR;
         if (decode_op(&sub, wire, t) < 0 || jute_in_left(&sub))
             return -1;
     }
+    /* Apache's leader logs a failed multi with the ops before the failing
+     * one as they were prepared; DataTree.processTxn applies none of them
+     * once any op is an ErrorTxn.  So does zkd. */
+    while (failed && t->nops)
+        txn_drop_last(t);
     return in->err ? -1 : 0;
 }
 

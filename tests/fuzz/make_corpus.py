@@ -299,3 +299,30 @@ write_seeds("peer", {
     + qmsg(13, i64(SID) + i64(3) + i32(0) + i32(2) + i32(4) + s("/p") + b"\0")
     + qmsg(17, i32(1) + i64(SID)),
 })
+
+
+# ---- fuzz_zab: [kind] then what an Apache member sends (server/zab.h) ----
+def qpacket(t, zxid, data=None, auth=None):
+    d = i32(-1) if data is None else buf(data)
+    a = i32(-1) if auth is None else i32(len(auth)) + b"".join(s(x) + s(y) for x, y in auth)
+    return i32(t) + i64(zxid) + d + a
+
+
+def note(state, leader, zxid, rnd, epoch, config=b"server.1=127.0.0.1:2888:3888:participant\nversion=0"):
+    return frame(i32(state) + i64(leader) + i64(zxid) + i64(rnd) + i64(epoch) + i32(2) + buf(config))
+
+
+txn = i64(SID) + i32(1) + i64(0x100000001) + i64(0) + i32(1) + s("/a") + buf(b"x") + acl_open() \
+    + b"\0" + i32(1)
+db = i32(1) + i64(SID) + i32(30000) + i32(1) + i64(1) + acl_open() \
+    + s("") + buf(b"") + i64(-1) + bytes(60) + s("/a") + buf(b"x") + i64(1) + bytes(60) + s("/")
+write_seeds("zab", {
+    "learner_sync": b"\0" + qpacket(17, 0x100000000, i32(0x10000)) + qpacket(13, 0x100000000)
+    + qpacket(2, 0x100000001, txn) + qpacket(4, 0x100000001) + qpacket(10, 0x100000000)
+    + qpacket(12, -1) + qpacket(5, 0x100000001),
+    "request_auth": b"\0" + qpacket(1, -1, i64(SID) + i32(1) + i32(1) + b"x", [("ip", "127.0.0.1")]),
+    "snap": b"\1" + db + s("BenWasHere"),
+    "election": b"\2" + i64(-65536) + i64(2) + buf(b"127.0.0.1:3888") + note(1, 1, 0x100000000, 3, 1)
+    + frame(i32(0) + i64(2) + i64(5) + i64(9) + i64(1)),
+    "election_old": b"\2" + i64(2) + frame(i32(0) + i64(2) + i64(5) + i64(9)),
+})

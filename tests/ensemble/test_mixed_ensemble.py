@@ -1,0 +1,317 @@
+"""Mixed ensembles (issue 16): zkd members (memberProtocol=apache) beside Apache ZooKeeper 3.8.
+
+Two Apache participants and one zkd participant, same zoo.cfg shape as tests/lib/ensemble.py. All
+three start together and elect by Apache's fast leader election (or, in the SNAP and observer tests,
+the Apache members first and zkd joins them); zkd follows the Apache leader over Apache's quorum
+protocol (server/zab.h).
+
+What is checked: writes through Apache are readable through zkd and the other way round (zkd
+forwards them as REQUEST packets and answers them when their COMMIT applies), watches fire on
+zkd, zkd restarts and catches up by DIFF and by SNAP, and the ensemble keeps serving without it.
+"""
+import os
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError
+
+from tests.lib import servers as S
+from tests.lib.ensemble import Ensemble, ensemble_missing_reason, wait_for
+
+ZKD_SID = 3
+
+
+class MixedEnsemble(Ensemble):
+    """An Apache ensemble whose members in `zkd_sids` are zkd speaking Apache's protocol."""
+
+    def __init__(self, workdir, zkd_sids, **kw):
+        self.zkd_sids = set(zkd_sids)
+        super().__init__(workdir, "apache", **kw)
+
+    def _make_member(self, sid, cfg, apache_heap):
+        if sid not in self.zkd_sids:
+            return super()._make_member(sid, cfg, apache_heap)
+        saved = self.kind
+        self.kind = "zkd"
+        try:
+            zcfg = dict(cfg or {})
+            zcfg["memberProtocol"] = "apache"
+            return super()._make_member(sid, zcfg, apache_heap)
+        finally:
+            self.kind = saved
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    if S.Zkd.missing_reason():
+        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
+    for kind in ("apache", "zkd"):
+        reason = ensemble_missing_reason(kind)
+        if reason:
+            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3)
+    try:
+        # All three at once: zkd takes part in the first election (with equal histories it
+        # prefers an Apache candidate over itself, since it cannot lead Apache members yet).
+        ens.start(timeout=90)
+        yield ens
+    finally:
+        ens.close()
+
+
+def client(ens, sids):
+    kz = KazooClient(hosts=ens.hosts_of(sids), timeout=10)
+    kz.start(timeout=30)
+    return kz
+
+
+def test_writes_cross_between_apache_and_zkd(mixed):
+    assert mixed.mode(ZKD_SID) == "follower"
+    apache = client(mixed, [1])
+    zkd = client(mixed, [ZKD_SID])
+    try:
+        apache.create("/from-apache", b"a1")
+        zkd.sync("/")
+        wait_for(lambda: zkd.exists("/from-apache") is not None, 10, "/from-apache on zkd", mixed)
+        assert zkd.get("/from-apache")[0] == b"a1"
+
+        # Forwarded writes: create, create2 (with stat), setData, delete; and an error.
+        zkd.create("/from-zkd", b"z1")
+        path = zkd.create("/seq-", b"", sequence=True)
+        assert path.startswith("/seq-")
+        stat = zkd.set("/from-apache", b"a2")
+        assert stat.version == 1
+        zkd.delete(path)
+        with pytest.raises(Exception):
+            zkd.create("/from-zkd", b"again")  # NodeExists, from the leader's error txn
+        # A multi, forwarded: zkd builds the MultiResponse from the committed MultiTxn.
+        t = zkd.transaction()
+        t.create("/multi", b"m")
+        t.set_data("/from-zkd", b"z2")
+        t.check("/from-apache", 1)
+        results = t.commit()
+        assert results[0] == "/multi" and results[1].version == 1 and results[2] is True
+        t = zkd.transaction()
+        t.create("/multi-2", b"")
+        t.check("/from-apache", 7)  # wrong version: the whole multi fails
+        results = t.commit()
+        assert isinstance(results[1], BadVersionError)
+        assert zkd.exists("/multi-2") is None
+        apache.sync("/")
+        assert apache.get("/multi")[0] == b"m"
+        assert apache.get("/from-zkd")[0] == b"z2"
+        zkd.set("/from-zkd", b"z1")
+        assert apache.get("/from-apache")[0] == b"a2"
+        assert apache.exists(path) is None
+    finally:
+        for kz in (apache, zkd):
+            kz.stop()
+            kz.close()
+
+
+def test_watch_fires_on_zkd(mixed):
+    apache = client(mixed, [2])
+    zkd = client(mixed, [ZKD_SID])
+    events = []
+    try:
+        apache.create("/w", b"0")
+        wait_for(lambda: zkd.exists("/w") is not None, 10, "/w on zkd", mixed)
+        zkd.get("/w", watch=events.append)
+        apache.set("/w", b"1")
+        wait_for(lambda: events, 10, "the data watch on zkd", mixed)
+        assert events[0].type == "CHANGED" and events[0].path == "/w"
+    finally:
+        for kz in (apache, zkd):
+            kz.stop()
+            kz.close()
+
+
+def _restart_and_check(ens, writes):
+    """Stops zkd, writes through Apache meanwhile, restarts zkd: it must catch up."""
+    ens[ZKD_SID].stop()
+    ens.wait_quorum(timeout=30)
+    apache = client(ens, [1, 2])
+    try:
+        for i in range(writes):
+            apache.create("/catchup-%d" % i, str(i).encode())
+    finally:
+        apache.stop()
+        apache.close()
+    ens.start_member(ZKD_SID, wait=False)
+    ens.wait_serving(timeout=60)
+    zkd = client(ens, [ZKD_SID])
+    try:
+        for i in (0, writes - 1):
+            assert zkd.get("/catchup-%d" % i)[0] == str(i).encode()
+        assert len([c for c in zkd.get_children("/") if c.startswith("catchup-")]) == writes
+    finally:
+        zkd.stop()
+        zkd.close()
+
+
+def test_zkd_restart_catches_up_by_diff(mixed):
+    # zkd logs some transactions first: its last zxid must be one the leader's log holds (an
+    # epoch's first zxid, all it has after its first SNAP, is not, and Apache answers that with
+    # a SNAP whoever the learner is).
+    kz = client(mixed, [ZKD_SID])
+    try:
+        for i in range(5):
+            kz.create("/before-%d" % i)
+    finally:
+        kz.stop()
+        kz.close()
+    mark = mixed.log_size(ZKD_SID)
+    _restart_and_check(mixed, 20)
+    log = mixed.log_since(ZKD_SID, mark)
+    assert "loaded the leader's snapshot" not in log
+
+
+def test_zkd_restart_catches_up_by_snap(tmp_path):
+    """snapCount=50 on the Apache members: after 400 writes their committed log no longer reaches
+    back to zkd's last zxid, so the leader sends a SNAP (the database + "BenWasHere")."""
+    if S.Zkd.missing_reason():
+        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
+    for kind in ("apache", "zkd"):
+        reason = ensemble_missing_reason(kind)
+        if reason:
+            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3,
+                        apache_sysprops={"zookeeper.snapCount": "50",
+                                         "zookeeper.commitLogCount": "20",
+                                         "zookeeper.snapshotSizeFactor": "0"})
+    try:
+        for sid in (1, 2):
+            ens[sid].start(wait=False)
+        ens.wait_serving(sids=[1, 2], timeout=90)
+        ens.start_member(ZKD_SID, wait=False)
+        ens.wait_serving(timeout=60)
+        mark = ens.log_size(ZKD_SID)
+        _restart_and_check(ens, 400)
+        assert "loaded the leader's snapshot" in ens.log_since(ZKD_SID, mark)
+    finally:
+        ens.close()
+
+
+def test_ensemble_serves_without_zkd(mixed):
+    mixed[ZKD_SID].stop()
+    mixed.wait_quorum(timeout=30)
+    kz = client(mixed, [1, 2])
+    try:
+        kz.create("/after-zkd-left", b"x")
+        assert kz.get("/after-zkd-left")[0] == b"x"
+    finally:
+        kz.stop()
+        kz.close()
+
+
+def test_zkd_observer_of_apache_leader(tmp_path):
+    """zkd as an OBSERVER (OBSERVERINFO, INFORM) of two Apache participants."""
+    if S.Zkd.missing_reason():
+        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
+    for kind in ("apache", "zkd"):
+        reason = ensemble_missing_reason(kind)
+        if reason:
+            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=2, observers=1)
+    try:
+        for sid in (1, 2):
+            ens[sid].start(wait=False)
+        ens.wait_serving(sids=[1, 2], timeout=90)
+        ens.start_member(ZKD_SID, wait=False)
+        ens.wait_serving(timeout=60)
+        assert ens.mode(ZKD_SID) == "observer"
+        apache = client(ens, [1])
+        zkd = client(ens, [ZKD_SID])
+        events = []
+        try:
+            apache.create("/o", b"1")
+            zkd.sync("/")
+            zkd.get("/o", watch=events.append)
+            zkd.create("/from-observer", b"z")
+            apache.set("/o", b"2")
+            wait_for(lambda: events, 10, "the data watch on the zkd observer", ens)
+            apache.sync("/")
+            assert apache.get("/from-observer")[0] == b"z"
+        finally:
+            for kz in (apache, zkd):
+                kz.stop()
+                kz.close()
+    finally:
+        ens.close()
+
+
+def test_apache_leader_crash_zkd_follows_the_next(mixed):
+    """The Apache leader is killed: the other Apache member and zkd elect (zkd votes for the Apache
+    member, having the same history), zkd syncs with the new leader and keeps serving."""
+    kz = client(mixed, [ZKD_SID])
+    try:
+        for i in range(10):
+            kz.create("/before-crash-%d" % i, b"x")
+    finally:
+        kz.stop()
+        kz.close()
+    old = mixed.leader()
+    assert old in (1, 2)
+    mixed.kill(old)
+    new = mixed.wait_quorum(timeout=60)
+    assert new not in (old, ZKD_SID)
+    wait_for(lambda: mixed.mode(ZKD_SID) == "follower", 30, "zkd following the new leader", mixed)
+    zkd = client(mixed, [ZKD_SID])
+    try:
+        assert len([c for c in zkd.get_children("/") if c.startswith("before-crash-")]) == 10
+        zkd.create("/after-crash", b"y")
+    finally:
+        zkd.stop()
+        zkd.close()
+    mixed.start_member(old, wait=False)
+    mixed.wait_serving(timeout=60)
+    kz = client(mixed, [old])
+    try:
+        kz.sync("/")
+        assert kz.get("/after-crash")[0] == b"y"
+    finally:
+        kz.stop()
+        kz.close()
+
+
+def _swap_kind(ens, sid, to_zkd):
+    """Replaces member `sid` by the other kind on the same myid, ports and dataDir."""
+    old = ens.members[sid]
+    old.stop()
+    old.close()
+    if to_zkd:
+        ens.zkd_sids.add(sid)
+    else:
+        ens.zkd_sids.discard(sid)
+    ens.members[sid] = ens._make_member(sid, None, "256m")
+    ens.start_member(sid, wait=False)
+    ens.wait_serving(timeout=90)
+
+
+def test_rolling_swap_zkd_to_apache_and_back(mixed):
+    """The migration's step, both ways: zkd's dataDir (snapshot and log written while it followed
+    the Apache leader) is taken over by Apache 3.8 as the same member, then by zkd again."""
+    kz = client(mixed, [ZKD_SID])
+    try:
+        for i in range(20):
+            kz.create("/swap-%d" % i, b"z")
+    finally:
+        kz.stop()
+        kz.close()
+    _swap_kind(mixed, ZKD_SID, to_zkd=False)
+    assert ZKD_SID not in mixed.zkd_sids and mixed.mode(ZKD_SID) in ("follower", "leader")
+    kz = client(mixed, [ZKD_SID])
+    try:
+        assert len([c for c in kz.get_children("/") if c.startswith("swap-")]) == 20
+        kz.create("/written-by-apache-3", b"a")
+    finally:
+        kz.stop()
+        kz.close()
+    _swap_kind(mixed, ZKD_SID, to_zkd=True)
+    kz = client(mixed, [ZKD_SID])
+    try:
+        assert kz.get("/written-by-apache-3")[0] == b"a"
+        assert len([c for c in kz.get_children("/") if c.startswith("swap-")]) == 20
+    finally:
+        kz.stop()
+        kz.close()
