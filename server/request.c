@@ -559,7 +559,12 @@ static void reply_sasl(struct server *s, struct conn *c, int32_t xid, struct jut
     int rc = in->err ? -1 : zkd_sasl_step(c, token.p, token.len > 0 ? (size_t)token.len : 0, &out,
                                           &outlen, &user);
     if (rc < 0) {
-        conn_reply_header(c, xid, 0, ZK_AUTHFAILED, s->db.last_zxid);
+        /* Apache tells a client that had to authenticate with SASL why it
+         * is turned away; others get AUTHFAILED. */
+        int required = s->cfg.enforce_auth_enabled &&
+                       auth_scheme_listed(s->cfg.enforce_auth_schemes, "sasl");
+        conn_reply_header(c, xid, 0, required ? ZK_SESSIONCLOSEDREQUIRESASLAUTH : ZK_AUTHFAILED,
+                          s->db.last_zxid);
         conn_close_after_flush(c);
         return;
     }
@@ -753,9 +758,39 @@ static void close_session(struct server *s, struct conn *c, int32_t xid)
 
 /* ---- dispatch ---- */
 
+/*
+ * enforce.auth.enabled / sessionRequireClientSASLAuth, as Apache's
+ * AuthenticationHelper.enforceAuthentication: any request but auth and sasl
+ * -- pings and closeSession included -- from a connection holding no identity
+ * of an enforced scheme is answered SESSIONCLOSEDREQUIRESASLAUTH (zxid 0) and
+ * the connection closed.  The session is not closed: like any session whose
+ * client went away, it expires unless the client comes back (authenticated).
+ * Checked on the member the client is connected to, before routing, as
+ * Apache's processPacket does.  Returns 1 when the request was refused.
+ */
+static int refuse_unauthenticated(struct server *s, struct conn *c, const uint8_t *p, size_t len)
+{
+    if (!s->cfg.enforce_auth_enabled || len < 8)
+        return 0;
+    int32_t type = (int32_t)zk_be32_get(p + 4);
+    if (type == ZK_OP_AUTH || type == ZK_OP_SASL ||
+        auth_info_has_scheme_in(&c->auth, s->cfg.enforce_auth_schemes))
+        return 0;
+    log_warn("session 0x%llx from %s:%d has not authenticated with any of the schemes '%s'; "
+             "closing its connection",
+             (unsigned long long)c->session_id, c->remote, c->remote_port,
+             s->cfg.enforce_auth_schemes);
+    conn_reply_header(c, (int32_t)zk_be32_get(p), 0, ZK_SESSIONCLOSEDREQUIRESASLAUTH,
+                      s->db.last_zxid);
+    conn_close_after_flush(c);
+    return 1;
+}
+
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
     c->active_ms = clock_mono_ms();
+    if (refuse_unauthenticated(s, c, p, len))
+        return;
     if (s->q && !c->readonly && !quorum_serving(s->q)) {
         /* This member just lost its leader or quorum: the client must go to
          * one that has them (it is closed with the others in a moment). */
