@@ -187,21 +187,20 @@ static int node_acl_check(struct server *s, struct conn *c, const struct znode *
 
 /* ---- reads ---- */
 
-/* Decodes path + watch flag and finds the node; returns 0 or an error. */
+/* Decodes path (+ watch flag when with_watch) and finds the node; returns 0,
+ * or an error: NONODE, or NOAUTH when the caller lacks every bit of `perm`
+ * on it. */
 static int read_target(struct server *s, struct conn *c, struct jute_in *in, int with_watch,
                        struct zk_slice *path, int *watch, struct znode **n, int perm)
 {
-    int type_is_exists = with_watch && !perm;
     *path = jute_get_string(in);
     *watch = with_watch ? jute_get_bool(in) : 0;
     if (in->err)
         return ZK_MARSHALLINGERROR;
-    if (type_is_exists && memchr(path->p, 0, (size_t)path->len))
-        return ZK_BADARGUMENTS; /* Apache's exists rejects NUL; other reads say NONODE */
     *n = tree_lookup(s->db.tree, path->p, (size_t)path->len);
     if (!*n)
         return ZK_NONODE;
-    return perm ? node_acl_check(s, c, *n, perm) : 0;
+    return node_acl_check(s, c, *n, perm);
 }
 
 /* Encodes the body of a getData or getChildren(2) reply for `n`. */
@@ -217,17 +216,23 @@ static void put_read_body(struct conn *c, int32_t type, const struct znode *n)
     }
 }
 
-/* getData / getChildren / getChildren2 / exists: returns error or 0 and
- * leaves the node in *out for the caller to encode. */
+/*
+ * getData / getChildren / getChildren2 / exists: returns error or 0 and
+ * leaves the node in *out for the caller to encode.  All four need READ on
+ * an existing node: exists too, as since Apache 3.8.4/3.9.2 (ZOOKEEPER-2590;
+ * before, its stat -- and a watch -- went to anyone, docs/zkd.md).  A
+ * refused read sets no watch; exists on a missing node still does.
+ */
 static int do_read(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
                    struct znode **out)
 {
     struct zk_slice path;
     int watch;
-    int perm = type == ZK_OP_EXISTS ? 0 : ZK_PERM_READ;
-    int rc = read_target(s, c, in, 1, &path, &watch, out, perm);
+    int rc = read_target(s, c, in, 1, &path, &watch, out, ZK_PERM_READ);
     if (rc == ZK_MARSHALLINGERROR)
         return rc;
+    if (type == ZK_OP_EXISTS && path.len > 0 && memchr(path.p, 0, (size_t)path.len))
+        return ZK_BADARGUMENTS; /* Apache's exists rejects NUL; other reads say NONODE */
     if (watch && (rc == 0 || (rc == ZK_NONODE && type == ZK_OP_EXISTS))) {
         struct watches *w = type == ZK_OP_GETCHILDREN || type == ZK_OP_GETCHILDREN2
                                 ? s->db.child_watches
