@@ -96,8 +96,8 @@
  * server.N lines.
  */
 #include "config.h"
-
 #include "log.h"
+#include "zk/jvmflags.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1398,25 +1398,19 @@ static int apply_sysprop(struct parse *p, char *name, char *val)
     return apply_key(p, name, val);
 }
 
-/*
- * zkServer.sh passes $JVMFLAGS (SERVER_JVMFLAGS first) to java unquoted, so
- * the shell splits them at blanks; a later -D of the same name wins, as in
- * Java.  Only -D flags matter; "-Dname" alone sets "".
- */
+static int on_sysprop(char *name, char *value, void *data)
+{
+    return apply_sysprop(data, name, value) < 0 ? -1 : 0;
+}
+
+/* The -D flags (zk/jvmflags.h: split at blanks as the shell does, a later
+ * flag of the same name wins); errors name "SERVER_JVMFLAGS/JVMFLAGS". */
 static int parse_jvmflags(struct parse *p, char *flags)
 {
     const char *file = p->file;
     p->file = "SERVER_JVMFLAGS/JVMFLAGS";
-    char *save = NULL;
-    for (char *w = strtok_r(flags, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-        if (strncmp(w, "-D", 2) || !w[2])
-            continue;
-        char *name = w + 2, *eq = strchr(name, '=');
-        if (eq)
-            *eq = '\0';
-        if (apply_sysprop(p, name, eq ? eq + 1 : name + strlen(name)) < 0)
-            return -1;
-    }
+    if (jvmflags_each(flags, on_sysprop, p))
+        return -1;
     p->file = file;
     return 0;
 }
@@ -1754,10 +1748,10 @@ int config_parse_flags(const char *path, const char *jvmflags, struct zkd_config
 
     /* The flags first: a zoo.cfg key becomes the same system property in
      * Apache and so overrides a -D flag. */
-    char *flags = jvmflags ? strdup(jvmflags) : NULL;
+    char *flags = jvmflags ? strdup(jvmflags) : NULL; /* lives to the end: paths point into it */
     if (jvmflags && !flags)
         return fail(&p, "out of memory");
-    if (flags && parse_jvmflags(&p, flags) < 0) {
+    if (parse_jvmflags(&p, flags) < 0) {
         free(flags);
         return -1;
     }
