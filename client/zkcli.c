@@ -7,6 +7,9 @@
  *         [--sasl-user U [--sasl-password P] [--sasl-mechanism M]]
  *         [command [args...]]
  *
+ * The zookeeper.* client properties of $CLIENT_JVMFLAGS and $JVMFLAGS are
+ * read as Apache's client reads them (cli_jvmflags.h); options win.
+ *
  * With a command it runs that one command and exits: status 0 on success,
  * 1 when the server (or libzk) refused it, with "<ERRNAME>: <text>: <path>"
  * on stderr, 2 for a usage error.  Without one it reads commands from stdin
@@ -25,6 +28,7 @@
  * "dataBase64" instead of "data".
  */
 #include "cli_fmt.h"
+#include "cli_jvmflags.h"
 
 #include "zk/statstrack.h"
 #include "zk/zk.h"
@@ -1307,6 +1311,15 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     pthread_mutex_init(&c.out_mu, NULL);
     zk_options_init(&c.opts);
+    /* zkCli.sh's $CLIENT_JVMFLAGS $JVMFLAGS, before the options, which win. */
+    static char flags[8192];
+    const char *cf = getenv("CLIENT_JVMFLAGS"), *jf = getenv("JVMFLAGS");
+    if ((size_t)snprintf(flags, sizeof flags, "%s %s", cf ? cf : "", jf ? jf : "") >= sizeof flags) {
+        fprintf(stderr, "zkcli: CLIENT_JVMFLAGS/JVMFLAGS: longer than %zu bytes\n", sizeof flags);
+        return 2;
+    }
+    if (cli_apply_jvmflags(&c.opts, flags, "CLIENT_JVMFLAGS/JVMFLAGS"))
+        return 2;
     c.hosts = strdup("localhost:2181");
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {

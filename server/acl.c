@@ -284,6 +284,26 @@ int auth_info_has(const struct auth_info *a, const char *scheme, const char *id)
     return 0;
 }
 
+int auth_scheme_listed(const char *schemes, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    for (const char *s = schemes; *s;) {
+        size_t m = strcspn(s, ",");
+        if (m == n && !strncmp(s, scheme, n))
+            return 1;
+        s += m + (s[m] == ',');
+    }
+    return 0;
+}
+
+int auth_info_has_scheme_in(const struct auth_info *a, const char *schemes)
+{
+    for (int i = 0; i < a->n; i++)
+        if (auth_scheme_listed(schemes, a->ids[i].scheme))
+            return 1;
+    return 0;
+}
+
 void auth_info_free(struct auth_info *a)
 {
     for (int i = 0; i < a->n; i++) {

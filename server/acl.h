@@ -91,6 +91,11 @@ int acl_digest(const char *user_password, size_t len, char **out);
 
 void auth_info_add(struct auth_info *a, const char *scheme, const char *id);
 int auth_info_has(const struct auth_info *a, const char *scheme, const char *id);
+/* Whether `scheme` is in `schemes`, a comma-separated list ("digest,sasl");
+ * whether `a` holds an identity of any scheme in such a list.  The "" list
+ * holds nothing. */
+int auth_scheme_listed(const char *schemes, const char *scheme);
+int auth_info_has_scheme_in(const struct auth_info *a, const char *schemes);
 void auth_info_free(struct auth_info *a);
 
 /* The default lists: world:anyone:cdrwa and world:anyone:r. */

@@ -96,8 +96,8 @@
  * server.N lines.
  */
 #include "config.h"
-
 #include "log.h"
+#include "zk/jvmflags.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -318,6 +318,8 @@ static int h_compression(struct parse *p, const char *key, char *val)
                     sizeof p->cfg->snapshot_compression, 1);
 }
 
+static char *trim(char *s);
+
 static int h_super_digest(struct parse *p, const char *key, char *val)
 {
     const char *colon = strchr(val, ':');
@@ -346,6 +348,24 @@ static int h_auth_provider(struct parse *p, const char *key, char *val)
             return 0;
     return bad_value(p, key, val, "zkd cannot load Java authentication providers; its schemes "
                                   "are digest, ip, x509 and sasl");
+}
+
+/* enforce.auth.schemes: Apache splits it at ',' and trims each name; kept
+ * here in that normalized form (checked against the providers once the
+ * whole configuration is read, validate_enforce_auth). */
+static int h_enforce_auth_schemes(struct parse *p, const char *key, char *val)
+{
+    char *dst = p->cfg->enforce_auth_schemes;
+    size_t cap = sizeof p->cfg->enforce_auth_schemes, n = 0;
+    char *save = NULL;
+    dst[0] = '\0';
+    for (char *s = strtok_r(val, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        int w = snprintf(dst + n, cap - n, "%s%s", n ? "," : "", trim(s));
+        if (w < 0 || (size_t)w >= cap - n)
+            return bad_value(p, key, val, "too long");
+        n += (size_t)w;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -537,7 +557,6 @@ static int h_ssl_auth_provider(struct parse *p, const char *key, char *val)
     return 0;
 }
 
-static char *trim(char *s);
 static int h_ssl(struct parse *p, const char *key, char *val);
 
 /* admin.commandURL: a path starting with '/', without a trailing one. */
@@ -888,8 +907,9 @@ static const struct key_spec keys[] = {
                                   "none"),
     PATH_KEY("jaasLoginFile", jaas_file), /* zkd extension */
     INT_KEY("pollSpinMicros", poll_spin_us, 0, 1000000), /* zkd extension */
-    FALSE_ONLY("enforce.auth.enabled", "not supported by zkd"),
-    FALSE_ONLY("sessionRequireClientSASLAuth", "not supported by zkd"),
+    BOOL_KEY("enforce.auth.enabled", enforce_auth_enabled),     /* validate_enforce_auth */
+    FN_KEY("enforce.auth.schemes", h_enforce_auth_schemes),
+    BOOL_KEY("sessionRequireClientSASLAuth", session_require_sasl),
     /* TLS: ssl.* and ssl.quorum.*, see tls_keys[]. */
     FN_KEY("ssl.*", h_ssl),
     BOOL_KEY("sslQuorum", ssl_quorum),
@@ -988,7 +1008,6 @@ static const struct key_spec keys[] = {
     IGNORED("closeSessionTxn.enabled"),
     IGNORED("largeRequestMaxBytes"),
     IGNORED("largeRequestThreshold"),
-    IGNORED_WHY("enforce.auth.schemes", "used only with enforce.auth.enabled=true"),
     IGNORED("kerberos.*"),
     STR_KEY("superUser", sasl_super_user),
     IGNORED_WHY("skipACL", "zkd always enforces ACLs"),
@@ -1394,25 +1413,19 @@ static int apply_sysprop(struct parse *p, char *name, char *val)
     return apply_key(p, name, val);
 }
 
-/*
- * zkServer.sh passes $JVMFLAGS (SERVER_JVMFLAGS first) to java unquoted, so
- * the shell splits them at blanks; a later -D of the same name wins, as in
- * Java.  Only -D flags matter; "-Dname" alone sets "".
- */
+static int on_sysprop(char *name, char *value, void *data)
+{
+    return apply_sysprop(data, name, value) < 0 ? -1 : 0;
+}
+
+/* The -D flags (zk/jvmflags.h: split at blanks as the shell does, a later
+ * flag of the same name wins); errors name "SERVER_JVMFLAGS/JVMFLAGS". */
 static int parse_jvmflags(struct parse *p, char *flags)
 {
     const char *file = p->file;
     p->file = "SERVER_JVMFLAGS/JVMFLAGS";
-    char *save = NULL;
-    for (char *w = strtok_r(flags, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-        if (strncmp(w, "-D", 2) || !w[2])
-            continue;
-        char *name = w + 2, *eq = strchr(name, '=');
-        if (eq)
-            *eq = '\0';
-        if (apply_sysprop(p, name, eq ? eq + 1 : name + strlen(name)) < 0)
-            return -1;
-    }
+    if (jvmflags_each(flags, on_sysprop, p))
+        return -1;
     p->file = file;
     return 0;
 }
@@ -1611,6 +1624,48 @@ static int validate_ensemble(struct parse *p)
     return 0;
 }
 
+/* Whether `scheme` has an authentication provider in this configuration
+ * (Apache's ProviderRegistry): ip always, digest unless disabled, sasl with
+ * authProvider.N=...SASLAuthenticationProvider; x509 is built into zkd's TLS
+ * (its identity is added whenever a client presents a certificate). */
+static int scheme_available(const struct zkd_config *cfg, const char *scheme, size_t len)
+{
+#define IS(name) (len == strlen(name) && !strncmp(scheme, name, len))
+    return IS("ip") || (IS("digest") && cfg->digest_auth_enabled) ||
+           (IS("sasl") && cfg->sasl_enabled) || IS("x509");
+#undef IS
+}
+
+/* AuthenticationHelper's start-up checks: enforcement needs at least one
+ * scheme, and every scheme a provider, else the server must not start (an
+ * operator who asked for authentication never gets a server without it). */
+static int validate_enforce_auth(struct parse *p)
+{
+    struct zkd_config *cfg = p->cfg;
+    if (cfg->session_require_sasl) {
+        cfg->enforce_auth_enabled = 1;
+        strcpy(cfg->enforce_auth_schemes, "sasl");
+    }
+    if (!cfg->enforce_auth_enabled)
+        return 0;
+    const char *key = cfg->session_require_sasl ? "sessionRequireClientSASLAuth"
+                                                : "enforce.auth.schemes";
+    if (!cfg->enforce_auth_schemes[0])
+        return fail(p, "enforce.auth.enabled is true: enforce.auth.schemes must name the "
+                       "schemes (digest, ip, sasl, x509) a client must authenticate with");
+    for (const char *s = cfg->enforce_auth_schemes; *s;) {
+        size_t n = strcspn(s, ",");
+        if (!scheme_available(cfg, s, n))
+            return fail(p, "%s: authentication scheme '%.*s' is not available%s", key, (int)n, s,
+                        !strncmp(s, "sasl", n) && n == 4
+                            ? " (set authProvider.1=org.apache.zookeeper.server.auth."
+                              "SASLAuthenticationProvider)"
+                            : "");
+        s += n + (s[n] == ',');
+    }
+    return 0;
+}
+
 static int validate(struct parse *p)
 {
     const struct zkd_config *cfg = p->cfg;
@@ -1638,6 +1693,8 @@ static int validate(struct parse *p)
     if (cfg->secure_client_port && !cfg->tls.cert[0])
         return fail(p, "secureClientPort needs ssl.keyStore.location (certificate and key) "
                        "or ssl.certFile and ssl.keyFile");
+    if (validate_enforce_auth(p) < 0)
+        return -1;
     return validate_ensemble(p);
 }
 
@@ -1706,10 +1763,10 @@ int config_parse_flags(const char *path, const char *jvmflags, struct zkd_config
 
     /* The flags first: a zoo.cfg key becomes the same system property in
      * Apache and so overrides a -D flag. */
-    char *flags = jvmflags ? strdup(jvmflags) : NULL;
+    char *flags = jvmflags ? strdup(jvmflags) : NULL; /* lives to the end: paths point into it */
     if (jvmflags && !flags)
         return fail(&p, "out of memory");
-    if (flags && parse_jvmflags(&p, flags) < 0) {
+    if (parse_jvmflags(&p, flags) < 0) {
         free(flags);
         return -1;
     }
@@ -1882,6 +1939,8 @@ int config_format_effective(const struct zkd_config *cfg, char *buf, int buflen)
                colon ? "set for user " : "(none)", colon ? (int)(colon - cfg->super_digest) : 0,
                cfg->super_digest);
     out_printf(&o, "superUser=%s\n", cfg->sasl_super_user);
+    out_printf(&o, "enforce.auth.enabled=%s\nenforce.auth.schemes=%s\n",
+               cfg->enforce_auth_enabled ? "true" : "false", cfg->enforce_auth_schemes);
     out_printf(&o, "X509AuthenticationProvider.superUser=%s\n", cfg->x509_super_user);
     out_printf(&o, "jaasLoginFile=%s\n", cfg->jaas_file);
     if (cfg->secure_client_port)

@@ -98,6 +98,15 @@ struct zkd_config {
     int container_max_per_minute; /* znode.container.maxPerMinute, default 10000 */
     int container_max_never_used_ms; /* znode.container.maxNeverUsedIntervalMs; 0 = never */
     int digest_auth_enabled; /* DigestAuthenticationProvider.enabled, default 1 */
+    /* Apache's AuthenticationHelper: with enforce_auth_enabled, a request of
+     * a connection holding no identity of a scheme in enforce_auth_schemes
+     * (comma-separated, trimmed) is answered SESSIONCLOSEDREQUIRESASLAUTH and
+     * the connection closed.  sessionRequireClientSASLAuth=true means
+     * enforce_auth_enabled with the schemes "sasl" (enforce.auth.* are then
+     * not read, as in Apache). */
+    int enforce_auth_enabled;     /* enforce.auth.enabled */
+    char enforce_auth_schemes[256]; /* enforce.auth.schemes */
+    int session_require_sasl;     /* sessionRequireClientSASLAuth */
     int poll_spin_us;        /* `pollSpinMicros` (zkd extension), default 100; 0 = off */
     /* SASL */
     char jaas_file[4096];    /* `jaasLoginFile` (zkd extension) or -Djava.security.auth.login.config; "" = none */

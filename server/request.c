@@ -187,21 +187,20 @@ static int node_acl_check(struct server *s, struct conn *c, const struct znode *
 
 /* ---- reads ---- */
 
-/* Decodes path + watch flag and finds the node; returns 0 or an error. */
+/* Decodes path (+ watch flag when with_watch) and finds the node; returns 0,
+ * or an error: NONODE, or NOAUTH when the caller lacks every bit of `perm`
+ * on it. */
 static int read_target(struct server *s, struct conn *c, struct jute_in *in, int with_watch,
                        struct zk_slice *path, int *watch, struct znode **n, int perm)
 {
-    int type_is_exists = with_watch && !perm;
     *path = jute_get_string(in);
     *watch = with_watch ? jute_get_bool(in) : 0;
     if (in->err)
         return ZK_MARSHALLINGERROR;
-    if (type_is_exists && memchr(path->p, 0, (size_t)path->len))
-        return ZK_BADARGUMENTS; /* Apache's exists rejects NUL; other reads say NONODE */
     *n = tree_lookup(s->db.tree, path->p, (size_t)path->len);
     if (!*n)
         return ZK_NONODE;
-    return perm ? node_acl_check(s, c, *n, perm) : 0;
+    return node_acl_check(s, c, *n, perm);
 }
 
 /* Encodes the body of a getData or getChildren(2) reply for `n`. */
@@ -217,17 +216,23 @@ static void put_read_body(struct conn *c, int32_t type, const struct znode *n)
     }
 }
 
-/* getData / getChildren / getChildren2 / exists: returns error or 0 and
- * leaves the node in *out for the caller to encode. */
+/*
+ * getData / getChildren / getChildren2 / exists: returns error or 0 and
+ * leaves the node in *out for the caller to encode.  All four need READ on
+ * an existing node: exists too, as since Apache 3.8.4/3.9.2 (ZOOKEEPER-2590;
+ * before, its stat -- and a watch -- went to anyone, docs/zkd.md).  A
+ * refused read sets no watch; exists on a missing node still does.
+ */
 static int do_read(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
                    struct znode **out)
 {
     struct zk_slice path;
     int watch;
-    int perm = type == ZK_OP_EXISTS ? 0 : ZK_PERM_READ;
-    int rc = read_target(s, c, in, 1, &path, &watch, out, perm);
+    int rc = read_target(s, c, in, 1, &path, &watch, out, ZK_PERM_READ);
     if (rc == ZK_MARSHALLINGERROR)
         return rc;
+    if (type == ZK_OP_EXISTS && path.len > 0 && memchr(path.p, 0, (size_t)path.len))
+        return ZK_BADARGUMENTS; /* Apache's exists rejects NUL; other reads say NONODE */
     if (watch && (rc == 0 || (rc == ZK_NONODE && type == ZK_OP_EXISTS))) {
         struct watches *w = type == ZK_OP_GETCHILDREN || type == ZK_OP_GETCHILDREN2
                                 ? s->db.child_watches
@@ -559,7 +564,12 @@ static void reply_sasl(struct server *s, struct conn *c, int32_t xid, struct jut
     int rc = in->err ? -1 : zkd_sasl_step(c, token.p, token.len > 0 ? (size_t)token.len : 0, &out,
                                           &outlen, &user);
     if (rc < 0) {
-        conn_reply_header(c, xid, 0, ZK_AUTHFAILED, s->db.last_zxid);
+        /* Apache tells a client that had to authenticate with SASL why it
+         * is turned away; others get AUTHFAILED. */
+        int required = s->cfg.enforce_auth_enabled &&
+                       auth_scheme_listed(s->cfg.enforce_auth_schemes, "sasl");
+        conn_reply_header(c, xid, 0, required ? ZK_SESSIONCLOSEDREQUIRESASLAUTH : ZK_AUTHFAILED,
+                          s->db.last_zxid);
         conn_close_after_flush(c);
         return;
     }
@@ -754,9 +764,39 @@ static void close_session(struct server *s, struct conn *c, int32_t xid)
 
 /* ---- dispatch ---- */
 
+/*
+ * enforce.auth.enabled / sessionRequireClientSASLAuth, as Apache's
+ * AuthenticationHelper.enforceAuthentication: any request but auth and sasl
+ * -- pings and closeSession included -- from a connection holding no identity
+ * of an enforced scheme is answered SESSIONCLOSEDREQUIRESASLAUTH (zxid 0) and
+ * the connection closed.  The session is not closed: like any session whose
+ * client went away, it expires unless the client comes back (authenticated).
+ * Checked on the member the client is connected to, before routing, as
+ * Apache's processPacket does.  Returns 1 when the request was refused.
+ */
+static int refuse_unauthenticated(struct server *s, struct conn *c, const uint8_t *p, size_t len)
+{
+    if (!s->cfg.enforce_auth_enabled || len < 8)
+        return 0;
+    int32_t type = (int32_t)zk_be32_get(p + 4);
+    if (type == ZK_OP_AUTH || type == ZK_OP_SASL ||
+        auth_info_has_scheme_in(&c->auth, s->cfg.enforce_auth_schemes))
+        return 0;
+    log_warn("session 0x%llx from %s:%d has not authenticated with any of the schemes '%s'; "
+             "closing its connection",
+             (unsigned long long)c->session_id, c->remote, c->remote_port,
+             s->cfg.enforce_auth_schemes);
+    conn_reply_header(c, (int32_t)zk_be32_get(p), 0, ZK_SESSIONCLOSEDREQUIRESASLAUTH,
+                      s->db.last_zxid);
+    conn_close_after_flush(c);
+    return 1;
+}
+
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
     c->active_ms = clock_mono_ms();
+    if (refuse_unauthenticated(s, c, p, len))
+        return;
     if (s->q && !c->readonly && !quorum_serving(s->q)) {
         /* This member just lost its leader or quorum: the client must go to
          * one that has them (it is closed with the others in a moment). */

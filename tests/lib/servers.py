@@ -26,6 +26,7 @@ four-letter words from inside the namespace (so even while it is cut off from th
 """
 import atexit
 import ctypes
+import fcntl
 import os
 import re
 import signal
@@ -88,22 +89,61 @@ _ports_handed_out = set()
 
 
 def _port_range():
-    """A range below the kernel's ephemeral ports, so that no client socket can
-    grab a port between our pick and the server's bind."""
-    lo = 32768
+    """A range outside the kernel's ephemeral ports, so that no client socket can grab a
+    port between our pick, the server's bind, or a restart of that server: the larger
+    gap below or above ip_local_port_range (at most 20000 ports).  A kernel whose range
+    leaves no gap (e.g. 1024-65535) gets 12000-32000 and the risk that a connection's
+    source port takes a stopped member's port."""
+    lo, hi = 32768, 60999
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            lo = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
+            lo, hi = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
         pass
-    start = 12000 if lo > 22000 else 2000
-    end = min(lo, start + 20000)
-    return start, end
+    if lo - 2000 >= 1000:  # below the range; from 12000 when there is room (clear of 2181, 8080)
+        start = 12000 if lo > 22000 else 2000
+        return start, min(lo, start + 20000)
+    if 65536 - (hi + 1) >= 1000:
+        return hi + 1, min(65536, hi + 1 + 20000)
+    return 12000, 32000
 
 
 _PORT_START, _PORT_END = _port_range()
 # Each process (e.g. parallel CI jobs or pytest-xdist workers) starts at its own offset.
 _port_cursor = (os.getpid() * 7919) % (_PORT_END - _PORT_START)
+
+# Ports are reserved machine-wide, not only in this process: a port handed out here is
+# locked (flock on <dir>/<port>) until this process exits, so another test process -- a
+# parallel CI job, another developer's run -- never picks it, not even while the server
+# on it is stopped for a restart.  Without that, a member restarted right after it
+# stopped could find its quorum port taken by someone else's server ("address already
+# in use"); binding alone cannot tell a port that is free from one that is ours.
+PORT_LOCK_DIR = os.environ.get("ZK_TEST_PORT_DIR", "/tmp/zk-test-ports")
+_port_locks = {}  # port -> fd holding its flock
+
+
+def _reserve(port):
+    """Takes port's machine-wide lock; False if another live process holds it."""
+    try:
+        if not os.path.isdir(PORT_LOCK_DIR):
+            os.makedirs(PORT_LOCK_DIR, exist_ok=True)
+            os.chmod(PORT_LOCK_DIR, 0o1777)  # shared by every user's test runs
+        fd = os.open(os.path.join(PORT_LOCK_DIR, str(port)), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return True  # no shared directory: fall back to this process's own bookkeeping
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _port_locks[port] = fd
+    return True
+
+
+def _release(port):
+    fd = _port_locks.pop(port, None)
+    if fd is not None:
+        os.close(fd)
 
 
 def _bindable(port):
@@ -118,13 +158,17 @@ def _bindable(port):
 
 
 def free_port():
-    """A TCP port that is free now and was not handed out before in this process."""
+    """A TCP port that is free now, was not handed out before in this process, and is
+    reserved for this process (no other test process picks it) until it exits."""
     global _port_cursor
     span = _PORT_END - _PORT_START
     with _port_lock:
         for i in range(span):
             port = _PORT_START + (_port_cursor + i) % span
-            if port in _ports_handed_out or not _bindable(port):
+            if port in _ports_handed_out or not _reserve(port):
+                continue
+            if not _bindable(port):
+                _release(port)
                 continue
             _port_cursor = (port - _PORT_START + 1) % span
             _ports_handed_out.add(port)

@@ -25,7 +25,8 @@ from tests.lib import rawzk
 OP = dict(create=1, delete=2, exists=3, getData=4, setData=5, getACL=6, setACL=7,
           getChildren=8, sync=9, ping=11, getChildren2=12, check=13, multi=14, create2=15,
           removeWatches=18, createContainer=19, createTTL=21, auth=100, setWatches=101,
-          setWatches2=105, addWatch=106, closeSession=-11)
+          setWatches2=105, addWatch=106, closeSession=-11, getEphemerals=103,
+          getAllChildrenNumber=104)
 
 PERSISTENT, EPHEMERAL, SEQUENTIAL, EPHEMERAL_SEQUENTIAL = 0, 1, 2, 3
 CONTAINER, TTL, TTL_SEQUENTIAL = 4, 5, 6

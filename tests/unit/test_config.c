@@ -723,9 +723,27 @@ static void test_auth_keys(void)
     ASSERT_STR_EQ(cfg.super_digest, "root:xyz");
     parse_fails(MINIMAL "superDigest=nocolon\n",
                 ":3: invalid value 'nocolon' for key 'superDigest' (expected user:digest)");
+    /* AuthenticationHelper: enforcement needs schemes, each with a provider. */
     parse_fails(MINIMAL "enforce.auth.enabled=true\n",
-                ":3: invalid value 'true' for key 'enforce.auth.enabled' (not supported by zkd)");
+                ": enforce.auth.enabled is true: enforce.auth.schemes must name the schemes "
+                "(digest, ip, sasl, x509) a client must authenticate with");
+    parse_fails(MINIMAL "enforce.auth.enabled=true\nenforce.auth.schemes=digest,sasl\n",
+                ": enforce.auth.schemes: authentication scheme 'sasl' is not available (set "
+                "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)");
     parse_ok(MINIMAL "enforce.auth.enabled=false\nenforce.auth.schemes=sasl\n");
+    ASSERT_INT_EQ(cfg.enforce_auth_enabled, 0);
+    parse_ok(MINIMAL "enforce.auth.enabled=true\nenforce.auth.schemes= digest ,x509,ip \n");
+    ASSERT_INT_EQ(cfg.enforce_auth_enabled, 1);
+    ASSERT_STR_EQ(cfg.enforce_auth_schemes, "digest,x509,ip");
+    parse_ok(MINIMAL "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
+                     "sessionRequireClientSASLAuth=true\nenforce.auth.schemes=digest\n");
+    ASSERT_INT_EQ(cfg.enforce_auth_enabled, 1);
+    ASSERT_STR_EQ(cfg.enforce_auth_schemes, "sasl");
+    ASSERT_INT_EQ(parse_with_flags(MINIMAL, "-Dzookeeper.enforce.auth.enabled=true "
+                                            "-Dzookeeper.enforce.auth.schemes=digest"),
+                  0);
+    ASSERT_INT_EQ(cfg.enforce_auth_enabled, 1);
+    ASSERT_STR_EQ(cfg.enforce_auth_schemes, "digest");
     remove_dir();
 }
 
