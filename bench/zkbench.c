@@ -103,7 +103,7 @@ struct bench {
     int connected;
     uint64_t seq;
     uv_timer_t tick;
-    double open_debt;
+    uint64_t open_sent; /* open loop: requests issued on the schedule so far */
     /* fanout */
     int fan_armed, fan_seen, fan_rounds, fan_round_target;
     uint64_t fan_start;
@@ -461,18 +461,31 @@ static void churn_next(struct bench *b)
 
 /* ---- driving ---- */
 
+/* Open loop: issues every request the schedule (rate per second from the
+ * start) owes by `now`, each stamped with its scheduled time.  Counting timer
+ * ticks instead lowered the rate silently on a loaded machine, where libuv
+ * runs a late 1 ms timer once for all the intervals it missed. */
+static void issue_due(struct bench *b, uint64_t now)
+{
+    double elapsed = (double)(now - b->start_ns) / 1e9;
+    if (b->duration > 0 && elapsed > b->duration)
+        elapsed = b->duration;
+    uint64_t due = (uint64_t)(b->rate * elapsed);
+    if (b->count && due > b->count)
+        due = b->count;
+    while (b->open_sent < due) {
+        uint64_t at = b->start_ns + (uint64_t)((double)b->open_sent * 1e9 / b->rate);
+        b->open_sent++;
+        issue(&b->cl[b->seq % (uint64_t)b->clients], at);
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct bench *b = t->data;
     uint64_t now = now_ns();
-    if (b->rate > 0 && !finished(b)) {
-        b->open_debt += b->rate / 1000.0;
-        while (b->open_debt >= 1.0) {
-            b->open_debt -= 1.0;
-            struct client *c = &b->cl[b->seq % (uint64_t)b->clients];
-            issue(c, now);
-        }
-    }
+    if (b->rate > 0 && !b->stopping)
+        issue_due(b, now);
     if (!b->quiet && now - b->last_report_ns >= 1000000000ull) {
         fprintf(stderr, "zkbench: %.0fs %" PRIu64 " ok (%.0f ops/s)\n",
                 (double)(now - b->start_ns) / 1e9, b->done_ok,

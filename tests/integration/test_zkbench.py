@@ -44,8 +44,10 @@ def test_create_runs_against_one_server_never_collide(zkd_module):
 
 
 def test_open_loop_rate(zkd_module):
+    # The schedule owes exactly rate x duration requests however late the
+    # client's timer fires (a loaded machine used to lower the rate: 920 of 2000).
     r = run(zkd_module, "--op", "get", "--rate", "2000", "--clients", "2", "--duration", "1")
-    assert 1000 <= r["ok"] <= 3000
+    assert r["ok"] == 2000
 
 
 def test_against_apache(apache_zk):
