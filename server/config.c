@@ -908,6 +908,12 @@ static const struct key_spec keys[] = {
     INT_KEY("slowRequestThresholdMs", slow_request_ms, 0, INT_MAX), /* zkd extension */
     FN_KEY("logLevel", h_log_level),   /* zkd extension */
     FN_KEY("logFormat", h_log_format), /* zkd extension */
+    /* Audit log (audit.c); Apache reads zookeeper.audit.enable. */
+    BOOL_KEY("audit.enable", audit_enable),
+    PATH_KEY("audit.logFile", audit_log_file),          /* zkd extension */
+    BOOL_KEY("audit.sessionEvents", audit_session_events), /* zkd extension */
+    IGNORED_WHY("audit.impl.class", "names a Java AuditLogger class; zkd writes Apache's "
+                                    "Slf4jAuditLogger lines itself"),
     /* Apache JVM-server tuning with no zkd counterpart. */
     IGNORED("syncEnabled"),
     IGNORED("forceSync"),
@@ -969,7 +975,6 @@ static const struct key_spec keys[] = {
     IGNORED("watcherCleanThreadsNum"),
     IGNORED("maxInProcessingDeadWatchers"),
     IGNORED("digest.enabled"),
-    IGNORED("audit.*"),
     IGNORED("closeSessionTxn.enabled"),
     IGNORED("largeRequestMaxBytes"),
     IGNORED("largeRequestThreshold"),

@@ -128,6 +128,11 @@ struct zkd_config {
     int slow_request_ms;          /* slowRequestThresholdMs (zkd extension), default 1000; 0 off */
     int log_level;                /* logLevel (zkd extension), enum zkd_log_level; -1 unset */
     int log_json;                 /* logFormat=json (zkd extension); default plain */
+    /* audit log (audit.c) */
+    int audit_enable;             /* audit.enable (zookeeper.audit.enable), default 0 */
+    char audit_log_file[4096];    /* audit.logFile (zkd extension): a path or "syslog";
+                                   * "" = $ZOO_LOG_DIR or dataDir + /zookeeper_audit.log */
+    int audit_session_events;     /* audit.sessionEvents (zkd extension), default 0 */
 };
 
 /* The four-letter words zkd knows, in bit order of zkd_config.fourlw_mask;
