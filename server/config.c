@@ -897,6 +897,10 @@ static const struct key_spec keys[] = {
     INT_KEY("admin.serverPort", admin_port, 0, 65535),
     FN_KEY("admin.commandURL", h_command_url),
     INT_KEY("admin.idleTimeout", admin_idle_timeout_ms, 1, INT_MAX),
+    BOOL_KEY("admin.snapshot.enabled", admin_snapshot_enabled),
+    BOOL_KEY("admin.restore.enabled", admin_restore_enabled),
+    INT_KEY("admin.rateLimiterIntervalInMS", admin_rate_limit_ms, 0, INT_MAX),
+    INT_KEY("admin.restore.maxMB", admin_restore_max_mb, 1, 1 << 20), /* zkd extension */
     FALSE_ONLY("admin.forceHttps", "zkd's AdminServer does not serve HTTPS yet"),
     WARNED("admin.portUnification", "zkd's AdminServer does not serve HTTPS yet"),
     IGNORED("admin.*"), /* needClientAuth, snapshot/restore switches, rate limits */
@@ -1668,6 +1672,10 @@ void config_defaults(struct zkd_config *cfg)
     cfg->admin_port = 8080;
     strcpy(cfg->admin_command_url, "/commands");
     cfg->admin_idle_timeout_ms = 30000;
+    cfg->admin_snapshot_enabled = 1;
+    cfg->admin_restore_enabled = 1;
+    cfg->admin_rate_limit_ms = 300000;
+    cfg->admin_restore_max_mb = 1024;
     strcpy(cfg->metrics_host, "0.0.0.0");
     cfg->metrics_port = 7000;
     cfg->fsync_warn_ms = 1000;

@@ -121,6 +121,10 @@ struct zkd_config {
     int admin_port;               /* admin.serverPort, default 8080 */
     char admin_command_url[256];  /* admin.commandURL, default /commands */
     int admin_idle_timeout_ms;    /* admin.idleTimeout, default 30000 */
+    int admin_snapshot_enabled;   /* admin.snapshot.enabled, default 1 as Apache 3.9 */
+    int admin_restore_enabled;    /* admin.restore.enabled, default 1 as Apache 3.9 */
+    int admin_rate_limit_ms;      /* admin.rateLimiterIntervalInMS, default 300000 */
+    int admin_restore_max_mb;     /* admin.restore.maxMB (zkd extension), default 1024 */
     int metrics_prometheus;       /* metricsProvider.className = ...PrometheusMetricsProvider */
     char metrics_host[256];       /* metricsProvider.httpHost, default 0.0.0.0 */
     int metrics_port;             /* metricsProvider.httpPort, default 7000 */
