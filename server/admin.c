@@ -26,6 +26,7 @@
 #include "monitor.h"
 #include "quorum.h"
 #include "server.h"
+#include "tlspem.h"
 #include "zk/proto.h"
 
 struct admin {
@@ -880,11 +881,25 @@ struct admin *admin_start(struct server *s)
     const struct zkd_config *cfg = &s->cfg;
     if (!cfg->admin_enable)
         return NULL;
+    struct httpd_tls tls = {0};
+    char *key = NULL, *cert = NULL, err[512];
+    if (cfg->admin_force_https) {
+        /* Apache's JettyAdminServer takes the quorum key store (QuorumX509Util). */
+        if (tlspem_identity(&cfg->tls_quorum, &key, &cert, err, sizeof err)) {
+            log_error("AdminServer: admin.forceHttps: %s; not started (clients are served)", err);
+            return NULL;
+        }
+        tls.key_pem = key;
+        tls.cert_pem = cert;
+    }
     struct admin *a = zk_xcalloc(1, sizeof *a);
     a->s = s;
+    size_t max_body = cfg->admin_restore_enabled ? (size_t)cfg->admin_restore_max_mb << 20 : 0;
     a->h = httpd_start(s->loop, "AdminServer", cfg->admin_address, cfg->admin_port,
-                       cfg->admin_idle_timeout_ms, (size_t)cfg->admin_restore_max_mb << 20,
-                       arg_names, serve, a);
+                       cfg->admin_idle_timeout_ms, max_body, key ? &tls : NULL, arg_names, serve,
+                       a);
+    tlspem_free_key(key);
+    free(cert);
     if (!a->h) {
         free(a);
         return NULL;

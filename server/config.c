@@ -901,8 +901,12 @@ static const struct key_spec keys[] = {
     BOOL_KEY("admin.restore.enabled", admin_restore_enabled),
     INT_KEY("admin.rateLimiterIntervalInMS", admin_rate_limit_ms, 0, INT_MAX),
     INT_KEY("admin.restore.maxMB", admin_restore_max_mb, 1, 1 << 20), /* zkd extension */
-    FALSE_ONLY("admin.forceHttps", "zkd's AdminServer does not serve HTTPS yet"),
-    WARNED("admin.portUnification", "zkd's AdminServer does not serve HTTPS yet"),
+    BOOL_KEY("admin.forceHttps", admin_force_https),
+    /* Refused rather than ignored: a security setting is never dropped silently. */
+    FALSE_ONLY("admin.portUnification", "zkd's AdminServer serves either HTTP or HTTPS on its "
+                                        "port, not both: use admin.forceHttps=true"),
+    FALSE_ONLY("admin.needClientAuth", "zkd's AdminServer does not ask for client certificates "
+                                       "(x509 admin authentication)"),
     IGNORED("admin.*"), /* needClientAuth, snapshot/restore switches, rate limits */
     FN_KEY("metricsProvider.className", h_metrics_class),
     STR_KEY("metricsProvider.httpHost", metrics_host),
@@ -1627,6 +1631,10 @@ static int validate(struct parse *p)
     if (cfg->ssl_quorum && (!cfg->tls_quorum.cert[0] || !cfg->tls_quorum.ca[0]))
         return fail(p, "sslQuorum needs ssl.quorum.keyStore.location (certificate and key) "
                        "and ssl.quorum.trustStore.location (the CA), or the ssl.* ones");
+    if (cfg->admin_enable && cfg->admin_force_https && !cfg->tls_quorum.cert[0])
+        return fail(p, "admin.forceHttps needs ssl.quorum.keyStore.location (or "
+                       "ssl.keyStore.location): the AdminServer's certificate and key, as Apache's "
+                       "JettyAdminServer reads them");
     if (cfg->client_port_unification && !cfg->tls.cert[0])
         return fail(p, "client.portUnification needs ssl.keyStore.location (certificate and key)");
     if (cfg->secure_client_port && !cfg->tls.cert[0])

@@ -125,6 +125,7 @@ struct zkd_config {
     int admin_restore_enabled;    /* admin.restore.enabled, default 1 as Apache 3.9 */
     int admin_rate_limit_ms;      /* admin.rateLimiterIntervalInMS, default 300000 */
     int admin_restore_max_mb;     /* admin.restore.maxMB (zkd extension), default 1024 */
+    int admin_force_https;        /* admin.forceHttps: HTTPS only, with ssl.quorum.keyStore.* */
     int metrics_prometheus;       /* metricsProvider.className = ...PrometheusMetricsProvider */
     char metrics_host[256];       /* metricsProvider.httpHost, default 0.0.0.0 */
     int metrics_port;             /* metricsProvider.httpPort, default 7000 */

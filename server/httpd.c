@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 
 #define HTTPD_MAX_CONNECTIONS 64
@@ -38,6 +40,7 @@ struct httpd {
     char what[32];
     const char *const *arg_names;
     size_t max_body;       /* set before the HTTP thread starts */
+    char *tls_key, *tls_cert; /* PEM, for libmicrohttpd (HTTPS), or NULL */
     httpd_handler fn;
     void *data;
 };
@@ -277,8 +280,8 @@ static int listen_socket(const char *what, const char *addr, int port, int *boun
 }
 
 struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
-                          int idle_timeout_ms, size_t max_body, const char *const *arg_names,
-                          httpd_handler fn, void *data)
+                          int idle_timeout_ms, size_t max_body, const struct httpd_tls *tls,
+                          const char *const *arg_names, httpd_handler fn, void *data)
 {
     int bound = 0;
     int fd = listen_socket(what, addr, port, &bound);
@@ -296,8 +299,20 @@ struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, i
     uv_async_init(loop, &h->async, on_jobs);
     h->async.data = h;
     unsigned idle_s = (unsigned)((idle_timeout_ms + 999) / 1000);
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                            on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+    /* libmicrohttpd copies neither string: they live in h until stop. */
+    if (tls) {
+        h->tls_key = zk_xstrndup(tls->key_pem, strlen(tls->key_pem));
+        h->tls_cert = zk_xstrndup(tls->cert_pem, strlen(tls->cert_pem));
+    }
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                                (tls ? MHD_USE_TLS : 0),
+                            0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, tls_opts,
+                            MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_CONNECTION_TIMEOUT, idle_s ? idle_s : 1u,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
@@ -310,7 +325,7 @@ struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, i
         httpd_stop(h);
         return NULL;
     }
-    log_info("%s listening on %s:%d", what, addr, bound);
+    log_info("%s listening on %s:%d%s", what, addr, bound, tls ? " (HTTPS)" : "");
     return h;
 }
 
@@ -324,6 +339,10 @@ static void on_closed(uv_handle_t *a)
     struct httpd *h = a->data;
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
+    if (h->tls_key)
+        OPENSSL_cleanse(h->tls_key, strlen(h->tls_key));
+    free(h->tls_key);
+    free(h->tls_cert);
     free(h);
 }
 

@@ -62,12 +62,17 @@ struct httpd;
  * loop thread.  `arg_names` (NULL-terminated, at most HTTPD_MAX_ARGS, or NULL)
  * names the query arguments passed in r->args.  `what` names the endpoint in
  * log lines.  `max_body`: the largest request body kept for r->upload (0:
- * bodies are dropped).  Returns the
+ * bodies are dropped).  `tls` (or NULL): serve HTTPS only, with that identity
+ * (libmicrohttpd's GnuTLS).  Returns the
  * endpoint, or NULL with the reason logged (e.g. the port is taken).
  */
+struct httpd_tls {
+    const char *key_pem;  /* the private key, PEM (copied by httpd_start) */
+    const char *cert_pem; /* the certificate and its chain, PEM */
+};
 struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
-                          int idle_timeout_ms, size_t max_body, const char *const *arg_names,
-                          httpd_handler fn, void *data);
+                          int idle_timeout_ms, size_t max_body, const struct httpd_tls *tls,
+                          const char *const *arg_names, httpd_handler fn, void *data);
 /* Adds a response header (at most HTTPD_MAX_HEADERS; more are dropped). */
 void httpd_add_header(struct httpd_req *r, const char *name, const char *value);
 /* The port it listens on (the one chosen by the kernel when 0 was asked). */

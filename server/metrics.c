@@ -145,7 +145,7 @@ struct metrics *metrics_start(struct server *s)
     struct metrics *m = zk_xcalloc(1, sizeof *m);
     m->s = s;
     m->h = httpd_start(s->loop, "Prometheus /metrics", cfg->metrics_host, cfg->metrics_port,
-                       30000, 0, NULL, serve, m);
+                       30000, 0, NULL, NULL, serve, m);
     if (!m->h) {
         free(m);
         return NULL;
