@@ -100,10 +100,10 @@ static void line_timestamp(struct line *l)
         strftime(A.ts, sizeof A.ts, "%Y-%m-%d %H:%M:%S", &tm);
         A.ts_sec = tv.tv_sec;
     }
-    char ms[8];
-    snprintf(ms, sizeof ms, ",%03d", (int)(tv.tv_usec / 1000));
+    int ms = (int)(tv.tv_usec / 1000);
+    char m[4] = {',', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10)};
     line_str(l, A.ts);
-    line_str(l, ms);
+    line_add(l, m, sizeof m);
 }
 
 /* Hands a finished line to the writer, or drops it when the writer is
@@ -159,10 +159,23 @@ static void emit(const char *session, const char *user, const char *ip, const ch
     submit(&l);
 }
 
-/* Apache's ServerCnxn.getSessionIdHex: "0x" and Long.toHexString. */
+/* Apache's ServerCnxn.getSessionIdHex: "0x" and Long.toHexString (no
+ * leading zeros).  By hand: this runs for every audited write. */
 static void session_hex(char out[20], int64_t id)
 {
-    snprintf(out, 20, "0x%" PRIx64, (uint64_t)id);
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    int n = 0;
+    uint64_t v = (uint64_t)id;
+    do {
+        tmp[n++] = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    out[0] = '0';
+    out[1] = 'x';
+    for (int i = 0; i < n; i++)
+        out[2 + i] = tmp[n - 1 - i];
+    out[2 + n] = '\0';
 }
 
 /* Java's String.hashCode over the bytes (exact for ASCII ids). */
@@ -190,32 +203,42 @@ static uint32_t apache_bin(const struct auth_id *a, uint32_t cap)
 }
 
 /* AuthUtil.getUsers: each auth id's user name (digest: the part before ':';
- * "super" has no provider, so no name), joined with ','; NULL when none. */
+ * "super" has no provider, so no name), joined with ',' in Apache's bin
+ * order; NULL when none. */
 static char *users(const struct auth_info *auth, char *buf, size_t cap)
 {
+    enum { MAX_IDS = 64 }; /* an absurd number of ids: the line names the first ones */
     if (!auth || auth->n == 0)
         return NULL;
+    int n = auth->n < MAX_IDS ? auth->n : MAX_IDS;
     uint32_t tcap = 16;
     while ((uint32_t)auth->n > tcap / 4 * 3)
         tcap *= 2;
-    size_t n = 0;
-    for (uint32_t bin = 0; bin < tcap; bin++) {
-        for (int i = 0; i < auth->n; i++) {
-            const struct auth_id *a = &auth->ids[i];
-            if (!strcmp(a->scheme, "super") || !a->id[0] || apache_bin(a, tcap) != bin)
-                continue;
-            const char *colon = strcmp(a->scheme, "digest") ? NULL : strchr(a->id, ':');
-            size_t len = colon ? (size_t)(colon - a->id) : strlen(a->id);
-            if (n + len + 2 > cap)
-                break; /* an absurd number of ids: the line names the first ones */
-            if (n)
-                buf[n++] = ',';
-            memcpy(buf + n, a->id, len);
-            n += len;
-        }
+    uint32_t bin[MAX_IDS];
+    int order[MAX_IDS];
+    for (int i = 0; i < n; i++) { /* a stable insertion sort by bin */
+        bin[i] = apache_bin(&auth->ids[i], tcap);
+        int k = i;
+        for (; k > 0 && bin[order[k - 1]] > bin[i]; k--)
+            order[k] = order[k - 1];
+        order[k] = i;
     }
-    buf[n] = '\0';
-    return n ? buf : NULL;
+    size_t len = 0;
+    for (int j = 0; j < n; j++) {
+        const struct auth_id *a = &auth->ids[order[j]];
+        if (!strcmp(a->scheme, "super") || !a->id[0])
+            continue;
+        const char *colon = strcmp(a->scheme, "digest") ? NULL : strchr(a->id, ':');
+        size_t m = colon ? (size_t)(colon - a->id) : strlen(a->id);
+        if (len + m + 2 > cap)
+            break;
+        if (len)
+            buf[len++] = ',';
+        memcpy(buf + len, a->id, m);
+        len += m;
+    }
+    buf[len] = '\0';
+    return len ? buf : NULL;
 }
 
 static const char *auth_ip(const struct auth_info *auth)
