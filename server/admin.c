@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "adminsnap.h"
+#include "clock.h"
 #include "conn.h"
 #include "fourlw.h"
 #include "httpd.h"
@@ -24,11 +26,15 @@
 #include "monitor.h"
 #include "quorum.h"
 #include "server.h"
+#include "tlspem.h"
 #include "zk/proto.h"
 
 struct admin {
     struct server *s;
     struct httpd *h;
+    /* Apache's RateLimiter(1, admin.rateLimiterIntervalInMS) per command:
+     * when each last ran (0: never). */
+    uint64_t last_snapshot_ms, last_restore_ms;
 };
 
 /* What a command sees: the server, the JSON being written, the request. */
@@ -38,6 +44,9 @@ struct cmd_ctx {
     struct httpd_req *r;
     const char *error; /* set to fail the command (after its members) */
     int status;        /* HTTP status when not 200 */
+    struct admin *a;
+    struct jute_out raw; /* a body to send instead of the JSON (snapshot streaming) */
+    int has_raw;
 };
 
 struct command {
@@ -558,8 +567,8 @@ static void c_gtmk(struct cmd_ctx *x)
 }
 
 /* Query arguments the commands read, in httpd_req.args order. */
-enum { ARG_TRACEMASK, ARG_LEVEL };
-static const char *const arg_names[] = {"traceMask", "level", NULL};
+enum { ARG_TRACEMASK, ARG_LEVEL, ARG_STREAMING };
+static const char *const arg_names[] = {"traceMask", "level", "streaming", NULL};
 
 static void c_stmk(struct cmd_ctx *x)
 {
@@ -593,6 +602,96 @@ static void c_log_level(struct cmd_ctx *x)
     json_str(x->j, "level", zkd_log_level_name(zkd_log_get_level()));
 }
 
+/* Apache's RateLimiter(1, interval): the first call passes, then one per
+ * interval.  Returns 1 if this call may run (and counts it). */
+static int rate_allow(uint64_t *last_ms, int interval_ms)
+{
+    uint64_t now = clock_mono_ms();
+    if (*last_ms && now - *last_ms < (uint64_t)interval_ms)
+        return 0;
+    *last_ms = now ? now : 1;
+    return 1;
+}
+
+/*
+ * snapshot?streaming=true|false (Apache 3.9 SnapshotCommand): a snapshot
+ * stream of the state now, with headers last_zxid (0x...) and
+ * snapshot_size; streaming=false answers only the headers and the JSON.
+ * Disabled (admin.snapshot.enabled=false): 503; over the rate: 429.
+ */
+static void c_snapshot(struct cmd_ctx *x)
+{
+    if (!x->s->cfg.admin_snapshot_enabled) {
+        log_warn("AdminServer: snapshot command is disabled (admin.snapshot.enabled)");
+        x->status = 503;
+        return;
+    }
+    if (!rate_allow(&x->a->last_snapshot_ms, x->s->cfg.admin_rate_limit_ms)) {
+        log_warn("AdminServer: snapshot request from %s was rate limited", x->r->remote);
+        x->s->stats.admin_snapshot_rate_limited++;
+        x->status = 429;
+        return;
+    }
+    const char *st = x->r->args[ARG_STREAMING];
+    int streaming = !st || !strcasecmp(st, "true"); /* Boolean.parseBoolean */
+    int64_t zxid;
+    jute_out_init(&x->raw);
+    int rc = adminsnap_take(x->s, &x->raw, &zxid);
+    if (rc || x->raw.len == 0) {
+        log_warn("AdminServer: snapshot failed: %s", strerror(rc ? -rc : EIO));
+        x->s->stats.admin_snapshot_errors++;
+        jute_out_free(&x->raw);
+        x->status = 500;
+        return;
+    }
+    char v[32];
+    snprintf(v, sizeof v, "0x%llx", (unsigned long long)zxid);
+    httpd_add_header(x->r, "last_zxid", v);
+    snprintf(v, sizeof v, "%zu", x->raw.len);
+    httpd_add_header(x->r, "snapshot_size", v);
+    log_info("AdminServer: snapshot at 0x%llx (%zu bytes) for %s", (unsigned long long)zxid,
+             x->raw.len, x->r->remote);
+    if (streaming)
+        x->has_raw = 1;
+    else
+        jute_out_free(&x->raw);
+}
+
+/*
+ * restore (POST, Apache 3.9 RestoreCommand): replaces the state by the
+ * uploaded snapshot stream (adminsnap.h) and answers last_zxid.  Disabled:
+ * 503; no body: 400; over the rate: 429; a bad stream or a failure: 500.
+ */
+static void c_restore(struct cmd_ctx *x)
+{
+    if (!x->s->cfg.admin_restore_enabled) {
+        log_warn("AdminServer: restore command is disabled (admin.restore.enabled)");
+        x->status = 503;
+        return;
+    }
+    if (!x->r->upload_len) {
+        x->status = 400;
+        x->error = "restore needs a snapshot stream as the request body";
+        return;
+    }
+    if (!rate_allow(&x->a->last_restore_ms, x->s->cfg.admin_rate_limit_ms)) {
+        log_warn("AdminServer: restore request from %s was rate limited", x->r->remote);
+        x->s->stats.admin_restore_rate_limited++;
+        x->status = 429;
+        return;
+    }
+    int64_t zxid;
+    const char *why = NULL;
+    if (adminsnap_restore(x->s, x->r->upload, x->r->upload_len, &zxid, &why)) {
+        log_warn("AdminServer: restore from %s failed: %s", x->r->remote, why);
+        x->s->stats.admin_restore_errors++;
+        x->status = 500;
+        x->error = why;
+        return;
+    }
+    json_int(x->j, "last_zxid", zxid);
+}
+
 static void c_unsupported(struct cmd_ctx *x)
 {
     x->status = 503;
@@ -615,11 +714,11 @@ static const struct command commands[] = {
     {{"leader", "lead"}, c_lead, 1, 0, 0},
     {{"monitor", "mntr"}, c_monitor, 0, 0, 0},
     {{"observer_connection_stat_reset", "orst"}, c_orst, 1, 0, 0},
-    {{"restore", "rest"}, c_unsupported, 1, 1, 1},
+    {{"restore", "rest"}, c_restore, 1, 1, 1},
     {{"ruok"}, c_ruok, 1, 0, 0},
     {{"set_trace_mask", "stmk"}, c_stmk, 0, 0, 0},
     {{"shed_connections", "shed"}, c_unsupported, 1, 1, 1},
-    {{"snapshot", "snap"}, c_unsupported, 1, 1, 0},
+    {{"snapshot", "snap"}, c_snapshot, 1, 1, 0},
     {{"server_stats", "srvr"}, c_srvr, 1, 0, 0},
     {{"stats", "stat"}, c_stat, 1, 0, 0},
     {{"stat_reset", "srst"}, c_srst, 1, 0, 0},
@@ -726,7 +825,7 @@ static void text_answer(struct httpd_req *r, int status, const char *text)
 static void run_command(struct admin *a, struct httpd_req *r, const char *name, int post)
 {
     struct json j;
-    struct cmd_ctx x = {a->s, &j, r, NULL, 0};
+    struct cmd_ctx x = {a->s, &j, r, NULL, 0, a, {0}, 0};
     char why[600];
     const struct command *c = find_command(name);
     json_open(&j, &r->body);
@@ -741,12 +840,18 @@ static void run_command(struct admin *a, struct httpd_req *r, const char *name, 
     } else if (c->gated && (x.status = authorize(a->s, r, &x.error)) != 0) {
         log_warn("AdminServer: %s from %s refused: %s", c->names[0], r->remote, x.error);
     } else {
+        x.error = NULL; /* authorize's "Not authenticated" stays only on refusal */
         c->run(&x);
     }
     json_str(&j, "command", c ? c->names[0] : name);
     json_str(&j, "error", x.error);
     json_close(&j);
     r->status = x.status;
+    if (x.has_raw) { /* the snapshot stream instead of the JSON */
+        jute_out_free(&r->body);
+        r->body = x.raw;
+        r->content_type = "application/octet-stream";
+    }
 }
 
 static void serve(struct httpd_req *r, void *data)
@@ -776,10 +881,25 @@ struct admin *admin_start(struct server *s)
     const struct zkd_config *cfg = &s->cfg;
     if (!cfg->admin_enable)
         return NULL;
+    struct httpd_tls tls = {0};
+    char *key = NULL, *cert = NULL, err[512];
+    if (cfg->admin_force_https) {
+        /* Apache's JettyAdminServer takes the quorum key store (QuorumX509Util). */
+        if (tlspem_identity(&cfg->tls_quorum, &key, &cert, err, sizeof err)) {
+            log_error("AdminServer: admin.forceHttps: %s; not started (clients are served)", err);
+            return NULL;
+        }
+        tls.key_pem = key;
+        tls.cert_pem = cert;
+    }
     struct admin *a = zk_xcalloc(1, sizeof *a);
     a->s = s;
+    size_t max_body = cfg->admin_restore_enabled ? (size_t)cfg->admin_restore_max_mb << 20 : 0;
     a->h = httpd_start(s->loop, "AdminServer", cfg->admin_address, cfg->admin_port,
-                       cfg->admin_idle_timeout_ms, arg_names, serve, a);
+                       cfg->admin_idle_timeout_ms, max_body, key ? &tls : NULL, arg_names, serve,
+                       a);
+    tlspem_free_key(key);
+    free(cert);
     if (!a->h) {
         free(a);
         return NULL;

@@ -932,8 +932,16 @@ static const struct key_spec keys[] = {
     INT_KEY("admin.serverPort", admin_port, 0, 65535),
     FN_KEY("admin.commandURL", h_command_url),
     INT_KEY("admin.idleTimeout", admin_idle_timeout_ms, 1, INT_MAX),
-    FALSE_ONLY("admin.forceHttps", "zkd's AdminServer does not serve HTTPS yet"),
-    WARNED("admin.portUnification", "zkd's AdminServer does not serve HTTPS yet"),
+    BOOL_KEY("admin.snapshot.enabled", admin_snapshot_enabled),
+    BOOL_KEY("admin.restore.enabled", admin_restore_enabled),
+    INT_KEY("admin.rateLimiterIntervalInMS", admin_rate_limit_ms, 0, INT_MAX),
+    INT_KEY("admin.restore.maxMB", admin_restore_max_mb, 1, 1 << 20), /* zkd extension */
+    BOOL_KEY("admin.forceHttps", admin_force_https),
+    /* Refused rather than ignored: a security setting is never dropped silently. */
+    FALSE_ONLY("admin.portUnification", "zkd's AdminServer serves either HTTP or HTTPS on its "
+                                        "port, not both: use admin.forceHttps=true"),
+    FALSE_ONLY("admin.needClientAuth", "zkd's AdminServer does not ask for client certificates "
+                                       "(x509 admin authentication)"),
     IGNORED("admin.*"), /* needClientAuth, snapshot/restore switches, rate limits */
     FN_KEY("metricsProvider.className", h_metrics_class),
     STR_KEY("metricsProvider.httpHost", metrics_host),
@@ -943,6 +951,12 @@ static const struct key_spec keys[] = {
     INT_KEY("slowRequestThresholdMs", slow_request_ms, 0, INT_MAX), /* zkd extension */
     FN_KEY("logLevel", h_log_level),   /* zkd extension */
     FN_KEY("logFormat", h_log_format), /* zkd extension */
+    /* Audit log (audit.c); Apache reads zookeeper.audit.enable. */
+    BOOL_KEY("audit.enable", audit_enable),
+    PATH_KEY("audit.logFile", audit_log_file),          /* zkd extension */
+    BOOL_KEY("audit.sessionEvents", audit_session_events), /* zkd extension */
+    IGNORED_WHY("audit.impl.class", "names a Java AuditLogger class; zkd writes Apache's "
+                                    "Slf4jAuditLogger lines itself"),
     /* Apache JVM-server tuning with no zkd counterpart. */
     IGNORED("syncEnabled"),
     IGNORED("forceSync"),
@@ -1004,7 +1018,6 @@ static const struct key_spec keys[] = {
     IGNORED("watcherCleanThreadsNum"),
     IGNORED("maxInProcessingDeadWatchers"),
     IGNORED("digest.enabled"),
-    IGNORED("audit.*"),
     IGNORED("closeSessionTxn.enabled"),
     IGNORED("largeRequestMaxBytes"),
     IGNORED("largeRequestThreshold"),
@@ -1688,6 +1701,10 @@ static int validate(struct parse *p)
     if (cfg->ssl_quorum && (!cfg->tls_quorum.cert[0] || !cfg->tls_quorum.ca[0]))
         return fail(p, "sslQuorum needs ssl.quorum.keyStore.location (certificate and key) "
                        "and ssl.quorum.trustStore.location (the CA), or the ssl.* ones");
+    if (cfg->admin_enable && cfg->admin_force_https && !cfg->tls_quorum.cert[0])
+        return fail(p, "admin.forceHttps needs ssl.quorum.keyStore.location (or "
+                       "ssl.keyStore.location): the AdminServer's certificate and key, as Apache's "
+                       "JettyAdminServer reads them");
     if (cfg->client_port_unification && !cfg->tls.cert[0])
         return fail(p, "client.portUnification needs ssl.keyStore.location (certificate and key)");
     if (cfg->secure_client_port && !cfg->tls.cert[0])
@@ -1735,6 +1752,10 @@ void config_defaults(struct zkd_config *cfg)
     cfg->admin_port = 8080;
     strcpy(cfg->admin_command_url, "/commands");
     cfg->admin_idle_timeout_ms = 30000;
+    cfg->admin_snapshot_enabled = 1;
+    cfg->admin_restore_enabled = 1;
+    cfg->admin_rate_limit_ms = 300000;
+    cfg->admin_restore_max_mb = 1024;
     strcpy(cfg->metrics_host, "0.0.0.0");
     cfg->metrics_port = 7000;
     cfg->fsync_warn_ms = 1000;

@@ -131,6 +131,11 @@ struct zkd_config {
     int admin_port;               /* admin.serverPort, default 8080 */
     char admin_command_url[256];  /* admin.commandURL, default /commands */
     int admin_idle_timeout_ms;    /* admin.idleTimeout, default 30000 */
+    int admin_snapshot_enabled;   /* admin.snapshot.enabled, default 1 as Apache 3.9 */
+    int admin_restore_enabled;    /* admin.restore.enabled, default 1 as Apache 3.9 */
+    int admin_rate_limit_ms;      /* admin.rateLimiterIntervalInMS, default 300000 */
+    int admin_restore_max_mb;     /* admin.restore.maxMB (zkd extension), default 1024 */
+    int admin_force_https;        /* admin.forceHttps: HTTPS only, with ssl.quorum.keyStore.* */
     int metrics_prometheus;       /* metricsProvider.className = ...PrometheusMetricsProvider */
     char metrics_host[256];       /* metricsProvider.httpHost, default 0.0.0.0 */
     int metrics_port;             /* metricsProvider.httpPort, default 7000 */
@@ -138,6 +143,11 @@ struct zkd_config {
     int slow_request_ms;          /* slowRequestThresholdMs (zkd extension), default 1000; 0 off */
     int log_level;                /* logLevel (zkd extension), enum zkd_log_level; -1 unset */
     int log_json;                 /* logFormat=json (zkd extension); default plain */
+    /* audit log (audit.c) */
+    int audit_enable;             /* audit.enable (zookeeper.audit.enable), default 0 */
+    char audit_log_file[4096];    /* audit.logFile (zkd extension): a path or "syslog";
+                                   * "" = $ZOO_LOG_DIR or dataDir + /zookeeper_audit.log */
+    int audit_session_events;     /* audit.sessionEvents (zkd extension), default 0 */
 };
 
 /* The four-letter words zkd knows, in bit order of zkd_config.fourlw_mask;

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 
 #define HTTPD_MAX_CONNECTIONS 64
@@ -37,6 +39,8 @@ struct httpd {
     int port;
     char what[32];
     const char *const *arg_names;
+    size_t max_body;       /* set before the HTTP thread starts */
+    char *tls_key, *tls_cert; /* PEM, for libmicrohttpd (HTTPS), or NULL */
     httpd_handler fn;
     void *data;
 };
@@ -100,34 +104,107 @@ static int run_on_loop(struct httpd *h, struct job *j)
     return j->r.status < 0 ? -1 : 0;
 }
 
+static enum MHD_Result add_headers(struct MHD_Response *resp, const struct httpd_req *r);
+
+/* Queues the answer; `r` (or NULL) gives extra headers. */
 static enum MHD_Result send_answer(struct MHD_Connection *conn, int status, const char *ctype,
-                                   const void *body, size_t len)
+                                   const void *body, size_t len, const struct httpd_req *r)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    add_headers(resp, r);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return rc;
+}
+
+void httpd_add_header(struct httpd_req *r, const char *name, const char *value)
+{
+    if (r->nheaders == HTTPD_MAX_HEADERS)
+        return;
+    r->headers[r->nheaders].name = name;
+    snprintf(r->headers[r->nheaders].value, sizeof r->headers[0].value, "%s", value);
+    r->nheaders++;
+}
+
+/* The per-request pointer of a request whose body is not kept. */
+static int headers_seen;
+
+/* A request's body as it arrives (HTTP thread; freed in on_completed). */
+struct upload {
+    uint8_t *p;
+    size_t len, cap;
+    int too_big;
+};
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct httpd *h = cls;
+    (void)conn;
+    (void)toe;
+    if (h->max_body && *con_cls && *con_cls != &headers_seen) {
+        struct upload *u = *con_cls;
+        free(u->p);
+        free(u);
+    }
+    *con_cls = NULL;
+}
+
+/* Keeps `n` more body bytes, or marks the upload too big (then drops). */
+static void upload_add(struct httpd *h, struct upload *u, const char *p, size_t n)
+{
+    if (u->too_big || n > h->max_body - u->len) {
+        u->too_big = 1;
+        return;
+    }
+    if (u->len + n > u->cap) {
+        size_t cap = u->cap ? u->cap : 65536;
+        while (cap < u->len + n)
+            cap *= 2;
+        u->p = zk_xrealloc(u->p, cap);
+        u->cap = cap;
+    }
+    memcpy(u->p + u->len, p, n);
+    u->len += n;
+}
+
+static enum MHD_Result add_headers(struct MHD_Response *resp, const struct httpd_req *r)
+{
+    for (int i = 0; r && i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    static int headers_seen;
     struct httpd *h = cls;
     (void)version;
-    (void)upload;
     if (!*con_cls) { /* first call: headers only */
-        *con_cls = &headers_seen;
+        /* Bodies are kept only for requests that carry credentials: the commands
+         * that read one are all behind authentication, so an anonymous client
+         * cannot make zkd hold max_body bytes for it. */
+        int keep = h->max_body && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_AUTHORIZATION);
+        *con_cls = keep ? (void *)zk_xcalloc(1, sizeof(struct upload)) : &headers_seen;
         return MHD_YES;
     }
-    if (*upload_size) { /* a body: no command reads one, drop it */
+    struct upload *u = h->max_body && *con_cls != &headers_seen ? *con_cls : NULL;
+    if (*upload_size) { /* a body: kept up to max_body, else dropped */
+        if (u)
+            upload_add(h, u, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (u && u->too_big) {
+        static const char big[] = "request body too large\n";
+        return send_answer(conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", big, sizeof big - 1,
+                           NULL);
     }
     struct job j;
     memset(&j, 0, sizeof j);
@@ -136,16 +213,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     j.r.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     for (int i = 0; h->arg_names && h->arg_names[i] && i < HTTPD_MAX_ARGS; i++)
         j.r.args[i] = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, h->arg_names[i]);
+    if (u) {
+        j.r.upload = u->p;
+        j.r.upload_len = u->len;
+    }
     remote_text(conn, j.r.remote, sizeof j.r.remote);
     jute_out_init(&j.r.body);
     enum MHD_Result rc;
     if (run_on_loop(h, &j)) {
         static const char busy[] = "zkd is shutting down\n";
-        rc = send_answer(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", busy, sizeof busy - 1);
+        rc = send_answer(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", busy, sizeof busy - 1,
+                         NULL);
     } else {
         rc = send_answer(conn, j.r.status ? j.r.status : MHD_HTTP_OK,
                          j.r.content_type ? j.r.content_type : "application/json", j.r.body.p,
-                         j.r.body.len);
+                         j.r.body.len, &j.r);
     }
     jute_out_free(&j.r.body);
     return rc;
@@ -198,8 +280,8 @@ static int listen_socket(const char *what, const char *addr, int port, int *boun
 }
 
 struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
-                          int idle_timeout_ms, const char *const *arg_names, httpd_handler fn,
-                          void *data)
+                          int idle_timeout_ms, size_t max_body, const struct httpd_tls *tls,
+                          const char *const *arg_names, httpd_handler fn, void *data)
 {
     int bound = 0;
     int fd = listen_socket(what, addr, port, &bound);
@@ -209,6 +291,7 @@ struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, i
     snprintf(h->what, sizeof h->what, "%s", what);
     h->port = bound;
     h->arg_names = arg_names;
+    h->max_body = max_body;
     h->fn = fn;
     h->data = data;
     pthread_mutex_init(&h->mu, NULL);
@@ -216,11 +299,24 @@ struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, i
     uv_async_init(loop, &h->async, on_jobs);
     h->async.data = h;
     unsigned idle_s = (unsigned)((idle_timeout_ms + 999) / 1000);
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                            on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+    /* libmicrohttpd copies neither string: they live in h until stop. */
+    if (tls) {
+        h->tls_key = zk_xstrndup(tls->key_pem, strlen(tls->key_pem));
+        h->tls_cert = zk_xstrndup(tls->cert_pem, strlen(tls->cert_pem));
+    }
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                                (tls ? MHD_USE_TLS : 0),
+                            0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, tls_opts,
+                            MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_CONNECTION_TIMEOUT, idle_s ? idle_s : 1u,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->d) {
         log_error("%s: cannot start the HTTP server on %s:%d; zkd keeps serving clients without it",
                   what, addr, bound);
@@ -229,7 +325,7 @@ struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, i
         httpd_stop(h);
         return NULL;
     }
-    log_info("%s listening on %s:%d", what, addr, bound);
+    log_info("%s listening on %s:%d%s", what, addr, bound, tls ? " (HTTPS)" : "");
     return h;
 }
 
@@ -243,6 +339,10 @@ static void on_closed(uv_handle_t *a)
     struct httpd *h = a->data;
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
+    if (h->tls_key)
+        OPENSSL_cleanse(h->tls_key, strlen(h->tls_key));
+    free(h->tls_key);
+    free(h->tls_cert);
     free(h);
 }
 

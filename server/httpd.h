@@ -15,9 +15,11 @@
  * refuses new ones, then stops libmicrohttpd, which joins its thread: the
  * HTTP thread never waits for a loop that is no longer running.
  *
- * LIMITS.  Request bodies are read and dropped (no command takes one yet);
- * libmicrohttpd bounds header size (answering 431/413 itself), connections
- * (64) and idle time (the `idle_timeout_ms` given, rounded up to seconds).
+ * LIMITS.  A request body is collected (for the handler's r->upload) up to
+ * the `max_body` given at start, else answered 413 without reaching the
+ * loop; with max_body 0 bodies are read and dropped.  libmicrohttpd bounds
+ * header size (answering 431/413 itself), connections (64) and idle time
+ * (the `idle_timeout_ms` given, rounded up to seconds).
  */
 #ifndef ZKD_HTTPD_H
 #define ZKD_HTTPD_H
@@ -28,6 +30,7 @@
 #include "zk/jute.h"
 
 #define HTTPD_MAX_ARGS 4
+#define HTTPD_MAX_HEADERS 4
 
 /* One request, as the loop-thread handler sees it. */
 struct httpd_req {
@@ -37,10 +40,17 @@ struct httpd_req {
     const char *args[HTTPD_MAX_ARGS]; /* values of the endpoint's query arguments, by
                                        * position in its `arg_names`; NULL if absent */
     char remote[64];      /* client IP address, as text */
+    const uint8_t *upload; /* the request body (max_body > 0), owned by httpd */
+    size_t upload_len;
     /* filled in by the handler: */
     int status;           /* HTTP status; 200 when left 0 */
     const char *content_type;
     struct jute_out body;
+    int nheaders;         /* extra response headers (names: static strings) */
+    struct {
+        const char *name;
+        char value[64];
+    } headers[HTTPD_MAX_HEADERS];
 };
 
 typedef void (*httpd_handler)(struct httpd_req *r, void *data);
@@ -51,12 +61,20 @@ struct httpd;
  * Listens on addr:port and serves every request with `fn(r, data)` on the
  * loop thread.  `arg_names` (NULL-terminated, at most HTTPD_MAX_ARGS, or NULL)
  * names the query arguments passed in r->args.  `what` names the endpoint in
- * log lines.  Returns the
+ * log lines.  `max_body`: the largest request body kept for r->upload (0:
+ * bodies are dropped).  `tls` (or NULL): serve HTTPS only, with that identity
+ * (libmicrohttpd's GnuTLS).  Returns the
  * endpoint, or NULL with the reason logged (e.g. the port is taken).
  */
+struct httpd_tls {
+    const char *key_pem;  /* the private key, PEM (copied by httpd_start) */
+    const char *cert_pem; /* the certificate and its chain, PEM */
+};
 struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
-                          int idle_timeout_ms, const char *const *arg_names, httpd_handler fn,
-                          void *data);
+                          int idle_timeout_ms, size_t max_body, const struct httpd_tls *tls,
+                          const char *const *arg_names, httpd_handler fn, void *data);
+/* Adds a response header (at most HTTPD_MAX_HEADERS; more are dropped). */
+void httpd_add_header(struct httpd_req *r, const char *name, const char *value);
 /* The port it listens on (the one chosen by the kernel when 0 was asked). */
 int httpd_port(const struct httpd *h);
 /* Stops serving and frees `h` once its handles are closed (loop thread). */

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <uv.h>
 
+#include "audit.h"
 #include "config.h"
 #include "datatool.h"
 #include "log.h"
@@ -130,16 +131,23 @@ int main(int argc, char **argv)
         return check(path, &cfg);
     signal(SIGPIPE, SIG_IGN);
     server_log_settings(&cfg);
+    if (audit_open(&cfg))
+        return 1;
     log_info("zkd %s starting with %s (dataDir %s, clientPort %d)", ZKFS_VERSION, cfg.path,
              cfg.data_dir, cfg.client_port);
     uv_loop_t *loop = uv_default_loop();
     static struct server srv;
     if (server_start(&srv, loop, &cfg)) {
         log_error("startup failed");
+        audit_server("serverStart", AUDIT_FAILURE);
+        audit_close();
         return 1;
     }
+    audit_server("serverStart", AUDIT_SUCCESS);
     server_run(&srv);
+    audit_server("serverStop", AUDIT_INVOKED);
     server_free(&srv);
+    audit_close();
     uv_loop_close(loop);
     return 0;
 }

@@ -114,10 +114,35 @@ static void p_summary(struct monitor_sink *k, const char *name, const struct sum
     summary_text(((struct prom_sink *)k)->o, name, sm, advanced);
 }
 
+static void counter(struct jute_out *o, const char *name, uint64_t v)
+{
+    char b[64];
+    header(o, name, "counter");
+    emitf(o, "%s %s\n", name, dbl((double)v, b, sizeof b));
+}
+
+/*
+ * Apache's ServerMetrics counters that zkd keeps with the same meaning
+ * (Prometheus counters, named as Apache's simpleclient exports them, without
+ * a _total suffix).  Counters zkd has no source for (response caches, Apache's
+ * processor queues, quorum SASL, digests) are left out rather than exported
+ * as a zero that would look like data.
+ */
+static void counters(struct server *s, struct jute_out *o)
+{
+    const struct server_stats *st = &s->stats;
+    counter(o, "connection_request_count", st->connections_total);
+    counter(o, "snapshot_error_count", st->admin_snapshot_errors);
+    counter(o, "snapshot_rate_limited_count", st->admin_snapshot_rate_limited);
+    counter(o, "restore_error_count", st->admin_restore_errors);
+    counter(o, "restore_rate_limited_count", st->admin_restore_rate_limited);
+}
+
 void metrics_format(struct server *s, struct jute_out *o)
 {
     struct prom_sink k = {{p_num, p_real, p_text, p_summary}, o};
     monitor_collect(s, &k.k);
+    counters(s, o);
 }
 
 static void serve(struct httpd_req *r, void *data)
@@ -145,7 +170,7 @@ struct metrics *metrics_start(struct server *s)
     struct metrics *m = zk_xcalloc(1, sizeof *m);
     m->s = s;
     m->h = httpd_start(s->loop, "Prometheus /metrics", cfg->metrics_host, cfg->metrics_port,
-                       30000, NULL, serve, m);
+                       30000, 0, NULL, NULL, serve, m);
     if (!m->h) {
         free(m);
         return NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "log.h"
 #include "monitor.h"
@@ -138,6 +139,7 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     if (id == 0) {
         int64_t session = sessions_next_id(&s->db.sessions);
         int64_t zxid = write_session(s, ZK_OP_CREATESESSION, session, 0, timeout);
+        audit_session_event(session, &c->auth, "createSession", AUDIT_SUCCESS);
         struct session *se = sessions_get(&s->db.sessions, session);
         server_attach(s, c, se);
         sessions_password(&s->db.sessions, se->id, expected);
@@ -545,6 +547,7 @@ static void reply_auth(struct server *s, struct conn *c, struct jute_in *in)
     } else if (!in->err && scheme.len == 2 && !memcmp(scheme.p, "ip", 2)) {
         ok = 1; /* the connection's ip identity is always present */
     }
+    audit_session_event(c->session_id, &c->auth, "addAuth", ok ? AUDIT_SUCCESS : AUDIT_FAILURE);
     if (ok) {
         conn_reply_header(c, ZK_XID_AUTH, 0, 0, s->db.last_zxid);
         return;
@@ -630,7 +633,10 @@ static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t t
     struct write w;
     struct prep_result r;
     write_begin(s, &w, type, c->session_id, xid);
+    struct jute_in body = *in; /* for the audit log */
     int rc = prep_apply_op(&s->db, &c->auth, type, in, &w.txn, w.zxid, &w.journal, &r);
+    if (!in->err)
+        audit_write_op(c->session_id, &c->auth, type, body, rc ? NULL : r.path, rc, 0);
     if (rc || w.txn.nops == 0) {
         /* An error, or a check that changes nothing. */
         write_abort(s, &w);
@@ -690,6 +696,7 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
     struct write w;
     write_begin(s, &w, ZK_OP_MULTI, c->session_id, xid);
     struct prep_result *res = NULL;
+    struct jute_in *bodies = NULL; /* each op's body, for the audit log */
     int n = 0, failed = -1, wrong_kind = 0;
     for (;;) {
         int32_t type = jute_get_int(in);
@@ -701,8 +708,13 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
             in->err = ZK_MARSHALLINGERROR;
             break;
         }
-        if ((n & (n - 1)) == 0) /* full at powers of two: amortized growth */
+        if ((n & (n - 1)) == 0) { /* full at powers of two: amortized growth */
             res = zk_xrealloc(res, (size_t)(n ? 2 * n : 1) * sizeof *res);
+            if (audit_on)
+                bodies = zk_xrealloc(bodies, (size_t)(n ? 2 * n : 1) * sizeof *bodies);
+        }
+        if (audit_on)
+            bodies[n] = *in;
         struct prep_result *r = &res[n++];
         memset(r, 0, sizeof *r);
         r->type = type;
@@ -746,17 +758,24 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
         /* A failed multi changes nothing; nor does one of checks only. */
         write_abort(s, &w);
         put_multi_reply(c, xid, s->db.last_zxid, res, n, failed);
+        if (failed >= 0)
+            audit_request(c->session_id, &c->auth, "multiOperation", NULL, NULL, NULL,
+                          AUDIT_FAILURE);
     } else {
         int64_t zxid = write_commit(s, &w);
         put_multi_reply(c, xid, zxid, res, n, failed);
+        for (int i = 0; audit_on && i < n; i++)
+            audit_write_op(c->session_id, &c->auth, res[i].type, bodies[i], res[i].path, 0, 1);
     }
     for (int i = 0; i < n; i++)
         free(res[i].path);
     free(res);
+    free(bodies);
 }
 
 static void close_session(struct server *s, struct conn *c, int32_t xid)
 {
+    audit_session_event(c->session_id, &c->auth, "closeSession", AUDIT_SUCCESS);
     int64_t zxid = write_session(s, ZK_OP_CLOSESESSION, c->session_id, xid, 0);
     conn_reply_header(c, xid, zxid, 0, zxid);
     conn_close_after_flush(c);

@@ -30,6 +30,7 @@
 #include <openssl/rand.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "conn.h"
 #include "datadir.h"
 #include "election.h"
@@ -446,6 +447,7 @@ void server_expire_session(struct server *s, struct session *se)
     log_info("expiring session 0x%llx, timeout of %d ms exceeded (%s%s)", (unsigned long long)se->id,
              se->timeout, se->conn ? "client " : "no connection", se->conn ? se->conn->remote : "");
     struct conn *c = se->conn;
+    audit_session_event(se->id, c ? &c->auth : NULL, "expireSession", AUDIT_SUCCESS);
     write_session(s, ZK_OP_CLOSESESSION, se->id, 0, 0); /* se is freed */
     if (c)
         conn_close_after_flush(c); /* session_closed (conn.c) detached it */

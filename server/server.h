@@ -79,6 +79,9 @@ struct server_stats {
     uint64_t fsyncs_seen;          /* txnlog batches already counted (monitor_note_fsync) */
     struct summary fsync_time;     /* us, per log batch write + fdatasync */
     struct summary snapshot_time;  /* us, per snapshot */
+    /* AdminServer snapshot/restore (Apache's ServerMetrics counters) */
+    uint64_t admin_snapshot_errors, admin_snapshot_rate_limited;
+    uint64_t admin_restore_errors, admin_restore_rate_limited;
 };
 
 struct server {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "log.h"
 #include "quorum.h"
 #include "reconfig.h"
@@ -89,6 +90,9 @@ int64_t write_session(struct server *s, int32_t type, int64_t session, int32_t c
     int rc = write_apply_txn(s, &w);
     assert(rc == 0);
     (void)rc;
+    /* Apache's DataTree.deleteNodes logs each ephemeral it deletes. */
+    for (int i = 0; audit_on && i < w.txn.nops; i++)
+        audit_ephemeral_deleted(session, w.txn.ops[i].path);
     return write_commit(s, &w);
 }
 

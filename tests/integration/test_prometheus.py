@@ -40,13 +40,28 @@ APACHE_SUMMARIES = {
     "fsynctime": {"0.5"},
     "snapshottime": {"0.5"},
 }
+# Apache's ServerMetrics counters (getCounter), exported by simpleclient without a _total suffix.
+APACHE_COUNTERS = {
+    "snapshot_error_count", "snapshot_rate_limited_count", "restore_error_count",
+    "restore_rate_limited_count", "looking_count", "diff_count", "snap_count", "commit_count",
+    "connection_request_count", "connection_rejected", "bytes_received_count",
+    "unrecoverable_error_count", "dead_watchers_queued", "dead_watchers_cleared",
+    "ensemble_auth_success", "ensemble_auth_fail", "ensemble_auth_skip", "revalidate_count",
+    "connection_drop_count", "sessionless_connections_expired", "stale_sessions_expired",
+    "throttled_ops", "stale_requests", "stale_requests_dropped", "stale_replies",
+    "request_throttle_wait_count", "large_requests_rejected", "digest_mismatches_count",
+    "unsuccessful_handshake", "insecure_admin_count", "tls_handshake_exceeded",
+}
 # What a standalone zkd must export at least.
 REQUIRED = {"znode_count", "watch_count", "outstanding_requests", "packets_received",
             "packets_sent", "num_alive_connections", "avg_latency", "ephemerals_count",
-            "global_sessions", "approximate_data_size", "uptime"} | set(APACHE_SUMMARIES)
+            "global_sessions", "approximate_data_size", "uptime", "connection_request_count",
+            "snapshot_error_count", "snapshot_rate_limited_count", "restore_error_count",
+            "restore_rate_limited_count"} | set(APACHE_SUMMARIES)
 
 # promtool's lint complaints about Apache's own names, which zkd must keep.
-APACHE_LINT = re.compile(r'^(\w+) non-histogram and non-summary metrics should not have "_count" suffix$')
+APACHE_LINT = re.compile(r'^(\w+) (?:non-histogram and non-summary metrics should not have "_count" '
+                         r'suffix|counter metrics should have "_total" suffix)$')
 
 
 def metrics_cfg(port=None):
@@ -96,7 +111,7 @@ def test_promtool_accepts_the_exposition(zkd_prom, kazoo_client):
     assert p.returncode in (0, 3), p.stdout + p.stderr
     for line in (p.stdout + p.stderr).splitlines():
         m = APACHE_LINT.match(line)
-        assert m and m.group(1) in APACHE_GAUGES, line
+        assert m and m.group(1) in APACHE_GAUGES | APACHE_COUNTERS, line
 
 
 def test_names_types_and_labels_are_apaches(zkd_prom, kazoo_client):
@@ -111,12 +126,15 @@ def test_names_types_and_labels_are_apaches(zkd_prom, kazoo_client):
             quantiles = {re.search(r'quantile="([^"]+)"', k).group(1) for k in samples if "{" in k}
             assert quantiles == APACHE_SUMMARIES[name], name
             assert {name + "_count", name + "_sum"} <= set(samples), name
+        elif name in APACHE_COUNTERS:
+            assert kind == "counter", name
         else:
             assert (name, kind) in {(g, "gauge") for g in APACHE_GAUGES}, (name, kind)
     assert fams["updatelatency"][1]["updatelatency_count"] >= 1
     assert fams["fsynctime"][1]["fsynctime_count"] >= 1
     mntr = dict(l.split("\t", 1) for l in S.four_letter(zkd_prom.port, "mntr").splitlines())
     assert fams["znode_count"][1]["znode_count"] == float(mntr["zk_znode_count"])
+    assert fams["connection_request_count"][1]["connection_request_count"] >= 1
 
 
 def test_only_metrics_path(zkd_prom):

@@ -549,6 +549,7 @@ class ApacheZK(ServerProcess):
         super().__init__(workdir, **kw)
         self.log4j_path = os.path.join(self.workdir, "log4j.properties")
         self.zk_log_path = os.path.join(self.workdir, "zookeeper.log")
+        self.audit_log_path = os.path.join(self.workdir, "zookeeper_audit.log")
 
     @classmethod
     def missing_reason(cls, java=None):
@@ -584,7 +585,17 @@ class ApacheZK(ServerProcess):
                 "log4j.appender.FILE.Append=true\n"
                 "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
                 "log4j.appender.FILE.layout.ConversionPattern="
-                "%%d{ISO8601} %%-5p [%%t:%%C{1}@%%L] - %%m%%n\n" % self.zk_log_path)
+                "%%d{ISO8601} %%-5p [%%t:%%C{1}@%%L] - %%m%%n\n"
+                # The audit logger (audit.enable) to its own file, as Apache's
+                # shipped logging config does (pattern "%%d{ISO8601} %%p %%c{2}: %%m%%n").
+                "log4j.logger.org.apache.zookeeper.audit.Slf4jAuditLogger=INFO, AUDIT\n"
+                "log4j.additivity.org.apache.zookeeper.audit.Slf4jAuditLogger=false\n"
+                "log4j.appender.AUDIT=org.apache.log4j.FileAppender\n"
+                "log4j.appender.AUDIT.File=%s\n"
+                "log4j.appender.AUDIT.Append=true\n"
+                "log4j.appender.AUDIT.layout=org.apache.log4j.PatternLayout\n"
+                "log4j.appender.AUDIT.layout.ConversionPattern=%%d{ISO8601} %%p %%c{2}: %%m%%n\n"
+                % (self.zk_log_path, self.audit_log_path))
 
     def check_ready(self):
         # ruok answers as soon as the socket listens; srvr says whether it serves.

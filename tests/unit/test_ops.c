@@ -138,7 +138,7 @@ static void test_config_keys(void)
     ASSERT_INT_EQ(parse("admin.enableServer=false\nadmin.serverAddress=127.0.0.1\n"
                         "admin.serverPort=9090\nadmin.commandURL=/cmds//\n"
                         "admin.idleTimeout=1500\nadmin.forceHttps=false\n"
-                        "zookeeper.admin.needClientAuth=true\n"
+                        "zookeeper.admin.needClientAuth=false\n"
                         "metricsProvider.className=org.apache.zookeeper.metrics.prometheus."
                         "PrometheusMetricsProvider\nmetricsProvider.httpHost=127.0.0.1\n"
                         "metricsProvider.httpPort=7001\nmetricsProvider.exportJvmInfo=false\n"
@@ -157,7 +157,20 @@ static void test_config_keys(void)
     ASSERT_INT_EQ(cfg.admin_port, 9091);
     ASSERT_INT_EQ(parse("admin.serverPort=70000\n"), -1);
     ASSERT_INT_EQ(parse("admin.commandURL=commands\n"), -1);
-    ASSERT_INT_EQ(parse("admin.forceHttps=true\n"), -1);
+    ASSERT_INT_EQ(parse("admin.forceHttps=true\n"), -1); /* no key store */
+    /* Settings zkd's AdminServer cannot honour refuse start-up. */
+    ASSERT_INT_EQ(parse("admin.portUnification=true\n"), -1);
+    ASSERT_INT_EQ(parse("zookeeper.admin.needClientAuth=true\n"), -1);
+    ASSERT_INT_EQ(parse("admin.snapshot.enabled=false\nadmin.restore.enabled=false\n"
+                        "admin.rateLimiterIntervalInMS=10\naudit.enable=true\n"
+                        "audit.logFile=syslog\naudit.sessionEvents=true\n"),
+                  0);
+    ASSERT_INT_EQ(cfg.admin_snapshot_enabled, 0);
+    ASSERT_INT_EQ(cfg.admin_restore_enabled, 0);
+    ASSERT_INT_EQ(cfg.admin_rate_limit_ms, 10);
+    ASSERT_INT_EQ(cfg.audit_enable, 1);
+    ASSERT_STR_EQ(cfg.audit_log_file, "syslog");
+    ASSERT_INT_EQ(cfg.audit_session_events, 1);
     ASSERT_INT_EQ(parse("logLevel=DEBUG\nlogFormat=json\nslowRequestThresholdMs=0\n"), 0);
     ASSERT_INT_EQ(cfg.log_level, 3);
     ASSERT_INT_EQ(cfg.log_json, 1);

@@ -1,0 +1,525 @@
+/*
+ * audit.c - see audit.h.
+ *
+ * One process-wide log, like Apache's static ZKAuditProvider: the loop
+ * thread appends finished lines to `pending`; the writer thread swaps it for
+ * an empty buffer and writes it out without holding the mutex, so the loop
+ * waits at most for a memcpy.
+ */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acl.h"
+#include "config.h"
+#include "log.h"
+#include "zk/jute.h"
+#include "zk/proto.h"
+
+int audit_on;
+
+static struct {
+    int fd;          /* the file, or -1 for syslog */
+    int sessions;    /* audit.sessionEvents */
+    char user[256];  /* the server's user (Apache: user.name) */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *pending;   /* lines not yet written (guarded by mu) */
+    size_t len, cap; /* (guarded by mu) */
+    uint64_t dropped; /* lines dropped since the writer last said so (mu) */
+    int stopping;    /* (mu) */
+    int idle;        /* the writer waits for a first line (mu) */
+    /* The formatted second, reused while it does not change (loop thread). */
+    time_t ts_sec;
+    char ts[32];
+} A = {.fd = -1};
+
+/* A busy writer writes what is buffered every AUDIT_FLUSH_MS. */
+#define AUDIT_FLUSH_MS 20
+
+/* ---- formatting ---- */
+
+struct line {
+    char *p;
+    size_t len, cap;
+    char stack[512];
+};
+
+static void line_add(struct line *l, const char *s, size_t n)
+{
+    if (l->len + n > l->cap) {
+        size_t cap = 2 * (l->len + n);
+        if (l->p == l->stack) {
+            l->p = zk_xmalloc(cap);
+            memcpy(l->p, l->stack, l->len);
+        } else {
+            l->p = zk_xrealloc(l->p, cap);
+        }
+        l->cap = cap;
+    }
+    memcpy(l->p + l->len, s, n);
+    l->len += n;
+}
+
+static void line_str(struct line *l, const char *s)
+{
+    line_add(l, s, strlen(s));
+}
+
+/* Appends "key=value" with Apache's TAB before every pair but the first. */
+static void line_field(struct line *l, size_t start, const char *key, const char *val, size_t n)
+{
+    if (l->len > start)
+        line_add(l, "\t", 1);
+    line_str(l, key);
+    line_add(l, "=", 1);
+    line_add(l, val, n);
+}
+
+/* log4j's ISO8601 date, "2026-12-05 18:20:01,123", in local time. */
+static void line_timestamp(struct line *l)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (tv.tv_sec != A.ts_sec) {
+        struct tm tm;
+        localtime_r(&tv.tv_sec, &tm);
+        strftime(A.ts, sizeof A.ts, "%Y-%m-%d %H:%M:%S", &tm);
+        A.ts_sec = tv.tv_sec;
+    }
+    int ms = (int)(tv.tv_usec / 1000);
+    char m[4] = {',', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10)};
+    line_str(l, A.ts);
+    line_add(l, m, sizeof m);
+}
+
+/* Hands a finished line to the writer, or drops it when the writer is
+ * AUDIT_MAX_BUFFER behind. */
+static void submit(struct line *l)
+{
+    pthread_mutex_lock(&A.mu);
+    if (A.len + l->len > AUDIT_MAX_BUFFER) {
+        A.dropped++;
+    } else {
+        if (A.len + l->len > A.cap) {
+            A.cap = 2 * (A.len + l->len);
+            A.pending = zk_xrealloc(A.pending, A.cap);
+        }
+        memcpy(A.pending + A.len, l->p, l->len);
+        /* Only an idle writer is woken: a busy one comes back every
+         * AUDIT_FLUSH_MS, so a stream of writes costs the loop no context
+         * switch per line. */
+        if (A.idle) {
+            A.idle = 0;
+            pthread_cond_signal(&A.cv);
+        }
+        A.len += l->len;
+    }
+    pthread_mutex_unlock(&A.mu);
+    if (l->p != l->stack)
+        free(l->p);
+}
+
+/*
+ * Formats and submits one event.  The fields arrive in Apache's order;
+ * NULL ones are left out (AuditEvent.addEntry ignores nulls).
+ */
+static void emit(const char *session, const char *user, const char *ip, const char *op,
+                 const char *znode, const char *znode_type, const char *acl,
+                 enum audit_result result)
+{
+    static const char *const results[] = {"success", "failure", "invoked"};
+    struct line l = {.p = l.stack, .cap = sizeof l.stack};
+    if (A.fd >= 0) {
+        line_timestamp(&l);
+        line_str(&l, result == AUDIT_FAILURE ? " ERROR" : " INFO");
+        line_str(&l, " audit.Slf4jAuditLogger: ");
+    }
+    size_t start = l.len;
+    const char *keys[] = {"session", "user", "ip", "operation", "znode", "znode_type", "acl"};
+    const char *vals[] = {session, user, ip, op, znode, znode_type, acl};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (vals[i])
+            line_field(&l, start, keys[i], vals[i], strlen(vals[i]));
+    line_field(&l, start, "result", results[result], strlen(results[result]));
+    line_add(&l, "\n", 1);
+    submit(&l);
+}
+
+/* Apache's ServerCnxn.getSessionIdHex: "0x" and Long.toHexString (no
+ * leading zeros).  By hand: this runs for every audited write. */
+static void session_hex(char out[20], int64_t id)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    int n = 0;
+    uint64_t v = (uint64_t)id;
+    do {
+        tmp[n++] = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    out[0] = '0';
+    out[1] = 'x';
+    for (int i = 0; i < n; i++)
+        out[2 + i] = tmp[n - 1 - i];
+    out[2 + n] = '\0';
+}
+
+/* Java's String.hashCode over the bytes (exact for ASCII ids). */
+static int32_t java_hash(const char *s)
+{
+    uint32_t h = 0;
+    for (; *s; s++)
+        h = 31 * h + (unsigned char)*s;
+    return (int32_t)h;
+}
+
+/*
+ * Apache keeps a connection's ids in a ConcurrentHashMap-backed set, so
+ * AuthUtil.getUsers lists them in the map's bin order, not in the order they
+ * were added ("alice,127.0.0.1").  The bin of an Id: jute's Id.hashCode
+ * (17*37 + scheme, *37 + id), spread as ConcurrentHashMap.spread, masked by
+ * the table size (16, doubling past 3/4 full); within a bin, insertion order.
+ */
+static uint32_t apache_bin(const struct auth_id *a, uint32_t cap)
+{
+    int32_t h = (int32_t)((uint32_t)(37 * 17) + (uint32_t)java_hash(a->scheme));
+    h = (int32_t)(37u * (uint32_t)h + (uint32_t)java_hash(a->id));
+    uint32_t u = (uint32_t)h;
+    return ((u ^ (u >> 16)) & 0x7fffffffu) & (cap - 1);
+}
+
+/* AuthUtil.getUsers: each auth id's user name (digest: the part before ':';
+ * "super" has no provider, so no name), joined with ',' in Apache's bin
+ * order; NULL when none. */
+static char *users(const struct auth_info *auth, char *buf, size_t cap)
+{
+    enum { MAX_IDS = 64 }; /* an absurd number of ids: the line names the first ones */
+    if (!auth || auth->n == 0)
+        return NULL;
+    int n = auth->n < MAX_IDS ? auth->n : MAX_IDS;
+    uint32_t tcap = 16;
+    while ((uint32_t)auth->n > tcap / 4 * 3)
+        tcap *= 2;
+    uint32_t bin[MAX_IDS];
+    int order[MAX_IDS];
+    for (int i = 0; i < n; i++) { /* a stable insertion sort by bin */
+        bin[i] = apache_bin(&auth->ids[i], tcap);
+        int k = i;
+        for (; k > 0 && bin[order[k - 1]] > bin[i]; k--)
+            order[k] = order[k - 1];
+        order[k] = i;
+    }
+    size_t len = 0;
+    for (int j = 0; j < n; j++) {
+        const struct auth_id *a = &auth->ids[order[j]];
+        if (!strcmp(a->scheme, "super") || !a->id[0])
+            continue;
+        const char *colon = strcmp(a->scheme, "digest") ? NULL : strchr(a->id, ':');
+        size_t m = colon ? (size_t)(colon - a->id) : strlen(a->id);
+        if (len + m + 2 > cap)
+            break;
+        if (len)
+            buf[len++] = ',';
+        memcpy(buf + len, a->id, m);
+        len += m;
+    }
+    buf[len] = '\0';
+    return len ? buf : NULL;
+}
+
+static const char *auth_ip(const struct auth_info *auth)
+{
+    for (int i = 0; auth && i < auth->n; i++)
+        if (!strcmp(auth->ids[i].scheme, "ip"))
+            return auth->ids[i].id;
+    return NULL;
+}
+
+/* ---- events ---- */
+
+void audit_server(const char *operation, enum audit_result result)
+{
+    if (audit_on)
+        emit(NULL, A.user, NULL, operation, NULL, NULL, NULL, result);
+}
+
+void audit_request(int64_t session, const struct auth_info *auth, const char *operation,
+                   const char *znode, const char *znode_type, const char *acl,
+                   enum audit_result result)
+{
+    if (!audit_on)
+        return;
+    char sid[20], ubuf[1024];
+    session_hex(sid, session);
+    emit(sid, users(auth, ubuf, sizeof ubuf), auth_ip(auth), operation, znode, znode_type, acl,
+         result);
+}
+
+void audit_ephemeral_deleted(int64_t session, const char *path)
+{
+    if (!audit_on)
+        return;
+    char sid[20];
+    session_hex(sid, session);
+    emit(sid, A.user, NULL, "ephemeralZNodeDeletionOnSessionCloseOrExpire", path, NULL, NULL,
+         AUDIT_SUCCESS);
+}
+
+void audit_session_event(int64_t session, const struct auth_info *auth, const char *operation,
+                         enum audit_result result)
+{
+    if (audit_on && A.sessions)
+        audit_request(session, auth, operation, NULL, NULL, NULL, result);
+}
+
+const char *audit_create_mode(int32_t flags)
+{
+    static const char *const modes[] = {
+        "persistent", "ephemeral", "persistent_sequential", "ephemeral_sequential",
+        "container", "persistent_with_ttl", "persistent_sequential_with_ttl",
+    };
+    return flags >= 0 && flags < (int32_t)(sizeof modes / sizeof modes[0]) ? modes[flags] : NULL;
+}
+
+/* ZKUtil.aclToString: "scheme:id:perms" per entry, perms in Apache's
+ * c, d, r, w, a order, entries run together without a separator. */
+static void acl_text(struct line *l, const struct acl_list *acl)
+{
+    static const struct {
+        int32_t bit;
+        char c;
+    } perms[] = {{ZK_PERM_CREATE, 'c'}, {ZK_PERM_DELETE, 'd'}, {ZK_PERM_READ, 'r'},
+                 {ZK_PERM_WRITE, 'w'}, {ZK_PERM_ADMIN, 'a'}};
+    for (int i = 0; i < acl->n; i++) {
+        line_str(l, acl->e[i].scheme);
+        line_add(l, ":", 1);
+        line_str(l, acl->e[i].id);
+        line_add(l, ":", 1);
+        for (size_t k = 0; k < sizeof perms / sizeof perms[0]; k++)
+            if (acl->e[i].perms & perms[k].bit)
+                line_add(l, &perms[k].c, 1);
+    }
+    line_add(l, "", 1);
+}
+
+void audit_write_op(int64_t session, const struct auth_info *auth, int32_t type,
+                    struct jute_in body, const char *done_path, int err, int in_multi)
+{
+    if (!audit_on)
+        return;
+    const char *op;
+    int create = 0;
+    switch (type) {
+    case ZK_OP_CREATE:
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATECONTAINER:
+    case ZK_OP_CREATETTL:
+        op = "create";
+        create = 1;
+        break;
+    case ZK_OP_DELETE:
+    case ZK_OP_DELETECONTAINER:
+        op = "delete";
+        break;
+    case ZK_OP_SETDATA:
+        op = "setData";
+        break;
+    case ZK_OP_SETACL:
+        op = "setAcl";
+        break;
+    default:
+        return;
+    }
+    struct zk_slice p = jute_get_string(&body);
+    if (body.err)
+        return;
+    char *path = zk_xstrndup(p.p, (size_t)p.len);
+    const char *mode = NULL;
+    struct acl_list acl = {0};
+    struct line acls = {.p = acls.stack, .cap = sizeof acls.stack};
+    int have_acl = 0;
+    if (create) {
+        (void)jute_get_buffer(&body);
+        if (acl_list_decode(&body, &acl) == 0) {
+            mode = audit_create_mode(jute_get_int(&body));
+            acl_list_free(&acl);
+        }
+        if (in_multi && (type == ZK_OP_CREATETTL || (done_path && strcmp(done_path, path))))
+            mode = NULL;
+    } else if (type == ZK_OP_SETACL) {
+        if (acl_list_decode(&body, &acl) == 0) {
+            acl_text(&acls, &acl);
+            acl_list_free(&acl);
+            have_acl = 1;
+        }
+    }
+    audit_request(session, auth, op, !err && done_path ? done_path : path, mode,
+                  have_acl ? acls.p : NULL, err ? AUDIT_FAILURE : AUDIT_SUCCESS);
+    if (acls.p != acls.stack)
+        free(acls.p);
+    free(path);
+}
+
+/* ---- the writer thread ---- */
+
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(A.fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            /* A full or failing disk: say so once per batch and go on; the
+             * loop is never held up by the audit file. */
+            log_error("audit log: write failed: %s", w < 0 ? strerror(errno) : "short write");
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void to_syslog(char *p, size_t n)
+{
+    char *end = p + n;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        *nl = '\0';
+        syslog(strstr(p, "result=failure") ? LOG_ERR : LOG_INFO, "%s", p);
+        p = nl + 1;
+    }
+}
+
+static void *writer(void *arg)
+{
+    (void)arg;
+    char *mine = NULL;
+    size_t mine_cap = 0;
+    pthread_mutex_lock(&A.mu);
+    for (;;) {
+        while (A.len == 0 && !A.dropped && !A.stopping) {
+            A.idle = 1;
+            pthread_cond_wait(&A.cv, &A.mu);
+        }
+        A.idle = 0;
+        if (A.len == 0 && !A.dropped && A.stopping)
+            break;
+        /* Swap buffers: the loop goes on appending to an empty one. */
+        char *batch = A.pending;
+        size_t n = A.len, batch_cap = A.cap;
+        uint64_t dropped = A.dropped;
+        A.pending = mine;
+        A.cap = mine_cap;
+        A.len = 0;
+        A.dropped = 0;
+        pthread_mutex_unlock(&A.mu);
+        if (A.fd >= 0)
+            write_all(batch, n);
+        else
+            to_syslog(batch, n);
+        if (dropped) {
+            log_error("audit log: %" PRIu64 " lines dropped: the audit file fell %u bytes "
+                      "behind", dropped, AUDIT_MAX_BUFFER);
+            char msg[128];
+            int m = snprintf(msg, sizeof msg, "# zkd: %" PRIu64 " audit lines dropped\n", dropped);
+            if (A.fd >= 0)
+                write_all(msg, (size_t)m);
+            else
+                syslog(LOG_ERR, "%s", msg);
+        }
+        mine = batch;
+        mine_cap = batch_cap;
+        /* Let lines gather: one write(2) per period under a stream of writes. */
+        struct timespec period = {0, AUDIT_FLUSH_MS * 1000000L};
+        nanosleep(&period, NULL);
+        pthread_mutex_lock(&A.mu);
+    }
+    pthread_mutex_unlock(&A.mu);
+    free(mine);
+    return NULL;
+}
+
+/* ---- open, close ---- */
+
+static void default_path(const struct zkd_config *cfg, char *out, size_t cap)
+{
+    const char *dir = getenv("ZOO_LOG_DIR");
+    snprintf(out, cap, "%s/zookeeper_audit.log", dir && dir[0] ? dir : cfg->data_dir);
+}
+
+int audit_open(const struct zkd_config *cfg)
+{
+    if (!cfg->audit_enable || audit_on)
+        return 0;
+    char path[4200];
+    if (cfg->audit_log_file[0])
+        snprintf(path, sizeof path, "%s", cfg->audit_log_file);
+    else
+        default_path(cfg, path, sizeof path);
+    if (!strcmp(path, "syslog")) {
+        openlog("zkd-audit", LOG_PID, LOG_AUTH);
+        A.fd = -1;
+    } else {
+        A.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (A.fd < 0) {
+            log_error("audit.enable: cannot open the audit log %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    const struct passwd *pw = getpwuid(getuid());
+    snprintf(A.user, sizeof A.user, "%s", pw ? pw->pw_name : "<NA>");
+    A.sessions = cfg->audit_session_events;
+    A.pending = NULL;
+    A.len = A.cap = 0;
+    A.dropped = 0;
+    A.stopping = 0;
+    A.ts_sec = 0;
+    pthread_mutex_init(&A.mu, NULL);
+    pthread_cond_init(&A.cv, NULL);
+    if (pthread_create(&A.thread, NULL, writer, NULL)) {
+        log_error("audit.enable: cannot start the audit writer thread");
+        if (A.fd >= 0)
+            close(A.fd);
+        A.fd = -1;
+        return -1;
+    }
+    audit_on = 1;
+    log_info("ZooKeeper audit is enabled: %s", path);
+    return 0;
+}
+
+void audit_close(void)
+{
+    if (!audit_on)
+        return;
+    audit_on = 0;
+    pthread_mutex_lock(&A.mu);
+    A.stopping = 1;
+    pthread_cond_signal(&A.cv);
+    pthread_mutex_unlock(&A.mu);
+    pthread_join(A.thread, NULL);
+    free(A.pending);
+    A.pending = NULL;
+    A.len = A.cap = 0;
+    if (A.fd >= 0)
+        close(A.fd);
+    else
+        closelog();
+    A.fd = -1;
+    pthread_mutex_destroy(&A.mu);
+    pthread_cond_destroy(&A.cv);
+}
