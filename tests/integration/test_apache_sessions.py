@@ -33,7 +33,12 @@ class Held:
     def __init__(self, srv, name):
         self.states = []
         self.connected = threading.Event()
-        self.zk = KazooClient(hosts=srv.hosts, timeout=600, connection_retry=RETRY)
+        # kazoo waits session timeout / number of hosts for a ConnectResponse; a
+        # server still starting may take the connection and never answer (Apache
+        # binds its port before it serves).  Listing 60 hosts (repeated) bounds that
+        # wait to 10 s while the session itself may last 600 s.
+        hosts = ",".join([srv.hosts] * (60 // len(srv.hosts.split(","))))
+        self.zk = KazooClient(hosts=hosts, timeout=600, connection_retry=RETRY)
         self.zk.add_listener(self._on_state)
         self.zk.start(timeout=30)
         self.session_id = self.zk.client_id[0]
