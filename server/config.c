@@ -878,7 +878,8 @@ static const struct key_spec keys[] = {
     BOOL_KEY("readonlymode.enabled", readonly_mode),
     /* Storage: Apache's system properties zookeeper.snapshot.compression.method
      * and zookeeper.preAllocSize (KiB).  (digest.enabled is ignored below: zkd
-     * reads Apache's digests and writes none, which Apache accepts.) */
+     * always writes and checks the snapshot digest, digest.h; an Apache with
+     * digest.enabled=false skips it.) */
     FN_KEY("snapshot.compression.method", h_compression),
     INT_KEY("preAllocSize", pre_alloc_kb, 1, INT_MAX / 1024),
     BOOL_KEY("enforceQuota", enforce_quota), /* also zookeeper.enforceQuota; quota.h */

@@ -200,7 +200,7 @@ static int snapshot_dump(const char *path, int json)
         else
             printf("----\n%" PRIu64 " znodes, %u sessions%s\n", d.nodes,
                    sessions_count(&db.sessions),
-                   info.digest_zxid >= 0 ? "; has a digest (not checked by zkd)" : "");
+                   info.digest_zxid >= 0 ? "; has a digest (zkd checks it at start-up, this tool does not)" : "");
     }
     db_free(&db);
     return rc ? 1 : 0;

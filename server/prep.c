@@ -290,7 +290,11 @@ static int prep_setacl(struct db *db, const struct auth_info *auth, struct jute_
     return 0;
 }
 
-static int prep_check(struct db *db, const struct auth_info *auth, struct jute_in *in)
+/* A check inside a multi is logged as Apache logs it: a CheckVersionTxn
+ * holding the node's version + 1 (PrepRequestProcessor.checkAndIncVersion),
+ * which changes nothing when applied. */
+static int prep_check(struct db *db, const struct auth_info *auth, struct jute_in *in,
+                      struct txn *t, int64_t zxid, struct journal *j)
 {
     struct zk_slice path = jute_get_string(in);
     int32_t version = jute_get_int(in);
@@ -304,7 +308,12 @@ static int prep_check(struct db *db, const struct auth_info *auth, struct jute_i
         return ZK_NONODE;
     if ((rc = check_acl(db, auth, n, ZK_PERM_READ)))
         return rc;
-    return check_version(n->version, version);
+    if ((rc = check_version(n->version, version)))
+        return rc;
+    struct txn_op *op = txn_add_op(t, ZK_OP_CHECK);
+    op->path = zk_xstrndup(path.p, (size_t)path.len);
+    op->version = n->version + 1;
+    return apply_added(db, t, zxid, j);
 }
 
 int prep_apply_op(struct db *db, const struct auth_info *auth, int32_t type, struct jute_in *in,
@@ -331,7 +340,7 @@ int prep_apply_op(struct db *db, const struct auth_info *auth, int32_t type, str
         rc = prep_setacl(db, auth, in, t, zxid, j, res);
         break;
     case ZK_OP_CHECK:
-        rc = prep_check(db, auth, in);
+        rc = prep_check(db, auth, in, t, zxid, j);
         break;
     default:
         rc = ZK_BADARGUMENTS;

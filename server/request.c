@@ -755,7 +755,8 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
         if (in->err)
             conn_close_after_flush(c);
     } else if (failed >= 0 || w.txn.nops == 0) {
-        /* A failed multi changes nothing; nor does one of checks only. */
+        /* A failed multi changes nothing.  (One of checks only is logged, its
+         * checks as CheckVersionTxns, as Apache does.) */
         write_abort(s, &w);
         put_multi_reply(c, xid, s->db.last_zxid, res, n, failed);
         if (failed >= 0)

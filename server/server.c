@@ -33,6 +33,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "datadir.h"
+#include "digest.h"
 #include "election.h"
 #include "fourlw.h"
 #include "quorum.h"
@@ -138,6 +139,50 @@ static void load_reset(void *d)
     db_reset(&s->db);
 }
 
+/*
+ * Apache's snapshot digest check (FileSnap.deserialize, then
+ * DataTree.compareSnapshotDigests): the tree digest (digest.h) once the
+ * tree reaches the zxid of the snapshot's ZxidDigest - at once for an exact
+ * snapshot, during the log replay for a fuzzy one.  A mismatch is logged as
+ * Apache logs it and recovery goes on, as Apache's does: the snapshot's seal
+ * and the log's checksums already vouch for the bytes, and the digest is a
+ * cross-check of the tree built from them, not a reason to refuse the data.
+ */
+static void expect_snapshot_digest(struct server *s, const struct snapshot_info *info,
+                                   int64_t snap)
+{
+    s->digest_zxid = -1;
+    if (info->digest_zxid <= 0) /* none, or Apache's empty ZxidDigest */
+        return;
+    if (info->digest_version != DIGEST_VERSION) {
+        log_info("Digest version changed, local: %d, new: %d, skip comparing digest now.",
+                 info->digest_version, DIGEST_VERSION);
+        return;
+    }
+    if (info->digest_zxid < snap) {
+        log_info("The zxid of snapshot digest 0x%llx is smaller than the known snapshot highest "
+                 "zxid, the snapshot started with zxid 0x%llx. It will be invalid to use this "
+                 "snapshot digest associated with this zxid, will ignore comparing it.",
+                 (unsigned long long)info->digest_zxid, (unsigned long long)snap);
+        return;
+    }
+    s->digest_zxid = info->digest_zxid;
+    s->digest_want = info->digest;
+}
+
+static void check_snapshot_digest(struct server *s)
+{
+    int64_t have = digest_tree(s->db.tree);
+    if (have != s->digest_want)
+        log_warn("Message:Digests are not matching. Value is Zxid. Value:%lld (snapshot digest "
+                 "%lld, tree digest %lld)", (long long)s->digest_zxid, (long long)s->digest_want,
+                 (long long)have);
+    else
+        log_info("snapshot digest at zxid 0x%llx matches the tree: %lld",
+                 (unsigned long long)s->digest_zxid, (long long)have);
+    s->digest_zxid = -1;
+}
+
 static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
 {
     struct server *s = d;
@@ -146,6 +191,8 @@ static int replay_record(int64_t zxid, const void *rec, size_t len, void *d)
                   (unsigned long long)zxid);
         return -1;
     }
+    if (zxid == s->digest_zxid)
+        check_snapshot_digest(s);
     if (s->keep_win)
         txnwin_push(&s->win, zxid, rec, len);
     return 0;
@@ -166,7 +213,8 @@ static int recover(struct server *s)
     int64_t t0 = clock_mono_ms();
     s->db.tree = tree_new_empty();
     int64_t snap = -1;
-    int rc = snapshot_load(s->snap_dir, load_body, load_reset, s, &snap);
+    struct snapshot_info info;
+    int rc = snapshot_load(s->snap_dir, load_body, load_reset, s, &snap, &info);
     if (rc) {
         log_error("cannot load a snapshot from %s: %s; not starting (an empty start would lose "
                   "the data there)", s->snap_dir, strerror(-rc));
@@ -182,6 +230,9 @@ static int recover(struct server *s)
     }
     s->snap_zxid = snap;
     s->db.last_zxid = snap;
+    expect_snapshot_digest(s, &info, snap);
+    if (s->digest_zxid == snap)
+        check_snapshot_digest(s);
     if (s->keep_win)
         txnwin_reset(&s->win, snap);
     int64_t last = snap;
@@ -189,6 +240,11 @@ static int recover(struct server *s)
     if (rc < 0) {
         log_error("cannot replay the log in %s: %s", s->log_dir, strerror(-rc));
         return -1;
+    }
+    if (s->digest_zxid >= 0) {
+        log_warn("The txn 0x%llx of snapshot digest does not exist.",
+                 (unsigned long long)s->digest_zxid);
+        s->digest_zxid = -1;
     }
     if (last > s->db.last_zxid)
         s->db.last_zxid = last;
@@ -238,6 +294,8 @@ int server_image(struct server *s, int (*put)(const void *rec, size_t len, void 
 static int produce(struct snapshot_writer *w, void *d)
 {
     struct server *s = d;
+    /* The image is exact at last_zxid, so the digest is that of this tree. */
+    snapshot_set_digest(w, s->db.last_zxid, digest_tree(s->db.tree));
     return db_snapshot_body(&s->db, put_bytes, w);
 }
 

@@ -92,6 +92,8 @@ struct server {
 
     int64_t durable_zxid;  /* last on disk (standalone) / committed (ensemble) */
     int64_t snap_zxid;     /* zxid of the newest snapshot */
+    int64_t digest_zxid, digest_want; /* recovery: a snapshot digest to check
+                                       * when the tree reaches digest_zxid, or -1 */
     uint64_t txns_since_snap;
     int snap_trigger;      /* txn count that starts the next snapshot */
     int no_snapshot;       /* recovery found none: one is written right after start */

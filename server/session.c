@@ -4,11 +4,10 @@
 #include "session.h"
 
 #include <assert.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "clock.h"
 #include "zk/jute.h"
 
 void sessions_init(struct sessions *s, int tick_ms, int server_id, const uint8_t secret[32])
@@ -16,11 +15,18 @@ void sessions_init(struct sessions *s, int tick_ms, int server_id, const uint8_t
     memset(s, 0, sizeof *s);
     s->tick = tick_ms > 0 ? tick_ms : 2000;
     memcpy(s->secret, secret, 32);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    int64_t ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    /* Apache: (time << 24) >>> 8 | (sid << 56), in 64 bits: only the id's low
-     * byte survives the shift (config.c refuses ids that would collide). */
+    /* Apache's SessionTrackerImpl.initializeNextSessionId:
+     * (Time.currentElapsedTime() << 24) >>> 8 | (sid << 56), where the time is
+     * System.nanoTime() / 1e6, the monotonic clock in ms.  Reading the same
+     * clock, a zkd started after Apache on the same host (or the reverse)
+     * hands out ids above the ones already in the dataDir.  In 64 bits only
+     * the id's low byte survives the shift (config.c refuses ids that would
+     * collide). */
+    int64_t ms = clock_mono_ms();
+    /* Standalone (no myid, 0 here), Apache's ZooKeeperServer uses server id 1
+     * (its createSessionTrackerServerId); members' ids are 1..255. */
+    if (server_id == 0)
+        server_id = 1;
     s->next_id = (int64_t)((((uint64_t)ms << 24) >> 8) | ((uint64_t)server_id << 56));
     if (s->next_id == (int64_t)0x8000000000000000ULL)
         s->next_id++;
@@ -113,14 +119,38 @@ void sessions_touch(struct sessions *s, struct session *se, int64_t now)
     bucket_link(s, se, when);
 }
 
+/*
+ * java.util.Random, as far as Apache's generatePasswd uses it: a 48-bit linear
+ * congruential generator (Knuth, TAOCP vol. 2, 3.2.1) whose seed is scrambled
+ * with the multiplier, and nextBytes filling the array from successive
+ * nextInt() values, low byte first.
+ */
+#define JRANDOM_MULT 0x5DEECE66DULL
+#define JRANDOM_MASK ((1ULL << 48) - 1)
+
+static int32_t jrandom_next_int(uint64_t *seed)
+{
+    *seed = (*seed * JRANDOM_MULT + 0xB) & JRANDOM_MASK;
+    return (int32_t)(uint32_t)(*seed >> 16);
+}
+
+static void jrandom_bytes(int64_t seed, uint8_t *out, size_t len)
+{
+    uint64_t state = ((uint64_t)seed ^ JRANDOM_MULT) & JRANDOM_MASK;
+    for (size_t i = 0; i < len;) {
+        uint32_t rnd = (uint32_t)jrandom_next_int(&state);
+        for (int n = 0; n < 4 && i < len; n++, rnd >>= 8)
+            out[i++] = (uint8_t)rnd;
+    }
+}
+
 void sessions_password(const struct sessions *s, int64_t id, uint8_t pw[16])
 {
-    uint8_t in[40], md[SHA256_DIGEST_LENGTH];
-    memcpy(in, s->secret, 32);
-    for (int i = 0; i < 8; i++)
-        in[32 + i] = (uint8_t)((uint64_t)id >> (56 - 8 * i));
-    SHA256(in, sizeof in, md);
-    memcpy(pw, md, 16);
+    /* ZooKeeperServer.generatePasswd: new Random(id ^ superSecret).nextBytes,
+     * superSecret being 0xB3415C00.  Apache's own passwords, so a client keeps
+     * its session when zkd replaces Apache on a dataDir, and the reverse. */
+    (void)s;
+    jrandom_bytes(id ^ (int64_t)0xB3415C00LL, pw, 16);
 }
 
 void sessions_expire(struct sessions *s, int64_t now, void (*fn)(struct session *, void *), void *d)

@@ -6,9 +6,14 @@
  * it to a later bucket; every tick the server expires whole buckets whose time
  * has passed.  Touch and expire are O(1) per session.
  *
- * Passwords are not stored: a session's password is the first 16 bytes of
- * SHA-256(server secret || session id), recomputed on reconnect, and the
- * secret persists in dataDir so sessions survive a restart.
+ * Session ids and passwords are Apache's (SessionTrackerImpl,
+ * ZooKeeperServer.generatePasswd): an id is the monotonic time in ms with the
+ * server id in the top byte; the password is a function of the id alone,
+ * recomputed on reconnect, so a session opened on Apache reconnects to zkd on
+ * the same dataDir and back.  (Apache's password is no secret: anyone who
+ * knows a session id can compute it; that is Apache's protocol.)  The
+ * `secret` below no longer enters passwords; it is kept only because the
+ * quorum's LINFO message still carries it.
  */
 #ifndef ZKD_SESSION_H
 #define ZKD_SESSION_H
@@ -37,6 +42,7 @@ struct sessions {
     uint8_t secret[32];
 };
 
+/* server_id: the member's myid, 0 standalone (numbered as Apache does: 1). */
 void sessions_init(struct sessions *s, int tick_ms, int server_id, const uint8_t secret[32]);
 void sessions_free(struct sessions *s);
 
@@ -49,7 +55,7 @@ struct session *sessions_get(const struct sessions *s, int64_t id);
 void sessions_remove(struct sessions *s, struct session *se);
 /* Moves the session's deadline to now + timeout. */
 void sessions_touch(struct sessions *s, struct session *se, int64_t now);
-/* The 16-byte password of a session id. OUT: pw */
+/* The 16-byte password of a session id, as Apache computes it. OUT: pw */
 void sessions_password(const struct sessions *s, int64_t id, uint8_t pw[16]);
 /* Calls fn for each session whose deadline passed (they stay in the table,
  * marked closing, until the caller removes them). */

@@ -9,9 +9,10 @@
  *     body         what `produce` emits (db.h: sessions, ACL cache, nodes,
  *                  the terminator path "/")
  *     seal         [i64 Adler-32 of every byte before it][string "/"]
- *   optionally, as Apache 3.6+ / 3.9 add them (read, never written):
+ *   optionally, as Apache 3.6+ / 3.9 add them:
  *     ZxidDigest   [i64 zxid][i32 digest version][i64 digest] + seal
- *     lastProcessedZxid [i64] + seal
+ *                  (written when the producer gives one: digest.h)
+ *     lastProcessedZxid [i64] + seal (written by snapshot_write_fd only)
  *
  * The checksum runs over the uncompressed stream, from the header on, and
  * does not restart at a seal (java.util.zip.CheckedOutputStream).  A
@@ -92,6 +93,7 @@
 #include <zlib.h>
 
 #include "datadir.h"
+#include "digest.h"
 #include "log.h"
 #include "zk/jute.h"
 
@@ -152,6 +154,8 @@ struct snapshot_writer {
     size_t outcap;
     uint64_t written, synced; /* bytes in the file; bytes pushed to disk */
     int err;        /* first write error; sticky */
+    int has_digest; /* snapshot_set_digest was called */
+    int64_t digest_zxid, digest;
 };
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -300,7 +304,25 @@ static void writer_close(struct snapshot_writer *w)
     free(w->out);
 }
 
-/* Header, the producer's body, seal, end of the compressed stream.
+void snapshot_set_digest(struct snapshot_writer *w, int64_t zxid, int64_t digest)
+{
+    w->has_digest = 1;
+    w->digest_zxid = zxid;
+    w->digest = digest;
+}
+
+/* Apache's ZxidDigest (DataTree.serializeZxidDigest) and its seal. */
+static void put_digest(struct snapshot_writer *w)
+{
+    uint8_t d[20];
+    zk_be64_put(d, (uint64_t)w->digest_zxid);
+    zk_be32_put(d + 8, DIGEST_VERSION);
+    zk_be64_put(d + 12, (uint64_t)w->digest);
+    snapshot_put(w, d, sizeof d);
+    put_seal(w);
+}
+
+/* Header, the producer's body, seal, [digest, seal,] end of the compressed stream.
  * Returns 0 or -errno. */
 static int write_image(struct snapshot_writer *w, snapshot_produce_fn produce, void *data)
 {
@@ -313,6 +335,8 @@ static int write_image(struct snapshot_writer *w, snapshot_produce_fn produce, v
     if (rc)
         return rc < 0 ? rc : -EIO;
     put_seal(w);
+    if (w->has_digest)
+        put_digest(w);
     if (writer_flush(w))
         return w->err;
     return w->comp == SNAP_GZ ? gz_out(w, NULL, 0, 1) : 0;
@@ -740,8 +764,12 @@ static void set_aside(const struct candidate *c)
 }
 
 int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset, void *data,
-                  int64_t *zxid)
+                  int64_t *zxid, struct snapshot_info *out)
 {
+    struct snapshot_info ignored;
+    if (!out)
+        out = &ignored;
+    *out = (struct snapshot_info){.digest_zxid = -1, .last_processed_zxid = -1};
     struct datafile *files;
     *zxid = -1;
     datadir_remove_tmp(dir, "snapshot.");
@@ -771,6 +799,7 @@ int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset,
         }
         if (rc == SNAP_VALID) {
             *zxid = c->zxid;
+            *out = info;
             rc = 0;
             break;
         }

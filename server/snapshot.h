@@ -30,6 +30,11 @@ struct snapshot_writer;
  * or the first write error (sticky: later calls return it too). */
 int snapshot_put(struct snapshot_writer *w, const void *p, size_t len);
 
+/* Called by a producer: after the body's seal, the file carries Apache's
+ * ZxidDigest trailer (zxid, DIGEST_VERSION, the tree digest at that zxid;
+ * digest.h) and its own seal, as FileSnap writes with digest.enabled. */
+void snapshot_set_digest(struct snapshot_writer *w, int64_t zxid, int64_t digest);
+
 /* snapshot.compression.method: "" or "none" (plain), "gz", "snappy".  New
  * snapshots are written so; any of them is read.  Returns 0, or -1 for an
  * unknown method. */
@@ -87,13 +92,13 @@ struct snapshot_info {
  * files: candidates newest first; a file whose header, body or checksum do
  * not check out is logged (name and offset), renamed `*.corrupt`, and the
  * next older one is tried.  OUT: *zxid = the loaded snapshot's zxid, or -1
- * if there is none.  Returns 0; -ENODATA if snapshots exist but none is
+ * if there is none; *info (if not NULL) = its trailers (digest_zxid -1 if none).  Returns 0; -ENODATA if snapshots exist but none is
  * usable (never an empty start over data); -EPROTO for a format version
  * this zkd does not know; or -errno on I/O errors (a file that cannot be
  * read is not judged corrupt).
  */
 int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset,
-                  void *data, int64_t *zxid);
+                  void *data, int64_t *zxid, struct snapshot_info *info);
 
 /* Loads one whole snapshot file image from memory (e.g. what an AdminServer
  * `restore` received), uncompressed.  Returns 0, -EINVAL if it is damaged,

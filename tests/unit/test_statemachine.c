@@ -404,13 +404,45 @@ static void test_session_expiry_follows_touches(void)
     sessions_expire(&ss, 1950, on_expire, NULL);
     ASSERT_INT_EQ(nexpired, 2);
     ASSERT_INT_EQ(expired[1], 1);
-    /* Passwords derive from the secret and the id only. */
+    /* Passwords derive from the id only. */
     uint8_t p1[16], p2[16];
     sessions_password(&ss, 1, p1);
     sessions_password(&ss, 1, p2);
     ASSERT_TRUE(memcmp(p1, p2, 16) == 0);
     sessions_password(&ss, 2, p2);
     ASSERT_TRUE(memcmp(p1, p2, 16) != 0);
+    sessions_free(&ss);
+}
+
+/* Apache's passwords, as printed by OpenJDK 17 for
+ * new java.util.Random(id ^ 0xB3415C00L).nextBytes(new byte[16]). */
+static void test_session_passwords_are_apaches(void)
+{
+    static const struct {
+        int64_t id;
+        const char *hex;
+    } want[] = {
+        {1, "054cc74a37327db215e702e20c73f005"},
+        {2, "cce8d84a574fdfe3361ecd5f91d8b29e"},
+        /* Random keeps 48 bits of its seed: Apache's ids differing only in
+         * the server-id byte share a password. */
+        {0x100000000000001LL, "054cc74a37327db215e702e20c73f005"},
+        {0x1ff8e2c3a4b50000LL, "8139e79f7a939e80c7327da453b1037c"},
+        {-1, "20f62cb5648dc2d771471c8a2486a9ee"},
+    };
+    struct sessions ss;
+    static const uint8_t secret[32];
+    sessions_init(&ss, 100, 1, secret);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        uint8_t pw[16];
+        char hex[33];
+        sessions_password(&ss, want[i].id, pw);
+        for (int b = 0; b < 16; b++)
+            snprintf(hex + 2 * b, 3, "%02x", pw[b]);
+        ASSERT_STR_EQ(hex, want[i].hex);
+    }
+    /* The server id sits in the top byte of the ids it hands out. */
+    ASSERT_INT_EQ((uint64_t)sessions_next_id(&ss) >> 56, 1);
     sessions_free(&ss);
 }
 
@@ -557,5 +589,6 @@ ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects
            ZT(test_prep_resolves_sequential_names), ZT(test_prep_skip_op_consumes_exactly_the_body),
            ZT(test_journal_undo_restores_every_field), ZT(test_apply_txn_bad_record_changes_nothing),
            ZT(test_session_close_deletes_its_ephemerals), ZT(test_session_expiry_follows_touches),
+           ZT(test_session_passwords_are_apaches),
            ZT(test_persistent_and_recursive_watches), ZT(test_events_carry_the_acl_of_their_node),
            ZT(test_image_round_trip))

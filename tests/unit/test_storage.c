@@ -952,7 +952,7 @@ static void test_snapshot_round_trip(void)
 
     struct loaded l = {0};
     int64_t zxid = 0;
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 0x1234);
     assert_loaded(&l, &im);
     ASSERT_INT_EQ(l.resets, 0);
@@ -971,7 +971,7 @@ static void test_snapshot_paced_writeback_round_trip(void)
     ASSERT_TRUE(size_of(snap_file(0x99, "")) > (24 << 20));
     struct loaded l = {0};
     int64_t zxid = 0;
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 0x99);
     assert_loaded(&l, &im);
     remove_dir();
@@ -982,16 +982,16 @@ static void test_snapshot_empty_dir(void)
     make_dir();
     struct loaded l = {0};
     int64_t zxid = 0, oldest = 0;
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, -1);
-    ASSERT_INT_EQ(snapshot_load(at("nope"), consume, NULL, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(at("nope"), consume, NULL, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, -1);
     ASSERT_INT_EQ(snapshot_purge(dir, 3, &oldest), 0);
     ASSERT_INT_EQ(oldest, -1);
     ASSERT_INT_EQ(snapshot_dir_bytes(dir), 0);
     struct image none = {.n = 0, .big_at = -1};
     ASSERT_INT_EQ(snapshot_write(dir, 5, produce, &none), 0); /* an empty tree is an image */
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 5);
     ASSERT_INT_EQ(l.n, 0);
     remove_dir();
@@ -1050,7 +1050,7 @@ static void test_snapshot_in_background(void)
     im.seed = 99; /* too late to matter: already written */
     struct loaded l = {0};
     int64_t zxid;
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 20);
     assert_loaded(&l, &before);
     remove_dir();
@@ -1071,7 +1071,7 @@ static void test_snapshot_in_background_sees_fork_time_image(void)
     ASSERT_INT_EQ(uv_loop_close(&loop), 0);
     struct loaded l = {0};
     int64_t zxid;
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 30);
     assert_loaded(&l, &at_fork);
     remove_dir();
@@ -1090,7 +1090,7 @@ static void test_snapshot_corrupt_newest_falls_back(void)
     cut(snap_file(20, ""), size_of(snap_file(20, "")) - 13); /* no seal */
     struct loaded l = {0};
     int64_t zxid;
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 10);
     assert_loaded(&l, &a);
     ASSERT_INT_EQ(l.resets, 2); /* 30 and 20 parsed before their seals failed */
@@ -1102,7 +1102,7 @@ static void test_snapshot_corrupt_newest_falls_back(void)
     struct image d = {.seed = 4, .n = 10, .big_at = 5, .big = 777};
     ASSERT_INT_EQ(snapshot_write(dir, 40, produce, &d), 0);
     l = (struct loaded){.refuse_len = 777};
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 10);
     ASSERT_INT_EQ(l.resets, 1);
     assert_loaded(&l, &a);
@@ -1111,7 +1111,7 @@ static void test_snapshot_corrupt_newest_falls_back(void)
     /* Nothing usable at all: an error, never an empty start; consumer left empty. */
     flip_byte(snap_file(10, ""), size_of(snap_file(10, "")) - 1); /* the seal's "/" */
     l = (struct loaded){0};
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), -ENODATA);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), -ENODATA);
     ASSERT_INT_EQ(zxid, -1);
     ASSERT_INT_EQ(l.n, 0);
     remove_dir();
@@ -1126,7 +1126,7 @@ static void test_snapshot_tmp_is_removed(void)
     spill(snap_file(3, ".tmp"), (const uint8_t *)"x", 1);
     struct loaded l = {0};
     int64_t zxid;
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 3);
     ASSERT_TRUE(!exists(snap_file(5, ".tmp")) && !exists(snap_file(3, ".tmp")));
     ASSERT_TRUE(exists(snap_file(3, "")));
@@ -1187,11 +1187,11 @@ static void test_snapshot_random_damage_falls_back(void)
         if (version_only_changed(buf, len, orig)) {
             /* The damage hit only the format version: a newer format is not
              * damage, so the load stops rather than fall back (snapshot.h). */
-            ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), -EPROTO);
+            ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), -EPROTO);
             on_reset(&l);
             continue;
         }
-        ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid), 0);
+        ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
         if (len == len0 && !memcmp(buf, orig, len)) { /* damage undone by chance */
             ASSERT_INT_EQ(zxid, 2);
             continue;

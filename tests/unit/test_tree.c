@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "digest.h"
 #include "hset.h"
 #include "tree.h"
 #include "txn.h"
@@ -283,7 +284,19 @@ static void test_hset(void)
     i64map_free(&m);
 }
 
-ZTEST_MAIN(ZT(test_builtin_nodes), ZT(test_many_children_and_paths),
+/* Apache 3.8 logs "digest is 1371985504" for its empty tree ("" and
+ * /zookeeper count; /zookeeper/quota and /zookeeper/config do not). */
+static void test_digest_of_the_empty_tree_is_apaches(void)
+{
+    struct tree *t = tree_new();
+    ASSERT_INT_EQ(digest_tree(t), 1371985504);
+    struct znode *root = tree_root(t);
+    ASSERT_INT_EQ(digest_node("/", 1, root), digest_node("", 0, root));
+    ASSERT_INT_EQ(digest_node("/zookeeper/quota", 16, root), 0);
+    tree_free(t);
+}
+
+ZTEST_MAIN(ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches), ZT(test_many_children_and_paths),
            ZT(test_cversion_reports_creates_plus_deletes), ZT(test_value_inline_and_out_of_line),
            ZT(test_serialize_roundtrip),
            ZT(test_acl_interning_and_checks), ZT(test_watch_modes), ZT(test_txn_roundtrip),

@@ -1,0 +1,36 @@
+/*
+ * digest.h - Apache ZooKeeper's tree digest (digest.enabled, 3.6+).
+ *
+ * Apache keeps a digest of its whole data tree (DataTree's DigestCalculator,
+ * digest version 2, summed by NodeHashMapImpl's AdHash): the 64-bit wrapping
+ * sum, over every node except those under "/zookeeper/", of
+ *
+ *   CRC-32( path bytes, "" for the root
+ *           || data bytes (none for null data)
+ *           || [i64 czxid][i64 mzxid][i64 pzxid][i64 ctime][i64 mtime]
+ *              [i32 version][i32 cversion][i32 aversion][i64 ephemeralOwner] )
+ *
+ * over the StatPersisted fields as stored (cversion counts creations, as the
+ * snapshot holds it; not the cversion a client sees).  A sum lets the digest
+ * follow single-node changes, though zkd only needs it whole: it writes it
+ * in a snapshot's ZxidDigest trailer and checks a loaded snapshot's trailer,
+ * as Apache's FileSnap does.
+ */
+#ifndef ZKD_DIGEST_H
+#define ZKD_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tree.h"
+
+#define DIGEST_VERSION 2
+
+/* The digest of one node whose full path is path[0..plen) ("/" or "" for
+ * the root); 0 for nodes under "/zookeeper/", which Apache leaves out. */
+uint32_t digest_node(const char *path, size_t plen, const struct znode *n);
+
+/* The digest of the whole tree: one walk over every node. */
+int64_t digest_tree(struct tree *t);
+
+#endif
