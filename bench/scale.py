@@ -231,7 +231,8 @@ def row_snapshot(srv, r, n, parents, prof, workdir):
         return
     secs = snap["seconds"]
     out["zxid"] = snap["zxid"]
-    text = B.read_from(srv.server_log(), off)
+    # the whole log: a snapshot may have forked just before this row began
+    text = B.read_from(srv.server_log(), 0)
     forks = {int(z, 16): float(ms) for z, ms in
              re.findall(r"snapshot 0x([0-9a-f]+): fork\(\) took ([\d.]+) ms", text)}
     out.update({"seconds": secs, "fork_ms": forks.get(snap["zxid"]),

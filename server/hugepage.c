@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #define TUNABLE "glibc.malloc.hugetlb"
+#define REEXEC_MARK "ZKD_MALLOC_HUGEPAGES_REEXECUTED"
 #define THP_SYSFS "/sys/kernel/mm/transparent_hugepage/enabled"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -68,19 +69,30 @@ void hugepage_reexec(char **argv, const char **why)
     if (!hugepage_wanted(getenv("ZKD_MALLOC_HUGEPAGES"), old, getenv("LD_PRELOAD"), thp, SANITIZED,
                          why))
         return;
-    size_t n = (old ? strlen(old) + 1 : 0) + sizeof TUNABLE "=1";
-    char *val = malloc(n);
-    if (!val)
+    /* Never twice, whatever a libc does to GLIBC_TUNABLES as it parses it. */
+    if (getenv(REEXEC_MARK)) {
+        *why = "unknown (re-executed once, but GLIBC_TUNABLES no longer names " TUNABLE ")";
         return;
-    snprintf(val, n, "%s%s" TUNABLE "=1", old ? old : "", old && *old ? ":" : "");
-    if (setenv("GLIBC_TUNABLES", val, 1) == 0)
+    }
+    /* A copy: setenv below may replace the string `old` points into. */
+    char *prev = old ? strdup(old) : NULL;
+    size_t n = (prev ? strlen(prev) + 1 : 0) + sizeof TUNABLE "=1";
+    char *val = malloc(n);
+    *why = "off (out of memory)";
+    if (!val || (old && !prev))
+        goto out;
+    snprintf(val, n, "%s%s" TUNABLE "=1", prev ? prev : "", prev && *prev ? ":" : "");
+    if (setenv("GLIBC_TUNABLES", val, 1) == 0 && setenv(REEXEC_MARK, "1", 1) == 0)
         execv("/proc/self/exe", argv);
-    /* Still here: run on 4 KiB pages rather than not at all.  Drop the
-     * variable so that nothing this process starts believes it applies. */
+    /* Still here: run on 4 KiB pages rather than not at all, and put the
+     * variables back so that nothing this process starts believes they apply. */
     *why = "off (re-exec failed)";
-    if (old)
-        setenv("GLIBC_TUNABLES", old, 1);
+    unsetenv(REEXEC_MARK);
+    if (prev)
+        setenv("GLIBC_TUNABLES", prev, 1);
     else
         unsetenv("GLIBC_TUNABLES");
+out:
     free(val);
+    free(prev);
 }
