@@ -4,10 +4,13 @@
  * Why: a background snapshot fork()s (snapshot.c), and fork() copies the page
  * tables of the whole resident set while the loop waits.  With 4 KiB pages
  * that is one entry per 4 KiB of tree: measured on this project's 2-core VM,
- * 150-350 ms for a 2 GB heap (10 million znodes), every snapshot.  With
- * 2 MiB pages it is one entry per 2 MiB: 1-4 ms for the same heap.  Since
- * Linux 5.8 a write to a huge page shared with the child splits it and
- * copies 4 KiB, so copy-on-write costs the same as before.
+ * 150-350 ms for a bare 2 GB malloc heap, 675 ms for zkd at 10 million
+ * znodes.  With 2 MiB pages it is one entry per 2 MiB: 1-4 ms for the bare
+ * heap; zkd measured 196 -> 22 ms at 3M znodes and 74 ms at 10M, where a
+ * third of the heap was back on 4 KiB pages: a write to a huge page shared
+ * with a snapshot child splits it (since Linux 5.8, so copy-on-write still
+ * copies 4 KiB, not 2 MiB) and khugepaged merges it back only slowly.
+ * See bench/results/2026-12-05-vm-scale.md.
  *
  * glibc (2.35+) backs its heap with huge pages only when the tunable
  * glibc.malloc.hugetlb=1 is in GLIBC_TUNABLES at exec time; there is no API
