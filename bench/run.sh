@@ -13,6 +13,12 @@
 #   bash bench/run.sh --smoke    # bench.py only, N=2,000, < 60 s, report in a temp file; exit 0
 #                                # iff it parses (the matrix's smoke is matrix.py --smoke)
 #   --no-matrix | --matrix-only  # one half only
+#   bash bench/run.sh --scale [-n N] [--apache-n M] ...
+#                                # the scale profile only (bench/scale.py, issue 20): zkd at N
+#                                # (default 10,000,000) and both servers at M (default 1,000,000):
+#                                # memory per znode, load rate, get p99.9 during a snapshot,
+#                                # restart, 1M children under one parent, watch fan-out
+#                                #   -> bench/results/<date>-<host>-scale.md (+ .json)
 #
 # Other options go to bench/bench.py (see --help): -n N, --out FILE, --workdir DIR, --keep,
 # --zkd BINARY, --apache-heap 3g, --only zkd|apache, --[no-]callgrind.  matrix.py has its own
@@ -23,9 +29,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${ZK_BUILD_DIR:-$ROOT/build}
 
-bench=1 matrix=1 profile=() rest=()
+bench=1 matrix=1 scale=0 profile=() rest=()
 for a in "$@"; do
   case "$a" in
+    --scale) scale=1 ;;
     --no-matrix) matrix=0 ;;
     --matrix-only) bench=0 ;;
     --quick) profile=(--quick) ;;
@@ -39,6 +46,9 @@ if [[ ! -x "$BUILD_DIR/bin/zkd" || ! -x "$BUILD_DIR/bin/zkbench" ]]; then
   bash "$ROOT/packaging/build.sh" ${ZK_BUILD_DIR:+--build-dir "$ZK_BUILD_DIR"} >&2
 fi
 
+if (( scale )); then
+  exec /usr/bin/python3 "$ROOT/bench/scale.py" "${rest[@]}"
+fi
 if (( bench )); then
   /usr/bin/python3 "$ROOT/bench/bench.py" "${profile[@]}" "${rest[@]}"
 fi

@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "config.h"
 #include "datatool.h"
+#include "hugepage.h"
 #include "log.h"
 #include "server.h"
 
@@ -117,6 +118,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Before anything else: the re-executed process must be the one that
+     * parses, logs and listens (hugepage.h). */
+    const char *hugepages = "";
+    if (!check_only)
+        hugepage_reexec(argv, &hugepages);
     const char *path = argv[argc - 1];
     static struct zkd_config cfg;
     char err[1024];
@@ -135,6 +141,7 @@ int main(int argc, char **argv)
         return 1;
     log_info("zkd %s starting with %s (dataDir %s, clientPort %d)", ZKFS_VERSION, cfg.path,
              cfg.data_dir, cfg.client_port);
+    log_info("malloc huge pages: %s", hugepages);
     uv_loop_t *loop = uv_default_loop();
     static struct server srv;
     if (server_start(&srv, loop, &cfg)) {
