@@ -12,6 +12,7 @@
 #   peer        zkd: peer framing, election and learner-to-leader messages
 #   config      zkd: zoo.cfg, the dynamic config file, myid
 #   jaas        zkd: the JAAS file
+#   quorum_auth zkd: quorum SASL packets (QuorumAuthPacket, DIGEST-MD5 tokens)
 #   jks         zkd: Java key stores (JKS) named by ssl.keyStore.location
 #   datadir     zkd: recovery from whole snapshot and log files
 #   client      libzk: replies, watch events, connect response, multi results
@@ -26,7 +27,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL=(request peer config jaas jks datadir client zkfs_names)
+ALL=(request peer config jaas quorum_auth jks datadir client zkfs_names)
 TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then TARGETS=("${ALL[@]}"); fi
 TOTAL=${ZK_FUZZ_SECONDS:-60}

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "quorum_auth.h"
 #include "sasl.h"
 #include "snapshot.h"
 #include "svcnotify.h"
@@ -576,6 +577,7 @@ int server_check_security(const struct zkd_config *cfg)
         rc |= !t;
         tls_ctx_free(t);
     }
+    rc |= quorum_auth_check(cfg) < 0;
     if (cfg->jaas_file[0]) {
         rc |= zkd_sasl_load_jaas(cfg->jaas_file) < 0;
         zkd_sasl_clear_users();
