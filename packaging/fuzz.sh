@@ -57,7 +57,8 @@ for t in "${TARGETS[@]}"; do
   # it is off.
   leaks=1
   if [[ $t == request || $t == peer ]]; then leaks=0; fi
-  ASAN_OPTIONS=detect_leaks=$leaks "./bin/fuzz_$t" -max_total_time="$EACH" -timeout=25 \
+  ASAN_OPTIONS=detect_leaks=$leaks LSAN_OPTIONS=suppressions="$ROOT/tests/fuzz/lsan.supp" \
+    "./bin/fuzz_$t" -max_total_time="$EACH" -timeout=25 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$t-" \
     "corpus/$t" "$ROOT/tests/fuzz/corpus/$t" >"fuzz_$t.log" 2>&1
   rc=$?

@@ -973,6 +973,8 @@ static const struct key_spec keys[] = {
     IGNORED("largeRequestMaxBytes"),
     IGNORED("largeRequestThreshold"),
     IGNORED_WHY("enforce.auth.schemes", "used only with enforce.auth.enabled=true"),
+    BOOL_KEY("kerberos.removeHostFromPrincipal", krb_remove_host),   /* kerberos.h */
+    BOOL_KEY("kerberos.removeRealmFromPrincipal", krb_remove_realm), /* kerberos.h */
     IGNORED("kerberos.*"),
     STR_KEY("superUser", sasl_super_user),
     IGNORED_WHY("skipACL", "zkd always enforces ACLs"),

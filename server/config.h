@@ -111,6 +111,8 @@ struct zkd_config {
     char quorum_learner_context[128];   /* quorum.auth.learner.saslLoginContext, QuorumLearner */
     char quorum_server_context[128];    /* quorum.auth.server.saslLoginContext, QuorumServer */
     char quorum_kerberos_principal[256]; /* quorum.auth.kerberos.servicePrincipal */
+    int krb_remove_host;  /* kerberos.removeHostFromPrincipal: "user@REALM" for user/host@REALM */
+    int krb_remove_realm; /* kerberos.removeRealmFromPrincipal: "user/host" */
     int multi_address_enabled; /* multiAddress.enabled */
     int quorum_listen_all;
     int client_port_unification; /* client.portUnification: clientPort serves TLS too */   /* quorumListenOnAllIPs: bind quorum/election ports on 0.0.0.0 */

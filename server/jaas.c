@@ -237,24 +237,26 @@ int jaas_load(const char *path, struct jaas_file *out, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read %s", path);
         return -1;
     }
-    char *text = zk_xmalloc(JAAS_MAX_FILE + 1);
-    size_t n = fread(text, 1, JAAS_MAX_FILE + 1, fp);
+    struct jute_out text;
+    jute_out_init(&text);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0 && text.len <= JAAS_MAX_FILE)
+        jute_put_raw(&text, buf, n);
     fclose(fp);
-    int rc;
-    if (n > JAAS_MAX_FILE) {
+    int rc = -1;
+    if (text.len > JAAS_MAX_FILE) {
         snprintf(err, errlen, "%s is larger than %u bytes", path, JAAS_MAX_FILE);
-        rc = -1;
-    } else if (memchr(text, '\0', n)) {
+    } else if (text.len && memchr(text.p, '\0', text.len)) {
         snprintf(err, errlen, "%s is not a text file", path);
-        rc = -1;
     } else {
-        text[n] = '\0';
+        jute_put_raw(&text, "", 1);
         char why[240];
-        rc = jaas_parse(text, out, why, sizeof why);
+        rc = jaas_parse((const char *)text.p, out, why, sizeof why);
         if (rc)
             snprintf(err, errlen, "%s: %s", path, why);
     }
-    free(text);
+    jute_out_free(&text);
     return rc;
 }
 

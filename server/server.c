@@ -670,6 +670,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     pick_snap_trigger(s);
     if (s->no_snapshot)
         server_snapshot(s);
+    zkd_sasl_kerberos_names(cfg->krb_remove_host, cfg->krb_remove_realm);
     if (cfg->jaas_file[0] && zkd_sasl_init(cfg->jaas_file))
         return -1;
     if (distributed)
