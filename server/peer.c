@@ -274,7 +274,7 @@ static void on_connected(uv_connect_t *req, int status)
     if (tls_client_ctx)
         l->tls = tls_conn_new_client(tls_client_ctx, l->ip, &l->cipher);
     uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);
-    if ((l->auth = quorum_auth_new(QUORUM_AUTH_LEARNER, l->ip, l->desc)) &&
+    if ((l->auth = quorum_auth_new(QUORUM_AUTH_LEARNER, l->host, l->desc)) &&
         quorum_auth_start(l->auth, &l->auth_out) != QUORUM_AUTH_MORE) {
         link_fail(l, UV_EACCES);
         return;
@@ -322,6 +322,7 @@ struct peer_link *peer_connect(uv_loop_t *loop, const char *host, int port, void
     link_init(l, loop, owner, on_msg, on_close);
     l->on_connect = on_connect;
     snprintf(l->desc, sizeof l->desc, "%s:%d", host, port);
+    snprintf(l->host, sizeof l->host, "%s", host);
     sockaddr_ip(&ss, l->ip, sizeof l->ip);
     l->creq.data = l;
     int rc = uv_tcp_connect(&l->creq, &l->tcp, (struct sockaddr *)&ss, on_connected);

@@ -69,6 +69,7 @@ struct peer_link {
     int close_when_sent;      /* the exchange failed: close once auth_out is out */
     char desc[320];           /* for logs: "server 3 (127.0.0.1:2888)" */
     char ip[64];              /* the peer's numeric address (TLS checks it) */
+    char host[256];           /* the host it was dialled as ("" for an accepted link) */
 };
 
 /* Starts connecting to host:port (numeric IPv4/IPv6 or a name resolved

@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "jaas.h"
+#include "kerberos.h"
 #include "log.h"
 
 #define PROTOCOL "zookeeper-quorum"     /* QuorumAuth.QUORUM_SERVER_PROTOCOL_NAME */
@@ -47,12 +48,18 @@ static struct {
     const char *learner_user, *learner_password;
     const char *server_mech, *learner_mech;
     char principal[256]; /* quorum.auth.kerberos.servicePrincipal */
+    /* GSSAPI: this member's acceptor (QuorumServer) and the learners'
+     * authorized hosts (every server.N host, as Apache's authzHosts). */
+    struct krb_login server_krb, learner_krb;
+    char (*hosts)[256];
+    int nhosts;
 } qa;
 
 struct quorum_auth {
     enum quorum_auth_role role;
     int done;      /* result once OK or FAIL */
     int started;   /* server: the learner's first packet was seen */
+    int client_ok; /* learner: Cyrus completed (GSSAPI does with its last token) */
     int rounds;
     sasl_conn_t *conn;
     sasl_secret_t *secret;
@@ -168,10 +175,45 @@ static int aux_init(const sasl_utils_t *utils, int max_version, int *out_version
 
 /* ---- settings ---- */
 
+/* GSSAPI sections: their principals and keytabs.  MIT Kerberos has one
+ * acceptor keytab and one client keytab per process (KRB5_KTNAME,
+ * KRB5_CLIENT_KTNAME), so the client port's Server section, if it uses
+ * Kerberos too, must name the same keytab.  Returns 0 or -1 (logged). */
+static int load_kerberos(const struct zkd_config *cfg, char *err, size_t errlen)
+{
+    if (!strcmp(qa.server_mech, "GSSAPI")) {
+        if (krb_login_read(qa.server, &qa.server_krb, err, errlen))
+            goto fail_krb;
+        const struct jaas_section *client = jaas_section(&qa.jaas, "Server");
+        const char *kt = krb_section_is_kerberos(client) ? jaas_section_option(client, "keyTab")
+                                                         : NULL;
+        if (kt && strcmp(kt, qa.server_krb.keytab)) {
+            snprintf(err, errlen,
+                     "sections 'Server' and '%.100s' name different keytabs (%.150s, %.150s): "
+                     "zkd's Kerberos library accepts with one; put both principals in one keytab",
+                     qa.server->name, kt, qa.server_krb.keytab);
+            goto fail_krb;
+        }
+    }
+    if (!strcmp(qa.learner_mech, "GSSAPI") &&
+        krb_login_read(qa.learner, &qa.learner_krb, err, errlen))
+        goto fail_krb;
+    free(qa.hosts);
+    qa.hosts = zk_xcalloc((size_t)cfg->nservers + 1, sizeof *qa.hosts);
+    qa.nhosts = cfg->nservers;
+    for (int i = 0; i < cfg->nservers; i++)
+        snprintf(qa.hosts[i], sizeof qa.hosts[i], "%s", cfg->servers[i].host);
+    return 0;
+fail_krb:
+    log_error("quorum.auth.enableSasl=true: JAAS file %s: %s", cfg->jaas_file, err);
+    jaas_free(&qa.jaas);
+    return -1;
+}
+
 /* Reads and checks the JAAS sections into qa.  Returns 0 or -1 (logged). */
 static int load_settings(const struct zkd_config *cfg)
 {
-    char err[512];
+    char err[1024];
     qa.learner_require = cfg->quorum_learner_require_sasl;
     qa.server_require = cfg->quorum_server_require_sasl;
     snprintf(qa.principal, sizeof qa.principal, "%s", cfg->quorum_kerberos_principal);
@@ -217,7 +259,7 @@ static int load_settings(const struct zkd_config *cfg)
             goto fail_jaas;
         }
     }
-    return 0;
+    return load_kerberos(cfg, err, sizeof err);
 fail_jaas:
     jaas_free(&qa.jaas);
     return -1;
@@ -229,6 +271,8 @@ int quorum_auth_check(const struct zkd_config *cfg)
         return 0;
     int rc = load_settings(cfg);
     jaas_free(&qa.jaas);
+    free(qa.hosts);
+    qa.hosts = NULL;
     return rc;
 }
 
@@ -238,6 +282,14 @@ int quorum_auth_init(const struct zkd_config *cfg)
         return 0;
     if (load_settings(cfg))
         return -1;
+    if (qa.server_krb.keytab[0])
+        krb_use_keytab(qa.server_krb.keytab);
+    if (qa.learner_krb.keytab[0]) {
+        /* The learner logs in from its keytab into a private in-memory
+         * ticket cache, not the operator's default one. */
+        setenv("KRB5_CLIENT_KTNAME", qa.learner_krb.keytab, 1);
+        setenv("KRB5CCNAME", "MEMORY:zkd-quorum-learner", 1);
+    }
     if (sasl_auxprop_add_plugin("zkdquorum", aux_init) != SASL_OK ||
         sasl_server_init(NULL, "zkd") != SASL_OK || sasl_client_init(NULL) != SASL_OK) {
         log_error("cannot initialize Cyrus SASL for quorum.auth.enableSasl");
@@ -316,6 +368,21 @@ static int server_reject(struct quorum_auth *a, struct jute_out *out, const char
     return finish(a, QUORUM_AUTH_OK);
 }
 
+/* Apache's authzHosts rule: a learner's principal "name/host@REALM" must
+ * name the host of one of the server.N lines (one without a host part is
+ * accepted, as in Apache). */
+static int authorized_host(const char *principal)
+{
+    const char *slash = strchr(principal, '/');
+    if (!slash)
+        return 1;
+    size_t n = strcspn(slash + 1, "@");
+    for (int i = 0; i < qa.nhosts; i++)
+        if (strlen(qa.hosts[i]) == n && !strncmp(qa.hosts[i], slash + 1, n))
+            return 1;
+    return 0;
+}
+
 static int server_packet(struct quorum_auth *a, const char *tok, unsigned tlen,
                          struct jute_out *out)
 {
@@ -327,8 +394,10 @@ static int server_packet(struct quorum_auth *a, const char *tok, unsigned tlen,
         a->cbs[1] = (sasl_callback_t){SASL_CB_LOG, (int (*)(void))(void (*)(void))cb_log, a};
         a->cbs[2] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
         /* SUCCESS_DATA: DIGEST-MD5's rspauth travels in the SUCCESS packet. */
-        rc = sasl_server_new(PROTOCOL, DIGEST_SERVER, NULL, NULL, NULL, a->cbs, SASL_SUCCESS_DATA,
-                             &a->conn);
+        int krb = qa.server_krb.principal[0] != 0;
+        rc = sasl_server_new(krb ? qa.server_krb.service : PROTOCOL,
+                             krb ? qa.server_krb.host : DIGEST_SERVER, NULL, NULL, NULL, a->cbs,
+                             SASL_SUCCESS_DATA, &a->conn);
         if (rc != SASL_OK)
             return server_reject(a, out, sasl_errstring(rc, NULL, NULL));
         rc = sasl_server_start(a->conn, qa.server_mech, tlen ? tok : NULL, tlen, &reply, &rlen);
@@ -344,8 +413,10 @@ static int server_packet(struct quorum_auth *a, const char *tok, unsigned tlen,
     if (rc != SASL_OK)
         return server_reject(a, out, sasl_errdetail(a->conn));
     const void *user = NULL;
-    if (sasl_getprop(a->conn, SASL_USERNAME, &user) == SASL_OK && user)
+    if (sasl_getprop(a->conn, SASL_AUTHUSER, &user) == SASL_OK && user)
         snprintf(a->peer, sizeof a->peer, "%s", (const char *)user);
+    if (qa.server_krb.principal[0] && !authorized_host(a->peer))
+        return server_reject(a, out, "its principal's host is not one of the server.N hosts");
     put_packet(out, ST_SUCCESS, reply, rlen);
     log_info("quorum SASL: learner %s authenticated as '%s'", a->desc, a->peer);
     return finish(a, QUORUM_AUTH_OK);
@@ -363,16 +434,24 @@ static int learner_packet(struct quorum_auth *a, int status, const char *tok, un
     const char *reply = NULL;
     unsigned rlen = 0;
     if (status == ST_ERROR)
-        return learner_fail(a, "the server refused our credentials (the JAAS QuorumLearner "
-                               "section's username/password are not in its QuorumServer "
-                               "section?)");
+        return learner_fail(a, "the server refused our credentials (wrong JAAS QuorumLearner "
+                               "password, or a Kerberos key the server cannot verify?)");
     if (status != ST_IN_PROGRESS && status != ST_SUCCESS)
         return learner_fail(a, "unknown status in the server's answer");
     if (++a->rounds > MAX_ROUNDS + 1)
         return learner_fail(a, "too many rounds");
-    int rc = sasl_client_step(a->conn, tok, tlen, NULL, &reply, &rlen);
-    if (rc != SASL_OK && rc != SASL_CONTINUE)
-        return learner_fail(a, sasl_errdetail(a->conn));
+    int rc = SASL_OK;
+    if (a->client_ok) {
+        /* Our side finished with the token we sent last; only the server's
+         * verdict may follow, without a token. */
+        if (status != ST_SUCCESS || tlen)
+            return learner_fail(a, "the server continued an exchange that had completed");
+    } else {
+        rc = sasl_client_step(a->conn, tok, tlen, NULL, &reply, &rlen);
+        if (rc != SASL_OK && rc != SASL_CONTINUE)
+            return learner_fail(a, sasl_errdetail(a->conn));
+        a->client_ok = rc == SASL_OK;
+    }
     if (status == ST_IN_PROGRESS) {
         put_packet(out, ST_IN_PROGRESS, reply, rlen);
         return QUORUM_AUTH_MORE;
@@ -397,13 +476,27 @@ int quorum_auth_start(struct quorum_auth *a, struct jute_out *out)
         a->cbs[i++] = (sasl_callback_t){SASL_CB_GETREALM, (int (*)(void))(void (*)(void))cb_realm, a};
     }
     a->cbs[i] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
-    int rc = sasl_client_new(PROTOCOL, DIGEST_SERVER, NULL, NULL, a->cbs, 0, &a->conn);
+    /* GSSAPI names the server as quorum.auth.kerberos.servicePrincipal,
+     * "service/host[@REALM]", its host "_HOST" standing for the peer's. */
+    char service[128] = PROTOCOL, host[256] = DIGEST_SERVER;
+    if (qa.learner_krb.principal[0]) {
+        size_t n = strcspn(qa.principal, "/@");
+        snprintf(service, sizeof service, "%.*s", (int)n, qa.principal);
+        const char *h = qa.principal[n] == '/' ? qa.principal + n + 1 : "_HOST";
+        size_t hn = strcspn(h, "@");
+        if (hn == 5 && !strncmp(h, "_HOST", 5))
+            snprintf(host, sizeof host, "%s", a->host);
+        else
+            snprintf(host, sizeof host, "%.*s", (int)hn, h);
+    }
+    int rc = sasl_client_new(service, host, NULL, NULL, a->cbs, 0, &a->conn);
     const char *tok = NULL, *mech = NULL;
     unsigned tlen = 0;
     if (rc == SASL_OK)
         rc = sasl_client_start(a->conn, qa.learner_mech, NULL, &tok, &tlen, &mech);
     if (rc != SASL_OK && rc != SASL_CONTINUE)
         return learner_fail(a, a->conn ? sasl_errdetail(a->conn) : sasl_errstring(rc, NULL, NULL));
+    a->client_ok = rc == SASL_OK;
     put_packet(out, ST_IN_PROGRESS, tok, tlen);
     return QUORUM_AUTH_MORE;
 }

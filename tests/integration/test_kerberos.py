@@ -3,6 +3,8 @@
 com.sun.security.auth.module.Krb5LoginModule with the service's keytab, named by
 -Djava.security.auth.login.config in SERVER_JVMFLAGS.  The client is kazoo with
 python3-pure-sasl + python3-kerberos, holding a TGT from kinit."""
+import shutil
+
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import AuthFailedError, NoAuthError
@@ -11,6 +13,8 @@ from kazoo.security import ACL, Id
 
 from tests.conftest import stop_kazoo
 from tests.lib import kdc as K
+from tests.lib.ensemble import Ensemble, ensemble_missing_reason
+from tests.lib.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(K.missing_reason() is not None, reason=str(K.missing_reason()))
 
@@ -109,3 +113,60 @@ def test_ticket_the_server_cannot_decrypt_is_refused(server_factory, kdc, tmp_pa
     finally:
         stop_kazoo(carol)
     assert "GSSAPI Failure" in srv.log_tail(50)
+
+
+def test_ensemble_members_authenticate_with_kerberos(kdc, tmp_path_factory):
+    """quorum.auth.* with GSSAPI, as Apache's documentation configures it: QuorumServer and
+    QuorumLearner sections with Krb5LoginModule, quorum.auth.kerberos.servicePrincipal
+    zkquorum/_HOST.  Every member link (election and quorum ports) authenticates; a member
+    whose keytab holds a stale key cannot join."""
+    if ensemble_missing_reason("zkd"):
+        pytest.skip(ensemble_missing_reason("zkd"))
+    d = tmp_path_factory.mktemp("krbq")
+    principal = kdc.principal("zkquorum/127.0.0.1")
+    good = kdc.add_principal("zkquorum/127.0.0.1", str(d / "good.keytab"))
+    # A keytab written before the key changed, then one with the new key.
+    stale = str(d / "stale.keytab")
+    shutil.copy(good, stale)
+    kdc.rekey("zkquorum/127.0.0.1")
+    kdc._run(K._tool("kadmin.local"), "-r", K.REALM, "-q", "ktadd -k %s %s" % (
+        str(d / "fresh.keytab"), principal))
+    fresh = str(d / "fresh.keytab")
+
+    def jaas(keytab):
+        path = d / ("jaas-%s.conf" % keytab.rsplit("/", 1)[1])
+        entry = ("    com.sun.security.auth.module.Krb5LoginModule required\n"
+                 "    useKeyTab=true keyTab=\"%s\" storeKey=true useTicketCache=false\n"
+                 "    principal=\"%s\";\n" % (keytab, principal))
+        path.write_text("QuorumServer {\n%s};\nQuorumLearner {\n%s};\n" % (entry, entry))
+        return str(path)
+
+    ens = Ensemble(d, "zkd", participants=3)
+    try:
+        for sid in ens.sids:
+            ens[sid].cfg.update({
+                "quorum.auth.enableSasl": "true", "quorum.auth.learnerRequireSasl": "true",
+                "quorum.auth.serverRequireSasl": "true",
+                "quorum.auth.kerberos.servicePrincipal": "zkquorum/_HOST"})
+            ens[sid].extra_env.update({
+                "KRB5_CONFIG": kdc.krb5_conf,
+                "SERVER_JVMFLAGS": "-Djava.security.auth.login.config=%s"
+                                   % jaas(stale if sid == 3 else fresh)})
+            ens[sid].start(wait=False)
+        leader = ens.wait_serving([1, 2], timeout=60)
+        assert "quorum SASL (GSSAPI) on" in ens[leader].log_tail(400)
+        assert "authenticated as 'zkquorum/127.0.0.1" in ens[leader].log_tail(400)
+        c = KazooClient(hosts=ens.hosts_of([1, 2]), timeout=10)
+        c.start(timeout=30)
+        try:
+            c.create("/krb-quorum", b"ok")
+        finally:
+            stop_kazoo(c)
+        # Member 3 can neither log in from its stale keytab nor accept the others' tickets.
+        wait_until(lambda: "quorum SASL: cannot authenticate to" in ens[3].log_tail(400),
+                   what="member 3 failing to authenticate")
+        wait_until(lambda: "quorum SASL: refusing learner" in ens[3].log_tail(400),
+                   what="member 3 refusing tickets sealed with the new key")
+        assert ens.mode(3) is None
+    finally:
+        ens.close()
