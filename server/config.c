@@ -866,8 +866,8 @@ static const struct key_spec keys[] = {
     BOOL_KEY("DigestAuthenticationProvider.enabled", digest_auth_enabled),
     FN_KEY("DigestAuthenticationProvider.digestAlg", h_digest_alg),
     FALSE_ONLY("emulate353TTLNodes", "zkd encodes TTL node owners as Apache 3.5.4 and later do"),
-    IGNORED_WHY("jaasLoginRenew", "renews Kerberos tickets; zkd's SASL is DIGEST-MD5, which has "
-                                  "none"),
+    IGNORED_WHY("jaasLoginRenew", "times Java's Kerberos ticket renewal; MIT Kerberos renews "
+                                  "zkd's tickets from the keytab itself"),
     PATH_KEY("jaasLoginFile", jaas_file), /* zkd extension */
     INT_KEY("pollSpinMicros", poll_spin_us, 0, 1000000), /* zkd extension */
     FALSE_ONLY("enforce.auth.enabled", "not supported by zkd"),

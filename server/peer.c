@@ -276,6 +276,8 @@ static void on_connected(uv_connect_t *req, int status)
     uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);
     if ((l->auth = quorum_auth_new(QUORUM_AUTH_LEARNER, l->host, l->desc)) &&
         quorum_auth_start(l->auth, &l->auth_out) != QUORUM_AUTH_MORE) {
+        if (l->on_connect) /* as for a failed connect: on_connect, then on_close */
+            l->on_connect(l, UV_EACCES);
         link_fail(l, UV_EACCES);
         return;
     }
