@@ -19,6 +19,7 @@
 #include "quorum_auth.h"
 
 #include <errno.h>
+#include <gssapi/gssapi.h>
 #include <poll.h>
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
@@ -53,6 +54,11 @@ static struct {
     struct krb_login server_krb, learner_krb;
     char (*hosts)[256];
     int nhosts;
+    /* The learner's Kerberos credential, acquired once from its keytab and
+     * shared by every exchange: left to itself, MIT acquires one per
+     * security context inside gss_init_sec_context, and about 16 KiB of it
+     * outlive the context. */
+    gss_cred_id_t learner_cred;
 } qa;
 
 struct quorum_auth {
@@ -490,6 +496,17 @@ int quorum_auth_start(struct quorum_auth *a, struct jute_out *out)
             snprintf(host, sizeof host, "%.*s", (int)hn, h);
     }
     int rc = sasl_client_new(service, host, NULL, NULL, a->cbs, 0, &a->conn);
+    if (rc == SASL_OK && qa.learner_krb.principal[0]) {
+        if (qa.learner_cred == GSS_C_NO_CREDENTIAL) {
+            OM_uint32 minor;
+            gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, GSS_C_NO_OID_SET,
+                             GSS_C_INITIATE, &qa.learner_cred, NULL, NULL);
+        }
+        /* Without one (no ticket yet: the KDC is unreachable), Cyrus's own
+         * attempt below reports why. */
+        if (qa.learner_cred != GSS_C_NO_CREDENTIAL)
+            sasl_setprop(a->conn, SASL_GSS_CREDS, qa.learner_cred);
+    }
     const char *tok = NULL, *mech = NULL;
     unsigned tlen = 0;
     if (rc == SASL_OK)
