@@ -12,6 +12,7 @@
 #   peer        zkd: peer framing, election and learner-to-leader messages
 #   config      zkd: zoo.cfg, the dynamic config file, myid
 #   jaas        zkd: the JAAS file
+#   quorum_auth zkd: quorum SASL packets (QuorumAuthPacket, DIGEST-MD5 tokens)
 #   jks         zkd: Java key stores (JKS) named by ssl.keyStore.location
 #   datadir     zkd: recovery from whole snapshot and log files
 #   zab         zkd: Apache's member protocol (QuorumPackets, SNAP stream, election hello/notifications)
@@ -27,7 +28,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL=(request peer config jaas jks datadir zab client zkfs_names)
+ALL=(request peer config jaas quorum_auth jks datadir zab client zkfs_names)
 TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then TARGETS=("${ALL[@]}"); fi
 TOTAL=${ZK_FUZZ_SECONDS:-60}
@@ -57,7 +58,8 @@ for t in "${TARGETS[@]}"; do
   # it is off.
   leaks=1
   if [[ $t == request || $t == peer ]]; then leaks=0; fi
-  ASAN_OPTIONS=detect_leaks=$leaks "./bin/fuzz_$t" -max_total_time="$EACH" -timeout=25 \
+  ASAN_OPTIONS=detect_leaks=$leaks LSAN_OPTIONS=suppressions="$ROOT/tests/fuzz/lsan.supp" \
+    "./bin/fuzz_$t" -max_total_time="$EACH" -timeout=25 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$t-" \
     "corpus/$t" "$ROOT/tests/fuzz/corpus/$t" >"fuzz_$t.log" 2>&1
   rc=$?

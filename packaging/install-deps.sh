@@ -14,6 +14,10 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config openssl
   libuv1-dev libssl-dev libsasl2-dev libsasl2-modules sasl2-bin
+  # Kerberos through Cyrus SASL (server/kerberos.h), and a throw-away KDC plus kazoo's GSSAPI
+  # client for its tests (tests/lib/kdc.py, tests/integration/test_kerberos.py)
+  libsasl2-modules-gssapi-mit libkrb5-dev krb5-kdc krb5-admin-server krb5-user
+  python3-pure-sasl python3-kerberos
   libfuse3-dev fuse3 libedit-dev
   # zkd's AdminServer and Prometheus endpoint (server/httpd.c)
   libmicrohttpd-dev

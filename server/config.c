@@ -847,9 +847,6 @@ struct key_spec {
 #define FALSE_ONLY(n, w) {n, K_FALSE_ONLY, 0, 0, 0, 0, 0, NULL, w}
 #define REJECTED(n, w) {n, K_REJECT, 0, 0, 0, 0, 0, NULL, w}
 
-#define QUORUM_SASL_WHY "zkd has no SASL between ensemble members; use sslQuorum=true with " \
-                        "ssl.quorum.* certificates to authenticate them"
-
 static const struct key_spec keys[] = {
     /* Minimum configuration. */
     /* At most INT_MAX / 20, so that the derived 20-tick maxSessionTimeout fits. */
@@ -904,8 +901,8 @@ static const struct key_spec keys[] = {
     BOOL_KEY("DigestAuthenticationProvider.enabled", digest_auth_enabled),
     FN_KEY("DigestAuthenticationProvider.digestAlg", h_digest_alg),
     FALSE_ONLY("emulate353TTLNodes", "zkd encodes TTL node owners as Apache 3.5.4 and later do"),
-    IGNORED_WHY("jaasLoginRenew", "renews Kerberos tickets; zkd's SASL is DIGEST-MD5, which has "
-                                  "none"),
+    IGNORED_WHY("jaasLoginRenew", "times Java's Kerberos ticket renewal; MIT Kerberos renews "
+                                  "zkd's tickets from the keytab itself"),
     PATH_KEY("jaasLoginFile", jaas_file), /* zkd extension */
     INT_KEY("pollSpinMicros", poll_spin_us, 0, 1000000), /* zkd extension */
     BOOL_KEY("enforce.auth.enabled", enforce_auth_enabled),     /* validate_enforce_auth */
@@ -919,12 +916,15 @@ static const struct key_spec keys[] = {
     BOOL_KEY("client.portUnification", client_port_unification),
     STR_KEY("X509AuthenticationProvider.superUser", x509_super_user),
     WARNED("portUnification", "zkd does not serve TLS and plain TCP on one port"),
-    /* SASL between members: zkd has none, so asking for it refuses start-up
-     * rather than running the ensemble unauthenticated. */
-    FALSE_ONLY("quorum.auth.enableSasl", QUORUM_SASL_WHY),
-    FALSE_ONLY("quorum.auth.learnerRequireSasl", QUORUM_SASL_WHY),
-    FALSE_ONLY("quorum.auth.serverRequireSasl", QUORUM_SASL_WHY),
-    IGNORED_WHY("quorum.auth.*", "used only with quorum.auth.enableSasl=true"),
+    /* SASL between members (quorum_auth.h). */
+    BOOL_KEY("quorum.auth.enableSasl", quorum_sasl),
+    BOOL_KEY("quorum.auth.learnerRequireSasl", quorum_learner_require_sasl),
+    BOOL_KEY("quorum.auth.serverRequireSasl", quorum_server_require_sasl),
+    STR_KEY("quorum.auth.learner.saslLoginContext", quorum_learner_context),
+    STR_KEY("quorum.auth.server.saslLoginContext", quorum_server_context),
+    STR_KEY("quorum.auth.kerberos.servicePrincipal", quorum_kerberos_principal),
+    IGNORED_WHY("quorum.cnxn.threads.size", "sizes Apache's pool of quorum SASL threads; zkd "
+                                            "authenticates members on its event loop"),
     WARNED("localSessionsEnabled", "zkd has no local sessions; all sessions are global"),
     WARNED("oraclePath", "zkd has no quorum oracle"),
     /* Operations: AdminServer (admin.c), Prometheus (metrics.c). */
@@ -974,7 +974,6 @@ static const struct key_spec keys[] = {
     IGNORED("connectToLearnerMasterLimit"),
     IGNORED("peerType"), /* Apache too lets the server.N role win */
     IGNORED("localSessionsUpgradingEnabled"),
-    IGNORED("quorum.cnxn.threads.size"),
     IGNORED("jvm.pause.*"),
     IGNORED("maxCnxns"),
     IGNORED_WHY("maxResponseCacheSize", "sizes Apache's cache of serialized replies; zkd has none"),
@@ -1022,6 +1021,8 @@ static const struct key_spec keys[] = {
     IGNORED("closeSessionTxn.enabled"),
     IGNORED("largeRequestMaxBytes"),
     IGNORED("largeRequestThreshold"),
+    BOOL_KEY("kerberos.removeHostFromPrincipal", krb_remove_host),   /* kerberos.h */
+    BOOL_KEY("kerberos.removeRealmFromPrincipal", krb_remove_realm), /* kerberos.h */
     IGNORED("kerberos.*"),
     STR_KEY("superUser", sasl_super_user),
     IGNORED_WHY("skipACL", "zkd always enforces ACLs"),
@@ -1706,6 +1707,16 @@ static int validate(struct parse *p)
         return fail(p, "admin.forceHttps needs ssl.quorum.keyStore.location (or "
                        "ssl.keyStore.location): the AdminServer's certificate and key, as Apache's "
                        "JettyAdminServer reads them");
+    /* Apache's QuorumPeerConfig refuses the same combinations: a member that
+     * requires SASL from learners but does not authenticate itself could not
+     * join its own ensemble. */
+    if (!cfg->quorum_sasl && (cfg->quorum_server_require_sasl || cfg->quorum_learner_require_sasl))
+        return fail(p, "quorum.auth.enableSasl is disabled, so cannot enable %s",
+                    cfg->quorum_server_require_sasl ? "quorum.auth.serverRequireSasl"
+                                                    : "quorum.auth.learnerRequireSasl");
+    if (!cfg->quorum_learner_require_sasl && cfg->quorum_server_require_sasl)
+        return fail(p, "quorum.auth.learnerRequireSasl is disabled, so cannot enable "
+                       "quorum.auth.serverRequireSasl");
     if (cfg->client_port_unification && !cfg->tls.cert[0])
         return fail(p, "client.portUnification needs ssl.keyStore.location (certificate and key)");
     if (cfg->secure_client_port && !cfg->tls.cert[0])
@@ -1740,6 +1751,9 @@ void config_defaults(struct zkd_config *cfg)
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
     cfg->digest_auth_enabled = 1;
+    strcpy(cfg->quorum_learner_context, "QuorumLearner");
+    strcpy(cfg->quorum_server_context, "QuorumServer");
+    strcpy(cfg->quorum_kerberos_principal, "zkquorum/localhost");
     struct zkd_tls_config *sides[] = {&cfg->tls, &cfg->tls_quorum};
     for (int i = 0; i < 2; i++) {
         sides[i]->client_auth = 2; /* X509Util: an unset ssl.clientAuth means NEED */
@@ -1967,6 +1981,11 @@ int config_format_effective(const struct zkd_config *cfg, char *buf, int buflen)
     out_printf(&o, "jaasLoginFile=%s\n", cfg->jaas_file);
     if (cfg->secure_client_port)
         format_tls(&o, "ssl.", &cfg->tls);
+    out_printf(&o, "quorum.auth.enableSasl=%s\n", cfg->quorum_sasl ? "true" : "false");
+    if (cfg->quorum_sasl)
+        out_printf(&o, "quorum.auth.learnerRequireSasl=%s\nquorum.auth.serverRequireSasl=%s\n",
+                   cfg->quorum_learner_require_sasl ? "true" : "false",
+                   cfg->quorum_server_require_sasl ? "true" : "false");
     out_printf(&o, "sslQuorum=%s\n", cfg->ssl_quorum ? "true" : "false");
     if (cfg->ssl_quorum)
         format_tls(&o, "ssl.quorum.", &cfg->tls_quorum);

@@ -113,6 +113,15 @@ struct zkd_config {
     int sasl_enabled;        /* authProvider.N = ...SASLAuthenticationProvider */
     char sasl_super_user[256];  /* superUser: a SASL user that is super; "" = none */
     char x509_super_user[1024]; /* X509AuthenticationProvider.superUser: a DN that is super; "" = none */
+    /* SASL between members (quorum_auth.h): quorum.auth.* as Apache */
+    int quorum_sasl;                    /* quorum.auth.enableSasl */
+    int quorum_learner_require_sasl;    /* quorum.auth.learnerRequireSasl */
+    int quorum_server_require_sasl;     /* quorum.auth.serverRequireSasl */
+    char quorum_learner_context[128];   /* quorum.auth.learner.saslLoginContext, QuorumLearner */
+    char quorum_server_context[128];    /* quorum.auth.server.saslLoginContext, QuorumServer */
+    char quorum_kerberos_principal[256]; /* quorum.auth.kerberos.servicePrincipal */
+    int krb_remove_host;  /* kerberos.removeHostFromPrincipal: "user@REALM" for user/host@REALM */
+    int krb_remove_realm; /* kerberos.removeRealmFromPrincipal: "user/host" */
     int multi_address_enabled; /* multiAddress.enabled */
     int quorum_listen_all;
     int client_port_unification; /* client.portUnification: clientPort serves TLS too */   /* quorumListenOnAllIPs: bind quorum/election ports on 0.0.0.0 */

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "clock.h"
+#include "quorum_auth.h"
 #include "tls.h"
 
 /* sslQuorum: one client and one server context for every link. */
@@ -28,6 +29,8 @@ static void on_handle_closed(uv_handle_t *h)
 {
     struct peer_link *l = h->data;
     tls_conn_free(l->tls);
+    quorum_auth_free(l->auth);
+    jute_out_free(&l->auth_out);
     jute_out_free(&l->cipher);
     free(l->cbuf);
     free(l->in);
@@ -62,22 +65,25 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     start_write(l);
+    if (l->close_when_sent && !l->inflight.len)
+        link_fail(l, UV_EACCES);
 }
 
 static void start_write(struct peer_link *l)
 {
     if (l->closing || !l->connected || l->inflight.len)
         return;
-    struct jute_out *src = &l->pending;
+    /* The owner's messages wait while the quorum SASL exchange runs. */
+    struct jute_out *src = l->auth || l->close_when_sent ? &l->auth_out : &l->pending;
     if (l->tls) {
         /* Plaintext waits for the handshake; then it is encrypted behind
          * whatever the handshake still has to send. */
-        if (tls_conn_ready(l->tls) && l->pending.len) {
-            if (tls_conn_write(l->tls, l->pending.p, l->pending.len, &l->cipher)) {
+        if (tls_conn_ready(l->tls) && src->len) {
+            if (tls_conn_write(l->tls, src->p, src->len, &l->cipher)) {
                 link_fail(l, UV_EPROTO);
                 return;
             }
-            l->pending.len = 0;
+            src->len = 0;
         }
         src = &l->cipher;
     }
@@ -98,7 +104,7 @@ static void start_write(struct peer_link *l)
 
 void peer_send(struct peer_link *l, const void *p, size_t len)
 {
-    if (l->closing)
+    if (l->closing || l->close_when_sent)
         return;
     jute_put_int(&l->pending, (int32_t)len);
     jute_put_raw(&l->pending, p, len);
@@ -173,9 +179,53 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     process_input(l);
 }
 
+/* Drops the first n bytes of the input buffer. */
+static void consume_input(struct peer_link *l, size_t n)
+{
+    memmove(l->in, l->in + n, l->in_len - n);
+    l->in_len -= n;
+}
+
+/* Runs the quorum SASL exchange on the input.  Returns 0 when the link is
+ * ready for member messages (the rest of the input is theirs), -1 while the
+ * exchange needs more bytes or after it failed. */
+static int run_auth(struct peer_link *l)
+{
+    if (l->close_when_sent)
+        return -1; /* a refused peer's further bytes are not read */
+    if (!l->auth)
+        return 0;
+    size_t used = 0;
+    int rc = quorum_auth_feed(l->auth, l->in, l->in_len, &used, &l->auth_out);
+    consume_input(l, used);
+    if (rc == QUORUM_AUTH_MORE) {
+        start_write(l);
+        return -1;
+    }
+    quorum_auth_free(l->auth);
+    l->auth = NULL;
+    if (rc == QUORUM_AUTH_FAIL) {
+        l->close_when_sent = 1;
+        start_write(l);
+        if (!l->inflight.len && !l->closing)
+            link_fail(l, UV_EACCES);
+        return -1;
+    }
+    /* The exchange's last packet goes out ahead of the owner's messages. */
+    jute_put_raw(&l->auth_out, l->pending.p, l->pending.len);
+    struct jute_out t = l->pending;
+    l->pending = l->auth_out;
+    l->auth_out = t;
+    l->auth_out.len = 0;
+    start_write(l);
+    return 0;
+}
+
 static void process_input(struct peer_link *l)
 {
     size_t off = 0;
+    if (run_auth(l))
+        return;
     while (!l->closing && l->frame && l->in_len > off) {
         long n = l->frame(l, l->in + off, l->in_len - off);
         if (n < 0 || (size_t)n > PEER_MAX_MSG) {
@@ -192,7 +242,12 @@ static void process_input(struct peer_link *l)
     while (!l->closing && !l->frame && l->in_len - off >= 4) {
         uint32_t len = zk_be32_get(l->in + off);
         if (len > PEER_MAX_MSG) {
-            log_warn("link to %s: message of %u bytes is over the limit; closing", l->desc, len);
+            if (quorum_auth_is_packet(l->in + off, l->in_len - off))
+                log_warn("link to %s: the peer authenticates with quorum SASL, but "
+                         "quorum.auth.enableSasl is false here; closing", l->desc);
+            else
+                log_warn("link to %s: message of %u bytes is over the limit; closing", l->desc,
+                         len);
             link_fail(l, UV_EPROTO);
             return;
         }
@@ -208,8 +263,7 @@ static void process_input(struct peer_link *l)
     }
     if (l->closing || !off)
         return;
-    memmove(l->in, l->in + off, l->in_len - off);
-    l->in_len -= off;
+    consume_input(l, off);
 }
 
 static void link_init(struct peer_link *l, uv_loop_t *loop, void *owner, peer_msg_fn on_msg,
@@ -241,6 +295,13 @@ static void on_connected(uv_connect_t *req, int status)
     if (tls_client_ctx)
         l->tls = tls_conn_new_client(tls_client_ctx, l->ip, &l->cipher);
     uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);
+    if ((l->auth = quorum_auth_new(QUORUM_AUTH_LEARNER, l->host, l->desc)) &&
+        quorum_auth_start(l->auth, &l->auth_out) != QUORUM_AUTH_MORE) {
+        if (l->on_connect) /* as for a failed connect: on_connect, then on_close */
+            l->on_connect(l, UV_EACCES);
+        link_fail(l, UV_EACCES);
+        return;
+    }
     if (l->on_connect)
         l->on_connect(l, 0);
     start_write(l);
@@ -284,6 +345,7 @@ struct peer_link *peer_connect(uv_loop_t *loop, const char *host, int port, void
     link_init(l, loop, owner, on_msg, on_close);
     l->on_connect = on_connect;
     snprintf(l->desc, sizeof l->desc, "%s:%d", host, port);
+    snprintf(l->host, sizeof l->host, "%s", host);
     sockaddr_ip(&ss, l->ip, sizeof l->ip);
     l->creq.data = l;
     int rc = uv_tcp_connect(&l->creq, &l->tcp, (struct sockaddr *)&ss, on_connected);
@@ -316,6 +378,7 @@ struct peer_link *peer_accept(uv_stream_t *listener, void *owner, peer_msg_fn on
     l->connected = 1;
     if (tls_server_ctx)
         l->tls = tls_conn_new(tls_server_ctx, l->ip);
+    l->auth = quorum_auth_new(QUORUM_AUTH_SERVER, l->ip, l->desc);
     uv_read_start((uv_stream_t *)&l->tcp, l->tls ? alloc_cipher : alloc_in, on_read);
     return l;
 }

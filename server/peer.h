@@ -8,6 +8,12 @@
  * and a write of everything pending starts when none is in flight, so a burst
  * of proposals costs one write() per loop iteration, not one per message.
  *
+ * With quorum.auth.enableSasl, every link first runs the SASL exchange of
+ * quorum_auth.h (after TLS): the connecting side as learner, the accepting
+ * side as server.  Until it succeeds the owner's messages wait in `pending`
+ * and nothing reaches on_msg; a failed exchange closes the link (on_close
+ * with UV_EACCES).  Owners need not know about it.
+ *
  * A message longer than PEER_MAX_MSG closes the link (a peer that sends one is
  * broken or hostile).  When a link fails or is closed, `on_close` runs once;
  * the memory is freed after libuv has closed the handle, so the owner must
@@ -23,6 +29,7 @@
 #include "zk/jute.h"
 
 struct tls_conn;
+struct quorum_auth;
 
 #define PEER_MAX_MSG (512u << 20)
 
@@ -62,8 +69,12 @@ struct peer_link {
     struct tls_conn *tls;     /* sslQuorum */
     struct jute_out cipher;   /* TLS records not yet handed to the socket */
     uint8_t *cbuf;            /* ciphertext read buffer */
+    struct quorum_auth *auth; /* quorum SASL exchange still running, or NULL */
+    struct jute_out auth_out; /* its packets, sent ahead of `pending` */
+    int close_when_sent;      /* the exchange failed: close once auth_out is out */
     char desc[320];           /* for logs: "server 3 (127.0.0.1:2888)" */
     char ip[64];              /* the peer's numeric address (TLS checks it) */
+    char host[256];           /* the host it was dialled as ("" for an accepted link) */
 };
 
 /* Starts connecting to host:port (numeric IPv4/IPv6 or a name resolved

@@ -45,6 +45,7 @@
 #include "election.h"
 #include "log.h"
 #include "peer.h"
+#include "quorum_auth.h"
 #include "prep.h"
 #include "server.h"
 #include "svcnotify.h"
@@ -1728,6 +1729,8 @@ int quorum_start(struct server *s)
         return -1;
     }
     if (cfg->ssl_quorum && peer_tls_init(cfg))
+        return -1;
+    if (quorum_auth_init(cfg)) /* quorum.auth.*: peer.c runs the exchange on every link */
         return -1;
     struct quorum *q = zk_xcalloc(1, sizeof *q);
     q->s = s;

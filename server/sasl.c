@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "conn.h"
+#include "jaas.h"
+#include "kerberos.h"
 #include "log.h"
 #include "zk/jute.h"
 
@@ -22,6 +24,14 @@ struct jaas_user {
 static struct jaas_user *users;
 static int nusers;
 static int initialized;
+
+/* Kerberos: the Server section uses Krb5LoginModule (kerberos.h). */
+static struct {
+    int on;
+    struct krb_login login;
+    int remove_host, remove_realm; /* kerberos.removeHostFromPrincipal / ...Realm... */
+    char id[600];                  /* the last authenticated identity */
+} krb;
 
 /* ---- JAAS parsing: find `Server { ... };` and its user_NAME="pw" options ---- */
 
@@ -135,7 +145,7 @@ static int getopt_cb(void *context, const char *plugin, const char *option, cons
     if (!strcmp(option, "auxprop_plugin"))
         *result = "zkdjaas";
     else if (!strcmp(option, "mech_list"))
-        *result = "DIGEST-MD5";
+        *result = krb.on ? "GSSAPI" : "DIGEST-MD5";
     else
         return SASL_FAIL;
     if (len)
@@ -151,8 +161,29 @@ static int log_cb(void *context, int level, const char *message)
     return SASL_OK;
 }
 
+/* Which authorization id a client may ask for.  DIGEST-MD5: only its own
+ * (Cyrus's default rule).  Kerberos: any, as Apache's
+ * SaslServerCallbackHandler authorizes every authenticated principal and
+ * derives the identity from the authentication id alone (python's
+ * pure-sasl, for one, requests "user@REALM" while Cyrus has authenticated
+ * "user"). */
+static int proxy_cb(sasl_conn_t *conn, void *context, const char *requested, unsigned rlen,
+                    const char *auth, unsigned alen, const char *realm, unsigned urlen,
+                    struct propctx *props)
+{
+    (void)context;
+    (void)realm;
+    (void)urlen;
+    (void)props;
+    if (krb.on || !requested || !rlen || (rlen == alen && !memcmp(requested, auth, alen)))
+        return SASL_OK;
+    sasl_seterror(conn, 0, "Requested identity not authenticated identity");
+    return SASL_BADAUTH;
+}
+
 static sasl_callback_t callbacks[] = {
     {SASL_CB_GETOPT, (int (*)(void))(void (*)(void))getopt_cb, NULL},
+    {SASL_CB_PROXY_POLICY, (int (*)(void))(void (*)(void))proxy_cb, NULL},
     {SASL_CB_LOG, (int (*)(void))(void (*)(void))log_cb, NULL},
     {SASL_CB_LIST_END, NULL, NULL},
 };
@@ -168,9 +199,38 @@ void zkd_sasl_clear_users(void)
     nusers = 0;
 }
 
+/* Reads the Server section when it logs in with Kerberos: 1 (krb filled),
+ * 0 when it does not, -1 (logged) when its Kerberos settings are unusable. */
+static int load_kerberos(const char *jaas_file)
+{
+    struct jaas_file jf;
+    char err[512];
+    krb.on = 0;
+    if (jaas_load(jaas_file, &jf, err, sizeof err))
+        return 0; /* the DIGEST reader below reports what is wrong */
+    const struct jaas_section *sec = jaas_section(&jf, "Server");
+    int rc = krb_section_is_kerberos(sec);
+    if (rc && krb_login_read(sec, &krb.login, err, sizeof err)) {
+        log_error("JAAS file %s: %s", jaas_file, err);
+        rc = -1;
+    }
+    jaas_free(&jf);
+    krb.on = rc == 1;
+    return rc;
+}
+
+void zkd_sasl_kerberos_names(int remove_host, int remove_realm)
+{
+    krb.remove_host = remove_host;
+    krb.remove_realm = remove_realm;
+}
+
 int zkd_sasl_load_jaas(const char *jaas_file)
 {
     zkd_sasl_clear_users();
+    int k = load_kerberos(jaas_file);
+    if (k)
+        return k;
     char *text = slurp(jaas_file);
     if (!text) {
         log_error("cannot read JAAS file %s", jaas_file);
@@ -198,13 +258,18 @@ int zkd_sasl_init(const char *jaas_file)
     int n = zkd_sasl_load_jaas(jaas_file);
     if (n <= 0)
         return n;
+    if (krb.on)
+        krb_use_keytab(krb.login.keytab);
     if (sasl_auxprop_add_plugin("zkdjaas", jaas_plugin_init) != SASL_OK ||
         sasl_server_init(callbacks, "zkd") != SASL_OK) {
         log_error("cannot initialize Cyrus SASL");
         return -1;
     }
     initialized = 1;
-    log_info("SASL DIGEST-MD5 enabled with %d users from %s", nusers, jaas_file);
+    if (krb.on)
+        log_info("SASL GSSAPI (Kerberos) enabled as %s from %s", krb.login.principal, jaas_file);
+    else
+        log_info("SASL DIGEST-MD5 enabled with %d users from %s", nusers, jaas_file);
     return 0;
 }
 
@@ -221,12 +286,15 @@ int zkd_sasl_step(struct conn *c, const char *in, size_t inlen, const char **out
     if (!c->sasl) {
         sasl_conn_t *sc = NULL;
         /* SUCCESS_DATA: the final rspauth comes with SASL_OK, as Java's server does. */
-        rc = sasl_server_new("zookeeper", "zk-sasl-md5", NULL, NULL, NULL, NULL, SASL_SUCCESS_DATA,
-                             &sc);
+        /* GSSAPI's acceptor is service@host of the Server section's principal. */
+        rc = sasl_server_new(krb.on ? krb.login.service : "zookeeper",
+                             krb.on ? krb.login.host : "zk-sasl-md5", NULL, NULL, NULL, NULL,
+                             SASL_SUCCESS_DATA, &sc);
         if (rc != SASL_OK)
             return -1;
         c->sasl = sc;
-        rc = sasl_server_start(sc, "DIGEST-MD5", inlen ? in : NULL, (unsigned)inlen, out, outlen);
+        rc = sasl_server_start(sc, krb.on ? "GSSAPI" : "DIGEST-MD5", inlen ? in : NULL,
+                               (unsigned)inlen, out, outlen);
     } else {
         rc = sasl_server_step(c->sasl, in, (unsigned)inlen, out, outlen);
     }
@@ -241,6 +309,16 @@ int zkd_sasl_step(struct conn *c, const char *in, size_t inlen, const char **out
     if (sasl_getprop(c->sasl, SASL_USERNAME, &u) != SASL_OK || !u)
         return -1;
     *user = u;
+    if (krb.on && sasl_getprop(c->sasl, SASL_AUTHUSER, &u) == SASL_OK && u) {
+        /* Cyrus drops the realm of a principal from the service's own realm;
+         * Apache's identity keeps it (unless removeRealmFromPrincipal). */
+        const char *realm = strchr(krb.login.principal, '@');
+        char full[600];
+        snprintf(full, sizeof full, "%s%s", (const char *)u,
+                 strchr(u, '@') || !realm ? "" : realm);
+        krb_principal_to_id(full, krb.remove_host, krb.remove_realm, krb.id, sizeof krb.id);
+        *user = krb.id;
+    }
     return 1;
 }
 

@@ -15,6 +15,9 @@
  * JAAS table, so no sasldb file is written.  Service "zookeeper", server
  * name "zk-sasl-md5", as Apache's server uses for DIGEST-MD5.
  *
+ * A Server section using com.sun.security.auth.module.Krb5LoginModule
+ * (keyTab=, principal=) selects GSSAPI (Kerberos) instead; see kerberos.h.
+ *
  * On success the connection gains the identity ("sasl", user), which the
  * `sasl` ACL scheme matches.  A failure answers AUTHFAILED and closes the
  * connection, as Apache does.
@@ -39,14 +42,19 @@ int zkd_sasl_init(const char *jaas_file);
 int zkd_sasl_load_jaas(const char *jaas_file);
 /* Empties the user table (frees every name and password). */
 void zkd_sasl_clear_users(void);
+/* Kerberos (a Server section with Krb5LoginModule, kerberos.h): how an
+ * authenticated principal becomes the `sasl` identity, as Apache's
+ * kerberos.removeHostFromPrincipal / removeRealmFromPrincipal.  Call before
+ * serving; both default to 0 (keep "user/host@REALM"). */
+void zkd_sasl_kerberos_names(int remove_host, int remove_realm);
 /* Whether SASL is available (init succeeded with at least one user). */
 int zkd_sasl_enabled(void);
 
 /*
  * Feeds one client token.  OUT: *out and *outlen are the server's reply token
  * (owned by SASL; valid until the next call for this connection).  Returns
- * 1 when authentication completed (OUT: *user, owned by SASL), 0 when more
- * steps follow, -1 on failure.
+ * 1 when authentication completed (OUT: *user, owned by SASL or sasl.c,
+ * valid until the next call), 0 when more steps follow, -1 on failure.
  */
 int zkd_sasl_step(struct conn *c, const char *in, size_t inlen, const char **out,
                   unsigned *outlen, const char **user);

@@ -42,6 +42,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "quorum_auth.h"
 #include "sasl.h"
 #include "snapshot.h"
 #include "svcnotify.h"
@@ -636,6 +637,7 @@ int server_check_security(const struct zkd_config *cfg)
         rc |= !t;
         tls_ctx_free(t);
     }
+    rc |= quorum_auth_check(cfg) < 0;
     if (cfg->jaas_file[0]) {
         rc |= zkd_sasl_load_jaas(cfg->jaas_file) < 0;
         zkd_sasl_clear_users();
@@ -728,6 +730,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     pick_snap_trigger(s);
     if (s->no_snapshot)
         server_snapshot(s);
+    zkd_sasl_kerberos_names(cfg->krb_remove_host, cfg->krb_remove_realm);
     if (cfg->jaas_file[0] && zkd_sasl_init(cfg->jaas_file))
         return -1;
     if (distributed)

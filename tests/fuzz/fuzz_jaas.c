@@ -1,8 +1,9 @@
 /*
- * fuzz_jaas.c - libFuzzer target for zkd's JAAS file reader: the input is
+ * fuzz_jaas.c - libFuzzer target for zkd's JAAS file readers: the input is
  * written as the file named by jaasLoginFile and read by zkd_sasl_load_jaas
  * (finding the Server section and its user_NAME="password" options), the
- * step of zkd_sasl_init that reads the file.  Cyrus SASL itself is not
+ * step of zkd_sasl_init that reads the file, and by jaas_load (jaas.h, the
+ * whole-file parser quorum SASL reads its sections with).  Cyrus SASL itself is not
  * started: it is initialized once per process and reads nothing of ours.
  *
  * The file lives in a private temp directory made once per process, is
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "jaas.h"
 #include "sasl.h"
 
 static char dir[64], path[96];
@@ -42,5 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fwrite(data, 1, size, f);
     fclose(f);
     zkd_sasl_load_jaas(path);
+    struct jaas_file jf;
+    char err[256];
+    if (!jaas_load(path, &jf, err, sizeof err)) {
+        const struct jaas_section *s = jaas_section(&jf, "QuorumServer");
+        jaas_section_option(s, "user_a");
+        jaas_section_uses(s, "Krb5LoginModule");
+        jaas_free(&jf);
+    }
     return 0;
 }

@@ -161,6 +161,23 @@ write_seeds("jaas", {
     "comments": b'/* JAAS */\n// Server {\nServer {\n  DigestLoginModule required user_x="";\n};\n',
 })
 
+# ---- fuzz_quorum_auth: QuorumAuthPackets (byte 0: role, byte 1: read size - 1) ----
+def qauth(status, token): return i64(0x5f2435013501edcc) + i32(status) + buf(token)
+
+
+write_seeds("quorum_auth", {
+    # as the server: a learner's empty first token, then a DIGEST-MD5 response
+    "server_digest": b"\0\x0f" + qauth(0, b"") + qauth(0, b'username="zkpeer",realm="zk-quorum-'
+                     b'sasl-md5",nonce="abc",cnonce="def",nc=00000001,qop=auth,digest-uri='
+                     b'"zookeeper-quorum/zk-quorum-sasl-md5",response=0123456789abcdef0123456789'
+                     b'abcdef,charset=utf-8'),
+    "server_not_auth": b"\0\xff" + i32(5) + b"\0\0\0\0\1",
+    # as the learner: a DIGEST-MD5 challenge, then SUCCESS and ERROR answers
+    "learner_challenge": b"\1\x07" + qauth(0, b'realm="zk-quorum-sasl-md5",nonce="OA6MG9tEQGm2hh"'
+                         b',qop="auth",charset=utf-8,algorithm=md5-sess') + qauth(1, b"rspauth=0"),
+    "learner_error": b"\1\xff" + qauth(-1, b""),
+})
+
 # ---- fuzz_jks: a JKS key store, password "changeit" ----
 def jks(entries, version=2, password="changeit"):
     """A JKS file as keytool writes it (see server/jks.h); entries are bytes from jks_*()."""

@@ -153,9 +153,27 @@ def test_the_debian_packages_configuration_checks(tmp_path):
 
 
 def test_check_names_a_refused_security_key(tmp_path):
-    r = check(tmp_path, "dataDir=%s\nclientPort=2181\nquorum.auth.enableSasl=true\n" % tmp_path)
+    r = check(tmp_path, "dataDir=%s\nclientPort=2181\nquorum.auth.serverRequireSasl=true\n"
+              % tmp_path)
     assert r.returncode == 2
-    assert "quorum.auth.enableSasl" in r.stderr
+    assert "quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.serverRequireSasl" \
+        in r.stderr
+
+
+def test_check_refuses_quorum_sasl_it_cannot_do(tmp_path):
+    """quorum.auth.enableSasl=true is honoured (test_quorum_sasl.py); without the JAAS sections
+    it needs, --check (and start-up) fail naming what is missing, rather than the members
+    running unauthenticated."""
+    jaas = tmp_path / "jaas.conf"
+    jaas.write_text("QuorumServer {\n  org.apache.zookeeper.server.auth.DigestLoginModule "
+                    "required\n  user_peer=\"pw\";\n};\n")
+    text = "dataDir=%s\nclientPort=2181\nquorum.auth.enableSasl=true\n" % tmp_path
+    for env, want in (({}, "needs a JAAS file"),
+                      ({"SERVER_JVMFLAGS": "-Djava.security.auth.login.config=%s" % jaas},
+                       "has no 'QuorumLearner' section")):
+        r = check(tmp_path, text, env=env)
+        assert r.returncode != 0
+        assert want in r.stderr
 
 
 @pytest.fixture

@@ -280,15 +280,6 @@ def test_jaas_file_without_server_section_starts_without_sasl(server_factory, tm
         srv.stop()
 
 
-@pytest.mark.parametrize("key", ["quorum.auth.enableSasl", "quorum.auth.serverRequireSasl",
-                                 "quorum.auth.learnerRequireSasl"])
-def test_quorum_sasl_is_refused_not_dropped(server_factory, key):
-    srv = server_factory("zkd", start=False, cfg={key: "true"})
-    with pytest.raises(ServerError, match="exited with status 2"):
-        srv.start()
-    assert "invalid value 'true' for key '%s'" % key in srv.log_tail(20)
-
-
 def test_client_port_unification_serves_tls_and_plain_on_one_port(server_factory, stores):
     cfg = tls_cfg(stores, "server.jks", "trust.jks", **{"client.portUnification": "true"})
     del cfg["secureClientPort"]

@@ -622,22 +622,23 @@ static void test_tls_security_keys(void)
     remove_dir();
 }
 
-/* Asking for SASL between members refuses start-up: the ensemble would
- * otherwise run unauthenticated while the operator believes it is not. */
+/* SASL between members: the combinations Apache's QuorumPeerConfig refuses
+ * are refused, naming the keys (a member requiring SASL from learners that
+ * does not authenticate itself could not join its own ensemble). */
 static void test_quorum_sasl_refused(void)
 {
     make_dir();
-    static const char *const keys[] = {"quorum.auth.enableSasl", "quorum.auth.learnerRequireSasl",
-                                       "quorum.auth.serverRequireSasl", NULL};
-    for (int i = 0; keys[i]; i++) {
-        char text[256], want[512];
-        snprintf(text, sizeof text, MINIMAL "%s=true\n", keys[i]);
-        snprintf(want, sizeof want,
-                 ":3: invalid value 'true' for key '%s' (zkd has no SASL between ensemble "
-                 "members; use sslQuorum=true with ssl.quorum.* certificates to authenticate "
-                 "them)", keys[i]);
-        parse_fails(text, want);
-    }
+    parse_fails(MINIMAL "quorum.auth.serverRequireSasl=true\n",
+                ": quorum.auth.enableSasl is disabled, so cannot enable "
+                "quorum.auth.serverRequireSasl");
+    parse_fails(MINIMAL "quorum.auth.learnerRequireSasl=true\n",
+                ": quorum.auth.enableSasl is disabled, so cannot enable "
+                "quorum.auth.learnerRequireSasl");
+    parse_fails(MINIMAL "quorum.auth.enableSasl=true\nquorum.auth.serverRequireSasl=true\n",
+                ": quorum.auth.learnerRequireSasl is disabled, so cannot enable "
+                "quorum.auth.serverRequireSasl");
+    parse_fails(MINIMAL "quorum.auth.enableSasl=yes\n",
+                ":3: invalid value 'yes' for key 'quorum.auth.enableSasl' (must be true or false)");
     parse_fails(MINIMAL "authProvider.1=com.example.LdapAuthenticationProvider\n",
                 ":3: invalid value 'com.example.LdapAuthenticationProvider' for key "
                 "'authProvider.1' (zkd cannot load Java authentication providers; its schemes are "
@@ -656,6 +657,8 @@ static void test_quorum_sasl_refused(void)
              "quorumListenOnAllIPs=true\nX509AuthenticationProvider.superUser=CN=admin\n"
              "superUser=root\nrequireClientAuthScheme=sasl\n");
     ASSERT_INT_EQ(cfg.quorum_listen_all, 1);
+    ASSERT_STR_EQ(cfg.quorum_learner_context, "QL");
+    ASSERT_STR_EQ(cfg.quorum_server_context, "QuorumServer");
     ASSERT_STR_EQ(cfg.x509_super_user, "CN=admin");
     ASSERT_STR_EQ(cfg.sasl_super_user, "root");
     remove_dir();
