@@ -113,37 +113,53 @@ _PORT_START, _PORT_END = _port_range()
 _port_cursor = (os.getpid() * 7919) % (_PORT_END - _PORT_START)
 
 # Ports are reserved machine-wide, not only in this process: a port handed out here is
-# locked (flock on <dir>/<port>) until this process exits, so another test process -- a
-# parallel CI job, another developer's run -- never picks it, not even while the server
-# on it is stopped for a restart.  Without that, a member restarted right after it
-# stopped could find its quorum port taken by someone else's server ("address already
-# in use"); binding alone cannot tell a port that is free from one that is ours.
-PORT_LOCK_DIR = os.environ.get("ZK_TEST_PORT_DIR", "/tmp/zk-test-ports")
-_port_locks = {}  # port -> fd holding its flock
+# locked until this process exits, so another test process -- a parallel CI job, another
+# developer's run -- never picks it, not even while the server on it is stopped for a
+# restart.  Without that, a member restarted right after it stopped could find its quorum
+# port taken by someone else's server ("address already in use"); binding alone cannot
+# tell a port that is free from one that is ours.
+#
+# The lock on port P is a POSIX record lock on byte P of one shared file, all taken through
+# one descriptor: a descriptor per port (flock on a file per port) made a whole suite run
+# hold over a thousand descriptors, and select() in the tests refuses descriptors above
+# 1023.  The kernel drops record locks when the process exits, however it exits; a child
+# process never inherits them.  The file must not be opened and closed anywhere else in
+# this process: closing any descriptor of it drops all of this process's locks on it.
+PORT_LOCK_FILE = os.path.join(os.environ.get("ZK_TEST_PORT_DIR", "/tmp/zk-test-ports"),
+                              "locks")
+_port_lock_fd = None
+_port_locks = set()  # ports whose byte this process has locked
+
+
+def _lock_file_fd():
+    global _port_lock_fd
+    if _port_lock_fd is None:
+        d = os.path.dirname(PORT_LOCK_FILE)
+        if not os.path.isdir(d):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o1777)  # shared by every user's test runs
+        _port_lock_fd = os.open(PORT_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    return _port_lock_fd
 
 
 def _reserve(port):
     """Takes port's machine-wide lock; False if another live process holds it."""
     try:
-        if not os.path.isdir(PORT_LOCK_DIR):
-            os.makedirs(PORT_LOCK_DIR, exist_ok=True)
-            os.chmod(PORT_LOCK_DIR, 0o1777)  # shared by every user's test runs
-        fd = os.open(os.path.join(PORT_LOCK_DIR, str(port)), os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _lock_file_fd()
     except OSError:
         return True  # no shared directory: fall back to this process's own bookkeeping
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
     except OSError:
-        os.close(fd)
         return False
-    _port_locks[port] = fd
+    _port_locks.add(port)
     return True
 
 
 def _release(port):
-    fd = _port_locks.pop(port, None)
-    if fd is not None:
-        os.close(fd)
+    if port in _port_locks:
+        _port_locks.discard(port)
+        fcntl.lockf(_port_lock_fd, fcntl.LOCK_UN, 1, port)
 
 
 def _bindable(port):
