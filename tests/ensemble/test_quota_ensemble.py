@@ -10,6 +10,7 @@ import kazoo.exceptions as KE  # noqa: E402
 
 from tests.ensemble.test_sync import APACHE_SYNC_PROPS, write_many  # noqa: E402
 from tests.integration.test_quota import QUOTA, hard, set_quota  # noqa: E402 (registers -125)
+from tests.lib.waiting import wait_until  # noqa: E402
 
 CFG = {"enforceQuota": "true", "snapCount": "100"}
 
@@ -40,6 +41,11 @@ def test_quota_usage_is_replicated_and_enforced(ensemble_factory, kz, kind):
     # The hard limit holds whichever member the write comes through.
     via_follower = kz(ens.hosts_of([other]))
     write_many(via_follower, "/eq", 200, 46)  # count 200: the limit
+    # Apache checks a quota against the leader's applied tree, not against what it has prepared:
+    # a create forwarded while the leader has yet to apply the 200th one would pass (the follower
+    # acknowledged it after applying its own copy).  Wait until the leader's usage says 200.
+    wait_until(lambda: stats_on(client, "/eq").startswith("count=200,"), 30,
+               "the leader to apply the 200th create")
     with pytest.raises(KE.ZookeeperError) as e:
         via_follower.create("/eq/over")
     assert type(e.value) is KE.EXCEPTIONS[-125]

@@ -240,3 +240,28 @@ def test_frozen_mount_fails_every_operation_and_keeps_nothing_after(plfs):
     os.close(fd)
     fs.cut()
     assert read(m + "/f") == b"x"
+
+
+def test_armed_cut_counts_only_the_named_kind_of_operation(plfs):
+    """arm(n, "write") freezes right after the n-th write(), whatever else happens between: the
+    cut then lands between a write and its fdatasync, where there is always something to forget."""
+    fs = plfs(prepare=durable_file("f", b"old"))
+    m = fs.mountpoint
+    fs.arm(2, "write")
+    fd = os.open(m + "/f", os.O_RDWR)
+    try:
+        os.pwrite(fd, b"one", 0)
+        os.fdatasync(fd)  # fsyncs are not counted
+        os.fdatasync(fd)
+        os.pwrite(fd, b"two", 0)  # the 2nd write: the cut lands after it
+        assert fs.wait_frozen(5) == "after write"
+        with pytest.raises(OSError) as e:
+            os.fdatasync(fd)
+        assert e.value.errno == errno.EIO
+    finally:
+        os.close(fd)
+    report = fs.cut()
+    assert read(m + "/f") == b"one"
+    assert [r["path"] for r in report["rolled_back"]] == ["f"]
+    with pytest.raises(P.PowerLossError):
+        fs.arm(1, "read")  # not a mutating operation: refused, not silently never firing

@@ -71,8 +71,8 @@ Process and protocol
 runs in the foreground until MOUNTPOINT is unmounted, then applies the cut, writes the durable tree
 to OUTDIR (which must not exist; same file system as BACKING) and prints one JSON line: the report
 of what the cut undid.  Commands on stdin, each answered by one line on stdout:
-"freeze" -> "ok"; "arm N" -> "ok", and the file system freezes itself right after the N-th
-mutating operation from now (write, truncate, fallocate, create, mkdir, rmdir, unlink, rename,
+"freeze" -> "ok"; "arm N [OP]" -> "ok", and the file system freezes itself right after the N-th
+mutating operation (of kind OP, if given) from now (write, truncate, fallocate, create, mkdir, rmdir, unlink, rename,
 link, symlink, fsync, fsyncdir), so cuts land anywhere in the server's stream of operations, e.g.
 between a write() and its fdatasync(); "wait-frozen SECONDS" -> "frozen <why>" or "timeout";
 "stats" -> JSON counters; "ping" -> "ok".  PowerLossFS below drives all this
@@ -292,6 +292,7 @@ def make_operations(root, grave):
             self.frozen_why = None
             self.frozen_event = threading.Event()
             self.armed = None  # freeze after this many more mutating operations
+            self.armed_op = None  # ... of this kind only (None: any mutating operation)
 
         def __call__(self, op, *args):
             with self.mutex:
@@ -302,13 +303,15 @@ def make_operations(root, grave):
                 try:
                     return getattr(self, op)(*args)
                 finally:
-                    if self.armed is not None and op in MUTATING:
+                    if self.armed is not None and op in MUTATING and \
+                            self.armed_op in (None, op):
                         self.armed -= 1
                         if self.armed <= 0:
                             self.freeze_now("after %s" % op)
 
-        def arm(self, n):
+        def arm(self, n, op=None):
             self.armed = n
+            self.armed_op = op
 
         def freeze_now(self, why):
             self.frozen = True
@@ -506,9 +509,13 @@ def _serve_commands(ops):
                     ops.freeze_now("on command")
             answer = "ok"
         elif args and args[0] == "arm":
-            with ops.mutex:
-                ops.arm(int(args[1]))
-            answer = "ok"
+            op = args[2] if len(args) > 2 else None
+            if op is not None and op not in MUTATING:
+                answer = "error: %s is not a mutating operation" % op
+            else:
+                with ops.mutex:
+                    ops.arm(int(args[1]), op)
+                answer = "ok"
         elif args and args[0] == "wait-frozen":
             answer = "frozen " + ops.frozen_why if ops.frozen_event.wait(float(args[1])) \
                 else "timeout"
@@ -695,9 +702,10 @@ class PowerLossFS:
         if self.command("freeze") != "ok":
             raise PowerLossError("freeze failed")
 
-    def arm(self, n):
-        """Freeze right after the n-th mutating operation from now (see the module docstring)."""
-        if self.command("arm %d" % n) != "ok":
+    def arm(self, n, op=None):
+        """Freeze right after the n-th mutating operation from now (see the module docstring);
+        with `op` ("write", "fsync", ...), the n-th operation of that kind."""
+        if self.command("arm %d%s" % (n, " " + op if op else "")) != "ok":
             raise PowerLossError("arm failed")
 
     def wait_frozen(self, timeout):
