@@ -21,7 +21,9 @@ PY=/usr/bin/python3   # Debian's, which has pytest and kazoo (not a pyenv one on
 bash packaging/install-deps.sh
 bash packaging/build.sh
 
-PYTEST=("$PY" -m pytest -q -ra -p no:cacheprovider)
+# --durations: the slowest tests of each run, printed at its end, so a CI log shows where the
+# time budget goes.
+PYTEST=("$PY" -m pytest -q -ra -p no:cacheprovider --durations=25)
 if "$PY" -c "import pytest_timeout" 2>/dev/null; then
   PYTEST+=(--timeout="${ZK_TEST_TIMEOUT:-600}")
 fi
