@@ -8,6 +8,8 @@
 # 2. the same suite on an ASan+UBSan build in build-asan/ (skip with ZK_SKIP_ASAN=1);
 # 3. a short libFuzzer run of every fuzz target (packaging/fuzz.sh; skip with ZK_SKIP_FUZZ=1).
 #
+# The sanitizer run leaves out the ensemble tests of kind "apache" (ZK_SKIP_APACHE_ONLY=1, see
+# tests/ensemble/conftest.py): they start Apache members and kazoo only.
 # Environment: ZK_SKIP_ASAN=1, ZK_TEST_TIMEOUT (seconds per test, default 600),
 # ZK_PYTEST_ARGS (extra pytest arguments, e.g. "-k diff -x").
 # Exits non-zero if any step or any test fails.
@@ -49,7 +51,8 @@ if [[ "${ZK_SKIP_ASAN:-0}" == 1 ]]; then
   echo "== test.sh: ZK_SKIP_ASAN=1: sanitizer build and run skipped"
 else
   bash packaging/build.sh --asan
-  run_suite "$ROOT/build-asan" "ASan+UBSan build"
+  # Ensemble tests of kind "apache" run no binary of ours: the plain run covered them.
+  ZK_SKIP_APACHE_ONLY=1 run_suite "$ROOT/build-asan" "ASan+UBSan build"
 fi
 
 # A short libFuzzer run of every target, ZK_FUZZ_SECONDS in all (skip: ZK_SKIP_FUZZ=1).
