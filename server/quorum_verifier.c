@@ -273,27 +273,31 @@ int qv_resolve(struct zkd_config *cfg, char *err, int errlen)
 
 int qv_format(const struct zkd_config *cfg, char *buf, int cap)
 {
+    return qv_format_lines(cfg->servers, cfg->nservers, buf, cap);
+}
+
+int qv_format_lines(const struct zkd_server_line *v, int n, char *buf, int cap)
+{
     int len = 0;
 #define PUT(...)                                                                      \
     len += snprintf(buf + (len < cap ? len : cap), (size_t)(len < cap ? cap - len : 0), \
                     __VA_ARGS__)
     if (cap > 0)
         buf[0] = 0;
-    if (!qv_hierarchical(cfg->servers, cfg->nservers))
+    if (!qv_hierarchical(v, n))
         return 0;
-    const struct zkd_server_line *v = cfg->servers;
-    for (int i = 0; i < cfg->nservers; i++) {
+    for (int i = 0; i < n; i++) {
         if (v[i].observer || !v[i].grouped || group_seen_before(v, i))
             continue;
         PUT("group.%lld=", (long long)v[i].group);
-        for (int j = i, first = 1; j < cfg->nservers; j++)
+        for (int j = i, first = 1; j < n; j++)
             if (!v[j].observer && v[j].grouped && v[j].group == v[i].group) {
                 PUT("%s%d", first ? "" : ":", v[j].id);
                 first = 0;
             }
         PUT("\n");
     }
-    for (int i = 0; i < cfg->nservers; i++)
+    for (int i = 0; i < n; i++)
         if (!v[i].observer)
             PUT("weight.%d=%lld\n", v[i].id, (long long)v[i].weight);
 #undef PUT

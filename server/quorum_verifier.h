@@ -92,5 +92,7 @@ int qv_resolve(struct zkd_config *cfg, char *err, int errlen);
  * configuration), each ending in '\n', as Apache's
  * QuorumHierarchical.toString does.  Returns snprintf's count. */
 int qv_format(const struct zkd_config *cfg, char *buf, int cap);
+/* The same for the lines v[0..n) (the contents of /zookeeper/config). */
+int qv_format_lines(const struct zkd_server_line *v, int n, char *buf, int cap);
 
 #endif

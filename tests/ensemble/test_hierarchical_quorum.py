@@ -53,6 +53,12 @@ def test_group_quorum_survives_and_loses(ensemble_factory, kind):
     kz = client(ens, ens.sids)
     try:
         kz.create("/hq", b"0")
+        # /zookeeper/config lists the groups and every participant's weight, as Apache's
+        # QuorumHierarchical.toString writes them (its HashMap order aside).
+        text = kz.get("/zookeeper/config")[0].decode()
+        lines = {ln for ln in text.splitlines() if ln.startswith(("group.", "weight."))}
+        assert lines == {"group.1=1:2", "group.2=3:4", "group.3=5", "weight.1=1", "weight.2=1",
+                         "weight.3=1", "weight.4=1", "weight.5=1"}, text
     finally:
         kz.stop()
         kz.close()
