@@ -77,8 +77,9 @@
  *   - server.N ids are 0..ZKD_MAX_SERVER_ID; two ids with the same low byte
  *     are refused (session ids carry that byte), and so are ids above 254
  *     with extendedTypesEnabled (as Apache's EphemeralType.validateServerId).
- *     Multiple addresses per server ("a:1:2|b:1:2") and hierarchical quorums
- *     (group.N / weight.N) are not supported.
+ *     Multiple addresses per server ("a:1:2|b:1:2") use the first address.
+ *   - group.G / weight.S (hierarchical quorums) follow quorum_verifier.h,
+ *     which lists the few combinations zkd refuses and Apache accepts.
  *
  * DERIVED VALUES AND VALIDATION (after the whole file is read, so order in
  * the file never matters): minSessionTimeout/maxSessionTimeout left unset or
@@ -97,6 +98,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "quorum_verifier.h"
 #include "zk/jvmflags.h"
 
 #include <ctype.h>
@@ -809,6 +811,24 @@ static int h_server(struct parse *p, const char *key, char *val)
     return add_server(p, key, val, &sl);
 }
 
+/* group.G=sid:sid... and weight.S=w (quorum_verifier.h checks them once the
+ * server lines are all read). */
+static int h_group(struct parse *p, const char *key, char *val)
+{
+    const char *why = NULL;
+    if (qv_parse_group(p->cfg, key + strlen("group."), trim(val), &why) < 0)
+        return bad_value(p, key, val, why);
+    return 0;
+}
+
+static int h_weight(struct parse *p, const char *key, char *val)
+{
+    const char *why = NULL;
+    if (qv_parse_weight(p->cfg, key + strlen("weight."), trim(val), &why) < 0)
+        return bad_value(p, key, val, why);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The key table                                                             */
 /* ------------------------------------------------------------------------ */
@@ -889,8 +909,8 @@ static const struct key_spec keys[] = {
     BOOL_KEY("reconfigEnabled", reconfig_enabled),
     FN_KEY("server.*", h_server),
     PATH_KEY("dynamicConfigFile", dynamic_config_file),
-    REJECTED("group.*", "hierarchical quorums are not supported by zkd"),
-    REJECTED("weight.*", "hierarchical quorums are not supported by zkd"),
+    FN_KEY("group.*", h_group),   /* hierarchical quorums: quorum_verifier.h */
+    FN_KEY("weight.*", h_weight),
     BOOL_KEY("multiAddress.enabled", multi_address_enabled),
     IGNORED_WHY("multiAddress.reachabilityCheckEnabled", "zkd uses the first address only"),
     IGNORED_WHY("multiAddress.reachabilityCheckTimeoutMs", "zkd uses the first address only"),
@@ -1154,14 +1174,20 @@ static int apply_key(struct parse *p, const char *key, char *val)
     return apply_spec(p, k, p->cfg, key, val);
 }
 
-/* A dynamic config file holds server.N lines and nothing else. */
+/* A dynamic config file holds server.N lines and, as in Apache, the
+ * group.G/weight.S lines of a hierarchical quorum. */
 static int apply_dynamic_key(struct parse *p, const char *key, char *val)
 {
     if (!strncmp(key, "server.", 7))
         return h_server(p, key, val);
+    if (!strncmp(key, "group.", 6))
+        return h_group(p, key, val);
+    if (!strncmp(key, "weight.", 7))
+        return h_weight(p, key, val);
     if (!strcmp(key, "version"))
         return fail(p, "a dynamic config file must not contain 'version'");
-    return fail(p, "unknown key '%s' (a dynamic config file holds only server.N lines)", key);
+    return fail(p, "unknown key '%s' (a dynamic config file holds only server.N, group.N "
+                   "and weight.N lines)", key);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1625,6 +1651,9 @@ static int validate_ensemble(struct parse *p)
         log_warn("%s: server.%d: zkd uses only its first address %s:%d:%d", p->file, sl->id,
                  sl->host, sl->quorum_port, sl->election_port);
     }
+    char why[300];
+    if (qv_resolve(p->cfg, why, sizeof why) < 0)
+        return fail(p, "%s", why);
     int voters = count_servers(cfg, 0), observers = count_servers(cfg, 1);
     if (!voters && !cfg->standalone_enabled)
         return fail(p, "standaloneEnabled=false needs at least one participant server.N line");
@@ -1994,6 +2023,9 @@ int config_format_effective(const struct zkd_config *cfg, char *buf, int buflen)
         config_format_server(&cfg->servers[i], line, sizeof line);
         out_printf(&o, "%s\n", line);
     }
+    char groups[ZKD_MAX_SERVERS * 48];
+    if (qv_format(cfg, groups, sizeof groups) < (int)sizeof groups)
+        out_printf(&o, "%s", groups);
     if (o.overflow) {
         if (buflen > 0)
             buf[buflen - 1] = '\0';

@@ -38,6 +38,19 @@ struct zkd_server_line {
     char client_host[256];   /* "" when absent */
     int client_port;         /* 0 when absent */
     int extra_addrs;         /* further "|host:q:e" addresses (multiAddress), not used */
+    /* Hierarchical quorums (quorum_verifier.h), set by qv_resolve: */
+    int grouped;             /* in a group.G line */
+    int64_t group;           /* G */
+    int64_t weight;          /* weight.N, default 1 */
+};
+
+/* group.G / weight.S lines as read, before qv_resolve puts them on the
+ * server lines (quorum_verifier.h). */
+struct zkd_qv_input {
+    int nmembers;
+    struct { int sid; int64_t gid; } member[ZKD_MAX_SERVERS];
+    int nweights;
+    struct { int sid; int64_t weight; } weight[ZKD_MAX_SERVERS];
 };
 
 /* Store formats of ssl.keyStore.type / ssl.trustStore.type. */
@@ -133,6 +146,8 @@ struct zkd_config {
     int apache_members;      /* `memberProtocol=apache` (zkd extension): Apache's Zab wire, zab.h */
     int nservers;
     struct zkd_server_line servers[ZKD_MAX_SERVERS];
+    int hierarchical;        /* group.* / weight.* given: quorum_verifier.h */
+    struct zkd_qv_input qv_input;
     char dynamic_config_file[4096];
     /* operations (admin.c, metrics.c): AdminServer, Prometheus, fsync warning */
     int admin_enable;             /* admin.enableServer, default 1 as Apache */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "peer.h"
 #include "clock.h"
+#include "quorum_verifier.h"
 #include "zab.h"
 
 #define FINALIZE_WAIT_MS 60
@@ -48,7 +49,6 @@ struct election {
     const struct zkd_config *cfg;
     int myid;
     int is_voter;
-    int nvoters;
     struct member *members;  /* every other member */
     int nmembers;
     uv_tcp_t listener;
@@ -106,6 +106,10 @@ static void put_apache_config(struct election *e, struct jute_out *o)
             jute_put_raw(o, line, (size_t)n);
         }
     }
+    char groups[ZKD_MAX_SERVERS * 48]; /* hierarchical quorums: group.G and weight.S lines */
+    int n = qv_format(e->cfg, groups, sizeof groups);
+    if (n > 0 && n < (int)sizeof groups)
+        jute_put_raw(o, groups, (size_t)n);
     jute_put_raw(o, "version=0", 9);
 }
 
@@ -238,17 +242,20 @@ static void decide(struct election *e, int leader)
     e->decided(e, leader, e->data);
 }
 
-/* Looking voters (this one included) whose vote in round `round` names
- * `leader`. */
-static int count_votes(struct election *e, int leader, int64_t round)
+/* Whether the looking voters (this one included) whose vote in round
+ * `round` names `leader` form a quorum (quorum_verifier.h). */
+static int votes_quorum(struct election *e, int leader, int64_t round)
 {
-    int n = e->proposal.leader == leader && e->round == round;
+    struct qv_set set = {0};
+    if (e->proposal.leader == leader && e->round == round)
+        qv_set_add(&set, e->myid);
     for (int i = 0; i < e->nmembers; i++) {
         struct member *m = &e->members[i];
-        n += m->voter && m->heard && m->state == PEER_LOOKING && m->vote.leader == leader &&
-             m->round == round;
+        if (m->voter && m->heard && m->state == PEER_LOOKING && m->vote.leader == leader &&
+            m->round == round)
+            qv_set_add(&set, m->id);
     }
-    return n;
+    return qv_cfg_is_quorum(e->cfg, &set);
 }
 
 static void on_finalize(uv_timer_t *t)
@@ -268,14 +275,16 @@ static int join_settled(struct election *e, const struct member *from)
     const struct member *lm = member(e, leader);
     if (leader != e->myid && (!lm || !lm->heard || lm->state != PEER_LEADING))
         return 0;
-    int n = e->is_voter; /* a voter that joins counts itself */
+    struct qv_set set = {0};
+    if (e->is_voter) /* a voter that joins counts itself */
+        qv_set_add(&set, e->myid);
     for (int i = 0; i < e->nmembers; i++) {
         const struct member *m = &e->members[i];
         if (m->voter && m->heard && m->vote.leader == leader &&
             (m->state == PEER_FOLLOWING || m->state == PEER_LEADING))
-            n++;
+            qv_set_add(&set, m->id);
     }
-    if (n < e->nvoters / 2 + 1)
+    if (!qv_cfg_is_quorum(e->cfg, &set))
         return 0;
     if (from->round > e->round)
         e->round = from->round;
@@ -352,18 +361,20 @@ static void handle_vote(struct election *e, struct member *m, enum peer_state st
     int join_round = e->apache && e->proposal.leader < 0 && round < e->round;
     if (round > e->round || join_round) {
         e->round = round;
-        e->proposal = better(&v, &e->mine) ? v : e->mine;
+        /* A vote for a member of weight 0 is never taken up (Apache's
+         * totalOrderPredicate). */
+        e->proposal = better(&v, &e->mine) && qv_can_lead(e->cfg, v.leader) ? v : e->mine;
         uv_timer_stop(&e->finalize);
         broadcast(e);
     } else if (round < e->round) {
         send_to(e, m);
         return;
-    } else if (better(&v, &e->proposal) && config_is_voter(e->cfg, v.leader)) {
+    } else if (better(&v, &e->proposal) && qv_can_lead(e->cfg, v.leader)) {
         e->proposal = v;
         uv_timer_stop(&e->finalize);
         broadcast(e);
     }
-    if (count_votes(e, e->proposal.leader, e->round) >= e->nvoters / 2 + 1 &&
+    if (votes_quorum(e, e->proposal.leader, e->round) &&
         !uv_is_active((uv_handle_t *)&e->finalize))
         uv_timer_start(&e->finalize, on_finalize, FINALIZE_WAIT_MS, 0);
 }
@@ -501,7 +512,6 @@ struct election *election_new(uv_loop_t *loop, const struct zkd_config *cfg, int
     e->is_voter = !me->observer;
     e->apache = cfg->apache_members;
     e->listen_line = *me;
-    e->nvoters = config_voters(cfg);
     e->decided = decided;
     e->data = data;
     e->leader = -1;
@@ -605,7 +615,6 @@ void election_reconfigure(struct election *e, const struct zkd_config *cfg)
     e->members = v;
     e->nmembers = n;
     e->cfg = cfg;
-    e->nvoters = config_voters(cfg);
     const struct zkd_server_line *me = config_server(cfg, e->myid);
     e->is_voter = me && !me->observer;
 }

@@ -46,6 +46,7 @@
 #include "log.h"
 #include "peer.h"
 #include "quorum_auth.h"
+#include "quorum_verifier.h"
 #include "prep.h"
 #include "server.h"
 #include "svcnotify.h"
@@ -174,7 +175,6 @@ static void schedule_look(struct quorum *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int64_t now_ms(void) { return clock_mono_ms(); }
-static int quorum_size(const struct quorum *q) { return q->nvoters / 2 + 1; }
 
 /* ---- persistent epochs (dataDir/version-2/acceptedEpoch, .../currentEpoch, as Apache) ---- */
 
@@ -335,37 +335,29 @@ static void establish(struct quorum *q)
 }
 
 
-static int cmp_desc(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 /* The highest zxid a quorum of the voters of configuration `v` has made
  * durable, or -1 if not enough of them are connected. */
 static int64_t commit_point(struct quorum *q, const struct zkd_server_line *v, int n)
 {
     int64_t vals[ZKD_MAX_SERVERS];
-    int k = 0, voters = 0;
+    int ids[ZKD_MAX_SERVERS];
+    int k = 0;
     for (int i = 0; i < n; i++) {
         if (v[i].observer)
             continue;
-        voters++;
         if (v[i].id == q->myid) {
+            ids[k] = q->myid;
             vals[k++] = q->log_durable;
             continue;
         }
         for (struct learner *ln = q->learners; ln; ln = ln->next)
             if (learner_live(ln) && ln->sid == v[i].id && ln->st >= L_SYNCED) {
+                ids[k] = ln->sid;
                 vals[k++] = ln->acked;
                 break;
             }
     }
-    int need = voters / 2 + 1;
-    if (!voters || k < need)
-        return -1;
-    qsort(vals, (size_t)k, sizeof vals[0], cmp_desc);
-    return vals[need - 1];
+    return qv_quorum_value(v, n, ids, vals, k); /* quorum_verifier.h */
 }
 
 static void reconfig_committed(struct quorum *q);
@@ -422,17 +414,19 @@ static void maybe_decide_epoch(struct quorum *q)
 {
     if (q->epoch_decided)
         return;
-    int n = 1;
+    struct qv_set set = {0};
+    qv_set_add(&set, q->myid);
     int64_t max = q->accepted_epoch;
     for (struct learner *ln = q->learners; ln; ln = ln->next) {
         if (!learner_live(ln) || !ln_voter(ln) || ln->st < L_INFO)
             continue;
-        n++;
+        qv_set_add(&set, ln->sid);
         if (ln->accepted_epoch > max)
             max = ln->accepted_epoch;
     }
-    if (n < quorum_size(q))
+    if (!qv_cfg_is_quorum(&q->s->cfg, &set))
         return;
+    int n = set.n;
     q->epoch = max + 1;
     set_accepted_epoch(q, q->epoch);
     q->epoch_decided = 1;
@@ -772,13 +766,14 @@ static void leader_tick(struct quorum *q)
     broadcast(q, &o, L_SYNCED);
     jute_out_free(&o);
     int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
-    int alive = 1;
+    struct qv_set alive = {0};
+    qv_set_add(&alive, q->myid);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (learner_live(ln) && ln_voter(ln) && ln->st >= L_SYNCED &&
             now - ln->l->last_heard_ms <= limit)
-            alive++;
-    if (alive < quorum_size(q))
-        schedule_look(q, "lost the quorum: %d of %d voters heard within syncLimit", alive,
+            qv_set_add(&alive, ln->sid);
+    if (!qv_cfg_is_quorum(&q->s->cfg, &alive))
+        schedule_look(q, "lost the quorum: %d of %d voters heard within syncLimit", alive.n,
                       q->nvoters);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (learner_live(ln) && ln->st >= L_SYNCED && now - ln->l->last_heard_ms > limit)
@@ -1960,22 +1955,21 @@ int quorum_reconfig_pending(const struct quorum *q) { return q->reconfig_zxid !=
 
 int quorum_new_config_ok(const struct quorum *q, const struct zkd_server_line *v, int n)
 {
-    int voters = 0, synced = 0;
+    struct qv_set synced = {0};
     for (int i = 0; i < n; i++) {
         if (v[i].observer)
             continue;
-        voters++;
         if (v[i].id == q->myid) {
-            synced++;
+            qv_set_add(&synced, q->myid);
             continue;
         }
         for (const struct learner *ln = q->learners; ln; ln = ln->next)
             if (learner_live(ln) && ln->sid == v[i].id && ln->st == L_ACTIVE) {
-                synced++;
+                qv_set_add(&synced, ln->sid);
                 break;
             }
     }
-    return voters > 0 && synced >= voters / 2 + 1;
+    return qv_is_quorum(v, n, &synced);
 }
 
 void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, int nold, int64_t zxid)

@@ -15,6 +15,7 @@
 #include "election.h"
 #include "log.h"
 #include "quorum.h"
+#include "quorum_verifier.h"
 #include "server.h"
 #include "write.h"
 #include "zk/proto.h"
@@ -79,6 +80,10 @@ static int parse_list(const char *p, size_t len, struct member_list *l, int64_t 
             if (j - i > 8 && !strncmp(p + i, "version=", 8)) {
                 if (version)
                     *version = (int64_t)strtoull(p + i + 8, NULL, 16);
+            } else if ((j - i > 6 && !strncmp(p + i, "group.", 6)) ||
+                       (j - i > 7 && !strncmp(p + i, "weight.", 7))) {
+                /* A hierarchical quorum's lines: the groups stay zoo.cfg's
+                 * (adopt() puts them back on the new lines). */
             } else {
                 struct zkd_server_line sl;
                 if (parse_entry(p + i, j - i, &sl))
@@ -101,6 +106,12 @@ static void format_list(const struct member_list *l, int64_t version, struct jut
         jute_put_raw(out, line, (size_t)n);
         jute_put_raw(out, "\n", 1);
     }
+    /* A hierarchical quorum's group.G and weight.S lines, as Apache's
+     * QuorumHierarchical.toString writes them into the node. */
+    char groups[ZKD_MAX_SERVERS * 48];
+    int g = qv_format_lines(sorted.v, sorted.n, groups, sizeof groups);
+    if (g > 0 && g < (int)sizeof groups)
+        jute_put_raw(out, groups, (size_t)g);
     int n = snprintf(line, sizeof line, "version=%" PRIx64, (uint64_t)version);
     jute_put_raw(out, line, (size_t)n);
 }
@@ -128,6 +139,16 @@ static void adopt(struct server *s, const struct member_list *l, int64_t version
     old.n = s->cfg.nservers;
     memcpy(s->cfg.servers, l->v, (size_t)l->n * sizeof l->v[0]);
     s->cfg.nservers = l->n;
+    char why[300];
+    if (qv_resolve(&s->cfg, why, sizeof why)) {
+        /* Only a membership written elsewhere (an Apache data tree) can
+         * get here: zkd refuses reconfig with groups.  Keep the quorum
+         * rule rather than fall back to majorities silently. */
+        log_error("configuration 0x%" PRIx64 " ignored: %s", (uint64_t)version, why);
+        memcpy(s->cfg.servers, old.v, (size_t)old.n * sizeof old.v[0]);
+        s->cfg.nservers = old.n;
+        return;
+    }
     s->config_version = version;
     char ids[512] = "";
     size_t k = 0;

@@ -451,8 +451,67 @@ static void test_server_line_errors(void)
     parse_fails(MINIMAL "initLimit=5\nsyncLimit=2\nserver.300=a:1:2\nserver.2=c:1:2\n"
                 "extendedTypesEnabled=true\n",
                 ": server.300: extendedTypesEnabled needs server ids below 255");
-    parse_fails(MINIMAL "group.1=1:2:3\n", ":3: invalid value '1:2:3' for key 'group.1' "
-                                          "(hierarchical quorums are not supported by zkd)");
+    remove_dir();
+}
+
+/* group.G / weight.S: resolved onto the server lines after the whole file
+ * (a group line may come before its servers), refused where zkd cannot
+ * follow Apache (quorum_verifier.h). */
+static void test_hierarchical_quorum_keys(void)
+{
+    make_dir();
+#define ENS MINIMAL "initLimit=5\nsyncLimit=2\n"
+#define FIVE "server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\nserver.4=d:1:2\nserver.5=e:1:2\n"
+    parse_ok(ENS "group.1=1:2\ngroup.2=3:4\ngroup.3=5\nweight.5=0\n" FIVE "weight.2=3\n");
+    ASSERT_INT_EQ(cfg.hierarchical, 1);
+    ASSERT_INT_EQ(cfg.servers[0].grouped, 1);
+    ASSERT_INT_EQ(cfg.servers[0].group, 1);
+    ASSERT_INT_EQ(cfg.servers[0].weight, 1);
+    ASSERT_INT_EQ(cfg.servers[1].weight, 3);
+    ASSERT_INT_EQ(cfg.servers[3].group, 2);
+    ASSERT_INT_EQ(cfg.servers[4].group, 3);
+    ASSERT_INT_EQ(cfg.servers[4].weight, 0);
+    /* A repeated group key replaces the earlier line, as java.util.Properties. */
+    parse_ok(ENS "group.1=1:2:3\ngroup.1=1:2\ngroup.2=3:4:5\n" FIVE);
+    ASSERT_INT_EQ(cfg.servers[2].group, 2);
+    /* Without groups, weights start at 1 and nothing is grouped. */
+    parse_ok(ENS FIVE);
+    ASSERT_INT_EQ(cfg.hierarchical, 0);
+    ASSERT_INT_EQ(cfg.servers[0].grouped, 0);
+    parse_fails(ENS "group.1=1:2\ngroup.2=2:3\n" FIVE,
+                ":6: invalid value '2:3' for key 'group.2' (a server is in more than one group)");
+    parse_fails(ENS "group.1=1:2\ngroup.2=3:4\n" FIVE,
+                ": server.5 is not in a group (with group.N lines, every participant must be in "
+                "one)");
+    parse_fails(ENS "weight.1=2\n" FIVE,
+                ": server.1 is not in a group (with group.N lines, every participant must be in "
+                "one)");
+    parse_fails(ENS "group.1=1:2:3\ngroup.2=4:5:6\n" FIVE,
+                ": group.2 lists server 6, which is not a server.N line");
+    parse_fails(ENS "group.1=1:2:3\ngroup.2=4:5:6\n" FIVE "server.6=f:1:2:observer\n",
+                ": group.2 lists server 6, which is an observer (only participants are in "
+                "groups)");
+    parse_fails(ENS "group.1=1:2:x\n", ":5: invalid value '1:2:x' for key 'group.1' (expected "
+                "server ids separated by ':')");
+    parse_fails(ENS "group.1=\n", ":5: invalid value '' for key 'group.1' (expected server ids "
+                "separated by ':')");
+    parse_fails(ENS "group.x=1\n", ":5: invalid value '1' for key 'group.x' (the group id "
+                "after 'group.' must be an integer)");
+    parse_fails(ENS "weight.1=-1\n", ":5: invalid value '-1' for key 'weight.1' (a weight is "
+                "an integer 0..2147483647)");
+    parse_fails(ENS "group.1=1:2:3:4:5\nweight.1=0\nweight.2=0\nweight.3=0\nweight.4=0\n"
+                "weight.5=0\n" FIVE, ": every group weighs 0: no quorum could ever form");
+    parse_fails(ENS "reconfigEnabled=true\ngroup.1=1:2:3:4:5\n" FIVE,
+                ": reconfigEnabled=true with group.N/weight.N lines: zkd does not reconfigure "
+                "hierarchical quorums");
+    /* `zkd --check` shows the groups and every participant's weight. */
+    parse_ok(ENS "group.1=1:2\ngroup.2=3:4\ngroup.3=5\nweight.5=0\n" FIVE);
+    char buf[8192];
+    ASSERT_TRUE(config_format_effective(&cfg, buf, sizeof buf) > 0);
+    ASSERT_TRUE(strstr(buf, "group.1=1:2\ngroup.2=3:4\ngroup.3=5\nweight.1=1\nweight.2=1\n"
+                            "weight.3=1\nweight.4=1\nweight.5=0\n") != NULL);
+#undef FIVE
+#undef ENS
     remove_dir();
 }
 
@@ -497,9 +556,15 @@ static void test_dynamic_config_file(void)
     write_file("bad.dynamic", "server.1=a:1:2;2181\nclientPort=5\n", dyn, sizeof dyn);
     ASSERT_INT_EQ(parse_text("dataDir=/d\ndynamicConfigFile=@DIR@/bad.dynamic\n"), -1);
     snprintf(want, sizeof want,
-             "%s:2: unknown key 'clientPort' (a dynamic config file holds only server.N lines)",
-             dyn);
+             "%s:2: unknown key 'clientPort' (a dynamic config file holds only server.N, "
+             "group.N and weight.N lines)", dyn);
     ASSERT_STR_EQ(err, want);
+    /* Apache writes a hierarchical quorum's groups into the dynamic file. */
+    write_file("groups.dynamic", "server.1=a:1:2;2181\nserver.2=b:1:2;2182\n"
+               "server.3=c:1:2;2183\ngroup.7=1:2\ngroup.8=3\nweight.3=2\n", dyn, sizeof dyn);
+    parse_ok("dataDir=/d\ninitLimit=5\nsyncLimit=2\ndynamicConfigFile=@DIR@/groups.dynamic\n");
+    ASSERT_INT_EQ(cfg.servers[2].group, 8);
+    ASSERT_INT_EQ(cfg.servers[2].weight, 2);
     remove_dir();
 }
 
@@ -847,7 +912,7 @@ ZTEST_MAIN(ZT(test_defaults), ZT(test_properties_syntax), ZT(test_line_numbers_c
            ZT(test_all_keys), ZT(test_last_assignment_wins), ZT(test_session_timeouts),
            ZT(test_unknown_key), ZT(test_bad_numbers), ZT(test_missing_data_dir),
            ZT(test_missing_file), ZT(test_client_port_required), ZT(test_whitelist),
-           ZT(test_server_lines), ZT(test_server_line_errors), ZT(test_ensemble_validation),
+           ZT(test_server_lines), ZT(test_server_line_errors), ZT(test_hierarchical_quorum_keys), ZT(test_ensemble_validation),
            ZT(test_dynamic_config_file), ZT(test_tls_keys), ZT(test_auth_keys),
            ZT(test_ignored_keys), ZT(test_autopurge_clamps), ZT(test_format_standalone),
            ZT(test_format_ensemble), ZT(test_tls_store_types), ZT(test_tls_security_keys),
