@@ -40,13 +40,15 @@ def start_led_by_zkd(ens, first_apache=1):
     assert ens.wait_serving(timeout=60) == ZKD_SID
 
 
+# zkd keeps the last snapCount transactions for DIFFs (server/txnwin.h): a follower further behind
+# gets a SNAP.  (Apache reads the key as zookeeper.snapCount.)
+SMALL_WINDOW = {"snapCount": "50"}
+
+
 @pytest.fixture
 def led(tmp_path):
     _require()
-    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3,
-                        apache_sysprops={"zookeeper.snapCount": "50",
-                                         "zookeeper.commitLogCount": "20",
-                                         "zookeeper.snapshotSizeFactor": "0"})
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=SMALL_WINDOW)
     try:
         start_led_by_zkd(ens)
         yield ens
@@ -119,11 +121,15 @@ def test_zkd_leads_apache_followers(led):
 
 
 def _down_then_catch_up(ens, sid, writes):
+    """Member `sid` misses `writes` creates of /while-down-N (N counts on across calls), then
+    rejoins; returns what zkd logged meanwhile."""
     ens[sid].stop()
     kz = client(ens, [ZKD_SID])
     try:
-        for i in range(writes):
+        first = len([c for c in kz.get_children("/") if c.startswith("while-down-")])
+        for i in range(first, first + writes):
             kz.create("/while-down-%d" % i, str(i).encode())
+        writes += first
     finally:
         close_all(kz)
     mark = ens.log_size(ZKD_SID)
@@ -141,12 +147,50 @@ def _down_then_catch_up(ens, sid, writes):
     return ens.log_since(ZKD_SID, mark)
 
 
-def test_apache_follower_catches_up_by_diff_and_snap(led):
+def test_apache_follower_catches_up_by_diff_then_snap(led):
     log = _down_then_catch_up(led, 2, 10)
-    assert "syncing server 2 by DIFF" in log
-    # Enough writes that zkd's history window no longer reaches back: SNAP.
-    log = _down_then_catch_up(led, 2, 0) if False else None
-    led[ZKD_SID]  # (see test_apache_follower_snap for the SNAP path)
+    assert "syncing server 2 by DIFF" in log and "by SNAP" not in log
+    # More writes than zkd's history window holds: the database goes as a SNAP ("BenWasHere").
+    log = _down_then_catch_up(led, 2, 200)
+    assert "syncing server 2 by SNAP" in log
+    # The follower that loaded zkd's SNAP serves a consistent tree after restarting from it.
+    led[2].stop()
+    led.start_member(2, wait=False)
+    assert led.wait_serving(timeout=60) == ZKD_SID
+    kz = client(led, [2])
+    try:
+        kz.sync("/")
+        assert len([c for c in kz.get_children("/") if c.startswith("while-down-")]) == 210
+    finally:
+        close_all(kz)
+
+
+def test_apache_observer_under_zkd_leader(tmp_path):
+    """An Apache OBSERVER of the zkd leader: synced by DIFF, then INFORM per commit; its writes are
+    forwarded to zkd."""
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, observers=1)
+    try:
+        start_led_by_zkd(ens)
+        obs = ens.observers[0]
+        assert ens.mode(obs) == "observer"
+        o, z = client(ens, [obs]), client(ens, [ZKD_SID])
+        events = []
+        try:
+            z.create("/for-observer", b"1")
+            o.sync("/")
+            assert o.get("/for-observer", watch=events.append)[0] == b"1"
+            o.create("/from-observer", b"o")
+            with pytest.raises(NodeExistsError):
+                o.create("/from-observer", b"again")
+            z.set("/for-observer", b"2")
+            wait_for(lambda: events, 10, "the watch on the Apache observer", ens)
+            z.sync("/")
+            assert z.get("/from-observer")[0] == b"o"
+        finally:
+            close_all(o, z)
+    finally:
+        ens.close()
 
 
 def test_zkd_leader_killed_apache_members_take_over(led):
