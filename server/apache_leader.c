@@ -203,18 +203,18 @@ void aleader_reset(struct quorum *q)
 
 static void on_info(struct quorum *q, struct learner *ln, const struct zab_packet *pk)
 {
-    if (ln->st != L_NEW || pk->dlen < 8) {
-        quorum_learner_drop(ln, "unexpected or short LearnerInfo");
+    int64_t sid, config_version;
+    if (ln->st != L_NEW || zab_get_learnerinfo(pk, &sid, &config_version)) {
+        quorum_learner_drop(ln, "unexpected or malformed LearnerInfo");
         return;
     }
-    int64_t sid = (int64_t)zk_be64_get(pk->data);
-    if (pk->dlen >= 20 && (int64_t)zk_be64_get(pk->data + 12) > q->s->config_version) {
+    if (config_version > q->s->config_version) {
         quorum_learner_drop(ln, "it has a later configuration");
         return;
     }
     ln->accepted_epoch = (int64_t)((uint64_t)pk->zxid >> 32);
     ln->current_epoch = -1;
-    quorum_learner_info(q, ln, sid < 0 || sid > INT32_MAX ? -1 : (int)sid,
+    quorum_learner_info(q, ln, sid > INT32_MAX ? -1 : (int)sid,
                         pk->type == ZAB_OBSERVERINFO);
 }
 
@@ -285,24 +285,19 @@ static void proxy_sink(struct conn *c, const uint8_t *frame, size_t len)
 }
 
 /* The client identities of a REQUEST (its authinfo) become the proxy's. */
-static int take_auth(struct conn *p, const uint8_t *frame, size_t len, const struct zab_packet *pk)
+static int take_auth(struct conn *p, const uint8_t *frame, size_t len)
 {
-    size_t at = 16 + (pk->dlen > 0 ? (size_t)pk->dlen : 0);
-    struct jute_in in;
-    jute_in_init(&in, frame + at, len - at);
+    struct zk_slice schemes[64], ids[64];
+    int n = zab_packet_auth(frame, len, schemes, ids, 64);
     auth_info_free(&p->auth);
-    int32_t n = jute_get_int(&in);
-    for (int32_t i = 0; i < n && !in.err; i++) {
-        struct zk_slice scheme = jute_get_string(&in), id = jute_get_string(&in);
-        if (in.err || scheme.len < 0 || id.len < 0)
-            return -1;
-        char *sc = zk_xstrndup(scheme.p, (size_t)scheme.len);
-        char *ident = zk_xstrndup(id.p, (size_t)id.len);
+    for (int i = 0; i < n; i++) {
+        char *sc = zk_xstrndup(schemes[i].p, (size_t)schemes[i].len);
+        char *ident = zk_xstrndup(ids[i].p, (size_t)ids[i].len);
         auth_info_add(&p->auth, sc, ident);
         free(sc);
         free(ident);
     }
-    return in.err ? -1 : 0;
+    return n < 0 ? -1 : 0;
 }
 
 /*
@@ -381,26 +376,25 @@ static void on_request(struct quorum *q, struct learner *ln, const struct zab_pa
     struct server *s = q->s;
     if (!q->established || ln->st < L_SYNCED)
         return; /* (it forwards only once serving, which we have not allowed) */
-    if (pk->dlen < 16) {
+    struct zab_request r;
+    if (zab_get_request(pk, &r)) {
         quorum_learner_drop(ln, "short REQUEST");
         return;
     }
-    int64_t session = (int64_t)zk_be64_get(pk->data);
-    int32_t cxid = (int32_t)zk_be32_get(pk->data + 8);
-    int32_t type = (int32_t)zk_be32_get(pk->data + 12);
+    int64_t session = r.session;
+    int32_t cxid = r.cxid, type = r.type;
     struct session *se = sessions_get(&s->db.sessions, session);
     switch (type) {
     case ZK_OP_SYNC:
         queue_sync(q, ln);
         return;
     case ZK_OP_CREATESESSION:
-        if (pk->dlen < 20) {
+        if (r.flen < 12) {
             quorum_learner_drop(ln, "short createSession");
             return;
         }
         if (!se && session)
-            write_session(s, ZK_OP_CREATESESSION, session, cxid,
-                          (int32_t)zk_be32_get(pk->data + 16));
+            write_session(s, ZK_OP_CREATESESSION, session, cxid, (int32_t)zk_be32_get(r.frame + 8));
         return;
     case ZK_OP_CLOSESESSION:
         if (se && !se->closing) {
@@ -415,7 +409,7 @@ static void on_request(struct quorum *q, struct learner *ln, const struct zab_pa
     if (!ln->proxy)
         ln->proxy = conn_new_proxy(s, proxy_sink, ln);
     struct conn *p = ln->proxy;
-    if (take_auth(p, frame, flen, pk)) {
+    if (take_auth(p, frame, flen)) {
         quorum_learner_drop(ln, "malformed REQUEST authinfo");
         return;
     }
@@ -424,7 +418,7 @@ static void on_request(struct quorum *q, struct learner *ln, const struct zab_pa
     p->state = CONN_READY;
     int64_t before = s->db.last_zxid;
     q->areply.len = 0;
-    server_request_local(s, p, pk->data + 8, (size_t)pk->dlen - 8);
+    server_request_local(s, p, r.frame, r.flen);
     if (s->db.last_zxid == before)
         log_failure(q, session, cxid, type);
 }

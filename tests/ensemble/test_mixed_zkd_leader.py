@@ -14,6 +14,7 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from tests.ensemble.test_mixed_ensemble import MixedEnsemble
 from tests.lib import servers as S
+from tests.lib.rawzk import RawSession
 from tests.lib.ensemble import ensemble_missing_reason, wait_for
 
 ZKD_SID = 3
@@ -118,6 +119,39 @@ def test_zkd_leads_apache_followers(led):
         assert events[0].type == "CHANGED"
     finally:
         close_all(a1, a2, z)
+
+
+def test_sessions_on_apache_followers_under_zkd_leader(led):
+    """Sessions are the leader's: created, revalidated, closed and expired by zkd for clients of
+    the Apache followers."""
+    a1 = RawSession(led.client_ports[1], timeout_ms=1000)  # createSession forwarded to zkd
+    assert a1.create("/eph", flags=1) == (0, "/eph")
+    # The client moves to the other Apache follower: it asks zkd (REVALIDATE) and is let in.
+    a2 = RawSession(led.client_ports[2], session_id=a1.session_id, passwd=a1.passwd)
+    assert a2.session_id == a1.session_id and a2.timeout > 0
+    z = client(led, [ZKD_SID])
+    try:
+        assert z.exists("/eph").ephemeralOwner == a1.session_id
+        # Both connections vanish without closing the session: zkd expires it (the Apache
+        # followers' PING answers stop touching it) and every member drops the ephemeral.
+        a1.close_socket()
+        a2.close_socket()
+        wait_for(lambda: z.exists("/eph") is None, 20, "the session's expiry on zkd", led)
+        # closeSession forwarded by an Apache follower.
+        kz = client(led, [1])
+        kz.create("/eph-closed", ephemeral=True)
+        close_all(kz)
+        z.sync("/")
+        assert z.exists("/eph-closed") is None
+    finally:
+        close_all(z)
+    for sid in (1, 2):
+        kz = client(led, [sid])
+        try:
+            kz.sync("/")
+            assert kz.exists("/eph") is None and kz.exists("/eph-closed") is None
+        finally:
+            close_all(kz)
 
 
 def _down_then_catch_up(ens, sid, writes):
