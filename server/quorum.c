@@ -20,9 +20,11 @@
  *     REPLY     long connUid, byte flags (1: a ConnectResponse), frame
  *     PING      long commit
  *
- * With memberProtocol=apache the learner speaks Apache's protocol instead
- * (zab.h, "Apache's wire" below): a zkd follower or observer of an Apache
- * leader.  Leading Apache learners is not implemented yet.
+ * With memberProtocol=apache every link speaks Apache's protocol instead
+ * (zab.h): the learner side is "Apache's wire" below (a zkd follower or
+ * observer of an Apache or zkd leader); the leader keeps this file's state
+ * machine and apache_leader.c encodes what it sends and decodes what its
+ * learners send (quorum_int.h).
  *
  * All role changes happen from a zero-delay timer (`transition`), never from
  * inside a message or close callback, so no handler ever finds the
