@@ -356,10 +356,7 @@ static void handle_vote(struct election *e, struct member *m, enum peer_state st
     }
     if (!m->voter)
         return;
-    /* Apache's wire, with no candidate of our own: Apache drops our votes
-     * (leader -1) unread, so it never moves to our round: we move to its. */
-    int join_round = e->apache && e->proposal.leader < 0 && round < e->round;
-    if (round > e->round || join_round) {
+    if (round > e->round) {
         e->round = round;
         /* A vote for a member of weight 0 is never taken up (Apache's
          * totalOrderPredicate). */
@@ -546,13 +543,10 @@ void election_look(struct election *e, int64_t last_zxid, int64_t current_epoch)
 {
     e->round++;
     e->leader = -1;
-    /* Apache's wire: zkd cannot lead Apache learners yet, so it proposes
-     * no candidate of its own (-1, which Apache never adopts over a real
-     * one of equal history) and adopts the best member it hears.  Its
-     * history still goes out: if it is ahead of every other candidate,
-     * no Apache member with less wins our vote, and the ensemble waits
-     * rather than lose what only zkd has (docs/member-protocol.md). */
-    e->mine = (struct vote){e->is_voter && !e->apache ? e->myid : -1, last_zxid, current_epoch};
+    /* Apache's wire too: a voter proposes itself with its history, as
+     * Apache's FastLeaderElection does, and leads if that history (epoch,
+     * zxid, then sid) is the best of a quorum's (apache_leader.h). */
+    e->mine = (struct vote){e->is_voter ? e->myid : -1, last_zxid, current_epoch};
     e->proposal = e->mine;
     e->state = e->is_voter ? PEER_LOOKING : PEER_OBSERVING;
     e->looking = 1;
@@ -560,10 +554,20 @@ void election_look(struct election *e, int64_t last_zxid, int64_t current_epoch)
     log_info("election: looking for a leader (round %lld, last zxid 0x%llx, epoch %lld)",
              (long long)e->round, (unsigned long long)last_zxid, (long long)current_epoch);
     /* Forget what members said before: a leader we just lost may have told
-     * us it leads, and that must not bring us straight back to it. */
-    for (int i = 0; i < e->nmembers; i++)
-        e->members[i].heard = 0;
+     * us it leads, and that must not bring us straight back to it.  A vote
+     * of a member already looking in this round (or a later one) counts:
+     * Apache sends it once, and a member whose own vote is better never
+     * answers ours again. */
+    for (int i = 0; i < e->nmembers; i++) {
+        struct member *m = &e->members[i];
+        m->heard = m->heard && m->state == PEER_LOOKING && m->round >= e->round;
+    }
     broadcast(e);
+    for (int i = 0; i < e->nmembers && e->looking; i++) {
+        struct member *m = &e->members[i];
+        if (m->heard)
+            handle_vote(e, m, m->state, m->vote, m->round);
+    }
 }
 
 void election_settle(struct election *e, enum peer_state state, int leader)

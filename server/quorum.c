@@ -20,16 +20,18 @@
  *     REPLY     long connUid, byte flags (1: a ConnectResponse), frame
  *     PING      long commit
  *
- * With memberProtocol=apache the learner speaks Apache's protocol instead
- * (zab.h, "Apache's wire" below): a zkd follower or observer of an Apache
- * leader.  Leading Apache learners is not implemented yet.
+ * With memberProtocol=apache every link speaks Apache's protocol instead
+ * (zab.h): the learner side is "Apache's wire" below (a zkd follower or
+ * observer of an Apache or zkd leader); the leader keeps this file's state
+ * machine and apache_leader.c encodes what it sends and decodes what its
+ * learners send (quorum_int.h).
  *
  * All role changes happen from a zero-delay timer (`transition`), never from
  * inside a message or close callback, so no handler ever finds the
  * structures it is using freed under it.  Learner records that lost their
  * link are marked dead and swept on the next tick for the same reason.
  */
-#include "quorum.h"
+#include "quorum_int.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -55,124 +57,8 @@
 #include "write.h"
 #include "zab.h"
 #include "zab_reply.h"
+#include "apache_leader.h"
 #include "zk/proto.h"
-
-enum qmsg {
-    QM_FINFO = 1,
-    QM_LINFO,
-    QM_ACKEPOCH,
-    QM_TRUNC,
-    QM_SNAPBEGIN,
-    QM_SNAPREC,
-    QM_SNAPEND,
-    QM_PROPOSAL,
-    QM_NEWLEADER,
-    QM_ACK,
-    QM_UPTODATE,
-    QM_COMMIT,
-    QM_REQUEST,
-    QM_REPLY,
-    QM_CONNECT,
-    QM_PING,
-    QM_PINGACK,
-};
-
-enum role { R_LOOKING, R_LEADING, R_FOLLOWING, R_OBSERVING };
-enum action { A_NONE, A_LOOK, A_LEAD, A_FOLLOW };
-
-/* The leader's record of one learner: how far its sync has come. */
-enum learner_state { L_NEW, L_INFO, L_EPOCH, L_SYNCED, L_ACTIVE };
-
-/* This member's own progress as a learner, in order: connecting to the
- * leader, FINFO sent, ACKEPOCH sent, NEWLEADER received (history synced:
- * it logs and acknowledges), UPTODATE received (it serves clients). */
-enum follow_phase { F_CONNECTING, F_INFO_SENT, F_EPOCH_ACKED, F_NEWLEADER, F_SERVING };
-struct learner {
-    struct quorum *q;
-    struct peer_link *l;     /* NULL once the link is gone (dead) */
-    struct learner *next;
-    int sid, observer;
-    enum learner_state st;
-    int64_t accepted_epoch, current_epoch, last_zxid;
-    int64_t sync_zxid;       /* end of the history sent before NEWLEADER */
-    int64_t acked;
-    struct conn *proxy;      /* runs this learner's forwarded requests */
-};
-
-/* A learner's queue of proposals awaiting commit and replies awaiting
- * their turn, in the order the leader sent them. */
-struct pending {
-    struct pending *next;
-    int is_reply;
-    int64_t zxid;            /* proposal */
-    uint64_t uid;            /* reply: connection */
-    int flags;
-    size_t len;
-    uint8_t data[];
-};
-
-struct quorum {
-    struct server *s;
-    int myid, voter, nvoters;
-    struct election *el;
-    enum role role;
-    int serving;
-    int64_t looking_since;      /* now_ms() when the role last became R_LOOKING */
-    int64_t accepted_epoch, current_epoch;
-    int64_t epoch;           /* of the leader we lead or follow */
-    int leader_id;
-    int64_t log_durable;     /* highest zxid our log has made durable */
-    int64_t logged;          /* highest zxid appended to our log */
-    uv_timer_t tick;
-    uv_timer_t transition;
-    uv_timer_t bump;
-    enum action action;
-    int action_leader;
-    char look_reason[160];
-    int64_t deadline;        /* of the current phase (monotonic ms) */
-    int stopping;
-
-    /* leader */
-    uv_tcp_t listener;
-    int listening;
-    struct learner *learners;
-    int epoch_decided, established;
-    int64_t commit;
-    uint64_t cur_uid;        /* connection of the forwarded request running now */
-    /* Moving to the next epoch before the zxid counter runs out: a NEWEPOCH
-     * transaction is proposed `margin` zxids before the limit; once a quorum
-     * has logged it (each member promising the epoch as it does), the
-     * leader switches at the limit without an election. */
-    uint32_t counter_limit, counter_margin;
-    int bump_state;          /* 0 none, 1 to propose, 2 proposed, 3 committed */
-    /* A reconfig the leader has proposed but not committed: until then both
-     * configurations must have a quorum for anything to commit. */
-    int64_t reconfig_zxid;
-    struct zkd_server_line old_servers[ZKD_MAX_SERVERS];
-    int nold;
-    int64_t bump_zxid, bump_epoch;
-    struct learner *cur_learner;
-
-    /* learner */
-    struct peer_link *leader;
-    enum follow_phase phase; /* how far this learner's sync with its leader has come */
-    int64_t newleader_zxid;
-    int need_snap;
-    struct pending *qhead, *qtail;
-    struct i64map fwd;       /* connection uid (Apache's wire: session id) -> conn
-                              * with forwarded requests */
-    int64_t last_report_ms;
-
-    /* Apache's wire (memberProtocol=apache) */
-    int apache;
-    int64_t snap_in_zxid;    /* a SNAP stream is expected, for this zxid */
-    struct zab_ack { int64_t after, zxid; } *acks; /* ACKs owed once `after` is durable */
-    size_t nacks, cap_acks;
-    struct zab_sync *syncs, *syncs_tail; /* forwarded syncs, answered by SYNC in order */
-};
-
-static void schedule_look(struct quorum *q, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 static int64_t now_ms(void) { return clock_mono_ms(); }
 
@@ -257,14 +143,7 @@ static void send_proposal(struct peer_link *l, int64_t zxid, const void *rec, si
 
 /* ================= leader ================= */
 
-static int learner_live(const struct learner *ln) { return ln->l != NULL; }
-
-/* Voter-ness always comes from the current configuration (reconfig may
- * change it; a member that is in no configuration follows as a non-voter). */
-static int is_voter(const struct quorum *q, int sid) { return config_is_voter(&q->s->cfg, sid); }
-static int ln_voter(const struct learner *ln) { return is_voter(ln->q, ln->sid); }
-
-static void learner_drop(struct learner *ln, const char *why)
+void quorum_learner_drop(struct learner *ln, const char *why)
 {
     if (!ln->l)
         return;
@@ -302,7 +181,10 @@ static void broadcast(struct quorum *q, const struct jute_out *o, enum learner_s
 
 static void send_uptodate(struct quorum *q, struct learner *ln)
 {
-    send_long(ln->l, QM_UPTODATE, q->commit);
+    if (q->apache)
+        aleader_uptodate(q, ln);
+    else
+        send_long(ln->l, QM_UPTODATE, q->commit);
     ln->st = L_ACTIVE;
     log_info("quorum: server %d is in sync (%s, acked 0x%" PRIx64 ")", ln->sid,
              ln_voter(ln) ? "follower" : "observer", (uint64_t)ln->acked);
@@ -388,17 +270,26 @@ static void update_commit(struct quorum *q)
     if (q->bump_state == 2 && c >= q->bump_zxid)
         q->bump_state = 3;
     server_durable(q->s, c);
-    struct jute_out o;
-    msg_begin(&o, QM_COMMIT);
-    jute_put_long(&o, c);
-    broadcast(q, &o, L_SYNCED);
-    jute_out_free(&o);
+    if (q->apache) {
+        aleader_commit(q, c);
+    } else {
+        struct jute_out o;
+        msg_begin(&o, QM_COMMIT);
+        jute_put_long(&o, c);
+        broadcast(q, &o, L_SYNCED);
+        jute_out_free(&o);
+    }
     if (q->reconfig_zxid && c >= q->reconfig_zxid)
         reconfig_committed(q);
 }
 
 static void send_linfo(struct quorum *q, struct learner *ln)
 {
+    if (q->apache) {
+        aleader_leaderinfo(q, ln);
+        ln->st = L_EPOCH;
+        return;
+    }
     struct jute_out o;
     msg_begin(&o, QM_LINFO);
     jute_put_long(&o, q->epoch);
@@ -450,6 +341,18 @@ static int put_snaprec(const void *rec, size_t len, void *d)
     return 0;
 }
 
+int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trunc)
+{
+    struct txnwin *w = &q->s->win;
+    if (peer < 0)
+        return TXNWIN_SNAP;
+    if (peer == q->s->db.last_zxid) {
+        *from = w->n;
+        return TXNWIN_DIFF;
+    }
+    return txnwin_plan(w, peer, from, trunc);
+}
+
 /* Brings a learner whose history ends at `peer` in line with ours, then
  * sends NEWLEADER; from here on it receives every proposal. */
 static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
@@ -458,10 +361,11 @@ static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
     int64_t last = s->db.last_zxid;
     size_t from = 0;
     int64_t trunc = 0;
-    enum txnwin_plan plan = peer < 0 ? TXNWIN_SNAP : peer == last ? TXNWIN_DIFF
-                                                   : txnwin_plan(&s->win, peer, &from, &trunc);
-    if (peer == last)
-        from = s->win.n;
+    if (q->apache) {
+        aleader_sync(q, ln, peer);
+        return;
+    }
+    enum txnwin_plan plan = quorum_sync_plan(q, peer, &from, &trunc);
     if (plan == TXNWIN_SNAP) {
         log_info("quorum: syncing server %d by snapshot at 0x%" PRIx64 " (its last zxid 0x%" PRIx64 ")",
                  ln->sid, (uint64_t)last, (uint64_t)peer);
@@ -515,7 +419,7 @@ static void handle_request(struct quorum *q, struct learner *ln, struct jute_in 
     uint64_t uid = (uint64_t)jute_get_long(in);
     int32_t nauth = jute_get_count(in, 8);
     if (in->err) {
-        learner_drop(ln, "malformed request");
+        quorum_learner_drop(ln, "malformed request");
         return;
     }
     if (!ln->proxy)
@@ -532,7 +436,7 @@ static void handle_request(struct quorum *q, struct learner *ln, struct jute_in 
         free(ident);
     }
     if (in->err) {
-        learner_drop(ln, "malformed request");
+        quorum_learner_drop(ln, "malformed request");
         return;
     }
     p->session = sessions_get(&s->db.sessions, session);
@@ -549,7 +453,7 @@ static void handle_connect(struct quorum *q, struct learner *ln, struct jute_in 
     uint64_t uid = (uint64_t)jute_get_long(in);
     int32_t timeout = jute_get_int(in);
     if (in->err || !id) {
-        learner_drop(ln, "malformed session request");
+        quorum_learner_drop(ln, "malformed session request");
         return;
     }
     if (!sessions_get(&s->db.sessions, id)) {
@@ -592,8 +496,17 @@ static void handle_finfo(struct quorum *q, struct learner *ln, struct jute_in *i
     ln->accepted_epoch = jute_get_long(in);
     ln->current_epoch = jute_get_long(in);
     ln->last_zxid = jute_get_long(in);
-    if (in->err || sid < 0 || sid == q->myid) {
-        learner_drop(ln, "bad server id");
+    if (in->err) {
+        quorum_learner_drop(ln, "bad server id");
+        return;
+    }
+    quorum_learner_info(q, ln, sid, observer);
+}
+
+void quorum_learner_info(struct quorum *q, struct learner *ln, int sid, int observer)
+{
+    if (sid < 0 || sid == q->myid) {
+        quorum_learner_drop(ln, "bad server id");
         return;
     }
     /* A server not in our configuration (one about to join by reconfig)
@@ -602,7 +515,7 @@ static void handle_finfo(struct quorum *q, struct learner *ln, struct jute_in *i
         log_info("quorum: server %d is not in the configuration; it follows as a non-voter", sid);
     for (struct learner *o = q->learners; o; o = o->next)
         if (o != ln && learner_live(o) && o->sid == sid)
-            learner_drop(o, "it connected again");
+            quorum_learner_drop(o, "it connected again");
     ln->sid = sid;
     ln->observer = observer;
     ln->st = L_INFO;
@@ -611,7 +524,7 @@ static void handle_finfo(struct quorum *q, struct learner *ln, struct jute_in *i
         return;
     if (q->epoch_decided) {
         if (ln->accepted_epoch > q->epoch) {
-            learner_drop(ln, "it promised a newer epoch");
+            quorum_learner_drop(ln, "it promised a newer epoch");
             return;
         }
         send_linfo(q, ln);
@@ -622,15 +535,24 @@ static void handle_finfo(struct quorum *q, struct learner *ln, struct jute_in *i
 
 static void handle_ackepoch(struct quorum *q, struct learner *ln, struct jute_in *in)
 {
-    struct server *s = q->s;
     int64_t cur = jute_get_long(in), last = jute_get_long(in);
-    if (in->err || ln->st != L_EPOCH) {
-        learner_drop(ln, "unexpected ACKEPOCH");
+    if (in->err) {
+        quorum_learner_drop(ln, "unexpected ACKEPOCH");
+        return;
+    }
+    quorum_learner_ackepoch(q, ln, cur, last);
+}
+
+void quorum_learner_ackepoch(struct quorum *q, struct learner *ln, int64_t cur, int64_t last)
+{
+    struct server *s = q->s;
+    if (ln->st != L_EPOCH) {
+        quorum_learner_drop(ln, "unexpected ACKEPOCH");
         return;
     }
     if (ln_voter(ln) && !q->established &&
         (cur > q->current_epoch || (cur == q->current_epoch && last > s->db.last_zxid))) {
-        schedule_look(q, "server %d has a more recent history (epoch %lld, zxid 0x%" PRIx64
+        quorum_schedule_look(q, "server %d has a more recent history (epoch %lld, zxid 0x%" PRIx64
                          ") than ours (epoch %lld, zxid 0x%" PRIx64 ")",
                       ln->sid, (long long)cur, (uint64_t)last, (long long)q->current_epoch,
                       (uint64_t)s->db.last_zxid);
@@ -642,7 +564,13 @@ static void handle_ackepoch(struct quorum *q, struct learner *ln, struct jute_in
 static void handle_ack(struct quorum *q, struct learner *ln, struct jute_in *in)
 {
     int64_t z = jute_get_long(in);
-    if (in->err || ln->st < L_SYNCED)
+    if (!in->err)
+        quorum_learner_acked(q, ln, z);
+}
+
+void quorum_learner_acked(struct quorum *q, struct learner *ln, int64_t z)
+{
+    if (ln->st < L_SYNCED)
         return;
     if (z > ln->acked)
         ln->acked = z;
@@ -657,13 +585,13 @@ static void on_learner_msg(struct peer_link *l, const uint8_t *p, size_t len)
     struct learner *ln = l->owner;
     struct quorum *q = ln->q;
     if (!len || (q->role != R_LEADING && !(q->role == R_LOOKING && p[0] == QM_FINFO))) {
-        learner_drop(ln, "message while not leading");
+        quorum_learner_drop(ln, "message while not leading");
         return;
     }
     struct jute_in in;
     jute_in_init(&in, p + 1, len - 1);
     if (p[0] != QM_FINFO && ln->st == L_NEW) {
-        learner_drop(ln, "did not introduce itself");
+        quorum_learner_drop(ln, "did not introduce itself");
         return;
     }
     switch (p[0]) {
@@ -688,7 +616,7 @@ static void on_learner_msg(struct peer_link *l, const uint8_t *p, size_t len)
         handle_pingack(q, &in);
         break;
     default:
-        learner_drop(ln, "unknown message type");
+        quorum_learner_drop(ln, "unknown message type");
     }
 }
 
@@ -709,11 +637,14 @@ static void on_quorum_connection(uv_stream_t *listener, int status)
     struct learner *ln = zk_xcalloc(1, sizeof *ln);
     ln->q = q;
     ln->sid = -1;
-    ln->l = peer_accept(listener, ln, on_learner_msg, on_learner_close);
+    ln->l = peer_accept(listener, ln, q->apache ? aleader_on_msg : on_learner_msg,
+                        on_learner_close);
     if (!ln->l) {
         free(ln);
         return;
     }
+    if (q->apache)
+        aleader_accepted(ln);
     if (q->role != R_LEADING && q->role != R_LOOKING) {
         peer_close(ln->l);
         free(ln);
@@ -757,14 +688,18 @@ static void leader_tick(struct quorum *q)
     sweep_learners(q);
     if (!q->established) {
         if (now > q->deadline)
-            schedule_look(q, "no quorum followed within initLimit");
+            quorum_schedule_look(q, "no quorum followed within initLimit");
         return;
     }
-    struct jute_out o;
-    msg_begin(&o, QM_PING);
-    jute_put_long(&o, q->commit);
-    broadcast(q, &o, L_SYNCED);
-    jute_out_free(&o);
+    if (q->apache) {
+        aleader_ping(q);
+    } else {
+        struct jute_out o;
+        msg_begin(&o, QM_PING);
+        jute_put_long(&o, q->commit);
+        broadcast(q, &o, L_SYNCED);
+        jute_out_free(&o);
+    }
     int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
     struct qv_set alive = {0};
     qv_set_add(&alive, q->myid);
@@ -773,11 +708,11 @@ static void leader_tick(struct quorum *q)
             now - ln->l->last_heard_ms <= limit)
             qv_set_add(&alive, ln->sid);
     if (!qv_cfg_is_quorum(&q->s->cfg, &alive))
-        schedule_look(q, "lost the quorum: %d of %d voters heard within syncLimit", alive.n,
+        quorum_schedule_look(q, "lost the quorum: %d of %d voters heard within syncLimit", alive.n,
                       q->nvoters);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (learner_live(ln) && ln->st >= L_SYNCED && now - ln->l->last_heard_ms > limit)
-            learner_drop(ln, "silent for longer than syncLimit");
+            quorum_learner_drop(ln, "silent for longer than syncLimit");
 }
 
 /* ================= learner ================= */
@@ -937,7 +872,7 @@ static void send_ack(struct quorum *q)
 
 static void learner_fail(struct quorum *q, const char *why)
 {
-    schedule_look(q, "leaving leader %d: %s", q->leader_id, why);
+    quorum_schedule_look(q, "leaving leader %d: %s", q->leader_id, why);
 }
 
 static void handle_linfo(struct quorum *q, struct jute_in *in)
@@ -1230,7 +1165,7 @@ static void follow(struct quorum *q, int leader)
     const struct zkd_server_line *line = config_server(&q->s->cfg, leader);
     close_readonly_clients(q->s);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
-        learner_drop(ln, "we follow another leader");
+        quorum_learner_drop(ln, "we follow another leader");
     sweep_learners(q);
     q->role = q->voter ? R_FOLLOWING : R_OBSERVING;
     q->leader_id = leader;
@@ -1247,7 +1182,7 @@ static void follow(struct quorum *q, int leader)
     q->snap_in_zxid = -1;
     zab_syncs_free(q);
     if (!q->leader) {
-        schedule_look(q, "cannot reach leader %d", leader);
+        quorum_schedule_look(q, "cannot reach leader %d", leader);
         return;
     }
     snprintf(q->leader->desc, sizeof q->leader->desc, "leader %d (%s:%d)", leader, line->host,
@@ -1626,6 +1561,7 @@ static void leave_role(struct quorum *q)
     q->epoch_decided = q->established = 0;
     q->bump_state = 0;
     q->reconfig_zxid = 0;
+    aleader_reset(q);
     if (q->leader) {
         struct peer_link *l = q->leader;
         q->leader = NULL;
@@ -1673,7 +1609,7 @@ static void schedule(struct quorum *q, enum action a)
     uv_timer_start(&q->transition, on_transition, q->apache && a == A_LOOK ? 200 : 0, 0);
 }
 
-static void schedule_look(struct quorum *q, const char *fmt, ...)
+void quorum_schedule_look(struct quorum *q, const char *fmt, ...)
 {
     if (q->action == A_LOOK || (q->role == R_LOOKING && q->action == A_NONE))
         return;
@@ -1693,14 +1629,6 @@ static void on_decided(struct election *e, int leader, void *data)
     struct quorum *q = data;
     (void)e;
     q->action_leader = leader;
-    if (q->apache && leader == q->myid) {
-        /* Our history is ahead of every other candidate's: leading is the
-         * only safe outcome, and it is not implemented for Apache learners. */
-        log_error("quorum: elected, but zkd cannot lead Apache members yet "
-                  "(docs/member-protocol.md); looking again");
-        election_look(q->el, q->logged, q->current_epoch);
-        return;
-    }
     schedule(q, leader == q->myid ? A_LEAD : A_FOLLOW);
 }
 
@@ -1779,6 +1707,8 @@ static void free_quorum(uv_handle_t *h)
     struct quorum *q = h->data;
     free(q->acks);
     zab_syncs_free(q);
+    aleader_reset(q);
+    jute_out_free(&q->areply);
     free(q);
 }
 
@@ -1833,12 +1763,14 @@ int64_t quorum_next_zxid(struct quorum *q, int64_t last)
         q->bump_state = 0;
         return (q->epoch << 32) | 1;
     }
-    if (counter + 1 >= q->counter_limit - q->counter_margin && q->bump_state == 0) {
+    /* (Apache's wire: Apache members know no NEWEPOCH; at the limit the
+     * ensemble elects again, as an Apache leader's does) */
+    if (counter + 1 >= q->counter_limit - q->counter_margin && q->bump_state == 0 && !q->apache) {
         q->bump_state = 1; /* proposed from a timer: we are inside write_begin */
         uv_timer_start(&q->bump, on_bump, 0, 0);
     }
     if (counter + 1 >= q->counter_limit)
-        schedule_look(q, "zxid counter exhausted before the new epoch committed");
+        quorum_schedule_look(q, "zxid counter exhausted before the new epoch committed");
     if (counter == 0xffffffffu) {
         log_error("quorum: zxid counter overflow; stopping");
         abort();
@@ -1868,6 +1800,10 @@ void quorum_proposed(struct quorum *q, int64_t zxid, const void *rec, size_t len
 {
     assert(zxid > q->logged); /* proposals go out in zxid order */
     q->logged = zxid;
+    if (q->apache) {
+        aleader_propose(q, zxid, rec, len);
+        return;
+    }
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (learner_live(ln) && ln->st >= L_SYNCED)
             send_proposal(ln->l, zxid, rec, len);
@@ -1948,7 +1884,7 @@ static void reconfig_committed(struct quorum *q)
     q->voter = me && !me->observer;
     log_info("quorum: reconfiguration committed; %d voters", q->nvoters);
     if (!q->voter)
-        schedule_look(q, "this leader is no longer a voter after reconfig");
+        quorum_schedule_look(q, "this leader is no longer a voter after reconfig");
 }
 
 int quorum_reconfig_pending(const struct quorum *q) { return q->reconfig_zxid != 0; }
@@ -1990,7 +1926,7 @@ void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, in
                  "non-voter until stopped");
     if (voter != q->voter) {
         q->voter = voter;
-        schedule_look(q, "our role changed by reconfig (now %s)", voter ? "a voter" : "a non-voter");
+        quorum_schedule_look(q, "our role changed by reconfig (now %s)", voter ? "a voter" : "a non-voter");
     }
 }
 

@@ -43,6 +43,18 @@ static void write_free(struct write *w)
     txn_free(&w->txn);
 }
 
+/* A transaction's record enters the log, the history window and the
+ * ensemble: last_zxid moves to it. */
+static void publish(struct server *s, int64_t zxid, const struct jute_out *rec)
+{
+    s->db.last_zxid = zxid;
+    txnlog_append(s->log, zxid, rec->p, rec->len);
+    if (s->keep_win)
+        txnwin_push(&s->win, zxid, rec->p, rec->len);
+    if (s->q)
+        quorum_proposed(s->q, zxid, rec->p, rec->len);
+}
+
 int64_t write_commit(struct server *s, struct write *w)
 {
     int64_t zxid = w->zxid;
@@ -50,15 +62,10 @@ int64_t write_commit(struct server *s, struct write *w)
     assert(zxid > s->db.last_zxid);
     assert(w->txn.nops > 0 || w->txn.type == ZK_OP_CREATESESSION ||
            w->txn.type == ZK_OP_CLOSESESSION || w->txn.type == TXN_NEWEPOCH);
-    s->db.last_zxid = zxid;
     struct jute_out out;
     jute_out_init(&out);
     txn_encode(&out, &w->txn);
-    txnlog_append(s->log, zxid, out.p, out.len);
-    if (s->keep_win)
-        txnwin_push(&s->win, zxid, out.p, out.len);
-    if (s->q)
-        quorum_proposed(s->q, zxid, out.p, out.len);
+    publish(s, zxid, &out);
     jute_out_free(&out);
     journal_commit(&s->db, &w->journal, zxid);
     if (w->txn.type == ZK_OP_RECONFIG)
@@ -94,6 +101,26 @@ int64_t write_session(struct server *s, int32_t type, int64_t session, int32_t c
     for (int i = 0; audit_on && i < w.txn.nops; i++)
         audit_ephemeral_deleted(session, w.txn.ops[i].path);
     return write_commit(s, &w);
+}
+
+int64_t write_failed(struct server *s, int32_t type, int64_t session, int32_t cxid,
+                     const void *body, size_t len)
+{
+    assert(type == ZK_OP_ERROR || type == ZK_OP_MULTI);
+    int64_t zxid = next_zxid(s);
+    assert(zxid > s->db.last_zxid);
+    struct jute_out out;
+    jute_out_init(&out);
+    jute_put_long(&out, session);
+    jute_put_int(&out, cxid);
+    jute_put_long(&out, zxid);
+    jute_put_long(&out, clock_wall_ms());
+    jute_put_int(&out, type);
+    jute_put_raw(&out, body, len);
+    publish(s, zxid, &out);
+    jute_out_free(&out);
+    server_count_txn(s);
+    return zxid;
 }
 
 void write_abort(struct server *s, struct write *w)

@@ -63,6 +63,15 @@ int64_t write_commit(struct server *s, struct write *w);
 int64_t write_session(struct server *s, int32_t type, int64_t session, int32_t cxid,
                       int32_t timeout);
 
+/* Logs and proposes a transaction that changes nothing: Apache's record of
+ * a write request that failed, an ErrorTxn (type ZK_OP_ERROR, `body` the
+ * int err) or a failed multi (ZK_OP_MULTI, `body` a MultiTxn of ErrorTxns),
+ * with the TxnHeader built here.  Apache learners answer their client's
+ * forwarded request only when its record commits (apache_leader.c).
+ * Returns the zxid. */
+int64_t write_failed(struct server *s, int32_t type, int64_t session, int32_t cxid,
+                     const void *body, size_t len);
+
 /* Undoes what the write applied and frees `w`'s contents. */
 void write_abort(struct server *s, struct write *w);
 

@@ -273,3 +273,44 @@ int zab_get_note(const uint8_t *p, size_t len, struct zab_note *n)
         return -1;
     return 0;
 }
+
+int zab_get_learnerinfo(const struct zab_packet *pk, int64_t *sid, int64_t *config_version)
+{
+    if (pk->dlen < 8)
+        return -1;
+    *sid = (int64_t)zk_be64_get(pk->data);
+    *config_version = pk->dlen >= 20 ? (int64_t)zk_be64_get(pk->data + 12) : -1;
+    return *sid < 0 ? -1 : 0;
+}
+
+int zab_get_request(const struct zab_packet *pk, struct zab_request *r)
+{
+    if (pk->dlen < 16)
+        return -1;
+    r->session = (int64_t)zk_be64_get(pk->data);
+    r->cxid = (int32_t)zk_be32_get(pk->data + 8);
+    r->type = (int32_t)zk_be32_get(pk->data + 12);
+    r->frame = pk->data + 8;
+    r->flen = (size_t)pk->dlen - 8;
+    return 0;
+}
+
+int zab_packet_auth(const uint8_t *p, size_t len, struct zk_slice *schemes, struct zk_slice *ids,
+                    int max)
+{
+    struct jute_in in;
+    jute_in_init(&in, p, len);
+    jute_get_int(&in);
+    jute_get_long(&in);
+    jute_get_buffer(&in);
+    int32_t n = jute_get_int(&in);
+    if (in.err || n > max)
+        return -1;
+    for (int32_t i = 0; i < n; i++) {
+        schemes[i] = jute_get_string(&in);
+        ids[i] = jute_get_string(&in);
+        if (in.err || schemes[i].len < 0 || ids[i].len < 0)
+            return -1;
+    }
+    return n < 0 ? 0 : n;
+}

@@ -96,6 +96,27 @@ void zab_put_packet_auth(struct jute_out *o, int32_t type, int64_t zxid, const v
 
 /* LearnerInfo (sid, protocol version 0x10000, config version). */
 void zab_put_learnerinfo(struct jute_out *o, int64_t sid, int64_t config_version);
+/* Decodes FOLLOWERINFO/OBSERVERINFO data: long sid, then (3.4+) int
+ * protocolVersion and (3.5+) long configVersion; *config_version is -1 when
+ * absent.  Returns 0, or -1 for data shorter than a sid or a negative sid. */
+int zab_get_learnerinfo(const struct zab_packet *pk, int64_t *sid, int64_t *config_version);
+
+/* A REQUEST's data: long sessionId, int cxid, int type, then the request
+ * body (what follows the xid and type of the client's frame). */
+struct zab_request {
+    int64_t session;
+    int32_t cxid, type;
+    const uint8_t *frame;    /* int cxid, int type, body: a client request frame */
+    size_t flen;
+};
+/* Returns 0, or -1 for data shorter than the header. */
+int zab_get_request(const struct zab_packet *pk, struct zab_request *r);
+
+/* The authinfo of a complete QuorumPacket frame: up to `max` Ids as slices
+ * into the frame.  Returns their count (0 for a null or empty list), or -1
+ * if the list is malformed or holds more than `max`. */
+int zab_packet_auth(const uint8_t *p, size_t len, struct zk_slice *schemes, struct zk_slice *ids,
+                    int max);
 
 /* Length of the SNAP database stream with its signature at p[0..len):
  * > 0 complete (ending with "BenWasHere"), 0 incomplete, -1 malformed.  *body

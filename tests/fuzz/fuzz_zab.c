@@ -8,7 +8,8 @@
  *   2  an election-port hello (zab_hello_frame), then notifications framed
  *      [int length] and decoded by zab_get_note
  * Each decoded packet and notification is re-encoded and decoded again: the
- * fields must survive the round trip.  No server is started; the decoders
+ * fields must survive the round trip.  Each packet is also read as a
+ * leader reads a learner's (LearnerInfo, REQUEST header, authinfo).  No server is started; the decoders
  * are pure.  Build: CC=clang cmake -DZK_FUZZ=ON; seeds: tests/fuzz/corpus/zab.
  */
 #include <stdint.h>
@@ -17,11 +18,30 @@
 
 #include "zab.h"
 
+/* What a zkd leader reads out of a learner's packet (apache_leader.c). */
+static void check_learner_fields(const uint8_t *p, size_t n, const struct zab_packet *pk)
+{
+    int64_t sid, cv;
+    if (!zab_get_learnerinfo(pk, &sid, &cv) && sid < 0)
+        abort();
+    struct zab_request r;
+    if (!zab_get_request(pk, &r) && (r.frame < p || r.frame + r.flen > p + n))
+        abort();
+    struct zk_slice schemes[4], ids[4];
+    int k = zab_packet_auth(p, n, schemes, ids, 4);
+    const char *lo = (const char *)p, *hi = lo + n;
+    for (int i = 0; i < k; i++) /* (an empty slice may point anywhere) */
+        if ((schemes[i].len && (schemes[i].p < lo || schemes[i].p + schemes[i].len > hi)) ||
+            (ids[i].len && (ids[i].p < lo || ids[i].p + ids[i].len > hi)))
+            abort();
+}
+
 static void check_packet(const uint8_t *p, size_t n)
 {
     struct zab_packet pk, again;
     if (zab_packet_decode(p, n, &pk))
         return;
+    check_learner_fields(p, n, &pk);
     struct jute_out o;
     jute_out_init(&o);
     zab_put_packet(&o, pk.type, pk.zxid, pk.data, pk.dlen);

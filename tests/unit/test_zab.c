@@ -172,6 +172,57 @@ static void test_snap_stream(void)
     jute_out_free(&o);
 }
 
+/* What a leader reads from its learners (apache_leader.c). */
+static void test_learner_packets(void)
+{
+    struct jute_out o, d;
+    jute_out_init(&o);
+    jute_out_init(&d);
+    zab_put_learnerinfo(&d, 7, 0x100000003LL);
+    zab_put_packet(&o, ZAB_FOLLOWERINFO, 2LL << 32, d.p, (int32_t)d.len);
+    struct zab_packet pk;
+    int64_t sid, cv;
+    ASSERT_INT_EQ(zab_packet_decode(o.p, o.len, &pk), 0);
+    ASSERT_INT_EQ(zab_get_learnerinfo(&pk, &sid, &cv), 0);
+    ASSERT_INT_EQ(sid, 7);
+    ASSERT_INT_EQ(cv, 0x100000003LL);
+    pk.dlen = 8; /* a 3.3 learner: the sid alone */
+    ASSERT_INT_EQ(zab_get_learnerinfo(&pk, &sid, &cv), 0);
+    ASSERT_INT_EQ(cv, -1);
+    pk.dlen = 7;
+    ASSERT_INT_EQ(zab_get_learnerinfo(&pk, &sid, &cv), -1);
+
+    /* REQUEST: long session | int cxid | int type | body, with the client's ids. */
+    o.len = d.len = 0;
+    jute_put_long(&d, 0x300000001234LL);
+    jute_put_int(&d, 42);
+    jute_put_int(&d, 2);
+    put_str(&d, "/x");
+    jute_put_int(&d, -1);
+    const char *schemes[] = {"ip", "digest"}, *ids[] = {"127.0.0.1", "u:x"};
+    zab_put_packet_auth(&o, ZAB_REQUEST, -1, d.p, (int32_t)d.len, schemes, ids, 2);
+    ASSERT_INT_EQ(zab_packet_decode(o.p, o.len, &pk), 0);
+    struct zab_request r;
+    ASSERT_INT_EQ(zab_get_request(&pk, &r), 0);
+    ASSERT_INT_EQ(r.session, 0x300000001234LL);
+    ASSERT_INT_EQ(r.cxid, 42);
+    ASSERT_INT_EQ(r.type, 2);
+    ASSERT_INT_EQ(r.flen, d.len - 8);
+    ASSERT_INT_EQ(zk_be32_get(r.frame), 42);
+    struct zk_slice sc[2], id[2];
+    ASSERT_INT_EQ(zab_packet_auth(o.p, o.len, sc, id, 2), 2);
+    ASSERT_TRUE(sc[1].len == 6 && !memcmp(sc[1].p, "digest", 6));
+    ASSERT_TRUE(id[0].len == 9 && !memcmp(id[0].p, "127.0.0.1", 9));
+    ASSERT_INT_EQ(zab_packet_auth(o.p, o.len, sc, id, 1), -1); /* more than room for */
+    pk.dlen = 15;
+    ASSERT_INT_EQ(zab_get_request(&pk, &r), -1);
+    o.len = 0;
+    zab_put_packet(&o, ZAB_PING, 5, NULL, -1);
+    ASSERT_INT_EQ(zab_packet_auth(o.p, o.len, sc, id, 2), 0); /* null authinfo */
+    jute_out_free(&o);
+    jute_out_free(&d);
+}
+
 ZTEST_MAIN(ZT(test_packet_layout), ZT(test_packet_with_auth_and_null_data),
            ZT(test_packet_malformed), ZT(test_hello), ZT(test_notification),
-           ZT(test_snap_stream))
+           ZT(test_snap_stream), ZT(test_learner_packets))

@@ -1,0 +1,467 @@
+/*
+ * apache_leader.c - zkd leading Apache learners (see apache_leader.h).
+ */
+#include "apache_leader.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "db.h"
+#include "log.h"
+#include "peer.h"
+#include "quorum_int.h"
+#include "server.h"
+#include "txn.h"
+#include "txnwin.h"
+#include "write.h"
+#include "zab.h"
+#include "zk/proto.h"
+
+/* A learner's forwarded sync: answered once `target` has committed. */
+struct aleader_sync {
+    struct aleader_sync *next;
+    int sid;
+    int64_t target;
+};
+
+static long framer(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    (void)l;
+    return zab_packet_frame(p, len, PEER_MAX_MSG);
+}
+
+static void send_packet(struct learner *ln, int32_t type, int64_t zxid, const void *d, int32_t dlen)
+{
+    struct jute_out o;
+    jute_out_init(&o);
+    zab_put_packet(&o, type, zxid, d, dlen);
+    peer_send_raw(ln->l, o.p, o.len);
+    jute_out_free(&o);
+}
+
+static int synced(const struct learner *ln) { return learner_live(ln) && ln->st >= L_SYNCED; }
+
+void aleader_accepted(struct learner *ln) { ln->l->frame = framer; }
+
+void aleader_leaderinfo(struct quorum *q, struct learner *ln)
+{
+    uint8_t ver[4];
+    zk_be32_put(ver, ZAB_LEARNER_PROTOCOL);
+    send_packet(ln, ZAB_LEADERINFO, q->epoch << 32, ver, 4);
+}
+
+/* ---- sync ---- */
+
+static int put_raw(const void *p, size_t len, void *d)
+{
+    peer_send_raw(d, p, len);
+    return 0;
+}
+
+static void send_snapshot(struct quorum *q, struct learner *ln, int64_t last)
+{
+    send_packet(ln, ZAB_SNAP, last, NULL, -1);
+    db_snapshot_body(&q->s->db, put_raw, ln->l);
+    struct jute_out o;
+    jute_out_init(&o);
+    jute_put_string(&o, ZAB_SNAP_SIGNATURE);
+    peer_send_raw(ln->l, o.p, o.len);
+    jute_out_free(&o);
+}
+
+void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
+{
+    struct server *s = q->s;
+    int64_t last = s->db.last_zxid;
+    /* What the learner may apply at once: before the epoch is established
+     * the leader's whole history is (a quorum will hold it before anyone
+     * serves); after, only what a quorum has acknowledged. */
+    int64_t committed = q->established ? q->commit : last;
+    size_t from = 0;
+    int64_t trunc = 0;
+    int plan = quorum_sync_plan(q, peer, &from, &trunc);
+    int64_t known; /* the learner's history after this packet */
+    if (plan == TXNWIN_SNAP) {
+        log_info("quorum: syncing server %d by SNAP at 0x%" PRIx64 " (its last zxid 0x%" PRIx64 ")",
+                 ln->sid, (uint64_t)last, (uint64_t)peer);
+        send_snapshot(q, ln, last);
+        known = last;
+        from = s->win.n;
+    } else if (plan == TXNWIN_TRUNC) {
+        send_packet(ln, ZAB_TRUNC, trunc, NULL, -1);
+        known = trunc;
+    } else {
+        send_packet(ln, ZAB_DIFF, last, NULL, -1);
+        known = peer;
+    }
+    size_t sent = 0;
+    for (size_t i = from; i < s->win.n; i++, sent++) {
+        const struct txnwin_entry *e = txnwin_at(&s->win, i);
+        if (e->zxid > committed && ln->observer)
+            break; /* INFORMs carry the rest */
+        send_packet(ln, ZAB_PROPOSAL, e->zxid, e->rec, (int32_t)e->len);
+        if (e->zxid <= committed)
+            send_packet(ln, ZAB_COMMIT, e->zxid, NULL, -1);
+    }
+    if (plan != TXNWIN_SNAP)
+        log_info("quorum: syncing server %d by %s 0x%" PRIx64 " + %zu transactions", ln->sid,
+                 plan == TXNWIN_TRUNC ? "TRUNC to" : "DIFF from", (uint64_t)known, sent);
+    ln->zab_committed = known > committed ? known : committed;
+    send_packet(ln, ZAB_NEWLEADER, q->epoch << 32, NULL, -1);
+    ln->sync_zxid = last;
+    ln->st = L_SYNCED;
+}
+
+void aleader_uptodate(struct quorum *q, struct learner *ln)
+{
+    (void)q;
+    send_packet(ln, ZAB_UPTODATE, -1, NULL, -1);
+}
+
+/* ---- broadcast ---- */
+
+void aleader_propose(struct quorum *q, int64_t zxid, const void *rec, size_t len)
+{
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (synced(ln) && !ln->observer)
+            send_packet(ln, ZAB_PROPOSAL, zxid, rec, (int32_t)len);
+}
+
+/* Index of the first window entry above `zxid` (commits are recent: scan
+ * from the newest). */
+static size_t win_after(const struct txnwin *w, int64_t zxid)
+{
+    size_t i = w->n;
+    while (i > 0 && txnwin_at(w, i - 1)->zxid > zxid)
+        i--;
+    return i;
+}
+
+static void commit_to(struct quorum *q, struct learner *ln, int64_t c)
+{
+    const struct txnwin *w = &q->s->win;
+    if (ln->zab_committed >= c)
+        return;
+    if (ln->zab_committed < w->base) {
+        quorum_learner_drop(ln, "its commits fell out of the history window");
+        return;
+    }
+    for (size_t i = win_after(w, ln->zab_committed); i < w->n; i++) {
+        const struct txnwin_entry *e = txnwin_at(w, i);
+        if (e->zxid > c)
+            break;
+        if (ln->observer)
+            send_packet(ln, ZAB_INFORM, e->zxid, e->rec, (int32_t)e->len);
+        else
+            send_packet(ln, ZAB_COMMIT, e->zxid, NULL, -1);
+    }
+    ln->zab_committed = c;
+}
+
+static struct learner *learner_by_sid(struct quorum *q, int sid)
+{
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln->sid == sid)
+            return ln;
+    return NULL;
+}
+
+void aleader_commit(struct quorum *q, int64_t c)
+{
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (synced(ln))
+            commit_to(q, ln, c);
+    while (q->asyncs && q->asyncs->target <= c) {
+        struct aleader_sync *y = q->asyncs;
+        q->asyncs = y->next;
+        struct learner *ln = learner_by_sid(q, y->sid);
+        if (ln)
+            send_packet(ln, ZAB_SYNC, 0, NULL, -1);
+        free(y);
+    }
+}
+
+void aleader_ping(struct quorum *q)
+{
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (synced(ln))
+            send_packet(ln, ZAB_PING, q->logged, NULL, -1);
+}
+
+void aleader_reset(struct quorum *q)
+{
+    while (q->asyncs) {
+        struct aleader_sync *y = q->asyncs;
+        q->asyncs = y->next;
+        free(y);
+    }
+}
+
+/* ---- from learners ---- */
+
+static void on_info(struct quorum *q, struct learner *ln, const struct zab_packet *pk)
+{
+    int64_t sid, config_version;
+    if (ln->st != L_NEW || zab_get_learnerinfo(pk, &sid, &config_version)) {
+        quorum_learner_drop(ln, "unexpected or malformed LearnerInfo");
+        return;
+    }
+    if (config_version > q->s->config_version) {
+        quorum_learner_drop(ln, "it has a later configuration");
+        return;
+    }
+    ln->accepted_epoch = (int64_t)((uint64_t)pk->zxid >> 32);
+    ln->current_epoch = -1;
+    quorum_learner_info(q, ln, sid > INT32_MAX ? -1 : (int)sid,
+                        pk->type == ZAB_OBSERVERINFO);
+}
+
+static void on_ackepoch(struct quorum *q, struct learner *ln, const struct zab_packet *pk)
+{
+    if (pk->dlen < 4) {
+        quorum_learner_drop(ln, "short ACKEPOCH");
+        return;
+    }
+    /* (-1: it had accepted this epoch already; its current epoch is then
+     * not told, as with Apache's own leader) */
+    int64_t cur = (int32_t)zk_be32_get(pk->data);
+    ln->last_zxid = pk->zxid;
+    quorum_learner_ackepoch(q, ln, cur, pk->zxid);
+}
+
+static void on_ack(struct quorum *q, struct learner *ln, const struct zab_packet *pk)
+{
+    if (ln->st < L_SYNCED)
+        return;
+    if ((pk->zxid & 0xffffffff) == 0) {
+        /* NEWLEADER's ACK says it holds everything sent before it; the one
+         * after UPTODATE says nothing new. */
+        if (pk->zxid == q->epoch << 32)
+            quorum_learner_acked(q, ln, ln->sync_zxid);
+        return;
+    }
+    quorum_learner_acked(q, ln, pk->zxid);
+}
+
+static void on_ping(struct quorum *q, const struct zab_packet *pk)
+{
+    struct sessions *ss = &q->s->db.sessions;
+    int64_t now = clock_mono_ms();
+    for (int32_t off = 0; off + 12 <= pk->dlen; off += 12) {
+        struct session *se = sessions_get(ss, (int64_t)zk_be64_get(pk->data + off));
+        if (se && !se->closing)
+            sessions_touch(ss, se, now);
+    }
+}
+
+static void on_revalidate(struct quorum *q, struct learner *ln, const struct zab_packet *pk)
+{
+    if (pk->dlen < 12) {
+        quorum_learner_drop(ln, "short REVALIDATE");
+        return;
+    }
+    struct sessions *ss = &q->s->db.sessions;
+    int64_t id = (int64_t)zk_be64_get(pk->data);
+    struct session *se = sessions_get(ss, id);
+    int valid = se && !se->closing && q->established;
+    if (valid)
+        sessions_touch(ss, se, clock_mono_ms());
+    uint8_t d[9];
+    zk_be64_put(d, (uint64_t)id);
+    d[8] = (uint8_t)valid;
+    send_packet(ln, ZAB_REVALIDATE, pk->zxid, d, 9);
+}
+
+/* The proxy's replies: only the one to the request running now matters
+ * (whether it failed); Apache learners answer their clients themselves. */
+static void proxy_sink(struct conn *c, const uint8_t *frame, size_t len)
+{
+    struct learner *ln = c->sink_data;
+    struct quorum *q = ln->q;
+    if (q->areply.len == 0)
+        jute_put_raw(&q->areply, frame, len);
+}
+
+/* The client identities of a REQUEST (its authinfo) become the proxy's. */
+static int take_auth(struct conn *p, const uint8_t *frame, size_t len)
+{
+    struct zk_slice schemes[64], ids[64];
+    int n = zab_packet_auth(frame, len, schemes, ids, 64);
+    auth_info_free(&p->auth);
+    for (int i = 0; i < n; i++) {
+        char *sc = zk_xstrndup(schemes[i].p, (size_t)schemes[i].len);
+        char *ident = zk_xstrndup(ids[i].p, (size_t)ids[i].len);
+        auth_info_add(&p->auth, sc, ident);
+        free(sc);
+        free(ident);
+    }
+    return n < 0 ? -1 : 0;
+}
+
+/*
+ * A forwarded request that changed nothing failed: Apache's leader logs it
+ * anyway, as ErrorTxn(err), or for a multi as a MultiTxn of one ErrorTxn
+ * per op (OK before the failing op, its error, RUNTIMEINCONSISTENCY after:
+ * exactly the results zkd answered), and the learner answers its client
+ * when that commits.
+ */
+static void log_failure(struct quorum *q, int64_t session, int32_t cxid, int32_t type)
+{
+    const uint8_t *r = q->areply.p;
+    size_t len = q->areply.len;
+    if (len < 20)
+        return;
+    int32_t err = (int32_t)zk_be32_get(r + 16);
+    struct jute_out body;
+    jute_out_init(&body);
+    if (type != ZK_OP_MULTI) {
+        if (!err)
+            goto out; /* answered without a transaction, and not failed */
+        jute_put_int(&body, err);
+        write_failed(q->s, ZK_OP_ERROR, session, cxid, body.p, body.len);
+        goto out;
+    }
+    /* MultiResponse: {int type, bool done, int err, result}* up to done. */
+    struct jute_in in;
+    jute_in_init(&in, r + 20, len - 20);
+    struct jute_out txns;
+    jute_out_init(&txns);
+    int32_t n = 0;
+    for (;;) {
+        int32_t t = jute_get_int(&in);
+        int done = jute_get_bool(&in);
+        jute_get_int(&in);
+        if (in.err || done)
+            break;
+        if (t != ZK_OP_ERROR) {
+            n = -1; /* a multi that succeeded without a transaction */
+            break;
+        }
+        uint8_t e[4];
+        zk_be32_put(e, (uint32_t)jute_get_int(&in));
+        jute_put_int(&txns, ZK_OP_ERROR);
+        jute_put_buffer(&txns, e, 4);
+        n++;
+    }
+    if (!in.err && n >= 0) {
+        jute_put_int(&body, n);
+        jute_put_raw(&body, txns.p, txns.len);
+        write_failed(q->s, ZK_OP_MULTI, session, cxid, body.p, body.len);
+    }
+    jute_out_free(&txns);
+out:
+    jute_out_free(&body);
+}
+
+static void queue_sync(struct quorum *q, struct learner *ln)
+{
+    int64_t target = q->s->db.last_zxid;
+    if (target <= q->commit) {
+        send_packet(ln, ZAB_SYNC, 0, NULL, -1);
+        return;
+    }
+    struct aleader_sync *y = zk_xcalloc(1, sizeof *y), **pp = &q->asyncs;
+    y->sid = ln->sid;
+    y->target = target;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = y;
+}
+
+static void on_request(struct quorum *q, struct learner *ln, const struct zab_packet *pk,
+                       const uint8_t *frame, size_t flen)
+{
+    struct server *s = q->s;
+    if (!q->established || ln->st < L_SYNCED)
+        return; /* (it forwards only once serving, which we have not allowed) */
+    struct zab_request r;
+    if (zab_get_request(pk, &r)) {
+        quorum_learner_drop(ln, "short REQUEST");
+        return;
+    }
+    int64_t session = r.session;
+    int32_t cxid = r.cxid, type = r.type;
+    struct session *se = sessions_get(&s->db.sessions, session);
+    switch (type) {
+    case ZK_OP_SYNC:
+        queue_sync(q, ln);
+        return;
+    case ZK_OP_CREATESESSION:
+        if (r.flen < 12) {
+            quorum_learner_drop(ln, "short createSession");
+            return;
+        }
+        if (!se && session)
+            write_session(s, ZK_OP_CREATESESSION, session, cxid, (int32_t)zk_be32_get(r.frame + 8));
+        return;
+    case ZK_OP_CLOSESESSION:
+        if (se && !se->closing) {
+            write_session(s, ZK_OP_CLOSESESSION, session, cxid, 0);
+        } else {
+            uint8_t e[4];
+            zk_be32_put(e, (uint32_t)ZK_SESSIONEXPIRED);
+            write_failed(s, ZK_OP_ERROR, session, cxid, e, 4);
+        }
+        return;
+    }
+    if (!ln->proxy)
+        ln->proxy = conn_new_proxy(s, proxy_sink, ln);
+    struct conn *p = ln->proxy;
+    if (take_auth(p, frame, flen)) {
+        quorum_learner_drop(ln, "malformed REQUEST authinfo");
+        return;
+    }
+    p->session = se;
+    p->session_id = session;
+    p->state = CONN_READY;
+    int64_t before = s->db.last_zxid;
+    q->areply.len = 0;
+    server_request_local(s, p, r.frame, r.flen);
+    if (s->db.last_zxid == before)
+        log_failure(q, session, cxid, type);
+}
+
+void aleader_on_msg(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    struct learner *ln = l->owner;
+    struct quorum *q = ln->q;
+    struct zab_packet pk;
+    if (zab_packet_decode(p, len, &pk)) {
+        quorum_learner_drop(ln, "malformed packet");
+        return;
+    }
+    int info = pk.type == ZAB_FOLLOWERINFO || pk.type == ZAB_OBSERVERINFO;
+    if (q->role != R_LEADING && !(q->role == R_LOOKING && info)) {
+        quorum_learner_drop(ln, "message while not leading");
+        return;
+    }
+    if (!info && ln->st == L_NEW) {
+        quorum_learner_drop(ln, "did not introduce itself");
+        return;
+    }
+    switch (pk.type) {
+    case ZAB_FOLLOWERINFO:
+    case ZAB_OBSERVERINFO:
+        on_info(q, ln, &pk);
+        break;
+    case ZAB_ACKEPOCH:
+        on_ackepoch(q, ln, &pk);
+        break;
+    case ZAB_ACK:
+        on_ack(q, ln, &pk);
+        break;
+    case ZAB_PING:
+        on_ping(q, &pk);
+        break;
+    case ZAB_REQUEST:
+        on_request(q, ln, &pk, p, len);
+        break;
+    case ZAB_REVALIDATE:
+        on_revalidate(q, ln, &pk);
+        break;
+    default:
+        quorum_learner_drop(ln, "unexpected packet type");
+    }
+}

@@ -1,0 +1,166 @@
+/*
+ * quorum_int.h - private to the Zab modules: quorum.c (the roles, zkd's own
+ * member wire, the leader's state machine) and apache_leader.c (the
+ * leader's side of Apache's wire).  Not for any other module.
+ *
+ * The leader's state machine is one for both wires: a learner introduces
+ * itself (quorum_learner_info), acknowledges the new epoch
+ * (quorum_learner_ackepoch, which syncs it), and acknowledges what it has
+ * logged (quorum_learner_acked, which advances the commit).  Only the
+ * encoding of what goes to a learner differs, and q->apache chooses it.
+ */
+#ifndef ZKD_QUORUM_INT_H
+#define ZKD_QUORUM_INT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "hset.h"
+#include "quorum.h"
+#include "server.h"
+
+enum qmsg {
+    QM_FINFO = 1,
+    QM_LINFO,
+    QM_ACKEPOCH,
+    QM_TRUNC,
+    QM_SNAPBEGIN,
+    QM_SNAPREC,
+    QM_SNAPEND,
+    QM_PROPOSAL,
+    QM_NEWLEADER,
+    QM_ACK,
+    QM_UPTODATE,
+    QM_COMMIT,
+    QM_REQUEST,
+    QM_REPLY,
+    QM_CONNECT,
+    QM_PING,
+    QM_PINGACK,
+};
+
+enum role { R_LOOKING, R_LEADING, R_FOLLOWING, R_OBSERVING };
+enum action { A_NONE, A_LOOK, A_LEAD, A_FOLLOW };
+
+/* The leader's record of one learner: how far its sync has come. */
+enum learner_state { L_NEW, L_INFO, L_EPOCH, L_SYNCED, L_ACTIVE };
+
+/* This member's own progress as a learner, in order: connecting to the
+ * leader, FINFO sent, ACKEPOCH sent, NEWLEADER received (history synced:
+ * it logs and acknowledges), UPTODATE received (it serves clients). */
+enum follow_phase { F_CONNECTING, F_INFO_SENT, F_EPOCH_ACKED, F_NEWLEADER, F_SERVING };
+struct learner {
+    struct quorum *q;
+    struct peer_link *l;     /* NULL once the link is gone (dead) */
+    struct learner *next;
+    int sid, observer;
+    enum learner_state st;
+    int64_t accepted_epoch, current_epoch, last_zxid;
+    int64_t sync_zxid;       /* end of the history sent before NEWLEADER */
+    int64_t acked;
+    int64_t zab_committed;   /* Apache's wire: it knows everything up to here is committed */
+    struct conn *proxy;      /* runs this learner's forwarded requests */
+};
+
+/* A learner's queue of proposals awaiting commit and replies awaiting
+ * their turn, in the order the leader sent them. */
+struct pending {
+    struct pending *next;
+    int is_reply;
+    int64_t zxid;            /* proposal */
+    uint64_t uid;            /* reply: connection */
+    int flags;
+    size_t len;
+    uint8_t data[];
+};
+
+struct quorum {
+    struct server *s;
+    int myid, voter, nvoters;
+    struct election *el;
+    enum role role;
+    int serving;
+    int64_t looking_since;      /* now_ms() when the role last became R_LOOKING */
+    int64_t accepted_epoch, current_epoch;
+    int64_t epoch;           /* of the leader we lead or follow */
+    int leader_id;
+    int64_t log_durable;     /* highest zxid our log has made durable */
+    int64_t logged;          /* highest zxid appended to our log */
+    uv_timer_t tick;
+    uv_timer_t transition;
+    uv_timer_t bump;
+    enum action action;
+    int action_leader;
+    char look_reason[160];
+    int64_t deadline;        /* of the current phase (monotonic ms) */
+    int stopping;
+
+    /* leader */
+    uv_tcp_t listener;
+    int listening;
+    struct learner *learners;
+    int epoch_decided, established;
+    int64_t commit;
+    uint64_t cur_uid;        /* connection of the forwarded request running now */
+    /* Moving to the next epoch before the zxid counter runs out: a NEWEPOCH
+     * transaction is proposed `margin` zxids before the limit; once a quorum
+     * has logged it (each member promising the epoch as it does), the
+     * leader switches at the limit without an election. */
+    uint32_t counter_limit, counter_margin;
+    int bump_state;          /* 0 none, 1 to propose, 2 proposed, 3 committed */
+    /* A reconfig the leader has proposed but not committed: until then both
+     * configurations must have a quorum for anything to commit. */
+    int64_t reconfig_zxid;
+    struct zkd_server_line old_servers[ZKD_MAX_SERVERS];
+    int nold;
+    int64_t bump_zxid, bump_epoch;
+    struct learner *cur_learner;
+
+    /* learner */
+    struct peer_link *leader;
+    enum follow_phase phase; /* how far this learner's sync with its leader has come */
+    int64_t newleader_zxid;
+    int need_snap;
+    struct pending *qhead, *qtail;
+    struct i64map fwd;       /* connection uid (Apache's wire: session id) -> conn
+                              * with forwarded requests */
+    int64_t last_report_ms;
+
+    /* Apache's wire (memberProtocol=apache) */
+    int apache;
+    int64_t snap_in_zxid;    /* a SNAP stream is expected, for this zxid */
+    struct zab_ack { int64_t after, zxid; } *acks; /* ACKs owed once `after` is durable */
+    size_t nacks, cap_acks;
+    struct zab_sync *syncs, *syncs_tail; /* forwarded syncs, answered by SYNC in order */
+    struct aleader_sync *asyncs;         /* leader: learners' syncs awaiting their commit */
+    struct jute_out areply;              /* leader: the reply to the forwarded request running */
+};
+
+
+struct peer_link;
+struct conn;
+struct jute_in;
+
+static inline int learner_live(const struct learner *ln) { return ln->l != NULL; }
+/* Voter-ness always comes from the current configuration (reconfig may
+ * change it; a member that is in no configuration follows as a non-voter). */
+static inline int is_voter(const struct quorum *q, int sid) { return config_is_voter(&q->s->cfg, sid); }
+static inline int ln_voter(const struct learner *ln) { return is_voter(ln->q, ln->sid); }
+
+void quorum_schedule_look(struct quorum *q, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Closes a learner's link (it is swept later). */
+void quorum_learner_drop(struct learner *ln, const char *why);
+/* The learner said who it is: `sid`, observer or not, its accepted epoch in
+ * ln->accepted_epoch.  Drops it or answers with the epoch when decided. */
+void quorum_learner_info(struct quorum *q, struct learner *ln, int sid, int observer);
+/* The learner accepted the epoch; its history ends at `last` (current epoch
+ * `cur`, -1 unknown).  Refuses to lead if it is ahead, else syncs it. */
+void quorum_learner_ackepoch(struct quorum *q, struct learner *ln, int64_t cur, int64_t last);
+/* The learner has everything up to `z` durable. */
+void quorum_learner_acked(struct quorum *q, struct learner *ln, int64_t z);
+/* How to sync a learner whose history ends at `peer` (txnwin.h's plan). */
+int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trunc);
+
+#endif
