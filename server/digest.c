@@ -10,6 +10,8 @@
 #include "zk/jute.h"
 
 #define ZK_SUBTREE "/zookeeper/"
+#define DIGEST_SMALL 512
+#define DIGEST_STAT 60 /* czxid mzxid pzxid ctime mtime, 3 versions, owner */
 
 uint32_t digest_node(const char *path, size_t plen, const struct znode *n)
 {
@@ -17,7 +19,13 @@ uint32_t digest_node(const char *path, size_t plen, const struct znode *n)
         return 0;
     if (plen == 1 && path[0] == '/')
         plen = 0; /* Apache keys the root as "" (and "/" as its alias) */
-    uint8_t st[60];
+    /* Small nodes are hashed in one crc32() call: zlib's per-call set-up
+     * costs as much as the bytes of a short path or value (ten million
+     * nodes are hashed at every start-up and snapshot). */
+    uint8_t buf[DIGEST_SMALL];
+    size_t dlen = n->datalen > 0 ? (size_t)n->datalen : 0;
+    int small = plen + dlen + DIGEST_STAT <= sizeof buf;
+    uint8_t *st = small ? buf + plen + dlen : buf;
     zk_be64_put(st, (uint64_t)n->czxid);
     zk_be64_put(st + 8, (uint64_t)n->mzxid);
     zk_be64_put(st + 16, (uint64_t)tree_pzxid(n));
@@ -28,10 +36,16 @@ uint32_t digest_node(const char *path, size_t plen, const struct znode *n)
     zk_be32_put(st + 48, (uint32_t)n->aversion);
     zk_be64_put(st + 52, (uint64_t)tree_owner(n));
     uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, (const Bytef *)path, (uInt)plen);
-    if (n->datalen > 0)
-        crc = crc32(crc, (const Bytef *)tree_data(n), (uInt)n->datalen);
-    crc = crc32(crc, st, sizeof st);
+    if (small) {
+        memcpy(buf, path, plen);
+        if (dlen)
+            memcpy(buf + plen, tree_data(n), dlen);
+        return (uint32_t)crc32_z(crc, buf, plen + dlen + DIGEST_STAT);
+    }
+    crc = crc32_z(crc, (const Bytef *)path, plen);
+    if (dlen)
+        crc = crc32_z(crc, (const Bytef *)tree_data(n), dlen);
+    crc = crc32_z(crc, st, DIGEST_STAT);
     return (uint32_t)crc;
 }
 

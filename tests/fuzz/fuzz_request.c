@@ -75,7 +75,7 @@ static void fuzz_records(const uint8_t *data, size_t size)
     struct jute_in in;
     jute_in_init(&in, data, size);
     scratch = tree_new_empty();
-    tree_load_apache(scratch, &in);
+    tree_load_apache(scratch, &in, NULL, NULL);
     tree_free(scratch);
 }
 
