@@ -94,25 +94,24 @@ int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *
 }
 
 struct image_digest {
-    uint64_t sum;
-    int exact; /* no node replaced another: the sum is the tree's */
+    struct digest_follow *follow;
+    int exact; /* no node replaced another: the image's digest is the tree's */
 };
 
-/* Sums Apache's digest as DataTree.deserialize does, node by node while
- * the record is in cache, which spares recovery a walk of the whole tree. */
-static void sum_digest(const char *path, size_t plen, const struct znode *n, int replaced,
-                       void *d)
+/* Apache's DataTree.deserialize sums the digest node by node as it loads;
+ * here a second thread hashes the records behind the loader, which spares
+ * recovery a walk of the whole tree afterwards. */
+static void sum_digest(const struct tree_image_node *node, void *d)
 {
     struct image_digest *dg = d;
-    dg->sum += digest_node(path, plen, n);
-    if (replaced && plen) /* the root always replaces tree_new_empty's */
+    digest_follow_add(dg->follow, node->rec, node->end);
+    if (node->replaced && node->plen) /* the root always replaces tree_new_empty's */
         dg->exact = 0;
 }
 
 int db_load_snapshot_body(struct db *db, const void *p, size_t len, size_t *used,
                           int64_t now_ms)
 {
-    struct image_digest dg = {0, 1};
     db->loaded_digest_ok = 0;
     struct jute_in in;
     jute_in_init(&in, p, len);
@@ -125,9 +124,14 @@ int db_load_snapshot_body(struct db *db, const void *p, size_t len, size_t *used
         if (!in.err)
             sessions_add(&db->sessions, id, timeout, now_ms);
     }
-    if (in.err || tree_load_apache(db->tree, &in, sum_digest, &dg))
+    if (in.err)
         return -1;
-    db->loaded_digest = (int64_t)dg.sum;
+    struct image_digest dg = {digest_follow_start(), 1};
+    int rc = tree_load_apache(db->tree, &in, sum_digest, &dg);
+    if (digest_follow_finish(dg.follow, &db->loaded_digest))
+        dg.exact = 0;
+    if (rc)
+        return -1;
     db->loaded_digest_ok = dg.exact;
     *used = in.off;
     return 0;

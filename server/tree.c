@@ -837,6 +837,7 @@ int tree_load_apache(struct tree *t, struct jute_in *in, tree_image_fn each, voi
     const char *prev_path = NULL;
     size_t prev_len = 0;
     while (!rc) {
+        size_t rec = in->off;
         struct zk_slice path = jute_get_string(in);
         if (in->err || (path.len == 1 && path.p[0] == '/'))
             break;
@@ -863,8 +864,11 @@ int tree_load_apache(struct tree *t, struct jute_in *in, tree_image_fn each, voi
         prev = place_node(t, parent, name, nlen, data, acl, &st, &replaced);
         prev_path = path.p;
         prev_len = (size_t)path.len;
-        if (each)
-            each(path.p, prev_len, prev, replaced, d);
+        if (each) {
+            struct tree_image_node node = {path.p, prev_len, prev, replaced, in->p + rec,
+                                           in->p + in->off};
+            each(&node, d);
+        }
     }
     if (in->err || !nodes)
         rc = -1;
