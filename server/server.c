@@ -258,7 +258,7 @@ static int recover(struct server *s)
     s->no_snapshot = fresh;
     int64_t t_end = clock_mono_ms();
     log_info("recovered %llu znodes and %u sessions up to zxid 0x%llx (snapshot 0x%llx) in %lld ms "
-             "(snapshot %lld, quotas and digest %lld, log %lld)",
+             "(snapshot load %lld, quotas and digest %lld, log replay %lld)",
              (unsigned long long)tree_node_count(s->db.tree), sessions_count(&s->db.sessions),
              (unsigned long long)s->db.last_zxid, (unsigned long long)snap,
              (long long)(t_end - t0), (long long)(t_snap - t0), (long long)(t_check - t_snap),
