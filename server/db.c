@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "digest.h"
 #include "zk/jute.h"
 
 void db_init(struct db *db, int tick_ms, int server_id, const uint8_t secret[32])
@@ -92,9 +93,26 @@ int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *
     return rc ? rc : tree_serialize_apache(db->tree, put, d);
 }
 
+struct image_digest {
+    struct digest_follow *follow;
+    int exact; /* no node replaced another: the image's digest is the tree's */
+};
+
+/* Apache's DataTree.deserialize sums the digest node by node as it loads;
+ * here a second thread hashes the records behind the loader, which spares
+ * recovery a walk of the whole tree afterwards. */
+static void sum_digest(const struct tree_image_node *node, void *d)
+{
+    struct image_digest *dg = d;
+    digest_follow_add(dg->follow, node->rec, node->end);
+    if (node->replaced && node->plen) /* the root always replaces tree_new_empty's */
+        dg->exact = 0;
+}
+
 int db_load_snapshot_body(struct db *db, const void *p, size_t len, size_t *used,
                           int64_t now_ms)
 {
+    db->loaded_digest_ok = 0;
     struct jute_in in;
     jute_in_init(&in, p, len);
     int32_t n = jute_get_count(&in, 12);
@@ -106,8 +124,15 @@ int db_load_snapshot_body(struct db *db, const void *p, size_t len, size_t *used
         if (!in.err)
             sessions_add(&db->sessions, id, timeout, now_ms);
     }
-    if (in.err || tree_load_apache(db->tree, &in))
+    if (in.err)
         return -1;
+    struct image_digest dg = {digest_follow_start(), 1};
+    int rc = tree_load_apache(db->tree, &in, sum_digest, &dg);
+    if (digest_follow_finish(dg.follow, &db->loaded_digest))
+        dg.exact = 0;
+    if (rc)
+        return -1;
+    db->loaded_digest_ok = dg.exact;
     *used = in.off;
     return 0;
 }

@@ -59,6 +59,12 @@ struct db {
     int quota_nodes;             /* /zookeeper/quota may have children: quota.h's fast path */
 
     struct db_hooks hooks;
+
+    /* Apache's digest of the tree (digest.h) as db_load_snapshot_body left
+     * it, summed while loading; loaded_digest_ok says it is valid.  Whoever
+     * changes the tree after the load and still wants it clears the flag. */
+    int64_t loaded_digest;
+    int loaded_digest_ok;
 };
 
 /*
@@ -92,7 +98,8 @@ int db_load_record(struct db *db, const void *rec, size_t len, int64_t now_ms);
  * first non-zero `put` result.  db_load_snapshot_body reads one from the
  * start of `p` into a db just reset (db_reset): sessions come back with
  * fresh timers from `now_ms`, as Apache's do on restart, and keep their
- * ephemerals.  OUT: *used, the body's length.  Returns 0 or -1.
+ * ephemerals.  OUT: *used, the body's length; db->loaded_digest(_ok).
+ * Returns 0 or -1.
  */
 int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *d), void *d);
 int db_load_snapshot_body(struct db *db, const void *p, size_t len, size_t *used,

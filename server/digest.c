@@ -3,6 +3,7 @@
  */
 #include "digest.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -10,14 +11,39 @@
 #include "zk/jute.h"
 
 #define ZK_SUBTREE "/zookeeper/"
+#define DIGEST_SMALL 512
+#define DIGEST_STAT 60 /* czxid mzxid pzxid ctime mtime, 3 versions, owner */
 
-uint32_t digest_node(const char *path, size_t plen, const struct znode *n)
+/* The digest of path || data || st, st being the 60 stat bytes in the
+ * digest's order. */
+static uint32_t digest_parts(const char *path, size_t plen, const void *data, size_t dlen,
+                             const uint8_t *st)
 {
     if (plen >= strlen(ZK_SUBTREE) && !memcmp(path, ZK_SUBTREE, strlen(ZK_SUBTREE)))
         return 0;
     if (plen == 1 && path[0] == '/')
         plen = 0; /* Apache keys the root as "" (and "/" as its alias) */
-    uint8_t st[60];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    /* Small nodes are hashed in one crc32() call: zlib's per-call set-up
+     * costs as much as the bytes of a short path or value, and ten million
+     * nodes are hashed at every start-up and snapshot. */
+    uint8_t buf[DIGEST_SMALL];
+    if (plen + dlen + DIGEST_STAT <= sizeof buf) {
+        memcpy(buf, path, plen);
+        if (dlen)
+            memcpy(buf + plen, data, dlen);
+        memcpy(buf + plen + dlen, st, DIGEST_STAT);
+        return (uint32_t)crc32_z(crc, buf, plen + dlen + DIGEST_STAT);
+    }
+    crc = crc32_z(crc, (const Bytef *)path, plen);
+    if (dlen)
+        crc = crc32_z(crc, (const Bytef *)data, dlen);
+    return (uint32_t)crc32_z(crc, st, DIGEST_STAT);
+}
+
+uint32_t digest_node(const char *path, size_t plen, const struct znode *n)
+{
+    uint8_t st[DIGEST_STAT];
     zk_be64_put(st, (uint64_t)n->czxid);
     zk_be64_put(st + 8, (uint64_t)n->mzxid);
     zk_be64_put(st + 16, (uint64_t)tree_pzxid(n));
@@ -27,12 +53,130 @@ uint32_t digest_node(const char *path, size_t plen, const struct znode *n)
     zk_be32_put(st + 44, (uint32_t)tree_cversion(n));
     zk_be32_put(st + 48, (uint32_t)n->aversion);
     zk_be64_put(st + 52, (uint64_t)tree_owner(n));
-    uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, (const Bytef *)path, (uInt)plen);
-    if (n->datalen > 0)
-        crc = crc32(crc, (const Bytef *)tree_data(n), (uInt)n->datalen);
-    crc = crc32(crc, st, sizeof st);
-    return (uint32_t)crc;
+    return digest_parts(path, plen, tree_data(n), n->datalen > 0 ? (size_t)n->datalen : 0, st);
+}
+
+/* A length field of a record the loader has parsed: -1 (null) reads as 0. */
+static size_t rec_len(const uint8_t *p)
+{
+    int32_t v = (int32_t)zk_be32_get(p);
+    return v > 0 ? (size_t)v : 0;
+}
+
+uint32_t digest_record(const uint8_t *rec, const uint8_t **end)
+{
+    size_t plen = rec_len(rec);
+    const char *path = (const char *)rec + 4;
+    const uint8_t *d = rec + 4 + plen;
+    size_t dlen = rec_len(d);
+    const uint8_t *img = d + 4 + dlen + 8; /* StatPersisted, after the ACL index */
+    /* The image's czxid mzxid ctime mtime version cversion aversion owner
+     * pzxid, in the digest's order: czxid mzxid pzxid ctime mtime version
+     * cversion aversion owner. */
+    uint8_t st[DIGEST_STAT];
+    memcpy(st, img, 16);
+    memcpy(st + 16, img + 52, 8);
+    memcpy(st + 24, img + 16, 16);
+    memcpy(st + 40, img + 32, 12);
+    memcpy(st + 52, img + 44, 8);
+    *end = img + DIGEST_STAT;
+    return digest_parts(path, plen, d + 4, dlen, st);
+}
+
+/* ---- following a loader on a second thread ---- */
+
+#define FOLLOW_BATCH 1024 /* records per hand-over */
+
+struct digest_follow {
+    pthread_t thread;
+    int threaded;
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    const uint8_t *upto;   /* under lock: records before it are complete */
+    int done;              /* under lock: no more records will come */
+    const uint8_t *at;     /* the worker's: the next record to hash */
+    uint64_t sum;          /* the worker's */
+    const uint8_t *last;   /* the loader's: end of the last record added */
+    unsigned pending;      /* the loader's: records added since the hand-over */
+    int broken;            /* the loader's: records were not contiguous */
+};
+
+/* Hashes the records in [f->at, upto). */
+static void follow_hash(struct digest_follow *f, const uint8_t *upto)
+{
+    while (f->at && f->at < upto)
+        f->sum += digest_record(f->at, &f->at);
+}
+
+static void *follow_run(void *arg)
+{
+    struct digest_follow *f = arg;
+    pthread_mutex_lock(&f->lock);
+    for (;;) {
+        while (f->upto == f->at && !f->done)
+            pthread_cond_wait(&f->more, &f->lock);
+        const uint8_t *upto = f->upto;
+        int done = f->done;
+        pthread_mutex_unlock(&f->lock);
+        follow_hash(f, upto);
+        pthread_mutex_lock(&f->lock);
+        if (done && f->at == f->upto)
+            break;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+struct digest_follow *digest_follow_start(void)
+{
+    struct digest_follow *f = zk_xcalloc(1, sizeof *f);
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->more, NULL);
+    f->threaded = !pthread_create(&f->thread, NULL, follow_run, f);
+    return f;
+}
+
+/* Publishes the records added so far. */
+static void follow_publish(struct digest_follow *f, int done)
+{
+    pthread_mutex_lock(&f->lock);
+    f->upto = f->last;
+    f->done |= done;
+    pthread_cond_signal(&f->more);
+    pthread_mutex_unlock(&f->lock);
+    f->pending = 0;
+}
+
+void digest_follow_add(struct digest_follow *f, const uint8_t *rec, const uint8_t *end)
+{
+    if (f->broken)
+        return;
+    if (!f->last) {
+        pthread_mutex_lock(&f->lock); /* the worker reads `at` after taking it */
+        f->at = f->upto = rec;
+        pthread_mutex_unlock(&f->lock);
+    } else if (rec != f->last) {
+        f->broken = 1; /* the records must follow one another */
+        return;
+    }
+    f->last = end;
+    if (++f->pending == FOLLOW_BATCH)
+        follow_publish(f, 0);
+}
+
+int digest_follow_finish(struct digest_follow *f, int64_t *sum)
+{
+    follow_publish(f, 1);
+    if (f->threaded)
+        pthread_join(f->thread, NULL);
+    else
+        follow_hash(f, f->last);
+    int ok = !f->broken;
+    *sum = (int64_t)f->sum;
+    pthread_cond_destroy(&f->more);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+    return ok ? 0 : -1;
 }
 
 struct walk {

@@ -33,4 +33,25 @@ uint32_t digest_node(const char *path, size_t plen, const struct znode *n);
 /* The digest of the whole tree: one walk over every node. */
 int64_t digest_tree(struct tree *t);
 
+/* The digest of one node from its record in an Apache DataTree image
+ * ([i32 len][path][i32 len][data][i64 acl index][StatPersisted, 60 bytes];
+ * -1 lengths are null), which the caller has parsed: the lengths are
+ * trusted.  OUT: *end, the end of the record. */
+uint32_t digest_record(const uint8_t *rec, const uint8_t **end);
+
+/*
+ * Summing the digest of an image on a second thread while it loads: the
+ * loader adds each node record once it has parsed it (so the worker reads
+ * only bytes the loader vouched for, which stay in place until finish), in
+ * the image's order, back to back; the worker hashes them in batches behind
+ * it.  Without a thread, finish hashes them all.  Loader's thread only.
+ */
+struct digest_follow;
+struct digest_follow *digest_follow_start(void);
+void digest_follow_add(struct digest_follow *f, const uint8_t *rec, const uint8_t *end);
+/* Waits for the worker and frees f.  OUT: *sum, the sum of the records'
+ * digests.  Returns 0, or -1 if the records were not back to back (then
+ * *sum is not the image's digest). */
+int digest_follow_finish(struct digest_follow *f, int64_t *sum);
+
 #endif

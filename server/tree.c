@@ -576,17 +576,29 @@ struct pstat {
     int64_t owner, pzxid;
 };
 
+#define PSTAT_LEN 60
+
+/* One bounds check for the 60 bytes rather than nine: image loading reads
+ * ten million of these. */
 static void get_pstat(struct jute_in *in, struct pstat *st)
 {
-    st->czxid = jute_get_long(in);
-    st->mzxid = jute_get_long(in);
-    st->ctime = jute_get_long(in);
-    st->mtime = jute_get_long(in);
-    st->version = jute_get_int(in);
-    st->cversion = jute_get_int(in);
-    st->aversion = jute_get_int(in);
-    st->owner = jute_get_long(in);
-    st->pzxid = jute_get_long(in);
+    if (in->err || jute_in_left(in) < PSTAT_LEN) {
+        in->err = ZK_MARSHALLINGERROR;
+        in->off = in->len;
+        memset(st, 0, sizeof *st);
+        return;
+    }
+    const uint8_t *p = in->p + in->off;
+    st->czxid = (int64_t)zk_be64_get(p);
+    st->mzxid = (int64_t)zk_be64_get(p + 8);
+    st->ctime = (int64_t)zk_be64_get(p + 16);
+    st->mtime = (int64_t)zk_be64_get(p + 24);
+    st->version = (int32_t)zk_be32_get(p + 32);
+    st->cversion = (int32_t)zk_be32_get(p + 36);
+    st->aversion = (int32_t)zk_be32_get(p + 40);
+    st->owner = (int64_t)zk_be64_get(p + 44);
+    st->pzxid = (int64_t)zk_be64_get(p + 52);
+    in->off += PSTAT_LEN;
 }
 
 static void put_pstat(struct jute_out *out, const struct znode *n)
@@ -602,44 +614,56 @@ static void put_pstat(struct jute_out *out, const struct znode *n)
     jute_put_long(out, tree_pzxid(n));
 }
 
-/* Puts a node from an image at `path` ("" or "/" is the root; its parent
- * must be there), replacing one of the same path.  Returns 0 or -1. */
-static int place_node(struct tree *t, const char *path, size_t len, struct zk_slice data,
-                      uint32_t acl, const struct pstat *st)
+/* The parent of the node at path[0..len) (len > 1, path[0] == '/'): `near`
+ * or one of its ancestors when the path extends its path (near_path,
+ * near_len bytes), as in Apache's depth-first images, where each node
+ * follows its parent or a sibling of one of its ancestors; else found from
+ * the root.  OUT: *name, *nlen, the last component.  NULL if there is none
+ * or the path is malformed. */
+static struct znode *image_parent(struct tree *t, const char *path, size_t len,
+                                  struct znode *near, const char *near_path, size_t near_len,
+                                  const char **name, size_t *nlen)
 {
-    struct znode *n;
-    if (len <= 1) {
-        if (len == 1 && path[0] != '/')
-            return -1;
-        n = t->root;
+    const char *slash = path + len - 1;
+    while (*slash != '/')
+        slash--;
+    size_t plen = (size_t)(slash - path);
+    *name = slash + 1;
+    *nlen = (size_t)(path + len - *name);
+    if (*nlen == 0)
+        return NULL;
+    /* near's ancestors have the paths near_path[0..k) at component ends:
+     * climb to the one as long as the parent path, then compare bytes once. */
+    while (near && near_len > plen) {
+        near_len -= near->namelen + (near->parent ? 1 : 0);
+        near = near->parent;
+    }
+    if (near && near_len == plen && !memcmp(path, near_path, plen))
+        return near;
+    return plen ? tree_lookup(t, path, plen) : t->root;
+}
+
+/* Puts a node from an image under `parent` (NULL: n is the root),
+ * replacing one of the same name.  OUT: *replaced, whether one was there.
+ * Returns the node. */
+static struct znode *place_node(struct tree *t, struct znode *parent, const char *name,
+                                size_t nlen, struct zk_slice data, uint32_t acl,
+                                const struct pstat *st, int *replaced)
+{
+    struct znode *n = parent ? tree_child(parent, name, nlen) : t->root;
+    *replaced = n != NULL;
+    if (n) {
+        untrack_owner(t, n);
         tree_set_data(t, n, data.p, data.len);
         tree_set_acl(t, n, acl);
     } else {
-        if (path[0] != '/')
-            return -1;
-        const char *slash = path + len - 1;
-        while (*slash != '/')
-            slash--;
-        size_t plen = (size_t)(slash - path);
-        struct znode *parent = plen ? tree_lookup(t, path, plen) : t->root;
-        const char *name = slash + 1;
-        size_t nlen = (size_t)(path + len - name);
-        if (!parent || nlen == 0)
-            return -1;
-        n = tree_child(parent, name, nlen);
-        if (n) {
-            untrack_owner(t, n);
-            tree_set_data(t, n, data.p, data.len);
-            tree_set_acl(t, n, acl);
-        } else {
-            int32_t parent_cversion = tree_cversion(parent);
-            int64_t parent_pzxid = tree_pzxid(parent);
-            n = tree_add(t, parent, name, nlen, data.p, data.len, acl, 0, 0, 0);
-            /* the image carries the parent's real values */
-            tree_set_cversion(parent, parent_cversion);
-            tree_set_pzxid(parent, parent_pzxid);
-            untrack_owner(t, n);
-        }
+        int32_t parent_cversion = tree_cversion(parent);
+        int64_t parent_pzxid = tree_pzxid(parent);
+        n = tree_add(t, parent, name, nlen, data.p, data.len, acl, 0, 0, 0);
+        /* the image carries the parent's real values */
+        tree_set_cversion(parent, parent_cversion);
+        tree_set_pzxid(parent, parent_pzxid);
+        untrack_owner(t, n);
     }
     n->czxid = st->czxid; /* before pzxid: it is pzxid's default */
     n->mzxid = st->mzxid;
@@ -651,6 +675,29 @@ static int place_node(struct tree *t, const char *path, size_t len, struct zk_sl
     set_owner(n, st->owner);
     tree_set_pzxid(n, st->pzxid);
     track_owner(t, n);
+    return n;
+}
+
+/* place_node for a path ("" or "/" is the root; its parent must be
+ * there).  Returns 0 or -1. */
+static int place_path(struct tree *t, const char *path, size_t len, struct zk_slice data,
+                      uint32_t acl, const struct pstat *st)
+{
+    int replaced;
+    if (len <= 1) {
+        if (len == 1 && path[0] != '/')
+            return -1;
+        place_node(t, NULL, NULL, 0, data, acl, st, &replaced);
+        return 0;
+    }
+    if (path[0] != '/')
+        return -1;
+    const char *name;
+    size_t nlen;
+    struct znode *parent = image_parent(t, path, len, NULL, NULL, 0, &name, &nlen);
+    if (!parent)
+        return -1;
+    place_node(t, parent, name, nlen, data, acl, st, &replaced);
     return 0;
 }
 
@@ -663,7 +710,7 @@ static int load_node(struct tree *t, struct jute_in *in)
     get_pstat(in, &st);
     if (in->err || path.len < 1 || path.p[0] != '/' || !acl_get(t->acls, acl))
         return -1;
-    return place_node(t, path.p, (size_t)path.len, data, acl, &st);
+    return place_path(t, path.p, (size_t)path.len, data, acl, &st);
 }
 
 /* ---- Apache's DataTree image ---- */
@@ -779,12 +826,18 @@ static uint32_t map_acl(struct tree *t, struct i64map *ids, int64_t idx)
     return idx ? (uint32_t)(uintptr_t)i64map_get(ids, idx) : 0;
 }
 
-int tree_load_apache(struct tree *t, struct jute_in *in)
+int tree_load_apache(struct tree *t, struct jute_in *in, tree_image_fn each, void *d)
 {
     struct i64map ids = {0};
     int rc = load_acl_map(t, in, &ids);
     int nodes = 0;
+    /* The node placed last and its path (in the input, which outlives the
+     * loop): the next node's parent is on its path almost always. */
+    struct znode *prev = NULL;
+    const char *prev_path = NULL;
+    size_t prev_len = 0;
     while (!rc) {
+        size_t rec = in->off;
         struct zk_slice path = jute_get_string(in);
         if (in->err || (path.len == 1 && path.p[0] == '/'))
             break;
@@ -794,9 +847,28 @@ int tree_load_apache(struct tree *t, struct jute_in *in)
         get_pstat(in, &st);
         uint32_t acl = in->err ? 0 : map_acl(t, &ids, idx);
         /* The root comes first, alone with an empty path. */
-        if (!acl || (nodes++ == 0) != (path.len == 0) ||
-            place_node(t, path.p, (size_t)path.len, data, acl, &st))
+        if (!acl || (nodes++ == 0) != (path.len == 0)) {
             rc = -1;
+            break;
+        }
+        struct znode *parent = NULL;
+        const char *name = NULL;
+        size_t nlen = 0;
+        if (path.len > 0 &&
+            (path.p[0] != '/' || !(parent = image_parent(t, path.p, (size_t)path.len, prev,
+                                                         prev_path, prev_len, &name, &nlen)))) {
+            rc = -1;
+            break;
+        }
+        int replaced;
+        prev = place_node(t, parent, name, nlen, data, acl, &st, &replaced);
+        prev_path = path.p;
+        prev_len = (size_t)path.len;
+        if (each) {
+            struct tree_image_node node = {path.p, prev_len, prev, replaced, in->p + rec,
+                                           in->p + in->off};
+            each(&node, d);
+        }
     }
     if (in->err || !nodes)
         rc = -1;

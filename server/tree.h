@@ -190,7 +190,22 @@ int tree_serialize_apache(struct tree *t, int (*put)(const void *p, size_t len, 
 /* Reads that image into a tree from tree_new_empty(), as Apache's
  * DataTree.deserialize: ACL index -1 is world:anyone:cdrwa, every other
  * index must be in the cache, every parent must come before its children.
- * Returns 0, or -1 when the bytes do not parse (in->off then tells where). */
-int tree_load_apache(struct tree *t, struct jute_in *in);
+ * Calls `each` (if not NULL) after placing each node (see struct
+ * tree_image_node): the place for per-node work such as the digest.
+ * Returns 0, or -1 when the bytes do not parse (in->off then tells where).
+ * Parents are found from the previous node's path, so the cost per node
+ * does not grow with the depth of the tree. */
+struct tree_image_node {
+    const char *path;        /* as the image spells it: "" for the root */
+    size_t plen;
+    const struct znode *n;   /* the node placed */
+    int replaced;            /* it replaced one of the same path (only a
+                              * damaged image repeats a path; the root
+                              * always replaces tree_new_empty's) */
+    const uint8_t *rec, *end; /* its whole record in the input: path, data,
+                               * ACL index, StatPersisted */
+};
+typedef void (*tree_image_fn)(const struct tree_image_node *node, void *d);
+int tree_load_apache(struct tree *t, struct jute_in *in, tree_image_fn each, void *d);
 
 #endif

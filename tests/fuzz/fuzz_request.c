@@ -10,7 +10,8 @@
  *   odd:  on-disk records: a transaction log payload (write_apply_committed
  *         on the live server, as replay does), a peer snapshot record
  *         (tree_load_record into a scratch tree) and an Apache DataTree image
- *         (tree_load_apache into another)
+ *         (tree_load_apache into another, its records hashed by the digest
+ *         thread as recovery hashes them)
  * Build: CC=clang cmake -DZK_FUZZ=ON; run: fuzz_request tests/fuzz/corpus.
  */
 #include <dirent.h>
@@ -24,6 +25,7 @@
 #include "apply.h"
 #include "config.h"
 #include "conn.h"
+#include "digest.h"
 #include "server.h"
 #include "tree.h"
 #include "txn.h"
@@ -65,6 +67,11 @@ static void fuzz_stream(const uint8_t *data, size_t size)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
+static void follow_node(const struct tree_image_node *node, void *d)
+{
+    digest_follow_add(d, node->rec, node->end);
+}
+
 static void fuzz_records(const uint8_t *data, size_t size)
 {
     write_apply_committed(&srv, srv.db.last_zxid + 1, data, size);
@@ -75,7 +82,10 @@ static void fuzz_records(const uint8_t *data, size_t size)
     struct jute_in in;
     jute_in_init(&in, data, size);
     scratch = tree_new_empty();
-    tree_load_apache(scratch, &in);
+    struct digest_follow *f = digest_follow_start();
+    tree_load_apache(scratch, &in, follow_node, f);
+    int64_t sum;
+    digest_follow_finish(f, &sum);
     tree_free(scratch);
 }
 

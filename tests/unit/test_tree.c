@@ -2,6 +2,7 @@
  * test_tree.c - unit tests of the data tree, ACL interning, watch tables,
  * transactions and the containers under them.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,7 +297,106 @@ static void test_digest_of_the_empty_tree_is_apaches(void)
     tree_free(t);
 }
 
-ZTEST_MAIN(ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches), ZT(test_many_children_and_paths),
+static int put_bytes(const void *p, size_t len, void *d)
+{
+    struct jute_out *out = d;
+    jute_put_raw(out, p, len);
+    return 0;
+}
+
+struct follow {
+    struct digest_follow *f;
+    int replaced, nodes;
+    const uint8_t *second, *last; /* where the root's record ends; the last one's end */
+};
+
+static void follow_node(const struct tree_image_node *node, void *d)
+{
+    struct follow *fl = d;
+    digest_follow_add(fl->f, node->rec, node->end);
+    fl->replaced += node->replaced && node->plen;
+    fl->nodes++;
+    if (!node->plen)
+        fl->second = node->end;
+    fl->last = node->end;
+}
+
+/* An Apache image loads back into the same tree (its parents found from
+ * the previous node's path: depth-first, with jumps back up several
+ * levels), and the digest summed from its records on a second thread
+ * equals the walk's over both trees. */
+static void test_apache_image_roundtrip_and_digest(void)
+{
+    struct tree *t = tree_new();
+    add(t, "/", "a", "1");
+    add(t, "/a", "b", NULL);
+    add(t, "/a/b", "c", "deep");
+    add(t, "/a/b/c", "d", "deeper");
+    add(t, "/a", "bb", "");
+    add(t, "/", "ab", "x"); /* a sibling whose name extends another's */
+    add(t, "/ab", "a", "y");
+    for (int i = 0; i < 300; i++) { /* more records than one hand-over */
+        char name[16];
+        snprintf(name, sizeof name, "n%03d", i);
+        add(t, i % 2 ? "/a/b" : "/ab", name, i % 3 ? "value" : NULL);
+    }
+    char big[1000];
+    memset(big, 'v', sizeof big);
+    struct znode *n = add(t, "/a", "big", NULL);
+    tree_set_data(t, n, big, sizeof big); /* hashed in parts, not in one buffer */
+    add(t, "/zookeeper", "x", "left out of the digest");
+
+    struct jute_out img, again;
+    jute_out_init(&img);
+    jute_out_init(&again);
+    ASSERT_INT_EQ(tree_serialize_apache(t, put_bytes, &img), 0);
+    struct tree *u = tree_new_empty();
+    struct jute_in in;
+    jute_in_init(&in, img.p, img.len);
+    struct follow fl = {digest_follow_start(), 0, 0, NULL, NULL};
+    ASSERT_INT_EQ(tree_load_apache(u, &in, follow_node, &fl), 0);
+    int64_t sum;
+    ASSERT_INT_EQ(digest_follow_finish(fl.f, &sum), 0);
+    ASSERT_INT_EQ(in.off, img.len);
+    ASSERT_INT_EQ(fl.replaced, 0);
+    ASSERT_INT_EQ(fl.nodes, (int)tree_node_count(t));
+    ASSERT_INT_EQ(tree_node_count(u), tree_node_count(t));
+    ASSERT_INT_EQ(sum, digest_tree(t));
+    ASSERT_INT_EQ(sum, digest_tree(u));
+    ASSERT_INT_EQ(tree_serialize_apache(u, put_bytes, &again), 0);
+    ASSERT_INT_EQ(again.len, img.len);
+    ASSERT_TRUE(tree_lookup(u, "/a/b/c/d", 8) != NULL);
+    ASSERT_TRUE(tree_lookup(u, "/ab/a", 5) != NULL);
+    ASSERT_INT_EQ(tree_nkids(tree_lookup(u, "/a/b", 4)), 151);
+    tree_free(u);
+
+    /* The nodes twice over (the root once): each of the second copy
+     * replaces one, as the hook is told, for the walk's digest is then no
+     * longer the records' sum. */
+    struct jute_out twice;
+    jute_out_init(&twice);
+    jute_put_raw(&twice, img.p, (size_t)(fl.last - img.p));
+    jute_put_raw(&twice, fl.second, (size_t)(fl.last - fl.second));
+    jute_put_raw(&twice, fl.last, img.len - (size_t)(fl.last - img.p));
+    jute_in_init(&in, twice.p, twice.len);
+    u = tree_new_empty();
+    int nodes = fl.nodes;
+    fl = (struct follow){digest_follow_start(), 0, 0, NULL, NULL};
+    ASSERT_INT_EQ(tree_load_apache(u, &in, follow_node, &fl), 0);
+    ASSERT_INT_EQ(digest_follow_finish(fl.f, &sum), 0);
+    ASSERT_INT_EQ(fl.replaced, nodes - 1);
+    ASSERT_INT_EQ(tree_node_count(u), tree_node_count(t));
+    ASSERT_INT_EQ(digest_tree(u), digest_tree(t));
+    ASSERT_TRUE(sum != digest_tree(u));
+    tree_free(u);
+    jute_out_free(&twice);
+    jute_out_free(&img);
+    jute_out_free(&again);
+    tree_free(t);
+}
+
+ZTEST_MAIN(ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
+           ZT(test_apache_image_roundtrip_and_digest), ZT(test_many_children_and_paths),
            ZT(test_cversion_reports_creates_plus_deletes), ZT(test_value_inline_and_out_of_line),
            ZT(test_serialize_roundtrip),
            ZT(test_acl_interning_and_checks), ZT(test_watch_modes), ZT(test_txn_roundtrip),
