@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "fourlw.h"
 #include "httpd.h"
+#include "digest.h"
 #include "json.h"
 #include "log.h"
 #include "monitor.h"
@@ -522,8 +523,18 @@ static void c_zabstate(struct cmd_ctx *x)
 
 static void c_hash(struct cmd_ctx *x)
 {
-    /* zkd keeps no tree digest (Apache's digest.enabled): an empty history. */
+    /* Apache's DigestCommand: the digest history (digest.h), oldest first,
+     * each a ZxidDigest in Jackson's snake_case. */
+    const struct digest_log *l = &x->s->digests;
     json_arr(x->j, "digests");
+    for (int i = 0; i < l->n; i++) {
+        const struct digest_entry *e = digest_log_at(l, i);
+        json_obj(x->j, NULL);
+        json_int(x->j, "zxid", e->zxid);
+        json_int(x->j, "digest_version", DIGEST_VERSION);
+        json_int(x->j, "digest", e->digest);
+        json_end(x->j);
+    }
     json_end(x->j);
 }
 

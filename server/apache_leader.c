@@ -301,58 +301,20 @@ static int take_auth(struct conn *p, const uint8_t *frame, size_t len)
 }
 
 /*
- * A forwarded request that changed nothing failed: Apache's leader logs it
- * anyway, as ErrorTxn(err), or for a multi as a MultiTxn of one ErrorTxn
- * per op (OK before the failing op, its error, RUNTIMEINCONSISTENCY after:
- * exactly the results zkd answered), and the learner answers its client
- * when that commits.
+ * A forwarded request that took no zxid.  request.c gives every failed write
+ * its ErrorTxn (or failed MultiTxn) as Apache's PrepRequestProcessor does, so
+ * this only catches a path that answered an error without one: the Apache
+ * learner answers its client only when a record for the request commits, so
+ * an ErrorTxn(err) is logged rather than leave that client waiting.
  */
 static void log_failure(struct quorum *q, int64_t session, int32_t cxid, int32_t type)
 {
     const uint8_t *r = q->areply.p;
-    size_t len = q->areply.len;
-    if (len < 20)
+    if (q->areply.len < 20)
         return;
     int32_t err = (int32_t)zk_be32_get(r + 16);
-    struct jute_out body;
-    jute_out_init(&body);
-    if (type != ZK_OP_MULTI) {
-        if (!err)
-            goto out; /* answered without a transaction, and not failed */
-        jute_put_int(&body, err);
-        write_failed(q->s, ZK_OP_ERROR, session, cxid, body.p, body.len);
-        goto out;
-    }
-    /* MultiResponse: {int type, bool done, int err, result}* up to done. */
-    struct jute_in in;
-    jute_in_init(&in, r + 20, len - 20);
-    struct jute_out txns;
-    jute_out_init(&txns);
-    int32_t n = 0;
-    for (;;) {
-        int32_t t = jute_get_int(&in);
-        int done = jute_get_bool(&in);
-        jute_get_int(&in);
-        if (in.err || done)
-            break;
-        if (t != ZK_OP_ERROR) {
-            n = -1; /* a multi that succeeded without a transaction */
-            break;
-        }
-        uint8_t e[4];
-        zk_be32_put(e, (uint32_t)jute_get_int(&in));
-        jute_put_int(&txns, ZK_OP_ERROR);
-        jute_put_buffer(&txns, e, 4);
-        n++;
-    }
-    if (!in.err && n >= 0) {
-        jute_put_int(&body, n);
-        jute_put_raw(&body, txns.p, txns.len);
-        write_failed(q->s, ZK_OP_MULTI, session, cxid, body.p, body.len);
-    }
-    jute_out_free(&txns);
-out:
-    jute_out_free(&body);
+    if (err)
+        write_error(q->s, type, session, cxid, err);
 }
 
 static void queue_sync(struct quorum *q, struct learner *ln)
@@ -400,9 +362,7 @@ static void on_request(struct quorum *q, struct learner *ln, const struct zab_pa
         if (se && !se->closing) {
             write_session(s, ZK_OP_CLOSESESSION, session, cxid, 0);
         } else {
-            uint8_t e[4];
-            zk_be32_put(e, (uint32_t)ZK_SESSIONEXPIRED);
-            write_failed(s, ZK_OP_ERROR, session, cxid, e, 4);
+            write_error(s, type, session, cxid, ZK_SESSIONEXPIRED);
         }
         return;
     }

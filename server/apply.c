@@ -4,10 +4,13 @@
 #include "apply.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "digest.h"
+#include "log.h"
 #include "quota.h"
 #include "zk/proto.h"
 
@@ -75,6 +78,7 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
         return ZK_NODEEXISTS;
     int32_t old_cv = tree_cversion(parent);
     int64_t old_pz = tree_pzxid(parent);
+    digest_sub(db, parent);
     uint32_t acl = acl_intern(tree_acls(db->tree), &op->acl);
     struct znode *n = tree_add(db->tree, parent, name, nlen, op->data.p, op->data.len, acl,
                                op->owner, zxid, t->time);
@@ -89,6 +93,8 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
         tree_set_cversion(parent, old_cv);
         tree_set_pzxid(parent, old_pz);
     }
+    digest_add(db, parent);
+    digest_add(db, n);
     struct journal_undo *u = push_undo(j, ZK_OP_CREATE, n);
     u->parent_cversion = old_cv;
     u->parent_pzxid = old_pz;
@@ -103,11 +109,14 @@ static void delete_node(struct db *db, struct znode *n, int64_t zxid, struct jou
 {
     struct znode *parent = n->parent;
     push_undo(j, ZK_OP_DELETE, n);
+    digest_sub(db, n);
+    digest_sub(db, parent);
     tree_unlink(db->tree, n);
     /* Apache (DataTree.deleteNode) moves only pzxid; cversion counts
      * creations (tree_stat derives the reported value). */
     if (zxid > tree_pzxid(parent))
         tree_set_pzxid(parent, zxid);
+    digest_add(db, parent);
     push_event(db, j, ZK_EVENT_DELETED, path, len, n->acl);
     push_event(db, j, ZK_EVENT_CHILD, path, path_parent_len(path, len), parent->acl);
     quota_on_delete(db, path, len, n->datalen, j);
@@ -136,10 +145,12 @@ static int apply_setdata(struct db *db, const struct txn *t, const struct txn_op
     u->old_version = n->version;
     u->old_mzxid = n->mzxid;
     u->old_mtime = n->mtime;
+    digest_sub(db, n);
     u->old_data = tree_replace_data(db->tree, n, op->data.p, op->data.len, &u->old_datalen);
     n->version = op->version;
     n->mzxid = zxid;
     n->mtime = t->time;
+    digest_add(db, n);
     push_event(db, j, ZK_EVENT_CHANGED, op->path, len, n->acl);
     quota_on_setdata(db, op->path, len, u->old_datalen, op->data.len, j);
     return 0;
@@ -152,7 +163,9 @@ void journal_replace_data(struct db *db, struct znode *n, const void *data, int3
     u->old_version = n->version;
     u->old_mzxid = n->mzxid;
     u->old_mtime = n->mtime;
+    digest_sub(db, n);
     u->old_data = tree_replace_data(db->tree, n, data, len, &u->old_datalen);
+    digest_add(db, n);
 }
 
 static int apply_setacl(struct db *db, const struct txn_op *op, struct journal *j)
@@ -167,7 +180,9 @@ static int apply_setacl(struct db *db, const struct txn_op *op, struct journal *
     uint32_t acl = acl_intern(tree_acls(db->tree), &op->acl);
     tree_set_acl(db->tree, n, acl);
     acl_unref(tree_acls(db->tree), acl);
+    digest_sub(db, n); /* the ACL is not hashed, aversion is */
     n->aversion = op->version;
+    digest_add(db, n);
     return 0;
 }
 
@@ -197,6 +212,11 @@ void journal_undo(struct db *db, struct journal *j)
     for (int i = j->nundo - 1; i >= 0; i--) {
         struct journal_undo *u = &j->undo[i];
         struct znode *n = u->node;
+        /* The digest: out go the nodes as they are, in as they were. */
+        if (u->type != ZK_OP_DELETE)
+            digest_sub(db, n);
+        if (u->parent)
+            digest_sub(db, u->parent);
         switch (u->type) {
         case ZK_OP_CREATE:
             tree_unlink(db->tree, n);
@@ -222,7 +242,10 @@ void journal_undo(struct db *db, struct journal *j)
         if (u->parent) {
             tree_set_cversion(u->parent, u->parent_cversion);
             tree_set_pzxid(u->parent, u->parent_pzxid);
+            digest_add(db, u->parent);
         }
+        if (u->type != ZK_OP_CREATE)
+            digest_add(db, n);
     }
     j->nundo = 0;
     for (int i = 0; i < j->nev; i++)
@@ -347,5 +370,54 @@ int apply_txn(struct db *db, const struct txn *t, int64_t zxid, struct journal *
         if (rc)
             journal_undo(db, j);
     }
+    return rc;
+}
+
+/* Apache's fix-up for a create whose node a fuzzy snapshot already holds
+ * (DataTree.processTxn): the parent takes the create's cversion and zxid if
+ * the snapshot missed them (the node was created, then deleted, around it). */
+static void fix_parent(struct db *db, const struct txn_op *op, int64_t zxid)
+{
+    size_t len = strlen(op->path);
+    struct znode *parent = tree_lookup(db->tree, op->path, path_parent_len(op->path, len));
+    if (parent && op->parent_cversion > tree_cversion(parent)) {
+        digest_sub(db, parent);
+        tree_set_cversion(parent, op->parent_cversion);
+        tree_set_pzxid(parent, zxid);
+        digest_add(db, parent);
+    }
+}
+
+/*
+ * Applies a committed txn that does not fit the tree as a whole, op by op,
+ * keeping what fits.  Apache's snapshots are fuzzy (taken while writes go
+ * on), so the log replayed onto one may repeat ops the snapshot already
+ * holds: Apache's DataTree.processTxn applies each op of a multi on its
+ * own, ignores NodeExists and NoNode, and fixes up the parent of a create
+ * that exists.  A zkd snapshot is exact, so only a snapshot Apache wrote
+ * (or a bad record) gets here.  Returns 0 if some op applied.
+ */
+static int apply_fuzzy(struct db *db, const struct txn *t, int64_t zxid, struct journal *j)
+{
+    int applied = 0, rc = 0;
+    for (int i = 0; i < t->nops; i++) {
+        int r = apply_op(db, t, &t->ops[i], zxid, j);
+        if (r == ZK_NODEEXISTS && t->ops[i].type == ZK_OP_CREATE)
+            fix_parent(db, &t->ops[i], zxid);
+        applied |= r == 0;
+        if (r && !rc)
+            rc = r;
+    }
+    if (rc)
+        log_info("transaction 0x%" PRIx64 " (type %d) applied in part: %s (replay onto a fuzzy "
+                 "snapshot)", (uint64_t)zxid, t->type, zk_errname(rc));
+    return applied || t->nops == 0 ? 0 : rc;
+}
+
+int apply_committed(struct db *db, const struct txn *t, int64_t zxid, struct journal *j)
+{
+    int rc = apply_txn(db, t, zxid, j);
+    if (rc && t->nops > 0)
+        rc = apply_fuzzy(db, t, zxid, j);
     return rc;
 }

@@ -81,6 +81,16 @@ void journal_free(struct journal *j);
  */
 int apply_txn(struct db *db, const struct txn *t, int64_t zxid, struct journal *j);
 
+/*
+ * Applies a committed (logged) transaction as Apache's DataTree.processTxn
+ * does: whole if it fits, else op by op keeping what fits (a log replayed
+ * onto a fuzzy snapshot repeats ops the snapshot already holds; see
+ * apply.c).  Returns 0 if it (or some of it) applied -- commit `j` --, else
+ * the ZK error with nothing applied.  Used by write_apply_committed and the
+ * offline verify-datadir, so both build the same tree.
+ */
+int apply_committed(struct db *db, const struct txn *t, int64_t zxid, struct journal *j);
+
 /* Splits "/a/b" into parent length (2 for "/a", 1 for "/a" -> "/"). */
 size_t path_parent_len(const char *path, size_t len);
 

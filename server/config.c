@@ -894,10 +894,12 @@ static const struct key_spec keys[] = {
     BOOL_KEY("extendedTypesEnabled", extended_types_enabled),
     BOOL_KEY("readonlymode.enabled", readonly_mode),
     /* Storage: Apache's system properties zookeeper.snapshot.compression.method
-     * and zookeeper.preAllocSize (KiB).  (digest.enabled is ignored below: zkd
-     * always writes and checks the snapshot digest, digest.h; an Apache with
-     * digest.enabled=false skips it.) */
+     * and zookeeper.preAllocSize (KiB).  digest.enabled (default true): the
+     * TxnDigest after each log entry, its check on replay and the `hash`
+     * history (digest.h); zkd writes and checks the snapshot digest either
+     * way (an Apache with digest.enabled=false skips it). */
     FN_KEY("snapshot.compression.method", h_compression),
+    BOOL_KEY("digest.enabled", digest_enabled),
     INT_KEY("preAllocSize", pre_alloc_kb, 1, INT_MAX / 1024),
     BOOL_KEY("enforceQuota", enforce_quota), /* also zookeeper.enforceQuota; quota.h */
     /* Cluster options. */
@@ -1037,7 +1039,6 @@ static const struct key_spec keys[] = {
     IGNORED("watcherCleanIntervalInSeconds"),
     IGNORED("watcherCleanThreadsNum"),
     IGNORED("maxInProcessingDeadWatchers"),
-    IGNORED("digest.enabled"),
     IGNORED("closeSessionTxn.enabled"),
     IGNORED("largeRequestMaxBytes"),
     IGNORED("largeRequestThreshold"),
@@ -1780,6 +1781,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
     cfg->digest_auth_enabled = 1;
+    cfg->digest_enabled = 1; /* ZooKeeperServer.isDigestEnabled, 3.6+ */
     strcpy(cfg->quorum_learner_context, "QuorumLearner");
     strcpy(cfg->quorum_server_context, "QuorumServer");
     strcpy(cfg->quorum_kerberos_principal, "zkquorum/localhost");

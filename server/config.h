@@ -101,6 +101,7 @@ struct zkd_config {
     /* Storage (Apache's format: snapshot.c, txnlog.c). */
     char snapshot_compression[16]; /* snapshot.compression.method: "", gz, snappy */
     int pre_alloc_kb;        /* preAllocSize: log preallocation step, KiB (65536) */
+    int digest_enabled;      /* digest.enabled: TxnDigest in log entries (1) */
     char super_digest[512];  /* "super:base64sha1" or "" */
     int standalone_enabled;  /* default 1 */
     int reconfig_enabled;    /* default 0 */

@@ -22,6 +22,7 @@ void db_free(struct db *db)
 {
     tree_free(db->tree);
     db->tree = NULL;
+    db->digest_of = NULL;
     sessions_free(&db->sessions);
     watches_free(db->data_watches);
     watches_free(db->child_watches);
@@ -32,6 +33,7 @@ void db_reset(struct db *db)
 {
     tree_free(db->tree);
     db->tree = tree_new_empty();
+    db->digest_of = NULL; /* a new tree (maybe at the old address) */
     uint8_t secret[32];
     memcpy(secret, db->sessions.secret, sizeof secret);
     sessions_free(&db->sessions);

@@ -58,6 +58,12 @@ struct db {
     int enforce_quota;           /* enforceQuota: hard quota limits refuse writes (quota.h) */
     int quota_nodes;             /* /zookeeper/quota may have children: quota.h's fast path */
 
+    /* Apache's tree digest (digest.h): valid only while digest_of == tree;
+     * digest_db computes it with one walk, then apply.c keeps it per node
+     * change.  db_reset forgets it. */
+    int64_t digest;
+    const struct tree *digest_of;
+
     struct db_hooks hooks;
 
     /* Apache's digest of the tree (digest.h) as db_load_snapshot_body left

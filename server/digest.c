@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "db.h"
 #include "zk/jute.h"
 
 #define ZK_SUBTREE "/zookeeper/"
@@ -210,4 +211,67 @@ int64_t digest_tree(struct tree *t)
     tree_foreach_child(root, visit, &w);
     free(w.path);
     return (int64_t)w.sum;
+}
+
+int64_t digest_db(struct db *db)
+{
+    if (db->digest_of != db->tree) {
+        /* Right after a load, the sum taken while loading (db.h) spares the walk. */
+        db->digest = db->loaded_digest_ok ? db->loaded_digest : digest_tree(db->tree);
+        db->digest_of = db->tree;
+    }
+    return db->digest;
+}
+
+/* n's term of the sum; n must be linked (its path is walked up). */
+static uint32_t node_term(const struct znode *n)
+{
+    char buf[512];
+    size_t len = tree_path(n, buf, sizeof buf);
+    if (len < sizeof buf)
+        return digest_node(buf, len, n);
+    char *path = zk_xmalloc(len + 1);
+    tree_path(n, path, len + 1);
+    uint32_t h = digest_node(path, len, n);
+    free(path);
+    return h;
+}
+
+void digest_sub(struct db *db, const struct znode *n)
+{
+    db->loaded_digest_ok = 0; /* the tree is no longer the one loaded */
+    if (db->digest_of == db->tree)
+        db->digest = (int64_t)((uint64_t)db->digest - node_term(n));
+}
+
+void digest_add(struct db *db, const struct znode *n)
+{
+    db->loaded_digest_ok = 0;
+    if (db->digest_of == db->tree)
+        db->digest = (int64_t)((uint64_t)db->digest + node_term(n));
+}
+
+void digest_log_note(struct digest_log *l, int64_t zxid, int64_t digest)
+{
+    if (zxid % DIGEST_LOG_INTERVAL)
+        return;
+    if (!l->v)
+        l->v = zk_xmalloc(DIGEST_LOG_LIMIT * sizeof *l->v);
+    int at = (l->head + l->n) % DIGEST_LOG_LIMIT;
+    if (l->n == DIGEST_LOG_LIMIT)
+        l->head = (l->head + 1) % DIGEST_LOG_LIMIT; /* the oldest goes */
+    else
+        l->n++;
+    l->v[at] = (struct digest_entry){zxid, digest};
+}
+
+const struct digest_entry *digest_log_at(const struct digest_log *l, int i)
+{
+    return &l->v[(l->head + i) % DIGEST_LOG_LIMIT];
+}
+
+void digest_log_free(struct digest_log *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof *l);
 }

@@ -12,9 +12,10 @@
  *
  * over the StatPersisted fields as stored (cversion counts creations, as the
  * snapshot holds it; not the cversion a client sees).  A sum lets the digest
- * follow single-node changes, though zkd only needs it whole: it writes it
- * in a snapshot's ZxidDigest trailer and checks a loaded snapshot's trailer,
- * as Apache's FileSnap does.
+ * follow single-node changes: zkd writes it in a snapshot's ZxidDigest
+ * trailer and checks a loaded snapshot's trailer, as Apache's FileSnap does,
+ * and keeps it per transaction (digest_db) for the TxnDigest after each log
+ * entry and the `hash` command's history.
  */
 #ifndef ZKD_DIGEST_H
 #define ZKD_DIGEST_H
@@ -53,5 +54,41 @@ void digest_follow_add(struct digest_follow *f, const uint8_t *rec, const uint8_
  * digests.  Returns 0, or -1 if the records were not back to back (then
  * *sum is not the image's digest). */
 int digest_follow_finish(struct digest_follow *f, int64_t *sum);
+
+/*
+ * The running digest of db's tree, as Apache's DataTree keeps it
+ * (getTreeDigest).  The first call after the tree was created or reset walks
+ * the tree once (digest_tree); from then on apply.c keeps the sum exact by
+ * taking each node it changes out before the change (digest_sub) and back in
+ * after it (digest_add), so a write costs the hashes of the nodes it touches.
+ * Until the first call digest_sub/digest_add do nothing (digest.enabled=false
+ * costs no hashing).  Loop thread (the thread applying transactions).
+ */
+struct db;
+int64_t digest_db(struct db *db);
+void digest_sub(struct db *db, const struct znode *n);
+void digest_add(struct db *db, const struct znode *n);
+
+/*
+ * The digest history the `hash` command reports, as Apache's DataTree keeps
+ * it (logZxidDigest): the tree digest after every applied transaction whose
+ * zxid is a multiple of DIGEST_LOG_INTERVAL, the newest DIGEST_LOG_LIMIT of
+ * them, oldest first.  Caller-allocated, zeroed; digest_log_free releases it.
+ */
+#define DIGEST_LOG_INTERVAL 128
+#define DIGEST_LOG_LIMIT 1024
+
+struct digest_log {
+    struct digest_entry {
+        int64_t zxid, digest;
+    } *v;          /* ring of DIGEST_LOG_LIMIT, allocated on first use */
+    int n, head;   /* entries held; index of the oldest */
+};
+
+/* Notes the digest after the transaction `zxid` (kept if zxid is due). */
+void digest_log_note(struct digest_log *l, int64_t zxid, int64_t digest);
+/* The i-th entry, oldest first (0 <= i < l->n). */
+const struct digest_entry *digest_log_at(const struct digest_log *l, int i);
+void digest_log_free(struct digest_log *l);
 
 #endif

@@ -315,11 +315,15 @@ void fourlw_run(struct server *s, struct conn *c, const uint8_t *p)
              (long long)monitor_dir_bytes(s->snap_dir, "snapshot."),
              (long long)monitor_dir_bytes(s->log_dir, "log."));
     } else if (!strcmp(cmd, "hash")) {
-        /* Apache's DigestCommand: "zxid-hex: digest" per recent transaction
-         * when digest.enabled.  zkd keeps no tree digests, so the list is
-         * empty, as Apache's is with digest.enabled=false. */
+        /* Apache's DigestCommand: "zxid-hex: digest" per entry of the
+         * digest history (digest.h), oldest first. */
         if (s->q && !quorum_serving(s->q))
             outf(&o, "This ZooKeeper instance is not currently serving requests\n");
+        else
+            for (int k = 0; k < s->digests.n; k++) {
+                const struct digest_entry *e = digest_log_at(&s->digests, k);
+                outf(&o, "%llx: %lld\n", (unsigned long long)e->zxid, (long long)e->digest);
+            }
     } else if (!strcmp(cmd, "isro")) {
         outf(&o, "%s", s->q && s->cfg.readonly_mode && quorum_readonly_ready(s->q) ? "ro" : "rw");
     } else {

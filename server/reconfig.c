@@ -281,7 +281,16 @@ void reconfig_request(struct server *s, struct conn *c, int32_t xid, struct jute
     if (rc) {
         if (rc != ZK_MARSHALLINGERROR)
             audit_request(c->session_id, &c->auth, "reconfig", NULL, NULL, NULL, AUDIT_FAILURE);
-        conn_reply_header(c, xid, s->db.last_zxid, rc, s->db.last_zxid);
+        /* Apache gives a reconfig its zxid once its body decoded, so a failure
+         * after that is logged as an ErrorTxn (write.h); only the leader (or a
+         * standalone server) may log. */
+        int64_t zxid = s->db.last_zxid;
+        if (rc != ZK_MARSHALLINGERROR && rc != ZK_SYSTEMERROR) {
+            struct write w;
+            write_begin(s, &w, ZK_OP_RECONFIG, c->session_id, xid);
+            zxid = write_commit_failed(s, &w, rc, -1, 0);
+        }
+        conn_reply_header(c, xid, zxid, rc, zxid);
         return;
     }
     struct write w;
@@ -294,9 +303,9 @@ void reconfig_request(struct server *s, struct conn *c, int32_t xid, struct jute
     op->data = (struct zk_slice){(const char *)text.p, (int32_t)text.len};
     op->version = node->version + 1;
     if ((rc = apply_op(&s->db, &w.txn, op, w.zxid, &w.journal))) {
-        write_abort(s, &w);
+        int64_t zxid = write_commit_failed(s, &w, rc, -1, 0);
         audit_request(c->session_id, &c->auth, "reconfig", NULL, NULL, NULL, AUDIT_FAILURE);
-        conn_reply_header(c, xid, s->db.last_zxid, rc, s->db.last_zxid);
+        conn_reply_header(c, xid, zxid, rc, zxid);
     } else {
         int64_t zxid = write_commit(s, &w); /* activates the new membership */
         audit_request(c->session_id, &c->auth, "reconfig", CONFIG_PATH, NULL, NULL,

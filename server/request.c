@@ -637,10 +637,13 @@ static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t t
     int rc = prep_apply_op(&s->db, &c->auth, type, in, &w.txn, w.zxid, &w.journal, &r);
     if (!in->err)
         audit_write_op(c->session_id, &c->auth, type, body, rc ? NULL : r.path, rc, 0);
-    if (rc || w.txn.nops == 0) {
-        /* An error, or a check that changes nothing. */
-        write_abort(s, &w);
-        conn_reply_header(c, xid, s->db.last_zxid, rc, s->db.last_zxid);
+    if (rc) {
+        /* Logged at its zxid as an ErrorTxn, as Apache does (write.h). */
+        int64_t zxid = write_commit_failed(s, &w, rc, -1, 0);
+        conn_reply_header(c, xid, zxid, rc, zxid);
+    } else if (w.txn.nops == 0) {
+        write_abort(s, &w); /* defensive: every op prep accepts logs a record */
+        conn_reply_header(c, xid, s->db.last_zxid, 0, s->db.last_zxid);
     } else {
         w.txn.type = w.txn.ops[0].type;
         int64_t zxid = write_commit(s, &w);
@@ -749,19 +752,22 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
             failed = n - 1;
         }
     }
+    /* Failures take a zxid and are logged, as Apache's PrepRequestProcessor
+     * does (write.h): a multi that does not decode as an ErrorTxn; one whose
+     * op failed as a multi of the ops prepared before it and ErrorTxns. */
     if (in->err || wrong_kind) {
-        write_abort(s, &w);
-        conn_reply_header(c, xid, s->db.last_zxid, ZK_MARSHALLINGERROR, s->db.last_zxid);
+        int64_t zxid = write_commit_failed(s, &w, ZK_MARSHALLINGERROR, -1, 0);
+        conn_reply_header(c, xid, zxid, ZK_MARSHALLINGERROR, zxid);
         if (in->err)
             conn_close_after_flush(c);
-    } else if (failed >= 0 || w.txn.nops == 0) {
-        /* A failed multi changes nothing.  (One of checks only is logged, its
-         * checks as CheckVersionTxns, as Apache does.) */
-        write_abort(s, &w);
-        put_multi_reply(c, xid, s->db.last_zxid, res, n, failed);
-        if (failed >= 0)
-            audit_request(c->session_id, &c->auth, "multiOperation", NULL, NULL, NULL,
-                          AUDIT_FAILURE);
+    } else if (failed >= 0) {
+        int64_t zxid = write_commit_failed(s, &w, res[failed].err, failed, n);
+        put_multi_reply(c, xid, zxid, res, n, failed);
+        audit_request(c->session_id, &c->auth, "multiOperation", NULL, NULL, NULL, AUDIT_FAILURE);
+    } else if (w.txn.nops == 0) {
+        /* An empty multi: Apache logs an empty MultiTxn (zxid taken). */
+        int64_t zxid = write_commit(s, &w);
+        put_multi_reply(c, xid, zxid, res, n, failed);
     } else {
         int64_t zxid = write_commit(s, &w);
         put_multi_reply(c, xid, zxid, res, n, failed);

@@ -149,6 +149,15 @@ static void load_reset(void *d)
  * and the log's checksums already vouch for the bytes, and the digest is a
  * cross-check of the tree built from them, not a reason to refuse the data.
  */
+int64_t server_tree_digest(struct server *s)
+{
+    /* With digest.enabled the running digest (kept per write from here on);
+     * without it, one walk that leaves nothing to maintain. */
+    if (s->cfg.digest_enabled)
+        return digest_db(&s->db);
+    return s->db.loaded_digest_ok ? s->db.loaded_digest : digest_tree(s->db.tree);
+}
+
 static void expect_snapshot_digest(struct server *s, const struct snapshot_info *info,
                                    int64_t snap)
 {
@@ -173,9 +182,7 @@ static void expect_snapshot_digest(struct server *s, const struct snapshot_info 
 
 static void check_snapshot_digest(struct server *s)
 {
-    /* Right after the load, the digest summed while loading is the tree's. */
-    int64_t have = s->db.loaded_digest_ok ? s->db.loaded_digest : digest_tree(s->db.tree);
-    s->db.loaded_digest_ok = 0;
+    int64_t have = server_tree_digest(s);
     if (have != s->digest_want)
         log_warn("Message:Digests are not matching. Value is Zxid. Value:%lld (snapshot digest "
                  "%lld, tree digest %lld)", (long long)s->digest_zxid, (long long)s->digest_want,
@@ -215,6 +222,7 @@ static int recover(struct server *s)
 {
     int64_t t0 = clock_mono_ms();
     s->db.tree = tree_new_empty();
+    s->db.digest_of = NULL; /* the running digest starts over with this tree */
     int64_t snap = -1;
     struct snapshot_info info;
     int rc = snapshot_load(s->snap_dir, load_body, load_reset, s, &snap, &info);
@@ -237,6 +245,8 @@ static int recover(struct server *s)
     expect_snapshot_digest(s, &info, snap);
     if (s->digest_zxid == snap)
         check_snapshot_digest(s);
+    if (s->cfg.digest_enabled)
+        digest_db(&s->db); /* the running digest starts from the loaded sum */
     s->db.loaded_digest_ok = 0; /* the log replay changes the tree */
     if (s->keep_win)
         txnwin_reset(&s->win, snap);
@@ -257,6 +267,10 @@ static int recover(struct server *s)
     s->durable_zxid = s->db.last_zxid;
     s->no_snapshot = fresh;
     int64_t t_end = clock_mono_ms();
+    if (s->digests_checked)
+        log_info("log replay: %llu transaction digests checked, %llu did not match",
+                 (unsigned long long)s->digests_checked,
+                 (unsigned long long)s->digest_mismatches);
     log_info("recovered %llu znodes and %u sessions up to zxid 0x%llx (snapshot 0x%llx) in %lld ms "
              "(snapshot load %lld, quotas and digest %lld, log replay %lld)",
              (unsigned long long)tree_node_count(s->db.tree), sessions_count(&s->db.sessions),
@@ -304,7 +318,7 @@ static int produce(struct snapshot_writer *w, void *d)
 {
     struct server *s = d;
     /* The image is exact at last_zxid, so the digest is that of this tree. */
-    snapshot_set_digest(w, s->db.last_zxid, digest_tree(s->db.tree));
+    snapshot_set_digest(w, s->db.last_zxid, server_tree_digest(s));
     return db_snapshot_body(&s->db, put_bytes, w);
 }
 
@@ -928,6 +942,7 @@ int server_image_end(struct server *s, int64_t zxid)
 void server_free(struct server *s)
 {
     db_free(&s->db);
+    digest_log_free(&s->digests);
     pset_free(&s->held);
     pset_free(&s->dirty);
     pset_free(&s->throttled);

@@ -42,6 +42,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "digest.h"
 #include "hset.h"
 #include "session.h"
 #include "summary.h"
@@ -94,6 +95,9 @@ struct server {
     int64_t snap_zxid;     /* zxid of the newest snapshot */
     int64_t digest_zxid, digest_want; /* recovery: a snapshot digest to check
                                        * when the tree reaches digest_zxid, or -1 */
+    struct digest_log digests;   /* the `hash` history (digest.h) */
+    uint64_t digests_checked, digest_mismatches; /* TxnDigests compared on apply, and
+                                                  * how many did not match */
     uint64_t txns_since_snap;
     int snap_trigger;      /* txn count that starts the next snapshot */
     int no_snapshot;       /* recovery found none: one is written right after start */
@@ -134,6 +138,10 @@ struct server {
     struct admin *admin;
     struct metrics *metrics;
 };
+
+/* The digest of the current tree (digest.h), the running one when
+ * digest.enabled.  Loop thread (or a forked snapshot child). */
+int64_t server_tree_digest(struct server *s);
 
 /*
  * Starts the server on `loop` with a parsed config: recovers the tree from

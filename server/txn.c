@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "tree.h"
 #include "zk/proto.h"
 
@@ -52,6 +53,20 @@ void txn_free(struct txn *t)
     t->nops = 0;
 }
 
+void txn_fail(struct txn *t, int32_t err, int failed, int nops_total)
+{
+    if (t->type != ZK_OP_MULTI || failed < 0) {
+        txn_free(t);
+        t->type = ZK_OP_ERROR;
+        t->err = err;
+        return;
+    }
+    while (t->nops > failed) /* defensive: the caller left only the prepared ops */
+        txn_drop_last(t);
+    for (int i = failed; i < nops_total; i++)
+        txn_add_op(t, ZK_OP_ERROR)->version = i == failed ? err : ZK_RUNTIMEINCONSISTENCY;
+}
+
 /* The opcode an op is logged under (Apache's record type follows from it). */
 static int32_t op_wire_type(const struct txn_op *op)
 {
@@ -95,6 +110,9 @@ static void encode_op(struct jute_out *out, int32_t wire, const struct txn_op *o
         break;
     case ZK_OP_CHECK:
         jute_put_string(out, op->path);
+        jute_put_int(out, op->version);
+        break;
+    case ZK_OP_ERROR:
         jute_put_int(out, op->version);
         break;
     default:
@@ -225,7 +243,7 @@ void txn_encode(struct jute_out *out, const struct txn *t)
         jute_put_int(out, (int32_t)t->epoch);
         break;
     case ZK_OP_ERROR:
-        jute_put_int(out, t->timeout); /* no zkd writer logs one */
+        jute_put_int(out, t->err);
         break;
     case ZK_OP_MULTI:
         encode_multi(out, t);
@@ -234,6 +252,12 @@ void txn_encode(struct jute_out *out, const struct txn *t)
         encode_op(out, type, &t->ops[0]);
         break;
     }
+}
+
+void txn_put_digest(struct jute_out *out, int64_t digest)
+{
+    jute_put_int(out, DIGEST_VERSION);
+    jute_put_long(out, digest);
 }
 
 int64_t txn_peek_zxid(const void *rec) { return (int64_t)zk_be64_get((const uint8_t *)rec + 12); }
@@ -300,6 +324,7 @@ int txn_decode(const void *p, size_t len, struct txn *t)
         break;
     case ZK_OP_ERROR: {
         int32_t err = jute_get_int(&in);
+        t->err = err;
         if (session == 0 && cxid == 0 && err > 0) {
             t->type = TXN_NEWEPOCH;
             t->epoch = err;
@@ -320,9 +345,14 @@ int txn_decode(const void *p, size_t len, struct txn *t)
             goto fail; /* an ErrorTxn under another type */
         break;
     }
-    /* What may follow is Apache's TxnDigest (int version, long digest). */
     if (rc < 0 || in.err)
         goto fail;
+    /* What may follow is Apache's TxnDigest (int version, long digest). */
+    if (jute_in_left(&in) >= 12) {
+        t->digest_version = jute_get_int(&in);
+        t->digest = jute_get_long(&in);
+        t->has_digest = !in.err;
+    }
     return 0;
 fail:
     txn_free(t);

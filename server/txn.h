@@ -24,8 +24,9 @@
  *                           an empty body, as older versions write, reads too)
  *   multi(14)               MultiTxn: vector of {int type, buffer record}
  *   error(-1)               ErrorTxn: int err
- * A TxnDigest (int version, long digest) that Apache appends when
- * digest.enabled is accepted and ignored on decode.
+ * A TxnDigest (int version, long digest of the tree after the txn) that
+ * Apache appends when digest.enabled is appended by txn_put_digest and read
+ * back by txn_decode.
  *
  * zkd's epoch bump (NEWEPOCH below) is logged as an ErrorTxn with clientId 0,
  * cxid 0 and a positive err holding the epoch: Apache's replay applies an
@@ -44,7 +45,8 @@
 #define TXN_NEWEPOCH (-100)
 
 struct txn_op {
-    int32_t type;          /* ZK_OP_CREATE/DELETE/SETDATA/SETACL/CHECK: what applies */
+    int32_t type;          /* ZK_OP_CREATE/DELETE/SETDATA/SETACL/CHECK: what applies;
+                            * ZK_OP_ERROR: an ErrorTxn(version) in a failed multi */
     int32_t req_type;      /* the opcode logged, when it differs (create2, deleteContainer);
                             * 0: `type`.  Container and TTL creates follow from `owner`. */
     char *path;            /* owned */
@@ -64,6 +66,10 @@ struct txn {
     int64_t zxid;          /* in the TxnHeader; write_begin sets it */
     int64_t time;
     int32_t timeout;       /* CREATESESSION */
+    int32_t err;           /* ERROR: the ErrorTxn's code (a failed write, txn_fail) */
+    int has_digest;        /* decoded: a TxnDigest followed the record */
+    int32_t digest_version;
+    int64_t digest;        /* the tree's digest after the txn (digest.h) */
     int64_t epoch;         /* NEWEPOCH */
     int nops;
     struct txn_op *ops;    /* owned; for CLOSESESSION, DELETE ops naming the
@@ -77,8 +83,25 @@ struct txn_op *txn_add_op(struct txn *t, int32_t type);
 void txn_drop_last(struct txn *t);
 void txn_free(struct txn *t);
 
+/*
+ * Turns `t` into the record Apache's PrepRequestProcessor logs for a write
+ * that failed with `err` (a KeeperException, or MARSHALLINGERROR for bytes
+ * that do not decode): such a write still takes a zxid and is logged.
+ *  - a multi whose op `failed` (0-based, of `nops_total`) failed stays a
+ *    multi: the ops prepared before it keep their records, op `failed` is
+ *    ErrorTxn(err), every later op ErrorTxn(RUNTIMEINCONSISTENCY).  The
+ *    caller has left exactly the `failed` prepared ops in `t`.
+ *  - anything else (failed < 0) becomes a TxnHeader of type error holding
+ *    ErrorTxn(err), its ops dropped.
+ * Such a txn applies nothing (apply_txn, and DataTree.processTxn).
+ */
+void txn_fail(struct txn *t, int32_t err, int failed, int nops_total);
+
 void txn_encode(struct jute_out *out, const struct txn *t);
-/* Decodes a payload; data slices point into `p`.  Returns 0 or -1. */
+/* Appends a TxnDigest (version DIGEST_VERSION) after txn_encode's bytes. */
+void txn_put_digest(struct jute_out *out, int64_t digest);
+/* Decodes a payload; data slices point into `p`; a TxnDigest after the
+ * record sets has_digest.  Returns 0 or -1. */
 int txn_decode(const void *p, size_t len, struct txn *t);
 
 /* The size of a TxnHeader, and the zxid and type read from one (the caller

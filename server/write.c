@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "digest.h"
 #include "log.h"
 #include "quorum.h"
 #include "reconfig.h"
@@ -55,16 +56,59 @@ static void publish(struct server *s, int64_t zxid, const struct jute_out *rec)
         quorum_proposed(s->q, zxid, rec->p, rec->len);
 }
 
+/* The tree digest after the transaction `zxid` just applied, noted in the
+ * `hash` history; 0 with digest.enabled=false, as Apache's NodeHashMap
+ * then reports. */
+static int64_t note_digest(struct server *s, int64_t zxid)
+{
+    int64_t d = s->cfg.digest_enabled ? digest_db(&s->db) : 0;
+    digest_log_note(&s->digests, zxid, d);
+    return d;
+}
+
+/*
+ * Apache's DataTree.compareDigest for a committed record: with
+ * digest.enabled, a TxnDigest of our version and the tree out of the fuzzy
+ * stretch of a snapshot (server.h digest_zxid: at that zxid the snapshot's
+ * own check runs and the stretch ends), the tree's digest must be the
+ * logged one.  A mismatch is counted and logged in Apache's words (the
+ * first with the details), and nothing else happens, as in Apache 3.8: the
+ * txn checksums vouch for the bytes, so a mismatch means the two servers
+ * built different trees from them -- a bug to report, not data to drop.
+ */
+static void check_digest(struct server *s, const struct txn *t, int64_t zxid)
+{
+    if (!s->cfg.digest_enabled || !t->has_digest)
+        return;
+    if (t->digest_version != DIGEST_VERSION) {
+        log_info("Message:Digest version not the same on zxid. Value:%lld", (long long)zxid);
+        return;
+    }
+    int64_t have = digest_db(&s->db);
+    s->digests_checked++;
+    if (have == t->digest)
+        return;
+    if (!s->digest_mismatches++)
+        log_error("First digest mismatch on txn: 0x%llx (type %d), expected digest is %lld, "
+                  "actual digest is %lld", (unsigned long long)zxid, t->type,
+                  (long long)t->digest, (long long)have);
+    log_warn("Message:Digests are not matching. Value is Zxid. Value:%lld", (long long)zxid);
+}
+
 int64_t write_commit(struct server *s, struct write *w)
 {
     int64_t zxid = w->zxid;
     /* No other write may have committed between begin and commit. */
     assert(zxid > s->db.last_zxid);
     assert(w->txn.nops > 0 || w->txn.type == ZK_OP_CREATESESSION ||
-           w->txn.type == ZK_OP_CLOSESESSION || w->txn.type == TXN_NEWEPOCH);
+           w->txn.type == ZK_OP_CLOSESESSION || w->txn.type == TXN_NEWEPOCH ||
+           w->txn.type == ZK_OP_ERROR || w->txn.type == ZK_OP_MULTI);
     struct jute_out out;
     jute_out_init(&out);
     txn_encode(&out, &w->txn);
+    int64_t digest = note_digest(s, zxid); /* the tree holds the txn's changes */
+    if (s->cfg.digest_enabled)
+        txn_put_digest(&out, digest);
     publish(s, zxid, &out);
     jute_out_free(&out);
     journal_commit(&s->db, &w->journal, zxid);
@@ -103,69 +147,18 @@ int64_t write_session(struct server *s, int32_t type, int64_t session, int32_t c
     return write_commit(s, &w);
 }
 
-int64_t write_failed(struct server *s, int32_t type, int64_t session, int32_t cxid,
-                     const void *body, size_t len)
-{
-    assert(type == ZK_OP_ERROR || type == ZK_OP_MULTI);
-    int64_t zxid = next_zxid(s);
-    assert(zxid > s->db.last_zxid);
-    struct jute_out out;
-    jute_out_init(&out);
-    jute_put_long(&out, session);
-    jute_put_int(&out, cxid);
-    jute_put_long(&out, zxid);
-    jute_put_long(&out, clock_wall_ms());
-    jute_put_int(&out, type);
-    jute_put_raw(&out, body, len);
-    publish(s, zxid, &out);
-    jute_out_free(&out);
-    server_count_txn(s);
-    return zxid;
-}
-
 void write_abort(struct server *s, struct write *w)
 {
     journal_undo(&s->db, &w->journal);
     write_free(w);
 }
 
-/* Apache's fix-up for a create whose node a fuzzy snapshot already holds
- * (DataTree.processTxn): the parent takes the create's cversion and zxid if
- * the snapshot missed them (the node was created, then deleted, around it). */
-static void fix_parent(struct db *db, const struct txn_op *op, int64_t zxid)
+int64_t write_commit_failed(struct server *s, struct write *w, int32_t err, int failed,
+                            int nops_total)
 {
-    size_t len = strlen(op->path);
-    struct znode *parent = tree_lookup(db->tree, op->path, path_parent_len(op->path, len));
-    if (parent && op->parent_cversion > tree_cversion(parent)) {
-        tree_set_cversion(parent, op->parent_cversion);
-        tree_set_pzxid(parent, zxid);
-    }
-}
-
-/*
- * Applies a committed txn that does not fit the tree as a whole, op by op,
- * keeping what fits.  Apache's snapshots are fuzzy (taken while writes go
- * on), so the log replayed onto one may repeat ops the snapshot already
- * holds: Apache's DataTree.processTxn applies each op of a multi on its
- * own, ignores NodeExists and NoNode, and fixes up the parent of a create
- * that exists.  A zkd snapshot is exact, so only a snapshot Apache wrote
- * (or a bad record) gets here.  Returns 0 if some op applied.
- */
-static int apply_fuzzy(struct db *db, const struct txn *t, int64_t zxid, struct journal *j)
-{
-    int applied = 0, rc = 0;
-    for (int i = 0; i < t->nops; i++) {
-        int r = apply_op(db, t, &t->ops[i], zxid, j);
-        if (r == ZK_NODEEXISTS && t->ops[i].type == ZK_OP_CREATE)
-            fix_parent(db, &t->ops[i], zxid);
-        applied |= r == 0;
-        if (r && !rc)
-            rc = r;
-    }
-    if (rc)
-        log_info("transaction 0x%" PRIx64 " (type %d) applied in part: %s (replay onto a fuzzy "
-                 "snapshot)", (uint64_t)zxid, t->type, zk_errname(rc));
-    return applied || t->nops == 0 ? 0 : rc;
+    journal_undo(&s->db, &w->journal); /* empties it: the commit fires nothing */
+    txn_fail(&w->txn, err, failed, nops_total);
+    return write_commit(s, w);
 }
 
 int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_t len)
@@ -175,9 +168,7 @@ int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_
     if (txn_decode(rec, len, &t))
         return -1;
     struct journal j = {0};
-    int rc = apply_txn(&s->db, &t, zxid, &j);
-    if (rc && t.nops > 0)
-        rc = apply_fuzzy(&s->db, &t, zxid, &j);
+    int rc = apply_committed(&s->db, &t, zxid, &j);
     if (rc)
         log_warn("transaction 0x%" PRIx64 " (type %d) did not apply: %s", (uint64_t)zxid, t.type,
                  zk_errname(rc));
@@ -185,8 +176,20 @@ int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_
         journal_commit(&s->db, &j, zxid);
     journal_free(&j);
     s->db.last_zxid = zxid;
+    if (s->digest_zxid < 0 || zxid == s->digest_zxid) {
+        check_digest(s, &t, zxid);
+        if (s->digest_zxid < 0)
+            note_digest(s, zxid);
+    }
     if (!rc && t.type == ZK_OP_RECONFIG)
         reconfig_applied(s, zxid);
     txn_free(&t);
     return 0;
+}
+
+int64_t write_error(struct server *s, int32_t type, int64_t session, int32_t cxid, int32_t err)
+{
+    struct write w;
+    write_begin(s, &w, type, session, cxid);
+    return write_commit_failed(s, &w, err, -1, 0);
 }

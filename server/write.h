@@ -16,7 +16,9 @@
  *                   history window, proposes it to the learners, fires its
  *                   watch events, activates a reconfig and counts it toward
  *                   the next snapshot
- *   write_abort     undoes the journal (a failed op, a failed multi)
+ *   write_commit_failed  undoes the journal and logs the failure at the zxid
+ *                   (a failed op, a failed multi), as Apache does
+ *   write_abort     undoes the journal; no zxid is taken
  *
  * The other way in, write_apply_committed, takes a record that was logged
  * elsewhere (replay at start-up, a learner applying what its leader
@@ -63,17 +65,29 @@ int64_t write_commit(struct server *s, struct write *w);
 int64_t write_session(struct server *s, int32_t type, int64_t session, int32_t cxid,
                       int32_t timeout);
 
-/* Logs and proposes a transaction that changes nothing: Apache's record of
- * a write request that failed, an ErrorTxn (type ZK_OP_ERROR, `body` the
- * int err) or a failed multi (ZK_OP_MULTI, `body` a MultiTxn of ErrorTxns),
- * with the TxnHeader built here.  Apache learners answer their client's
+/* Undoes what the write applied and frees `w`'s contents (a write that takes
+ * no zxid). */
+void write_abort(struct server *s, struct write *w);
+
+/*
+ * A write that failed with `err`, committed as Apache commits one: undoes
+ * what it applied, then logs it at its zxid as txn_fail describes (`failed`,
+ * `nops_total`: the multi's failed op and op count; -1, 0 otherwise), so the
+ * zxids that follow are Apache's.  Apache's PrepRequestProcessor gives every
+ * write request a zxid before it validates it, and its failure becomes an
+ * ErrorTxn (or a multi of them) that is logged, proposed and applied as a
+ * no-op.  Frees `w`'s contents.  Returns the zxid, which the error reply
+ * carries and waits for.
+ */
+int64_t write_commit_failed(struct server *s, struct write *w, int32_t err, int failed,
+                            int nops_total);
+
+/* write_commit_failed for a request of `type` that failed before it applied
+ * anything (a forwarded request of a session the leader no longer has):
+ * an ErrorTxn(err) at a new zxid.  Apache learners answer their client's
  * forwarded request only when its record commits (apache_leader.c).
  * Returns the zxid. */
-int64_t write_failed(struct server *s, int32_t type, int64_t session, int32_t cxid,
-                     const void *body, size_t len);
-
-/* Undoes what the write applied and frees `w`'s contents. */
-void write_abort(struct server *s, struct write *w);
+int64_t write_error(struct server *s, int32_t type, int64_t session, int32_t cxid, int32_t err);
 
 /*
  * Applies a committed record `rec` (txn_encode's bytes) at `zxid`, which

@@ -5,7 +5,7 @@ version-2 logs are read back and the multi entries compared byte for byte after
 the TxnHeader (whose session id and time differ by nature).  Check ops are logged
 inside the MultiTxn as CheckVersionTxn(path, version + 1), and a multi of checks
 only is a transaction of its own (it takes a zxid), as in Apache's
-PrepRequestProcessor.  Apache runs with digest.enabled=false here so that its
+PrepRequestProcessor.  Both run with digest.enabled=false here so that their
 entries carry no TxnDigest.
 """
 import glob
@@ -78,7 +78,7 @@ def test_multi_with_checks_is_logged_as_apache_logs_it(server_factory):
     apache = server_factory("apache", sysprops={"zookeeper.digest.enabled": "false"})
     want = multis_of(apache)
     assert len(want) == 3
-    zkd = server_factory("zkd")
+    zkd = server_factory("zkd", cfg={"digest.enabled": "false"})  # as Apache here
     got = multis_of(zkd)
     assert got == want
     # zkd replays its own log: the checks change nothing.

@@ -12,6 +12,7 @@
 #include "acl.h"
 #include "apply.h"
 #include "db.h"
+#include "digest.h"
 #include "prep.h"
 #include "txn.h"
 #include "zk/jute.h"
@@ -584,6 +585,68 @@ static void test_image_round_trip(void)
     db_free(&b);
 }
 
+/* The running digest (digest_db) after each kind of change, and after an
+ * undone multi, equals a fresh walk of the tree. */
+static void test_running_digest_follows_every_change(void)
+{
+    struct db db;
+    db_open(&db);
+    int64_t empty = digest_db(&db);
+    ASSERT_TRUE(empty == digest_tree(db.tree));
+    session_txn(&db, ZK_OP_CREATESESSION, 0x100, 2);
+    ASSERT_INT_EQ(create(&db, "/d", "data", 0, 3), 0);
+    ASSERT_INT_EQ(create(&db, "/d/kid", NULL, ZK_PERSISTENT_SEQUENTIAL, 4), 0);
+    struct jute_out b = create_body("/d/eph", "e", ZK_EPHEMERAL, NULL);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE, &b, 5, NULL), 0);
+    ASSERT_TRUE(digest_db(&db) == digest_tree(db.tree));
+    b = path_data_version("/d", "changed", 0);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_SETDATA, &b, 6, NULL), 0);
+    ASSERT_TRUE(digest_db(&db) == digest_tree(db.tree));
+    jute_out_init(&b);
+    jute_put_string(&b, "/d");
+    acl_list_encode(&b, &acl_open_unsafe);
+    jute_put_int(&b, 0);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_SETACL, &b, 7, NULL), 0);
+    ASSERT_TRUE(digest_db(&db) == digest_tree(db.tree));
+    /* A multi that changes three nodes, undone. */
+    int64_t before = digest_db(&db);
+    struct txn t;
+    txn_init(&t, ZK_OP_MULTI, 0x100, 1, 5000);
+    struct journal j = {0};
+    struct prep_result r;
+    struct jute_out b1 = create_body("/d/new", "n", 0, NULL), b2 = path_data_version("/d", "x", 1),
+                    b3 = path_data_version("/d/kid0000000000", NULL, -1);
+    struct jute_in in;
+    jute_in_init(&in, b1.p, b1.len);
+    ASSERT_INT_EQ(prep_apply_op(&db, NULL, ZK_OP_CREATE, &in, &t, 8, &j, &r), 0);
+    free(r.path);
+    jute_in_init(&in, b2.p, b2.len);
+    ASSERT_INT_EQ(prep_apply_op(&db, NULL, ZK_OP_SETDATA, &in, &t, 8, &j, &r), 0);
+    jute_in_init(&in, b3.p, b3.len);
+    ASSERT_INT_EQ(prep_apply_op(&db, NULL, ZK_OP_DELETE, &in, &t, 8, &j, &r), 0);
+    ASSERT_TRUE(digest_db(&db) == digest_tree(db.tree));
+    ASSERT_TRUE(digest_db(&db) != before);
+    journal_undo(&db, &j);
+    ASSERT_TRUE(digest_db(&db) == before);
+    ASSERT_TRUE(digest_tree(db.tree) == before);
+    journal_free(&j);
+    txn_free(&t);
+    jute_out_free(&b1);
+    jute_out_free(&b2);
+    jute_out_free(&b3);
+    /* Deletes: one node, then a session's ephemerals. */
+    b = path_data_version("/d/kid0000000000", NULL, -1);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_DELETE, &b, 9, NULL), 0);
+    ASSERT_TRUE(digest_db(&db) == digest_tree(db.tree));
+    session_txn(&db, ZK_OP_CLOSESESSION, 0x100, 10);
+    ASSERT_TRUE(node(&db, "/d/eph") == NULL);
+    ASSERT_TRUE(digest_db(&db) == digest_tree(db.tree));
+    /* db_reset forgets the running digest: the next call walks the new tree. */
+    db_reset(&db);
+    ASSERT_TRUE(digest_db(&db) == digest_tree(db.tree));
+    db_free(&db);
+}
+
 ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects_without_applying),
            ZT(test_prep_checks_acl_against_the_given_identities),
            ZT(test_prep_resolves_sequential_names), ZT(test_prep_skip_op_consumes_exactly_the_body),
@@ -591,4 +654,4 @@ ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects
            ZT(test_session_close_deletes_its_ephemerals), ZT(test_session_expiry_follows_touches),
            ZT(test_session_passwords_are_apaches),
            ZT(test_persistent_and_recursive_watches), ZT(test_events_carry_the_acl_of_their_node),
-           ZT(test_image_round_trip))
+           ZT(test_image_round_trip), ZT(test_running_digest_follows_every_change))

@@ -1,0 +1,112 @@
+"""Failed writes take a zxid and are logged, as Apache does (issue 12).
+
+Apache's PrepRequestProcessor gives every write request its zxid before it
+validates it.  A write that then fails is logged at that zxid as an ErrorTxn
+(TxnHeader type error), and a multi with a failing op as a MultiTxn holding
+the ops prepared before it, ErrorTxn(code) for the failing op and
+ErrorTxn(RUNTIMEINCONSISTENCY) for every later one.  So the zxids after a
+failure (czxid/mzxid of later nodes, the zxid in every reply header) are
+Apache's only if zkd does the same.
+
+The same client sequence runs against Apache 3.8 and zkd; the logs are
+compared entry by entry (zxid, type and record: all but the session id and
+time), the later nodes' Stats are compared, and Apache is then started on
+zkd's dataDir and must see the same tree.  Both servers run with digests off
+here, so their entries carry no TxnDigest.
+"""
+import pytest
+
+kazoo = pytest.importorskip("kazoo")
+
+from kazoo.exceptions import (BadVersionError, NoAuthError, NodeExistsError,  # noqa: E402
+                              NoNodeError, NotEmptyError)
+from kazoo.security import make_digest_acl  # noqa: E402
+
+from tests.conftest import stop_kazoo  # noqa: E402
+from tests.integration.test_apache_datadir import client, compare, read_tree  # noqa: E402
+from tests.integration.test_apache_txnlog import log_entries  # noqa: E402
+from tests.lib import servers as S  # noqa: E402
+
+NO_DIGEST = {"zookeeper.digest.enabled": "false"}
+
+
+def expect(exc, fn, *args, **kw):
+    with pytest.raises(exc):
+        fn(*args, **kw)
+
+
+def run_failures(zk):
+    """Every kind of failure Apache logs, each followed by a successful write."""
+    zk.create("/f", b"")
+    zk.create("/f/kid", b"")
+    expect(NodeExistsError, zk.create, "/f", b"")
+    zk.create("/f/a", b"a")
+    expect(BadVersionError, zk.set, "/f", b"x", version=7)
+    expect(NoNodeError, zk.delete, "/nope")
+    expect(NotEmptyError, zk.delete, "/f")
+    expect(NoNodeError, zk.create, "/nope/x", b"")
+    zk.create("/locked", b"", acl=[make_digest_acl("nobody", "pw", all=True)])
+    expect(NoAuthError, zk.set, "/locked", b"y")
+    zk.create("/f/b", b"b")
+    # A multi failing in the middle: the op before it is logged as prepared.
+    t = zk.transaction()
+    t.create("/f/m1", b"")
+    t.set_data("/f", b"x", version=5)
+    t.create("/f/m2", b"")
+    t.delete("/f/kid")
+    res = t.commit()
+    assert [type(r).__name__ for r in res] == [
+        "RolledBackError", "BadVersionError", "RuntimeInconsistency", "RuntimeInconsistency"]
+    # A multi failing at its first op, and one at its last.
+    t = zk.transaction()
+    t.check("/f", 3)
+    t.create("/f/m3", b"")
+    t.commit()
+    t = zk.transaction()
+    t.create("/f/m4", b"")
+    t.create("/f/m4", b"")
+    t.commit()
+    zk.create("/f/c", b"c", sequence=True)  # sequence: the parent's cversion after it all
+    zk.set("/f/a", b"aa")
+
+
+def run(srv):
+    zk = client(srv)
+    try:
+        run_failures(zk)
+        tree = read_tree(zk, "/f")
+    finally:
+        stop_kazoo(zk)
+    srv.stop()
+    # What is compared: zxid, type and record of every entry (clientId and
+    # time differ by nature; the closeSession of the client ends each log).
+    return tree, [(z, typ, rec) for z, typ, rec in log_entries(srv.data_dir)]
+
+
+def test_failed_writes_take_zxids_as_in_apache(server_factory):
+    apache = server_factory("apache", sysprops=NO_DIGEST)
+    want_tree, want_log = run(apache)
+    assert any(typ == -1 for _, typ, _ in want_log)  # the reference logged its failures
+    zkd = server_factory("zkd", cfg={"digest.enabled": "false"})
+    got_tree, got_log = run(zkd)
+    assert [(z, t) for z, t, _ in got_log] == [(z, t) for z, t, _ in want_log]
+    assert got_log == want_log
+    # Stats hold zxids: later nodes' czxid/mzxid/pzxid are Apache's.  (ctime
+    # and mtime differ: drop them.)
+    strip = {p: (d, st[:2] + st[4:], acl, kids) for p, (d, st, acl, kids) in want_tree.items()}
+    got = {p: (d, st[:2] + st[4:], acl, kids) for p, (d, st, acl, kids) in got_tree.items()}
+    compare(strip, got, "zkd vs Apache")
+
+    # Apache reads zkd's log, failed entries included, and sees zkd's tree.
+    back = S.ApacheZK(zkd.workdir, port=zkd.port, sysprops=NO_DIGEST)
+    try:
+        back.start()
+        zk = client(back)
+        try:
+            compare(got_tree, read_tree(zk, "/f"), "Apache on zkd's dataDir")
+            zk.create("/after", b"")
+            assert zk.exists("/after").czxid == got_log[-1][0] + 2  # its session, then this
+        finally:
+            stop_kazoo(zk)
+    finally:
+        back.close()
