@@ -76,6 +76,7 @@ void watches_free(struct watches *w)
                 e->owner->head = e->onext;
             if (e->onext)
                 e->onext->oprev = e->oprev;
+            assert(e->owner->count > 0);
             e->owner->count--;
             free(e);
         }
@@ -130,6 +131,7 @@ static void path_remove(struct watches *w, struct wpath *p)
         }
     }
     w->slots[i] = NULL;
+    assert(w->n > 0);
     w->n--;
     free(p);
 }
@@ -150,6 +152,8 @@ static void entry_unlink(struct wentry *e)
         e->owner->head = e->onext;
     if (e->onext)
         e->onext->oprev = e->oprev;
+    assert(e->owner->count > 0 && w->entries > 0);
+    assert(e->mode != WATCH_RECURSIVE || w->recursive > 0);
     e->owner->count--;
     w->entries--;
     if (e->mode == WATCH_RECURSIVE)
