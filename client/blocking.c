@@ -366,6 +366,7 @@ void zk__blocking_call_done(zk_t *zk, struct job *j, int status)
 {
     zk_blocking_t *b = zk_data(zk);
     pthread_mutex_lock(&b->mu);
+    assert(!j->done); /* exactly once */
     j->status = status;
     j->done = 1;
     pthread_cond_broadcast(&b->cv);

@@ -24,6 +24,7 @@
 #include "zk/jute.h"
 #include "zk/proto.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,7 @@ void zk__conn_cork(struct conn *c)
 
 void zk__conn_uncork(struct conn *c)
 {
+    assert(!c || c->corked > 0); /* pairs with zk__conn_cork */
     if (c && --c->corked == 0)
         cork_flush(c);
 }

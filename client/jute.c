@@ -76,6 +76,7 @@ const char *zk_errname(int err)
 
 void jute_in_init(struct jute_in *in, const void *p, size_t len)
 {
+    assert(p || len == 0);
     in->p = p;
     in->len = len;
     in->off = 0;
@@ -202,6 +203,7 @@ void jute_out_reserve(struct jute_out *out, size_t extra)
 
 void jute_put_raw(struct jute_out *out, const void *p, size_t len)
 {
+    assert(p || len == 0);
     jute_out_reserve(out, len);
     if (len)
         memcpy(out->p + out->len, p, len);
@@ -231,8 +233,10 @@ void jute_put_bool(struct jute_out *out, int v)
 
 void jute_put_buffer(struct jute_out *out, const void *p, int32_t len)
 {
-    if (!p && len <= 0) {
-        jute_put_int(out, len == 0 ? 0 : -1);
+    assert(len >= -1);      /* -1 is null, as on the wire */
+    assert(p || len <= 0);  /* bytes to copy need a source */
+    if (len < 0 || !p) {
+        jute_put_int(out, len < 0 ? -1 : 0);
         return;
     }
     jute_put_int(out, len);

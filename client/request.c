@@ -199,6 +199,7 @@ static int encode_body(const struct zk_request *r, const char *chroot, struct ju
 int zk__request_build(const struct zk_request *req, const char *chroot, int max_buffer,
                   struct zk_pending **out)
 {
+    assert(req && out);
     struct zk_pending *p = zk_xcalloc(1, sizeof *p);
     p->api_op = req->op;
     p->watch_kind = WK_NONE;
@@ -257,6 +258,7 @@ struct zk_pending *zk__request_bare(int op)
 
 struct zk_pending *zk__request_sasl(const void *token, size_t len)
 {
+    assert(token || len == 0);
     return request_raw(ZK_OP_SASL, token ? token : "", len);
 }
 
@@ -346,6 +348,7 @@ int zk__connect_reply_decode(const uint8_t *p, size_t n, struct connect_reply *o
 
 int zk__event_decode(struct jute_in *in, const char *chroot, int *type, int *state, char **path)
 {
+    assert(in && type && state && path);
     *type = jute_get_int(in);
     *state = jute_get_int(in);
     struct zk_slice s = jute_get_string(in);

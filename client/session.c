@@ -52,6 +52,7 @@
 #include "zk/jute.h"
 #include "zk/proto.h"
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,7 @@ static void emit_session(zk_t *zk, int ev)
 
 void zk_add_session_listener(zk_t *zk, zk_session_fn fn, void *data)
 {
+    assert(zk && fn); /* a NULL fn marks a listener removed during an event */
     if (zk->nlisteners == zk->caplisteners) {
         zk->caplisteners = zk->caplisteners ? 2 * zk->caplisteners : 8;
         zk->listeners =
@@ -489,6 +491,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     zk_t *zk = r->zk;
     unsigned gen = r->gen;
     free(r);
+    assert(zk->resolving > 0);
     zk->resolving--;
     if (zk->phase == P_CLOSED) {
         uv_freeaddrinfo(res);
@@ -995,6 +998,7 @@ static void free_opts(struct zk_options *o)
 
 int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
 {
+    assert(out); /* OUT: always written on success */
     if (!loop || !o || !o->hosts || o->session_timeout_ms < 0 || o->connect_timeout_ms < 0)
         return ZK_BADARGUMENTS;
     zk_t *zk = zk_xcalloc(1, sizeof *zk);
@@ -1182,6 +1186,7 @@ int64_t zk_session_id(const zk_t *zk)
 
 void zk_session_password(const zk_t *zk, char pw[16])
 {
+    assert(zk && pw);
     memcpy(pw, zk->passwd, 16);
 }
 
@@ -1223,6 +1228,7 @@ struct conn *zk__session_cork(zk_t *zk)
 
 void zk_get_stats(const zk_t *zk, struct zk_stats *out)
 {
+    assert(zk && out);
     *out = zk->stats;
 }
 
@@ -1273,6 +1279,7 @@ static void fail_early(zk_t *zk, struct zk_pending *p, int err)
 void zk__session_submit(zk_t *zk, const struct zk_request *req, zk_result_fn cb, void *data,
                     int flags)
 {
+    assert(zk && req);
     struct zk_pending *p = NULL;
     const char *chroot = (flags & SUBMIT_NO_CHROOT) || req->no_chroot ? NULL : zk->hl.chroot;
     if (req->op == ZK_OP_AUTH) {

@@ -11,6 +11,7 @@
 
 #include "zk/jute.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,7 @@ static void maybe_unlink(struct watch_table *t, const char *path)
             return;
     *pp = n->next;
     free(n);
+    assert(t->npaths > 0);
     t->npaths--;
 }
 

@@ -3,6 +3,7 @@
  */
 #include "names.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static const struct {
 
 int names_marker(const char *name, size_t *base_len)
 {
+    assert(name && base_len);
     size_t n = strlen(name);
     for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++) {
         size_t s = strlen(markers[i].suffix);
@@ -46,6 +48,7 @@ int names_valid(const char *name, size_t len)
 
 char *names_join(const char *dir, const char *name, size_t len)
 {
+    assert(dir && dir[0] == '/' && (name || len == 0)); /* dir: an absolute znode path */
     size_t dl = strlen(dir);
     int root = dl == 1 && dir[0] == '/';
     char *p = malloc(dl + len + 2);
@@ -62,6 +65,7 @@ char *names_join(const char *dir, const char *name, size_t len)
 
 char *names_parent(const char *path, const char **base)
 {
+    assert(path && path[0] == '/' && base); /* an absolute znode path */
     const char *slash = strrchr(path, '/');
     if (!slash || path[1] == '\0')
         return NULL;

@@ -34,8 +34,18 @@ static struct {
     struct call *next; /* waiting to be made */
 } so = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+/* Whether the caller is the selfop thread. */
+static inline int on_selfop_thread(void)
+{
+    return (pid_t)syscall(SYS_gettid) == so.tid;
+}
+
 int selfop_do(enum selfop_kind kind, const char *path, off_t size, struct stat *st)
 {
+    /* Only the selfop thread: its requests carry so.tid, which the FUSE
+     * handlers use to tell the notifier's own calls apart (selfop.h). */
+    assert(on_selfop_thread());
+    assert(path && (kind != SELFOP_STAT || st));
     int rc;
     switch (kind) {
     case SELFOP_STAT: rc = stat(path, st); break;
@@ -75,6 +85,7 @@ static int own_working_directory(void)
 
 int selfop_enter(const char *dir)
 {
+    assert(on_selfop_thread() && dir);
     if (!so.own_cwd)
         return EPERM;
     return chdir(dir) == 0 ? 0 : errno;

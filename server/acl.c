@@ -15,6 +15,7 @@
  */
 #include "acl.h"
 
+#include <assert.h>
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -179,8 +180,10 @@ void acl_ref(struct acl_cache *c, uint32_t id)
 
 void acl_unref(struct acl_cache *c, uint32_t id)
 {
-    if (id && id < c->nslots && c->slots[id].refs)
+    if (id && id < c->nslots) {
+        assert(c->slots[id].refs > 0); /* every unref pairs with an intern or ref */
         c->slots[id].refs--;
+    }
 }
 
 const struct acl_list *acl_get(const struct acl_cache *c, uint32_t id)

@@ -77,6 +77,7 @@ void conn_close(struct conn *c)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    assert(s->nconns > 0);
     s->nconns--;
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
@@ -115,6 +116,7 @@ static void on_raw_write(uv_write_t *req, int status)
 {
     struct raw_write *w = (struct raw_write *)req;
     struct conn *c = w->c;
+    assert(c->tls_inflight >= w->buf.len);
     c->tls_inflight -= w->buf.len;
     free(w->buf.base);
     free(w);
@@ -523,6 +525,7 @@ void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, i
 void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t zxid,
                     int64_t tag)
 {
+    assert(path && len > 0);
     size_t at = conn_reply_begin(c, ZK_XID_NOTIFICATION, zxid, 0);
     jute_put_int(&c->out, type);
     jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);
@@ -564,6 +567,7 @@ int conn_release(struct conn *c, int64_t durable)
 {
     int any = 0;
     while (c->mark_n && c->marks[c->mark_head].tag <= durable) {
+        assert(c->marks[c->mark_head].end >= c->released); /* frames leave in stream order */
         c->released = c->marks[c->mark_head].end;
         c->mark_head = (c->mark_head + 1) % c->mark_cap;
         c->mark_n--;

@@ -61,7 +61,8 @@ int pset_has(const struct pset *s, void *p)
 
 int pset_del(struct pset *s, void *p)
 {
-    if (!s->cap)
+    /* NULL marks an empty slot: looking for it would "find" and delete one. */
+    if (!s->cap || !p)
         return 0;
     size_t mask = s->cap - 1;
     size_t i = pslot(s, p);
@@ -81,6 +82,7 @@ int pset_del(struct pset *s, void *p)
         }
     }
     s->slots[i] = NULL;
+    assert(s->n > 0);
     s->n--;
     return 1;
 }
@@ -139,7 +141,8 @@ void i64map_put(struct i64map *m, int64_t key, void *val)
 
 void *i64map_del(struct i64map *m, int64_t key)
 {
-    if (!m->cap)
+    /* Key 0 marks an empty slot: looking for it would "find" and delete one. */
+    if (!m->cap || key == 0)
         return NULL;
     size_t mask = m->cap - 1;
     size_t i = kslot(m, key);
@@ -161,6 +164,7 @@ void *i64map_del(struct i64map *m, int64_t key)
     }
     m->keys[i] = 0;
     m->vals[i] = NULL;
+    assert(m->n > 0);
     m->n--;
     return old;
 }

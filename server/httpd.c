@@ -4,6 +4,7 @@
  */
 #include "httpd.h"
 
+#include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -283,6 +284,9 @@ struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, i
                           int idle_timeout_ms, size_t max_body, const struct httpd_tls *tls,
                           const char *const *arg_names, httpd_handler fn, void *data)
 {
+    assert(what && fn);
+    for (int i = 0; arg_names && arg_names[i]; i++)
+        assert(i < HTTPD_MAX_ARGS); /* the request has room for that many */
     int bound = 0;
     int fd = listen_socket(what, addr, port, &bound);
     if (fd < 0)

@@ -3,6 +3,7 @@
  */
 #include "json.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,8 +70,9 @@ static void open_level(struct json *j, const char *key, char open, char close)
 {
     member(j, key);
     put(j, &open, 1);
+    assert(j->depth + 1 < JSON_MAX_DEPTH); /* callers nest a few levels */
     if (j->depth + 1 >= JSON_MAX_DEPTH)
-        return; /* callers nest a few levels; never reached */
+        return;
     j->depth++;
     j->count[j->depth] = 0;
     j->closer[j->depth] = close;
@@ -86,6 +88,7 @@ void json_open(struct json *j, struct jute_out *o)
 
 void json_end(struct json *j)
 {
+    assert(j->o); /* between json_open and json_close */
     char c = j->closer[j->depth];
     int empty = !j->count[j->depth];
     int level = j->depth > 0 ? j->depth-- : 0; /* the opening line's level */

@@ -29,9 +29,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdio.h"
 #include "jaas.h"
 #include "kerberos.h"
 #include "log.h"
+#include "sasl.h"
 
 #define PROTOCOL "zookeeper-quorum"     /* QuorumAuth.QUORUM_SERVER_PROTOCOL_NAME */
 #define DIGEST_SERVER "zk-quorum-sasl-md5" /* QuorumAuth.QUORUM_SERVER_SASL_DIGEST */
@@ -48,6 +50,7 @@ static struct {
     const struct jaas_section *server, *learner;
     const char *learner_user, *learner_password;
     const char *server_mech, *learner_mech;
+    struct zkd_sasl_opts server_opts; /* Cyrus's getopt answers (sasl.h) */
     char principal[256]; /* quorum.auth.kerberos.servicePrincipal */
     /* GSSAPI: this member's acceptor (QuorumServer) and the learners'
      * authorized hosts (every server.N host, as Apache's authzHosts). */
@@ -80,22 +83,6 @@ static int cb_log(void *context, int level, const char *message)
     struct quorum_auth *a = context;
     if (level <= SASL_LOG_ERR)
         log_warn("quorum SASL with %s: %s", a->desc, message);
-    return SASL_OK;
-}
-
-static int cb_getopt(void *context, const char *plugin, const char *option, const char **result,
-                     unsigned *len)
-{
-    (void)context;
-    (void)plugin;
-    if (!strcmp(option, "auxprop_plugin"))
-        *result = "zkdquorum";
-    else if (!strcmp(option, "mech_list"))
-        *result = qa.server_mech;
-    else
-        return SASL_FAIL;
-    if (len)
-        *len = (unsigned)strlen(*result);
     return SASL_OK;
 }
 
@@ -243,6 +230,7 @@ static int load_settings(const struct zkd_config *cfg)
         goto fail_jaas;
     }
     qa.server_mech = jaas_section_uses(qa.server, "Krb5LoginModule") ? "GSSAPI" : "DIGEST-MD5";
+    qa.server_opts = (struct zkd_sasl_opts){"zkdquorum", qa.server_mech};
     qa.learner_mech = jaas_section_uses(qa.learner, "Krb5LoginModule") ? "GSSAPI" : "DIGEST-MD5";
     if (!strcmp(qa.learner_mech, "DIGEST-MD5")) {
         qa.learner_user = jaas_section_option(qa.learner, "username");
@@ -396,7 +384,9 @@ static int server_packet(struct quorum_auth *a, const char *tok, unsigned tlen,
     unsigned rlen = 0;
     int rc;
     if (!a->conn) {
-        a->cbs[0] = (sasl_callback_t){SASL_CB_GETOPT, (int (*)(void))(void (*)(void))cb_getopt, a};
+        a->cbs[0] = (sasl_callback_t){SASL_CB_GETOPT,
+                                      (int (*)(void))(void (*)(void))zkd_sasl_getopt,
+                                      &qa.server_opts};
         a->cbs[1] = (sasl_callback_t){SASL_CB_LOG, (int (*)(void))(void (*)(void))cb_log, a};
         a->cbs[2] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
         /* SUCCESS_DATA: DIGEST-MD5's rspauth travels in the SUCCESS packet. */
@@ -559,20 +549,6 @@ int quorum_auth_feed(struct quorum_auth *a, const uint8_t *p, size_t len, size_t
 
 /* ---- blocking sockets ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int quorum_auth_run_fd(struct quorum_auth *a, int fd, int timeout_ms, struct jute_out *rest)
 {
     struct jute_out out, in;
@@ -580,7 +556,7 @@ int quorum_auth_run_fd(struct quorum_auth *a, int fd, int timeout_ms, struct jut
     jute_out_init(&in);
     int rc = quorum_auth_start(a, &out);
     while (rc == QUORUM_AUTH_MORE) {
-        if (out.len && write_all(fd, out.p, out.len)) {
+        if (out.len && fdio_write_all(fd, out.p, out.len)) {
             rc = learner_fail(a, "write failed");
             break;
         }
@@ -601,7 +577,7 @@ int quorum_auth_run_fd(struct quorum_auth *a, int fd, int timeout_ms, struct jut
     }
     /* The last packet (SUCCESS, or ERROR to a refused learner) still goes out. */
     if (out.len)
-        write_all(fd, out.p, out.len);
+        fdio_write_all(fd, out.p, out.len);
     if (rest && rc == QUORUM_AUTH_OK)
         jute_put_raw(rest, in.p, in.len);
     jute_out_free(&out);

@@ -3,7 +3,6 @@
  */
 #include "sasl.h"
 
-#include <ctype.h>
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
 #include <stdio.h>
@@ -33,60 +32,24 @@ static struct {
     char id[600];                  /* the last authenticated identity */
 } krb;
 
-/* ---- JAAS parsing: find `Server { ... };` and its user_NAME="pw" options ---- */
+/* ---- the Server section's users (jaas.h parses the file) ---- */
 
-static char *slurp(const char *path)
+/* Adds the section's user_NAME="password" options to the user table, in
+ * file order (a name given twice keeps its first password). */
+static void read_users(const struct jaas_section *sec)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    struct jute_out o;
-    jute_out_init(&o);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        jute_put_raw(&o, buf, n);
-    fclose(f);
-    jute_put_raw(&o, "", 1);
-    return (char *)jute_out_steal(&o, NULL);
-}
-
-/* Reads the Server section's users: 0, 1 when there is no Server section,
- * -1 when it is malformed. */
-static int parse_jaas(const char *text)
-{
-    const char *p = strstr(text, "Server");
-    while (p && ((p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) ||
-                 isalnum((unsigned char)p[6])))
-        p = strstr(p + 6, "Server");
-    if (!p)
-        return 1;
-    const char *open = strchr(p, '{');
-    const char *close = open ? strstr(open, "};") : NULL;
-    if (!open || !close)
-        return -1;
-    for (const char *q = open; q < close; q++) {
-        if (strncmp(q, "user_", 5) || (q > open && (isalnum((unsigned char)q[-1]) || q[-1] == '_')))
-            continue;
-        const char *name = q + 5;
-        const char *eq = name;
-        while (eq < close && *eq != '=' && !isspace((unsigned char)*eq))
-            eq++;
-        const char *v = eq;
-        while (v < close && (isspace((unsigned char)*v) || *v == '='))
-            v++;
-        if (v >= close || *v != '"')
-            continue;
-        const char *end = strchr(v + 1, '"');
-        if (!end || end > close)
-            return -1;
-        users = zk_xrealloc(users, (size_t)(nusers + 1) * sizeof *users);
-        users[nusers].name = zk_xstrndup(name, (size_t)(eq - name));
-        users[nusers].password = zk_xstrndup(v + 1, (size_t)(end - v - 1));
-        nusers++;
-        q = end;
+    for (int i = 0; i < sec->nentries; i++) {
+        const struct jaas_entry *e = &sec->entries[i];
+        for (int k = 0; k < e->nopts; k++) {
+            const struct jaas_option *o = &e->opts[k];
+            if (strncmp(o->key, "user_", 5) != 0)
+                continue;
+            users = zk_xrealloc(users, (size_t)(nusers + 1) * sizeof *users);
+            users[nusers].name = zk_xstrndup(o->key + 5, strlen(o->key + 5));
+            users[nusers].password = zk_xstrndup(o->value, strlen(o->value));
+            nusers++;
+        }
     }
-    return 0;
 }
 
 static const struct jaas_user *find_user(const char *name, size_t len)
@@ -137,21 +100,24 @@ static int jaas_plugin_init(const sasl_utils_t *utils, int max_version, int *out
     return SASL_OK;
 }
 
-static int getopt_cb(void *context, const char *plugin, const char *option, const char **result,
-                     unsigned *len)
+int zkd_sasl_getopt(void *context, const char *plugin, const char *option, const char **result,
+                    unsigned *len)
 {
-    (void)context;
+    const struct zkd_sasl_opts *o = context;
     (void)plugin;
     if (!strcmp(option, "auxprop_plugin"))
-        *result = "zkdjaas";
+        *result = o->auxprop_plugin;
     else if (!strcmp(option, "mech_list"))
-        *result = krb.on ? "GSSAPI" : "DIGEST-MD5";
+        *result = o->mech_list;
     else
         return SASL_FAIL;
     if (len)
         *len = (unsigned)strlen(*result);
     return SASL_OK;
 }
+
+/* Clients' options; the mechanism is chosen with the JAAS file (init). */
+static struct zkd_sasl_opts client_opts = {"zkdjaas", "DIGEST-MD5"};
 
 static int log_cb(void *context, int level, const char *message)
 {
@@ -182,7 +148,7 @@ static int proxy_cb(sasl_conn_t *conn, void *context, const char *requested, uns
 }
 
 static sasl_callback_t callbacks[] = {
-    {SASL_CB_GETOPT, (int (*)(void))(void (*)(void))getopt_cb, NULL},
+    {SASL_CB_GETOPT, (int (*)(void))(void (*)(void))zkd_sasl_getopt, &client_opts},
     {SASL_CB_PROXY_POLICY, (int (*)(void))(void (*)(void))proxy_cb, NULL},
     {SASL_CB_LOG, (int (*)(void))(void (*)(void))log_cb, NULL},
     {SASL_CB_LIST_END, NULL, NULL},
@@ -199,22 +165,17 @@ void zkd_sasl_clear_users(void)
     nusers = 0;
 }
 
-/* Reads the Server section when it logs in with Kerberos: 1 (krb filled),
- * 0 when it does not, -1 (logged) when its Kerberos settings are unusable. */
-static int load_kerberos(const char *jaas_file)
+/* Reads the Server section `sec` when it logs in with Kerberos: 1 (krb
+ * filled), 0 when it does not, -1 (logged) when its Kerberos settings are
+ * unusable. */
+static int load_kerberos(const char *jaas_file, const struct jaas_section *sec)
 {
-    struct jaas_file jf;
     char err[512];
-    krb.on = 0;
-    if (jaas_load(jaas_file, &jf, err, sizeof err))
-        return 0; /* the DIGEST reader below reports what is wrong */
-    const struct jaas_section *sec = jaas_section(&jf, "Server");
     int rc = krb_section_is_kerberos(sec);
     if (rc && krb_login_read(sec, &krb.login, err, sizeof err)) {
         log_error("JAAS file %s: %s", jaas_file, err);
         rc = -1;
     }
-    jaas_free(&jf);
     krb.on = rc == 1;
     return rc;
 }
@@ -228,29 +189,31 @@ void zkd_sasl_kerberos_names(int remove_host, int remove_realm)
 int zkd_sasl_load_jaas(const char *jaas_file)
 {
     zkd_sasl_clear_users();
-    int k = load_kerberos(jaas_file);
-    if (k)
-        return k;
-    char *text = slurp(jaas_file);
-    if (!text) {
-        log_error("cannot read JAAS file %s", jaas_file);
+    krb.on = 0;
+    struct jaas_file jf;
+    char err[512];
+    if (jaas_load(jaas_file, &jf, err, sizeof err)) {
+        log_error("JAAS file: %s", err);
         return -1;
     }
-    int rc = parse_jaas(text);
-    free(text);
-    if (rc == 1) {
+    const struct jaas_section *sec = jaas_section(&jf, "Server");
+    int rc;
+    if (!sec) {
         /* Apache starts too and simply offers clients no SASL. */
         log_info("JAAS file %s has no Server section: SASL is not offered to clients",
                  jaas_file);
-        return 0;
+        rc = 0;
+    } else if ((rc = load_kerberos(jaas_file, sec)) == 0) {
+        read_users(sec);
+        rc = nusers;
+        if (nusers == 0) {
+            log_error("JAAS file %s has no Server section with user_NAME=\"password\" entries",
+                      jaas_file);
+            rc = -1;
+        }
     }
-    if (rc || nusers == 0) {
-        log_error("JAAS file %s has no Server section with user_NAME=\"password\" entries",
-                  jaas_file);
-        zkd_sasl_clear_users();
-        return -1;
-    }
-    return nusers;
+    jaas_free(&jf);
+    return rc;
 }
 
 int zkd_sasl_init(const char *jaas_file)
@@ -260,6 +223,7 @@ int zkd_sasl_init(const char *jaas_file)
         return n;
     if (krb.on)
         krb_use_keytab(krb.login.keytab);
+    client_opts.mech_list = krb.on ? "GSSAPI" : "DIGEST-MD5";
     if (sasl_auxprop_add_plugin("zkdjaas", jaas_plugin_init) != SASL_OK ||
         sasl_server_init(callbacks, "zkd") != SASL_OK) {
         log_error("cannot initialize Cyrus SASL");

@@ -34,11 +34,15 @@ struct conn;
  * is not an error: as in Apache, zkd then offers no SASL (logged once).
  * Call once, before serving. */
 int zkd_sasl_init(const char *jaas_file);
-/* zkd_sasl_init's first step alone (the JAAS fuzz target calls it): reads
- * the file's Server section into the user table, replacing what it held.
- * Returns the number of users; 0 (logged at INFO) for a file without a
- * Server section; -1 (logged) for an unreadable file or a malformed Server
- * section or one without users, which leaves the table empty. */
+/* zkd_sasl_init's first step alone (the JAAS fuzz target calls it): parses
+ * the file (jaas_load, the parser quorum SASL shares) and reads its Server
+ * section's user_NAME="password" options into the user table, replacing
+ * what it held; or, for a Server section that logs in with Krb5LoginModule,
+ * its Kerberos settings.  Returns the number of users (1 for Kerberos); 0
+ * (logged at INFO) for a file without a Server section, an empty one
+ * included; -1 (logged) for an unreadable or malformed file, unusable
+ * Kerberos settings or a Server section without users, which leaves the
+ * table empty. */
 int zkd_sasl_load_jaas(const char *jaas_file);
 /* Empties the user table (frees every name and password). */
 void zkd_sasl_clear_users(void);
@@ -60,5 +64,18 @@ int zkd_sasl_step(struct conn *c, const char *in, size_t inlen, const char **out
                   unsigned *outlen, const char **user);
 /* Releases the connection's SASL state. */
 void zkd_sasl_dispose(struct conn *c);
+
+/* What zkd answers when Cyrus SASL asks one of its servers for an option:
+ * the auxprop plugin that looks up passwords and the mechanisms offered.
+ * Clients (here) and quorum SASL (quorum_auth.c) each have one. */
+struct zkd_sasl_opts {
+    const char *auxprop_plugin; /* e.g. "zkdjaas" */
+    const char *mech_list;      /* e.g. "DIGEST-MD5" */
+};
+/* A SASL_CB_GETOPT callback (Cyrus's sasl_getopt_t) whose context is a
+ * struct zkd_sasl_opts, which must outlive the callback's registration:
+ * answers auxprop_plugin and mech_list, SASL_FAIL to any other option. */
+int zkd_sasl_getopt(void *context, const char *plugin, const char *option, const char **result,
+                    unsigned *len);
 
 #endif

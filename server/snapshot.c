@@ -95,6 +95,7 @@
 
 #include "datadir.h"
 #include "digest.h"
+#include "fdio.h"
 #include "log.h"
 #include "zk/jute.h"
 
@@ -159,24 +160,10 @@ struct snapshot_writer {
     int64_t digest_zxid, digest;
 };
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? -errno : -ENOSPC;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Writes `n` file bytes and paces the writeback (WRITEBACK_STEP). */
 static int file_out(struct snapshot_writer *w, const uint8_t *p, size_t n)
 {
-    int rc = write_all(w->fd, p, n);
+    int rc = fdio_write_all(w->fd, p, n);
     if (rc)
         return rc;
     w->written += n;

@@ -176,6 +176,7 @@ static void kids_del(struct znode *p, struct znode *c)
         }
     }
     x->kids[i] = NULL;
+    assert(x->nkids > 0);
     x->nkids--;
     if (x->nkids == 0)
         kids_resize(x, 0);
@@ -393,6 +394,7 @@ void tree_unlink(struct tree *t, struct znode *n)
     assert(n->parent != NULL); /* the root is never unlinked */
     kids_del(n->parent, n);
     untrack_owner(t, n);
+    assert(t->nodes > 0 && t->data_bytes >= (uint64_t)DLEN(n));
     t->nodes--;
     t->data_bytes -= (uint64_t)DLEN(n);
 }
@@ -413,6 +415,7 @@ void tree_node_free(struct tree *t, struct znode *n)
 
 void tree_set_data(struct tree *t, struct znode *n, const void *data, int32_t dlen)
 {
+    assert(t->data_bytes >= (uint64_t)DLEN(n));
     t->data_bytes -= (uint64_t)DLEN(n);
     value_store(n, data, dlen);
     t->data_bytes += (uint64_t)DLEN(n);

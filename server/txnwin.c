@@ -35,6 +35,7 @@ void txnwin_free(struct txnwin *w)
 
 const struct txnwin_entry *txnwin_at(const struct txnwin *w, size_t i)
 {
+    assert(i < w->n);
     return &w->v[(w->head + i) % w->cap];
 }
 
@@ -45,7 +46,9 @@ int64_t txnwin_last(const struct txnwin *w)
 
 static void drop_oldest(struct txnwin *w)
 {
+    assert(w->n > 0);
     struct txnwin_entry *e = &w->v[w->head];
+    assert(w->bytes >= e->len && e->zxid > w->base);
     w->base = e->zxid;
     w->bytes -= e->len;
     free(e->rec);

@@ -59,6 +59,19 @@ struct watches *watches_new(void)
     return w;
 }
 
+/* Takes `e` off its owner's list of watches. */
+static void owner_unlink(struct wentry *e)
+{
+    if (e->oprev)
+        e->oprev->onext = e->onext;
+    else
+        e->owner->head = e->onext;
+    if (e->onext)
+        e->onext->oprev = e->oprev;
+    assert(e->owner->count > 0);
+    e->owner->count--;
+}
+
 void watches_free(struct watches *w)
 {
     if (!w)
@@ -70,13 +83,7 @@ void watches_free(struct watches *w)
         while (p->head) {
             struct wentry *e = p->head;
             p->head = e->pnext;
-            if (e->oprev)
-                e->oprev->onext = e->onext;
-            else
-                e->owner->head = e->onext;
-            if (e->onext)
-                e->onext->oprev = e->oprev;
-            e->owner->count--;
+            owner_unlink(e);
             free(e);
         }
         free(p);
@@ -130,6 +137,7 @@ static void path_remove(struct watches *w, struct wpath *p)
         }
     }
     w->slots[i] = NULL;
+    assert(w->n > 0);
     w->n--;
     free(p);
 }
@@ -144,13 +152,9 @@ static void entry_unlink(struct wentry *e)
         p->head = e->pnext;
     if (e->pnext)
         e->pnext->pprev = e->pprev;
-    if (e->oprev)
-        e->oprev->onext = e->onext;
-    else
-        e->owner->head = e->onext;
-    if (e->onext)
-        e->onext->oprev = e->oprev;
-    e->owner->count--;
+    owner_unlink(e);
+    assert(w->entries > 0);
+    assert(e->mode != WATCH_RECURSIVE || w->recursive > 0);
     w->entries--;
     if (e->mode == WATCH_RECURSIVE)
         w->recursive--;

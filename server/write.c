@@ -35,6 +35,7 @@ void write_begin(struct server *s, struct write *w, int32_t type, int64_t sessio
 
 int write_apply_txn(struct server *s, struct write *w)
 {
+    assert(w->zxid > s->db.last_zxid); /* between write_begin and commit/abort */
     return apply_txn(&s->db, &w->txn, w->zxid, &w->journal);
 }
 
@@ -149,6 +150,7 @@ int64_t write_session(struct server *s, int32_t type, int64_t session, int32_t c
 
 void write_abort(struct server *s, struct write *w)
 {
+    assert(w->zxid > s->db.last_zxid); /* nothing committed since write_begin */
     journal_undo(&s->db, &w->journal);
     write_free(w);
 }

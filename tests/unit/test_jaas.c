@@ -1,11 +1,16 @@
 /*
- * test_jaas.c - the JAAS file parser (server/jaas.h) and Apache's rule for
- * the identity of a Kerberos principal (server/kerberos.h).
+ * test_jaas.c - the JAAS file parser (server/jaas.h), the Server section's
+ * users as client SASL reads them with it (server/sasl.h) and Apache's rule
+ * for the identity of a Kerberos principal (server/kerberos.h).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jaas.h"
 #include "kerberos.h"
+#include "sasl.h"
 #include "ztest.h"
 
 static void test_sections_entries_options(void)
@@ -70,5 +75,35 @@ static void test_principal_identity(void)
     ASSERT_STR_EQ(id, "bob");
 }
 
+/* zkd_sasl_load_jaas on a file holding `text`. */
+static int load_users(const char *text)
+{
+    char path[] = "/tmp/zk-test-jaas.XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_INT_EQ((int)write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    int n = zkd_sasl_load_jaas(path);
+    unlink(path);
+    zkd_sasl_clear_users();
+    return n;
+}
+
+static void test_server_section_users(void)
+{
+    /* No Server section, an empty file included: no SASL, not an error. */
+    ASSERT_INT_EQ(load_users(""), 0);
+    ASSERT_INT_EQ(load_users("Client { M required username=\"bob\" password=\"x\"; };\n"), 0);
+    ASSERT_INT_EQ(load_users("QuorumServer { M required user_q=\"x\"; };\n"), 0);
+    ASSERT_INT_EQ(load_users("Client { M required; };\nServer {\n  M required\n"
+                             "  user_bob=\"pw\" user_al=\"x\";\n  N optional user_cy=\"z\";\n};\n"),
+                  3);
+    /* A user only in a comment is no user (the old text scan counted it). */
+    ASSERT_INT_EQ(load_users("Server { M required // user_eve=\"pw\"\n; };\n"), -1);
+    /* A malformed file is an error, wherever the fault is. */
+    ASSERT_INT_EQ(load_users("Server { M required user_bob=\"pw\"; };\nClient { M"), -1);
+    ASSERT_INT_EQ(load_users("Server { M required user_bob=\"pw\";\n"), -1);
+}
+
 ZTEST_MAIN(ZT(test_sections_entries_options), ZT(test_errors_name_the_line),
-           ZT(test_principal_identity))
+           ZT(test_principal_identity), ZT(test_server_section_users))
