@@ -79,13 +79,19 @@ static void line_str(struct line *l, const char *s)
     line_add(l, s, strlen(s));
 }
 
-/* Appends "key=value" with Apache's TAB before every pair but the first. */
-static void line_field(struct line *l, size_t start, const char *key, const char *val, size_t n)
+/* Appends "key=" with Apache's TAB before every pair but the first (the
+ * fields begin at `start`). */
+static void line_key(struct line *l, size_t start, const char *key)
 {
     if (l->len > start)
         line_add(l, "\t", 1);
     line_str(l, key);
     line_add(l, "=", 1);
+}
+
+static void line_field(struct line *l, size_t start, const char *key, const char *val, size_t n)
+{
+    line_key(l, start, key);
     line_add(l, val, n);
 }
 
@@ -133,34 +139,44 @@ static void submit(struct line *l)
         free(l->p);
 }
 
-/*
- * Formats and submits one event.  The fields arrive in Apache's order;
- * NULL ones are left out (AuditEvent.addEntry ignores nulls).
- */
-static void emit(const char *session, const char *user, const char *ip, const char *op,
-                 const char *znode, const char *znode_type, const char *acl,
-                 enum audit_result result)
+/* Starts a line with log4j's timestamp, level and logger name (not for
+ * syslog, which stamps its own).  Returns where the fields begin. */
+static size_t line_begin(struct line *l, enum audit_result result)
+{
+    if (A.fd >= 0) {
+        line_timestamp(l);
+        line_str(l, result == AUDIT_FAILURE ? " ERROR" : " INFO");
+        line_str(l, " audit.Slf4jAuditLogger: ");
+    }
+    return l->len;
+}
+
+/* Ends a line with its result and hands it to the writer. */
+static void line_finish(struct line *l, size_t start, enum audit_result result)
 {
     static const char *const results[] = {"success", "failure", "invoked"};
+    line_field(l, start, "result", results[result], strlen(results[result]));
+    line_add(l, "\n", 1);
+    submit(l);
+}
+
+/* A server event (no client): the fields that are not NULL, in Apache's
+ * order (AuditEvent.addEntry ignores nulls). */
+static void emit(const char *session, const char *user, const char *op, const char *znode,
+                 enum audit_result result)
+{
     struct line l = {.p = l.stack, .cap = sizeof l.stack};
-    if (A.fd >= 0) {
-        line_timestamp(&l);
-        line_str(&l, result == AUDIT_FAILURE ? " ERROR" : " INFO");
-        line_str(&l, " audit.Slf4jAuditLogger: ");
-    }
-    size_t start = l.len;
-    const char *keys[] = {"session", "user", "ip", "operation", "znode", "znode_type", "acl"};
-    const char *vals[] = {session, user, ip, op, znode, znode_type, acl};
+    size_t start = line_begin(&l, result);
+    const char *keys[] = {"session", "user", "operation", "znode"};
+    const char *vals[] = {session, user, op, znode};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (vals[i])
             line_field(&l, start, keys[i], vals[i], strlen(vals[i]));
-    line_field(&l, start, "result", results[result], strlen(results[result]));
-    line_add(&l, "\n", 1);
-    submit(&l);
+    line_finish(&l, start, result);
 }
 
 /* Apache's ServerCnxn.getSessionIdHex: "0x" and Long.toHexString (no
- * leading zeros).  By hand: this runs for every audited write. */
+ * leading zeros). */
 static void session_hex(char out[20], int64_t id)
 {
     static const char hex[] = "0123456789abcdef";
@@ -249,50 +265,34 @@ static const char *auth_ip(const struct auth_info *auth)
     return NULL;
 }
 
-/* ---- events ---- */
-
-void audit_server(const char *operation, enum audit_result result)
+/*
+ * Appends a client's first fields, "session=0x..\tuser=..\tip=..".  They
+ * change only with the connection's ids or session, while the user field
+ * costs a hash and a sort of every id: so they are built once and kept in
+ * `auth` (acl.h: auth_info_add and auth_info_free drop them), and each
+ * later line of the connection copies them.
+ */
+static void line_client(struct line *l, size_t start, int64_t session, struct auth_info *auth)
 {
-    if (audit_on)
-        emit(NULL, A.user, NULL, operation, NULL, NULL, NULL, result);
-}
-
-void audit_request(int64_t session, const struct auth_info *auth, const char *operation,
-                   const char *znode, const char *znode_type, const char *acl,
-                   enum audit_result result)
-{
-    if (!audit_on)
+    if (auth && auth->audit_prefix && auth->audit_session == session) {
+        line_add(l, auth->audit_prefix, auth->audit_prefix_len);
         return;
+    }
+    size_t at = l->len;
     char sid[20], ubuf[1024];
     session_hex(sid, session);
-    emit(sid, users(auth, ubuf, sizeof ubuf), auth_ip(auth), operation, znode, znode_type, acl,
-         result);
-}
-
-void audit_ephemeral_deleted(int64_t session, const char *path)
-{
-    if (!audit_on)
-        return;
-    char sid[20];
-    session_hex(sid, session);
-    emit(sid, A.user, NULL, "ephemeralZNodeDeletionOnSessionCloseOrExpire", path, NULL, NULL,
-         AUDIT_SUCCESS);
-}
-
-void audit_session_event(int64_t session, const struct auth_info *auth, const char *operation,
-                         enum audit_result result)
-{
-    if (audit_on && A.sessions)
-        audit_request(session, auth, operation, NULL, NULL, NULL, result);
-}
-
-const char *audit_create_mode(int32_t flags)
-{
-    static const char *const modes[] = {
-        "persistent", "ephemeral", "persistent_sequential", "ephemeral_sequential",
-        "container", "persistent_with_ttl", "persistent_sequential_with_ttl",
-    };
-    return flags >= 0 && flags < (int32_t)(sizeof modes / sizeof modes[0]) ? modes[flags] : NULL;
+    line_field(l, start, "session", sid, strlen(sid));
+    const char *user = users(auth, ubuf, sizeof ubuf), *ip = auth_ip(auth);
+    if (user)
+        line_field(l, start, "user", user, strlen(user));
+    if (ip)
+        line_field(l, start, "ip", ip, strlen(ip));
+    if (auth) {
+        free(auth->audit_prefix);
+        auth->audit_prefix = zk_xstrndup(l->p + at, l->len - at);
+        auth->audit_prefix_len = l->len - at;
+        auth->audit_session = session;
+    }
 }
 
 /* ZKUtil.aclToString: "scheme:id:perms" per entry, perms in Apache's
@@ -313,65 +313,139 @@ static void acl_text(struct line *l, const struct acl_list *acl)
             if (acl->e[i].perms & perms[k].bit)
                 line_add(l, &perms[k].c, 1);
     }
-    line_add(l, "", 1);
 }
 
-void audit_write_op(int64_t session, const struct auth_info *auth, int32_t type,
-                    struct jute_in body, const char *done_path, int err, int in_multi)
+/* One client line.  `znode.p` NULL, `znode_type` NULL and `acl` NULL leave
+ * their fields out. */
+static void client_line(int64_t session, struct auth_info *auth, const char *op,
+                        struct zk_slice znode, const char *znode_type,
+                        const struct acl_list *acl, enum audit_result result)
+{
+    struct line l = {.p = l.stack, .cap = sizeof l.stack};
+    size_t start = line_begin(&l, result);
+    line_client(&l, start, session, auth);
+    line_field(&l, start, "operation", op, strlen(op));
+    if (znode.p)
+        line_field(&l, start, "znode", znode.p, (size_t)znode.len);
+    if (znode_type)
+        line_field(&l, start, "znode_type", znode_type, strlen(znode_type));
+    if (acl) {
+        line_key(&l, start, "acl");
+        acl_text(&l, acl);
+    }
+    line_finish(&l, start, result);
+}
+
+static struct zk_slice slice_of(const char *s)
+{
+    return (struct zk_slice){s, s ? (int32_t)strlen(s) : 0};
+}
+
+/* ---- events ---- */
+
+void audit_server(const char *operation, enum audit_result result)
+{
+    if (audit_on)
+        emit(NULL, A.user, operation, NULL, result);
+}
+
+void audit_request(int64_t session, struct auth_info *auth, const char *operation,
+                   const char *znode, const char *znode_type, enum audit_result result)
+{
+    if (audit_on)
+        client_line(session, auth, operation, slice_of(znode), znode_type, NULL, result);
+}
+
+void audit_ephemeral_deleted(int64_t session, const char *path)
 {
     if (!audit_on)
         return;
-    const char *op;
-    int create = 0;
+    char sid[20];
+    session_hex(sid, session);
+    emit(sid, A.user, "ephemeralZNodeDeletionOnSessionCloseOrExpire", path, AUDIT_SUCCESS);
+}
+
+void audit_session_event(int64_t session, struct auth_info *auth, const char *operation,
+                         enum audit_result result)
+{
+    if (audit_on && A.sessions)
+        audit_request(session, auth, operation, NULL, NULL, result);
+}
+
+const char *audit_create_mode(int32_t flags)
+{
+    static const char *const modes[] = {
+        "persistent", "ephemeral", "persistent_sequential", "ephemeral_sequential",
+        "container", "persistent_with_ttl", "persistent_sequential_with_ttl",
+    };
+    return flags >= 0 && flags < (int32_t)(sizeof modes / sizeof modes[0]) ? modes[flags] : NULL;
+}
+
+/* Steps over a create's ACL to its flags: only the mode is logged, so the
+ * entries are not decoded (no allocation per audited create). */
+static void skip_acl(struct jute_in *in)
+{
+    int32_t n = jute_get_count(in, 12);
+    for (int32_t i = 0; i < n && !in->err; i++) {
+        (void)jute_get_int(in);
+        (void)jute_get_string(in);
+        (void)jute_get_string(in);
+    }
+}
+
+static const char *write_op_name(int32_t type)
+{
     switch (type) {
     case ZK_OP_CREATE:
     case ZK_OP_CREATE2:
     case ZK_OP_CREATECONTAINER:
     case ZK_OP_CREATETTL:
-        op = "create";
-        create = 1;
-        break;
+        return "create";
     case ZK_OP_DELETE:
     case ZK_OP_DELETECONTAINER:
-        op = "delete";
-        break;
+        return "delete";
     case ZK_OP_SETDATA:
-        op = "setData";
-        break;
+        return "setData";
     case ZK_OP_SETACL:
-        op = "setAcl";
-        break;
+        return "setAcl";
     default:
-        return;
+        return NULL;
     }
-    struct zk_slice p = jute_get_string(&body);
+}
+
+void audit_write_op(int64_t session, struct auth_info *auth, int32_t type, struct jute_in body,
+                    const char *done_path, int err, int in_multi)
+{
+    const char *op = audit_on ? write_op_name(type) : NULL;
+    if (!op)
+        return;
+    /* The requested path is logged straight from the request's bytes. */
+    struct zk_slice path = jute_get_string(&body);
     if (body.err)
         return;
-    char *path = zk_xstrndup(p.p, (size_t)p.len);
+    struct zk_slice znode = !err && done_path ? slice_of(done_path) : path;
     const char *mode = NULL;
     struct acl_list acl = {0};
-    struct line acls = {.p = acls.stack, .cap = sizeof acls.stack};
     int have_acl = 0;
-    if (create) {
+    if (op[0] == 'c') { /* create */
         (void)jute_get_buffer(&body);
-        if (acl_list_decode(&body, &acl) == 0) {
-            mode = audit_create_mode(jute_get_int(&body));
-            acl_list_free(&acl);
-        }
-        if (in_multi && (type == ZK_OP_CREATETTL || (done_path && strcmp(done_path, path))))
+        skip_acl(&body);
+        int32_t flags = jute_get_int(&body);
+        if (!body.err)
+            mode = audit_create_mode(flags);
+        /* In a multi Apache finds the mode by the path created, which a
+         * sequential or TTL create does not match. */
+        if (in_multi && (type == ZK_OP_CREATETTL ||
+                         (done_path && (znode.len != path.len ||
+                                        memcmp(znode.p, path.p, (size_t)path.len)))))
             mode = NULL;
     } else if (type == ZK_OP_SETACL) {
-        if (acl_list_decode(&body, &acl) == 0) {
-            acl_text(&acls, &acl);
-            acl_list_free(&acl);
-            have_acl = 1;
-        }
+        have_acl = acl_list_decode(&body, &acl) == 0;
     }
-    audit_request(session, auth, op, !err && done_path ? done_path : path, mode,
-                  have_acl ? acls.p : NULL, err ? AUDIT_FAILURE : AUDIT_SUCCESS);
-    if (acls.p != acls.stack)
-        free(acls.p);
-    free(path);
+    client_line(session, auth, op, znode, mode, have_acl ? &acl : NULL,
+                err ? AUDIT_FAILURE : AUDIT_SUCCESS);
+    if (have_acl)
+        acl_list_free(&acl);
 }
 
 /* ---- the writer thread ---- */

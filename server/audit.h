@@ -68,13 +68,12 @@ void audit_server(const char *operation, enum audit_result result);
 
 /*
  * One event of a client's session.  `auth` gives the user field and the ip
- * (its "ip" id: for a request a follower forwarded, that is the client's
- * address as the follower saw it); `znode`, `znode_type`, `acl` may be NULL
- * (field left out).  `acl` is Apache's ZKUtil.aclToString text.
+ * (its "ip" id); `znode`, `znode_type` may be NULL (field left out).  The
+ * line's first fields are cached in `auth` (acl.h), which is why it is not
+ * const; it may be NULL.
  */
-void audit_request(int64_t session, const struct auth_info *auth, const char *operation,
-                   const char *znode, const char *znode_type, const char *acl,
-                   enum audit_result result);
+void audit_request(int64_t session, struct auth_info *auth, const char *operation,
+                   const char *znode, const char *znode_type, enum audit_result result);
 
 /*
  * One write op of a client, as AuditHelper logs it: create* (znode_type from
@@ -87,15 +86,15 @@ void audit_request(int64_t session, const struct auth_info *auth, const char *op
  * sequential or TTL create there has no znode_type; zkd logs the same.
  */
 struct jute_in;
-void audit_write_op(int64_t session, const struct auth_info *auth, int32_t type,
-                    struct jute_in body, const char *done_path, int err, int in_multi);
+void audit_write_op(int64_t session, struct auth_info *auth, int32_t type, struct jute_in body,
+                    const char *done_path, int err, int in_multi);
 
 /* An ephemeral node deleted because its session closed or expired. */
 void audit_ephemeral_deleted(int64_t session, const char *path);
 
 /* zkd extension (audit.sessionEvents): createSession, closeSession,
  * expireSession, addAuth; no-op unless enabled. */
-void audit_session_event(int64_t session, const struct auth_info *auth, const char *operation,
+void audit_session_event(int64_t session, struct auth_info *auth, const char *operation,
                          enum audit_result result);
 
 /* Apache's CreateMode name for create flags ("persistent_sequential"...). */

@@ -760,7 +760,7 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
         write_abort(s, &w);
         put_multi_reply(c, xid, s->db.last_zxid, res, n, failed);
         if (failed >= 0)
-            audit_request(c->session_id, &c->auth, "multiOperation", NULL, NULL, NULL,
+            audit_request(c->session_id, &c->auth, "multiOperation", NULL, NULL,
                           AUDIT_FAILURE);
     } else {
         int64_t zxid = write_commit(s, &w);
