@@ -25,6 +25,7 @@
 #include "acl.h"
 #include "config.h"
 #include "log.h"
+#include "prep.h"
 #include "zk/jute.h"
 #include "zk/proto.h"
 
@@ -446,6 +447,109 @@ void audit_write_op(int64_t session, struct auth_info *auth, int32_t type, struc
                 err ? AUDIT_FAILURE : AUDIT_SUCCESS);
     if (have_acl)
         acl_list_free(&acl);
+}
+
+/* ---- a learner's forwarded requests ---- */
+
+/* A multi's results: 1 if one of them is an error (the multi failed), 0
+ * if none, -1 if they do not decode. */
+static int multi_failed(struct jute_in r)
+{
+    for (;;) {
+        int32_t type = jute_get_int(&r);
+        int done = jute_get_bool(&r);
+        (void)jute_get_int(&r);
+        if (r.err)
+            return -1;
+        if (done)
+            return 0;
+        if (type == -1)
+            return 1;
+        struct zk_stat st;
+        if (type == ZK_OP_CREATE || type == ZK_OP_CREATE2)
+            (void)jute_get_string(&r);
+        if (type == ZK_OP_CREATE2 || type == ZK_OP_SETDATA)
+            jute_get_stat(&r, &st);
+    }
+}
+
+/* A forwarded multi, as the leader would have logged it (request.c): one
+ * line per write op of a multi that succeeded, with each created path from
+ * the results, or one multiOperation failure. */
+static void forwarded_multi(int64_t session, struct auth_info *auth, struct jute_in rq,
+                            struct jute_in rp)
+{
+    int failed = multi_failed(rp);
+    if (failed) {
+        if (failed > 0)
+            client_line(session, auth, "multiOperation", (struct zk_slice){0}, NULL, NULL,
+                        AUDIT_FAILURE);
+        return;
+    }
+    for (;;) {
+        int32_t type = jute_get_int(&rq);
+        int done = jute_get_bool(&rq);
+        (void)jute_get_int(&rq);
+        int32_t rtype = jute_get_int(&rp);
+        int rdone = jute_get_bool(&rp);
+        (void)jute_get_int(&rp);
+        if (rq.err || rp.err || done || rdone)
+            return;
+        char *created = NULL;
+        struct zk_stat st;
+        if (rtype == ZK_OP_CREATE || rtype == ZK_OP_CREATE2) {
+            struct zk_slice p = jute_get_string(&rp);
+            if (!rp.err)
+                created = zk_xstrndup(p.p, (size_t)p.len);
+        }
+        if (rtype == ZK_OP_CREATE2 || rtype == ZK_OP_SETDATA)
+            jute_get_stat(&rp, &st);
+        audit_write_op(session, auth, type, rq, created, 0, 1);
+        free(created);
+        if (prep_skip_op(type, &rq))
+            return;
+    }
+}
+
+void audit_forwarded(int64_t session, struct auth_info *auth, const uint8_t *req, size_t req_len,
+                     const uint8_t *reply, size_t reply_len)
+{
+    if (!audit_on)
+        return;
+    struct jute_in rq, rp;
+    jute_in_init(&rq, req, req_len);
+    jute_in_init(&rp, reply, reply_len);
+    (void)jute_get_int(&rq);
+    int32_t type = jute_get_int(&rq);
+    (void)jute_get_int(&rp);
+    (void)jute_get_long(&rp);
+    int32_t err = jute_get_int(&rp);
+    if (rq.err || rp.err)
+        return;
+    if (type == ZK_OP_MULTI) {
+        if (!err) /* (MARSHALLINGERROR for the whole multi logs nothing) */
+            forwarded_multi(session, auth, rq, rp);
+        return;
+    }
+    if (type == ZK_OP_RECONFIG) {
+        if (err != ZK_MARSHALLINGERROR)
+            audit_request(session, auth, "reconfig", err ? NULL : "/zookeeper/config", NULL,
+                          err ? AUDIT_FAILURE : AUDIT_SUCCESS);
+        return;
+    }
+    char *created = NULL;
+    if (!err && write_op_name(type) && write_op_name(type)[0] == 'c') {
+        struct zk_slice p = jute_get_string(&rp);
+        if (!rp.err)
+            created = zk_xstrndup(p.p, (size_t)p.len);
+    }
+    audit_write_op(session, auth, type, rq, created, err, 0);
+    free(created);
+}
+
+int audit_forwarded_type(int32_t type)
+{
+    return write_op_name(type) || type == ZK_OP_MULTI || type == ZK_OP_RECONFIG;
 }
 
 /* ---- the writer thread ---- */

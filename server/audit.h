@@ -45,6 +45,7 @@
 #ifndef ZKD_AUDIT_H
 #define ZKD_AUDIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct zkd_config;
@@ -88,6 +89,23 @@ void audit_request(int64_t session, struct auth_info *auth, const char *operatio
 struct jute_in;
 void audit_write_op(int64_t session, struct auth_info *auth, int32_t type, struct jute_in body,
                     const char *done_path, int err, int in_multi);
+
+/*
+ * Which member writes a client's write lines: the one the client is
+ * connected to, as in Apache, whose FinalRequestProcessor logs only where
+ * the request has a connection (the leader runs a learner's forwarded
+ * request without one).  So the leader logs nothing for a request it runs
+ * for a learner, and the learner logs it when the reply comes back:
+ * audit_forwarded, with the request it kept (audit_forwarded_type says which
+ * to keep).  `req` is the client's frame without its length (xid, type,
+ * body), `reply` the reply frame without its length (xid, zxid, err,
+ * response).  Lines are as the leader would have written them; bytes that do
+ * not decode log nothing.  Every member logs the ephemerals a closing
+ * session loses (Apache's DataTree.killSession runs on each).
+ */
+void audit_forwarded(int64_t session, struct auth_info *auth, const uint8_t *req, size_t req_len,
+                     const uint8_t *reply, size_t reply_len);
+int audit_forwarded_type(int32_t type);
 
 /* An ephemeral node deleted because its session closed or expired. */
 void audit_ephemeral_deleted(int64_t session, const char *path);
