@@ -53,23 +53,23 @@ static struct {
 
 /* ---- formatting ---- */
 
+/* The lines formatted since the last audit_flush (loop thread). */
 struct line {
     char *p;
     size_t len, cap;
-    char stack[512];
+    uint64_t lines;
 };
+static struct line stage;
+
+/* Hand the stage to the writer once it holds this much, even before the
+ * loop goes to sleep. */
+#define AUDIT_STAGE_MAX (64u << 10)
 
 static void line_add(struct line *l, const char *s, size_t n)
 {
     if (l->len + n > l->cap) {
-        size_t cap = 2 * (l->len + n);
-        if (l->p == l->stack) {
-            l->p = zk_xmalloc(cap);
-            memcpy(l->p, l->stack, l->len);
-        } else {
-            l->p = zk_xrealloc(l->p, cap);
-        }
-        l->cap = cap;
+        l->cap = 2 * (l->len + n) > 4096 ? 2 * (l->len + n) : 4096;
+        l->p = zk_xrealloc(l->p, l->cap);
     }
     memcpy(l->p + l->len, s, n);
     l->len += n;
@@ -113,31 +113,50 @@ static void line_timestamp(struct line *l)
     line_add(l, m, sizeof m);
 }
 
-/* Hands a finished line to the writer, or drops it when the writer is
- * AUDIT_MAX_BUFFER behind. */
-static void submit(struct line *l)
+void audit_flush(void)
 {
+    if (!stage.len)
+        return;
     pthread_mutex_lock(&A.mu);
-    if (A.len + l->len > AUDIT_MAX_BUFFER) {
-        A.dropped++;
+    if (A.len + stage.len > AUDIT_MAX_BUFFER) {
+        A.dropped += stage.lines;
+    } else if (A.len == 0) {
+        /* The usual case, the writer having taken the last batch: swap
+         * buffers rather than copy. */
+        char *p = A.pending;
+        size_t cap = A.cap;
+        A.pending = stage.p;
+        A.cap = stage.cap;
+        A.len = stage.len;
+        stage.p = p;
+        stage.cap = cap;
     } else {
-        if (A.len + l->len > A.cap) {
-            A.cap = 2 * (A.len + l->len);
+        if (A.len + stage.len > A.cap) {
+            A.cap = 2 * (A.len + stage.len);
             A.pending = zk_xrealloc(A.pending, A.cap);
         }
-        memcpy(A.pending + A.len, l->p, l->len);
-        /* Only an idle writer is woken: a busy one comes back every
-         * AUDIT_FLUSH_MS, so a stream of writes costs the loop no context
-         * switch per line. */
-        if (A.idle) {
-            A.idle = 0;
-            pthread_cond_signal(&A.cv);
-        }
-        A.len += l->len;
+        memcpy(A.pending + A.len, stage.p, stage.len);
+        A.len += stage.len;
+    }
+    /* Only an idle writer is woken: a busy one comes back every
+     * AUDIT_FLUSH_MS, so a stream of writes costs the loop no context
+     * switch per line. */
+    if (A.idle && (A.len || A.dropped)) {
+        A.idle = 0;
+        pthread_cond_signal(&A.cv);
     }
     pthread_mutex_unlock(&A.mu);
-    if (l->p != l->stack)
-        free(l->p);
+    stage.len = 0;
+    stage.lines = 0;
+}
+
+/* A finished line stays on the stage until the loop is about to sleep
+ * (audit_flush), so a loop iteration's lines cost one lock. */
+static void submit(struct line *l)
+{
+    l->lines++;
+    if (l->len >= AUDIT_STAGE_MAX)
+        audit_flush();
 }
 
 /* Starts a line with log4j's timestamp, level and logger name (not for
@@ -166,14 +185,14 @@ static void line_finish(struct line *l, size_t start, enum audit_result result)
 static void emit(const char *session, const char *user, const char *op, const char *znode,
                  enum audit_result result)
 {
-    struct line l = {.p = l.stack, .cap = sizeof l.stack};
-    size_t start = line_begin(&l, result);
+    struct line *l = &stage;
+    size_t start = line_begin(l, result);
     const char *keys[] = {"session", "user", "operation", "znode"};
     const char *vals[] = {session, user, op, znode};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (vals[i])
-            line_field(&l, start, keys[i], vals[i], strlen(vals[i]));
-    line_finish(&l, start, result);
+            line_field(l, start, keys[i], vals[i], strlen(vals[i]));
+    line_finish(l, start, result);
 }
 
 /* Apache's ServerCnxn.getSessionIdHex: "0x" and Long.toHexString (no
@@ -322,19 +341,19 @@ static void client_line(int64_t session, struct auth_info *auth, const char *op,
                         struct zk_slice znode, const char *znode_type,
                         const struct acl_list *acl, enum audit_result result)
 {
-    struct line l = {.p = l.stack, .cap = sizeof l.stack};
-    size_t start = line_begin(&l, result);
-    line_client(&l, start, session, auth);
-    line_field(&l, start, "operation", op, strlen(op));
+    struct line *l = &stage;
+    size_t start = line_begin(l, result);
+    line_client(l, start, session, auth);
+    line_field(l, start, "operation", op, strlen(op));
     if (znode.p)
-        line_field(&l, start, "znode", znode.p, (size_t)znode.len);
+        line_field(l, start, "znode", znode.p, (size_t)znode.len);
     if (znode_type)
-        line_field(&l, start, "znode_type", znode_type, strlen(znode_type));
+        line_field(l, start, "znode_type", znode_type, strlen(znode_type));
     if (acl) {
-        line_key(&l, start, "acl");
-        acl_text(&l, acl);
+        line_key(l, start, "acl");
+        acl_text(l, acl);
     }
-    line_finish(&l, start, result);
+    line_finish(l, start, result);
 }
 
 static struct zk_slice slice_of(const char *s)
@@ -684,6 +703,7 @@ void audit_close(void)
 {
     if (!audit_on)
         return;
+    audit_flush();
     audit_on = 0;
     pthread_mutex_lock(&A.mu);
     A.stopping = 1;
@@ -693,6 +713,8 @@ void audit_close(void)
     free(A.pending);
     A.pending = NULL;
     A.len = A.cap = 0;
+    free(stage.p);
+    stage = (struct line){0};
     if (A.fd >= 0)
         close(A.fd);
     else

@@ -30,17 +30,23 @@
  * writes) or else in dataDir; "syslog" sends the lines to syslog(3) (ident
  * zkd-audit, facility LOG_AUTH) without the timestamp.
  *
- * Cost on the loop thread: audit_* formats one line into a memory buffer
- * under a mutex; a writer thread empties the buffer with write(2) (appending,
- * no fsync: like log4j's appender).  Only an idle writer is signalled; a busy
- * one writes a batch every 20 ms, so a stream of writes costs the loop no
- * wake-up or context switch per line.  If the disk falls behind by more than
- * AUDIT_MAX_BUFFER bytes, lines are dropped and counted, and the writer says
- * how many in the audit log itself and in zkd's log: the loop never blocks on
- * the audit disk.
+ * Cost on the loop thread: audit_* appends one line to a stage buffer that
+ * only the loop thread touches (no lock); audit_flush, called once per loop
+ * iteration before the loop sleeps (or when the stage reaches 64 KiB),
+ * hands the stage to the writer thread under a mutex, by swapping buffers
+ * when the writer has taken the last batch.  The writer empties it with
+ * write(2) (appending, no fsync: like log4j's appender).  Only an idle
+ * writer is signalled; a busy one writes a batch every 20 ms, so a stream
+ * of writes costs the loop no wake-up or context switch per line.  A
+ * client's first fields (session, user, ip) are formatted once per
+ * connection identity and then copied (struct auth_info's cache, acl.h);
+ * paths are copied straight from the request's bytes.  If the disk falls
+ * behind by more than AUDIT_MAX_BUFFER bytes, lines are dropped and
+ * counted, and the writer says how many in the audit log itself and in
+ * zkd's log: the loop never blocks on the audit disk.
  *
- * Threads: audit_open/audit_close from main; the logging calls from the loop
- * thread (or any thread: they only take the buffer's mutex).
+ * Threads: audit_open/audit_close and every logging call from the loop
+ * thread (main, before and after the loop runs).
  */
 #ifndef ZKD_AUDIT_H
 #define ZKD_AUDIT_H
@@ -63,6 +69,9 @@ extern int audit_on;
 int audit_open(const struct zkd_config *cfg);
 /* Writes what is buffered, stops the writer, closes the file.  Idempotent. */
 void audit_close(void);
+/* Hands the lines formatted since the last call to the writer thread: the
+ * loop calls it before it sleeps (server.c before_sleep). */
+void audit_flush(void);
 
 /* serverStart/serverStop with the server's user. */
 void audit_server(const char *operation, enum audit_result result);
