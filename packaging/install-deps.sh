@@ -19,8 +19,9 @@ PACKAGES=(
   libsasl2-modules-gssapi-mit libkrb5-dev krb5-kdc krb5-admin-server krb5-user
   python3-pure-sasl python3-kerberos
   libfuse3-dev fuse3 libedit-dev
-  # zkd's AdminServer and Prometheus endpoint (server/httpd.c)
-  libmicrohttpd-dev
+  # zkd's AdminServer and Prometheus endpoint (server/httpd.c); GnuTLS to verify admin
+  # clients' certificates (admin.needClientAuth)
+  libmicrohttpd-dev libgnutls28-dev
   # Apache ZooKeeper's snapshot format: Adler-32 and .gz (zlib), .snappy
   zlib1g-dev libsnappy-dev
   # fuzzing / sanitizer builds with clang

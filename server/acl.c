@@ -277,6 +277,8 @@ void auth_info_add(struct auth_info *a, const char *scheme, const char *id)
     a->ids[a->n].scheme = zk_xstrndup(scheme, strlen(scheme));
     a->ids[a->n].id = zk_xstrndup(id, strlen(id));
     a->n++;
+    free(a->audit_prefix);
+    a->audit_prefix = NULL;
 }
 
 int auth_info_has(const struct auth_info *a, const char *scheme, const char *id)
@@ -316,6 +318,8 @@ void auth_info_free(struct auth_info *a)
     free(a->ids);
     a->ids = NULL;
     a->n = 0;
+    free(a->audit_prefix);
+    a->audit_prefix = NULL;
 }
 
 /* ---- schemes ---- */

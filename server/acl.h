@@ -40,6 +40,13 @@ struct auth_id {
 struct auth_info {
     int n;
     struct auth_id *ids;
+    /* audit.c's cache of this identity set's audit line start
+     * ("session=..\tuser=..\tip=..", for session `audit_session`), built on
+     * the first audited request; NULL until then.  auth_info_add and
+     * auth_info_free drop it (the user field changes with the ids). */
+    char *audit_prefix;
+    size_t audit_prefix_len;
+    int64_t audit_session;
 };
 
 struct acl_cache;

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -783,7 +784,13 @@ static int authorize(struct server *s, const struct httpd_req *r, const char **w
         }
     } else if (slen == 2 && !strncmp(r->auth, "ip", 2) && r->remote[0]) {
         auth_info_add(&ids, "ip", r->remote);
-    } /* x509 needs a client certificate: zkd serves no HTTPS */
+    } else if (slen == 4 && !strncmp(r->auth, "x509", 4) && r->peer_dn[0]) {
+        /* X509AuthenticationProvider.handleAuthentication(request): the verified
+         * client certificate's subject, and super if it is superUser's. */
+        if (s->cfg.x509_super_user[0] && !strcmp(r->peer_dn, s->cfg.x509_super_user))
+            auth_info_add(&ids, "super", r->peer_dn);
+        auth_info_add(&ids, "x509", r->peer_dn);
+    }
     if (!ids.n) {
         auth_info_free(&ids);
         return 401;
@@ -887,30 +894,63 @@ static void serve(struct httpd_req *r, void *data)
     run_command(a, r, name, !get);
 }
 
+/*
+ * The AdminServer's TLS, as Apache's JettyAdminServer sets it up from the
+ * quorum key and trust stores (QuorumX509Util): HTTPS only with
+ * admin.forceHttps, HTTPS and HTTP on the one port with
+ * admin.portUnification (forceHttps wins when both are set), client
+ * certificates required and verified against the trust store with
+ * admin.needClientAuth.  Returns 0 with *tls filled in (strings the caller
+ * frees with free_tls), 1 for plain HTTP, -1 (logged) when a store fails.
+ */
+static int admin_tls(const struct zkd_config *cfg, struct httpd_tls *tls)
+{
+    memset(tls, 0, sizeof *tls);
+    if (!cfg->admin_force_https && !cfg->admin_port_unification)
+        return 1;
+    char *key = NULL, *cert = NULL, *trust = NULL, err[512];
+    const char *key_name = cfg->admin_force_https ? "admin.forceHttps" : "admin.portUnification";
+    if (tlspem_identity(&cfg->tls_quorum, &key, &cert, err, sizeof err)) {
+        log_error("AdminServer: %s: %s; not started (clients are served)", key_name, err);
+        return -1;
+    }
+    if (cfg->admin_need_client_auth && tlspem_trust(&cfg->tls_quorum, &trust, err, sizeof err)) {
+        log_error("AdminServer: admin.needClientAuth: %s; not started (clients are served)", err);
+        tlspem_free_key(key);
+        free(cert);
+        return -1;
+    }
+    tls->key_pem = key;
+    tls->cert_pem = cert;
+    tls->trust_pem = trust;
+    tls->plain_too = !cfg->admin_force_https;
+    return 0;
+}
+
+static void free_tls(struct httpd_tls *tls)
+{
+    tlspem_free_key((char *)(uintptr_t)tls->key_pem);
+    free((char *)(uintptr_t)tls->cert_pem);
+    free((char *)(uintptr_t)tls->trust_pem);
+}
+
 struct admin *admin_start(struct server *s)
 {
     const struct zkd_config *cfg = &s->cfg;
     if (!cfg->admin_enable)
         return NULL;
-    struct httpd_tls tls = {0};
-    char *key = NULL, *cert = NULL, err[512];
-    if (cfg->admin_force_https) {
-        /* Apache's JettyAdminServer takes the quorum key store (QuorumX509Util). */
-        if (tlspem_identity(&cfg->tls_quorum, &key, &cert, err, sizeof err)) {
-            log_error("AdminServer: admin.forceHttps: %s; not started (clients are served)", err);
-            return NULL;
-        }
-        tls.key_pem = key;
-        tls.cert_pem = cert;
-    }
+    struct httpd_tls tls;
+    int plain = admin_tls(cfg, &tls);
+    if (plain < 0)
+        return NULL;
     struct admin *a = zk_xcalloc(1, sizeof *a);
     a->s = s;
     size_t max_body = cfg->admin_restore_enabled ? (size_t)cfg->admin_restore_max_mb << 20 : 0;
     a->h = httpd_start(s->loop, "AdminServer", cfg->admin_address, cfg->admin_port,
-                       cfg->admin_idle_timeout_ms, max_body, key ? &tls : NULL, arg_names, serve,
+                       cfg->admin_idle_timeout_ms, max_body, plain ? NULL : &tls, arg_names, serve,
                        a);
-    tlspem_free_key(key);
-    free(cert);
+    if (!plain)
+        free_tls(&tls);
     if (!a->h) {
         free(a);
         return NULL;

@@ -25,6 +25,7 @@
 #include "acl.h"
 #include "config.h"
 #include "log.h"
+#include "prep.h"
 #include "zk/jute.h"
 #include "zk/proto.h"
 
@@ -52,23 +53,23 @@ static struct {
 
 /* ---- formatting ---- */
 
+/* The lines formatted since the last audit_flush (loop thread). */
 struct line {
     char *p;
     size_t len, cap;
-    char stack[512];
+    uint64_t lines;
 };
+static struct line stage;
+
+/* Hand the stage to the writer once it holds this much, even before the
+ * loop goes to sleep. */
+#define AUDIT_STAGE_MAX (64u << 10)
 
 static void line_add(struct line *l, const char *s, size_t n)
 {
     if (l->len + n > l->cap) {
-        size_t cap = 2 * (l->len + n);
-        if (l->p == l->stack) {
-            l->p = zk_xmalloc(cap);
-            memcpy(l->p, l->stack, l->len);
-        } else {
-            l->p = zk_xrealloc(l->p, cap);
-        }
-        l->cap = cap;
+        l->cap = 2 * (l->len + n) > 4096 ? 2 * (l->len + n) : 4096;
+        l->p = zk_xrealloc(l->p, l->cap);
     }
     memcpy(l->p + l->len, s, n);
     l->len += n;
@@ -79,13 +80,19 @@ static void line_str(struct line *l, const char *s)
     line_add(l, s, strlen(s));
 }
 
-/* Appends "key=value" with Apache's TAB before every pair but the first. */
-static void line_field(struct line *l, size_t start, const char *key, const char *val, size_t n)
+/* Appends "key=" with Apache's TAB before every pair but the first (the
+ * fields begin at `start`). */
+static void line_key(struct line *l, size_t start, const char *key)
 {
     if (l->len > start)
         line_add(l, "\t", 1);
     line_str(l, key);
     line_add(l, "=", 1);
+}
+
+static void line_field(struct line *l, size_t start, const char *key, const char *val, size_t n)
+{
+    line_key(l, start, key);
     line_add(l, val, n);
 }
 
@@ -106,61 +113,90 @@ static void line_timestamp(struct line *l)
     line_add(l, m, sizeof m);
 }
 
-/* Hands a finished line to the writer, or drops it when the writer is
- * AUDIT_MAX_BUFFER behind. */
-static void submit(struct line *l)
+void audit_flush(void)
 {
+    if (!stage.len)
+        return;
     pthread_mutex_lock(&A.mu);
-    if (A.len + l->len > AUDIT_MAX_BUFFER) {
-        A.dropped++;
+    if (A.len + stage.len > AUDIT_MAX_BUFFER) {
+        A.dropped += stage.lines;
+    } else if (A.len == 0) {
+        /* The usual case, the writer having taken the last batch: swap
+         * buffers rather than copy. */
+        char *p = A.pending;
+        size_t cap = A.cap;
+        A.pending = stage.p;
+        A.cap = stage.cap;
+        A.len = stage.len;
+        stage.p = p;
+        stage.cap = cap;
     } else {
-        if (A.len + l->len > A.cap) {
-            A.cap = 2 * (A.len + l->len);
+        if (A.len + stage.len > A.cap) {
+            A.cap = 2 * (A.len + stage.len);
             A.pending = zk_xrealloc(A.pending, A.cap);
         }
-        memcpy(A.pending + A.len, l->p, l->len);
-        /* Only an idle writer is woken: a busy one comes back every
-         * AUDIT_FLUSH_MS, so a stream of writes costs the loop no context
-         * switch per line. */
-        if (A.idle) {
-            A.idle = 0;
-            pthread_cond_signal(&A.cv);
-        }
-        A.len += l->len;
+        memcpy(A.pending + A.len, stage.p, stage.len);
+        A.len += stage.len;
+    }
+    /* Only an idle writer is woken: a busy one comes back every
+     * AUDIT_FLUSH_MS, so a stream of writes costs the loop no context
+     * switch per line. */
+    if (A.idle && (A.len || A.dropped)) {
+        A.idle = 0;
+        pthread_cond_signal(&A.cv);
     }
     pthread_mutex_unlock(&A.mu);
-    if (l->p != l->stack)
-        free(l->p);
+    stage.len = 0;
+    stage.lines = 0;
 }
 
-/*
- * Formats and submits one event.  The fields arrive in Apache's order;
- * NULL ones are left out (AuditEvent.addEntry ignores nulls).
- */
-static void emit(const char *session, const char *user, const char *ip, const char *op,
-                 const char *znode, const char *znode_type, const char *acl,
-                 enum audit_result result)
+/* A finished line stays on the stage until the loop is about to sleep
+ * (audit_flush), so a loop iteration's lines cost one lock. */
+static void submit(struct line *l)
+{
+    l->lines++;
+    if (l->len >= AUDIT_STAGE_MAX)
+        audit_flush();
+}
+
+/* Starts a line with log4j's timestamp, level and logger name (not for
+ * syslog, which stamps its own).  Returns where the fields begin. */
+static size_t line_begin(struct line *l, enum audit_result result)
+{
+    if (A.fd >= 0) {
+        line_timestamp(l);
+        line_str(l, result == AUDIT_FAILURE ? " ERROR" : " INFO");
+        line_str(l, " audit.Slf4jAuditLogger: ");
+    }
+    return l->len;
+}
+
+/* Ends a line with its result and hands it to the writer. */
+static void line_finish(struct line *l, size_t start, enum audit_result result)
 {
     static const char *const results[] = {"success", "failure", "invoked"};
-    struct line l = {.p = l.stack, .cap = sizeof l.stack};
-    if (A.fd >= 0) {
-        line_timestamp(&l);
-        line_str(&l, result == AUDIT_FAILURE ? " ERROR" : " INFO");
-        line_str(&l, " audit.Slf4jAuditLogger: ");
-    }
-    size_t start = l.len;
-    const char *keys[] = {"session", "user", "ip", "operation", "znode", "znode_type", "acl"};
-    const char *vals[] = {session, user, ip, op, znode, znode_type, acl};
+    line_field(l, start, "result", results[result], strlen(results[result]));
+    line_add(l, "\n", 1);
+    submit(l);
+}
+
+/* A server event (no client): the fields that are not NULL, in Apache's
+ * order (AuditEvent.addEntry ignores nulls). */
+static void emit(const char *session, const char *user, const char *op, const char *znode,
+                 enum audit_result result)
+{
+    struct line *l = &stage;
+    size_t start = line_begin(l, result);
+    const char *keys[] = {"session", "user", "operation", "znode"};
+    const char *vals[] = {session, user, op, znode};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (vals[i])
-            line_field(&l, start, keys[i], vals[i], strlen(vals[i]));
-    line_field(&l, start, "result", results[result], strlen(results[result]));
-    line_add(&l, "\n", 1);
-    submit(&l);
+            line_field(l, start, keys[i], vals[i], strlen(vals[i]));
+    line_finish(l, start, result);
 }
 
 /* Apache's ServerCnxn.getSessionIdHex: "0x" and Long.toHexString (no
- * leading zeros).  By hand: this runs for every audited write. */
+ * leading zeros). */
 static void session_hex(char out[20], int64_t id)
 {
     static const char hex[] = "0123456789abcdef";
@@ -249,50 +285,34 @@ static const char *auth_ip(const struct auth_info *auth)
     return NULL;
 }
 
-/* ---- events ---- */
-
-void audit_server(const char *operation, enum audit_result result)
+/*
+ * Appends a client's first fields, "session=0x..\tuser=..\tip=..".  They
+ * change only with the connection's ids or session, while the user field
+ * costs a hash and a sort of every id: so they are built once and kept in
+ * `auth` (acl.h: auth_info_add and auth_info_free drop them), and each
+ * later line of the connection copies them.
+ */
+static void line_client(struct line *l, size_t start, int64_t session, struct auth_info *auth)
 {
-    if (audit_on)
-        emit(NULL, A.user, NULL, operation, NULL, NULL, NULL, result);
-}
-
-void audit_request(int64_t session, const struct auth_info *auth, const char *operation,
-                   const char *znode, const char *znode_type, const char *acl,
-                   enum audit_result result)
-{
-    if (!audit_on)
+    if (auth && auth->audit_prefix && auth->audit_session == session) {
+        line_add(l, auth->audit_prefix, auth->audit_prefix_len);
         return;
+    }
+    size_t at = l->len;
     char sid[20], ubuf[1024];
     session_hex(sid, session);
-    emit(sid, users(auth, ubuf, sizeof ubuf), auth_ip(auth), operation, znode, znode_type, acl,
-         result);
-}
-
-void audit_ephemeral_deleted(int64_t session, const char *path)
-{
-    if (!audit_on)
-        return;
-    char sid[20];
-    session_hex(sid, session);
-    emit(sid, A.user, NULL, "ephemeralZNodeDeletionOnSessionCloseOrExpire", path, NULL, NULL,
-         AUDIT_SUCCESS);
-}
-
-void audit_session_event(int64_t session, const struct auth_info *auth, const char *operation,
-                         enum audit_result result)
-{
-    if (audit_on && A.sessions)
-        audit_request(session, auth, operation, NULL, NULL, NULL, result);
-}
-
-const char *audit_create_mode(int32_t flags)
-{
-    static const char *const modes[] = {
-        "persistent", "ephemeral", "persistent_sequential", "ephemeral_sequential",
-        "container", "persistent_with_ttl", "persistent_sequential_with_ttl",
-    };
-    return flags >= 0 && flags < (int32_t)(sizeof modes / sizeof modes[0]) ? modes[flags] : NULL;
+    line_field(l, start, "session", sid, strlen(sid));
+    const char *user = users(auth, ubuf, sizeof ubuf), *ip = auth_ip(auth);
+    if (user)
+        line_field(l, start, "user", user, strlen(user));
+    if (ip)
+        line_field(l, start, "ip", ip, strlen(ip));
+    if (auth) {
+        free(auth->audit_prefix);
+        auth->audit_prefix = zk_xstrndup(l->p + at, l->len - at);
+        auth->audit_prefix_len = l->len - at;
+        auth->audit_session = session;
+    }
 }
 
 /* ZKUtil.aclToString: "scheme:id:perms" per entry, perms in Apache's
@@ -313,65 +333,242 @@ static void acl_text(struct line *l, const struct acl_list *acl)
             if (acl->e[i].perms & perms[k].bit)
                 line_add(l, &perms[k].c, 1);
     }
-    line_add(l, "", 1);
 }
 
-void audit_write_op(int64_t session, const struct auth_info *auth, int32_t type,
-                    struct jute_in body, const char *done_path, int err, int in_multi)
+/* One client line.  `znode.p` NULL, `znode_type` NULL and `acl` NULL leave
+ * their fields out. */
+static void client_line(int64_t session, struct auth_info *auth, const char *op,
+                        struct zk_slice znode, const char *znode_type,
+                        const struct acl_list *acl, enum audit_result result)
+{
+    struct line *l = &stage;
+    size_t start = line_begin(l, result);
+    line_client(l, start, session, auth);
+    line_field(l, start, "operation", op, strlen(op));
+    if (znode.p)
+        line_field(l, start, "znode", znode.p, (size_t)znode.len);
+    if (znode_type)
+        line_field(l, start, "znode_type", znode_type, strlen(znode_type));
+    if (acl) {
+        line_key(l, start, "acl");
+        acl_text(l, acl);
+    }
+    line_finish(l, start, result);
+}
+
+static struct zk_slice slice_of(const char *s)
+{
+    return (struct zk_slice){s, s ? (int32_t)strlen(s) : 0};
+}
+
+/* ---- events ---- */
+
+void audit_server(const char *operation, enum audit_result result)
+{
+    if (audit_on)
+        emit(NULL, A.user, operation, NULL, result);
+}
+
+void audit_request(int64_t session, struct auth_info *auth, const char *operation,
+                   const char *znode, const char *znode_type, enum audit_result result)
+{
+    if (audit_on)
+        client_line(session, auth, operation, slice_of(znode), znode_type, NULL, result);
+}
+
+void audit_ephemeral_deleted(int64_t session, const char *path)
 {
     if (!audit_on)
         return;
-    const char *op;
-    int create = 0;
+    char sid[20];
+    session_hex(sid, session);
+    emit(sid, A.user, "ephemeralZNodeDeletionOnSessionCloseOrExpire", path, AUDIT_SUCCESS);
+}
+
+void audit_session_event(int64_t session, struct auth_info *auth, const char *operation,
+                         enum audit_result result)
+{
+    if (audit_on && A.sessions)
+        audit_request(session, auth, operation, NULL, NULL, result);
+}
+
+const char *audit_create_mode(int32_t flags)
+{
+    static const char *const modes[] = {
+        "persistent", "ephemeral", "persistent_sequential", "ephemeral_sequential",
+        "container", "persistent_with_ttl", "persistent_sequential_with_ttl",
+    };
+    return flags >= 0 && flags < (int32_t)(sizeof modes / sizeof modes[0]) ? modes[flags] : NULL;
+}
+
+/* Steps over a create's ACL to its flags: only the mode is logged, so the
+ * entries are not decoded (no allocation per audited create). */
+static void skip_acl(struct jute_in *in)
+{
+    int32_t n = jute_get_count(in, 12);
+    for (int32_t i = 0; i < n && !in->err; i++) {
+        (void)jute_get_int(in);
+        (void)jute_get_string(in);
+        (void)jute_get_string(in);
+    }
+}
+
+static const char *write_op_name(int32_t type)
+{
     switch (type) {
     case ZK_OP_CREATE:
     case ZK_OP_CREATE2:
     case ZK_OP_CREATECONTAINER:
     case ZK_OP_CREATETTL:
-        op = "create";
-        create = 1;
-        break;
+        return "create";
     case ZK_OP_DELETE:
     case ZK_OP_DELETECONTAINER:
-        op = "delete";
-        break;
+        return "delete";
     case ZK_OP_SETDATA:
-        op = "setData";
-        break;
+        return "setData";
     case ZK_OP_SETACL:
-        op = "setAcl";
-        break;
+        return "setAcl";
     default:
-        return;
+        return NULL;
     }
-    struct zk_slice p = jute_get_string(&body);
+}
+
+void audit_write_op(int64_t session, struct auth_info *auth, int32_t type, struct jute_in body,
+                    const char *done_path, int err, int in_multi)
+{
+    const char *op = audit_on ? write_op_name(type) : NULL;
+    if (!op)
+        return;
+    /* The requested path is logged straight from the request's bytes. */
+    struct zk_slice path = jute_get_string(&body);
     if (body.err)
         return;
-    char *path = zk_xstrndup(p.p, (size_t)p.len);
+    struct zk_slice znode = !err && done_path ? slice_of(done_path) : path;
     const char *mode = NULL;
     struct acl_list acl = {0};
-    struct line acls = {.p = acls.stack, .cap = sizeof acls.stack};
     int have_acl = 0;
-    if (create) {
+    if (op[0] == 'c') { /* create */
         (void)jute_get_buffer(&body);
-        if (acl_list_decode(&body, &acl) == 0) {
-            mode = audit_create_mode(jute_get_int(&body));
-            acl_list_free(&acl);
-        }
-        if (in_multi && (type == ZK_OP_CREATETTL || (done_path && strcmp(done_path, path))))
+        skip_acl(&body);
+        int32_t flags = jute_get_int(&body);
+        if (!body.err)
+            mode = audit_create_mode(flags);
+        /* In a multi Apache finds the mode by the path created, which a
+         * sequential or TTL create does not match. */
+        if (in_multi && (type == ZK_OP_CREATETTL ||
+                         (done_path && (znode.len != path.len ||
+                                        memcmp(znode.p, path.p, (size_t)path.len)))))
             mode = NULL;
     } else if (type == ZK_OP_SETACL) {
-        if (acl_list_decode(&body, &acl) == 0) {
-            acl_text(&acls, &acl);
-            acl_list_free(&acl);
-            have_acl = 1;
-        }
+        have_acl = acl_list_decode(&body, &acl) == 0;
     }
-    audit_request(session, auth, op, !err && done_path ? done_path : path, mode,
-                  have_acl ? acls.p : NULL, err ? AUDIT_FAILURE : AUDIT_SUCCESS);
-    if (acls.p != acls.stack)
-        free(acls.p);
-    free(path);
+    client_line(session, auth, op, znode, mode, have_acl ? &acl : NULL,
+                err ? AUDIT_FAILURE : AUDIT_SUCCESS);
+    if (have_acl)
+        acl_list_free(&acl);
+}
+
+/* ---- a learner's forwarded requests ---- */
+
+/* A multi's results: 1 if one of them is an error (the multi failed), 0
+ * if none, -1 if they do not decode. */
+static int multi_failed(struct jute_in r)
+{
+    for (;;) {
+        int32_t type = jute_get_int(&r);
+        int done = jute_get_bool(&r);
+        (void)jute_get_int(&r);
+        if (r.err)
+            return -1;
+        if (done)
+            return 0;
+        if (type == -1)
+            return 1;
+        struct zk_stat st;
+        if (type == ZK_OP_CREATE || type == ZK_OP_CREATE2)
+            (void)jute_get_string(&r);
+        if (type == ZK_OP_CREATE2 || type == ZK_OP_SETDATA)
+            jute_get_stat(&r, &st);
+    }
+}
+
+/* A forwarded multi, as the leader would have logged it (request.c): one
+ * line per write op of a multi that succeeded, with each created path from
+ * the results, or one multiOperation failure. */
+static void forwarded_multi(int64_t session, struct auth_info *auth, struct jute_in rq,
+                            struct jute_in rp)
+{
+    int failed = multi_failed(rp);
+    if (failed) {
+        if (failed > 0)
+            client_line(session, auth, "multiOperation", (struct zk_slice){0}, NULL, NULL,
+                        AUDIT_FAILURE);
+        return;
+    }
+    for (;;) {
+        int32_t type = jute_get_int(&rq);
+        int done = jute_get_bool(&rq);
+        (void)jute_get_int(&rq);
+        int32_t rtype = jute_get_int(&rp);
+        int rdone = jute_get_bool(&rp);
+        (void)jute_get_int(&rp);
+        if (rq.err || rp.err || done || rdone)
+            return;
+        char *created = NULL;
+        struct zk_stat st;
+        if (rtype == ZK_OP_CREATE || rtype == ZK_OP_CREATE2) {
+            struct zk_slice p = jute_get_string(&rp);
+            if (!rp.err)
+                created = zk_xstrndup(p.p, (size_t)p.len);
+        }
+        if (rtype == ZK_OP_CREATE2 || rtype == ZK_OP_SETDATA)
+            jute_get_stat(&rp, &st);
+        audit_write_op(session, auth, type, rq, created, 0, 1);
+        free(created);
+        if (prep_skip_op(type, &rq))
+            return;
+    }
+}
+
+void audit_forwarded(int64_t session, struct auth_info *auth, const uint8_t *req, size_t req_len,
+                     const uint8_t *reply, size_t reply_len)
+{
+    if (!audit_on)
+        return;
+    struct jute_in rq, rp;
+    jute_in_init(&rq, req, req_len);
+    jute_in_init(&rp, reply, reply_len);
+    (void)jute_get_int(&rq);
+    int32_t type = jute_get_int(&rq);
+    (void)jute_get_int(&rp);
+    (void)jute_get_long(&rp);
+    int32_t err = jute_get_int(&rp);
+    if (rq.err || rp.err)
+        return;
+    if (type == ZK_OP_MULTI) {
+        if (!err) /* (MARSHALLINGERROR for the whole multi logs nothing) */
+            forwarded_multi(session, auth, rq, rp);
+        return;
+    }
+    if (type == ZK_OP_RECONFIG) {
+        if (err != ZK_MARSHALLINGERROR)
+            audit_request(session, auth, "reconfig", err ? NULL : "/zookeeper/config", NULL,
+                          err ? AUDIT_FAILURE : AUDIT_SUCCESS);
+        return;
+    }
+    char *created = NULL;
+    if (!err && write_op_name(type) && write_op_name(type)[0] == 'c') {
+        struct zk_slice p = jute_get_string(&rp);
+        if (!rp.err)
+            created = zk_xstrndup(p.p, (size_t)p.len);
+    }
+    audit_write_op(session, auth, type, rq, created, err, 0);
+    free(created);
+}
+
+int audit_forwarded_type(int32_t type)
+{
+    return write_op_name(type) || type == ZK_OP_MULTI || type == ZK_OP_RECONFIG;
 }
 
 /* ---- the writer thread ---- */
@@ -506,6 +703,7 @@ void audit_close(void)
 {
     if (!audit_on)
         return;
+    audit_flush();
     audit_on = 0;
     pthread_mutex_lock(&A.mu);
     A.stopping = 1;
@@ -515,6 +713,8 @@ void audit_close(void)
     free(A.pending);
     A.pending = NULL;
     A.len = A.cap = 0;
+    free(stage.p);
+    stage = (struct line){0};
     if (A.fd >= 0)
         close(A.fd);
     else

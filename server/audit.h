@@ -30,21 +30,28 @@
  * writes) or else in dataDir; "syslog" sends the lines to syslog(3) (ident
  * zkd-audit, facility LOG_AUTH) without the timestamp.
  *
- * Cost on the loop thread: audit_* formats one line into a memory buffer
- * under a mutex; a writer thread empties the buffer with write(2) (appending,
- * no fsync: like log4j's appender).  Only an idle writer is signalled; a busy
- * one writes a batch every 20 ms, so a stream of writes costs the loop no
- * wake-up or context switch per line.  If the disk falls behind by more than
- * AUDIT_MAX_BUFFER bytes, lines are dropped and counted, and the writer says
- * how many in the audit log itself and in zkd's log: the loop never blocks on
- * the audit disk.
+ * Cost on the loop thread: audit_* appends one line to a stage buffer that
+ * only the loop thread touches (no lock); audit_flush, called once per loop
+ * iteration before the loop sleeps (or when the stage reaches 64 KiB),
+ * hands the stage to the writer thread under a mutex, by swapping buffers
+ * when the writer has taken the last batch.  The writer empties it with
+ * write(2) (appending, no fsync: like log4j's appender).  Only an idle
+ * writer is signalled; a busy one writes a batch every 20 ms, so a stream
+ * of writes costs the loop no wake-up or context switch per line.  A
+ * client's first fields (session, user, ip) are formatted once per
+ * connection identity and then copied (struct auth_info's cache, acl.h);
+ * paths are copied straight from the request's bytes.  If the disk falls
+ * behind by more than AUDIT_MAX_BUFFER bytes, lines are dropped and
+ * counted, and the writer says how many in the audit log itself and in
+ * zkd's log: the loop never blocks on the audit disk.
  *
- * Threads: audit_open/audit_close from main; the logging calls from the loop
- * thread (or any thread: they only take the buffer's mutex).
+ * Threads: audit_open/audit_close and every logging call from the loop
+ * thread (main, before and after the loop runs).
  */
 #ifndef ZKD_AUDIT_H
 #define ZKD_AUDIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct zkd_config;
@@ -62,19 +69,21 @@ extern int audit_on;
 int audit_open(const struct zkd_config *cfg);
 /* Writes what is buffered, stops the writer, closes the file.  Idempotent. */
 void audit_close(void);
+/* Hands the lines formatted since the last call to the writer thread: the
+ * loop calls it before it sleeps (server.c before_sleep). */
+void audit_flush(void);
 
 /* serverStart/serverStop with the server's user. */
 void audit_server(const char *operation, enum audit_result result);
 
 /*
  * One event of a client's session.  `auth` gives the user field and the ip
- * (its "ip" id: for a request a follower forwarded, that is the client's
- * address as the follower saw it); `znode`, `znode_type`, `acl` may be NULL
- * (field left out).  `acl` is Apache's ZKUtil.aclToString text.
+ * (its "ip" id); `znode`, `znode_type` may be NULL (field left out).  The
+ * line's first fields are cached in `auth` (acl.h), which is why it is not
+ * const; it may be NULL.
  */
-void audit_request(int64_t session, const struct auth_info *auth, const char *operation,
-                   const char *znode, const char *znode_type, const char *acl,
-                   enum audit_result result);
+void audit_request(int64_t session, struct auth_info *auth, const char *operation,
+                   const char *znode, const char *znode_type, enum audit_result result);
 
 /*
  * One write op of a client, as AuditHelper logs it: create* (znode_type from
@@ -87,15 +96,32 @@ void audit_request(int64_t session, const struct auth_info *auth, const char *op
  * sequential or TTL create there has no znode_type; zkd logs the same.
  */
 struct jute_in;
-void audit_write_op(int64_t session, const struct auth_info *auth, int32_t type,
-                    struct jute_in body, const char *done_path, int err, int in_multi);
+void audit_write_op(int64_t session, struct auth_info *auth, int32_t type, struct jute_in body,
+                    const char *done_path, int err, int in_multi);
+
+/*
+ * Which member writes a client's write lines: the one the client is
+ * connected to, as in Apache, whose FinalRequestProcessor logs only where
+ * the request has a connection (the leader runs a learner's forwarded
+ * request without one).  So the leader logs nothing for a request it runs
+ * for a learner, and the learner logs it when the reply comes back:
+ * audit_forwarded, with the request it kept (audit_forwarded_type says which
+ * to keep).  `req` is the client's frame without its length (xid, type,
+ * body), `reply` the reply frame without its length (xid, zxid, err,
+ * response).  Lines are as the leader would have written them; bytes that do
+ * not decode log nothing.  Every member logs the ephemerals a closing
+ * session loses (Apache's DataTree.killSession runs on each).
+ */
+void audit_forwarded(int64_t session, struct auth_info *auth, const uint8_t *req, size_t req_len,
+                     const uint8_t *reply, size_t reply_len);
+int audit_forwarded_type(int32_t type);
 
 /* An ephemeral node deleted because its session closed or expired. */
 void audit_ephemeral_deleted(int64_t session, const char *path);
 
 /* zkd extension (audit.sessionEvents): createSession, closeSession,
  * expireSession, addAuth; no-op unless enabled. */
-void audit_session_event(int64_t session, const struct auth_info *auth, const char *operation,
+void audit_session_event(int64_t session, struct auth_info *auth, const char *operation,
                          enum audit_result result);
 
 /* Apache's CreateMode name for create flags ("persistent_sequential"...). */

@@ -960,12 +960,9 @@ static const struct key_spec keys[] = {
     INT_KEY("admin.rateLimiterIntervalInMS", admin_rate_limit_ms, 0, INT_MAX),
     INT_KEY("admin.restore.maxMB", admin_restore_max_mb, 1, 1 << 20), /* zkd extension */
     BOOL_KEY("admin.forceHttps", admin_force_https),
-    /* Refused rather than ignored: a security setting is never dropped silently. */
-    FALSE_ONLY("admin.portUnification", "zkd's AdminServer serves either HTTP or HTTPS on its "
-                                        "port, not both: use admin.forceHttps=true"),
-    FALSE_ONLY("admin.needClientAuth", "zkd's AdminServer does not ask for client certificates "
-                                       "(x509 admin authentication)"),
-    IGNORED("admin.*"), /* needClientAuth, snapshot/restore switches, rate limits */
+    BOOL_KEY("admin.portUnification", admin_port_unification),
+    BOOL_KEY("admin.needClientAuth", admin_need_client_auth),
+    IGNORED("admin.*"), /* httpVersion, ... */
     FN_KEY("metricsProvider.className", h_metrics_class),
     STR_KEY("metricsProvider.httpHost", metrics_host),
     INT_KEY("metricsProvider.httpPort", metrics_port, 0, 65535),
@@ -1733,10 +1730,17 @@ static int validate(struct parse *p)
     if (cfg->ssl_quorum && (!cfg->tls_quorum.cert[0] || !cfg->tls_quorum.ca[0]))
         return fail(p, "sslQuorum needs ssl.quorum.keyStore.location (certificate and key) "
                        "and ssl.quorum.trustStore.location (the CA), or the ssl.* ones");
-    if (cfg->admin_enable && cfg->admin_force_https && !cfg->tls_quorum.cert[0])
-        return fail(p, "admin.forceHttps needs ssl.quorum.keyStore.location (or "
+    if (cfg->admin_enable && (cfg->admin_force_https || cfg->admin_port_unification) &&
+        !cfg->tls_quorum.cert[0])
+        return fail(p, "admin.%s needs ssl.quorum.keyStore.location (or "
                        "ssl.keyStore.location): the AdminServer's certificate and key, as Apache's "
-                       "JettyAdminServer reads them");
+                       "JettyAdminServer reads them",
+                    cfg->admin_force_https ? "forceHttps" : "portUnification");
+    if (cfg->admin_enable && (cfg->admin_force_https || cfg->admin_port_unification) &&
+        cfg->admin_need_client_auth && !cfg->tls_quorum.ca[0])
+        return fail(p, "admin.needClientAuth needs ssl.quorum.trustStore.location (or "
+                       "ssl.trustStore.location): the CAs that sign the admin clients' "
+                       "certificates");
     /* Apache's QuorumPeerConfig refuses the same combinations: a member that
      * requires SASL from learners but does not authenticate itself could not
      * join its own ensemble. */

@@ -161,6 +161,9 @@ struct zkd_config {
     int admin_rate_limit_ms;      /* admin.rateLimiterIntervalInMS, default 300000 */
     int admin_restore_max_mb;     /* admin.restore.maxMB (zkd extension), default 1024 */
     int admin_force_https;        /* admin.forceHttps: HTTPS only, with ssl.quorum.keyStore.* */
+    int admin_port_unification;   /* admin.portUnification: HTTPS and HTTP on the one port */
+    int admin_need_client_auth;   /* admin.needClientAuth: HTTPS clients show a certificate
+                                   * the ssl.quorum trust store trusts (x509 admin auth) */
     int metrics_prometheus;       /* metricsProvider.className = ...PrometheusMetricsProvider */
     char metrics_host[256];       /* metricsProvider.httpHost, default 0.0.0.0 */
     int metrics_port;             /* metricsProvider.httpPort, default 7000 */

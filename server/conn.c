@@ -31,14 +31,20 @@ static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void alloc_tls(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 #define TLS_RBUF 65536
 
-static void free_held(struct conn *c)
+static void free_reqs(struct held_req **head, struct held_req **tail)
 {
-    while (c->held) {
-        struct held_req *h = c->held;
-        c->held = h->next;
+    while (*head) {
+        struct held_req *h = *head;
+        *head = h->next;
         free(h);
     }
-    c->held_tail = NULL;
+    *tail = NULL;
+}
+
+static void free_held(struct conn *c)
+{
+    free_reqs(&c->held, &c->held_tail);
+    free_reqs(&c->audit_fwd, &c->audit_fwd_tail);
 }
 
 static void on_close(uv_handle_t *h)

@@ -78,6 +78,9 @@ struct conn {
     int fwd_pending;       /* requests forwarded to the leader, reply not yet delivered */
     int readonly;          /* a read-only session (owned by the conn, not in the table) */
     struct held_req *held, *held_tail;
+    /* audit.enable: the writes forwarded to the leader whose audit lines
+     * this member writes when their replies come back (audit.h). */
+    struct held_req *audit_fwd, *audit_fwd_tail;
     int64_t active_ms;     /* last request or connect (monotonic) */
     /* A proxy connection (the leader running a learner's forwarded
      * requests) has no socket: every finished frame goes to `sink`. */
@@ -94,6 +97,13 @@ struct conn {
     int64_t last_latency_us;
     uint64_t lat_total_us, lat_count, lat_min_us, lat_max_us;
 };
+
+/* Whether `c` is the leader's proxy for a learner's forwarded requests:
+ * their audit lines are the learner's to write (audit.h). */
+static inline int conn_is_proxy(const struct conn *c)
+{
+    return c->sink != NULL;
+}
 
 /* Accepts a pending connection on `listener`. Returns 0 or a uv error. */
 int conn_accept(struct server *s, uv_stream_t *listener, int tls);

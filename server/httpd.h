@@ -15,6 +15,22 @@
  * refuses new ones, then stops libmicrohttpd, which joins its thread: the
  * HTTP thread never waits for a loop that is no longer running.
  *
+ * TLS.  With a `tls` identity the endpoint speaks HTTPS (libmicrohttpd's
+ * GnuTLS).  With `plain_too` it speaks both on the one port, as Apache's
+ * UnifiedConnectionFactory does: libmicrohttpd cannot, so httpd owns the
+ * listening socket, and a dispatcher thread accepts each connection, peeks
+ * at its first byte without consuming it (a TLS ClientHello record starts
+ * 0x16; an HTTP request with a method's letter), and hands the socket to
+ * one of two libmicrohttpd daemons that have no listening socket of their
+ * own (MHD_add_connection).  A connection that sends nothing is closed
+ * after the idle timeout; at most HTTPD_MAX_CONNECTIONS wait for their
+ * first byte.  With `trust_pem` a TLS client is asked for a certificate,
+ * and a request on a TLS connection whose client showed none, or one the
+ * trust does not verify, is not answered: the connection is closed (Jetty
+ * with needClientAuth refuses the handshake itself; libmicrohttpd can only
+ * ask for a certificate, not require one).  A verified certificate's
+ * subject reaches the handler as r->peer_dn.
+ *
  * LIMITS.  A request body is collected (for the handler's r->upload) up to
  * the `max_body` given at start, else answered 413 without reaching the
  * loop; with max_body 0 bodies are read and dropped.  libmicrohttpd bounds
@@ -40,6 +56,7 @@ struct httpd_req {
     const char *args[HTTPD_MAX_ARGS]; /* values of the endpoint's query arguments, by
                                        * position in its `arg_names`; NULL if absent */
     char remote[64];      /* client IP address, as text */
+    char peer_dn[1024];   /* the verified client certificate's subject (RFC 2253), or "" */
     const uint8_t *upload; /* the request body (max_body > 0), owned by httpd */
     size_t upload_len;
     /* filled in by the handler: */
@@ -62,13 +79,16 @@ struct httpd;
  * loop thread.  `arg_names` (NULL-terminated, at most HTTPD_MAX_ARGS, or NULL)
  * names the query arguments passed in r->args.  `what` names the endpoint in
  * log lines.  `max_body`: the largest request body kept for r->upload (0:
- * bodies are dropped).  `tls` (or NULL): serve HTTPS only, with that identity
- * (libmicrohttpd's GnuTLS).  Returns the
+ * bodies are dropped).  `tls` (or NULL): serve HTTPS, with that identity, and
+ * plain HTTP on the same port too if tls->plain_too (see TLS above).  Returns the
  * endpoint, or NULL with the reason logged (e.g. the port is taken).
  */
 struct httpd_tls {
     const char *key_pem;  /* the private key, PEM (copied by httpd_start) */
     const char *cert_pem; /* the certificate and its chain, PEM */
+    const char *trust_pem; /* CAs that sign client certificates, PEM, or NULL: none is
+                            * asked for (copied) */
+    int plain_too;        /* also plain HTTP on the port (port unification) */
 };
 struct httpd *httpd_start(uv_loop_t *loop, const char *what, const char *addr, int port,
                           int idle_timeout_ms, size_t max_body, const struct httpd_tls *tls,

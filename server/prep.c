@@ -145,7 +145,7 @@ static int prep_create(struct db *db, const struct auth_info *auth, int32_t type
             plen = slash == path.p ? 1 : (size_t)(slash - path.p);
     }
     if (!rc)
-        rc = acl_fixup(&acl, auth ? auth : &(struct auth_info){0, NULL});
+        rc = acl_fixup(&acl, auth ? auth : &(struct auth_info){0});
     struct znode *parent = NULL;
     if (!rc) {
         parent = tree_lookup(db->tree, path.p, plen);
@@ -268,7 +268,7 @@ static int prep_setacl(struct db *db, const struct auth_info *auth, struct jute_
     int32_t version = jute_get_int(in);
     int rc = in->err ? ZK_MARSHALLINGERROR : prep_validate_path(path.p, (size_t)path.len);
     if (!rc)
-        rc = acl_fixup(&acl, auth ? auth : &(struct auth_info){0, NULL});
+        rc = acl_fixup(&acl, auth ? auth : &(struct auth_info){0});
     struct znode *n = NULL;
     if (!rc && !(n = tree_lookup(db->tree, path.p, (size_t)path.len)))
         rc = ZK_NONODE;

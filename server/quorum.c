@@ -43,6 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "election.h"
 #include "log.h"
@@ -52,6 +53,7 @@
 #include "prep.h"
 #include "server.h"
 #include "svcnotify.h"
+#include "txn.h"
 #include "txnlog.h"
 #include "txnwin.h"
 #include "write.h"
@@ -735,6 +737,69 @@ static struct pending *pending_new(size_t len)
     return p;
 }
 
+/* ---- the audit lines of forwarded writes (audit.h) ---- */
+
+/* Keeps a copy of the client frame `p` (xid, type, body) being forwarded, if
+ * the audit log wants its line once the reply is back. */
+static void audit_keep(struct conn *c, const uint8_t *p, size_t len)
+{
+    if (!audit_on || len < 8)
+        return;
+    int32_t type = (int32_t)zk_be32_get(p + 4);
+    if (type == ZK_OP_CLOSESESSION) /* (logged now, as the leader would before applying it) */
+        audit_session_event(c->session_id, &c->auth, "closeSession", AUDIT_SUCCESS);
+    if (!audit_forwarded_type(type))
+        return;
+    struct held_req *h = zk_xmalloc(sizeof *h + len);
+    h->next = NULL;
+    h->type = type;
+    h->len = len;
+    memcpy(h->data, p, len);
+    if (c->audit_fwd_tail)
+        c->audit_fwd_tail->next = h;
+    else
+        c->audit_fwd = h;
+    c->audit_fwd_tail = h;
+}
+
+/* The reply frame `f` (length prefix included) to one of c's forwarded
+ * requests came back: writes the audit lines of the kept request it answers.
+ * Replies come in request order, so a kept request older than the reply
+ * never got one (the leader went away). */
+static void audit_replied(struct conn *c, const uint8_t *f, size_t len)
+{
+    if (!c->audit_fwd || len < 8)
+        return;
+    int32_t xid = (int32_t)zk_be32_get(f + 4);
+    struct held_req *h;
+    while ((h = c->audit_fwd)) {
+        int32_t kept = (int32_t)zk_be32_get(h->data);
+        if (kept != xid && (int32_t)((uint32_t)xid - (uint32_t)kept) < 0)
+            return; /* a reply to a request not kept */
+        c->audit_fwd = h->next;
+        if (!c->audit_fwd)
+            c->audit_fwd_tail = NULL;
+        if (kept == xid)
+            audit_forwarded(c->session_id, &c->auth, h->data, h->len, f + 4, len - 4);
+        free(h);
+        if (kept == xid)
+            return;
+    }
+}
+
+/* Apache's DataTree.killSession logs every ephemeral a closing session
+ * loses, on every member: a learner applying a closeSession logs them as
+ * the leader did when it ran it (the record lists them). */
+static void audit_closed_session(const uint8_t *rec, size_t len)
+{
+    struct txn t;
+    if (txn_decode(rec, len, &t))
+        return;
+    for (int i = 0; i < t.nops; i++)
+        audit_ephemeral_deleted(t.session, t.ops[i].path);
+    txn_free(&t);
+}
+
 static void zab_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len);
 
 static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
@@ -749,6 +814,9 @@ static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *r
         log_error("quorum: proposal 0x%" PRIx64 " does not decode; stopping", (uint64_t)zxid);
         abort();
     }
+    if (audit_on && len >= TXN_HEADER &&
+        (int32_t)zk_be32_get(rec + TXN_HEADER - 4) == ZK_OP_CLOSESESSION) /* (TxnHeader type) */
+        audit_closed_session(rec, len);
     server_count_txn(s);
     if (q->apache && q->serving) /* (leave_role applies what it logged: no replies) */
         zab_reply_forwarded(q, zxid, rec, len);
@@ -778,6 +846,7 @@ static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t l
     jute_put_raw(&o, p, len);
     peer_send_out(q->leader, &o);
     jute_out_free(&o);
+    audit_keep(c, p, len);
     c->fwd_pending++;
     i64map_put(&q->fwd, (int64_t)c->uid, c);
 }
@@ -817,8 +886,12 @@ static void deliver_reply(struct quorum *q, struct pending *p)
         return;
     if (p->flags & 1) {
         struct session *se = sessions_get(&s->db.sessions, c->session_id);
-        if (se)
+        if (se) {
             server_attach(s, c, se);
+            audit_session_event(se->id, &c->auth, "createSession", AUDIT_SUCCESS);
+        }
+    } else {
+        audit_replied(c, p->data, p->len);
     }
     conn_put_frame(c, p->data, p->len, s->db.last_zxid);
     if (c->fwd_pending > 0)
@@ -1526,6 +1599,8 @@ static void zab_forward(struct quorum *q, struct conn *c, int32_t type, const vo
         peer_send_raw(q->leader, pk.p, pk.len);
     jute_out_free(&pk);
     jute_out_free(&o);
+    if (type != ZK_OP_CREATESESSION)
+        audit_keep(c, p, len);
     c->fwd_pending++;
     i64map_put(&q->fwd, c->session_id, c);
 }
@@ -1537,8 +1612,11 @@ static void zab_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *r
         return;
     int64_t session = (int64_t)zk_be64_get(rec);
     struct conn *c = i64map_get(&q->fwd, session);
+    size_t at = c ? c->out.len : 0;
     if (!c || !c->fwd_pending || zab_reply_committed(q->s, c, zxid, rec, len))
         return;
+    if (c->out.len > at) /* (nothing queued on a closing connection) */
+        audit_replied(c, c->out.p + at, c->out.len - at);
     if (--c->fwd_pending == 0)
         i64map_del(&q->fwd, session);
     drain_held(q, c);

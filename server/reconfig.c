@@ -279,8 +279,8 @@ void reconfig_request(struct server *s, struct conn *c, int32_t xid, struct jute
     else if (acl_check(acl_get(tree_acls(s->db.tree), node->acl), ZK_PERM_WRITE, &c->auth))
         rc = ZK_NOAUTH;
     if (rc) {
-        if (rc != ZK_MARSHALLINGERROR)
-            audit_request(c->session_id, &c->auth, "reconfig", NULL, NULL, NULL, AUDIT_FAILURE);
+        if (rc != ZK_MARSHALLINGERROR && !conn_is_proxy(c))
+            audit_request(c->session_id, &c->auth, "reconfig", NULL, NULL, AUDIT_FAILURE);
         /* Apache gives a reconfig its zxid once its body decoded, so a failure
          * after that is logged as an ErrorTxn (write.h); only the leader (or a
          * standalone server) may log. */
@@ -304,12 +304,14 @@ void reconfig_request(struct server *s, struct conn *c, int32_t xid, struct jute
     op->version = node->version + 1;
     if ((rc = apply_op(&s->db, &w.txn, op, w.zxid, &w.journal))) {
         int64_t zxid = write_commit_failed(s, &w, rc, -1, 0);
-        audit_request(c->session_id, &c->auth, "reconfig", NULL, NULL, NULL, AUDIT_FAILURE);
+        if (!conn_is_proxy(c))
+            audit_request(c->session_id, &c->auth, "reconfig", NULL, NULL, AUDIT_FAILURE);
         conn_reply_header(c, xid, zxid, rc, zxid);
     } else {
         int64_t zxid = write_commit(s, &w); /* activates the new membership */
-        audit_request(c->session_id, &c->auth, "reconfig", CONFIG_PATH, NULL, NULL,
-                      AUDIT_SUCCESS);
+        if (!conn_is_proxy(c))
+            audit_request(c->session_id, &c->auth, "reconfig", CONFIG_PATH, NULL,
+                          AUDIT_SUCCESS);
         size_t at = conn_reply_begin(c, xid, zxid, 0);
         jute_put_buffer(&c->out, text.p, (int32_t)text.len);
         struct zk_stat st;

@@ -635,7 +635,7 @@ static void reply_write(struct server *s, struct conn *c, int32_t xid, int32_t t
     write_begin(s, &w, type, c->session_id, xid);
     struct jute_in body = *in; /* for the audit log */
     int rc = prep_apply_op(&s->db, &c->auth, type, in, &w.txn, w.zxid, &w.journal, &r);
-    if (!in->err)
+    if (!in->err && !conn_is_proxy(c))
         audit_write_op(c->session_id, &c->auth, type, body, rc ? NULL : r.path, rc, 0);
     if (rc) {
         /* Logged at its zxid as an ErrorTxn, as Apache does (write.h). */
@@ -700,6 +700,7 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
     write_begin(s, &w, ZK_OP_MULTI, c->session_id, xid);
     struct prep_result *res = NULL;
     struct jute_in *bodies = NULL; /* each op's body, for the audit log */
+    int audit = audit_on && !conn_is_proxy(c);
     int n = 0, failed = -1, wrong_kind = 0;
     for (;;) {
         int32_t type = jute_get_int(in);
@@ -713,10 +714,10 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
         }
         if ((n & (n - 1)) == 0) { /* full at powers of two: amortized growth */
             res = zk_xrealloc(res, (size_t)(n ? 2 * n : 1) * sizeof *res);
-            if (audit_on)
+            if (audit)
                 bodies = zk_xrealloc(bodies, (size_t)(n ? 2 * n : 1) * sizeof *bodies);
         }
-        if (audit_on)
+        if (audit)
             bodies[n] = *in;
         struct prep_result *r = &res[n++];
         memset(r, 0, sizeof *r);
@@ -763,7 +764,9 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
     } else if (failed >= 0) {
         int64_t zxid = write_commit_failed(s, &w, res[failed].err, failed, n);
         put_multi_reply(c, xid, zxid, res, n, failed);
-        audit_request(c->session_id, &c->auth, "multiOperation", NULL, NULL, NULL, AUDIT_FAILURE);
+        if (audit)
+            audit_request(c->session_id, &c->auth, "multiOperation", NULL, NULL,
+                          AUDIT_FAILURE);
     } else if (w.txn.nops == 0) {
         /* An empty multi: Apache logs an empty MultiTxn (zxid taken). */
         int64_t zxid = write_commit(s, &w);
@@ -771,7 +774,7 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
     } else {
         int64_t zxid = write_commit(s, &w);
         put_multi_reply(c, xid, zxid, res, n, failed);
-        for (int i = 0; audit_on && i < n; i++)
+        for (int i = 0; audit && i < n; i++)
             audit_write_op(c->session_id, &c->auth, res[i].type, bodies[i], res[i].path, 0, 1);
     }
     for (int i = 0; i < n; i++)
@@ -782,7 +785,8 @@ static void reply_multi(struct server *s, struct conn *c, int32_t xid, struct ju
 
 static void close_session(struct server *s, struct conn *c, int32_t xid)
 {
-    audit_session_event(c->session_id, &c->auth, "closeSession", AUDIT_SUCCESS);
+    if (!conn_is_proxy(c)) /* (else the learner logged it when forwarding) */
+        audit_session_event(c->session_id, &c->auth, "closeSession", AUDIT_SUCCESS);
     int64_t zxid = write_session(s, ZK_OP_CLOSESESSION, c->session_id, xid, 0);
     conn_reply_header(c, xid, zxid, 0, zxid);
     conn_close_after_flush(c);

@@ -460,6 +460,7 @@ static void before_sleep(uv_prepare_t *h)
         txnlog_flush(s->log);
     /* A log that completed synchronously may have released frames. */
     flush_dirty(s);
+    audit_flush(); /* (one lock per iteration for the audit lines it formatted) */
 }
 
 /*

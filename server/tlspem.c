@@ -63,6 +63,54 @@ out:
     return rc;
 }
 
+int tlspem_trust(const struct zkd_tls_config *t, char **ca_pem, char *err, size_t errlen)
+{
+    *ca_pem = NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    BIO *b = BIO_new(BIO_s_mem());
+    int rc = -1, n = 0;
+    if (!ctx || !b) {
+        snprintf(err, errlen, "cannot create a TLS context");
+        goto out;
+    }
+    if (keystore_use_trust(ctx, t, err, errlen))
+        goto out;
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (x && !PEM_write_bio_X509(b, x)) {
+            snprintf(err, errlen, "cannot export the trust store as PEM");
+            goto out;
+        }
+        n += x != NULL;
+    }
+    if (!n) {
+        snprintf(err, errlen, "the trust store %s holds no certificate", t->ca);
+        goto out;
+    }
+    *ca_pem = bio_text(b);
+    rc = 0;
+out:
+    BIO_free(b);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return rc;
+}
+
+char *tlspem_der_subject(const void *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    BIO *b = BIO_new(BIO_s_mem());
+    char *dn = NULL;
+    if (x && b && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0)
+        dn = bio_text(b);
+    BIO_free(b);
+    X509_free(x);
+    ERR_clear_error();
+    return dn;
+}
+
 void tlspem_free_key(char *key_pem)
 {
     if (!key_pem)

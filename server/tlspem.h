@@ -18,6 +18,14 @@
  * with the reason in err. */
 int tlspem_identity(const struct zkd_tls_config *t, char **key_pem, char **cert_pem, char *err,
                     size_t errlen);
+/* Loads t's trust store (t->ca, any store type keystore.c reads).  OUT:
+ * *ca_pem, its certificates as PEM, a heap string the caller frees.  Returns
+ * 0, or -1 with the reason in err (also when it holds no certificate). */
+int tlspem_trust(const struct zkd_tls_config *t, char **ca_pem, char *err, size_t errlen);
+/* The subject of the DER certificate `der` as RFC 2253 text, the form of
+ * Java's X500Principal.getName() and of tls.c's x509 ids; a heap string the
+ * caller frees, or NULL if it does not decode. */
+char *tlspem_der_subject(const void *der, size_t len);
 /* Wipes and frees a key from tlspem_identity (NULL is fine). */
 void tlspem_free_key(char *key_pem);
 

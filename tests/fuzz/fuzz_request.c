@@ -11,7 +11,11 @@
  *         on the live server, as replay does), a peer snapshot record
  *         (tree_load_record into a scratch tree) and an Apache DataTree image
  *         (tree_load_apache into another, its records hashed by the digest
- *         thread as recovery hashes them)
+ *         thread as recovery hashes them); and, split in two, a forwarded
+ *         request and its reply as a learner's audit log decodes them
+ *         (audit_forwarded)
+ * The audit log is on (to /dev/null), so every request's audit line is
+ * formatted too.
  * Build: CC=clang cmake -DZK_FUZZ=ON; run: fuzz_request tests/fuzz/corpus.
  */
 #include <dirent.h>
@@ -22,7 +26,9 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
+#include "acl.h"
 #include "apply.h"
+#include "audit.h"
 #include "config.h"
 #include "conn.h"
 #include "digest.h"
@@ -55,7 +61,9 @@ static void setup(void)
     cfg.snap_count = 1 << 30;
     loop = uv_default_loop();
     setenv("ZKD_LOG_LEVEL", "error", 1);
-    if (server_start(&srv, loop, &cfg))
+    cfg.audit_enable = 1;
+    snprintf(cfg.audit_log_file, sizeof cfg.audit_log_file, "/dev/null");
+    if (audit_open(&cfg) || server_start(&srv, loop, &cfg))
         abort();
 }
 
@@ -87,6 +95,12 @@ static void fuzz_records(const uint8_t *data, size_t size)
     int64_t sum;
     digest_follow_finish(f, &sum);
     tree_free(scratch);
+    /* The same bytes as a forwarded request (first half) and its reply. */
+    static struct auth_info auth;
+    if (!auth.n)
+        auth_info_add(&auth, "ip", "127.0.0.1");
+    audit_forwarded(0x1234, &auth, data, size / 2, data + size / 2, size - size / 2);
+    audit_flush();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

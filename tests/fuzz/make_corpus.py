@@ -69,8 +69,27 @@ seeds = {
     + i32(0) * 3 + i64(0) * 2 + s("/a") + buf(b"x") + i64(1) + i64(2) * 4 + i32(0) * 3
     + i64(0) + i64(2) + s("/"),
 }
+
+
+def halves(a, b):
+    """Two messages as the two equal halves of one input (the shorter padded with zeros)."""
+    n = max(len(a), len(b))
+    return a.ljust(n, b"\0") + b.ljust(n, b"\0")
+
+
+# Also records (odd first byte): a forwarded request (xid, type, body) and its reply (xid, zxid,
+# err, response), as a learner's audit log decodes them; a sequential create, and a multi whose
+# results carry the created path and a Stat.
+seeds["fwd_create"] = halves(i32(1) + i32(1) + s("/q-") + buf(b"") + acl_open() + i32(2),
+                             i32(1) + i64(5) + i32(0) + s("/q-0000000001"))
+seeds["fwd_multi"] = halves(
+    i32(2) + i32(14) + i32(1) + b"\0" + i32(-1) + s("/m") + buf(b"") + acl_open() + i32(0)
+    + i32(5) + b"\0" + i32(-1) + s("/m") + buf(b"x") + i32(-1) + i32(-1) + b"\1" + i32(-1),
+    i32(2) + i64(6) + i32(0) + i32(1) + b"\0" + i32(0) + s("/m") + i32(5) + b"\0" + i32(0)
+    + b"\0" * 68 + i32(-1) + b"\1" + i32(-1))
 # fuzz_request: byte 0 even = a client stream, odd = on-disk records.
-write_seeds("request", seeds, lambda name: b"\1" if name.startswith(("txn_", "snap_")) else b"\0")
+write_seeds("request", seeds,
+            lambda name: b"\1" if name.startswith(("txn_", "snap_", "fwd_")) else b"\0")
 
 # ---- fuzz_client: [pick][flags] then a reply frame (see fuzz_client.c) ----
 CLIENT_OPS = [1, 15, 19, 21, 9, 3, 5, 7, 4, 6, 8, 12, 103, 104, 107, 14, 22, 2, 17, -11]

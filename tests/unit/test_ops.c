@@ -158,9 +158,11 @@ static void test_config_keys(void)
     ASSERT_INT_EQ(parse("admin.serverPort=70000\n"), -1);
     ASSERT_INT_EQ(parse("admin.commandURL=commands\n"), -1);
     ASSERT_INT_EQ(parse("admin.forceHttps=true\n"), -1); /* no key store */
-    /* Settings zkd's AdminServer cannot honour refuse start-up. */
+    /* HTTPS settings without their stores refuse start-up; needClientAuth alone
+     * (no TLS on the admin port) means nothing, as in Apache. */
     ASSERT_INT_EQ(parse("admin.portUnification=true\n"), -1);
-    ASSERT_INT_EQ(parse("zookeeper.admin.needClientAuth=true\n"), -1);
+    ASSERT_INT_EQ(parse("zookeeper.admin.needClientAuth=true\n"), 0);
+    ASSERT_INT_EQ(cfg.admin_need_client_auth, 1);
     ASSERT_INT_EQ(parse("admin.snapshot.enabled=false\nadmin.restore.enabled=false\n"
                         "admin.rateLimiterIntervalInMS=10\naudit.enable=true\n"
                         "audit.logFile=syslog\naudit.sessionEvents=true\n"),

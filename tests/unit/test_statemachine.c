@@ -207,7 +207,7 @@ static void test_prep_checks_acl_against_the_given_identities(void)
     struct acl_list only_alice = {1, &e};
     struct jute_out b = create_body("/p", "x", 0, &only_alice);
     ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE, &b, 2, NULL), 0);
-    struct auth_info nobody = {0, NULL}, alice = {0, NULL}, bob = {0, NULL};
+    struct auth_info nobody = {0}, alice = {0}, bob = {0};
     auth_info_add(&alice, "digest", id);
     auth_info_add(&bob, "digest", "bob:xxxx");
     b = path_data_version("/p", "y", -1);

@@ -179,7 +179,7 @@ static void test_acl_interning_and_checks(void)
     uint32_t b = acl_intern(c, &acl_open_unsafe);
     ASSERT_INT_EQ(a, b);
     ASSERT_INT_EQ(acl_cache_size(c), 1);
-    struct auth_info auth = {0, NULL};
+    struct auth_info auth = {0};
     auth_info_add(&auth, "ip", "10.1.2.3");
     struct acl_entry ip = {ZK_PERM_READ, "ip", "10.1.0.0/16"};
     struct acl_list l = {1, &ip};
