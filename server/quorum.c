@@ -806,16 +806,18 @@ static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *r
 {
     struct server *s = q->s;
     struct conn *closing = NULL;
-    if (len >= 12 && (int32_t)zk_be32_get(rec) == ZK_OP_CLOSESESSION) {
-        struct session *se = sessions_get(&s->db.sessions, (int64_t)zk_be64_get(rec + 4));
+    /* (TxnHeader: the session id first, the type last) */
+    int close_session = len >= TXN_HEADER &&
+                        (int32_t)zk_be32_get(rec + TXN_HEADER - 4) == ZK_OP_CLOSESESSION;
+    if (close_session) {
+        struct session *se = sessions_get(&s->db.sessions, (int64_t)zk_be64_get(rec));
         closing = se ? se->conn : NULL;
     }
     if (write_apply_committed(s, zxid, rec, len)) {
         log_error("quorum: proposal 0x%" PRIx64 " does not decode; stopping", (uint64_t)zxid);
         abort();
     }
-    if (audit_on && len >= TXN_HEADER &&
-        (int32_t)zk_be32_get(rec + TXN_HEADER - 4) == ZK_OP_CLOSESESSION) /* (TxnHeader type) */
+    if (audit_on && close_session)
         audit_closed_session(rec, len);
     server_count_txn(s);
     if (q->apache && q->serving) /* (leave_role applies what it logged: no replies) */

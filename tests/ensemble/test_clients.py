@@ -152,3 +152,31 @@ def test_observer_serves_reads_writes_and_watches_but_does_not_vote(ensemble_fac
     # kazoo queues requests while it looks for a server: give the write a few seconds.
     with pytest.raises((ConnectionLoss, SessionExpiredError, KazooTimeoutError)):
         on_obs.set_async("/obs", b"4").get(timeout=3)
+
+
+def test_follower_closes_the_connection_of_a_session_the_leader_expired(ensemble_factory, kz):
+    """A client that stops pinging a follower: the leader expires its session, and the follower,
+    applying the closeSession, closes the client's connection (Apache's
+    FinalRequestProcessor -> closeSession), so the client learns at once, not at its next
+    request.  Its ephemeral is gone on every member."""
+    from tests.lib.rawzk import RawSession
+    ens = ensemble_factory()
+    leader = ens.leader()
+    follower = [sid for sid in ens.participants if sid != leader][0]
+    raw = RawSession(ens.client_ports[follower], timeout_ms=2000)
+    try:
+        assert raw.create("/closed-by-follower", b"", flags=1)[0] == 0  # ephemeral
+        watcher = kz(ens.hosts_of([leader]))
+        gone = watcher.exists("/closed-by-follower", watch=lambda e: None) is None
+        assert not gone
+        # No pings from here on: the server ends the session and then the connection.
+        raw.sock.settimeout(60)
+        try:
+            while raw.sock.recv(4096):
+                pass  # (anything the server still sends before it closes)
+        except ConnectionResetError:
+            pass
+        wait_for(lambda: watcher.exists("/closed-by-follower") is None, 30,
+                 "the expired session's ephemeral to go", ens)
+    finally:
+        raw.close_socket()
