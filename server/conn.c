@@ -531,7 +531,8 @@ void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, i
 void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t zxid,
                     int64_t tag)
 {
-    assert(path && len > 0);
+    /* (No assert on the path: a client's setWatches may name "" or a null
+     * path, and the event echoes what it named.) */
     size_t at = conn_reply_begin(c, ZK_XID_NOTIFICATION, zxid, 0);
     jute_put_int(&c->out, type);
     jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);

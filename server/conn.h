@@ -139,7 +139,8 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid);
 size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err);
 /* Convenience: a frame with just a ReplyHeader. */
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag);
-/* Queues a watch notification (WatcherEvent `type` on `path`), gated on `tag`.
+/* Queues a watch notification (WatcherEvent `type` on `path`, `len` bytes,
+ * which may be empty: setWatches echoes what the client named), gated on `tag`.
  * Its ReplyHeader carries `zxid`: the transaction that fired it, as Apache
  * 3.9 sends (ZOOKEEPER-4655; 3.8 sent -1, which clients ignore), or -1. */
 void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, int64_t zxid,
