@@ -509,6 +509,10 @@ struct conn *conn_new_proxy(struct server *s, void (*sink)(struct conn *c, const
 
 void conn_free_proxy(struct conn *c)
 {
+    /* A forwarded read may have set a watch (a learner forwards only writes,
+     * but a peer's bytes are outside input): entries left pointing at the
+     * freed owner were a use-after-free at the next trigger (fuzz_peer). */
+    watch_owner_clear(&c->watches);
     jute_out_free(&c->out);
     auth_info_free(&c->auth);
     free(c);
