@@ -36,6 +36,7 @@ struct acl_slot {
 struct acl_cache {
     struct acl_slot *slots;
     uint32_t nslots, cap;
+    uint32_t nlive;     /* live slots: ids need not be dense (acl_install) */
     uint32_t *index;
     uint32_t index_cap; /* power of two */
 };
@@ -105,10 +106,14 @@ static void index_insert(struct acl_cache *c, uint32_t id)
     c->index[i] = id;
 }
 
+/* Sized by the live slots, not by the highest id: one sparse id from an
+ * image (acl_install) must not make every later install rebuild the index
+ * over millions of empty slots. */
 static void index_grow(struct acl_cache *c)
 {
     free(c->index);
-    c->index_cap *= 2;
+    while ((c->nlive + 1) * 2 > c->index_cap)
+        c->index_cap *= 2;
     c->index = zk_xcalloc(c->index_cap, sizeof *c->index);
     for (uint32_t id = 1; id < c->nslots; id++)
         if (c->slots[id].live)
@@ -145,7 +150,8 @@ static void install(struct acl_cache *c, uint32_t id, const struct acl_list *l, 
     s->hash = h;
     s->refs = 0;
     s->live = 1;
-    if ((c->nslots + 1) * 2 > c->index_cap)
+    c->nlive++;
+    if ((c->nlive + 1) * 2 > c->index_cap)
         index_grow(c);
     else
         index_insert(c, id);

@@ -1809,6 +1809,7 @@ void quorum_stop(struct server *s)
 }
 
 int quorum_serving(const struct quorum *q) { return q->serving; }
+int64_t quorum_election_round(const struct quorum *q) { return election_round(q->el); }
 
 /* As Apache's QuorumPeer: the read-only server starts only after
  * max(2 s, tickTime) of looking, so the short elections of an ensemble that

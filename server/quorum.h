@@ -51,6 +51,8 @@ void quorum_stop(struct server *s);
 
 /* Whether clients may be served now. */
 int quorum_serving(const struct quorum *q);
+/* The round of this member's current (or last) leader election. */
+int64_t quorum_election_round(const struct quorum *q);
 /* Whether read-only sessions may be served now (readonlymode.enabled): this
  * member has been looking for a leader for max(2 s, tickTime). */
 int quorum_readonly_ready(const struct quorum *q);
