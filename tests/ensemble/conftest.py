@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import KazooClients
 from tests.lib import servers as S
-from tests.lib.ensemble import Ensemble, EnsembleError, ensemble_missing_reason
+from tests.lib.ensemble import Ensemble, EnsembleError, require_kinds
 
 KINDS = ["apache", "zkd"]
 
@@ -45,12 +45,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(params=KINDS)
 def kind(request):
     # As tests/conftest.py: a missing zkd binary is a broken build (fail), a missing Apache is an
-    # environment without the reference (skip); a zkd without ensemble support skips too.
-    if request.param == "zkd" and S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    reason = ensemble_missing_reason(request.param)
-    if reason:
-        pytest.skip("%s ensemble unavailable: %s" % (request.param, reason))
+    # environment without the reference (skip).
+    require_kinds(request.param)
     return request.param
 
 

@@ -16,9 +16,7 @@ pytest.importorskip("kazoo")
 from kazoo.client import KazooClient  # noqa: E402
 
 from tests.integration.test_audit_log import normalise, parse, read_lines, scenario  # noqa: E402
-from tests.lib import servers as S  # noqa: E402
-from tests.lib.ensemble import Ensemble, ensemble_missing_reason  # noqa: E402
-from tests.ensemble.test_mixed_ensemble import ZKD_SID, MixedEnsemble  # noqa: E402
+from tests.lib.ensemble import Ensemble, MixedEnsemble, require_kinds  # noqa: E402
 from tests.lib.waiting import wait_until  # noqa: E402
 
 AUDIT_FILE = "zookeeper_audit.log"
@@ -77,18 +75,9 @@ def run(ens, via=None, first=None):
         ens.close()
 
 
-def need(*kinds):
-    for kind in kinds:
-        reason = ensemble_missing_reason(kind)
-        if reason and kind == "zkd" and S.Zkd.missing_reason():
-            pytest.fail(reason, pytrace=False)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
-
-
 @pytest.fixture(scope="module")
 def apache_logs(tmp_path_factory):
-    need("apache")
+    require_kinds("apache")
     return run(Ensemble(tmp_path_factory.mktemp("apache-audit"), "apache", participants=3,
                         cfg=CFG))
 
@@ -106,7 +95,7 @@ def key(ev):
 
 
 def test_audit_lines_are_written_by_the_clients_member_as_apache(tmp_path, apache_logs):
-    need("zkd")
+    require_kinds("zkd")
     logs = {"apache": apache_logs, "zkd": run(Ensemble(tmp_path, "zkd", participants=3, cfg=CFG))}
     for role in logs["apache"]:
         assert_same(logs["apache"][role], logs["zkd"][role], role)
@@ -123,9 +112,9 @@ def test_audit_lines_are_written_by_the_clients_member_as_apache(tmp_path, apach
 
 def test_zkd_follower_of_an_apache_leader_writes_the_lines_of_an_apache_follower(tmp_path,
                                                                               apache_logs):
-    need("zkd")
+    require_kinds("zkd")
     # The Apache members first, so that zkd joins their leader (started together, zkd, with
     # the largest sid and equal histories, would lead).
-    mixed = run(MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=CFG), via=ZKD_SID,
+    mixed = run(MixedEnsemble(tmp_path, [3], participants=3, cfg=CFG), via=3,
                 first=[1, 2])
     assert_same(apache_logs["client's follower"], mixed["client's follower"], "zkd follower")

@@ -16,18 +16,12 @@ about one second here), that no member leads.
 import time
 
 import pytest
-from kazoo.client import KazooClient
 
-from tests.lib.ensemble import EnsembleError, wait_for
+from tests.lib.ensemble import EnsembleError, MixedEnsemble, require_kinds, wait_for
+from tests.lib.ensemble import kazoo_client as client
 
 GROUPS = {"group.1": "1:2", "group.2": "3:4", "group.3": "5"}
 NO_LEADER_S = 4.0
-
-
-def client(ens, sids):
-    kz = KazooClient(hosts=ens.hosts_of(sids), timeout=10)
-    kz.start(timeout=30)
-    return kz
 
 
 def wait_leader_among(ens, sids, timeout=60):
@@ -129,15 +123,7 @@ def test_mixed_ensemble_with_groups(tmp_path):
     without the other Apache member it stops; it forms again when that member is back.  Apache parses the
     configuration every zkd notification carries (now with its group and weight lines) and logs
     an error for one it cannot read: there must be none."""
-    from tests.ensemble.test_mixed_ensemble import MixedEnsemble
-    from tests.lib import servers as S
-    from tests.lib.ensemble import ensemble_missing_reason
-    if S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for k in ("apache", "zkd"):
-        reason = ensemble_missing_reason(k)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (k, reason))
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [3], participants=3, cfg={"group.1": "1:2", "group.2": "3"})
     try:
         ens.start(timeout=90)

@@ -8,64 +8,35 @@ What is checked: writes through Apache are readable through zkd and the other wa
 forwards them as REQUEST packets and answers them when their COMMIT applies), watches fire on
 zkd, zkd restarts and catches up by DIFF and by SNAP, and the ensemble keeps serving without it.
 """
-import os
-
 import pytest
-from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError
 
-from tests.lib import servers as S
-from tests.lib.ensemble import Ensemble, ensemble_missing_reason, wait_for
+from tests.lib.ensemble import MixedEnsemble, require_kinds, wait_for
+from tests.lib.ensemble import kazoo_client as client
 
 ZKD_SID = 3
 
 
-class MixedEnsemble(Ensemble):
-    """An Apache ensemble whose members in `zkd_sids` are zkd speaking Apache's protocol."""
-
-    def __init__(self, workdir, zkd_sids, **kw):
-        self.zkd_sids = set(zkd_sids)
-        super().__init__(workdir, "apache", **kw)
-
-    def _make_member(self, sid, cfg, apache_heap):
-        if sid not in self.zkd_sids:
-            return super()._make_member(sid, cfg, apache_heap)
-        saved = self.kind
-        self.kind = "zkd"
-        try:
-            zcfg = dict(cfg or {})
-            zcfg["memberProtocol"] = "apache"
-            return super()._make_member(sid, zcfg, apache_heap)
-        finally:
-            self.kind = saved
+def start_apache_then_zkd(ens):
+    """The Apache members first, then zkd joins their leader (all at once, zkd would win: equal
+    histories, the largest sid; test_mixed_zkd_leader.py covers zkd leading)."""
+    apache = [sid for sid in ens.sids if sid != ZKD_SID]
+    for sid in apache:
+        ens[sid].start(wait=False)
+    ens.wait_serving(sids=apache, timeout=90)
+    ens.start_member(ZKD_SID, wait=False)
+    ens.wait_serving(timeout=60)
 
 
 @pytest.fixture
 def mixed(tmp_path):
-    if S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for kind in ("apache", "zkd"):
-        reason = ensemble_missing_reason(kind)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3)
     try:
-        # The Apache members first, then zkd joins their leader (all three at once, zkd would
-        # win: equal histories, the largest sid; test_mixed_zkd_leader.py covers zkd leading).
-        for sid in (1, 2):
-            ens[sid].start(wait=False)
-        ens.wait_serving(sids=[1, 2], timeout=90)
-        ens.start_member(ZKD_SID, wait=False)
-        ens.wait_serving(timeout=60)
+        start_apache_then_zkd(ens)
         yield ens
     finally:
         ens.close()
-
-
-def client(ens, sids):
-    kz = KazooClient(hosts=ens.hosts_of(sids), timeout=10)
-    kz.start(timeout=30)
-    return kz
 
 
 def test_writes_cross_between_apache_and_zkd(mixed):
@@ -172,22 +143,13 @@ def test_zkd_restart_catches_up_by_diff(mixed):
 def test_zkd_restart_catches_up_by_snap(tmp_path):
     """snapCount=50 on the Apache members: after 400 writes their committed log no longer reaches
     back to zkd's last zxid, so the leader sends a SNAP (the database + "BenWasHere")."""
-    if S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for kind in ("apache", "zkd"):
-        reason = ensemble_missing_reason(kind)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3,
                         apache_sysprops={"zookeeper.snapCount": "50",
                                          "zookeeper.commitLogCount": "20",
                                          "zookeeper.snapshotSizeFactor": "0"})
     try:
-        for sid in (1, 2):
-            ens[sid].start(wait=False)
-        ens.wait_serving(sids=[1, 2], timeout=90)
-        ens.start_member(ZKD_SID, wait=False)
-        ens.wait_serving(timeout=60)
+        start_apache_then_zkd(ens)
         mark = ens.log_size(ZKD_SID)
         _restart_and_check(ens, 400)
         assert "loaded the leader's snapshot" in ens.log_since(ZKD_SID, mark)
@@ -209,19 +171,10 @@ def test_ensemble_serves_without_zkd(mixed):
 
 def test_zkd_observer_of_apache_leader(tmp_path):
     """zkd as an OBSERVER (OBSERVERINFO, INFORM) of two Apache participants."""
-    if S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for kind in ("apache", "zkd"):
-        reason = ensemble_missing_reason(kind)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=2, observers=1)
     try:
-        for sid in (1, 2):
-            ens[sid].start(wait=False)
-        ens.wait_serving(sids=[1, 2], timeout=90)
-        ens.start_member(ZKD_SID, wait=False)
-        ens.wait_serving(timeout=60)
+        start_apache_then_zkd(ens)
         assert ens.mode(ZKD_SID) == "observer"
         apache = client(ens, [1])
         zkd = client(ens, [ZKD_SID])

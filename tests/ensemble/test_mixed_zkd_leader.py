@@ -9,24 +9,13 @@ by SNAP; an Apache observer (INFORM); the zkd leader is killed and the Apache me
 of themselves with every acknowledged write.
 """
 import pytest
-from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from tests.ensemble.test_mixed_ensemble import MixedEnsemble
-from tests.lib import servers as S
 from tests.lib.rawzk import RawSession
-from tests.lib.ensemble import ensemble_missing_reason, wait_for
+from tests.lib.ensemble import MixedEnsemble, require_kinds, wait_for
+from tests.lib.ensemble import kazoo_client as client
 
 ZKD_SID = 3
-
-
-def _require():
-    if S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for kind in ("apache", "zkd"):
-        reason = ensemble_missing_reason(kind)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
 
 
 def start_led_by_zkd(ens, first_apache=1):
@@ -48,19 +37,13 @@ SMALL_WINDOW = {"snapCount": "50"}
 
 @pytest.fixture
 def led(tmp_path):
-    _require()
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=SMALL_WINDOW)
     try:
         start_led_by_zkd(ens)
         yield ens
     finally:
         ens.close()
-
-
-def client(ens, sids):
-    kz = KazooClient(hosts=ens.hosts_of(sids), timeout=10)
-    kz.start(timeout=30)
-    return kz
 
 
 def close_all(*clients):
@@ -202,7 +185,7 @@ def test_apache_follower_catches_up_by_diff_then_snap(led):
 def test_apache_observer_under_zkd_leader(tmp_path):
     """An Apache OBSERVER of the zkd leader: synced by DIFF, then INFORM per commit; its writes are
     forwarded to zkd."""
-    _require()
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, observers=1)
     try:
         start_led_by_zkd(ens)

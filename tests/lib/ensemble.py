@@ -83,6 +83,26 @@ def ensemble_missing_reason(kind):
     return None
 
 
+def require_kinds(*kinds):
+    """Skips the test when an ensemble of one of `kinds` cannot run here; fails it instead when
+    the missing piece is zkd itself (this project's build must be there)."""
+    import pytest
+    for kind in kinds:
+        reason = ensemble_missing_reason(kind)
+        if reason and kind == "zkd" and S.Zkd.missing_reason():
+            pytest.fail(reason, pytrace=False)
+        if reason:
+            pytest.skip("%s ensemble unavailable: %s" % (kind, reason))
+
+
+def kazoo_client(ens, sids, timeout=10):
+    """A started KazooClient of members `sids` of `ens`; the caller stops and closes it."""
+    from kazoo.client import KazooClient
+    kz = KazooClient(hosts=ens.hosts_of(sids), timeout=timeout)
+    kz.start(timeout=30)
+    return kz
+
+
 def wait_for(pred, timeout, what, ens=None):
     """Polls pred() until it is true; after `timeout` seconds fails the test naming `what`, with
     the ensemble's description when `ens` is given."""
@@ -487,3 +507,24 @@ class NetnsEnsemble(Ensemble):
             super().close()
         finally:
             self.net.close()
+
+
+class MixedEnsemble(Ensemble):
+    """An Apache ensemble whose members in `zkd_sids` are zkd speaking Apache's member protocol
+    (memberProtocol=apache, issue 16)."""
+
+    def __init__(self, workdir, zkd_sids, **kw):
+        self.zkd_sids = set(zkd_sids)
+        super().__init__(workdir, "apache", **kw)
+
+    def _make_member(self, sid, cfg, apache_heap):
+        if sid not in self.zkd_sids:
+            return super()._make_member(sid, cfg, apache_heap)
+        saved = self.kind
+        self.kind = "zkd"
+        try:
+            zcfg = dict(cfg or {})
+            zcfg["memberProtocol"] = "apache"
+            return super()._make_member(sid, zcfg, apache_heap)
+        finally:
+            self.kind = saved

@@ -6,16 +6,14 @@ import re
 import pytest
 
 from tests.lib import servers as S
-from tests.lib.ensemble import Ensemble, ensemble_missing_reason
+from tests.lib.ensemble import Ensemble, require_kinds
 from tests.lib.waiting import wait_until
 from tests.zkfs.conftest import hold_lease
 
 
 @pytest.fixture(params=["apache", "zkd"])
 def ensemble(request, tmp_path_factory):
-    reason = ensemble_missing_reason(request.param)
-    if reason:
-        pytest.skip("%s ensemble unavailable: %s" % (request.param, reason))
+    require_kinds(request.param)
     ens = Ensemble(tmp_path_factory.mktemp("ens"), request.param)
     try:
         ens.start()
