@@ -190,6 +190,7 @@ struct txnlog {
     pthread_cond_t cv;
     struct batch sync;     /* the writer's, while `busy` */
     int busy, quit;
+    int parked;            /* the writer has started and waits for work */
     int64_t synced_zxid;
     struct txnlog_stats stats;
 
@@ -324,6 +325,8 @@ static void *writer_main(void *arg)
 {
     struct txnlog *log = arg;
     pthread_mutex_lock(&log->mu);
+    log->parked = 1;
+    pthread_cond_broadcast(&log->cv); /* writer_start() waits for this */
     for (;;) {
         while (!log->busy && !log->quit)
             pthread_cond_wait(&log->cv, &log->mu);
@@ -356,7 +359,17 @@ static int writer_start(struct txnlog *log)
     pthread_sigmask(SIG_SETMASK, &block, &old);
     int rc = pthread_create(&log->thread, NULL, writer_main, log);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return -rc;
+    if (rc)
+        return -rc;
+    /* A server on a dataDir without a snapshot forks one right after this.
+     * A thread still starting up may hold the allocator's locks (the
+     * sanitizers' allocator takes none around fork()), and the child then
+     * hangs at its first malloc, and the server with it at its stop. */
+    pthread_mutex_lock(&log->mu);
+    while (!log->parked)
+        pthread_cond_wait(&log->cv, &log->mu);
+    pthread_mutex_unlock(&log->mu);
+    return 0;
 }
 
 static void writer_stop(struct txnlog *log)

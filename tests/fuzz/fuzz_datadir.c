@@ -143,6 +143,7 @@ static void recover_once(void)
     snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
     snprintf(cfg.data_log_dir, sizeof cfg.data_log_dir, "%s", dir);
     cfg.client_port = 0;
+    cfg.admin_enable = 0; /* no AdminServer on 8080: not under test, and a port others use */
     cfg.extended_types_enabled = 1;
     cfg.snap_count = 1 << 30;
     if (server_start(&srv, loop, &cfg) == 0) {
