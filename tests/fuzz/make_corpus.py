@@ -334,6 +334,16 @@ write_seeds("peer", {
            + i32(1) + i32(1) + s("/p") + buf(b"v") + acl_open() + i32(0))
     + qmsg(13, i64(SID) + i64(3) + i32(0) + i32(2) + i32(4) + s("/p") + b"\0")
     + qmsg(17, i32(1) + i64(SID)),
+    # Replayed in size order: the first sets a watch through the learner's link and ends (the
+    # leader frees the link's proxy connection), the second changes the node, firing that watch
+    # (it stayed on the freed proxy until conn_free_proxy cleared it: a use-after-free).
+    "quorum_watch_then_close": b"\1" + synced + qmsg(15, i64(SID) + i64(1) + i32(30000))
+    + qmsg(13, i64(SID) + i64(2) + i32(0) + i32(1) + i32(1) + s("/w") + buf(b"v") + acl_open() + i32(0))
+    + qmsg(13, i64(SID) + i64(3) + i32(0) + i32(2) + i32(4) + s("/w") + b"\1"),
+    "quorum_watched_change": b"\1" + synced + qmsg(15, i64(SID + 1) + i64(1) + i32(30000))
+    + qmsg(13, i64(SID + 1) + i64(2) + i32(0) + i32(1) + i32(5) + s("/w") + buf(b"v2") + i32(-1))
+    + qmsg(13, i64(SID + 1) + i64(3) + i32(0) + i32(2) + i32(4) + s("/w") + b"\0")
+    + qmsg(17, i32(1) + i64(SID + 1)) + qmsg(17, i32(1) + i64(SID + 1)),
 })
 
 
