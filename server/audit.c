@@ -167,7 +167,8 @@ static void stage_line(enum audit_result result, struct zk_slice head, const cha
                     .op = op, .znode_type = znode_type};
     memcpy(at, &r, sizeof r);
     at += sizeof r;
-    memcpy(at, head.p, (size_t)head.len);
+    if (head.len)
+        memcpy(at, head.p, (size_t)head.len);
     at += head.len;
     if (zlen)
         memcpy(at, znode.p, zlen);
