@@ -78,12 +78,15 @@ void audit_close(void);
  * loop calls it before it sleeps (server.c before_sleep). */
 void audit_flush(void);
 
-/* serverStart/serverStop with the server's user. */
+/* serverStart/serverStop with the server's user (`operation`: a literal,
+ * as for audit_request). */
 void audit_server(const char *operation, enum audit_result result);
 
 /*
  * One event of a client's session.  `auth` gives the user field and the ip
- * (its "ip" id); `znode`, `znode_type` may be NULL (field left out).  The
+ * (its "ip" id); `znode`, `znode_type` may be NULL (field left out).
+ * `operation` and `znode_type` must have static storage (literals): the
+ * writer thread formats the line later, from pointers to them.  The
  * line's first fields are cached in `auth` (acl.h), which is why it is not
  * const; it may be NULL.
  */
@@ -125,7 +128,7 @@ int audit_forwarded_type(int32_t type);
 void audit_ephemeral_deleted(int64_t session, const char *path);
 
 /* zkd extension (audit.sessionEvents): createSession, closeSession,
- * expireSession, addAuth; no-op unless enabled. */
+ * expireSession, addAuth (`operation`: a literal); no-op unless enabled. */
 void audit_session_event(int64_t session, struct auth_info *auth, const char *operation,
                          enum audit_result result);
 
