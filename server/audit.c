@@ -2,9 +2,10 @@
  * audit.c - see audit.h.
  *
  * One process-wide log, like Apache's static ZKAuditProvider: the loop
- * thread appends finished lines to `pending`; the writer thread swaps it for
- * an empty buffer and writes it out without holding the mutex, so the loop
- * waits at most for a memcpy.
+ * thread stages compact records (struct rec) and appends them to `pending`
+ * once per loop iteration; the writer thread swaps it for an empty buffer,
+ * formats the records into Apache's lines and writes them out without
+ * holding the mutex, so the loop waits at most for a memcpy.
  */
 #include "audit.h"
 
@@ -38,41 +39,44 @@ static struct {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char *pending;   /* lines not yet written (guarded by mu) */
+    char *pending;   /* records not yet written (struct rec; guarded by mu) */
     size_t len, cap; /* (guarded by mu) */
     uint64_t dropped; /* lines dropped since the writer last said so (mu) */
     int stopping;    /* (mu) */
     int idle;        /* the writer waits for a first line (mu) */
-    /* The formatted second, reused while it does not change (loop thread). */
+    /* The formatted second, reused while it does not change (writer). */
     time_t ts_sec;
     char ts[32];
+    size_t ts_len;
 } A = {.fd = -1};
 
 /* A busy writer writes what is buffered every AUDIT_FLUSH_MS. */
 #define AUDIT_FLUSH_MS 20
 
-/* ---- formatting ---- */
+/* ---- staging (loop thread) ---- */
 
-/* The lines formatted since the last audit_flush (loop thread). */
+/* A growable byte buffer. */
 struct line {
     char *p;
     size_t len, cap;
     uint64_t lines;
 };
-static struct line stage;
 
-/* Hand the stage to the writer once it holds this much, even before the
- * loop goes to sleep. */
-#define AUDIT_STAGE_MAX (64u << 10)
-
-static void line_add(struct line *l, const char *s, size_t n)
+/* Makes room for n more bytes and returns where they go. */
+static char *line_reserve(struct line *l, size_t n)
 {
     if (l->len + n > l->cap) {
         l->cap = 2 * (l->len + n) > 4096 ? 2 * (l->len + n) : 4096;
         l->p = zk_xrealloc(l->p, l->cap);
     }
-    memcpy(l->p + l->len, s, n);
+    char *at = l->p + l->len;
     l->len += n;
+    return at;
+}
+
+static void line_add(struct line *l, const char *s, size_t n)
+{
+    memcpy(line_reserve(l, n), s, n);
 }
 
 static void line_str(struct line *l, const char *s)
@@ -80,41 +84,104 @@ static void line_str(struct line *l, const char *s)
     line_add(l, s, strlen(s));
 }
 
-/* Appends "key=" with Apache's TAB before every pair but the first (the
- * fields begin at `start`). */
-static void line_key(struct line *l, size_t start, const char *key)
+/* Appends "key=val" with Apache's TAB before every pair but the first. */
+static void line_field(struct line *l, const char *key, const char *val, size_t n)
 {
-    if (l->len > start)
+    if (l->len)
         line_add(l, "\t", 1);
     line_str(l, key);
     line_add(l, "=", 1);
-}
-
-static void line_field(struct line *l, size_t start, const char *key, const char *val, size_t n)
-{
-    line_key(l, start, key);
     line_add(l, val, n);
 }
 
-/* log4j's ISO8601 date, "2026-12-05 18:20:01,123", in local time. */
-static void line_timestamp(struct line *l)
+/*
+ * What the loop stages per line: a compact record, formatted into text by
+ * the writer thread (so the loop pays two short copies, not a dozen field
+ * appends and a clock read).  The record is followed by its `head` bytes
+ * (the line's first fields, already "session=..\tuser=..\tip=.." text: they
+ * are cached per connection), then the znode's bytes, then the ACL's text.
+ * `op` and `znode_type` point at string literals, so they stay valid
+ * after the loop has moved on.
+ */
+struct rec {
+    uint32_t len; /* of the record and its bytes, padded to 8 */
+    uint32_t head_len, znode_len, acl_len;
+    uint8_t result;    /* enum audit_result */
+    uint8_t has_znode; /* (an empty znode still prints "znode=") */
+    uint8_t has_acl;
+    uint8_t op_len, type_len; /* strlen of op, znode_type (short names) */
+    int64_t ms;               /* wall clock, ms */
+    const char *op;
+    const char *znode_type; /* NULL: left out */
+};
+
+/* The records staged since the last audit_flush (loop thread). */
+static struct line stage;
+/* Scratch buffers of the loop thread for the rare fields built per line. */
+static struct line scratch_head, scratch_acl;
+
+/* The wall clock read for the current loop iteration (stage_valid: read
+ * since the last audit_flush).  One read per iteration, not per line: a
+ * line's time is its iteration's, within the iteration's length. */
+static int64_t stage_ms;
+static int stage_ms_valid;
+
+/* Hand the stage to the writer once it holds this much, even before the
+ * loop goes to sleep. */
+#define AUDIT_STAGE_MAX (64u << 10)
+
+static int64_t wall_ms(void)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    if (tv.tv_sec != A.ts_sec) {
-        struct tm tm;
-        localtime_r(&tv.tv_sec, &tm);
-        strftime(A.ts, sizeof A.ts, "%Y-%m-%d %H:%M:%S", &tm);
-        A.ts_sec = tv.tv_sec;
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static struct zk_slice slice_of(const char *s)
+{
+    return (struct zk_slice){s, s ? (int32_t)strlen(s) : 0};
+}
+
+static struct zk_slice slice_line(const struct line *l)
+{
+    return (struct zk_slice){l->p, (int32_t)l->len};
+}
+
+/* Stages one line.  `znode.p` NULL, `znode_type` NULL and `acl` NULL leave
+ * their fields out. */
+static void stage_line(enum audit_result result, struct zk_slice head, const char *op,
+                       struct zk_slice znode, const char *znode_type, const struct line *acl)
+{
+    size_t zlen = znode.p ? (size_t)znode.len : 0, alen = acl ? acl->len : 0;
+    size_t n = (sizeof(struct rec) + (size_t)head.len + zlen + alen + 7) & ~(size_t)7;
+    if (!stage_ms_valid) {
+        stage_ms = wall_ms();
+        stage_ms_valid = 1;
     }
-    int ms = (int)(tv.tv_usec / 1000);
-    char m[4] = {',', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10)};
-    line_str(l, A.ts);
-    line_add(l, m, sizeof m);
+    char *at = line_reserve(&stage, n);
+    struct rec r = {.len = (uint32_t)n, .result = (uint8_t)result, .has_znode = znode.p != NULL,
+                    .has_acl = acl != NULL, .head_len = (uint32_t)head.len,
+                    .znode_len = (uint32_t)zlen, .acl_len = (uint32_t)alen,
+                    .op_len = (uint8_t)strlen(op),
+                    .type_len = znode_type ? (uint8_t)strlen(znode_type) : 0, .ms = stage_ms,
+                    .op = op, .znode_type = znode_type};
+    memcpy(at, &r, sizeof r);
+    at += sizeof r;
+    if (head.len)
+        memcpy(at, head.p, (size_t)head.len);
+    at += head.len;
+    if (zlen)
+        memcpy(at, znode.p, zlen);
+    if (alen)
+        memcpy(at + zlen, acl->p, alen);
+    stage.lines++;
+    if (stage.len >= AUDIT_STAGE_MAX)
+        audit_flush();
 }
 
 void audit_flush(void)
 {
+    stage_ms_valid = 0; /* the next iteration reads the clock again */
     if (!stage.len)
         return;
     pthread_mutex_lock(&A.mu);
@@ -150,49 +217,18 @@ void audit_flush(void)
     stage.lines = 0;
 }
 
-/* A finished line stays on the stage until the loop is about to sleep
- * (audit_flush), so a loop iteration's lines cost one lock. */
-static void submit(struct line *l)
-{
-    l->lines++;
-    if (l->len >= AUDIT_STAGE_MAX)
-        audit_flush();
-}
-
-/* Starts a line with log4j's timestamp, level and logger name (not for
- * syslog, which stamps its own).  Returns where the fields begin. */
-static size_t line_begin(struct line *l, enum audit_result result)
-{
-    if (A.fd >= 0) {
-        line_timestamp(l);
-        line_str(l, result == AUDIT_FAILURE ? " ERROR" : " INFO");
-        line_str(l, " audit.Slf4jAuditLogger: ");
-    }
-    return l->len;
-}
-
-/* Ends a line with its result and hands it to the writer. */
-static void line_finish(struct line *l, size_t start, enum audit_result result)
-{
-    static const char *const results[] = {"success", "failure", "invoked"};
-    line_field(l, start, "result", results[result], strlen(results[result]));
-    line_add(l, "\n", 1);
-    submit(l);
-}
-
 /* A server event (no client): the fields that are not NULL, in Apache's
  * order (AuditEvent.addEntry ignores nulls). */
 static void emit(const char *session, const char *user, const char *op, const char *znode,
                  enum audit_result result)
 {
-    struct line *l = &stage;
-    size_t start = line_begin(l, result);
-    const char *keys[] = {"session", "user", "operation", "znode"};
-    const char *vals[] = {session, user, op, znode};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (vals[i])
-            line_field(l, start, keys[i], vals[i], strlen(vals[i]));
-    line_finish(l, start, result);
+    struct line *h = &scratch_head;
+    h->len = 0;
+    if (session)
+        line_field(h, "session", session, strlen(session));
+    if (user)
+        line_field(h, "user", user, strlen(user));
+    stage_line(result, slice_line(h), op, slice_of(znode), NULL, NULL);
 }
 
 /* Apache's ServerCnxn.getSessionIdHex: "0x" and Long.toHexString (no
@@ -286,33 +322,33 @@ static const char *auth_ip(const struct auth_info *auth)
 }
 
 /*
- * Appends a client's first fields, "session=0x..\tuser=..\tip=..".  They
- * change only with the connection's ids or session, while the user field
- * costs a hash and a sort of every id: so they are built once and kept in
- * `auth` (acl.h: auth_info_add and auth_info_free drop them), and each
- * later line of the connection copies them.
+ * A client's first fields, "session=0x..\tuser=..\tip=..".  They change
+ * only with the connection's ids or session, while the user field costs a
+ * hash and a sort of every id: so they are built once and kept in `auth`
+ * (acl.h: auth_info_add and auth_info_free drop them), and each later line
+ * of the connection copies them.
  */
-static void line_client(struct line *l, size_t start, int64_t session, struct auth_info *auth)
+static struct zk_slice client_head(int64_t session, struct auth_info *auth)
 {
-    if (auth && auth->audit_prefix && auth->audit_session == session) {
-        line_add(l, auth->audit_prefix, auth->audit_prefix_len);
-        return;
-    }
-    size_t at = l->len;
+    if (auth && auth->audit_prefix && auth->audit_session == session)
+        return (struct zk_slice){auth->audit_prefix, (int32_t)auth->audit_prefix_len};
+    struct line *h = &scratch_head;
+    h->len = 0;
     char sid[20], ubuf[1024];
     session_hex(sid, session);
-    line_field(l, start, "session", sid, strlen(sid));
+    line_field(h, "session", sid, strlen(sid));
     const char *user = users(auth, ubuf, sizeof ubuf), *ip = auth_ip(auth);
     if (user)
-        line_field(l, start, "user", user, strlen(user));
+        line_field(h, "user", user, strlen(user));
     if (ip)
-        line_field(l, start, "ip", ip, strlen(ip));
-    if (auth) {
-        free(auth->audit_prefix);
-        auth->audit_prefix = zk_xstrndup(l->p + at, l->len - at);
-        auth->audit_prefix_len = l->len - at;
-        auth->audit_session = session;
-    }
+        line_field(h, "ip", ip, strlen(ip));
+    if (!auth)
+        return slice_line(h);
+    free(auth->audit_prefix);
+    auth->audit_prefix = zk_xstrndup(h->p, h->len);
+    auth->audit_prefix_len = h->len;
+    auth->audit_session = session;
+    return (struct zk_slice){auth->audit_prefix, (int32_t)auth->audit_prefix_len};
 }
 
 /* ZKUtil.aclToString: "scheme:id:perms" per entry, perms in Apache's
@@ -341,32 +377,23 @@ static void client_line(int64_t session, struct auth_info *auth, const char *op,
                         struct zk_slice znode, const char *znode_type,
                         const struct acl_list *acl, enum audit_result result)
 {
-    struct line *l = &stage;
-    size_t start = line_begin(l, result);
-    line_client(l, start, session, auth);
-    line_field(l, start, "operation", op, strlen(op));
-    if (znode.p)
-        line_field(l, start, "znode", znode.p, (size_t)znode.len);
-    if (znode_type)
-        line_field(l, start, "znode_type", znode_type, strlen(znode_type));
-    if (acl) {
-        line_key(l, start, "acl");
-        acl_text(l, acl);
+    struct line *a = NULL;
+    if (acl) { /* (setAcl only: rare enough to format here) */
+        a = &scratch_acl;
+        a->len = 0;
+        acl_text(a, acl);
     }
-    line_finish(l, start, result);
-}
-
-static struct zk_slice slice_of(const char *s)
-{
-    return (struct zk_slice){s, s ? (int32_t)strlen(s) : 0};
+    stage_line(result, client_head(session, auth), op, znode, znode_type, a);
 }
 
 /* ---- events ---- */
 
 void audit_server(const char *operation, enum audit_result result)
 {
-    if (audit_on)
-        emit(NULL, A.user, operation, NULL, result);
+    if (!audit_on)
+        return;
+    stage_ms_valid = 0; /* (outside the loop: read the clock now) */
+    emit(NULL, A.user, operation, NULL, result);
 }
 
 void audit_request(int64_t session, struct auth_info *auth, const char *operation,
@@ -590,15 +617,102 @@ static void write_all(const char *p, size_t n)
     }
 }
 
-static void to_syslog(char *p, size_t n)
+/* The text of a literal, copied at a fixed length (no strlen). */
+#define PUT_LIT(at, lit) (memcpy((at), (lit), sizeof(lit) - 1), (at) += sizeof(lit) - 1)
+
+static char *put(char *at, const char *s, size_t n)
 {
-    char *end = p + n;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        *nl = '\0';
-        syslog(strstr(p, "result=failure") ? LOG_ERR : LOG_INFO, "%s", p);
-        p = nl + 1;
+    memcpy(at, s, n);
+    return at + n;
+}
+
+/* log4j's ISO8601 date, "2026-12-05 18:20:01,123" (23 bytes), in local
+ * time; the formatted second is kept while it does not change. */
+static char *put_timestamp(char *at, int64_t ms)
+{
+    time_t sec = (time_t)(ms / 1000);
+    if (sec != A.ts_sec) {
+        struct tm tm;
+        localtime_r(&sec, &tm);
+        strftime(A.ts, sizeof A.ts, "%Y-%m-%d %H:%M:%S", &tm);
+        A.ts_len = strlen(A.ts);
+        A.ts_sec = sec;
     }
+    at = put(at, A.ts, A.ts_len);
+    int m = (int)(ms % 1000);
+    *at++ = ',';
+    *at++ = (char)('0' + m / 100);
+    *at++ = (char)('0' + m / 10 % 10);
+    *at++ = (char)('0' + m % 10);
+    return at;
+}
+
+/* Appends the text of one staged record, Apache's line: log4j's timestamp,
+ * level and logger name (not for syslog, which stamps its own), then the
+ * fields in Apache's order and the result.  The line's bytes are reserved
+ * at once: this runs once per audited write, on the writer thread. */
+static void format_rec(struct line *l, const struct rec *r)
+{
+    static const char *const results[] = {"success", "failure", "invoked"};
+    const char *head = (const char *)(r + 1), *znode = head + r->head_len;
+    size_t max = 128 /* timestamp, level, logger, keys, result */ + r->head_len + r->op_len +
+                 r->znode_len + r->type_len + r->acl_len;
+    char *at = line_reserve(l, max), *begin = at;
+    if (A.fd >= 0) {
+        at = put_timestamp(at, r->ms);
+        if (r->result == AUDIT_FAILURE)
+            PUT_LIT(at, " ERROR audit.Slf4jAuditLogger: ");
+        else
+            PUT_LIT(at, " INFO audit.Slf4jAuditLogger: ");
+    }
+    at = put(at, head, r->head_len);
+    if (r->head_len)
+        *at++ = '\t';
+    PUT_LIT(at, "operation=");
+    at = put(at, r->op, r->op_len);
+    if (r->has_znode) {
+        PUT_LIT(at, "\tznode=");
+        at = put(at, znode, r->znode_len);
+    }
+    if (r->znode_type) {
+        PUT_LIT(at, "\tznode_type=");
+        at = put(at, r->znode_type, r->type_len);
+    }
+    if (r->has_acl) {
+        PUT_LIT(at, "\tacl=");
+        at = put(at, znode + r->znode_len, r->acl_len);
+    }
+    PUT_LIT(at, "\tresult=");
+    at = put(at, results[r->result], 7); /* (all three are 7 bytes) */
+    l->len -= max - (size_t)(at - begin);
+}
+
+/* Writes a batch of records: formatted into `out`, written in pieces of
+ * AUDIT_WRITE_CHUNK (one write(2) for many lines, as log4j's buffered
+ * appender does), or one syslog(3) call per line. */
+#define AUDIT_WRITE_CHUNK (256u << 10)
+
+static void write_batch(struct line *out, const char *p, size_t n)
+{
+    out->len = 0;
+    for (size_t off = 0; off < n;) {
+        const struct rec *r = (const struct rec *)(p + off);
+        off += r->len;
+        format_rec(out, r);
+        if (A.fd < 0) {
+            line_add(out, "", 1);
+            syslog(r->result == AUDIT_FAILURE ? LOG_ERR : LOG_INFO, "%s", out->p);
+            out->len = 0;
+            continue;
+        }
+        line_add(out, "\n", 1);
+        if (out->len >= AUDIT_WRITE_CHUNK) {
+            write_all(out->p, out->len);
+            out->len = 0;
+        }
+    }
+    if (out->len)
+        write_all(out->p, out->len);
 }
 
 static void *writer(void *arg)
@@ -606,6 +720,7 @@ static void *writer(void *arg)
     (void)arg;
     char *mine = NULL;
     size_t mine_cap = 0;
+    struct line out = {0}; /* the text of a batch's records */
     pthread_mutex_lock(&A.mu);
     for (;;) {
         while (A.len == 0 && !A.dropped && !A.stopping) {
@@ -624,10 +739,7 @@ static void *writer(void *arg)
         A.len = 0;
         A.dropped = 0;
         pthread_mutex_unlock(&A.mu);
-        if (A.fd >= 0)
-            write_all(batch, n);
-        else
-            to_syslog(batch, n);
+        write_batch(&out, batch, n);
         if (dropped) {
             log_error("audit log: %" PRIu64 " lines dropped: the audit file fell %u bytes "
                       "behind", dropped, AUDIT_MAX_BUFFER);
@@ -647,6 +759,7 @@ static void *writer(void *arg)
     }
     pthread_mutex_unlock(&A.mu);
     free(mine);
+    free(out.p);
     return NULL;
 }
 
@@ -685,6 +798,7 @@ int audit_open(const struct zkd_config *cfg)
     A.dropped = 0;
     A.stopping = 0;
     A.ts_sec = 0;
+    stage_ms_valid = 0;
     pthread_mutex_init(&A.mu, NULL);
     pthread_cond_init(&A.cv, NULL);
     if (pthread_create(&A.thread, NULL, writer, NULL)) {
@@ -715,6 +829,10 @@ void audit_close(void)
     A.len = A.cap = 0;
     free(stage.p);
     stage = (struct line){0};
+    free(scratch_head.p);
+    scratch_head = (struct line){0};
+    free(scratch_acl.p);
+    scratch_acl = (struct line){0};
     if (A.fd >= 0)
         close(A.fd);
     else

@@ -30,19 +30,24 @@
  * writes) or else in dataDir; "syslog" sends the lines to syslog(3) (ident
  * zkd-audit, facility LOG_AUTH) without the timestamp.
  *
- * Cost on the loop thread: audit_* appends one line to a stage buffer that
- * only the loop thread touches (no lock); audit_flush, called once per loop
+ * Cost on the loop thread: audit_* stages a compact record of the line
+ * (struct rec in audit.c: the result, pointers to the operation's and
+ * znode type's names, the time, then the bytes of the first fields, the
+ * path and a setAcl's ACL text) in a buffer only the loop thread touches
+ * (no lock, no formatting); the wall clock is read once per loop iteration,
+ * so a line's time is its iteration's.  audit_flush, called once per loop
  * iteration before the loop sleeps (or when the stage reaches 64 KiB),
  * hands the stage to the writer thread under a mutex, by swapping buffers
- * when the writer has taken the last batch.  The writer empties it with
- * write(2) (appending, no fsync: like log4j's appender).  Only an idle
- * writer is signalled; a busy one writes a batch every 20 ms, so a stream
- * of writes costs the loop no wake-up or context switch per line.  A
- * client's first fields (session, user, ip) are formatted once per
+ * when the writer has taken the last batch.  The writer formats the
+ * records into Apache's lines and writes them with one write(2) per
+ * 256 KiB (appending, no fsync: like log4j's buffered appender).  Only an
+ * idle writer is signalled; a busy one takes a batch every 20 ms, so a
+ * stream of writes costs the loop no wake-up or context switch per line.
+ * A client's first fields (session, user, ip) are formatted once per
  * connection identity and then copied (struct auth_info's cache, acl.h);
  * paths are copied straight from the request's bytes.  If the disk falls
- * behind by more than AUDIT_MAX_BUFFER bytes, lines are dropped and
- * counted, and the writer says how many in the audit log itself and in
+ * behind by more than AUDIT_MAX_BUFFER bytes of records, lines are dropped
+ * and counted, and the writer says how many in the audit log itself and in
  * zkd's log: the loop never blocks on the audit disk.
  *
  * Threads: audit_open/audit_close and every logging call from the loop
@@ -73,12 +78,15 @@ void audit_close(void);
  * loop calls it before it sleeps (server.c before_sleep). */
 void audit_flush(void);
 
-/* serverStart/serverStop with the server's user. */
+/* serverStart/serverStop with the server's user (`operation`: a literal,
+ * as for audit_request). */
 void audit_server(const char *operation, enum audit_result result);
 
 /*
  * One event of a client's session.  `auth` gives the user field and the ip
- * (its "ip" id); `znode`, `znode_type` may be NULL (field left out).  The
+ * (its "ip" id); `znode`, `znode_type` may be NULL (field left out).
+ * `operation` and `znode_type` must have static storage (literals): the
+ * writer thread formats the line later, from pointers to them.  The
  * line's first fields are cached in `auth` (acl.h), which is why it is not
  * const; it may be NULL.
  */
@@ -120,7 +128,7 @@ int audit_forwarded_type(int32_t type);
 void audit_ephemeral_deleted(int64_t session, const char *path);
 
 /* zkd extension (audit.sessionEvents): createSession, closeSession,
- * expireSession, addAuth; no-op unless enabled. */
+ * expireSession, addAuth (`operation`: a literal); no-op unless enabled. */
 void audit_session_event(int64_t session, struct auth_info *auth, const char *operation,
                          enum audit_result result);
 
