@@ -1,0 +1,82 @@
+"""What a zkd leader sends Apache ZooKeeper 3.8 learners, checked on the wire and in their logs
+(issue 16, server/apache_leader.c).
+
+- TxnDigest: with digest.enabled (Apache's default) a PROPOSAL carries the TxnHeader, the txn and
+  a TxnDigest (the tree digest after the txn), as Apache's Leader sends it; an Apache follower
+  logs what it received and checks the digest when it applies the commit.  Its log must hold
+  zkd's records byte for byte (so every one has zkd's digest), it must report no mismatch, and
+  its `hash` history must be zkd's.
+- A forwarded createSession for a session id the leader already has: Apache's leader logs a
+  createSession txn all the same (PrepRequestProcessor: trackSession touches the existing
+  session, the commit replaces its timeout), and the learner answers its client from that
+  commit.  Checked with a scripted observer on zkd's quorum port (below), since a real Apache
+  follower only repeats a session id after its host's monotonic clock went back (a reboot).
+"""
+import socket
+import struct
+
+import pytest
+
+from tests.ensemble.test_mixed_ensemble import MixedEnsemble
+from kazoo.client import KazooClient
+
+from tests.ensemble.test_mixed_zkd_leader import (ZKD_SID, _require, client, close_all,
+                                                  start_led_by_zkd)
+from tests.integration.test_apache_datadir import AUTH
+from tests.integration.test_apache_digest import MISMATCH, write_tree
+from tests.integration.test_apache_txnlog import log_entries
+from tests.lib import servers as S
+
+DIGEST_CFG = {"extendedTypesEnabled": "true", "znode.container.checkIntervalMs": "3600000"}
+
+
+def _apache_log(ens, sid):
+    with open(ens[sid].zk_log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def authed(ens, sid):
+    kz = KazooClient(hosts=ens.hosts_of([sid]), timeout=10, auth_data=AUTH)
+    kz.start(timeout=30)
+    return kz
+
+
+def test_apache_followers_check_zkd_digests(tmp_path):
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=DIGEST_CFG)
+    try:
+        start_led_by_zkd(ens)
+        a1, z = authed(ens, 1), authed(ens, ZKD_SID)
+        try:
+            # Forwarded by an Apache follower and written by zkd's own clients: creates of
+            # every kind, deletes, setData/setACL, multis (one that fails), ephemerals; over
+            # 128 zxids, so the `hash` history has an entry.
+            write_tree(a1, "via-apache", 120)
+            write_tree(z, "via-zkd", 20)
+            close_all(a1)  # closeSession with its ephemeral
+            z.sync("/")
+            last = z.exists("/via-zkd/m").mzxid
+        finally:
+            close_all(z)
+        for sid in ens.sids:
+            kz = client(ens, [sid])
+            try:
+                kz.sync("/")
+            finally:
+                close_all(kz)
+        hashes = {sid: S.four_letter(ens.client_ports[sid], "hash") for sid in ens.sids}
+        assert hashes[ZKD_SID].strip(), "no digest history on zkd"
+        assert hashes[1] == hashes[2] == hashes[ZKD_SID], hashes
+        for sid in (1, 2):
+            text = _apache_log(ens, sid)
+            assert MISMATCH not in text and "digest mismatch" not in text.lower(), sid
+        ens.stop(1)  # its log flushed and closed
+        ens.stop(ZKD_SID)
+    finally:
+        ens.close()
+    theirs = {zx: rec for zx, _, rec in log_entries(ens[1].data_dir)}
+    ours = {zx: rec for zx, _, rec in log_entries(ens[ZKD_SID].data_dir)}
+    assert max(theirs) >= last and len(theirs) > 200
+    assert all(rec[-12:-8] == struct.pack(">i", 2) for rec in theirs.values())
+    # The Apache follower logged exactly what zkd logged: the txns and their digests.
+    assert {zx: ours.get(zx) for zx in theirs} == theirs
