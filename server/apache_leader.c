@@ -355,7 +355,12 @@ static void on_request(struct quorum *q, struct learner *ln, const struct zab_pa
             quorum_learner_drop(ln, "short createSession");
             return;
         }
-        if (!se && session)
+        /* Logged whether or not the session exists, as Apache's
+         * PrepRequestProcessor does (its trackSession touches an existing
+         * session, the commit sets the new timeout): the learner answers its
+         * client only from this commit.  A learner repeats an id only after
+         * its clock went back (ids are monotonic ms since boot). */
+        if (session)
             write_session(s, ZK_OP_CREATESESSION, session, cxid, (int32_t)zk_be32_get(r.frame + 8));
         return;
     case ZK_OP_CLOSESESSION:

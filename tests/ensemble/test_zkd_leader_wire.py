@@ -26,6 +26,8 @@ from tests.integration.test_apache_datadir import AUTH
 from tests.integration.test_apache_digest import MISMATCH, write_tree
 from tests.integration.test_apache_txnlog import log_entries
 from tests.lib import servers as S
+from tests.lib.rawzk import RawSession
+from tests.lib.zablearner import ScriptedLearner
 
 DIGEST_CFG = {"extendedTypesEnabled": "true", "znode.container.checkIntervalMs": "3600000"}
 
@@ -80,3 +82,54 @@ def test_apache_followers_check_zkd_digests(tmp_path):
     assert all(rec[-12:-8] == struct.pack(">i", 2) for rec in theirs.values())
     # The Apache follower logged exactly what zkd logged: the txns and their digests.
     assert {zx: ours.get(zx) for zx in theirs} == theirs
+
+
+CREATE_SESSION = -10
+
+
+def apache_password(session_id):
+    """ZooKeeperServer.generatePasswd: new java.util.Random(id ^ 0xB3415C00).nextBytes(16)."""
+    mult, mask = 0x5DEECE66D, (1 << 48) - 1
+    seed = ((session_id ^ 0xB3415C00) ^ mult) & mask
+    out = b""
+    while len(out) < 16:
+        seed = (seed * mult + 0xB) & mask
+        out += struct.pack("<I", seed >> 16)
+    return out
+
+
+def test_forwarded_create_session_for_a_known_session(tmp_path):
+    """Apache's leader logs a forwarded createSession even for a session it has (the learner
+    waits for that commit to answer its client); zkd answered nothing, leaving the client
+    hanging.  The scripted observer (sid 4) forwards createSession for X, again for X with a new
+    timeout, then for Y: the leader must INFORM all three, in order, each with its timeout."""
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, observers=1)
+    ln = None
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        last = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=4)
+        ln.join(last)
+        x, y = (4 << 56) | 0x5101, (4 << 56) | 0x5102
+        seen = []
+        ln.touch = {x: 6000, y: 4000}  # the sessions stay alive while the test runs
+        for session, timeout in ((x, 4000), (x, 6000), (y, 4000)):
+            ln.request(session, 0, CREATE_SESSION, struct.pack(">i", timeout))
+        for _ in range(3):
+            zxid, (client_id, _, hzxid, _, typ), rest = ln.next_txn()
+            assert typ == CREATE_SESSION and hzxid == zxid
+            seen.append((client_id, struct.unpack_from(">i", rest)[0]))
+        assert seen == [(x, 4000), (x, 6000), (y, 4000)]
+        # The session X lives on zkd (the repeated createSession touched it, not replaced it):
+        # a client reconnecting with it through the Apache follower is let in.
+        a = RawSession(ens.client_ports[1], session_id=x, passwd=apache_password(x),
+                       timeout_ms=6000)
+        assert a.session_id == x and a.timeout > 0
+        a.close_socket()
+    finally:
+        if ln:
+            ln.close()
+        ens.close()
