@@ -277,7 +277,19 @@ void alearner_on_msg(struct peer_link *l, const uint8_t *p, size_t len)
         zab_proposal(q, &pk, 1);
         break;
     case ZAB_COMMIT:
+    case ZAB_COMMITANDACTIVATE:
+        /* (a reconfig's commit: applying the txn adopts the membership,
+         * reconfig.h; the designated leader is not followed) */
         quorum_learner_commit(q, pk.zxid);
+        break;
+    case ZAB_INFORMANDACTIVATE:
+        if (pk.dlen < 8) {
+            quorum_learner_fail(q, "short INFORMANDACTIVATE");
+            break;
+        }
+        pk.data += 8; /* (the designated leader) */
+        pk.dlen -= 8;
+        zab_proposal(q, &pk, 1);
         break;
     case ZAB_NEWLEADER:
         if (q->phase != F_EPOCH_ACKED || (pk.zxid >> 32) != q->epoch) {

@@ -26,6 +26,7 @@ from tests.integration.test_apache_datadir import AUTH
 from tests.integration.test_apache_digest import MISMATCH, write_tree
 from tests.integration.test_apache_txnlog import log_entries
 from tests.lib import servers as S
+from tests.lib.ensemble import wait_for
 from tests.lib.rawzk import RawSession
 from tests.lib.zablearner import ScriptedLearner
 
@@ -132,4 +133,78 @@ def test_forwarded_create_session_for_a_known_session(tmp_path):
     finally:
         if ln:
             ln.close()
+        ens.close()
+
+
+SUPER = ("digest", "super:test")
+SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # sha1("super:test"), base64
+RECONFIG_CFG = {"reconfigEnabled": "true", "DigestAuthenticationProvider.superDigest": SUPER_DIGEST}
+
+
+def membership(ens, sid):
+    """The configuration an Apache member runs (`conf`: after "membership: ", its
+    QuorumVerifier)."""
+    return ens[sid].four_letter("conf").split("membership: \n", 1)[1].strip()
+
+
+def check_activated(ens, text):
+    """/zookeeper/config is `text` on every member, and every Apache member runs it."""
+    for sid in ens.sids:
+        kz = client(ens, [sid])
+        try:
+            kz.sync("/zookeeper/config")
+            assert kz.get("/zookeeper/config")[0].decode() == text, sid
+        finally:
+            close_all(kz)
+    for sid in ens.sids:
+        if sid != ZKD_SID:
+            wait_for(lambda: membership(ens, sid) == text, 10,
+                     "member %d to activate %s" % (sid, text.rsplit("\n", 1)[-1]), ens)
+
+
+def test_reconfig_activates_on_apache_followers(tmp_path):
+    """reconfig through a kazoo client while zkd leads two Apache followers: one is removed, then
+    added back.  zkd commits each reconfig with COMMITANDACTIVATE, so the followers switch to the
+    new membership (Apache's `conf`), not only write it in /zookeeper/config; a follower that was
+    down meanwhile syncs and runs the newest one."""
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=RECONFIG_CFG)
+    try:
+        start_led_by_zkd(ens)
+        admin = KazooClient(hosts=ens.hosts_of([ZKD_SID]), timeout=10, auth_data=[SUPER])
+        admin.start(timeout=30)
+        try:
+            data, stat = admin.reconfig(joining=None, leaving="2", new_members=None)
+            removed = data.decode()
+            assert "server.2=" not in removed and int(removed.rsplit("version=", 1)[1], 16) == stat.mzxid
+            check_activated(ens, removed)
+            data, _ = admin.reconfig(joining="server.2=" + ens.server_line(1, 2), leaving=None,
+                                     new_members=None)
+            added = data.decode()
+            assert "server.2=" in added
+            check_activated(ens, added)
+            # Member 2 misses two reconfigs while down; its DIFF brings them with plain COMMITs
+            # (as Apache's LearnerHandler sends them), and it must end up running the newest
+            # membership, which the election's notifications and NEWLEADER both carry.  (This
+            # passes without NEWLEADER's: the notifications suffice here.)
+            ens.stop(2)
+            admin.reconfig(joining=None, leaving="2", new_members=None)
+            data, _ = admin.reconfig(joining="server.2=" + ens.server_line(1, 2), leaving=None,
+                                     new_members=None)
+            missed = data.decode()
+            mark = ens.log_size(ZKD_SID)
+            ens.start_member(2, wait=False)
+            assert ens.wait_serving(timeout=60) == ZKD_SID
+            assert "syncing server 2 by DIFF" in ens.log_since(ZKD_SID, mark)
+            check_activated(ens, missed)
+            admin.create("/after-reconfig", b"r")
+        finally:
+            close_all(admin)
+        kz = client(ens, [2])  # a voter again, serving
+        try:
+            kz.sync("/")
+            assert kz.get("/after-reconfig")[0] == b"r"
+        finally:
+            close_all(kz)
+    finally:
         ens.close()
