@@ -208,3 +208,30 @@ def test_reconfig_activates_on_apache_followers(tmp_path):
             close_all(kz)
     finally:
         ens.close()
+
+
+def test_zkd_follower_applies_a_reconfig_of_an_apache_leader(tmp_path):
+    """The other way round: an Apache leader commits a reconfig to its zkd follower with
+    COMMITANDACTIVATE, which zkd must take as the commit (it ignored it, so the reconfig applied
+    on zkd only with the next COMMIT: a read after sync through zkd saw the old membership)."""
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=RECONFIG_CFG)
+    try:
+        for sid in (1, 2):
+            ens[sid].start(wait=False)
+        ens.wait_serving(sids=[1, 2], timeout=90)
+        ens.start_member(ZKD_SID, wait=False)
+        assert ens.wait_serving(timeout=60) in (1, 2)
+        z = client(ens, [ZKD_SID])  # its session first: no write commits after the reconfig
+        admin = KazooClient(hosts=ens.hosts_of([1, 2]), timeout=10, auth_data=[SUPER])
+        admin.start(timeout=30)
+        try:
+            follower = [sid for sid in (1, 2) if ens.mode(sid) == "follower"][0]
+            data, _ = admin.reconfig(joining=None, leaving=str(follower), new_members=None)
+            text = data.decode()
+            z.sync("/zookeeper/config")
+            assert z.get("/zookeeper/config")[0].decode() == text
+        finally:
+            close_all(admin, z)
+    finally:
+        ens.close()
