@@ -12,6 +12,7 @@
 #include "log.h"
 #include "peer.h"
 #include "quorum_int.h"
+#include "reconfig.h"
 #include "server.h"
 #include "txn.h"
 #include "txnwin.h"
@@ -109,7 +110,12 @@ void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
         log_info("quorum: syncing server %d by %s 0x%" PRIx64 " + %zu transactions", ln->sid,
                  plan == TXNWIN_TRUNC ? "TRUNC to" : "DIFF from", (uint64_t)known, sent);
     ln->zab_committed = known > committed ? known : committed;
-    send_packet(ln, ZAB_NEWLEADER, q->epoch << 32, NULL, -1);
+    /* NEWLEADER carries the membership (LearnerHandler: the leader's last
+     * seen QuorumVerifier): a learner that missed a reconfig, whose commit
+     * came in the DIFF as a plain COMMIT, activates it at UPTODATE. */
+    int32_t clen;
+    const char *config = reconfig_text(s, &clen);
+    send_packet(ln, ZAB_NEWLEADER, q->epoch << 32, config, config ? clen : -1);
     ln->sync_zxid = last;
     ln->st = L_SYNCED;
 }
@@ -139,6 +145,46 @@ static size_t win_after(const struct txnwin *w, int64_t zxid)
     return i;
 }
 
+/* Leader.getDesignatedLeader: who leads once the reconfig `zxid` is
+ * active.  This member if the new membership (s->cfg since the reconfig was
+ * proposed: one may be pending at a time) keeps it a voter, else a voter of
+ * it that acknowledged the reconfig. */
+static int64_t designated_leader(struct quorum *q, int64_t zxid)
+{
+    if (is_voter(q, q->myid))
+        return q->myid;
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln_voter(ln) && ln->acked >= zxid)
+            return ln->sid;
+    return q->myid;
+}
+
+/*
+ * The commit of one zxid to one learner.  A reconfig's is COMMITANDACTIVATE
+ * (long designated leader) to a follower and INFORMANDACTIVATE (long
+ * designated leader, then the txn) to an observer, as Apache's
+ * Leader.tryToCommit sends it: with a plain COMMIT an Apache learner applies
+ * the new /zookeeper/config but keeps running the old membership.
+ */
+static void send_commit(struct quorum *q, struct learner *ln, const struct txnwin_entry *e)
+{
+    if (txn_peek_type(e->rec) != ZK_OP_RECONFIG) {
+        if (ln->observer)
+            send_packet(ln, ZAB_INFORM, e->zxid, e->rec, (int32_t)e->len);
+        else
+            send_packet(ln, ZAB_COMMIT, e->zxid, NULL, -1);
+        return;
+    }
+    size_t n = 8 + (ln->observer ? e->len : 0);
+    uint8_t *d = zk_xmalloc(n);
+    zk_be64_put(d, (uint64_t)designated_leader(q, e->zxid));
+    if (ln->observer)
+        memcpy(d + 8, e->rec, e->len);
+    send_packet(ln, ln->observer ? ZAB_INFORMANDACTIVATE : ZAB_COMMITANDACTIVATE, e->zxid, d,
+                (int32_t)n);
+    free(d);
+}
+
 static void commit_to(struct quorum *q, struct learner *ln, int64_t c)
 {
     const struct txnwin *w = &q->s->win;
@@ -152,10 +198,7 @@ static void commit_to(struct quorum *q, struct learner *ln, int64_t c)
         const struct txnwin_entry *e = txnwin_at(w, i);
         if (e->zxid > c)
             break;
-        if (ln->observer)
-            send_packet(ln, ZAB_INFORM, e->zxid, e->rec, (int32_t)e->len);
-        else
-            send_packet(ln, ZAB_COMMIT, e->zxid, NULL, -1);
+        send_commit(q, ln, e);
     }
     ln->zab_committed = c;
 }
@@ -355,7 +398,12 @@ static void on_request(struct quorum *q, struct learner *ln, const struct zab_pa
             quorum_learner_drop(ln, "short createSession");
             return;
         }
-        if (!se && session)
+        /* Logged whether or not the session exists, as Apache's
+         * PrepRequestProcessor does (its trackSession touches an existing
+         * session, the commit sets the new timeout): the learner answers its
+         * client only from this commit.  A learner repeats an id only after
+         * its clock went back (ids are monotonic ms since boot). */
+        if (session)
             write_session(s, ZK_OP_CREATESESSION, session, cxid, (int32_t)zk_be32_get(r.frame + 8));
         return;
     case ZK_OP_CLOSESESSION:

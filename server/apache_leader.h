@@ -13,15 +13,21 @@
  *     (acceptedEpoch << 32, LearnerInfo)
  *   ACKEPOCH (last zxid, current epoch    DIFF (PROPOSAL+COMMIT pairs), TRUNC
  *     or -1)                                (then pairs) or SNAP + database +
- *                                           "BenWasHere"; NEWLEADER (epoch << 32)
+ *                                           "BenWasHere"; NEWLEADER (epoch << 32,
+ *                                           the membership text)
  *   ACK of NEWLEADER (epoch << 32)        UPTODATE once a quorum holds the history
- *   ACK per proposal once logged          PROPOSAL to followers; per zxid, in
- *                                           order, COMMIT to followers or INFORM
- *                                           (with the txn) to observers
+ *   ACK per proposal once logged          PROPOSAL (txn + TxnDigest) to
+ *                                           followers; per zxid, in order, COMMIT
+ *                                           to followers or INFORM (with the txn)
+ *                                           to observers; for a reconfig
+ *                                           COMMITANDACTIVATE / INFORMANDACTIVATE
+ *                                           (designated leader first)
  *   PING with {long session, int          PING (last proposed zxid) every tick
  *     timeout}* touched since the last
- *   REQUEST (long session, int cxid,      (its transaction's PROPOSAL/COMMIT; a
- *     int type, body; authinfo)             request that fails is logged as
+ *   REQUEST (long session, int cxid,      (its transaction's PROPOSAL/COMMIT;
+ *     int type, body; authinfo)             createSession is logged even for a
+ *                                           known session id, as Apache does; a
+ *                                           request that fails is logged as
  *                                           Apache does: an ErrorTxn, or a
  *                                           MultiTxn of ErrorTxns, so the
  *                                           learner answers its client)

@@ -21,10 +21,9 @@
  *     PING      long commit
  *
  * With memberProtocol=apache every link speaks Apache's protocol instead
- * (zab.h): the learner side is "Apache's wire" below (a zkd follower or
- * observer of an Apache or zkd leader); the leader keeps this file's state
- * machine and apache_leader.c encodes what it sends and decodes what its
- * learners send (quorum_int.h).
+ * (zab.h): this file keeps the state machines of both roles, and
+ * apache_leader.c (leading) and apache_learner.c (following or observing)
+ * encode what is sent and decode what is received (quorum_int.h).
  *
  * All role changes happen from a zero-delay timer (`transition`), never from
  * inside a message or close callback, so no handler ever finds the
@@ -60,6 +59,7 @@
 #include "zab.h"
 #include "zab_reply.h"
 #include "apache_leader.h"
+#include "apache_learner.h"
 #include "zk/proto.h"
 
 static int64_t now_ms(void) { return clock_mono_ms(); }
@@ -103,13 +103,13 @@ static void write_epoch(const struct server *s, const char *name, int64_t v)
     }
 }
 
-static void set_accepted_epoch(struct quorum *q, int64_t e)
+void quorum_set_accepted_epoch(struct quorum *q, int64_t e)
 {
     q->accepted_epoch = e;
     write_epoch(q->s, "acceptedEpoch", e);
 }
 
-static void set_current_epoch(struct quorum *q, int64_t e)
+void quorum_set_current_epoch(struct quorum *q, int64_t e)
 {
     q->current_epoch = e;
     write_epoch(q->s, "currentEpoch", e);
@@ -195,7 +195,7 @@ static void send_uptodate(struct quorum *q, struct learner *ln)
 static void establish(struct quorum *q)
 {
     struct server *s = q->s;
-    set_current_epoch(q, q->epoch);
+    quorum_set_current_epoch(q, q->epoch);
     q->established = 1;
     q->commit = s->db.last_zxid;
     server_durable(s, q->commit);
@@ -321,7 +321,7 @@ static void maybe_decide_epoch(struct quorum *q)
         return;
     int n = set.n;
     q->epoch = max + 1;
-    set_accepted_epoch(q, q->epoch);
+    quorum_set_accepted_epoch(q, q->epoch);
     q->epoch_decided = 1;
     log_info("quorum: new epoch %lld agreed by %d voters", (long long)q->epoch, n);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
@@ -741,7 +741,7 @@ static struct pending *pending_new(size_t len)
 
 /* Keeps a copy of the client frame `p` (xid, type, body) being forwarded, if
  * the audit log wants its line once the reply is back. */
-static void audit_keep(struct conn *c, const uint8_t *p, size_t len)
+void quorum_audit_keep(struct conn *c, const uint8_t *p, size_t len)
 {
     if (!audit_on || len < 8)
         return;
@@ -766,7 +766,7 @@ static void audit_keep(struct conn *c, const uint8_t *p, size_t len)
  * requests came back: writes the audit lines of the kept request it answers.
  * Replies come in request order, so a kept request older than the reply
  * never got one (the leader went away). */
-static void audit_replied(struct conn *c, const uint8_t *f, size_t len)
+void quorum_audit_replied(struct conn *c, const uint8_t *f, size_t len)
 {
     if (!c->audit_fwd || len < 8)
         return;
@@ -800,8 +800,6 @@ static void audit_closed_session(const uint8_t *rec, size_t len)
     txn_free(&t);
 }
 
-static void zab_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len);
-
 static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
 {
     struct server *s = q->s;
@@ -821,19 +819,17 @@ static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *r
         audit_closed_session(rec, len);
     server_count_txn(s);
     if (q->apache && q->serving) /* (leave_role applies what it logged: no replies) */
-        zab_reply_forwarded(q, zxid, rec, len);
+        alearner_reply_forwarded(q, zxid, rec, len);
     /* (an expired session's connection; or, Apache's wire, our forwarded
      * closeSession just answered) */
     if (closing && !closing->fwd_pending)
         conn_close_after_flush(closing);
 }
 
-static void zab_forward(struct quorum *q, struct conn *c, int32_t type, const void *p, size_t len);
-
 static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
 {
     if (q->apache) {
-        zab_forward(q, c, len >= 8 ? (int32_t)zk_be32_get(p + 4) : 0, p, len);
+        alearner_forward(q, c, len >= 8 ? (int32_t)zk_be32_get(p + 4) : 0, p, len);
         return;
     }
     struct jute_out o;
@@ -848,7 +844,7 @@ static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t l
     jute_put_raw(&o, p, len);
     peer_send_out(q->leader, &o);
     jute_out_free(&o);
-    audit_keep(c, p, len);
+    quorum_audit_keep(c, p, len);
     c->fwd_pending++;
     i64map_put(&q->fwd, (int64_t)c->uid, c);
 }
@@ -860,7 +856,7 @@ static int is_forwarded(int32_t type)
 }
 
 /* Runs held requests of `c` until one must wait for a forwarded write. */
-static void drain_held(struct quorum *q, struct conn *c)
+void quorum_drain_held(struct quorum *q, struct conn *c)
 {
     while (c->held && c->state == CONN_READY) {
         struct held_req *h = c->held;
@@ -893,14 +889,14 @@ static void deliver_reply(struct quorum *q, struct pending *p)
             audit_session_event(se->id, &c->auth, "createSession", AUDIT_SUCCESS);
         }
     } else {
-        audit_replied(c, p->data, p->len);
+        quorum_audit_replied(c, p->data, p->len);
     }
     conn_put_frame(c, p->data, p->len, s->db.last_zxid);
     if (c->fwd_pending > 0)
         c->fwd_pending--;
     if (!c->fwd_pending)
         i64map_del(&q->fwd, (int64_t)p->uid);
-    drain_held(q, c);
+    quorum_drain_held(q, c);
     if (!c->session && !c->fwd_pending && c->state == CONN_READY)
         conn_close_after_flush(c);
 }
@@ -925,7 +921,7 @@ static void apply_queue(struct quorum *q)
     server_durable(q->s, q->commit);
 }
 
-static void learner_commit(struct quorum *q, int64_t c)
+void quorum_learner_commit(struct quorum *q, int64_t c)
 {
     if (c > q->commit)
         q->commit = c;
@@ -933,19 +929,17 @@ static void learner_commit(struct quorum *q, int64_t c)
         apply_queue(q);
 }
 
-static void zab_send_acks(struct quorum *q);
-
 static void send_ack(struct quorum *q)
 {
     if (q->apache) {
-        zab_send_acks(q);
+        alearner_send_acks(q);
         return;
     }
     if (q->leader && q->phase >= F_NEWLEADER && q->log_durable >= q->newleader_zxid)
         send_long(q->leader, QM_ACK, q->log_durable);
 }
 
-static void learner_fail(struct quorum *q, const char *why)
+void quorum_learner_fail(struct quorum *q, const char *why)
 {
     quorum_schedule_look(q, "leaving leader %d: %s", q->leader_id, why);
 }
@@ -956,15 +950,15 @@ static void handle_linfo(struct quorum *q, struct jute_in *in)
     int64_t epoch = jute_get_long(in);
     struct zk_slice secret = jute_get_buffer(in);
     if (in->err || secret.len != 32) {
-        learner_fail(q, "malformed LEADERINFO");
+        quorum_learner_fail(q, "malformed LEADERINFO");
         return;
     }
     if (epoch < q->accepted_epoch) {
-        learner_fail(q, "its epoch is older than one we promised");
+        quorum_learner_fail(q, "its epoch is older than one we promised");
         return;
     }
     if (epoch > q->accepted_epoch)
-        set_accepted_epoch(q, epoch);
+        quorum_set_accepted_epoch(q, epoch);
     q->epoch = epoch;
     server_set_secret(s, (const uint8_t *)secret.p);
     struct jute_out o;
@@ -976,29 +970,30 @@ static void handle_linfo(struct quorum *q, struct jute_in *in)
     q->phase = F_EPOCH_ACKED;
 }
 
-static void handle_trunc(struct quorum *q, int64_t z)
+void quorum_truncate(struct quorum *q, int64_t z)
 {
     struct server *s = q->s;
     if (s->snap_zxid > z) {
         q->need_snap = 1;
-        learner_fail(q, "asked to truncate below our newest snapshot; will ask for a snapshot");
+        quorum_learner_fail(q, "asked to truncate below our newest snapshot; "
+                               "will ask for a snapshot");
         return;
     }
     log_info("quorum: truncating our history after 0x%" PRIx64 " (leader %d)", (uint64_t)z,
              q->leader_id);
     if (server_truncate(s, z)) {
-        learner_fail(q, "truncation failed");
+        quorum_learner_fail(q, "truncation failed");
         return;
     }
     q->logged = q->log_durable = s->db.last_zxid;
 }
 
-static void handle_snapend(struct quorum *q, int64_t z)
+void quorum_snapshot_loaded(struct quorum *q, int64_t z)
 {
     struct server *s = q->s;
     if (server_image_end(s, z)) {
         q->need_snap = 1;
-        learner_fail(q, "could not store the snapshot");
+        quorum_learner_fail(q, "could not store the snapshot");
         return;
     }
     q->need_snap = 0;
@@ -1020,49 +1015,47 @@ static int64_t newepoch_of(const void *rec, size_t len)
     return epoch;
 }
 
-static void log_proposal(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len);
-
 static void handle_proposal(struct quorum *q, struct jute_in *in)
 {
     int64_t zxid = jute_get_long(in);
     if (in->err || q->phase < F_EPOCH_ACKED) {
-        learner_fail(q, "unexpected proposal");
+        quorum_learner_fail(q, "unexpected proposal");
         return;
     }
-    log_proposal(q, zxid, in->p + in->off, jute_in_left(in));
+    quorum_log_proposal(q, zxid, in->p + in->off, jute_in_left(in));
 }
 
 /* A proposal from the leader (either wire): logged, queued for its commit. */
-static void log_proposal(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
+void quorum_log_proposal(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
 {
     struct server *s = q->s;
     if (zxid <= q->logged)
         return;
     if (!len) {
-        learner_fail(q, "empty proposal");
+        quorum_learner_fail(q, "empty proposal");
         return;
     }
     if (len < TXN_HEADER || txn_peek_zxid(rec) != zxid) {
-        learner_fail(q, "malformed proposal");
+        quorum_learner_fail(q, "malformed proposal");
         return;
     }
     int64_t epoch = newepoch_of(rec, len);
     if (epoch) {
         /* Promise the leader's next epoch before acknowledging it. */
         if (epoch <= q->epoch) {
-            learner_fail(q, "malformed NEWEPOCH");
+            quorum_learner_fail(q, "malformed NEWEPOCH");
             return;
         }
         if (epoch > q->accepted_epoch)
-            set_accepted_epoch(q, epoch);
+            quorum_set_accepted_epoch(q, epoch);
     }
     if ((zxid >> 32) > q->epoch) {
         if ((zxid >> 32) > q->accepted_epoch) {
-            learner_fail(q, "proposal from an epoch we never promised");
+            quorum_learner_fail(q, "proposal from an epoch we never promised");
             return;
         }
         q->epoch = zxid >> 32;
-        set_current_epoch(q, q->epoch);
+        quorum_set_current_epoch(q, q->epoch);
     }
     txnlog_append(s->log, zxid, rec, len);
     txnwin_push(&s->win, zxid, rec, len);
@@ -1078,7 +1071,7 @@ static void handle_reply(struct quorum *q, struct jute_in *in)
     uint64_t uid = (uint64_t)jute_get_long(in);
     int flags = in->off < in->len ? in->p[in->off++] : 0;
     if (in->err) {
-        learner_fail(q, "malformed reply");
+        quorum_learner_fail(q, "malformed reply");
         return;
     }
     size_t len = jute_in_left(in);
@@ -1126,26 +1119,26 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
     case QM_TRUNC: {
         int64_t z = jute_get_long(&in);
         if (!in.err && q->phase == F_EPOCH_ACKED)
-            handle_trunc(q, z);
+            quorum_truncate(q, z);
         else
-            learner_fail(q, "unexpected TRUNC");
+            quorum_learner_fail(q, "unexpected TRUNC");
         break;
     }
     case QM_SNAPBEGIN:
         if (q->phase != F_EPOCH_ACKED) {
-            learner_fail(q, "unexpected snapshot");
+            quorum_learner_fail(q, "unexpected snapshot");
             break;
         }
         server_image_begin(q->s);
         break;
     case QM_SNAPREC:
         if (server_image_record(q->s, in.p, in.len))
-            learner_fail(q, "a snapshot record does not load");
+            quorum_learner_fail(q, "a snapshot record does not load");
         break;
     case QM_SNAPEND: {
         int64_t z = jute_get_long(&in);
         if (!in.err)
-            handle_snapend(q, z);
+            quorum_snapshot_loaded(q, z);
         break;
     }
     case QM_PROPOSAL:
@@ -1154,11 +1147,11 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
     case QM_NEWLEADER: {
         int64_t epoch = jute_get_long(&in), z = jute_get_long(&in);
         if (in.err || q->phase != F_EPOCH_ACKED || epoch != q->epoch) {
-            learner_fail(q, "unexpected NEWLEADER");
+            quorum_learner_fail(q, "unexpected NEWLEADER");
             break;
         }
         if (epoch > q->current_epoch)
-            set_current_epoch(q, epoch);
+            quorum_set_current_epoch(q, epoch);
         q->newleader_zxid = z;
         q->phase = F_NEWLEADER;
         send_ack(q);
@@ -1167,7 +1160,7 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
     case QM_UPTODATE: {
         int64_t c = jute_get_long(&in);
         if (in.err || q->phase != F_NEWLEADER) {
-            learner_fail(q, "unexpected UPTODATE");
+            quorum_learner_fail(q, "unexpected UPTODATE");
             break;
         }
         q->phase = F_SERVING;
@@ -1179,19 +1172,19 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
         log_info("quorum: %s leader %d in epoch %lld, serving from zxid 0x%" PRIx64,
                  q->voter ? "following" : "observing", q->leader_id, (long long)q->epoch,
                  (uint64_t)c);
-        learner_commit(q, c);
+        quorum_learner_commit(q, c);
         break;
     }
     case QM_COMMIT: {
         int64_t c = jute_get_long(&in);
         if (!in.err)
-            learner_commit(q, c);
+            quorum_learner_commit(q, c);
         break;
     }
     case QM_PING: {
         int64_t c = jute_get_long(&in);
         if (!in.err && q->phase >= F_NEWLEADER)
-            learner_commit(q, c);
+            quorum_learner_commit(q, c);
         send_pingack(q);
         break;
     }
@@ -1199,7 +1192,7 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
         handle_reply(q, &in);
         break;
     default:
-        learner_fail(q, "unknown message from the leader");
+        quorum_learner_fail(q, "unknown message from the leader");
     }
 }
 
@@ -1210,7 +1203,7 @@ static void on_leader_close(struct peer_link *l, int status)
         return;
     q->leader = NULL;
     if (!q->stopping)
-        learner_fail(q, status ? uv_strerror(status) : "link closed");
+        quorum_learner_fail(q, status ? uv_strerror(status) : "link closed");
 }
 
 static void on_leader_connect(struct peer_link *l, int status)
@@ -1230,11 +1223,6 @@ static void on_leader_connect(struct peer_link *l, int status)
     q->phase = F_INFO_SENT;
 }
 
-static void on_zab_connect(struct peer_link *l, int status);
-static void on_zab_msg(struct peer_link *l, const uint8_t *p, size_t len);
-static long zab_frame(struct peer_link *l, const uint8_t *p, size_t len);
-static void zab_syncs_free(struct quorum *q);
-
 static void follow(struct quorum *q, int leader)
 {
     const struct zkd_server_line *line = config_server(&q->s->cfg, leader);
@@ -1248,14 +1236,12 @@ static void follow(struct quorum *q, int leader)
     q->commit = 0; /* the new leader tells us what is committed */
     q->deadline = now_ms() + (int64_t)q->s->cfg.init_limit * q->s->cfg.tick_time;
     q->leader = line ? peer_connect(q->s->loop, line->host, line->quorum_port, q,
-                                    q->apache ? on_zab_connect : on_leader_connect,
-                                    q->apache ? on_zab_msg : on_leader_msg, on_leader_close)
+                                    q->apache ? alearner_on_connect : on_leader_connect,
+                                    q->apache ? alearner_on_msg : on_leader_msg, on_leader_close)
                      : NULL;
     if (q->leader && q->apache)
-        q->leader->frame = zab_frame;
-    q->nacks = 0;
-    q->snap_in_zxid = -1;
-    zab_syncs_free(q);
+        alearner_link_up(q->leader);
+    alearner_reset(q);
     if (!q->leader) {
         quorum_schedule_look(q, "cannot reach leader %d", leader);
         return;
@@ -1270,358 +1256,12 @@ static void learner_tick(struct quorum *q)
     int64_t now = now_ms();
     if (q->phase < F_SERVING) {
         if (now > q->deadline)
-            learner_fail(q, "not in sync within initLimit");
+            quorum_learner_fail(q, "not in sync within initLimit");
         return;
     }
     int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
     if (q->leader && now - q->leader->last_heard_ms > limit)
-        learner_fail(q, "silent for longer than syncLimit");
-}
-
-/* ================= Apache's wire (memberProtocol=apache) =================
- *
- * The learner side of Apache's Learner/Follower/Observer (zab.h): FOLLOWERINFO
- * (OBSERVERINFO), LEADERINFO -> ACKEPOCH, then DIFF, TRUNC or SNAP (the
- * database stream follows the packet), PROPOSAL/COMMIT (INFORM for an
- * observer), NEWLEADER -> ACK, UPTODATE -> ACK, then PROPOSAL -> ACK per
- * zxid once durable, COMMIT, PING -> PING with session touches.  Writes go
- * up as REQUEST and are answered here when their commit applies
- * (zab_reply.h).
- */
-
-/* A forwarded sync: the leader answers each with a SYNC packet, in order,
- * once everything committed before it has been sent to us. */
-struct zab_sync {
-    struct zab_sync *next;
-    int64_t session;
-    int32_t xid;
-    char path[];
-};
-
-static void zab_sync_push(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
-{
-    struct jute_in in;
-    jute_in_init(&in, p + 8, len - 8);
-    struct zk_slice path = jute_get_string(&in);
-    size_t n = in.err || path.len < 0 ? 0 : (size_t)path.len;
-    struct zab_sync *y = zk_xmalloc(sizeof *y + n + 1);
-    y->next = NULL;
-    y->session = c->session_id;
-    y->xid = (int32_t)zk_be32_get(p);
-    memcpy(y->path, n ? path.p : "", n);
-    y->path[n] = 0;
-    if (q->syncs_tail)
-        q->syncs_tail->next = y;
-    else
-        q->syncs = y;
-    q->syncs_tail = y;
-}
-
-static void zab_syncs_free(struct quorum *q)
-{
-    while (q->syncs) {
-        struct zab_sync *y = q->syncs;
-        q->syncs = y->next;
-        free(y);
-    }
-    q->syncs_tail = NULL;
-}
-
-static void zab_sync_done(struct quorum *q)
-{
-    struct zab_sync *y = q->syncs;
-    if (!y) {
-        learner_fail(q, "SYNC with no sync outstanding");
-        return;
-    }
-    q->syncs = y->next;
-    if (!q->syncs)
-        q->syncs_tail = NULL;
-    struct conn *c = i64map_get(&q->fwd, y->session);
-    if (c && c->fwd_pending) {
-        zab_reply_sync(q->s, c, y->xid, y->path, q->s->db.last_zxid);
-        if (--c->fwd_pending == 0)
-            i64map_del(&q->fwd, y->session);
-        drain_held(q, c);
-    }
-    free(y);
-}
-
-static long zab_frame(struct peer_link *l, const uint8_t *p, size_t len)
-{
-    (void)l;
-    return zab_packet_frame(p, len, PEER_MAX_MSG);
-}
-
-static long zab_snap_stream(struct peer_link *l, const uint8_t *p, size_t len)
-{
-    size_t body;
-    (void)l;
-    return zab_snap_frame(p, len, &body);
-}
-
-static void zab_send(struct quorum *q, int32_t type, int64_t zxid, const void *d, int32_t dlen)
-{
-    if (!q->leader)
-        return;
-    struct jute_out o;
-    jute_out_init(&o);
-    zab_put_packet(&o, type, zxid, d, dlen);
-    peer_send_raw(q->leader, o.p, o.len);
-    jute_out_free(&o);
-}
-
-/* Owes the leader an ACK of `zxid` once the log is durable up to `after`
- * (Apache counts ACKs per proposal, not "everything up to"). */
-static void zab_owe_ack(struct quorum *q, int64_t after, int64_t zxid)
-{
-    if (q->nacks == q->cap_acks) {
-        q->cap_acks = q->cap_acks ? 2 * q->cap_acks : 64;
-        q->acks = zk_xrealloc(q->acks, q->cap_acks * sizeof *q->acks);
-    }
-    q->acks[q->nacks++] = (struct zab_ack){after, zxid};
-    zab_send_acks(q);
-}
-
-static void zab_send_acks(struct quorum *q)
-{
-    size_t i = 0;
-    while (i < q->nacks && q->acks[i].after <= q->log_durable) {
-        /* (observers too: the leader waits for their NEWLEADER ACK; they
-         * get INFORMs, which owe none) */
-        zab_send(q, ZAB_ACK, q->acks[i].zxid, NULL, -1);
-        i++;
-    }
-    memmove(q->acks, q->acks + i, (q->nacks - i) * sizeof *q->acks);
-    q->nacks -= i;
-}
-
-static void on_zab_connect(struct peer_link *l, int status)
-{
-    struct quorum *q = l->owner;
-    if (status || q->leader != l)
-        return;
-    struct jute_out li;
-    jute_out_init(&li);
-    zab_put_learnerinfo(&li, q->myid, q->s->config_version);
-    zab_send(q, q->voter ? ZAB_FOLLOWERINFO : ZAB_OBSERVERINFO, q->accepted_epoch << 32, li.p,
-             (int32_t)li.len);
-    jute_out_free(&li);
-    q->phase = F_INFO_SENT;
-}
-
-static void zab_leaderinfo(struct quorum *q, const struct zab_packet *pk)
-{
-    int64_t epoch = (int64_t)((uint64_t)pk->zxid >> 32);
-    if (pk->dlen < 4 || q->phase != F_INFO_SENT) {
-        learner_fail(q, "unexpected LEADERINFO");
-        return;
-    }
-    if (epoch < q->accepted_epoch) {
-        learner_fail(q, "its epoch is older than one we promised");
-        return;
-    }
-    uint8_t ack[4];
-    zk_be32_put(ack, (uint32_t)(epoch > q->accepted_epoch ? (int32_t)q->current_epoch : -1));
-    if (epoch > q->accepted_epoch)
-        set_accepted_epoch(q, epoch);
-    q->epoch = epoch;
-    zab_send(q, ZAB_ACKEPOCH, q->logged, ack, 4);
-    q->phase = F_EPOCH_ACKED;
-}
-
-/* The database stream that follows a SNAP packet. */
-static void zab_snapshot(struct quorum *q, const uint8_t *p, size_t len)
-{
-    struct server *s = q->s;
-    int64_t z = q->snap_in_zxid;
-    size_t body = 0, used = 0;
-    q->snap_in_zxid = -1;
-    q->leader->frame = zab_frame;
-    server_image_begin(s);
-    if (zab_snap_frame(p, len, &body) <= 0 ||
-        db_load_snapshot_body(&s->db, p, body, &used, clock_mono_ms()) || used != body) {
-        learner_fail(q, "the leader's snapshot does not load");
-        return;
-    }
-    handle_snapend(q, z);
-}
-
-static void zab_uptodate(struct quorum *q)
-{
-    if (q->phase != F_NEWLEADER) {
-        learner_fail(q, "unexpected UPTODATE");
-        return;
-    }
-    q->phase = F_SERVING;
-    q->serving = 1;
-    svc_ready("%s leader %d in epoch %lld", q->voter ? "following" : "observing", q->leader_id,
-              (long long)q->epoch);
-    q->last_report_ms = now_ms();
-    election_update_epoch(q->el, q->epoch);
-    election_settle(q->el, q->voter ? PEER_FOLLOWING : PEER_OBSERVING, q->leader_id);
-    log_info("quorum: %s Apache leader %d in epoch %lld, serving from zxid 0x%" PRIx64,
-             q->voter ? "following" : "observing", q->leader_id, (long long)q->epoch,
-             (uint64_t)q->s->db.last_zxid);
-    zab_owe_ack(q, q->logged, q->epoch << 32);
-    learner_commit(q, q->commit);
-}
-
-static void zab_ping(struct quorum *q, const struct zab_packet *pk)
-{
-    struct server *s = q->s;
-    int64_t since = q->last_report_ms;
-    q->last_report_ms = now_ms();
-    struct jute_out o;
-    jute_out_init(&o);
-    for (struct conn *c = s->conns; c; c = c->next)
-        if (c->session && !c->readonly && c->active_ms >= since) {
-            jute_put_long(&o, c->session->id);
-            jute_put_int(&o, c->session->timeout);
-        }
-    zab_send(q, ZAB_PING, pk->zxid, o.p, (int32_t)o.len);
-    jute_out_free(&o);
-}
-
-static void zab_proposal(struct quorum *q, const struct zab_packet *pk, int inform)
-{
-    if (q->phase < F_EPOCH_ACKED || pk->dlen < TXN_HEADER) {
-        learner_fail(q, "unexpected proposal");
-        return;
-    }
-    int64_t zxid = txn_peek_zxid(pk->data);
-    if (inform && zxid != pk->zxid) {
-        learner_fail(q, "malformed INFORM");
-        return;
-    }
-    log_proposal(q, zxid, pk->data, (size_t)pk->dlen);
-    if (inform)
-        learner_commit(q, zxid);
-    else if (q->phase >= F_NEWLEADER)
-        zab_owe_ack(q, zxid, zxid);
-}
-
-static void on_zab_msg(struct peer_link *l, const uint8_t *p, size_t len)
-{
-    struct quorum *q = l->owner;
-    if (q->leader != l)
-        return;
-    if (q->snap_in_zxid >= 0) {
-        zab_snapshot(q, p, len);
-        return;
-    }
-    struct zab_packet pk;
-    if (zab_packet_decode(p, len, &pk)) {
-        learner_fail(q, "malformed packet from the leader");
-        return;
-    }
-    switch (pk.type) {
-    case ZAB_LEADERINFO:
-        zab_leaderinfo(q, &pk);
-        break;
-    case ZAB_DIFF:
-        if (q->phase != F_EPOCH_ACKED)
-            learner_fail(q, "unexpected DIFF");
-        break;
-    case ZAB_TRUNC:
-        if (q->phase != F_EPOCH_ACKED)
-            learner_fail(q, "unexpected TRUNC");
-        else
-            handle_trunc(q, pk.zxid);
-        break;
-    case ZAB_SNAP:
-        if (q->phase != F_EPOCH_ACKED) {
-            learner_fail(q, "unexpected SNAP");
-            break;
-        }
-        q->snap_in_zxid = pk.zxid;
-        l->frame = zab_snap_stream;
-        break;
-    case ZAB_PROPOSAL:
-        zab_proposal(q, &pk, 0);
-        break;
-    case ZAB_INFORM:
-        zab_proposal(q, &pk, 1);
-        break;
-    case ZAB_COMMIT:
-        learner_commit(q, pk.zxid);
-        break;
-    case ZAB_NEWLEADER:
-        if (q->phase != F_EPOCH_ACKED || (pk.zxid >> 32) != q->epoch) {
-            learner_fail(q, "unexpected NEWLEADER");
-            break;
-        }
-        if (q->epoch > q->current_epoch)
-            set_current_epoch(q, q->epoch);
-        q->newleader_zxid = pk.zxid;
-        q->phase = F_NEWLEADER;
-        zab_owe_ack(q, q->logged, pk.zxid);
-        break;
-    case ZAB_UPTODATE:
-        zab_uptodate(q);
-        break;
-    case ZAB_PING:
-        zab_ping(q, &pk);
-        break;
-    case ZAB_SYNC:
-        zab_sync_done(q);
-        break;
-    case ZAB_REVALIDATE:
-        break; /* not asked for (docs/member-protocol.md) */
-    default:
-        log_warn("quorum: leader %d sent a packet of type %d; ignored", q->leader_id, pk.type);
-    }
-}
-
-/* REQUEST: long sessionId, int cxid, int type, then the request's body.
- * `p` is the client frame (int xid, int type, body), or for createSession
- * just the body (int timeout). */
-static void zab_forward(struct quorum *q, struct conn *c, int32_t type, const void *p, size_t len)
-{
-    struct jute_out o;
-    jute_out_init(&o);
-    if (type == ZK_OP_SYNC && len >= 8)
-        zab_sync_push(q, c, p, len);
-    jute_put_long(&o, c->session_id);
-    if (type == ZK_OP_CREATESESSION) {
-        jute_put_int(&o, 0);
-        jute_put_int(&o, type);
-    }
-    jute_put_raw(&o, p, len);
-    const char *schemes[64], *ids[64];
-    int n = 0;
-    for (int i = 0; i < c->auth.n && n < 64; i++, n++) {
-        schemes[n] = c->auth.ids[i].scheme;
-        ids[n] = c->auth.ids[i].id;
-    }
-    struct jute_out pk;
-    jute_out_init(&pk);
-    zab_put_packet_auth(&pk, ZAB_REQUEST, -1, o.p, (int32_t)o.len, schemes, ids, n);
-    if (q->leader)
-        peer_send_raw(q->leader, pk.p, pk.len);
-    jute_out_free(&pk);
-    jute_out_free(&o);
-    if (type != ZK_OP_CREATESESSION)
-        audit_keep(c, p, len);
-    c->fwd_pending++;
-    i64map_put(&q->fwd, c->session_id, c);
-}
-
-/* A committed record was applied: answer the request of ours it commits. */
-static void zab_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len)
-{
-    if (len < TXN_HEADER)
-        return;
-    int64_t session = (int64_t)zk_be64_get(rec);
-    struct conn *c = i64map_get(&q->fwd, session);
-    size_t at = c ? c->out.len : 0;
-    if (!c || !c->fwd_pending || zab_reply_committed(q->s, c, zxid, rec, len))
-        return;
-    if (c->out.len > at) /* (nothing queued on a closing connection) */
-        audit_replied(c, c->out.p + at, c->out.len - at);
-    if (--c->fwd_pending == 0)
-        i64map_del(&q->fwd, session);
-    drain_held(q, c);
+        quorum_learner_fail(q, "silent for longer than syncLimit");
 }
 
 /* ================= roles ================= */
@@ -1785,8 +1425,8 @@ int quorum_start(struct server *s)
 static void free_quorum(uv_handle_t *h)
 {
     struct quorum *q = h->data;
+    alearner_reset(q);
     free(q->acks);
-    zab_syncs_free(q);
     aleader_reset(q);
     jute_out_free(&q->areply);
     free(q);
@@ -1840,7 +1480,7 @@ int64_t quorum_next_zxid(struct quorum *q, int64_t last)
         log_info("quorum: zxid counter at its limit; moving from epoch %lld to %lld",
                  (long long)q->epoch, (long long)q->bump_epoch);
         q->epoch = q->bump_epoch;
-        set_current_epoch(q, q->epoch);
+        quorum_set_current_epoch(q, q->epoch);
         q->bump_state = 0;
         return (q->epoch << 32) | 1;
     }
@@ -1868,7 +1508,7 @@ static void on_bump(uv_timer_t *t)
     write_begin(q->s, &w, TXN_NEWEPOCH, 0, 0);
     int64_t next = (q->accepted_epoch > q->epoch ? q->accepted_epoch : q->epoch) + 1;
     w.txn.epoch = next;
-    set_accepted_epoch(q, next);
+    quorum_set_accepted_epoch(q, next);
     q->bump_epoch = next;
     q->bump_state = 2;
     write_apply_txn(q->s, &w); /* changes nothing: the epoch is the members' promise */
@@ -1937,7 +1577,7 @@ void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_
     if (q->apache) {
         uint8_t to[4];
         zk_be32_put(to, (uint32_t)timeout);
-        zab_forward(q, c, ZK_OP_CREATESESSION, to, sizeof to);
+        alearner_forward(q, c, ZK_OP_CREATESESSION, to, sizeof to);
         return;
     }
     struct jute_out o;

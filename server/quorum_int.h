@@ -1,7 +1,8 @@
 /*
  * quorum_int.h - private to the Zab modules: quorum.c (the roles, zkd's own
- * member wire, the leader's state machine) and apache_leader.c (the
- * leader's side of Apache's wire).  Not for any other module.
+ * member wire, the leader's and the learner's state machines),
+ * apache_leader.c and apache_learner.c (the two sides of Apache's wire).
+ * Not for any other module.
  *
  * The leader's state machine is one for both wires: a learner introduces
  * itself (quorum_learner_info), acknowledges the new epoch
@@ -162,5 +163,33 @@ void quorum_learner_ackepoch(struct quorum *q, struct learner *ln, int64_t cur, 
 void quorum_learner_acked(struct quorum *q, struct learner *ln, int64_t z);
 /* How to sync a learner whose history ends at `peer` (txnwin.h's plan). */
 int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trunc);
+
+/*
+ * The learner's state machine, for either wire (apache_learner.c drives it
+ * on Apache's).  Loop thread.
+ */
+/* Leaves the leader (the role ends from the transition timer) saying why. */
+void quorum_learner_fail(struct quorum *q, const char *why);
+/* Everything up to `c` is committed: applies the queued proposals once the
+ * history is synced (phase F_NEWLEADER on). */
+void quorum_learner_commit(struct quorum *q, int64_t c);
+/* Logs the leader's proposal `rec` of `zxid` (ignored if already logged)
+ * and queues it for its commit; a malformed one fails the learner. */
+void quorum_log_proposal(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len);
+/* TRUNC: drops our history after `z` (or fails, asking for a snapshot next
+ * time, if a snapshot of ours is newer). */
+void quorum_truncate(struct quorum *q, int64_t z);
+/* The leader's snapshot at `z` was loaded (server_image_begin .. here):
+ * stores it, or fails the learner. */
+void quorum_snapshot_loaded(struct quorum *q, int64_t z);
+/* Runs c's held requests until one must wait for a forwarded write. */
+void quorum_drain_held(struct quorum *q, struct conn *c);
+/* The audit lines of forwarded writes: keeps the client frame `p` being
+ * forwarded; writes its lines when the reply frame `f` comes back. */
+void quorum_audit_keep(struct conn *c, const uint8_t *p, size_t len);
+void quorum_audit_replied(struct conn *c, const uint8_t *f, size_t len);
+/* The epochs this member promised and acknowledged, kept on disk. */
+void quorum_set_accepted_epoch(struct quorum *q, int64_t e);
+void quorum_set_current_epoch(struct quorum *q, int64_t e);
 
 #endif

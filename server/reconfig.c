@@ -121,6 +121,13 @@ static struct znode *config_node(struct server *s)
     return tree_lookup(s->db.tree, CONFIG_PATH, strlen(CONFIG_PATH));
 }
 
+const char *reconfig_text(struct server *s, int32_t *len)
+{
+    struct znode *n = config_node(s);
+    *len = n ? n->datalen : -1;
+    return n && n->datalen > 0 ? tree_data(n) : NULL;
+}
+
 /* The membership the node describes.  Returns 0 (with a version > 0) or -1. */
 static int node_members(struct server *s, struct member_list *l, int64_t *version)
 {

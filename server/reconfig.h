@@ -37,4 +37,10 @@ void reconfig_applied(struct server *s, int64_t zxid);
  * membership if it differs from ours. */
 void reconfig_refresh(struct server *s);
 
+/* The membership as /zookeeper/config holds it (Apache's
+ * QuorumVerifier.toString: server lines, then "version=<hex>"), which an
+ * Apache leader sends in NEWLEADER.  OUT: *len.  NULL if the node has no
+ * data (outside an ensemble).  Valid until the node next changes. */
+const char *reconfig_text(struct server *s, int32_t *len);
+
 #endif

@@ -1,0 +1,237 @@
+"""What a zkd leader sends Apache ZooKeeper 3.8 learners, checked on the wire and in their logs
+(issue 16, server/apache_leader.c).
+
+- TxnDigest: with digest.enabled (Apache's default) a PROPOSAL carries the TxnHeader, the txn and
+  a TxnDigest (the tree digest after the txn), as Apache's Leader sends it; an Apache follower
+  logs what it received and checks the digest when it applies the commit.  Its log must hold
+  zkd's records byte for byte (so every one has zkd's digest), it must report no mismatch, and
+  its `hash` history must be zkd's.
+- A forwarded createSession for a session id the leader already has: Apache's leader logs a
+  createSession txn all the same (PrepRequestProcessor: trackSession touches the existing
+  session, the commit replaces its timeout), and the learner answers its client from that
+  commit.  Checked with a scripted observer on zkd's quorum port (below), since a real Apache
+  follower only repeats a session id after its host's monotonic clock went back (a reboot).
+"""
+import socket
+import struct
+
+import pytest
+
+from tests.ensemble.test_mixed_ensemble import MixedEnsemble
+from kazoo.client import KazooClient
+
+from tests.ensemble.test_mixed_zkd_leader import (ZKD_SID, _require, client, close_all,
+                                                  start_led_by_zkd)
+from tests.integration.test_apache_datadir import AUTH
+from tests.integration.test_apache_digest import MISMATCH, write_tree
+from tests.integration.test_apache_txnlog import log_entries
+from tests.lib import servers as S
+from tests.lib.ensemble import wait_for
+from tests.lib.rawzk import RawSession
+from tests.lib.zablearner import ScriptedLearner
+
+DIGEST_CFG = {"extendedTypesEnabled": "true", "znode.container.checkIntervalMs": "3600000"}
+
+
+def _apache_log(ens, sid):
+    with open(ens[sid].zk_log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def authed(ens, sid):
+    kz = KazooClient(hosts=ens.hosts_of([sid]), timeout=10, auth_data=AUTH)
+    kz.start(timeout=30)
+    return kz
+
+
+def test_apache_followers_check_zkd_digests(tmp_path):
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=DIGEST_CFG)
+    try:
+        start_led_by_zkd(ens)
+        a1, z = authed(ens, 1), authed(ens, ZKD_SID)
+        try:
+            # Forwarded by an Apache follower and written by zkd's own clients: creates of
+            # every kind, deletes, setData/setACL, multis (one that fails), ephemerals; over
+            # 128 zxids, so the `hash` history has an entry.
+            write_tree(a1, "via-apache", 120)
+            write_tree(z, "via-zkd", 20)
+            close_all(a1)  # closeSession with its ephemeral
+            z.sync("/")
+            last = z.exists("/via-zkd/m").mzxid
+        finally:
+            close_all(z)
+        for sid in ens.sids:
+            kz = client(ens, [sid])
+            try:
+                kz.sync("/")
+            finally:
+                close_all(kz)
+        hashes = {sid: S.four_letter(ens.client_ports[sid], "hash") for sid in ens.sids}
+        assert hashes[ZKD_SID].strip(), "no digest history on zkd"
+        assert hashes[1] == hashes[2] == hashes[ZKD_SID], hashes
+        for sid in (1, 2):
+            text = _apache_log(ens, sid)
+            assert MISMATCH not in text and "digest mismatch" not in text.lower(), sid
+        ens.stop(1)  # its log flushed and closed
+        ens.stop(ZKD_SID)
+    finally:
+        ens.close()
+    theirs = {zx: rec for zx, _, rec in log_entries(ens[1].data_dir)}
+    ours = {zx: rec for zx, _, rec in log_entries(ens[ZKD_SID].data_dir)}
+    assert max(theirs) >= last and len(theirs) > 200
+    assert all(rec[-12:-8] == struct.pack(">i", 2) for rec in theirs.values())
+    # The Apache follower logged exactly what zkd logged: the txns and their digests.
+    assert {zx: ours.get(zx) for zx in theirs} == theirs
+
+
+CREATE_SESSION = -10
+
+
+def apache_password(session_id):
+    """ZooKeeperServer.generatePasswd: new java.util.Random(id ^ 0xB3415C00).nextBytes(16)."""
+    mult, mask = 0x5DEECE66D, (1 << 48) - 1
+    seed = ((session_id ^ 0xB3415C00) ^ mult) & mask
+    out = b""
+    while len(out) < 16:
+        seed = (seed * mult + 0xB) & mask
+        out += struct.pack("<I", seed >> 16)
+    return out
+
+
+def test_forwarded_create_session_for_a_known_session(tmp_path):
+    """Apache's leader logs a forwarded createSession even for a session it has (the learner
+    waits for that commit to answer its client); zkd answered nothing, leaving the client
+    hanging.  The scripted observer (sid 4) forwards createSession for X, again for X with a new
+    timeout, then for Y: the leader must INFORM all three, in order, each with its timeout."""
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, observers=1)
+    ln = None
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        last = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=4)
+        ln.join(last)
+        x, y = (4 << 56) | 0x5101, (4 << 56) | 0x5102
+        seen = []
+        ln.touch = {x: 6000, y: 4000}  # the sessions stay alive while the test runs
+        for session, timeout in ((x, 4000), (x, 6000), (y, 4000)):
+            ln.request(session, 0, CREATE_SESSION, struct.pack(">i", timeout))
+        for _ in range(3):
+            zxid, (client_id, _, hzxid, _, typ), rest = ln.next_txn()
+            assert typ == CREATE_SESSION and hzxid == zxid
+            seen.append((client_id, struct.unpack_from(">i", rest)[0]))
+        assert seen == [(x, 4000), (x, 6000), (y, 4000)]
+        # The session X lives on zkd (the repeated createSession touched it, not replaced it):
+        # a client reconnecting with it through the Apache follower is let in.
+        a = RawSession(ens.client_ports[1], session_id=x, passwd=apache_password(x),
+                       timeout_ms=6000)
+        assert a.session_id == x and a.timeout > 0
+        a.close_socket()
+    finally:
+        if ln:
+            ln.close()
+        ens.close()
+
+
+SUPER = ("digest", "super:test")
+SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # sha1("super:test"), base64
+RECONFIG_CFG = {"reconfigEnabled": "true", "DigestAuthenticationProvider.superDigest": SUPER_DIGEST}
+
+
+def membership(ens, sid):
+    """The configuration an Apache member runs (`conf`: after "membership: ", its
+    QuorumVerifier)."""
+    return ens[sid].four_letter("conf").split("membership: \n", 1)[1].strip()
+
+
+def check_activated(ens, text):
+    """/zookeeper/config is `text` on every member, and every Apache member runs it."""
+    for sid in ens.sids:
+        kz = client(ens, [sid])
+        try:
+            kz.sync("/zookeeper/config")
+            assert kz.get("/zookeeper/config")[0].decode() == text, sid
+        finally:
+            close_all(kz)
+    for sid in ens.sids:
+        if sid != ZKD_SID:
+            wait_for(lambda: membership(ens, sid) == text, 10,
+                     "member %d to activate %s" % (sid, text.rsplit("\n", 1)[-1]), ens)
+
+
+def test_reconfig_activates_on_apache_followers(tmp_path):
+    """reconfig through a kazoo client while zkd leads two Apache followers: one is removed, then
+    added back.  zkd commits each reconfig with COMMITANDACTIVATE, so the followers switch to the
+    new membership (Apache's `conf`), not only write it in /zookeeper/config; a follower that was
+    down meanwhile syncs and runs the newest one."""
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=RECONFIG_CFG)
+    try:
+        start_led_by_zkd(ens)
+        admin = KazooClient(hosts=ens.hosts_of([ZKD_SID]), timeout=10, auth_data=[SUPER])
+        admin.start(timeout=30)
+        try:
+            data, stat = admin.reconfig(joining=None, leaving="2", new_members=None)
+            removed = data.decode()
+            assert "server.2=" not in removed and int(removed.rsplit("version=", 1)[1], 16) == stat.mzxid
+            check_activated(ens, removed)
+            data, _ = admin.reconfig(joining="server.2=" + ens.server_line(1, 2), leaving=None,
+                                     new_members=None)
+            added = data.decode()
+            assert "server.2=" in added
+            check_activated(ens, added)
+            # Member 2 misses two reconfigs while down; its DIFF brings them with plain COMMITs
+            # (as Apache's LearnerHandler sends them), and it must end up running the newest
+            # membership, which the election's notifications and NEWLEADER both carry.  (This
+            # passes without NEWLEADER's: the notifications suffice here.)
+            ens.stop(2)
+            admin.reconfig(joining=None, leaving="2", new_members=None)
+            data, _ = admin.reconfig(joining="server.2=" + ens.server_line(1, 2), leaving=None,
+                                     new_members=None)
+            missed = data.decode()
+            mark = ens.log_size(ZKD_SID)
+            ens.start_member(2, wait=False)
+            assert ens.wait_serving(timeout=60) == ZKD_SID
+            assert "syncing server 2 by DIFF" in ens.log_since(ZKD_SID, mark)
+            check_activated(ens, missed)
+            admin.create("/after-reconfig", b"r")
+        finally:
+            close_all(admin)
+        kz = client(ens, [2])  # a voter again, serving
+        try:
+            kz.sync("/")
+            assert kz.get("/after-reconfig")[0] == b"r"
+        finally:
+            close_all(kz)
+    finally:
+        ens.close()
+
+
+def test_zkd_follower_applies_a_reconfig_of_an_apache_leader(tmp_path):
+    """The other way round: an Apache leader commits a reconfig to its zkd follower with
+    COMMITANDACTIVATE, which zkd must take as the commit (it ignored it, so the reconfig applied
+    on zkd only with the next COMMIT: a read after sync through zkd saw the old membership)."""
+    _require()
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=RECONFIG_CFG)
+    try:
+        for sid in (1, 2):
+            ens[sid].start(wait=False)
+        ens.wait_serving(sids=[1, 2], timeout=90)
+        ens.start_member(ZKD_SID, wait=False)
+        assert ens.wait_serving(timeout=60) in (1, 2)
+        z = client(ens, [ZKD_SID])  # its session first: no write commits after the reconfig
+        admin = KazooClient(hosts=ens.hosts_of([1, 2]), timeout=10, auth_data=[SUPER])
+        admin.start(timeout=30)
+        try:
+            follower = [sid for sid in (1, 2) if ens.mode(sid) == "follower"][0]
+            data, _ = admin.reconfig(joining=None, leaving=str(follower), new_members=None)
+            text = data.decode()
+            z.sync("/zookeeper/config")
+            assert z.get("/zookeeper/config")[0].decode() == text
+        finally:
+            close_all(admin, z)
+    finally:
+        ens.close()
