@@ -12,21 +12,17 @@
   commit.  Checked with a scripted observer on zkd's quorum port (below), since a real Apache
   follower only repeats a session id after its host's monotonic clock went back (a reboot).
 """
-import socket
 import struct
 
-import pytest
-
-from tests.ensemble.test_mixed_ensemble import MixedEnsemble
 from kazoo.client import KazooClient
 
-from tests.ensemble.test_mixed_zkd_leader import (ZKD_SID, _require, client, close_all,
-                                                  start_led_by_zkd)
+from tests.ensemble.test_mixed_zkd_leader import ZKD_SID, close_all, start_led_by_zkd
 from tests.integration.test_apache_datadir import AUTH
 from tests.integration.test_apache_digest import MISMATCH, write_tree
 from tests.integration.test_apache_txnlog import log_entries
 from tests.lib import servers as S
-from tests.lib.ensemble import wait_for
+from tests.lib.ensemble import MixedEnsemble, require_kinds, wait_for
+from tests.lib.ensemble import kazoo_client as client
 from tests.lib.rawzk import RawSession
 from tests.lib.zablearner import ScriptedLearner
 
@@ -45,7 +41,7 @@ def authed(ens, sid):
 
 
 def test_apache_followers_check_zkd_digests(tmp_path):
-    _require()
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=DIGEST_CFG)
     try:
         start_led_by_zkd(ens)
@@ -104,7 +100,7 @@ def test_forwarded_create_session_for_a_known_session(tmp_path):
     waits for that commit to answer its client); zkd answered nothing, leaving the client
     hanging.  The scripted observer (sid 4) forwards createSession for X, again for X with a new
     timeout, then for Y: the leader must INFORM all three, in order, each with its timeout."""
-    _require()
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, observers=1)
     ln = None
     try:
@@ -167,7 +163,7 @@ def test_reconfig_activates_on_apache_followers(tmp_path):
     added back.  zkd commits each reconfig with COMMITANDACTIVATE, so the followers switch to the
     new membership (Apache's `conf`), not only write it in /zookeeper/config; a follower that was
     down meanwhile syncs and runs the newest one."""
-    _require()
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=RECONFIG_CFG)
     try:
         start_led_by_zkd(ens)
@@ -214,7 +210,7 @@ def test_zkd_follower_applies_a_reconfig_of_an_apache_leader(tmp_path):
     """The other way round: an Apache leader commits a reconfig to its zkd follower with
     COMMITANDACTIVATE, which zkd must take as the commit (it ignored it, so the reconfig applied
     on zkd only with the next COMMIT: a read after sync through zkd saw the old membership)."""
-    _require()
+    require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=RECONFIG_CFG)
     try:
         for sid in (1, 2):
