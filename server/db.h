@@ -87,17 +87,7 @@ void db_free(struct db *db);
 void db_reset(struct db *db);
 
 /*
- * The state image (a snapshot's and a SNAP sync's content): one record per
- * session ('S', long id, int timeout), then the tree's records in
- * tree_serialize order.  db_image passes each record to `put` and returns 0
- * or the first non-zero `put` result; db_load_record adds one record to the
- * state and returns 0, or -1 for a record that does not decode.
- */
-int db_image(struct db *db, int (*put)(const void *rec, size_t len, void *d), void *d);
-int db_load_record(struct db *db, const void *rec, size_t len, int64_t now_ms);
-
-/*
- * The body of a snapshot file, exactly as Apache's
+ * The body of a snapshot file (and of a SNAP sync, quorum_int.h), exactly as Apache's
  * SerializeUtils.serializeSnapshot writes it: int session count, then per
  * session (long id, int timeout), then the tree (tree_serialize_apache).
  * db_snapshot_body emits it through `put` in chunks and returns 0 or the

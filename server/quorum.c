@@ -12,7 +12,8 @@
  *   leader -> learner
  *     LINFO     long epoch, buffer secret (session passwords derive from it)
  *     TRUNC     long zxid
- *     SNAPBEGIN long zxid; SNAPREC record; SNAPEND long zxid
+ *     SNAPBEGIN long zxid; SNAPREC bytes; SNAPEND long zxid (the SNAPRECs'
+ *               bytes, in order, are Apache's SNAP stream: quorum_snap_stream)
  *     PROPOSAL  long zxid, txn
  *     NEWLEADER long epoch, long zxid (the end of the history just sent)
  *     UPTODATE  long commit (serve clients now)
@@ -329,17 +330,43 @@ static void maybe_decide_epoch(struct quorum *q)
             send_linfo(q, ln);
 }
 
+int quorum_snap_stream(struct server *s, int (*put)(const void *p, size_t len, void *d), void *d)
+{
+    int rc = db_snapshot_body(&s->db, put, d);
+    if (rc)
+        return rc;
+    struct jute_out o;
+    jute_out_init(&o);
+    jute_put_string(&o, ZAB_SNAP_SIGNATURE);
+    rc = put(o.p, o.len, d);
+    jute_out_free(&o);
+    return rc;
+}
+
+/* zkd's wire carries the SNAP stream in SNAPREC messages of about this
+ * size: the stream has no record boundaries a message must respect, and
+ * chunks keep any one message far below PEER_MAX_MSG however large the
+ * database. */
+#define SNAP_CHUNK (1u << 20)
+
 struct snap_send {
     struct peer_link *l;
-    struct jute_out o;
+    struct jute_out o; /* a SNAPREC message being filled */
 };
 
-static int put_snaprec(const void *rec, size_t len, void *d)
+static void snap_flush(struct snap_send *ss)
+{
+    if (ss->o.len > 1)
+        peer_send_out(ss->l, &ss->o);
+    ss->o.len = 1; /* keep the type byte */
+}
+
+static int put_snapchunk(const void *p, size_t len, void *d)
 {
     struct snap_send *ss = d;
-    ss->o.len = 1;
-    jute_put_raw(&ss->o, rec, len);
-    peer_send_out(ss->l, &ss->o);
+    jute_put_raw(&ss->o, p, len);
+    if (ss->o.len >= SNAP_CHUNK)
+        snap_flush(ss);
     return 0;
 }
 
@@ -374,7 +401,8 @@ static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
         send_long(ln->l, QM_SNAPBEGIN, last);
         struct snap_send ss = {ln->l, {0}};
         msg_begin(&ss.o, QM_SNAPREC);
-        server_image(s, put_snaprec, &ss);
+        quorum_snap_stream(s, put_snapchunk, &ss);
+        snap_flush(&ss);
         jute_out_free(&ss.o);
         send_long(ln->l, QM_SNAPEND, last);
     } else {
@@ -1007,6 +1035,35 @@ static void handle_snapend(struct quorum *q, int64_t z)
              (unsigned long long)tree_node_count(s->db.tree));
 }
 
+/*
+ * Replaces our state by a SNAP stream at `z` (quorum_snap_stream's bytes,
+ * `len` of them at `p`, from either wire) and stores it as a snapshot.
+ * `fuzzy`: the leader may have serialized transactions above `z` into it,
+ * as Apache's LearnerHandler does (it writes the tree after releasing the
+ * log lock, while commits go on), so the TxnDigests of the first
+ * transactions replayed onto it describe a tree we are already past
+ * (server.h digest_fuzzy).  zkd's own leader writes it on its loop: exact.
+ */
+static void load_snap_stream(struct quorum *q, const uint8_t *p, size_t len, int64_t z, int fuzzy)
+{
+    struct server *s = q->s;
+    size_t body = 0, used = 0;
+    server_image_begin(s);
+    if (zab_snap_frame(p, len, &body) != (long)len ||
+        db_load_snapshot_body(&s->db, p, body, &used, clock_mono_ms()) || used != body) {
+        learner_fail(q, "the leader's snapshot does not load");
+        return;
+    }
+    s->digest_fuzzy = fuzzy; /* before the snapshot at `z` is written (server.c produce) */
+    handle_snapend(q, z);
+}
+
+static void snap_buf_drop(struct quorum *q)
+{
+    jute_out_free(&q->snap_buf);
+    q->snap_buf_zxid = -1;
+}
+
 /* The epoch a NEWEPOCH proposal announces, or 0 for any other record. */
 static int64_t newepoch_of(const void *rec, size_t len)
 {
@@ -1131,21 +1188,31 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
             learner_fail(q, "unexpected TRUNC");
         break;
     }
-    case QM_SNAPBEGIN:
-        if (q->phase != F_EPOCH_ACKED) {
+    case QM_SNAPBEGIN: {
+        int64_t z = jute_get_long(&in);
+        if (in.err || q->phase != F_EPOCH_ACKED || q->snap_buf_zxid >= 0) {
             learner_fail(q, "unexpected snapshot");
             break;
         }
-        server_image_begin(q->s);
+        jute_out_init(&q->snap_buf);
+        q->snap_buf_zxid = z;
         break;
+    }
     case QM_SNAPREC:
-        if (server_image_record(q->s, in.p, in.len))
-            learner_fail(q, "a snapshot record does not load");
+        if (q->snap_buf_zxid < 0) {
+            learner_fail(q, "unexpected snapshot bytes");
+            break;
+        }
+        jute_put_raw(&q->snap_buf, in.p, in.len);
         break;
     case QM_SNAPEND: {
         int64_t z = jute_get_long(&in);
-        if (!in.err)
-            handle_snapend(q, z);
+        if (in.err || z != q->snap_buf_zxid || z < 0) {
+            learner_fail(q, "unexpected end of snapshot");
+            break;
+        }
+        load_snap_stream(q, q->snap_buf.p, q->snap_buf.len, z, 0);
+        snap_buf_drop(q);
         break;
     }
     case QM_PROPOSAL:
@@ -1255,6 +1322,7 @@ static void follow(struct quorum *q, int leader)
         q->leader->frame = zab_frame;
     q->nacks = 0;
     q->snap_in_zxid = -1;
+    snap_buf_drop(q);
     zab_syncs_free(q);
     if (!q->leader) {
         quorum_schedule_look(q, "cannot reach leader %d", leader);
@@ -1433,18 +1501,10 @@ static void zab_leaderinfo(struct quorum *q, const struct zab_packet *pk)
 /* The database stream that follows a SNAP packet. */
 static void zab_snapshot(struct quorum *q, const uint8_t *p, size_t len)
 {
-    struct server *s = q->s;
     int64_t z = q->snap_in_zxid;
-    size_t body = 0, used = 0;
     q->snap_in_zxid = -1;
     q->leader->frame = zab_frame;
-    server_image_begin(s);
-    if (zab_snap_frame(p, len, &body) <= 0 ||
-        db_load_snapshot_body(&s->db, p, body, &used, clock_mono_ms()) || used != body) {
-        learner_fail(q, "the leader's snapshot does not load");
-        return;
-    }
-    handle_snapend(q, z);
+    load_snap_stream(q, p, len, z, 1);
 }
 
 static void zab_uptodate(struct quorum *q)
@@ -1742,6 +1802,7 @@ int quorum_start(struct server *s)
     q->apache = cfg->apache_members;
     q->nvoters = config_voters(cfg);
     q->leader_id = -1;
+    q->snap_buf_zxid = -1;
     q->logged = q->log_durable = s->db.last_zxid;
     q->current_epoch = read_epoch(s, "currentEpoch", s->db.last_zxid >> 32);
     q->accepted_epoch = read_epoch(s, "acceptedEpoch", q->current_epoch);
@@ -1789,6 +1850,7 @@ static void free_quorum(uv_handle_t *h)
     zab_syncs_free(q);
     aleader_reset(q);
     jute_out_free(&q->areply);
+    jute_out_free(&q->snap_buf);
     free(q);
 }
 

@@ -130,6 +130,10 @@ struct quorum {
     /* Apache's wire (memberProtocol=apache) */
     int apache;
     int64_t snap_in_zxid;    /* a SNAP stream is expected, for this zxid */
+    /* zkd's wire: the SNAP stream arriving in SNAPREC chunks, for the zxid
+     * of its SNAPBEGIN (-1: none is arriving) */
+    struct jute_out snap_buf;
+    int64_t snap_buf_zxid;
     struct zab_ack { int64_t after, zxid; } *acks; /* ACKs owed once `after` is durable */
     size_t nacks, cap_acks;
     struct zab_sync *syncs, *syncs_tail; /* forwarded syncs, answered by SYNC in order */
@@ -162,5 +166,12 @@ void quorum_learner_ackepoch(struct quorum *q, struct learner *ln, int64_t cur, 
 void quorum_learner_acked(struct quorum *q, struct learner *ln, int64_t z);
 /* How to sync a learner whose history ends at `peer` (txnwin.h's plan). */
 int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trunc);
+/* The database a SNAP sync carries, on either wire: Apache's
+ * LearnerHandler stream, i.e. the snapshot file's body (db_snapshot_body:
+ * sessions, ACL cache, nodes) and then the ZAB_SNAP_SIGNATURE string.
+ * Emitted through `put` in chunks on the loop thread, so it is exact at
+ * db.last_zxid (not fuzzy, unlike Apache's).  Returns 0 or put's first
+ * non-zero result. */
+int quorum_snap_stream(struct server *s, int (*put)(const void *p, size_t len, void *d), void *d);
 
 #endif

@@ -242,6 +242,9 @@ static int recover(struct server *s)
     }
     s->snap_zxid = snap;
     s->db.last_zxid = snap;
+    /* An empty ZxidDigest: no point of the replay is known to match, the
+     * snapshot may be a fuzzy SNAP's (produce); the check waits for one. */
+    s->digest_fuzzy = !fresh && info.digest_zxid == 0;
     expect_snapshot_digest(s, &info, snap);
     if (s->digest_zxid == snap)
         check_snapshot_digest(s);
@@ -309,16 +312,17 @@ static int put_bytes(const void *p, size_t len, void *d)
     return snapshot_put(d, p, len);
 }
 
-int server_image(struct server *s, int (*put)(const void *rec, size_t len, void *d), void *d)
-{
-    return db_image(&s->db, put, d);
-}
-
 static int produce(struct snapshot_writer *w, void *d)
 {
     struct server *s = d;
-    /* The image is exact at last_zxid, so the digest is that of this tree. */
-    snapshot_set_digest(w, s->db.last_zxid, server_tree_digest(s));
+    /* The image is exact at last_zxid, so the digest is that of this tree;
+     * unless the tree came from a fuzzy SNAP and may be ahead of last_zxid:
+     * then Apache's empty ZxidDigest (zxid 0), which recovery reads as
+     * "compare from the first transaction that matches" (digest_fuzzy). */
+    if (s->digest_fuzzy)
+        snapshot_set_digest(w, 0, 0);
+    else
+        snapshot_set_digest(w, s->db.last_zxid, server_tree_digest(s));
     return db_snapshot_body(&s->db, put_bytes, w);
 }
 
@@ -908,11 +912,7 @@ int server_truncate(struct server *s, int64_t zxid)
 void server_image_begin(struct server *s)
 {
     load_reset(s);
-}
-
-int server_image_record(struct server *s, const void *rec, size_t len)
-{
-    return db_load_record(&s->db, rec, len, clock_mono_ms());
+    s->digest_fuzzy = 0;
 }
 
 int server_image_end(struct server *s, int64_t zxid)
