@@ -242,9 +242,10 @@ static int recover(struct server *s)
     }
     s->snap_zxid = snap;
     s->db.last_zxid = snap;
-    /* An empty ZxidDigest: no point of the replay is known to match, the
+    /* An empty ZxidDigest past snapshot.0 (which nothing can have been
+     * written into yet): no point of the replay is known to match, the
      * snapshot may be a fuzzy SNAP's (produce); the check waits for one. */
-    s->digest_fuzzy = !fresh && info.digest_zxid == 0;
+    s->digest_fuzzy = !fresh && snap > 0 && info.digest_zxid == 0;
     expect_snapshot_digest(s, &info, snap);
     if (s->digest_zxid == snap)
         check_snapshot_digest(s);
