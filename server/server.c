@@ -554,20 +554,43 @@ static void on_tick(uv_timer_t *h)
     sessions_expire(&s->db.sessions, clock_mono_ms(), expire_one, s);
 }
 
-/* ---- containers and TTL nodes (Apache's ContainerManager) ---- */
+/* ---- containers and TTL nodes (Apache's ContainerManager) ----
+ *
+ * Every znode.container.checkIntervalMs the leader (or a standalone
+ * server) lists the candidates: empty containers that had a child (or
+ * older than maxNeverUsedIntervalMs when that is set) and empty TTL nodes
+ * not modified within their TTL.  It then deletes them one at a time, one
+ * every minute / znode.container.maxPerMinute, each through the write path
+ * as a deleteContainer request of session 0, cxid 0, checked when its turn
+ * comes, as Apache's ContainerManager submits them to its request
+ * processors.  A delete the tree no longer fits (the node went, got a
+ * child, or is no longer a container or TTL node) fails as Apache's
+ * PrepRequestProcessor fails it: NONODE, NOTEMPTY or BADVERSION, logged as
+ * an ErrorTxn at its own zxid, so the zxids stay Apache's.  While one
+ * check's candidates are being deleted, the next check waits (Apache runs
+ * them on one timer thread).
+ */
+
+static void reap_queue_free(struct server *s)
+{
+    for (int i = s->reap_next; i < s->reap_n; i++)
+        free(s->reap_paths[i]);
+    free(s->reap_paths);
+    s->reap_paths = NULL;
+    s->reap_n = s->reap_next = 0;
+    uv_timer_stop(&s->reap_pace);
+}
 
 struct reap_ctx {
     struct server *s;
     int64_t now;
-    int budget;
-    struct znode **v;
-    int n;
+    int n, cap;
 };
 
 static void reap_candidate(struct znode *n, void *d)
 {
     struct reap_ctx *r = d;
-    if (tree_nkids(n) || r->n >= r->budget)
+    if (tree_nkids(n))
         return;
     int64_t owner = tree_owner(n);
     /* A container that never had a child goes after maxNeverUsedIntervalMs
@@ -576,34 +599,75 @@ static void reap_candidate(struct znode *n, void *d)
     int due = owner == ZK_OWNER_CONTAINER
                   ? tree_cversion(n) > 0 || (never_used > 0 && r->now - n->ctime > never_used)
                   : owner_is_ttl(owner) && r->now - n->mtime > (owner & ZK_OWNER_TTL_MAX_BITS);
-    if (due)
-        r->v[r->n++] = n;
+    if (!due)
+        return;
+    char path[4096];
+    size_t len = tree_path(n, path, sizeof path);
+    if (len >= sizeof path)
+        return;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 16;
+        r->s->reap_paths = zk_xrealloc(r->s->reap_paths, (size_t)r->cap * sizeof(char *));
+    }
+    r->s->reap_paths[r->n++] = zk_xstrndup(path, len);
+}
+
+/* Apache's PrepRequestProcessor checks for deleteContainer: 0 or the error. */
+static int32_t reap_check(struct server *s, const char *path, size_t len)
+{
+    struct znode *n = tree_lookup(s->db.tree, path, len);
+    if (!n)
+        return ZK_NONODE;
+    if (tree_nkids(n))
+        return ZK_NOTEMPTY;
+    int64_t owner = tree_owner(n);
+    return owner == ZK_OWNER_CONTAINER || owner_is_ttl(owner) ? 0 : ZK_BADVERSION;
+}
+
+static void reap_one(struct server *s, char *path)
+{
+    size_t len = strlen(path);
+    log_info("Attempting to delete candidate container: %s", path);
+    struct write w;
+    write_begin(s, &w, ZK_OP_DELETE, 0, 0);
+    struct txn_op *op = txn_add_op(&w.txn, ZK_OP_DELETE);
+    op->req_type = ZK_OP_DELETECONTAINER; /* as Apache's ContainerManager logs it */
+    op->path = path; /* the txn owns it now */
+    int32_t err = reap_check(s, path, len);
+    if (!err)
+        err = write_apply_txn(s, &w);
+    if (err) {
+        log_info("container or TTL node %.*s not deleted: %s", (int)len, path, zk_errname(err));
+        write_commit_failed(s, &w, err, -1, 0);
+    } else {
+        write_commit(s, &w);
+    }
+}
+
+static void on_reap_pace(uv_timer_t *h)
+{
+    struct server *s = h->data;
+    if (decides(s) && s->reap_next < s->reap_n)
+        reap_one(s, s->reap_paths[s->reap_next++]);
+    if (!decides(s) || s->reap_next >= s->reap_n)
+        reap_queue_free(s);
 }
 
 static void on_reap(uv_timer_t *h)
 {
     struct server *s = h->data;
-    if (!decides(s))
+    if (!decides(s) || s->reap_n)
         return;
-    int budget = s->cfg.container_max_per_minute;
-    struct reap_ctx r = {s, clock_wall_ms(), budget, zk_xmalloc((size_t)budget * sizeof(void *)), 0};
+    struct reap_ctx r = {s, clock_wall_ms(), 0, 0};
     tree_foreach_special(s->db.tree, reap_candidate, &r);
-    char path[4096];
-    for (int i = 0; i < r.n; i++) {
-        size_t len = tree_path(r.v[i], path, sizeof path);
-        if (len >= sizeof path)
-            continue;
-        struct write w;
-        write_begin(s, &w, ZK_OP_DELETE, 0, 0);
-        struct txn_op *op = txn_add_op(&w.txn, ZK_OP_DELETE);
-        op->req_type = ZK_OP_DELETECONTAINER; /* as Apache's ContainerManager logs it */
-        op->path = zk_xstrndup(path, len);
-        if (write_apply_txn(s, &w) == 0)
-            write_commit(s, &w);
-        else
-            write_abort(s, &w);
-    }
-    free(r.v);
+    s->reap_n = r.n;
+    s->reap_next = 0;
+    if (!r.n)
+        return;
+    on_reap_pace(&s->reap_pace); /* the first at once, the rest paced */
+    uint64_t every = 60000u / (uint64_t)s->cfg.container_max_per_minute;
+    if (s->reap_n)
+        uv_timer_start(&s->reap_pace, on_reap_pace, every ? every : 1, every ? every : 1);
 }
 
 static void on_purge(uv_timer_t *h) { purge(h->data); }
@@ -790,6 +854,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     uv_timer_start(&s->tick_timer, on_tick, (uint64_t)cfg->tick_time, (uint64_t)cfg->tick_time);
     uv_timer_init(loop, &s->reaper_timer);
     s->reaper_timer.data = s;
+    uv_timer_init(loop, &s->reap_pace);
+    s->reap_pace.data = s;
     uv_timer_start(&s->reaper_timer, on_reap, (uint64_t)cfg->container_check_ms,
                    (uint64_t)cfg->container_check_ms);
     uv_timer_init(loop, &s->purge_timer);
@@ -847,6 +913,8 @@ void server_stop(struct server *s)
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     uv_close((uv_handle_t *)&s->tick_timer, NULL);
     uv_close((uv_handle_t *)&s->reaper_timer, NULL);
+    reap_queue_free(s);
+    uv_close((uv_handle_t *)&s->reap_pace, NULL);
     uv_close((uv_handle_t *)&s->purge_timer, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);

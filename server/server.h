@@ -120,6 +120,11 @@ struct server {
     uv_prepare_t before_sleep;
     uv_timer_t tick_timer;
     uv_timer_t reaper_timer;
+    /* The reaper's candidates of one check, deleted one per pace tick
+     * (server.c, Apache's ContainerManager): paths still to delete. */
+    uv_timer_t reap_pace;
+    char **reap_paths;
+    int reap_n, reap_next;
     uv_timer_t purge_timer;
     uv_signal_t sigterm, sigint;
     uv_signal_t sighup;          /* re-reads zoo.cfg's log settings */
