@@ -8,12 +8,12 @@
 #include "digest.h"
 #include "zk/jute.h"
 
-void db_init(struct db *db, int tick_ms, int server_id, const uint8_t secret[32])
+void db_init(struct db *db, int tick_ms, int server_id)
 {
     memset(db, 0, sizeof *db);
     db->tick_ms = tick_ms;
     db->server_id = server_id;
-    sessions_init(&db->sessions, tick_ms, server_id, secret);
+    sessions_init(&db->sessions, tick_ms, server_id);
     db->data_watches = watches_new();
     db->child_watches = watches_new();
 }
@@ -34,10 +34,8 @@ void db_reset(struct db *db)
     tree_free(db->tree);
     db->tree = tree_new_empty();
     db->digest_of = NULL; /* a new tree (maybe at the old address) */
-    uint8_t secret[32];
-    memcpy(secret, db->sessions.secret, sizeof secret);
     sessions_free(&db->sessions);
-    sessions_init(&db->sessions, db->tick_ms, db->server_id, secret);
+    sessions_init(&db->sessions, db->tick_ms, db->server_id);
 }
 
 int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *d), void *d)

@@ -75,15 +75,14 @@ struct db {
 
 /*
  * Initializes an empty state machine: no tree yet (see db_reset), an empty
- * session table whose ids carry `server_id` and whose passwords derive from
- * `secret`, empty watch tables.  `db` is caller-allocated; db_free releases
- * what this allocates.
+ * session table whose ids carry `server_id`, empty watch tables.  `db` is
+ * caller-allocated; db_free releases what this allocates.
  */
-void db_init(struct db *db, int tick_ms, int server_id, const uint8_t secret[32]);
+void db_init(struct db *db, int tick_ms, int server_id);
 void db_free(struct db *db);
 
 /* Empties the tree (to a root with nothing under it: an image will fill it)
- * and the session table, keeping the session secret.  Watches stay. */
+ * and the session table.  Watches stay. */
 void db_reset(struct db *db);
 
 /*

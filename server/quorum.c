@@ -10,7 +10,8 @@
  *     CONNECT   long session, long connUid, int timeout
  *     PINGACK   int n, n x long session (sessions active since the last ping)
  *   leader -> learner
- *     LINFO     long epoch, buffer secret (session passwords derive from it)
+ *     LINFO     long epoch (earlier zkds added a session secret, now unused:
+ *               a learner ignores what follows the epoch)
  *     TRUNC     long zxid
  *     SNAPBEGIN long zxid; SNAPREC bytes; SNAPEND long zxid (the SNAPRECs'
  *               bytes, in order, are Apache's SNAP stream: quorum_snap_stream)
@@ -296,7 +297,6 @@ static void send_linfo(struct quorum *q, struct learner *ln)
     struct jute_out o;
     msg_begin(&o, QM_LINFO);
     jute_put_long(&o, q->epoch);
-    jute_put_buffer(&o, q->s->db.sessions.secret, 32);
     peer_send_out(ln->l, &o);
     jute_out_free(&o);
     ln->st = L_EPOCH;
@@ -980,10 +980,8 @@ static void learner_fail(struct quorum *q, const char *why)
 
 static void handle_linfo(struct quorum *q, struct jute_in *in)
 {
-    struct server *s = q->s;
     int64_t epoch = jute_get_long(in);
-    struct zk_slice secret = jute_get_buffer(in);
-    if (in->err || secret.len != 32) {
+    if (in->err) {
         learner_fail(q, "malformed LEADERINFO");
         return;
     }
@@ -994,7 +992,6 @@ static void handle_linfo(struct quorum *q, struct jute_in *in)
     if (epoch > q->accepted_epoch)
         set_accepted_epoch(q, epoch);
     q->epoch = epoch;
-    server_set_secret(s, (const uint8_t *)secret.p);
     struct jute_out o;
     msg_begin(&o, QM_ACKEPOCH);
     jute_put_long(&o, q->current_epoch);

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
 #include "admin.h"
 #include "audit.h"
@@ -90,40 +90,28 @@ static int mkdirs(const char *path)
     return 0;
 }
 
-static int save_secret(struct server *s, const uint8_t secret[32]);
-
-/* The per-dataDir secret from which session passwords derive (in an
- * ensemble, the leader's, adopted at synchronization). */
-static int load_secret(struct server *s, uint8_t secret[32])
+/* zkd kept 32 random bytes in dataDir/session.secret from which session
+ * passwords once derived; they are Apache's now (a function of the id,
+ * session.h) and nothing read the file.  Apache knows no such file, and an
+ * Apache dataDir run by zkd must hold only Apache's files: a leftover is
+ * removed at start.  Returns 0, or -1 if one cannot be removed. */
+static int remove_old_secret(struct server *s)
 {
-    snprintf(s->secret_path, sizeof s->secret_path, "%s/session.secret", s->cfg.data_dir);
-    int fd = open(s->secret_path, O_RDONLY);
-    if (fd >= 0) {
-        ssize_t n = read(fd, secret, 32);
-        close(fd);
-        if (n == 32)
-            return 0;
+    static const char *const names[] = {"session.secret", "session.secret.tmp"};
+    int removed = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, names[i]);
+        if (!unlink(path)) {
+            log_info("removed %s (an earlier zkd's file, used by nothing: session passwords are "
+                     "Apache's)", path);
+            removed = 1;
+        } else if (errno != ENOENT) {
+            log_error("cannot remove %s: %s", path, strerror(errno));
+            return -1;
+        }
     }
-    if (RAND_bytes(secret, 32) != 1)
-        return -1;
-    return save_secret(s, secret);
-}
-
-static int save_secret(struct server *s, const uint8_t secret[32])
-{
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", s->secret_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return -1;
-    int ok = write(fd, secret, 32) == 32 && fsync(fd) == 0;
-    close(fd);
-    if (!ok || rename(tmp, s->secret_path))
-        return -1;
-    /* The rename is durable only once dataDir is: without this, a power cut
-     * lost the secret whenever dataLogDir was elsewhere (nothing else syncs
-     * dataDir), and with it every session (passwords derive from it). */
-    return datadir_fsync(s->cfg.data_dir) ? -1 : 0;
+    return removed && datadir_fsync(s->cfg.data_dir) ? -1 : 0;
 }
 
 /* ---- recovery ---- */
@@ -783,11 +771,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         return -1;
     }
     txnlog_set_prealloc((int64_t)cfg->pre_alloc_kb << 10);
-    uint8_t secret[32];
-    if (load_secret(s, secret)) {
-        log_error("cannot read or create %s", s->secret_path);
+    if (remove_old_secret(s))
         return -1;
-    }
     int distributed = config_is_distributed(cfg);
     if (distributed) {
         s->myid = config_read_myid(cfg->data_dir);
@@ -806,7 +791,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
                          me->client_host);
         }
     }
-    db_init(&s->db, cfg->tick_time, s->myid, secret);
+    db_init(&s->db, cfg->tick_time, s->myid);
     s->db.extended_types = cfg->extended_types_enabled;
     s->db.max_data = cfg->jute_max_buffer;
     s->db.enforce_quota = cfg->enforce_quota > 0;
@@ -932,17 +917,6 @@ void server_close_clients(struct server *s)
         conn_flush(c);
         if (s->conns == c) /* a failed write has already closed and unlinked it */
             conn_close(c);
-    }
-}
-
-void server_set_secret(struct server *s, const uint8_t secret[32])
-{
-    if (!memcmp(s->db.sessions.secret, secret, 32))
-        return;
-    memcpy(s->db.sessions.secret, secret, 32);
-    if (save_secret(s, secret)) {
-        log_error("cannot write %s", s->secret_path);
-        abort();
     }
 }
 

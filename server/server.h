@@ -131,7 +131,6 @@ struct server {
     int stopping;
     uint64_t client_reads;       /* reads from client sockets (server_run's spin) */
     int64_t start_ms;
-    char secret_path[4200];
     char snap_dir[4200];   /* dataDir/version-2: snapshots, acceptedEpoch, currentEpoch */
     char log_dir[4200];    /* dataLogDir/version-2: the transaction log */
     struct server_stats stats;
@@ -223,8 +222,6 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
 void server_attach(struct server *s, struct conn *c, struct session *se);
 /* Closes every client connection (a member that stops serving). */
 void server_close_clients(struct server *s);
-/* Adopts the ensemble's session secret (persisted). */
-void server_set_secret(struct server *s, const uint8_t secret[32]);
 /* Counts one applied transaction toward the next snapshot. */
 void server_count_txn(struct server *s);
 /* Drops every transaction after `zxid` from the log and rebuilds the tree

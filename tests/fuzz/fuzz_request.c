@@ -40,7 +40,7 @@ static struct server srv;
 static uv_loop_t *loop;
 static char dir[] = "/tmp/zkfuzz.XXXXXX";
 
-/* Removes the data directory (flat: logs, the secret) at exit. */
+/* Removes the data directory at exit. */
 static void cleanup(void)
 {
     fuzz_remove_dir(dir);

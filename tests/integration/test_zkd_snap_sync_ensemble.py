@@ -4,7 +4,8 @@ the bytes the leader sent, captured on the proxied quorum link and sealed into a
 load in `zkd snapshot-dump` with every node, Stat, ACL and session the leader has.  After the
 sync the follower holds exactly the leader's tree (every Stat field, data and ACLs: digest, ip and
 world), its sessions (the ephemerals' owner is known there: closing it removes them everywhere)
-and sequential counters (a sequential create through it continues the leader's numbering)."""
+and sequential counters (a sequential create through it continues the leader's numbering).
+Every member's dataDir then holds only files Apache knows."""
 import json
 import os
 import struct
@@ -16,6 +17,7 @@ from kazoo.client import KazooClient
 from kazoo.security import ACL, Id, make_digest_acl
 
 from tests.conftest import stop_kazoo
+from tests.integration.test_apache_datadir import apache_names_only
 from tests.lib.ensemble import Ensemble, ensemble_missing_reason
 from tests.lib.paths import BUILD_BIN
 from tests.lib.waiting import wait_until
@@ -151,5 +153,7 @@ def test_follower_catches_up_by_apache_snap(tmp_path_factory, clients, tmp_path)
         fz.sync("/")
         zk.sync("/")
         assert walk(fz) == walk(zk)
+        for sid in ens.sids:  # no file Apache would not know, on any member
+            assert apache_names_only(ens.members[sid].data_dir) == [], sid
     finally:
         ens.close()

@@ -64,8 +64,7 @@ static void record_close(struct session *se, void *d)
 
 static void db_open(struct db *db)
 {
-    static const uint8_t secret[32] = {1, 2, 3};
-    db_init(db, 2000, 1, secret);
+    db_init(db, 2000, 1);
     db->tree = tree_new();
     db->extended_types = 1;
     db->max_data = 1 << 20;
@@ -391,8 +390,7 @@ static void on_expire(struct session *se, void *d)
 static void test_session_expiry_follows_touches(void)
 {
     struct sessions ss;
-    static const uint8_t secret[32];
-    sessions_init(&ss, 100, 1, secret);
+    sessions_init(&ss, 100, 1);
     struct session *a = sessions_add(&ss, 1, 1000, 0);
     sessions_add(&ss, 2, 1000, 0);
     nexpired = 0;
@@ -432,8 +430,7 @@ static void test_session_passwords_are_apaches(void)
         {-1, "20f62cb5648dc2d771471c8a2486a9ee"},
     };
     struct sessions ss;
-    static const uint8_t secret[32];
-    sessions_init(&ss, 100, 1, secret);
+    sessions_init(&ss, 100, 1);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         uint8_t pw[16];
         char hex[33];
