@@ -189,7 +189,8 @@ int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_
     s->db.last_zxid = zxid;
     if (s->digest_zxid < 0 || zxid == s->digest_zxid) {
         check_digest(s, &t, zxid);
-        if (s->digest_zxid < 0)
+        /* Apache records the `hash` history only out of a fuzzy stretch. */
+        if (s->digest_zxid < 0 && !s->digest_fuzzy)
             note_digest(s, zxid);
     }
     if (!rc && t.type == ZK_OP_RECONFIG)
