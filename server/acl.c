@@ -24,8 +24,6 @@
 
 #include "zk/proto.h"
 
-#define ACL_MAX_ID (1u << 24)
-
 struct acl_slot {
     struct acl_list list;
     uint32_t hash;
@@ -36,7 +34,7 @@ struct acl_slot {
 struct acl_cache {
     struct acl_slot *slots;
     uint32_t nslots, cap;
-    uint32_t nlive;     /* live slots: ids need not be dense (acl_install) */
+    uint32_t nlive;     /* live slots */
     uint32_t *index;
     uint32_t index_cap; /* power of two */
 };
@@ -106,9 +104,7 @@ static void index_insert(struct acl_cache *c, uint32_t id)
     c->index[i] = id;
 }
 
-/* Sized by the live slots, not by the highest id: one sparse id from an
- * image (acl_install) must not make every later install rebuild the index
- * over millions of empty slots. */
+/* Sized by the live slots, not by the highest id. */
 static void index_grow(struct acl_cache *c)
 {
     free(c->index);
@@ -167,15 +163,6 @@ uint32_t acl_intern(struct acl_cache *c, const struct acl_list *l)
     }
     c->slots[id].refs++;
     return id;
-}
-
-int acl_install(struct acl_cache *c, uint32_t id, const struct acl_list *l)
-{
-    /* Ids are dense in any image zkd writes; a huge one means a bad file. */
-    if (id == 0 || id > ACL_MAX_ID || (id < c->nslots && c->slots[id].live))
-        return -1;
-    install(c, id, l, list_hash(l));
-    return 0;
 }
 
 void acl_ref(struct acl_cache *c, uint32_t id)

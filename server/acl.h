@@ -63,9 +63,6 @@ const struct acl_list *acl_get(const struct acl_cache *c, uint32_t id);
 /* Iterates live entries, for snapshots: calls fn(id, list). */
 void acl_foreach(const struct acl_cache *c, void (*fn)(uint32_t id, const struct acl_list *l, void *d),
                  void *d);
-/* Interns `l` under a fixed id (snapshot load) with refcount 0.  Returns 0,
- * or -1 for id 0, an implausibly large id, or one already in use. */
-int acl_install(struct acl_cache *c, uint32_t id, const struct acl_list *l);
 size_t acl_cache_size(const struct acl_cache *c);
 
 /*

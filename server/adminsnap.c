@@ -49,7 +49,7 @@ static int load_into(const void *p, size_t len, size_t *used, void *d)
 static int check_stream(struct server *s, const void *p, size_t len, struct snapshot_info *info)
 {
     struct db scratch;
-    db_init(&scratch, s->db.tick_ms, s->db.server_id, s->db.sessions.secret);
+    db_init(&scratch, s->db.tick_ms, s->db.server_id);
     db_reset(&scratch);
     int rc = snapshot_load_buffer(p, len, load_into, &scratch, info);
     db_free(&scratch);

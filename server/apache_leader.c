@@ -64,12 +64,7 @@ static int put_raw(const void *p, size_t len, void *d)
 static void send_snapshot(struct quorum *q, struct learner *ln, int64_t last)
 {
     send_packet(ln, ZAB_SNAP, last, NULL, -1);
-    db_snapshot_body(&q->s->db, put_raw, ln->l);
-    struct jute_out o;
-    jute_out_init(&o);
-    jute_put_string(&o, ZAB_SNAP_SIGNATURE);
-    peer_send_raw(ln->l, o.p, o.len);
-    jute_out_free(&o);
+    quorum_snap_stream(q->s, put_raw, ln->l);
 }
 
 void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)

@@ -166,18 +166,10 @@ static void zab_leaderinfo(struct quorum *q, const struct zab_packet *pk)
 /* The database stream that follows a SNAP packet. */
 static void zab_snapshot(struct quorum *q, const uint8_t *p, size_t len)
 {
-    struct server *s = q->s;
     int64_t z = q->snap_in_zxid;
-    size_t body = 0, used = 0;
     q->snap_in_zxid = -1;
     q->leader->frame = zab_frame;
-    server_image_begin(s);
-    if (zab_snap_frame(p, len, &body) <= 0 ||
-        db_load_snapshot_body(&s->db, p, body, &used, clock_mono_ms()) || used != body) {
-        quorum_learner_fail(q, "the leader's snapshot does not load");
-        return;
-    }
-    quorum_snapshot_loaded(q, z);
+    quorum_load_snap_stream(q, p, len, z, 1);
 }
 
 static void zab_uptodate(struct quorum *q)

@@ -38,8 +38,7 @@ static int load_body(const void *p, size_t len, size_t *used, void *d)
 /* Loads `path` into a fresh `db`.  Returns 0 or -errno; prints what failed. */
 static int load_snapshot(const char *path, struct db *db, struct snapshot_info *info)
 {
-    static const uint8_t secret[32];
-    db_init(db, 2000, 0, secret);
+    db_init(db, 2000, 0);
     db->tree = tree_new_empty();
     const char *why = NULL;
     size_t at = 0;

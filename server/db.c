@@ -8,12 +8,12 @@
 #include "digest.h"
 #include "zk/jute.h"
 
-void db_init(struct db *db, int tick_ms, int server_id, const uint8_t secret[32])
+void db_init(struct db *db, int tick_ms, int server_id)
 {
     memset(db, 0, sizeof *db);
     db->tick_ms = tick_ms;
     db->server_id = server_id;
-    sessions_init(&db->sessions, tick_ms, server_id, secret);
+    sessions_init(&db->sessions, tick_ms, server_id);
     db->data_watches = watches_new();
     db->child_watches = watches_new();
 }
@@ -34,47 +34,8 @@ void db_reset(struct db *db)
     tree_free(db->tree);
     db->tree = tree_new_empty();
     db->digest_of = NULL; /* a new tree (maybe at the old address) */
-    uint8_t secret[32];
-    memcpy(secret, db->sessions.secret, sizeof secret);
     sessions_free(&db->sessions);
-    sessions_init(&db->sessions, db->tick_ms, db->server_id, secret);
-}
-
-int db_image(struct db *db, int (*put)(const void *rec, size_t len, void *d), void *d)
-{
-    struct jute_out out;
-    jute_out_init(&out);
-    int64_t id;
-    void *v;
-    int rc = 0;
-    I64MAP_FOREACH(&db->sessions.map, id, v)
-    {
-        struct session *se = v;
-        if (rc)
-            break;
-        out.len = 0;
-        jute_put_raw(&out, "S", 1);
-        jute_put_long(&out, se->id);
-        jute_put_int(&out, se->timeout);
-        rc = put(out.p, out.len, d);
-    }
-    jute_out_free(&out);
-    return rc ? rc : tree_serialize(db->tree, put, d);
-}
-
-int db_load_record(struct db *db, const void *rec, size_t len, int64_t now_ms)
-{
-    if (len >= 1 && *(const char *)rec == 'S') {
-        struct jute_in in;
-        jute_in_init(&in, (const uint8_t *)rec + 1, len - 1);
-        int64_t id = jute_get_long(&in);
-        int32_t timeout = jute_get_int(&in);
-        if (in.err || id == 0) /* 0 is no session: the table cannot hold it */
-            return -1;
-        sessions_add(&db->sessions, id, timeout, now_ms);
-        return 0;
-    }
-    return tree_load_record(db->tree, rec, len);
+    sessions_init(&db->sessions, db->tick_ms, db->server_id);
 }
 
 int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *d), void *d)

@@ -75,29 +75,18 @@ struct db {
 
 /*
  * Initializes an empty state machine: no tree yet (see db_reset), an empty
- * session table whose ids carry `server_id` and whose passwords derive from
- * `secret`, empty watch tables.  `db` is caller-allocated; db_free releases
- * what this allocates.
+ * session table whose ids carry `server_id`, empty watch tables.  `db` is
+ * caller-allocated; db_free releases what this allocates.
  */
-void db_init(struct db *db, int tick_ms, int server_id, const uint8_t secret[32]);
+void db_init(struct db *db, int tick_ms, int server_id);
 void db_free(struct db *db);
 
 /* Empties the tree (to a root with nothing under it: an image will fill it)
- * and the session table, keeping the session secret.  Watches stay. */
+ * and the session table.  Watches stay. */
 void db_reset(struct db *db);
 
 /*
- * The state image (a snapshot's and a SNAP sync's content): one record per
- * session ('S', long id, int timeout), then the tree's records in
- * tree_serialize order.  db_image passes each record to `put` and returns 0
- * or the first non-zero `put` result; db_load_record adds one record to the
- * state and returns 0, or -1 for a record that does not decode.
- */
-int db_image(struct db *db, int (*put)(const void *rec, size_t len, void *d), void *d);
-int db_load_record(struct db *db, const void *rec, size_t len, int64_t now_ms);
-
-/*
- * The body of a snapshot file, exactly as Apache's
+ * The body of a snapshot file (and of a SNAP sync, quorum_int.h), exactly as Apache's
  * SerializeUtils.serializeSnapshot writes it: int session count, then per
  * session (long id, int timeout), then the tree (tree_serialize_apache).
  * db_snapshot_body emits it through `put` in chunks and returns 0 or the

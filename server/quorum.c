@@ -10,9 +10,11 @@
  *     CONNECT   long session, long connUid, int timeout
  *     PINGACK   int n, n x long session (sessions active since the last ping)
  *   leader -> learner
- *     LINFO     long epoch, buffer secret (session passwords derive from it)
+ *     LINFO     long epoch (earlier zkds added a session secret, now unused:
+ *               a learner ignores what follows the epoch)
  *     TRUNC     long zxid
- *     SNAPBEGIN long zxid; SNAPREC record; SNAPEND long zxid
+ *     SNAPBEGIN long zxid; SNAPREC bytes; SNAPEND long zxid (the SNAPRECs'
+ *               bytes, in order, are Apache's SNAP stream: quorum_snap_stream)
  *     PROPOSAL  long zxid, txn
  *     NEWLEADER long epoch, long zxid (the end of the history just sent)
  *     UPTODATE  long commit (serve clients now)
@@ -295,7 +297,6 @@ static void send_linfo(struct quorum *q, struct learner *ln)
     struct jute_out o;
     msg_begin(&o, QM_LINFO);
     jute_put_long(&o, q->epoch);
-    jute_put_buffer(&o, q->s->db.sessions.secret, 32);
     peer_send_out(ln->l, &o);
     jute_out_free(&o);
     ln->st = L_EPOCH;
@@ -329,17 +330,43 @@ static void maybe_decide_epoch(struct quorum *q)
             send_linfo(q, ln);
 }
 
+int quorum_snap_stream(struct server *s, int (*put)(const void *p, size_t len, void *d), void *d)
+{
+    int rc = db_snapshot_body(&s->db, put, d);
+    if (rc)
+        return rc;
+    struct jute_out o;
+    jute_out_init(&o);
+    jute_put_string(&o, ZAB_SNAP_SIGNATURE);
+    rc = put(o.p, o.len, d);
+    jute_out_free(&o);
+    return rc;
+}
+
+/* zkd's wire carries the SNAP stream in SNAPREC messages of about this
+ * size: the stream has no record boundaries a message must respect, and
+ * chunks keep any one message far below PEER_MAX_MSG however large the
+ * database. */
+#define SNAP_CHUNK (1u << 20)
+
 struct snap_send {
     struct peer_link *l;
-    struct jute_out o;
+    struct jute_out o; /* a SNAPREC message being filled */
 };
 
-static int put_snaprec(const void *rec, size_t len, void *d)
+static void snap_flush(struct snap_send *ss)
+{
+    if (ss->o.len > 1)
+        peer_send_out(ss->l, &ss->o);
+    ss->o.len = 1; /* keep the type byte */
+}
+
+static int put_snapchunk(const void *p, size_t len, void *d)
 {
     struct snap_send *ss = d;
-    ss->o.len = 1;
-    jute_put_raw(&ss->o, rec, len);
-    peer_send_out(ss->l, &ss->o);
+    jute_put_raw(&ss->o, p, len);
+    if (ss->o.len >= SNAP_CHUNK)
+        snap_flush(ss);
     return 0;
 }
 
@@ -374,7 +401,8 @@ static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
         send_long(ln->l, QM_SNAPBEGIN, last);
         struct snap_send ss = {ln->l, {0}};
         msg_begin(&ss.o, QM_SNAPREC);
-        server_image(s, put_snaprec, &ss);
+        quorum_snap_stream(s, put_snapchunk, &ss);
+        snap_flush(&ss);
         jute_out_free(&ss.o);
         send_long(ln->l, QM_SNAPEND, last);
     } else {
@@ -946,10 +974,8 @@ void quorum_learner_fail(struct quorum *q, const char *why)
 
 static void handle_linfo(struct quorum *q, struct jute_in *in)
 {
-    struct server *s = q->s;
     int64_t epoch = jute_get_long(in);
-    struct zk_slice secret = jute_get_buffer(in);
-    if (in->err || secret.len != 32) {
+    if (in->err) {
         quorum_learner_fail(q, "malformed LEADERINFO");
         return;
     }
@@ -960,7 +986,6 @@ static void handle_linfo(struct quorum *q, struct jute_in *in)
     if (epoch > q->accepted_epoch)
         quorum_set_accepted_epoch(q, epoch);
     q->epoch = epoch;
-    server_set_secret(s, (const uint8_t *)secret.p);
     struct jute_out o;
     msg_begin(&o, QM_ACKEPOCH);
     jute_put_long(&o, q->current_epoch);
@@ -988,7 +1013,9 @@ void quorum_truncate(struct quorum *q, int64_t z)
     q->logged = q->log_durable = s->db.last_zxid;
 }
 
-void quorum_snapshot_loaded(struct quorum *q, int64_t z)
+/* The leader's snapshot at `z` was loaded (server_image_begin .. here):
+ * stores it, or fails the learner. */
+static void snapshot_loaded(struct quorum *q, int64_t z)
 {
     struct server *s = q->s;
     if (server_image_end(s, z)) {
@@ -1000,6 +1027,26 @@ void quorum_snapshot_loaded(struct quorum *q, int64_t z)
     q->logged = q->log_durable = z;
     log_info("quorum: loaded the leader's snapshot at 0x%" PRIx64 " (%llu znodes)", (uint64_t)z,
              (unsigned long long)tree_node_count(s->db.tree));
+}
+
+void quorum_load_snap_stream(struct quorum *q, const uint8_t *p, size_t len, int64_t z, int fuzzy)
+{
+    struct server *s = q->s;
+    size_t body = 0, used = 0;
+    server_image_begin(s);
+    if (zab_snap_frame(p, len, &body) != (long)len ||
+        db_load_snapshot_body(&s->db, p, body, &used, clock_mono_ms()) || used != body) {
+        quorum_learner_fail(q, "the leader's snapshot does not load");
+        return;
+    }
+    s->digest_fuzzy = fuzzy; /* before the snapshot at `z` is written (server.c produce) */
+    snapshot_loaded(q, z);
+}
+
+static void snap_buf_drop(struct quorum *q)
+{
+    jute_out_free(&q->snap_buf);
+    q->snap_buf_zxid = -1;
 }
 
 /* The epoch a NEWEPOCH proposal announces, or 0 for any other record. */
@@ -1124,21 +1171,31 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
             quorum_learner_fail(q, "unexpected TRUNC");
         break;
     }
-    case QM_SNAPBEGIN:
-        if (q->phase != F_EPOCH_ACKED) {
+    case QM_SNAPBEGIN: {
+        int64_t z = jute_get_long(&in);
+        if (in.err || q->phase != F_EPOCH_ACKED || q->snap_buf_zxid >= 0) {
             quorum_learner_fail(q, "unexpected snapshot");
             break;
         }
-        server_image_begin(q->s);
+        jute_out_init(&q->snap_buf);
+        q->snap_buf_zxid = z;
         break;
+    }
     case QM_SNAPREC:
-        if (server_image_record(q->s, in.p, in.len))
-            quorum_learner_fail(q, "a snapshot record does not load");
+        if (q->snap_buf_zxid < 0) {
+            quorum_learner_fail(q, "unexpected snapshot bytes");
+            break;
+        }
+        jute_put_raw(&q->snap_buf, in.p, in.len);
         break;
     case QM_SNAPEND: {
         int64_t z = jute_get_long(&in);
-        if (!in.err)
-            quorum_snapshot_loaded(q, z);
+        if (in.err || z != q->snap_buf_zxid || z < 0) {
+            quorum_learner_fail(q, "unexpected end of snapshot");
+            break;
+        }
+        quorum_load_snap_stream(q, q->snap_buf.p, q->snap_buf.len, z, 0);
+        snap_buf_drop(q);
         break;
     }
     case QM_PROPOSAL:
@@ -1242,6 +1299,7 @@ static void follow(struct quorum *q, int leader)
     if (q->leader && q->apache)
         alearner_link_up(q->leader);
     alearner_reset(q);
+    snap_buf_drop(q);
     if (!q->leader) {
         quorum_schedule_look(q, "cannot reach leader %d", leader);
         return;
@@ -1382,6 +1440,7 @@ int quorum_start(struct server *s)
     q->apache = cfg->apache_members;
     q->nvoters = config_voters(cfg);
     q->leader_id = -1;
+    q->snap_buf_zxid = -1;
     q->logged = q->log_durable = s->db.last_zxid;
     q->current_epoch = read_epoch(s, "currentEpoch", s->db.last_zxid >> 32);
     q->accepted_epoch = read_epoch(s, "acceptedEpoch", q->current_epoch);
@@ -1429,6 +1488,7 @@ static void free_quorum(uv_handle_t *h)
     free(q->acks);
     aleader_reset(q);
     jute_out_free(&q->areply);
+    jute_out_free(&q->snap_buf);
     free(q);
 }
 

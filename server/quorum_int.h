@@ -131,6 +131,10 @@ struct quorum {
     /* Apache's wire (memberProtocol=apache) */
     int apache;
     int64_t snap_in_zxid;    /* a SNAP stream is expected, for this zxid */
+    /* zkd's wire: the SNAP stream arriving in SNAPREC chunks, for the zxid
+     * of its SNAPBEGIN (-1: none is arriving) */
+    struct jute_out snap_buf;
+    int64_t snap_buf_zxid;
     struct zab_ack { int64_t after, zxid; } *acks; /* ACKs owed once `after` is durable */
     size_t nacks, cap_acks;
     struct zab_sync *syncs, *syncs_tail; /* forwarded syncs, answered by SYNC in order */
@@ -163,6 +167,13 @@ void quorum_learner_ackepoch(struct quorum *q, struct learner *ln, int64_t cur, 
 void quorum_learner_acked(struct quorum *q, struct learner *ln, int64_t z);
 /* How to sync a learner whose history ends at `peer` (txnwin.h's plan). */
 int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trunc);
+/* The database a SNAP sync carries, on either wire: Apache's
+ * LearnerHandler stream, i.e. the snapshot file's body (db_snapshot_body:
+ * sessions, ACL cache, nodes) and then the ZAB_SNAP_SIGNATURE string.
+ * Emitted through `put` in chunks on the loop thread, so it is exact at
+ * db.last_zxid (not fuzzy, unlike Apache's).  Returns 0 or put's first
+ * non-zero result. */
+int quorum_snap_stream(struct server *s, int (*put)(const void *p, size_t len, void *d), void *d);
 
 /*
  * The learner's state machine, for either wire (apache_learner.c drives it
@@ -179,9 +190,17 @@ void quorum_log_proposal(struct quorum *q, int64_t zxid, const uint8_t *rec, siz
 /* TRUNC: drops our history after `z` (or fails, asking for a snapshot next
  * time, if a snapshot of ours is newer). */
 void quorum_truncate(struct quorum *q, int64_t z);
-/* The leader's snapshot at `z` was loaded (server_image_begin .. here):
- * stores it, or fails the learner. */
-void quorum_snapshot_loaded(struct quorum *q, int64_t z);
+/*
+ * Replaces our state by a SNAP stream at `z` (quorum_snap_stream's bytes,
+ * `len` of them at `p`, from either wire) and stores it as a snapshot, or
+ * fails the learner.  `fuzzy`: the leader may have serialized transactions
+ * above `z` into it, as Apache's LearnerHandler does (it writes the tree
+ * after releasing the log lock, while commits go on), so the TxnDigests of
+ * the first transactions replayed onto it describe a tree we are already
+ * past (server.h digest_fuzzy).  zkd's own leader writes it on its loop:
+ * exact.
+ */
+void quorum_load_snap_stream(struct quorum *q, const uint8_t *p, size_t len, int64_t z, int fuzzy);
 /* Runs c's held requests until one must wait for a forwarded write. */
 void quorum_drain_held(struct quorum *q, struct conn *c);
 /* The audit lines of forwarded writes: keeps the client frame `p` being

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
 #include "admin.h"
 #include "audit.h"
@@ -90,40 +90,28 @@ static int mkdirs(const char *path)
     return 0;
 }
 
-static int save_secret(struct server *s, const uint8_t secret[32]);
-
-/* The per-dataDir secret from which session passwords derive (in an
- * ensemble, the leader's, adopted at synchronization). */
-static int load_secret(struct server *s, uint8_t secret[32])
+/* zkd kept 32 random bytes in dataDir/session.secret from which session
+ * passwords once derived; they are Apache's now (a function of the id,
+ * session.h) and nothing read the file.  Apache knows no such file, and an
+ * Apache dataDir run by zkd must hold only Apache's files: a leftover is
+ * removed at start.  Returns 0, or -1 if one cannot be removed. */
+static int remove_old_secret(struct server *s)
 {
-    snprintf(s->secret_path, sizeof s->secret_path, "%s/session.secret", s->cfg.data_dir);
-    int fd = open(s->secret_path, O_RDONLY);
-    if (fd >= 0) {
-        ssize_t n = read(fd, secret, 32);
-        close(fd);
-        if (n == 32)
-            return 0;
+    static const char *const names[] = {"session.secret", "session.secret.tmp"};
+    int removed = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, names[i]);
+        if (!unlink(path)) {
+            log_info("removed %s (an earlier zkd's file, used by nothing: session passwords are "
+                     "Apache's)", path);
+            removed = 1;
+        } else if (errno != ENOENT) {
+            log_error("cannot remove %s: %s", path, strerror(errno));
+            return -1;
+        }
     }
-    if (RAND_bytes(secret, 32) != 1)
-        return -1;
-    return save_secret(s, secret);
-}
-
-static int save_secret(struct server *s, const uint8_t secret[32])
-{
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", s->secret_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return -1;
-    int ok = write(fd, secret, 32) == 32 && fsync(fd) == 0;
-    close(fd);
-    if (!ok || rename(tmp, s->secret_path))
-        return -1;
-    /* The rename is durable only once dataDir is: without this, a power cut
-     * lost the secret whenever dataLogDir was elsewhere (nothing else syncs
-     * dataDir), and with it every session (passwords derive from it). */
-    return datadir_fsync(s->cfg.data_dir) ? -1 : 0;
+    return removed && datadir_fsync(s->cfg.data_dir) ? -1 : 0;
 }
 
 /* ---- recovery ---- */
@@ -242,6 +230,10 @@ static int recover(struct server *s)
     }
     s->snap_zxid = snap;
     s->db.last_zxid = snap;
+    /* An empty ZxidDigest past snapshot.0 (which nothing can have been
+     * written into yet): no point of the replay is known to match, the
+     * snapshot may be a fuzzy SNAP's (produce); the check waits for one. */
+    s->digest_fuzzy = !fresh && snap > 0 && info.digest_zxid == 0;
     expect_snapshot_digest(s, &info, snap);
     if (s->digest_zxid == snap)
         check_snapshot_digest(s);
@@ -309,16 +301,17 @@ static int put_bytes(const void *p, size_t len, void *d)
     return snapshot_put(d, p, len);
 }
 
-int server_image(struct server *s, int (*put)(const void *rec, size_t len, void *d), void *d)
-{
-    return db_image(&s->db, put, d);
-}
-
 static int produce(struct snapshot_writer *w, void *d)
 {
     struct server *s = d;
-    /* The image is exact at last_zxid, so the digest is that of this tree. */
-    snapshot_set_digest(w, s->db.last_zxid, server_tree_digest(s));
+    /* The image is exact at last_zxid, so the digest is that of this tree;
+     * unless the tree came from a fuzzy SNAP and may be ahead of last_zxid:
+     * then Apache's empty ZxidDigest (zxid 0), which recovery reads as
+     * "compare from the first transaction that matches" (digest_fuzzy). */
+    if (s->digest_fuzzy)
+        snapshot_set_digest(w, 0, 0);
+    else
+        snapshot_set_digest(w, s->db.last_zxid, server_tree_digest(s));
     return db_snapshot_body(&s->db, put_bytes, w);
 }
 
@@ -549,20 +542,43 @@ static void on_tick(uv_timer_t *h)
     sessions_expire(&s->db.sessions, clock_mono_ms(), expire_one, s);
 }
 
-/* ---- containers and TTL nodes (Apache's ContainerManager) ---- */
+/* ---- containers and TTL nodes (Apache's ContainerManager) ----
+ *
+ * Every znode.container.checkIntervalMs the leader (or a standalone
+ * server) lists the candidates: empty containers that had a child (or
+ * older than maxNeverUsedIntervalMs when that is set) and empty TTL nodes
+ * not modified within their TTL.  It then deletes them one at a time, one
+ * every minute / znode.container.maxPerMinute, each through the write path
+ * as a deleteContainer request of session 0, cxid 0, checked when its turn
+ * comes, as Apache's ContainerManager submits them to its request
+ * processors.  A delete the tree no longer fits (the node went, got a
+ * child, or is no longer a container or TTL node) fails as Apache's
+ * PrepRequestProcessor fails it: NONODE, NOTEMPTY or BADVERSION, logged as
+ * an ErrorTxn at its own zxid, so the zxids stay Apache's.  While one
+ * check's candidates are being deleted, the next check waits (Apache runs
+ * them on one timer thread).
+ */
+
+static void reap_queue_free(struct server *s)
+{
+    for (int i = s->reap_next; i < s->reap_n; i++)
+        free(s->reap_paths[i]);
+    free(s->reap_paths);
+    s->reap_paths = NULL;
+    s->reap_n = s->reap_next = 0;
+    uv_timer_stop(&s->reap_pace);
+}
 
 struct reap_ctx {
     struct server *s;
     int64_t now;
-    int budget;
-    struct znode **v;
-    int n;
+    int n, cap;
 };
 
 static void reap_candidate(struct znode *n, void *d)
 {
     struct reap_ctx *r = d;
-    if (tree_nkids(n) || r->n >= r->budget)
+    if (tree_nkids(n))
         return;
     int64_t owner = tree_owner(n);
     /* A container that never had a child goes after maxNeverUsedIntervalMs
@@ -571,34 +587,75 @@ static void reap_candidate(struct znode *n, void *d)
     int due = owner == ZK_OWNER_CONTAINER
                   ? tree_cversion(n) > 0 || (never_used > 0 && r->now - n->ctime > never_used)
                   : owner_is_ttl(owner) && r->now - n->mtime > (owner & ZK_OWNER_TTL_MAX_BITS);
-    if (due)
-        r->v[r->n++] = n;
+    if (!due)
+        return;
+    char path[4096];
+    size_t len = tree_path(n, path, sizeof path);
+    if (len >= sizeof path)
+        return;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 16;
+        r->s->reap_paths = zk_xrealloc(r->s->reap_paths, (size_t)r->cap * sizeof(char *));
+    }
+    r->s->reap_paths[r->n++] = zk_xstrndup(path, len);
+}
+
+/* Apache's PrepRequestProcessor checks for deleteContainer: 0 or the error. */
+static int32_t reap_check(struct server *s, const char *path, size_t len)
+{
+    struct znode *n = tree_lookup(s->db.tree, path, len);
+    if (!n)
+        return ZK_NONODE;
+    if (tree_nkids(n))
+        return ZK_NOTEMPTY;
+    int64_t owner = tree_owner(n);
+    return owner == ZK_OWNER_CONTAINER || owner_is_ttl(owner) ? 0 : ZK_BADVERSION;
+}
+
+static void reap_one(struct server *s, char *path)
+{
+    size_t len = strlen(path);
+    log_info("Attempting to delete candidate container: %s", path);
+    struct write w;
+    write_begin(s, &w, ZK_OP_DELETE, 0, 0);
+    struct txn_op *op = txn_add_op(&w.txn, ZK_OP_DELETE);
+    op->req_type = ZK_OP_DELETECONTAINER; /* as Apache's ContainerManager logs it */
+    op->path = path; /* the txn owns it now */
+    int32_t err = reap_check(s, path, len);
+    if (!err)
+        err = write_apply_txn(s, &w);
+    if (err) {
+        log_info("container or TTL node %.*s not deleted: %s", (int)len, path, zk_errname(err));
+        write_commit_failed(s, &w, err, -1, 0);
+    } else {
+        write_commit(s, &w);
+    }
+}
+
+static void on_reap_pace(uv_timer_t *h)
+{
+    struct server *s = h->data;
+    if (decides(s) && s->reap_next < s->reap_n)
+        reap_one(s, s->reap_paths[s->reap_next++]);
+    if (!decides(s) || s->reap_next >= s->reap_n)
+        reap_queue_free(s);
 }
 
 static void on_reap(uv_timer_t *h)
 {
     struct server *s = h->data;
-    if (!decides(s))
+    if (!decides(s) || s->reap_n)
         return;
-    int budget = s->cfg.container_max_per_minute;
-    struct reap_ctx r = {s, clock_wall_ms(), budget, zk_xmalloc((size_t)budget * sizeof(void *)), 0};
+    struct reap_ctx r = {s, clock_wall_ms(), 0, 0};
     tree_foreach_special(s->db.tree, reap_candidate, &r);
-    char path[4096];
-    for (int i = 0; i < r.n; i++) {
-        size_t len = tree_path(r.v[i], path, sizeof path);
-        if (len >= sizeof path)
-            continue;
-        struct write w;
-        write_begin(s, &w, ZK_OP_DELETE, 0, 0);
-        struct txn_op *op = txn_add_op(&w.txn, ZK_OP_DELETE);
-        op->req_type = ZK_OP_DELETECONTAINER; /* as Apache's ContainerManager logs it */
-        op->path = zk_xstrndup(path, len);
-        if (write_apply_txn(s, &w) == 0)
-            write_commit(s, &w);
-        else
-            write_abort(s, &w);
-    }
-    free(r.v);
+    s->reap_n = r.n;
+    s->reap_next = 0;
+    if (!r.n)
+        return;
+    on_reap_pace(&s->reap_pace); /* the first at once, the rest paced */
+    uint64_t every = 60000u / (uint64_t)s->cfg.container_max_per_minute;
+    if (s->reap_n)
+        uv_timer_start(&s->reap_pace, on_reap_pace, every ? every : 1, every ? every : 1);
 }
 
 static void on_purge(uv_timer_t *h) { purge(h->data); }
@@ -714,11 +771,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         return -1;
     }
     txnlog_set_prealloc((int64_t)cfg->pre_alloc_kb << 10);
-    uint8_t secret[32];
-    if (load_secret(s, secret)) {
-        log_error("cannot read or create %s", s->secret_path);
+    if (remove_old_secret(s))
         return -1;
-    }
     int distributed = config_is_distributed(cfg);
     if (distributed) {
         s->myid = config_read_myid(cfg->data_dir);
@@ -737,7 +791,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
                          me->client_host);
         }
     }
-    db_init(&s->db, cfg->tick_time, s->myid, secret);
+    db_init(&s->db, cfg->tick_time, s->myid);
     s->db.extended_types = cfg->extended_types_enabled;
     s->db.max_data = cfg->jute_max_buffer;
     s->db.enforce_quota = cfg->enforce_quota > 0;
@@ -785,6 +839,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     uv_timer_start(&s->tick_timer, on_tick, (uint64_t)cfg->tick_time, (uint64_t)cfg->tick_time);
     uv_timer_init(loop, &s->reaper_timer);
     s->reaper_timer.data = s;
+    uv_timer_init(loop, &s->reap_pace);
+    s->reap_pace.data = s;
     uv_timer_start(&s->reaper_timer, on_reap, (uint64_t)cfg->container_check_ms,
                    (uint64_t)cfg->container_check_ms);
     uv_timer_init(loop, &s->purge_timer);
@@ -842,6 +898,8 @@ void server_stop(struct server *s)
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     uv_close((uv_handle_t *)&s->tick_timer, NULL);
     uv_close((uv_handle_t *)&s->reaper_timer, NULL);
+    reap_queue_free(s);
+    uv_close((uv_handle_t *)&s->reap_pace, NULL);
     uv_close((uv_handle_t *)&s->purge_timer, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -859,17 +917,6 @@ void server_close_clients(struct server *s)
         conn_flush(c);
         if (s->conns == c) /* a failed write has already closed and unlinked it */
             conn_close(c);
-    }
-}
-
-void server_set_secret(struct server *s, const uint8_t secret[32])
-{
-    if (!memcmp(s->db.sessions.secret, secret, 32))
-        return;
-    memcpy(s->db.sessions.secret, secret, 32);
-    if (save_secret(s, secret)) {
-        log_error("cannot write %s", s->secret_path);
-        abort();
     }
 }
 
@@ -908,11 +955,7 @@ int server_truncate(struct server *s, int64_t zxid)
 void server_image_begin(struct server *s)
 {
     load_reset(s);
-}
-
-int server_image_record(struct server *s, const void *rec, size_t len)
-{
-    return db_load_record(&s->db, rec, len, clock_mono_ms());
+    s->digest_fuzzy = 0;
 }
 
 int server_image_end(struct server *s, int64_t zxid)

@@ -98,6 +98,12 @@ struct server {
     struct digest_log digests;   /* the `hash` history (digest.h) */
     uint64_t digests_checked, digest_mismatches; /* TxnDigests compared on apply, and
                                                   * how many did not match */
+    /* A learner's tree came from a fuzzy SNAP (quorum.c load_snap_stream):
+     * it may already hold the next transactions, so TxnDigests are not
+     * compared until the tree's digest first equals one (the stretch the
+     * snapshot covered is over), as Apache's digestFromLoadedSnapshot
+     * defers the check past a fuzzy snapshot file's range. */
+    int digest_fuzzy;
     uint64_t txns_since_snap;
     int snap_trigger;      /* txn count that starts the next snapshot */
     int no_snapshot;       /* recovery found none: one is written right after start */
@@ -114,13 +120,17 @@ struct server {
     uv_prepare_t before_sleep;
     uv_timer_t tick_timer;
     uv_timer_t reaper_timer;
+    /* The reaper's candidates of one check, deleted one per pace tick
+     * (server.c, Apache's ContainerManager): paths still to delete. */
+    uv_timer_t reap_pace;
+    char **reap_paths;
+    int reap_n, reap_next;
     uv_timer_t purge_timer;
     uv_signal_t sigterm, sigint;
     uv_signal_t sighup;          /* re-reads zoo.cfg's log settings */
     int stopping;
     uint64_t client_reads;       /* reads from client sockets (server_run's spin) */
     int64_t start_ms;
-    char secret_path[4200];
     char snap_dir[4200];   /* dataDir/version-2: snapshots, acceptedEpoch, currentEpoch */
     char log_dir[4200];    /* dataLogDir/version-2: the transaction log */
     struct server_stats stats;
@@ -212,29 +222,22 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
 void server_attach(struct server *s, struct conn *c, struct session *se);
 /* Closes every client connection (a member that stops serving). */
 void server_close_clients(struct server *s);
-/* Adopts the ensemble's session secret (persisted). */
-void server_set_secret(struct server *s, const uint8_t secret[32]);
 /* Counts one applied transaction toward the next snapshot. */
 void server_count_txn(struct server *s);
 /* Drops every transaction after `zxid` from the log and rebuilds the tree
  * from disk.  Returns 0 or -1 (logged). */
 int server_truncate(struct server *s, int64_t zxid);
-/* Emits the state image (sessions, then the tree) record by record, as a
- * snapshot holds it.  Returns 0 or the first non-zero `put` result. */
-int server_image(struct server *s, int (*put)(const void *rec, size_t len, void *d), void *d);
-
 /* Writes a consistent snapshot of the state now (an Apache snapshot file's
  * bytes, uncompressed, with the lastProcessedZxid trailer Apache 3.9's
  * AdminServer `restore` reads) to `fd`, synchronously, on the loop thread.
  * Returns 0 or -errno.  To load one, see snapshot_load_buffer() with
  * db_load_snapshot_body(). */
 int server_snapshot_to_fd(struct server *s, int fd);
-/* Replaces the state by an image received record by record: begin, records,
- * end (which writes it as a snapshot at `zxid` and restarts the log there).
- * record returns non-zero for a record that does not load; end returns 0
- * or -1 (logged). */
+/* Replaces the state by an image received from a leader: begin empties the
+ * state (the caller then loads the image into s->db, e.g. with
+ * db_load_snapshot_body), end writes it as a snapshot at `zxid` and restarts
+ * the log there.  end returns 0 or -1 (logged). */
 void server_image_begin(struct server *s);
-int server_image_record(struct server *s, const void *rec, size_t len);
 int server_image_end(struct server *s, int64_t zxid);
 
 #endif

@@ -10,11 +10,10 @@
 #include "clock.h"
 #include "zk/jute.h"
 
-void sessions_init(struct sessions *s, int tick_ms, int server_id, const uint8_t secret[32])
+void sessions_init(struct sessions *s, int tick_ms, int server_id)
 {
     memset(s, 0, sizeof *s);
     s->tick = tick_ms > 0 ? tick_ms : 2000;
-    memcpy(s->secret, secret, 32);
     /* Apache's SessionTrackerImpl.initializeNextSessionId:
      * (Time.currentElapsedTime() << 24) >>> 8 | (sid << 56), where the time is
      * System.nanoTime() / 1e6, the monotonic clock in ms.  Reading the same

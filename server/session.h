@@ -11,9 +11,7 @@
  * server id in the top byte; the password is a function of the id alone,
  * recomputed on reconnect, so a session opened on Apache reconnects to zkd on
  * the same dataDir and back.  (Apache's password is no secret: anyone who
- * knows a session id can compute it; that is Apache's protocol.)  The
- * `secret` below no longer enters passwords; it is kept only because the
- * quorum's LINFO message still carries it.
+ * knows a session id can compute it; that is Apache's protocol.)
  */
 #ifndef ZKD_SESSION_H
 #define ZKD_SESSION_H
@@ -39,11 +37,10 @@ struct sessions {
     int64_t tick;           /* ms */
     int64_t next_expiration;
     int64_t next_id;
-    uint8_t secret[32];
 };
 
 /* server_id: the member's myid, 0 standalone (numbered as Apache does: 1). */
-void sessions_init(struct sessions *s, int tick_ms, int server_id, const uint8_t secret[32]);
+void sessions_init(struct sessions *s, int tick_ms, int server_id);
 void sessions_free(struct sessions *s);
 
 /* A fresh, unused session id (Apache's layout: server id in the top byte). */

@@ -495,27 +495,6 @@ uint64_t tree_count_descendants(const struct znode *n)
 
 /* ---- snapshot image ---- */
 
-struct ser {
-    int (*put)(const void *, size_t, void *);
-    void *d;
-    struct jute_out out;
-    char *path;
-    size_t pathcap;
-    int rc;
-};
-
-static void ser_acl(uint32_t id, const struct acl_list *l, void *d)
-{
-    struct ser *s = d;
-    if (s->rc)
-        return;
-    s->out.len = 0;
-    jute_put_raw(&s->out, "A", 1);
-    jute_put_int(&s->out, (int32_t)id);
-    acl_list_encode(&s->out, l);
-    s->rc = s->put(s->out.p, s->out.len, s->d);
-}
-
 /* Serializers walk the tree depth-first with the current path in one
  * growing buffer: appends "/<c's name>" after the parent's `plen` bytes and
  * returns the child's path length. */
@@ -529,47 +508,6 @@ static size_t path_push(char **path, size_t *cap, size_t plen, const struct znod
     (*path)[plen] = '/';
     memcpy(*path + plen + 1, c->name, c->namelen);
     return plen + 1 + c->namelen;
-}
-
-static void ser_node(struct ser *s, struct znode *n, size_t plen)
-{
-    if (s->rc)
-        return;
-    s->out.len = 0;
-    jute_put_raw(&s->out, "N", 1);
-    jute_put_buffer(&s->out, s->path, (int32_t)(plen ? plen : 1));
-    jute_put_buffer(&s->out, tree_data(n), n->datalen);
-    jute_put_int(&s->out, (int32_t)n->acl);
-    jute_put_long(&s->out, n->czxid);
-    jute_put_long(&s->out, n->mzxid);
-    jute_put_long(&s->out, n->ctime);
-    jute_put_long(&s->out, n->mtime);
-    jute_put_int(&s->out, n->version);
-    jute_put_int(&s->out, tree_cversion(n));
-    jute_put_int(&s->out, n->aversion);
-    jute_put_long(&s->out, tree_owner(n));
-    jute_put_long(&s->out, tree_pzxid(n));
-    s->rc = s->put(s->out.p, s->out.len, s->d);
-    for (uint32_t i = 0; n->ext && i < n->ext->kid_cap && !s->rc; i++) {
-        struct znode *c = n->ext->kids[i];
-        if (!c)
-            continue;
-        ser_node(s, c, path_push(&s->path, &s->pathcap, plen, c));
-    }
-}
-
-int tree_serialize(struct tree *t, int (*put)(const void *, size_t, void *), void *d)
-{
-    struct ser s = {put, d, {0}, NULL, 0, 0};
-    jute_out_init(&s.out);
-    acl_foreach(t->acls, ser_acl, &s);
-    s.pathcap = 4096;
-    s.path = zk_xmalloc(s.pathcap);
-    s.path[0] = '/';
-    ser_node(&s, t->root, 0);
-    free(s.path);
-    jute_out_free(&s.out);
-    return s.rc;
 }
 
 /* A znode's persisted stat (Apache's StatPersisted), in its order. */
@@ -679,41 +617,6 @@ static struct znode *place_node(struct tree *t, struct znode *parent, const char
     tree_set_pzxid(n, st->pzxid);
     track_owner(t, n);
     return n;
-}
-
-/* place_node for a path ("" or "/" is the root; its parent must be
- * there).  Returns 0 or -1. */
-static int place_path(struct tree *t, const char *path, size_t len, struct zk_slice data,
-                      uint32_t acl, const struct pstat *st)
-{
-    int replaced;
-    if (len <= 1) {
-        if (len == 1 && path[0] != '/')
-            return -1;
-        place_node(t, NULL, NULL, 0, data, acl, st, &replaced);
-        return 0;
-    }
-    if (path[0] != '/')
-        return -1;
-    const char *name;
-    size_t nlen;
-    struct znode *parent = image_parent(t, path, len, NULL, NULL, 0, &name, &nlen);
-    if (!parent)
-        return -1;
-    place_node(t, parent, name, nlen, data, acl, st, &replaced);
-    return 0;
-}
-
-static int load_node(struct tree *t, struct jute_in *in)
-{
-    struct zk_slice path = jute_get_buffer(in);
-    struct zk_slice data = jute_get_buffer(in);
-    uint32_t acl = (uint32_t)jute_get_int(in);
-    struct pstat st;
-    get_pstat(in, &st);
-    if (in->err || path.len < 1 || path.p[0] != '/' || !acl_get(t->acls, acl))
-        return -1;
-    return place_path(t, path.p, (size_t)path.len, data, acl, &st);
 }
 
 /* ---- Apache's DataTree image ---- */
@@ -884,25 +787,4 @@ int tree_load_apache(struct tree *t, struct jute_in *in, tree_image_fn each, voi
     }
     i64map_free(&ids);
     return rc;
-}
-
-int tree_load_record(struct tree *t, const void *rec, size_t len)
-{
-    if (len < 1)
-        return -1;
-    struct jute_in in;
-    jute_in_init(&in, (const uint8_t *)rec + 1, len - 1);
-    char kind = *(const char *)rec;
-    if (kind == 'A') {
-        uint32_t id = (uint32_t)jute_get_int(&in);
-        struct acl_list l;
-        if (acl_list_decode(&in, &l))
-            return -1;
-        int rc = acl_install(t->acls, id, &l);
-        acl_list_free(&l);
-        return rc;
-    }
-    if (kind == 'N')
-        return load_node(t, &in);
-    return -1;
 }

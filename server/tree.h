@@ -174,13 +174,6 @@ void tree_foreach_special(struct tree *t, void (*fn)(struct znode *n, void *d), 
 
 /* ---- snapshot image ---- */
 
-/* Emits records (ACL table, then nodes in pre-order) through `put`. */
-int tree_serialize(struct tree *t, int (*put)(const void *rec, size_t len, void *d), void *d);
-/* Applies one record produced by tree_serialize to an empty-ish tree
- * (nodes replace existing ones of the same path).  Returns 0 or -1 when the
- * record is malformed or its parent is missing. */
-int tree_load_record(struct tree *t, const void *rec, size_t len);
-
 /* Apache's DataTree.serialize: the ACL cache (int count; long index, ACL
  * vector), the nodes depth-first (string path, the root's being "";
  * buffer data; long acl; StatPersisted), then the path "/".  Emitted in

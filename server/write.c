@@ -71,7 +71,8 @@ static int64_t note_digest(struct server *s, int64_t zxid)
  * Apache's DataTree.compareDigest for a committed record: with
  * digest.enabled, a TxnDigest of our version and the tree out of the fuzzy
  * stretch of a snapshot (server.h digest_zxid: at that zxid the snapshot's
- * own check runs and the stretch ends), the tree's digest must be the
+ * own check runs and the stretch ends; digest_fuzzy: the first matching
+ * digest ends it), the tree's digest must be the
  * logged one.  A mismatch is counted and logged in Apache's words (the
  * first with the details), and nothing else happens, as in Apache 3.8: the
  * txn checksums vouch for the bytes, so a mismatch means the two servers
@@ -86,6 +87,14 @@ static void check_digest(struct server *s, const struct txn *t, int64_t zxid)
         return;
     }
     int64_t have = digest_db(&s->db);
+    if (s->digest_fuzzy) {
+        if (have != t->digest)
+            return; /* still inside what the SNAP already held */
+        s->digest_fuzzy = 0;
+        log_info("the tree matches the leader's digest at zxid 0x%llx: the snapshot's fuzzy range "
+                 "is over, every transaction's digest is compared from here",
+                 (unsigned long long)zxid);
+    }
     s->digests_checked++;
     if (have == t->digest)
         return;
@@ -180,7 +189,8 @@ int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_
     s->db.last_zxid = zxid;
     if (s->digest_zxid < 0 || zxid == s->digest_zxid) {
         check_digest(s, &t, zxid);
-        if (s->digest_zxid < 0)
+        /* Apache records the `hash` history only out of a fuzzy stretch. */
+        if (s->digest_zxid < 0 && !s->digest_fuzzy)
             note_digest(s, zxid);
     }
     if (!rc && t.type == ZK_OP_RECONFIG)

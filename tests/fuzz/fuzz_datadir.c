@@ -48,8 +48,8 @@
 static char dir[64], vdir[80];
 static uv_loop_t *loop;
 
-/* Empties a directory, keeping the session secret (made once) unless `all`. */
-static void empty(const char *path_of_dir, int all)
+/* Empties a directory but for version-2. */
+static void empty(const char *path_of_dir)
 {
     DIR *d = opendir(path_of_dir);
     if (!d)
@@ -58,7 +58,7 @@ static void empty(const char *path_of_dir, int all)
     char path[400];
     while ((e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
-            (!all && !strcmp(e->d_name, "session.secret")) || !strcmp(e->d_name, "version-2"))
+            !strcmp(e->d_name, "version-2"))
             continue;
         snprintf(path, sizeof path, "%s/%s", path_of_dir, e->d_name);
         unlink(path);
@@ -66,15 +66,15 @@ static void empty(const char *path_of_dir, int all)
     closedir(d);
 }
 
-static void empty_dir(int all)
+static void empty_dir(void)
 {
-    empty(vdir, 1);
-    empty(dir, all);
+    empty(vdir);
+    empty(dir);
 }
 
 static void cleanup(void)
 {
-    empty_dir(1);
+    empty_dir();
     rmdir(vdir);
     rmdir(dir);
 }
@@ -177,6 +177,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at += len;
     }
     recover_once();
-    empty_dir(0);
+    empty_dir();
     return 0;
 }

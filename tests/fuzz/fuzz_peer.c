@@ -20,8 +20,9 @@
  * that costs the leader its quorum (say, a FINFO claiming to be server 2)
  * is followed by a new election and synchronization before the next one.
  * The follower side (messages from a leader) is not covered here; its
- * PROPOSAL and SNAPREC payloads are the txn and snapshot records that
- * fuzz_request and fuzz_datadir decode.
+ * PROPOSAL payloads are the txn records fuzz_request decodes, and the bytes
+ * of its SNAPRECs are a snapshot body (fuzz_datadir) and "BenWasHere"
+ * (zab_snap_frame, fuzz_zab).
  *
  * Input: bit 0 of byte 0 picks the port (0: election, 1: quorum); the rest
  * is the byte stream as on the wire ([u32 length][message]...).

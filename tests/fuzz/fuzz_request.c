@@ -8,8 +8,7 @@
  *         framing, every request decoder, prep, apply and reply encoding,
  *         against one long-lived server (so state accumulates across inputs)
  *   odd:  on-disk records: a transaction log payload (write_apply_committed
- *         on the live server, as replay does), a peer snapshot record
- *         (tree_load_record into a scratch tree) and an Apache DataTree image
+ *         on the live server, as replay does) and an Apache DataTree image
  *         (tree_load_apache into another, its records hashed by the digest
  *         thread as recovery hashes them); and, split in two, a forwarded
  *         request and its reply as a learner's audit log decodes them
@@ -41,7 +40,7 @@ static struct server srv;
 static uv_loop_t *loop;
 static char dir[] = "/tmp/zkfuzz.XXXXXX";
 
-/* Removes the data directory (flat: logs, the secret) at exit. */
+/* Removes the data directory at exit. */
 static void cleanup(void)
 {
     fuzz_remove_dir(dir);
@@ -84,13 +83,10 @@ static void follow_node(const struct tree_image_node *node, void *d)
 static void fuzz_records(const uint8_t *data, size_t size)
 {
     write_apply_committed(&srv, srv.db.last_zxid + 1, data, size);
-    struct tree *scratch = tree_new_empty();
-    tree_load_record(scratch, data, size);
-    tree_free(scratch);
     /* The same bytes as an Apache DataTree image (a snapshot's tree part). */
     struct jute_in in;
     jute_in_init(&in, data, size);
-    scratch = tree_new_empty();
+    struct tree *scratch = tree_new_empty();
     struct digest_follow *f = digest_follow_start();
     tree_load_apache(scratch, &in, follow_node, f);
     int64_t sum;

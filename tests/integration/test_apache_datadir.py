@@ -15,6 +15,7 @@ starting empty over data.
 import glob
 import json
 import os
+import re
 import struct
 import subprocess
 import zlib
@@ -206,6 +207,41 @@ def test_zkd_writes_apache_names_and_snapshot_zero(server_factory):
         assert f.read(16) == b"ZKLG\0\0\0\x02" + b"\0" * 8
     with open(os.path.join(v2, "snapshot.0"), "rb") as f:
         assert f.read(16) == b"ZKSN\0\0\0\x02" + b"\xff" * 8
+
+
+APACHE_BASE = {"myid", "version-2"}
+
+
+def apache_names_only(data_dir):
+    """The names in a dataDir Apache would not know (Apache's own: myid, version-2/ with
+    snapshot.<hex>[.gz|.snappy], log.<hex>, acceptedEpoch, currentEpoch, and their .tmp)."""
+    odd = sorted(set(os.listdir(data_dir)) - APACHE_BASE)
+    v2 = os.path.join(data_dir, "version-2")
+    for n in os.listdir(v2) if os.path.isdir(v2) else []:
+        if not re.fullmatch(r"(snapshot\.[0-9a-f]+(\.gz|\.snappy)?|log\.[0-9a-f]+|"
+                            r"acceptedEpoch|currentEpoch)(\.tmp)?", n):
+            odd.append("version-2/" + n)
+    return odd
+
+
+def test_dataDir_holds_only_apache_files(server_factory):
+    """An earlier zkd wrote dataDir/session.secret (a file Apache does not know, and nothing
+    used); zkd removes it at start and writes nothing but Apache's files, and a session opened
+    before the restart resumes (passwords are Apache's, not derived from any file)."""
+    zkd = server_factory("zkd")
+    wait_snapshot_zero(zkd)
+    zk = client(zkd)
+    zk.create("/e", b"", ephemeral=True)
+    zkd.stop()
+    for name in ("session.secret", "session.secret.tmp"):
+        with open(os.path.join(zkd.data_dir, name), "wb") as f:
+            f.write(os.urandom(32))
+    zkd.start()
+    assert apache_names_only(zkd.data_dir) == []
+    wait_until(lambda: zk.connected and zk.exists("/e") is not None, 30, "the session resumed")
+    stop_kazoo(zk)
+    zkd.stop()
+    assert apache_names_only(zkd.data_dir) == []
 
 
 def start_fails(srv):

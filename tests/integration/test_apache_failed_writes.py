@@ -14,6 +14,10 @@ time), the later nodes' Stats are compared, and Apache is then started on
 zkd's dataDir and must see the same tree.  Both servers run with digests off
 here, so their entries carry no TxnDigest.
 """
+import glob
+import os
+import struct
+
 import pytest
 
 kazoo = pytest.importorskip("kazoo")
@@ -24,8 +28,10 @@ from kazoo.security import make_digest_acl  # noqa: E402
 
 from tests.conftest import stop_kazoo  # noqa: E402
 from tests.integration.test_apache_datadir import client, compare, read_tree  # noqa: E402
-from tests.integration.test_apache_txnlog import log_entries  # noqa: E402
+from tests.integration.test_apache_txnlog import HEADER, log_entries  # noqa: E402
+from tests.integration.test_diff_ops import CONTAINER, raw_create  # noqa: E402
 from tests.lib import servers as S  # noqa: E402
+from tests.lib.waiting import wait_until  # noqa: E402
 
 NO_DIGEST = {"zookeeper.digest.enabled": "false"}
 
@@ -110,3 +116,52 @@ def test_failed_writes_take_zxids_as_in_apache(server_factory):
             stop_kazoo(zk)
     finally:
         back.close()
+
+
+def reaper_entries(data_dir):
+    """(zxid, cxid, type, record) of the logged deleteContainer and error txns of session 0
+    (the container reaper's)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(data_dir, "version-2", "log.*")),
+                       key=lambda p: int(p.rsplit(".", 1)[1], 16)):
+        with open(path, "rb") as f:
+            buf = f.read()
+        at = 16
+        while at + 12 <= len(buf):
+            _, n = struct.unpack_from(">qi", buf, at)
+            if n <= 0:
+                break
+            session, cxid, zxid, _, typ = HEADER.unpack_from(buf, at + 12)
+            if session == 0 and typ in (-1, 20):  # error, deleteContainer
+                out.append((zxid, cxid, typ, buf[at + 12 + HEADER.size:at + 12 + n]))
+            at += 12 + n + 1
+    return out
+
+
+@pytest.mark.parametrize("kind", ["apache", "zkd"])
+def test_reaper_delete_that_no_longer_fits_takes_a_zxid(server_factory, kind):
+    """Apache's ContainerManager lists the candidates, then submits one deleteContainer every
+    minute / maxPerMinute, each prepared when its turn comes; a candidate that got a child in
+    between fails with NOTEMPTY and is logged as an ErrorTxn (session 0, cxid 0) at its zxid.
+    zkd's reaper must do the same, so that its zxids stay Apache's."""
+    srv = server_factory(kind, cfg=dict(NO_DIGEST, **{"znode.container.checkIntervalMs": "200",
+                                                     "znode.container.maxPerMinute": "20"}))
+    zk = client(srv)
+    for c in ("/ca", "/cb"):
+        raw_create(zk, c, b"", flags=CONTAINER)
+        zk.create(c + "/kid", b"")
+        zk.delete(c + "/kid")  # used, now empty: a candidate at the next check
+    # The reaper deletes one of them, then waits 3 s (60 s / 20) before the other.
+    wait_until(lambda: not zk.exists("/ca") or not zk.exists("/cb"), 30, "a container reaped")
+    other = "/cb" if zk.exists("/cb") else "/ca"
+    zk.create(other + "/late", b"")
+    wait_until(lambda: len(reaper_entries(srv.data_dir)) >= 2, 30, "the reaper's second delete")
+    (ok, ok_cxid, ok_type, ok_rec), (bad, bad_cxid, bad_type, bad_rec) = reaper_entries(
+        srv.data_dir)[:2]
+    assert (ok_cxid, ok_type) == (0, 20)
+    assert (bad_cxid, bad_type, bad_rec[:4]) == (0, -1, struct.pack(">i", -111))  # NOTEMPTY
+    assert bad > ok
+    assert zk.exists(other + "/late")
+    after = zk.create("/after", b"")
+    assert zk.exists(after).czxid == bad + 1  # the failed delete took its zxid
+    stop_kazoo(zk)

@@ -16,6 +16,7 @@ Apache's the same way.
 - `zkd verify-datadir` replays the newest snapshot with the log offline and
   checks the same digests (Apache's fuzzy snapshots included).
 """
+import glob
 import os
 import shutil
 import struct
@@ -28,10 +29,12 @@ kazoo = pytest.importorskip("kazoo")
 from kazoo.exceptions import NodeExistsError  # noqa: E402
 
 from tests.conftest import stop_kazoo  # noqa: E402
-from tests.integration.test_apache_datadir import client, zkd_tool  # noqa: E402
+from tests.integration.test_apache_datadir import (by_zxid, client, data_v2,  # noqa: E402
+                                                   wait_snapshot_zero, zkd_tool)
 from tests.integration.test_apache_digest import CFG, MISMATCH, LogSince, write_tree  # noqa: E402
 from tests.integration.test_apache_txnlog import log_entries  # noqa: E402
 from tests.lib import servers as S  # noqa: E402
+from tests.lib.waiting import wait_until  # noqa: E402
 
 
 def verified(data_dir):
@@ -170,3 +173,55 @@ def test_a_wrong_log_digest_is_reported_by_zkd_and_apache(server_factory, tmp_pa
         assert "Digests are not matching" not in text and "digest mismatch" not in text.lower()
     finally:
         apache.close()
+
+
+def empty_zxid_digest(snap_path):
+    """Rewrites a zkd snapshot's ZxidDigest trailer as Apache's empty one (zxid 0, what Apache
+    writes when no point of the tree's digest is known, and zkd after a fuzzy SNAP), resealed."""
+    b = open(snap_path, "rb").read()
+    tail = 20 + 8 + 5  # ZxidDigest, its seal (long, then the string "/")
+    assert struct.unpack_from(">q", b, len(b) - tail)[0] > 0  # it had a real one
+    prefix = b[:-tail] + struct.pack(">qiq", 0, 2, 0)
+    with open(snap_path, "wb") as f:
+        f.write(prefix + struct.pack(">q", zlib.adler32(prefix)) + struct.pack(">i", 1) + b"/")
+
+
+def test_fuzzy_snapshot_without_a_digest_point_is_not_a_mismatch(server_factory):
+    """A snapshot that already holds the transactions after its zxid and carries the empty
+    ZxidDigest (what a learner synced by an Apache leader's fuzzy SNAP writes): the replay's
+    first TxnDigests describe trees it is already past, so they are compared only from the first
+    one the tree matches, and none is reported as a mismatch."""
+    zkd = server_factory("zkd", cfg={"snapCount": "1000000"})
+    wait_snapshot_zero(zkd)
+    zk = client(zkd)
+    zk.create("/f", b"")
+    stop_kazoo(zk)
+    zkd.stop()
+    zkd.start()  # the next writes go to a new log file
+    zk = client(zkd)
+    for i in range(10):
+        zk.create("/f/n%02d" % i, b"")
+        zk.set("/f", b"%d" % i)
+    stop_kazoo(zk)
+    zkd.stop()
+    v2 = data_v2(zkd)
+    second = by_zxid(glob.glob(os.path.join(v2, "log.*")))[1]
+    from_zxid = int(second.rsplit(".", 1)[1], 16) - 1
+    for p in glob.glob(os.path.join(v2, "snapshot.*")):
+        os.unlink(p)
+    zkd.start()  # no snapshot: the whole log replays and one of the final tree is written
+    wait_until(lambda: glob.glob(os.path.join(v2, "snapshot.*[0-9a-f]")), 30, "a snapshot")
+    zkd.stop()
+    (final,) = glob.glob(os.path.join(v2, "snapshot.*"))
+    fuzzy = os.path.join(v2, "snapshot.%x" % from_zxid)
+    os.rename(final, fuzzy)
+    empty_zxid_digest(fuzzy)
+    log = LogSince(zkd.log_path)
+    zkd.start()
+    text = log.text()
+    assert "snapshot 0x%x" % from_zxid in text, text[-3000:]  # it loaded, seal and all
+    assert MISMATCH not in text and "digest mismatch" not in text.lower(), text[-3000:]
+    assert "fuzzy range is over" in text, text[-3000:]
+    zk = client(zkd)
+    assert zk.get("/f")[0] == b"9" and len(zk.get_children("/f")) == 10
+    stop_kazoo(zk)

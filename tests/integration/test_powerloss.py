@@ -11,7 +11,7 @@ and versioned set whose reply arrived must be there, and zkd must start.
 Scenarios: plain writes; snapshots and log rolls in flight (snapCount small); zkd creating its own
 data directories at first start; sessions resuming after the cut (createSession acknowledged ->
 the session is still valid within its timeout, its ephemerals still there); one member of a
-3-member ensemble cut; all members cut at once (epoch files and session.secret must survive too).
+3-member ensemble cut; all members cut at once (epoch files must survive too).
 
 Replay and long runs: every test prints its seed; ZK_POWERLOSS_SEED=N replays it (the cut points
 and tears are seeded; zkd's own timing is not, so a replay reproduces the schedule, not every
@@ -351,7 +351,7 @@ def run_ensemble_cuts(er, rng, rounds, pick, name):
             er.ens.start_member(sid, wait=False)
         er.ens.wait_serving(timeout=90)
         for sid in er.ens.sids:
-            for f in ("version-2/acceptedEpoch", "version-2/currentEpoch", "session.secret"):
+            for f in ("version-2/acceptedEpoch", "version-2/currentEpoch"):
                 assert os.path.exists(os.path.join(er.ens.members[sid].data_dir, f)), (sid, f)
         check_acknowledged(er.ens, acks)
     print("%s: %s; %d acknowledged writes checked, none lost" % (

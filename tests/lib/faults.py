@@ -57,6 +57,7 @@ class Proxy:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._conns = set()  # sockets of live connections, both sides
+        self.recorded = None  # bytearray of what the target sent, once record() is called
         self._closed = False
         self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -90,6 +91,12 @@ class Proxy:
 
     def restore(self):
         self.set_mode(UP)
+
+    def record(self):
+        """From now on, keeps every byte the target sends back (on any connection, in arrival
+        order) in self.recorded: a test reads what a member sent over this link."""
+        with self._lock:
+            self.recorded = bytearray()
 
     def close(self):
         self._closed = True
@@ -127,11 +134,11 @@ class Proxy:
                     _rst_close(upstream)
                     continue
                 self._conns.update((client, upstream))
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True,
+            for src, dst, back in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pump, args=(src, dst, back), daemon=True,
                                  name="pump " + self.name).start()
 
-    def _pump(self, src, dst):
+    def _pump(self, src, dst, back=False):
         try:
             while True:
                 data = src.recv(65536)
@@ -141,6 +148,8 @@ class Proxy:
                     while self.mode == BLACKHOLE and not self._closed:
                         self._cond.wait(0.5)  # stall: hold the bytes until restore() or cut()
                     mode, delay = self.mode, self.delay_s
+                    if back and self.recorded is not None:
+                        self.recorded += data
                 if mode == CUT:
                     break
                 if delay:

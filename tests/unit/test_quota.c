@@ -77,9 +77,8 @@ static const char *stats_of(struct db *db)
 
 static void test_usage_follows_the_journal(void)
 {
-    static const uint8_t secret[32] = {1};
     struct db db;
-    db_init(&db, 2000, 1, secret);
+    db_init(&db, 2000, 1);
     db.tree = tree_new();
     ASSERT_INT_EQ(apply1(&db, ZK_OP_CREATE, "/a", "xy"), 0);
     ASSERT_INT_EQ(apply1(&db, ZK_OP_CREATE, "/zookeeper/quota/a", NULL), 0);

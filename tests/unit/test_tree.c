@@ -120,11 +120,9 @@ static void test_value_inline_and_out_of_line(void)
     tree_free(t);
 }
 
-static int collect(const void *rec, size_t len, void *d)
+static int append(const void *p, size_t len, void *d)
 {
-    struct jute_out *o = d;
-    jute_put_int(o, (int32_t)len);
-    jute_put_raw(o, rec, len);
+    jute_put_raw(d, p, len);
     return 0;
 }
 
@@ -147,15 +145,12 @@ static void test_serialize_roundtrip(void)
 
     struct jute_out img;
     jute_out_init(&img);
-    ASSERT_INT_EQ(tree_serialize(t, collect, &img), 0);
+    ASSERT_INT_EQ(tree_serialize_apache(t, append, &img), 0);
     struct tree *u = tree_new_empty();
     struct jute_in in;
     jute_in_init(&in, img.p, img.len);
-    while (jute_in_left(&in)) {
-        int32_t n = jute_get_int(&in);
-        ASSERT_INT_EQ(tree_load_record(u, in.p + in.off, (size_t)n), 0);
-        in.off += (size_t)n;
-    }
+    ASSERT_INT_EQ(tree_load_apache(u, &in, NULL, NULL), 0);
+    ASSERT_INT_EQ(in.off, img.len);
     ASSERT_INT_EQ(tree_node_count(u), tree_node_count(t));
     struct znode *a = tree_lookup(u, "/a", 2);
     ASSERT_INT_EQ(a->datalen, 5);
@@ -297,13 +292,6 @@ static void test_digest_of_the_empty_tree_is_apaches(void)
     tree_free(t);
 }
 
-static int put_bytes(const void *p, size_t len, void *d)
-{
-    struct jute_out *out = d;
-    jute_put_raw(out, p, len);
-    return 0;
-}
-
 struct follow {
     struct digest_follow *f;
     int replaced, nodes;
@@ -349,7 +337,7 @@ static void test_apache_image_roundtrip_and_digest(void)
     struct jute_out img, again;
     jute_out_init(&img);
     jute_out_init(&again);
-    ASSERT_INT_EQ(tree_serialize_apache(t, put_bytes, &img), 0);
+    ASSERT_INT_EQ(tree_serialize_apache(t, append, &img), 0);
     struct tree *u = tree_new_empty();
     struct jute_in in;
     jute_in_init(&in, img.p, img.len);
@@ -363,7 +351,7 @@ static void test_apache_image_roundtrip_and_digest(void)
     ASSERT_INT_EQ(tree_node_count(u), tree_node_count(t));
     ASSERT_INT_EQ(sum, digest_tree(t));
     ASSERT_INT_EQ(sum, digest_tree(u));
-    ASSERT_INT_EQ(tree_serialize_apache(u, put_bytes, &again), 0);
+    ASSERT_INT_EQ(tree_serialize_apache(u, append, &again), 0);
     ASSERT_INT_EQ(again.len, img.len);
     ASSERT_TRUE(tree_lookup(u, "/a/b/c/d", 8) != NULL);
     ASSERT_TRUE(tree_lookup(u, "/ab/a", 5) != NULL);
