@@ -180,26 +180,47 @@ void tree_set_aversion(struct znode *n, int32_t aversion)
 #define SLOT_PTR(s) ((struct znode *)(uintptr_t)((s) & ((UINT64_C(1) << 48) - 1)))
 #define SLOT_TAG(s) ((uint16_t)((s) >> 48))
 
-static uint32_t home_slot(uint32_t h, uint32_t cap) { return (uint32_t)(((uint64_t)h * cap) >> 32); }
+/* Tables of up to SMALL_TABLE slots place a child by its hash's top 16
+ * bits alone, which are also its tag: rebuilding or shifting one reads no
+ * child.  Larger ones use all 32 bits and tag with the low 16 (a tag from
+ * the top bits would equal its neighbours'), so they read each child they
+ * move; they also grow by 2x rather than 7/6, for each rebuild stalls the
+ * loop for a pass over every child. */
+#define SMALL_TABLE 65536u
 
-static uint64_t make_slot(struct znode *c, uint32_t h)
+static uint32_t home_slot(uint32_t h, uint32_t cap)
+{
+    if (cap <= SMALL_TABLE)
+        return (uint32_t)(((uint64_t)(h >> 16) * cap) >> 16);
+    return (uint32_t)(((uint64_t)h * cap) >> 32);
+}
+
+static uint16_t hash_tag(uint32_t h, uint32_t cap)
+{
+    return (uint16_t)(cap <= SMALL_TABLE ? h >> 16 : h);
+}
+
+/* The home slot of the child in slot s. */
+static uint32_t slot_home(uint64_t s, uint32_t cap)
+{
+    if (cap <= SMALL_TABLE)
+        return (uint32_t)(((uint64_t)SLOT_TAG(s) * cap) >> 16);
+    return home_slot(node_hash(SLOT_PTR(s)), cap);
+}
+
+/* Puts child c (hash h) in the first free slot from its home. */
+static void kids_insert_raw(struct znode_ext *x, struct znode *c, uint32_t h)
 {
     uint64_t p = (uint64_t)(uintptr_t)c;
     assert(p >> 48 == 0); /* see tree.h: room for the tag */
-    return p | (uint64_t)(uint16_t)h << 48;
-}
-
-static void kids_insert_raw(struct znode_ext *x, struct znode *c)
-{
-    uint32_t h = node_hash(c);
     uint32_t i = home_slot(h, x->kid_cap);
     while (x->kids[i])
         i = i + 1 == x->kid_cap ? 0 : i + 1;
-    x->kids[i] = make_slot(c, h);
+    x->kids[i] = p | (uint64_t)hash_tag(h, x->kid_cap) << 48;
 }
 
-/* Rebuilds x's table with room for its children at a load of 3/4 (none
- * when it has no children). */
+/* Rebuilds x's table for its nkids children: at a load of 3/4 while that
+ * is a small table, else of 3/8 (none when it has no children). */
 static void kids_rebuild(struct znode_ext *x)
 {
     uint64_t *old = x->kids;
@@ -207,22 +228,39 @@ static void kids_rebuild(struct znode_ext *x)
     uint64_t want = x->nkids ? (uint64_t)x->nkids * 4 / 3 + 1 : 0;
     if (want && want < 4)
         want = 4;
+    if (want > SMALL_TABLE)
+        want = (uint64_t)x->nkids * 8 / 3 + 1;
     assert(want <= UINT32_MAX);
     x->kid_cap = (uint32_t)want;
     x->kids = want ? zk_xcalloc(want, sizeof *x->kids) : NULL;
-    for (uint32_t i = 0; i < oldcap; i++)
-        if (old[i])
-            kids_insert_raw(x, SLOT_PTR(old[i]));
+    /* Only a small table's tag is the top of the hash. */
+    int from_tag = oldcap <= SMALL_TABLE;
+    for (uint32_t i = 0; i < oldcap; i++) {
+        if (!old[i])
+            continue;
+        struct znode *c = SLOT_PTR(old[i]);
+        uint32_t h = from_tag && x->kid_cap <= SMALL_TABLE ? (uint32_t)SLOT_TAG(old[i]) << 16
+                                                           : node_hash(c);
+        kids_insert_raw(x, c, h);
+    }
     free(old);
+}
+
+/* Whether a table of cap slots is too full for n children: 7/8 while
+ * small, 3/4 when large. */
+static int kids_full(uint32_t n, uint32_t cap)
+{
+    return cap <= SMALL_TABLE ? (uint64_t)n * 8 > (uint64_t)cap * 7
+                              : (uint64_t)n * 4 > (uint64_t)cap * 3;
 }
 
 static void kids_add(struct znode *p, struct znode *c)
 {
     struct znode_ext *x = ext_of(p);
     x->nkids++;
-    if ((uint64_t)x->nkids * 8 > (uint64_t)x->kid_cap * 7)
+    if (kids_full(x->nkids, x->kid_cap))
         kids_rebuild(x); /* sized for nkids, which counts c already */
-    kids_insert_raw(x, c);
+    kids_insert_raw(x, c, node_hash(c));
 }
 
 static void kids_del(struct znode *p, struct znode *c)
@@ -239,7 +277,7 @@ static void kids_del(struct znode *p, struct znode *c)
         j = j + 1 == cap ? 0 : j + 1;
         if (!x->kids[j])
             break;
-        uint32_t k = home_slot(node_hash(SLOT_PTR(x->kids[j])), cap);
+        uint32_t k = slot_home(x->kids[j], cap);
         uint32_t hole_to_j = j >= i ? j - i : j + cap - i;
         uint32_t home_to_j = j >= k ? j - k : j + cap - k;
         if (home_to_j >= hole_to_j) {
@@ -250,7 +288,7 @@ static void kids_del(struct znode *p, struct znode *c)
     x->kids[i] = 0;
     assert(x->nkids > 0);
     x->nkids--;
-    if (x->nkids == 0 || (x->kid_cap > 16 && (uint64_t)x->nkids * 4 < x->kid_cap))
+    if (x->nkids == 0 || (x->kid_cap > 16 && (uint64_t)x->nkids * 8 < x->kid_cap))
         kids_rebuild(x);
 }
 
@@ -260,8 +298,8 @@ struct znode *tree_child(const struct znode *n, const char *name, size_t len)
     if (!x || !x->kid_cap)
         return NULL;
     uint32_t h = name_hash(name, len);
-    uint16_t tag = (uint16_t)h;
     uint32_t cap = x->kid_cap;
+    uint16_t tag = hash_tag(h, cap);
     for (uint32_t i = home_slot(h, cap); x->kids[i]; i = i + 1 == cap ? 0 : i + 1) {
         if (SLOT_TAG(x->kids[i]) != tag)
             continue;

@@ -515,7 +515,7 @@ static int kid_present(const struct znode *p, const struct znode *c)
 
 /* The child table under churn: random creates and deletes under one
  * parent, each checked against a plain array, with the table's load kept
- * between 1/4 (once past 16 slots) and 7/8. */
+ * between 1/8 (once past 16 slots) and 7/8. */
 static void test_child_table_churn(void)
 {
     struct tree *t = tree_new();
@@ -544,7 +544,7 @@ static void test_child_table_churn(void)
         uint32_t cap = tree_kid_slots(p);
         ASSERT_INT_EQ(tree_nkids(p), count);
         ASSERT_TRUE((uint64_t)count * 8 <= (uint64_t)cap * 7);
-        ASSERT_TRUE(cap <= 16 || (uint64_t)count * 4 >= cap);
+        ASSERT_TRUE(cap <= 16 || (uint64_t)count * 8 >= cap);
         if (step % 5000 == 0) {
             for (uint32_t i = 0; i < N; i++) {
                 snprintf(name, sizeof name, "k%u", i);
@@ -561,6 +561,44 @@ static void test_child_table_churn(void)
     ASSERT_INT_EQ(tree_nkids(p), 0);
     ASSERT_INT_EQ(tree_kid_slots(p), 0); /* the table is gone */
     free(live);
+    tree_free(t);
+}
+
+/* A table past 65,536 slots places children by the whole hash and doubles
+ * as it grows; on the way down it turns small again. */
+static void test_wide_child_table(void)
+{
+    struct tree *t = tree_new();
+    struct znode *p = add(t, "/", "w", NULL);
+    enum { N = 150000 };
+    struct znode **v = calloc(N, sizeof *v);
+    char name[24];
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "lock-%010u", i);
+        v[i] = add(t, "/w", name, NULL);
+    }
+    ASSERT_TRUE(tree_kid_slots(p) > 65536);
+    ASSERT_TRUE((uint64_t)N * 4 <= (uint64_t)tree_kid_slots(p) * 3);
+    for (uint32_t i = 0; i < N; i += 2) {
+        tree_unlink(t, v[i]);
+        tree_node_free(t, v[i]);
+        v[i] = NULL;
+    }
+    for (uint32_t i = 0; i < N; i += 3) {
+        snprintf(name, sizeof name, "lock-%010u", i);
+        ASSERT_TRUE(tree_child(p, name, strlen(name)) == v[i]);
+    }
+    for (uint32_t i = 1; i < N; i += 2) {
+        tree_unlink(t, v[i]);
+        tree_node_free(t, v[i]);
+        if (i % 1001 == 0) {
+            snprintf(name, sizeof name, "lock-%010u", i + 2);
+            ASSERT_TRUE(i + 2 >= N || tree_child(p, name, strlen(name)) == v[i + 2]);
+        }
+    }
+    ASSERT_INT_EQ(tree_nkids(p), 0);
+    ASSERT_INT_EQ(tree_kid_slots(p), 0);
+    free(v);
     tree_free(t);
 }
 
@@ -595,7 +633,7 @@ static void test_nodepool(void)
 }
 
 ZTEST_MAIN(ZT(test_leaf_layout), ZT(test_mtime_far_from_ctime), ZT(test_long_name),
-           ZT(test_child_table_churn), ZT(test_nodepool), ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
+           ZT(test_child_table_churn), ZT(test_wide_child_table), ZT(test_nodepool), ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
            ZT(test_apache_image_roundtrip_and_digest), ZT(test_many_children_and_paths),
            ZT(test_cversion_reports_creates_plus_deletes), ZT(test_value_inline_and_out_of_line),
            ZT(test_serialize_roundtrip),
