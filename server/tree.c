@@ -4,14 +4,18 @@
  * Children: a parent owns `ext->kids`, an open-addressing table of tagged
  * child pointers (see tree.h) probed linearly from the slot the name's hash
  * maps to (the hash times the capacity, over 2^32, so any capacity works),
- * with backward-shift deletion so there are no tombstones.  A table grows
- * when an insert would fill it past 7/8 and shrinks when it falls under 1/4,
- * both times to a load of 3/4: at most 8/0.75 bytes per child.  At 7/8 a
- * miss probes ~32 slots, so each slot carries 16 bits of the hash and a
- * probe reads a child's name only when they match (1 in 65,536 for the wrong
- * child).  The full hash is recomputed from the name rather than stored in
- * every znode (deletion and resizing need it): names are short, and ten
- * million leaves would pay 4 bytes each for it.
+ * with backward-shift deletion so there are no tombstones.  A table of up
+ * to 65,536 slots grows when an insert would fill it past 7/8, to a load of
+ * 3/4: ~9.9 bytes per child on average.  At 7/8 a miss probes ~32 slots, so
+ * each slot carries 16 bits of the hash and a probe reads a child's name
+ * only when they match.  In these tables the tag is the hash's top 16 bits
+ * and alone decides the home slot, so a rebuild or a backward shift reads no
+ * child.  Larger tables (a parent of ~57,000 children or more) are few: they
+ * favour the loop over memory, grow at 3/4 to 3/8 (each rebuild reads every
+ * child to rehash its name) and tag with the low bits.  Any table shrinks
+ * when under 1/8 full.  The full hash is recomputed from the name rather
+ * than stored in every znode: names are short, and ten million leaves would
+ * pay 4 bytes each for it.
  *
  * Memory: see struct znode in tree.h.  A leaf with a small value costs one
  * block of the tree's node pool (header + name + value) and a slot in its

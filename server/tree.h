@@ -56,8 +56,8 @@ static inline int owner_is_ttl(int64_t owner)
  * demand.
  *
  * Why: a leaf named "n00000" with a 100-byte value is one 168-byte pool block
- * plus ~9.6 bytes of its parent's child table (a load of 75-87.5%), 178 bytes
- * in all, near the floor of 146 (value, name, and the Stat fields a leaf
+ * plus ~9.6 bytes of its parent's child table (a load of 75-87.5% for up to
+ * 57,344 children, see tree.c), 178 bytes in all, near the floor of 146 (value, name, and the Stat fields a leaf
  * cannot derive: czxid, mzxid, ctime, mtime, version).  Node struct, name and
  * value as three mallocs would cost 256 bytes, one malloc with all Stat
  * fields 208.
