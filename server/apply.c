@@ -144,12 +144,12 @@ static int apply_setdata(struct db *db, const struct txn *t, const struct txn_op
     struct journal_undo *u = push_undo(j, ZK_OP_SETDATA, n);
     u->old_version = n->version;
     u->old_mzxid = n->mzxid;
-    u->old_mtime = n->mtime;
+    u->old_mtime = tree_mtime(n);
     digest_sub(db, n);
     u->old_data = tree_replace_data(db->tree, n, op->data.p, op->data.len, &u->old_datalen);
     n->version = op->version;
     n->mzxid = zxid;
-    n->mtime = t->time;
+    tree_set_mtime(n, t->time);
     digest_add(db, n);
     push_event(db, j, ZK_EVENT_CHANGED, op->path, len, n->acl);
     quota_on_setdata(db, op->path, len, u->old_datalen, op->data.len, j);
@@ -162,7 +162,7 @@ void journal_replace_data(struct db *db, struct znode *n, const void *data, int3
     struct journal_undo *u = push_undo(j, ZK_OP_SETDATA, n);
     u->old_version = n->version;
     u->old_mzxid = n->mzxid;
-    u->old_mtime = n->mtime;
+    u->old_mtime = tree_mtime(n);
     digest_sub(db, n);
     u->old_data = tree_replace_data(db->tree, n, data, len, &u->old_datalen);
     digest_add(db, n);
@@ -175,13 +175,13 @@ static int apply_setacl(struct db *db, const struct txn_op *op, struct journal *
         return ZK_NONODE;
     struct journal_undo *u = push_undo(j, ZK_OP_SETACL, n);
     u->old_acl = n->acl;
-    u->old_version = n->aversion;
+    u->old_version = tree_aversion(n);
     acl_ref(tree_acls(db->tree), n->acl); /* keep the old list alive for undo */
     uint32_t acl = acl_intern(tree_acls(db->tree), &op->acl);
     tree_set_acl(db->tree, n, acl);
     acl_unref(tree_acls(db->tree), acl);
     digest_sub(db, n); /* the ACL is not hashed, aversion is */
-    n->aversion = op->version;
+    tree_set_aversion(n, op->version);
     digest_add(db, n);
     return 0;
 }
@@ -230,13 +230,13 @@ void journal_undo(struct db *db, struct journal *j)
             free(u->old_data);
             n->version = u->old_version;
             n->mzxid = u->old_mzxid;
-            n->mtime = u->old_mtime;
+            tree_set_mtime(n, u->old_mtime);
             u->old_data = NULL;
             break;
         case ZK_OP_SETACL:
             tree_set_acl(db->tree, n, u->old_acl);
             acl_unref(tree_acls(db->tree), u->old_acl);
-            n->aversion = u->old_version;
+            tree_set_aversion(n, u->old_version);
             break;
         }
         if (u->parent) {

@@ -95,9 +95,9 @@ static void add_kid(struct znode *c, void *d)
 static int by_name(const void *a, const void *b)
 {
     const struct znode *x = *(struct znode *const *)a, *y = *(struct znode *const *)b;
-    size_t n = x->namelen < y->namelen ? x->namelen : y->namelen;
-    int c = memcmp(x->name, y->name, n);
-    return c ? c : (x->namelen > y->namelen) - (x->namelen < y->namelen);
+    size_t xl = tree_namelen(x), yl = tree_namelen(y);
+    int c = memcmp(x->name, y->name, xl < yl ? xl : yl);
+    return c ? c : (xl > yl) - (xl < yl);
 }
 
 struct dump {
@@ -155,12 +155,13 @@ static void dump_node(struct dump *d, struct znode *n, size_t plen)
         qsort(k.v, k.n, sizeof *k.v, by_name);
     for (size_t i = 0; i < k.n; i++) {
         struct znode *c = k.v[i];
-        size_t need = plen + 2 + c->namelen;
+        size_t nlen = tree_namelen(c);
+        size_t need = plen + 2 + nlen;
         if (need > d->cap)
             d->path = zk_xrealloc(d->path, d->cap = 2 * need);
         d->path[plen] = '/';
-        memcpy(d->path + plen + 1, c->name, c->namelen);
-        dump_node(d, c, plen + 1 + c->namelen);
+        memcpy(d->path + plen + 1, c->name, nlen);
+        dump_node(d, c, plen + 1 + nlen);
     }
     free(k.v);
 }

@@ -49,10 +49,10 @@ uint32_t digest_node(const char *path, size_t plen, const struct znode *n)
     zk_be64_put(st + 8, (uint64_t)n->mzxid);
     zk_be64_put(st + 16, (uint64_t)tree_pzxid(n));
     zk_be64_put(st + 24, (uint64_t)n->ctime);
-    zk_be64_put(st + 32, (uint64_t)n->mtime);
+    zk_be64_put(st + 32, (uint64_t)tree_mtime(n));
     zk_be32_put(st + 40, (uint32_t)n->version);
     zk_be32_put(st + 44, (uint32_t)tree_cversion(n));
-    zk_be32_put(st + 48, (uint32_t)n->aversion);
+    zk_be32_put(st + 48, (uint32_t)tree_aversion(n));
     zk_be64_put(st + 52, (uint64_t)tree_owner(n));
     return digest_parts(path, plen, tree_data(n), n->datalen > 0 ? (size_t)n->datalen : 0, st);
 }
@@ -190,14 +190,15 @@ static void visit(struct znode *n, void *d)
 {
     struct walk *w = d;
     size_t at = w->len;
-    size_t need = at + 1 + n->namelen + 1;
+    size_t nlen = tree_namelen(n);
+    size_t need = at + 1 + nlen + 1;
     if (need > w->cap) {
         w->cap = need * 2;
         w->path = zk_xrealloc(w->path, w->cap);
     }
     w->path[at] = '/';
-    memcpy(w->path + at + 1, n->name, n->namelen);
-    w->len = at + 1 + n->namelen;
+    memcpy(w->path + at + 1, n->name, nlen);
+    w->len = at + 1 + nlen;
     w->sum += digest_node(w->path, w->len, n);
     tree_foreach_child(n, visit, w);
     w->len = at;

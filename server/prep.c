@@ -275,7 +275,7 @@ static int prep_setacl(struct db *db, const struct auth_info *auth, struct jute_
     if (!rc)
         rc = check_acl(db, auth, n, ZK_PERM_ADMIN);
     if (!rc)
-        rc = check_version(n->aversion, version);
+        rc = check_version(tree_aversion(n), version);
     if (rc) {
         acl_list_free(&acl);
         return rc;
@@ -283,7 +283,7 @@ static int prep_setacl(struct db *db, const struct auth_info *auth, struct jute_
     struct txn_op *op = txn_add_op(t, ZK_OP_SETACL);
     op->path = zk_xstrndup(path.p, (size_t)path.len);
     op->acl = acl;
-    op->version = n->aversion + 1;
+    op->version = tree_aversion(n) + 1;
     if ((rc = apply_added(db, t, zxid, j)))
         return rc;
     res->node = n;

@@ -110,12 +110,12 @@ static void count_subtree(const struct znode *n, int64_t *count, int64_t *bytes)
         const struct znode *x = stack[--top];
         *count += 1;
         *bytes += data_bytes(x->datalen);
-        for (uint32_t i = 0; x->ext && i < x->ext->kid_cap; i++) {
-            if (!x->ext->kids[i])
+        for (uint32_t i = 0; i < tree_kid_slots(x); i++) {
+            if (!tree_kid(x, i))
                 continue;
             if (top == cap)
                 stack = zk_xrealloc(stack, (cap *= 2) * sizeof *stack);
-            stack[top++] = x->ext->kids[i];
+            stack[top++] = tree_kid(x, i);
         }
     }
     free(stack);
@@ -146,7 +146,7 @@ void quota_on_create(struct db *db, const struct znode *n, const char *path, siz
     if (len > QUOTA_ROOT_LEN && path[QUOTA_ROOT_LEN] == '/' && !memcmp(path, QUOTA_ROOT, QUOTA_ROOT_LEN))
         db->quota_nodes = 1; /* from now on writes look for a covering quota */
     if (plen >= QUOTA_ROOT_LEN && !memcmp(path, QUOTA_ROOT, QUOTA_ROOT_LEN) &&
-        n->namelen == strlen(STATS_NODE) && !memcmp(n->name, STATS_NODE, n->namelen)) {
+        tree_namelen(n) == strlen(STATS_NODE) && !memcmp(n->name, STATS_NODE, strlen(STATS_NODE))) {
         const char *real = path + QUOTA_ROOT_LEN;
         size_t rlen = plen - QUOTA_ROOT_LEN;
         recount(db, rlen && real[0] == '/' ? tree_lookup(db->tree, real, rlen) : NULL,
@@ -279,11 +279,11 @@ void quota_recount(struct db *db)
     size_t cap = 64, top = 0, pcap = 256;
     struct znode **stack = zk_xmalloc(cap * sizeof *stack);
     char *buf = zk_xmalloc(pcap);
-    for (uint32_t i = 0; root->ext && i < root->ext->kid_cap; i++)
-        if (root->ext->kids[i]) {
+    for (uint32_t i = 0; i < tree_kid_slots(root); i++)
+        if (tree_kid(root, i)) {
             if (top == cap)
                 stack = zk_xrealloc(stack, (cap *= 2) * sizeof *stack);
-            stack[top++] = root->ext->kids[i];
+            stack[top++] = tree_kid(root, i);
         }
     while (top) {
         struct znode *q = stack[--top];
@@ -302,12 +302,12 @@ void quota_recount(struct db *db)
             else
                 log_warn("Missing quota stat node %s/%s", buf, STATS_NODE);
         }
-        for (uint32_t i = 0; q->ext && i < q->ext->kid_cap; i++) {
-            if (!q->ext->kids[i])
+        for (uint32_t i = 0; i < tree_kid_slots(q); i++) {
+            if (!tree_kid(q, i))
                 continue;
             if (top == cap)
                 stack = zk_xrealloc(stack, (cap *= 2) * sizeof *stack);
-            stack[top++] = q->ext->kids[i];
+            stack[top++] = tree_kid(q, i);
         }
     }
     free(stack);

@@ -173,7 +173,7 @@ static void put_stat(struct conn *c, const struct znode *n)
 
 static void put_child_name(struct znode *c, void *out)
 {
-    jute_put_buffer(out, c->name, (int32_t)c->namelen);
+    jute_put_buffer(out, c->name, (int32_t)tree_namelen(c));
 }
 
 static void put_children(struct jute_out *out, const struct znode *n)

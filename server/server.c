@@ -586,7 +586,7 @@ static void reap_candidate(struct znode *n, void *d)
     int never_used = r->s->cfg.container_max_never_used_ms;
     int due = owner == ZK_OWNER_CONTAINER
                   ? tree_cversion(n) > 0 || (never_used > 0 && r->now - n->ctime > never_used)
-                  : owner_is_ttl(owner) && r->now - n->mtime > (owner & ZK_OWNER_TTL_MAX_BITS);
+                  : owner_is_ttl(owner) && r->now - tree_mtime(n) > (owner & ZK_OWNER_TTL_MAX_BITS);
     if (!due)
         return;
     char path[4096];

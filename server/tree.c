@@ -1,17 +1,26 @@
 /*
  * tree.c - the znode tree.  See tree.h for the contract.
  *
- * Children: a parent owns `ext->kids`, an open-addressing table of child
- * pointers probed linearly by the child's name hash (FNV-1a), with
- * backward-shift deletion so there are no tombstones.  The table is kept
- * under 75% full and shrinks when a node loses most of its children.  The
- * hash is recomputed from the name rather than stored in every znode: names
- * are short, and a million leaves would pay 4 bytes each for it.
+ * Children: a parent owns `ext->kids`, an open-addressing table of tagged
+ * child pointers (see tree.h) probed linearly from the slot the name's hash
+ * maps to (the hash times the capacity, over 2^32, so any capacity works),
+ * with backward-shift deletion so there are no tombstones.  A table of up
+ * to 65,536 slots grows when an insert would fill it past 7/8, to a load of
+ * 3/4: ~9.9 bytes per child on average.  At 7/8 a miss probes ~32 slots, so
+ * each slot carries 16 bits of the hash and a probe reads a child's name
+ * only when they match.  In these tables the tag is the hash's top 16 bits
+ * and alone decides the home slot, so a rebuild or a backward shift reads no
+ * child.  Larger tables (a parent of ~57,000 children or more) are few: they
+ * favour the loop over memory, grow at 3/4 to 3/8 (each rebuild reads every
+ * child to rehash its name) and tag with the low bits.  Any table shrinks
+ * when under 1/8 full.  The full hash is recomputed from the name rather
+ * than stored in every znode: names are short, and ten million leaves would
+ * pay 4 bytes each for it.
  *
  * Memory: see struct znode in tree.h.  A leaf with a small value costs one
- * allocation (header + name + value) and a slot in its parent's table; the
- * optional struct znode_ext is allocated the first time a field in it leaves
- * its default (ext_of), and freed with the node.
+ * block of the tree's node pool (header + name + value) and a slot in its
+ * parent's table; the optional struct znode_ext is allocated the first time
+ * a field in it leaves its default (ext_of), and freed with the node.
  *
  * Ephemerals: `owners` maps a session id to a pset of its nodes, so closing a
  * session finds its ephemerals without a tree walk (Apache's
@@ -31,8 +40,10 @@
 #include <string.h>
 
 #include "hset.h"
+#include "nodepool.h"
 
 struct tree {
+    struct nodepool pool;  /* every znode's block */
     struct znode *root;
     struct acl_cache *acls;
     struct i64map owners;  /* session -> struct pset* of nodes */
@@ -43,26 +54,50 @@ struct tree {
 
 #define DLEN(n) ((n)->datalen > 0 ? (n)->datalen : 0)
 
+/* FNV-1a, then murmur3's finalizer: the slot comes from the top bits and
+ * the tag from the bottom ones, and sibling names differ in a byte or two. */
 static uint32_t name_hash(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
         h = (h ^ (uint8_t)s[i]) * 16777619u;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
     return h;
 }
 
-static uint32_t node_hash(const struct znode *n) { return name_hash(n->name, n->namelen); }
+static uint32_t node_hash(const struct znode *n) { return name_hash(n->name, tree_namelen(n)); }
 
-static char *inline_value(struct znode *n) { return n->name + n->namelen + 1; }
+static char *inline_value(struct znode *n) { return n->name + tree_namelen(n) + 1; }
 
-/* A zeroed node with room for `datacap` value bytes after its name. */
-static struct znode *node_new(const char *name, size_t nlen, size_t datacap)
+#define HEADER offsetof(struct znode, name)
+
+/* The pool block size of a node with this name and value room. */
+static size_t node_size(size_t nlen, size_t datacap)
 {
-    struct znode *n = zk_xcalloc(1, offsetof(struct znode, name) + nlen + 1 + datacap);
+    return nodepool_size(HEADER + nlen + 1 + datacap);
+}
+
+/* A zeroed node with room for at least `datacap` value bytes after its
+ * name (0 when that is more than datacap can say: the value then lives out
+ * of line).  A name of ZNODE_NAME_IN_EXT bytes or more needs its length
+ * put in ext by the caller (once czxid is set: see ext_of). */
+static struct znode *node_new(struct tree *t, const char *name, size_t nlen, size_t datacap)
+{
+    if (datacap > UINT16_MAX)
+        datacap = 0;
+    size_t size = node_size(nlen, datacap);
+    struct znode *n = nodepool_alloc(&t->pool, size);
     memcpy(n->name, name, nlen);
     n->name[nlen] = 0;
-    n->namelen = (uint32_t)nlen;
-    n->datacap = (uint32_t)datacap;
+    n->short_namelen = nlen < ZNODE_NAME_IN_EXT ? (uint16_t)nlen : ZNODE_NAME_IN_EXT;
+    /* The pool's rounding is value room too (it is below the grain, so
+     * node_size gives the same size back). */
+    size_t room = size - HEADER - nlen - 1;
+    n->datacap = (uint16_t)(room > UINT16_MAX ? datacap : room);
     return n;
 }
 
@@ -77,14 +112,15 @@ static struct znode_ext *ext_of(struct znode *n)
 }
 
 /* Frees n, its value and its child table (not the children). */
-static void node_release(struct znode *n)
+static void node_release(struct tree *t, struct znode *n)
 {
+    size_t size = node_size(tree_namelen(n), n->datacap);
     if (n->ext) {
         free(n->ext->kids);
         free(n->ext->data);
         free(n->ext);
     }
-    free(n);
+    nodepool_free(&t->pool, n, size);
 }
 
 /* Stores a value, inline when it fits in datacap.  `data` may point at n's
@@ -125,63 +161,139 @@ void tree_set_pzxid(struct znode *n, int64_t pzxid)
         ext_of(n)->pzxid = pzxid;
 }
 
-/* ---- child table ---- */
-
-static void kids_insert_raw(struct znode_ext *x, struct znode *c)
+void tree_set_mtime(struct znode *n, int64_t mtime)
 {
-    uint32_t mask = x->kid_cap - 1;
-    uint32_t i = node_hash(c) & mask;
-    while (x->kids[i])
-        i = (i + 1) & mask;
-    x->kids[i] = c;
+    int64_t delta;
+    if (!__builtin_sub_overflow(mtime, n->ctime, &delta) && delta > INT32_MIN &&
+        delta <= INT32_MAX) {
+        n->mtime_delta = (int32_t)delta;
+    } else {
+        ext_of(n)->mtime = mtime;
+        n->mtime_delta = ZNODE_MTIME_IN_EXT;
+    }
 }
 
-static void kids_resize(struct znode_ext *x, uint32_t cap)
+void tree_set_aversion(struct znode *n, int32_t aversion)
 {
-    struct znode **old = x->kids;
+    if (aversion || n->ext)
+        ext_of(n)->aversion = aversion;
+}
+
+/* ---- child table ---- */
+
+#define SLOT_PTR(s) ((struct znode *)(uintptr_t)((s) & ((UINT64_C(1) << 48) - 1)))
+#define SLOT_TAG(s) ((uint16_t)((s) >> 48))
+
+/* Tables of up to SMALL_TABLE slots place a child by its hash's top 16
+ * bits alone, which are also its tag: rebuilding or shifting one reads no
+ * child.  Larger ones use all 32 bits and tag with the low 16 (a tag from
+ * the top bits would equal its neighbours'), so they read each child they
+ * move; they also grow by 2x rather than 7/6, for each rebuild stalls the
+ * loop for a pass over every child. */
+#define SMALL_TABLE 65536u
+
+static uint32_t home_slot(uint32_t h, uint32_t cap)
+{
+    if (cap <= SMALL_TABLE)
+        return (uint32_t)(((uint64_t)(h >> 16) * cap) >> 16);
+    return (uint32_t)(((uint64_t)h * cap) >> 32);
+}
+
+static uint16_t hash_tag(uint32_t h, uint32_t cap)
+{
+    return (uint16_t)(cap <= SMALL_TABLE ? h >> 16 : h);
+}
+
+/* The home slot of the child in slot s. */
+static uint32_t slot_home(uint64_t s, uint32_t cap)
+{
+    if (cap <= SMALL_TABLE)
+        return (uint32_t)(((uint64_t)SLOT_TAG(s) * cap) >> 16);
+    return home_slot(node_hash(SLOT_PTR(s)), cap);
+}
+
+/* Puts child c (hash h) in the first free slot from its home. */
+static void kids_insert_raw(struct znode_ext *x, struct znode *c, uint32_t h)
+{
+    uint64_t p = (uint64_t)(uintptr_t)c;
+    assert(p >> 48 == 0); /* see tree.h: room for the tag */
+    uint32_t i = home_slot(h, x->kid_cap);
+    while (x->kids[i])
+        i = i + 1 == x->kid_cap ? 0 : i + 1;
+    x->kids[i] = p | (uint64_t)hash_tag(h, x->kid_cap) << 48;
+}
+
+/* Rebuilds x's table for its nkids children: at a load of 3/4 while that
+ * is a small table, else of 3/8 (none when it has no children). */
+static void kids_rebuild(struct znode_ext *x)
+{
+    uint64_t *old = x->kids;
     uint32_t oldcap = x->kid_cap;
-    x->kid_cap = cap;
-    x->kids = cap ? zk_xcalloc(cap, sizeof *x->kids) : NULL;
-    for (uint32_t i = 0; i < oldcap; i++)
-        if (old[i])
-            kids_insert_raw(x, old[i]);
+    uint64_t want = x->nkids ? (uint64_t)x->nkids * 4 / 3 + 1 : 0;
+    if (want && want < 4)
+        want = 4;
+    if (want > SMALL_TABLE)
+        want = (uint64_t)x->nkids * 8 / 3 + 1;
+    assert(want <= UINT32_MAX);
+    x->kid_cap = (uint32_t)want;
+    x->kids = want ? zk_xcalloc(want, sizeof *x->kids) : NULL;
+    /* Only a small table's tag is the top of the hash. */
+    int from_tag = oldcap <= SMALL_TABLE;
+    for (uint32_t i = 0; i < oldcap; i++) {
+        if (!old[i])
+            continue;
+        struct znode *c = SLOT_PTR(old[i]);
+        uint32_t h = from_tag && x->kid_cap <= SMALL_TABLE ? (uint32_t)SLOT_TAG(old[i]) << 16
+                                                           : node_hash(c);
+        kids_insert_raw(x, c, h);
+    }
     free(old);
+}
+
+/* Whether a table of cap slots is too full for n children: 7/8 while
+ * small, 3/4 when large. */
+static int kids_full(uint32_t n, uint32_t cap)
+{
+    return cap <= SMALL_TABLE ? (uint64_t)n * 8 > (uint64_t)cap * 7
+                              : (uint64_t)n * 4 > (uint64_t)cap * 3;
 }
 
 static void kids_add(struct znode *p, struct znode *c)
 {
     struct znode_ext *x = ext_of(p);
-    if ((x->nkids + 1) * 4 > x->kid_cap * 3)
-        kids_resize(x, x->kid_cap ? x->kid_cap * 2 : 4);
-    kids_insert_raw(x, c);
     x->nkids++;
+    if (kids_full(x->nkids, x->kid_cap))
+        kids_rebuild(x); /* sized for nkids, which counts c already */
+    kids_insert_raw(x, c, node_hash(c));
 }
 
 static void kids_del(struct znode *p, struct znode *c)
 {
     struct znode_ext *x = p->ext;
-    uint32_t mask = x->kid_cap - 1;
-    uint32_t i = node_hash(c) & mask;
-    while (x->kids[i] != c)
-        i = (i + 1) & mask;
+    uint32_t cap = x->kid_cap;
+    uint32_t i = home_slot(node_hash(c), cap);
+    while (SLOT_PTR(x->kids[i]) != c)
+        i = i + 1 == cap ? 0 : i + 1;
+    /* Backward shift: a later entry of the run moves into the hole unless
+     * its home slot lies (cyclically) after the hole. */
     uint32_t j = i;
     for (;;) {
-        j = (j + 1) & mask;
+        j = j + 1 == cap ? 0 : j + 1;
         if (!x->kids[j])
             break;
-        uint32_t k = node_hash(x->kids[j]) & mask;
-        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+        uint32_t k = slot_home(x->kids[j], cap);
+        uint32_t hole_to_j = j >= i ? j - i : j + cap - i;
+        uint32_t home_to_j = j >= k ? j - k : j + cap - k;
+        if (home_to_j >= hole_to_j) {
             x->kids[i] = x->kids[j];
             i = j;
         }
     }
-    x->kids[i] = NULL;
+    x->kids[i] = 0;
     assert(x->nkids > 0);
     x->nkids--;
-    if (x->nkids == 0)
-        kids_resize(x, 0);
-    else if (x->kid_cap > 16 && x->nkids * 8 < x->kid_cap)
-        kids_resize(x, x->kid_cap / 2);
+    if (x->nkids == 0 || (x->kid_cap > 16 && (uint64_t)x->nkids * 8 < x->kid_cap))
+        kids_rebuild(x);
 }
 
 struct znode *tree_child(const struct znode *n, const char *name, size_t len)
@@ -189,14 +301,14 @@ struct znode *tree_child(const struct znode *n, const char *name, size_t len)
     const struct znode_ext *x = n->ext;
     if (!x || !x->kid_cap)
         return NULL;
-    uint32_t mask = x->kid_cap - 1;
-    for (uint32_t i = name_hash(name, len) & mask; x->kids[i]; i = (i + 1) & mask) {
-        struct znode *c = x->kids[i];
-        /* Siblings often share a prefix and length ("n000017", "lock-0000000042")
-         * and differ at the end: the last byte rejects most probes without a
-         * call to memcmp (nodes keep no hash of their name). */
-        if (c->namelen == len && (len == 0 || c->name[len - 1] == name[len - 1]) &&
-            !memcmp(c->name, name, len))
+    uint32_t h = name_hash(name, len);
+    uint32_t cap = x->kid_cap;
+    uint16_t tag = hash_tag(h, cap);
+    for (uint32_t i = home_slot(h, cap); x->kids[i]; i = i + 1 == cap ? 0 : i + 1) {
+        if (SLOT_TAG(x->kids[i]) != tag)
+            continue;
+        struct znode *c = SLOT_PTR(x->kids[i]);
+        if (tree_namelen(c) == len && !memcmp(c->name, name, len))
             return c;
     }
     return NULL;
@@ -208,7 +320,7 @@ void tree_foreach_child(const struct znode *n, void (*fn)(struct znode *c, void 
         return;
     for (uint32_t i = 0; i < n->ext->kid_cap; i++)
         if (n->ext->kids[i])
-            fn(n->ext->kids[i], d);
+            fn(SLOT_PTR(n->ext->kids[i]), d);
 }
 
 /* ---- tree ---- */
@@ -247,7 +359,7 @@ struct tree *tree_new_empty(void)
 {
     struct tree *t = zk_xcalloc(1, sizeof *t);
     t->acls = acl_cache_new();
-    t->root = node_new("", 0, 0);
+    t->root = node_new(t, "", 0, 0);
     t->nodes = 1;
     return t;
 }
@@ -264,7 +376,7 @@ struct tree *tree_new(void)
     acl_unref(t->acls, open);
     uint32_t ro = acl_intern(t->acls, &acl_read_unsafe);
     struct znode *config = tree_add(t, zk, "config", 6, NULL, 0, ro, 0, 0, 0);
-    config->aversion = -1; /* as Apache's DataTree.addConfigNode leaves it */
+    tree_set_aversion(config, -1); /* as Apache's DataTree.addConfigNode leaves it */
     acl_unref(t->acls, ro);
     /* The built-in nodes are not "changes": Apache shows cversion 0 here. */
     tree_set_cversion(t->root, 0);
@@ -276,8 +388,8 @@ static void free_subtree(struct tree *t, struct znode *n)
 {
     for (uint32_t i = 0; n->ext && i < n->ext->kid_cap; i++)
         if (n->ext->kids[i])
-            free_subtree(t, n->ext->kids[i]);
-    node_release(n);
+            free_subtree(t, SLOT_PTR(n->ext->kids[i]));
+    node_release(t, n);
 }
 
 void tree_free(struct tree *t)
@@ -295,6 +407,7 @@ void tree_free(struct tree *t)
     i64map_free(&t->owners);
     pset_free(&t->special);
     acl_cache_free(t->acls);
+    nodepool_destroy(&t->pool);
     free(t);
 }
 
@@ -330,12 +443,12 @@ void tree_stat(const struct znode *n, struct zk_stat *st)
     st->czxid = n->czxid;
     st->mzxid = n->mzxid;
     st->ctime = n->ctime;
-    st->mtime = n->mtime;
+    st->mtime = tree_mtime(n);
     st->version = n->version;
     /* Apache stores only creations in cversion and reports creations plus
      * deletions, i.e. 2 * creations - current children (DataNode.copyStat). */
     st->cversion = (int32_t)(2u * (uint32_t)tree_cversion(n) - tree_nkids(n)); /* wraps like Java */
-    st->aversion = n->aversion;
+    st->aversion = tree_aversion(n);
     /* Containers and TTL nodes report 0 (Apache's getClientEphemeralOwner). */
     st->ephemeral_owner = owner_is_session(tree_owner(n)) ? tree_owner(n) : 0;
     st->data_length = n->datalen > 0 ? n->datalen : 0;
@@ -354,14 +467,14 @@ size_t tree_path(const struct znode *n, char *buf, size_t cap)
     }
     size_t len = 0;
     for (const struct znode *m = n; m->parent; m = m->parent)
-        len += 1 + m->namelen;
+        len += 1 + tree_namelen(m);
     if (len + 1 > cap)
         return len;
     buf[len] = 0;
     size_t at = len;
     for (const struct znode *m = n; m->parent; m = m->parent) {
-        at -= m->namelen;
-        memcpy(buf + at, m->name, m->namelen);
+        at -= tree_namelen(m);
+        memcpy(buf + at, m->name, tree_namelen(m));
         buf[--at] = '/';
     }
     return len;
@@ -372,13 +485,15 @@ struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, s
                        int64_t zxid, int64_t time)
 {
     assert(parent != NULL && nlen > 0);
-    struct znode *n = node_new(name, nlen, dlen > 0 ? (size_t)dlen : 0);
+    struct znode *n = node_new(t, name, nlen, dlen > 0 ? (size_t)dlen : 0);
     n->parent = parent;
+    n->czxid = n->mzxid = zxid; /* pzxid == czxid is the default */
+    n->ctime = time;            /* mtime_delta 0: mtime == ctime */
+    if (n->short_namelen == ZNODE_NAME_IN_EXT)
+        ext_of(n)->namelen = nlen;
     value_store(n, data, dlen);
     n->acl = acl;
     acl_ref(t->acls, acl);
-    n->czxid = n->mzxid = zxid; /* pzxid == czxid is the default */
-    n->ctime = n->mtime = time;
     set_owner(n, owner);
     kids_add(parent, n);
     parent->ext->cversion++;
@@ -410,7 +525,7 @@ void tree_relink(struct tree *t, struct znode *n)
 void tree_node_free(struct tree *t, struct znode *n)
 {
     acl_unref(t->acls, n->acl);
-    node_release(n);
+    node_release(t, n);
 }
 
 void tree_set_data(struct tree *t, struct znode *n, const void *data, int32_t dlen)
@@ -489,7 +604,7 @@ uint64_t tree_count_descendants(const struct znode *n)
     uint64_t c = 0;
     for (uint32_t i = 0; n->ext && i < n->ext->kid_cap; i++)
         if (n->ext->kids[i])
-            c += 1 + tree_count_descendants(n->ext->kids[i]);
+            c += 1 + tree_count_descendants(SLOT_PTR(n->ext->kids[i]));
     return c;
 }
 
@@ -500,14 +615,15 @@ uint64_t tree_count_descendants(const struct znode *n)
  * returns the child's path length. */
 static size_t path_push(char **path, size_t *cap, size_t plen, const struct znode *c)
 {
-    size_t need = plen + 1 + c->namelen + 1;
+    size_t nlen = tree_namelen(c);
+    size_t need = plen + 1 + nlen + 1;
     if (need > *cap) {
         *cap = need * 2;
         *path = zk_xrealloc(*path, *cap);
     }
     (*path)[plen] = '/';
-    memcpy(*path + plen + 1, c->name, c->namelen);
-    return plen + 1 + c->namelen;
+    memcpy(*path + plen + 1, c->name, nlen);
+    return plen + 1 + nlen;
 }
 
 /* A znode's persisted stat (Apache's StatPersisted), in its order. */
@@ -547,10 +663,10 @@ static void put_pstat(struct jute_out *out, const struct znode *n)
     jute_put_long(out, n->czxid);
     jute_put_long(out, n->mzxid);
     jute_put_long(out, n->ctime);
-    jute_put_long(out, n->mtime);
+    jute_put_long(out, tree_mtime(n));
     jute_put_int(out, n->version);
     jute_put_int(out, tree_cversion(n));
-    jute_put_int(out, n->aversion);
+    jute_put_int(out, tree_aversion(n));
     jute_put_long(out, tree_owner(n));
     jute_put_long(out, tree_pzxid(n));
 }
@@ -576,7 +692,7 @@ static struct znode *image_parent(struct tree *t, const char *path, size_t len,
     /* near's ancestors have the paths near_path[0..k) at component ends:
      * climb to the one as long as the parent path, then compare bytes once. */
     while (near && near_len > plen) {
-        near_len -= near->namelen + (near->parent ? 1 : 0);
+        near_len -= tree_namelen(near) + (near->parent ? 1 : 0);
         near = near->parent;
     }
     if (near && near_len == plen && !memcmp(path, near_path, plen))
@@ -609,10 +725,10 @@ static struct znode *place_node(struct tree *t, struct znode *parent, const char
     n->czxid = st->czxid; /* before pzxid: it is pzxid's default */
     n->mzxid = st->mzxid;
     n->ctime = st->ctime;
-    n->mtime = st->mtime;
+    tree_set_mtime(n, st->mtime);
     n->version = st->version;
     tree_set_cversion(n, st->cversion);
-    n->aversion = st->aversion;
+    tree_set_aversion(n, st->aversion);
     set_owner(n, st->owner);
     tree_set_pzxid(n, st->pzxid);
     track_owner(t, n);
@@ -667,9 +783,9 @@ static void aser_node(struct aser *s, const struct znode *n, size_t plen)
     if (s->out.len >= ASER_FLUSH)
         aser_flush(s);
     for (uint32_t i = 0; n->ext && i < n->ext->kid_cap && !s->rc; i++) {
-        const struct znode *c = n->ext->kids[i];
-        if (!c)
+        if (!n->ext->kids[i])
             continue;
+        const struct znode *c = SLOT_PTR(n->ext->kids[i]);
         aser_node(s, c, path_push(&s->path, &s->pathcap, plen, c));
     }
 }

@@ -38,45 +38,72 @@ static inline int owner_is_ttl(int64_t owner)
 }
 
 /*
- * Memory layout.  A znode is one allocation that never moves once linked
- * (watch.c, the ephemeral sets, apply.c's undo journal and the reaper keep
- * znode pointers): the header below, then the NUL-terminated name, then
- * `datacap` bytes reserved for the value.  A value that outgrows that room
- * lives in a separate buffer (ext->data) and comes back inline when it fits
- * again.
+ * Memory layout.  A znode is one block of the tree's node pool (nodepool.h)
+ * that never moves once linked (watch.c, the ephemeral sets, apply.c's undo
+ * journal and the reaper keep znode pointers): the 60-byte header below,
+ * then the NUL-terminated name, then `datacap` bytes reserved for the value
+ * (the creation size plus the pool's rounding).  A value that outgrows that
+ * room lives in a separate buffer (ext->data) and comes back inline when it
+ * fits again.
  *
- * The fields most znodes leave at their defaults - the child table, cversion,
- * pzxid, the ephemeral owner and an out-of-line value - live in `ext`, which
- * is NULL for a leaf that never had children, is not ephemeral and keeps its
- * value inline.  With ext NULL: no children, cversion 0, pzxid == czxid,
- * owner 0.  Read those fields through the accessors below and write them
- * through tree.c, which allocates `ext` on demand.
+ * The fields most znodes leave at their defaults live in `ext`, which is NULL
+ * for a leaf that never had children, is not ephemeral, never had its ACL
+ * changed, keeps its value inline, was modified within ~24 days of its
+ * creation and has a name shorter than 65,535 bytes.  With ext NULL: no
+ * children, cversion 0, aversion 0, pzxid == czxid, owner 0, mtime == ctime +
+ * mtime_delta, namelen == short_namelen.  Read those fields through the
+ * accessors below and write them through tree.c, which allocates `ext` on
+ * demand.
  *
- * Why: a leaf named "n00000" with a 100-byte value is one 192-byte malloc
- * chunk plus ~16 bytes of its parent's child table, where a node struct,
- * a name and a value buffer of their own cost 256 bytes.
+ * Why: a leaf named "n00000" with a 100-byte value is one 168-byte pool block
+ * plus ~9.6 bytes of its parent's child table (a load of 75-87.5% for up to
+ * 57,344 children, see tree.c), 178 bytes in all, near the floor of 146 (value, name, and the Stat fields a leaf
+ * cannot derive: czxid, mzxid, ctime, mtime, version).  Node struct, name and
+ * value as three mallocs would cost 256 bytes, one malloc with all Stat
+ * fields 208.
+ *
+ * Child tables: open addressing over `kid_cap` slots (any capacity, not a
+ * power of two), each 0 or a child's pointer with 16 bits of its name's hash
+ * in the top bits (user-space addresses on Linux fit in 48 bits), so a probe
+ * reads the child only when those bits match.  Use tree_kid() to read one.
  */
+#define ZNODE_MTIME_IN_EXT INT32_MIN /* mtime_delta: mtime is ext->mtime */
+#define ZNODE_NAME_IN_EXT UINT16_MAX /* short_namelen: the length is ext->namelen */
+
 struct znode_ext {
-    struct znode **kids; /* open addressing, NULL = empty slot */
-    uint32_t kid_cap;    /* 0 or a power of two */
+    uint64_t *kids;      /* tagged child slots, see above; 0 = empty */
+    uint32_t kid_cap;    /* 0 when there are no children */
     uint32_t nkids;
     int32_t cversion;    /* creations only; see tree_stat */
+    int32_t aversion;
     int64_t pzxid, owner;
+    int64_t mtime;       /* when mtime_delta == ZNODE_MTIME_IN_EXT */
     char *data;          /* the value when it does not fit inline, else NULL */
+    size_t namelen;      /* when short_namelen == ZNODE_NAME_IN_EXT */
 };
 
 struct znode {
     struct znode *parent;
     struct znode_ext *ext; /* NULL while every field in it has its default */
-    int64_t czxid, mzxid, ctime, mtime;
-    uint32_t acl;        /* id in the tree's acl cache */
-    int32_t datalen;     /* -1: null data (distinct from empty, as in Apache) */
-    int32_t version, aversion;
-    uint32_t datacap;    /* value bytes reserved after the name */
-    uint32_t namelen;
-    char name[];         /* namelen bytes + NUL, then datacap bytes */
+    int64_t czxid, mzxid, ctime;
+    uint32_t acl;          /* id in the tree's acl cache */
+    int32_t datalen;       /* -1: null data (distinct from empty, as in Apache) */
+    int32_t version;
+    int32_t mtime_delta;   /* mtime - ctime, or ZNODE_MTIME_IN_EXT */
+    uint16_t short_namelen; /* the name's length, or ZNODE_NAME_IN_EXT */
+    uint16_t datacap;      /* value bytes reserved after the name */
+    char name[];           /* namelen bytes + NUL, then datacap bytes */
 };
 
+static inline size_t tree_namelen(const struct znode *n)
+{
+    return n->short_namelen != ZNODE_NAME_IN_EXT ? n->short_namelen : n->ext->namelen;
+}
+static inline int64_t tree_mtime(const struct znode *n)
+{
+    return n->mtime_delta != ZNODE_MTIME_IN_EXT ? n->ctime + n->mtime_delta : n->ext->mtime;
+}
+static inline int32_t tree_aversion(const struct znode *n) { return n->ext ? n->ext->aversion : 0; }
 static inline uint32_t tree_nkids(const struct znode *n) { return n->ext ? n->ext->nkids : 0; }
 static inline int32_t tree_cversion(const struct znode *n)
 {
@@ -97,7 +124,14 @@ static inline const char *tree_data(const struct znode *n)
         return NULL;
     if (n->ext && n->ext->data)
         return n->ext->data;
-    return n->name + n->namelen + 1;
+    return n->name + tree_namelen(n) + 1;
+}
+/* Child-table slots of n, for walks that keep their own stack: slot i
+ * (i < tree_kid_slots(n)) holds a child or NULL. */
+static inline uint32_t tree_kid_slots(const struct znode *n) { return n->ext ? n->ext->kid_cap : 0; }
+static inline struct znode *tree_kid(const struct znode *n, uint32_t i)
+{
+    return (struct znode *)(uintptr_t)(n->ext->kids[i] & ((UINT64_C(1) << 48) - 1));
 }
 
 struct tree;
@@ -146,6 +180,10 @@ void tree_node_free(struct tree *t, struct znode *n);
 /* Sets cversion / pzxid of `n` (a parent's child-change stat). */
 void tree_set_cversion(struct znode *n, int32_t cversion);
 void tree_set_pzxid(struct znode *n, int64_t pzxid);
+/* Sets n's mtime (after its ctime, which it is stored relative to). */
+void tree_set_mtime(struct znode *n, int64_t mtime);
+/* Sets n's ACL version. */
+void tree_set_aversion(struct znode *n, int32_t aversion);
 
 /* Replaces n's data (copied). */
 void tree_set_data(struct tree *t, struct znode *n, const void *data, int32_t dlen);

@@ -2,6 +2,8 @@
  * test_tree.c - unit tests of the data tree, ACL interning, watch tables,
  * transactions and the containers under them.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "acl.h"
 #include "digest.h"
 #include "hset.h"
+#include "nodepool.h"
 #include "tree.h"
 #include "txn.h"
 #include "watch.h"
@@ -85,25 +88,28 @@ static void test_cversion_reports_creates_plus_deletes(void)
     tree_free(t);
 }
 
-/* A value lives inline up to its creation size, moves out of line when it
- * grows, and comes back when it fits again; the node never moves. */
+/* A value lives inline up to its creation size (plus the node pool's
+ * rounding: under 8 bytes), moves out of line when it grows, and comes back
+ * when it fits again; the node never moves. */
 static void test_value_inline_and_out_of_line(void)
 {
     struct tree *t = tree_new();
     struct znode *n = add(t, "/", "v", "12345");
     ASSERT_TRUE(n->ext == NULL); /* a plain leaf needs no ext */
+    ASSERT_TRUE(n->datacap >= 5 && n->datacap < 5 + 8);
     ASSERT_INT_EQ(tree_pzxid(n), n->czxid);
     tree_set_data(t, n, "abc", 3);
     ASSERT_TRUE(n->ext == NULL);
     ASSERT_TRUE(!memcmp(tree_data(n), "abc", 3));
-    tree_set_data(t, n, "0123456789", 10);
+    const char *grown = "0123456789abcdefghij";
+    tree_set_data(t, n, grown, 20);
     ASSERT_TRUE(n->ext != NULL && n->ext->data != NULL);
-    ASSERT_TRUE(!memcmp(tree_data(n), "0123456789", 10));
-    ASSERT_INT_EQ(tree_data_bytes(t), 10);
+    ASSERT_TRUE(!memcmp(tree_data(n), grown, 20));
+    ASSERT_INT_EQ(tree_data_bytes(t), 20);
     int32_t oldlen = 0;
     char *old = tree_replace_data(t, n, "xy", 2, &oldlen);
-    ASSERT_INT_EQ(oldlen, 10);
-    ASSERT_TRUE(!memcmp(old, "0123456789", 10));
+    ASSERT_INT_EQ(oldlen, 20);
+    ASSERT_TRUE(!memcmp(old, grown, 20));
     free(old);
     ASSERT_TRUE(n->ext->data == NULL);
     ASSERT_TRUE(!memcmp(tree_data(n), "xy", 2));
@@ -383,7 +389,239 @@ static void test_apache_image_roundtrip_and_digest(void)
     tree_free(t);
 }
 
-ZTEST_MAIN(ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
+/* The layout the memory budget of issue 20 rests on: a 60-byte header, so
+ * that a leaf named "n00000" with 100 bytes of value is one 168-byte pool
+ * block (see struct znode). */
+static void test_leaf_layout(void)
+{
+    ASSERT_INT_EQ(offsetof(struct znode, name), 60);
+    ASSERT_INT_EQ(nodepool_size(offsetof(struct znode, name) + 7 + 100), 168);
+    struct tree *t = tree_new();
+    char v[101];
+    memset(v, 'x', 100);
+    v[100] = 0;
+    struct znode *n = add(t, "/", "n00000", v);
+    ASSERT_TRUE(n->ext == NULL);
+    ASSERT_INT_EQ(n->datacap, 101); /* 168 - 60 - 7 */
+    tree_free(t);
+}
+
+/* mtime is kept as a 32-bit offset from ctime, in ext when it is further
+ * (or the subtraction would overflow): every value reads back exactly. */
+static void test_mtime_far_from_ctime(void)
+{
+    struct tree *t = tree_new();
+    struct znode *n = add(t, "/", "m", "v"); /* ctime 1000 */
+    const int64_t cases[] = {1000, 1000 + (int64_t)INT32_MAX, 1000 + (int64_t)INT32_MAX + 1,
+                             1000 + (int64_t)INT32_MIN, 1000 + (int64_t)INT32_MIN + 1,
+                             INT64_MAX, INT64_MIN, -5, 1001};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tree_set_mtime(n, cases[i]);
+        ASSERT_INT_EQ(tree_mtime(n), cases[i]);
+        struct zk_stat st;
+        tree_stat(n, &st);
+        ASSERT_INT_EQ(st.mtime, cases[i]);
+        ASSERT_INT_EQ(st.ctime, 1000);
+    }
+    struct znode *far = add(t, "/", "far", "v");
+    ASSERT_TRUE(far->ext == NULL);
+    tree_set_mtime(far, 1000 + 30LL * 24 * 3600 * 1000); /* 30 days on */
+    ASSERT_TRUE(far->ext != NULL);
+    ASSERT_INT_EQ(tree_mtime(far), 1000 + 30LL * 24 * 3600 * 1000);
+    ASSERT_INT_EQ(tree_pzxid(far), far->czxid); /* ext starts at the defaults */
+    ASSERT_INT_EQ(tree_aversion(far), 0);
+
+    /* Both survive an image round trip, as does an ACL version. */
+    tree_set_aversion(n, 7);
+    struct jute_out img;
+    jute_out_init(&img);
+    ASSERT_INT_EQ(tree_serialize_apache(t, append, &img), 0);
+    struct tree *u = tree_new_empty();
+    struct jute_in in;
+    jute_in_init(&in, img.p, img.len);
+    ASSERT_INT_EQ(tree_load_apache(u, &in, NULL, NULL), 0);
+    ASSERT_INT_EQ(tree_mtime(tree_lookup(u, "/m", 2)), 1001);
+    ASSERT_INT_EQ(tree_aversion(tree_lookup(u, "/m", 2)), 7);
+    ASSERT_INT_EQ(tree_mtime(tree_lookup(u, "/far", 4)), 1000 + 30LL * 24 * 3600 * 1000);
+    ASSERT_INT_EQ(digest_tree(u), digest_tree(t));
+    jute_out_free(&img);
+    tree_free(u);
+    tree_free(t);
+}
+
+/* A name too long for the 16-bit length keeps its length in ext; every
+ * path operation still sees the whole name. */
+static void test_long_name(void)
+{
+    struct tree *t = tree_new();
+    size_t len = 70000;
+    char *name = malloc(len + 2);
+    memset(name, 'l', len);
+    name[len] = 0;
+    struct znode *n = add(t, "/", name, "value");
+    ASSERT_INT_EQ(tree_namelen(n), len);
+    ASSERT_TRUE(!memcmp(tree_data(n), "value", 5));
+    char *path = malloc(len + 2);
+    path[0] = '/';
+    memcpy(path + 1, name, len + 1);
+    ASSERT_TRUE(tree_lookup(t, path, len + 1) == n);
+    ASSERT_TRUE(tree_lookup(t, path, len) == NULL);
+    char *back = malloc(len + 2);
+    ASSERT_INT_EQ(tree_path(n, back, len + 2), len + 1);
+    ASSERT_TRUE(!memcmp(back, path, len + 2));
+    add(t, path, "kid", "k");
+    struct jute_out img;
+    jute_out_init(&img);
+    ASSERT_INT_EQ(tree_serialize_apache(t, append, &img), 0);
+    struct tree *u = tree_new_empty();
+    struct jute_in in;
+    jute_in_init(&in, img.p, img.len);
+    ASSERT_INT_EQ(tree_load_apache(u, &in, NULL, NULL), 0);
+    ASSERT_INT_EQ(digest_tree(u), digest_tree(t));
+    ASSERT_INT_EQ(tree_nkids(tree_lookup(u, path, len + 1)), 1);
+    jute_out_free(&img);
+    tree_free(u);
+    struct znode *kid = tree_child(n, "kid", 3);
+    tree_unlink(t, kid);
+    tree_node_free(t, kid);
+    tree_unlink(t, n);
+    tree_node_free(t, n);
+    ASSERT_INT_EQ(tree_node_count(t), 4);
+    free(name);
+    free(path);
+    free(back);
+    tree_free(t);
+}
+
+static int kid_present(const struct znode *p, const struct znode *c)
+{
+    for (uint32_t i = 0; i < tree_kid_slots(p); i++)
+        if (tree_kid(p, i) == c)
+            return 1;
+    return 0;
+}
+
+/* The child table under churn: random creates and deletes under one
+ * parent, each checked against a plain array, with the table's load kept
+ * between 1/8 (once past 16 slots) and 7/8. */
+static void test_child_table_churn(void)
+{
+    struct tree *t = tree_new();
+    struct znode *p = add(t, "/", "p", NULL);
+    enum { N = 6000 };
+    struct znode **live = calloc(N, sizeof *live);
+    uint32_t seed = 12345, count = 0;
+    char name[16];
+    for (int step = 0; step < 60000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t k = (seed >> 8) % N;
+        /* Grow for the first half, then shrink: tables go both ways. */
+        int grow = step < 30000 ? (seed >> 4) % 4 != 0 : (seed >> 4) % 4 == 0;
+        snprintf(name, sizeof name, "k%u", k);
+        struct znode *c = tree_child(p, name, strlen(name));
+        ASSERT_TRUE(c == live[k]);
+        if (grow && !c) {
+            live[k] = add(t, "/p", name, "v");
+            count++;
+        } else if (!grow && c) {
+            tree_unlink(t, c);
+            tree_node_free(t, c);
+            live[k] = NULL;
+            count--;
+        }
+        uint32_t cap = tree_kid_slots(p);
+        ASSERT_INT_EQ(tree_nkids(p), count);
+        ASSERT_TRUE((uint64_t)count * 8 <= (uint64_t)cap * 7);
+        ASSERT_TRUE(cap <= 16 || (uint64_t)count * 8 >= cap);
+        if (step % 5000 == 0) {
+            for (uint32_t i = 0; i < N; i++) {
+                snprintf(name, sizeof name, "k%u", i);
+                ASSERT_TRUE(tree_child(p, name, strlen(name)) == live[i]);
+                ASSERT_TRUE(!live[i] || kid_present(p, live[i]));
+            }
+        }
+    }
+    for (uint32_t i = 0; i < N; i++)
+        if (live[i]) {
+            tree_unlink(t, live[i]);
+            tree_node_free(t, live[i]);
+        }
+    ASSERT_INT_EQ(tree_nkids(p), 0);
+    ASSERT_INT_EQ(tree_kid_slots(p), 0); /* the table is gone */
+    free(live);
+    tree_free(t);
+}
+
+/* A table past 65,536 slots places children by the whole hash and doubles
+ * as it grows; on the way down it turns small again. */
+static void test_wide_child_table(void)
+{
+    struct tree *t = tree_new();
+    struct znode *p = add(t, "/", "w", NULL);
+    enum { N = 150000 };
+    struct znode **v = calloc(N, sizeof *v);
+    char name[24];
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "lock-%010u", i);
+        v[i] = add(t, "/w", name, NULL);
+    }
+    ASSERT_TRUE(tree_kid_slots(p) > 65536);
+    ASSERT_TRUE((uint64_t)N * 4 <= (uint64_t)tree_kid_slots(p) * 3);
+    for (uint32_t i = 0; i < N; i += 2) {
+        tree_unlink(t, v[i]);
+        tree_node_free(t, v[i]);
+        v[i] = NULL;
+    }
+    for (uint32_t i = 0; i < N; i += 3) {
+        snprintf(name, sizeof name, "lock-%010u", i);
+        ASSERT_TRUE(tree_child(p, name, strlen(name)) == v[i]);
+    }
+    for (uint32_t i = 1; i < N; i += 2) {
+        tree_unlink(t, v[i]);
+        tree_node_free(t, v[i]);
+        if (i % 1001 == 0) {
+            snprintf(name, sizeof name, "lock-%010u", i + 2);
+            ASSERT_TRUE(i + 2 >= N || tree_child(p, name, strlen(name)) == v[i + 2]);
+        }
+    }
+    ASSERT_INT_EQ(tree_nkids(p), 0);
+    ASSERT_INT_EQ(tree_kid_slots(p), 0);
+    free(v);
+    tree_free(t);
+}
+
+/* The pool reuses a freed block for its class, hands it out zeroed, and
+ * sends what is above NODEPOOL_MAX to malloc. */
+static void test_nodepool(void)
+{
+    struct nodepool pool = {0};
+    ASSERT_INT_EQ(nodepool_size(1), 8);
+    ASSERT_INT_EQ(nodepool_size(168), 168);
+    ASSERT_INT_EQ(nodepool_size(169), 176);
+    unsigned char *a = nodepool_alloc(&pool, 168);
+    memset(a, 0xAB, 168);
+    nodepool_free(&pool, a, 168);
+    unsigned char *b = nodepool_alloc(&pool, 168);
+    for (int i = 0; i < 168; i++)
+        ASSERT_INT_EQ(b[i], 0);
+    void *many[20000];
+    for (int i = 0; i < 20000; i++) { /* several slabs, several classes */
+        size_t size = nodepool_size(8 + (size_t)(i % 130) * 8);
+        many[i] = nodepool_alloc(&pool, size);
+        memset(many[i], i & 0xFF, size);
+    }
+    for (int i = 0; i < 20000; i++) {
+        size_t size = nodepool_size(8 + (size_t)(i % 130) * 8);
+        ASSERT_INT_EQ(((unsigned char *)many[i])[size - 1], i & 0xFF);
+        nodepool_free(&pool, many[i], size);
+    }
+    nodepool_free(&pool, b, 168);
+    nodepool_destroy(&pool);
+    ASSERT_TRUE(pool.slabs == NULL);
+}
+
+ZTEST_MAIN(ZT(test_leaf_layout), ZT(test_mtime_far_from_ctime), ZT(test_long_name),
+           ZT(test_child_table_churn), ZT(test_wide_child_table), ZT(test_nodepool), ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
            ZT(test_apache_image_roundtrip_and_digest), ZT(test_many_children_and_paths),
            ZT(test_cversion_reports_creates_plus_deletes), ZT(test_value_inline_and_out_of_line),
            ZT(test_serialize_roundtrip),
