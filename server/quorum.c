@@ -712,6 +712,17 @@ static void lead(struct quorum *q)
     update_commit(q);
 }
 
+/* How long learner ln may stay silent.  Until it has acknowledged NEWLEADER
+ * it is still loading what the sync sent (a JVM learner, or a big DIFF, can
+ * take seconds): Apache's LearnerHandler gives it initLimit + syncLimit
+ * ticks (getTickOfInitialAckDeadline), then syncLimit per ack. */
+static int64_t silence_limit_ms(const struct quorum *q, const struct learner *ln)
+{
+    const struct zkd_config *cfg = &q->s->cfg;
+    int64_t ticks = ln->st == L_ACTIVE ? cfg->sync_limit : (int64_t)cfg->init_limit + cfg->sync_limit;
+    return ticks * cfg->tick_time;
+}
+
 static void leader_tick(struct quorum *q)
 {
     int64_t now = now_ms();
@@ -730,19 +741,20 @@ static void leader_tick(struct quorum *q)
         broadcast(q, &o, L_SYNCED);
         jute_out_free(&o);
     }
-    int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
     struct qv_set alive = {0};
     qv_set_add(&alive, q->myid);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (learner_live(ln) && ln_voter(ln) && ln->st >= L_SYNCED &&
-            now - ln->l->last_heard_ms <= limit)
+            now - ln->l->last_heard_ms <= silence_limit_ms(q, ln))
             qv_set_add(&alive, ln->sid);
     if (!qv_cfg_is_quorum(&q->s->cfg, &alive))
         quorum_schedule_look(q, "lost the quorum: %d of %d voters heard within syncLimit", alive.n,
                       q->nvoters);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
-        if (learner_live(ln) && ln->st >= L_SYNCED && now - ln->l->last_heard_ms > limit)
-            quorum_learner_drop(ln, "silent for longer than syncLimit");
+        if (learner_live(ln) && ln->st >= L_SYNCED &&
+            now - ln->l->last_heard_ms > silence_limit_ms(q, ln))
+            quorum_learner_drop(ln, ln->st == L_ACTIVE ? "silent for longer than syncLimit"
+                                                       : "no NEWLEADER ACK within initLimit");
 }
 
 /* ================= learner ================= */
