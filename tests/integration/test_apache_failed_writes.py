@@ -150,7 +150,12 @@ def test_reaper_delete_that_no_longer_fits_takes_a_zxid(server_factory, kind):
     for c in ("/ca", "/cb"):
         raw_create(zk, c, b"", flags=CONTAINER)
         zk.create(c + "/kid", b"")
-        zk.delete(c + "/kid")  # used, now empty: a candidate at the next check
+    # Used, now empty: both candidates from the same check on (one multi, so no check can fall
+    # between them; else the check that lists only one is followed by one that lists neither).
+    tx = zk.transaction()
+    tx.delete("/ca/kid")
+    tx.delete("/cb/kid")
+    assert all(r is True for r in tx.commit())
     # The reaper deletes one of them, then waits 3 s (60 s / 20) before the other.
     wait_until(lambda: not zk.exists("/ca") or not zk.exists("/cb"), 30, "a container reaped")
     other = "/cb" if zk.exists("/cb") else "/ca"
