@@ -134,6 +134,10 @@ static int prep_create(struct db *db, const struct auth_info *auth, int32_t type
         rc = ZK_BADARGUMENTS;
     if (!rc && !is_ttl && ttl >= 0)
         rc = ZK_BADARGUMENTS;
+    /* An ephemeral needs a global session (Apache's validateCreateRequest):
+     * a local one (localsess.h) is in no member's db table. */
+    if (!rc && ephemeral && !sessions_get(&db->sessions, t->session))
+        rc = ZK_EPHEMERALONLOCALSESSION;
     if (!rc && data.len > db->max_data)
         rc = ZK_BADARGUMENTS;
     size_t plen = 0;

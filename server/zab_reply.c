@@ -36,6 +36,8 @@ static void connect_response(struct server *s, struct conn *c, int64_t session, 
         conn_close(c);
         return;
     }
+    if (c->session == se) /* our local session's upgrade (localsess.h): nothing to answer */
+        return;
     server_attach(s, c, se);
     sessions_touch(&s->db.sessions, se, clock_mono_ms());
     uint8_t pw[16];
