@@ -854,32 +854,24 @@ static void zab_forward(struct quorum *q, struct conn *c, int32_t type, const vo
 
 /*
  * Before forwarding an ephemeral create of one of our local sessions
- * (localsess.h): with upgrading on, the session turns global here and its
- * createSession goes to the leader first, as Apache's learner sends it
- * (a createSession REQUEST to an Apache leader, UPGRADE to ours).  Without,
- * a zkd leader answers EPHEMERALONLOCALSESSION itself (it knows no such
- * session); an Apache leader would log a SESSIONEXPIRED error whose reply
- * its followers replace with their own -120, so we answer -120 here.
- * Returns 1 when the request was answered.
+ * (localsess.h), with upgrading on: the session turns global here and its
+ * createSession goes to the leader first, as Apache's learner sends it (a
+ * createSession REQUEST to an Apache leader, UPGRADE to ours).  Without
+ * upgrading the request goes as it is and the leader refuses it (prep.c;
+ * an Apache leader's SESSIONEXPIRED becomes -120 in zab_reply.c).
  */
-static int upgrade_before_forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
+static void upgrade_before_forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
 {
     struct server *s = q->s;
-    if (!c->session || c->session->local != 1 || !localsess_wants_global(p, len))
-        return 0;
-    if (!s->cfg.local_sessions_upgrading) {
-        if (!q->apache)
-            return 0;
-        int32_t xid = (int32_t)zk_be32_get(p);
-        conn_reply_header(c, xid, s->db.last_zxid, ZK_EPHEMERALONLOCALSESSION, s->db.last_zxid);
-        return 1;
-    }
+    if (!c->session || c->session->local != 1 || !s->cfg.local_sessions_upgrading ||
+        !localsess_wants_global(p, len))
+        return;
     int32_t timeout = localsess_upgrade(s, c->session);
     if (q->apache) {
         uint8_t to[4];
         zk_be32_put(to, (uint32_t)timeout);
         zab_forward(q, c, ZK_OP_CREATESESSION, to, sizeof to);
-        return 0;
+        return;
     }
     struct jute_out o;
     msg_begin(&o, QM_UPGRADE);
@@ -887,13 +879,11 @@ static int upgrade_before_forward(struct quorum *q, struct conn *c, const uint8_
     jute_put_int(&o, timeout);
     peer_send_out(q->leader, &o);
     jute_out_free(&o);
-    return 0;
 }
 
 static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
 {
-    if (upgrade_before_forward(q, c, p, len))
-        return;
+    upgrade_before_forward(q, c, p, len);
     if (q->apache) {
         zab_forward(q, c, len >= 8 ? (int32_t)zk_be32_get(p + 4) : 0, p, len);
         return;
