@@ -248,3 +248,22 @@ def test_local_sessions_as_apache(name, upgrading, tmp_path):
     finally:
         if ens is not None:
             ens.close()
+
+
+@pytest.mark.parametrize("kind", ["apache", "zkd"])
+def test_standalone_sessions_stay_global(kind, server_factory):
+    """A standalone server has no local sessions, localSessionsEnabled or not (Apache's
+    ZooKeeperServer keeps a SessionTrackerImpl): the session takes a zxid, may hold an
+    ephemeral, and mntr counts no local session."""
+    srv = server_factory(kind, cfg=dict(cfg(False), **{"4lw.commands.whitelist": "*"}))
+    base = R.RawSession(srv.port)
+    assert base.create("/probe")[0] == 0
+    z = base.last_zxid
+    a = R.RawSession(srv.port, timeout_ms=4000)
+    assert a.create("/eph", flags=EPHEMERAL)[0] == 0
+    assert a.last_zxid - z == 2  # createSession, then the create
+    mntr = dict(line.split("\t", 1) for line in srv.four_letter("mntr").splitlines()
+                if "\t" in line)
+    assert (int(mntr["zk_local_sessions"]), int(mntr["zk_global_sessions"])) == (0, 2)
+    assert a.close_session() == 0
+    base.close_session()
