@@ -864,7 +864,7 @@ void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t l
 
 /* An ephemeral create from one of our local sessions, with
  * localSessionsUpgradingEnabled: its createSession is logged first (the
- * leader's and a standalone's path; a learner upgrades in quorum_route). */
+ * leader's path; a learner upgrades as it forwards, quorum.c). */
 static void upgrade_if_needed(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
     if (c->session->local != 1 || !s->cfg.local_sessions_upgrading ||
