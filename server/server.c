@@ -763,6 +763,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         reconfig_init(s);
     if (distributed && quorum_start(s))
         return -1;
+    if (cfg->local_sessions && !distributed)
+        log_info("localSessionsEnabled is ignored: a standalone server has no local sessions "
+                 "(nor has Apache's); every session is global");
     if (cfg->client_port_unification && !(s->tls_ctx = tls_ctx_new(cfg)))
         return -1;
     if (s->cfg.client_port > 0) {
