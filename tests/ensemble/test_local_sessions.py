@@ -1,7 +1,7 @@
 """Local sessions (localSessionsEnabled, localSessionsUpgradingEnabled; server/localsess.h),
 differential: the same scenario runs on a 3-member Apache 3.8 ensemble, a 3-member zkd ensemble, a
 zkd follower of an Apache leader and Apache followers of a zkd leader, each time with the client on
-a follower and on the leader, and every run must observe what Apache 3.8 does (EXPECTED, measured
+a follower and on the leader, and every run must observe what Apache 3.8 does (expected_*, measured
 on Debian's zookeeper 3.8 and read in its sources: LeaderSessionTracker, LearnerSessionTracker,
 QuorumZooKeeperServer.checkUpgradeSession, PrepRequestProcessor.validateCreateRequest):
 
@@ -11,7 +11,8 @@ QuorumZooKeeperServer.checkUpgradeSession, PrepRequestProcessor.validateCreateRe
     (an error txn); in a multi the failed op says -120 on the leader, but SESSIONEXPIRED (-112)
     through a follower (the leader's answer: the session is not global);
   - the session taken to another member is expired there (it stays alive on its own member); one
-    that times out is expired by its member without a zxid;
+    that times out is expired by its member without a zxid; a member that changes role (its leader
+    died) forgets its local sessions;
   - with upgrading, the ephemeral create first logs the session's createSession (two zxids), the
     session is then global on every member, moves to another member with its ephemeral, and its
     close is a closeSession txn that deletes the ephemeral.
@@ -31,8 +32,6 @@ from tests.lib.waiting import wait_until
 EPHEMERAL = 1
 EPHEMERALONLOCALSESSION, SESSIONEXPIRED = -120, -112
 MULTI = 14
-
-
 LONG_MS = 30000  # a session timeout no election here comes near (maxSessionTimeout below)
 
 
