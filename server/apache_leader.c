@@ -9,6 +9,7 @@
 
 #include "conn.h"
 #include "db.h"
+#include "localsess.h"
 #include "log.h"
 #include "peer.h"
 #include "quorum_int.h"
@@ -416,7 +417,7 @@ static void on_request(struct quorum *q, struct learner *ln, const struct zab_pa
         quorum_learner_drop(ln, "malformed REQUEST authinfo");
         return;
     }
-    p->session = se;
+    p->session = se ? se : localsess_for_forwarded(s, session, &ln->foreign);
     p->session_id = session;
     p->state = CONN_READY;
     int64_t before = s->db.last_zxid;

@@ -200,7 +200,7 @@ static void zab_ping(struct quorum *q, const struct zab_packet *pk)
     struct jute_out o;
     jute_out_init(&o);
     for (struct conn *c = s->conns; c; c = c->next)
-        if (c->session && !c->readonly && c->active_ms >= since) {
+        if (c->session && !c->readonly && !c->session->local && c->active_ms >= since) {
             jute_put_long(&o, c->session->id);
             jute_put_int(&o, c->session->timeout);
         }

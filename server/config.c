@@ -947,7 +947,9 @@ static const struct key_spec keys[] = {
     STR_KEY("quorum.auth.kerberos.servicePrincipal", quorum_kerberos_principal),
     IGNORED_WHY("quorum.cnxn.threads.size", "sizes Apache's pool of quorum SASL threads; zkd "
                                             "authenticates members on its event loop"),
-    WARNED("localSessionsEnabled", "zkd has no local sessions; all sessions are global"),
+    /* Local sessions (localsess.h); like Apache, only an ensemble has them. */
+    BOOL_KEY("localSessionsEnabled", local_sessions),
+    BOOL_KEY("localSessionsUpgradingEnabled", local_sessions_upgrading),
     WARNED("oraclePath", "zkd has no quorum oracle"),
     /* Operations: AdminServer (admin.c), Prometheus (metrics.c). */
     BOOL_KEY("admin.enableServer", admin_enable),
@@ -992,7 +994,6 @@ static const struct key_spec keys[] = {
     IGNORED("observerMasterPort"),
     IGNORED("connectToLearnerMasterLimit"),
     IGNORED("peerType"), /* Apache too lets the server.N role win */
-    IGNORED("localSessionsUpgradingEnabled"),
     IGNORED("jvm.pause.*"),
     IGNORED("maxCnxns"),
     IGNORED_WHY("maxResponseCacheSize", "sizes Apache's cache of serialized replies; zkd has none"),
@@ -2004,6 +2005,9 @@ int config_format_effective(const struct zkd_config *cfg, char *buf, int buflen)
                cfg->standalone_enabled ? "true" : "false", cfg->reconfig_enabled ? "true" : "false",
                cfg->readonly_mode ? "true" : "false");
     out_printf(&o, "quorumListenOnAllIPs=%s\n", cfg->quorum_listen_all ? "true" : "false");
+    out_printf(&o, "localSessionsEnabled=%s\nlocalSessionsUpgradingEnabled=%s\n",
+               cfg->local_sessions ? "true" : "false",
+               cfg->local_sessions_upgrading ? "true" : "false");
     /* Secrets are not printed: the super user's name only. */
     const char *colon = strchr(cfg->super_digest, ':');
     out_printf(&o, "DigestAuthenticationProvider.superDigest=%s%.*s\n",

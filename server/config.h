@@ -106,6 +106,8 @@ struct zkd_config {
     int standalone_enabled;  /* default 1 */
     int reconfig_enabled;    /* default 0 */
     int readonly_mode;       /* readonlymode.enabled */
+    int local_sessions;      /* localSessionsEnabled (0): new sessions are local (localsess.h) */
+    int local_sessions_upgrading; /* localSessionsUpgradingEnabled (0) */
     int enforce_quota;       /* enforceQuota (or -Dzookeeper.enforceQuota): quota.h */
     int global_outstanding_limit; /* default 1000 */
     int container_check_ms;  /* znode.container.checkIntervalMs, default 60000 */

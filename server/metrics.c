@@ -26,7 +26,7 @@ struct metrics {
 static const char *const gauges[] = {
     "avg_latency", "max_latency", "min_latency", "packets_received", "packets_sent",
     "num_alive_connections", "outstanding_requests", "uptime", "znode_count", "watch_count",
-    "ephemerals_count", "approximate_data_size", "global_sessions",
+    "ephemerals_count", "approximate_data_size", "global_sessions", "local_sessions",
     "open_file_descriptor_count", "max_file_descriptor_count", "learners", "synced_followers",
     "synced_observers", NULL,
 };

@@ -15,6 +15,7 @@
 #include "zk/proto.h"
 #include "server.h"
 #include "summary.h"
+#include "localsess.h"
 #include "log.h"
 #include "txnlog.h"
 
@@ -217,6 +218,7 @@ void monitor_collect(struct server *s, struct monitor_sink *k)
     k->num(k, "open_file_descriptor_count", open_fds());
     k->num(k, "max_file_descriptor_count", (int64_t)rl.rlim_cur);
     k->num(k, "global_sessions", sessions_count(&s->db.sessions));
+    k->num(k, "local_sessions", localsess_count(s));
     k->num(k, "uptime", clock_wall_ms() - s->start_ms);
     summary_out(k, "fsynctime", &st->fsync_time, 0);
     summary_out(k, "snapshottime", &st->snapshot_time, 0);

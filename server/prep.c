@@ -108,6 +108,20 @@ static int apply_added(struct db *db, struct txn *t, int64_t zxid, struct journa
     return rc;
 }
 
+/*
+ * An ephemeral needs a global session (Apache's validateCreateRequest); a
+ * local one (localsess.h) is in no member's db table.  The code is what
+ * Apache's client sees: EPHEMERALONLOCALSESSION, which the member holding
+ * the session puts in place of the leader's answer -- except inside a
+ * multi forwarded by another member, whose op results come from the
+ * leader's txn: SESSIONEXPIRED there (checkGlobalSession).
+ */
+static int not_global(const struct db *db, const struct txn *t)
+{
+    int ours = (int)((uint64_t)t->session >> 56) == (db->server_id ? db->server_id : 1);
+    return t->type == ZK_OP_MULTI && !ours ? ZK_SESSIONEXPIRED : ZK_EPHEMERALONLOCALSESSION;
+}
+
 static int prep_create(struct db *db, const struct auth_info *auth, int32_t type,
                        struct jute_in *in, struct txn *t, int64_t zxid, struct journal *j,
                        struct prep_result *res)
@@ -134,6 +148,8 @@ static int prep_create(struct db *db, const struct auth_info *auth, int32_t type
         rc = ZK_BADARGUMENTS;
     if (!rc && !is_ttl && ttl >= 0)
         rc = ZK_BADARGUMENTS;
+    if (!rc && ephemeral && !sessions_get(&db->sessions, t->session))
+        rc = not_global(db, t);
     if (!rc && data.len > db->max_data)
         rc = ZK_BADARGUMENTS;
     size_t plen = 0;

@@ -9,6 +9,8 @@
  *     REQUEST   long session, long connUid, int nauth, nauth x (string scheme, string id), frame
  *     CONNECT   long session, long connUid, int timeout
  *     PINGACK   int n, n x long session (sessions active since the last ping)
+ *     UPGRADE   long session, int timeout: make this local session global
+ *               (localsess.h); no reply, the requests after it see it
  *   leader -> learner
  *     LINFO     long epoch (earlier zkds added a session secret, now unused:
  *               a learner ignores what follows the epoch)
@@ -47,6 +49,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "election.h"
+#include "localsess.h"
 #include "log.h"
 #include "peer.h"
 #include "quorum_auth.h"
@@ -469,7 +472,7 @@ static void handle_request(struct quorum *q, struct learner *ln, struct jute_in 
         quorum_learner_drop(ln, "malformed request");
         return;
     }
-    p->session = sessions_get(&s->db.sessions, session);
+    p->session = localsess_for_forwarded(s, session, &ln->foreign);
     p->session_id = session;
     p->state = CONN_READY;
     q->cur_uid = uid;
@@ -506,6 +509,21 @@ static void handle_connect(struct quorum *q, struct learner *ln, struct jute_in 
     jute_patch_int(&o, at, (int32_t)(o.len - at - 4));
     peer_send_out(ln->l, &o);
     jute_out_free(&o);
+}
+
+/* A learner's local session becomes global (localsess.h): its createSession
+ * is logged before the request that needed it, which follows on the link. */
+static void handle_upgrade(struct quorum *q, struct learner *ln, struct jute_in *in)
+{
+    struct server *s = q->s;
+    int64_t id = jute_get_long(in);
+    int32_t timeout = jute_get_int(in);
+    if (in->err || !id || timeout <= 0) {
+        quorum_learner_drop(ln, "malformed session upgrade");
+        return;
+    }
+    if (!sessions_get(&s->db.sessions, id))
+        write_session(s, ZK_OP_CREATESESSION, id, 0, timeout);
 }
 
 static void handle_pingack(struct quorum *q, struct jute_in *in)
@@ -644,6 +662,10 @@ static void on_learner_msg(struct peer_link *l, const uint8_t *p, size_t len)
         break;
     case QM_PINGACK:
         handle_pingack(q, &in);
+        break;
+    case QM_UPGRADE:
+        if (q->established)
+            handle_upgrade(q, ln, &in);
         break;
     default:
         quorum_learner_drop(ln, "unknown message type");
@@ -866,8 +888,38 @@ static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *r
         conn_close_after_flush(closing);
 }
 
+/*
+ * Before forwarding an ephemeral create of one of our local sessions
+ * (localsess.h), with upgrading on: the session turns global here and its
+ * createSession goes to the leader first, as Apache's learner sends it (a
+ * createSession REQUEST to an Apache leader, UPGRADE to ours).  Without
+ * upgrading the request goes as it is and the leader refuses it (prep.c;
+ * an Apache leader's SESSIONEXPIRED becomes -120 in zab_reply.c).
+ */
+static void upgrade_before_forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
+{
+    struct server *s = q->s;
+    if (!c->session || c->session->local != 1 || !s->cfg.local_sessions_upgrading ||
+        !localsess_wants_global(p, len))
+        return;
+    int32_t timeout = localsess_upgrade(s, c->session);
+    if (q->apache) {
+        uint8_t to[4];
+        zk_be32_put(to, (uint32_t)timeout);
+        alearner_forward(q, c, ZK_OP_CREATESESSION, to, sizeof to);
+        return;
+    }
+    struct jute_out o;
+    msg_begin(&o, QM_UPGRADE);
+    jute_put_long(&o, c->session->id);
+    jute_put_int(&o, timeout);
+    peer_send_out(q->leader, &o);
+    jute_out_free(&o);
+}
+
 static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
 {
+    upgrade_before_forward(q, c, p, len);
     if (q->apache) {
         alearner_forward(q, c, len >= 8 ? (int32_t)zk_be32_get(p + 4) : 0, p, len);
         return;
@@ -889,10 +941,13 @@ static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t l
     i64map_put(&q->fwd, (int64_t)c->uid, c);
 }
 
-static int is_forwarded(int32_t type)
+/* (a local session closes here, without the leader: localsess.h) */
+static int is_forwarded(const struct conn *c, int32_t type)
 {
-    return prep_is_write(type) || type == ZK_OP_MULTI || type == ZK_OP_CLOSESESSION ||
-           type == ZK_OP_SYNC || type == ZK_OP_RECONFIG;
+    if (type == ZK_OP_CLOSESESSION)
+        return !c->session || c->session->local != 1;
+    return prep_is_write(type) || type == ZK_OP_MULTI || type == ZK_OP_SYNC ||
+           type == ZK_OP_RECONFIG;
 }
 
 /* Runs held requests of `c` until one must wait for a forwarded write. */
@@ -900,7 +955,7 @@ void quorum_drain_held(struct quorum *q, struct conn *c)
 {
     while (c->held && c->state == CONN_READY) {
         struct held_req *h = c->held;
-        if (is_forwarded(h->type)) {
+        if (is_forwarded(c, h->type)) {
             c->held = h->next;
             forward(q, c, h->data, h->len);
             free(h);
@@ -1155,7 +1210,7 @@ static void send_pingack(struct quorum *q)
     jute_put_int(&o, 0);
     int32_t n = 0;
     for (struct conn *c = s->conns; c; c = c->next)
-        if (c->session && c->active_ms >= since) {
+        if (c->session && !c->session->local && c->active_ms >= since) {
             jute_put_long(&o, c->session->id);
             n++;
         }
@@ -1344,6 +1399,7 @@ static void leave_role(struct quorum *q)
     struct server *s = q->s;
     q->serving = 0;
     server_close_clients(s);
+    localsess_drop_all(s);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (learner_live(ln))
             peer_close(ln->l);
@@ -1617,7 +1673,7 @@ int quorum_route(struct server *s, struct conn *c, const uint8_t *p, size_t len,
     struct quorum *q = s->q;
     if (!quorum_is_learner(q) || !q->leader)
         return 0;
-    int fwd = is_forwarded(type);
+    int fwd = is_forwarded(c, type);
     if (c->held || (!fwd && c->fwd_pending)) {
         struct held_req *h = zk_xmalloc(sizeof *h + len);
         h->next = NULL;

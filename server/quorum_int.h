@@ -39,6 +39,7 @@ enum qmsg {
     QM_CONNECT,
     QM_PING,
     QM_PINGACK,
+    QM_UPGRADE,
 };
 
 enum role { R_LOOKING, R_LEADING, R_FOLLOWING, R_OBSERVING };
@@ -62,6 +63,8 @@ struct learner {
     int64_t acked;
     int64_t zab_committed;   /* Apache's wire: it knows everything up to here is committed */
     struct conn *proxy;      /* runs this learner's forwarded requests */
+    struct session foreign;  /* the proxy's stand-in for a local session of the
+                              * learner (localsess_for_forwarded) */
 };
 
 /* A learner's queue of proposals awaiting commit and replies awaiting

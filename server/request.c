@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "localsess.h"
 #include "log.h"
 #include "monitor.h"
 #include "prep.h"
@@ -132,6 +133,15 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     if (timeout > s->cfg.max_session_timeout)
         timeout = s->cfg.max_session_timeout;
     uint8_t expected[16];
+    if (id == 0 && localsess_enabled(s)) {
+        /* A local session: no txn, no zxid, leader or learner alike. */
+        struct session *se = localsess_create(s, timeout);
+        audit_session_event(se->id, &c->auth, "createSession", AUDIT_SUCCESS);
+        server_attach(s, c, se);
+        sessions_password(&s->db.sessions, se->id, expected);
+        send_connect_response(s, c, timeout, se->id, expected, s->db.last_zxid);
+        return;
+    }
     if (id == 0 && s->q && quorum_is_learner(s->q)) {
         quorum_forward_connect(s, c, sessions_next_id(&s->db.sessions), timeout);
         return;
@@ -146,7 +156,8 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
         send_connect_response(s, c, timeout, se->id, expected, zxid);
         return;
     }
-    struct session *se = sessions_get(&s->db.sessions, id);
+    /* (another member's local session is unknown here: expired) */
+    struct session *se = localsess_find(s, id);
     sessions_password(&s->db.sessions, id, expected);
     if (!se || se->closing || pw.len != 16 || memcmp(pw.p, expected, 16)) {
         static const uint8_t zero[16];
@@ -157,7 +168,7 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
         return;
     }
     se->timeout = timeout;
-    sessions_touch(&s->db.sessions, se, clock_mono_ms());
+    localsess_touch(s, se, clock_mono_ms());
     server_attach(s, c, se);
     send_connect_response(s, c, timeout, se->id, expected, s->db.last_zxid);
 }
@@ -787,6 +798,12 @@ static void close_session(struct server *s, struct conn *c, int32_t xid)
 {
     if (!conn_is_proxy(c)) /* (else the learner logged it when forwarding) */
         audit_session_event(c->session_id, &c->auth, "closeSession", AUDIT_SUCCESS);
+    if (c->session->local == 1) { /* no txn (localsess.h) */
+        localsess_close(s, c->session);
+        conn_reply_header(c, xid, s->db.last_zxid, 0, s->db.last_zxid);
+        conn_close_after_flush(c);
+        return;
+    }
     int64_t zxid = write_session(s, ZK_OP_CLOSESESSION, c->session_id, xid, 0);
     conn_reply_header(c, xid, zxid, 0, zxid);
     conn_close_after_flush(c);
@@ -837,12 +854,25 @@ void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t l
         int32_t type = (int32_t)zk_be32_get(p + 4);
         if (c->session && !c->session->closing && !c->readonly &&
             quorum_route(s, c, p, len, type)) {
-            sessions_touch(&s->db.sessions, c->session, c->active_ms);
+            localsess_touch(s, c->session, c->active_ms);
             s->stats.requests++;
             return;
         }
     }
     server_request_local(s, c, p, len);
+}
+
+/* An ephemeral create from one of our local sessions, with
+ * localSessionsUpgradingEnabled: its createSession is logged first (the
+ * leader's path; a learner upgrades as it forwards, quorum.c). */
+static void upgrade_if_needed(struct server *s, struct conn *c, const uint8_t *p, size_t len)
+{
+    if (c->session->local != 1 || !s->cfg.local_sessions_upgrading ||
+        !localsess_wants_global(p, len))
+        return;
+    int64_t id = c->session->id;
+    int32_t timeout = localsess_upgrade(s, c->session);
+    write_session(s, ZK_OP_CREATESESSION, id, 0, timeout);
 }
 
 void server_request_local(struct server *s, struct conn *c, const uint8_t *p, size_t len)
@@ -876,7 +906,8 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
             return;
         }
     } else {
-        sessions_touch(&s->db.sessions, c->session, clock_mono_ms());
+        localsess_touch(s, c->session, clock_mono_ms());
+        upgrade_if_needed(s, c, p, len);
     }
     switch (type) {
     case ZK_OP_PING:

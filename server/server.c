@@ -36,6 +36,7 @@
 #include "digest.h"
 #include "election.h"
 #include "fourlw.h"
+#include "localsess.h"
 #include "quorum.h"
 #include "quota.h"
 #include "reconfig.h"
@@ -554,6 +555,7 @@ static int decides(const struct server *s) { return !s->q || quorum_is_leader(s-
 static void on_tick(uv_timer_t *h)
 {
     struct server *s = h->data;
+    localsess_expire(s, clock_mono_ms()); /* (every member its own) */
     if (!decides(s))
         return;
     sessions_expire(&s->db.sessions, clock_mono_ms(), expire_one, s);
@@ -809,6 +811,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         }
     }
     db_init(&s->db, cfg->tick_time, s->myid);
+    sessions_init(&s->local_sessions, cfg->tick_time, s->myid);
     s->db.extended_types = cfg->extended_types_enabled;
     s->db.max_data = cfg->jute_max_buffer;
     s->db.enforce_quota = cfg->enforce_quota > 0;
@@ -831,6 +834,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         reconfig_init(s);
     if (distributed && quorum_start(s))
         return -1;
+    if (cfg->local_sessions && !distributed)
+        log_info("localSessionsEnabled is ignored: a standalone server has no local sessions "
+                 "(nor has Apache's); every session is global");
     if (cfg->client_port_unification && !(s->tls_ctx = tls_ctx_new(cfg)))
         return -1;
     if (s->cfg.client_port > 0) {
@@ -1003,6 +1009,7 @@ int server_image_end(struct server *s, int64_t zxid)
 void server_free(struct server *s)
 {
     db_free(&s->db);
+    sessions_free(&s->local_sessions);
     digest_log_free(&s->digests);
     pset_free(&s->held);
     pset_free(&s->dirty);

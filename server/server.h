@@ -89,6 +89,7 @@ struct server {
     struct zkd_config cfg;
     uv_loop_t *loop;
     struct db db;          /* the state machine: tree, sessions, watches, last zxid */
+    struct sessions local_sessions; /* this member's local sessions (localsess.h) */
     struct txnlog *log;
 
     int64_t durable_zxid;  /* last on disk (standalone) / committed (ensemble) */

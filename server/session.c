@@ -99,11 +99,23 @@ struct session *sessions_get(const struct sessions *s, int64_t id)
     return id ? i64map_get(&s->map, id) : NULL;
 }
 
-void sessions_remove(struct sessions *s, struct session *se)
+void sessions_take(struct sessions *s, struct session *se)
 {
     assert(sessions_get(s, se->id) == se);
     bucket_unlink(s, se);
     i64map_del(&s->map, se->id);
+}
+
+void sessions_put(struct sessions *s, struct session *se, int64_t now)
+{
+    assert(!sessions_get(s, se->id));
+    i64map_put(&s->map, se->id, se);
+    sessions_touch(s, se, now);
+}
+
+void sessions_remove(struct sessions *s, struct session *se)
+{
+    sessions_take(s, se);
     free(se);
 }
 

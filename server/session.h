@@ -29,6 +29,8 @@ struct session {
     struct session *bprev, *bnext;
     struct conn *conn;      /* attached connection, or NULL */
     int closing;            /* close or expiry is in progress */
+    int local;              /* 1: in the server's local table (localsess.h), not db's;
+                             * 2: a stand-in for another member's local session */
 };
 
 struct sessions {
@@ -50,6 +52,13 @@ struct session *sessions_add(struct sessions *s, int64_t id, int32_t timeout, in
 struct session *sessions_get(const struct sessions *s, int64_t id);
 /* Unschedules and frees a session. */
 void sessions_remove(struct sessions *s, struct session *se);
+/* Unschedules a session and drops it from the table without freeing it: the
+ * caller owns it (and hands it to sessions_put of another table). */
+void sessions_take(struct sessions *s, struct session *se);
+/* Adds a session taken from another table (the struct, so pointers to it
+ * stay valid) and schedules it; the table owns it again.  Its id must not
+ * be in this table. */
+void sessions_put(struct sessions *s, struct session *se, int64_t now);
 /* Moves the session's deadline to now + timeout. */
 void sessions_touch(struct sessions *s, struct session *se, int64_t now);
 /* The 16-byte password of a session id, as Apache computes it. OUT: pw */

@@ -36,6 +36,8 @@ static void connect_response(struct server *s, struct conn *c, int64_t session, 
         conn_close(c);
         return;
     }
+    if (c->session == se) /* our local session's upgrade (localsess.h): nothing to answer */
+        return;
     server_attach(s, c, se);
     sessions_touch(&s->db.sessions, se, clock_mono_ms());
     uint8_t pw[16];
@@ -153,6 +155,11 @@ int zab_reply_committed(struct server *s, struct conn *c, int64_t zxid, const ui
     int32_t xid = (int32_t)zk_be32_get(rec + 8);
     if (wire == ZK_OP_ERROR) {
         int32_t err = len >= TXN_HEADER + 4 ? (int32_t)zk_be32_get(rec + TXN_HEADER) : ZK_SYSTEMERROR;
+        /* The leader refuses an ephemeral of our local session SESSIONEXPIRED
+         * (the only write of one it refuses so); Apache's follower answers
+         * its own EPHEMERALONLOCALSESSION instead (localsess.h). */
+        if (err == ZK_SESSIONEXPIRED && c->session && c->session->local == 1)
+            err = ZK_EPHEMERALONLOCALSESSION;
         conn_reply_header(c, xid, zxid, err, zxid);
         return 0;
     }

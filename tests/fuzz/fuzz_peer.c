@@ -3,7 +3,8 @@
  * members: the peer link framing (peer.c, process_input), leader election
  * messages (election.c: hello, notifications) and the Zab messages a leader
  * reads from its learners (quorum.c: FINFO, ACKEPOCH, ACK, REQUEST with the
- * client request it forwards, CONNECT, PINGACK).
+ * client request it forwards, CONNECT, PINGACK, UPGRADE; local sessions are
+ * on, so requests of sessions it does not know run as another member's).
  *
  * Those decoders are the handlers of live peer links, so the harness talks
  * to them the way a member does: over loopback TCP.  Once per process it
@@ -248,6 +249,7 @@ static void setup(void)
     cfg.extended_types_enabled = 1;
     cfg.snap_count = 1 << 30; /* never snapshot: that forks */
     cfg.standalone_enabled = 0;
+    cfg.local_sessions = cfg.local_sessions_upgrading = 1;
     cfg.init_limit = 10;
     cfg.sync_limit = 5;
     election_port = free_port();

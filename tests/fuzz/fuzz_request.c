@@ -12,7 +12,8 @@
  *         (tree_load_apache into another, its records hashed by the digest
  *         thread as recovery hashes them); and, split in two, a forwarded
  *         request and its reply as a learner's audit log decodes them
- *         (audit_forwarded)
+ *         (audit_forwarded); and as a request checked for an ephemeral
+ *         create (localsess_wants_global)
  * The audit log is on (to /dev/null), so every request's audit line is
  * formatted too.
  * Build: CC=clang cmake -DZK_FUZZ=ON; run: fuzz_request tests/fuzz/corpus.
@@ -31,6 +32,7 @@
 #include "config.h"
 #include "conn.h"
 #include "digest.h"
+#include "localsess.h"
 #include "server.h"
 #include "tree.h"
 #include "txn.h"
@@ -98,6 +100,10 @@ static void fuzz_records(const uint8_t *data, size_t size)
         auth_info_add(&auth, "ip", "127.0.0.1");
     audit_forwarded(0x1234, &auth, data, size / 2, data + size / 2, size - size / 2);
     audit_flush();
+    /* The same bytes as a local session's request, checked for an ephemeral
+     * create before it is forwarded (localsess.h; this server is standalone,
+     * so its connections never get there). */
+    (void)localsess_wants_global(data, size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

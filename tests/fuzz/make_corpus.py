@@ -344,6 +344,14 @@ write_seeds("peer", {
     + qmsg(13, i64(SID + 1) + i64(2) + i32(0) + i32(1) + i32(5) + s("/w") + buf(b"v2") + i32(-1))
     + qmsg(13, i64(SID + 1) + i64(3) + i32(0) + i32(2) + i32(4) + s("/w") + b"\0")
     + qmsg(17, i32(1) + i64(SID + 1)) + qmsg(17, i32(1) + i64(SID + 1)),
+    # Server 3's local session (the leader runs with local sessions on): a create through the
+    # stand-in, an UPGRADE, then an ephemeral.
+    "quorum_local_session": b"\1" + synced
+    + qmsg(13, i64(SID + 1) + i64(4) + i32(0) + i32(1) + i32(1) + s("/l") + buf(b"") + acl_open()
+           + i32(0))
+    + qmsg(18, i64(SID + 1) + i32(4000))
+    + qmsg(13, i64(SID + 1) + i64(5) + i32(0) + i32(2) + i32(1) + s("/l/e") + buf(b"")
+           + acl_open() + i32(1)),
 })
 
 

@@ -13,6 +13,7 @@
 #include "apply.h"
 #include "db.h"
 #include "digest.h"
+#include "localsess.h"
 #include "prep.h"
 #include "txn.h"
 #include "zk/jute.h"
@@ -413,6 +414,110 @@ static void test_session_expiry_follows_touches(void)
     sessions_free(&ss);
 }
 
+/* An upgrade moves a local session's struct into the db's table
+ * (localsess.h): the pointer stays, the old queue forgets it, the new one
+ * expires it. */
+static void test_sessions_move_between_tables(void)
+{
+    struct sessions from, to;
+    sessions_init(&from, 100, 1);
+    sessions_init(&to, 100, 1);
+    struct session *a = sessions_add(&from, 7, 1000, 0);
+    sessions_take(&from, a);
+    ASSERT_TRUE(sessions_get(&from, 7) == NULL);
+    ASSERT_INT_EQ(sessions_count(&from), 0);
+    nexpired = 0;
+    sessions_expire(&from, 5000, on_expire, NULL);
+    ASSERT_INT_EQ(nexpired, 0);
+    sessions_put(&to, a, 0);
+    ASSERT_TRUE(sessions_get(&to, 7) == a);
+    ASSERT_INT_EQ(sessions_count(&to), 1);
+    sessions_expire(&to, 900, on_expire, NULL);
+    ASSERT_INT_EQ(nexpired, 0);
+    sessions_expire(&to, 1200, on_expire, NULL);
+    ASSERT_INT_EQ(nexpired, 1);
+    ASSERT_INT_EQ(expired[0], 7);
+    sessions_free(&from);
+    sessions_free(&to);
+}
+
+/* prep refuses an ephemeral of a session the db does not hold (a local
+ * one): EPHEMERALONLOCALSESSION, nothing applied; once global it may. */
+static void test_prep_ephemeral_needs_a_global_session(void)
+{
+    struct db db;
+    db_open(&db); /* write_op's session 0x100 is not in the table */
+    uint64_t before = tree_node_count(db.tree);
+    struct jute_out b = create_body("/eph", "x", ZK_EPHEMERAL_SEQUENTIAL, NULL);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE2, &b, 2, NULL), ZK_EPHEMERALONLOCALSESSION);
+    ASSERT_INT_EQ(tree_node_count(db.tree), before);
+    ASSERT_INT_EQ(create(&db, "/persistent", "x", 0, 2), 0);
+    session_txn(&db, ZK_OP_CREATESESSION, 0x100, 3);
+    b = create_body("/eph", "x", ZK_EPHEMERAL, NULL);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE, &b, 4, NULL), 0);
+    db_free(&db);
+}
+
+/* Which requests need a global session: QuorumZooKeeperServer's test. */
+static int wants_global(int32_t type, const struct jute_out *body)
+{
+    struct jute_out f;
+    jute_out_init(&f);
+    jute_put_int(&f, 1);
+    jute_put_int(&f, type);
+    jute_put_raw(&f, body->p, body->len);
+    int r = localsess_wants_global(f.p, f.len);
+    jute_out_free(&f);
+    return r;
+}
+
+static void put_multi_op(struct jute_out *m, int32_t type, const struct jute_out *body)
+{
+    jute_put_int(m, type);
+    jute_put_bool(m, 0);
+    jute_put_int(m, -1);
+    jute_put_raw(m, body->p, body->len);
+}
+
+static void test_local_session_requests_needing_a_global_one(void)
+{
+    struct jute_out eph = create_body("/e", "x", ZK_EPHEMERAL, NULL);
+    struct jute_out seq = create_body("/e", "x", ZK_EPHEMERAL_SEQUENTIAL, NULL);
+    struct jute_out plain = create_body("/p", "x", ZK_PERSISTENT, NULL);
+    struct jute_out set = path_data_version("/p", "y", -1);
+    ASSERT_INT_EQ(wants_global(ZK_OP_CREATE, &eph), 1);
+    ASSERT_INT_EQ(wants_global(ZK_OP_CREATE2, &seq), 1);
+    ASSERT_INT_EQ(wants_global(ZK_OP_CREATE, &plain), 0);
+    ASSERT_INT_EQ(wants_global(ZK_OP_SETDATA, &set), 0);
+    /* A multi: the ephemeral after a setData and a persistent create. */
+    struct jute_out m;
+    jute_out_init(&m);
+    put_multi_op(&m, ZK_OP_SETDATA, &set);
+    put_multi_op(&m, ZK_OP_CREATE, &plain);
+    struct jute_out end;
+    jute_out_init(&end);
+    jute_put_int(&end, -1);
+    jute_put_bool(&end, 1);
+    jute_put_int(&end, -1);
+    struct jute_out without = {0};
+    jute_out_init(&without);
+    jute_put_raw(&without, m.p, m.len);
+    jute_put_raw(&without, end.p, end.len);
+    ASSERT_INT_EQ(wants_global(ZK_OP_MULTI, &without), 0);
+    put_multi_op(&m, ZK_OP_CREATE2, &eph);
+    jute_put_raw(&m, end.p, end.len);
+    ASSERT_INT_EQ(wants_global(ZK_OP_MULTI, &m), 1);
+    /* Truncated: no ephemeral found, prep answers it. */
+    ASSERT_INT_EQ(localsess_wants_global(m.p, 6), 0);
+    struct jute_out cut = {0};
+    jute_out_init(&cut);
+    jute_put_raw(&cut, eph.p, eph.len - 2);
+    ASSERT_INT_EQ(wants_global(ZK_OP_CREATE, &cut), 0);
+    struct jute_out *all[] = {&eph, &seq, &plain, &set, &m, &end, &without, &cut};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        jute_out_free(all[i]);
+}
+
 /* Apache's passwords, as printed by OpenJDK 17 for
  * new java.util.Random(id ^ 0xB3415C00L).nextBytes(new byte[16]). */
 static void test_session_passwords_are_apaches(void)
@@ -639,6 +744,8 @@ ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects
            ZT(test_prep_resolves_sequential_names), ZT(test_prep_skip_op_consumes_exactly_the_body),
            ZT(test_journal_undo_restores_every_field), ZT(test_apply_txn_bad_record_changes_nothing),
            ZT(test_session_close_deletes_its_ephemerals), ZT(test_session_expiry_follows_touches),
-           ZT(test_session_passwords_are_apaches),
+           ZT(test_session_passwords_are_apaches), ZT(test_sessions_move_between_tables),
+           ZT(test_prep_ephemeral_needs_a_global_session),
+           ZT(test_local_session_requests_needing_a_global_one),
            ZT(test_persistent_and_recursive_watches), ZT(test_events_carry_the_acl_of_their_node),
            ZT(test_image_round_trip), ZT(test_running_digest_follows_every_change))
