@@ -888,6 +888,15 @@ static void apply_committed_txn(struct quorum *q, int64_t zxid, const uint8_t *r
         conn_close_after_flush(closing);
 }
 
+/* An Apache learner's createSession REQUEST for c's session (Learner:
+ * the request body is the session's timeout). */
+static void forward_create_session(struct quorum *q, struct conn *c, int32_t timeout)
+{
+    uint8_t to[4];
+    zk_be32_put(to, (uint32_t)timeout);
+    alearner_forward(q, c, ZK_OP_CREATESESSION, to, sizeof to);
+}
+
 /*
  * Before forwarding an ephemeral create of one of our local sessions
  * (localsess.h), with upgrading on: the session turns global here and its
@@ -904,9 +913,7 @@ static void upgrade_before_forward(struct quorum *q, struct conn *c, const uint8
         return;
     int32_t timeout = localsess_upgrade(s, c->session);
     if (q->apache) {
-        uint8_t to[4];
-        zk_be32_put(to, (uint32_t)timeout);
-        alearner_forward(q, c, ZK_OP_CREATESESSION, to, sizeof to);
+        forward_create_session(q, c, timeout);
         return;
     }
     struct jute_out o;
@@ -1703,9 +1710,7 @@ void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_
     c->session_id = id;
     c->timeout = timeout;
     if (q->apache) {
-        uint8_t to[4];
-        zk_be32_put(to, (uint32_t)timeout);
-        alearner_forward(q, c, ZK_OP_CREATESESSION, to, sizeof to);
+        forward_create_session(q, c, timeout);
         return;
     }
     struct jute_out o;

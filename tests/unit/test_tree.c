@@ -132,6 +132,22 @@ static int append(const void *p, size_t len, void *d)
     return 0;
 }
 
+/* t written as Apache's snapshot body and read back into a new tree, which
+ * must consume the whole image. */
+static struct tree *image_copy(struct tree *t)
+{
+    struct jute_out img;
+    jute_out_init(&img);
+    ASSERT_INT_EQ(tree_serialize_apache(t, append, &img), 0);
+    struct tree *u = tree_new_empty();
+    struct jute_in in;
+    jute_in_init(&in, img.p, img.len);
+    ASSERT_INT_EQ(tree_load_apache(u, &in, NULL, NULL), 0);
+    ASSERT_INT_EQ(in.off, img.len);
+    jute_out_free(&img);
+    return u;
+}
+
 static void test_serialize_roundtrip(void)
 {
     struct tree *t = tree_new();
@@ -149,14 +165,7 @@ static void test_serialize_roundtrip(void)
     acl_unref(tree_acls(t), id);
     acl_list_free(&l);
 
-    struct jute_out img;
-    jute_out_init(&img);
-    ASSERT_INT_EQ(tree_serialize_apache(t, append, &img), 0);
-    struct tree *u = tree_new_empty();
-    struct jute_in in;
-    jute_in_init(&in, img.p, img.len);
-    ASSERT_INT_EQ(tree_load_apache(u, &in, NULL, NULL), 0);
-    ASSERT_INT_EQ(in.off, img.len);
+    struct tree *u = image_copy(t);
     ASSERT_INT_EQ(tree_node_count(u), tree_node_count(t));
     struct znode *a = tree_lookup(u, "/a", 2);
     ASSERT_INT_EQ(a->datalen, 5);
@@ -170,7 +179,6 @@ static void test_serialize_roundtrip(void)
     ASSERT_INT_EQ(tree_cversion(tree_lookup(u, "/", 1)), tree_cversion(tree_lookup(t, "/", 1)));
     tree_free(u);
     tree_free(t);
-    jute_out_free(&img);
 }
 
 static void test_acl_interning_and_checks(void)
@@ -433,18 +441,11 @@ static void test_mtime_far_from_ctime(void)
 
     /* Both survive an image round trip, as does an ACL version. */
     tree_set_aversion(n, 7);
-    struct jute_out img;
-    jute_out_init(&img);
-    ASSERT_INT_EQ(tree_serialize_apache(t, append, &img), 0);
-    struct tree *u = tree_new_empty();
-    struct jute_in in;
-    jute_in_init(&in, img.p, img.len);
-    ASSERT_INT_EQ(tree_load_apache(u, &in, NULL, NULL), 0);
+    struct tree *u = image_copy(t);
     ASSERT_INT_EQ(tree_mtime(tree_lookup(u, "/m", 2)), 1001);
     ASSERT_INT_EQ(tree_aversion(tree_lookup(u, "/m", 2)), 7);
     ASSERT_INT_EQ(tree_mtime(tree_lookup(u, "/far", 4)), 1000 + 30LL * 24 * 3600 * 1000);
     ASSERT_INT_EQ(digest_tree(u), digest_tree(t));
-    jute_out_free(&img);
     tree_free(u);
     tree_free(t);
 }
@@ -470,16 +471,9 @@ static void test_long_name(void)
     ASSERT_INT_EQ(tree_path(n, back, len + 2), len + 1);
     ASSERT_TRUE(!memcmp(back, path, len + 2));
     add(t, path, "kid", "k");
-    struct jute_out img;
-    jute_out_init(&img);
-    ASSERT_INT_EQ(tree_serialize_apache(t, append, &img), 0);
-    struct tree *u = tree_new_empty();
-    struct jute_in in;
-    jute_in_init(&in, img.p, img.len);
-    ASSERT_INT_EQ(tree_load_apache(u, &in, NULL, NULL), 0);
+    struct tree *u = image_copy(t);
     ASSERT_INT_EQ(digest_tree(u), digest_tree(t));
     ASSERT_INT_EQ(tree_nkids(tree_lookup(u, path, len + 1)), 1);
-    jute_out_free(&img);
     tree_free(u);
     struct znode *kid = tree_child(n, "kid", 3);
     tree_unlink(t, kid);
