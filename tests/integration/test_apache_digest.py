@@ -10,6 +10,7 @@ A wrong digest in zkd's snapshot makes Apache log "Digests are not matching";
 zkd logs the same words for a wrong digest in Apache's.
 """
 import os
+import re
 
 import pytest
 
@@ -73,8 +74,14 @@ def test_snapshot_digests_apache_to_zkd_and_back(server_factory):
         log = LogSince(zkd.log_path)
         zkd.start()
         text = log.text()
-        assert "snapshot digest at zxid" in text and "matches the tree" in text, text[-3000:]
-        assert MISMATCH not in text
+        # Apache names a snapshot at its start and writes the last digest logged after the tree,
+        # so a write made meanwhile can be in the tree only; zkd then compares the log's digests
+        # from the first one the tree matches (server.c recover), and no digest may mismatch.
+        exact = "snapshot digest at zxid" in text and "matches the tree" in text
+        fuzzy = "is not the tree's" in text and "the snapshot's fuzzy range is over" in text
+        assert exact or fuzzy, text[-3000:]
+        assert MISMATCH not in text and not re.search(r"checked, [1-9]\d* did not match", text), \
+            text[-3000:]
         zk = client(zkd, timeout=600)
         write_tree(zk, "zkd", 150)
         zkd.stop()
