@@ -2,10 +2,11 @@
  * audit.c - see audit.h.
  *
  * One process-wide log, like Apache's static ZKAuditProvider: the loop
- * thread stages compact records (struct rec) and appends them to `pending`
- * once per loop iteration; the writer thread swaps it for an empty buffer,
- * formats the records into Apache's lines and writes them out without
- * holding the mutex, so the loop waits at most for a memcpy.
+ * thread stages compact records (struct rec) in a buffer and, once per loop
+ * iteration, queues that whole buffer for the writer and takes a spare one
+ * (no copy); the writer thread takes the queue, formats the records into
+ * Apache's lines and writes them out without holding the mutex, then hands
+ * the emptied buffers back as spares.
  */
 #include "audit.h"
 
@@ -32,6 +33,17 @@
 
 int audit_on;
 
+/* A growable byte buffer. */
+struct line {
+    char *p;
+    size_t len, cap;
+    uint64_t lines;
+};
+
+/* Buffers queued for the writer at most; past that the loop appends to the
+ * last one (a copy) until the writer comes back. */
+#define AUDIT_QUEUE 64
+
 static struct {
     int fd;          /* the file, or -1 for syslog */
     int sessions;    /* audit.sessionEvents */
@@ -39,8 +51,11 @@ static struct {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char *pending;   /* records not yet written (struct rec; guarded by mu) */
-    size_t len, cap; /* (guarded by mu) */
+    /* Staged buffers of records not yet written, oldest first, and emptied
+     * ones for the loop to stage into next (all guarded by mu). */
+    struct line queue[AUDIT_QUEUE], spare[AUDIT_QUEUE];
+    int nqueue, nspare;
+    size_t len; /* bytes in the queue */
     uint64_t dropped; /* lines dropped since the writer last said so (mu) */
     int stopping;    /* (mu) */
     int idle;        /* the writer waits for a first line (mu) */
@@ -54,13 +69,6 @@ static struct {
 #define AUDIT_FLUSH_MS 20
 
 /* ---- staging (loop thread) ---- */
-
-/* A growable byte buffer. */
-struct line {
-    char *p;
-    size_t len, cap;
-    uint64_t lines;
-};
 
 /* Makes room for n more bytes and returns where they go. */
 static char *line_reserve(struct line *l, size_t n)
@@ -137,6 +145,9 @@ static int64_t wall_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* A string literal as a slice, its length known at compile time. */
+#define LITERAL(s) ((struct zk_slice){(s), (int32_t)(sizeof(s) - 1)})
+
 static struct zk_slice slice_of(const char *s)
 {
     return (struct zk_slice){s, s ? (int32_t)strlen(s) : 0};
@@ -149,7 +160,7 @@ static struct zk_slice slice_line(const struct line *l)
 
 /* Stages one line.  `znode.p` NULL, `znode_type` NULL and `acl` NULL leave
  * their fields out. */
-static void stage_line(enum audit_result result, struct zk_slice head, const char *op,
+static void stage_line(enum audit_result result, struct zk_slice head, struct zk_slice op,
                        struct zk_slice znode, const char *znode_type, const struct line *acl)
 {
     size_t zlen = znode.p ? (size_t)znode.len : 0, alen = acl ? acl->len : 0;
@@ -158,15 +169,23 @@ static void stage_line(enum audit_result result, struct zk_slice head, const cha
         stage_ms = wall_ms();
         stage_ms_valid = 1;
     }
+    /* (Written in place: stage records start 8-aligned, as malloc'd
+     * buffers and padded lengths keep them.) */
     char *at = line_reserve(&stage, n);
-    struct rec r = {.len = (uint32_t)n, .result = (uint8_t)result, .has_znode = znode.p != NULL,
-                    .has_acl = acl != NULL, .head_len = (uint32_t)head.len,
-                    .znode_len = (uint32_t)zlen, .acl_len = (uint32_t)alen,
-                    .op_len = (uint8_t)strlen(op),
-                    .type_len = znode_type ? (uint8_t)strlen(znode_type) : 0, .ms = stage_ms,
-                    .op = op, .znode_type = znode_type};
-    memcpy(at, &r, sizeof r);
-    at += sizeof r;
+    struct rec *r = (struct rec *)(void *)at;
+    r->len = (uint32_t)n;
+    r->head_len = (uint32_t)head.len;
+    r->znode_len = (uint32_t)zlen;
+    r->acl_len = (uint32_t)alen;
+    r->result = (uint8_t)result;
+    r->has_znode = znode.p != NULL;
+    r->has_acl = acl != NULL;
+    r->op_len = (uint8_t)op.len;
+    r->type_len = znode_type ? (uint8_t)strlen(znode_type) : 0;
+    r->ms = stage_ms;
+    r->op = op.p;
+    r->znode_type = znode_type;
+    at += sizeof *r;
     if (head.len)
         memcpy(at, head.p, (size_t)head.len);
     at += head.len;
@@ -187,22 +206,15 @@ void audit_flush(void)
     pthread_mutex_lock(&A.mu);
     if (A.len + stage.len > AUDIT_MAX_BUFFER) {
         A.dropped += stage.lines;
-    } else if (A.len == 0) {
-        /* The usual case, the writer having taken the last batch: swap
-         * buffers rather than copy. */
-        char *p = A.pending;
-        size_t cap = A.cap;
-        A.pending = stage.p;
-        A.cap = stage.cap;
-        A.len = stage.len;
-        stage.p = p;
-        stage.cap = cap;
+    } else if (A.nqueue < AUDIT_QUEUE) {
+        /* The usual case: queue the buffer as it is and stage into a
+         * spare one, so the loop copies nothing. */
+        A.queue[A.nqueue++] = stage;
+        A.len += stage.len;
+        stage = A.nspare ? A.spare[--A.nspare] : (struct line){0};
     } else {
-        if (A.len + stage.len > A.cap) {
-            A.cap = 2 * (A.len + stage.len);
-            A.pending = zk_xrealloc(A.pending, A.cap);
-        }
-        memcpy(A.pending + A.len, stage.p, stage.len);
+        struct line *last = &A.queue[AUDIT_QUEUE - 1];
+        memcpy(line_reserve(last, stage.len), stage.p, stage.len);
         A.len += stage.len;
     }
     /* Only an idle writer is woken: a busy one comes back every
@@ -228,7 +240,7 @@ static void emit(const char *session, const char *user, const char *op, const ch
         line_field(h, "session", session, strlen(session));
     if (user)
         line_field(h, "user", user, strlen(user));
-    stage_line(result, slice_line(h), op, slice_of(znode), NULL, NULL);
+    stage_line(result, slice_line(h), slice_of(op), slice_of(znode), NULL, NULL);
 }
 
 /* Apache's ServerCnxn.getSessionIdHex: "0x" and Long.toHexString (no
@@ -326,12 +338,10 @@ static const char *auth_ip(const struct auth_info *auth)
  * only with the connection's ids or session, while the user field costs a
  * hash and a sort of every id: so they are built once and kept in `auth`
  * (acl.h: auth_info_add and auth_info_free drop them), and each later line
- * of the connection copies them.
+ * of the connection copies them (client_head, below).
  */
-static struct zk_slice client_head(int64_t session, struct auth_info *auth)
+static struct zk_slice build_client_head(int64_t session, struct auth_info *auth)
 {
-    if (auth && auth->audit_prefix && auth->audit_session == session)
-        return (struct zk_slice){auth->audit_prefix, (int32_t)auth->audit_prefix_len};
     struct line *h = &scratch_head;
     h->len = 0;
     char sid[20], ubuf[1024];
@@ -349,6 +359,13 @@ static struct zk_slice client_head(int64_t session, struct auth_info *auth)
     auth->audit_prefix_len = h->len;
     auth->audit_session = session;
     return (struct zk_slice){auth->audit_prefix, (int32_t)auth->audit_prefix_len};
+}
+
+static inline struct zk_slice client_head(int64_t session, struct auth_info *auth)
+{
+    if (auth && auth->audit_prefix && auth->audit_session == session)
+        return (struct zk_slice){auth->audit_prefix, (int32_t)auth->audit_prefix_len};
+    return build_client_head(session, auth);
 }
 
 /* ZKUtil.aclToString: "scheme:id:perms" per entry, perms in Apache's
@@ -373,7 +390,7 @@ static void acl_text(struct line *l, const struct acl_list *acl)
 
 /* One client line.  `znode.p` NULL, `znode_type` NULL and `acl` NULL leave
  * their fields out. */
-static void client_line(int64_t session, struct auth_info *auth, const char *op,
+static void client_line(int64_t session, struct auth_info *auth, struct zk_slice op,
                         struct zk_slice znode, const char *znode_type,
                         const struct acl_list *acl, enum audit_result result)
 {
@@ -400,7 +417,8 @@ void audit_request(int64_t session, struct auth_info *auth, const char *operatio
                    const char *znode, const char *znode_type, enum audit_result result)
 {
     if (audit_on)
-        client_line(session, auth, operation, slice_of(znode), znode_type, NULL, result);
+        client_line(session, auth, slice_of(operation), slice_of(znode), znode_type, NULL,
+                    result);
 }
 
 void audit_ephemeral_deleted(int64_t session, const char *path)
@@ -440,41 +458,55 @@ static void skip_acl(struct jute_in *in)
     }
 }
 
-static const char *write_op_name(int32_t type)
+/* A write's operation name in Apache's lines; `.p` NULL for a type that
+ * is not logged this way. */
+static struct zk_slice write_op_name(int32_t type)
 {
     switch (type) {
     case ZK_OP_CREATE:
     case ZK_OP_CREATE2:
     case ZK_OP_CREATECONTAINER:
     case ZK_OP_CREATETTL:
-        return "create";
+        return LITERAL("create");
     case ZK_OP_DELETE:
     case ZK_OP_DELETECONTAINER:
-        return "delete";
+        return LITERAL("delete");
     case ZK_OP_SETDATA:
-        return "setData";
+        return LITERAL("setData");
     case ZK_OP_SETACL:
-        return "setAcl";
+        return LITERAL("setAcl");
     default:
-        return NULL;
+        return (struct zk_slice){0};
     }
+}
+
+static int is_create(int32_t type)
+{
+    return type == ZK_OP_CREATE || type == ZK_OP_CREATE2 || type == ZK_OP_CREATECONTAINER ||
+           type == ZK_OP_CREATETTL;
 }
 
 void audit_write_op(int64_t session, struct auth_info *auth, int32_t type, struct jute_in body,
                     const char *done_path, int err, int in_multi)
 {
-    const char *op = audit_on ? write_op_name(type) : NULL;
-    if (!op)
+    struct zk_slice op = audit_on ? write_op_name(type) : (struct zk_slice){0};
+    if (!op.p)
         return;
-    /* The requested path is logged straight from the request's bytes. */
-    struct zk_slice path = jute_get_string(&body);
-    if (body.err)
-        return;
+    /* A done write logs the path it did (a sequential create's name);
+     * otherwise the requested path, straight from the request's bytes,
+     * which a create or setAcl also reads on for its other fields. */
+    int reads_body = is_create(type) || type == ZK_OP_SETACL;
+    struct zk_slice path = {0};
+    if (err || !done_path || reads_body) {
+        path = jute_get_string(&body);
+        if (body.err)
+            return;
+    }
     struct zk_slice znode = !err && done_path ? slice_of(done_path) : path;
     const char *mode = NULL;
     struct acl_list acl = {0};
     int have_acl = 0;
-    if (op[0] == 'c') { /* create */
+    if (is_create(type)) {
         (void)jute_get_buffer(&body);
         skip_acl(&body);
         int32_t flags = jute_get_int(&body);
@@ -528,7 +560,7 @@ static void forwarded_multi(int64_t session, struct auth_info *auth, struct jute
     int failed = multi_failed(rp);
     if (failed) {
         if (failed > 0)
-            client_line(session, auth, "multiOperation", (struct zk_slice){0}, NULL, NULL,
+            client_line(session, auth, LITERAL("multiOperation"), (struct zk_slice){0}, NULL, NULL,
                         AUDIT_FAILURE);
         return;
     }
@@ -584,7 +616,7 @@ void audit_forwarded(int64_t session, struct auth_info *auth, const uint8_t *req
         return;
     }
     char *created = NULL;
-    if (!err && write_op_name(type) && write_op_name(type)[0] == 'c') {
+    if (!err && is_create(type)) {
         struct zk_slice p = jute_get_string(&rp);
         if (!rp.err)
             created = zk_xstrndup(p.p, (size_t)p.len);
@@ -595,7 +627,7 @@ void audit_forwarded(int64_t session, struct auth_info *auth, const uint8_t *req
 
 int audit_forwarded_type(int32_t type)
 {
-    return write_op_name(type) || type == ZK_OP_MULTI || type == ZK_OP_RECONFIG;
+    return write_op_name(type).p || type == ZK_OP_MULTI || type == ZK_OP_RECONFIG;
 }
 
 /* ---- the writer thread ---- */
@@ -718,28 +750,27 @@ static void write_batch(struct line *out, const char *p, size_t n)
 static void *writer(void *arg)
 {
     (void)arg;
-    char *mine = NULL;
-    size_t mine_cap = 0;
+    struct line batch[AUDIT_QUEUE];
     struct line out = {0}; /* the text of a batch's records */
     pthread_mutex_lock(&A.mu);
     for (;;) {
-        while (A.len == 0 && !A.dropped && !A.stopping) {
+        while (A.nqueue == 0 && !A.dropped && !A.stopping) {
             A.idle = 1;
             pthread_cond_wait(&A.cv, &A.mu);
         }
         A.idle = 0;
-        if (A.len == 0 && !A.dropped && A.stopping)
+        if (A.nqueue == 0 && !A.dropped && A.stopping)
             break;
-        /* Swap buffers: the loop goes on appending to an empty one. */
-        char *batch = A.pending;
-        size_t n = A.len, batch_cap = A.cap;
+        /* Take the whole queue: the loop goes on queueing behind it. */
+        int n = A.nqueue;
+        memcpy(batch, A.queue, (size_t)n * sizeof batch[0]);
         uint64_t dropped = A.dropped;
-        A.pending = mine;
-        A.cap = mine_cap;
+        A.nqueue = 0;
         A.len = 0;
         A.dropped = 0;
         pthread_mutex_unlock(&A.mu);
-        write_batch(&out, batch, n);
+        for (int i = 0; i < n; i++)
+            write_batch(&out, batch[i].p, batch[i].len);
         if (dropped) {
             log_error("audit log: %" PRIu64 " lines dropped: the audit file fell %u bytes "
                       "behind", dropped, AUDIT_MAX_BUFFER);
@@ -750,15 +781,22 @@ static void *writer(void *arg)
             else
                 syslog(LOG_ERR, "%s", msg);
         }
-        mine = batch;
-        mine_cap = batch_cap;
+        pthread_mutex_lock(&A.mu);
+        for (int i = 0; i < n; i++) {
+            batch[i].len = 0;
+            batch[i].lines = 0;
+            if (A.nspare < AUDIT_QUEUE)
+                A.spare[A.nspare++] = batch[i];
+            else
+                free(batch[i].p);
+        }
+        pthread_mutex_unlock(&A.mu);
         /* Let lines gather: one write(2) per period under a stream of writes. */
         struct timespec period = {0, AUDIT_FLUSH_MS * 1000000L};
         nanosleep(&period, NULL);
         pthread_mutex_lock(&A.mu);
     }
     pthread_mutex_unlock(&A.mu);
-    free(mine);
     free(out.p);
     return NULL;
 }
@@ -793,8 +831,8 @@ int audit_open(const struct zkd_config *cfg)
     const struct passwd *pw = getpwuid(getuid());
     snprintf(A.user, sizeof A.user, "%s", pw ? pw->pw_name : "<NA>");
     A.sessions = cfg->audit_session_events;
-    A.pending = NULL;
-    A.len = A.cap = 0;
+    A.nqueue = A.nspare = 0;
+    A.len = 0;
     A.dropped = 0;
     A.stopping = 0;
     A.ts_sec = 0;
@@ -824,9 +862,9 @@ void audit_close(void)
     pthread_cond_signal(&A.cv);
     pthread_mutex_unlock(&A.mu);
     pthread_join(A.thread, NULL);
-    free(A.pending);
-    A.pending = NULL;
-    A.len = A.cap = 0;
+    for (int i = 0; i < A.nspare; i++)
+        free(A.spare[i].p);
+    A.nspare = 0;
     free(stage.p);
     stage = (struct line){0};
     free(scratch_head.p);
