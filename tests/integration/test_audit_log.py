@@ -3,6 +3,9 @@ Slf4jAuditLogger routed to zookeeper_audit.log, as Apache's shipped logging conf
 and the audit lines compared field by field, timestamps and session ids normalised."""
 import os
 import re
+import shutil
+import socket
+import threading
 
 import pytest
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
@@ -152,3 +155,93 @@ def test_audit_enabled_by_jvm_flag_default_file_and_session_events(server_factor
         ("INFO", "closeSession", "carol,127.0.0.1", "success"),
     ]
     assert ("ERROR", "addAuth", "failure") in [(l, e["operation"], e["result"]) for l, e in events]
+
+
+# zkd's syslog path (audit.logFile=syslog) writes through syslog(3) to /dev/log.  The server
+# runs in a mount namespace whose /dev is a fresh tmpfs holding the usual device nodes (bound
+# from the real /dev) and, as /dev/log, a datagram socket this test reads: no syslog daemon,
+# and nothing changes outside the namespace.
+NAMESPACED_DEV = r"""
+set -e
+old=$1/olddev; shift
+mkdir -p "$old"
+mount --rbind /dev "$old"
+mount -t tmpfs -o mode=755 zkd-test-dev /dev
+for n in null zero full random urandom tty; do
+    touch /dev/$n
+    mount --bind "$old/$n" /dev/$n
+done
+ln -s /proc/self/fd /dev/fd
+touch /dev/log
+mount --bind "$SYSLOG_SOCKET" /dev/log
+exec "$@"
+"""
+
+# "<PRI>Mmm dd hh:mm:ss zkd-audit[PID]: MESSAGE" as glibc's syslog(3) sends it.
+SYSLOG = re.compile(r"^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d zkd-audit\[(\d+)\]: (.*)$", re.S)
+LOG_AUTH, LOG_ERR, LOG_INFO = 4 << 3, 3, 6
+
+
+def test_audit_to_syslog_sends_apaches_fields_with_auth_facility(server_factory, kazoo_client,
+                                                                  tmp_path):
+    if not shutil.which("unshare"):
+        pytest.skip("unshare (util-linux) is not installed")
+    sock_path = str(tmp_path / "log.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    got = []  # (priority, pid, message); read as they come, since a full socket blocks syslog(3)
+
+    def receive():
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            m = SYSLOG.match(data.decode())
+            got.append((int(m.group(1)), int(m.group(2)), m.group(3)) if m else (None, None, data))
+
+    reader = threading.Thread(target=receive, daemon=True)
+    reader.start()
+    try:
+        file_cfg = {"audit.enable": "true", "audit.logFile": str(tmp_path / "file_audit.log")}
+        srv = run(server_factory, kazoo_client, "zkd", file_cfg)
+        wait_until(lambda: sum("ephemeralZNodeDeletion" in l
+                               for l in read_lines(file_cfg["audit.logFile"])) >= 2,
+                   what="ephemeral deletions in the audit file")
+        srv.stop()
+        wait_until(lambda: "operation=serverStop" in
+                   "".join(read_lines(file_cfg["audit.logFile"])[-1:]), what="serverStop")
+        expected = normalise(parse(read_lines(file_cfg["audit.logFile"])))
+
+        srv = server_factory("zkd", start=False, env={"SYSLOG_SOCKET": sock_path},
+                             cfg={"audit.enable": "true", "audit.logFile": "syslog"})
+        inner = srv.full_command
+        srv.full_command = lambda: ["unshare", "--mount", "--propagation", "private", "--",
+                                    "sh", "-c", NAMESPACED_DEV, "sh", str(tmp_path)] + inner()
+        srv.start()
+        pid = srv.pid
+        zk = kazoo_client(srv)
+        other = kazoo_client(srv)
+        scenario(zk, other)
+        zk.stop()
+        other.stop()
+        srv.stop()  # the writer sends everything before the process exits
+        assert got and "operation=serverStop" in str(got[-1][2])
+    finally:
+        sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        reader.join(10)
+    assert all(p == pid for _, p, _ in got), got
+    events = []
+    for pri, _, msg in got:
+        assert pri & ~7 == LOG_AUTH, pri
+        level = "ERROR" if pri & 7 == LOG_ERR else "INFO"
+        assert pri & 7 == (LOG_ERR if level == "ERROR" else LOG_INFO)
+        events.append((level, [tuple(f.split("=", 1)) for f in msg.split("\t")]))
+
+    def key(ev):
+        return ev if "ephemeralZNodeDeletion" not in str(ev) else ("eph",)
+
+    z = normalise(events)
+    assert [key(e) for e in z] == [key(e) for e in expected], "\n".join(
+        ["file:"] + [str(e) for e in expected] + ["syslog:"] + [str(e) for e in z])
+    assert any(level == "ERROR" for level, _ in z)
