@@ -344,6 +344,29 @@ def by_zxid(paths):
     return sorted(paths, key=lambda p: int(os.path.basename(p).split(".")[1], 16))
 
 
+def final_snapshot_named_as_fuzzy(zkd):
+    """Makes a stopped zkd's dataDir look like one holding an Apache fuzzy snapshot: a snapshot
+    of the final state (zkd, given none, replays the whole log and writes one, as Apache writes
+    snapshot.0), as the only snapshot, renamed to the zxid just before the second log file
+    begins, as if it had been started there and caught every later write on its way.  Returns
+    (its path, that zxid, the zxid it was written at); zkd is left stopped."""
+    v2 = data_v2(zkd)
+    second = by_zxid(glob.glob(os.path.join(v2, "log.*")))[1]
+    from_zxid = int(second.rsplit(".", 1)[1], 16) - 1
+    for p in glob.glob(os.path.join(v2, "snapshot.*")):
+        os.unlink(p)
+    zkd.start()
+    wait_until(lambda: glob.glob(os.path.join(v2, "snapshot.*[0-9a-f]")), 30, "a snapshot")
+    zkd.stop()
+    newest = by_zxid(glob.glob(os.path.join(v2, "snapshot.*")))[-1]
+    for p in glob.glob(os.path.join(v2, "snapshot.*")):
+        if p != newest:
+            os.unlink(p)
+    fuzzy = os.path.join(v2, "snapshot.%x" % from_zxid)
+    os.rename(newest, fuzzy)
+    return fuzzy, from_zxid, int(newest.rsplit(".", 1)[1], 16)
+
+
 def test_fuzzy_snapshot_replays_as_apache(server_factory):
     """A snapshot that already holds the transactions after its zxid (what Apache's fuzzy
     snapshots are): replaying them onto it must give the same tree, cversion and pzxid of
@@ -370,23 +393,8 @@ def test_fuzzy_snapshot_replays_as_apache(server_factory):
     want = read_tree(zk)
     stop_kazoo(zk)
     zkd.stop()
-    v2 = data_v2(zkd)
-    # A snapshot of the final state (without any snapshot zkd replays the whole log and
-    # writes one, as Apache writes snapshot.0), renamed to the zxid where the second log
-    # begins: as if it had been started there and caught every later write on its way.
-    first = by_zxid(glob.glob(os.path.join(v2, "log.*")))[1]
-    from_zxid = int(first.rsplit(".", 1)[1], 16) - 1
-    for p in glob.glob(os.path.join(v2, "snapshot.*")):
-        os.unlink(p)
-    zkd.start()
-    wait_until(lambda: glob.glob(os.path.join(v2, "snapshot.*[0-9a-f]")), 30, "a snapshot")
-    zkd.stop()
-    newest = by_zxid(glob.glob(os.path.join(v2, "snapshot.*")))[-1]
-    assert int(newest.rsplit(".", 1)[1], 16) > from_zxid + 40
-    for p in glob.glob(os.path.join(v2, "snapshot.*")):
-        if p != newest:
-            os.unlink(p)
-    os.rename(newest, os.path.join(v2, "snapshot.%x" % from_zxid))
+    _, from_zxid, taken_at = final_snapshot_named_as_fuzzy(zkd)
+    assert taken_at > from_zxid + 40  # it is fuzzy: it holds 40+ writes past its name
     zkd.start()
     zk = client(zkd)
     compare(want, read_tree(zk), "replayed onto a fuzzy snapshot")
@@ -452,17 +460,8 @@ def test_fuzzy_snapshot_missing_part_of_a_multi(server_factory):
     want = read_tree(zk)
     stop_kazoo(zk)
     zkd.stop()
-    v2 = data_v2(zkd)
-    first = by_zxid(glob.glob(os.path.join(v2, "log.*")))[1]
-    from_zxid = int(first.rsplit(".", 1)[1], 16) - 1
-    for p in glob.glob(os.path.join(v2, "snapshot.*")):
-        os.unlink(p)
-    zkd.start()
-    wait_until(lambda: glob.glob(os.path.join(v2, "snapshot.*[0-9a-f]")), 30, "a snapshot")
-    zkd.stop()
-    newest = by_zxid(glob.glob(os.path.join(v2, "snapshot.*")))[-1]
-    without_node(newest, "/p/y")
-    os.rename(newest, os.path.join(v2, "snapshot.%x" % from_zxid))
+    fuzzy, _, _ = final_snapshot_named_as_fuzzy(zkd)
+    without_node(fuzzy, "/p/y")
     zkd.start()
     zk = client(zkd)
     compare(want, read_tree(zk), "multi replayed onto a snapshot holding half of it")

@@ -16,7 +16,6 @@ Apache's the same way.
 - `zkd verify-datadir` replays the newest snapshot with the log offline and
   checks the same digests (Apache's fuzzy snapshots included).
 """
-import glob
 import os
 import shutil
 import struct
@@ -29,12 +28,12 @@ kazoo = pytest.importorskip("kazoo")
 from kazoo.exceptions import NodeExistsError  # noqa: E402
 
 from tests.conftest import stop_kazoo  # noqa: E402
-from tests.integration.test_apache_datadir import (by_zxid, client, data_v2,  # noqa: E402
+from tests.integration.test_apache_datadir import (client,  # noqa: E402
+                                                   final_snapshot_named_as_fuzzy,
                                                    wait_snapshot_zero, zkd_tool)
 from tests.integration.test_apache_digest import CFG, MISMATCH, LogSince, write_tree  # noqa: E402
 from tests.integration.test_apache_txnlog import log_entries  # noqa: E402
 from tests.lib import servers as S  # noqa: E402
-from tests.lib.waiting import wait_until  # noqa: E402
 
 
 def verified(data_dir):
@@ -204,17 +203,7 @@ def test_fuzzy_snapshot_without_a_digest_point_is_not_a_mismatch(server_factory)
         zk.set("/f", b"%d" % i)
     stop_kazoo(zk)
     zkd.stop()
-    v2 = data_v2(zkd)
-    second = by_zxid(glob.glob(os.path.join(v2, "log.*")))[1]
-    from_zxid = int(second.rsplit(".", 1)[1], 16) - 1
-    for p in glob.glob(os.path.join(v2, "snapshot.*")):
-        os.unlink(p)
-    zkd.start()  # no snapshot: the whole log replays and one of the final tree is written
-    wait_until(lambda: glob.glob(os.path.join(v2, "snapshot.*[0-9a-f]")), 30, "a snapshot")
-    zkd.stop()
-    (final,) = glob.glob(os.path.join(v2, "snapshot.*"))
-    fuzzy = os.path.join(v2, "snapshot.%x" % from_zxid)
-    os.rename(final, fuzzy)
+    fuzzy, from_zxid, _ = final_snapshot_named_as_fuzzy(zkd)
     empty_zxid_digest(fuzzy)
     log = LogSince(zkd.log_path)
     zkd.start()
