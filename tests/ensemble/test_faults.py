@@ -2,7 +2,10 @@
 keys while a member crashes, hangs or is cut off; the recorded history is checked
 (tests/lib/history.py) for linearizable writes, ZooKeeper's read guarantees, and that no
 acknowledged write is lost (the final state is read from every member).  Seeds are printed;
-HISTORY_SEED=<n> replays the random choices of a run."""
+HISTORY_SEED=<n> replays the random choices of a run.
+
+Mixed ensembles (zkd members beside Apache 3.8 ones, issue 16) run the same faults: see
+test_mixed_fault_schedule."""
 import copy
 import os
 import random
@@ -10,7 +13,7 @@ import time
 
 import pytest
 
-from tests.lib.ensemble import wait_for
+from tests.lib.ensemble import MIXED_LAYOUTS, wait_for
 from tests.lib.history import Workload, check, format_violations, seed_from_env
 
 
@@ -204,3 +207,58 @@ def test_random_fault_schedules(ensemble_factory):
 @pytest.mark.parametrize("fault", FIVE_ONLY, ids=lambda f: f.__name__)
 def test_five_members_survive_two_faulty(ensemble_factory, fault):
     run_checked(ensemble_factory(participants=5, proxied=True), fault)
+
+
+# Mixed ensembles (zkd beside Apache 3.8, issue 16; layouts: tests/lib/ensemble.py MIXED_LAYOUTS).
+# Each CI case is a schedule whose first fault hits the leader of a known kind (the layout's); the
+# later faults hit whichever member the election made leader (printed).  Between them: SIGKILL and
+# SIGSTOP of a zkd and of an Apache leader, proxy partitions of both kinds (cut and blackhole),
+# follower crashes and a restart of everyone (about 2 min).  MIXED_FAULTS=all runs every layout
+# with every single fault of FAULTS and LINK_FAULTS instead (24 cases, about 10 min), and the known
+# failure below.
+MIXED_CI = [
+    ("zkd-leads-apache", [leader_sigkill, majority_partition]),
+    ("zkd-leads-apache", [leader_sigstop]),
+    ("apache-leads-zkd", [leader_sigkill, majority_partition_blackhole]),
+    ("apache-leads-zkd", [leader_sigstop, whole_restart]),
+    ("five-with-observers", [leader_sigkill, follower_sigkill, majority_partition]),
+]
+
+# Failed 2 of 2 runs (seeds 2010590806, 4275638012; the seed does not matter, the schedule does):
+# the zkd leader is SIGSTOPped, Apache member 2 takes over and zkd (3) follows it; then Apache
+# member 1 is cut off and healed: it looks for ever (wait_serving times out, 60 s), seeing the
+# LEADING notifications of 2 but none from 3 (its log: "Have smaller server identifier, so
+# dropping the connection: (myId:1 --> sid:3)" each second), while zkd logs nothing on its
+# election link to 1 after the cut, so it neither noticed the reset nor dials member 1 again.
+# Costs 70 s, hence only with MIXED_FAULTS=all.
+MIXED_KNOWN_FAILURES = [
+    pytest.param("zkd-leads-apache", [leader_sigstop, minority_partition],
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "zkd follower of an Apache leader, after its own SIGSTOP as leader, never "
+                     "re-links the election port to a lower-sid Apache member cut off and "
+                     "healed: that member cannot rejoin (tests/ensemble/test_faults.py "
+                     "MIXED_KNOWN_FAILURES)"))),
+]
+
+
+def mixed_cases():
+    if os.environ.get("MIXED_FAULTS") == "all":
+        return [(layout, [f]) for layout in MIXED_LAYOUTS for f in FAULTS + LINK_FAULTS] + \
+            MIXED_KNOWN_FAILURES
+    return MIXED_CI
+
+
+@pytest.mark.parametrize("layout,schedule", mixed_cases(),
+                         ids=lambda v: "+".join(f.__name__ for f in v) if isinstance(v, list)
+                         else v)
+def test_mixed_fault_schedule(mixed_factory, layout, schedule):
+    ens = mixed_factory(layout, proxied=True)
+
+    def faults(ens):
+        for f in schedule:
+            leader = ens.leader()
+            print("%s: leader %s (%s)" % (f.__name__, leader, ens.member_kind(leader)
+                                           if leader else "-"))
+            f(ens)
+
+    run_checked(ens, faults)
