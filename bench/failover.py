@@ -36,17 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from tests.lib.ensemble import Ensemble, ensemble_missing_reason  # noqa: E402
-
-
-def write_until_ok(client, path, value, deadline, attempt_timeout=0.5):
-    """Retries setData until acknowledged; returns the monotonic time of the acknowledgement."""
-    while time.monotonic() < deadline:
-        try:
-            client.set_async(path, value).get(timeout=attempt_timeout)
-            return time.monotonic()
-        except Exception:  # connection loss, timeout, not serving: the ensemble is failing over
-            time.sleep(0.01)
-    raise RuntimeError("no write succeeded before the deadline")
+from tests.lib.migration import write_until_ok  # noqa: E402
 
 
 def measure(kind, runs, members, workdir, sig="kill", log=print):

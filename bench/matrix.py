@@ -6,6 +6,9 @@
     /usr/bin/python3 bench/matrix.py --smoke    # 1 s, a few cases, report in a temp file (suite)
     /usr/bin/python3 bench/matrix.py --quick --cases fanout,'set 1x1' --zkd-cfg pollSpinMicros=0
                                                 # a few rows, zkd with an extra zoo.cfg key (A/B)
+    /usr/bin/python3 bench/matrix.py --quick --mixed --no-standalone --no-zkfs \
+        --cases 'create 8x32,set 8x32,get 8x32'  # 3-member ensembles: all zkd, all Apache, and
+                                                # mixed (a zkd leader, two Apache followers)
 
 Every case runs build/bin/zkbench (C, on libzk) against each server set with the same
 durability (both fsync before acknowledging; an ensemble commits once a quorum has fsync'd), the
@@ -44,7 +47,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from tests.lib import servers as S  # noqa: E402
-from tests.lib.ensemble import Ensemble, ensemble_missing_reason  # noqa: E402
+from tests.lib.ensemble import Ensemble, MixedEnsemble, ensemble_missing_reason  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import zkfs_bench  # noqa: E402
@@ -88,7 +91,9 @@ def bench_apache_command(m):
 
 
 class Servers:
-    """A standalone server or a 3-member ensemble of one kind, started and pinned."""
+    """A standalone server or a 3-member ensemble of one kind, started and pinned.  Kind "mixed"
+    (ensemble3 only, issue 16): a zkd leader (memberProtocol=apache, sid 3) with two Apache 3.8
+    followers."""
 
     def __init__(self, kind, topology, workdir, zkd_cfg=None):
         self.kind, self.topology = kind, topology
@@ -103,12 +108,17 @@ class Servers:
             self.single = launcher(os.path.join(workdir, "s"), **kw)
             self.members = [self.single]
             self.ensemble = None
+        elif kind == "mixed":
+            self.single = None
+            self.ensemble = MixedEnsemble(workdir, [3], leader=3, participants=3, cfg=cfg,
+                                          apache_heap="512m")
+            self.members = list(self.ensemble.members.values())
         else:
             self.single = None
             self.ensemble = Ensemble(workdir, kind, participants=3, cfg=cfg, apache_heap="512m")
             self.members = list(self.ensemble.members.values())
-        if kind == "apache":
-            for m in self.members:
+        for m in self.members:
+            if isinstance(m, S.LAUNCHERS["apache"]):
                 m.command = (lambda mm=m: bench_apache_command(mm))
 
     @property
@@ -220,12 +230,30 @@ def ratio(a, b):
     return "%.1fx" % (a / b)
 
 
+def render_mixed(results, mixed):
+    """The mixed ensemble beside the all-zkd and all-Apache ones (same cases)."""
+    z = results.get(("zkd", "ensemble3"), {})
+    a = results.get(("apache", "ensemble3"), {})
+    out = ["## Mixed 3-member ensemble: a zkd leader, two Apache 3.8 followers (issue 16)", "",
+           "The client connects to every member: reads are spread over the three, writes go "
+           "through the leader (forwarded by the followers).", "",
+           "| case | all zkd ops/s (p50/p99 us) | mixed ops/s (p50/p99 us) | "
+           "all Apache ops/s (p50/p99 us) |", "|---|---|---|---|"]
+    for key in mixed:
+        cells = ["%s (%s/%s)" % (fmt_ops(r), fmt_lat(r, "p50_us"), fmt_lat(r, "p99_us"))
+                 if r else "-" for r in (z.get(key, {}), mixed[key], a.get(key, {}))]
+        out.append("| %s | %s |" % (key, " | ".join(cells)))
+    out.append("")
+    return "\n".join(out)
+
+
 def render(results, prof_name, seconds, info, zkfs=None):
     out = ["# zkbench matrix: zkd vs Apache ZooKeeper 3.8.0 (%s profile)" % prof_name, ""]
     out.append("%s. %d s per case; generator pinned to CPU %d, servers to CPU %d: %s. Both fsync "
                "before acknowledging; ensembles are 3 members on this one machine." % (
                    info["date"], seconds, GEN_CPU, SERVER_CPU, "yes" if info["pinned"] else "no"))
-    out.append("Machine: %s. zkd %s." % (info["cpu"], info["zkd"]))
+    out.append("Machine: %s (load average at the start; at the end: %s). zkd %s." % (
+        info["cpu"], info.get("load_end", "-"), info["zkd"]))
     out.append("")
     for topology in ("standalone", "ensemble3"):
         z = results.get(("zkd", topology), {})
@@ -252,6 +280,9 @@ def render(results, prof_name, seconds, info, zkfs=None):
                 key, fmt_ops(zr), fmt_lat(zr, "p50_us"), fmt_lat(zr, "p99_us"), fmt_ops(ar),
                 fmt_lat(ar, "p50_us"), fmt_lat(ar, "p99_us"), adv, gen, warm))
         out.append("")
+    mixed = results.get(("mixed", "ensemble3"))
+    if mixed:
+        out.append(render_mixed(results, mixed))
     out.append("fanout: 1 client sets a node 1,000 sessions watch; latency = setData to the last "
                "event; ops/s = rounds/s.  churn: connect + create ephemeral + close, 8 sessions "
                "at a time; ops/s = sessions/s.  A generator CPU near 100%% means the case measured "
@@ -274,6 +305,9 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--only", choices=["zkd", "apache"])
     ap.add_argument("--no-ensemble", action="store_true")
+    ap.add_argument("--no-standalone", action="store_true")
+    ap.add_argument("--mixed", action="store_true",
+                    help="also a mixed 3-member ensemble (a zkd leader, two Apache followers)")
     z = ap.add_mutually_exclusive_group()
     z.add_argument("--no-zkfs", action="store_true", help="skip the zkfs mount rows")
     z.add_argument("--zkfs-only", action="store_true", help="only the zkfs mount rows")
@@ -300,7 +334,8 @@ def main():
         log("%s missing: build first (packaging/build.sh)" % binary)
         return 2
     kinds = [args.only] if args.only else ["zkd", "apache"]
-    topologies = ["standalone"] + ([] if args.no_ensemble else ["ensemble3"])
+    topologies = ([] if args.no_standalone else ["standalone"]) + (
+        [] if args.no_ensemble else ["ensemble3"])
     for kind in list(kinds):
         reason = S.LAUNCHERS[kind].missing_reason() or (
             None if args.no_ensemble else ensemble_missing_reason(kind))
@@ -309,6 +344,10 @@ def main():
             kinds.remove(kind)
     if not kinds:
         return 2
+    mixed = args.mixed and "ensemble3" in topologies and all(
+        not ensemble_missing_reason(k) for k in ("zkd", "apache"))
+    if args.mixed and not mixed:
+        log("mixed ensemble skipped: needs --no-ensemble off and both kinds")
     if not args.no_zkfs:
         reason = zkfs_bench.missing_reason()
         if reason:
@@ -330,7 +369,7 @@ def main():
         topologies = []
     try:
         for topology in topologies:
-            for kind in kinds:
+            for kind in kinds + (["mixed"] if mixed and topology == "ensemble3" else []):
                 results[(kind, topology)] = run_set(binary, kind, topology,
                                                     os.path.join(workdir, kind + "-" + topology),
                                                     prof["cases"], prof["seconds"],
@@ -343,6 +382,7 @@ def main():
                 zkfs = {k: {"all": {"error": str(e)}} for k in kinds}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    info["load_end"] = open("/proc/loadavg").read().strip()
     text = render(results, prof_name, prof["seconds"], info, zkfs)
     if args.out:
         out = args.out

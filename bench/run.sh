@@ -20,6 +20,12 @@
 #                                # restart, 1M children under one parent, watch fan-out
 #                                #   -> bench/results/<date>-<host>-scale.md (+ .json)
 #
+# Mixed ensembles and the rolling migration (issue 16), run directly:
+#   /usr/bin/python3 bench/matrix.py --quick --mixed --no-standalone --no-zkfs \
+#       --cases 'create 8x32,set 8x32,get 8x32'     # all zkd, all Apache, zkd leading Apache
+#   /usr/bin/python3 bench/migration.py --rounds 2   # unavailability per member swap: the
+#                                                    # migration vs an Apache rolling restart
+#
 # Other options go to bench/bench.py (see --help): -n N, --out FILE, --workdir DIR, --keep,
 # --zkd BINARY, --apache-heap 3g, --only zkd|apache, --[no-]callgrind.  matrix.py has its own
 # (--cases, --zkd-cfg, --only, --no-ensemble, --no-zkfs, ...): run it directly for those.

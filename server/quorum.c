@@ -218,6 +218,11 @@ static void establish(struct quorum *q)
     }
     q->serving = 1;
     svc_ready("leading epoch %lld", (long long)q->epoch);
+    /* Our vote now carries the established epoch, as our learners' do (Apache's
+     * Leader.startZkServer, ZOOKEEPER-1732): an Apache member that starts looking
+     * counts settled votes equal only when their peer epochs match, and would never
+     * join a leader that still reports the epoch it was elected in. */
+    election_update_epoch(q->el, q->epoch);
     election_settle(q->el, PEER_LEADING, q->myid);
     log_info("quorum: leading epoch %lld from zxid 0x%" PRIx64 " with followers:%s",
              (long long)q->epoch, (uint64_t)q->commit, who);

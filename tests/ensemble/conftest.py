@@ -7,6 +7,8 @@
                      -> Ensemble of `kind`, started and serving; all closed at teardown
   ensemble           a started 3-participant ensemble of `kind`
   kz                 make(hosts, **KazooClient_kwargs) -> started KazooClient, stopped at teardown
+  mixed_factory      make(layout, proxied=False, **kw) -> MixedEnsemble (zkd beside Apache) of
+                     one of MIXED_LAYOUTS, started with its layout's leader; needs both kinds
 
 Every member is a tests/lib/servers.py launcher, so a failing test's report carries each running
 member's log (tests/conftest.py); the ensemble's own state (modes, log tails) goes into
@@ -18,7 +20,7 @@ import pytest
 
 from tests.conftest import KazooClients
 from tests.lib import servers as S
-from tests.lib.ensemble import Ensemble, EnsembleError, require_kinds
+from tests.lib.ensemble import MIXED_LAYOUTS, Ensemble, EnsembleError, MixedEnsemble, require_kinds
 
 KINDS = ["apache", "zkd"]
 
@@ -96,3 +98,27 @@ def kz():
         yield make
     finally:
         clients.stop_all()
+
+
+@pytest.fixture
+def mixed_factory(tmp_path_factory):
+    """make(layout, proxied=False, **kw): a started MixedEnsemble of MIXED_LAYOUTS[layout] whose
+    leader is the layout's; every one made is closed at teardown."""
+    require_kinds("apache", "zkd")
+    made = []
+
+    def make(layout, **kw):
+        args = dict(MIXED_LAYOUTS[layout], **kw)
+        ens = MixedEnsemble(tmp_path_factory.mktemp("mixed-%s" % layout), **args)
+        made.append(ens)
+        try:
+            leader = ens.start()
+        except (EnsembleError, S.ServerError) as e:
+            pytest.fail(str(e), pytrace=False)
+        assert leader == args["leader"], ens.describe()
+        return ens
+
+    try:
+        yield make
+    finally:
+        S.close_all(made)

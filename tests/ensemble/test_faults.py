@@ -2,7 +2,10 @@
 keys while a member crashes, hangs or is cut off; the recorded history is checked
 (tests/lib/history.py) for linearizable writes, ZooKeeper's read guarantees, and that no
 acknowledged write is lost (the final state is read from every member).  Seeds are printed;
-HISTORY_SEED=<n> replays the random choices of a run."""
+HISTORY_SEED=<n> replays the random choices of a run.
+
+Mixed ensembles (zkd members beside Apache 3.8 ones, issue 16) run the same faults: see
+test_mixed_fault_schedule."""
 import copy
 import os
 import random
@@ -10,7 +13,7 @@ import time
 
 import pytest
 
-from tests.lib.ensemble import wait_for
+from tests.lib.ensemble import MIXED_LAYOUTS, wait_for
 from tests.lib.history import Workload, check, format_violations, seed_from_env
 
 
@@ -204,3 +207,71 @@ def test_random_fault_schedules(ensemble_factory):
 @pytest.mark.parametrize("fault", FIVE_ONLY, ids=lambda f: f.__name__)
 def test_five_members_survive_two_faulty(ensemble_factory, fault):
     run_checked(ensemble_factory(participants=5, proxied=True), fault)
+
+
+# Mixed ensembles (zkd beside Apache 3.8, issue 16; layouts: tests/lib/ensemble.py MIXED_LAYOUTS).
+# Each CI case is a schedule whose first fault hits the leader of a known kind (the layout's); a
+# later fault hits whichever member the election made leader (printed; so far always the other
+# kind).  Together: SIGKILL and SIGSTOP of a zkd and of an Apache leader, a zkd leader blackholed
+# by the proxies, members of both kinds restarting or resuming and rejoining, observers of both
+# kinds throughout (about 70 s).  MIXED_FAULTS=all adds every layout with every single fault of
+# FAULTS and LINK_FAULTS (24 cases, about 10 min; cut partitions there) and the known failures
+# below, which keep cut partitions out of the CI set.
+MIXED_CI = [
+    ("zkd-leads-apache", [leader_sigkill]),
+    ("zkd-leads-apache", [leader_sigstop]),
+    ("apache-leads-zkd", [leader_sigkill, leader_sigstop]),
+    ("five-with-observers", [leader_sigstop, majority_partition_blackhole]),
+]
+
+# 1. Failed 2 of 2 runs (seeds 2010590806, 4275638012; the schedule matters, not the seed): the
+# zkd leader is SIGSTOPped, Apache member 2 takes over and zkd (3) follows it; then Apache member 1
+# is cut off and healed: it looks for ever (wait_serving times out, 60 s), seeing the LEADING
+# notifications of 2 but none from 3 (its log: "Have smaller server identifier, so dropping the
+# connection: (myId:1 --> sid:3)" each second), while zkd logs nothing on its election link to 1
+# after the cut, so it neither noticed the reset nor dials member 1 again.
+# 2. Failed 1 of 2 runs (seed 1476616261; passed with another): the zkd leader is SIGKILLed and
+# restarted, Apache member 2 leads, then is cut off alone while its clients write (it logs 328
+# proposals it cannot commit); zkd (3) leads epoch 3 with Apache member 1.  After the heal zkd
+# syncs member 2 "by TRUNC to 0x200000063 + 328 transactions", member 2 acks NEWLEADER
+# (0x300000148) and 12 ms later the link closes from Apache's side (zkd logs "lost the link to
+# server 2", no reason of its own); Apache's SyncThread dies in SendAckRequestProcessor.flush
+# ("Thread SyncThread:2 exits, error code 1"), it rejoins by DIFF from 0x300000147 ("Got zxid
+# 0x300000148 expected 0x1", "Current zxid 12884902216 is <= 12884902216 for setData") and then
+# never accepts a client again: read_final's connection to it times out.  Intermittent, so not
+# strict.  Each costs 30-70 s, hence only with MIXED_FAULTS=all.
+MIXED_KNOWN_FAILURES = [
+    pytest.param("zkd-leads-apache", [leader_sigstop, minority_partition],
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "zkd follower of an Apache leader, after its own SIGSTOP as leader, never "
+                     "re-links the election port to a lower-sid Apache member cut off and "
+                     "healed: that member cannot rejoin (test_faults.py MIXED_KNOWN_FAILURES 1)"))),
+    pytest.param("zkd-leads-apache", [leader_sigkill, majority_partition],
+                 marks=pytest.mark.xfail(strict=False, reason=(
+                     "an Apache follower TRUNC-synced by a zkd leader after its isolation as "
+                     "leader drops the link right after NEWLEADER and stops serving clients "
+                     "(test_faults.py MIXED_KNOWN_FAILURES 2; intermittent)"))),
+]
+
+
+def mixed_cases():
+    if os.environ.get("MIXED_FAULTS") == "all":
+        return MIXED_CI + [(layout, [f]) for layout in MIXED_LAYOUTS
+                           for f in FAULTS + LINK_FAULTS] + MIXED_KNOWN_FAILURES
+    return MIXED_CI
+
+
+@pytest.mark.parametrize("layout,schedule", mixed_cases(),
+                         ids=lambda v: "+".join(f.__name__ for f in v) if isinstance(v, list)
+                         else v)
+def test_mixed_fault_schedule(mixed_factory, layout, schedule):
+    ens = mixed_factory(layout, proxied=True)
+
+    def faults(ens):
+        for f in schedule:
+            leader = ens.leader()
+            print("%s: leader %s (%s)" % (f.__name__, leader, ens.member_kind(leader)
+                                           if leader else "-"))
+            f(ens)
+
+    run_checked(ens, faults)

@@ -300,14 +300,7 @@ def test_apache_leader_crash_zkd_takes_over(mixed):
 
 def _swap_kind(ens, sid, to_zkd):
     """Replaces member `sid` by the other kind on the same myid, ports and dataDir."""
-    old = ens.members[sid]
-    old.stop()
-    old.close()
-    if to_zkd:
-        ens.zkd_sids.add(sid)
-    else:
-        ens.zkd_sids.discard(sid)
-    ens.members[sid] = ens._make_member(sid, None, "256m")
+    ens.replace_member(sid, "zkd" if to_zkd else "apache")
     ens.start_member(sid, wait=False)
     ens.wait_serving(timeout=90)
 

@@ -123,8 +123,6 @@ class Ensemble:
     def __init__(self, workdir, kind="zkd", participants=3, observers=0, cfg=None,
                  proxied=False, apache_heap="256m", apache_sysprops=None, sids=None):
         """sids: the members' server ids (participants first); default 1..n."""
-        if kind not in S.LAUNCHERS:
-            raise ValueError("unknown server kind %r" % kind)
         if participants < 1 or observers < 0:
             raise ValueError("need at least one participant")
         self.kind = kind
@@ -182,16 +180,33 @@ class Ensemble:
         return "%s:%d:%d:%s;%s:%d" % (host, q, e, self.roles[sid], self.addrs[sid],
                                       self.client_ports[sid])
 
-    def _make_member(self, sid, cfg, apache_heap):
+    def member_kind(self, sid):
+        """The server kind ("apache" or "zkd") that runs member `sid`."""
+        return self.kind
+
+    def _member_cfg(self, sid, cfg):
+        """Member `sid`'s zoo.cfg keys (on top of servers.DEFAULT_CFG)."""
         member_cfg = dict(ENSEMBLE_CFG)
         member_cfg.update(cfg or {})
         for other in self.sids:
             member_cfg["server.%d" % other] = self.server_line(sid, other)
-        kw = dict(port=self.client_ports[sid], cfg=member_cfg, myid=sid,
-                  name="%s-%d" % (self.kind, sid), **self._launcher_kw(sid))
-        if self.kind == "apache":
+        return member_cfg
+
+    def _make_member(self, sid, cfg, apache_heap):
+        kind = self.member_kind(sid)
+        if kind not in S.LAUNCHERS:
+            raise ValueError("unknown server kind %r" % kind)
+        kw = dict(port=self.client_ports[sid], cfg=self._member_cfg(sid, cfg), myid=sid,
+                  name="%s-%d" % (kind, sid), **self._launcher_kw(sid))
+        if kind == "apache":
             kw.update(heap=apache_heap, sysprops=self.apache_sysprops)
-        return S.LAUNCHERS[self.kind](os.path.join(self.workdir, "m%d" % sid), **kw)
+        return S.LAUNCHERS[kind](os.path.join(self.workdir, "m%d" % sid), **kw)
+
+    def replace_member(self, sid, kind, cfg=None, apache_heap="256m"):
+        """Stops member `sid` (SIGTERM, if running) and puts a launcher of `kind` in its place on
+        the same myid, ports and dataDir (the step of a rolling migration); does not start it.
+        Only a MixedEnsemble can hold both kinds."""
+        raise EnsembleError("only a MixedEnsemble can change a member's kind")
 
     # -- description --------------------------------------------------------
 
@@ -510,21 +525,62 @@ class NetnsEnsemble(Ensemble):
 
 
 class MixedEnsemble(Ensemble):
-    """An Apache ensemble whose members in `zkd_sids` are zkd speaking Apache's member protocol
-    (memberProtocol=apache, issue 16)."""
+    """An ensemble of Apache ZooKeeper members and, in `zkd_sids`, zkd members speaking Apache's
+    member protocol (memberProtocol=apache, issue 16).  Its `kind` is "mixed" (tests that treat
+    Apache's own misbehaviour leniently on kind "apache" stay strict here).
 
-    def __init__(self, workdir, zkd_sids, **kw):
+    leader: the sid that should lead at start: start() brings it up with the next-lower
+    participant first (equal, empty histories: the larger sid wins the election), waits until
+    those two serve, then starts the rest, which join the established leader."""
+
+    def __init__(self, workdir, zkd_sids, leader=None, **kw):
         self.zkd_sids = set(zkd_sids)
-        super().__init__(workdir, "apache", **kw)
+        self.first_leader = leader
+        super().__init__(workdir, "mixed", **kw)
+        if leader is not None and not [s for s in self.participants if s < leader]:
+            self.close()
+            raise ValueError("leader %d needs a participant with a lower sid" % leader)
 
-    def _make_member(self, sid, cfg, apache_heap):
-        if sid not in self.zkd_sids:
-            return super()._make_member(sid, cfg, apache_heap)
-        saved = self.kind
-        self.kind = "zkd"
-        try:
-            zcfg = dict(cfg or {})
-            zcfg["memberProtocol"] = "apache"
-            return super()._make_member(sid, zcfg, apache_heap)
-        finally:
-            self.kind = saved
+    def member_kind(self, sid):
+        return "zkd" if sid in self.zkd_sids else "apache"
+
+    def _member_cfg(self, sid, cfg):
+        member_cfg = super()._member_cfg(sid, cfg)
+        if sid in self.zkd_sids:
+            member_cfg["memberProtocol"] = "apache"
+        return member_cfg
+
+    def __repr__(self):
+        return "<MixedEnsemble %s>" % ", ".join("%d:%s:%s" % (
+            sid, self.member_kind(sid), "up" if m.running else "down")
+            for sid, m in self.members.items())
+
+    def start(self, timeout=90.0):
+        if self.first_leader is not None and not any(m.running for m in self.members.values()):
+            second = max(s for s in self.participants if s < self.first_leader)
+            for sid in (self.first_leader, second):
+                self.members[sid].start(wait=False)
+            self.wait_serving(sids=[self.first_leader, second], timeout=timeout)
+        return super().start(timeout=timeout)
+
+    def replace_member(self, sid, kind, cfg=None, apache_heap="256m"):
+        old = self.members[sid]
+        if old.running:
+            self.stop(sid)
+        old.close()
+        (self.zkd_sids.add if kind == "zkd" else self.zkd_sids.discard)(sid)
+        self.members[sid] = self._make_member(sid, cfg, apache_heap)
+        return self.members[sid]
+
+
+# Mixed ensembles (issue 16): name -> MixedEnsemble arguments.  The leader at start is the
+# layout's `leader`; which kind leads after a fault is up to the election.
+MIXED_LAYOUTS = {
+    # a zkd leader, two Apache followers
+    "zkd-leads-apache": dict(zkd_sids=[3], leader=3, participants=3),
+    # an Apache leader, two zkd followers
+    "apache-leads-zkd": dict(zkd_sids=[1, 2], leader=3, participants=3),
+    # five members: participants 1 and 2 (zkd) and 3 (Apache, leads); observers 4 (zkd) and
+    # 5 (Apache)
+    "five-with-observers": dict(zkd_sids=[1, 2, 4], leader=3, participants=3, observers=2),
+}
