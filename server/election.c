@@ -29,6 +29,10 @@
 #define FINALIZE_WAIT_MS 60
 #define RESEND_MS 200
 #define RECONNECT_MS 100
+/* How long a link of ours must have existed before a smaller sid dialing
+ * us proves it dead (Apache's wire): a younger one may still be on its
+ * way to that member. */
+#define STALE_LINK_MS 1000
 
 struct member {
     struct election *e;
@@ -36,6 +40,7 @@ struct member {
     int voter;
     const struct zkd_server_line *line;
     struct peer_link *out;    /* our outgoing link, or NULL */
+    int64_t out_since_ms;     /* when `out` was dialed or adopted */
     int64_t next_connect_ms;
     /* what this member last told us */
     int heard;
@@ -187,7 +192,8 @@ static void connect_member(struct election *e, struct member *m)
 {
     m->out = peer_connect(e->loop, m->line->host, m->line->election_port, m, NULL, on_out_msg,
                           on_out_close);
-    m->next_connect_ms = clock_mono_ms() + RECONNECT_MS;
+    m->out_since_ms = clock_mono_ms();
+    m->next_connect_ms = m->out_since_ms + RECONNECT_MS;
     if (!m->out)
         return;
     snprintf(m->out->desc, sizeof m->out->desc, "server %d election port (%s:%d)", m->id,
@@ -405,6 +411,19 @@ static void on_apache_in_hello(struct peer_link *l, const uint8_t *p, size_t len
     }
     if (l->id < e->myid) {
         peer_close(l);
+        /* Apache's QuorumCnxManager dials only a member it holds no link
+         * with: a link of ours it should have is dead on its side (a reset
+         * that never reached us), and while we keep it, it never hears our
+         * votes.  Replace it, unless it is young enough to be still on its
+         * way there. */
+        if (m->out && clock_mono_ms() - m->out_since_ms >= STALE_LINK_MS) {
+            log_info("election: server %d dialed us while our link to it is %lld ms old: "
+                     "it does not have that link; connecting again", m->id,
+                     (long long)(clock_mono_ms() - m->out_since_ms));
+            struct peer_link *old = m->out;
+            m->out = NULL;
+            peer_close(old);
+        }
         if (!m->out)
             connect_member(e, m);
         return;
@@ -418,6 +437,7 @@ static void on_apache_in_hello(struct peer_link *l, const uint8_t *p, size_t len
         peer_close(old);
     }
     m->out = l;
+    m->out_since_ms = clock_mono_ms();
     l->owner = m;
     l->on_msg = on_out_msg;
     l->on_close = on_out_close;
