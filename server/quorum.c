@@ -911,7 +911,7 @@ static void upgrade_before_forward(struct quorum *q, struct conn *c, const uint8
     if (!c->session || c->session->local != 1 || !s->cfg.local_sessions_upgrading ||
         !localsess_wants_global(p, len))
         return;
-    int32_t timeout = localsess_upgrade(s, c->session);
+    int32_t timeout = localsess_begin_upgrade(s, c->session);
     if (q->apache) {
         forward_create_session(q, c, timeout);
         return;
@@ -1104,6 +1104,12 @@ static void snapshot_loaded(struct quorum *q, int64_t z)
     }
     q->need_snap = 0;
     q->logged = q->log_durable = z;
+    /* An Apache leader's snapshot is its committed tree (it applies a txn
+     * on commit), so it is committed: without this a learner that synced
+     * by snapshot held every reply, even a ConnectResponse, behind the gate
+     * until the epoch's first commit.  (zkd's leader applies on proposal.) */
+    if (q->apache && z > q->commit)
+        q->commit = z;
     log_info("quorum: loaded the leader's snapshot at 0x%" PRIx64 " (%llu znodes)", (uint64_t)z,
              (unsigned long long)tree_node_count(s->db.tree));
 }
@@ -1222,7 +1228,7 @@ static void send_pingack(struct quorum *q)
     jute_put_int(&o, 0);
     int32_t n = 0;
     for (struct conn *c = s->conns; c; c = c->next)
-        if (c->session && !c->session->local && c->active_ms >= since) {
+        if (c->session && localsess_leader_tracks(c->session) && c->active_ms >= since) {
             jute_put_long(&o, c->session->id);
             n++;
         }

@@ -17,14 +17,16 @@ Cost: about 25 s (an Apache, a zkd and a zkd-led mixed ensemble).
 import glob
 import os
 import re
+import signal
 import subprocess
 
 import pytest
 
-from tests.ensemble.test_local_sessions import ENSEMBLES, EPHEMERAL, cfg
+from tests.ensemble.test_local_sessions import ENSEMBLES, EPHEMERAL, LONG_MS, cfg
 from tests.lib import rawzk as R
 from tests.lib import servers as S
 from tests.lib.ensemble import ensemble_missing_reason
+from tests.lib.waiting import wait_until
 
 EPHEMERALONLOCALSESSION, SESSIONEXPIRED = -120, -112
 KINDS = ["apache", "zkd", "apache-follows-zkd"]
@@ -70,16 +72,10 @@ def epoch_start(zxid):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_local_session_state_as_apache(kind, tmp_path):
-    kinds, start = ENSEMBLES[kind]
-    if "zkd" in kinds and S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for needed in kinds:
-        reason = ensemble_missing_reason(needed)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (needed, reason))
     ens = None
     try:
-        ens, follower = start(tmp_path, dict(cfg(False), **{"4lw.commands.whitelist": "*"}))
+        ens, follower = start_kind(kind, tmp_path,
+                                   dict(cfg(False), **{"4lw.commands.whitelist": "*"}))
         leader = ens.leader(timeout=30)
         follower = follower or next(s for s in ens.participants if s != leader)
         assert leader != follower, ens.describe()
@@ -120,3 +116,56 @@ def test_standalone_dump_as_apache(kind, server_factory):
     a = R.RawSession(srv.port, timeout_ms=4000)
     assert tracker_sections(srv.four_letter("dump")) == {"Session Sets": (1, [a.session_id])}
     a.close_session()
+
+
+def global_sessions(ens, sid):
+    mntr = dict(line.split("\t", 1) for line in ens[sid].four_letter("mntr").splitlines()
+                if "\t" in line)
+    return int(mntr["zk_global_sessions"])
+
+
+def start_kind(kind, tmp_path, config):
+    kinds, start = ENSEMBLES[kind]
+    if "zkd" in kinds and S.Zkd.missing_reason():
+        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
+    for needed in kinds:
+        reason = ensemble_missing_reason(needed)
+        if reason:
+            pytest.skip("%s ensemble unavailable: %s" % (needed, reason))
+    return start(tmp_path, config)
+
+
+@pytest.mark.parametrize("kind", ["apache", "zkd", "zkd-follows-apache"])
+def test_upgrade_lost_with_its_leader(kind, tmp_path):
+    """A follower upgrading a local session (an ephemeral create, localSessionsUpgradingEnabled)
+    sends the createSession to its leader; the leader dies before it proposes it (SIGSTOP, then
+    SIGKILL: the follower's request is never read).  No member may then know the session: it
+    stays local until the createSession commits (LearnerSessionTracker.commitSession), and its
+    member forgets it with its other local sessions when it changes role."""
+    ens = None
+    try:
+        ens, follower = start_kind(kind, tmp_path, cfg(True))
+        leader = ens.leader(timeout=30)
+        follower = follower or next(s for s in ens.participants if s != leader)
+        survivors = [s for s in ens.participants if s != leader]
+        a = R.RawSession(ens.client_ports[follower], timeout_ms=LONG_MS)
+        mark = ens.log_size(follower)
+        ens.pause(leader)
+        a._send(R.i32(1) + R.i32(R.OPS["create"]) + R.zstr("/eph") + R.zbuf(b"") +
+                R.acls(R.OPEN_ACL) + R.i32(EPHEMERAL))  # (no answer comes)
+        upgrading = "upgrading session 0x%x" % a.session_id
+        wait_until(lambda: upgrading in ens.log_since(follower, mark).lower(), 30,
+                   "the follower to upgrade the session")
+        ens.members[leader].kill(signal.SIGKILL)  # (ens.kill would let it run first)
+        ens.paused.discard(leader)
+        a.close_socket()
+        ens.wait_serving(sids=survivors, timeout=90)
+        assert {sid: global_sessions(ens, sid) for sid in survivors} == \
+            {sid: 0 for sid in survivors}, ens.describe()
+        again = R.RawSession(ens.client_ports[follower], timeout_ms=LONG_MS,
+                             session_id=a.session_id, passwd=a.passwd)
+        assert again.session_id == 0, ens.describe()
+        again.close_socket()
+    finally:
+        if ens is not None:
+            ens.close()
