@@ -10,9 +10,12 @@ the scenarios and ensemble kinds of test_local_sessions.py):
     `zkd log-dump`;
   - right after an election the leader's srvr says Zxid <epoch>00000000 before any write (Apache's
     Leader.lead sets it), also when it takes over a database with txns;
-  - a standalone server's dump has Apache's "Session Sets" (SessionTrackerImpl).
+  - a standalone server's dump has Apache's "Session Sets" (SessionTrackerImpl);
+  - a follower's session being upgraded stays local until the leader commits its createSession:
+    if the leader dies first, no member knows the session (LearnerSessionTracker).
 
-Cost: about 25 s (an Apache, a zkd and a zkd-led mixed ensemble).
+Cost: about 60 s (seven ensembles, two standalone servers); 25 s in the sanitizer build's run
+(no Apache-only ensembles there).
 """
 import glob
 import os
@@ -70,6 +73,23 @@ def epoch_start(zxid):
     return zxid >> 32 >= 1 and zxid & 0xffffffff == 0
 
 
+def global_sessions(ens, sid):
+    mntr = dict(line.split("\t", 1) for line in ens[sid].four_letter("mntr").splitlines()
+                if "\t" in line)
+    return int(mntr["zk_global_sessions"])
+
+
+def start_kind(kind, tmp_path, config):
+    kinds, start = ENSEMBLES[kind]
+    if "zkd" in kinds and S.Zkd.missing_reason():
+        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
+    for needed in kinds:
+        reason = ensemble_missing_reason(needed)
+        if reason:
+            pytest.skip("%s ensemble unavailable: %s" % (needed, reason))
+    return start(tmp_path, config)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_local_session_state_as_apache(kind, tmp_path):
     ens = None
@@ -116,23 +136,6 @@ def test_standalone_dump_as_apache(kind, server_factory):
     a = R.RawSession(srv.port, timeout_ms=4000)
     assert tracker_sections(srv.four_letter("dump")) == {"Session Sets": (1, [a.session_id])}
     a.close_session()
-
-
-def global_sessions(ens, sid):
-    mntr = dict(line.split("\t", 1) for line in ens[sid].four_letter("mntr").splitlines()
-                if "\t" in line)
-    return int(mntr["zk_global_sessions"])
-
-
-def start_kind(kind, tmp_path, config):
-    kinds, start = ENSEMBLES[kind]
-    if "zkd" in kinds and S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for needed in kinds:
-        reason = ensemble_missing_reason(needed)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (needed, reason))
-    return start(tmp_path, config)
 
 
 @pytest.mark.parametrize("kind", ["apache", "zkd", "zkd-follows-apache"])
