@@ -990,12 +990,11 @@ static void deliver_reply(struct quorum *q, struct pending *p)
             server_attach(s, c, se);
             audit_session_event(se->id, &c->auth, "createSession", AUDIT_SUCCESS);
         }
-    } else if (p->len >= 20) {
-        /* ReplyHeader after the length prefix: xid, zxid, err */
-        int32_t err = (int32_t)zk_be32_get(p->data + 16);
-        zk_be32_put(p->data + 16, (uint32_t)zab_reply_local_error(c, err));
-        quorum_audit_replied(c, p->data, p->len);
     } else {
+        if (p->len >= 20) { /* ReplyHeader after the length prefix: xid, zxid, err */
+            int32_t err = (int32_t)zk_be32_get(p->data + 16);
+            zk_be32_put(p->data + 16, (uint32_t)zab_reply_local_error(c, err));
+        }
         quorum_audit_replied(c, p->data, p->len);
     }
     conn_put_frame(c, p->data, p->len, s->db.last_zxid);
