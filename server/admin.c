@@ -24,6 +24,7 @@
 #include "httpd.h"
 #include "digest.h"
 #include "json.h"
+#include "localsess.h"
 #include "log.h"
 #include "monitor.h"
 #include "quorum.h"
@@ -183,7 +184,7 @@ static void server_stats(struct cmd_ctx *x)
     json_int(j, "log_dir_size", monitor_dir_bytes(s->log_dir, "log."));
     json_bool(j, "provider_null", 0);
     json_str(j, "server_state", monitor_mode(s));
-    json_int(j, "last_processed_zxid", s->db.last_zxid);
+    json_int(j, "last_processed_zxid", monitor_processed_zxid(s));
     json_int(j, "outstanding_requests", s->db.last_zxid - s->durable_zxid);
     json_double(j, "avg_latency", monitor_avg_latency(s));
     json_uint(j, "max_latency", s->stats.latency_max_us / 1000);
@@ -247,20 +248,37 @@ static void dump_owner(int64_t id, size_t n, void *d)
     json_end(k->x->j);
 }
 
-static void c_dump(struct cmd_ctx *x)
+/* The expiry buckets of `t` as "time": [ids], leaving out the times
+ * `over` has (NULL: none). */
+static void expiry_buckets(struct json *j, const struct sessions *t, const struct sessions *over)
 {
-    struct json *j = x->j;
     char key[32];
     int64_t bucket;
     void *head;
-    json_obj(j, "expiry_time_to_session_ids");
-    I64MAP_FOREACH(&x->s->db.sessions.buckets, bucket, head)
+    I64MAP_FOREACH(&t->buckets, bucket, head)
     {
+        if (over && i64map_get(&over->buckets, bucket))
+            continue;
         snprintf(key, sizeof key, "%lld", (long long)bucket);
         json_arr(j, key);
         for (struct session *se = head; se; se = se->bnext)
             json_int(j, NULL, se->id);
         json_end(j);
+    }
+}
+
+static void c_dump(struct cmd_ctx *x)
+{
+    struct json *j = x->j;
+    struct server *s = x->s;
+    /* Apache's getSessionExpiryMap: a learner's tracker has none (its
+     * global sessions expire on the leader); a leader's is its local map
+     * with the global one put over it, a whole bucket per time. */
+    json_obj(j, "expiry_time_to_session_ids");
+    if (!s->q || !quorum_is_learner(s->q)) {
+        if (localsess_enabled(s))
+            expiry_buckets(j, &s->local_sessions, &s->db.sessions);
+        expiry_buckets(j, &s->db.sessions, NULL);
     }
     json_end(j);
     json_obj(j, "session_id_to_ephemeral_paths");

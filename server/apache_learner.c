@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "db.h"
 #include "election.h"
+#include "localsess.h"
 #include "log.h"
 #include "peer.h"
 #include "quorum_int.h"
@@ -200,7 +201,8 @@ static void zab_ping(struct quorum *q, const struct zab_packet *pk)
     struct jute_out o;
     jute_out_init(&o);
     for (struct conn *c = s->conns; c; c = c->next)
-        if (c->session && !c->readonly && !c->session->local && c->active_ms >= since) {
+        if (c->session && !c->readonly && localsess_leader_tracks(c->session) &&
+            c->active_ms >= since) {
             jute_put_long(&o, c->session->id);
             jute_put_int(&o, c->session->timeout);
         }

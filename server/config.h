@@ -223,24 +223,13 @@ int config_is_distributed(const struct zkd_config *cfg);
 /* The id in dataDir/myid, or -1 when missing or malformed. */
 int config_read_myid(const char *data_dir);
 
-/*
- * Writes the `conf` four-letter word's text (Apache's dumpConf layout, one
- * key=value per line, -1 for an absent port) into buf.  For an ensemble
- * member it reads dataDir/myid to find its own server.N line.  Returns the
- * length written (without the NUL), or -1 if buflen is too small (buf then
- * holds a NUL-terminated prefix).
- */
-int config_format(const struct zkd_config *cfg, char *buf, int buflen);
-
-/* config_format's text followed by the other effective settings (TLS
- * stores and checks, authentication, server lines) for `zkd --check`;
- * secrets are left out.  Same return values as config_format. */
-int config_format_effective(const struct zkd_config *cfg, char *buf, int buflen);
-
 /* Whether server id `id` is a voting member of cfg; the number of voters;
  * the server.N line of id `id`, or NULL. */
 int config_is_voter(const struct zkd_config *cfg, int id);
 int config_voters(const struct zkd_config *cfg);
 const struct zkd_server_line *config_server(const struct zkd_config *cfg, int id);
+
+/* The printers of a parsed configuration (conf, zkd --check). */
+#include "config_print.h"
 
 #endif

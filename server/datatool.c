@@ -261,11 +261,18 @@ static int print_txn(int64_t zxid, const void *rec, size_t len, void *data)
         printf(" timeout %d", t.timeout);
     if (t.type == TXN_NEWEPOCH)
         printf(" %" PRId64, t.epoch);
+    if (t.type == ZK_OP_ERROR) /* the ErrorTxn's code, as Apache's LogFormatter shows it */
+        printf(" %d", t.err);
     /* A multi's ops and a closeSession's paths2Delete carry their own op names. */
     int named = t.type == ZK_OP_MULTI || t.type == ZK_OP_CLOSESESSION;
-    for (int i = 0; i < t.nops; i++)
-        printf("%s%s%s %s", i ? ";" : "", named ? " " : "", named ? op_name(t.ops[i].type) : "",
-               t.ops[i].path);
+    for (int i = 0; i < t.nops; i++) {
+        const struct txn_op *op = &t.ops[i];
+        printf("%s%s%s ", i ? ";" : "", named ? " " : "", named ? op_name(op->type) : "");
+        if (op->type == ZK_OP_ERROR) /* a failed multi's op: its code */
+            printf("%d", op->version);
+        else
+            printf("%s", op->path);
+    }
     putchar('\n');
     txn_free(&t);
     return 0;

@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "localsess.h"
 #include "monitor.h"
 #include "server.h"
 #include "quorum.h"
@@ -77,7 +80,7 @@ static void srvr(struct server *s, struct jute_out *o, int with_clients)
     outf(o, "Sent: %llu\n", (unsigned long long)s->stats.packets_sent);
     outf(o, "Connections: %u\n", s->nconns);
     outf(o, "Outstanding: %zu\n", (size_t)(s->db.last_zxid - s->durable_zxid));
-    outf(o, "Zxid: 0x%llx\n", (unsigned long long)s->db.last_zxid);
+    outf(o, "Zxid: 0x%llx\n", (unsigned long long)monitor_processed_zxid(s));
     outf(o, "Mode: %s\n", monitor_mode(s));
     outf(o, "Node count: %llu\n", (unsigned long long)tree_node_count(s->db.tree));
 }
@@ -252,13 +255,96 @@ static void count_owner(int64_t id, size_t n, void *d)
     (*(int *)d)++;
 }
 
-static void dump(struct server *s, struct jute_out *o)
+static int cmp_i64(const void *a, const void *b)
 {
-    outf(o, "SessionTracker dump:\nGlobal Sessions(%u):\n", sessions_count(&s->db.sessions));
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The keys of `m` in ascending (signed) order, as Java's TreeSet<Long> and
+ * Collections.sort give them; the caller frees the array.  OUT: n */
+static int64_t *sorted_keys(const struct i64map *m, size_t *n)
+{
+    int64_t *keys = zk_xcalloc(m->n ? m->n : 1, sizeof *keys);
     int64_t k;
     void *v;
-    I64MAP_FOREACH(&s->db.sessions.map, k, v)
-    outf(o, "0x%llx\t%dms\n", (unsigned long long)k, ((struct session *)v)->timeout);
+    *n = 0;
+    I64MAP_FOREACH(m, k, v)
+    {
+        (void)v;
+        keys[(*n)++] = k;
+    }
+    qsort(keys, *n, sizeof *keys, cmp_i64);
+    return keys;
+}
+
+/* Apache's ExpiryQueue.dump: "Sets (buckets)/(sessions):", then per bucket,
+ * earliest first, "<n> expire at <Date.toString()>:" and a tab-indented
+ * line per session id.  Buckets are monotonic ms; the date is wall time. */
+static void expiry_sets(struct jute_out *o, const struct sessions *t)
+{
+    size_t n;
+    int64_t *keys = sorted_keys(&t->buckets, &n);
+    int64_t wall_minus_mono = clock_wall_ms() - clock_mono_ms();
+    outf(o, "Sets (%zu)/(%u):\n", n, sessions_count(t));
+    for (size_t i = 0; i < n; i++) {
+        const struct session *head = i64map_get(&t->buckets, keys[i]);
+        size_t count = 0;
+        for (const struct session *se = head; se; se = se->bnext)
+            count++;
+        time_t when = (time_t)((keys[i] + wall_minus_mono) / 1000);
+        struct tm tm;
+        char date[64] = "";
+        if (localtime_r(&when, &tm))
+            strftime(date, sizeof date, "%a %b %d %H:%M:%S %Z %Y", &tm);
+        outf(o, "%zu expire at %s:\n", count, date);
+        for (const struct session *se = head; se; se = se->bnext)
+            outf(o, "\t0x%llx\n", (unsigned long long)se->id);
+    }
+    free(keys);
+}
+
+/* A learner's LearnerSessionTracker: "Global Sessions(N):" and a line
+ * "0x<id>\t<timeout>ms" per global session, by id. */
+static void global_list(struct jute_out *o, const struct sessions *t)
+{
+    size_t n;
+    int64_t *keys = sorted_keys(&t->map, &n);
+    outf(o, "Global Sessions(%zu):\n", n);
+    for (size_t i = 0; i < n; i++) {
+        const struct session *se = i64map_get(&t->map, keys[i]);
+        outf(o, "0x%llx\t%dms\n", (unsigned long long)se->id, se->timeout);
+    }
+    free(keys);
+}
+
+/*
+ * The session tracker's part of dump, as Apache's tracker of each role
+ * prints it (SessionTrackerImpl, LeaderSessionTracker, LearnerSessionTracker
+ * .dumpSessions): standalone "Session Sets ..."; a leader "Session Sets",
+ * or with local sessions "Local Session Sets ..." then "Global Session
+ * Sets ..."; a learner "Global Sessions(N)" after, with local sessions,
+ * "Local Session Sets ...".
+ */
+static void dump_sessions(struct server *s, struct jute_out *o)
+{
+    int local = localsess_enabled(s);
+    if (local) {
+        outf(o, "Local Session ");
+        expiry_sets(o, &s->local_sessions);
+    }
+    if (s->q && quorum_is_learner(s->q)) {
+        global_list(o, &s->db.sessions);
+        return;
+    }
+    outf(o, local ? "Global Session " : "Session ");
+    expiry_sets(o, &s->db.sessions);
+}
+
+static void dump(struct server *s, struct jute_out *o)
+{
+    outf(o, "SessionTracker dump:\n");
+    dump_sessions(s, o);
     int owners = 0;
     tree_foreach_owner(s->db.tree, count_owner, &owners);
     outf(o, "ephemeral nodes dump:\nSessions with Ephemerals (%d):\n", owners);

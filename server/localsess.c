@@ -121,14 +121,38 @@ int localsess_wants_global(const uint8_t *p, size_t len)
     return type == ZK_OP_MULTI && multi_has_ephemeral(&in);
 }
 
-int32_t localsess_upgrade(struct server *s, struct session *se)
+static void make_global(struct server *s, struct session *se)
 {
-    log_info("upgrading session 0x%llx", (unsigned long long)se->id);
     sessions_take(&s->local_sessions, se);
     se->local = 0;
     sessions_put(&s->db.sessions, se, clock_mono_ms());
+}
+
+int32_t localsess_upgrade(struct server *s, struct session *se)
+{
+    log_info("upgrading session 0x%llx", (unsigned long long)se->id);
+    make_global(s, se);
     return se->timeout;
 }
+
+int32_t localsess_begin_upgrade(struct server *s, struct session *se)
+{
+    (void)s;
+    log_info("upgrading session 0x%llx", (unsigned long long)se->id);
+    se->local = 3;
+    return se->timeout;
+}
+
+void localsess_committed(struct server *s, int64_t id)
+{
+    struct session *se = sessions_get(&s->local_sessions, id);
+    if (!se)
+        return;
+    log_info("committing global session 0x%llx", (unsigned long long)id);
+    make_global(s, se);
+}
+
+int localsess_leader_tracks(const struct session *se) { return !se->local || se->local == 3; }
 
 struct session *localsess_for_forwarded(struct server *s, int64_t id, struct session *stub)
 {

@@ -29,7 +29,16 @@
  * The local sessions live in the server's own table (server.h
  * local_sessions), with the same expiry queue as the global ones; every
  * member expires its own local sessions, without a txn.  An upgrade moves
- * the struct into the db's table, so connections keep their pointer.
+ * the struct into the db's table, so connections keep their pointer: on
+ * the leader at once (it logs the createSession itself); on a learner only
+ * when the createSession it sent commits (localsess_committed), as
+ * Apache's LearnerSessionTracker makes a session global in commitSession.
+ * Until then the session is "upgrading" (struct session local == 3): still
+ * in the local table, no longer refused an ephemeral, reported to the
+ * leader in pings; if the leader dies before committing it, the learner's
+ * change of role drops it with the local ones (Apache restarts its
+ * ZooKeeperServer then), so no member keeps a global session the others
+ * never committed.
  *
  * All functions run on the loop thread.
  */
@@ -65,9 +74,22 @@ uint32_t localsess_count(const struct server *s);
  * a create/create2 with an ephemeral mode, or a multi holding one
  * (QuorumZooKeeperServer.checkUpgradeSession's test). */
 int localsess_wants_global(const uint8_t *p, size_t len);
-/* Makes the local session `se` global in our table (its timeout kept);
- * the caller logs or forwards the createSession.  Returns its timeout. */
+/* On the leader: makes the local session `se` global in the db's table
+ * (its timeout kept); the caller logs the createSession.  Returns its
+ * timeout. */
 int32_t localsess_upgrade(struct server *s, struct session *se);
+/* On a learner: marks the local session `se` upgrading (see above); the
+ * caller forwards the createSession.  Returns its timeout. */
+int32_t localsess_begin_upgrade(struct server *s, struct session *se);
+/* A committed createSession of `id` is about to apply: if `id` is one of
+ * our local or upgrading sessions, its struct moves into the db's table
+ * (the apply then finds it there), so it is global from this zxid on and
+ * no longer local (Apache's commitSession, also for a session upgraded
+ * by another member after it moved). */
+void localsess_committed(struct server *s, int64_t id);
+/* 1 when the leader keeps `se` alive on our pings: a global session or an
+ * upgrading one (Apache's LearnerSessionTracker.touchSession). */
+int localsess_leader_tracks(const struct session *se);
 
 /* On the leader, for a request forwarded for session `id`: the global
  * session, or (local sessions on, and `id` handed out by another member)

@@ -35,6 +35,17 @@ const char *monitor_mode(struct server *s)
     return qi.role;
 }
 
+int64_t monitor_processed_zxid(struct server *s)
+{
+    int64_t z = s->db.last_zxid;
+    if (!s->q)
+        return z;
+    struct quorum_info qi;
+    quorum_describe(s->q, &qi);
+    int64_t epoch_start = qi.epoch << 32;
+    return !strcmp(qi.role, "leader") && epoch_start > z ? epoch_start : z;
+}
+
 static void count_eph(int64_t id, size_t n, void *d)
 {
     (void)id;
@@ -224,7 +235,7 @@ void monitor_collect(struct server *s, struct monitor_sink *k)
     summary_out(k, "snapshottime", &st->snapshot_time, 0);
     summary_out(k, "readlatency", &st->read_latency, 1);
     summary_out(k, "updatelatency", &st->update_latency, 1);
-    hexz(k, "last_zxid", s->db.last_zxid);
+    hexz(k, "last_zxid", monitor_processed_zxid(s));
     hexz(k, "durable_zxid", s->durable_zxid);
     k->num(k, "snap_count", (int64_t)st->snapshots);
     k->num(k, "bad_frames", (int64_t)st->bad_frames);

@@ -64,6 +64,11 @@ const char *monitor_version(void);
 /* "standalone", or the member's role as Apache names it (leader, follower,
  * observer, looking). */
 const char *monitor_mode(struct server *s);
+/* The zxid srvr/stat and the AdminServer show as the last processed one:
+ * the db's, except on an established leader whose epoch has logged nothing
+ * yet, where Apache's Leader.lead has set it to <epoch>00000000 (its
+ * followers keep their own: Apache's do unless synced by snapshot). */
+int64_t monitor_processed_zxid(struct server *s);
 /* Ephemeral znodes in the tree. */
 uint64_t monitor_ephemerals(struct server *s);
 /* Total size of the files in `dir` whose name starts with `prefix`. */

@@ -110,16 +110,19 @@ static int apply_added(struct db *db, struct txn *t, int64_t zxid, struct journa
 
 /*
  * An ephemeral needs a global session (Apache's validateCreateRequest); a
- * local one (localsess.h) is in no member's db table.  The code is what
- * Apache's client sees: EPHEMERALONLOCALSESSION, which the member holding
- * the session puts in place of the leader's answer -- except inside a
- * multi forwarded by another member, whose op results come from the
- * leader's txn: SESSIONEXPIRED there (checkGlobalSession).
+ * local one (localsess.h) is in no member's db table.  The code is the one
+ * Apache's leader logs in the ErrorTxn: EPHEMERALONLOCALSESSION for its own
+ * local session (LeaderRequestProcessor's checkUpgradeSession refused it),
+ * SESSIONEXPIRED for another member's (checkGlobalSession: the refusal of
+ * the member holding the session never reaches the leader).  That member
+ * answers its client EPHEMERALONLOCALSESSION in place of the leader's
+ * SESSIONEXPIRED (zab_reply_local_error), except inside a multi, whose op
+ * results come from the leader's txn.
  */
 static int not_global(const struct db *db, const struct txn *t)
 {
     int ours = (int)((uint64_t)t->session >> 56) == (db->server_id ? db->server_id : 1);
-    return t->type == ZK_OP_MULTI && !ours ? ZK_SESSIONEXPIRED : ZK_EPHEMERALONLOCALSESSION;
+    return ours ? ZK_EPHEMERALONLOCALSESSION : ZK_SESSIONEXPIRED;
 }
 
 static int prep_create(struct db *db, const struct auth_info *auth, int32_t type,

@@ -916,7 +916,7 @@ static void upgrade_before_forward(struct quorum *q, struct conn *c, const uint8
     if (!c->session || c->session->local != 1 || !s->cfg.local_sessions_upgrading ||
         !localsess_wants_global(p, len))
         return;
-    int32_t timeout = localsess_upgrade(s, c->session);
+    int32_t timeout = localsess_begin_upgrade(s, c->session);
     if (q->apache) {
         forward_create_session(q, c, timeout);
         return;
@@ -996,6 +996,10 @@ static void deliver_reply(struct quorum *q, struct pending *p)
             audit_session_event(se->id, &c->auth, "createSession", AUDIT_SUCCESS);
         }
     } else {
+        if (p->len >= 20) { /* ReplyHeader after the length prefix: xid, zxid, err */
+            int32_t err = (int32_t)zk_be32_get(p->data + 16);
+            zk_be32_put(p->data + 16, (uint32_t)zab_reply_local_error(c, err));
+        }
         quorum_audit_replied(c, p->data, p->len);
     }
     conn_put_frame(c, p->data, p->len, s->db.last_zxid);
@@ -1104,6 +1108,12 @@ static void snapshot_loaded(struct quorum *q, int64_t z)
     }
     q->need_snap = 0;
     q->logged = q->log_durable = z;
+    /* An Apache leader's snapshot is its committed tree (it applies a txn
+     * on commit), so it is committed: without this a learner that synced
+     * by snapshot held every reply, even a ConnectResponse, behind the gate
+     * until the epoch's first commit.  (zkd's leader applies on proposal.) */
+    if (q->apache && z > q->commit)
+        q->commit = z;
     log_info("quorum: loaded the leader's snapshot at 0x%" PRIx64 " (%llu znodes)", (uint64_t)z,
              (unsigned long long)tree_node_count(s->db.tree));
 }
@@ -1222,7 +1232,7 @@ static void send_pingack(struct quorum *q)
     jute_put_int(&o, 0);
     int32_t n = 0;
     for (struct conn *c = s->conns; c; c = c->next)
-        if (c->session && !c->session->local && c->active_ms >= since) {
+        if (c->session && localsess_leader_tracks(c->session) && c->active_ms >= since) {
             jute_put_long(&o, c->session->id);
             n++;
         }

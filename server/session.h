@@ -30,7 +30,8 @@ struct session {
     struct conn *conn;      /* attached connection, or NULL */
     int closing;            /* close or expiry is in progress */
     int local;              /* 1: in the server's local table (localsess.h), not db's;
-                             * 2: a stand-in for another member's local session */
+                             * 2: a stand-in for another member's local session;
+                             * 3: in the local table, upgrading (a learner's) */
 };
 
 struct sessions {

@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "digest.h"
+#include "localsess.h"
 #include "log.h"
 #include "quorum.h"
 #include "reconfig.h"
@@ -178,6 +179,8 @@ int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_
     struct txn t;
     if (txn_decode(rec, len, &t))
         return -1;
+    if (t.type == ZK_OP_CREATESESSION) /* an upgrade of ours done (localsess.h) */
+        localsess_committed(s, t.session);
     struct journal j = {0};
     int rc = apply_committed(&s->db, &t, zxid, &j);
     if (rc)

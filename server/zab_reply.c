@@ -146,6 +146,16 @@ static void multi_response(struct server *s, struct conn *c, int32_t xid, int64_
     conn_frame_end(c, at, zxid, xid);
 }
 
+int32_t zab_reply_local_error(const struct conn *c, int32_t err)
+{
+    /* The leader refuses an ephemeral of our local session SESSIONEXPIRED
+     * (the only write of one it refuses so); Apache's follower answers its
+     * own EPHEMERALONLOCALSESSION instead (localsess.h). */
+    if (err == ZK_SESSIONEXPIRED && c->session && c->session->local == 1)
+        return ZK_EPHEMERALONLOCALSESSION;
+    return err;
+}
+
 int zab_reply_committed(struct server *s, struct conn *c, int64_t zxid, const uint8_t *rec,
                         size_t len)
 {
@@ -155,12 +165,7 @@ int zab_reply_committed(struct server *s, struct conn *c, int64_t zxid, const ui
     int32_t xid = (int32_t)zk_be32_get(rec + 8);
     if (wire == ZK_OP_ERROR) {
         int32_t err = len >= TXN_HEADER + 4 ? (int32_t)zk_be32_get(rec + TXN_HEADER) : ZK_SYSTEMERROR;
-        /* The leader refuses an ephemeral of our local session SESSIONEXPIRED
-         * (the only write of one it refuses so); Apache's follower answers
-         * its own EPHEMERALONLOCALSESSION instead (localsess.h). */
-        if (err == ZK_SESSIONEXPIRED && c->session && c->session->local == 1)
-            err = ZK_EPHEMERALONLOCALSESSION;
-        conn_reply_header(c, xid, zxid, err, zxid);
+        conn_reply_header(c, xid, zxid, zab_reply_local_error(c, err), zxid);
         return 0;
     }
     if (wire == ZK_OP_CLOSESESSION) {

@@ -27,6 +27,11 @@ struct conn;
 int zab_reply_committed(struct server *s, struct conn *c, int64_t zxid, const uint8_t *rec,
                         size_t len);
 
+/* The error c's client gets for a forwarded write the leader failed with
+ * `err`: EPHEMERALONLOCALSESSION where the leader refused an ephemeral of
+ * c's local session SESSIONEXPIRED (prep.c), else `err`.  Used for the
+ * replies of both kinds of leader. */
+int32_t zab_reply_local_error(const struct conn *c, int32_t err);
 /* Queues the SyncResponse of c's forwarded sync (xid, path) at `zxid`. */
 void zab_reply_sync(struct server *s, struct conn *c, int32_t xid, const char *path, int64_t zxid);
 

@@ -66,8 +66,9 @@ class Probe:
         self.ens = ens
         self.leader = ens.leader(timeout=30)
         self.followers = [s for s in ens.participants if s != self.leader]
-        # One write first: until the epoch's first txn zkd's srvr says Zxid 0x0 where Apache's
-        # already says <epoch>00000000, and the deltas below must not see that.
+        # One write first: until the epoch's first txn a follower's srvr may say the zxid it
+        # had before the election (Apache's does unless it synced by snapshot), the leader's
+        # <epoch>00000000, and the deltas below must not see that.
         first = R.RawSession(self.port(self.leader))
         assert first.create("/probe")[0] == 0
         first.close_session()

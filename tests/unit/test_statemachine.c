@@ -442,14 +442,16 @@ static void test_sessions_move_between_tables(void)
 }
 
 /* prep refuses an ephemeral of a session the db does not hold (a local
- * one): EPHEMERALONLOCALSESSION, nothing applied; once global it may. */
+ * one), nothing applied; once global it may.  write_op's session 0x100 has
+ * server id 0, not the db's (1): another member's local session, which
+ * Apache's leader refuses SESSIONEXPIRED (checkGlobalSession). */
 static void test_prep_ephemeral_needs_a_global_session(void)
 {
     struct db db;
     db_open(&db); /* write_op's session 0x100 is not in the table */
     uint64_t before = tree_node_count(db.tree);
     struct jute_out b = create_body("/eph", "x", ZK_EPHEMERAL_SEQUENTIAL, NULL);
-    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE2, &b, 2, NULL), ZK_EPHEMERALONLOCALSESSION);
+    ASSERT_INT_EQ(write_op(&db, NULL, ZK_OP_CREATE2, &b, 2, NULL), ZK_SESSIONEXPIRED);
     ASSERT_INT_EQ(tree_node_count(db.tree), before);
     ASSERT_INT_EQ(create(&db, "/persistent", "x", 0, 2), 0);
     session_txn(&db, ZK_OP_CREATESESSION, 0x100, 3);
