@@ -128,6 +128,7 @@ struct zk {
 
     uint8_t *in;
     size_t inlen, incap;
+    size_t skip; /* bytes still to discard of an oversized reply (skip_oversized) */
 
     zk_close_fn close_cb;
     void *close_data;
@@ -455,6 +456,7 @@ static void drop_conn(zk_t *zk)
     zk__conn_close(zk->conn);
     zk->conn = NULL;
     zk->inlen = 0;
+    zk->skip = 0;
     zk->cur_name[0] = 0;
 }
 
@@ -872,12 +874,54 @@ static void handle_frame(zk_t *zk, const uint8_t *p, size_t n)
     handle_reply(zk, head, err, zxid, &in);
 }
 
+/* The ReplyHeader (xid, zxid, err) that starts every frame after the
+ * handshake. */
+#define REPLY_HEADER_LEN 16
+
+/* Largest frame accepted: the max_reply option, or by default four times
+ * the server's jute.maxbuffer plus 64 KiB. */
+static size_t reply_limit(const zk_t *zk)
+{
+    if (zk->opts.max_reply > 0)
+        return (size_t)zk->opts.max_reply;
+    return (size_t)zk->opts.max_buffer * 4 + 65536;
+}
+
+/* A reply of `len` bytes over reply_limit starts at zk->in + off, its header
+ * already received.  Rather than drop the connection as Apache's Java client
+ * does ("Packet len is out of range"), fails that one request with
+ * ZK_MARSHALLINGERROR and discards the body as it arrives (zk->skip), so the
+ * session carries on.  Returns the offset after what was consumed. */
+static size_t skip_oversized(zk_t *zk, size_t off, size_t len)
+{
+    uint8_t hdr[REPLY_HEADER_LEN];
+    memcpy(hdr, zk->in + off + 4, sizeof hdr);
+    zk_be32_put(hdr + 12, (uint32_t)ZK_MARSHALLINGERROR);
+    zk__log(ZK_LOG_WARN, "reply of %zu bytes from %s is over the %zu accepted (max_reply); "
+            "failed with MARSHALLINGERROR", len, zk->cur_name, reply_limit(zk));
+    size_t have = zk->inlen - off - 4;
+    if (have >= len) {
+        off += 4 + len;
+    } else {
+        zk->skip = len - have;
+        off = zk->inlen;
+    }
+    handle_frame(zk, hdr, sizeof hdr);
+    return off;
+}
+
 static void on_conn_data(struct conn *c, const uint8_t *p, size_t n, void *ud)
 {
     zk_t *zk = ud;
     if (c != zk->conn)
         return;
     zk->last_recv = uv_now(zk->loop);
+    if (zk->skip) {
+        size_t k = n < zk->skip ? n : zk->skip;
+        zk->skip -= k;
+        p += k;
+        n -= k;
+    }
     if (zk->inlen + n > zk->incap) {
         size_t cap = zk->incap ? zk->incap : 65536;
         while (cap < zk->inlen + n)
@@ -888,13 +932,23 @@ static void on_conn_data(struct conn *c, const uint8_t *p, size_t n, void *ud)
     memcpy(zk->in + zk->inlen, p, n);
     zk->inlen += n;
     size_t off = 0;
-    size_t limit = (size_t)zk->opts.max_buffer * 4 + 65536;
+    size_t limit = reply_limit(zk);
     while (zk->inlen - off >= 4) {
         int32_t len = (int32_t)zk_be32_get(zk->in + off);
-        if (len < 0 || (size_t)len > limit) {
+        int over = len >= 0 && (size_t)len > limit;
+        if (len < 0 || (over && ((zk->phase != P_CONNECTED && zk->phase != P_CLOSING) ||
+                                len < REPLY_HEADER_LEN))) {
             zk__log(ZK_LOG_WARN, "bad frame length %d from %s", len, zk->cur_name);
             connection_lost(zk);
             return;
+        }
+        if (over) {
+            if (zk->inlen - off - 4 < REPLY_HEADER_LEN)
+                break;
+            off = skip_oversized(zk, off, (size_t)len);
+            if (zk->conn != c)
+                return;
+            continue;
         }
         if (zk->inlen - off - 4 < (size_t)len)
             break;
@@ -907,8 +961,10 @@ static void on_conn_data(struct conn *c, const uint8_t *p, size_t n, void *ud)
         if (zk->conn != c)
             return; /* dropped (and the buffer reset) while handling */
     }
-    memmove(zk->in, zk->in + off, zk->inlen - off);
-    zk->inlen -= off;
+    if (off) { /* (a large frame arrives in many reads: no copy until it is whole) */
+        memmove(zk->in, zk->in + off, zk->inlen - off);
+        zk->inlen -= off;
+    }
 }
 
 /* ---- timers ---- */

@@ -8,6 +8,7 @@
 #include "zconn.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,10 @@ static int open_handle(struct zkfs_conn *c, zk_blocking_t **out)
         o.tls = c->cfg.tls;
     o.on_session = on_session;
     o.data = c;
+    /* A directory of a million entries is one getChildren reply of megabytes;
+     * servers send it whatever their jute.maxbuffer (docs/zkfs.md, large
+     * directories), so zkfs takes any reply a frame can carry. */
+    o.max_reply = INT32_MAX;
     zk_blocking_t *b;
     int rc = zk_blocking_open(&o, &b);
     if (rc)

@@ -12,6 +12,7 @@
 #include <assert.h>
 #include <arpa/inet.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -447,8 +448,13 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
         return;
     }
     size_t flen = c->out.len - start - 4;
-    if (flen > (size_t)s->cfg.jute_max_buffer) {
-        log_warn("reply of %zu bytes to %s:%d (session 0x%llx) exceeds jute.maxbuffer; sent "
+    /* jute.maxbuffer bounds what zkd reads, not what it sends: Apache
+     * serializes a reply of any size (ServerCnxn.sendResponse) and leaves
+     * the limit to the client, so a getChildren of a million names reaches a
+     * client that accepts it.  Only a frame its 32-bit length cannot state
+     * becomes an error. */
+    if (flen > (size_t)INT32_MAX) {
+        log_warn("reply of %zu bytes to %s:%d (session 0x%llx) cannot be framed; sent "
                  "MARSHALLINGERROR", flen, c->remote, c->remote_port,
                  (unsigned long long)c->session_id);
         c->out.len = start + 4;

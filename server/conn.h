@@ -128,10 +128,10 @@ void conn_put_frame(struct conn *c, const void *frame, size_t len, int64_t tag);
 /* Starts a frame; returns its start offset within c->out. */
 size_t conn_frame_begin(struct conn *c);
 /*
- * Ends the frame started at `start`, gated on `tag`.  If the frame exceeds
- * jute.maxbuffer it is replaced by a reply header carrying
- * ZK_MARSHALLINGERROR for `xid` (documented: a reply too large for the client
- * to accept is an error, never a frame the client must reject).
+ * Ends the frame started at `start`, gated on `tag`.  A reply larger than
+ * jute.maxbuffer is sent as Apache sends it (the client's limit decides);
+ * one above INT32_MAX bytes, which no length prefix can state, is replaced by
+ * a reply header carrying ZK_MARSHALLINGERROR for `xid`.
  */
 void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid);
 /* Starts a reply frame with its ReplyHeader; the body follows, then

@@ -11,9 +11,10 @@
  * only when they match.  In these tables the tag is the hash's top 16 bits
  * and alone decides the home slot, so a rebuild or a backward shift reads no
  * child.  Larger tables (a parent of ~57,000 children or more) are few: they
- * favour the loop over memory, grow at 3/4 to 3/8 (each rebuild reads every
- * child to rehash its name) and tag with the low bits.  Any table shrinks
- * when under 1/8 full.  The full hash is recomputed from the name rather
+ * favour the loop over memory, grow at 3/4 to 3/8 and tag with the low
+ * bits; a rebuild that involves one reads every child to rehash its name,
+ * so it moves them a few slots per later change (kids_move_step) rather
+ * than at once.  Any table shrinks when under 1/8 full.  The full hash is recomputed from the name rather
  * than stored in every znode: names are short, and ten million leaves would
  * pay 4 bytes each for it.
  *
@@ -117,6 +118,10 @@ static void node_release(struct tree *t, struct znode *n)
     size_t size = node_size(tree_namelen(n), n->datacap);
     if (n->ext) {
         free(n->ext->kids);
+        if (n->ext->move) {
+            free(n->ext->move->slots);
+            free(n->ext->move);
+        }
         free(n->ext->data);
         free(n->ext);
     }
@@ -188,9 +193,17 @@ void tree_set_aversion(struct znode *n, int32_t aversion)
  * bits alone, which are also its tag: rebuilding or shifting one reads no
  * child.  Larger ones use all 32 bits and tag with the low 16 (a tag from
  * the top bits would equal its neighbours'), so they read each child they
- * move; they also grow by 2x rather than 7/6, for each rebuild stalls the
- * loop for a pass over every child. */
+ * move; they also grow by 2x rather than 7/6. */
 #define SMALL_TABLE 65536u
+
+/* A rebuild that involves a larger table is incremental: rehashing every
+ * child at once stalled the loop 0.3 to 1.5 s at a million children
+ * (bench/results/2026-12-06-million-children.md).  The new table takes
+ * inserts at once, and each later add or delete under the parent moves
+ * MOVE_STEP slots of the old table (cap_old of them).  The next rebuild is
+ * at least cap_old / 12 changes away (grow: 3/4 -> 3/8 load; shrink: 1/8
+ * -> 3/8), so the move ends first; if not, that rebuild finishes it. */
+#define MOVE_STEP 64u
 
 static uint32_t home_slot(uint32_t h, uint32_t cap)
 {
@@ -212,7 +225,95 @@ static uint32_t slot_home(uint64_t s, uint32_t cap)
     return home_slot(node_hash(SLOT_PTR(s)), cap);
 }
 
-/* Puts child c (hash h) in the first free slot from its home. */
+/* A table seen from slot `base` on: a live table whole (base 0), or what an
+ * incremental rebuild has not moved yet of an old one.  Probes wrap from the
+ * end to base, and a child whose home is below base probes from base: the
+ * moved slots were the start of its run, and the rest of the run is intact
+ * (the slot moved is always the view's first). */
+struct kview {
+    uint64_t *s;
+    uint32_t cap, base;
+};
+
+#define KVIEW_NONE UINT32_MAX
+
+static struct kview live_view(const struct znode_ext *x)
+{
+    return (struct kview){x->kids, x->kid_cap, 0};
+}
+
+static struct kview old_view(const struct znode_ext *x)
+{
+    if (!x->move)
+        return (struct kview){NULL, 0, 0};
+    return (struct kview){x->move->slots, x->move->cap, x->move->base};
+}
+
+static uint32_t view_next(const struct kview *v, uint32_t i)
+{
+    return i + 1 == v->cap ? v->base : i + 1;
+}
+
+static uint32_t view_home(const struct kview *v, uint32_t home)
+{
+    return home < v->base ? v->base : home;
+}
+
+/* Forward distance from slot a to slot b (both >= base) in v. */
+static uint32_t view_dist(const struct kview *v, uint32_t a, uint32_t b)
+{
+    return b >= a ? b - a : b + (v->cap - v->base) - a;
+}
+
+/* The slot of the child named (name, len) with hash h, or KVIEW_NONE. */
+static uint32_t view_find_name(const struct kview *v, uint32_t h, const char *name, size_t len)
+{
+    if (v->cap == v->base)
+        return KVIEW_NONE;
+    uint16_t tag = hash_tag(h, v->cap);
+    uint32_t i = view_home(v, home_slot(h, v->cap));
+    for (uint32_t left = v->cap - v->base; left && v->s[i]; left--, i = view_next(v, i)) {
+        if (SLOT_TAG(v->s[i]) != tag)
+            continue;
+        struct znode *c = SLOT_PTR(v->s[i]);
+        if (tree_namelen(c) == len && !memcmp(c->name, name, len))
+            return i;
+    }
+    return KVIEW_NONE;
+}
+
+/* The slot holding child c (hash h), or KVIEW_NONE. */
+static uint32_t view_find_node(const struct kview *v, uint32_t h, const struct znode *c)
+{
+    if (v->cap == v->base)
+        return KVIEW_NONE;
+    uint32_t i = view_home(v, home_slot(h, v->cap));
+    for (uint32_t left = v->cap - v->base; left && v->s[i]; left--, i = view_next(v, i))
+        if (SLOT_PTR(v->s[i]) == c)
+            return i;
+    return KVIEW_NONE;
+}
+
+/* Empties slot i by backward shift: a later entry of the run moves into the
+ * hole unless its home lies (cyclically) after the hole.  No tombstones. */
+static void view_delete_at(struct kview *v, uint32_t i)
+{
+    uint32_t j = i;
+    for (uint32_t left = v->cap - v->base; --left;) {
+        j = view_next(v, j);
+        if (!v->s[j])
+            break;
+        uint32_t k = view_home(v, slot_home(v->s[j], v->cap));
+        if (view_dist(v, k, j) >= view_dist(v, i, j)) {
+            v->s[i] = v->s[j];
+            i = j;
+        }
+    }
+    v->s[i] = 0;
+}
+
+/* Puts child c (hash h) in the first free slot from its home in the live
+ * table. */
 static void kids_insert_raw(struct znode_ext *x, struct znode *c, uint32_t h)
 {
     uint64_t p = (uint64_t)(uintptr_t)c;
@@ -223,10 +324,39 @@ static void kids_insert_raw(struct znode_ext *x, struct znode *c, uint32_t h)
     x->kids[i] = p | (uint64_t)hash_tag(h, x->kid_cap) << 48;
 }
 
+/* Moves up to n slots of the old table into the live one; frees the old
+ * table once it is all moved. */
+static void kids_move_step(struct znode_ext *x, uint32_t n)
+{
+    struct kid_move *m = x->move;
+    uint32_t end = m->cap - m->base <= n ? m->cap : m->base + n;
+    for (; m->base < end; m->base++) {
+        uint64_t s = m->slots[m->base];
+        if (!s)
+            continue;
+        m->slots[m->base] = 0;
+        kids_insert_raw(x, SLOT_PTR(s), node_hash(SLOT_PTR(s)));
+    }
+    if (m->base == m->cap) {
+        free(m->slots);
+        free(m);
+        x->move = NULL;
+    }
+}
+
 /* Rebuilds x's table for its nkids children: at a load of 3/4 while that
- * is a small table, else of 3/8 (none when it has no children). */
+ * is a small table, else of 3/8 (none when it has no children).  A move in
+ * progress is finished first.  When the old or the new table is larger
+ * than SMALL_TABLE the children move incrementally (MOVE_STEP). */
 static void kids_rebuild(struct znode_ext *x)
 {
+    if (x->move && x->nkids == 0) { /* nothing left to move */
+        free(x->move->slots);
+        free(x->move);
+        x->move = NULL;
+    }
+    if (x->move)
+        kids_move_step(x, UINT32_MAX);
     uint64_t *old = x->kids;
     uint32_t oldcap = x->kid_cap;
     uint64_t want = x->nkids ? (uint64_t)x->nkids * 4 / 3 + 1 : 0;
@@ -237,6 +367,11 @@ static void kids_rebuild(struct znode_ext *x)
     assert(want <= UINT32_MAX);
     x->kid_cap = (uint32_t)want;
     x->kids = want ? zk_xcalloc(want, sizeof *x->kids) : NULL;
+    if (want && (oldcap > SMALL_TABLE || want > SMALL_TABLE)) {
+        x->move = zk_xmalloc(sizeof *x->move);
+        *x->move = (struct kid_move){old, oldcap, 0};
+        return;
+    }
     /* Only a small table's tag is the top of the hash. */
     int from_tag = oldcap <= SMALL_TABLE;
     for (uint32_t i = 0; i < oldcap; i++) {
@@ -264,36 +399,29 @@ static void kids_add(struct znode *p, struct znode *c)
     x->nkids++;
     if (kids_full(x->nkids, x->kid_cap))
         kids_rebuild(x); /* sized for nkids, which counts c already */
+    else if (x->move)
+        kids_move_step(x, MOVE_STEP);
     kids_insert_raw(x, c, node_hash(c));
 }
 
 static void kids_del(struct znode *p, struct znode *c)
 {
     struct znode_ext *x = p->ext;
-    uint32_t cap = x->kid_cap;
-    uint32_t i = home_slot(node_hash(c), cap);
-    while (SLOT_PTR(x->kids[i]) != c)
-        i = i + 1 == cap ? 0 : i + 1;
-    /* Backward shift: a later entry of the run moves into the hole unless
-     * its home slot lies (cyclically) after the hole. */
-    uint32_t j = i;
-    for (;;) {
-        j = j + 1 == cap ? 0 : j + 1;
-        if (!x->kids[j])
-            break;
-        uint32_t k = slot_home(x->kids[j], cap);
-        uint32_t hole_to_j = j >= i ? j - i : j + cap - i;
-        uint32_t home_to_j = j >= k ? j - k : j + cap - k;
-        if (home_to_j >= hole_to_j) {
-            x->kids[i] = x->kids[j];
-            i = j;
-        }
+    uint32_t h = node_hash(c);
+    struct kview v = live_view(x);
+    uint32_t i = view_find_node(&v, h, c);
+    if (i == KVIEW_NONE) {
+        v = old_view(x);
+        i = view_find_node(&v, h, c);
     }
-    x->kids[i] = 0;
+    assert(i != KVIEW_NONE);
+    view_delete_at(&v, i);
     assert(x->nkids > 0);
     x->nkids--;
     if (x->nkids == 0 || (x->kid_cap > 16 && (uint64_t)x->nkids * 8 < x->kid_cap))
         kids_rebuild(x);
+    else if (x->move)
+        kids_move_step(x, MOVE_STEP);
 }
 
 struct znode *tree_child(const struct znode *n, const char *name, size_t len)
@@ -302,25 +430,20 @@ struct znode *tree_child(const struct znode *n, const char *name, size_t len)
     if (!x || !x->kid_cap)
         return NULL;
     uint32_t h = name_hash(name, len);
-    uint32_t cap = x->kid_cap;
-    uint16_t tag = hash_tag(h, cap);
-    for (uint32_t i = home_slot(h, cap); x->kids[i]; i = i + 1 == cap ? 0 : i + 1) {
-        if (SLOT_TAG(x->kids[i]) != tag)
-            continue;
-        struct znode *c = SLOT_PTR(x->kids[i]);
-        if (tree_namelen(c) == len && !memcmp(c->name, name, len))
-            return c;
+    struct kview v = live_view(x);
+    uint32_t i = view_find_name(&v, h, name, len);
+    if (i == KVIEW_NONE && x->move) {
+        v = old_view(x);
+        i = view_find_name(&v, h, name, len);
     }
-    return NULL;
+    return i == KVIEW_NONE ? NULL : SLOT_PTR(v.s[i]);
 }
 
 void tree_foreach_child(const struct znode *n, void (*fn)(struct znode *c, void *d), void *d)
 {
-    if (!n->ext)
-        return;
-    for (uint32_t i = 0; i < n->ext->kid_cap; i++)
-        if (n->ext->kids[i])
-            fn(SLOT_PTR(n->ext->kids[i]), d);
+    for (uint32_t i = 0; i < tree_kid_slots(n); i++)
+        if (tree_kid(n, i))
+            fn(tree_kid(n, i), d);
 }
 
 /* ---- tree ---- */
@@ -386,9 +509,9 @@ struct tree *tree_new(void)
 
 static void free_subtree(struct tree *t, struct znode *n)
 {
-    for (uint32_t i = 0; n->ext && i < n->ext->kid_cap; i++)
-        if (n->ext->kids[i])
-            free_subtree(t, SLOT_PTR(n->ext->kids[i]));
+    for (uint32_t i = 0; i < tree_kid_slots(n); i++)
+        if (tree_kid(n, i))
+            free_subtree(t, tree_kid(n, i));
     node_release(t, n);
 }
 
@@ -602,9 +725,9 @@ void tree_foreach_special(struct tree *t, void (*fn)(struct znode *, void *), vo
 uint64_t tree_count_descendants(const struct znode *n)
 {
     uint64_t c = 0;
-    for (uint32_t i = 0; n->ext && i < n->ext->kid_cap; i++)
-        if (n->ext->kids[i])
-            c += 1 + tree_count_descendants(SLOT_PTR(n->ext->kids[i]));
+    for (uint32_t i = 0; i < tree_kid_slots(n); i++)
+        if (tree_kid(n, i))
+            c += 1 + tree_count_descendants(tree_kid(n, i));
     return c;
 }
 
@@ -782,10 +905,10 @@ static void aser_node(struct aser *s, const struct znode *n, size_t plen)
     put_pstat(&s->out, n);
     if (s->out.len >= ASER_FLUSH)
         aser_flush(s);
-    for (uint32_t i = 0; n->ext && i < n->ext->kid_cap && !s->rc; i++) {
-        if (!n->ext->kids[i])
+    for (uint32_t i = 0; i < tree_kid_slots(n) && !s->rc; i++) {
+        if (!tree_kid(n, i))
             continue;
-        const struct znode *c = SLOT_PTR(n->ext->kids[i]);
+        const struct znode *c = tree_kid(n, i);
         aser_node(s, c, path_push(&s->path, &s->pathcap, plen, c));
     }
 }

@@ -66,9 +66,19 @@ static inline int owner_is_ttl(int64_t owner)
  * power of two), each 0 or a child's pointer with 16 bits of its name's hash
  * in the top bits (user-space addresses on Linux fit in 48 bits), so a probe
  * reads the child only when those bits match.  Use tree_kid() to read one.
+ * A large table is rebuilt a few slots per change (struct kid_move): while
+ * that runs the parent's children are split between the new table and the
+ * rest of the old one, and tree_kid_slots/tree_kid span both.
  */
 #define ZNODE_MTIME_IN_EXT INT32_MIN /* mtime_delta: mtime is ext->mtime */
 #define ZNODE_NAME_IN_EXT UINT16_MAX /* short_namelen: the length is ext->namelen */
+
+/* The old table of an incremental rebuild (tree.c): slots below `base`
+ * have moved to the new table and are 0. */
+struct kid_move {
+    uint64_t *slots;
+    uint32_t cap, base;
+};
 
 struct znode_ext {
     uint64_t *kids;      /* tagged child slots, see above; 0 = empty */
@@ -80,6 +90,8 @@ struct znode_ext {
     int64_t mtime;       /* when mtime_delta == ZNODE_MTIME_IN_EXT */
     char *data;          /* the value when it does not fit inline, else NULL */
     size_t namelen;      /* when short_namelen == ZNODE_NAME_IN_EXT */
+    struct kid_move *move; /* a rebuild of kids in progress, or NULL (same
+                              malloc size class as without it) */
 };
 
 struct znode {
@@ -127,11 +139,19 @@ static inline const char *tree_data(const struct znode *n)
     return n->name + tree_namelen(n) + 1;
 }
 /* Child-table slots of n, for walks that keep their own stack: slot i
- * (i < tree_kid_slots(n)) holds a child or NULL. */
-static inline uint32_t tree_kid_slots(const struct znode *n) { return n->ext ? n->ext->kid_cap : 0; }
+ * (i < tree_kid_slots(n)) holds a child or NULL.  During a rebuild the old
+ * table's slots follow the new table's. */
+static inline uint32_t tree_kid_slots(const struct znode *n)
+{
+    if (!n->ext)
+        return 0;
+    return n->ext->kid_cap + (n->ext->move ? n->ext->move->cap : 0);
+}
 static inline struct znode *tree_kid(const struct znode *n, uint32_t i)
 {
-    return (struct znode *)(uintptr_t)(n->ext->kids[i] & ((UINT64_C(1) << 48) - 1));
+    const struct znode_ext *x = n->ext;
+    uint64_t s = i < x->kid_cap ? x->kids[i] : x->move->slots[i - x->kid_cap];
+    return (struct znode *)(uintptr_t)(s & ((UINT64_C(1) << 48) - 1));
 }
 
 struct tree;

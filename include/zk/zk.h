@@ -199,7 +199,12 @@ struct zk_options {
     struct zk_tls_options tls;
     zk_session_fn on_session; /* may be NULL */
     void *data;               /* handed to on_session; see also zk_data() */
-    struct zk_sasl_options sasl; /* (last: added later, zero means none) */
+    struct zk_sasl_options sasl; /* (added later, zero means none) */
+    /* Largest reply frame accepted, in bytes; 0: 4 x max_buffer + 64 KiB.
+     * Servers send replies of any size (a getChildren of a million names is
+     * megabytes); a larger one fails its request with ZK_MARSHALLINGERROR and
+     * the session carries on.  (last: added later) */
+    int max_reply;
 };
 
 /* Fills `o` with defaults (all zero except verify flags and timeouts). */

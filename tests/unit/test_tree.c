@@ -584,6 +584,82 @@ static void test_wide_child_table(void)
     tree_free(t);
 }
 
+/* Every live child is found by name and by a tree_kid walk, and nothing
+ * else is there. */
+static void check_kids(const struct znode *p, struct znode **v, uint32_t n, uint32_t count)
+{
+    char name[24];
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < tree_kid_slots(p); i++)
+        seen += tree_kid(p, i) != NULL;
+    ASSERT_INT_EQ(seen, count);
+    ASSERT_INT_EQ(tree_nkids(p), count);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "m%u", i);
+        ASSERT_TRUE(tree_child(p, name, strlen(name)) == v[i]);
+    }
+}
+
+/* A rebuild that involves a table past 65,536 slots is incremental: right
+ * after the change that starts it, almost every child is still in the old
+ * table, and each later change moves a few slots; lookups, deletes from
+ * either table and walks stay right throughout, growing and shrinking
+ * (random order, so deletes hit the old table mid-move). */
+static void test_incremental_child_table_rebuild(void)
+{
+    struct tree *t = tree_new();
+    struct znode *p = add(t, "/", "m", NULL);
+    enum { N = 140000 };
+    struct znode **v = calloc(N, sizeof *v);
+    uint32_t *order = malloc(N * sizeof *order);
+    char name[24];
+    int moves = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "m%u", i);
+        int moving = p->ext && p->ext->move != NULL;
+        v[i] = add(t, "/m", name, NULL);
+        if (!moving && p->ext->move) { /* this add started a move */
+            moves++;
+            ASSERT_TRUE(p->ext->move->base == 0);
+            ASSERT_TRUE(p->ext->move->cap >= 32768);
+            check_kids(p, v, N, i + 1); /* children split between two tables */
+        }
+        if (i % 20011 == 0)
+            check_kids(p, v, N, i + 1);
+    }
+    ASSERT_TRUE(moves >= 1);
+    check_kids(p, v, N, N);
+    uint32_t seed = 99;
+    for (uint32_t i = 0; i < N; i++)
+        order[i] = i;
+    for (uint32_t i = N - 1; i > 0; i--) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t j = (seed >> 8) % (i + 1), x = order[i];
+        order[i] = order[j];
+        order[j] = x;
+    }
+    int shrink_moves = 0;
+    for (uint32_t k = 0; k < N; k++) {
+        uint32_t i = order[k];
+        int moving = p->ext->move != NULL;
+        tree_unlink(t, v[i]);
+        tree_node_free(t, v[i]);
+        v[i] = NULL;
+        if (!moving && p->ext && p->ext->move) {
+            shrink_moves++;
+            check_kids(p, v, N, N - k - 1);
+        }
+        if (k % 20011 == 0 || (p->ext && p->ext->move && p->ext->move->base % 4096 == 64))
+            check_kids(p, v, N, N - k - 1);
+    }
+    ASSERT_TRUE(shrink_moves >= 1);
+    ASSERT_INT_EQ(tree_nkids(p), 0);
+    ASSERT_INT_EQ(tree_kid_slots(p), 0);
+    free(order);
+    free(v);
+    tree_free(t);
+}
+
 /* The pool reuses a freed block for its class, hands it out zeroed, and
  * sends what is above NODEPOOL_MAX to malloc. */
 static void test_nodepool(void)
@@ -615,7 +691,7 @@ static void test_nodepool(void)
 }
 
 ZTEST_MAIN(ZT(test_leaf_layout), ZT(test_mtime_far_from_ctime), ZT(test_long_name),
-           ZT(test_child_table_churn), ZT(test_wide_child_table), ZT(test_nodepool), ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
+           ZT(test_child_table_churn), ZT(test_wide_child_table), ZT(test_incremental_child_table_rebuild), ZT(test_nodepool), ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
            ZT(test_apache_image_roundtrip_and_digest), ZT(test_many_children_and_paths),
            ZT(test_cversion_reports_creates_plus_deletes), ZT(test_value_inline_and_out_of_line),
            ZT(test_serialize_roundtrip),
