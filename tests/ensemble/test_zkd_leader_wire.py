@@ -218,7 +218,7 @@ def check_activated(ens, text):
         finally:
             close_all(kz)
     for sid in ens.sids:
-        if sid != ZKD_SID:
+        if sid not in ens.zkd_sids:
             wait_for(lambda: membership(ens, sid) == text, 10,
                      "member %d to activate %s" % (sid, text.rsplit("\n", 1)[-1]), ens)
 
