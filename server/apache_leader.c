@@ -371,6 +371,42 @@ static void queue_sync(struct quorum *q, struct learner *ln)
     *pp = y;
 }
 
+/* Whether a closeSession of `session` is proposed and not yet committed
+ * (the last entries of the history window, above the commit point). */
+static int close_uncommitted(const struct quorum *q, int64_t session)
+{
+    const struct txnwin *w = &q->s->win;
+    for (size_t i = w->n; i > 0; i--) {
+        const struct txnwin_entry *e = txnwin_at(w, i - 1);
+        if (e->zxid <= q->commit)
+            break;
+        if (e->len >= TXN_HEADER && (int64_t)zk_be64_get(e->rec) == session &&
+            (int32_t)zk_be32_get(e->rec + TXN_HEADER - 4) == ZK_OP_CLOSESESSION)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A learner's createSession: logged whether or not the session exists, as
+ * Apache's PrepRequestProcessor does (its trackSession touches an existing
+ * session, the commit sets the new timeout), since the learner answers its
+ * client only from this commit.  A learner repeats an id only after its
+ * clock went back (ids are monotonic ms since boot).  While the session's
+ * close is in flight, Apache's setOwner finds it closing and the request
+ * fails: an ErrorTxn(SESSIONEXPIRED), and the close then removes the
+ * session.  zkd applied the close already, so the session is gone here and
+ * a createSession would make it live again.
+ */
+static void create_session(struct quorum *q, int64_t session, int32_t cxid, int32_t timeout)
+{
+    struct server *s = q->s;
+    if (!sessions_get(&s->db.sessions, session) && close_uncommitted(q, session))
+        write_error(s, ZK_OP_CREATESESSION, session, cxid, ZK_SESSIONEXPIRED);
+    else
+        write_session(s, ZK_OP_CREATESESSION, session, cxid, timeout);
+}
+
 static void on_request(struct quorum *q, struct learner *ln, const struct zab_packet *pk,
                        const uint8_t *frame, size_t flen)
 {
@@ -394,13 +430,8 @@ static void on_request(struct quorum *q, struct learner *ln, const struct zab_pa
             quorum_learner_drop(ln, "short createSession");
             return;
         }
-        /* Logged whether or not the session exists, as Apache's
-         * PrepRequestProcessor does (its trackSession touches an existing
-         * session, the commit sets the new timeout): the learner answers its
-         * client only from this commit.  A learner repeats an id only after
-         * its clock went back (ids are monotonic ms since boot). */
         if (session)
-            write_session(s, ZK_OP_CREATESESSION, session, cxid, (int32_t)zk_be32_get(r.frame + 8));
+            create_session(q, session, cxid, (int32_t)zk_be32_get(r.frame + 8));
         return;
     case ZK_OP_CLOSESESSION:
         if (se && !se->closing) {

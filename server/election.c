@@ -398,6 +398,29 @@ static long apache_hello_frame(struct peer_link *l, const uint8_t *p, size_t len
     return n;
 }
 
+/* Apache's wire: a server not in our configuration, with a larger sid (one
+ * about to join by reconfig), keeps its link, as Apache's QuorumCnxManager
+ * keeps a larger sid's connection.  Each notification it sends is answered
+ * on that link with where we stand, as FastLeaderElection answers a
+ * non-voter (it must hear the leader itself before it follows), and its vote
+ * counts for nothing.  (A smaller unknown sid cannot be connected back to:
+ * Apache fails the same way.) */
+static void on_apache_stranger_msg(struct peer_link *l, const uint8_t *p, size_t len)
+{
+    struct election *e = l->owner;
+    struct zab_note n;
+    if (zab_get_note(p, len, &n)) {
+        log_warn("election: %s sent a malformed notification; closing", l->desc);
+        peer_close(l);
+        return;
+    }
+    struct jute_out o;
+    jute_out_init(&o);
+    put_notification(e, &o);
+    peer_send_out(l, &o);
+    jute_out_free(&o);
+}
+
 static void on_apache_in_hello(struct peer_link *l, const uint8_t *p, size_t len)
 {
     struct election *e = l->owner;
@@ -405,6 +428,10 @@ static void on_apache_in_hello(struct peer_link *l, const uint8_t *p, size_t len
     (void)len;
     l->frame = NULL; /* notifications follow, [int length] framed */
     struct member *m = l->id >= 0 ? member(e, l->id) : NULL;
+    if (!m && l->id > e->myid) {
+        l->on_msg = on_apache_stranger_msg; /* (an incoming link still: on_in_close) */
+        return;
+    }
     if (!m || l->id == e->myid) {
         peer_close(l);
         return;

@@ -1789,10 +1789,14 @@ void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, in
         return;
     }
     const struct zkd_server_line *me = config_server(cfg, q->myid);
-    int voter = me && !me->observer;
+    /* Not in the membership: zkd's wire makes it an observer; Apache's
+     * (QuorumPeer.updateLearnerType) a non-voting participant, which keeps
+     * following (a new server that learns the membership from NEWLEADER
+     * before the reconfig adding it commits must not start looking). */
+    int voter = me ? !me->observer : q->apache && q->voter;
     if (!me)
-        log_warn("quorum: this server was removed from the ensemble by reconfig; it follows as a "
-                 "non-voter until stopped");
+        log_warn("quorum: this server is not in the membership (removed, or not added yet); "
+                 "it follows as a non-voter");
     if (voter != q->voter) {
         q->voter = voter;
         quorum_schedule_look(q, "our role changed by reconfig (now %s)", voter ? "a voter" : "a non-voter");

@@ -601,11 +601,13 @@ static void reap_candidate(struct znode *n, void *d)
         return;
     int64_t owner = tree_owner(n);
     /* A container that never had a child goes after maxNeverUsedIntervalMs
-     * (Apache's ContainerManager), when that is set. */
+     * (Apache's ContainerManager), when that is set, counted like a TTL from
+     * its mtime: a setData keeps an unused container alive, as in Apache. */
     int never_used = r->s->cfg.container_max_never_used_ms;
+    int64_t idle = r->now - tree_mtime(n);
     int due = owner == ZK_OWNER_CONTAINER
-                  ? tree_cversion(n) > 0 || (never_used > 0 && r->now - n->ctime > never_used)
-                  : owner_is_ttl(owner) && r->now - tree_mtime(n) > (owner & ZK_OWNER_TTL_MAX_BITS);
+                  ? tree_cversion(n) > 0 || (never_used > 0 && idle > never_used)
+                  : owner_is_ttl(owner) && idle > (owner & ZK_OWNER_TTL_MAX_BITS);
     if (!due)
         return;
     char path[4096];

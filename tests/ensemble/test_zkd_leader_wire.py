@@ -12,6 +12,8 @@
   commit.  Checked with a scripted observer on zkd's quorum port (below), since a real Apache
   follower only repeats a session id after its host's monotonic clock went back (a reboot).
 """
+import os
+import signal
 import struct
 
 from kazoo.client import KazooClient
@@ -132,6 +134,69 @@ def test_forwarded_create_session_for_a_known_session(tmp_path):
         ens.close()
 
 
+CLOSE_SESSION, ERROR_TXN, SESSIONEXPIRED = -11, -1, -112
+
+
+def refused(port, session_id):
+    """Whether a member refuses a client reconnecting with session_id (Apache answers a session
+    that is not valid with a zero timeout and closes; zkd the same)."""
+    try:
+        a = RawSession(port, session_id=session_id, passwd=apache_password(session_id),
+                       timeout_ms=6000)
+    except (ConnectionError, OSError):
+        return True
+    a.close_socket()
+    return a.timeout <= 0 or a.session_id != session_id
+
+
+def test_forwarded_create_session_during_its_close(tmp_path):
+    """A createSession forwarded for a session whose closeSession is proposed but not committed:
+    Apache's leader (PrepRequestProcessor: trackSession, then setOwner) finds the session closing
+    and logs an ErrorTxn(SESSIONEXPIRED); the close then removes the session, so it is not live
+    (a client reconnecting with it is refused).  zkd applied the close first and made the
+    session live again with a createSession txn.  The Apache follower is stopped while the scripted
+    observer forwards closeSession and createSession for X, so neither can commit before both
+    were proposed."""
+    require_kinds("apache", "zkd")
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, observers=1)
+    ln = None
+    stopped = False
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=4)
+        ln.join(int(ens.srvr(ZKD_SID)["Zxid"], 16))
+        x = (4 << 56) | 0x5201
+        ln.touch = {x: 6000}
+        ln.request(x, 0, CREATE_SESSION, struct.pack(">i", 6000))
+        zxid, (client_id, _, _, _, typ), _ = ln.next_txn()
+        assert (client_id, typ) == (x, CREATE_SESSION)
+        assert not refused(ens.client_ports[1], x)  # live
+        os.kill(ens[1].pid, signal.SIGSTOP)  # no quorum: nothing commits
+        stopped = True
+        ln.request(x, 1, CLOSE_SESSION, b"")
+        ln.request(x, 2, CREATE_SESSION, struct.pack(">i", 8000))
+        wait_for(lambda: int(ens.srvr(ZKD_SID)["Zxid"], 16) >= zxid + 2, 30,
+                 "the leader proposed both")
+        os.kill(ens[1].pid, signal.SIGCONT)
+        stopped = False
+        got = [ln.next_txn() for _ in range(2)]
+        # As Apache's leader logs it (checked against 3.8 with this scripted observer): the
+        # createSession fails with an ErrorTxn(SESSIONEXPIRED).
+        assert [(h[0], h[4]) for _, h, _ in got] == [(x, CLOSE_SESSION), (x, ERROR_TXN)]
+        assert got[1][2][:4] == struct.pack(">i", SESSIONEXPIRED)
+        # Not live: the leader answers the follower's REVALIDATE "invalid", and refuses it too.
+        assert refused(ens.client_ports[1], x), "the session is live again after its close"
+        assert refused(ens.client_ports[ZKD_SID], x)
+    finally:
+        if stopped:
+            os.kill(ens[1].pid, signal.SIGCONT)
+        if ln:
+            ln.close()
+        ens.close()
+
+
 SUPER = ("digest", "super:test")
 SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # sha1("super:test"), base64
 RECONFIG_CFG = {"reconfigEnabled": "true", "DigestAuthenticationProvider.superDigest": SUPER_DIGEST}
@@ -153,7 +218,7 @@ def check_activated(ens, text):
         finally:
             close_all(kz)
     for sid in ens.sids:
-        if sid != ZKD_SID:
+        if sid not in ens.zkd_sids:
             wait_for(lambda: membership(ens, sid) == text, 10,
                      "member %d to activate %s" % (sid, text.rsplit("\n", 1)[-1]), ens)
 

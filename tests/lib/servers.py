@@ -52,7 +52,8 @@ APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 # Apache reads these as JVM system properties, not zoo.cfg keys; zkd reads them
 # from zoo.cfg.  The Apache launcher passes them both ways.
-APACHE_SYSPROP_KEYS = ("znode.container.checkIntervalMs", "znode.container.maxPerMinute")
+APACHE_SYSPROP_KEYS = ("znode.container.checkIntervalMs", "znode.container.maxPerMinute",
+                      "znode.container.maxNeverUsedIntervalMs")
 
 # Keys every test server gets unless the caller overrides them.
 DEFAULT_CFG = {
