@@ -5,6 +5,8 @@
  *   zkcli [-s|-server host:port[,...][/chroot]] [-timeout ms] [--json]
  *         [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]]
  *         [--sasl-user U [--sasl-password P] [--sasl-mechanism M]]
+ *         [--sasl-mechanism GSSAPI [--sasl-keytab F [--sasl-principal P]]]
+ *         [--sasl-service S]
  *         [command [args...]]
  *
  * The zookeeper.* client properties of $CLIENT_JVMFLAGS and $JVMFLAGS are
@@ -1302,6 +1304,8 @@ static void usage(void)
             "usage: zkcli [-s|-server host:port[,...][/chroot]] [-timeout ms] [--json]\n"
             "             [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]]\n"
             "             [--sasl-user U [--sasl-password P] [--sasl-mechanism DIGEST-MD5]]\n"
+            "             [--sasl-mechanism GSSAPI [--sasl-keytab F [--sasl-principal P]]]\n"
+            "             [--sasl-service S (default zookeeper)]\n"
             "             [command [args...]]\n");
 }
 
@@ -1352,6 +1356,12 @@ int main(int argc, char **argv)
             c.opts.sasl.password = argv[++i];
         } else if (!strcmp(a, "--sasl-mechanism") && next) {
             c.opts.sasl.mechanism = argv[++i];
+        } else if (!strcmp(a, "--sasl-keytab") && next) {
+            c.opts.sasl.keytab = argv[++i];
+        } else if (!strcmp(a, "--sasl-principal") && next) {
+            c.opts.sasl.principal = argv[++i];
+        } else if (!strcmp(a, "--sasl-service") && next) {
+            c.opts.sasl.service = argv[++i];
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             return 0;
@@ -1360,7 +1370,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (c.opts.sasl.user) {
+    if (c.opts.sasl.keytab && !c.opts.sasl.mechanism)
+        c.opts.sasl.mechanism = "GSSAPI"; /* a keytab is Kerberos */
+    if (c.opts.sasl.user && !(c.opts.sasl.mechanism && !strcmp(c.opts.sasl.mechanism, "GSSAPI"))) {
         /* The password may stay off the command line (ps shows that). */
         if (!c.opts.sasl.password)
             c.opts.sasl.password = getenv("ZKCLI_SASL_PASSWORD");
