@@ -47,9 +47,12 @@ static int on_ssl(struct flags_ctx *x, char *name, const char *key, char *value)
         x->store_type[key[0] == 't'] = value;
     } else if (!strcmp(key, "hostnameVerification")) {
         t->verify_hostname = java_bool(value);
-    } else if (!strcmp(key, "crl") || !strcmp(key, "ocsp")) {
+    } else if (!strcmp(key, "ocsp")) {
+        x->o->tls_ocsp = java_bool(value);
+    } else if (!strcmp(key, "crl")) {
         if (java_bool(value))
-            return refuse(x, name, "libzk does not check certificate revocation");
+            return refuse(x, name, "libzk checks revocation through OCSP only "
+                                   "(-Dzookeeper.ssl.ocsp=true)");
     } else if (!strncmp(key, "keyStore.password", 17) || !strncmp(key, "trustStore.password", 19)) {
         info_ignored(x, name, "zkcli reads PEM stores, which it loads without a password");
     } else {

@@ -13,7 +13,9 @@
  *   zookeeper.ssl.{key,trust}Store.type  PEM; JKS, PKCS12 and BCFKS refuse
  *                                      (zkcli reads PEM only; convert them)
  *   zookeeper.ssl.hostnameVerification false = --no-hostname-check
- *   zookeeper.ssl.crl / .ocsp = true   refuse: libzk checks no revocation
+ *   zookeeper.ssl.ocsp                 true = --ocsp: the server's chain is
+ *                                      checked through OCSP (zk/ocsp.h)
+ *   zookeeper.ssl.crl = true           refuse: libzk downloads no CRLs
  *   java.security.auth.login.config    the JAAS file; its Client section
  *                                      (zookeeper.sasl.clientconfig) logs in:
  *                                      Krb5LoginModule = Kerberos (GSSAPI,

@@ -1042,7 +1042,7 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
     zk->user_data = o->data;
     zk->ctype = &zk__conn_plain_type;
     if (o->use_tls) {
-        if (zk__conn_tls_ctx_new(&zk->opts.tls, &zk->tls_ctx) != 0)
+        if (zk__conn_tls_ctx_new(&zk->opts.tls, zk->opts.tls_ocsp, &zk->tls_ctx) != 0)
             goto err_opts;
         zk->ctype = &zk__conn_tls_type;
     }

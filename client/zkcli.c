@@ -3,7 +3,7 @@
  * zkCli.sh, built on libzk's blocking API.
  *
  *   zkcli [-s|-server host:port[,...][/chroot]] [-timeout ms] [--json]
- *         [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]]
+ *         [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check] [--ocsp]]
  *         [--sasl-user U [--sasl-password P] [--sasl-mechanism M]]
  *         [--sasl-mechanism GSSAPI [--sasl-keytab F [--sasl-principal P]]]
  *         [--sasl-service S]
@@ -1302,7 +1302,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: zkcli [-s|-server host:port[,...][/chroot]] [-timeout ms] [--json]\n"
-            "             [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]]\n"
+            "             [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]\n"
+            "              [--ocsp]]\n"
             "             [--sasl-user U [--sasl-password P] [--sasl-mechanism DIGEST-MD5]]\n"
             "             [--sasl-mechanism GSSAPI [--sasl-keytab F [--sasl-principal P]]]\n"
             "             [--sasl-service S (default zookeeper)]\n"
@@ -1350,6 +1351,8 @@ int main(int argc, char **argv)
             c.opts.tls.key_file = argv[++i];
         } else if (!strcmp(a, "--no-hostname-check")) {
             c.opts.tls.verify_hostname = 0;
+        } else if (!strcmp(a, "--ocsp")) {
+            c.opts.tls_ocsp = 1;
         } else if (!strcmp(a, "--sasl-user") && next) {
             c.opts.sasl.user = argv[++i];
         } else if (!strcmp(a, "--sasl-password") && next) {

@@ -1078,7 +1078,7 @@ static const struct key_spec tls_keys[] = {
     {"clientHostnameVerification", K_BOOL, TFIELD(client_hostname_verification), 0, 0, 0, NULL,
      NULL},
     {"crl", K_BOOL, TFIELD(crl), 0, 0, 0, NULL, NULL},
-    FALSE_ONLY("ocsp", "zkd has no OCSP client; use ssl.crl=true with CRLs in the trust store"),
+    {"ocsp", K_BOOL, TFIELD(ocsp), 0, 0, 0, NULL, NULL},
     REJECTED("context.supplier.class", "zkd cannot load a Java SSLContext supplier"),
     FN_KEY("authProvider", h_ssl_auth_provider),
     IGNORED_WHY("allowReverseDnsLookup",
@@ -1982,6 +1982,7 @@ static void format_tls(struct out *o, const char *prefix, const struct zkd_tls_c
     out_printf(o, "%shostnameVerification=%s\n", prefix,
                t->hostname_verification ? "true" : "false");
     out_printf(o, "%scrl=%s\n", prefix, t->crl ? "true" : "false");
+    out_printf(o, "%socsp=%s\n", prefix, t->ocsp ? "true" : "false");
     out_printf(o, "%sreload=%s\n", prefix, t->reload ? "true" : "false");
 }
 

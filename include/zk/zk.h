@@ -208,7 +208,12 @@ struct zk_options {
     struct zk_tls_options tls;
     zk_session_fn on_session; /* may be NULL */
     void *data;               /* handed to on_session; see also zk_data() */
-    struct zk_sasl_options sasl; /* (last: added later, zero means none) */
+    struct zk_sasl_options sasl; /* (added later, zero means none) */
+    /* (added in libzk 1.1) With use_tls and verify_peer: check every
+     * certificate of the server's chain for revocation through OCSP
+     * (Apache's zookeeper.ssl.ocsp), falling back to the CRLs in ca_file,
+     * refusing the server when neither answers; see docs/libzk.md. */
+    int tls_ocsp;
 };
 
 /* Fills `o` with defaults (all zero except verify flags and timeouts). */

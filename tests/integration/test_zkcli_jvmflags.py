@@ -55,8 +55,7 @@ def test_tls_from_client_jvmflags(tls_zkd, pki, pem_store):  # noqa: F811
     ("-Dzookeeper.ssl.trustStore.location=/x/truststore.jks", "is a jks store"),
     ("-Dzookeeper.ssl.keyStore.location=/x/k -Dzookeeper.ssl.keyStore.type=PKCS12",
      "-Dzookeeper.ssl.keyStore.location=/x/k is a PKCS12 store"),
-    ("-Dzookeeper.ssl.crl=true", "-Dzookeeper.ssl.crl: libzk does not check"),
-    ("-Dzookeeper.ssl.ocsp=TRUE", "-Dzookeeper.ssl.ocsp: libzk does not check"),
+    ("-Dzookeeper.ssl.crl=true", "-Dzookeeper.ssl.crl: libzk checks revocation through OCSP only"),
     ("-Djava.security.auth.login.config=/x/jaas.conf", "login.config=/x/jaas.conf: "),
     ("-Djute.maxbuffer=lots", "-Djute.maxbuffer: not a positive number"),
 ])
