@@ -21,10 +21,16 @@
 #include <openssl/http.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CACHE_MAX 256
 #define MAX_RESPONSE (100 * 1024)
@@ -121,6 +127,46 @@ static void openssl_error(char *buf, size_t cap)
     ERR_clear_error();
 }
 
+/*
+ * A connection to host:port within OCSP_TIMEOUT_S, reads and writes then
+ * bounded by it too.  Made here rather than by OSSL_HTTP_transfer, which
+ * retries a refused connection until its timeout: a responder that is down
+ * would cost every handshake the whole timeout.  -1 with errno.
+ */
+static int dial(const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
+        errno = EHOSTUNREACH;
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int rc = fd < 0 ? -1 : connect(fd, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (rc < 0 && fd >= 0 && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (poll(&p, 1, OCSP_TIMEOUT_S * 1000) != 1)
+            errno = ETIMEDOUT;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+            errno = err;
+        else
+            rc = 0;
+    }
+    struct timeval tv = {.tv_sec = OCSP_TIMEOUT_S};
+    if (rc < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 /* POSTs req to url; the response, or NULL with why (size cap). */
 static OCSP_RESPONSE *fetch(const char *url, OCSP_REQUEST *req, char *why, size_t cap)
 {
@@ -135,21 +181,33 @@ static OCSP_RESPONSE *fetch(const char *url, OCSP_REQUEST *req, char *why, size_
         snprintf(why, cap, "responder %s is https; only http responders are supported", url);
         goto out;
     }
+    int fd = dial(host, port);
+    if (fd < 0) {
+        snprintf(why, cap, "responder %s unreachable (%s)", url, strerror(errno));
+        goto out;
+    }
+    BIO *sock = BIO_new_socket(fd, BIO_CLOSE);
     BIO *body = ASN1_item_i2d_mem_bio(ASN1_ITEM_rptr(OCSP_REQUEST), (const ASN1_VALUE *)req);
-    BIO *in = body ? OSSL_HTTP_transfer(NULL, host, port, path, 0, "", NULL, NULL, NULL, NULL,
-                                        NULL, 0, NULL, "application/ocsp-request", body,
-                                        "application/ocsp-response", 1, MAX_RESPONSE,
-                                        OCSP_TIMEOUT_S, 0)
-                   : NULL;
+    BIO *in = sock && body ? OSSL_HTTP_transfer(NULL, host, port, path, 0, NULL, NULL, sock,
+                                                sock, NULL, NULL, 0, NULL,
+                                                "application/ocsp-request", body,
+                                                "application/ocsp-response", 1, MAX_RESPONSE,
+                                                OCSP_TIMEOUT_S, 0)
+                           : NULL;
     if (in)
         resp = ASN1_item_d2i_bio(ASN1_ITEM_rptr(OCSP_RESPONSE), in, NULL);
     if (!resp) {
         char e[256];
         openssl_error(e, sizeof e);
-        snprintf(why, cap, "responder %s unreachable or its answer unreadable (%s)", url, e);
+        snprintf(why, cap, "responder %s: no answer or an unreadable one (%s)", url, e);
     }
-    BIO_free(in);
+    if (in != sock)
+        BIO_free(in);
     BIO_free(body);
+    if (sock)
+        BIO_free(sock);
+    else
+        close(fd);
 out:
     OPENSSL_free(host);
     OPENSSL_free(port);

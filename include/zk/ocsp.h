@@ -16,10 +16,11 @@
  * response's nextUpdate; one without nextUpdate is not cached (Java caches
  * none).  Failures are not cached: the next handshake asks again.
  *
- * The lookup is a blocking HTTP POST (OpenSSL's OSSL_HTTP_transfer, no
- * proxy) made inside the handshake, on the thread running it, bounded by
- * a timeout (OCSP_TIMEOUT_S); the cache keeps that to the first handshake
- * of each certificate per validity period.
+ * The lookup is a blocking HTTP POST (OpenSSL's OSSL_HTTP_transfer on a
+ * connection made here, no proxy) inside the handshake, on the thread
+ * running it: connecting, sending and receiving each bounded by
+ * OCSP_TIMEOUT_S; a refused connection fails at once.  The cache keeps
+ * that to the first handshake of each certificate per validity period.
  */
 #ifndef ZK_OCSP_H
 #define ZK_OCSP_H

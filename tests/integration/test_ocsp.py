@@ -68,7 +68,7 @@ def pki(tmp_path_factory):
             for part in (".pem", ".key"):
                 out.write(open(os.path.join(d, name + part)).read())
         # openssl ca's index: status, expiry, revocation time, serial, file, subject.
-        index.append("%s\t301231000000Z\t%s\t%X\tunknown\t%s\n" % (
+        index.append("%s\t301231000000Z\t%s\t%04X\tunknown\t%s\n" % (
             "R" if revoked else "V", "240101000000Z,keyCompromise" if revoked else "", serial,
             subj))
     with open(os.path.join(d, "index.txt"), "w") as f:
@@ -213,3 +213,26 @@ def test_members_with_revoked_certificates_cannot_join(tmp_path, pki, responder)
         assert ens.mode(3) is None
     finally:
         ens.close()
+
+
+def test_responder_down_falls_back_to_the_trust_stores_crls(server_factory, pki, tmp_path):
+    """Java's checker falls back to CRLs when OCSP gives no answer: with no responder running,
+    a CRL in the trust store decides (the good certificate in, the revoked one out)."""
+    d = pki["dir"]
+    cnf = tmp_path / "ca.cnf"
+    cnf.write_text("[ca]\ndefault_ca = CA_default\n[CA_default]\ndatabase = %s/index.txt\n"
+                   "default_md = sha256\ndefault_crl_days = 1\n" % d)
+    crl = str(tmp_path / "crl.pem")
+    openssl(d, "ca", "-gencrl", "-config", str(cnf), "-keyfile", "ca.key", "-cert", "ca.pem",
+            "-out", crl)
+    trust = tmp_path / "ca-and-crl.pem"
+    trust.write_text(open(path(pki, "ca.pem")).read() + open(crl).read())
+    srv = ocsp_zkd(server_factory, pki, **{"ssl.ocsp": "true",
+                                           "ssl.trustStore.location": str(trust)})
+    ok = zkcli(pki, srv.tls_port, "client-good", "ls", "/")
+    assert ok.returncode == 0, ok.stderr
+    assert zkcli(pki, srv.tls_port, "client-revoked", "ls", "/").returncode == 1
+    wait_until(lambda: "refusing certificate /O=zkfs/CN=client-revoked: revoked: responder "
+                       "http://127.0.0.1:%d/ unreachable" % pki["port"] in srv.log_tail(400)
+               and "a CRL in the trust store lists it" in srv.log_tail(400),
+               what="the CRL's verdict logged")
