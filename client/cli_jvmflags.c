@@ -4,6 +4,7 @@
  */
 #include "cli_jvmflags.h"
 
+#include "jaas.h"
 #include "zk/jvmflags.h"
 
 #include <stdio.h>
@@ -16,7 +17,9 @@ struct flags_ctx {
     const char *var;
     const char *store_type[2]; /* keyStore.type, trustStore.type; NULL = from the name */
     const char *jaas;          /* java.security.auth.login.config */
+    const char *jaas_section;  /* zookeeper.sasl.clientconfig, default "Client" */
     int sasl_client;           /* zookeeper.sasl.client, default true */
+    struct jaas_file jaas_file; /* the options' strings point into it */
 };
 
 /* Java's Boolean.parseBoolean: "true" in any case, anything else is false. */
@@ -44,9 +47,12 @@ static int on_ssl(struct flags_ctx *x, char *name, const char *key, char *value)
         x->store_type[key[0] == 't'] = value;
     } else if (!strcmp(key, "hostnameVerification")) {
         t->verify_hostname = java_bool(value);
-    } else if (!strcmp(key, "crl") || !strcmp(key, "ocsp")) {
+    } else if (!strcmp(key, "ocsp")) {
+        x->o->tls_ocsp = java_bool(value);
+    } else if (!strcmp(key, "crl")) {
         if (java_bool(value))
-            return refuse(x, name, "libzk does not check certificate revocation");
+            return refuse(x, name, "libzk checks revocation through OCSP only "
+                                   "(-Dzookeeper.ssl.ocsp=true)");
     } else if (!strncmp(key, "keyStore.password", 17) || !strncmp(key, "trustStore.password", 19)) {
         info_ignored(x, name, "zkcli reads PEM stores, which it loads without a password");
     } else {
@@ -80,6 +86,10 @@ static int on_flag(char *name, char *value, void *data)
         return on_ssl(x, name, key + 4, value);
     else if (!strcmp(key, "sasl.client"))
         x->sasl_client = java_bool(value);
+    else if (!strcmp(key, "sasl.clientconfig"))
+        x->jaas_section = value;
+    else if (!strcmp(key, "sasl.client.username"))
+        x->o->sasl.service = value;
     else if (!strcmp(key, "clientCnxnSocket"))
         info_ignored(x, name, "zkcli has its own socket layer (libuv)");
     else
@@ -108,6 +118,74 @@ static int check_store(const struct flags_ctx *x, const char *what, const char *
     return -1;
 }
 
+/* Copies of the JAAS values zkcli's options point to, living as long as the
+ * process (static: no allocation outlives main for the leak checker). */
+static char kept[4][4096];
+static int nkept;
+
+static const char *keep(const char *s)
+{
+    if (!s || nkept == 4)
+        return NULL;
+    snprintf(kept[nkept], sizeof kept[nkept], "%s", s);
+    return kept[nkept++];
+}
+
+/*
+ * The JAAS file's client section, as Apache's ZooKeeperSaslClient reads it:
+ * Krb5LoginModule logs in with Kerberos (GSSAPI) from keyTab= as principal=
+ * when useKeyTab=true, else from the ticket cache; DigestLoginModule gives
+ * DIGEST-MD5's username= and password=.  A missing section is an error, as
+ * in Apache (its client then fails authentication).
+ */
+static int use_jaas(struct flags_ctx *x)
+{
+    char err[512];
+    const char *name = x->jaas_section ? x->jaas_section : "Client";
+    struct zk_sasl_options *s = &x->o->sasl;
+    if (jaas_load(x->jaas, &x->jaas_file, err, sizeof err)) {
+        fprintf(stderr, "zkcli: %s: -Djava.security.auth.login.config=%s: %s\n", x->var, x->jaas,
+                err);
+        return -1;
+    }
+    const struct jaas_section *sec = jaas_section(&x->jaas_file, name);
+    int rc = 0;
+    if (!sec) {
+        fprintf(stderr,
+                "zkcli: %s: JAAS file %s has no '%s' section (zookeeper.sasl.clientconfig); "
+                "set -Dzookeeper.sasl.client=false to connect without SASL\n",
+                x->var, x->jaas, name);
+        rc = -1;
+    } else if (jaas_section_uses(sec, "Krb5LoginModule")) {
+        const char *use_kt = jaas_section_option(sec, "useKeyTab");
+        s->mechanism = "GSSAPI";
+        if (use_kt && java_bool(use_kt)) {
+            s->keytab = keep(jaas_section_option(sec, "keyTab"));
+            s->principal = keep(jaas_section_option(sec, "principal"));
+            if (!s->keytab) {
+                fprintf(stderr, "zkcli: %s: JAAS section %s: useKeyTab=true without keyTab=\n",
+                        x->var, name);
+                rc = -1;
+            }
+        }
+    } else if (jaas_section_uses(sec, "DigestLoginModule")) {
+        s->mechanism = "DIGEST-MD5";
+        s->user = keep(jaas_section_option(sec, "username"));
+        s->password = keep(jaas_section_option(sec, "password"));
+        if (!s->user || !s->password) {
+            fprintf(stderr, "zkcli: %s: JAAS section %s: DigestLoginModule needs username= "
+                            "and password=\n", x->var, name);
+            rc = -1;
+        }
+    } else {
+        fprintf(stderr, "zkcli: %s: JAAS section %s: zkcli knows Krb5LoginModule and "
+                        "DigestLoginModule only\n", x->var, name);
+        rc = -1;
+    }
+    jaas_free(&x->jaas_file);
+    return rc;
+}
+
 int cli_apply_jvmflags(struct zk_options *o, char *flags, const char *var)
 {
     struct flags_ctx x = {.o = o, .var = var, .sasl_client = 1};
@@ -116,13 +194,7 @@ int cli_apply_jvmflags(struct zk_options *o, char *flags, const char *var)
     if (check_store(&x, "keyStore", o->tls.cert_file, x.store_type[0]) ||
         check_store(&x, "trustStore", o->tls.ca_file, x.store_type[1]))
         return -1;
-    if (x.jaas && x.sasl_client) {
-        fprintf(stderr,
-                "zkcli: %s: -Djava.security.auth.login.config=%s: zkcli reads no JAAS file; "
-                "give the Client section's user with --sasl-user and --sasl-password (or "
-                "$ZKCLI_SASL_PASSWORD), or set -Dzookeeper.sasl.client=false\n",
-                var, x.jaas);
-        return -1;
-    }
+    if (x.jaas && x.sasl_client)
+        return use_jaas(&x);
     return 0;
 }

@@ -13,10 +13,18 @@
  *   zookeeper.ssl.{key,trust}Store.type  PEM; JKS, PKCS12 and BCFKS refuse
  *                                      (zkcli reads PEM only; convert them)
  *   zookeeper.ssl.hostnameVerification false = --no-hostname-check
- *   zookeeper.ssl.crl / .ocsp = true   refuse: libzk checks no revocation
- *   java.security.auth.login.config    refuse unless zookeeper.sasl.client
- *                                      is false: zkcli reads no JAAS file
- *                                      (use --sasl-user / --sasl-password)
+ *   zookeeper.ssl.ocsp                 true = --ocsp: the server's chain is
+ *                                      checked through OCSP (zk/ocsp.h)
+ *   zookeeper.ssl.crl = true           refuse: libzk downloads no CRLs
+ *   java.security.auth.login.config    the JAAS file; its Client section
+ *                                      (zookeeper.sasl.clientconfig) logs in:
+ *                                      Krb5LoginModule = Kerberos (GSSAPI,
+ *                                      useKeyTab/keyTab/principal or the
+ *                                      ticket cache), DigestLoginModule =
+ *                                      DIGEST-MD5 (username/password); a
+ *                                      missing section is an error, unless
+ *                                      zookeeper.sasl.client=false
+ *   zookeeper.sasl.client.username     the server's service name ("zookeeper")
  *   jute.maxbuffer                     largest reply accepted
  *   zookeeper.clientCnxnSocket and other zookeeper.* properties: one INFO
  *   line on stderr each, saying zkcli ignores it and why.

@@ -87,7 +87,8 @@ void zk__conn_up_error(struct conn *c, int status);
 
 /* TLS context for a handle.  OUT ctx (an SSL_CTX *).  Returns 0 or
  * ZK_SYSTEMERROR with a message on stderr naming the file that failed. */
-int zk__conn_tls_ctx_new(const struct zk_tls_options *o, void **ctx);
+/* ocsp: check revocation through OCSP (zk/ocsp.h) on every handshake. */
+int zk__conn_tls_ctx_new(const struct zk_tls_options *o, int ocsp, void **ctx);
 void zk__conn_tls_ctx_free(void *ctx);
 
 #endif

@@ -15,6 +15,7 @@
 #include "conn.h"
 
 #include "zk/jute.h"
+#include "zk/ocsp.h"
 #include "zk/proto.h"
 #include "log.h"
 #include "zk/zk.h"
@@ -23,6 +24,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,44 @@ struct tls_state {
     int ready;
 };
 
-int zk__conn_tls_ctx_new(const struct zk_tls_options *o, void **out)
+/* The OCSP checker rides on its SSL_CTX (ex_data), freed with it. */
+static pthread_once_t ocsp_once = PTHREAD_ONCE_INIT;
+static int ocsp_index = -1;
+
+static void free_checker(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                         void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    ocsp_checker_free(ptr);
+}
+
+static void ocsp_index_init(void)
+{
+    ocsp_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_checker);
+}
+
+static void ocsp_log(void *data, const char *line)
+{
+    (void)data;
+    zk__log(ZK_LOG_ERROR, "%s", line);
+}
+
+/* Installs an OCSP checker on ctx; 0 or -1. */
+static int use_ocsp(SSL_CTX *ctx)
+{
+    pthread_once(&ocsp_once, ocsp_index_init);
+    if (ocsp_index < 0)
+        return -1;
+    struct ocsp_checker *c = ocsp_checker_new("TLS", ocsp_log, NULL);
+    if (!SSL_CTX_set_ex_data(ctx, ocsp_index, c)) {
+        ocsp_checker_free(c);
+        return -1;
+    }
+    ocsp_checker_install(c, ctx);
+    return 0;
+}
+
+int zk__conn_tls_ctx_new(const struct zk_tls_options *o, int ocsp, void **out)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx)
@@ -60,6 +99,8 @@ int zk__conn_tls_ctx_new(const struct zk_tls_options *o, void **out)
         }
     }
     SSL_CTX_set_verify(ctx, o->verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    if (ocsp && o->verify_peer && use_ocsp(ctx))
+        goto err_ctx;
     *out = ctx;
     return 0;
 

@@ -144,6 +144,7 @@ struct zk {
 
     void *foreign;      /* foreign-loop mode: its private loop (foreign.c) */
     struct zsasl *sasl; /* the SASL exchange of the current connection */
+    struct zsasl_login *sasl_login; /* GSSAPI keytab login, kept across connections */
     int sasl_busy;      /* connected, SASL not done: hold every request */
 };
 
@@ -706,7 +707,8 @@ static void sasl_begin(zk_t *zk)
 {
     zk__zsasl_free(zk->sasl);
     zk->sasl = NULL;
-    if (zk__zsasl_new(&zk->opts.sasl, &zk->sasl) != 0) {
+    if (zk__zsasl_new(&zk->opts.sasl, zk->cur ? zk->cur->host : NULL, &zk->sasl_login,
+                      &zk->sasl) != 0) {
         sasl_fail(zk);
         return;
     }
@@ -1050,6 +1052,8 @@ static void free_opts(struct zk_options *o)
     free((char *)o->sasl.password);
     free((char *)o->sasl.service);
     free((char *)o->sasl.server_name);
+    free((char *)o->sasl.keytab);
+    free((char *)o->sasl.principal);
 }
 
 int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
@@ -1074,7 +1078,10 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
     zk->opts.sasl.password = dup_opt(o->sasl.password);
     zk->opts.sasl.service = dup_opt(o->sasl.service);
     zk->opts.sasl.server_name = dup_opt(o->sasl.server_name);
-    if (o->sasl.mechanism && (!o->sasl.user || !o->sasl.password)) {
+    zk->opts.sasl.keytab = dup_opt(o->sasl.keytab);
+    zk->opts.sasl.principal = dup_opt(o->sasl.principal);
+    if (o->sasl.mechanism && strcmp(o->sasl.mechanism, "GSSAPI") &&
+        (!o->sasl.user || !o->sasl.password)) {
         free_opts(&zk->opts);
         zk__hosts_free(&zk->hl);
         free(zk);
@@ -1091,7 +1098,7 @@ int zk_open(uv_loop_t *loop, const struct zk_options *o, zk_t **out)
     zk->user_data = o->data;
     zk->ctype = &zk__conn_plain_type;
     if (o->use_tls) {
-        if (zk__conn_tls_ctx_new(&zk->opts.tls, &zk->tls_ctx) != 0)
+        if (zk__conn_tls_ctx_new(&zk->opts.tls, zk->opts.tls_ocsp, &zk->tls_ctx) != 0)
             goto err_opts;
         zk->ctype = &zk__conn_tls_type;
     }
@@ -1150,6 +1157,7 @@ static void free_handle(zk_t *zk)
     zk__watch_table_free(&zk->watches);
     free(zk->listeners);
     zk__zsasl_free(zk->sasl);
+    zk__zsasl_login_free(zk->sasl_login);
     while (zk->auths) {
         struct auth *a = zk->auths;
         zk->auths = a->next;

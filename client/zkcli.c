@@ -3,8 +3,10 @@
  * zkCli.sh, built on libzk's blocking API.
  *
  *   zkcli [-s|-server host:port[,...][/chroot]] [-timeout ms] [--json]
- *         [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]]
+ *         [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check] [--ocsp]]
  *         [--sasl-user U [--sasl-password P] [--sasl-mechanism M]]
+ *         [--sasl-mechanism GSSAPI [--sasl-keytab F [--sasl-principal P]]]
+ *         [--sasl-service S]
  *         [command [args...]]
  *
  * The zookeeper.* client properties of $CLIENT_JVMFLAGS and $JVMFLAGS are
@@ -1300,8 +1302,11 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: zkcli [-s|-server host:port[,...][/chroot]] [-timeout ms] [--json]\n"
-            "             [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]]\n"
+            "             [--tls --cafile F [--certfile F --keyfile F] [--no-hostname-check]\n"
+            "              [--ocsp]]\n"
             "             [--sasl-user U [--sasl-password P] [--sasl-mechanism DIGEST-MD5]]\n"
+            "             [--sasl-mechanism GSSAPI [--sasl-keytab F [--sasl-principal P]]]\n"
+            "             [--sasl-service S (default zookeeper)]\n"
             "             [command [args...]]\n");
 }
 
@@ -1346,12 +1351,20 @@ int main(int argc, char **argv)
             c.opts.tls.key_file = argv[++i];
         } else if (!strcmp(a, "--no-hostname-check")) {
             c.opts.tls.verify_hostname = 0;
+        } else if (!strcmp(a, "--ocsp")) {
+            c.opts.tls_ocsp = 1;
         } else if (!strcmp(a, "--sasl-user") && next) {
             c.opts.sasl.user = argv[++i];
         } else if (!strcmp(a, "--sasl-password") && next) {
             c.opts.sasl.password = argv[++i];
         } else if (!strcmp(a, "--sasl-mechanism") && next) {
             c.opts.sasl.mechanism = argv[++i];
+        } else if (!strcmp(a, "--sasl-keytab") && next) {
+            c.opts.sasl.keytab = argv[++i];
+        } else if (!strcmp(a, "--sasl-principal") && next) {
+            c.opts.sasl.principal = argv[++i];
+        } else if (!strcmp(a, "--sasl-service") && next) {
+            c.opts.sasl.service = argv[++i];
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             return 0;
@@ -1360,7 +1373,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (c.opts.sasl.user) {
+    if (c.opts.sasl.keytab && !c.opts.sasl.mechanism)
+        c.opts.sasl.mechanism = "GSSAPI"; /* a keytab is Kerberos */
+    if (c.opts.sasl.user && !(c.opts.sasl.mechanism && !strcmp(c.opts.sasl.mechanism, "GSSAPI"))) {
         /* The password may stay off the command line (ps shows that). */
         if (!c.opts.sasl.password)
             c.opts.sasl.password = getenv("ZKCLI_SASL_PASSWORD");

@@ -1078,7 +1078,7 @@ static const struct key_spec tls_keys[] = {
     {"clientHostnameVerification", K_BOOL, TFIELD(client_hostname_verification), 0, 0, 0, NULL,
      NULL},
     {"crl", K_BOOL, TFIELD(crl), 0, 0, 0, NULL, NULL},
-    FALSE_ONLY("ocsp", "zkd has no OCSP client; use ssl.crl=true with CRLs in the trust store"),
+    {"ocsp", K_BOOL, TFIELD(ocsp), 0, 0, 0, NULL, NULL},
     REJECTED("context.supplier.class", "zkd cannot load a Java SSLContext supplier"),
     FN_KEY("authProvider", h_ssl_auth_provider),
     IGNORED_WHY("allowReverseDnsLookup",

@@ -75,6 +75,7 @@ struct zkd_tls_config {
     int hostname_verification;        /* ssl.hostnameVerification, default 1 */
     int client_hostname_verification; /* ssl.clientHostnameVerification; -1 = side's default */
     int crl;                 /* ssl.crl: check CRLs found in the trust store */
+    int ocsp;                /* ssl.ocsp: ask the certificates' OCSP responders */
     int reload;              /* re-read changed key/trust stores for new connections */
 };
 

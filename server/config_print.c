@@ -107,6 +107,7 @@ static void format_tls(struct out *o, const char *prefix, const struct zkd_tls_c
     out_printf(o, "%shostnameVerification=%s\n", prefix,
                t->hostname_verification ? "true" : "false");
     out_printf(o, "%scrl=%s\n", prefix, t->crl ? "true" : "false");
+    out_printf(o, "%socsp=%s\n", prefix, t->ocsp ? "true" : "false");
     out_printf(o, "%sreload=%s\n", prefix, t->reload ? "true" : "false");
 }
 

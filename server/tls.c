@@ -13,6 +13,7 @@
 
 #include "keystore.h"
 #include "log.h"
+#include "zk/ocsp.h"
 
 struct tls_conn {
     SSL *ssl;
@@ -44,6 +45,7 @@ struct tls_ctx {
     int server;       /* accepting end */
     int verify_ip;    /* check the peer's certificate against its IP address */
     struct stat seen[3]; /* cert, key, ca as last loaded */
+    struct ocsp_checker *ocsp; /* ssl.ocsp; its answer cache survives reloads */
 };
 
 /* Java/IANA suite names to OpenSSL's: TLS 1.2 ones into `list12` (':'-joined),
@@ -137,9 +139,14 @@ static SSL_CTX *build(const struct tls_ctx *c)
         SSL_CTX_free(ctx);
         return NULL;
     }
-    if (t->crl) /* fail closed: a certificate without a CRL in the trust store is refused */
+    /* fail closed: a certificate without a CRL in the trust store is refused.
+     * With ssl.ocsp as well, OCSP answers first and CRLs are its fallback
+     * (zk/ocsp.h), as Java's checker with ocsp.enable. */
+    if (t->crl && !t->ocsp)
         X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx),
                              X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    if (c->ocsp)
+        ocsp_checker_install(c->ocsp, ctx);
     int mode = SSL_VERIFY_NONE;
     if (!c->server)
         mode = SSL_VERIFY_PEER;
@@ -184,6 +191,12 @@ static void maybe_reload(struct tls_ctx *c)
     log_info("%s: reloaded the key and trust stores", c->what);
 }
 
+static void ocsp_log(void *data, const char *line)
+{
+    (void)data;
+    log_warn("%s", line);
+}
+
 static struct tls_ctx *ctx_new(const struct zkd_tls_config *t, const char *what, int server,
                                int verify_ip)
 {
@@ -192,8 +205,11 @@ static struct tls_ctx *ctx_new(const struct zkd_tls_config *t, const char *what,
     c->what = what;
     c->server = server;
     c->verify_ip = verify_ip;
+    if (t->ocsp)
+        c->ocsp = ocsp_checker_new(what, ocsp_log, NULL);
     stat_files(t, c->seen);
     if (!(c->ssl = build(c))) {
+        ocsp_checker_free(c->ocsp);
         free(c);
         return NULL;
     }
@@ -222,6 +238,7 @@ void tls_ctx_free(struct tls_ctx *ctx)
     if (!ctx)
         return;
     SSL_CTX_free(ctx->ssl);
+    ocsp_checker_free(ctx->ocsp);
     free(ctx);
 }
 

@@ -26,7 +26,7 @@ struct tls_ctx;
 /*
  * The client port's context (ssl.*): the key store's identity, the trust
  * store for client certificates (ssl.clientAuth), protocol versions and
- * cipher suites, CRL checks (ssl.crl), the client's IP address checked
+ * cipher suites, CRL checks (ssl.crl) and OCSP (ssl.ocsp, zk/ocsp.h), the client's IP address checked
  * against its certificate when ssl.clientHostnameVerification=true, and
  * reloading of changed store files (client.certReload).  NULL with the
  * reason logged (a wrong password, an unknown cipher suite...).

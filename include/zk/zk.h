@@ -175,14 +175,23 @@ struct zk_tls_options {
 
 /* SASL authentication, run on every new connection before any request
  * (Apache's ZooKeeperSaslClient).  DIGEST-MD5 is what zkd and Apache's
- * DigestLoginModule offer.  A refused login ends the session
- * (ZK_SESSION_AUTH_FAILED). */
+ * DigestLoginModule offer; GSSAPI is Kerberos (Apache's Krb5LoginModule),
+ * through Cyrus SASL's GSSAPI plugin and MIT Kerberos (KRB5_CONFIG /
+ * /etc/krb5.conf).  A refused login ends the session
+ * (ZK_SESSION_AUTH_FAILED), with the reason logged (zk_set_log). */
 struct zk_sasl_options {
-    const char *mechanism;   /* e.g. "DIGEST-MD5"; NULL: no SASL */
-    const char *user;
-    const char *password;
-    const char *service;     /* default "zookeeper" */
-    const char *server_name; /* default "zk-sasl-md5" (Java's DIGEST-MD5 name) */
+    const char *mechanism;   /* "DIGEST-MD5" or "GSSAPI"; NULL: no SASL */
+    const char *user;        /* DIGEST-MD5 (required there) */
+    const char *password;    /* DIGEST-MD5 (required there) */
+    const char *service;     /* default "zookeeper" (zookeeper.sasl.client.username) */
+    const char *server_name; /* default "zk-sasl-md5" (Java's DIGEST-MD5 name); for
+                                GSSAPI, the host of the server dialed: the ticket is
+                                for service/host, as Apache's client asks */
+    /* (added in libzk 1.1) GSSAPI only: log in from this keytab (JAAS keyTab=)
+     * as `principal` (JAAS principal=; NULL: the keytab's first), keeping the
+     * tickets in memory.  NULL: the default ticket cache (KRB5CCNAME, kinit). */
+    const char *keytab;
+    const char *principal;
 };
 
 struct zk_options {
@@ -203,8 +212,13 @@ struct zk_options {
     /* Largest reply frame accepted, in bytes; 0: 4 x max_buffer + 64 KiB.
      * Servers send replies of any size (a getChildren of a million names is
      * megabytes); a larger one fails its request with ZK_MARSHALLINGERROR and
-     * the session carries on.  (last: added later) */
+     * the session carries on.  (added in libzk 1.1) */
     int max_reply;
+    /* (added in libzk 1.1) With use_tls and verify_peer: check every
+     * certificate of the server's chain for revocation through OCSP
+     * (Apache's zookeeper.ssl.ocsp), falling back to the CRLs in ca_file,
+     * refusing the server when neither answers; see docs/libzk.md. */
+    int tls_ocsp;
 };
 
 /* Fills `o` with defaults (all zero except verify flags and timeouts). */

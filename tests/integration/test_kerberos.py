@@ -3,7 +3,9 @@
 com.sun.security.auth.module.Krb5LoginModule with the service's keytab, named by
 -Djava.security.auth.login.config in SERVER_JVMFLAGS.  The client is kazoo with
 python3-pure-sasl + python3-kerberos, holding a TGT from kinit."""
+import os
 import shutil
+import subprocess
 
 import pytest
 from kazoo.client import KazooClient
@@ -14,10 +16,12 @@ from kazoo.security import ACL, Id
 from tests.conftest import stop_kazoo
 from tests.lib import kdc as K
 from tests.lib.ensemble import Ensemble, ensemble_missing_reason
+from tests.lib.paths import BUILD_BIN
 from tests.lib.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(K.missing_reason() is not None, reason=str(K.missing_reason()))
 
+ZKCLI = os.path.join(BUILD_BIN, "zkcli")
 SERVICE = "zookeeper/127.0.0.1"  # kazoo asks GSSAPI for zookeeper@<the host it dials>
 
 
@@ -170,3 +174,79 @@ def test_ensemble_members_authenticate_with_kerberos(kdc, tmp_path_factory):
         assert ens.mode(3) is None
     finally:
         ens.close()
+
+
+# ---- libzk's client side, through zkcli (client/sasl.c) ----
+
+def zkcli_krb(srv, kdc, *args, flags="", extra_env=None):
+    env = dict(kdc.env)
+    env.pop("JVMFLAGS", None)
+    env["CLIENT_JVMFLAGS"] = flags
+    env.update(extra_env or {})
+    return subprocess.run([ZKCLI, "-s", srv.hosts, "-timeout", "10000"] + list(args),
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def client_jaas(path, keytab, principal, section="Client"):
+    path.write_text(
+        "%s {\n"
+        "    com.sun.security.auth.module.Krb5LoginModule required\n"
+        "    useKeyTab=true keyTab=\"%s\" storeKey=true useTicketCache=false\n"
+        "    principal=\"%s\";\n"
+        "};\n" % (section, keytab, principal))
+    return str(path)
+
+
+@pytest.mark.skipif(not os.access(ZKCLI, os.X_OK), reason="zkcli not built")
+def test_zkcli_logs_in_from_a_keytab(server_factory, kdc, tmp_path):
+    """zkcli --sasl-keytab, and the same login from a JAAS Client section in CLIENT_JVMFLAGS
+    as zkCli.sh takes it: the session is sasl:dave@ZKFS.TEST, which a sasl ACL lets in and
+    an anonymous client is refused."""
+    srv = kerberos_zkd(server_factory, kdc, tmp_path)
+    keytab = kdc.add_principal("dave", str(tmp_path / "dave.keytab"))
+    p = zkcli_krb(srv, kdc, "--sasl-keytab", keytab, "--sasl-principal", kdc.principal("dave"),
+                  "create", "/dave", "secret", "sasl:dave@ZKFS.TEST:cdrwa")
+    assert p.returncode == 0, p.stderr
+    p = zkcli_krb(srv, kdc, "--sasl-keytab", keytab, "whoami")
+    assert p.returncode == 0, p.stderr
+    assert "dave@ZKFS.TEST" in p.stdout and "sasl" in p.stdout, p.stdout
+    jaas = client_jaas(tmp_path / "client.jaas", keytab, kdc.principal("dave"), "ZkCli")
+    p = zkcli_krb(srv, kdc, "get", "/dave",
+                  flags="-Djava.security.auth.login.config=%s "
+                        "-Dzookeeper.sasl.clientconfig=ZkCli "
+                        "-Dzookeeper.sasl.client.username=zookeeper" % jaas)
+    assert p.returncode == 0, p.stderr
+    assert "secret" in p.stdout
+    anon = zkcli_krb(srv, kdc, "get", "/dave")
+    assert anon.returncode == 1
+    assert "NOAUTH" in anon.stderr.upper(), anon.stderr
+    assert "SASL user dave@ZKFS.TEST authenticated" in srv.log_tail(100)
+
+
+@pytest.mark.skipif(not os.access(ZKCLI, os.X_OK), reason="zkcli not built")
+def test_zkcli_with_a_stale_keytab_fails_clearly(server_factory, kdc, tmp_path):
+    """A keytab holding an old key cannot log in: zkcli fails, naming the keytab and the KDC's
+    reason, and no request reaches the server."""
+    srv = kerberos_zkd(server_factory, kdc, tmp_path)
+    keytab = kdc.add_principal("erin", str(tmp_path / "erin.keytab"))
+    kdc.rekey("erin")
+    p = zkcli_krb(srv, kdc, "--sasl-keytab", keytab, "--sasl-principal", kdc.principal("erin"),
+                  "create", "/erin", "x")
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "cannot log in as erin@ZKFS.TEST from keytab %s" % keytab in p.stderr, p.stderr
+    assert "AUTH" in p.stderr.upper()
+    probe = zkcli_krb(srv, kdc, "stat", "/erin")
+    assert probe.returncode == 1 and "NONODE" in probe.stderr.upper(), probe.stderr
+
+
+@pytest.mark.skipif(not os.access(ZKCLI, os.X_OK), reason="zkcli not built")
+def test_zkcli_jaas_without_the_client_section_refuses(tmp_path):
+    jaas = tmp_path / "other.jaas"
+    jaas.write_text("Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+                    "  user_bob=\"x\";\n};\n")
+    env = dict(os.environ, CLIENT_JVMFLAGS="-Djava.security.auth.login.config=%s" % jaas)
+    env.pop("JVMFLAGS", None)
+    p = subprocess.run([ZKCLI, "-s", "127.0.0.1:1", "ls", "/"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert p.returncode == 2
+    assert "has no 'Client' section" in p.stderr, p.stderr

@@ -1,6 +1,6 @@
 """zkcli reads Apache's client system properties from CLIENT_JVMFLAGS / JVMFLAGS, as zkCli.sh
 passes them to java (client/cli_jvmflags.h): TLS on and its PEM stores, host-name checks; a
-security setting it cannot honour (JKS/PKCS12 stores, revocation checks, a JAAS file) refuses
+security setting it cannot honour (JKS/PKCS12 stores, revocation checks, an unreadable JAAS file) refuses
 with the property's name; what does not apply (the Netty socket) is one INFO line."""
 import os
 import subprocess
@@ -55,9 +55,8 @@ def test_tls_from_client_jvmflags(tls_zkd, pki, pem_store):  # noqa: F811
     ("-Dzookeeper.ssl.trustStore.location=/x/truststore.jks", "is a jks store"),
     ("-Dzookeeper.ssl.keyStore.location=/x/k -Dzookeeper.ssl.keyStore.type=PKCS12",
      "-Dzookeeper.ssl.keyStore.location=/x/k is a PKCS12 store"),
-    ("-Dzookeeper.ssl.crl=true", "-Dzookeeper.ssl.crl: libzk does not check"),
-    ("-Dzookeeper.ssl.ocsp=TRUE", "-Dzookeeper.ssl.ocsp: libzk does not check"),
-    ("-Djava.security.auth.login.config=/x/jaas.conf", "zkcli reads no JAAS file"),
+    ("-Dzookeeper.ssl.crl=true", "-Dzookeeper.ssl.crl: libzk checks revocation through OCSP only"),
+    ("-Djava.security.auth.login.config=/x/jaas.conf", "login.config=/x/jaas.conf: "),
     ("-Djute.maxbuffer=lots", "-Djute.maxbuffer: not a positive number"),
 ])
 def test_unhonourable_security_settings_refuse(flag, words):

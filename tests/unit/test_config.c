@@ -676,9 +676,9 @@ static void test_tls_security_keys(void)
     parse_fails(MINIMAL "ssl.protocol=SSLv3\n",
                 ":3: invalid value 'SSLv3' for key 'ssl.protocol' (must be TLS, TLSv1, TLSv1.1, "
                 "TLSv1.2 or TLSv1.3)");
-    parse_fails(MINIMAL "ssl.quorum.ocsp=true\n",
-                ":3: invalid value 'true' for key 'ssl.quorum.ocsp' (zkd has no OCSP client; use "
-                "ssl.crl=true with CRLs in the trust store)");
+    parse_ok(MINIMAL "ssl.quorum.ocsp=true\n");
+    ASSERT_INT_EQ(cfg.tls_quorum.ocsp, 1);
+    ASSERT_INT_EQ(cfg.tls.ocsp, 0);
     parse_fails(MINIMAL "ssl.context.supplier.class=com.example.Ctx\n",
                 ":3: invalid value 'com.example.Ctx' for key 'ssl.context.supplier.class' (zkd "
                 "cannot load a Java SSLContext supplier)");
@@ -768,11 +768,13 @@ static void test_jvmflags(void)
     ASSERT_INT_EQ(parse_with_flags(MINIMAL, "-Dzookeeper.superUser=a -Dzookeeper.superUser=b"), 0);
     ASSERT_STR_EQ(cfg.sasl_super_user, "b");
     ASSERT_INT_EQ(parse_with_flags(MINIMAL, "-Dzookeeper.quorum.auth.enableSasl=true "
-                                            "-Dzookeeper.ssl.quorum.ocsp=true"),
+                                            "-Dzookeeper.ssl.quorum.context.supplier.class=C"),
                   -1);
-    ASSERT_STR_EQ(err, "SERVER_JVMFLAGS/JVMFLAGS: invalid value 'true' for key "
-                       "'zookeeper.ssl.quorum.ocsp' (zkd has no OCSP client; use ssl.crl=true with "
-                       "CRLs in the trust store)");
+    ASSERT_STR_EQ(err, "SERVER_JVMFLAGS/JVMFLAGS: invalid value 'C' for key "
+                       "'zookeeper.ssl.quorum.context.supplier.class' (zkd cannot load a Java "
+                       "SSLContext supplier)");
+    ASSERT_INT_EQ(parse_with_flags(MINIMAL, "-Dzookeeper.ssl.ocsp=true"), 0);
+    ASSERT_INT_EQ(cfg.tls.ocsp, 1);
     remove_dir();
 }
 
