@@ -340,11 +340,33 @@ static void close_ephemeral(struct znode *n, void *d)
         delete_node(cc->db, n, cc->zxid, cc->j, cc->buf, len);
 }
 
-static void close_session(struct db *db, int64_t id, int64_t zxid, struct journal *j)
+/* A delete's mark on the parent when the node is already gone: a fuzzy
+ * snapshot (dbwalk.h) can hold the parent as it was before the delete and
+ * miss the node, so replaying the delete must still move the parent's
+ * pzxid (Apache's replay leaves it stale, and its digest then differs). */
+static void bump_parent_pzxid(struct db *db, const char *path, int64_t zxid)
 {
+    size_t len = strlen(path);
+    if (len < 2)
+        return;
+    struct znode *parent = tree_lookup(db->tree, path, path_parent_len(path, len));
+    if (parent && zxid > tree_pzxid(parent)) {
+        digest_sub(db, parent);
+        tree_set_pzxid(parent, zxid);
+        digest_add(db, parent);
+    }
+}
+
+static void close_session(struct db *db, const struct txn *t, int64_t zxid, struct journal *j)
+{
+    int64_t id = t->session;
     struct close_ctx cc = {db, zxid, j, zk_xmalloc(256), 256};
     tree_foreach_ephemeral(db->tree, id, close_ephemeral, &cc);
     free(cc.buf);
+    /* paths2Delete: a no-op but for a replay onto a fuzzy snapshot. */
+    for (int i = 0; i < t->nops; i++)
+        if (t->ops[i].path)
+            bump_parent_pzxid(db, t->ops[i].path, zxid);
     struct session *se = sessions_get(&db->sessions, id);
     if (se) {
         if (db->hooks.session_closed)
@@ -362,7 +384,7 @@ int apply_txn(struct db *db, const struct txn *t, int64_t zxid, struct journal *
         sessions_add(&db->sessions, t->session, t->timeout, clock_mono_ms());
         break;
     case ZK_OP_CLOSESESSION:
-        close_session(db, t->session, zxid, j);
+        close_session(db, t, zxid, j);
         break;
     default:
         for (int i = 0; i < t->nops && !rc; i++)
@@ -394,8 +416,9 @@ static void fix_parent(struct db *db, const struct txn_op *op, int64_t zxid)
  * on), so the log replayed onto one may repeat ops the snapshot already
  * holds: Apache's DataTree.processTxn applies each op of a multi on its
  * own, ignores NodeExists and NoNode, and fixes up the parent of a create
- * that exists.  A zkd snapshot is exact, so only a snapshot Apache wrote
- * (or a bad record) gets here.  Returns 0 if some op applied.
+ * that exists, and here also marks the parent of a delete whose node is
+ * gone.  zkd's background snapshots are fuzzy too (dbwalk.h).  Returns 0
+ * if some op applied.
  */
 static int apply_fuzzy(struct db *db, const struct txn *t, int64_t zxid, struct journal *j)
 {
@@ -404,6 +427,8 @@ static int apply_fuzzy(struct db *db, const struct txn *t, int64_t zxid, struct 
         int r = apply_op(db, t, &t->ops[i], zxid, j);
         if (r == ZK_NODEEXISTS && t->ops[i].type == ZK_OP_CREATE)
             fix_parent(db, &t->ops[i], zxid);
+        if (r == ZK_NONODE && t->ops[i].type == ZK_OP_DELETE)
+            bump_parent_pzxid(db, t->ops[i].path, zxid);
         applied |= r == 0;
         if (r && !rc)
             rc = r;

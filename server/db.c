@@ -38,19 +38,24 @@ void db_reset(struct db *db)
     sessions_init(&db->sessions, db->tick_ms, db->server_id);
 }
 
-int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *d), void *d)
+void db_put_sessions(const struct db *db, struct jute_out *out)
 {
-    struct jute_out out;
-    jute_out_init(&out);
-    jute_put_int(&out, (int32_t)sessions_count(&db->sessions));
+    jute_put_int(out, (int32_t)sessions_count(&db->sessions));
     int64_t id;
     void *v;
     I64MAP_FOREACH(&db->sessions.map, id, v)
     {
         struct session *se = v;
-        jute_put_long(&out, se->id);
-        jute_put_int(&out, se->timeout);
+        jute_put_long(out, se->id);
+        jute_put_int(out, se->timeout);
     }
+}
+
+int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *d), void *d)
+{
+    struct jute_out out;
+    jute_out_init(&out);
+    db_put_sessions(db, &out);
     int rc = put(out.p, out.len, d);
     jute_out_free(&out);
     return rc ? rc : tree_serialize_apache(db->tree, put, d);

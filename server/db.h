@@ -96,6 +96,8 @@ void db_reset(struct db *db);
  * ephemerals.  OUT: *used, the body's length; db->loaded_digest(_ok).
  * Returns 0 or -1.
  */
+/* The body's first part, the session table (dbwalk.c writes the rest). */
+void db_put_sessions(const struct db *db, struct jute_out *out);
 int db_snapshot_body(struct db *db, int (*put)(const void *p, size_t len, void *d), void *d);
 int db_load_snapshot_body(struct db *db, const void *p, size_t len, size_t *used,
                           int64_t now_ms);

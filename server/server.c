@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "datadir.h"
+#include "dbwalk.h"
 #include "digest.h"
 #include "election.h"
 #include "fourlw.h"
@@ -126,6 +128,7 @@ static int load_body(const void *p, size_t len, size_t *used, void *d)
 static void load_reset(void *d)
 {
     struct server *s = d;
+    snapshot_cancel(); /* its producer walks the tree being replaced */
     db_reset(&s->db);
 }
 
@@ -347,9 +350,45 @@ static void purge(struct server *s)
         log_info("purged %d snapshots and %d log files", n > 0 ? n : 0, m > 0 ? m : 0);
 }
 
+/* ---- background snapshots (fuzzy: snapshot.h, dbwalk.h) ---- */
+
+/* Nodes per producer step: snapshot.c reads the clock between steps. */
+#define SNAP_STEP_NODES 128
+/* Restarts for ACL lists new since the start (dbwalk.h) before the next
+ * attempt writes the whole image in one step: exact, but a stall. */
+#define SNAP_MAX_RESTARTS 3
+
+static int snap_step(struct jute_out *out, void *d)
+{
+    struct server *s = d;
+    if (s->snap_end_zxid < 0) {
+        size_t max = s->snap_restarts >= SNAP_MAX_RESTARTS ? SIZE_MAX : SNAP_STEP_NODES;
+        int rc = dbwalk_step(s->snap_walk, out, max);
+        if (rc != 1)
+            return rc;
+        s->snap_end_zxid = s->db.last_zxid;
+    }
+    /* The image holds the effect of every transaction applied by now: it
+     * may become a snapshot only once the log holds them all, or a crash
+     * would restore a tree ahead of its log. */
+    return s->durable_zxid >= s->snap_end_zxid;
+}
+
 static void snapshot_done(int status, int64_t zxid, double seconds, void *d)
 {
     struct server *s = d;
+    log_info("snapshot 0x%llx: %llu znodes walked", (unsigned long long)zxid,
+             (unsigned long long)dbwalk_nodes(s->snap_walk));
+    dbwalk_free(s->snap_walk);
+    s->snap_walk = NULL;
+    if (status == -EAGAIN && !s->stopping) {
+        s->snap_restarts++;
+        log_info("snapshot 0x%llx met an ACL list new since its start; starting over",
+                 (unsigned long long)zxid);
+        server_snapshot(s);
+        return;
+    }
+    s->snap_restarts = 0;
     if (status) {
         log_error("snapshot 0x%llx failed (%d)", (unsigned long long)zxid, status);
         return;
@@ -375,9 +414,22 @@ void server_snapshot(struct server *s)
     if (snapshot_running())
         return;
     txnlog_roll(s->log);
-    int rc = snapshot_start(s->loop, s->snap_dir, s->db.last_zxid, produce, s, snapshot_done, s);
-    if (rc)
+    /* The digest at the start, with the zxid the file is named after; a
+     * fuzzy tree (a learner's SNAP), or one whose digest would cost a walk
+     * here, gets Apache's empty ZxidDigest: "compare from the first
+     * transaction that matches" (digest_fuzzy). */
+    struct snapshot_digest dg = {0, 0};
+    if (!s->digest_fuzzy && (s->cfg.digest_enabled || s->db.loaded_digest_ok))
+        dg = (struct snapshot_digest){s->db.last_zxid, server_tree_digest(s)};
+    s->snap_walk = dbwalk_new(&s->db);
+    s->snap_end_zxid = -1;
+    int rc = snapshot_start(s->loop, s->snap_dir, s->db.last_zxid, &dg, snap_step, s,
+                            snapshot_done, s);
+    if (rc) {
         log_warn("cannot start snapshot: %d", rc);
+        dbwalk_free(s->snap_walk);
+        s->snap_walk = NULL;
+    }
     s->txns_since_snap = 0;
     pick_snap_trigger(s);
 }
@@ -956,7 +1008,8 @@ static int reopen_log(struct server *s)
 
 int server_truncate(struct server *s, int64_t zxid)
 {
-    if (snapshot_running() || s->snap_zxid > zxid)
+    snapshot_cancel(); /* it may hold transactions being truncated */
+    if (s->snap_zxid > zxid)
         return -1;
     txnlog_close(s->log);
     s->log = NULL;

@@ -108,6 +108,9 @@ struct server {
     uint64_t txns_since_snap;
     int snap_trigger;      /* txn count that starts the next snapshot */
     int no_snapshot;       /* recovery found none: one is written right after start */
+    struct dbwalk *snap_walk; /* the running background snapshot's producer, or NULL */
+    int64_t snap_end_zxid; /* last_zxid when its walk ended, or -1 while it walks */
+    int snap_restarts;     /* attempts given up for a new ACL list (server.c) */
 
     struct conn *conns;          /* all connections (doubly linked) */
     uint32_t nconns;

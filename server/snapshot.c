@@ -27,30 +27,33 @@
  * The image goes to `<name>.tmp` through a 1 MiB buffer, is fsync'd,
  * renamed over the final name and the directory fsync'd (the rename is the
  * commit point; a crash leaves a complete file or a .tmp that
- * snapshot_load() deletes).  On any error the .tmp is removed.  zkd's image
- * is exact (taken in a forked child at one zxid), so it is also a valid
- * fuzzy snapshot for Apache, which replays the log from the name's zxid.
+ * snapshot_load() deletes).  On any error the .tmp is removed.
  *
  * IN THE BACKGROUND (snapshot_start)
  *
- * fork() hands the child a copy-on-write image of the tree as of this
- * instant, for free, while the parent goes on serving: Redis's BGSAVE
- * (rdb.c, rdbSaveBackground).  The parent has other threads, so the child
- * does only what needs no lock another thread could have held at the fork:
- * produce and write (glibc makes malloc fork-safe; log.h writes with one
- * write(2)).  First it resets every signal handler to the default: the
- * inherited libuv handlers would write into the parent's signal pipe, or,
- * once descriptors are closed, into whichever descriptor reused that number,
- * the snapshot file included.  It asks for SIGKILL should the parent die, and
- * closes every inherited descriptor, so an orphan cannot hold the client port
- * and block a restart.  It _exit()s with 0, or with the errno that failed it.
+ * A fuzzy snapshot, Apache's way (its SyncRequestProcessor snapshots on a
+ * thread while the tree changes): the file is named after the zxid Z applied
+ * at the start, and holds each node as it was when the producer reached it,
+ * which recovery makes exact by replaying the log from Z+1 (dbwalk.h says
+ * why that holds).  Nothing is forked: fork() copies the page tables of the
+ * whole heap while the loop waits (tens of milliseconds at millions of
+ * znodes), and the copy-on-write faults after it land on the loop too.
  *
- * The parent watches SIGCHLD through a uv_signal handle started before the
- * fork (so an early exit cannot be missed), reaps exactly its child with
- * waitpid(pid, WNOHANG), closes the handle and reports through `done`.  The
- * handle lives in a heap job freed by its close callback, so `done` may start
- * the next snapshot straight away, and no handle outlives the snapshot: an
- * idle loop can exit.
+ * Two parts.  On the loop, a uv_idle handle runs the producer's steps for
+ * about SLICE_NS per loop iteration, so requests are read and answered
+ * between slices, and gathers the bytes in CHUNK_BYTES pieces.  A writer
+ * thread (niced, like the child it replaces) takes the pieces off a queue
+ * and does everything that may block or costs CPU per byte: the Adler-32,
+ * compression, write(2), the paced writeback, fsync, rename.  When more
+ * than QUEUE_MAX bytes wait for the disk the idle handle stops until the
+ * thread has written half of them (it says so through a uv_async), so a
+ * slow disk slows the snapshot, not the server.  The outcome comes back
+ * through the same uv_async; the handles live in a heap job freed by their
+ * close callbacks, so `done` may start the next snapshot at once.
+ *
+ * The tree may be replaced while a snapshot walks it (a learner taking a
+ * SNAP, a truncation): the owner calls snapshot_cancel first, after which
+ * the producer is never called again and the thread removes the .tmp.
  *
  * LOADING
  *
@@ -79,17 +82,14 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -107,7 +107,7 @@
 #define SNAPPY_BLOCK (32u << 10)
 #define SNAPPY_HEADER 16
 #define MAX_INFLATED ((size_t)64 << 30)
-/* The child pushes its file to disk every WRITEBACK_STEP bytes and waits
+/* The writer pushes its file to disk every WRITEBACK_STEP bytes and waits
  * for it (Redis's incremental fsync of an RDB), so a snapshot never leaves
  * hundreds of megabytes dirty for the kernel to flush at once: that burst
  * is what the server's next log fdatasync would queue behind. */
@@ -310,24 +310,35 @@ static void put_digest(struct snapshot_writer *w)
     put_seal(w);
 }
 
-/* Header, the producer's body, seal, [digest, seal,] end of the compressed stream.
- * Returns 0 or -errno. */
-static int write_image(struct snapshot_writer *w, snapshot_produce_fn produce, void *data)
+static void put_header(struct snapshot_writer *w)
 {
     uint8_t h[HEADER];
     memcpy(h, MAGIC, 4);
     zk_be32_put(h + 4, VERSION);
     zk_be64_put(h + 8, (uint64_t)-1); /* FileSnap's dbId */
     snapshot_put(w, h, sizeof h);
-    int rc = produce(w, data);
-    if (rc)
-        return rc < 0 ? rc : -EIO;
+}
+
+/* After the body: seal, [digest, seal,] end of the compressed stream.
+ * Returns 0 or -errno. */
+static int put_tail(struct snapshot_writer *w)
+{
     put_seal(w);
     if (w->has_digest)
         put_digest(w);
     if (writer_flush(w))
         return w->err;
     return w->comp == SNAP_GZ ? gz_out(w, NULL, 0, 1) : 0;
+}
+
+/* Header, the producer's body, the tail.  Returns 0 or -errno. */
+static int write_image(struct snapshot_writer *w, snapshot_produce_fn produce, void *data)
+{
+    put_header(w);
+    int rc = produce(w, data);
+    if (rc)
+        return rc < 0 ? rc : -EIO;
+    return put_tail(w);
 }
 
 int snapshot_write_fd(int fd, int64_t zxid, snapshot_produce_fn produce, void *data)
@@ -347,23 +358,25 @@ int snapshot_write_fd(int fd, int64_t zxid, snapshot_produce_fn produce, void *d
     return rc;
 }
 
-int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, void *data)
+/* Opens `<name>.tmp` for a snapshot at zxid.  OUT: path, tmp.  Returns the
+ * descriptor or -errno. */
+static int open_tmp(const char *dir, int64_t zxid, char *path, char *tmp)
 {
-    char path[PATH_MAX], tmp[PATH_MAX];
     int rc;
     if (zxid < 0)
         return -EINVAL;
-    if ((rc = snap_name(path, sizeof path, dir, zxid, "")) ||
-        (rc = snap_name(tmp, sizeof tmp, dir, zxid, ".tmp")))
+    if ((rc = snap_name(path, PATH_MAX, dir, zxid, "")) ||
+        (rc = snap_name(tmp, PATH_MAX, dir, zxid, ".tmp")))
         return rc;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    struct snapshot_writer w;
-    rc = writer_open(&w, fd, compression);
-    if (!rc)
-        rc = write_image(&w, produce, data);
-    writer_close(&w);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Makes a written .tmp the snapshot (fsync, rename, directory fsync), or
+ * removes it when rc says the writing failed.  Closes fd.  Returns 0 or
+ * -errno. */
+static int commit_tmp(int fd, int rc, const char *dir, const char *path, const char *tmp)
+{
     if (!rc && fsync(fd))
         rc = -errno;
     if (close(fd) && !rc)
@@ -378,129 +391,308 @@ int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, v
     return datadir_fsync(dir);
 }
 
+int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, void *data)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    int fd = open_tmp(dir, zxid, path, tmp);
+    if (fd < 0)
+        return fd;
+    struct snapshot_writer w;
+    int rc = writer_open(&w, fd, compression);
+    if (!rc)
+        rc = write_image(&w, produce, data);
+    writer_close(&w);
+    return commit_tmp(fd, rc, dir, path, tmp);
+}
+
 /* ---- in the background ---- */
 
+/* A slice of the producer's work on the loop: about this long, then the
+ * loop polls its descriptors again (the stall a client can see). */
+#define SLICE_NS 700000ull
+/* Bytes gathered on the loop before they go to the writer thread. */
+#define CHUNK_BYTES (256u << 10)
+/* Bytes queued for the writer thread at most: beyond, the producer waits
+ * for the disk instead of filling memory. */
+#define QUEUE_MAX (32u << 20)
+/* Nice value of the writer thread: weight 110 against the server's 1024,
+ * so on a saturated shared core it still gets about a tenth. */
+#define SNAPSHOT_NICE 10
+
+struct chunk {
+    struct chunk *next;
+    uint8_t *p;
+    size_t len;
+};
+
 struct snap_job {
-    uv_signal_t sigchld;
-    pid_t pid;
-    int64_t zxid;
-    uint64_t started; /* uv_hrtime() */
+    uv_idle_t idle;     /* runs slices of the producer */
+    uv_async_t async;   /* writer thread -> loop: room again, or finished */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* Under mu: */
+    struct chunk *head, *tail;
+    size_t queued;      /* bytes in the queue */
+    int produced;       /* the body is complete: write the tail, commit */
+    int abort;          /* give up: remove the .tmp */
+    int finished;       /* the writer thread is done; status is final */
+    int status;
+    int write_err;      /* the writer failed: the producer may stop */
+    /* Loop thread only: */
+    int starved;        /* the idle handle is stopped for want of room */
+    int joined;         /* snapshot_cancel has joined the thread */
+    int closing;
+    struct jute_out out; /* bytes gathered for the next chunk */
+    snapshot_step_fn step;
+    void *pdata;
     snapshot_done_cb done;
     void *ddata;
+    int64_t zxid;
+    uint64_t started;   /* uv_hrtime() */
+    /* Writer thread only: */
+    int fd;
+    struct snapshot_writer w;
+    char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
 };
 
 static struct snap_job *running_job; /* at most one, process-wide */
 
 int snapshot_running(void) { return running_job != NULL; }
 
-static void job_free(uv_handle_t *h) { free(h->data); }
-
-/* The child's status as 0 or -errno (see child_main). */
-static int child_status(const struct snap_job *job, int st)
+/* Writer thread: takes chunks off the queue until the body is complete or
+ * the job is abandoned.  Returns 0 or -errno. */
+static int drain(struct snap_job *job)
 {
-    if (WIFEXITED(st))
-        return -WEXITSTATUS(st);
-    log_warn("snapshot 0x%" PRIx64 ": child %d killed by signal %d", (uint64_t)job->zxid,
-             (int)job->pid, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    return -EINTR;
+    pthread_mutex_lock(&job->mu);
+    for (;;) {
+        while (!job->head && !job->produced && !job->abort)
+            pthread_cond_wait(&job->cv, &job->mu);
+        if (job->abort) {
+            int rc = job->status; /* why the producer gave up */
+            pthread_mutex_unlock(&job->mu);
+            return rc;
+        }
+        struct chunk *c = job->head;
+        if (!c)
+            break; /* produced, and all written */
+        job->head = c->next;
+        if (!job->head)
+            job->tail = NULL;
+        pthread_mutex_unlock(&job->mu);
+        int rc = snapshot_put(&job->w, c->p, c->len);
+        pthread_mutex_lock(&job->mu);
+        job->queued -= c->len;
+        free(c->p);
+        free(c);
+        if (rc) {
+            job->write_err = rc;
+            pthread_mutex_unlock(&job->mu);
+            return rc;
+        }
+        if (job->queued <= QUEUE_MAX / 2)
+            uv_async_send(&job->async); /* a starved producer may go on */
+    }
+    pthread_mutex_unlock(&job->mu);
+    return put_tail(&job->w);
 }
 
-static void on_sigchld(uv_signal_t *h, int signum)
+static void *writer_main(void *arg)
+{
+    struct snap_job *job = arg;
+    /* Per-thread nice (Linux): requests on the loop go first. */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), SNAPSHOT_NICE) != 0)
+        log_warn("snapshot 0x%" PRIx64 ": setpriority: %s", (uint64_t)job->zxid, strerror(errno));
+    int rc = drain(job);
+    writer_close(&job->w);
+    rc = commit_tmp(job->fd, rc, job->dir, job->path, job->tmp);
+    pthread_mutex_lock(&job->mu);
+    job->finished = 1;
+    job->status = rc;
+    pthread_mutex_unlock(&job->mu);
+    uv_async_send(&job->async);
+    return NULL;
+}
+
+/* Hands what the producer gathered to the writer thread.  Returns the
+ * bytes now queued. */
+static size_t hand_over(struct snap_job *job)
+{
+    struct chunk *c = NULL;
+    if (job->out.len) {
+        c = zk_xmalloc(sizeof *c);
+        c->next = NULL;
+        c->p = jute_out_steal(&job->out, &c->len);
+    }
+    pthread_mutex_lock(&job->mu);
+    if (c) {
+        if (job->tail)
+            job->tail->next = c;
+        else
+            job->head = c;
+        job->tail = c;
+        job->queued += c->len;
+    }
+    size_t queued = job->queued;
+    pthread_cond_signal(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    return queued;
+}
+
+/* Tells the writer thread how the production ended (0: complete, else give
+ * up); the loop learns the outcome through the async handle. */
+static void end_production(struct snap_job *job, int rc)
+{
+    uv_idle_stop(&job->idle);
+    if (!rc)
+        hand_over(job);
+    pthread_mutex_lock(&job->mu);
+    if (rc) {
+        job->abort = 1;
+        job->status = rc;
+    } else {
+        job->produced = 1;
+    }
+    pthread_cond_signal(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    jute_out_free(&job->out);
+    job->step = NULL; /* never called again */
+}
+
+/* One slice: steps until SLICE_NS have passed, the queue is full, or the
+ * producer has nothing to do for now. */
+static void on_idle(uv_idle_t *h)
 {
     struct snap_job *job = h->data;
-    int st = 0;
-    pid_t r;
-    while ((r = waitpid(job->pid, &st, WNOHANG)) < 0 && errno == EINTR)
-        ;
-    if (r == 0)
-        return; /* another child of ours changed state */
-    int status = r < 0 ? -errno : child_status(job, st);
+    uint64_t deadline = uv_hrtime() + SLICE_NS;
+    int err = __atomic_load_n(&job->write_err, __ATOMIC_RELAXED);
+    if (err) {
+        end_production(job, err);
+        return;
+    }
+    for (;;) {
+        size_t before = job->out.len;
+        int rc = job->step(&job->out, job->pdata);
+        if (rc) {
+            end_production(job, rc < 0 ? rc : 0);
+            return;
+        }
+        int idle = job->out.len == before; /* waiting on something else */
+        if (job->out.len >= CHUNK_BYTES && hand_over(job) >= QUEUE_MAX) {
+            job->starved = 1;
+            uv_idle_stop(&job->idle);
+            return;
+        }
+        if (idle || uv_hrtime() >= deadline)
+            return;
+    }
+}
+
+static void job_free(uv_handle_t *h)
+{
+    struct snap_job *job = h->data;
+    if (--job->closing)
+        return;
+    for (struct chunk *c = job->head, *n; c; c = n) {
+        n = c->next;
+        free(c->p);
+        free(c);
+    }
+    jute_out_free(&job->out);
+    pthread_mutex_destroy(&job->mu);
+    pthread_cond_destroy(&job->cv);
+    free(job);
+}
+
+static void on_async(uv_async_t *h)
+{
+    struct snap_job *job = h->data;
+    pthread_mutex_lock(&job->mu);
+    int finished = job->finished, status = job->status;
+    int room = job->queued <= QUEUE_MAX / 2;
+    pthread_mutex_unlock(&job->mu);
+    if (!finished) {
+        if (job->starved && room && job->step) {
+            job->starved = 0;
+            uv_idle_start(&job->idle, on_idle);
+        }
+        return;
+    }
+    if (!job->joined)
+        pthread_join(job->thread, NULL);
     double seconds = (double)(uv_hrtime() - job->started) / 1e9;
-    snapshot_done_cb done = job->done;
-    void *ddata = job->ddata;
-    int64_t zxid = job->zxid;
+    if (status)
+        log_warn("snapshot 0x%" PRIx64 " not written: %s", (uint64_t)job->zxid,
+                 strerror(-status));
     /* Cleared before `done`, which may start the next snapshot. */
     running_job = NULL;
-    uv_close((uv_handle_t *)&job->sigchld, job_free);
-    done(status, zxid, seconds, ddata);
+    job->closing = 2;
+    uv_close((uv_handle_t *)&job->idle, job_free);
+    uv_close((uv_handle_t *)&job->async, job_free);
+    job->done(status, job->zxid, seconds, job->ddata);
 }
 
-/* Closes every inherited descriptor above stderr. */
-static void close_inherited_fds(void)
+void snapshot_cancel(void)
 {
-    if (close_range(3, ~0u, 0) == 0)
-        return;
-    long max = sysconf(_SC_OPEN_MAX);
-    for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-        close(fd);
+    struct snap_job *job = running_job;
+    if (job && job->step) {
+        end_production(job, -ECANCELED);
+        /* Waits for the .tmp to be gone: the caller may write a snapshot
+         * of the same name next (server_image_end). */
+        pthread_join(job->thread, NULL);
+        job->joined = 1;
+    }
 }
 
-/* Nice value of the snapshot child: weight 110 against the server's 1024,
- * so on a saturated shared core it still gets about a tenth (a snapshot
- * must finish: the log since the last one is what a restart replays). */
-#define SNAPSHOT_NICE 10
-
-/* The forked child: see "In the background" above. */
-__attribute__((noreturn)) static void child_main(pid_t parent, const char *dir, int64_t zxid,
-                                                 snapshot_produce_fn produce, void *pdata)
+int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
+                   const struct snapshot_digest *digest, snapshot_step_fn step, void *pdata,
+                   snapshot_done_cb done, void *ddata)
 {
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &dfl, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) /* the parent died before prctl took effect */
-        _exit(ESRCH);
-    close_inherited_fds();
-    /* Background work: where the child shares a core with the server (a
-     * small machine, or a pinned server), requests go first. */
-    if (setpriority(PRIO_PROCESS, 0, SNAPSHOT_NICE) != 0)
-        log_warn("snapshot 0x%" PRIx64 ": setpriority: %s", (uint64_t)zxid, strerror(errno));
-    int rc = snapshot_write(dir, zxid, produce, pdata);
-    if (rc)
-        log_error("snapshot 0x%" PRIx64 " in %s failed: %s", (uint64_t)zxid, dir, strerror(-rc));
-    _exit(rc == 0 ? 0 : -rc > 0 && -rc < 256 ? -rc : EIO);
-}
-
-int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid, snapshot_produce_fn produce,
-                   void *pdata, snapshot_done_cb done, void *ddata)
-{
-    assert(loop && dir && produce && done);
+    assert(loop && dir && step && done);
     if (running_job)
         return -EBUSY;
     struct snap_job *job = zk_xcalloc(1, sizeof *job);
-    job->zxid = zxid;
-    job->done = done;
-    job->ddata = ddata;
-    int rc = uv_signal_init(loop, &job->sigchld);
-    if (rc) {
+    snprintf(job->dir, sizeof job->dir, "%s", dir);
+    job->fd = open_tmp(dir, zxid, job->path, job->tmp);
+    if (job->fd < 0) {
+        int rc = job->fd;
         free(job);
         return rc;
     }
-    job->sigchld.data = job;
-    if ((rc = uv_signal_start(&job->sigchld, on_sigchld, SIGCHLD)))
-        goto err_close_handle;
-    pid_t parent = getpid();
-    job->started = uv_hrtime();
-    pid_t pid = fork();
-    if (pid < 0) {
-        rc = -errno;
-        goto err_close_handle;
+    int rc = writer_open(&job->w, job->fd, compression);
+    if (rc) {
+        writer_close(&job->w);
+        commit_tmp(job->fd, rc, dir, job->path, job->tmp);
+        free(job);
+        return rc;
     }
-    if (pid == 0)
-        child_main(parent, dir, zxid, produce, pdata);
-    /* The fork's own cost is what the loop stalls for (page tables copied in
-     * proportion to the resident set): logged for bench/scale.py. */
-    log_info("snapshot 0x%" PRIx64 ": fork() took %.2f ms", (uint64_t)zxid,
-             (double)(uv_hrtime() - job->started) / 1e6);
-    /* SIGCHLD is only acted on inside uv_run, after this has returned. */
-    job->pid = pid;
+    put_header(&job->w);
+    if (digest)
+        snapshot_set_digest(&job->w, digest->zxid, digest->digest);
+    job->zxid = zxid;
+    job->step = step;
+    job->pdata = pdata;
+    job->done = done;
+    job->ddata = ddata;
+    job->started = uv_hrtime();
+    jute_out_init(&job->out);
+    pthread_mutex_init(&job->mu, NULL);
+    pthread_cond_init(&job->cv, NULL);
+    uv_idle_init(loop, &job->idle);
+    job->idle.data = job;
+    uv_async_init(loop, &job->async, on_async);
+    job->async.data = job;
+    if ((rc = pthread_create(&job->thread, NULL, writer_main, job)) != 0) {
+        writer_close(&job->w);
+        commit_tmp(job->fd, -rc, dir, job->path, job->tmp);
+        job->closing = 2;
+        uv_close((uv_handle_t *)&job->idle, job_free);
+        uv_close((uv_handle_t *)&job->async, job_free);
+        return -rc;
+    }
+    uv_idle_start(&job->idle, on_idle);
     running_job = job;
     return 0;
-
-err_close_handle:
-    uv_close((uv_handle_t *)&job->sigchld, job_free);
-    return rc;
 }
 
 /* ---- loading ---- */

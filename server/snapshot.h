@@ -11,11 +11,13 @@
  * written to `<name>.tmp`, fsync'd, renamed, and the directory fsync'd, so a
  * crash leaves either the complete file or a .tmp that start-up deletes.
  *
- * Background: snapshot_start() fork()s; the child calls `produce`, which emits
- * the image through snapshot_put(), writes the file and _exit()s.  The parent
- * goes on serving (copy-on-write), and learns the outcome through `done` on
- * its loop (SIGCHLD watched with uv_signal).  One snapshot at a time.
- * snapshot.c opens with the details.
+ * Background: snapshot_start() writes a fuzzy snapshot, as Apache does: the
+ * producer runs in slices on the loop between its events (the state may
+ * change between slices: dbwalk.h), and a writer thread compresses, writes
+ * and fsyncs what it hands over, so neither the disk nor the size of the
+ * tree blocks the loop for longer than a slice.  The file is named after
+ * the zxid at the start; recovery replays the log from there.  One snapshot
+ * at a time.  snapshot.c opens with the details.
  */
 #ifndef ZKD_SNAPSHOT_H
 #define ZKD_SNAPSHOT_H
@@ -41,13 +43,11 @@ void snapshot_set_digest(struct snapshot_writer *w, int64_t zxid, int64_t digest
 enum snapshot_compression { SNAP_PLAIN, SNAP_GZ, SNAP_SNAPPY };
 int snapshot_set_compression(const char *method);
 
-/* Produces the body: calls snapshot_put with its bytes.  Returns 0 or -errno.
- * Under snapshot_start() it runs in a forked child of a threaded process: it
- * must not take a lock another thread may hold, nor touch the loop. */
+/* Produces the body: calls snapshot_put with its bytes.  Returns 0 or -errno. */
 typedef int (*snapshot_produce_fn)(struct snapshot_writer *w, void *data);
-/* Outcome on the loop thread: status 0, or -errno from the child (-EINTR if
- * it was killed by a signal); zxid of the image; wall seconds it took.  May
- * start the next snapshot. */
+/* Outcome on the loop thread: status 0, or -errno (-ECANCELED after
+ * snapshot_cancel); zxid of the image; wall seconds it took.  May start
+ * the next snapshot. */
 typedef void (*snapshot_done_cb)(int status, int64_t zxid, double seconds, void *data);
 
 /* Writes a snapshot synchronously in this process (used by tests and at
@@ -61,12 +61,33 @@ int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, v
  * Returns 0 or -errno. */
 int snapshot_write_fd(int fd, int64_t zxid, snapshot_produce_fn produce, void *data);
 
-/* Starts a background snapshot; returns 0, -EBUSY if one is running, or
- * -errno (then `done` is not called).  Loop thread.  The loop stays alive
- * until `done` has run. */
+/* A background snapshot's producer: appends the next part of the body to
+ * `out` (a slice of work: a few hundred nodes).  It is called again and
+ * again from the loop, between its events, so the state may change between
+ * calls.  Returns 1 when the body is complete, 0 when there is more (or,
+ * having appended nothing, when it waits for something: it is called again
+ * on the next loop iteration), or -errno to give up. */
+struct jute_out;
+typedef int (*snapshot_step_fn)(struct jute_out *out, void *data);
+
+/* The ZxidDigest trailer of a background snapshot (snapshot_set_digest). */
+struct snapshot_digest {
+    int64_t zxid, digest;
+};
+
+/* Starts a background snapshot named after `zxid`, with `digest` (or NULL)
+ * as its trailer; returns 0, -EBUSY if one is running, or -errno (then
+ * `done` is not called).  Loop thread.  The loop stays alive until `done`
+ * has run; `step` is not called after it returned non-zero or after
+ * snapshot_cancel. */
 int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
-                   snapshot_produce_fn produce, void *pdata,
+                   const struct snapshot_digest *digest, snapshot_step_fn step, void *pdata,
                    snapshot_done_cb done, void *ddata);
+
+/* Abandons the running background snapshot, if any (its .tmp is removed;
+ * `done` follows with -ECANCELED): for whoever is about to replace the
+ * state its producer walks.  Loop thread. */
+void snapshot_cancel(void);
 
 /* True while a background snapshot is running. */
 int snapshot_running(void);

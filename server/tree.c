@@ -781,7 +781,7 @@ static void get_pstat(struct jute_in *in, struct pstat *st)
     in->off += PSTAT_LEN;
 }
 
-static void put_pstat(struct jute_out *out, const struct znode *n)
+void tree_put_pstat(struct jute_out *out, const struct znode *n)
 {
     jute_put_long(out, n->czxid);
     jute_put_long(out, n->mzxid);
@@ -902,7 +902,7 @@ static void aser_node(struct aser *s, const struct znode *n, size_t plen)
     jute_put_buffer(&s->out, s->path, (int32_t)plen);
     jute_put_buffer(&s->out, tree_data(n), n->datalen);
     jute_put_long(&s->out, n->acl);
-    put_pstat(&s->out, n);
+    tree_put_pstat(&s->out, n);
     if (s->out.len >= ASER_FLUSH)
         aser_flush(s);
     for (uint32_t i = 0; i < tree_kid_slots(n) && !s->rc; i++) {

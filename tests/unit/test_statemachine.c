@@ -6,12 +6,16 @@
  * calls the server makes.  Watch events arrive through the db's hook, which
  * here records them instead of writing frames.
  */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "acl.h"
 #include "apply.h"
 #include "db.h"
+#include "dbwalk.h"
 #include "digest.h"
 #include "localsess.h"
 #include "prep.h"
@@ -61,6 +65,23 @@ static void record_close(struct session *se, void *d)
 {
     (void)d;
     closed_sessions[nclosed++] = se->id;
+}
+
+/* When set, write_op and session_txn append every transaction they commit
+ * here (long zxid, buffer record), as a log would hold it. */
+static struct jute_out *txn_log;
+
+static void log_txn(struct txn *t, int64_t zxid)
+{
+    if (!txn_log)
+        return;
+    struct jute_out rec;
+    jute_out_init(&rec);
+    t->zxid = zxid;
+    txn_encode(&rec, t);
+    jute_put_long(txn_log, zxid);
+    jute_put_buffer(txn_log, rec.p, (int32_t)rec.len);
+    jute_out_free(&rec);
 }
 
 static void db_open(struct db *db)
@@ -118,6 +139,7 @@ static int write_op(struct db *db, const struct auth_info *auth, int32_t type, s
     int rc = prep_apply_op(db, auth, type, &in, &t, zxid, &j, &r);
     if (!rc) {
         ASSERT_INT_EQ(jute_in_left(&in), 0); /* the whole body was read */
+        log_txn(&t, zxid);
         journal_commit(db, &j, zxid);
         db->last_zxid = zxid;
     } else {
@@ -341,11 +363,21 @@ static void test_apply_txn_bad_record_changes_nothing(void)
 
 /* ---- sessions ---- */
 
+static void add_ephemeral(struct znode *n, void *d)
+{
+    char path[256];
+    ASSERT_TRUE(tree_path(n, path, sizeof path) < sizeof path);
+    txn_add_op(d, ZK_OP_DELETE)->path = strdup(path);
+}
+
 static void session_txn(struct db *db, int32_t type, int64_t id, int64_t zxid)
 {
     struct txn t;
     txn_init(&t, type, id, 0, 5000);
     t.timeout = 4000;
+    if (type == ZK_OP_CLOSESESSION) /* paths2Delete, as write_session lists them */
+        tree_foreach_ephemeral(db->tree, id, add_ephemeral, &t);
+    log_txn(&t, zxid);
     struct journal j = {0};
     ASSERT_INT_EQ(apply_txn(db, &t, zxid, &j), 0);
     journal_commit(db, &j, zxid);
@@ -741,6 +773,297 @@ static void test_running_digest_follows_every_change(void)
     db_free(&db);
 }
 
+/* ---- fuzzy images (dbwalk.h) ---- */
+
+/* Every node of a and b the same: path, value, ACL, persisted stat. */
+static void assert_same_tree(struct db *a, struct db *b)
+{
+    struct jute_out ia, ib;
+    jute_out_init(&ia);
+    jute_out_init(&ib);
+    /* An exact image of each: the same bytes iff the same trees (both
+     * walk their child tables in table order, so compare as sets). */
+    ASSERT_INT_EQ(tree_node_count(a->tree), tree_node_count(b->tree));
+    struct dbwalk *wa = dbwalk_new(a), *wb = dbwalk_new(b);
+    while (!dbwalk_step(wa, &ia, SIZE_MAX))
+        ;
+    while (!dbwalk_step(wb, &ib, SIZE_MAX))
+        ;
+    dbwalk_free(wa);
+    dbwalk_free(wb);
+    for (int k = 0; k < 2; k++) {
+        struct db *x = k ? a : b, *y = k ? b : a;
+        (void)y;
+        /* Each of x's nodes, looked up in the other tree. */
+        struct jute_in in;
+        jute_in_init(&in, k ? ia.p : ib.p, k ? ia.len : ib.len);
+        int32_t ns = jute_get_int(&in);
+        for (int32_t i = 0; i < ns; i++) {
+            int64_t id = jute_get_long(&in);
+            jute_get_int(&in);
+            ASSERT_TRUE(sessions_get(&(k ? b : a)->sessions, id) != NULL);
+        }
+        int32_t nacl = jute_get_int(&in);
+        for (int32_t i = 0; i < nacl; i++) {
+            jute_get_long(&in);
+            struct acl_list l;
+            ASSERT_INT_EQ(acl_list_decode(&in, &l), 0);
+            acl_list_free(&l);
+        }
+        (void)x;
+        for (;;) {
+            struct zk_slice path = jute_get_string(&in);
+            ASSERT_TRUE(!in.err);
+            if (path.len == 1 && path.p[0] == '/')
+                break;
+            struct zk_slice data = jute_get_buffer(&in);
+            int64_t acl = jute_get_long(&in);
+            const uint8_t *st = in.p + in.off;
+            in.off += 60;
+            struct znode *o = tree_lookup((k ? b : a)->tree, path.p, (size_t)path.len);
+            if (!o) {
+                fprintf(stderr, "missing: %.*s\n", (int)path.len, path.p);
+                ASSERT_TRUE(o != NULL);
+            }
+            ASSERT_INT_EQ(o->datalen, data.len);
+            ASSERT_TRUE(data.len <= 0 || !memcmp(tree_data(o), data.p, (size_t)data.len));
+            const struct acl_list *la = acl_get(tree_acls((k ? a : b)->tree), (uint32_t)acl);
+            const struct acl_list *lb = acl_get(tree_acls((k ? b : a)->tree), o->acl);
+            ASSERT_INT_EQ(la->n, lb->n);
+            struct jute_out os;
+            jute_out_init(&os);
+            tree_put_pstat(&os, o);
+            if (memcmp(os.p, st, 60)) {
+                fprintf(stderr, "stat differs: %.*s\n", (int)path.len, path.p);
+                ASSERT_TRUE(0);
+            }
+            jute_out_free(&os);
+        }
+    }
+    jute_out_free(&ia);
+    jute_out_free(&ib);
+}
+
+/* Replays the logged transactions onto db, as recovery does. */
+static void replay(struct db *db, const struct jute_out *log)
+{
+    struct jute_in in;
+    jute_in_init(&in, log->p, log->len);
+    while (jute_in_left(&in)) {
+        int64_t zxid = jute_get_long(&in);
+        struct zk_slice rec = jute_get_buffer(&in);
+        ASSERT_TRUE(!in.err);
+        struct txn t;
+        ASSERT_INT_EQ(txn_decode(rec.p, (size_t)rec.len, &t), 0);
+        struct journal j = {0};
+        if (!apply_committed(db, &t, zxid, &j))
+            journal_commit(db, &j, zxid);
+        journal_free(&j);
+        txn_free(&t);
+        db->last_zxid = zxid;
+    }
+}
+
+static int64_t fuzzy_zxid;
+
+/* Whether the image so far holds the record of `path`. */
+static int in_image(const struct jute_out *image, const char *path)
+{
+    uint8_t pat[64];
+    size_t n = strlen(path);
+    zk_be32_put(pat, (uint32_t)n);
+    memcpy(pat + 4, path, n);
+    return memmem(image->p, image->len, pat, n + 4) != NULL;
+}
+
+/* Changes between steps: every kind the walk must survive, around the
+ * node being visited and elsewhere. */
+static void mutate(struct db *db, int round, const struct jute_out *image)
+{
+    char p[64];
+    /* /b only loses children: nothing later moves its pzxid past a delete
+     * the image missed. */
+    for (int k = 0; image && in_image(image, "/b") && k < 40; k++) {
+        /* /b is written: one of its children still to come goes */
+        snprintf(p, sizeof p, "/b/k%d", k);
+        if (in_image(image, p) || !tree_lookup(db->tree, p, strlen(p)))
+            continue;
+        struct jute_out del = path_data_version(p, NULL, -1);
+        ASSERT_INT_EQ(write_op(db, NULL, ZK_OP_DELETE, &del, ++fuzzy_zxid, NULL), 0);
+        break;
+    }
+    int64_t z = ++fuzzy_zxid;
+    switch (round % 7) {
+    case 0: /* grow a table under a node not yet visited, and one visited */
+        for (int i = 0; i < 40; i++) {
+            snprintf(p, sizeof p, "/a%d/new%d_%d", round % 5, round, i);
+            ASSERT_INT_EQ(create(db, p, "n", 0, z), 0);
+            z = ++fuzzy_zxid;
+        }
+        break;
+    case 1: /* delete children, of parents written and to come (the walk
+             * is in the middle of one of them) */
+        for (int i = 0; i < 10; i++) {
+            snprintf(p, sizeof p, "/a%d/k%d", i % 5, (round / 7 * 2 + i / 5) % 30);
+            struct jute_out b = path_data_version(p, NULL, -1);
+            if (write_op(db, NULL, ZK_OP_DELETE, &b, z, NULL) == 0)
+                z = ++fuzzy_zxid;
+        }
+        break;
+    case 2: { /* set data */
+        snprintf(p, sizeof p, "/a%d/k%d", round % 5, round % 30);
+        struct jute_out b = path_data_version(p, "changed", -1);
+        write_op(db, NULL, ZK_OP_SETDATA, &b, z, NULL);
+        break;
+    }
+    case 3: /* delete a whole subtree, then create it again smaller */
+        snprintf(p, sizeof p, "/a%d/deep", round % 5);
+        for (int i = 0; i < 4; i++) {
+            char q[80];
+            snprintf(q, sizeof q, "%s/x%d", p, i);
+            struct jute_out b = path_data_version(q, NULL, -1);
+            if (write_op(db, NULL, ZK_OP_DELETE, &b, z, NULL) == 0)
+                z = ++fuzzy_zxid;
+        }
+        {
+            struct jute_out b = path_data_version(p, NULL, -1);
+            if (write_op(db, NULL, ZK_OP_DELETE, &b, z, NULL) == 0)
+                z = ++fuzzy_zxid;
+        }
+        ASSERT_INT_EQ(create(db, p, "again", 0, z), 0);
+        break;
+    case 4: /* an ephemeral owner goes away */
+        session_txn(db, ZK_OP_CLOSESESSION, 0x200 + round % 3, z);
+        z = ++fuzzy_zxid;
+        session_txn(db, ZK_OP_CREATESESSION, 0x200 + round % 3, z);
+        db->last_zxid = z;
+        break;
+    case 5: { /* an ephemeral created under a visited parent */
+        snprintf(p, sizeof p, "/a%d/e%d", round % 5, round);
+        struct jute_out b = create_body(p, "e", ZK_EPHEMERAL, NULL);
+        struct jute_in in;
+        jute_in_init(&in, b.p, b.len);
+        struct txn t;
+        txn_init(&t, ZK_OP_CREATE, 0x200 + round % 3, 1, 5000);
+        struct journal j = {0};
+        struct prep_result r;
+        if (!prep_apply_op(db, NULL, ZK_OP_CREATE, &in, &t, z, &j, &r)) {
+            log_txn(&t, z);
+            journal_commit(db, &j, z);
+            db->last_zxid = z;
+            free(r.path);
+        }
+        journal_free(&j);
+        txn_free(&t);
+        jute_out_free(&b);
+        break;
+    }
+    default: /* a node deleted and created again under the same name */
+        snprintf(p, sizeof p, "/a%d/k%d", (round + 2) % 5, (round * 7) % 30);
+        {
+            struct jute_out b = path_data_version(p, NULL, -1);
+            if (write_op(db, NULL, ZK_OP_DELETE, &b, z, NULL) == 0)
+                z = ++fuzzy_zxid;
+        }
+        create(db, p, "reborn", 0, z);
+        break;
+    }
+}
+
+/* A fuzzy image taken in steps while the tree changes between them, loaded,
+ * plus the transactions applied since its start, is exactly the tree at
+ * the end: every node, value and stat (pzxid and cversion included) and
+ * the digest. */
+static void test_fuzzy_image_plus_replay_is_exact(void)
+{
+    for (size_t step_nodes = 1; step_nodes <= 64; step_nodes *= 8) {
+        struct db a, b;
+        db_open(&a);
+        fuzzy_zxid = 1;
+        for (int s = 0; s < 3; s++)
+            session_txn(&a, ZK_OP_CREATESESSION, 0x200 + s, ++fuzzy_zxid);
+        char p[64];
+        for (int i = 0; i < 5; i++) {
+            snprintf(p, sizeof p, "/a%d", i);
+            ASSERT_INT_EQ(create(&a, p, "top", 0, ++fuzzy_zxid), 0);
+            for (int k = 0; k < 30; k++) {
+                snprintf(p, sizeof p, "/a%d/k%d", i, k);
+                ASSERT_INT_EQ(create(&a, p, k % 2 ? "odd" : NULL, 0, ++fuzzy_zxid), 0);
+            }
+            snprintf(p, sizeof p, "/a%d/deep", i);
+            ASSERT_INT_EQ(create(&a, p, NULL, 0, ++fuzzy_zxid), 0);
+            for (int k = 0; k < 4; k++) {
+                snprintf(p, sizeof p, "/a%d/deep/x%d", i, k);
+                ASSERT_INT_EQ(create(&a, p, "x", 0, ++fuzzy_zxid), 0);
+            }
+        }
+        ASSERT_INT_EQ(create(&a, "/b", NULL, 0, ++fuzzy_zxid), 0);
+        for (int k = 0; k < 40; k++) {
+            snprintf(p, sizeof p, "/b/k%d", k);
+            ASSERT_INT_EQ(create(&a, p, NULL, 0, ++fuzzy_zxid), 0);
+        }
+        a.hooks = (struct db_hooks){0}; /* record_* keep only a few */
+        int64_t z = a.last_zxid;
+        struct jute_out log, image;
+        jute_out_init(&log);
+        jute_out_init(&image);
+        txn_log = &log;
+        struct dbwalk *w = dbwalk_new(&a);
+        int rc, round = 0;
+        while ((rc = dbwalk_step(w, &image, step_nodes)) == 0)
+            mutate(&a, round++, &image);
+        ASSERT_INT_EQ(rc, 1);
+        ASSERT_TRUE(round >= 3); /* the tree changed between steps */
+        dbwalk_free(w);
+        for (int extra = 0; extra < 5; extra++)
+            mutate(&a, round++, NULL); /* after the image: the log's tail */
+        txn_log = NULL;
+        /* The image loads, the log since z replays onto it. */
+        db_open(&b);
+        db_reset(&b);
+        size_t used = 0;
+        ASSERT_INT_EQ(db_load_snapshot_body(&b, image.p, image.len, &used, 0), 0);
+        ASSERT_INT_EQ(used, image.len);
+        b.last_zxid = z;
+        b.hooks = (struct db_hooks){0};
+        replay(&b, &log);
+        ASSERT_INT_EQ(b.last_zxid, a.last_zxid);
+        assert_same_tree(&a, &b);
+        ASSERT_TRUE(digest_tree(a.tree) == digest_tree(b.tree));
+        ASSERT_INT_EQ(sessions_count(&a.sessions), sessions_count(&b.sessions));
+        jute_out_free(&log);
+        jute_out_free(&image);
+        db_free(&a);
+        db_free(&b);
+    }
+}
+
+/* An ACL list first interned after the walk began cannot be in the
+ * image's ACL section: the walk says so (-EAGAIN) instead of writing a
+ * node that refers to an index the image does not define. */
+static void test_fuzzy_image_refuses_a_new_acl_list(void)
+{
+    struct db a;
+    db_open(&a);
+    ASSERT_INT_EQ(create(&a, "/x", NULL, 0, 2), 0);
+    struct jute_out image;
+    jute_out_init(&image);
+    struct dbwalk *w = dbwalk_new(&a);
+    ASSERT_INT_EQ(dbwalk_step(w, &image, 1), 0); /* sessions, ACLs, root */
+    /* (world:anyone READ is /zookeeper/config's: not new) */
+    struct acl_entry e = {ZK_PERM_READ | ZK_PERM_WRITE, (char *)"world", (char *)"anyone"};
+    struct acl_list read_write = {1, &e};
+    struct jute_out b = create_body("/x/y", "d", 0, &read_write);
+    ASSERT_INT_EQ(write_op(&a, NULL, ZK_OP_CREATE, &b, 3, NULL), 0);
+    int rc;
+    while ((rc = dbwalk_step(w, &image, 1)) == 0)
+        ;
+    ASSERT_INT_EQ(rc, -EAGAIN);
+    dbwalk_free(w);
+    jute_out_free(&image);
+    db_free(&a);
+}
+
 ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects_without_applying),
            ZT(test_prep_checks_acl_against_the_given_identities),
            ZT(test_prep_resolves_sequential_names), ZT(test_prep_skip_op_consumes_exactly_the_body),
@@ -750,4 +1073,5 @@ ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects
            ZT(test_prep_ephemeral_needs_a_global_session),
            ZT(test_local_session_requests_needing_a_global_one),
            ZT(test_persistent_and_recursive_watches), ZT(test_events_carry_the_acl_of_their_node),
-           ZT(test_image_round_trip), ZT(test_running_digest_follows_every_change))
+           ZT(test_image_round_trip), ZT(test_running_digest_follows_every_change),
+           ZT(test_fuzzy_image_plus_replay_is_exact), ZT(test_fuzzy_image_refuses_a_new_acl_list))

@@ -1031,21 +1031,60 @@ static void test_snapshot_empty_dir(void)
     remove_dir();
 }
 
-struct bg {
-    uv_loop_t *loop;
-    struct image *im;
-    int calls;
-    int status[2];
-    int64_t zxid[2];
-    double seconds;
-};
-
 static int produce_fails(struct snapshot_writer *w, void *data)
 {
     (void)data;
     snapshot_put(w, "x", 1);
     return -ENOSPC;
 }
+
+/* A background producer of `produce`'s body, a few records per step; it
+ * first says "nothing yet" `wait` times (snapshot.h: called again later). */
+struct stepper {
+    struct image *im;
+    int i, wait, calls, fail;
+    int after_end; /* calls after it returned non-zero: must stay 0 */
+    int ended;
+};
+
+static int step(struct jute_out *out, void *data)
+{
+    struct stepper *st = data;
+    st->calls++;
+    if (st->ended) {
+        st->after_end++;
+        return 1;
+    }
+    if (st->fail) {
+        jute_put_raw(out, "x", 1);
+        st->ended = 1;
+        return -ENOSPC;
+    }
+    for (int k = 0; k < 50 && st->i < st->im->n; k++, st->i++) {
+        uint8_t *p;
+        size_t len = snap_rec(st->im, st->i, &p);
+        jute_put_buffer(out, p, (int32_t)len);
+        free(p);
+    }
+    if (st->i < st->im->n)
+        return 0;
+    if (st->wait > 0) {
+        st->wait--;
+        return 0;
+    }
+    jute_put_int(out, -1);
+    st->ended = 1;
+    return 1;
+}
+
+struct bg {
+    uv_loop_t *loop;
+    struct stepper *next; /* started from the first `done` */
+    int calls;
+    int status[2];
+    int64_t zxid[2];
+    double seconds;
+};
 
 static void on_done(int status, int64_t zxid, double seconds, void *data)
 {
@@ -1055,8 +1094,8 @@ static void on_done(int status, int64_t zxid, double seconds, void *data)
     b->status[b->calls] = status;
     b->zxid[b->calls] = zxid;
     b->seconds = seconds;
-    if (b->calls++ == 0) /* the next one may start from here */
-        ASSERT_INT_EQ(snapshot_start(b->loop, dir, 20, produce, b->im, on_done, b), 0);
+    if (b->calls++ == 0 && b->next) /* the next one may start from here */
+        ASSERT_INT_EQ(snapshot_start(b->loop, dir, 20, NULL, step, b->next, on_done, b), 0);
 }
 
 static void test_snapshot_in_background(void)
@@ -1065,12 +1104,11 @@ static void test_snapshot_in_background(void)
     uv_loop_t loop;
     ASSERT_INT_EQ(uv_loop_init(&loop), 0);
     struct image im = {.seed = 3, .n = 5000, .big_at = -1};
-    struct bg b = {.loop = &loop, .im = &im};
-    ASSERT_INT_EQ(snapshot_start(&loop, dir, 10, produce_fails, &im, on_done, &b), 0);
+    struct stepper fails = {.im = &im, .fail = 1}, ok = {.im = &im, .wait = 3};
+    struct bg b = {.loop = &loop, .next = &ok};
+    ASSERT_INT_EQ(snapshot_start(&loop, dir, 10, NULL, step, &fails, on_done, &b), 0);
     ASSERT_TRUE(snapshot_running());
-    ASSERT_INT_EQ(snapshot_start(&loop, dir, 11, produce, &im, on_done, &b), -EBUSY);
-    /* The child works on the image as of the fork (copy-on-write). */
-    struct image before = im;
+    ASSERT_INT_EQ(snapshot_start(&loop, dir, 11, NULL, step, &ok, on_done, &b), -EBUSY);
     uv_run(&loop, UV_RUN_DEFAULT); /* returns only when no handle is left */
     ASSERT_INT_EQ(b.calls, 2);
     ASSERT_INT_EQ(b.status[0], -ENOSPC);
@@ -1078,36 +1116,74 @@ static void test_snapshot_in_background(void)
     ASSERT_INT_EQ(b.status[1], 0);
     ASSERT_INT_EQ(b.zxid[1], 20);
     ASSERT_TRUE(b.seconds >= 0 && b.seconds < 60);
+    ASSERT_TRUE(ok.calls > 100 / 50 + 3); /* in steps, waits included */
+    ASSERT_INT_EQ(fails.after_end + ok.after_end, 0);
     ASSERT_TRUE(!snapshot_running());
     ASSERT_INT_EQ(uv_loop_close(&loop), 0);
     ASSERT_TRUE(!exists(snap_file(10, "")) && !exists(snap_file(10, ".tmp")));
-    im.seed = 99; /* too late to matter: already written */
     struct loaded l = {0};
     int64_t zxid;
     ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
     ASSERT_INT_EQ(zxid, 20);
-    assert_loaded(&l, &before);
+    assert_loaded(&l, &im);
     remove_dir();
 }
 
-static void test_snapshot_in_background_sees_fork_time_image(void)
+/* The background writer with each compression and a digest trailer: what
+ * snapshot_write would have written, byte for byte. */
+static void test_snapshot_in_background_matches_synchronous(void)
+{
+    static const char *const methods[] = {"none", "gz", "snappy"};
+    for (int m = 0; m < 3; m++) {
+        make_dir();
+        ASSERT_INT_EQ(snapshot_set_compression(methods[m]), 0);
+        struct image im = {.seed = 9, .n = 3000, .big_at = 1000, .big = 2 << 20};
+        uv_loop_t loop;
+        ASSERT_INT_EQ(uv_loop_init(&loop), 0);
+        struct stepper st = {.im = &im};
+        struct bg b = {.loop = &loop};
+        struct snapshot_digest dg = {0x30, 12345};
+        ASSERT_INT_EQ(snapshot_start(&loop, dir, 0x30, &dg, step, &st, on_done, &b), 0);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        ASSERT_INT_EQ(uv_loop_close(&loop), 0);
+        ASSERT_INT_EQ(b.status[0], 0);
+        struct loaded l = {0};
+        int64_t zxid;
+        struct snapshot_info info;
+        ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, &info), 0);
+        ASSERT_INT_EQ(zxid, 0x30);
+        assert_loaded(&l, &im);
+        ASSERT_INT_EQ(info.digest_zxid, 0x30);
+        ASSERT_INT_EQ(info.digest, 12345);
+        remove_dir();
+    }
+    ASSERT_INT_EQ(snapshot_set_compression("none"), 0);
+}
+
+/* snapshot_cancel: the producer is not called again, no file is left,
+ * `done` says -ECANCELED. */
+static void test_snapshot_in_background_cancel(void)
 {
     make_dir();
     uv_loop_t loop;
     ASSERT_INT_EQ(uv_loop_init(&loop), 0);
-    struct image im = {.seed = 5, .n = 20000, .big_at = -1};
-    struct image at_fork = im;
-    struct bg b = {.loop = &loop, .im = &im, .calls = 1}; /* no follow-up */
-    ASSERT_INT_EQ(snapshot_start(&loop, dir, 30, produce, &im, on_done, &b), 0);
-    im.seed = 6; /* the parent goes on changing its state */
+    struct image im = {.seed = 4, .n = 200000, .big_at = -1};
+    struct stepper st = {.im = &im};
+    struct bg b = {.loop = &loop};
+    ASSERT_INT_EQ(snapshot_start(&loop, dir, 0x40, NULL, step, &st, on_done, &b), 0);
+    uv_run(&loop, UV_RUN_NOWAIT); /* one slice */
+    ASSERT_TRUE(st.calls > 0);
+    ASSERT_TRUE(!st.ended);
+    snapshot_cancel();
+    int calls = st.calls;
+    ASSERT_TRUE(!exists(snap_file(0x40, ".tmp")));
     uv_run(&loop, UV_RUN_DEFAULT);
-    ASSERT_INT_EQ(b.status[1], 0);
     ASSERT_INT_EQ(uv_loop_close(&loop), 0);
-    struct loaded l = {0};
-    int64_t zxid;
-    ASSERT_INT_EQ(snapshot_load(dir, consume, on_reset, &l, &zxid, NULL), 0);
-    ASSERT_INT_EQ(zxid, 30);
-    assert_loaded(&l, &at_fork);
+    ASSERT_INT_EQ(st.calls, calls);
+    ASSERT_INT_EQ(b.calls, 1);
+    ASSERT_INT_EQ(b.status[0], -ECANCELED);
+    ASSERT_TRUE(!snapshot_running());
+    ASSERT_TRUE(!exists(snap_file(0x40, "")));
     remove_dir();
 }
 
@@ -1331,7 +1407,8 @@ ZTEST_MAIN(ZT(test_log_group_commit_round_trip),
            ZT(test_log_random_damage_replays_a_prefix), ZT(test_snapshot_round_trip), ZT(test_snapshot_paced_writeback_round_trip),
            ZT(test_snapshot_checksum_beside_the_parse),
            ZT(test_snapshot_empty_dir), ZT(test_snapshot_in_background),
-           ZT(test_snapshot_in_background_sees_fork_time_image),
+           ZT(test_snapshot_in_background_matches_synchronous),
+           ZT(test_snapshot_in_background_cancel),
            ZT(test_snapshot_corrupt_newest_falls_back), ZT(test_snapshot_tmp_is_removed),
            ZT(test_snapshot_write_failure_leaves_nothing), ZT(test_snapshot_purge_and_bytes),
            ZT(test_snapshot_random_damage_falls_back), ZT(test_bench_single_record_batches),
