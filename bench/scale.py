@@ -15,8 +15,8 @@ interleaved: zkd small, Apache small, zkd big):
  snapshot  get 1x1 (one connection, one request in flight, random znodes) for a baseline
            window, then setData on one znode until a snapshot of the whole tree starts; the
            probe keeps running until the server logs it complete.  p50/p99/p99.9/max of the
-           gets inside the snapshot's window vs the baseline's: the stall a client sees.  zkd
-           also logs the fork() itself ("fork() took X ms": the loop is stopped that long).
+           gets inside the snapshot's window vs the baseline's: the stall a client sees.  (zkd
+           writes a fuzzy snapshot, in slices of its loop's turns, with no fork.)
  restart   SIGKILL, start again, time until getData of the last znode answers (snapshot +
            log tail).
  wide      W children under one parent (/wide/d000): create rate; one getChildren (reply
@@ -231,11 +231,7 @@ def row_snapshot(srv, r, n, parents, prof, workdir):
         return
     secs = snap["seconds"]
     out["zxid"] = snap["zxid"]
-    # the whole log: a snapshot may have forked just before this row began
-    text = B.read_from(srv.server_log(), 0)
-    forks = {int(z, 16): float(ms) for z, ms in
-             re.findall(r"snapshot 0x([0-9a-f]+): fork\(\) took ([\d.]+) ms", text)}
-    out.update({"seconds": secs, "fork_ms": forks.get(snap["zxid"]),
+    out.update({"seconds": secs,
                 "baseline": probe.window(probe.t0 + 0.2, t_base_end),
                 "during": probe.window(max(t_done - secs, t_pad_end), t_done)})
     if not out["during"].get("count"):
@@ -246,9 +242,8 @@ def row_snapshot(srv, r, n, parents, prof, workdir):
     if b.get("p999") and d.get("p999"):
         out["p999_ratio"] = d["p999"] / b["p999"]
     r["snapshot"] = out
-    log("%s: snapshot %.2f s (fork %s ms): get p99.9 %s -> %s us, max %s -> %s us"
-        % (srv.kind, secs, out["fork_ms"], b.get("p999"), d.get("p999"), b.get("max"),
-           d.get("max")))
+    log("%s: snapshot %.2f s: get p99.9 %s -> %s us, max %s -> %s us"
+        % (srv.kind, secs, b.get("p999"), d.get("p999"), b.get("max"), d.get("max")))
 
 
 def row_restart(srv, r, n, parents):
@@ -439,7 +434,6 @@ def render(runs, meta):
     row("RSS after load [MiB]", lambda r: _f(r["rss_after_load"] / 1048576.0, 1))
     row("bytes per znode (RSS delta / N)", lambda r: _f(r["bytes_per_znode"], 1))
     row("snapshot of the whole tree [s]", lambda r: _f(r["snapshot"]["seconds"], 2))
-    row("fork() of the snapshot [ms]", lambda r: _f(r["snapshot"]["fork_ms"], 2))
     row("get 1x1 without snapshot", lambda r: _lat(r["snapshot"]["baseline"]))
     row("get 1x1 during snapshot", lambda r: _lat(r["snapshot"]["during"]))
     row("p99.9 during / without", lambda r: _f(r["snapshot"]["p999_ratio"], 2) + "x")

@@ -21,7 +21,7 @@ def test_scale_smoke_measures_every_row(tmp_path):
     run = json.loads((tmp_path / "scale.json").read_text())["runs"][0]
     assert run["kind"] == "zkd" and "error" not in run, run
     assert run["bytes_per_znode"] > 0
-    assert run["snapshot"]["during"]["count"] > 0 and run["snapshot"]["fork_ms"] is not None
+    assert run["snapshot"]["during"]["count"] > 0
     assert run["restart"]["ready_s"] > 0
     wide = run["wide"]
     assert wide["getchildren_err"] == 0 and wide["getchildren_names"] == wide["children"], wide
