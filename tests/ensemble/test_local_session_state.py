@@ -25,10 +25,9 @@ import subprocess
 
 import pytest
 
-from tests.ensemble.test_local_sessions import ENSEMBLES, EPHEMERAL, LONG_MS, cfg
+from tests.ensemble.test_local_sessions import EPHEMERAL, LONG_MS, cfg, start_kind
 from tests.lib import rawzk as R
 from tests.lib import servers as S
-from tests.lib.ensemble import ensemble_missing_reason
 from tests.lib.waiting import wait_until
 
 EPHEMERALONLOCALSESSION, SESSIONEXPIRED = -120, -112
@@ -77,17 +76,6 @@ def global_sessions(ens, sid):
     mntr = dict(line.split("\t", 1) for line in ens[sid].four_letter("mntr").splitlines()
                 if "\t" in line)
     return int(mntr["zk_global_sessions"])
-
-
-def start_kind(kind, tmp_path, config):
-    kinds, start = ENSEMBLES[kind]
-    if "zkd" in kinds and S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for needed in kinds:
-        reason = ensemble_missing_reason(needed)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (needed, reason))
-    return start(tmp_path, config)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -25,8 +25,7 @@ import pytest
 from tests.ensemble.test_mixed_ensemble import MixedEnsemble
 from tests.ensemble.test_mixed_zkd_leader import ZKD_SID, start_led_by_zkd
 from tests.lib import rawzk as R
-from tests.lib import servers as S
-from tests.lib.ensemble import Ensemble, ensemble_missing_reason
+from tests.lib.ensemble import Ensemble, require_kinds
 from tests.lib.waiting import wait_until
 
 EPHEMERAL = 1
@@ -246,20 +245,21 @@ ENSEMBLES = {
 }
 
 
+def start_kind(kind, tmp_path, config):
+    """Starts an ensemble of `kind` (ENSEMBLES) with `config` -> (ensemble, a follower's sid);
+    skips the test when one of its kinds cannot run here."""
+    kinds, start = ENSEMBLES[kind]
+    require_kinds(*kinds)
+    return start(tmp_path, config)
+
+
 @pytest.mark.parametrize("upgrading", [False, True], ids=["no-upgrade", "upgrade"])
 # (named `kind`: the sanitizer build's run leaves out kind "apache", tests/ensemble/conftest.py)
 @pytest.mark.parametrize("kind", list(ENSEMBLES))
 def test_local_sessions_as_apache(kind, upgrading, tmp_path):
-    kinds, start = ENSEMBLES[kind]
-    if "zkd" in kinds and S.Zkd.missing_reason():
-        pytest.fail(S.Zkd.missing_reason(), pytrace=False)
-    for needed in kinds:
-        reason = ensemble_missing_reason(needed)
-        if reason:
-            pytest.skip("%s ensemble unavailable: %s" % (needed, reason))
     ens = None
     try:
-        ens, follower = start(tmp_path, cfg(upgrading))
+        ens, follower = start_kind(kind, tmp_path, cfg(upgrading))
         probe = Probe(ens)
         if follower is not None:
             assert probe.leader != follower, ens.describe()

@@ -12,7 +12,7 @@ from kazoo.client import KazooClient
 
 from tests.ensemble.test_mixed_zkd_leader import ZKD_SID, close_all, start_led_by_zkd
 from tests.ensemble.test_zkd_leader_wire import RECONFIG_CFG, SUPER, check_activated, membership
-from tests.lib.ensemble import MixedEnsemble, require_kinds, wait_for
+from tests.lib.ensemble import MixedEnsemble, require_kinds, synced_value, wait_for
 from tests.lib.ensemble import kazoo_client as client
 
 NEW = 4
@@ -45,12 +45,7 @@ def test_reconfig_activates_on_an_apache_observer(tmp_path):
             admin.create("/after-reconfig", b"r")
         finally:
             close_all(admin)
-        kz = client(ens, [NEW])
-        try:
-            kz.sync("/")
-            assert kz.get("/after-reconfig")[0] == b"r"
-        finally:
-            close_all(kz)
+        assert synced_value(ens, [NEW], "/after-reconfig") == b"r"
     finally:
         ens.close()
 
@@ -109,11 +104,6 @@ def test_reconfig_adds_a_brand_new_server(tmp_path, leader_kind, new_kind):
             close_all(kz)
         # A voter now: with member 4 and the leader up, the ensemble of four has no quorum
         # without one more, and with it again commits.
-        kz = client(ens, [1])
-        try:
-            kz.sync("/")
-            assert kz.get("/via-new")[0] == b"n"
-        finally:
-            close_all(kz)
+        assert synced_value(ens, [1], "/via-new") == b"n"
     finally:
         ens.close()

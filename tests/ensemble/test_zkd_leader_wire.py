@@ -23,7 +23,7 @@ from tests.integration.test_apache_datadir import AUTH
 from tests.integration.test_apache_digest import MISMATCH, write_tree
 from tests.integration.test_apache_txnlog import log_entries
 from tests.lib import servers as S
-from tests.lib.ensemble import MixedEnsemble, require_kinds, wait_for
+from tests.lib.ensemble import MixedEnsemble, require_kinds, synced_value, wait_for
 from tests.lib.ensemble import kazoo_client as client
 from tests.lib.rawzk import RawSession
 from tests.lib.zablearner import ScriptedLearner
@@ -261,12 +261,7 @@ def test_reconfig_activates_on_apache_followers(tmp_path):
             admin.create("/after-reconfig", b"r")
         finally:
             close_all(admin)
-        kz = client(ens, [2])  # a voter again, serving
-        try:
-            kz.sync("/")
-            assert kz.get("/after-reconfig")[0] == b"r"
-        finally:
-            close_all(kz)
+        assert synced_value(ens, [2], "/after-reconfig") == b"r"  # a voter again, serving
     finally:
         ens.close()
 

@@ -103,6 +103,17 @@ def kazoo_client(ens, sids, timeout=10):
     return kz
 
 
+def synced_value(ens, sids, path):
+    """The data at `path` as a new client of members `sids` reads it after a sync."""
+    kz = kazoo_client(ens, sids)
+    try:
+        kz.sync("/")
+        return kz.get(path)[0]
+    finally:
+        kz.stop()
+        kz.close()
+
+
 def wait_for(pred, timeout, what, ens=None):
     """Polls pred() until it is true; after `timeout` seconds fails the test naming `what`, with
     the ensemble's description when `ens` is given."""
