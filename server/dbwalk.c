@@ -110,10 +110,7 @@ static int emit_node(struct dbwalk *w, struct jute_out *out, const struct znode 
 {
     if (n->acl >= w->acl_n || !w->acl_in[n->acl])
         return -EAGAIN;
-    jute_put_buffer(out, w->path, (int32_t)plen);
-    jute_put_buffer(out, tree_data(n), n->datalen);
-    jute_put_long(out, n->acl);
-    tree_put_pstat(out, n);
+    tree_put_node_record(out, w->path, plen, n);
     w->nodes++;
     return 0;
 }

@@ -781,6 +781,15 @@ static void get_pstat(struct jute_in *in, struct pstat *st)
     in->off += PSTAT_LEN;
 }
 
+void tree_put_node_record(struct jute_out *out, const char *path, size_t plen,
+                          const struct znode *n)
+{
+    jute_put_buffer(out, path, (int32_t)plen);
+    jute_put_buffer(out, tree_data(n), n->datalen);
+    jute_put_long(out, n->acl);
+    tree_put_pstat(out, n);
+}
+
 void tree_put_pstat(struct jute_out *out, const struct znode *n)
 {
     jute_put_long(out, n->czxid);
@@ -899,10 +908,7 @@ static void aser_node(struct aser *s, const struct znode *n, size_t plen)
 {
     if (s->rc)
         return;
-    jute_put_buffer(&s->out, s->path, (int32_t)plen);
-    jute_put_buffer(&s->out, tree_data(n), n->datalen);
-    jute_put_long(&s->out, n->acl);
-    tree_put_pstat(&s->out, n);
+    tree_put_node_record(&s->out, s->path, plen, n);
     if (s->out.len >= ASER_FLUSH)
         aser_flush(s);
     for (uint32_t i = 0; i < tree_kid_slots(n) && !s->rc; i++) {

@@ -238,8 +238,12 @@ void tree_foreach_special(struct tree *t, void (*fn)(struct znode *n, void *d), 
  * chunks through `put`; returns 0 or its first non-zero result. */
 int tree_serialize_apache(struct tree *t, int (*put)(const void *p, size_t len, void *d),
                           void *d);
-/* One node's StatPersisted, as that image carries it (dbwalk.c writes the
- * same image a slice at a time). */
+/* A snapshot's node record, as Apache's DataTree.serializeNode writes it:
+ * path, data, ACL id, StatPersisted (dbwalk.c writes the same image a
+ * slice at a time). */
+void tree_put_node_record(struct jute_out *out, const char *path, size_t plen,
+                          const struct znode *n);
+/* One node's StatPersisted, as that image carries it. */
 void tree_put_pstat(struct jute_out *out, const struct znode *n);
 /* Reads that image into a tree from tree_new_empty(), as Apache's
  * DataTree.deserialize: ACL index -1 is world:anyone:cdrwa, every other
