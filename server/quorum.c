@@ -1891,10 +1891,12 @@ void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, in
      * whose leader or role that changes goes straight to it, or leads if it
      * is us, as Apache's does (processReconfig: updateVote, then
      * updateServerState without an election). */
-    if (zxid && zxid == q->activate_zxid && (changed || q->activate_leader != q->leader_id)) {
+    int named = zxid && zxid == q->activate_zxid ? q->activate_leader : -1;
+    if (named >= 0)
         q->activate_zxid = 0;
-        quorum_rejoin(q, q->activate_leader, "reconfig 0x%" PRIx64 " names server %d the leader%s",
-                      (uint64_t)zxid, q->activate_leader, changed ? "; our role changed" : "");
+    if (named >= 0 && (changed || named != q->leader_id)) {
+        quorum_rejoin(q, named, "reconfig 0x%" PRIx64 " names server %d the leader%s",
+                      (uint64_t)zxid, named, changed ? "; our role changed" : "");
         return;
     }
     if (changed)
