@@ -1553,6 +1553,46 @@ static void on_tick(uv_timer_t *t)
 
 /* ================= API ================= */
 
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static int same_quorum_address(const struct zkd_server_line *a, const struct zkd_server_line *b)
+{
+    return a && b && a->quorum_port == b->quorum_port && !strcmp(a->host, b->host);
+}
+
+/* Listens for learners on `me`'s quorum address (OUT: q->listener).
+ * Returns 0 or -1 (logged; the handle peer_listen closed is left to the
+ * loop, not freed under it). */
+static int listen_quorum(struct quorum *q, const struct zkd_server_line *me)
+{
+    uv_tcp_t *h = zk_xmalloc(sizeof *h);
+    if (peer_listen(q->s->loop, h, peer_bind_host(&q->s->cfg, me->host), me->quorum_port, q,
+                    on_quorum_connection))
+        return -1;
+    q->listener = h;
+    return 0;
+}
+
+/* A reconfig moved our quorum address: learners (of a later term of ours)
+ * connect to the new one, as to an Apache member's. */
+static void move_quorum_address(struct quorum *q, const struct zkd_server_line *old, int nold)
+{
+    const struct zkd_server_line *now = config_server(&q->s->cfg, q->myid), *was = NULL;
+    for (int i = 0; i < nold; i++)
+        if (old[i].id == q->myid)
+            was = &old[i];
+    if (!now || !was || !q->listening || same_quorum_address(now, was))
+        return;
+    uv_tcp_t *prev = q->listener;
+    if (listen_quorum(q, now)) {
+        log_warn("quorum: still listening on the old quorum port %d", was->quorum_port);
+        return;
+    }
+    uv_close((uv_handle_t *)prev, free_handle);
+    log_info("quorum: quorum port moved from %s:%d to %s:%d", was->host, was->quorum_port,
+             now->host, now->quorum_port);
+}
+
 int quorum_start(struct server *s)
 {
     const struct zkd_config *cfg = &s->cfg;
@@ -1579,15 +1619,14 @@ int quorum_start(struct server *s)
     q->accepted_epoch = read_epoch(s, "acceptedEpoch", q->current_epoch);
     if (q->accepted_epoch < q->current_epoch)
         q->accepted_epoch = q->current_epoch;
-    if (peer_listen(s->loop, &q->listener, peer_bind_host(cfg, me->host), me->quorum_port, q,
-                    on_quorum_connection)) {
+    if (listen_quorum(q, me)) {
         free(q);
         return -1;
     }
     q->listening = 1;
     q->el = election_new(s->loop, cfg, q->myid, on_decided, q);
     if (!q->el) {
-        uv_close((uv_handle_t *)&q->listener, NULL);
+        uv_close((uv_handle_t *)q->listener, free_handle);
         free(q);
         return -1;
     }
@@ -1634,7 +1673,7 @@ void quorum_stop(struct server *s)
     leave_role(q);
     election_close(q->el);
     if (q->listening)
-        uv_close((uv_handle_t *)&q->listener, NULL);
+        uv_close((uv_handle_t *)q->listener, free_handle);
     uv_close((uv_handle_t *)&q->tick, NULL);
     uv_close((uv_handle_t *)&q->bump, NULL);
     uv_close((uv_handle_t *)&q->transition, free_quorum);
@@ -1815,11 +1854,6 @@ static void reconfig_committed(struct quorum *q, int designated)
              designated);
 }
 
-static int same_quorum_address(const struct zkd_server_line *a, const struct zkd_server_line *b)
-{
-    return a && b && a->quorum_port == b->quorum_port && !strcmp(a->host, b->host);
-}
-
 int quorum_designated_leader(const struct quorum *q, int64_t zxid)
 {
     const struct zkd_server_line *now = config_server(&q->s->cfg, q->myid), *was = NULL;
@@ -1870,6 +1904,7 @@ void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, in
     const struct zkd_config *cfg = &q->s->cfg;
     q->nvoters = config_voters(cfg);
     election_reconfigure(q->el, cfg);
+    move_quorum_address(q, old, nold);
     if (q->role == R_LEADING) {
         memcpy(q->old_servers, old, (size_t)nold * sizeof *old);
         q->nold = nold;

@@ -104,7 +104,7 @@ struct quorum {
     int stopping;
 
     /* leader */
-    uv_tcp_t listener;
+    uv_tcp_t *listener;      /* our quorum address (moved by a reconfig) */
     int listening;
     struct learner *learners;
     int epoch_decided, established;

@@ -21,6 +21,7 @@ from tests.ensemble.test_mixed_zkd_leader import ZKD_SID, close_all, start_led_b
 from tests.ensemble.test_zkd_leader_wire import RECONFIG_CFG, SUPER, check_activated, membership
 from tests.lib.ensemble import Ensemble, MixedEnsemble, require_kinds, synced_value, wait_for
 from tests.lib.ensemble import kazoo_client as client
+from tests.lib.servers import free_port
 
 NEW = 4
 
@@ -263,5 +264,43 @@ def test_reconfig_removes_the_leader_on_zkds_wire(tmp_path):
         remove_the_leader(ens, leader)
         wait_for(lambda: ens.mode(leader) in ("follower", "observer"), SESSION_TIMEOUT,
                  "the removed leader to follow", ens)
+    finally:
+        ens.close()
+
+
+def test_reconfig_moves_a_zkd_leaders_quorum_port(tmp_path):
+    """zkd (4) leads Apache 2 and 3 and zkd 1; a reconfig moves its quorum port.  As Apache's
+    leader (getDesignatedLeader compares quorum addresses) it hands the leadership to a
+    designated leader and follows it as a voter, and it listens on the new port: elected again
+    (the designated leader stopped; equal histories, the largest sid wins), the Apache members
+    reach it there."""
+    require_kinds("apache", "zkd")
+    ens = MixedEnsemble(tmp_path, [1, NEW], participants=4, cfg=RECONFIG_CFG)
+    try:
+        start_led_by(ens, NEW)
+        admin = admin_of(ens, [NEW])
+        try:
+            mark = ens.log_size(2)
+            port = free_port()
+            moved = re.sub(r"^([^:]+):\d+:", lambda m: "%s:%d:" % (m.group(1), port),
+                           ens.server_line(1, NEW))
+            data, _ = admin.reconfig(joining="server.%d=%s" % (NEW, moved), leaving=None,
+                                     new_members=None)
+        finally:
+            close_all(admin)
+        text = data.decode()
+        assert ":%d:" % port in text
+        designated = suggested_leader(ens, 2, mark)
+        assert designated != NEW
+        assert ens.wait_serving(timeout=SESSION_TIMEOUT) == designated
+        check_activated_on(ens, ens.sids, text)
+        ens.stop(designated)
+        assert ens.wait_serving(timeout=30) == NEW
+        kz = client(ens, [2])
+        try:
+            kz.create("/after-move", b"m")
+        finally:
+            close_all(kz)
+        assert synced_value(ens, [NEW], "/after-move") == b"m"
     finally:
         ens.close()
