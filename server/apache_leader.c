@@ -141,20 +141,6 @@ static size_t win_after(const struct txnwin *w, int64_t zxid)
     return i;
 }
 
-/* Leader.getDesignatedLeader: who leads once the reconfig `zxid` is
- * active.  This member if the new membership (s->cfg since the reconfig was
- * proposed: one may be pending at a time) keeps it a voter, else a voter of
- * it that acknowledged the reconfig. */
-static int64_t designated_leader(struct quorum *q, int64_t zxid)
-{
-    if (is_voter(q, q->myid))
-        return q->myid;
-    for (struct learner *ln = q->learners; ln; ln = ln->next)
-        if (learner_live(ln) && ln_voter(ln) && ln->acked >= zxid)
-            return ln->sid;
-    return q->myid;
-}
-
 /*
  * The commit of one zxid to one learner.  A reconfig's is COMMITANDACTIVATE
  * (long designated leader) to a follower and INFORMANDACTIVATE (long
@@ -173,7 +159,7 @@ static void send_commit(struct quorum *q, struct learner *ln, const struct txnwi
     }
     size_t n = 8 + (ln->observer ? e->len : 0);
     uint8_t *d = zk_xmalloc(n);
-    zk_be64_put(d, (uint64_t)designated_leader(q, e->zxid));
+    zk_be64_put(d, (uint64_t)quorum_designated_leader(q, e->zxid));
     if (ln->observer)
         memcpy(d + 8, e->rec, e->len);
     send_packet(ln, ln->observer ? ZAB_INFORMANDACTIVATE : ZAB_COMMITANDACTIVATE, e->zxid, d,

@@ -270,10 +270,18 @@ void alearner_on_msg(struct peer_link *l, const uint8_t *p, size_t len)
     case ZAB_INFORM:
         zab_proposal(q, &pk, 1);
         break;
-    case ZAB_COMMIT:
     case ZAB_COMMITANDACTIVATE:
-        /* (a reconfig's commit: applying the txn adopts the membership,
-         * reconfig.h; the designated leader is not followed) */
+        /* A reconfig's commit: applying the txn adopts the membership
+         * (reconfig.h), and then we go to the designated leader it names if
+         * it is not ours (quorum_reconfigured). */
+        if (pk.dlen < 8) {
+            quorum_learner_fail(q, "short COMMITANDACTIVATE");
+            break;
+        }
+        quorum_learner_activate(q, pk.zxid, (int64_t)zk_be64_get(pk.data));
+        quorum_learner_commit(q, pk.zxid);
+        break;
+    case ZAB_COMMIT:
         quorum_learner_commit(q, pk.zxid);
         break;
     case ZAB_INFORMANDACTIVATE:
@@ -281,7 +289,8 @@ void alearner_on_msg(struct peer_link *l, const uint8_t *p, size_t len)
             quorum_learner_fail(q, "short INFORMANDACTIVATE");
             break;
         }
-        pk.data += 8; /* (the designated leader) */
+        quorum_learner_activate(q, pk.zxid, (int64_t)zk_be64_get(pk.data));
+        pk.data += 8;
         pk.dlen -= 8;
         zab_proposal(q, &pk, 1);
         break;

@@ -254,18 +254,27 @@ static int64_t commit_point(struct quorum *q, const struct zkd_server_line *v, i
     return qv_quorum_value(v, n, ids, vals, k); /* quorum_verifier.h */
 }
 
-static void reconfig_committed(struct quorum *q);
+static void reconfig_committed(struct quorum *q, int designated);
 
 /* Advances the commit zxid: a quorum of voters has it on disk (of both the
  * old and the new configuration while a reconfig is pending, as Apache). */
 static void update_commit(struct quorum *q)
 {
     const struct zkd_config *cfg = &q->s->cfg;
+    if (q->designated >= 0)
+        return; /* another leads the new membership: Apache's allowedToCommit=false */
     int64_t c = commit_point(q, cfg->servers, cfg->nservers);
+    int designated = q->myid;
     if (q->reconfig_zxid) {
         int64_t old = commit_point(q, q->old_servers, q->nold);
         if (old < c)
             c = old;
+        /* A reconfig that hands the leadership on is the last commit of
+         * ours (Leader.tryToCommit); the designated leader commits what
+         * follows it, having acknowledged the most of it. */
+        if (q->apache && c >= q->reconfig_zxid &&
+            (designated = quorum_designated_leader(q, q->reconfig_zxid)) != q->myid)
+            c = q->reconfig_zxid;
     }
     if (c < 0)
         return;
@@ -292,7 +301,7 @@ static void update_commit(struct quorum *q)
         jute_out_free(&o);
     }
     if (q->reconfig_zxid && c >= q->reconfig_zxid)
-        reconfig_committed(q);
+        reconfig_committed(q, designated);
 }
 
 static void send_linfo(struct quorum *q, struct learner *ln)
@@ -774,7 +783,14 @@ static void leader_tick(struct quorum *q)
         if (learner_live(ln) && ln_voter(ln) && ln->st >= L_SYNCED &&
             now - ln->l->last_heard_ms <= silence_limit_ms(q, ln))
             qv_set_add(&alive, ln->sid);
-    if (!qv_cfg_is_quorum(&q->s->cfg, &alive))
+    if (qv_cfg_is_quorum(&q->s->cfg, &alive))
+        ;
+    else if (q->designated >= 0)
+        /* Our learners left for the designated leader (Apache's leader
+         * shuts down on losing them, then follows its vote). */
+        quorum_rejoin(q, q->designated, "the designated leader %d leads the new membership; "
+                      "following it", q->designated);
+    else
         quorum_schedule_look(q, "lost the quorum: %d of %d voters heard within syncLimit", alive.n,
                       q->nvoters);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
@@ -1420,6 +1436,8 @@ static void leave_role(struct quorum *q)
 {
     struct server *s = q->s;
     q->serving = 0;
+    q->designated = -1;
+    q->activate_zxid = 0; /* (what is applied below names no leader to go to) */
     server_close_clients(s);
     localsess_drop_all(s);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
@@ -1466,6 +1484,15 @@ static void on_transition(uv_timer_t *t)
         lead(q);
     } else if (a == A_FOLLOW && q->role == R_LOOKING) {
         follow(q, q->action_leader);
+    } else if (a == A_REJOIN) {
+        log_info("quorum: %s", q->look_reason);
+        leave_role(q);
+        q->role = R_LOOKING;
+        q->looking_since = now_ms();
+        if (q->action_leader == q->myid)
+            lead(q);
+        else
+            follow(q, q->action_leader); /* (looks if it cannot) */
     }
 }
 
@@ -1479,7 +1506,8 @@ static void schedule(struct quorum *q, enum action a)
 
 void quorum_schedule_look(struct quorum *q, const char *fmt, ...)
 {
-    if (q->action == A_LOOK || (q->role == R_LOOKING && q->action == A_NONE))
+    /* (A_REJOIN stays: the link to the leader we leave may close first) */
+    if (q->action == A_LOOK || q->action == A_REJOIN || (q->role == R_LOOKING && q->action == A_NONE))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -1490,6 +1518,20 @@ void quorum_schedule_look(struct quorum *q, const char *fmt, ...)
      * standalone server's. */
     q->serving = 0;
     schedule(q, A_LOOK);
+}
+
+void quorum_rejoin(struct quorum *q, int leader, const char *fmt, ...)
+{
+    if (q->action == A_REJOIN)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q->look_reason, sizeof q->look_reason, fmt, ap);
+    va_end(ap);
+    q->serving = 0;
+    q->action_leader = leader;
+    q->action = A_REJOIN;
+    uv_timer_start(&q->transition, on_transition, 0, 0);
 }
 
 static void on_decided(struct election *e, int leader, void *data)
@@ -1511,6 +1553,46 @@ static void on_tick(uv_timer_t *t)
 
 /* ================= API ================= */
 
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static int same_quorum_address(const struct zkd_server_line *a, const struct zkd_server_line *b)
+{
+    return a && b && a->quorum_port == b->quorum_port && !strcmp(a->host, b->host);
+}
+
+/* Listens for learners on `me`'s quorum address (OUT: q->listener).
+ * Returns 0 or -1 (logged; the handle peer_listen closed is left to the
+ * loop, not freed under it). */
+static int listen_quorum(struct quorum *q, const struct zkd_server_line *me)
+{
+    uv_tcp_t *h = zk_xmalloc(sizeof *h);
+    if (peer_listen(q->s->loop, h, peer_bind_host(&q->s->cfg, me->host), me->quorum_port, q,
+                    on_quorum_connection))
+        return -1;
+    q->listener = h;
+    return 0;
+}
+
+/* A reconfig moved our quorum address: learners (of a later term of ours)
+ * connect to the new one, as to an Apache member's. */
+static void move_quorum_address(struct quorum *q, const struct zkd_server_line *old, int nold)
+{
+    const struct zkd_server_line *now = config_server(&q->s->cfg, q->myid), *was = NULL;
+    for (int i = 0; i < nold; i++)
+        if (old[i].id == q->myid)
+            was = &old[i];
+    if (!now || !was || !q->listening || same_quorum_address(now, was))
+        return;
+    uv_tcp_t *prev = q->listener;
+    if (listen_quorum(q, now)) {
+        log_warn("quorum: still listening on the old quorum port %d", was->quorum_port);
+        return;
+    }
+    uv_close((uv_handle_t *)prev, free_handle);
+    log_info("quorum: quorum port moved from %s:%d to %s:%d", was->host, was->quorum_port,
+             now->host, now->quorum_port);
+}
+
 int quorum_start(struct server *s)
 {
     const struct zkd_config *cfg = &s->cfg;
@@ -1530,21 +1612,21 @@ int quorum_start(struct server *s)
     q->apache = cfg->apache_members;
     q->nvoters = config_voters(cfg);
     q->leader_id = -1;
+    q->designated = -1;
     q->snap_buf_zxid = -1;
     q->logged = q->log_durable = s->db.last_zxid;
     q->current_epoch = read_epoch(s, "currentEpoch", s->db.last_zxid >> 32);
     q->accepted_epoch = read_epoch(s, "acceptedEpoch", q->current_epoch);
     if (q->accepted_epoch < q->current_epoch)
         q->accepted_epoch = q->current_epoch;
-    if (peer_listen(s->loop, &q->listener, peer_bind_host(cfg, me->host), me->quorum_port, q,
-                    on_quorum_connection)) {
+    if (listen_quorum(q, me)) {
         free(q);
         return -1;
     }
     q->listening = 1;
     q->el = election_new(s->loop, cfg, q->myid, on_decided, q);
     if (!q->el) {
-        uv_close((uv_handle_t *)&q->listener, NULL);
+        uv_close((uv_handle_t *)q->listener, free_handle);
         free(q);
         return -1;
     }
@@ -1591,7 +1673,7 @@ void quorum_stop(struct server *s)
     leave_role(q);
     election_close(q->el);
     if (q->listening)
-        uv_close((uv_handle_t *)&q->listener, NULL);
+        uv_close((uv_handle_t *)q->listener, free_handle);
     uv_close((uv_handle_t *)&q->tick, NULL);
     uv_close((uv_handle_t *)&q->bump, NULL);
     uv_close((uv_handle_t *)&q->transition, free_quorum);
@@ -1746,14 +1828,54 @@ void quorum_conn_closed(struct server *s, struct conn *c)
         i64map_del(&q->fwd, q->apache ? c->session_id : (int64_t)c->uid);
 }
 
-static void reconfig_committed(struct quorum *q)
+static void reconfig_committed(struct quorum *q, int designated)
 {
     q->reconfig_zxid = 0;
     const struct zkd_server_line *me = config_server(&q->s->cfg, q->myid);
-    q->voter = me && !me->observer;
     log_info("quorum: reconfiguration committed; %d voters", q->nvoters);
-    if (!q->voter)
-        quorum_schedule_look(q, "this leader is no longer a voter after reconfig");
+    if (!q->apache) {
+        q->voter = me && !me->observer;
+        if (!q->voter)
+            quorum_schedule_look(q, "this leader is no longer a voter after reconfig");
+        return;
+    }
+    /* Apache's wire: as Apache's leader (Leader.tryToCommit, QuorumPeer.
+     * processReconfig): left out, it stays a non-voting participant
+     * (updateLearnerType); not the designated leader, it commits nothing
+     * more and stops serving, and its learners, told the designated leader
+     * by COMMITANDACTIVATE, leave it; then it follows that leader too. */
+    q->voter = me ? !me->observer : 1;
+    if (designated == q->myid)
+        return;
+    q->designated = designated;
+    q->serving = 0;
+    log_info("quorum: server %d is the designated leader of the new membership: committing "
+             "nothing more, following it once our learners have left",
+             designated);
+}
+
+int quorum_designated_leader(const struct quorum *q, int64_t zxid)
+{
+    const struct zkd_server_line *now = config_server(&q->s->cfg, q->myid), *was = NULL;
+    for (int i = 0; i < q->nold; i++)
+        if (q->old_servers[i].id == q->myid)
+            was = &q->old_servers[i];
+    if (now && !now->observer && same_quorum_address(now, q->reconfig_zxid ? was : now))
+        return q->myid;
+    const struct learner *best = NULL;
+    for (const struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln_voter(ln) && ln->acked >= zxid &&
+            (!best || ln->acked > best->acked || (ln->acked == best->acked && ln->sid < best->sid)))
+            best = ln;
+    return best ? best->sid : q->myid;
+}
+
+void quorum_learner_activate(struct quorum *q, int64_t zxid, int64_t leader)
+{
+    if (leader < 0 || leader > ZKD_MAX_SERVER_ID)
+        return; /* (not a server id: the membership alone decides) */
+    q->activate_zxid = zxid;
+    q->activate_leader = (int)leader;
 }
 
 int quorum_reconfig_pending(const struct quorum *q) { return q->reconfig_zxid != 0; }
@@ -1782,6 +1904,7 @@ void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, in
     const struct zkd_config *cfg = &q->s->cfg;
     q->nvoters = config_voters(cfg);
     election_reconfigure(q->el, cfg);
+    move_quorum_address(q, old, nold);
     if (q->role == R_LEADING) {
         memcpy(q->old_servers, old, (size_t)nold * sizeof *old);
         q->nold = nold;
@@ -1797,10 +1920,22 @@ void quorum_reconfigured(struct quorum *q, const struct zkd_server_line *old, in
     if (!me)
         log_warn("quorum: this server is not in the membership (removed, or not added yet); "
                  "it follows as a non-voter");
-    if (voter != q->voter) {
-        q->voter = voter;
-        quorum_schedule_look(q, "our role changed by reconfig (now %s)", voter ? "a voter" : "a non-voter");
+    int changed = voter != q->voter;
+    q->voter = voter;
+    /* The leader named the new membership's leader (Apache's wire): a learner
+     * whose leader or role that changes goes straight to it, or leads if it
+     * is us, as Apache's does (processReconfig: updateVote, then
+     * updateServerState without an election). */
+    int named = zxid && zxid == q->activate_zxid ? q->activate_leader : -1;
+    if (named >= 0)
+        q->activate_zxid = 0;
+    if (named >= 0 && (changed || named != q->leader_id)) {
+        quorum_rejoin(q, named, "reconfig 0x%" PRIx64 " names server %d the leader%s",
+                      (uint64_t)zxid, named, changed ? "; our role changed" : "");
+        return;
     }
+    if (changed)
+        quorum_schedule_look(q, "our role changed by reconfig (now %s)", voter ? "a voter" : "a non-voter");
 }
 
 void quorum_describe(const struct quorum *q, struct quorum_info *info)

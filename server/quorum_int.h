@@ -43,7 +43,10 @@ enum qmsg {
 };
 
 enum role { R_LOOKING, R_LEADING, R_FOLLOWING, R_OBSERVING };
-enum action { A_NONE, A_LOOK, A_LEAD, A_FOLLOW };
+/* A_REJOIN: leave the role and go straight to action_leader (lead if it is
+ * us), without an election: Apache's QuorumPeer.updateServerState with its
+ * reconfigFlag set, after a reconfig named a designated leader. */
+enum action { A_NONE, A_LOOK, A_LEAD, A_FOLLOW, A_REJOIN };
 
 /* The leader's record of one learner: how far its sync has come. */
 enum learner_state { L_NEW, L_INFO, L_EPOCH, L_SYNCED, L_ACTIVE };
@@ -101,7 +104,7 @@ struct quorum {
     int stopping;
 
     /* leader */
-    uv_tcp_t listener;
+    uv_tcp_t *listener;      /* our quorum address (moved by a reconfig) */
     int listening;
     struct learner *learners;
     int epoch_decided, established;
@@ -120,6 +123,10 @@ struct quorum {
     int nold;
     int64_t bump_zxid, bump_epoch;
     struct learner *cur_learner;
+    /* Apache's wire: a committed reconfig made server `designated` (not us)
+     * the leader.  Nothing commits any more (Apache's allowedToCommit=false)
+     * and we leave to follow it once our learners have left us. -1: none. */
+    int designated;
 
     /* learner */
     struct peer_link *leader;
@@ -127,6 +134,11 @@ struct quorum {
     int64_t newleader_zxid;
     int need_snap;
     struct pending *qhead, *qtail;
+    /* Apache's wire: the designated leader a COMMITANDACTIVATE (or
+     * INFORMANDACTIVATE) named for the reconfig `activate_zxid`, acted on
+     * when that reconfig is applied (quorum_reconfigured). */
+    int64_t activate_zxid;
+    int activate_leader;
     struct i64map fwd;       /* connection uid (Apache's wire: session id) -> conn
                               * with forwarded requests */
     int64_t last_report_ms;
@@ -158,6 +170,18 @@ static inline int ln_voter(const struct learner *ln) { return is_voter(ln->q, ln
 
 void quorum_schedule_look(struct quorum *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Leaves the current role for `leader` (leads if it is us) without an
+ * election, saying why (A_REJOIN). */
+void quorum_rejoin(struct quorum *q, int leader, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Apache's Leader.getDesignatedLeader for the reconfig `zxid` the leader is
+ * committing: us if the new membership keeps us a voter at the same quorum
+ * address, else the voter of it that acknowledged the most (the lowest sid
+ * of those). */
+int quorum_designated_leader(const struct quorum *q, int64_t zxid);
+/* Learner: the leader's COMMITANDACTIVATE / INFORMANDACTIVATE of reconfig
+ * `zxid` named `leader` (Apache's suggested leader). */
+void quorum_learner_activate(struct quorum *q, int64_t zxid, int64_t leader);
 /* Closes a learner's link (it is swept later). */
 void quorum_learner_drop(struct learner *ln, const char *why);
 /* The learner said who it is: `sid`, observer or not, its accepted epoch in

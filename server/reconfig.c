@@ -67,6 +67,18 @@ static int parse_entry(const char *s, size_t len, struct zkd_server_line *out)
     return config_parse_server((int)id, eq + 1, out, &why);
 }
 
+/* The hex zxid of "version=<hex>", `len` bytes at `p` (the node's data is
+ * not NUL-terminated: strtoull alone would read on past the entry). */
+static int64_t parse_version(const char *p, size_t len)
+{
+    char buf[24];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, p, len);
+    buf[len] = 0;
+    return (int64_t)strtoull(buf, NULL, 16);
+}
+
 /* Parses entries separated by ',' or newlines; "version=..." entries are
  * skipped (OUT: *version when given).  Returns 0 or -1. */
 static int parse_list(const char *p, size_t len, struct member_list *l, int64_t *version)
@@ -79,7 +91,7 @@ static int parse_list(const char *p, size_t len, struct member_list *l, int64_t 
         if (j > i) {
             if (j - i > 8 && !strncmp(p + i, "version=", 8)) {
                 if (version)
-                    *version = (int64_t)strtoull(p + i + 8, NULL, 16);
+                    *version = parse_version(p + i + 8, j - i - 8);
             } else if ((j - i > 6 && !strncmp(p + i, "group.", 6)) ||
                        (j - i > 7 && !strncmp(p + i, "weight.", 7))) {
                 /* A hierarchical quorum's lines: the groups stay zoo.cfg's
