@@ -159,7 +159,7 @@ struct server {
 };
 
 /* The digest of the current tree (digest.h), the running one when
- * digest.enabled.  Loop thread (or a forked snapshot child). */
+ * digest.enabled.  Loop thread. */
 int64_t server_tree_digest(struct server *s);
 
 /*
