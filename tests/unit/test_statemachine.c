@@ -1275,7 +1275,9 @@ static void test_fuzzy_images_walked_on_a_thread_while_writing(void)
     txn_log = NULL;
     fprintf(stderr, "%d images, %d restarts for new ACL lists, %d rounds of writes, "
                     "incremental child-table move seen: %d\n", images, restarts, changed, moved);
-    ASSERT_TRUE(changed >= images * 20); /* the lockstep part at least */
+    /* The first step writes only what dbwalk_new took, and the writer
+     * goes next: every walk saw writes between its steps. */
+    ASSERT_TRUE(changed >= images + restarts);
     ASSERT_TRUE(moved || wide < 57000);
     jute_out_free(&log);
     db_free(&a);
