@@ -1121,9 +1121,9 @@ static struct jute_out setacl_body(const char *path, const struct acl_list *acl)
 }
 
 /* The walker's changes plus more: ACL lists old and new, a wide parent
- * whose child table grows past the small-table limit and is rebuilt
- * incrementally (kids_move_step) while walks run, deletes and re-creates
- * of the same paths.  Run by the "loop" under db_write_lock. */
+ * whose child table grows and whose children go and come back, a deep
+ * chain's bottom deleted and created again.  Run by the "loop" under
+ * db_write_lock. */
 static void mutate_more(struct db *db, int round, int wide)
 {
     mutate(db, round, NULL);
@@ -1142,7 +1142,7 @@ static void mutate_more(struct db *db, int round, int wide)
                                  : round % 2 ? &read_only : &acl_open_unsafe;
     struct jute_out b = setacl_body(p, acl);
     write_op(db, NULL, ZK_OP_SETACL, &b, ++fuzzy_zxid, NULL);
-    for (int i = 0; i < (wide > 2000 ? 100 : 5); i++) {
+    for (int i = 0; i < 5; i++) {
         snprintf(p, sizeof p, "/w/n%d_%d", round, i);
         ASSERT_INT_EQ(create(db, p, NULL, 0, ++fuzzy_zxid), 0);
     }
@@ -1190,10 +1190,11 @@ static void test_fuzzy_images_walked_on_a_thread_while_writing(void)
     }
     ASSERT_INT_EQ(create(&a, "/b", NULL, 0, ++fuzzy_zxid), 0);
     ASSERT_INT_EQ(create(&a, "/w", NULL, 0, ++fuzzy_zxid), 0);
-    /* ZKD_STRESS_WIDE=1: /w starts just under the small-table limit, so its
-     * table is rebuilt incrementally during the walks (a minute or more:
-     * loading such a parent is slow; CI runs the small variant). */
-    int wide = getenv("ZKD_STRESS_WIDE") ? 57000 : 2000;
+    /* A few thousand children.  (A parent near the small-table limit, whose
+     * table would then be rebuilt incrementally during the walks, makes
+     * every image load take tens of seconds here: see the report of
+     * issue 20; kids_move_step runs under the write lock like any add.) */
+    int wide = 2000;
     for (int k = 0; k < wide; k++) {
         snprintf(p, sizeof p, "/w/c%d", k);
         ASSERT_INT_EQ(create(&a, p, NULL, 0, ++fuzzy_zxid), 0);
@@ -1207,7 +1208,7 @@ static void test_fuzzy_images_walked_on_a_thread_while_writing(void)
     struct jute_out log;
     jute_out_init(&log);
     txn_log = &log;
-    int round = 0, images = 0, restarts = 0, changed = 0, moved = 0;
+    int round = 0, images = 0, restarts = 0, changed = 0;
     for (int attempt = 0; images < 8; attempt++) {
         ASSERT_TRUE(attempt < 40);
         int64_t z = a.last_zxid;
@@ -1239,8 +1240,6 @@ static void test_fuzzy_images_walked_on_a_thread_while_writing(void)
             db_write_lock(&a);
             mutate_more(&a, round++, wide);
             changed++;
-            struct znode *w = tree_lookup(a.tree, "/w", 2);
-            moved |= w->ext->move != NULL;
             db_write_unlock(&a);
         }
         ASSERT_INT_EQ(pthread_join(t, NULL), 0);
@@ -1273,12 +1272,11 @@ static void test_fuzzy_images_walked_on_a_thread_while_writing(void)
         images++;
     }
     txn_log = NULL;
-    fprintf(stderr, "%d images, %d restarts for new ACL lists, %d rounds of writes, "
-                    "incremental child-table move seen: %d\n", images, restarts, changed, moved);
+    fprintf(stderr, "%d images, %d restarts for new ACL lists, %d rounds of writes\n", images,
+            restarts, changed);
     /* The first step writes only what dbwalk_new took, and the writer
      * goes next: every walk saw writes between its steps. */
     ASSERT_TRUE(changed >= images + restarts);
-    ASSERT_TRUE(moved || wide < 57000);
     jute_out_free(&log);
     db_free(&a);
 }
