@@ -16,7 +16,7 @@ interleaved: zkd small, Apache small, zkd big):
            window, then setData on one znode until a snapshot of the whole tree starts; the
            probe keeps running until the server logs it complete.  p50/p99/p99.9/max of the
            gets inside the snapshot's window vs the baseline's: the stall a client sees.  (zkd
-           writes a fuzzy snapshot, in slices of its loop's turns, with no fork.)
+           writes a fuzzy snapshot, walked and written on its snapshot thread, with no fork.)
  restart   SIGKILL, start again, time until getData of the last znode answers (snapshot +
            log tail).
  wide      W children under one parent (/wide/d000): create rate; one getChildren (reply

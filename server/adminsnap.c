@@ -86,7 +86,8 @@ int adminsnap_restore(struct server *s, const void *p, size_t len, int64_t *zxid
         *why = "the restored state could not be stored (see the server log)";
         return -EIO;
     }
-    s->durable_zxid = z; /* written synchronously by server_image_end */
+    __atomic_store_n(&s->durable_zxid, z, __ATOMIC_RELEASE); /* written synchronously by
+                                                                server_image_end */
     log_warn("AdminServer restore: state restored at 0x%" PRIx64 " (%llu znodes, %u sessions)",
              (uint64_t)z, (unsigned long long)tree_node_count(s->db.tree),
              sessions_count(&s->db.sessions));

@@ -16,7 +16,23 @@ void db_init(struct db *db, int tick_ms, int server_id)
     sessions_init(&db->sessions, tick_ms, server_id);
     db->data_watches = watches_new();
     db->child_watches = watches_new();
+    pthread_mutex_init(&db->write_lock, NULL);
 }
+
+void db_write_lock(struct db *db)
+{
+    if (db->write_depth++ == 0)
+        pthread_mutex_lock(&db->write_lock);
+}
+
+void db_write_unlock(struct db *db)
+{
+    if (--db->write_depth == 0)
+        pthread_mutex_unlock(&db->write_lock);
+}
+
+void db_walk_lock(struct db *db) { pthread_mutex_lock(&db->write_lock); }
+void db_walk_unlock(struct db *db) { pthread_mutex_unlock(&db->write_lock); }
 
 void db_free(struct db *db)
 {
@@ -27,15 +43,18 @@ void db_free(struct db *db)
     watches_free(db->data_watches);
     watches_free(db->child_watches);
     db->data_watches = db->child_watches = NULL;
+    pthread_mutex_destroy(&db->write_lock);
 }
 
 void db_reset(struct db *db)
 {
+    db_write_lock(db);
     tree_free(db->tree);
     db->tree = tree_new_empty();
     db->digest_of = NULL; /* a new tree (maybe at the old address) */
     sessions_free(&db->sessions);
     sessions_init(&db->sessions, db->tick_ms, db->server_id);
+    db_write_unlock(db);
 }
 
 void db_put_sessions(const struct db *db, struct jute_out *out)

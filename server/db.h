@@ -24,11 +24,13 @@
  * machine cannot judge, since identities belong to connections.  A watch is
  * used up whether or not its event is delivered.  `session_closed` is called
  * when a closeSession transaction removes a session, just before it is freed,
- * so that whatever refers to it can let go.  Both run on the thread applying the transaction.
+ * so that whatever refers to it can let go.  Both run on the loop thread, which applies
+ * every transaction (see the tree write lock below).
  */
 #ifndef ZKD_DB_H
 #define ZKD_DB_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,7 +73,44 @@ struct db {
      * changes the tree after the load and still wants it clears the flag. */
     int64_t loaded_digest;
     int loaded_digest_ok;
+
+    /* The tree write lock (below). */
+    pthread_mutex_t write_lock;
+    int write_depth;             /* loop thread only: db_write_lock nesting */
 };
+
+/*
+ * The tree write lock.  The loop thread is the only one that changes the
+ * tree, its ACL cache and last_zxid; walker threads (dbwalk.h: background
+ * snapshots) read the tree beside it.  So:
+ *
+ *  - every change of the tree, its ACL cache (interning, references) or
+ *    last_zxid happens with the loop holding db_write_lock: the write
+ *    pipeline (write.c) takes it from write_begin to the end of
+ *    write_commit / write_abort, and around write_apply_committed, so a
+ *    walker never sees half a transaction (a multi applied op by op and then
+ *    undone) nor a tree ahead of last_zxid; the in-place updates outside
+ *    transactions (quota.c's recount, reconfig.c's /zookeeper/config) and
+ *    db_reset take it too;
+ *  - the loop READS the tree without it (no read path changes anything:
+ *    lookups do not move child-table slots, nothing is cached lazily);
+ *  - a walker thread holds it (db_walk_lock) while it runs one batch of
+ *    reads and lets go between batches, so the loop waits at most for one
+ *    batch before a write;
+ *  - replacing the tree (db_reset, a snapshot load, truncation) needs every
+ *    walk abandoned first (snapshot_cancel): a walk keeps using db->tree.
+ *
+ * The session table and the watch tables are the loop's alone: walkers do
+ * not read them (dbwalk_new copies the sessions on the loop).
+ *
+ * db_write_lock nests on the loop thread (a counter); it must not be held
+ * while the loop waits for a walker thread (snapshot_cancel joins one).
+ */
+void db_write_lock(struct db *db);
+void db_write_unlock(struct db *db);
+/* For a walker thread: the plain mutex, around one batch. */
+void db_walk_lock(struct db *db);
+void db_walk_unlock(struct db *db);
 
 /*
  * Initializes an empty state machine: no tree yet (see db_reset), an empty

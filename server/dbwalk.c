@@ -36,8 +36,12 @@ struct dbwalk {
     uint8_t *acl_in;    /* acl_in[id]: the ACL section lists id */
     uint32_t acl_n;
     uint64_t nodes;
+    struct jute_out head; /* what dbwalk_new wrote, for the first step */
+    int head_rc;          /* and how that went */
     int started, done;
 };
+
+static int start(struct dbwalk *w, struct jute_out *out);
 
 struct dbwalk *dbwalk_new(struct db *db)
 {
@@ -45,6 +49,8 @@ struct dbwalk *dbwalk_new(struct db *db)
     w->db = db;
     w->pathcap = 4096;
     w->path = zk_xmalloc(w->pathcap);
+    jute_out_init(&w->head);
+    w->head_rc = start(w, &w->head);
     return w;
 }
 
@@ -66,6 +72,7 @@ void dbwalk_free(struct dbwalk *w)
     free(w->lv);
     free(w->path);
     free(w->acl_in);
+    jute_out_free(&w->head);
     free(w);
 }
 
@@ -180,6 +187,8 @@ static void revalidate(struct dbwalk *w)
     }
 }
 
+/* The part taken at Z, on the loop thread (dbwalk.h): the sessions, the
+ * ACL section, the root and its child names. */
 static int start(struct dbwalk *w, struct jute_out *out)
 {
     db_put_sessions(w->db, out);
@@ -192,7 +201,6 @@ static int start(struct dbwalk *w, struct jute_out *out)
     int rc = emit_node(w, out, root, 0); /* the root's path is "" */
     if (!rc)
         push_level(w, root, 0);
-    w->started = 1;
     return rc;
 }
 
@@ -200,8 +208,13 @@ int dbwalk_step(struct dbwalk *w, struct jute_out *out, size_t max_nodes)
 {
     if (w->done)
         return 1;
-    if (!w->started)
-        return start(w, out);
+    if (!w->started) {
+        w->started = 1;
+        jute_put_raw(out, w->head.p, w->head.len);
+        jute_out_free(&w->head);
+        jute_out_init(&w->head);
+        return w->head_rc;
+    }
     revalidate(w);
     for (size_t k = 0; k < max_nodes && w->depth;) {
         struct level *l = &w->lv[w->depth - 1];

@@ -66,8 +66,11 @@ static void put_stats(struct db *db, struct znode *stats, const struct statstrac
     int n = statstrack_format(st, buf, sizeof buf);
     if (j)
         journal_replace_data(db, stats, buf, n, j);
-    else
+    else {
+        db_write_lock(db); /* no transaction holds it here (db.h) */
         tree_set_data(db->tree, stats, buf, n);
+        db_write_unlock(db);
+    }
 }
 
 /* Apache's updateQuotaStat: adds the differences to the quota's usage. */

@@ -195,8 +195,11 @@ void reconfig_init(struct server *s)
     jute_out_init(&o);
     format_list(&cur, 0, &o);
     struct znode *n = config_node(s);
-    if (n)
+    if (n) {
+        db_write_lock(&s->db); /* outside any transaction (db.h) */
         tree_set_data(s->db.tree, n, o.p, (int32_t)o.len);
+        db_write_unlock(&s->db);
+    }
     jute_out_free(&o);
     s->config_version = 0;
 }

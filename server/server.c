@@ -16,6 +16,7 @@
  */
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -128,6 +129,7 @@ static int load_body(const void *p, size_t len, size_t *used, void *d)
 static void load_reset(void *d)
 {
     struct server *s = d;
+    assert(s->db.write_depth == 0); /* snapshot_cancel waits for a walker */
     snapshot_cancel(); /* its producer walks the tree being replaced */
     db_reset(&s->db);
 }
@@ -277,7 +279,7 @@ static int recover(struct server *s)
     }
     if (last > s->db.last_zxid)
         s->db.last_zxid = last;
-    s->durable_zxid = s->db.last_zxid;
+    __atomic_store_n(&s->durable_zxid, s->db.last_zxid, __ATOMIC_RELEASE);
     s->no_snapshot = fresh;
     int64_t t_end = clock_mono_ms();
     if (s->digests_checked)
@@ -352,26 +354,42 @@ static void purge(struct server *s)
 
 /* ---- background snapshots (fuzzy: snapshot.h, dbwalk.h) ---- */
 
-/* Nodes per producer step: snapshot.c reads the clock between steps. */
+/* Nodes per producer step: the tree write lock is held for one step, so
+ * this bounds how long a write on the loop may wait for the walk. */
 #define SNAP_STEP_NODES 128
 /* Restarts for ACL lists new since the start (dbwalk.h) before the next
- * attempt writes the whole image in one step: exact, but a stall. */
+ * attempt walks the whole tree in one step: exact, but writes wait for it
+ * (reads go on). */
 #define SNAP_MAX_RESTARTS 3
 
+/* The producer, on the snapshot's thread (snapshot.h): one dbwalk_step
+ * under the tree write lock (db.h), which also makes last_zxid there
+ * that of the tree the step saw. */
 static int snap_step(struct jute_out *out, void *d)
 {
     struct server *s = d;
     if (s->snap_end_zxid < 0) {
         size_t max = s->snap_restarts >= SNAP_MAX_RESTARTS ? SIZE_MAX : SNAP_STEP_NODES;
+        db_walk_lock(&s->db);
         int rc = dbwalk_step(s->snap_walk, out, max);
+        if (rc == 1) {
+            s->snap_end_zxid = s->db.last_zxid;
+            /* The trailer's digest is of the tree the walk ended on, as
+             * Apache writes its lastProcessedZxidDigest after the body:
+             * recovery compares it once the replay reaches that zxid. */
+            if (s->snap_end_zxid != s->snap_dg.zxid)
+                s->snap_dg = s->snap_digest_live
+                                 ? (struct snapshot_digest){s->snap_end_zxid, s->db.digest}
+                                 : (struct snapshot_digest){0, 0};
+        }
+        db_walk_unlock(&s->db);
         if (rc != 1)
             return rc;
-        s->snap_end_zxid = s->db.last_zxid;
     }
     /* The image holds the effect of every transaction applied by now: it
      * may become a snapshot only once the log holds them all, or a crash
-     * would restore a tree ahead of its log. */
-    return s->durable_zxid >= s->snap_end_zxid;
+     * would restore a tree ahead of its log.  (server_durable wakes us.) */
+    return __atomic_load_n(&s->durable_zxid, __ATOMIC_ACQUIRE) >= s->snap_end_zxid;
 }
 
 static void snapshot_done(int status, int64_t zxid, double seconds, void *d)
@@ -421,9 +439,14 @@ void server_snapshot(struct server *s)
     struct snapshot_digest dg = {0, 0};
     if (!s->digest_fuzzy && (s->cfg.digest_enabled || s->db.loaded_digest_ok))
         dg = (struct snapshot_digest){s->db.last_zxid, server_tree_digest(s)};
+    /* If writes go on during the walk, snap_step takes the digest at its
+     * end: the running one (db->digest, kept under the tree write lock and
+     * valid from server_tree_digest on), or none. */
+    s->snap_dg = dg;
+    s->snap_digest_live = !s->digest_fuzzy && s->cfg.digest_enabled;
     s->snap_walk = dbwalk_new(&s->db);
     s->snap_end_zxid = -1;
-    int rc = snapshot_start(s->loop, s->snap_dir, s->db.last_zxid, &dg, snap_step, s,
+    int rc = snapshot_start(s->loop, s->snap_dir, s->db.last_zxid, &s->snap_dg, snap_step, s,
                             snapshot_done, s);
     if (rc) {
         log_warn("cannot start snapshot: %d", rc);
@@ -472,8 +495,11 @@ void server_mark_dirty(struct server *s, struct conn *c) { pset_add(&s->dirty, c
 
 void server_durable(struct server *s, int64_t zxid)
 {
-    if (zxid > s->durable_zxid)
-        s->durable_zxid = zxid;
+    if (zxid > s->durable_zxid) {
+        /* Atomic: a snapshot's thread reads it (snap_step). */
+        __atomic_store_n(&s->durable_zxid, zxid, __ATOMIC_RELEASE);
+        snapshot_wake();
+    }
     if (!s->held.n)
         return;
     struct conn **v = zk_xmalloc(s->held.n * sizeof *v);

@@ -45,6 +45,7 @@
 #include "digest.h"
 #include "hset.h"
 #include "session.h"
+#include "snapshot.h"
 #include "summary.h"
 #include "tree.h"
 #include "txn.h"
@@ -92,7 +93,8 @@ struct server {
     struct sessions local_sessions; /* this member's local sessions (localsess.h) */
     struct txnlog *log;
 
-    int64_t durable_zxid;  /* last on disk (standalone) / committed (ensemble) */
+    int64_t durable_zxid;  /* last on disk (standalone) / committed (ensemble);
+                              written atomically: the snapshot thread reads it */
     int64_t snap_zxid;     /* zxid of the newest snapshot */
     int64_t digest_zxid, digest_want; /* recovery: a snapshot digest to check
                                        * when the tree reaches digest_zxid, or -1 */
@@ -109,8 +111,11 @@ struct server {
     int snap_trigger;      /* txn count that starts the next snapshot */
     int no_snapshot;       /* recovery found none: one is written right after start */
     struct dbwalk *snap_walk; /* the running background snapshot's producer, or NULL */
-    int64_t snap_end_zxid; /* last_zxid when its walk ended, or -1 while it walks */
+    int64_t snap_end_zxid; /* last_zxid when its walk ended, or -1 while it walks
+                              (the snapshot thread's: server.c snap_step) */
     int snap_restarts;     /* attempts given up for a new ACL list (server.c) */
+    struct snapshot_digest snap_dg; /* its trailer (snap_step may move it to the walk's end) */
+    int snap_digest_live;  /* db.digest is kept per write: snap_step may read it */
 
     struct conn *conns;          /* all connections (doubly linked) */
     uint32_t nconns;
@@ -154,7 +159,7 @@ struct server {
 };
 
 /* The digest of the current tree (digest.h), the running one when
- * digest.enabled.  Loop thread (or a forked snapshot child). */
+ * digest.enabled.  Loop thread. */
 int64_t server_tree_digest(struct server *s);
 
 /*

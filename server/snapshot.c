@@ -39,22 +39,22 @@
  * whole heap while the loop waits (tens of milliseconds at millions of
  * znodes), and the copy-on-write faults after it land on the loop too.
  *
- * Two parts.  On the loop, a uv_idle handle runs the producer's steps for
- * about SLICE_NS per loop iteration, so requests are read and answered
- * between slices, and gathers the bytes in CHUNK_BYTES pieces.  A writer
- * thread (niced, like the child it replaces) takes the pieces off a queue
- * and does everything that may block or costs CPU per byte: the Adler-32,
- * compression, write(2), the paced writeback, fsync, rename.  When more
- * than QUEUE_MAX bytes wait for the disk the idle handle stops until the
- * thread has written half of them (it says so through a uv_async), so a
- * slow disk slows the snapshot, not the server.  The outcome comes back
- * through the same uv_async; the handles live in a heap job freed by their
- * close callbacks, so `done` may start the next snapshot at once.
+ * One thread (niced) does all of it: it calls the producer's steps (which
+ * walk the tree under db.h's tree write lock, a batch at a time, while the
+ * loop goes on answering requests and applying writes between batches),
+ * and it computes the Adler-32, compresses, writes, paces the writeback,
+ * fsyncs and renames.  Nothing of a background snapshot runs on the loop
+ * but its start and its outcome, which comes back through a uv_async; the
+ * handle lives in a heap job freed by its close callback, so `done` may
+ * start the next snapshot at once.  A producer that waits for something
+ * (server.c: for the log to hold what the image holds) returns having
+ * written nothing; the thread then sleeps until snapshot_wake.
  *
  * The tree may be replaced while a snapshot walks it (a learner taking a
- * SNAP, a truncation): the owner calls snapshot_cancel first, after which
- * the producer is never called again and the thread removes the .tmp.
- *
+ * SNAP, a truncation): the owner calls snapshot_cancel first, which waits
+ * for the thread to stop: the producer is never called again and the .tmp
+ * is gone.
+
  * LOADING
  *
  * Candidates are tried newest first, as Apache's FileSnap.deserialize does.
@@ -90,6 +90,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -407,50 +408,37 @@ int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, v
 
 /* ---- in the background ---- */
 
-/* A slice of the producer's work on the loop: about this long, then the
- * loop polls its descriptors again (the stall a client can see). */
-#define SLICE_NS 700000ull
-/* Bytes gathered on the loop before they go to the writer thread. */
-#define CHUNK_BYTES (256u << 10)
-/* Bytes queued for the writer thread at most: beyond, the producer waits
- * for the disk instead of filling memory. */
-#define QUEUE_MAX (32u << 20)
-/* Nice value of the writer thread: weight 110 against the server's 1024,
- * so on a saturated shared core it still gets about a tenth. */
+/* Bytes the producer gathers before they go to the writer's buffer. */
+#define CHUNK_BYTES (64u << 10)
+/* Nice value of the thread: weight 110 against the server's 1024, so on a
+ * saturated shared core it still gets about a tenth. */
 #define SNAPSHOT_NICE 10
-
-struct chunk {
-    struct chunk *next;
-    uint8_t *p;
-    size_t len;
-};
+/* How long the thread waits for snapshot_wake before it asks the producer
+ * again anyway (a producer waiting for the log to catch up). */
+#define WAIT_NS 20000000L
 
 struct snap_job {
-    uv_idle_t idle;     /* runs slices of the producer */
-    uv_async_t async;   /* writer thread -> loop: room again, or finished */
+    uv_async_t async;   /* thread -> loop: finished */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* Under mu: */
-    struct chunk *head, *tail;
-    size_t queued;      /* bytes in the queue */
-    int produced;       /* the body is complete: write the tail, commit */
-    int abort;          /* give up: remove the .tmp */
-    int finished;       /* the writer thread is done; status is final */
+    int abort;          /* snapshot_cancel: give up, remove the .tmp */
+    int woken;          /* snapshot_wake since the thread last waited */
+    int finished;       /* the thread is done; status is final */
     int status;
-    int write_err;      /* the writer failed: the producer may stop */
     /* Loop thread only: */
-    int starved;        /* the idle handle is stopped for want of room */
     int joined;         /* snapshot_cancel has joined the thread */
     int closing;
-    struct jute_out out; /* bytes gathered for the next chunk */
-    snapshot_step_fn step;
-    void *pdata;
     snapshot_done_cb done;
     void *ddata;
     int64_t zxid;
     uint64_t started;   /* uv_hrtime() */
-    /* Writer thread only: */
+    /* The thread only (set before it starts): */
+    snapshot_step_fn step;
+    void *pdata;
+    const struct snapshot_digest *digest; /* read once the body is complete */
+    struct jute_out out; /* the producer's bytes not yet handed to w */
     int fd;
     struct snapshot_writer w;
     char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
@@ -460,41 +448,58 @@ static struct snap_job *running_job; /* at most one, process-wide */
 
 int snapshot_running(void) { return running_job != NULL; }
 
-/* Writer thread: takes chunks off the queue until the body is complete or
- * the job is abandoned.  Returns 0 or -errno. */
-static int drain(struct snap_job *job)
+static int aborted(struct snap_job *job)
 {
     pthread_mutex_lock(&job->mu);
-    for (;;) {
-        while (!job->head && !job->produced && !job->abort)
-            pthread_cond_wait(&job->cv, &job->mu);
-        if (job->abort) {
-            int rc = job->status; /* why the producer gave up */
-            pthread_mutex_unlock(&job->mu);
-            return rc;
-        }
-        struct chunk *c = job->head;
-        if (!c)
-            break; /* produced, and all written */
-        job->head = c->next;
-        if (!job->head)
-            job->tail = NULL;
-        pthread_mutex_unlock(&job->mu);
-        int rc = snapshot_put(&job->w, c->p, c->len);
-        pthread_mutex_lock(&job->mu);
-        job->queued -= c->len;
-        free(c->p);
-        free(c);
-        if (rc) {
-            job->write_err = rc;
-            pthread_mutex_unlock(&job->mu);
-            return rc;
-        }
-        if (job->queued <= QUEUE_MAX / 2)
-            uv_async_send(&job->async); /* a starved producer may go on */
-    }
+    int a = job->abort;
     pthread_mutex_unlock(&job->mu);
-    return put_tail(&job->w);
+    return a;
+}
+
+/* The producer has nothing to do for now: waits for snapshot_wake, a
+ * cancel, or WAIT_NS. */
+static void wait_for_wake(struct snap_job *job)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += WAIT_NS;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&job->mu);
+    while (!job->woken && !job->abort)
+        if (pthread_cond_timedwait(&job->cv, &job->mu, &until) == ETIMEDOUT)
+            break;
+    job->woken = 0;
+    pthread_mutex_unlock(&job->mu);
+}
+
+/* Thread: runs the producer to the end and writes what it gives, then the
+ * tail.  Returns 0 or -errno (-ECANCELED after snapshot_cancel). */
+static int produce_all(struct snap_job *job)
+{
+    for (;;) {
+        if (aborted(job))
+            return -ECANCELED;
+        size_t before = job->out.len;
+        int rc = job->step(&job->out, job->pdata);
+        if (rc < 0)
+            return rc;
+        if (job->out.len >= CHUNK_BYTES || (rc && job->out.len)) {
+            int err = snapshot_put(&job->w, job->out.p, job->out.len);
+            job->out.len = 0;
+            if (err)
+                return err;
+        }
+        if (rc) {
+            if (job->digest)
+                snapshot_set_digest(&job->w, job->digest->zxid, job->digest->digest);
+            return put_tail(&job->w);
+        }
+        if (job->out.len == before)
+            wait_for_wake(job);
+    }
 }
 
 static void *writer_main(void *arg)
@@ -503,7 +508,8 @@ static void *writer_main(void *arg)
     /* Per-thread nice (Linux): requests on the loop go first. */
     if (setpriority(PRIO_PROCESS, (id_t)gettid(), SNAPSHOT_NICE) != 0)
         log_warn("snapshot 0x%" PRIx64 ": setpriority: %s", (uint64_t)job->zxid, strerror(errno));
-    int rc = drain(job);
+    int rc = produce_all(job);
+    jute_out_free(&job->out);
     writer_close(&job->w);
     rc = commit_tmp(job->fd, rc, job->dir, job->path, job->tmp);
     pthread_mutex_lock(&job->mu);
@@ -514,91 +520,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Hands what the producer gathered to the writer thread.  Returns the
- * bytes now queued. */
-static size_t hand_over(struct snap_job *job)
-{
-    struct chunk *c = NULL;
-    if (job->out.len) {
-        c = zk_xmalloc(sizeof *c);
-        c->next = NULL;
-        c->p = jute_out_steal(&job->out, &c->len);
-    }
-    pthread_mutex_lock(&job->mu);
-    if (c) {
-        if (job->tail)
-            job->tail->next = c;
-        else
-            job->head = c;
-        job->tail = c;
-        job->queued += c->len;
-    }
-    size_t queued = job->queued;
-    pthread_cond_signal(&job->cv);
-    pthread_mutex_unlock(&job->mu);
-    return queued;
-}
-
-/* Tells the writer thread how the production ended (0: complete, else give
- * up); the loop learns the outcome through the async handle. */
-static void end_production(struct snap_job *job, int rc)
-{
-    uv_idle_stop(&job->idle);
-    if (!rc)
-        hand_over(job);
-    pthread_mutex_lock(&job->mu);
-    if (rc) {
-        job->abort = 1;
-        job->status = rc;
-    } else {
-        job->produced = 1;
-    }
-    pthread_cond_signal(&job->cv);
-    pthread_mutex_unlock(&job->mu);
-    jute_out_free(&job->out);
-    job->step = NULL; /* never called again */
-}
-
-/* One slice: steps until SLICE_NS have passed, the queue is full, or the
- * producer has nothing to do for now. */
-static void on_idle(uv_idle_t *h)
-{
-    struct snap_job *job = h->data;
-    uint64_t deadline = uv_hrtime() + SLICE_NS;
-    int err = __atomic_load_n(&job->write_err, __ATOMIC_RELAXED);
-    if (err) {
-        end_production(job, err);
-        return;
-    }
-    for (;;) {
-        size_t before = job->out.len;
-        int rc = job->step(&job->out, job->pdata);
-        if (rc) {
-            end_production(job, rc < 0 ? rc : 0);
-            return;
-        }
-        int idle = job->out.len == before; /* waiting on something else */
-        if (job->out.len >= CHUNK_BYTES && hand_over(job) >= QUEUE_MAX) {
-            job->starved = 1;
-            uv_idle_stop(&job->idle);
-            return;
-        }
-        if (idle || uv_hrtime() >= deadline)
-            return;
-    }
-}
-
 static void job_free(uv_handle_t *h)
 {
     struct snap_job *job = h->data;
-    if (--job->closing)
-        return;
-    for (struct chunk *c = job->head, *n; c; c = n) {
-        n = c->next;
-        free(c->p);
-        free(c);
-    }
-    jute_out_free(&job->out);
     pthread_mutex_destroy(&job->mu);
     pthread_cond_destroy(&job->cv);
     free(job);
@@ -609,15 +533,9 @@ static void on_async(uv_async_t *h)
     struct snap_job *job = h->data;
     pthread_mutex_lock(&job->mu);
     int finished = job->finished, status = job->status;
-    int room = job->queued <= QUEUE_MAX / 2;
     pthread_mutex_unlock(&job->mu);
-    if (!finished) {
-        if (job->starved && room && job->step) {
-            job->starved = 0;
-            uv_idle_start(&job->idle, on_idle);
-        }
+    if (!finished || job->closing)
         return;
-    }
     if (!job->joined)
         pthread_join(job->thread, NULL);
     double seconds = (double)(uv_hrtime() - job->started) / 1e9;
@@ -626,22 +544,36 @@ static void on_async(uv_async_t *h)
                  strerror(-status));
     /* Cleared before `done`, which may start the next snapshot. */
     running_job = NULL;
-    job->closing = 2;
-    uv_close((uv_handle_t *)&job->idle, job_free);
+    job->closing = 1;
     uv_close((uv_handle_t *)&job->async, job_free);
     job->done(status, job->zxid, seconds, job->ddata);
+}
+
+void snapshot_wake(void)
+{
+    struct snap_job *job = running_job;
+    if (!job)
+        return;
+    pthread_mutex_lock(&job->mu);
+    job->woken = 1;
+    pthread_cond_signal(&job->cv);
+    pthread_mutex_unlock(&job->mu);
 }
 
 void snapshot_cancel(void)
 {
     struct snap_job *job = running_job;
-    if (job && job->step) {
-        end_production(job, -ECANCELED);
-        /* Waits for the .tmp to be gone: the caller may write a snapshot
-         * of the same name next (server_image_end). */
-        pthread_join(job->thread, NULL);
-        job->joined = 1;
-    }
+    if (!job || job->joined)
+        return;
+    pthread_mutex_lock(&job->mu);
+    job->abort = 1;
+    pthread_cond_signal(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    /* Waits for the producer to stop and the .tmp to be gone: the caller
+     * may replace what the producer reads, or write a snapshot of the same
+     * name next (server_image_end). */
+    pthread_join(job->thread, NULL);
+    job->joined = 1;
 }
 
 int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
@@ -667,8 +599,7 @@ int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
         return rc;
     }
     put_header(&job->w);
-    if (digest)
-        snapshot_set_digest(&job->w, digest->zxid, digest->digest);
+    job->digest = digest;
     job->zxid = zxid;
     job->step = step;
     job->pdata = pdata;
@@ -678,19 +609,15 @@ int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
     jute_out_init(&job->out);
     pthread_mutex_init(&job->mu, NULL);
     pthread_cond_init(&job->cv, NULL);
-    uv_idle_init(loop, &job->idle);
-    job->idle.data = job;
     uv_async_init(loop, &job->async, on_async);
     job->async.data = job;
     if ((rc = pthread_create(&job->thread, NULL, writer_main, job)) != 0) {
         writer_close(&job->w);
         commit_tmp(job->fd, -rc, dir, job->path, job->tmp);
-        job->closing = 2;
-        uv_close((uv_handle_t *)&job->idle, job_free);
+        job->closing = 1;
         uv_close((uv_handle_t *)&job->async, job_free);
         return -rc;
     }
-    uv_idle_start(&job->idle, on_idle);
     running_job = job;
     return 0;
 }

@@ -11,13 +11,14 @@
  * written to `<name>.tmp`, fsync'd, renamed, and the directory fsync'd, so a
  * crash leaves either the complete file or a .tmp that start-up deletes.
  *
- * Background: snapshot_start() writes a fuzzy snapshot, as Apache does: the
- * producer runs in slices on the loop between its events (the state may
- * change between slices: dbwalk.h), and a writer thread compresses, writes
- * and fsyncs what it hands over, so neither the disk nor the size of the
- * tree blocks the loop for longer than a slice.  The file is named after
- * the zxid at the start; recovery replays the log from there.  One snapshot
- * at a time.  snapshot.c opens with the details.
+ * Background: snapshot_start() writes a fuzzy snapshot, as Apache does: a
+ * thread runs the producer (which walks the tree a batch at a time under
+ * the tree write lock, db.h and dbwalk.h, while the loop serves requests
+ * and applies writes between batches) and compresses, writes and fsyncs
+ * what it produces, so neither the disk nor the size of the tree blocks
+ * the loop.  The file is named after the zxid at the start; recovery
+ * replays the log from there.  One snapshot at a time.  snapshot.c opens
+ * with the details.
  */
 #ifndef ZKD_SNAPSHOT_H
 #define ZKD_SNAPSHOT_H
@@ -62,11 +63,12 @@ int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, v
 int snapshot_write_fd(int fd, int64_t zxid, snapshot_produce_fn produce, void *data);
 
 /* A background snapshot's producer: appends the next part of the body to
- * `out` (a slice of work: a few hundred nodes).  It is called again and
- * again from the loop, between its events, so the state may change between
- * calls.  Returns 1 when the body is complete, 0 when there is more (or,
- * having appended nothing, when it waits for something: it is called again
- * on the next loop iteration), or -errno to give up. */
+ * `out` (a batch of work: a few hundred nodes).  It is called again and
+ * again ON THE SNAPSHOT'S THREAD, so it takes whatever lock guards what it
+ * reads (db_walk_lock), and the state may change between calls.  Returns 1
+ * when the body is complete, 0 when there is more (or, having appended
+ * nothing, when it waits for something: it is called again after
+ * snapshot_wake, or a few milliseconds later), or -errno to give up. */
 struct jute_out;
 typedef int (*snapshot_step_fn)(struct jute_out *out, void *data);
 
@@ -75,8 +77,11 @@ struct snapshot_digest {
     int64_t zxid, digest;
 };
 
-/* Starts a background snapshot named after `zxid`, with `digest` (or NULL)
- * as its trailer; returns 0, -EBUSY if one is running, or -errno (then
+/* Starts a background snapshot named after `zxid`, with `*digest` (or no
+ * trailer for NULL) as its trailer, read on the snapshot's thread once the
+ * producer has returned 1: a fuzzy image's digest is that of the tree at
+ * the END of the walk (Apache's lastProcessedZxidDigest), which the
+ * producer may fill in there; returns 0, -EBUSY if one is running, or -errno (then
  * `done` is not called).  Loop thread.  The loop stays alive until `done`
  * has run; `step` is not called after it returned non-zero or after
  * snapshot_cancel. */
@@ -84,9 +89,14 @@ int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
                    const struct snapshot_digest *digest, snapshot_step_fn step, void *pdata,
                    snapshot_done_cb done, void *ddata);
 
+/* Tells a waiting producer to look again (loop thread; cheap when no
+ * snapshot runs). */
+void snapshot_wake(void);
+
 /* Abandons the running background snapshot, if any (its .tmp is removed;
  * `done` follows with -ECANCELED): for whoever is about to replace the
- * state its producer walks.  Loop thread. */
+ * state its producer walks.  Loop thread; waits for the thread to stop, so
+ * never with the tree write lock held (db.h). */
 void snapshot_cancel(void);
 
 /* True while a background snapshot is running. */

@@ -25,8 +25,12 @@ static int64_t next_zxid(struct server *s)
     return s->q ? quorum_next_zxid(s->q, s->db.last_zxid) : s->db.last_zxid + 1;
 }
 
+/* The tree write lock (db.h) is held from write_begin to the end of
+ * write_commit / write_abort: a snapshot walker sees whole transactions
+ * only, and never a tree ahead of last_zxid. */
 void write_begin(struct server *s, struct write *w, int32_t type, int64_t session, int32_t cxid)
 {
+    db_write_lock(&s->db);
     txn_init(&w->txn, type, session, cxid, clock_wall_ms());
     w->journal = (struct journal){0};
     w->zxid = next_zxid(s);
@@ -123,6 +127,7 @@ int64_t write_commit(struct server *s, struct write *w)
     publish(s, zxid, &out);
     jute_out_free(&out);
     journal_commit(&s->db, &w->journal, zxid);
+    db_write_unlock(&s->db);
     if (w->txn.type == ZK_OP_RECONFIG)
         reconfig_applied(s, zxid);
     write_free(w);
@@ -162,6 +167,7 @@ void write_abort(struct server *s, struct write *w)
 {
     assert(w->zxid > s->db.last_zxid); /* nothing committed since write_begin */
     journal_undo(&s->db, &w->journal);
+    db_write_unlock(&s->db);
     write_free(w);
 }
 
@@ -182,6 +188,7 @@ int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_
     if (t.type == ZK_OP_CREATESESSION) /* an upgrade of ours done (localsess.h) */
         localsess_committed(s, t.session);
     struct journal j = {0};
+    db_write_lock(&s->db);
     int rc = apply_committed(&s->db, &t, zxid, &j);
     if (rc)
         log_warn("transaction 0x%" PRIx64 " (type %d) did not apply: %s", (uint64_t)zxid, t.type,
@@ -190,6 +197,7 @@ int write_apply_committed(struct server *s, int64_t zxid, const void *rec, size_
         journal_commit(&s->db, &j, zxid);
     journal_free(&j);
     s->db.last_zxid = zxid;
+    db_write_unlock(&s->db);
     if (s->digest_zxid < 0 || zxid == s->digest_zxid) {
         check_digest(s, &t, zxid);
         /* Apache records the `hash` history only out of a fuzzy stretch. */

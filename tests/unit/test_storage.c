@@ -26,6 +26,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
@@ -1040,17 +1042,20 @@ static int produce_fails(struct snapshot_writer *w, void *data)
 
 /* A background producer of `produce`'s body, a few records per step; it
  * first says "nothing yet" `wait` times (snapshot.h: called again later). */
+/* The producer runs on the snapshot's thread: the test reads `calls`
+ * atomically while it runs, the rest once it has been joined. */
 struct stepper {
     struct image *im;
     int i, wait, calls, fail;
     int after_end; /* calls after it returned non-zero: must stay 0 */
     int ended;
+    int waiting_fd; /* if > 0: a byte is written there when it first waits */
 };
 
 static int step(struct jute_out *out, void *data)
 {
     struct stepper *st = data;
-    st->calls++;
+    __atomic_add_fetch(&st->calls, 1, __ATOMIC_SEQ_CST);
     if (st->ended) {
         st->after_end++;
         return 1;
@@ -1069,6 +1074,10 @@ static int step(struct jute_out *out, void *data)
     if (st->i < st->im->n)
         return 0;
     if (st->wait > 0) {
+        if (st->waiting_fd > 0) {
+            ASSERT_INT_EQ(write(st->waiting_fd, "w", 1), 1);
+            st->waiting_fd = 0;
+        }
         st->wait--;
         return 0;
     }
@@ -1161,21 +1170,26 @@ static void test_snapshot_in_background_matches_synchronous(void)
 }
 
 /* snapshot_cancel: the producer is not called again, no file is left,
- * `done` says -ECANCELED. */
+ * `done` says -ECANCELED.  The producer is stopped in its waiting state
+ * (all its records given, waiting for something that never comes), so the
+ * cancel surely finds it running. */
 static void test_snapshot_in_background_cancel(void)
 {
     make_dir();
     uv_loop_t loop;
     ASSERT_INT_EQ(uv_loop_init(&loop), 0);
-    struct image im = {.seed = 4, .n = 200000, .big_at = -1};
-    struct stepper st = {.im = &im};
+    struct image im = {.seed = 4, .n = 2000, .big_at = -1};
+    int waiting[2];
+    ASSERT_INT_EQ(pipe(waiting), 0);
+    struct stepper st = {.im = &im, .wait = INT_MAX, .waiting_fd = waiting[1]};
     struct bg b = {.loop = &loop};
     ASSERT_INT_EQ(snapshot_start(&loop, dir, 0x40, NULL, step, &st, on_done, &b), 0);
-    uv_run(&loop, UV_RUN_NOWAIT); /* one slice */
-    ASSERT_TRUE(st.calls > 0);
-    ASSERT_TRUE(!st.ended);
+    char c;
+    ASSERT_INT_EQ(read(waiting[0], &c, 1), 1); /* it runs, and waits */
     snapshot_cancel();
-    int calls = st.calls;
+    int calls = __atomic_load_n(&st.calls, __ATOMIC_SEQ_CST);
+    ASSERT_TRUE(calls > 0);
+    ASSERT_TRUE(!st.ended);
     ASSERT_TRUE(!exists(snap_file(0x40, ".tmp")));
     uv_run(&loop, UV_RUN_DEFAULT);
     ASSERT_INT_EQ(uv_loop_close(&loop), 0);
@@ -1184,6 +1198,8 @@ static void test_snapshot_in_background_cancel(void)
     ASSERT_INT_EQ(b.status[0], -ECANCELED);
     ASSERT_TRUE(!snapshot_running());
     ASSERT_TRUE(!exists(snap_file(0x40, "")));
+    close(waiting[0]);
+    close(waiting[1]);
     remove_dir();
 }
 
