@@ -1773,6 +1773,15 @@ void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_
     i64map_put(&q->fwd, (int64_t)c->uid, c);
 }
 
+int quorum_revalidate(struct server *s, struct conn *c, int64_t id, int32_t timeout)
+{
+    struct quorum *q = s->q;
+    if (!q || !q->apache || !quorum_is_learner(q) || !q->leader)
+        return -1;
+    alearner_revalidate(q, c, id, timeout);
+    return 0;
+}
+
 void quorum_conn_closed(struct server *s, struct conn *c)
 {
     struct quorum *q = s->q;
