@@ -105,6 +105,40 @@ static void zab_send(struct quorum *q, int32_t type, int64_t zxid, const void *d
     jute_out_free(&o);
 }
 
+void alearner_revalidate(struct quorum *q, struct conn *c, int64_t id, int32_t timeout)
+{
+    uint8_t d[12];
+    zk_be64_put(d, (uint64_t)id);
+    zk_be32_put(d + 8, (uint32_t)timeout);
+    c->session_id = id;
+    c->timeout = timeout;
+    c->revalidating = 1;
+    c->fwd_pending++;
+    i64map_put(&q->fwd, id, c);
+    zab_send(q, ZAB_REVALIDATE, -1, d, sizeof d);
+}
+
+/* The leader's answer (long session, bool valid): the reconnect waiting
+ * for it is answered. */
+static void zab_revalidated(struct quorum *q, const struct zab_packet *pk)
+{
+    if (pk->dlen < 9) {
+        quorum_learner_fail(q, "short REVALIDATE");
+        return;
+    }
+    int64_t id = (int64_t)zk_be64_get(pk->data);
+    struct conn *c = i64map_get(&q->fwd, id);
+    if (!c || !c->revalidating) {
+        log_info("quorum: REVALIDATE answer for session 0x%" PRIx64 ", whose client is gone",
+                 (uint64_t)id);
+        return;
+    }
+    c->revalidating = 0;
+    if (--c->fwd_pending == 0)
+        i64map_del(&q->fwd, id);
+    server_reconnect(q->s, c, id, c->timeout, pk->data[8] != 0);
+}
+
 /* Owes the leader an ACK of `zxid` once the log is durable up to `after`
  * (Apache counts ACKs per proposal, not "everything up to"). */
 static void zab_owe_ack(struct quorum *q, int64_t after, int64_t zxid)
@@ -315,7 +349,8 @@ void alearner_on_msg(struct peer_link *l, const uint8_t *p, size_t len)
         zab_sync_done(q);
         break;
     case ZAB_REVALIDATE:
-        break; /* not asked for (docs/member-protocol.md) */
+        zab_revalidated(q, &pk);
+        break;
     default:
         log_warn("quorum: leader %d sent a packet of type %d; ignored", q->leader_id, pk.type);
     }

@@ -60,6 +60,13 @@ void alearner_forward(struct quorum *q, struct conn *c, int32_t type, const void
 /* The committed record `rec` of `zxid` was applied: answers the forwarded
  * request of ours it commits, if any. */
 void alearner_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *rec, size_t len);
+/* A client reconnects to session `id` (its password checked): asks the
+ * leader whether the session lives, as Apache's Learner.validateSession
+ * does (which also makes this learner the session's owner on an Apache
+ * leader: without it the session's writes through us fail SESSIONMOVED).
+ * The answer finishes the handshake (server_reconnect).  c counts it in
+ * fwd_pending. */
+void alearner_revalidate(struct quorum *q, struct conn *c, int64_t id, int32_t timeout);
 /* Sends the ACKs owed for proposals the log has made durable. */
 void alearner_send_acks(struct quorum *q);
 

@@ -76,6 +76,7 @@ struct conn {
     /* ensemble (quorum.c) */
     uint64_t uid;          /* unique per server process */
     int fwd_pending;       /* requests forwarded to the leader, reply not yet delivered */
+    int revalidating;      /* its reconnect waits for the leader's REVALIDATE answer */
     int readonly;          /* a read-only session (owned by the conn, not in the table) */
     struct held_req *held, *held_tail;
     /* audit.enable: the writes forwarded to the leader whose audit lines

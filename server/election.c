@@ -206,7 +206,7 @@ static void connect_member(struct election *e, struct member *m)
         char addr[300];
         snprintf(addr, sizeof addr, "%s:%d", e->listen_line.host, e->listen_line.election_port);
         zab_put_hello(&o, e->myid, addr);
-        peer_send_raw(m->out, o.p, o.len);
+        peer_send_preamble(m->out, o.p, o.len); /* ahead of quorum SASL, as Apache's */
         o.len = 0;
         put_notification(e, &o);
         peer_send_out(m->out, &o);
@@ -531,8 +531,10 @@ static void on_peer_connection(uv_stream_t *listener, int status)
                                       on_in_close);
     if (!l)
         return;
-    if (e->apache)
+    if (e->apache) {
         l->frame = apache_hello_frame;
+        l->auth_after_frame = 1; /* Apache authenticates after the hello */
+    }
     for (size_t i = 0; i < sizeof e->in / sizeof e->in[0]; i++)
         if (!e->in[i]) {
             e->in[i] = l;

@@ -119,6 +119,25 @@ void peer_send_raw(struct peer_link *l, const void *p, size_t len)
     start_write(l);
 }
 
+void peer_send_preamble(struct peer_link *l, const void *p, size_t len)
+{
+    /* auth_out is written first; on_connected appends the exchange's first
+     * packet, or moves it ahead of `pending` when there is no exchange. */
+    if (!l->closing)
+        jute_put_raw(&l->auth_out, p, len);
+}
+
+/* What the exchange (or peer_send_preamble) queued goes out ahead of the
+ * owner's messages, on the link's one output from now on. */
+static void auth_out_ahead(struct peer_link *l)
+{
+    jute_put_raw(&l->auth_out, l->pending.p, l->pending.len);
+    struct jute_out t = l->pending;
+    l->pending = l->auth_out;
+    l->auth_out = t;
+    l->auth_out.len = 0;
+}
+
 size_t peer_queued(const struct peer_link *l) { return l->pending.len + l->inflight.len; }
 
 static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -168,6 +187,10 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         }
         jute_out_free(&plain);
         start_write(l);
+        if (rc > 0) { /* close_notify: Apache closes a smaller sid's election link so */
+            link_fail(l, UV_EOF);
+            return;
+        }
         if (rc) {
             log_warn("link to %s: TLS failed (certificate not trusted?); closing", l->desc);
             link_fail(l, UV_EPROTO);
@@ -212,19 +235,39 @@ static int run_auth(struct peer_link *l)
         return -1;
     }
     /* The exchange's last packet goes out ahead of the owner's messages. */
-    jute_put_raw(&l->auth_out, l->pending.p, l->pending.len);
-    struct jute_out t = l->pending;
-    l->pending = l->auth_out;
-    l->auth_out = t;
-    l->auth_out.len = 0;
+    auth_out_ahead(l);
     start_write(l);
+    return 0;
+}
+
+/* auth_after_frame: hands the owner its first frame, which precedes the
+ * SASL exchange.  Returns 0 once it has (or when there is none to wait
+ * for), -1 while it is incomplete or after the link failed. */
+static int first_frame_before_auth(struct peer_link *l)
+{
+    if (!l->auth || !l->auth_after_frame || !l->frame)
+        return 0;
+    long n = l->frame(l, l->in, l->in_len);
+    if (n < 0 || (size_t)n > PEER_MAX_MSG) {
+        log_warn("link to %s: malformed frame; closing", l->desc);
+        link_fail(l, UV_EPROTO);
+        return -1;
+    }
+    if (!n)
+        return -1;
+    l->auth_after_frame = 0;
+    l->last_heard_ms = clock_mono_ms();
+    l->on_msg(l, l->in, (size_t)n);
+    if (l->closing)
+        return -1;
+    consume_input(l, (size_t)n);
     return 0;
 }
 
 static void process_input(struct peer_link *l)
 {
     size_t off = 0;
-    if (run_auth(l))
+    if (first_frame_before_auth(l) || run_auth(l))
         return;
     while (!l->closing && l->frame && l->in_len > off) {
         long n = l->frame(l, l->in + off, l->in_len - off);
@@ -302,6 +345,8 @@ static void on_connected(uv_connect_t *req, int status)
         link_fail(l, UV_EACCES);
         return;
     }
+    if (!l->auth && l->auth_out.len) /* a preamble, and no exchange behind it */
+        auth_out_ahead(l);
     if (l->on_connect)
         l->on_connect(l, 0);
     start_write(l);

@@ -12,7 +12,11 @@
  * quorum_auth.h (after TLS): the connecting side as learner, the accepting
  * side as server.  Until it succeeds the owner's messages wait in `pending`
  * and nothing reaches on_msg; a failed exchange closes the link (on_close
- * with UV_EACCES).  Owners need not know about it.
+ * with UV_EACCES).  Owners need not know about it, except on Apache's
+ * election port, where the exchange follows the connecting side's hello
+ * (QuorumCnxManager.startConnection / handleConnection): that side queues
+ * the hello with peer_send_preamble, the accepting side sets
+ * auth_after_frame so that the hello reaches on_msg first.
  *
  * A message longer than PEER_MAX_MSG closes the link (a peer that sends one is
  * broken or hostile).  When a link fails or is closed, `on_close` runs once;
@@ -72,6 +76,8 @@ struct peer_link {
     struct quorum_auth *auth; /* quorum SASL exchange still running, or NULL */
     struct jute_out auth_out; /* its packets, sent ahead of `pending` */
     int close_when_sent;      /* the exchange failed: close once auth_out is out */
+    int auth_after_frame;     /* accepting side: one `frame` reaches on_msg before the
+                               * SASL exchange starts (Apache's election hello) */
     char desc[320];           /* for logs: "server 3 (127.0.0.1:2888)" */
     char ip[64];              /* the peer's numeric address (TLS checks it) */
     char host[256];           /* the host it was dialled as ("" for an accepted link) */
@@ -92,6 +98,9 @@ struct peer_link *peer_accept(uv_stream_t *listener, void *owner, peer_msg_fn on
 void peer_send(struct peer_link *l, const void *p, size_t len);
 /* Queues bytes as they are, with no length prefix (custom framings). */
 void peer_send_raw(struct peer_link *l, const void *p, size_t len);
+/* Queues bytes that go out as they are, ahead of the quorum SASL exchange
+ * (Apache's election hello); call before the link has connected. */
+void peer_send_preamble(struct peer_link *l, const void *p, size_t len);
 /* Queues a message built in `out` (its bytes are copied). */
 static inline void peer_send_out(struct peer_link *l, const struct jute_out *out)
 {

@@ -1358,14 +1358,32 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
     }
 }
 
+/* A leader just elected may not listen on its quorum port yet (an Apache
+ * leader opens it only once it has set itself up, a few hundred ms after
+ * the election on a loaded machine): as Apache's Learner.connectToLeader,
+ * a refused connect is tried again, LEADER_DIAL_TRIES times in all, a tick
+ * apart (at least LEADER_DIAL_GAP_MS, Apache's leaderConnectDelayDuringRetryMs),
+ * within initLimit (learner_tick), before the election runs again. */
+#define LEADER_DIAL_TRIES 5
+#define LEADER_DIAL_GAP_MS 100
+
+static void dial_leader(struct quorum *q);
+
 static void on_leader_close(struct peer_link *l, int status)
 {
     struct quorum *q = l->owner;
     if (q->leader != l)
         return;
     q->leader = NULL;
-    if (!q->stopping)
-        quorum_learner_fail(q, status ? uv_strerror(status) : "link closed");
+    if (q->stopping)
+        return;
+    if (!l->connected && q->phase == F_CONNECTING && ++q->dial_tries < LEADER_DIAL_TRIES) {
+        log_info("quorum: cannot connect to leader %d (%s), try %d of %d", q->leader_id,
+                 status ? uv_strerror(status) : "closed", q->dial_tries, LEADER_DIAL_TRIES);
+        q->dial_at = now_ms() + LEADER_DIAL_GAP_MS;
+        return;
+    }
+    quorum_learner_fail(q, status ? uv_strerror(status) : "link closed");
 }
 
 static void on_leader_connect(struct peer_link *l, int status)
@@ -1387,7 +1405,6 @@ static void on_leader_connect(struct peer_link *l, int status)
 
 static void follow(struct quorum *q, int leader)
 {
-    const struct zkd_server_line *line = config_server(&q->s->cfg, leader);
     close_readonly_clients(q->s);
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         quorum_learner_drop(ln, "we follow another leader");
@@ -1397,29 +1414,46 @@ static void follow(struct quorum *q, int leader)
     q->phase = F_CONNECTING;
     q->commit = 0; /* the new leader tells us what is committed */
     q->deadline = now_ms() + (int64_t)q->s->cfg.init_limit * q->s->cfg.tick_time;
-    q->leader = line ? peer_connect(q->s->loop, line->host, line->quorum_port, q,
-                                    q->apache ? alearner_on_connect : on_leader_connect,
-                                    q->apache ? alearner_on_msg : on_leader_msg, on_leader_close)
-                     : NULL;
-    if (q->leader && q->apache)
-        alearner_link_up(q->leader);
+    q->dial_tries = 0;
     alearner_reset(q);
     snap_buf_drop(q);
+    dial_leader(q);
     if (!q->leader) {
         quorum_schedule_look(q, "cannot reach leader %d", leader);
         return;
     }
-    snprintf(q->leader->desc, sizeof q->leader->desc, "leader %d (%s:%d)", leader, line->host,
-             line->quorum_port);
     election_settle(q->el, q->voter ? PEER_FOLLOWING : PEER_OBSERVING, leader);
+}
+
+/* Connects to leader q->leader_id's quorum port (q->leader; NULL when its
+ * address does not resolve). */
+static void dial_leader(struct quorum *q)
+{
+    const struct zkd_server_line *line = config_server(&q->s->cfg, q->leader_id);
+    q->dial_at = 0;
+    q->leader = line ? peer_connect(q->s->loop, line->host, line->quorum_port, q,
+                                    q->apache ? alearner_on_connect : on_leader_connect,
+                                    q->apache ? alearner_on_msg : on_leader_msg, on_leader_close)
+                     : NULL;
+    if (!q->leader)
+        return;
+    if (q->apache)
+        alearner_link_up(q->leader);
+    snprintf(q->leader->desc, sizeof q->leader->desc, "leader %d (%s:%d)", q->leader_id,
+             line->host, line->quorum_port);
 }
 
 static void learner_tick(struct quorum *q)
 {
     int64_t now = now_ms();
     if (q->phase < F_SERVING) {
-        if (now > q->deadline)
+        if (now > q->deadline) {
             quorum_learner_fail(q, "not in sync within initLimit");
+        } else if (!q->leader && q->dial_at && now >= q->dial_at) {
+            dial_leader(q);
+            if (!q->leader)
+                quorum_learner_fail(q, "cannot reach the leader");
+        }
         return;
     }
     int64_t limit = (int64_t)q->s->cfg.sync_limit * q->s->cfg.tick_time;
@@ -1819,6 +1853,15 @@ void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_
     jute_out_free(&o);
     c->fwd_pending++;
     i64map_put(&q->fwd, (int64_t)c->uid, c);
+}
+
+int quorum_revalidate(struct server *s, struct conn *c, int64_t id, int32_t timeout)
+{
+    struct quorum *q = s->q;
+    if (!q || !q->apache || !quorum_is_learner(q) || !q->leader)
+        return -1;
+    alearner_revalidate(q, c, id, timeout);
+    return 0;
 }
 
 void quorum_conn_closed(struct server *s, struct conn *c)

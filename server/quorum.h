@@ -79,6 +79,11 @@ int quorum_route(struct server *s, struct conn *c, const uint8_t *p, size_t len,
 /* Learner: asks the leader to create session `id` for connection `c`
  * (ConnectRequest with no session). */
 void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_t timeout);
+/* Learner over Apache's member protocol: asks the leader whether session
+ * `id` lives (REVALIDATE) for connection `c` reconnecting to it; returns 0
+ * when asked (server_reconnect answers the client later), -1 when this
+ * member decides itself (not an Apache-wire learner). */
+int quorum_revalidate(struct server *s, struct conn *c, int64_t id, int32_t timeout);
 /* A client connection is going away. */
 void quorum_conn_closed(struct server *s, struct conn *c);
 

@@ -377,6 +377,32 @@ static int authorized_host(const char *principal)
     return 0;
 }
 
+/* Which identity a learner may act as.  Apache's Java learner names its
+ * whole principal ("zkquorum/host@REALM") as the authorization id, and
+ * Apache's server requires it to equal the authenticated one; Cyrus's
+ * GSSAPI plugin has stripped the server's own realm from the authenticated
+ * id by then, which its default policy (exact match) refused.  So: equal,
+ * or the authenticated id plus the realm of our own principal. */
+static int cb_proxy_policy(sasl_conn_t *conn, void *ctx, const char *requested, unsigned rlen,
+                           const char *authid, unsigned alen, const char *def_realm,
+                           unsigned urlen, struct propctx *props)
+{
+    (void)ctx;
+    (void)def_realm;
+    (void)urlen;
+    (void)props;
+    const char *at = strchr(qa.server_krb.principal, '@');
+    size_t realm = at ? strlen(at) : 0;
+    if (rlen == alen && !memcmp(requested, authid, alen))
+        return SASL_OK;
+    if (realm && !memchr(authid, '@', alen) && rlen == alen + realm &&
+        !memcmp(requested, authid, alen) && !memcmp(requested + alen, at, realm))
+        return SASL_OK;
+    sasl_seterror(conn, 0, "requested identity %.*s is not the authenticated %.*s", (int)rlen,
+                  requested, (int)alen, authid);
+    return SASL_BADAUTH;
+}
+
 static int server_packet(struct quorum_auth *a, const char *tok, unsigned tlen,
                          struct jute_out *out)
 {
@@ -388,7 +414,9 @@ static int server_packet(struct quorum_auth *a, const char *tok, unsigned tlen,
                                       (int (*)(void))(void (*)(void))zkd_sasl_getopt,
                                       &qa.server_opts};
         a->cbs[1] = (sasl_callback_t){SASL_CB_LOG, (int (*)(void))(void (*)(void))cb_log, a};
-        a->cbs[2] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
+        a->cbs[2] = (sasl_callback_t){SASL_CB_PROXY_POLICY,
+                                      (int (*)(void))(void (*)(void))cb_proxy_policy, a};
+        a->cbs[3] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
         /* SUCCESS_DATA: DIGEST-MD5's rspauth travels in the SUCCESS packet. */
         int krb = qa.server_krb.principal[0] != 0;
         rc = sasl_server_new(krb ? qa.server_krb.service : PROTOCOL,

@@ -133,6 +133,8 @@ struct quorum {
     enum follow_phase phase; /* how far this learner's sync with its leader has come */
     int64_t newleader_zxid;
     int need_snap;
+    int dial_tries;          /* connects to this leader's quorum port that failed */
+    int64_t dial_at;         /* when to connect again (monotonic ms), or 0 */
     struct pending *qhead, *qtail;
     /* Apache's wire: the designated leader a COMMITANDACTIVATE (or
      * INFORMANDACTIVATE) named for the reconfig `activate_zxid`, acted on

@@ -156,13 +156,27 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
         send_connect_response(s, c, timeout, se->id, expected, zxid);
         return;
     }
+    sessions_password(&s->db.sessions, id, expected);
+    int pw_ok = pw.len == 16 && !memcmp(pw.p, expected, 16);
+    /* A global session: a learner of an Apache leader asks it, as Apache's
+     * learners do (its own local sessions it knows best). */
+    struct session *se = localsess_find(s, id);
+    if (pw_ok && !(se && (se->local == 1 || se->local == 3)) && !quorum_revalidate(s, c, id, timeout))
+        return;
+    server_reconnect(s, c, id, timeout, pw_ok);
+}
+
+void server_reconnect(struct server *s, struct conn *c, int64_t id, int32_t timeout, int valid)
+{
     /* (another member's local session is unknown here: expired) */
     struct session *se = localsess_find(s, id);
+    uint8_t expected[16];
     sessions_password(&s->db.sessions, id, expected);
-    if (!se || se->closing || pw.len != 16 || memcmp(pw.p, expected, 16)) {
+    if (!se || se->closing || !valid) {
         static const uint8_t zero[16];
         log_info("session 0x%llx from %s:%d is %s", (unsigned long long)id, c->remote,
-                 c->remote_port, se && !se->closing ? "using a wrong password" : "expired or unknown");
+                 c->remote_port, se && !se->closing ? "refused (wrong password, or the leader "
+                 "does not know it)" : "expired or unknown");
         send_connect_response(s, c, 0, 0, zero, s->db.last_zxid);
         conn_close_after_flush(c);
         return;

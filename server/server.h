@@ -188,6 +188,11 @@ void server_free(struct server *s);
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len);
 /* Handles the ConnectRequest frame of a new connection. */
 void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t len);
+/* Finishes the handshake of `c` reconnecting to session `id`: attaches it
+ * with `timeout` when `valid` (the password, and on an Apache-wire learner
+ * the leader's REVALIDATE answer) and this member holds the session, else
+ * answers "expired" and closes. */
+void server_reconnect(struct server *s, struct conn *c, int64_t id, int32_t timeout, int valid);
 /* Answers a connection whose first 4 bytes `p` are a four-letter word and
  * returns 1 (the connection closes after the answer); returns 0 otherwise. */
 int server_four_letter(struct server *s, struct conn *c, const uint8_t *p);

@@ -153,6 +153,14 @@ static SSL_CTX *build(const struct tls_ctx *c)
     else if (t->client_auth >= 1 && t->ca[0])
         mode = SSL_VERIFY_PEER | (t->client_auth == 2 ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     SSL_CTX_set_verify(ctx, mode, NULL);
+    /* A JSSE peer resumes the session of its last connection (a ticket);
+     * OpenSSL refuses to resume a verified session without a session id
+     * context ("session id context uninitialized"), which failed every
+     * reconnection of an Apache member.  A rebuilt context (reload) has new
+     * ticket keys, so a resumed session was verified by the current one. */
+    if (c->server)
+        SSL_CTX_set_session_id_context(ctx, (const unsigned char *)c->what,
+                                       (unsigned)strlen(c->what));
     return ctx;
 }
 
@@ -309,9 +317,10 @@ int tls_conn_read(struct tls_conn *t, const void *in, size_t n, struct jute_out 
             continue;
         }
         int e = SSL_get_error(t->ssl, r);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-            if (e != SSL_ERROR_ZERO_RETURN)
-                log_ssl_errors("TLS");
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            rc = 1;
+        } else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            log_ssl_errors("TLS");
             rc = -1;
         }
         break;

@@ -50,8 +50,9 @@ void tls_conn_free(struct tls_conn *t);
 
 /*
  * Feeds `n` bytes of ciphertext.  Appends decrypted bytes to `plain` and
- * bytes to send to `cipher_out`.  Returns 0, or -1 when the TLS session
- * failed (the caller closes the connection after sending cipher_out).
+ * bytes to send to `cipher_out`.  Returns 0; 1 when the peer closed the
+ * session (close_notify); -1 when it failed (the reason logged).  On either
+ * the caller closes the connection after sending cipher_out.
  */
 int tls_conn_read(struct tls_conn *t, const void *in, size_t n, struct jute_out *plain,
                   struct jute_out *cipher_out);

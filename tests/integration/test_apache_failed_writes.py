@@ -72,6 +72,20 @@ def run_failures(zk):
     t.create("/f/m4", b"")
     t.create("/f/m4", b"")
     t.commit()
+    # Every kind of op prepared before the failing one (each logged as its own txn): check,
+    # setData, a sequential and an ephemeral create, delete; the sequence number they took
+    # is free again after the failure (Apache rolls back its pending changes).
+    t = zk.transaction()
+    t.check("/f/a", 0)
+    t.set_data("/f/a", b"prepared", version=0)
+    t.create("/f/s-", b"", sequence=True)
+    t.create("/f/e", b"", ephemeral=True)
+    t.delete("/f/kid")
+    t.delete("/nope")
+    t.create("/f/never", b"")
+    res = t.commit()
+    assert [type(r).__name__ for r in res] == ["RolledBackError"] * 5 + [
+        "NoNodeError", "RuntimeInconsistency"]
     zk.create("/f/c", b"c", sequence=True)  # sequence: the parent's cversion after it all
     zk.set("/f/a", b"aa")
 
@@ -103,19 +117,31 @@ def test_failed_writes_take_zxids_as_in_apache(server_factory):
     got = {p: (d, st[:2] + st[4:], acl, kids) for p, (d, st, acl, kids) in got_tree.items()}
     compare(strip, got, "zkd vs Apache")
 
-    # Apache reads zkd's log, failed entries included, and sees zkd's tree.
-    back = S.ApacheZK(zkd.workdir, port=zkd.port, sysprops=NO_DIGEST)
+    # Each reads the other's log, failed entries included (a failed multi's prepared ops
+    # change nothing: DataTree.processTxn), and sees the other's tree; zkd its own too.
+    replay_and_compare(zkd, got_tree, "zkd on its own dataDir")
+    zkd.close()
+    replay_and_compare(S.ApacheZK(zkd.workdir, port=zkd.port, sysprops=NO_DIGEST),
+                       got_tree, "Apache on zkd's dataDir")
+    replay_and_compare(S.Zkd(apache.workdir, port=apache.port, cfg={"digest.enabled": "false"}),
+                       want_tree, "zkd on Apache's dataDir")
+
+
+def replay_and_compare(srv, tree, what):
+    """Starts `srv` on a dataDir holding `tree`; it must show that tree and log a first write
+    two zxids after the dataDir's last (its client's session, then the write).  Stops it."""
+    last_zxid = log_entries(srv.data_dir)[-1][0]
     try:
-        back.start()
-        zk = client(back)
+        srv.start()
+        zk = client(srv)
         try:
-            compare(got_tree, read_tree(zk, "/f"), "Apache on zkd's dataDir")
-            zk.create("/after", b"")
-            assert zk.exists("/after").czxid == got_log[-1][0] + 2  # its session, then this
+            compare(tree, read_tree(zk, "/f"), what)
+            zk.create("/after-" + srv.kind, b"")
+            assert zk.exists("/after-" + srv.kind).czxid == last_zxid + 2, what
         finally:
             stop_kazoo(zk)
     finally:
-        back.close()
+        srv.stop()
 
 
 def reaper_entries(data_dir):

@@ -29,6 +29,7 @@ import ctypes
 import fcntl
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -42,11 +43,16 @@ HOST = "127.0.0.1"
 APACHE_JAVA_DIR = "/usr/share/java"
 APACHE_JAR = os.path.join(APACHE_JAVA_DIR, "zookeeper.jar")
 # zookeeper.jar's manifest Class-Path names its dependencies; it ships no slf4j
-# binding, so add log4j 1.2 and its binding to get a server log at all.
+# binding, so add log4j 1.2 and its binding to get a server log at all.  It also
+# misses netty-codec, which sslQuorum needs (UnifiedServerSocket uses netty's
+# SslHandler): without it the election listener thread dies silently on its first
+# TLS connection (NoClassDefFoundError io/netty/handler/codec/ByteToMessageDecoder,
+# swallowed by its executor) and the member never elects.
 APACHE_CLASSPATH = [
     APACHE_JAR,
     os.path.join(APACHE_JAVA_DIR, "slf4j-log4j12.jar"),
     os.path.join(APACHE_JAVA_DIR, "log4j-1.2.jar"),
+    os.path.join(APACHE_JAVA_DIR, "netty-codec.jar"),
 ]
 APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
@@ -583,6 +589,9 @@ class ApacheZK(ServerProcess):
     def command(self):
         props = ["-D%s=%s" % (k, self.cfg[k]) for k in APACHE_SYSPROP_KEYS if k in self.cfg]
         props += ["-D%s=%s" % kv for kv in sorted(self.sysprops.items())]
+        # SERVER_JVMFLAGS (env=/extra_env) reach java as zkServer.sh hands them over, so one
+        # setting (e.g. -Djava.security.auth.login.config=jaas.conf) serves zkd and Apache.
+        props += shlex.split(self.environment().get("SERVER_JVMFLAGS", ""))
         return [
             self.java,
             "-Xmx" + self.heap, "-Xms32m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
