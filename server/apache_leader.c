@@ -45,6 +45,10 @@ static void send_packet(struct learner *ln, int32_t type, int64_t zxid, const vo
 
 static int synced(const struct learner *ln) { return learner_live(ln) && ln->st >= L_SYNCED; }
 
+/* Whether a learner has had its UPTODATE: only then does it take COMMITs and
+ * INFORMs (see aleader_uptodate). */
+static int active(const struct learner *ln) { return learner_live(ln) && ln->st >= L_ACTIVE; }
+
 void aleader_accepted(struct learner *ln) { ln->l->frame = framer; }
 
 void aleader_leaderinfo(struct quorum *q, struct learner *ln)
@@ -116,10 +120,24 @@ void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
     ln->st = L_SYNCED;
 }
 
+static void commit_to(struct quorum *q, struct learner *ln, int64_t c);
+
+/*
+ * UPTODATE, then the commits held back since NEWLEADER.  Apache 3.8.0's
+ * Learner.syncWithLeader logs the proposals it holds when NEWLEADER comes and
+ * forgets them; a COMMIT between NEWLEADER and UPTODATE then finds no
+ * proposal and the sync dies (NullPointerException, ZOOKEEPER-4394, fixed
+ * in 3.9), leaving behind a SyncThread that writes to the log the next sync
+ * uses and dies too.  A proposal sent in the sync above the commit point is
+ * committed in that window whenever the learner is slower to ACK NEWLEADER
+ * than the other voters are to ACK the proposal (a TRUNC, which reloads its
+ * database, is).  After UPTODATE a follower commits each pending proposal in
+ * order (FollowerZooKeeperServer.commit), an observer applies each INFORM.
+ */
 void aleader_uptodate(struct quorum *q, struct learner *ln)
 {
-    (void)q;
     send_packet(ln, ZAB_UPTODATE, -1, NULL, -1);
+    commit_to(q, ln, q->commit);
 }
 
 /* ---- broadcast ---- */
@@ -210,8 +228,8 @@ static struct learner *learner_by_sid(struct quorum *q, int sid)
 void aleader_commit(struct quorum *q, int64_t c)
 {
     for (struct learner *ln = q->learners; ln; ln = ln->next)
-        if (synced(ln))
-            commit_to(q, ln, c);
+        if (active(ln))
+            commit_to(q, ln, c); /* (the others get theirs after UPTODATE) */
     while (q->asyncs && q->asyncs->target <= c) {
         struct aleader_sync *y = q->asyncs;
         q->asyncs = y->next;

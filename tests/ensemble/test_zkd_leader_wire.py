@@ -197,6 +197,65 @@ def test_forwarded_create_session_during_its_close(tmp_path):
         ens.close()
 
 
+PROPOSAL, COMMIT = 2, 4
+# Long enough that the leader keeps its epoch while its one Apache follower is stopped and the
+# scripted follower has not acknowledged NEWLEADER (20 s at the ensembles' 200 ms tick).
+PATIENT_CFG = {"syncLimit": "100", "initLimit": "100"}
+
+
+def all_threads_stopped(pid):
+    """Whether every thread of `pid` is stopped (SIGSTOP takes effect asynchronously)."""
+    def state(tid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    return all(state(t) == "T" for t in os.listdir("/proc/%d/task" % pid))
+
+
+def test_no_commit_between_newleader_and_uptodate(tmp_path):
+    """A proposal the sync sends above the commit point is committed only after the learner's
+    UPTODATE.  Apache 3.8.0's Learner.syncWithLeader logs and forgets the proposals it holds
+    when NEWLEADER comes, and a COMMIT before UPTODATE then kills the sync (NullPointerException,
+    ZOOKEEPER-4394): in the mixed fault runs an Apache follower synced after a TRUNC, slow to
+    ACK NEWLEADER, got such a COMMIT, and its dead sync left a follower that served no client.
+    Here the Apache follower is stopped while a write is proposed, so the scripted follower
+    (sid 2) is synced with that write uncommitted; the write commits (the follower resumed) before
+    the scripted one ACKs NEWLEADER: its next packet must be UPTODATE, then the COMMIT."""
+    require_kinds("apache", "zkd")
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=PATIENT_CFG)
+    ln = kz = None
+    stopped = False
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        kz = client(ens, [ZKD_SID])
+        before = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        os.kill(ens[1].pid, signal.SIGSTOP)  # no quorum: the write waits
+        stopped = True
+        wait_for(lambda: all_threads_stopped(ens[1].pid), 30, "the Apache follower to stop")
+        write = kz.create_async("/held", b"x")
+        wait_for(lambda: int(ens.srvr(ZKD_SID)["Zxid"], 16) > before, 30, "the write proposed")
+        held = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
+        synced = [(typ, zxid) for typ, zxid, _ in ln.sync(before)]
+        assert (PROPOSAL, held) in synced and (COMMIT, held) not in synced, synced
+        os.kill(ens[1].pid, signal.SIGCONT)
+        stopped = False
+        write.get(timeout=30)
+        kz.exists("/held")  # a round trip: the leader is past the commit of the write
+        ln.ack_newleader()  # (fails on a COMMIT before UPTODATE)
+        typ, zxid, _ = ln.read()
+        assert (typ, zxid) == (COMMIT, held)
+    finally:
+        if stopped:
+            os.kill(ens[1].pid, signal.SIGCONT)
+        if ln:
+            ln.close()
+        if kz:
+            close_all(kz)
+        ens.close()
+
+
 SUPER = ("digest", "super:test")
 SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # sha1("super:test"), base64
 RECONFIG_CFG = {"reconfigEnabled": "true", "DigestAuthenticationProvider.superDigest": SUPER_DIGEST}
