@@ -72,6 +72,21 @@ static void send_snapshot(struct quorum *q, struct learner *ln, int64_t last)
     quorum_snap_stream(q->s, put_raw, ln->l);
 }
 
+/*
+ * LearnerHandler.queueCommittedProposals: no TRUNC followed by transactions
+ * of a later epoch than the learner's last (a leader deposed with proposals
+ * it could not commit): Apache's leader sends a SNAP there.  Its learner
+ * applies what follows a TRUNC in memory and writes it only in the snapshot
+ * it takes at NEWLEADER, unsynced (Learner.syncWithLeader: syncSnapshot is
+ * set for a SNAP only), so an ACKed transaction could be lost in a crash.
+ * A TRUNC with nothing after it (the learner is past our whole history) is
+ * Apache's too.
+ */
+static int trunc_crosses_epoch(const struct txnwin *w, size_t from, int64_t peer)
+{
+    return from < w->n && (txnwin_at(w, from)->zxid >> 32) != (peer >> 32);
+}
+
 void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
 {
     struct server *s = q->s;
@@ -83,6 +98,8 @@ void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
     size_t from = 0;
     int64_t trunc = 0;
     int plan = quorum_sync_plan(q, peer, &from, &trunc);
+    if (plan == TXNWIN_TRUNC && trunc_crosses_epoch(&s->win, from, peer))
+        plan = TXNWIN_SNAP;
     int64_t known; /* the learner's history after this packet */
     if (plan == TXNWIN_SNAP) {
         log_info("quorum: syncing server %d by SNAP at 0x%" PRIx64 " (its last zxid 0x%" PRIx64 ")",

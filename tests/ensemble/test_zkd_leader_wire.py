@@ -16,6 +16,7 @@ import os
 import signal
 import struct
 
+import pytest
 from kazoo.client import KazooClient
 
 from tests.ensemble.test_mixed_zkd_leader import ZKD_SID, close_all, start_led_by_zkd
@@ -26,7 +27,7 @@ from tests.lib import servers as S
 from tests.lib.ensemble import MixedEnsemble, require_kinds, synced_value, wait_for
 from tests.lib.ensemble import kazoo_client as client
 from tests.lib.rawzk import RawSession
-from tests.lib.zablearner import ScriptedLearner
+from tests.lib.zablearner import TRUNC, LearnerError, ScriptedLearner
 
 DIGEST_CFG = {"extendedTypesEnabled": "true", "znode.container.checkIntervalMs": "3600000"}
 
@@ -251,6 +252,45 @@ def test_no_commit_between_newleader_and_uptodate(tmp_path):
             os.kill(ens[1].pid, signal.SIGCONT)
         if ln:
             ln.close()
+        if kz:
+            close_all(kz)
+        ens.close()
+
+
+def test_no_trunc_across_an_epoch(tmp_path):
+    """A learner whose last zxid is of an earlier epoch and beyond our history in it (a leader
+    deposed with proposals it could not commit) is synced by SNAP when transactions of a later
+    epoch would follow the TRUNC, as Apache's LearnerHandler does (Apache's learner would hold
+    them only in the unsynced snapshot it takes at NEWLEADER); a learner past our whole history
+    gets a TRUNC with nothing after it, as from Apache."""
+    require_kinds("apache", "zkd")
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3)
+    kz = None
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        kz = client(ens, [ZKD_SID])
+        kz.create("/e1", b"x")
+        epoch1_last = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        ens.kill(1)  # zkd looks again and leads the next epoch
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        kz.create("/e2", b"x", ephemeral=False)  # (kazoo retries through the election)
+        last = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        assert last >> 32 > epoch1_last >> 32
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
+        try:
+            with pytest.raises(LearnerError, match="SNAP"):
+                ln.sync(epoch1_last + 5)
+        finally:
+            ln.close()
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
+        try:
+            assert [(t, z) for t, z, _ in ln.sync(last + 5)] == [(TRUNC, last)]
+        finally:
+            ln.close()
+    finally:
         if kz:
             close_all(kz)
         ens.close()
