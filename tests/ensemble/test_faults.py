@@ -228,7 +228,8 @@ MIXED_CI = [
 ]
 
 # The leader's cut partition after a failover, so that the cut-off Apache leader has logged
-# proposals it could not commit and the zkd leader syncs it by TRUNC.  It failed 1 run in 2: zkd
+# proposals it could not commit and the zkd leader must make it drop them (by SNAP since zkd
+# follows Apache's no-TRUNC-across-epochs rule, by TRUNC before).  It failed 1 run in 2: zkd
 # sent the TRUNC, the next epoch's proposals and one still uncommitted, NEWLEADER, and the
 # COMMIT of that last one before UPTODATE; Apache 3.8.0's sync died on it (ZOOKEEPER-4394: a
 # NullPointerException in Learner.syncWithLeader), its SyncThread then died in
