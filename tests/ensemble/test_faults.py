@@ -214,9 +214,11 @@ def test_five_members_survive_two_faulty(ensemble_factory, fault):
 # later fault hits whichever member the election made leader (printed; so far always the other
 # kind).  Together: SIGKILL and SIGSTOP of a zkd and of an Apache leader, a zkd leader blackholed
 # by the proxies, an Apache follower cut off and healed, members of both kinds restarting or
-# resuming and rejoining, observers of both kinds throughout (about 80 s).  MIXED_FAULTS=all adds
-# every layout with every single fault of FAULTS and LINK_FAULTS (24 cases) and MIXED_MORE below
-# (29 cases in all, about 5 min on an idle machine).
+# resuming and rejoining, observers of both kinds throughout (5-13 s a case, 35-55 s in all on
+# the shared 2-core machine; about half of each is starting the ensemble, the rest is the
+# elections and timeouts the faults cause: every wait is a poll for an event).
+# MIXED_FAULTS=all adds every layout with every single fault of FAULTS and LINK_FAULTS (24 cases)
+# and MIXED_MORE below (29 cases in all, 5-6 min on the shared machine).
 MIXED_CI = [
     ("zkd-leads-apache", [leader_sigkill]),
     # (Failed 3 of 3 before election.c replaced a link the lower-sid member had lost: the zkd
