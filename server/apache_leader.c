@@ -242,19 +242,35 @@ static struct learner *learner_by_sid(struct quorum *q, int sid)
     return NULL;
 }
 
-void aleader_commit(struct quorum *q, int64_t c)
+static void commit_all(struct quorum *q, int64_t c)
 {
     for (struct learner *ln = q->learners; ln; ln = ln->next)
         if (active(ln))
             commit_to(q, ln, c); /* (the others get theirs after UPTODATE) */
+}
+
+/*
+ * Each released SYNC goes right after the commits up to its target, before
+ * those of later proposals, as Apache's Leader sends it (pendingSyncs, keyed
+ * by the last proposal when the sync came).  The learner forwarded its sync
+ * before the writes it forwarded next: Apache's CommitProcessor takes a
+ * commit for its own request only when that request heads its queue, so a
+ * COMMIT of a later request before the SYNC is taken as another member's
+ * write, the request it was for then heads the queue for ever, and the
+ * learner answers none of its clients' writes again (nor a new session).
+ */
+void aleader_commit(struct quorum *q, int64_t c)
+{
     while (q->asyncs && q->asyncs->target <= c) {
         struct aleader_sync *y = q->asyncs;
         q->asyncs = y->next;
+        commit_all(q, y->target);
         struct learner *ln = learner_by_sid(q, y->sid);
         if (ln)
             send_packet(ln, ZAB_SYNC, 0, NULL, -1);
         free(y);
     }
+    commit_all(q, c);
 }
 
 void aleader_ping(struct quorum *q)

@@ -257,6 +257,51 @@ def test_no_commit_between_newleader_and_uptodate(tmp_path):
         ens.close()
 
 
+SET_DATA, SYNC_OP, ACK, SYNC = 5, 9, 3, 7
+
+
+def test_sync_goes_before_later_commits(tmp_path):
+    """A learner's forwarded sync is answered right after the commits up to the last proposal
+    before it, ahead of the COMMITs of later proposals, as Apache's leader orders them (its
+    CommitProcessor takes a commit for its own request only when that request heads its queue:
+    a write forwarded after the sync and committed before the SYNC is taken as another member's,
+    and the learner answers no client write again).  The scripted follower (sid 2; the Apache
+    follower is stopped, so the commit point is its ACK) forwards a write, a sync and a write,
+    then ACKs only the second write once zkd has logged it: the commit point passes both writes
+    at once, as when the leader's own fsync completes both."""
+    require_kinds("apache", "zkd")
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=PATIENT_CFG)
+    ln = None
+    stopped = False
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
+        ln.join(int(ens.srvr(ZKD_SID)["Zxid"], 16))
+        os.kill(ens[1].pid, signal.SIGSTOP)  # the commit point is the scripted follower's ACK
+        stopped = True
+        wait_for(lambda: all_threads_stopped(ens[1].pid), 30, "the Apache follower to stop")
+        u = (2 << 56) | 0x5301  # a session zkd does not know: each write is an ErrorTxn
+        body = struct.pack(">i", 1) + b"/" + struct.pack(">i", 1) + b"x" + struct.pack(">i", -1)
+        ln.request(u, 1, SET_DATA, body)
+        w1 = ln.next_txn()[0]
+        ln.request(u, 2, SYNC_OP, struct.pack(">i", 1) + b"/")
+        ln.request(u, 3, SET_DATA, body)
+        w2 = ln.next_txn()[0]
+        wait_for(lambda: any(z == w2 for z, _, _ in log_entries(ens[ZKD_SID].data_dir)), 30,
+                 "zkd to log the second write")
+        ln.send(ACK, w2)
+        got = [ln.read()[:2] for _ in range(3)]
+        assert got == [(COMMIT, w1), (SYNC, 0), (COMMIT, w2)], got
+    finally:
+        if stopped:
+            os.kill(ens[1].pid, signal.SIGCONT)
+        if ln:
+            ln.close()
+        ens.close()
+
+
 def test_no_trunc_across_an_epoch(tmp_path):
     """A learner whose last zxid is of an earlier epoch and beyond our history in it (a leader
     deposed with proposals it could not commit) is synced by SNAP when transactions of a later
