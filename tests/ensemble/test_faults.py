@@ -245,14 +245,15 @@ MIXED_CI = [
 # logged) but answers no new client: the sessions read_final's client creates through it commit
 # on every member ("Committing global session") and the client never gets the connect response,
 # as when Apache's CommitProcessor has a local request at the head of its write queue that never
-# commits (every commit is then taken as a remote one).  Cause not found; zkd answers forwarded
-# requests of sessions it does not know (ErrorTxns) and a sync held behind an uncommitted write
-# (both checked with a scripted observer).  About 20 s, hence only with MIXED_FAULTS=all.
+# commits (every commit is then taken as a remote one).  Likely cause, since fixed: zkd sent a
+# SYNC after the COMMIT of a later write of the same learner (apache_leader.c aleader_commit;
+# test_zkd_leader_wire.py::test_sync_goes_before_later_commits); the xfail stays until the case
+# has run often enough without it.  About 20 s, hence only with MIXED_FAULTS=all.
 MIXED_MORE = [
     pytest.param("zkd-leads-apache", [leader_sigkill, majority_partition],
                  marks=pytest.mark.xfail(strict=False, reason=(
-                     "after the heal an Apache follower of the zkd leader at times answers no "
-                     "client (test_faults.py MIXED_MORE; 1 run in 7, cause not found)"))),
+                     "after the heal an Apache follower of the zkd leader at times answered no "
+                     "new client (test_faults.py MIXED_MORE; 1 run in 7, likely cause fixed)"))),
 ]
 
 
