@@ -45,6 +45,10 @@ static void send_packet(struct learner *ln, int32_t type, int64_t zxid, const vo
 
 static int synced(const struct learner *ln) { return learner_live(ln) && ln->st >= L_SYNCED; }
 
+/* Whether a learner has had its UPTODATE: only then does it take COMMITs and
+ * INFORMs (see aleader_uptodate). */
+static int active(const struct learner *ln) { return learner_live(ln) && ln->st >= L_ACTIVE; }
+
 void aleader_accepted(struct learner *ln) { ln->l->frame = framer; }
 
 void aleader_leaderinfo(struct quorum *q, struct learner *ln)
@@ -68,6 +72,21 @@ static void send_snapshot(struct quorum *q, struct learner *ln, int64_t last)
     quorum_snap_stream(q->s, put_raw, ln->l);
 }
 
+/*
+ * LearnerHandler.queueCommittedProposals: no TRUNC followed by transactions
+ * of a later epoch than the learner's last (a leader deposed with proposals
+ * it could not commit): Apache's leader sends a SNAP there.  Its learner
+ * applies what follows a TRUNC in memory and writes it only in the snapshot
+ * it takes at NEWLEADER, unsynced (Learner.syncWithLeader: syncSnapshot is
+ * set for a SNAP only), so an ACKed transaction could be lost in a crash.
+ * A TRUNC with nothing after it (the learner is past our whole history) is
+ * Apache's too.
+ */
+static int trunc_crosses_epoch(const struct txnwin *w, size_t from, int64_t peer)
+{
+    return from < w->n && (txnwin_at(w, from)->zxid >> 32) != (peer >> 32);
+}
+
 void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
 {
     struct server *s = q->s;
@@ -79,6 +98,8 @@ void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
     size_t from = 0;
     int64_t trunc = 0;
     int plan = quorum_sync_plan(q, peer, &from, &trunc);
+    if (plan == TXNWIN_TRUNC && trunc_crosses_epoch(&s->win, from, peer))
+        plan = TXNWIN_SNAP;
     int64_t known; /* the learner's history after this packet */
     if (plan == TXNWIN_SNAP) {
         log_info("quorum: syncing server %d by SNAP at 0x%" PRIx64 " (its last zxid 0x%" PRIx64 ")",
@@ -116,10 +137,24 @@ void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
     ln->st = L_SYNCED;
 }
 
+static void commit_to(struct quorum *q, struct learner *ln, int64_t c);
+
+/*
+ * UPTODATE, then the commits held back since NEWLEADER.  Apache 3.8.0's
+ * Learner.syncWithLeader logs the proposals it holds when NEWLEADER comes and
+ * forgets them; a COMMIT between NEWLEADER and UPTODATE then finds no
+ * proposal and the sync dies (NullPointerException, ZOOKEEPER-4394, fixed
+ * in 3.9), leaving behind a SyncThread that writes to the log the next sync
+ * uses and dies too.  A proposal sent in the sync above the commit point is
+ * committed in that window whenever the learner is slower to ACK NEWLEADER
+ * than the other voters are to ACK the proposal (a TRUNC, which reloads its
+ * database, is).  After UPTODATE a follower commits each pending proposal in
+ * order (FollowerZooKeeperServer.commit), an observer applies each INFORM.
+ */
 void aleader_uptodate(struct quorum *q, struct learner *ln)
 {
-    (void)q;
     send_packet(ln, ZAB_UPTODATE, -1, NULL, -1);
+    commit_to(q, ln, q->commit);
 }
 
 /* ---- broadcast ---- */
@@ -193,19 +228,35 @@ static struct learner *learner_by_sid(struct quorum *q, int sid)
     return NULL;
 }
 
-void aleader_commit(struct quorum *q, int64_t c)
+static void commit_all(struct quorum *q, int64_t c)
 {
     for (struct learner *ln = q->learners; ln; ln = ln->next)
-        if (synced(ln))
-            commit_to(q, ln, c);
+        if (active(ln))
+            commit_to(q, ln, c); /* (the others get theirs after UPTODATE) */
+}
+
+/*
+ * Each released SYNC goes right after the commits up to its target, before
+ * those of later proposals, as Apache's Leader sends it (pendingSyncs, keyed
+ * by the last proposal when the sync came).  The learner forwarded its sync
+ * before the writes it forwarded next: Apache's CommitProcessor takes a
+ * commit for its own request only when that request heads its queue, so a
+ * COMMIT of a later request before the SYNC is taken as another member's
+ * write, the request it was for then heads the queue for ever, and the
+ * learner answers none of its clients' writes again (nor a new session).
+ */
+void aleader_commit(struct quorum *q, int64_t c)
+{
     while (q->asyncs && q->asyncs->target <= c) {
         struct aleader_sync *y = q->asyncs;
         q->asyncs = y->next;
+        commit_all(q, y->target);
         struct learner *ln = learner_by_sid(q, y->sid);
         if (ln)
             send_packet(ln, ZAB_SYNC, 0, NULL, -1);
         free(y);
     }
+    commit_all(q, c);
 }
 
 void aleader_ping(struct quorum *q)

@@ -64,12 +64,14 @@ void aleader_leaderinfo(struct quorum *q, struct learner *ln);
 /* Brings a learner whose history ends at `peer` in line (DIFF, TRUNC or
  * SNAP), then NEWLEADER; it is L_SYNCED from here. */
 void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer);
-/* The learner may serve (UPTODATE). */
+/* The learner may serve (UPTODATE); then the commits up to the commit point
+ * it has not had, which a learner gets only after UPTODATE (Apache 3.8.0's
+ * learner dies on a COMMIT between NEWLEADER and UPTODATE). */
 void aleader_uptodate(struct quorum *q, struct learner *ln);
 /* A new transaction: PROPOSAL to the synced followers. */
 void aleader_propose(struct quorum *q, int64_t zxid, const void *rec, size_t len);
 /* Everything up to `c` is committed: COMMIT or INFORM per zxid to each
- * synced learner, then the syncs it releases. */
+ * learner past UPTODATE, then the syncs it releases. */
 void aleader_commit(struct quorum *q, int64_t c);
 /* The leader's tick: PING every synced learner. */
 void aleader_ping(struct quorum *q);

@@ -214,9 +214,11 @@ def test_five_members_survive_two_faulty(ensemble_factory, fault):
 # later fault hits whichever member the election made leader (printed; so far always the other
 # kind).  Together: SIGKILL and SIGSTOP of a zkd and of an Apache leader, a zkd leader blackholed
 # by the proxies, an Apache follower cut off and healed, members of both kinds restarting or
-# resuming and rejoining, observers of both kinds throughout (about 80 s).  MIXED_FAULTS=all adds
-# every layout with every single fault of FAULTS and LINK_FAULTS (24 cases, about 10 min) and the
-# known failure below, which keeps the leader's cut partition out of the CI set.
+# resuming and rejoining, observers of both kinds throughout (5-13 s a case, 35-55 s in all on
+# the shared 2-core machine; about half of each is starting the ensemble, the rest is the
+# elections and timeouts the faults cause: every wait is a poll for an event).
+# MIXED_FAULTS=all adds every layout with every single fault of FAULTS and LINK_FAULTS (24 cases)
+# and MIXED_MORE below (29 cases in all, 5-6 min on the shared machine).
 MIXED_CI = [
     ("zkd-leads-apache", [leader_sigkill]),
     # (Failed 3 of 3 before election.c replaced a link the lower-sid member had lost: the zkd
@@ -227,29 +229,38 @@ MIXED_CI = [
     ("five-with-observers", [leader_sigstop, majority_partition_blackhole]),
 ]
 
-# Failed 1 of 2 runs (seed 1476616261; passed with another): the zkd leader is SIGKILLed and
-# restarted, Apache member 2 leads, then is cut off alone while its clients write (it logs 328
-# proposals it cannot commit); zkd (3) leads epoch 3 with Apache member 1.  After the heal zkd
-# syncs member 2 "by TRUNC to 0x200000063 + 328 transactions", member 2 acks NEWLEADER
-# (0x300000148) and 12 ms later the link closes from Apache's side (zkd logs "lost the link to
-# server 2", no reason of its own); Apache's SyncThread dies in SendAckRequestProcessor.flush
-# ("Thread SyncThread:2 exits, error code 1"), it rejoins by DIFF from 0x300000147 ("Got zxid
-# 0x300000148 expected 0x1", "Current zxid 12884902216 is <= 12884902216 for setData") and then
-# never accepts a client again: read_final's connection to it times out.  Intermittent, so not
-# strict.  Each costs 30-70 s, hence only with MIXED_FAULTS=all.
-MIXED_KNOWN_FAILURES = [
+# The leader's cut partition after a failover, so that the cut-off Apache leader has logged
+# proposals it could not commit and the zkd leader must make it drop them (by SNAP since zkd
+# follows Apache's no-TRUNC-across-epochs rule, by TRUNC before).  It failed 1 run in 2: zkd
+# sent the TRUNC, the next epoch's proposals and one still uncommitted, NEWLEADER, and the
+# COMMIT of that last one before UPTODATE; Apache 3.8.0's sync died on it (ZOOKEEPER-4394: a
+# NullPointerException in Learner.syncWithLeader), its SyncThread then died in
+# SendAckRequestProcessor.flush, and the member rejoined by DIFF but at times served no client.
+# A zkd leader now sends a learner its COMMITs only after UPTODATE (apache_leader.c; checked
+# deterministically by test_zkd_leader_wire.py::test_no_commit_between_newleader_and_uptodate).
+# Since then it passed 6 runs in 7; the one failure (seed 1440164270, machine load ~20) is
+# another: no NullPointerException, no dead SyncThread.  zkd (3) leads epoch 3 with Apache 1
+# (synced by DIFF); member 2, the isolated leader, rejoins by SNAP after the heal, as the
+# workload stops.  Member 1 served the workload's clients to the end (their closeSessions are
+# logged) but answers no new client: the sessions read_final's client creates through it commit
+# on every member ("Committing global session") and the client never gets the connect response,
+# as when Apache's CommitProcessor has a local request at the head of its write queue that never
+# commits (every commit is then taken as a remote one).  Likely cause, since fixed: zkd sent a
+# SYNC after the COMMIT of a later write of the same learner (apache_leader.c aleader_commit;
+# test_zkd_leader_wire.py::test_sync_goes_before_later_commits); the xfail stays until the case
+# has run often enough without it.  About 20 s, hence only with MIXED_FAULTS=all.
+MIXED_MORE = [
     pytest.param("zkd-leads-apache", [leader_sigkill, majority_partition],
                  marks=pytest.mark.xfail(strict=False, reason=(
-                     "an Apache follower TRUNC-synced by a zkd leader after its isolation as "
-                     "leader drops the link right after NEWLEADER and stops serving clients "
-                     "(test_faults.py MIXED_KNOWN_FAILURES; intermittent)"))),
+                     "after the heal an Apache follower of the zkd leader at times answered no "
+                     "new client (test_faults.py MIXED_MORE; 1 run in 7, likely cause fixed)"))),
 ]
 
 
 def mixed_cases():
     if os.environ.get("MIXED_FAULTS") == "all":
         return MIXED_CI + [(layout, [f]) for layout in MIXED_LAYOUTS
-                           for f in FAULTS + LINK_FAULTS] + MIXED_KNOWN_FAILURES
+                           for f in FAULTS + LINK_FAULTS] + MIXED_MORE
     return MIXED_CI
 
 

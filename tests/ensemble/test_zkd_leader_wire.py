@@ -16,6 +16,7 @@ import os
 import signal
 import struct
 
+import pytest
 from kazoo.client import KazooClient
 
 from tests.ensemble.test_mixed_zkd_leader import ZKD_SID, close_all, start_led_by_zkd
@@ -26,7 +27,7 @@ from tests.lib import servers as S
 from tests.lib.ensemble import MixedEnsemble, require_kinds, synced_value, wait_for
 from tests.lib.ensemble import kazoo_client as client
 from tests.lib.rawzk import RawSession
-from tests.lib.zablearner import ScriptedLearner
+from tests.lib.zablearner import TRUNC, LearnerError, ScriptedLearner
 
 DIGEST_CFG = {"extendedTypesEnabled": "true", "znode.container.checkIntervalMs": "3600000"}
 
@@ -194,6 +195,149 @@ def test_forwarded_create_session_during_its_close(tmp_path):
             os.kill(ens[1].pid, signal.SIGCONT)
         if ln:
             ln.close()
+        ens.close()
+
+
+PROPOSAL, COMMIT = 2, 4
+# Long enough that the leader keeps its epoch while its one Apache follower is stopped and the
+# scripted follower has not acknowledged NEWLEADER (20 s at the ensembles' 200 ms tick).
+PATIENT_CFG = {"syncLimit": "100", "initLimit": "100"}
+
+
+def all_threads_stopped(pid):
+    """Whether every thread of `pid` is stopped (SIGSTOP takes effect asynchronously)."""
+    def state(tid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    return all(state(t) == "T" for t in os.listdir("/proc/%d/task" % pid))
+
+
+def test_no_commit_between_newleader_and_uptodate(tmp_path):
+    """A proposal the sync sends above the commit point is committed only after the learner's
+    UPTODATE.  Apache 3.8.0's Learner.syncWithLeader logs and forgets the proposals it holds
+    when NEWLEADER comes, and a COMMIT before UPTODATE then kills the sync (NullPointerException,
+    ZOOKEEPER-4394): in the mixed fault runs an Apache follower synced after a TRUNC, slow to
+    ACK NEWLEADER, got such a COMMIT, and its dead sync left a follower that served no client.
+    Here the Apache follower is stopped while a write is proposed, so the scripted follower
+    (sid 2) is synced with that write uncommitted; the write commits (the follower resumed) before
+    the scripted one ACKs NEWLEADER: its next packet must be UPTODATE, then the COMMIT."""
+    require_kinds("apache", "zkd")
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=PATIENT_CFG)
+    ln = kz = None
+    stopped = False
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        kz = client(ens, [ZKD_SID])
+        before = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        os.kill(ens[1].pid, signal.SIGSTOP)  # no quorum: the write waits
+        stopped = True
+        wait_for(lambda: all_threads_stopped(ens[1].pid), 30, "the Apache follower to stop")
+        write = kz.create_async("/held", b"x")
+        wait_for(lambda: int(ens.srvr(ZKD_SID)["Zxid"], 16) > before, 30, "the write proposed")
+        held = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
+        synced = [(typ, zxid) for typ, zxid, _ in ln.sync(before)]
+        assert (PROPOSAL, held) in synced and (COMMIT, held) not in synced, synced
+        os.kill(ens[1].pid, signal.SIGCONT)
+        stopped = False
+        write.get(timeout=30)
+        kz.exists("/held")  # a round trip: the leader is past the commit of the write
+        ln.ack_newleader()  # (fails on a COMMIT before UPTODATE)
+        typ, zxid, _ = ln.read()
+        assert (typ, zxid) == (COMMIT, held)
+    finally:
+        if stopped:
+            os.kill(ens[1].pid, signal.SIGCONT)
+        if ln:
+            ln.close()
+        if kz:
+            close_all(kz)
+        ens.close()
+
+
+SET_DATA, SYNC_OP, ACK, SYNC = 5, 9, 3, 7
+
+
+def test_sync_goes_before_later_commits(tmp_path):
+    """A learner's forwarded sync is answered right after the commits up to the last proposal
+    before it, ahead of the COMMITs of later proposals, as Apache's leader orders them (its
+    CommitProcessor takes a commit for its own request only when that request heads its queue:
+    a write forwarded after the sync and committed before the SYNC is taken as another member's,
+    and the learner answers no client write again).  The scripted follower (sid 2; the Apache
+    follower is stopped, so the commit point is its ACK) forwards a write, a sync and a write,
+    then ACKs only the second write once zkd has logged it: the commit point passes both writes
+    at once, as when the leader's own fsync completes both."""
+    require_kinds("apache", "zkd")
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=PATIENT_CFG)
+    ln = None
+    stopped = False
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
+        ln.join(int(ens.srvr(ZKD_SID)["Zxid"], 16))
+        os.kill(ens[1].pid, signal.SIGSTOP)  # the commit point is the scripted follower's ACK
+        stopped = True
+        wait_for(lambda: all_threads_stopped(ens[1].pid), 30, "the Apache follower to stop")
+        u = (2 << 56) | 0x5301  # a session zkd does not know: each write is an ErrorTxn
+        body = struct.pack(">i", 1) + b"/" + struct.pack(">i", 1) + b"x" + struct.pack(">i", -1)
+        ln.request(u, 1, SET_DATA, body)
+        w1 = ln.next_txn()[0]
+        ln.request(u, 2, SYNC_OP, struct.pack(">i", 1) + b"/")
+        ln.request(u, 3, SET_DATA, body)
+        w2 = ln.next_txn()[0]
+        wait_for(lambda: any(z == w2 for z, _, _ in log_entries(ens[ZKD_SID].data_dir)), 30,
+                 "zkd to log the second write")
+        ln.send(ACK, w2)
+        got = [ln.read()[:2] for _ in range(3)]
+        assert got == [(COMMIT, w1), (SYNC, 0), (COMMIT, w2)], got
+    finally:
+        if stopped:
+            os.kill(ens[1].pid, signal.SIGCONT)
+        if ln:
+            ln.close()
+        ens.close()
+
+
+def test_no_trunc_across_an_epoch(tmp_path):
+    """A learner whose last zxid is of an earlier epoch and beyond our history in it (a leader
+    deposed with proposals it could not commit) is synced by SNAP when transactions of a later
+    epoch would follow the TRUNC, as Apache's LearnerHandler does (Apache's learner would hold
+    them only in the unsynced snapshot it takes at NEWLEADER); a learner past our whole history
+    gets a TRUNC with nothing after it, as from Apache."""
+    require_kinds("apache", "zkd")
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3)
+    kz = None
+    try:
+        ens[ZKD_SID].start(wait=False)
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        kz = client(ens, [ZKD_SID])
+        kz.create("/e1", b"x")
+        epoch1_last = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        ens.kill(1)  # zkd looks again and leads the next epoch
+        ens[1].start(wait=False)
+        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        kz.create("/e2", b"x", ephemeral=False)  # (kazoo retries through the election)
+        last = int(ens.srvr(ZKD_SID)["Zxid"], 16)
+        assert last >> 32 > epoch1_last >> 32
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
+        try:
+            with pytest.raises(LearnerError, match="SNAP"):
+                ln.sync(epoch1_last + 5)
+        finally:
+            ln.close()
+        ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
+        try:
+            assert [(t, z) for t, z, _ in ln.sync(last + 5)] == [(TRUNC, last)]
+        finally:
+            ln.close()
+    finally:
+        if kz:
+            close_all(kz)
         ens.close()
 
 

@@ -3,7 +3,8 @@ leader exactly what an Apache follower or observer could send (Learner.java, 3.5
 
     ln = ScriptedLearner(host, quorum_port, sid=4, observer=True)
     ln.join(last_zxid)        # OBSERVERINFO, LEADERINFO, ACKEPOCH, DIFF/TRUNC ... NEWLEADER, ACK,
-                              # UPTODATE (a SNAP fails the join: this learner keeps no database)
+                              # UPTODATE (a SNAP fails the join: this learner keeps no database);
+                              # or ln.sync(last_zxid) up to NEWLEADER, then ln.ack_newleader()
     ln.request(session, cxid, op, body)   # a forwarded REQUEST
     ln.next_txn()             # the next INFORM (observer) or PROPOSAL, as (zxid, TxnHeader, rest)
     ln.close()
@@ -92,6 +93,13 @@ class ScriptedLearner:
             return typ, zxid, data
 
     def join(self, last_zxid, accepted_epoch=0, current_epoch=0):
+        synced = self.sync(last_zxid, accepted_epoch, current_epoch)
+        self.ack_newleader()
+        return synced
+
+    def sync(self, last_zxid, accepted_epoch=0, current_epoch=0):
+        """The join up to NEWLEADER (not acknowledged): what the leader sent before it, as
+        [(type, zxid, data)]."""
         info = struct.pack(">qiq", self.sid, LEARNER_PROTOCOL, 0)
         self.send(OBSERVERINFO if self.observer else FOLLOWERINFO, accepted_epoch << 32, info)
         typ, zxid, _ = self.read()
@@ -107,12 +115,16 @@ class ScriptedLearner:
             if typ == NEWLEADER:
                 break
             synced.append((typ, zxid, data))
-        self.send(ACK, zxid)
-        typ, _, _ = self.read()
-        if typ != UPTODATE:
-            raise LearnerError("expected UPTODATE, got type %d" % typ)
-        self.send(ACK, self.epoch << 32)  # as Learner.syncWithLeader after UPTODATE
+        self.newleader_zxid = zxid
         return synced
+
+    def ack_newleader(self):
+        """ACKs NEWLEADER; the leader's next packet must be UPTODATE, which is ACKed."""
+        self.send(ACK, self.newleader_zxid)
+        typ, zxid, _ = self.read()
+        if typ != UPTODATE:
+            raise LearnerError("expected UPTODATE, got type %d (zxid 0x%x)" % (typ, zxid))
+        self.send(ACK, self.epoch << 32)  # as Learner.syncWithLeader after UPTODATE
 
     def request(self, session, cxid, op, body, auth=(("ip", "127.0.0.1"),)):
         self.send(REQUEST, -1, struct.pack(">qii", session, cxid, op) + body, list(auth))
