@@ -455,6 +455,8 @@ void server_throttle(struct server *s, struct conn *c)
 
 /* Reads the throttled connections again once under the limit.  Each one
  * handles the frames it already holds first, and may stop again. */
+static void on_backlog(uv_idle_t *h);
+
 static void unthrottle(struct server *s)
 {
     if (!s->throttled.n || server_over_limit(s))
@@ -469,6 +471,30 @@ static void unthrottle(struct server *s)
     free(v);
 }
 void server_mark_dirty(struct server *s, struct conn *c) { pset_add(&s->dirty, c); }
+
+void server_backlog(struct server *s, struct conn *c)
+{
+    if (!s->backlog.n)
+        uv_idle_start(&s->backlog_idle, on_backlog);
+    pset_add(&s->backlog, c);
+}
+
+/* The idle phase runs before the loop's poll, so the connections queued in
+ * one turn get their next share only after the poll has read everyone else:
+ * a round robin of at most requestsPerTurn requests each. */
+static void on_backlog(uv_idle_t *h)
+{
+    struct server *s = h->data;
+    struct conn **v = zk_xmalloc((s->backlog.n + 1) * sizeof *v);
+    size_t n = 0;
+    void *p;
+    PSET_FOREACH(&s->backlog, p) v[n++] = p;
+    pset_free(&s->backlog);
+    uv_idle_stop(h);
+    for (size_t i = 0; i < n; i++)
+        conn_continue(v[i]); /* may queue it again (server_backlog) */
+    free(v);
+}
 
 void server_durable(struct server *s, int64_t zxid)
 {
@@ -908,6 +934,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
         s->tls_listening = 1;
         log_info("TLS enabled on port %d", cfg->secure_client_port);
     }
+    uv_idle_init(loop, &s->backlog_idle);
+    s->backlog_idle.data = s;
     uv_prepare_init(loop, &s->before_sleep);
     s->before_sleep.data = s;
     uv_prepare_start(&s->before_sleep, before_sleep);
@@ -973,6 +1001,7 @@ void server_stop(struct server *s)
     metrics_stop(s->metrics);
     s->metrics = NULL;
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
+    uv_close((uv_handle_t *)&s->backlog_idle, NULL);
     uv_close((uv_handle_t *)&s->tick_timer, NULL);
     uv_close((uv_handle_t *)&s->reaper_timer, NULL);
     reap_queue_free(s);
@@ -1069,6 +1098,7 @@ void server_free(struct server *s)
     pset_free(&s->held);
     pset_free(&s->dirty);
     pset_free(&s->throttled);
+    pset_free(&s->backlog);
     txnwin_free(&s->win);
     if (s->tls_ctx)
         tls_ctx_free(s->tls_ctx);

@@ -117,6 +117,8 @@ struct server {
     struct pset held;            /* conns with frames waiting on the gate */
     struct pset dirty;           /* conns with frames ready to write */
     struct pset throttled;       /* conns not read while over globalOutstandingLimit */
+    struct pset backlog;         /* conns that used their turn's requests (conn.h) */
+    uv_idle_t backlog_idle;      /* active while `backlog` is not empty */
 
     uv_tcp_t listener;
     uv_tcp_t tls_listener;
@@ -207,6 +209,12 @@ void server_mark_dirty(struct server *s, struct conn *c);
  */
 int server_over_limit(const struct server *s);
 void server_throttle(struct server *s, struct conn *c);
+
+/* Queues `c`, which holds requests beyond its turn's share (requestsPerTurn,
+ * conn.h), for the next loop turn: conn_continue() runs then, after the
+ * poll phase has read every other ready connection, and the loop does not
+ * sleep while one waits. */
+void server_backlog(struct server *s, struct conn *c);
 
 /* Session lifecycle (session id's owner connection may be NULL). */
 void server_expire_session(struct server *s, struct session *se);
