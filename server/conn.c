@@ -519,6 +519,8 @@ static void gate_frame(struct conn *c, int64_t tag)
     struct server *s = c->srv;
     c->packets_out++;
     s->stats.packets_sent++;
+    if (tag > c->max_tag)
+        c->max_tag = tag;
     uint64_t end = c->consumed + c->out.len;
     if (c->mark_n == 0 && tag <= s->durable_zxid) {
         c->released = end;

@@ -65,6 +65,7 @@ struct conn {
     struct jute_out out;   /* bytes [consumed, consumed + out.len) of the stream */
     uint64_t consumed;
     uint64_t released;     /* stream offset up to which bytes may be sent */
+    int64_t max_tag;       /* the highest tag queued so far (tags never decrease) */
     struct conn_mark *marks;
     size_t mark_head, mark_n, mark_cap;
     uv_write_t wreq;

@@ -180,6 +180,45 @@ def test_a_pipelined_writer_does_not_starve_another_connection(server_factory):
             assert seen == last, (seen, last)
 
 
+def test_a_read_waits_only_for_the_writes_it_shows(server_factory):
+    """A read's reply is tagged (server.h, the durability gate) with the last transaction
+    that changed what it shows, not with the last one applied: a read of a node nobody is
+    writing is not held for the fsync of another client's writes.  The reply header
+    carries the tag: the writer's creates under /w, queued before the reads, raise only the
+    tag of the read that shows them (getChildren of /w)."""
+    from tests.lib.rawzk import OPEN_ACL, Reader, acls, i32, zbuf, zstr
+    srv = server_factory("zkd", cfg={"requestsPerTurn": "10"})
+    setup = RawSession(srv.port)
+    assert setup.create("/w")[0] == 0 and setup.create("/r")[0] == 0
+    setup.close_session()
+    w, r = RawSession(srv.port), RawSession(srv.port)
+    n = 50
+    body = b""
+    for i in range(1, n + 1):
+        req = i32(i) + i32(1) + zstr("/w/c%d" % i) + zbuf(b"") + acls(OPEN_ACL) + i32(0)
+        body += i32(len(req)) + req
+    reads = b""
+    for xid, op, path in ((1, 4, "/r"), (2, 3, "/r/missing"), (3, 8, "/w")):
+        req = i32(xid) + i32(op) + zstr(path) + b"\0"
+        reads += i32(len(req)) + req
+    _queue_while_stopped(srv, [(w, body), (r, reads)])
+    zx = []
+    for xid in (1, 2, 3):
+        rep = Reader(r._recv())
+        zx.append((rep.int(), rep.long(), rep.int()))
+    first = None
+    for i in range(1, n + 1):
+        rep = Reader(w._recv())
+        x, z, err = rep.int(), rep.long(), rep.int()
+        assert (x, err) == (i, 0)
+        first = z if first is None else first
+    assert [(x, e) for x, _z, e in zx] == [(1, 0), (2, -101), (3, 0)]
+    assert zx[0][1] < first and zx[1][1] < first, (zx, first)  # untouched: no wait
+    assert first <= zx[2][1] < first + n - 1, (zx, first)  # shows some creates: waits
+    w.close_session()
+    r.close_session()
+
+
 def test_watch_notification_carries_the_zxid_that_fired_it(server_factory):
     """As Apache 3.9 (ZOOKEEPER-4655): the notification's ReplyHeader holds the
     zxid of the transaction that fired it (3.8 sent -1, which clients ignore)."""
