@@ -25,8 +25,9 @@
  * Durability gate: the tree is updated at once, but no byte that depends on
  * an update (its reply, a watch event, a later read's reply, on any
  * connection) leaves the server before the update is durable: every queued
- * frame carries a tag (the zxid the server had applied when it was queued),
- * and a connection only sends frames whose tag is <= `durable_zxid`.  Before
+ * frame carries a tag (the zxid the server had applied when it was queued;
+ * for a read's reply, the last zxid that changed what it shows, request.c
+ * read_tag), and a connection only sends frames whose tag is <= `durable_zxid`.  Before
  * the loop sleeps, the log batch is handed to the fsync thread (group
  * commit); when it completes, durable_zxid advances and the held frames go
  * out in order.  So a client can never observe a write that a crash could
