@@ -10,7 +10,8 @@ Per repetition and server (zkd and Apache 3.8 interleaved, fresh data dir each):
  probe     another connection, one getData of /wide at a time, for `--baseline-s`
            seconds (quiet), then all through the delete phase.
  delete    all W children, one connection, `--window` deletes in flight (default 1000):
-           deletes/s.
+           deletes/s.  With --cycles K the children are created and deleted K times and
+           the probe's delete windows are pooled (a short phase has few samples).
  single    one client, 1000 pipelined deletes, no probe (--single W2 children first):
            the pipelined writer's own throughput, for the fairness cap's cost.
 
@@ -76,6 +77,16 @@ def _probe_main(port, stop, out_path):
 class Probe(scale.Probe):
     """scale.Probe's windows, on a probe that reads /wide (no /scale tree here)."""
 
+    def windows(self, spans):
+        """Latency summary (us) of the gets sent inside any of `spans`."""
+        v = sorted(lat for t, lat in zip(self.times, self.lats)
+                   if any(a <= t <= b for a, b in spans))
+        if not v:
+            return {"count": 0}
+        return {"count": len(v), "p50": loader.percentile(v, 50), "p99": loader.percentile(v, 99),
+                "p999": loader.percentile(v, 99.9), "max": v[-1],
+                "window_s": sum(b - a for a, b in spans)}
+
     def __init__(self, port, workdir):
         self.out = os.path.join(workdir, "probe-%d.bin" % port)
         self.stop_evt = multiprocessing.Event()
@@ -90,6 +101,18 @@ def deletes(port, w, window):
     return scale.pipelined(port, bodies, window)
 
 
+def fsyncs(srv):
+    """The server's count of log fsyncs (mntr zk_cnt_fsynctime), or None."""
+    try:
+        for line in srv.four_letter("mntr").splitlines():
+            k, _t, v = line.partition("\t")
+            if k == "zk_cnt_fsynctime":
+                return int(v)
+    except Exception:  # noqa: BLE001 (a server without mntr: no count)
+        return None
+    return None
+
+
 def cpu_s(pid):
     u, s, _c = B.proc_cpu(pid)
     return u + s
@@ -100,10 +123,12 @@ def one(label, args, base):
     kind, _sp, setting = label.partition(" ")
     workdir = tempfile.mkdtemp(prefix="%s-wide-" % kind, dir=base)
     prof = dict(scale.PROFILES["full"])
-    if setting:
-        k, _eq, v = setting.partition("=")
+    k, _eq, v = setting.partition("=")
+    if setting and k != "binary":
         prof["cfg"] = dict(prof["cfg"], **{k: v})
     srv = scale.make_server(kind, workdir, prof, args.apache_heap)
+    if kind == "zkd" and (args.zkd_binary or k == "binary"):
+        srv.binary = v if k == "binary" else args.zkd_binary
     r = {"kind": label, "children": args.wide}
     try:
         B.start_timed(srv, timeout=300)
@@ -113,25 +138,35 @@ def one(label, args, base):
         r["create"] = {"per_s": lr["ops_per_s"], "errors": lr["errors"], "load": la}
         probe = Probe(srv.port, workdir)
         time.sleep(args.baseline_s)
-        t_del = time.monotonic()
-        c0, la0 = cpu_s(srv.pid), B.loadavg()
-        dr = deletes(srv.port, args.wide, args.window)
-        t_end = time.monotonic()
-        c1, la1 = cpu_s(srv.pid), B.loadavg()
+        t_quiet = time.monotonic()
+        phases, ops, errors, cpu, nf, la0 = [], 0, 0, 0.0, 0, B.loadavg()
+        for cycle in range(args.cycles):
+            if cycle:  # the children again, outside the measured windows
+                loader.load("127.0.0.1", srv.port, args.wide, root=WIDE_ROOT, parents=1,
+                            size=100, conns=1, window=1000)
+            t_del, c0, f0 = time.monotonic(), cpu_s(srv.pid), fsyncs(srv)
+            dr = deletes(srv.port, args.wide, args.window)
+            phases.append((t_del, time.monotonic()))
+            cpu += cpu_s(srv.pid) - c0
+            f1 = fsyncs(srv)
+            nf = None if f0 is None or f1 is None or nf is None else nf + f1 - f0
+            ops += dr["ops"]
+            errors += dr["errors"]
         probe.finish()
-        base_w = probe.window(probe.t0 + 0.2, t_del)
-        during = probe.window(t_del, t_end)
-        r["delete"] = {"per_s": dr["ops"] / (t_end - t_del), "errors": dr["errors"],
-                       "server_cpu_s": c1 - c0, "load": [la0, la1]}
-        r["probe_quiet"] = base_w
-        r["probe_deleting"] = during
+        r["delete"] = {"per_s": ops / sum(b - a for a, b in phases), "errors": errors,
+                       "server_cpu_s": cpu, "cycles": args.cycles, "fsyncs": nf,
+                       "load": [la0, B.loadavg()]}
+        r["probe_quiet"] = probe.window(probe.t0 + 0.2, t_quiet)
+        r["probe_deleting"] = probe.windows(phases)
         if args.single:
             loader.load("127.0.0.1", srv.port, args.single, root=WIDE_ROOT, parents=1,
                         size=100, conns=1, window=1000)
             t0 = time.monotonic()
+            c0, f0 = cpu_s(srv.pid), fsyncs(srv)
             sr = deletes(srv.port, args.single, args.window)
             r["single"] = {"per_s": sr["ops"] / (time.monotonic() - t0), "errors": sr["errors"],
-                           "load": B.loadavg()}
+                           "server_cpu_s": cpu_s(srv.pid) - c0, "load": B.loadavg(),
+                           "fsyncs": None if f0 is None else fsyncs(srv) - f0}
         log("%s: %s" % (kind, json.dumps(r)))
     finally:
         srv.close()
@@ -144,20 +179,27 @@ def ms(v):
     return "-" if v is None else "%.1f" % (v / 1000.0)
 
 
-def render(runs, cmd):
+def render(runs, cmd, args):
     out = ["Command: `%s`" % cmd, "",
            "| rep | server | deletes/s | server CPU s | probe quiet p50/p99/p99.9/max ms "
-           "| probe deleting p50/p99/p99.9/max ms | p99.9 ratio | single writer deletes/s | load |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| probe deleting p50/p99/p99.9/max ms (gets) | p99.9 ratio | deletes per fsync "
+           "| single writer deletes/s (server CPU us per delete, deletes per fsync) | load |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for rep, r in runs:
         q, d = r["probe_quiet"], r["probe_deleting"]
         ratio = d["p999"] / q["p999"] if q.get("p999") and d.get("p999") else None
-        out.append("| %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s |" % (
+        sg = r.get("single")
+        out.append("| %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |" % (
             rep, r["kind"], r["delete"]["per_s"], r["delete"]["server_cpu_s"],
             "/".join(ms(q.get(k)) for k in ("p50", "p99", "p999", "max")),
-            "/".join(ms(d.get(k)) for k in ("p50", "p99", "p999", "max")),
+            "/".join(ms(d.get(k)) for k in ("p50", "p99", "p999", "max")) + " (%d)" % d["count"],
             "-" if ratio is None else "%.1fx" % ratio,
-            "%.0f" % r["single"]["per_s"] if "single" in r else "-",
+            "%.0f" % (r["delete"]["per_s"] and
+                      r["children"] * r["delete"]["cycles"] / r["delete"]["fsyncs"])
+            if r["delete"].get("fsyncs") else "-",
+            "%.0f (%.1f, %s)" % (sg["per_s"], sg["server_cpu_s"] * 1e6 / args.single,
+                                 "%.0f" % (args.single / sg["fsyncs"]) if sg.get("fsyncs") else "-")
+            if sg else "-",
             "%s -> %s" % (r["delete"]["load"][0], r["delete"]["load"][1])))
     return "\n".join(out) + "\n"
 
@@ -167,12 +209,16 @@ def main(argv=None):
     ap.add_argument("--wide", type=int, default=100000)
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--window", type=int, default=1000)
+    ap.add_argument("--cycles", type=int, default=1,
+                    help="create/delete the W children this many times (probe windows pooled)")
     ap.add_argument("--baseline-s", type=float, default=5.0)
     ap.add_argument("--single", type=int, default=0, help="children for the single-writer row")
     ap.add_argument("--only", choices=["zkd", "apache"])
     ap.add_argument("--zkd-also", action="append", default=[], metavar="KEY=VALUE",
-                    help="also run a zkd with this zoo.cfg setting (A/B in one run)")
+                    help="also run a zkd with this zoo.cfg setting, or binary=PATH: another "
+                    "zkd build (A/B in one run)")
     ap.add_argument("--apache-heap", default="1g")
+    ap.add_argument("--zkd-binary", help="another zkd build (e.g. an instrumented one)")
     ap.add_argument("--json")
     ap.add_argument("--workdir")
     ap.add_argument("--keep", action="store_true", help="keep data dirs and server logs")
@@ -194,7 +240,7 @@ def main(argv=None):
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     cmd = "bench/wide_deletes.py" + "".join(" " + a for a in (argv or sys.argv[1:]))
-    sys.stdout.write(render(runs, cmd))
+    sys.stdout.write(render(runs, cmd, args))
     if args.json:
         with open(args.json, "w") as f:
             json.dump([dict(r, rep=rep) for rep, r in runs], f, indent=1)
