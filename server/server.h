@@ -120,6 +120,7 @@ struct server {
     struct pset throttled;       /* conns not read while over globalOutstandingLimit */
     struct pset backlog;         /* conns that used their turn's requests (conn.h) */
     uv_idle_t backlog_idle;      /* active while `backlog` is not empty */
+    int flush_deferred;          /* loop turns the log batch waited for a backlog (server.c) */
 
     uv_tcp_t listener;
     uv_tcp_t tls_listener;
