@@ -605,6 +605,11 @@ void server_run(struct server *s)
                 s->stats.spin_hits++;
                 since = now;
                 until = now + window_ns;
+            } else if (s->backlog.n) {
+                /* A connection waits for its next share (requestsPerTurn):
+                 * input already read, so no yield before its turn. */
+                since = now;
+                until = now + window_ns;
             } else if (now >= until) {
                 s->stats.spin_idle_us += (now - since) / 1000;
                 break;
