@@ -199,6 +199,7 @@ int apply_op(struct db *db, const struct txn *t, const struct txn_op *op, int64_
     case ZK_OP_SETDATA:
         return apply_setdata(db, t, op, zxid, j);
     case ZK_OP_SETACL:
+        db->acl_zxid = zxid; /* (left as is if undone: later than needed is safe) */
         return apply_setacl(db, op, j);
     case ZK_OP_CHECK: /* logged inside a multi by Apache; changes nothing */
         return 0;

@@ -125,6 +125,7 @@ struct zkd_config {
     char enforce_auth_schemes[256]; /* enforce.auth.schemes */
     int session_require_sasl;     /* sessionRequireClientSASLAuth */
     int poll_spin_us;        /* `pollSpinMicros` (zkd extension), default 100; 0 = off */
+    int requests_per_turn;   /* `requestsPerTurn` (zkd extension), default 100; 0 = no cap */
     /* SASL */
     char jaas_file[4096];    /* `jaasLoginFile` (zkd extension) or -Djava.security.auth.login.config; "" = none */
     int sasl_enabled;        /* authProvider.N = ...SASLAuthenticationProvider */

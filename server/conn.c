@@ -78,6 +78,7 @@ void conn_close(struct conn *c)
     pset_del(&s->held, c);
     pset_del(&s->dirty, c);
     pset_del(&s->throttled, c);
+    pset_del(&s->backlog, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -241,7 +242,23 @@ int conn_accept(struct server *s, uv_stream_t *listener, int tls)
 
 /* ---- input ---- */
 
-static int handle_frames(struct conn *c)
+/* Whether nothing but the socket keeps `c` from being read. */
+static int may_read(const struct conn *c)
+{
+    return c->state == CONN_READY && !c->close_after_flush && !c->reading_paused &&
+           !c->throttled && !c->backlogged;
+}
+
+static void start_reading(struct conn *c)
+{
+    uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
+}
+
+/* Handles the complete frames in c->in, at most `budget` requests of a ready
+ * connection: past that, the connection stops reading and waits for its
+ * next turn (server_backlog), so a client that pipelines thousands of
+ * requests cannot keep the loop from everyone else for their whole batch. */
+static int handle_frames(struct conn *c, size_t budget)
 {
     struct server *s = c->srv;
     size_t off = 0;
@@ -265,6 +282,12 @@ static int handle_frames(struct conn *c)
             c->throttled = 1;
             uv_read_stop((uv_stream_t *)&c->tcp);
             server_throttle(s, c);
+            break;
+        }
+        if (c->state == CONN_READY && !c->sink && budget-- == 0) {
+            c->backlogged = 1;
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            server_backlog(s, c);
             break;
         }
         c->packets_in++;
@@ -296,7 +319,23 @@ void conn_feed(struct conn *c, const void *p, size_t len)
     }
     memcpy(c->in + c->in_len, p, len);
     c->in_len += len;
-    handle_frames(c);
+    handle_frames(c, SIZE_MAX);
+}
+
+/* Requests per turn for a connection read from its socket. */
+static size_t turn_budget(const struct conn *c)
+{
+    int n = c->srv->cfg.requests_per_turn;
+    return n > 0 ? (size_t)n : SIZE_MAX;
+}
+
+void conn_continue(struct conn *c)
+{
+    if (!c->backlogged || c->state == CONN_CLOSING)
+        return;
+    c->backlogged = 0;
+    if (handle_frames(c, turn_budget(c)) == 0 && may_read(c))
+        start_reading(c);
 }
 
 /* Decrypts what arrived on a TLS connection into c->in. Returns 0 or -1. */
@@ -377,7 +416,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     } else {
         c->in_len += (size_t)nread;
     }
-    handle_frames(c);
+    if (!c->backlogged) /* (its turn comes from conn_continue) */
+        handle_frames(c, turn_budget(c));
 }
 
 static void maybe_pause(struct conn *c)
@@ -398,9 +438,9 @@ static void maybe_resume(struct conn *c)
     if (c->reading_paused && conn_queued_bytes(c) < RESUME_READ_BYTES && c->state == CONN_READY &&
         !c->close_after_flush) {
         c->reading_paused = 0;
-        if (!c->throttled) {
-            uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
-            handle_frames(c); /* frames that arrived before the pause */
+        if (may_read(c)) {
+            start_reading(c);
+            handle_frames(c, turn_budget(c)); /* frames that arrived before the pause */
         }
     }
 }
@@ -408,10 +448,10 @@ static void maybe_resume(struct conn *c)
 void conn_unthrottle(struct conn *c)
 {
     c->throttled = 0;
-    if (c->state != CONN_READY || c->close_after_flush || c->reading_paused)
+    if (!may_read(c))
         return;
-    uv_read_start((uv_stream_t *)&c->tcp, c->tls ? alloc_tls : alloc_in, on_read);
-    handle_frames(c); /* frames read before the stop */
+    start_reading(c);
+    handle_frames(c, turn_budget(c)); /* frames read before the stop */
 }
 
 /* ---- output ---- */
@@ -479,6 +519,8 @@ static void gate_frame(struct conn *c, int64_t tag)
     struct server *s = c->srv;
     c->packets_out++;
     s->stats.packets_sent++;
+    if (tag > c->max_tag)
+        c->max_tag = tag;
     uint64_t end = c->consumed + c->out.len;
     if (c->mark_n == 0 && tag <= s->durable_zxid) {
         c->released = end;

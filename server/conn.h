@@ -49,6 +49,7 @@ struct conn {
     int close_after_flush;
     int reading_paused;    /* its replies queue up unread (conn.c) */
     int throttled;         /* the server is over globalOutstandingLimit (server.h) */
+    int backlogged;        /* used its turn's requests; waits for conn_continue */
     int is_tls;
 
     struct session *session;
@@ -64,6 +65,7 @@ struct conn {
     struct jute_out out;   /* bytes [consumed, consumed + out.len) of the stream */
     uint64_t consumed;
     uint64_t released;     /* stream offset up to which bytes may be sent */
+    int64_t max_tag;       /* the highest tag queued so far (tags never decrease) */
     struct conn_mark *marks;
     size_t mark_head, mark_n, mark_cap;
     uv_write_t wreq;
@@ -169,6 +171,17 @@ void conn_close_after_flush(struct conn *c);
 /* Reads `c` again after server_throttle() (server.h) stopped it, handling
  * the frames it already holds first. */
 void conn_unthrottle(struct conn *c);
+/*
+ * Fairness between connections: one read from a connection's socket handles
+ * at most requestsPerTurn requests (config.h; default 100).  A connection
+ * that holds more stops reading and is queued with server_backlog(); its
+ * next turn, conn_continue(), handles the next share and reads again once
+ * it is drained.  Per-connection FIFO order is unchanged (frames are taken
+ * in order, and a backlogged connection reads nothing new until its queue
+ * is drained); a pipelined client's throughput costs one more loop turn per
+ * share.  conn_feed() and a proxy connection take every frame at once.
+ */
+void conn_continue(struct conn *c);
 /* Whether frames are waiting on the gate. */
 static inline int conn_has_held(const struct conn *c) { return c->mark_n > 0; }
 /* Bytes queued and not yet written. */

@@ -52,6 +52,7 @@ void db_reset(struct db *db)
     tree_free(db->tree);
     db->tree = tree_new_empty();
     db->digest_of = NULL; /* a new tree (maybe at the old address) */
+    db->acl_zxid = 0;
     sessions_free(&db->sessions);
     sessions_init(&db->sessions, db->tick_ms, db->server_id);
     db_write_unlock(db);

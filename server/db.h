@@ -52,6 +52,7 @@ struct db {
     struct watches *data_watches;
     struct watches *child_watches;
     int64_t last_zxid;           /* of the last transaction applied */
+    int64_t acl_zxid;            /* of the last setACL applied (no stat field has it) */
     int tick_ms, server_id;      /* as given to db_init (db_reset reuses them) */
 
     /* Limits prep enforces (from zoo.cfg). */

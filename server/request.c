@@ -251,11 +251,12 @@ static void put_read_body(struct conn *c, int32_t type, const struct znode *n)
  * refused read sets no watch; exists on a missing node still does.
  */
 static int do_read(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
-                   struct znode **out)
+                   struct znode **out, struct zk_slice *pathp)
 {
     struct zk_slice path;
     int watch;
     int rc = read_target(s, c, in, 1, &path, &watch, out, ZK_PERM_READ);
+    *pathp = path;
     if (rc == ZK_MARSHALLINGERROR)
         return rc;
     if (type == ZK_OP_EXISTS && path.len > 0 && memchr(path.p, 0, (size_t)path.len))
@@ -269,19 +270,73 @@ static int do_read(struct server *s, struct conn *c, int32_t type, struct jute_i
     return rc;
 }
 
+static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* The pzxid of the nearest existing ancestor of the absent `path`: the
+ * last transaction that could have removed it (or not yet created it). */
+static int64_t absent_since(const struct server *s, struct zk_slice path)
+{
+    size_t len = path.len > 0 ? (size_t)path.len : 0;
+    for (;;) {
+        while (len > 0 && path.p[len - 1] != '/')
+            len--;
+        if (len > 1)
+            len--; /* the '/' before the last name */
+        if (len <= 1)
+            break;
+        const struct znode *a = tree_lookup(s->db.tree, path.p, len);
+        if (a)
+            return tree_pzxid(a);
+    }
+    const struct znode *root = tree_lookup(s->db.tree, "/", 1);
+    return root ? tree_pzxid(root) : s->db.last_zxid;
+}
+
+/*
+ * The durability tag of a read's reply (server.h): the last transaction
+ * that changed what the reply shows, not the last one applied, so a read of
+ * a node nobody is writing goes out at once instead of waiting for the
+ * fsync of other clients' writes.  A node's data and stat changed last at
+ * max(mzxid, pzxid) (version, dataLength, ctime/mtime at mzxid; numChildren,
+ * cversion at pzxid); its ACL and aversion at a setACL, which no stat field
+ * records (db.acl_zxid, all nodes at once); an absent node's absence at its
+ * nearest ancestor's pzxid.  /zookeeper (quota stats, config) is changed
+ * without zxids of its own: last_zxid.  Never below the connection's own
+ * highest tag, so the header zxids a client sees never go backwards (it
+ * reconnects with the last one) and its own earlier writes stay ahead.
+ */
+static int64_t read_tag(const struct server *s, const struct conn *c, int rc,
+                        const struct znode *n, struct zk_slice path)
+{
+    int64_t dep = s->db.acl_zxid;
+    if (path.len >= 10 && !memcmp(path.p, "/zookeeper", 10))
+        dep = s->db.last_zxid;
+    else if (n && (rc == 0 || rc == ZK_NOAUTH))
+        dep = max64(dep, max64(n->mzxid, tree_pzxid(n)));
+    else if (rc == ZK_NONODE)
+        dep = max64(dep, absent_since(s, path));
+    else if (rc != ZK_BADARGUMENTS)
+        dep = s->db.last_zxid;
+    if (dep > s->db.last_zxid)
+        dep = s->db.last_zxid; /* an acl_zxid from before a truncation */
+    return max64(dep, c->max_tag);
+}
+
 static void reply_read(struct server *s, struct conn *c, int32_t xid, int32_t type,
                        struct jute_in *in)
 {
     struct znode *n = NULL;
-    int rc = do_read(s, c, type, in, &n);
-    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
+    struct zk_slice path = {0};
+    int rc = do_read(s, c, type, in, &n, &path);
+    int64_t tag = rc == ZK_MARSHALLINGERROR ? s->db.last_zxid : read_tag(s, c, rc, n, path);
+    size_t at = conn_reply_begin(c, xid, tag, rc);
     if (!rc) {
         if (type == ZK_OP_EXISTS)
             put_stat(c, n);
         else
             put_read_body(c, type, n);
     }
-    conn_frame_end(c, at, s->db.last_zxid, xid);
+    conn_frame_end(c, at, tag, xid);
 }
 
 static void reply_getacl(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)
@@ -402,8 +457,10 @@ static void reply_multiread(struct server *s, struct conn *c, int32_t xid, struc
         if (in->err || done)
             break;
         struct znode *n = NULL;
-        int rc = type == ZK_OP_GETCHILDREN || type == ZK_OP_GETDATA ? do_read(s, c, type, in, &n)
-                                                                    : ZK_UNIMPLEMENTED;
+        struct zk_slice path;
+        int rc = type == ZK_OP_GETCHILDREN || type == ZK_OP_GETDATA
+                     ? do_read(s, c, type, in, &n, &path)
+                     : ZK_UNIMPLEMENTED;
         if (rc == ZK_UNIMPLEMENTED || rc == ZK_MARSHALLINGERROR) {
             in->err = ZK_MARSHALLINGERROR;
             break;

@@ -25,8 +25,9 @@
  * Durability gate: the tree is updated at once, but no byte that depends on
  * an update (its reply, a watch event, a later read's reply, on any
  * connection) leaves the server before the update is durable: every queued
- * frame carries a tag (the zxid the server had applied when it was queued),
- * and a connection only sends frames whose tag is <= `durable_zxid`.  Before
+ * frame carries a tag (the zxid the server had applied when it was queued;
+ * for a read's reply, the last zxid that changed what it shows, request.c
+ * read_tag), and a connection only sends frames whose tag is <= `durable_zxid`.  Before
  * the loop sleeps, the log batch is handed to the fsync thread (group
  * commit); when it completes, durable_zxid advances and the held frames go
  * out in order.  So a client can never observe a write that a crash could
@@ -122,6 +123,9 @@ struct server {
     struct pset held;            /* conns with frames waiting on the gate */
     struct pset dirty;           /* conns with frames ready to write */
     struct pset throttled;       /* conns not read while over globalOutstandingLimit */
+    struct pset backlog;         /* conns that used their turn's requests (conn.h) */
+    uv_idle_t backlog_idle;      /* active while `backlog` is not empty */
+    int flush_deferred;          /* loop turns the log batch waited for a backlog (server.c) */
 
     uv_tcp_t listener;
     uv_tcp_t tls_listener;
@@ -217,6 +221,12 @@ void server_mark_dirty(struct server *s, struct conn *c);
  */
 int server_over_limit(const struct server *s);
 void server_throttle(struct server *s, struct conn *c);
+
+/* Queues `c`, which holds requests beyond its turn's share (requestsPerTurn,
+ * conn.h), for the next loop turn: conn_continue() runs then, after the
+ * poll phase has read every other ready connection, and the loop does not
+ * sleep while one waits. */
+void server_backlog(struct server *s, struct conn *c);
 
 /* Session lifecycle (session id's owner connection may be NULL). */
 void server_expire_session(struct server *s, struct session *se);

@@ -1,6 +1,8 @@
 """Operational behaviour of zkd: connection limits, four-letter-word whitelist, clean shutdown."""
+import os
 import signal
 import socket
+import time
 
 import pytest
 from kazoo.client import KazooClient
@@ -107,6 +109,114 @@ def test_global_outstanding_limit_stops_reading_until_the_log_catches_up(server_
     roomy = server_factory("zkd")  # default 1000: 500 in flight never reach it
     _flood_creates(roomy, 500)
     assert _mntr(roomy, "zk_throttled_connections") == 0
+
+
+def _server_rx_queue(port, client_port):
+    """Bytes waiting unread in the server's socket of the connection from
+    127.0.0.1:client_port (/proc/net/tcp), or None if it is not listed."""
+    want = ("0100007F:%04X" % port, "0100007F:%04X" % client_port)
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            col = line.split()
+            if (col[1], col[2]) == want:
+                return int(col[4].split(":")[1], 16)
+    return None
+
+
+def _queue_while_stopped(srv, sends):
+    """Stops zkd, sends each (RawSession, bytes) in order and waits until the
+    server's socket holds them all, then lets zkd run: it finds every byte
+    ready at once, its sockets ready in the order they were sent to."""
+    os.kill(srv.pid, signal.SIGSTOP)
+    try:
+        for sess, data in sends:
+            sess.sock.sendall(data)
+            cport = sess.sock.getsockname()[1]
+            while _server_rx_queue(srv.port, cport) != len(data):
+                time.sleep(0.001)  # the loopback delivers it in a moment
+    finally:
+        os.kill(srv.pid, signal.SIGCONT)
+
+
+def _writer_and_reader(srv, n):
+    """n pipelined creates on one connection, then one getData on another, all
+    queued before zkd looks at either.  Returns (the zxid the getData saw,
+    the zxid of the writer's last create)."""
+    from tests.lib.rawzk import OPEN_ACL, Reader, acls, i32, zbuf, zstr
+    w, r = RawSession(srv.port), RawSession(srv.port)
+    body = b""
+    for i in range(1, n + 1):
+        req = i32(i) + i32(1) + zstr("/fair-%d" % i) + zbuf(b"") + acls(OPEN_ACL) + i32(0)
+        body += i32(len(req)) + req
+    get = i32(1) + i32(4) + zstr("/") + b"\0"
+    _queue_while_stopped(srv, [(w, body), (r, i32(len(get)) + get)])
+    rep = Reader(r._recv())
+    xid, seen, err = rep.int(), rep.long(), rep.int()
+    assert (xid, err) == (1, 0)
+    for i in range(1, n + 1):
+        rep = Reader(w._recv())
+        xid, last, err = rep.int(), rep.long(), rep.int()
+        assert (xid, err) == (i, 0)  # every create answered, in order
+    w.close_session()
+    r.close_session()
+    return seen, last
+
+
+def test_a_pipelined_writer_does_not_starve_another_connection(server_factory):
+    """requestsPerTurn: one connection's pipelined requests are taken a share
+    per loop turn, so another connection's request, ready at the same moment,
+    is answered after at most a share of them, not after the whole batch.
+    The reply's zxid says how many of the writer's creates were applied
+    before the read: count-based, no clock.  The control server
+    (requestsPerTurn=0, the old behaviour) shows the scenario does starve."""
+    n = 400
+    for per_turn, fair in (("10", True), ("0", False)):
+        srv = server_factory("zkd", cfg={"requestsPerTurn": per_turn,
+                                         "globalOutstandingLimit": "100000"})
+        seen, last = _writer_and_reader(srv, n)
+        if fair:
+            assert seen <= last - n + 2 * int(per_turn), (seen, last)
+        else:
+            assert seen == last, (seen, last)
+
+
+def test_a_read_waits_only_for_the_writes_it_shows(server_factory):
+    """A read's reply is tagged (server.h, the durability gate) with the last transaction
+    that changed what it shows, not with the last one applied: a read of a node nobody is
+    writing is not held for the fsync of another client's writes.  The reply header
+    carries the tag: the writer's creates under /w, queued before the reads, raise only the
+    tag of the read that shows them (getChildren of /w)."""
+    from tests.lib.rawzk import OPEN_ACL, Reader, acls, i32, zbuf, zstr
+    srv = server_factory("zkd", cfg={"requestsPerTurn": "10"})
+    setup = RawSession(srv.port)
+    assert setup.create("/w")[0] == 0 and setup.create("/r")[0] == 0
+    setup.close_session()
+    w, r = RawSession(srv.port), RawSession(srv.port)
+    n = 50
+    body = b""
+    for i in range(1, n + 1):
+        req = i32(i) + i32(1) + zstr("/w/c%d" % i) + zbuf(b"") + acls(OPEN_ACL) + i32(0)
+        body += i32(len(req)) + req
+    reads = b""
+    for xid, op, path in ((1, 4, "/r"), (2, 3, "/r/missing"), (3, 8, "/w")):
+        req = i32(xid) + i32(op) + zstr(path) + b"\0"
+        reads += i32(len(req)) + req
+    _queue_while_stopped(srv, [(w, body), (r, reads)])
+    zx = []
+    for xid in (1, 2, 3):
+        rep = Reader(r._recv())
+        zx.append((rep.int(), rep.long(), rep.int()))
+    first = None
+    for i in range(1, n + 1):
+        rep = Reader(w._recv())
+        x, z, err = rep.int(), rep.long(), rep.int()
+        assert (x, err) == (i, 0)
+        first = z if first is None else first
+    assert [(x, e) for x, _z, e in zx] == [(1, 0), (2, -101), (3, 0)]
+    assert zx[0][1] < first and zx[1][1] < first, (zx, first)  # untouched: no wait
+    assert first <= zx[2][1] < first + n - 1, (zx, first)  # shows some creates: waits
+    w.close_session()
+    r.close_session()
 
 
 def test_watch_notification_carries_the_zxid_that_fired_it(server_factory):

@@ -7,6 +7,7 @@ names of 88 bytes -- a 4.6 MB reply, over libzk's default limit of 4 x 1 MiB + 6
 over the server's 64 KiB jute.maxbuffer here -- list whole.  The million-entry measurement is
 by hand: bench/results/2026-12-06-million-children.md."""
 import os
+import subprocess
 import sys
 import uuid
 
@@ -50,3 +51,43 @@ def test_ls_of_50k_entries(server_factory, kazoo_client, zkfs_mount, kind):
         assert sum(1 for _ in it) == WIDE
     assert os.path.exists(os.path.join(m.p("big"), NAME % (WIDE - 1)))
     assert "max_reply" not in m.log_text()
+
+
+RM_WIDE = 3000
+
+
+def _mntr(srv, key):
+    for line in srv.four_letter("mntr").splitlines():
+        k, _, v = line.partition("\t")
+        if k == key:
+            return int(v)
+    raise AssertionError("mntr has no " + key)
+
+
+def test_rm_rf_of_a_wide_directory(server_factory, kazoo_client, zkfs_mount):
+    """rm -rf through the mount of a directory with thousands of entries of every kind zkfs
+    shows (files with data, empty znodes shown as directories, a directory with children):
+    rm succeeds, every znode is gone on the server, and the server's count agrees."""
+    srv = server_factory("zkd")
+    zk = kazoo_client(srv)
+    chroot = "/zkfs-" + uuid.uuid4().hex[:12]
+    zk.ensure_path(chroot + "/big/sub")
+    before = _mntr(srv, "zk_znode_count")
+    parent = ("%s/big" % chroot).encode()
+    bodies = ((1, loader.create_body(b"%s/c%05d" % (parent, i), b"x" if i % 2 else b""))
+              for i in range(RM_WIDE))
+    nested = ((1, loader.create_body(b"%s/sub/s%02d" % (parent, i), b"y")) for i in range(20))
+    s, _sid, _to = loader.connect("127.0.0.1", srv.port, sock_timeout=120.0)
+    try:
+        res = loader.pipeline(s, (b for g in (bodies, nested) for b in g), 1000)
+    finally:
+        loader.close_session(s)
+    assert res["ops"] == RM_WIDE + 20 and not res["errors"], res
+    assert _mntr(srv, "zk_znode_count") == before + RM_WIDE + 20
+    m = zkfs_mount(srv, chroot=chroot)
+    assert len(os.listdir(m.p("big"))) == RM_WIDE + 1
+    p = subprocess.run(["rm", "-rf", m.p("big")], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert not os.path.exists(m.p("big")) and os.listdir(m.p()) == []
+    assert zk.exists(chroot + "/big") is None and zk.get_children(chroot) == []
+    assert _mntr(srv, "zk_znode_count") == before - 2  # big and big/sub went too
