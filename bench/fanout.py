@@ -16,18 +16,20 @@ watch per (path, connection), so 100,000 watchers are 100,000 connections.  RLIM
 20,000 (hard), so each member holds at most ~19,900 of them and the generator (bench/fanout.c) is
 started as ceil(N / 19,000) processes.
 
-Per round (--rounds, default 3): all N armed; the get probe (one session on the first member, one
-getData at a time, as bench/scale.py's) runs throughout; `perf stat -e raw_syscalls:sys_enter` is
-attached to every server process for --quiet-s seconds with nothing happening (the background:
-pings of N sessions, the probe) and then from just before the setData until the last
-notification; one setData on /fan; every generator stamps each session's first event
-(CLOCK_MONOTONIC, the clock of time.monotonic_ns here).  Reported:
+Per round (--rounds, default 4): all N armed; one setData on /fan; every generator stamps each
+session's first event (CLOCK_MONOTONIC, the clock of time.monotonic_ns here).  Odd rounds run the
+get probe (one session on the first member, one getData at a time): --baseline-s seconds before
+the set, then through the fan-out.  Even rounds pause the probe and attach
+`perf stat -e raw_syscalls:sys_enter` to every server process, first for --quiet-s seconds with
+nothing happening (the background: pings of N sessions), then from 0.2 s before the setData until
+every generator has reported.  Reported:
 
  delivery    setData sent -> each session's event: p50 / p99 / max over all N (and all rounds);
              notified = sessions with an event, dup = sessions with more than one (must be 0)
- probe       get 1x1 latency of gets sent inside [setData, last event] against the gets of the
-             baseline windows before each round: p50 / p99, and the p99 ratio
- syscalls    per server: syscalls in the fan-out window minus the background rate x the window,
+ probe       get 1x1 p99 of the baseline windows; of the gets sent inside [setData, last event]
+             (few: the fan-out is one loop turn, a get waits behind it); of the gets sent in
+             the second after the setData (the "other clients' p99" of issue 20)
+ syscalls    per server: syscalls in the window minus the background rate x the window,
              divided by the notifications that server sent (its share of the sessions)
 
 Writes the report to --out (markdown, and .json next to it).
@@ -190,6 +192,7 @@ class Probe(threading.Thread):
         self.port = port
         self.samples = []
         self.stop_evt = threading.Event()
+        self.paused = threading.Event()  # set: no gets (the syscall-counting rounds)
         self.error = None
 
     def run(self):
@@ -202,6 +205,9 @@ class Probe(threading.Thread):
         xid = 1
         try:
             while not self.stop_evt.is_set():
+                if self.paused.is_set():
+                    time.sleep(0.005)
+                    continue
                 t0 = time.monotonic_ns()
                 _z, err, _b = loader.call(s, xid, loader.OP_GETDATA, body)
                 t1 = time.monotonic_ns()
@@ -236,8 +242,9 @@ def perf_stop(procs):
     for p in procs:
         p.send_signal(signal.SIGINT)
         _o, err = p.communicate(timeout=60)
-        m = re.search(r"^(\d+),,raw_syscalls:sys_enter", err, re.M)
-        out.append(int(m.group(1)) if m else None)
+        m = re.search(r"^(\d+|<not counted>),,raw_syscalls:sys_enter", err, re.M)
+        # "<not counted>": the process never ran while perf watched (an idle server)
+        out.append(None if not m else 0 if m.group(1) == "<not counted>" else int(m.group(1)))
     return out
 
 
@@ -281,18 +288,26 @@ def run_case(spec, args, base):
         probe = Probe(ports[0])
         probe.start()
         setter, _sid, _to = loader.connect("127.0.0.1", ports[0], sock_timeout=120.0)
-        base_spans, fan_spans = [], []
+        base_spans, fan_spans, sec_spans = [], [], []
         deliveries = []
         xid = 1
         for rnd in range(1, args.rounds + 1):
+            # Rounds alternate: the probe runs in odd ones (its latency is what they
+            # measure); even ones pause it and count syscalls (so the probe's own gets,
+            # which stop while it waits behind the fan-out, do not skew the background).
+            counting = perf_ok and rnd % 2 == 0
+            if counting:
+                probe.paused.set()
+                time.sleep(0.05)
             tb = time.monotonic_ns()
-            pq = perf_start([m[1] for m in members]) if perf_ok else None
-            time.sleep(args.quiet_s)
+            pq = perf_start([m[1] for m in members]) if counting else None
+            time.sleep(args.quiet_s if counting else args.baseline_s)
             quiet = perf_stop(pq) if pq else None
             quiet_s = (time.monotonic_ns() - tb) / 1e9
-            pf = perf_start([m[1] for m in members]) if perf_ok else None
+            pf = perf_start([m[1] for m in members]) if counting else None
             time.sleep(0.2 if pf else 0)  # perf attaches
-            base_spans.append((tb, time.monotonic_ns()))
+            if not counting:
+                base_spans.append((tb, time.monotonic_ns()))
             t_set = time.monotonic_ns()
             _z, err, _b = loader.call(setter, xid, OP_SETDATA,
                                       loader.set_body(PATH, b"%d" % rnd))
@@ -301,6 +316,7 @@ def run_case(spec, args, base):
                 raise RuntimeError("setData: err %d" % err)
             gens.send("collect %d" % args.collect_timeout)
             done = gens.expect("done", args.collect_timeout + 60)
+            t_done = time.monotonic_ns()
             fan = perf_stop(pf) if pf else None
             got = sum(int(d[2]) for d in done)
             dups = sum(int(d[3]) for d in done)
@@ -308,25 +324,31 @@ def run_case(spec, args, base):
             lat = sorted((t - t_set) / 1000.0 for t, _p in ev if t)
             t_last = max((t for t, _p in ev if t), default=t_set)
             fan_s = (t_last - t_set) / 1e9
-            fan_spans.append((t_set, t_last))
+            if not counting:
+                fan_spans.append((t_set, t_last))
+                sec_spans.append((t_set, t_set + 1_000_000_000))
             deliveries += lat
             out = {"round": rnd, "notified": got, "dups": dups, "last_event_ms": fan_s * 1e3,
-                   "delivery": summary(lat), "loadavg": B.loadavg()}
+                   "delivery": summary(lat), "probe": not counting, "loadavg": B.loadavg()}
             if quiet and fan and None not in quiet + fan:
                 per_port = {p: 0 for p in ports}
                 for _t, p in (e for e in ev if e[0]):
                     per_port[p] += 1
-                perf_s = fan_s + 0.2  # perf ran from 0.2 s before the set to the "done" lines
+                perf_s = (t_done - t_set) / 1e9 + 0.2  # perf: 0.2 s before the set to "done"
                 out["syscalls"] = {}
                 for (name, _pid, port), q, f in zip(members, quiet, fan):
                     net = f - q / quiet_s * perf_s
-                    out["syscalls"][name] = {"window": f, "background_per_s": q / quiet_s,
+                    out["syscalls"][name] = {"window": f, "window_s": perf_s,
+                                             "background_per_s": q / quiet_s,
                                              "events": per_port[port],
                                              "per_event": net / max(1, per_port[port])}
             r["rounds"].append(out)
-            log("%s round %d: %d/%d notified (%d dup), last %.0f ms, p50 %s p99 %s us"
+            log("%s round %d: %d/%d notified (%d dup), last %.0f ms, p50 %s p99 %s us%s"
                 % (spec, rnd, got, n, dups, fan_s * 1e3, out["delivery"].get("p50"),
-                   out["delivery"].get("p99")))
+                   out["delivery"].get("p99"),
+                   " syscalls/event %s" % {k: round(v["per_event"], 2)
+                                           for k, v in out.get("syscalls", {}).items()}))
+            probe.paused.clear()
             gens.expect("armed", args.connect_timeout)
             time.sleep(0.3)  # the probe's next baseline starts clean of the re-arm burst
         loader.close_session(setter)
@@ -336,11 +358,14 @@ def run_case(spec, args, base):
         r["delivery"] = summary(deliveries)
         r["probe_baseline"] = summary(probe.window(base_spans))
         r["probe_during"] = summary(probe.window(fan_spans))
+        r["probe_second"] = summary(probe.window(sec_spans))
         if probe.error:
             r["probe_error"] = probe.error
         b, d = r["probe_baseline"], r["probe_during"]
         if b.get("p99") and d.get("p99"):
             r["probe_p99_ratio"] = d["p99"] / b["p99"]
+        if b.get("p99") and r["probe_second"].get("p99"):
+            r["probe_second_p99_ratio"] = r["probe_second"]["p99"] / b["p99"]
     except Exception as e:  # keep what was measured
         r["error"] = "%s: %s" % (type(e).__name__, e)
         log("%s failed: %s" % (spec, r["error"]))
@@ -374,16 +399,17 @@ def render(runs, meta):
              "Command: `%s`; %s cores; wall %.0f s." % (meta["cmdline"], meta["cores"],
                                                        meta["elapsed_s"]), "",
              "Delivery: setData sent -> each session's notification, us, over all rounds.  "
-             "Probe: get 1x1 on the first member, p99 us during the fan-out windows vs the "
-             "baseline windows before them.  Syscalls per event: per server, (syscalls in the "
+             "Probe: get 1x1 on the first member, p99 us (x: against the baseline) in odd "
+             "rounds; syscalls counted in even rounds, the probe paused.  Syscalls per event: per server, (syscalls in the "
              "window - background rate x window) / notifications it sent.  load = 1-minute "
              "load average (shared machine).", "",
              "| case | members | connect s | notified / dup (per round) | delivery p50 / p99 / "
-             "max us | probe p99 base -> during (ratio) | syscalls per event | load |",
-             "|---|---|---|---|---|---|---|---|"]
+             "max us | probe p99 baseline | probe p99 in [set, last event] | probe p99 in "
+             "[set, set + 1 s] | syscalls per event | load |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         if r.get("error") and not r["rounds"]:
-            lines.append("| %s | %s | - | error: %s | | | | |" % (
+            lines.append("| %s | %s | - | error: %s | | | | | | |" % (
                 r["case"], len(r.get("members", [])), r["error"][:200]))
             continue
         nd = ", ".join("%d/%d" % (x["notified"], x["dups"]) for x in r["rounds"])
@@ -395,10 +421,14 @@ def render(runs, meta):
         scs = "; ".join("%s %s" % (name, "/".join(_f(v, 2) for v in vals))
                         for name, vals in sc.items()) or "-"
         pb, pd = r.get("probe_baseline", {}), r.get("probe_during", {})
-        lines.append("| %s | %d | %s | %s | %s / %s / %s | %s -> %s (%s x, %d gets) | %s | %s |" % (
-            r["case"], len(r["members"]), _f(r.get("connect_s"), 1), nd, _f(d.get("p50")),
-            _f(d.get("p99")), _f(d.get("max")), _f(pb.get("p99")), _f(pd.get("p99")),
-            _f(r.get("probe_p99_ratio"), 2), pd.get("count", 0), scs, r.get("loadavg")))
+        ps = r.get("probe_second", {})
+        lines.append("| %s | %d | %s | %s | %s / %s / %s | %s | %s (%s x, %d gets) | %s (%s x, "
+                     "%d gets) | %s | %s |" % (
+                         r["case"], len(r["members"]), _f(r.get("connect_s"), 1), nd,
+                         _f(d.get("p50")), _f(d.get("p99")), _f(d.get("max")), _f(pb.get("p99")),
+                         _f(pd.get("p99")), _f(r.get("probe_p99_ratio"), 2), pd.get("count", 0),
+                         _f(ps.get("p99")), _f(r.get("probe_second_p99_ratio"), 2),
+                         ps.get("count", 0), scs, r.get("loadavg")))
     errs = ["- %s: %s" % (r["case"], r["error"]) for r in runs if r.get("error")]
     if errs:
         lines += ["", "Errors:"] + errs
@@ -423,9 +453,11 @@ def main(argv=None):
                     help="KIND:LAYOUT:N[:local], e.g. zkd:single:19000, zkd:1+5:100000:local")
     ap.add_argument("--smoke", action="store_true",
                     help="zkd:3+1:200 (three voters + an observer), one round, counts only")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4,
+                    help="odd rounds time the probe, even ones count syscalls")
     ap.add_argument("--threads", type=int, default=2, help="threads per generator process")
     ap.add_argument("--quiet-s", type=float, default=1.0, help="background syscall window")
+    ap.add_argument("--baseline-s", type=float, default=1.0, help="probe window before a set")
     ap.add_argument("--connect-timeout", type=float, default=600)
     ap.add_argument("--collect-timeout", type=float, default=120)
     ap.add_argument("--apache-heap", default="1g")
@@ -435,7 +467,7 @@ def main(argv=None):
     if args.smoke:
         args.case = args.case or ["zkd:3+1:200"]
         args.rounds = 1
-        args.quiet_s = 0
+        args.quiet_s = args.baseline_s = 0
     if not args.case:
         ap.error("no --case")
 
