@@ -158,13 +158,22 @@ static int write_cipher(struct conn *c, struct jute_out *out)
     return 0;
 }
 
+/* A connection's input buffer starts at IN_MIN and grows only when reads
+ * fill it: an idle watcher keeps 4 KiB, where a fixed 64 KiB was 1.2 GB of
+ * RSS at 19,000 connections (the heap is on huge pages, so untouched bytes
+ * count too); a pipelining client reaches IN_MAX free bytes per read. */
+#define IN_MIN 4096
+#define IN_MAX 65536
+
 static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct conn *c = h->data;
     (void)suggested;
-    if (c->in_cap - c->in_len < 16384) {
-        size_t cap = c->in_cap ? c->in_cap * 2 : 65536;
-        while (cap - c->in_len < 16384)
+    if (c->in_want < IN_MIN)
+        c->in_want = IN_MIN;
+    if (c->in_cap - c->in_len < c->in_want) {
+        size_t cap = c->in_cap ? c->in_cap * 2 : c->in_want;
+        while (cap - c->in_len < c->in_want)
             cap *= 2;
         c->in = zk_xrealloc(c->in, cap);
         c->in_cap = cap;
@@ -375,6 +384,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             return;
         }
     } else {
+        if ((size_t)nread == buf->len && c->in_want < IN_MAX)
+            c->in_want *= 2;
         c->in_len += (size_t)nread;
     }
     handle_frames(c);
