@@ -56,7 +56,7 @@ struct fconn {
     int timeout_ms;  /* negotiated */
     int armed_round; /* round whose exists reply came back */
     int events;      /* this round */
-    uint64_t t_event, last_send;
+    uint64_t t_event, last_send, next_ping;
     uint8_t *in;
     size_t in_len, in_cap;
 };
@@ -65,6 +65,7 @@ struct worker {
     pthread_t tid;
     int ep, first, n; /* conns[first .. first+n) */
     int handshaking, next_connect;
+    unsigned seed;
 };
 
 static struct {
@@ -164,6 +165,11 @@ static void send_bare(struct fconn *c, int32_t xid, int32_t op)
 
 /* ---- connections ---- */
 
+static uint64_t ping_interval(const struct fconn *c)
+{
+    return (uint64_t)c->timeout_ms * 1000000ull / 3;
+}
+
 static void start_connect(struct worker *w, int i)
 {
     struct fconn *c = &G.c[i];
@@ -198,6 +204,10 @@ static void on_frame(struct worker *w, struct fconn *c, const uint8_t *f, size_t
         if (c->timeout_ms <= 0)
             die("session refused", idx);
         c->st = C_READY;
+        /* the first ping at a random point of the interval: pings keyed to the
+         * last send would all fall together after each re-arm, and the
+         * background the driver subtracts would be a burst, not a rate */
+        c->next_ping = now_ns() + (uint64_t)rand_r(&w->seed) % ping_interval(c);
         w->handshaking--;
         atomic_fetch_add(&G.ready, 1);
         send_exists(c, atomic_load(&G.round));
@@ -270,13 +280,16 @@ static void on_writable(struct worker *w, struct fconn *c)
     send_connect(c);
 }
 
-/* A session pings after a third of its timeout without sending, as clients do. */
+/* Each session pings every third of its timeout, as clients do when idle
+ * (and ours are idle but for the exists after each event). */
 static void ping_idle(struct worker *w, uint64_t now)
 {
     for (int i = w->first; i < w->first + w->n; i++) {
         struct fconn *c = &G.c[i];
-        if (c->st == C_READY && now - c->last_send >= (uint64_t)c->timeout_ms * 1000000ull / 3)
+        if (c->st == C_READY && now >= c->next_ping) {
             send_bare(c, XID_PING, OP_PING);
+            c->next_ping += ping_interval(c);
+        }
     }
 }
 
@@ -448,6 +461,7 @@ int main(int argc, char **argv)
     for (int t = 0, first = 0; t < G.nthreads; t++) {
         struct worker *w = &G.w[t];
         w->first = w->next_connect = first;
+        w->seed = (unsigned)(getpid() * 31 + t);
         w->n = G.nconns / G.nthreads + (t < G.nconns % G.nthreads);
         first += w->n;
         w->ep = epoll_create1(EPOLL_CLOEXEC);

@@ -20,17 +20,18 @@ Per round (--rounds, default 4): all N armed; one setData on /fan; every generat
 session's first event (CLOCK_MONOTONIC, the clock of time.monotonic_ns here).  Odd rounds run the
 get probe (one session on the first member, one getData at a time): --baseline-s seconds before
 the set, then through the fan-out.  Even rounds pause the probe and attach
-`perf stat -e raw_syscalls:sys_enter` to every server process, first for --quiet-s seconds with
-nothing happening (the background: pings of N sessions), then from 0.2 s before the setData until
-every generator has reported.  Reported:
+`perf stat -e raw_syscalls:sys_enter` to every server process from --attach-s before the setData
+until every generator has reported.  Reported:
 
  delivery    setData sent -> each session's event: p50 / p99 / max over all N (and all rounds);
              notified = sessions with an event, dup = sessions with more than one (must be 0)
  probe       get 1x1 p99 of the baseline windows; of the gets sent inside [setData, last event]
              (few: the fan-out is one loop turn, a get waits behind it); of the gets sent in
              the second after the setData (the "other clients' p99" of issue 20)
- syscalls    per server: syscalls in the window minus the background rate x the window,
-             divided by the notifications that server sent (its share of the sessions)
+ syscalls    per server: all its syscalls in that window divided by the notifications it sent
+             (its share of the sessions): an upper bound, the window also holds its
+             sessions' pings (N / 13.3 s: every session pings each third of its 40 s timeout)
+             and, on an ensemble, the peers' traffic; the floor is 1 (a write per session)
 
 Writes the report to --out (markdown, and .json next to it).
 """
@@ -238,13 +239,19 @@ def perf_start(pids):
 
 
 def perf_stop(procs):
+    """[(syscalls, seconds the counter ran)] per process; (0, None) for "<not counted>" (the
+    process never ran while perf watched), None if perf said nothing usable."""
     out = []
     for p in procs:
         p.send_signal(signal.SIGINT)
         _o, err = p.communicate(timeout=60)
-        m = re.search(r"^(\d+|<not counted>),,raw_syscalls:sys_enter", err, re.M)
-        # "<not counted>": the process never ran while perf watched (an idle server)
-        out.append(None if not m else 0 if m.group(1) == "<not counted>" else int(m.group(1)))
+        m = re.search(r"^(\d+|<not counted>),[^,]*,raw_syscalls:sys_enter,(\d*)", err, re.M)
+        if not m:
+            out.append(None)
+        elif m.group(1) == "<not counted>":
+            out.append((0, None))
+        else:
+            out.append((int(m.group(1)), int(m.group(2)) / 1e9 if m.group(2) else None))
     return out
 
 
@@ -300,14 +307,11 @@ def run_case(spec, args, base):
                 probe.paused.set()
                 time.sleep(0.05)
             tb = time.monotonic_ns()
-            pq = perf_start([m[1] for m in members]) if counting else None
-            time.sleep(args.quiet_s if counting else args.baseline_s)
-            quiet = perf_stop(pq) if pq else None
-            quiet_s = (time.monotonic_ns() - tb) / 1e9
-            pf = perf_start([m[1] for m in members]) if counting else None
-            time.sleep(0.2 if pf else 0)  # perf attaches
             if not counting:
+                time.sleep(args.baseline_s)
                 base_spans.append((tb, time.monotonic_ns()))
+            pf = perf_start([m[1] for m in members]) if counting else None
+            time.sleep(args.attach_s if pf else 0)  # perf attaches
             t_set = time.monotonic_ns()
             _z, err, _b = loader.call(setter, xid, OP_SETDATA,
                                       loader.set_body(PATH, b"%d" % rnd))
@@ -330,18 +334,16 @@ def run_case(spec, args, base):
             deliveries += lat
             out = {"round": rnd, "notified": got, "dups": dups, "last_event_ms": fan_s * 1e3,
                    "delivery": summary(lat), "probe": not counting, "loadavg": B.loadavg()}
-            if quiet and fan and None not in quiet + fan:
+            if fan and None not in fan:
                 per_port = {p: 0 for p in ports}
                 for _t, p in (e for e in ev if e[0]):
                     per_port[p] += 1
-                perf_s = (t_done - t_set) / 1e9 + 0.2  # perf: 0.2 s before the set to "done"
-                out["syscalls"] = {}
-                for (name, _pid, port), q, f in zip(members, quiet, fan):
-                    net = f - q / quiet_s * perf_s
-                    out["syscalls"][name] = {"window": f, "window_s": perf_s,
-                                             "background_per_s": q / quiet_s,
-                                             "events": per_port[port],
-                                             "per_event": net / max(1, per_port[port])}
+                # Everything each server did from perf's attach (args.attach_s before the
+                # set) to the generators' reports: the notifications, plus the pings of its
+                # sessions (N / 13.3 s) and the peers' traffic in that window.  An upper bound.
+                out["syscalls"] = {name: {"window": f, "events": per_port[port],
+                                          "per_event": f / max(1, per_port[port])}
+                                   for (name, _pid, port), (f, _s) in zip(members, fan)}
             r["rounds"].append(out)
             log("%s round %d: %d/%d notified (%d dup), last %.0f ms, p50 %s p99 %s us%s"
                 % (spec, rnd, got, n, dups, fan_s * 1e3, out["delivery"].get("p50"),
@@ -371,6 +373,11 @@ def run_case(spec, args, base):
         log("%s failed: %s" % (spec, r["error"]))
         if dep and dep.single:
             log(dep.single.describe_log(30))
+        if dep and dep.ens:
+            for sid in dep.ens.sids:
+                with open(dep.ens[sid].log_path, errors="replace") as f:
+                    bad = [ln for ln in f if " WARN " in ln or " ERROR " in ln]
+                log("member %d: %d WARN/ERROR lines; last: %s" % (sid, len(bad), "".join(bad[-5:])))
     finally:
         if probe:
             probe.stop_evt.set()
@@ -400,9 +407,10 @@ def render(runs, meta):
                                                        meta["elapsed_s"]), "",
              "Delivery: setData sent -> each session's notification, us, over all rounds.  "
              "Probe: get 1x1 on the first member, p99 us (x: against the baseline) in odd "
-             "rounds; syscalls counted in even rounds, the probe paused.  Syscalls per event: per server, (syscalls in the "
-             "window - background rate x window) / notifications it sent.  load = 1-minute "
-             "load average (shared machine).", "",
+             "rounds; syscalls counted in even rounds, the probe paused.  Syscalls per "
+             "event: per server, all its syscalls from perf's attach to the last report / "
+             "notifications it sent (an upper bound: pings in the window count; floor 1).  "
+             "load = 1-minute load average (shared machine).", "",
              "| case | members | connect s | notified / dup (per round) | delivery p50 / p99 / "
              "max us | probe p99 baseline | probe p99 in [set, last event] | probe p99 in "
              "[set, set + 1 s] | syscalls per event | load |",
@@ -456,7 +464,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=4,
                     help="odd rounds time the probe, even ones count syscalls")
     ap.add_argument("--threads", type=int, default=2, help="threads per generator process")
-    ap.add_argument("--quiet-s", type=float, default=1.0, help="background syscall window")
+    ap.add_argument("--attach-s", type=float, default=1.0,
+                    help="wait after starting perf before the set (it attaches slowly)")
     ap.add_argument("--baseline-s", type=float, default=1.0, help="probe window before a set")
     ap.add_argument("--connect-timeout", type=float, default=600)
     ap.add_argument("--collect-timeout", type=float, default=120)
@@ -467,7 +476,7 @@ def main(argv=None):
     if args.smoke:
         args.case = args.case or ["zkd:3+1:200"]
         args.rounds = 1
-        args.quiet_s = args.baseline_s = 0
+        args.baseline_s = 0
     if not args.case:
         ap.error("no --case")
 
