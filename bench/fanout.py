@@ -376,8 +376,10 @@ def run_case(spec, args, base):
         if dep and dep.ens:
             for sid in dep.ens.sids:
                 with open(dep.ens[sid].log_path, errors="replace") as f:
-                    bad = [ln for ln in f if " WARN " in ln or " ERROR " in ln]
-                log("member %d: %d WARN/ERROR lines; last: %s" % (sid, len(bad), "".join(bad[-5:])))
+                    bad = [ln for ln in f if re.search(r" (WARN|ERROR) |expiring|election:|"
+                                                        r"closing|lost", ln)]
+                log("member %d: %d WARN/ERROR/expiry/election lines; last: %s"
+                    % (sid, len(bad), "".join(bad[-5:])))
     finally:
         if probe:
             probe.stop_evt.set()
