@@ -493,7 +493,10 @@ def main(argv=None):
         for spec in args.case:
             runs.append(run_case(spec, args, base))
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            log("kept %s" % base)
     meta = {"date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
             "cores": os.cpu_count(),
             "cmdline": "bench/fanout.py" + "".join(" " + a for a in (argv or sys.argv[1:])),
