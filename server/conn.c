@@ -604,6 +604,15 @@ int conn_release(struct conn *c, int64_t durable)
     return any;
 }
 
+/* A failed write closes the connection; said at INFO because nothing else
+ * would tell why a client lost it (the 100,000-watcher runs lost one such,
+ * unexplained: bench/results/2026-12-06-fanout.md). */
+static void log_write_failure(struct conn *c, int status)
+{
+    log_info("closing connection from %s:%d (session 0x%llx): write failed: %s", c->remote,
+             c->remote_port, (unsigned long long)c->session_id, uv_strerror(status));
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     struct conn *c = req->data;
@@ -614,6 +623,7 @@ static void on_write(uv_write_t *req, int status)
     if (c->state == CONN_CLOSING)
         return;
     if (status) {
+        log_write_failure(c, status);
         conn_close(c);
         return;
     }
@@ -664,6 +674,7 @@ void conn_flush(struct conn *c)
         uv_buf_t b = uv_buf_init((char *)c->out.p, (unsigned)ready);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         if (n < 0 && n != UV_EAGAIN) {
+            log_write_failure(c, n);
             conn_close(c);
             return;
         }
