@@ -375,7 +375,8 @@ def run_case(spec, args, base):
             log(dep.single.describe_log(30))
         if dep and dep.ens:
             for sid in dep.ens.sids:
-                with open(dep.ens[sid].log_path, errors="replace") as f:
+                m = dep.ens[sid]  # Apache's own log is not its launcher's stdout log
+                with open(getattr(m, "zk_log_path", m.log_path), errors="replace") as f:
                     bad = [ln for ln in f if re.search(r" (WARN|ERROR) |expiring|election:|"
                                                         r"closing|lost", ln)]
                 log("member %d: %d WARN/ERROR/expiry/election lines; last: %s"
