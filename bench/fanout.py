@@ -463,7 +463,7 @@ def main(argv=None):
     ap.add_argument("--case", action="append", default=[],
                     help="KIND:LAYOUT:N[:local], e.g. zkd:single:19000, zkd:1+5:100000:local")
     ap.add_argument("--smoke", action="store_true",
-                    help="zkd:3+1:200 (three voters + an observer), one round, counts only")
+                    help="zkd:1+1:200 (a leader + an observer), one round, counts only")
     ap.add_argument("--rounds", type=int, default=4,
                     help="odd rounds time the probe, even ones count syscalls")
     ap.add_argument("--threads", type=int, default=2, help="threads per generator process")
@@ -477,7 +477,7 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
     if args.smoke:
-        args.case = args.case or ["zkd:3+1:200"]
+        args.case = args.case or ["zkd:1+1:200"]
         args.rounds = 1
         args.baseline_s = 0
     if not args.case:
