@@ -61,6 +61,8 @@ struct conn {
 
     uint8_t *in;
     size_t in_len, in_cap;
+    size_t in_want;        /* free bytes a read gets: 4 KiB, doubled on each read that
+                            * filled its buffer (conn.c alloc_in) */
 
     struct jute_out out;   /* bytes [consumed, consumed + out.len) of the stream */
     uint64_t consumed;

@@ -617,6 +617,12 @@ void election_look(struct election *e, int64_t last_zxid, int64_t current_epoch)
         if (m->heard)
             handle_vote(e, m, m->state, m->vote, m->round);
     }
+    /* A sole voter (observers only besides it) is a quorum by itself and
+     * hears no other voter's vote, the only place that checked: without
+     * this it looked forever.  Apache's voter counts its own notification. */
+    if (e->looking && e->is_voter && votes_quorum(e, e->proposal.leader, e->round) &&
+        !uv_is_active((uv_handle_t *)&e->finalize))
+        uv_timer_start(&e->finalize, on_finalize, FINALIZE_WAIT_MS, 0);
 }
 
 void election_settle(struct election *e, enum peer_state state, int leader)
