@@ -1538,6 +1538,12 @@ static void schedule(struct quorum *q, enum action a)
     uv_timer_start(&q->transition, on_transition, q->apache && a == A_LOOK ? 200 : 0, 0);
 }
 
+/* Why the role is left (logged when the transition runs). */
+static void set_look_reason(struct quorum *q, const char *fmt, va_list ap)
+{
+    vsnprintf(q->look_reason, sizeof q->look_reason, fmt, ap);
+}
+
 void quorum_schedule_look(struct quorum *q, const char *fmt, ...)
 {
     /* (A_REJOIN stays: the link to the leader we leave may close first) */
@@ -1545,7 +1551,7 @@ void quorum_schedule_look(struct quorum *q, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(q->look_reason, sizeof q->look_reason, fmt, ap);
+    set_look_reason(q, fmt, ap);
     va_end(ap);
     /* From now on nothing is served, though the role ends only when the
      * transition runs: a request arriving meanwhile must not be taken as a
@@ -1560,7 +1566,7 @@ void quorum_rejoin(struct quorum *q, int leader, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(q->look_reason, sizeof q->look_reason, fmt, ap);
+    set_look_reason(q, fmt, ap);
     va_end(ap);
     q->serving = 0;
     q->action_leader = leader;

@@ -971,6 +971,31 @@ static void mutate(struct db *db, int round, const struct jute_out *image)
     }
 }
 
+/* The fuzzy tests' starting tree, from zxid 2 on (fuzzy_zxid): three
+ * sessions, then /a0../a4, each with 30 children (every other one with
+ * data) and a /deep child of 4. */
+static void fuzzy_base_tree(struct db *a)
+{
+    fuzzy_zxid = 1;
+    for (int s = 0; s < 3; s++)
+        session_txn(a, ZK_OP_CREATESESSION, 0x200 + s, ++fuzzy_zxid);
+    char p[64];
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "/a%d", i);
+        ASSERT_INT_EQ(create(a, p, "top", 0, ++fuzzy_zxid), 0);
+        for (int k = 0; k < 30; k++) {
+            snprintf(p, sizeof p, "/a%d/k%d", i, k);
+            ASSERT_INT_EQ(create(a, p, k % 2 ? "odd" : NULL, 0, ++fuzzy_zxid), 0);
+        }
+        snprintf(p, sizeof p, "/a%d/deep", i);
+        ASSERT_INT_EQ(create(a, p, NULL, 0, ++fuzzy_zxid), 0);
+        for (int k = 0; k < 4; k++) {
+            snprintf(p, sizeof p, "/a%d/deep/x%d", i, k);
+            ASSERT_INT_EQ(create(a, p, "x", 0, ++fuzzy_zxid), 0);
+        }
+    }
+}
+
 /* A fuzzy image taken in steps while the tree changes between them, loaded,
  * plus the transactions applied since its start, is exactly the tree at
  * the end: every node, value and stat (pzxid and cversion included) and
@@ -980,24 +1005,8 @@ static void test_fuzzy_image_plus_replay_is_exact(void)
     for (size_t step_nodes = 1; step_nodes <= 64; step_nodes *= 8) {
         struct db a, b;
         db_open(&a);
-        fuzzy_zxid = 1;
-        for (int s = 0; s < 3; s++)
-            session_txn(&a, ZK_OP_CREATESESSION, 0x200 + s, ++fuzzy_zxid);
+        fuzzy_base_tree(&a);
         char p[64];
-        for (int i = 0; i < 5; i++) {
-            snprintf(p, sizeof p, "/a%d", i);
-            ASSERT_INT_EQ(create(&a, p, "top", 0, ++fuzzy_zxid), 0);
-            for (int k = 0; k < 30; k++) {
-                snprintf(p, sizeof p, "/a%d/k%d", i, k);
-                ASSERT_INT_EQ(create(&a, p, k % 2 ? "odd" : NULL, 0, ++fuzzy_zxid), 0);
-            }
-            snprintf(p, sizeof p, "/a%d/deep", i);
-            ASSERT_INT_EQ(create(&a, p, NULL, 0, ++fuzzy_zxid), 0);
-            for (int k = 0; k < 4; k++) {
-                snprintf(p, sizeof p, "/a%d/deep/x%d", i, k);
-                ASSERT_INT_EQ(create(&a, p, "x", 0, ++fuzzy_zxid), 0);
-            }
-        }
         ASSERT_INT_EQ(create(&a, "/b", NULL, 0, ++fuzzy_zxid), 0);
         for (int k = 0; k < 40; k++) {
             snprintf(p, sizeof p, "/b/k%d", k);
@@ -1170,24 +1179,8 @@ static void test_fuzzy_images_walked_on_a_thread_while_writing(void)
     struct db a;
     db_open(&a);
     a.hooks = (struct db_hooks){0};
-    fuzzy_zxid = 1;
-    for (int s = 0; s < 3; s++)
-        session_txn(&a, ZK_OP_CREATESESSION, 0x200 + s, ++fuzzy_zxid);
+    fuzzy_base_tree(&a);
     char p[320];
-    for (int i = 0; i < 5; i++) {
-        snprintf(p, sizeof p, "/a%d", i);
-        ASSERT_INT_EQ(create(&a, p, "top", 0, ++fuzzy_zxid), 0);
-        for (int k = 0; k < 30; k++) {
-            snprintf(p, sizeof p, "/a%d/k%d", i, k);
-            ASSERT_INT_EQ(create(&a, p, k % 2 ? "odd" : NULL, 0, ++fuzzy_zxid), 0);
-        }
-        snprintf(p, sizeof p, "/a%d/deep", i);
-        ASSERT_INT_EQ(create(&a, p, NULL, 0, ++fuzzy_zxid), 0);
-        for (int k = 0; k < 4; k++) {
-            snprintf(p, sizeof p, "/a%d/deep/x%d", i, k);
-            ASSERT_INT_EQ(create(&a, p, "x", 0, ++fuzzy_zxid), 0);
-        }
-    }
     ASSERT_INT_EQ(create(&a, "/b", NULL, 0, ++fuzzy_zxid), 0);
     ASSERT_INT_EQ(create(&a, "/w", NULL, 0, ++fuzzy_zxid), 0);
     /* A few thousand children.  (A parent near the small-table limit, whose
