@@ -88,14 +88,6 @@ def _flood_creates(srv, n):
     s.close_session()
 
 
-def _mntr(srv, key):
-    for line in srv.four_letter("mntr").splitlines():
-        k, _, v = line.partition("\t")
-        if k == key:
-            return int(v)
-    raise AssertionError("mntr has no " + key)
-
-
 def test_global_outstanding_limit_stops_reading_until_the_log_catches_up(server_factory):
     """globalOutstandingLimit is Apache's throttle: with that many writes waiting
     for the disk, zkd reads no more requests until they are durable, so replies
@@ -103,12 +95,12 @@ def test_global_outstanding_limit_stops_reading_until_the_log_catches_up(server_
     flood to be taken in; FIFO order and every reply are kept."""
     srv = server_factory("zkd", cfg={"globalOutstandingLimit": "10"})
     _flood_creates(srv, 3000)
-    assert _mntr(srv, "zk_throttled_connections") > 0
-    assert _mntr(srv, "zk_znode_count") == 4 + 3000
+    assert srv.mntr_int("zk_throttled_connections") > 0
+    assert srv.mntr_int("zk_znode_count") == 4 + 3000
 
     roomy = server_factory("zkd")  # default 1000: 500 in flight never reach it
     _flood_creates(roomy, 500)
-    assert _mntr(roomy, "zk_throttled_connections") == 0
+    assert roomy.mntr_int("zk_throttled_connections") == 0
 
 
 def _server_rx_queue(port, client_port):

@@ -506,6 +506,14 @@ class ServerProcess:
     def four_letter(self, cmd, timeout=5.0):
         return four_letter(self.port, cmd, host=self.host, timeout=timeout, netns=self.netns)
 
+    def mntr_int(self, key):
+        """One numeric `mntr` value."""
+        for line in self.four_letter("mntr").splitlines():
+            k, _, v = line.partition("\t")
+            if k == key:
+                return int(v)
+        raise AssertionError("mntr has no " + key)
+
 
 class Zkd(ServerProcess):
     """Our server: <ZK_BUILD_DIR or build>/bin/zkd zoo.cfg."""

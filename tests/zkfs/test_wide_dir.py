@@ -56,14 +56,6 @@ def test_ls_of_50k_entries(server_factory, kazoo_client, zkfs_mount, kind):
 RM_WIDE = 3000
 
 
-def _mntr(srv, key):
-    for line in srv.four_letter("mntr").splitlines():
-        k, _, v = line.partition("\t")
-        if k == key:
-            return int(v)
-    raise AssertionError("mntr has no " + key)
-
-
 def test_rm_rf_of_a_wide_directory(server_factory, kazoo_client, zkfs_mount):
     """rm -rf through the mount of a directory with thousands of entries of every kind zkfs
     shows (files with data, empty znodes shown as directories, a directory with children):
@@ -72,7 +64,7 @@ def test_rm_rf_of_a_wide_directory(server_factory, kazoo_client, zkfs_mount):
     zk = kazoo_client(srv)
     chroot = "/zkfs-" + uuid.uuid4().hex[:12]
     zk.ensure_path(chroot + "/big/sub")
-    before = _mntr(srv, "zk_znode_count")
+    before = srv.mntr_int("zk_znode_count")
     parent = ("%s/big" % chroot).encode()
     bodies = ((1, loader.create_body(b"%s/c%05d" % (parent, i), b"x" if i % 2 else b""))
               for i in range(RM_WIDE))
@@ -83,11 +75,11 @@ def test_rm_rf_of_a_wide_directory(server_factory, kazoo_client, zkfs_mount):
     finally:
         loader.close_session(s)
     assert res["ops"] == RM_WIDE + 20 and not res["errors"], res
-    assert _mntr(srv, "zk_znode_count") == before + RM_WIDE + 20
+    assert srv.mntr_int("zk_znode_count") == before + RM_WIDE + 20
     m = zkfs_mount(srv, chroot=chroot)
     assert len(os.listdir(m.p("big"))) == RM_WIDE + 1
     p = subprocess.run(["rm", "-rf", m.p("big")], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     assert not os.path.exists(m.p("big")) and os.listdir(m.p()) == []
     assert zk.exists(chroot + "/big") is None and zk.get_children(chroot) == []
-    assert _mntr(srv, "zk_znode_count") == before - 2  # big and big/sub went too
+    assert srv.mntr_int("zk_znode_count") == before - 2  # big and big/sub went too
