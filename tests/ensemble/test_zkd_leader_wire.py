@@ -352,17 +352,19 @@ def membership(ens, sid):
     return ens[sid].four_letter("conf").split("membership: \n", 1)[1].strip()
 
 
-def check_activated(ens, text):
-    """/zookeeper/config is `text` on every member, and every Apache member runs it."""
-    for sid in ens.sids:
+def check_activated(ens, text, sids=None):
+    """/zookeeper/config is `text` on members `sids` (all by default), and each Apache one runs
+    it (`conf`)."""
+    sids = ens.sids if sids is None else sids
+    for sid in sids:
         kz = client(ens, [sid])
         try:
             kz.sync("/zookeeper/config")
             assert kz.get("/zookeeper/config")[0].decode() == text, sid
         finally:
             close_all(kz)
-    for sid in ens.sids:
-        if sid not in ens.zkd_sids:
+    for sid in sids:
+        if ens.member_kind(sid) == "apache":
             wait_for(lambda: membership(ens, sid) == text, 10,
                      "member %d to activate %s" % (sid, text.rsplit("\n", 1)[-1]), ens)
 
