@@ -62,8 +62,14 @@ void aleader_on_msg(struct peer_link *l, const uint8_t *p, size_t len);
 /* Sends the decided epoch (LEADERINFO). */
 void aleader_leaderinfo(struct quorum *q, struct learner *ln);
 /* Brings a learner whose history ends at `peer` in line (DIFF, TRUNC or
- * SNAP), then NEWLEADER; it is L_SYNCED from here. */
+ * SNAP), then NEWLEADER; it is L_SYNCED from here.  A SNAP is streamed
+ * (quorum_snap_start): the SNAP packet goes now, the rest from
+ * aleader_snap_end. */
 void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer);
+/* The SNAP stream (fuzzy at `z`) is out, signature too: the window
+ * from index `from` (the transactions after z, without their digests),
+ * NEWLEADER. */
+void aleader_snap_end(struct quorum *q, struct learner *ln, int64_t z, size_t from);
 /* The learner may serve (UPTODATE). */
 void aleader_uptodate(struct quorum *q, struct learner *ln);
 /* A new transaction: PROPOSAL to the synced followers. */
