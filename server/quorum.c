@@ -432,10 +432,7 @@ static void snap_end(struct quorum *q, struct learner *ln)
 {
     struct server *s = q->s;
     int64_t z = walkstream_zxid(ln->ws);
-    log_info("quorum: streamed a snapshot at 0x%" PRIx64 " to server %d (%llu znodes); "
-             "then 0x%" PRIx64 "..0x%" PRIx64,
-             (uint64_t)z, ln->sid, (unsigned long long)walkstream_nodes(ln->ws), (uint64_t)z + 1,
-             (uint64_t)s->db.last_zxid);
+    uint64_t nodes = walkstream_nodes(ln->ws);
     walkstream_free(ln->ws); /* its thread has finished */
     ln->ws = NULL;
     ln->l->on_sent = NULL;
@@ -445,6 +442,9 @@ static void snap_end(struct quorum *q, struct learner *ln)
         quorum_learner_drop(ln, "the history window no longer holds what followed its snapshot");
         return;
     }
+    log_info("quorum: streamed a snapshot at 0x%" PRIx64 " to server %d (%llu znodes), "
+             "+ %zu transactions after it",
+             (uint64_t)z, ln->sid, (unsigned long long)nodes, s->win.n - from);
     struct jute_out sig;
     jute_out_init(&sig);
     jute_put_string(&sig, ZAB_SNAP_SIGNATURE);
@@ -488,9 +488,9 @@ static void on_snap_sent(struct peer_link *l) { snap_pump(l->owner); }
 void quorum_snap_start(struct quorum *q, struct learner *ln)
 {
     struct server *s = q->s;
-    log_info("quorum: syncing server %d by snapshot at 0x%" PRIx64 " (its last zxid 0x%" PRIx64
+    log_info("quorum: syncing server %d by %s at 0x%" PRIx64 " (its last zxid 0x%" PRIx64
              "), streamed from a walk",
-             ln->sid, (uint64_t)s->db.last_zxid, (uint64_t)ln->last_zxid);
+             ln->sid, q->apache ? "SNAP" : "snapshot", (uint64_t)s->db.last_zxid, (uint64_t)ln->last_zxid);
     ln->ws = walkstream_start(s->loop, &s->db, on_snap_ready, ln);
     if (!ln->ws) {
         quorum_learner_drop(ln, "no thread for its snapshot");

@@ -1,0 +1,189 @@
+"""A zkd leader streams a SNAP from a fuzzy walk of its tree while writes go on (issue 20,
+server/walkstream.c, quorum_snap_start): the learner loads the image as fuzzy and replays what
+followed Z onto it.  A writer keeps creating, deleting, setting and running multis through the
+leader while followers (their history further behind than the leader's window of snapCount
+transactions) are SNAP-synced; at the end every follower's tree equals the leader's: children,
+data, version, mzxid, cversion and pzxid of every node.  On zkd's wire with two followers synced at
+once (one walk each), and on Apache's wire with an Apache follower, whose log must not say its
+digests mismatched (the catch-up after a fuzzy SNAP goes without TxnDigests).
+"""
+import threading
+
+from kazoo.client import KazooClient
+
+from tests.lib.ensemble import Ensemble, MixedEnsemble, require_kinds, wait_for
+from tests.lib.ensemble import kazoo_client as client
+
+WINDOW = {"snapCount": "50"}  # zkd keeps snapCount transactions for DIFFs (server/txnwin.h)
+PARENTS = 12
+KIDS = 25  # 300 nodes: a walk of several 128-node steps
+
+
+def create_all(kz, items):
+    """Creates (path, data) items, pipelined 20 at a time: zkd drops an Apache follower whose
+    commits lag further than its history window (snapCount)."""
+    for i in range(0, len(items), 20):
+        for r in [kz.create_async(p, d) for p, d in items[i:i + 20]]:
+            r.get(timeout=60)
+
+
+def build_tree(kz):
+    kz.create("/w", b"")
+    create_all(kz, [("/w/p%02d" % p, b"parent") for p in range(PARENTS)])
+    create_all(kz, [("/w/p%02d/k%03d" % (p, k), b"%d" % k)
+                    for p in range(PARENTS) for k in range(KIDS)])
+
+
+def miss_writes(kz, n):
+    """n creates a stopped member will have missed (more than the window: a SNAP)."""
+    kz.ensure_path("/missed")
+    create_all(kz, [("/missed/m%03d" % i, b"m") for i in range(n)])
+
+
+class Writer(threading.Thread):
+    """Creates, deletes, sets and multis through one client until stopped; `done` counts them."""
+
+    def __init__(self, hosts):
+        super().__init__(daemon=True)
+        self.kz = KazooClient(hosts=hosts, timeout=10)
+        self.kz.start(timeout=30)
+        self.stop_ev = threading.Event()
+        self.done = 0
+        self.error = None
+
+    def run(self):
+        try:
+            i = 0
+            while not self.stop_ev.is_set():
+                self.step(i)
+                i += 1
+                self.done += 1
+        except Exception as e:  # reported by the test
+            self.error = e
+
+    def step(self, i):
+        kz = self.kz
+        p = "/w/p%02d" % (i % PARENTS)
+        op = i % 4
+        if op == 0:
+            kz.create("%s/new%05d" % (p, i), b"n%d" % i)
+        elif op == 1:
+            kz.set("%s/k%03d" % (p, (i // 4) % KIDS), b"s%d" % i)
+        elif op == 2:
+            victim = "%s/k%03d" % (p, (i // 4) % KIDS)
+            if kz.exists(victim):
+                kz.delete(victim)
+            else:
+                kz.create(victim, b"back%d" % i)
+        else:
+            t = kz.transaction()
+            t.create("%s/multi%05d" % (p, i), b"m")
+            t.set_data(p, b"multi%d" % i)
+            t.delete("%s/new%05d" % (p, i - 3))
+            t.commit()
+
+    def finish(self):
+        self.stop_ev.set()
+        self.join(60)
+        self.kz.stop()
+        self.kz.close()
+        assert self.error is None, "writer failed: %r" % (self.error,)
+
+
+def await_more(writer, n, ens):
+    start = writer.done
+    wait_for(lambda: writer.done >= start + n or writer.error, 60, "%d more writes" % n, ens)
+
+
+def tree_of(kz):
+    """{path: (data, version, mzxid, cversion, pzxid, sorted children)} outside /zookeeper."""
+    out, todo = {}, ["/"]
+    while todo:
+        path = todo.pop()
+        data, st = kz.get(path)
+        kids = sorted(kz.get_children(path))
+        out[path] = (data, st.version, st.mzxid, st.cversion, st.pzxid, kids)
+        for k in kids:
+            child = (path.rstrip("/") + "/" + k)
+            if child != "/zookeeper":
+                todo.append(child)
+    return out
+
+
+def assert_same_tree(ens, leader, sid):
+    a, b = client(ens, [leader]), client(ens, [sid])
+    try:
+        b.sync("/")
+        want, have = tree_of(a), tree_of(b)
+    finally:
+        for kz in (a, b):
+            kz.stop()
+            kz.close()
+    assert set(have) == set(want), "server %d: paths differ: %s" % (
+        sid, sorted(set(have) ^ set(want))[:10])
+    diff = [p for p in want if want[p] != have[p]]
+    assert not diff, "server %d differs at %s: leader %r, it %r" % (
+        sid, diff[0], want[diff[0]], have[diff[0]])
+
+
+def snap_sync_under_writes(ens, leader, lagging, says):
+    """Stops `lagging`, lets them miss more than the window, restarts them together while a
+    writer runs; waits for the leader to have streamed each its SNAP and for writes after it."""
+    kz = client(ens, [leader])
+    try:
+        build_tree(kz)
+        for sid in lagging:
+            ens.stop(sid)
+        miss_writes(kz, 80)
+    finally:
+        kz.stop()
+        kz.close()
+    writer = Writer(ens.hosts_of([leader]))
+    writer.start()
+    try:
+        await_more(writer, 20, ens)
+        mark = ens.log_size(leader)
+        for sid in lagging:
+            ens.start_member(sid, wait=False)
+        for sid in lagging:
+            wait_for(lambda: says % sid in ens.log_since(leader, mark), 90,
+                     "the leader streaming its SNAP to server %d" % sid, ens)
+        assert ens.wait_serving(timeout=60) == leader
+        await_more(writer, 30, ens)
+    finally:
+        writer.finish()
+    return ens.log_since(leader, mark)
+
+
+def test_two_followers_snap_synced_at_once_under_writes(tmp_path):
+    require_kinds("zkd")
+    ens = Ensemble(tmp_path, "zkd", participants=5, cfg=WINDOW)
+    try:
+        ens.start()
+        leader = ens.leader()
+        lagging = [s for s in ens.participants if s != leader][:2]
+        log = snap_sync_under_writes(ens, leader, lagging, "to server %d (")
+        for sid in lagging:
+            assert "syncing server %d by snapshot" % sid in log
+            assert_same_tree(ens, leader, sid)
+    finally:
+        ens.close()
+
+
+ZKD_SID = 3
+
+
+def test_apache_follower_snap_synced_under_writes(tmp_path):
+    require_kinds("apache", "zkd")
+    from tests.ensemble.test_mixed_zkd_leader import start_led_by_zkd
+    ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=WINDOW)
+    try:
+        start_led_by_zkd(ens)
+        mark = ens.log_size(2)
+        log = snap_sync_under_writes(ens, ZKD_SID, [2], "to server %d (")
+        assert "syncing server 2 by SNAP" in log
+        assert_same_tree(ens, ZKD_SID, 2)
+        follower_log = ens.log_since(2, mark)
+        assert "Digests are not matching" not in follower_log, follower_log[-3000:]
+    finally:
+        ens.close()
