@@ -68,7 +68,7 @@ static size_t without_digest(const void *rec, size_t len)
 }
 
 /*
- * The window's entries from index `from` (PROPOSAL, and COMMIT up to what
+ * w's entries from index `from` (PROPOSAL, and COMMIT up to what
  * the learner may apply), then NEWLEADER: its history now ends at our last
  * zxid.  `known`: where its history stood before them.  `fuzzy`: they
  * follow a fuzzy SNAP, so they go without their TxnDigests: the learner's
@@ -77,7 +77,8 @@ static size_t without_digest(const void *rec, size_t len)
  * would report "Digests are not matching" for those.  From NEWLEADER on its
  * tree is exact and every proposal carries its digest again.
  */
-static void sync_tail(struct quorum *q, struct learner *ln, int64_t known, size_t from, int fuzzy)
+static void sync_tail(struct quorum *q, struct learner *ln, int64_t known, const struct txnwin *w,
+                      size_t from, int fuzzy)
 {
     struct server *s = q->s;
     int64_t last = s->db.last_zxid;
@@ -85,8 +86,8 @@ static void sync_tail(struct quorum *q, struct learner *ln, int64_t known, size_
      * the leader's whole history is (a quorum will hold it before anyone
      * serves); after, only what a quorum has acknowledged. */
     int64_t committed = q->established ? q->commit : last;
-    for (size_t i = from; i < s->win.n; i++) {
-        const struct txnwin_entry *e = txnwin_at(&s->win, i);
+    for (size_t i = from; i < w->n; i++) {
+        const struct txnwin_entry *e = txnwin_at(w, i);
         if (e->zxid > committed && ln->observer)
             break; /* INFORMs carry the rest */
         size_t len = fuzzy ? without_digest(e->rec, e->len) : e->len;
@@ -127,12 +128,12 @@ void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
     }
     log_info("quorum: syncing server %d by %s 0x%" PRIx64 " + %zu transactions", ln->sid,
              plan == TXNWIN_TRUNC ? "TRUNC to" : "DIFF from", (uint64_t)known, s->win.n - from);
-    sync_tail(q, ln, known, from, 0);
+    sync_tail(q, ln, known, &s->win, from, 0);
 }
 
-void aleader_snap_end(struct quorum *q, struct learner *ln, int64_t z, size_t from)
+void aleader_snap_end(struct quorum *q, struct learner *ln, int64_t z, const struct txnwin *held)
 {
-    sync_tail(q, ln, z, from, 1);
+    sync_tail(q, ln, z, held, 0, 1);
 }
 
 void aleader_uptodate(struct quorum *q, struct learner *ln)

@@ -66,10 +66,11 @@ void aleader_leaderinfo(struct quorum *q, struct learner *ln);
  * (quorum_snap_start): the SNAP packet goes now, the rest from
  * aleader_snap_end. */
 void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer);
-/* The SNAP stream (fuzzy at `z`) is out, signature too: the window
- * from index `from` (the transactions after z, without their digests),
- * NEWLEADER. */
-void aleader_snap_end(struct quorum *q, struct learner *ln, int64_t z, size_t from);
+/* The SNAP stream (fuzzy at `z`) is out, signature too: the proposals
+ * held for it since (`held`: those after z; sent without their digests, and
+ * COMMITs up to the commit point), NEWLEADER. */
+struct txnwin;
+void aleader_snap_end(struct quorum *q, struct learner *ln, int64_t z, const struct txnwin *held);
 /* The learner may serve (UPTODATE). */
 void aleader_uptodate(struct quorum *q, struct learner *ln);
 /* A new transaction: PROPOSAL to the synced followers. */

@@ -160,10 +160,20 @@ void quorum_learner_drop(struct learner *ln, const char *why)
     peer_close(ln->l); /* on_learner_close marks it dead */
 }
 
+/* The proposals held for a learner while its SNAP streams (quorum_snap_start). */
+static void held_free(struct learner *ln)
+{
+    if (ln->held)
+        txnwin_free(ln->held);
+    free(ln->held);
+    ln->held = NULL;
+}
+
 static void free_learner(struct learner *ln)
 {
     assert(ln->q->s->db.write_depth == 0); /* walkstream_free may wait for a step */
     walkstream_free(ln->ws);
+    held_free(ln);
     if (ln->proxy)
         conn_free_proxy(ln->proxy);
     free(ln);
@@ -363,14 +373,14 @@ int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trun
     return txnwin_plan(w, peer, from, trunc);
 }
 
-/* Sends the window's proposals from index `from`, then NEWLEADER: the
+/* Sends w's proposals from index `from`, then NEWLEADER: the
  * learner's history now ends at our last zxid, and it receives every
  * proposal from here. */
-static void sync_tail(struct quorum *q, struct learner *ln, size_t from)
+static void sync_tail(struct quorum *q, struct learner *ln, const struct txnwin *w, size_t from)
 {
     struct server *s = q->s;
-    for (size_t i = from; i < s->win.n; i++) {
-        const struct txnwin_entry *e = txnwin_at(&s->win, i);
+    for (size_t i = from; i < w->n; i++) {
+        const struct txnwin_entry *e = txnwin_at(w, i);
         send_proposal(ln->l, e->zxid, e->rec, e->len);
     }
     struct jute_out o;
@@ -405,7 +415,7 @@ static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
     log_info("quorum: syncing server %d by %s%" PRIx64 " + %zu transactions", ln->sid,
              plan == TXNWIN_TRUNC ? "truncation to 0x" : "diff from 0x",
              (uint64_t)(plan == TXNWIN_TRUNC ? trunc : peer), s->win.n - from);
-    sync_tail(q, ln, from);
+    sync_tail(q, ln, &s->win, from);
 }
 
 /* ---- SNAP by stream (quorum_int.h) ---- */
@@ -413,6 +423,9 @@ static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
 /* More of the stream goes to the link only while less than this waits for
  * the socket: the learner's reading paces the walk (walkstream.h). */
 #define SNAP_LOW_WATER (1u << 20)
+/* What a learner's held proposals may take (as the leader's own window). */
+#define SNAP_HELD_BYTES (256u << 20)
+
 
 /* Bytes of the SNAP stream: raw on Apache's wire, a SNAPREC on zkd's. */
 static void snap_send(struct quorum *q, struct learner *ln, const void *p, size_t len)
@@ -430,32 +443,30 @@ static void snap_send(struct quorum *q, struct learner *ln, const void *p, size_
 
 static void snap_end(struct quorum *q, struct learner *ln)
 {
-    struct server *s = q->s;
     int64_t z = walkstream_zxid(ln->ws);
     uint64_t nodes = walkstream_nodes(ln->ws);
     walkstream_free(ln->ws); /* its thread has finished */
     ln->ws = NULL;
     ln->l->on_sent = NULL;
-    size_t from = 0;
-    int64_t trunc = 0;
-    if (quorum_sync_plan(q, z, &from, &trunc) != TXNWIN_DIFF) {
-        quorum_learner_drop(ln, "the history window no longer holds what followed its snapshot");
+    if (ln->held->base != z) {
+        quorum_learner_drop(ln, "the proposals held for it outgrew their bound");
         return;
     }
     log_info("quorum: streamed a snapshot at 0x%" PRIx64 " to server %d (%llu znodes), "
-             "+ %zu transactions after it",
-             (uint64_t)z, ln->sid, (unsigned long long)nodes, s->win.n - from);
+             "+ %zu transactions held since",
+             (uint64_t)z, ln->sid, (unsigned long long)nodes, ln->held->n);
     struct jute_out sig;
     jute_out_init(&sig);
     jute_put_string(&sig, ZAB_SNAP_SIGNATURE);
     snap_send(q, ln, sig.p, sig.len);
     jute_out_free(&sig);
-    if (q->apache) {
-        aleader_snap_end(q, ln, z, from);
-        return;
+    if (q->apache)
+        aleader_snap_end(q, ln, z, ln->held);
+    else {
+        send_long(ln->l, QM_SNAPEND, z);
+        sync_tail(q, ln, ln->held, 0);
     }
-    send_long(ln->l, QM_SNAPEND, z);
-    sync_tail(q, ln, from);
+    held_free(ln);
 }
 
 /* Hands the link what the walk has queued, while the socket keeps up. */
@@ -496,6 +507,8 @@ void quorum_snap_start(struct quorum *q, struct learner *ln)
         quorum_learner_drop(ln, "no thread for its snapshot");
         return;
     }
+    ln->held = zk_xmalloc(sizeof *ln->held);
+    txnwin_init(ln->held, walkstream_zxid(ln->ws), SIZE_MAX, SNAP_HELD_BYTES);
     ln->st = L_STREAMING;
     ln->l->on_sent = on_snap_sent;
 }
@@ -1811,6 +1824,9 @@ void quorum_proposed(struct quorum *q, int64_t zxid, const void *rec, size_t len
 {
     assert(zxid > q->logged); /* proposals go out in zxid order */
     q->logged = zxid;
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln->st == L_STREAMING && zxid > txnwin_last(ln->held))
+            txnwin_push(ln->held, zxid, rec, len); /* quorum_snap_start */
     if (q->apache) {
         aleader_propose(q, zxid, rec, len);
         return;

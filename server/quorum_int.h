@@ -68,6 +68,7 @@ struct learner {
     int64_t acked;
     int64_t zab_committed;   /* Apache's wire: it knows everything up to here is committed */
     struct walkstream *ws;   /* its SNAP being streamed (L_STREAMING), or NULL */
+    struct txnwin *held;     /* meanwhile: the proposals after its Z, held for it */
     struct conn *proxy;      /* runs this learner's forwarded requests */
     struct session foreign;  /* the proxy's stand-in for a local session of the
                               * learner (localsess_for_forwarded) */
@@ -165,6 +166,7 @@ struct peer_link;
 struct conn;
 struct jute_in;
 struct walkstream;
+struct txnwin;
 
 static inline int learner_live(const struct learner *ln) { return ln->l != NULL; }
 /* Voter-ness always comes from the current configuration (reconfig may
@@ -205,11 +207,13 @@ int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trun
  * when it starts, a walk on a thread (walkstream.h) produces it while the
  * loop goes on applying writes, and the loop hands it to the learner's link
  * as the socket takes it.  Meanwhile the learner is L_STREAMING: what is
- * proposed and committed after Z waits in the history window (txnwin.h).
- * When the body is out, the wire's `end` (zkd: SNAPEND; Apache: the
- * signature) and the window after Z follow, then NEWLEADER.  If the window
- * no longer holds everything after Z by then, or the walk fails, the
- * learner is dropped (it syncs again).  Loop thread, outside any write.
+ * proposed after Z is held for it (ln->held, a txnwin of its own: bounded
+ * by bytes, SNAP_HELD_BYTES, not by the leader's snapCount window).  When
+ * the body is out, the wire's end (zkd: SNAPEND; Apache: the signature) and
+ * the held proposals follow (Apache's wire: with their COMMITs up to the
+ * commit point), then NEWLEADER.  If the held proposals outgrew their bound
+ * or the walk fails, the learner is dropped (it syncs again).  Loop
+ * thread, outside any write.
  */
 void quorum_snap_start(struct quorum *q, struct learner *ln);
 

@@ -39,6 +39,7 @@ struct walkstream {
     int64_t zxid;
     walkstream_ready_fn ready;
     void *data;
+    int pause_ms;               /* ZKD_TEST_SNAP_STREAM_STEP_MS (below) */
     /* Under mu: */
     struct jute_out ring[WALKSTREAM_MAX_CHUNKS];
     size_t head, n;
@@ -97,6 +98,8 @@ static void *stream_main(void *arg)
         db_walk_unlock(ws->db);
         if (rc < 0)
             break;
+        if (ws->pause_ms)
+            usleep((useconds_t)ws->pause_ms * 1000);
         if ((cur.len >= WALKSTREAM_CHUNK || (rc == 1 && cur.len)) && enqueue(ws, &cur))
             break;
     }
@@ -120,6 +123,10 @@ struct walkstream *walkstream_start(uv_loop_t *loop, struct db *db, walkstream_r
     ws->ready = ready;
     ws->data = data;
     ws->walk = dbwalk_new(db);
+    /* Tests stretch the walk so that writes surely land inside it and a
+     * learner can be killed mid-stream (tests/ensemble/test_snap_stream.py). */
+    const char *pause = getenv("ZKD_TEST_SNAP_STREAM_STEP_MS");
+    ws->pause_ms = pause ? atoi(pause) : 0;
     pthread_mutex_init(&ws->mu, NULL);
     pthread_cond_init(&ws->cv, NULL);
     uv_async_init(loop, &ws->async, on_async);

@@ -37,7 +37,8 @@ def build_tree(kz):
 def miss_writes(kz, n):
     """n creates a stopped member will have missed (more than the window: a SNAP)."""
     kz.ensure_path("/missed")
-    create_all(kz, [("/missed/m%03d" % i, b"m") for i in range(n)])
+    first = len(kz.get_children("/missed"))
+    create_all(kz, [("/missed/m%04d" % i, b"m") for i in range(first, first + n)])
 
 
 class Writer(threading.Thread):
@@ -50,6 +51,7 @@ class Writer(threading.Thread):
         self.stop_ev = threading.Event()
         self.done = 0
         self.error = None
+        self.last_multi = {}
 
     def run(self):
         try:
@@ -62,25 +64,32 @@ class Writer(threading.Thread):
             self.error = e
 
     def step(self, i):
+        """Cycles of four on one parent, keeping the tree's size steady: create a node, set a
+        node, delete (or recreate) a node, and a multi that creates one, sets the parent and
+        deletes the cycle's new node and the parent's previous multi node."""
         kz = self.kz
-        p = "/w/p%02d" % (i % PARENTS)
-        op = i % 4
+        cycle, op = divmod(i, 4)
+        p = "/w/p%02d" % (cycle % PARENTS)
+        kid = "%s/k%03d" % (p, (cycle // PARENTS) % KIDS)
         if op == 0:
             kz.create("%s/new%05d" % (p, i), b"n%d" % i)
         elif op == 1:
-            kz.set("%s/k%03d" % (p, (i // 4) % KIDS), b"s%d" % i)
+            if kz.exists(kid):
+                kz.set(kid, b"s%d" % i)
         elif op == 2:
-            victim = "%s/k%03d" % (p, (i // 4) % KIDS)
-            if kz.exists(victim):
-                kz.delete(victim)
+            if kz.exists(kid):
+                kz.delete(kid)
             else:
-                kz.create(victim, b"back%d" % i)
+                kz.create(kid, b"back%d" % i)
         else:
             t = kz.transaction()
             t.create("%s/multi%05d" % (p, i), b"m")
             t.set_data(p, b"multi%d" % i)
             t.delete("%s/new%05d" % (p, i - 3))
+            if p in self.last_multi:
+                t.delete(self.last_multi[p])
             t.commit()
+            self.last_multi[p] = "%s/multi%05d" % (p, i)
 
     def finish(self):
         self.stop_ev.set()
@@ -126,18 +135,28 @@ def assert_same_tree(ens, leader, sid):
         sid, diff[0], want[diff[0]], have[diff[0]])
 
 
-def snap_sync_under_writes(ens, leader, lagging, says):
-    """Stops `lagging`, lets them miss more than the window, restarts them together while a
-    writer runs; waits for the leader to have streamed each its SNAP and for writes after it."""
+# The leader's walk pauses this long after each 128-node step, so the writer's transactions surely
+# land inside the stream and a learner can be killed in the middle of one (server/walkstream.c).
+STEP_MS = {"ZKD_TEST_SNAP_STREAM_STEP_MS": "200"}
+
+
+def miss(ens, leader, lagging, n=80):
+    """Stops `lagging`, which then miss n writes: more than the window, so they need a SNAP."""
     kz = client(ens, [leader])
     try:
-        build_tree(kz)
+        if not kz.exists("/w"):
+            build_tree(kz)
         for sid in lagging:
             ens.stop(sid)
-        miss_writes(kz, 80)
+        miss_writes(kz, n)
     finally:
         kz.stop()
         kz.close()
+
+
+def snap_sync_under_writes(ens, leader, lagging):
+    """Restarts the stopped `lagging` together while a writer runs; waits for the leader to have
+    streamed each its SNAP and for writes after it.  Returns the leader's log meanwhile."""
     writer = Writer(ens.hosts_of([leader]))
     writer.start()
     try:
@@ -146,7 +165,7 @@ def snap_sync_under_writes(ens, leader, lagging, says):
         for sid in lagging:
             ens.start_member(sid, wait=False)
         for sid in lagging:
-            wait_for(lambda: says % sid in ens.log_since(leader, mark), 90,
+            wait_for(lambda: "to server %d (" % sid in ens.log_since(leader, mark), 90,
                      "the leader streaming its SNAP to server %d" % sid, ens)
         assert ens.wait_serving(timeout=60) == leader
         await_more(writer, 30, ens)
@@ -159,11 +178,26 @@ def test_two_followers_snap_synced_at_once_under_writes(tmp_path):
     require_kinds("zkd")
     ens = Ensemble(tmp_path, "zkd", participants=5, cfg=WINDOW)
     try:
+        for m in ens.members.values():
+            m.extra_env.update(STEP_MS)
         ens.start()
         leader = ens.leader()
-        lagging = [s for s in ens.participants if s != leader][:2]
-        log = snap_sync_under_writes(ens, leader, lagging, "to server %d (")
-        for sid in lagging:
+        a, b = [s for s in ens.participants if s != leader][:2]
+        # A learner that dies mid-stream: the leader abandons the walk (its thread stopped between
+        # steps, joined, the walk freed) and goes on.
+        miss(ens, leader, [a])
+        mark = ens.log_size(leader)
+        ens.start_member(a, wait=False)
+        wait_for(lambda: "syncing server %d by snapshot" % a in ens.log_since(leader, mark), 60,
+                 "server %d's SNAP to start" % a, ens)
+        ens.kill(a)
+        wait_for(lambda: "lost the link to server %d" % a in ens.log_since(leader, mark), 60,
+                 "the leader to see server %d gone" % a, ens)
+        assert "to server %d (" % a not in ens.log_since(leader, mark), "killed too late"
+        # Two at once, under writes.
+        miss(ens, leader, [b])
+        log = snap_sync_under_writes(ens, leader, [a, b])
+        for sid in (a, b):
             assert "syncing server %d by snapshot" % sid in log
             assert_same_tree(ens, leader, sid)
     finally:
@@ -178,9 +212,11 @@ def test_apache_follower_snap_synced_under_writes(tmp_path):
     from tests.ensemble.test_mixed_zkd_leader import start_led_by_zkd
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=WINDOW)
     try:
+        ens[ZKD_SID].extra_env.update(STEP_MS)
         start_led_by_zkd(ens)
         mark = ens.log_size(2)
-        log = snap_sync_under_writes(ens, ZKD_SID, [2], "to server %d (")
+        miss(ens, ZKD_SID, [2])
+        log = snap_sync_under_writes(ens, ZKD_SID, [2])
         assert "syncing server 2 by SNAP" in log
         assert_same_tree(ens, ZKD_SID, 2)
         follower_log = ens.log_since(2, mark)
