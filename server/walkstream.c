@@ -23,9 +23,6 @@
 #include "dbwalk.h"
 #include "log.h"
 
-/* Nodes per step: the tree write lock is held for one step (as server.c's
- * background snapshot). */
-#define STEP_NODES 128
 /* The thread's nice value: the loop's requests go first (snapshot.c's). */
 #define STREAM_NICE 10
 
@@ -94,7 +91,7 @@ static void *stream_main(void *arg)
         if (aborted(ws))
             break;
         db_walk_lock(ws->db);
-        rc = dbwalk_step(ws->walk, &cur, STEP_NODES);
+        rc = dbwalk_step(ws->walk, &cur, DBWALK_STEP_NODES);
         db_walk_unlock(ws->db);
         if (rc < 0)
             break;

@@ -196,10 +196,14 @@ def test_two_followers_snap_synced_at_once_under_writes(tmp_path):
         assert "to server %d (" % a not in ens.log_since(leader, mark), "killed too late"
         # Two at once, under writes.
         miss(ens, leader, [b])
+        marks = {sid: ens.log_size(sid) for sid in (a, b)}
         log = snap_sync_under_writes(ens, leader, [a, b])
         for sid in (a, b):
             assert "syncing server %d by snapshot" % sid in log
             assert_same_tree(ens, leader, sid)
+            # It loaded the SNAP as fuzzy: the TxnDigests of what it replayed onto it are
+            # compared only from the first one its tree matches.
+            assert "Digests are not matching" not in ens.log_since(sid, marks[sid])
     finally:
         ens.close()
 
