@@ -60,16 +60,15 @@ void aleader_leaderinfo(struct quorum *q, struct learner *ln)
 
 /* ---- sync ---- */
 
-static int put_raw(const void *p, size_t len, void *d)
+/* rec without its TxnDigest, if it has one: its length. */
+static size_t without_digest(const void *rec, size_t len)
 {
-    peer_send_raw(d, p, len);
-    return 0;
-}
-
-static void send_snapshot(struct quorum *q, struct learner *ln, int64_t last)
-{
-    send_packet(ln, ZAB_SNAP, last, NULL, -1);
-    quorum_snap_stream(q->s, put_raw, ln->l);
+    struct txn t;
+    size_t n = len;
+    if (!txn_decode(rec, len, &t) && t.has_digest)
+        n = len - 12; /* int version, long digest (txn.h) */
+    txn_free(&t);
+    return n;
 }
 
 /*
@@ -87,7 +86,18 @@ static int trunc_crosses_epoch(const struct txnwin *w, size_t from, int64_t peer
     return from < w->n && (txnwin_at(w, from)->zxid >> 32) != (peer >> 32);
 }
 
-void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
+/*
+ * w's entries from index `from` (PROPOSAL, and COMMIT up to what
+ * the learner may apply), then NEWLEADER: its history now ends at our last
+ * zxid.  `known`: where its history stood before them.  `fuzzy`: they
+ * follow a fuzzy SNAP, so they go without their TxnDigests: the learner's
+ * tree may already hold some of their effects (walkstream.h), and Apache's
+ * learner compares every TxnDigest it gets (DataTree.compareDigest) and
+ * would report "Digests are not matching" for those.  From NEWLEADER on its
+ * tree is exact and every proposal carries its digest again.
+ */
+static void sync_tail(struct quorum *q, struct learner *ln, int64_t known, const struct txnwin *w,
+                      size_t from, int fuzzy)
 {
     struct server *s = q->s;
     int64_t last = s->db.last_zxid;
@@ -95,37 +105,15 @@ void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
      * the leader's whole history is (a quorum will hold it before anyone
      * serves); after, only what a quorum has acknowledged. */
     int64_t committed = q->established ? q->commit : last;
-    size_t from = 0;
-    int64_t trunc = 0;
-    int plan = quorum_sync_plan(q, peer, &from, &trunc);
-    if (plan == TXNWIN_TRUNC && trunc_crosses_epoch(&s->win, from, peer))
-        plan = TXNWIN_SNAP;
-    int64_t known; /* the learner's history after this packet */
-    if (plan == TXNWIN_SNAP) {
-        log_info("quorum: syncing server %d by SNAP at 0x%" PRIx64 " (its last zxid 0x%" PRIx64 ")",
-                 ln->sid, (uint64_t)last, (uint64_t)peer);
-        send_snapshot(q, ln, last);
-        known = last;
-        from = s->win.n;
-    } else if (plan == TXNWIN_TRUNC) {
-        send_packet(ln, ZAB_TRUNC, trunc, NULL, -1);
-        known = trunc;
-    } else {
-        send_packet(ln, ZAB_DIFF, last, NULL, -1);
-        known = peer;
-    }
-    size_t sent = 0;
-    for (size_t i = from; i < s->win.n; i++, sent++) {
-        const struct txnwin_entry *e = txnwin_at(&s->win, i);
+    for (size_t i = from; i < w->n; i++) {
+        const struct txnwin_entry *e = txnwin_at(w, i);
         if (e->zxid > committed && ln->observer)
             break; /* INFORMs carry the rest */
-        send_packet(ln, ZAB_PROPOSAL, e->zxid, e->rec, (int32_t)e->len);
+        size_t len = fuzzy ? without_digest(e->rec, e->len) : e->len;
+        send_packet(ln, ZAB_PROPOSAL, e->zxid, e->rec, (int32_t)len);
         if (e->zxid <= committed)
             send_packet(ln, ZAB_COMMIT, e->zxid, NULL, -1);
     }
-    if (plan != TXNWIN_SNAP)
-        log_info("quorum: syncing server %d by %s 0x%" PRIx64 " + %zu transactions", ln->sid,
-                 plan == TXNWIN_TRUNC ? "TRUNC to" : "DIFF from", (uint64_t)known, sent);
     ln->zab_committed = known > committed ? known : committed;
     /* NEWLEADER carries the membership (LearnerHandler: the leader's last
      * seen QuorumVerifier): a learner that missed a reconfig, whose commit
@@ -135,6 +123,38 @@ void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
     send_packet(ln, ZAB_NEWLEADER, q->epoch << 32, config, config ? clen : -1);
     ln->sync_zxid = last;
     ln->st = L_SYNCED;
+}
+
+void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer)
+{
+    struct server *s = q->s;
+    int64_t last = s->db.last_zxid;
+    size_t from = 0;
+    int64_t trunc = 0;
+    int plan = quorum_sync_plan(q, peer, &from, &trunc);
+    if (plan == TXNWIN_TRUNC && trunc_crosses_epoch(&s->win, from, peer))
+        plan = TXNWIN_SNAP;
+    if (plan == TXNWIN_SNAP) {
+        send_packet(ln, ZAB_SNAP, last, NULL, -1);
+        quorum_snap_start(q, ln); /* aleader_snap_end follows */
+        return;
+    }
+    int64_t known; /* the learner's history after this packet */
+    if (plan == TXNWIN_TRUNC) {
+        send_packet(ln, ZAB_TRUNC, trunc, NULL, -1);
+        known = trunc;
+    } else {
+        send_packet(ln, ZAB_DIFF, last, NULL, -1);
+        known = peer;
+    }
+    log_info("quorum: syncing server %d by %s 0x%" PRIx64 " + %zu transactions", ln->sid,
+             plan == TXNWIN_TRUNC ? "TRUNC to" : "DIFF from", (uint64_t)known, s->win.n - from);
+    sync_tail(q, ln, known, &s->win, from, 0);
+}
+
+void aleader_snap_end(struct quorum *q, struct learner *ln, int64_t z, const struct txnwin *held)
+{
+    sync_tail(q, ln, z, held, 0, 1);
 }
 
 static void commit_to(struct quorum *q, struct learner *ln, int64_t c);

@@ -62,8 +62,15 @@ void aleader_on_msg(struct peer_link *l, const uint8_t *p, size_t len);
 /* Sends the decided epoch (LEADERINFO). */
 void aleader_leaderinfo(struct quorum *q, struct learner *ln);
 /* Brings a learner whose history ends at `peer` in line (DIFF, TRUNC or
- * SNAP), then NEWLEADER; it is L_SYNCED from here. */
+ * SNAP), then NEWLEADER; it is L_SYNCED from here.  A SNAP is streamed
+ * (quorum_snap_start): the SNAP packet goes now, the rest from
+ * aleader_snap_end. */
 void aleader_sync(struct quorum *q, struct learner *ln, int64_t peer);
+/* The SNAP stream (fuzzy at `z`) is out, signature too: the proposals
+ * held for it since (`held`: those after z; sent without their digests, and
+ * COMMITs up to the commit point), NEWLEADER. */
+struct txnwin;
+void aleader_snap_end(struct quorum *q, struct learner *ln, int64_t z, const struct txnwin *held);
 /* The learner may serve (UPTODATE); then the commits up to the commit point
  * it has not had, which a learner gets only after UPTODATE (Apache 3.8.0's
  * learner dies on a COMMIT between NEWLEADER and UPTODATE). */

@@ -42,6 +42,11 @@
 
 struct dbwalk;
 
+/* Nodes per dbwalk_step for a walker thread: the tree write lock is held
+ * for one step, so this bounds how long a write on the loop may wait for
+ * a walk (server.c's background snapshot, walkstream.c's SNAP stream). */
+#define DBWALK_STEP_NODES 128
+
 /* Starts a walk of db at its last_zxid (loop thread; its tree must stay the
  * same object until dbwalk_free: a caller replacing db->tree abandons the
  * walk first). */

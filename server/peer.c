@@ -65,8 +65,12 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     start_write(l);
-    if (l->close_when_sent && !l->inflight.len)
+    if (l->close_when_sent && !l->inflight.len) {
         link_fail(l, UV_EACCES);
+        return;
+    }
+    if (l->on_sent && !l->closing)
+        l->on_sent(l);
 }
 
 static void start_write(struct peer_link *l)

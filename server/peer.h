@@ -64,6 +64,10 @@ struct peer_link {
     peer_close_fn on_close;
     peer_connect_fn on_connect;
     peer_frame_fn frame;      /* NULL: [u32 length] framing; else on_msg gets whole frames */
+    /* If set: called after each batch the socket took, so a producer can
+     * queue more as the peer reads (a leader's SNAP stream, quorum.c).  It
+     * may send or close the link. */
+    void (*on_sent)(struct peer_link *l);
     uint8_t *in;
     size_t in_len, in_cap;
     struct jute_out pending;  /* framed messages not yet handed to the socket */

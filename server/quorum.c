@@ -16,7 +16,8 @@
  *               a learner ignores what follows the epoch)
  *     TRUNC     long zxid
  *     SNAPBEGIN long zxid; SNAPREC bytes; SNAPEND long zxid (the SNAPRECs'
- *               bytes, in order, are Apache's SNAP stream: quorum_snap_stream)
+ *               bytes, in order, are Apache's SNAP stream, fuzzy at the zxid:
+ *               quorum_snap_start; the PROPOSALs after Z follow SNAPEND)
  *     PROPOSAL  long zxid, txn
  *     NEWLEADER long epoch, long zxid (the end of the history just sent)
  *     UPTODATE  long commit (serve clients now)
@@ -60,6 +61,7 @@
 #include "txn.h"
 #include "txnlog.h"
 #include "txnwin.h"
+#include "walkstream.h"
 #include "write.h"
 #include "zab.h"
 #include "zab_reply.h"
@@ -158,8 +160,20 @@ void quorum_learner_drop(struct learner *ln, const char *why)
     peer_close(ln->l); /* on_learner_close marks it dead */
 }
 
+/* The proposals held for a learner while its SNAP streams (quorum_snap_start). */
+static void held_free(struct learner *ln)
+{
+    if (ln->held)
+        txnwin_free(ln->held);
+    free(ln->held);
+    ln->held = NULL;
+}
+
 static void free_learner(struct learner *ln)
 {
+    assert(ln->q->s->db.write_depth == 0); /* walkstream_free may wait for a step */
+    walkstream_free(ln->ws);
+    held_free(ln);
     if (ln->proxy)
         conn_free_proxy(ln->proxy);
     free(ln);
@@ -347,46 +361,6 @@ static void maybe_decide_epoch(struct quorum *q)
             send_linfo(q, ln);
 }
 
-int quorum_snap_stream(struct server *s, int (*put)(const void *p, size_t len, void *d), void *d)
-{
-    int rc = db_snapshot_body(&s->db, put, d);
-    if (rc)
-        return rc;
-    struct jute_out o;
-    jute_out_init(&o);
-    jute_put_string(&o, ZAB_SNAP_SIGNATURE);
-    rc = put(o.p, o.len, d);
-    jute_out_free(&o);
-    return rc;
-}
-
-/* zkd's wire carries the SNAP stream in SNAPREC messages of about this
- * size: the stream has no record boundaries a message must respect, and
- * chunks keep any one message far below PEER_MAX_MSG however large the
- * database. */
-#define SNAP_CHUNK (1u << 20)
-
-struct snap_send {
-    struct peer_link *l;
-    struct jute_out o; /* a SNAPREC message being filled */
-};
-
-static void snap_flush(struct snap_send *ss)
-{
-    if (ss->o.len > 1)
-        peer_send_out(ss->l, &ss->o);
-    ss->o.len = 1; /* keep the type byte */
-}
-
-static int put_snapchunk(const void *p, size_t len, void *d)
-{
-    struct snap_send *ss = d;
-    jute_put_raw(&ss->o, p, len);
-    if (ss->o.len >= SNAP_CHUNK)
-        snap_flush(ss);
-    return 0;
-}
-
 int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trunc)
 {
     struct txnwin *w = &q->s->win;
@@ -399,12 +373,31 @@ int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trun
     return txnwin_plan(w, peer, from, trunc);
 }
 
-/* Brings a learner whose history ends at `peer` in line with ours, then
- * sends NEWLEADER; from here on it receives every proposal. */
+/* Sends w's proposals from index `from`, then NEWLEADER: the
+ * learner's history now ends at our last zxid, and it receives every
+ * proposal from here. */
+static void sync_tail(struct quorum *q, struct learner *ln, const struct txnwin *w, size_t from)
+{
+    struct server *s = q->s;
+    for (size_t i = from; i < w->n; i++) {
+        const struct txnwin_entry *e = txnwin_at(w, i);
+        send_proposal(ln->l, e->zxid, e->rec, e->len);
+    }
+    struct jute_out o;
+    msg_begin(&o, QM_NEWLEADER);
+    jute_put_long(&o, q->epoch);
+    jute_put_long(&o, s->db.last_zxid);
+    peer_send_out(ln->l, &o);
+    jute_out_free(&o);
+    ln->sync_zxid = s->db.last_zxid;
+    ln->st = L_SYNCED;
+}
+
+/* Brings a learner whose history ends at `peer` in line with ours: a DIFF
+ * or TRUNC at once, a SNAP by stream (quorum_snap_start). */
 static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
 {
     struct server *s = q->s;
-    int64_t last = s->db.last_zxid;
     size_t from = 0;
     int64_t trunc = 0;
     if (q->apache) {
@@ -413,34 +406,111 @@ static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
     }
     enum txnwin_plan plan = quorum_sync_plan(q, peer, &from, &trunc);
     if (plan == TXNWIN_SNAP) {
-        log_info("quorum: syncing server %d by snapshot at 0x%" PRIx64 " (its last zxid 0x%" PRIx64 ")",
-                 ln->sid, (uint64_t)last, (uint64_t)peer);
-        send_long(ln->l, QM_SNAPBEGIN, last);
-        struct snap_send ss = {ln->l, {0}};
-        msg_begin(&ss.o, QM_SNAPREC);
-        quorum_snap_stream(s, put_snapchunk, &ss);
-        snap_flush(&ss);
-        jute_out_free(&ss.o);
-        send_long(ln->l, QM_SNAPEND, last);
-    } else {
-        if (plan == TXNWIN_TRUNC)
-            send_long(ln->l, QM_TRUNC, trunc);
-        log_info("quorum: syncing server %d by %s%s%" PRIx64 " + %zu transactions", ln->sid,
-                 plan == TXNWIN_TRUNC ? "truncation to 0x" : "diff from 0x", "",
-                 (uint64_t)(plan == TXNWIN_TRUNC ? trunc : peer), s->win.n - from);
-        for (size_t i = from; i < s->win.n; i++) {
-            const struct txnwin_entry *e = txnwin_at(&s->win, i);
-            send_proposal(ln->l, e->zxid, e->rec, e->len);
-        }
+        send_long(ln->l, QM_SNAPBEGIN, s->db.last_zxid);
+        quorum_snap_start(q, ln);
+        return;
+    }
+    if (plan == TXNWIN_TRUNC)
+        send_long(ln->l, QM_TRUNC, trunc);
+    log_info("quorum: syncing server %d by %s%" PRIx64 " + %zu transactions", ln->sid,
+             plan == TXNWIN_TRUNC ? "truncation to 0x" : "diff from 0x",
+             (uint64_t)(plan == TXNWIN_TRUNC ? trunc : peer), s->win.n - from);
+    sync_tail(q, ln, &s->win, from);
+}
+
+/* ---- SNAP by stream (quorum_int.h) ---- */
+
+/* More of the stream goes to the link only while less than this waits for
+ * the socket: the learner's reading paces the walk (walkstream.h). */
+#define SNAP_LOW_WATER (1u << 20)
+/* What a learner's held proposals may take (as the leader's own window). */
+#define SNAP_HELD_BYTES (256u << 20)
+
+
+/* Bytes of the SNAP stream: raw on Apache's wire, a SNAPREC on zkd's. */
+static void snap_send(struct quorum *q, struct learner *ln, const void *p, size_t len)
+{
+    if (q->apache) {
+        peer_send_raw(ln->l, p, len);
+        return;
     }
     struct jute_out o;
-    msg_begin(&o, QM_NEWLEADER);
-    jute_put_long(&o, q->epoch);
-    jute_put_long(&o, last);
+    msg_begin(&o, QM_SNAPREC);
+    jute_put_raw(&o, p, len);
     peer_send_out(ln->l, &o);
     jute_out_free(&o);
-    ln->sync_zxid = last;
-    ln->st = L_SYNCED;
+}
+
+static void snap_end(struct quorum *q, struct learner *ln)
+{
+    int64_t z = walkstream_zxid(ln->ws);
+    uint64_t nodes = walkstream_nodes(ln->ws);
+    walkstream_free(ln->ws); /* its thread has finished */
+    ln->ws = NULL;
+    ln->l->on_sent = NULL;
+    if (ln->held->base != z) {
+        quorum_learner_drop(ln, "the proposals held for it outgrew their bound");
+        return;
+    }
+    log_info("quorum: streamed a snapshot at 0x%" PRIx64 " to server %d (%llu znodes), "
+             "+ %zu transactions held since",
+             (uint64_t)z, ln->sid, (unsigned long long)nodes, ln->held->n);
+    struct jute_out sig;
+    jute_out_init(&sig);
+    jute_put_string(&sig, ZAB_SNAP_SIGNATURE);
+    snap_send(q, ln, sig.p, sig.len);
+    jute_out_free(&sig);
+    if (q->apache)
+        aleader_snap_end(q, ln, z, ln->held);
+    else {
+        send_long(ln->l, QM_SNAPEND, z);
+        sync_tail(q, ln, ln->held, 0);
+    }
+    held_free(ln);
+}
+
+/* Hands the link what the walk has queued, while the socket keeps up. */
+static void snap_pump(struct learner *ln)
+{
+    struct quorum *q = ln->q;
+    while (learner_live(ln) && ln->ws && peer_queued(ln->l) < SNAP_LOW_WATER) {
+        struct jute_out c;
+        int rc = walkstream_take(ln->ws, &c);
+        if (rc == 0)
+            return; /* walkstream's `ready` calls again */
+        if (rc < 0) {
+            quorum_learner_drop(ln, rc == -EAGAIN ? "an ACL list new since its snapshot began"
+                                                  : "its snapshot walk failed");
+            return;
+        }
+        if (rc == 2) {
+            snap_end(q, ln);
+            return;
+        }
+        snap_send(q, ln, c.p, c.len);
+        jute_out_free(&c);
+    }
+}
+
+static void on_snap_ready(void *d) { snap_pump(d); }
+
+static void on_snap_sent(struct peer_link *l) { snap_pump(l->owner); }
+
+void quorum_snap_start(struct quorum *q, struct learner *ln)
+{
+    struct server *s = q->s;
+    log_info("quorum: syncing server %d by %s at 0x%" PRIx64 " (its last zxid 0x%" PRIx64
+             "), streamed from a walk",
+             ln->sid, q->apache ? "SNAP" : "snapshot", (uint64_t)s->db.last_zxid, (uint64_t)ln->last_zxid);
+    ln->ws = walkstream_start(s->loop, &s->db, on_snap_ready, ln);
+    if (!ln->ws) {
+        quorum_learner_drop(ln, "no thread for its snapshot");
+        return;
+    }
+    ln->held = zk_xmalloc(sizeof *ln->held);
+    txnwin_init(ln->held, walkstream_zxid(ln->ws), SIZE_MAX, SNAP_HELD_BYTES);
+    ln->st = L_STREAMING;
+    ln->l->on_sent = on_snap_sent;
 }
 
 static void proxy_sink(struct conn *c, const uint8_t *frame, size_t len)
@@ -1299,7 +1369,8 @@ static void on_leader_msg(struct peer_link *l, const uint8_t *p, size_t len)
             quorum_learner_fail(q, "unexpected end of snapshot");
             break;
         }
-        quorum_load_snap_stream(q, q->snap_buf.p, q->snap_buf.len, z, 0);
+        /* Fuzzy: the leader walked its tree while writes went on. */
+        quorum_load_snap_stream(q, q->snap_buf.p, q->snap_buf.len, z, 1);
         snap_buf_drop(q);
         break;
     }
@@ -1793,6 +1864,9 @@ void quorum_proposed(struct quorum *q, int64_t zxid, const void *rec, size_t len
 {
     assert(zxid > q->logged); /* proposals go out in zxid order */
     q->logged = zxid;
+    for (struct learner *ln = q->learners; ln; ln = ln->next)
+        if (learner_live(ln) && ln->st == L_STREAMING && zxid > txnwin_last(ln->held))
+            txnwin_push(ln->held, zxid, rec, len); /* quorum_snap_start */
     if (q->apache) {
         aleader_propose(q, zxid, rec, len);
         return;

@@ -49,7 +49,9 @@ enum role { R_LOOKING, R_LEADING, R_FOLLOWING, R_OBSERVING };
 enum action { A_NONE, A_LOOK, A_LEAD, A_FOLLOW, A_REJOIN };
 
 /* The leader's record of one learner: how far its sync has come. */
-enum learner_state { L_NEW, L_INFO, L_EPOCH, L_SYNCED, L_ACTIVE };
+/* L_STREAMING: its SNAP is being streamed (quorum_snap_start); proposals and
+ * commits are not sent to it until the stream ends. */
+enum learner_state { L_NEW, L_INFO, L_EPOCH, L_STREAMING, L_SYNCED, L_ACTIVE };
 
 /* This member's own progress as a learner, in order: connecting to the
  * leader, FINFO sent, ACKEPOCH sent, NEWLEADER received (history synced:
@@ -65,6 +67,8 @@ struct learner {
     int64_t sync_zxid;       /* end of the history sent before NEWLEADER */
     int64_t acked;
     int64_t zab_committed;   /* Apache's wire: it knows everything up to here is committed */
+    struct walkstream *ws;   /* its SNAP being streamed (L_STREAMING), or NULL */
+    struct txnwin *held;     /* meanwhile: the proposals after its Z, held for it */
     struct conn *proxy;      /* runs this learner's forwarded requests */
     struct session foreign;  /* the proxy's stand-in for a local session of the
                               * learner (localsess_for_forwarded) */
@@ -163,6 +167,8 @@ struct quorum {
 struct peer_link;
 struct conn;
 struct jute_in;
+struct walkstream;
+struct txnwin;
 
 static inline int learner_live(const struct learner *ln) { return ln->l != NULL; }
 /* Voter-ness always comes from the current configuration (reconfig may
@@ -196,13 +202,22 @@ void quorum_learner_ackepoch(struct quorum *q, struct learner *ln, int64_t cur, 
 void quorum_learner_acked(struct quorum *q, struct learner *ln, int64_t z);
 /* How to sync a learner whose history ends at `peer` (txnwin.h's plan). */
 int quorum_sync_plan(struct quorum *q, int64_t peer, size_t *from, int64_t *trunc);
-/* The database a SNAP sync carries, on either wire: Apache's
- * LearnerHandler stream, i.e. the snapshot file's body (db_snapshot_body:
- * sessions, ACL cache, nodes) and then the ZAB_SNAP_SIGNATURE string.
- * Emitted through `put` in chunks on the loop thread, so it is exact at
- * db.last_zxid (not fuzzy, unlike Apache's).  Returns 0 or put's first
- * non-zero result. */
-int quorum_snap_stream(struct server *s, int (*put)(const void *p, size_t len, void *d), void *d);
+/*
+ * A SNAP sync, on either wire.  The stream is Apache's LearnerHandler's:
+ * the snapshot file's body (sessions, ACL cache, nodes) and then the
+ * ZAB_SNAP_SIGNATURE string, and it is FUZZY as Apache's: Z is last_zxid
+ * when it starts, a walk on a thread (walkstream.h) produces it while the
+ * loop goes on applying writes, and the loop hands it to the learner's link
+ * as the socket takes it.  Meanwhile the learner is L_STREAMING: what is
+ * proposed after Z is held for it (ln->held, a txnwin of its own: bounded
+ * by bytes, SNAP_HELD_BYTES, not by the leader's snapCount window).  When
+ * the body is out, the wire's end (zkd: SNAPEND; Apache: the signature) and
+ * the held proposals follow (Apache's wire: with their COMMITs up to the
+ * commit point), then NEWLEADER.  If the held proposals outgrew their bound
+ * or the walk fails, the learner is dropped (it syncs again).  Loop
+ * thread, outside any write.
+ */
+void quorum_snap_start(struct quorum *q, struct learner *ln);
 
 /*
  * The learner's state machine, for either wire (apache_learner.c drives it
@@ -220,14 +235,14 @@ void quorum_log_proposal(struct quorum *q, int64_t zxid, const uint8_t *rec, siz
  * time, if a snapshot of ours is newer). */
 void quorum_truncate(struct quorum *q, int64_t z);
 /*
- * Replaces our state by a SNAP stream at `z` (quorum_snap_stream's bytes,
+ * Replaces our state by a SNAP stream at `z` (quorum_snap_start's bytes,
  * `len` of them at `p`, from either wire) and stores it as a snapshot, or
  * fails the learner.  `fuzzy`: the leader may have serialized transactions
  * above `z` into it, as Apache's LearnerHandler does (it writes the tree
  * after releasing the log lock, while commits go on), so the TxnDigests of
  * the first transactions replayed onto it describe a tree we are already
- * past (server.h digest_fuzzy).  zkd's own leader writes it on its loop:
- * exact.
+ * past (server.h digest_fuzzy).  zkd's leader streams a fuzzy one too
+ * (quorum_snap_start), so a learner always loads with fuzzy=1 now.
  */
 void quorum_load_snap_stream(struct quorum *q, const uint8_t *p, size_t len, int64_t z, int fuzzy);
 /* Runs c's held requests until one must wait for a forwarded write. */

@@ -354,9 +354,6 @@ static void purge(struct server *s)
 
 /* ---- background snapshots (fuzzy: snapshot.h, dbwalk.h) ---- */
 
-/* Nodes per producer step: the tree write lock is held for one step, so
- * this bounds how long a write on the loop may wait for the walk. */
-#define SNAP_STEP_NODES 128
 /* Restarts for ACL lists new since the start (dbwalk.h) before the next
  * attempt walks the whole tree in one step: exact, but writes wait for it
  * (reads go on). */
@@ -369,7 +366,7 @@ static int snap_step(struct jute_out *out, void *d)
 {
     struct server *s = d;
     if (s->snap_end_zxid < 0) {
-        size_t max = s->snap_restarts >= SNAP_MAX_RESTARTS ? SIZE_MAX : SNAP_STEP_NODES;
+        size_t max = s->snap_restarts >= SNAP_MAX_RESTARTS ? SIZE_MAX : DBWALK_STEP_NODES;
         db_walk_lock(&s->db);
         int rc = dbwalk_step(s->snap_walk, out, max);
         if (rc == 1) {
