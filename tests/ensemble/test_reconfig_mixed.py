@@ -18,7 +18,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import NodeExistsError
 
 from tests.ensemble.test_mixed_zkd_leader import ZKD_SID, close_all, start_led_by_zkd
-from tests.ensemble.test_zkd_leader_wire import RECONFIG_CFG, SUPER, check_activated
+from tests.ensemble.test_zkd_leader_wire import RECONFIG_CFG, SUPER, check_activated, membership
 from tests.lib.ensemble import Ensemble, MixedEnsemble, require_kinds, synced_value, wait_for
 from tests.lib.ensemble import kazoo_client as client
 from tests.lib.servers import free_port
