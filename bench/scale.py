@@ -51,7 +51,6 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, BENCH_DIR)
 
 from tests.lib.paths import BUILD_BIN  # noqa: E402
-from tests.lib.servers import free_port  # noqa: E402
 
 import bench as B  # noqa: E402
 import loader  # noqa: E402

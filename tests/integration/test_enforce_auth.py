@@ -16,8 +16,6 @@ the lines that make the feature are asserted too, so a server that enforces
 nothing fails.
 """
 import os
-import socket
-import struct
 import subprocess
 
 import pytest

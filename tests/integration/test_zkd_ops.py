@@ -4,7 +4,6 @@ import signal
 import socket
 import time
 
-import pytest
 from kazoo.client import KazooClient
 
 from tests.conftest import stop_kazoo
