@@ -2091,7 +2091,10 @@ void quorum_describe(const struct quorum *q, struct quorum_info *info)
 
 void quorum_learner_lines(const struct quorum *q, void (*line)(const char *text, void *d), void *d)
 {
-    static const char *const st[] = {"connecting", "introduced", "epoch", "syncing", "synced"};
+    static const char *const st[] = {[L_NEW] = "connecting", [L_INFO] = "introduced",
+                                     [L_EPOCH] = "epoch", [L_STREAMING] = "streaming",
+                                     [L_SYNCED] = "syncing", [L_ACTIVE] = "synced"};
+    _Static_assert(sizeof st / sizeof *st == L_ACTIVE + 1, "a name for every learner state");
     for (const struct learner *ln = q->learners; ln; ln = ln->next) {
         if (!learner_live(ln) || ln->sid < 0)
             continue;
