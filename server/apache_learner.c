@@ -160,6 +160,8 @@ void alearner_send_acks(struct quorum *q)
         zab_send(q, ZAB_ACK, q->acks[i].zxid, NULL, -1);
         i++;
     }
+    if (i == 0)
+        return; /* (q->acks may be NULL: nothing owed yet) */
     memmove(q->acks, q->acks + i, (q->nacks - i) * sizeof *q->acks);
     q->nacks -= i;
 }
