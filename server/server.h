@@ -115,6 +115,7 @@ struct server {
     int64_t snap_end_zxid; /* last_zxid when its walk ended, or -1 while it walks
                               (the snapshot thread's: server.c snap_step) */
     int snap_restarts;     /* attempts given up for a new ACL list (server.c) */
+    int snap_step_pause_ms; /* ZKD_TEST_SNAPSHOT_STEP_MS: tests stretch the walk */
     struct snapshot_digest snap_dg; /* its trailer (snap_step may move it to the walk's end) */
     int snap_digest_live;  /* db.digest is kept per write: snap_step may read it */
 

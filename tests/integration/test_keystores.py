@@ -162,11 +162,16 @@ def zkd_check(cfg_path, env=None):
 
 @pytest.mark.parametrize("store", ["server.jks", "server.p12"])
 def test_wrong_store_password_is_a_clear_startup_error(server_factory, stores, store):
-    srv = server_factory("zkd", start=False,
+    """A clear error and exit status 1, and nothing half-written left behind: the first
+    snapshot's walk (stretched here) must not run beside a failed start that frees the tree;
+    it crashed the server with SIGSEGV in CI once, and left its .tmp in the dataDir."""
+    srv = server_factory("zkd", start=False, env={"ZKD_TEST_SNAPSHOT_STEP_MS": "300"},
                          cfg=tls_cfg(stores, store, "trust.jks", **{"ssl.keyStore.password": "nope"}))
     with pytest.raises(ServerError, match="exited with status 1"):
         srv.start()
     assert "%s: wrong password" % os.path.join(stores, store) in srv.log_tail(50)
+    left = [f for f in os.listdir(os.path.join(srv.data_dir, "version-2")) if f.endswith(".tmp")]
+    assert left == []
     r = zkd_check(srv.cfg_path)
     assert r.returncode == 2 and "wrong password" in r.stderr, r.stderr
 
