@@ -23,7 +23,7 @@ struct session *localsess_create(struct server *s, int32_t timeout)
         id = sessions_next_id(&s->db.sessions);
     while (sessions_get(&s->local_sessions, id));
     struct session *se = sessions_add(&s->local_sessions, id, timeout, clock_mono_ms());
-    se->local = 1;
+    se->local = SESSION_LOCAL;
     return se;
 }
 
@@ -35,9 +35,9 @@ struct session *localsess_find(struct server *s, int64_t id)
 
 void localsess_touch(struct server *s, struct session *se, int64_t now)
 {
-    if (se->local == 2)
+    if (se->local == SESSION_STAND_IN)
         return;
-    sessions_touch(se->local ? &s->local_sessions : &s->db.sessions, se, now);
+    sessions_touch(se->local != SESSION_GLOBAL ? &s->local_sessions : &s->db.sessions, se, now);
 }
 
 void localsess_close(struct server *s, struct session *se)
@@ -124,7 +124,7 @@ int localsess_wants_global(const uint8_t *p, size_t len)
 static void make_global(struct server *s, struct session *se)
 {
     sessions_take(&s->local_sessions, se);
-    se->local = 0;
+    se->local = SESSION_GLOBAL;
     sessions_put(&s->db.sessions, se, clock_mono_ms());
 }
 
@@ -139,7 +139,7 @@ int32_t localsess_begin_upgrade(struct server *s, struct session *se)
 {
     (void)s;
     log_info("upgrading session 0x%llx", (unsigned long long)se->id);
-    se->local = 3;
+    se->local = SESSION_UPGRADING;
     return se->timeout;
 }
 
@@ -152,7 +152,12 @@ void localsess_committed(struct server *s, int64_t id)
     make_global(s, se);
 }
 
-int localsess_leader_tracks(const struct session *se) { return !se->local || se->local == 3; }
+int localsess_in_local_table(const struct session *se)
+{
+    return se->local == SESSION_LOCAL || se->local == SESSION_UPGRADING;
+}
+
+int localsess_leader_tracks(const struct session *se) { return se->local == SESSION_GLOBAL || se->local == SESSION_UPGRADING; }
 
 struct session *localsess_for_forwarded(struct server *s, int64_t id, struct session *stub)
 {
@@ -161,7 +166,7 @@ struct session *localsess_for_forwarded(struct server *s, int64_t id, struct ses
         return se;
     memset(stub, 0, sizeof *stub);
     stub->id = id;
-    stub->local = 2;
+    stub->local = SESSION_STAND_IN;
     stub->timeout = s->cfg.max_session_timeout;
     return stub;
 }

@@ -87,6 +87,9 @@ int32_t localsess_begin_upgrade(struct server *s, struct session *se);
  * no longer local (Apache's commitSession, also for a session upgraded
  * by another member after it moved). */
 void localsess_committed(struct server *s, int64_t id);
+/* 1 when `se` is in this server's local table: local, or upgrading (a
+ * reconnect there needs no REVALIDATE from the leader). */
+int localsess_in_local_table(const struct session *se);
 /* 1 when the leader keeps `se` alive on our pings: a global session or an
  * upgrading one (Apache's LearnerSessionTracker.touchSession). */
 int localsess_leader_tracks(const struct session *se);

@@ -999,7 +999,7 @@ static void forward_create_session(struct quorum *q, struct conn *c, int32_t tim
 static void upgrade_before_forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t len)
 {
     struct server *s = q->s;
-    if (!c->session || c->session->local != 1 || !s->cfg.local_sessions_upgrading ||
+    if (!c->session || c->session->local != SESSION_LOCAL || !s->cfg.local_sessions_upgrading ||
         !localsess_wants_global(p, len))
         return;
     int32_t timeout = localsess_begin_upgrade(s, c->session);
@@ -1043,7 +1043,7 @@ static void forward(struct quorum *q, struct conn *c, const uint8_t *p, size_t l
 static int is_forwarded(const struct conn *c, int32_t type)
 {
     if (type == ZK_OP_CLOSESESSION)
-        return !c->session || c->session->local != 1;
+        return !c->session || c->session->local != SESSION_LOCAL;
     return prep_is_write(type) || type == ZK_OP_MULTI || type == ZK_OP_SYNC ||
            type == ZK_OP_RECONFIG;
 }

@@ -161,7 +161,7 @@ void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t l
     /* A global session: a learner of an Apache leader asks it, as Apache's
      * learners do (its own local sessions it knows best). */
     struct session *se = localsess_find(s, id);
-    if (pw_ok && !(se && (se->local == 1 || se->local == 3)) && !quorum_revalidate(s, c, id, timeout))
+    if (pw_ok && !(se && localsess_in_local_table(se)) && !quorum_revalidate(s, c, id, timeout))
         return;
     server_reconnect(s, c, id, timeout, pw_ok);
 }
@@ -869,7 +869,7 @@ static void close_session(struct server *s, struct conn *c, int32_t xid)
 {
     if (!conn_is_proxy(c)) /* (else the learner logged it when forwarding) */
         audit_session_event(c->session_id, &c->auth, "closeSession", AUDIT_SUCCESS);
-    if (c->session->local == 1) { /* no txn (localsess.h) */
+    if (c->session->local == SESSION_LOCAL) { /* no txn (localsess.h) */
         localsess_close(s, c->session);
         conn_reply_header(c, xid, s->db.last_zxid, 0, s->db.last_zxid);
         conn_close_after_flush(c);
@@ -938,7 +938,7 @@ void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t l
  * leader's path; a learner upgrades as it forwards, quorum.c). */
 static void upgrade_if_needed(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
-    if (c->session->local != 1 || !s->cfg.local_sessions_upgrading ||
+    if (c->session->local != SESSION_LOCAL || !s->cfg.local_sessions_upgrading ||
         !localsess_wants_global(p, len))
         return;
     int64_t id = c->session->id;

@@ -22,6 +22,14 @@
 
 struct conn;
 
+/* Where a session lives (localsess.h). */
+enum session_kind {
+    SESSION_GLOBAL = 0,    /* in the db's table, known to every member */
+    SESSION_LOCAL = 1,     /* in the server's local table, not db's */
+    SESSION_STAND_IN = 2,  /* a stand-in for another member's local session */
+    SESSION_UPGRADING = 3, /* in the local table, its createSession not yet committed */
+};
+
 struct session {
     int64_t id;
     int32_t timeout;        /* negotiated, ms */
@@ -29,9 +37,7 @@ struct session {
     struct session *bprev, *bnext;
     struct conn *conn;      /* attached connection, or NULL */
     int closing;            /* close or expiry is in progress */
-    int local;              /* 1: in the server's local table (localsess.h), not db's;
-                             * 2: a stand-in for another member's local session;
-                             * 3: in the local table, upgrading (a learner's) */
+    enum session_kind local; /* which table holds it (localsess.h) */
 };
 
 struct sessions {

@@ -151,7 +151,7 @@ int32_t zab_reply_local_error(const struct conn *c, int32_t err)
     /* The leader refuses an ephemeral of our local session SESSIONEXPIRED
      * (the only write of one it refuses so); Apache's follower answers its
      * own EPHEMERALONLOCALSESSION instead (localsess.h). */
-    if (err == ZK_SESSIONEXPIRED && c->session && c->session->local == 1)
+    if (err == ZK_SESSIONEXPIRED && c->session && c->session->local == SESSION_LOCAL)
         return ZK_EPHEMERALONLOCALSESSION;
     return err;
 }
