@@ -10,12 +10,10 @@ SNAP.  The leader's loop thread's CPU (its main thread: utime+stime from /proc, 
 the whole process's are read before member 3 starts and when the leader logs it in sync.  Builds
 alternate, `--runs` times.
 """
-import argparse
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -23,7 +21,7 @@ ROOT = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, BENCH_DIR)
 
-from snapshot_loop_cpu import cpu, proc_cpu, wait_log  # noqa: E402
+from snapshot_loop_cpu import compare_builds, cpu, proc_cpu, wait_log  # noqa: E402
 from tests.lib.servers import free_port  # noqa: E402
 
 
@@ -33,7 +31,7 @@ def ensemble(build, template, work):
     ports = {sid: (free_port(), free_port(), free_port()) for sid in (1, 2, 3)}
     servers = "".join("server.%d=127.0.0.1:%d:%d\n" % (sid, q, e)
                       for sid, (q, e, _) in ports.items())
-    procs, logs = {}, {}
+    logs = {}
     for sid in (1, 2, 3):
         data = os.path.join(work, "m%d" % sid)
         if sid == 3:
@@ -76,26 +74,12 @@ def one(build, template, work):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("builds", nargs="+")
-    ap.add_argument("-n", type=int, default=1_000_000)
-    ap.add_argument("--runs", type=int, default=2)
-    a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="snapsync-")
-    template = os.path.join(work, "template")
-    subprocess.run([sys.executable, os.path.join(BENCH_DIR, "snapgen.py"), template,
-                    "-n", str(a.n)], check=True)
-    print("| run | build | leader loop thread CPU [s] | leader process CPU [s] | sync wall [s] | load |")
-    print("|---|---|---:|---:|---:|---:|")
-    try:
-        for r in range(a.runs):
-            for b in a.builds:
-                res = one(b, template, os.path.join(work, "run"))
-                print("| %d | %s | %.2f | %.2f | %.2f | %.1f |" % (
-                    r + 1, b, res["loop"], res["total"], res["wall"], res["load"]))
-                sys.stdout.flush()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    # each run gets a fresh directory of its own (one() starts three members there)
+    compare_builds("snapsync-", 2,
+                   ["leader loop thread CPU [s]", "leader process CPU [s]", "sync wall [s]", "load"],
+                   lambda b, template, work: one(b, template, os.path.join(work, "run")),
+                   lambda res: ["%.2f" % res["loop"], "%.2f" % res["total"], "%.2f" % res["wall"],
+                                "%.1f" % res["load"]])
 
 
 if __name__ == "__main__":

@@ -87,27 +87,37 @@ def one(build, template, workdir):
         p.wait()
 
 
-def main():
+def compare_builds(prefix, default_runs, columns, one, row):
+    """The driver both loop-CPU benches share: parses BUILD_DIR... -n --runs, makes one
+    dataDir of N znodes (bench/snapgen.py), then runs `one(build, template, workdir)` for each
+    build in turn, `--runs` times, printing a markdown table of `columns` with `row(result)`
+    after the run number and the build."""
     ap = argparse.ArgumentParser()
     ap.add_argument("builds", nargs="+")
     ap.add_argument("-n", type=int, default=1_000_000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=default_runs)
     a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="snaploop-")
+    work = tempfile.mkdtemp(prefix=prefix)
     template = os.path.join(work, "template")
     subprocess.run([sys.executable, os.path.join(BENCH_DIR, "snapgen.py"), template,
                     "-n", str(a.n)], check=True)
-    print("| run | build | snapshot [s] | loop thread CPU [s] | process CPU [s] | load |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| run | build | %s |" % " | ".join(columns))
+    print("|---|---|" + "---:|" * len(columns))
     try:
         for r in range(a.runs):
             for b in a.builds:
                 res = one(b, template, work)
-                print("| %d | %s | %.2f | %.2f | %.2f | %.1f |" % (
-                    r + 1, b, res["snap_s"], res["loop"], res["total"], res["load"]))
+                print("| %d | %s | %s |" % (r + 1, b, " | ".join(row(res))))
                 sys.stdout.flush()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    compare_builds("snaploop-", 3,
+                   ["snapshot [s]", "loop thread CPU [s]", "process CPU [s]", "load"], one,
+                   lambda res: ["%.2f" % res["snap_s"], "%.2f" % res["loop"], "%.2f" % res["total"],
+                                "%.1f" % res["load"]])
 
 
 if __name__ == "__main__":
