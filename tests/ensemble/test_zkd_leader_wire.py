@@ -43,6 +43,13 @@ def authed(ens, sid):
     return kz
 
 
+def start_zkd_leading(ens):
+    """Starts the zkd member and Apache member 1, and waits until zkd leads them."""
+    ens[ZKD_SID].start(wait=False)
+    ens[1].start(wait=False)
+    assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+
+
 def test_apache_followers_check_zkd_digests(tmp_path):
     require_kinds("apache", "zkd")
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, cfg=DIGEST_CFG)
@@ -107,9 +114,7 @@ def test_forwarded_create_session_for_a_known_session(tmp_path):
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3, observers=1)
     ln = None
     try:
-        ens[ZKD_SID].start(wait=False)
-        ens[1].start(wait=False)
-        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        start_zkd_leading(ens)
         last = int(ens.srvr(ZKD_SID)["Zxid"], 16)
         ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=4)
         ln.join(last)
@@ -163,9 +168,7 @@ def test_forwarded_create_session_during_its_close(tmp_path):
     ln = None
     stopped = False
     try:
-        ens[ZKD_SID].start(wait=False)
-        ens[1].start(wait=False)
-        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        start_zkd_leading(ens)
         ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=4)
         ln.join(int(ens.srvr(ZKD_SID)["Zxid"], 16))
         x = (4 << 56) | 0x5201
@@ -226,9 +229,7 @@ def test_no_commit_between_newleader_and_uptodate(tmp_path):
     ln = kz = None
     stopped = False
     try:
-        ens[ZKD_SID].start(wait=False)
-        ens[1].start(wait=False)
-        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        start_zkd_leading(ens)
         kz = client(ens, [ZKD_SID])
         before = int(ens.srvr(ZKD_SID)["Zxid"], 16)
         os.kill(ens[1].pid, signal.SIGSTOP)  # no quorum: the write waits
@@ -274,9 +275,7 @@ def test_sync_goes_before_later_commits(tmp_path):
     ln = None
     stopped = False
     try:
-        ens[ZKD_SID].start(wait=False)
-        ens[1].start(wait=False)
-        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        start_zkd_leading(ens)
         ln = ScriptedLearner(S.HOST, ens.quorum_ports[ZKD_SID], sid=2, observer=False)
         ln.join(int(ens.srvr(ZKD_SID)["Zxid"], 16))
         os.kill(ens[1].pid, signal.SIGSTOP)  # the commit point is the scripted follower's ACK
@@ -312,9 +311,7 @@ def test_no_trunc_across_an_epoch(tmp_path):
     ens = MixedEnsemble(tmp_path, [ZKD_SID], participants=3)
     kz = None
     try:
-        ens[ZKD_SID].start(wait=False)
-        ens[1].start(wait=False)
-        assert ens.wait_serving(sids=[1, ZKD_SID], timeout=90) == ZKD_SID
+        start_zkd_leading(ens)
         kz = client(ens, [ZKD_SID])
         kz.create("/e1", b"x")
         epoch1_last = int(ens.srvr(ZKD_SID)["Zxid"], 16)
