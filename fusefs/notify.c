@@ -92,6 +92,11 @@ static void push(int type, int session_event, const char *path)
     j->next = NULL;
     memcpy(j->path, path ? path : "", len + 1);
     pthread_mutex_lock(&nt.mu);
+    if (nt.stop) { /* nobody takes it any more (notify_stop) */
+        pthread_mutex_unlock(&nt.mu);
+        free(j);
+        return;
+    }
     if (nt.tail)
         nt.tail->next = j;
     else
@@ -654,11 +659,14 @@ void notify_stop(void)
      * until the connection closes, so the notifier stops waiting for it. */
     selfop_cancel();
     pthread_join(nt.thread, NULL);
+    pthread_mutex_lock(&nt.mu); /* libzk's thread may still call push */
     while (nt.head) {
         struct job *j = nt.head;
         nt.head = j->next;
         free(j);
     }
+    nt.tail = NULL;
+    pthread_mutex_unlock(&nt.mu);
     while (nt.expects) {
         struct expect *e = nt.expects;
         nt.expects = e->next;

@@ -77,7 +77,8 @@ def abort_fuse_connection(dev):
 
 
 class Mount:
-    def __init__(self, workdir, hosts, opts, zk_root):
+    def __init__(self, workdir, hosts, opts, zk_root, env=None):
+        self.env = dict(os.environ, **(env or {}))
         self.path = os.path.join(workdir, "mnt")
         os.makedirs(self.path)
         self.log_path = os.path.join(workdir, "zkfs.log")
@@ -99,7 +100,7 @@ class Mount:
             cmd += ["-o", o]
         self.log = open(self.log_path, "ab", buffering=0)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while not _mounted(self.path):
             if self.proc.poll() is not None:
@@ -162,14 +163,14 @@ def zkfs_mount(tmp_path, kazoo_client):
         pytest.fail("zkfs not built at %s" % ZKFS, pytrace=False)
     mounts = []
 
-    def make(srv, opts=(), chroot=None, hosts=None, start=True):
+    def make(srv, opts=(), chroot=None, hosts=None, start=True, env=None):
         if chroot is None:
             chroot = "/zkfs-" + uuid.uuid4().hex[:12]
             kazoo_client(srv).ensure_path(chroot)
         d = tmp_path / ("m%d" % len(mounts))
         d.mkdir()
         base = hosts or srv.hosts
-        m = Mount(str(d), base + (chroot if chroot != "/" else ""), opts, chroot)
+        m = Mount(str(d), base + (chroot if chroot != "/" else ""), opts, chroot, env)
         mounts.append(m)
         if start:
             m.start()

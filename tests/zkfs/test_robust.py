@@ -282,3 +282,34 @@ def test_lazy_unmount_during_a_burst_of_replays(server, kazoo_client, zkfs_mount
     assert os.listdir(m.path) == []  # the directory underneath
     for a in pending:
         a.get(timeout=30)
+
+
+def test_remote_changes_while_zkfs_exits(server, kazoo_client, zkfs_mount):
+    """Remote creates keep coming while zkfs exits after an unmount: libzk's thread delivers
+    their watch events into zkfs's node table until the session is closed, so the table must
+    outlive the session.  The exit is stretched right before the session is closed
+    (ZKFS_TEST_CLOSE_DELAY_MS); with the table freed first, zkfs died of SIGSEGV there, as it
+    did now and then in a lazy unmount during a burst (the test above)."""
+    zk = kazoo_client(server)
+    m = zkfs_mount(server, env={"ZKFS_TEST_CLOSE_DELAY_MS": "1000"})
+    os.listdir(m.path)  # the recursive watch is armed from the mount on
+    stop = threading.Event()
+    made = []
+
+    def writer():
+        while not stop.is_set():
+            made.append(zk.create(m.zpath("w%06d" % len(made)), b"v"))
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        wait_until(lambda: len(made) >= 20, what="remote creates under way")
+        # (lazily: a plain unmount fails EBUSY while a batch is being replayed)
+        r = subprocess.run(["umount", "-l", m.path], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        n = len(made)
+        assert m.proc.wait(60) == 0, m.log_text()
+        assert len(made) > n  # creates went on while zkfs was closing
+    finally:
+        stop.set()
+        t.join(30)
