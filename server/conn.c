@@ -5,7 +5,8 @@
  * stream.  `consumed` counts bytes already handed to the socket; `out` holds
  * the rest; `released` is the offset the durability gate has opened up to;
  * each mark is a held frame's end offset with its tag.  Releasing pops marks
- * whose tag is durable; flushing sends [consumed, released).
+ * whose tag is durable (lowering a reply's header zxid to the durable zxid:
+ * conn.h conn_reply_begin); flushing sends [consumed, released).
  */
 #include "conn.h"
 
@@ -470,11 +471,12 @@ void conn_unthrottle(struct conn *c)
 size_t conn_frame_begin(struct conn *c)
 {
     size_t start = c->out.len;
+    c->reply_zxid_at = 0;
     jute_put_int(&c->out, 0);
     return start;
 }
 
-static void push_mark(struct conn *c, uint64_t end, int64_t tag)
+static void push_mark(struct conn *c, uint64_t end, int64_t tag, uint64_t zxid_at)
 {
     if (c->mark_n == c->mark_cap) {
         size_t cap = c->mark_cap ? c->mark_cap * 2 : 16;
@@ -486,7 +488,7 @@ static void push_mark(struct conn *c, uint64_t end, int64_t tag)
         c->mark_cap = cap;
         c->mark_head = 0;
     }
-    c->marks[(c->mark_head + c->mark_n) % c->mark_cap] = (struct conn_mark){end, tag};
+    c->marks[(c->mark_head + c->mark_n) % c->mark_cap] = (struct conn_mark){end, tag, zxid_at};
     c->mark_n++;
 }
 
@@ -496,6 +498,7 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
     struct server *s = c->srv;
     if (c->state == CONN_CLOSING) {
         c->out.len = start;
+        c->reply_zxid_at = 0;
         return;
     }
     size_t flen = c->out.len - start - 4;
@@ -512,15 +515,31 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
         jute_put_int(&c->out, xid);
         jute_put_long(&c->out, s->db.last_zxid);
         jute_put_int(&c->out, ZK_MARSHALLINGERROR);
+        c->reply_zxid_at = c->consumed + start + 8; /* a ReplyHeader now, whatever it was */
         flen = c->out.len - start - 4;
     }
     jute_patch_int(&c->out, start, (int32_t)flen);
     if (c->sink) {
         c->sink(c, c->out.p + start, c->out.len - start);
         c->out.len = start;
+        c->reply_zxid_at = 0;
         return;
     }
     gate_frame(c, tag);
+}
+
+/* Lowers the ReplyHeader zxid at stream offset `at` (0: the frame has none)
+ * to `durable` if it is above: what the client is told it has seen must
+ * survive a crash (conn.h conn_reply_begin).  The frame is still in `out`:
+ * only released bytes are ever written. */
+static void cap_reply_zxid(struct conn *c, uint64_t at, int64_t durable)
+{
+    if (!at)
+        return;
+    assert(at >= c->consumed && at + 8 <= c->consumed + c->out.len);
+    uint8_t *p = c->out.p + (size_t)(at - c->consumed);
+    if ((int64_t)zk_be64_get(p) > durable)
+        zk_be64_put(p, (uint64_t)durable);
 }
 
 /* Releases the frame just queued at the end of `out`, or holds it behind the
@@ -533,11 +552,14 @@ static void gate_frame(struct conn *c, int64_t tag)
     if (tag > c->max_tag)
         c->max_tag = tag;
     uint64_t end = c->consumed + c->out.len;
+    uint64_t zxid_at = c->reply_zxid_at;
+    c->reply_zxid_at = 0;
     if (c->mark_n == 0 && tag <= s->durable_zxid) {
+        cap_reply_zxid(c, zxid_at, s->durable_zxid);
         c->released = end;
         server_mark_dirty(s, c);
     } else {
-        push_mark(c, end, tag);
+        push_mark(c, end, tag, zxid_at);
         server_hold(s, c);
     }
     maybe_pause(c);
@@ -549,6 +571,7 @@ void conn_put_frame(struct conn *c, const void *frame, size_t len, int64_t tag)
     if (c->state == CONN_CLOSING)
         return;
     jute_put_raw(&c->out, frame, len);
+    c->reply_zxid_at = 0; /* built elsewhere: its header stays as it is */
     gate_frame(c, tag);
 }
 
@@ -583,6 +606,7 @@ size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err)
     jute_put_int(&c->out, xid);
     jute_put_long(&c->out, zxid);
     jute_put_int(&c->out, err);
+    c->reply_zxid_at = c->consumed + at + 8; /* after the length and the xid */
     return at;
 }
 
@@ -638,6 +662,7 @@ int conn_release(struct conn *c, int64_t durable)
     int any = 0;
     while (c->mark_n && c->marks[c->mark_head].tag <= durable) {
         assert(c->marks[c->mark_head].end >= c->released); /* frames leave in stream order */
+        cap_reply_zxid(c, c->marks[c->mark_head].zxid_at, durable);
         c->released = c->marks[c->mark_head].end;
         c->mark_head = (c->mark_head + 1) % c->mark_cap;
         c->mark_n--;

@@ -37,8 +37,10 @@ struct held_req {
 };
 
 struct conn_mark {
-    uint64_t end; /* absolute stream offset of the frame's end */
+    uint64_t end;     /* absolute stream offset of the frame's end */
     int64_t tag;
+    uint64_t zxid_at; /* absolute stream offset of its ReplyHeader zxid, or 0 (see
+                       * conn_reply_begin) */
 };
 
 struct conn {
@@ -68,6 +70,8 @@ struct conn {
     uint64_t consumed;
     uint64_t released;     /* stream offset up to which bytes may be sent */
     int64_t max_tag;       /* the highest tag queued so far (tags never decrease) */
+    uint64_t reply_zxid_at; /* the frame being built: its ReplyHeader zxid's stream
+                             * offset (conn_reply_begin), or 0 */
     struct conn_mark *marks;
     size_t mark_head, mark_n, mark_cap;
     uv_write_t wreq;
@@ -139,8 +143,20 @@ size_t conn_frame_begin(struct conn *c);
  * a reply header carrying ZK_MARSHALLINGERROR for `xid`.
  */
 void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid);
-/* Starts a reply frame with its ReplyHeader; the body follows, then
- * conn_frame_end.  Returns the frame's start, as conn_frame_begin. */
+/*
+ * Starts a reply frame with its ReplyHeader; the body follows, then
+ * conn_frame_end.  Returns the frame's start, as conn_frame_begin.
+ *
+ * The header's `zxid` is what the client keeps as lastZxidSeen and presents
+ * on reconnect, and a server behind it refuses the client; so it must never
+ * name a transaction a crash could lose.  The frame leaves with
+ * min(zxid, the durable zxid when it is released): a read's reply may say the
+ * last zxid applied (as Apache sends its last processed zxid) while its tag,
+ * what the gate waits for, is only what the reply shows (request.c
+ * read_tag).  Both terms grow frame by frame, so a connection's header zxids
+ * never go backwards.  (A proxy connection's frames are not gated here:
+ * their header is left as given.)
+ */
 size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err);
 /* Convenience: a frame with just a ReplyHeader. */
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag);

@@ -302,8 +302,10 @@ static int64_t absent_since(const struct server *s, struct zk_slice path)
  * records (db.acl_zxid, all nodes at once); an absent node's absence at its
  * nearest ancestor's pzxid.  /zookeeper (quota stats, config) is changed
  * without zxids of its own: last_zxid.  Never below the connection's own
- * highest tag, so the header zxids a client sees never go backwards (it
- * reconnects with the last one) and its own earlier writes stay ahead.
+ * highest tag (tags never decrease, server.h), so its own earlier writes stay
+ * ahead.  The tag stays inside the server: the reply's header says the last
+ * zxid applied, as Apache's says its last processed one, lowered to what is
+ * durable when the reply leaves (conn.h conn_reply_begin).
  */
 static int64_t read_tag(const struct server *s, const struct conn *c, int rc,
                         const struct znode *n, struct zk_slice path)
@@ -329,7 +331,7 @@ static void reply_read(struct server *s, struct conn *c, int32_t xid, int32_t ty
     struct zk_slice path = {0};
     int rc = do_read(s, c, type, in, &n, &path);
     int64_t tag = rc == ZK_MARSHALLINGERROR ? s->db.last_zxid : read_tag(s, c, rc, n, path);
-    size_t at = conn_reply_begin(c, xid, tag, rc);
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
     if (!rc) {
         if (type == ZK_OP_EXISTS)
             put_stat(c, n);
@@ -345,6 +347,9 @@ static void reply_getacl(struct server *s, struct conn *c, int32_t xid, struct j
     int watch;
     struct znode *n;
     int rc = read_target(s, c, in, 0, &path, &watch, &n, ZK_PERM_READ | ZK_PERM_ADMIN);
+    /* What it shows (the ACL list, set at create or setACL, and the stat) is
+     * what getData's tag covers. */
+    int64_t tag = rc == ZK_MARSHALLINGERROR ? s->db.last_zxid : read_tag(s, c, rc, n, path);
     size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
     if (!rc) {
         const struct acl_list *l = acl_get(tree_acls(s->db.tree), n->acl);
@@ -368,7 +373,7 @@ static void reply_getacl(struct server *s, struct conn *c, int32_t xid, struct j
         }
         put_stat(c, n);
     }
-    conn_frame_end(c, at, s->db.last_zxid, xid);
+    conn_frame_end(c, at, tag, xid);
 }
 
 static void reply_all_children_number(struct server *s, struct conn *c, int32_t xid,

@@ -32,6 +32,8 @@
  * commit); when it completes, durable_zxid advances and the held frames go
  * out in order.  So a client can never observe a write that a crash could
  * lose, and per-connection FIFO order is kept because tags never decrease.
+ * Nor can it be told of one: a reply's header zxid (its last zxid seen) is
+ * lowered to the durable zxid as the reply leaves (conn.h conn_reply_begin).
  * In an ensemble the gate becomes the quorum-commit zxid (see quorum.h).
  */
 #ifndef ZKD_SERVER_H

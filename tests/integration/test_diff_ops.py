@@ -1412,3 +1412,68 @@ def test_diff_reconfig_enabled_on_a_standalone_server(server_factory):
     assert not ref.aborted, ref.text()
     got = run_scenario(server_factory("zkd", cfg={"reconfigEnabled": "true"}), name)
     compare(ref, got)
+
+
+def read_header_zxids(srv):
+    """The ReplyHeader zxid of each read by session R, each after a write by session W
+    (W has its reply, so the write is applied and durable) that the read does not show.
+    A zxid is named after the write whose reply carried it: "w3", or "w3<z<w4" between."""
+    from tests.lib.rawzk import RawSession, i32, zbuf, zstr, acls, OPEN_ACL
+    w, r = RawSession(srv.port), RawSession(srv.port)
+    writes = []  # (zxid, label)
+
+    def name(z):
+        below = [lab for zx, lab in writes if zx < z]
+        above = [lab for zx, lab in writes if zx > z]
+        exact = [lab for zx, lab in writes if zx == z]
+        if exact:
+            return exact[0]
+        return "%s<z<%s" % (below[-1] if below else "", above[0] if above else "")
+
+    def write(sess, label, op, path, data=b"", flags=0):
+        body = zstr(path) + zbuf(data) + (acls(OPEN_ACL) + i32(flags) if op == "create" else i32(-1))
+        assert sess.call(op, body)[0] == 0, (label, path)
+        writes.append((sess.reply_zxid, label))
+
+    lines = []
+
+    def read(op, path, watch=None):
+        body = zstr(path) + (b"" if watch is None else (b"\1" if watch else b"\0"))
+        err = r.call(op, body)[0]
+        lines.append("R %s %s: err %d, header %s" % (op, path, err, name(r.reply_zxid)))
+
+    try:
+        write(w, "w1", "create", "/t")
+        write(w, "w2", "create", "/t/a", b"x")
+        write(w, "w3", "create", "/t/b")
+        write(w, "w4", "setData", "/t/a", b"y")
+        rounds = [("getData", "/t/a", False), ("exists", "/t/a", False),
+                  ("exists", "/t/missing", False), ("exists", "/gone/deeper", False),
+                  ("getChildren", "/t", False), ("getChildren2", "/t", False),
+                  ("getData", "/t/b", True), ("getACL", "/t/a", None),
+                  ("getAllChildrenNumber", "/t", None), ("getEphemerals", "/t", None),
+                  ("exists", "/zookeeper/config", False), ("getData", "/t/a", False)]
+        for i, (op, path, watch) in enumerate(rounds):
+            write(w, "u%d" % (i + 1), "create", "/u%d" % (i + 1))  # shown by no read below
+            read(op, path, watch)
+        write(r, "own", "setData", "/t/b", b"z")  # R's own write, then reads again
+        read("getData", "/t/a", False)
+        write(w, "last", "create", "/v")
+        assert r.call("sync", zstr("/"))[0] == 0
+        lines.append("R sync: header %s" % name(r.reply_zxid))
+        read("getData", "/t/a", False)
+    finally:
+        w.close_session()
+        r.close_session()
+    return lines
+
+
+def test_diff_read_reply_header_zxid(server_factory):
+    """A read's ReplyHeader zxid is the last zxid the server processed (Apache's
+    FinalRequestProcessor: getDataTreeLastProcessedZxid), not the last one that changed
+    the node read: a client reconnects with it as lastZxidSeen.  Here every write of the
+    other session is answered (so durable) before the read: zkd must send the same."""
+    ref = read_header_zxids(server_factory("apache"))
+    got = read_header_zxids(server_factory("zkd"))
+    assert got == ref, "\n".join("%-60s %s" % (a, "" if a == b else "zkd: " + b)
+                                 for a, b in zip(ref, got))

@@ -174,9 +174,13 @@ def test_a_pipelined_writer_does_not_starve_another_connection(server_factory):
 def test_a_read_waits_only_for_the_writes_it_shows(server_factory):
     """A read's reply is tagged (server.h, the durability gate) with the last transaction
     that changed what it shows, not with the last one applied: a read of a node nobody is
-    writing is not held for the fsync of another client's writes.  The reply header
-    carries the tag: the writer's creates under /w, queued before the reads, raise only the
-    tag of the read that shows them (getChildren of /w)."""
+    writing is not held for the fsync of another client's writes.  The reply header says
+    the last zxid applied, lowered to the durable zxid when the reply leaves (conn.h
+    conn_reply_begin): a header naming one of the creates the reply went out before would
+    name a zxid a crash could lose, and a client presenting it on reconnect would be
+    refused.  So the headers show when each reply left: the writer's creates under /w,
+    queued before the reads, hold only the read that shows them (getChildren of /w);
+    getACL is tagged as getData is."""
     from tests.lib.rawzk import OPEN_ACL, Reader, acls, i32, zbuf, zstr
     srv = server_factory("zkd", cfg={"requestsPerTurn": "10"})
     setup = RawSession(srv.port)
@@ -189,12 +193,12 @@ def test_a_read_waits_only_for_the_writes_it_shows(server_factory):
         req = i32(i) + i32(1) + zstr("/w/c%d" % i) + zbuf(b"") + acls(OPEN_ACL) + i32(0)
         body += i32(len(req)) + req
     reads = b""
-    for xid, op, path in ((1, 4, "/r"), (2, 3, "/r/missing"), (3, 8, "/w")):
-        req = i32(xid) + i32(op) + zstr(path) + b"\0"
+    for xid, op, path in ((1, 4, "/r"), (2, 3, "/r/missing"), (3, 6, "/r"), (4, 8, "/w")):
+        req = i32(xid) + i32(op) + zstr(path) + (b"" if op == 6 else b"\0")  # getACL: no watch
         reads += i32(len(req)) + req
     _queue_while_stopped(srv, [(w, body), (r, reads)])
     zx = []
-    for xid in (1, 2, 3):
+    for xid in (1, 2, 3, 4):
         rep = Reader(r._recv())
         zx.append((rep.int(), rep.long(), rep.int()))
     first = None
@@ -203,9 +207,10 @@ def test_a_read_waits_only_for_the_writes_it_shows(server_factory):
         x, z, err = rep.int(), rep.long(), rep.int()
         assert (x, err) == (i, 0)
         first = z if first is None else first
-    assert [(x, e) for x, _z, e in zx] == [(1, 0), (2, -101), (3, 0)]
-    assert zx[0][1] < first and zx[1][1] < first, (zx, first)  # untouched: no wait
-    assert first <= zx[2][1] < first + n - 1, (zx, first)  # shows some creates: waits
+    assert [(x, e) for x, _z, e in zx] == [(1, 0), (2, -101), (3, 0), (4, 0)]
+    assert max(z for _x, z, _e in zx[:3]) < first, (zx, first)  # untouched: no wait
+    assert first <= zx[3][1] < first + n - 1, (zx, first)  # shows some creates: waits
+    assert [z for _x, z, _e in zx] == sorted(z for _x, z, _e in zx), zx  # never go back
     w.close_session()
     r.close_session()
 

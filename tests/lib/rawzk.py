@@ -3,8 +3,8 @@ exact session ids and passwords, reconnects on a new socket, setWatches, missing
 import socket
 import struct
 
-OPS = {"create": 1, "delete": 2, "exists": 3, "getData": 4, "setData": 5, "getChildren": 8,
-       "ping": 11, "createContainer": 19, "closeSession": -11, "auth": 100, "setWatches": 101, "getEphemerals": 103,
+OPS = {"create": 1, "delete": 2, "exists": 3, "getData": 4, "setData": 5, "getACL": 6,
+       "getChildren": 8, "sync": 9, "ping": 11, "getChildren2": 12, "createContainer": 19, "closeSession": -11, "auth": 100, "setWatches": 101, "getEphemerals": 103,
        "getAllChildrenNumber": 104, "whoAmI": 107}
 OPEN_ACL = [(31, "world", "anyone")]
 STAT = struct.Struct(">qqqqiiiqiiq")  # data.Stat on the wire
@@ -93,6 +93,7 @@ class RawSession:
         self.xid = 0
         self.events = []
         self.last_zxid = last_zxid
+        self.reply_zxid = None  # the ReplyHeader zxid of the last reply `call` returned
         self._send(i32(0) + i64(last_zxid) + i32(timeout_ms) + i64(session_id) + zbuf(passwd) + b"\0")
         r = Reader(self._recv())
         r.int()
@@ -132,6 +133,7 @@ class RawSession:
                 continue
             if zxid > 0:
                 self.last_zxid = max(self.last_zxid, zxid)
+            self.reply_zxid = zxid
             assert rxid == xid, "reply xid %d, expected %d" % (rxid, xid)
             return err, r
 
