@@ -1790,7 +1790,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->global_outstanding_limit = 1000;
     cfg->poll_spin_us = 100;
     cfg->requests_per_turn = 100;
-    cfg->notify_writes_per_turn = 32;
+    cfg->notify_writes_per_turn = 8;
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
     cfg->digest_auth_enabled = 1;
