@@ -5,11 +5,13 @@
     /usr/bin/python3 bench/fanout.py --case zkd:1+5:100000:local --rounds 3
     /usr/bin/python3 bench/fanout.py --smoke        # 200 watchers, leader + observer, counts only
 
-A case is KIND:LAYOUT:N[:local]: KIND zkd or apache; LAYOUT `single` (one standalone server) or
-`P+O` (an ensemble of P participants and O observers on loopback, tests/lib/ensemble.py, with
-tickTime 2000); N watchers, spread round-robin over every member; `local` sets
-localSessionsEnabled=true on every member (sessions are then created by the member that
-accepted them, with no createSession txn through the leader).
+A case is KIND:LAYOUT:N[:local][:KEY=VALUE...]: KIND zkd or apache; LAYOUT `single` (one
+standalone server) or `P+O` (an ensemble of P participants and O observers on loopback,
+tests/lib/ensemble.py, with tickTime 2000); N watchers, spread round-robin over every member;
+`local` sets localSessionsEnabled=true on every member (sessions are then created by the member
+that accepted them, with no createSession txn through the leader); KEY=VALUE adds a zoo.cfg line
+(e.g. zkd:single:19000:notifyWritesPerTurn=0, zkd's fan-out written in one loop turn as before
+server/flush.h).  --repeat R runs the whole case list R times, interleaved (A B A B, not A A B B).
 
 One watcher is one session (a connection) with one data watch (exists) on /fan: Apache keeps one
 watch per (path, connection), so 100,000 watchers are 100,000 connections.  RLIMIT_NOFILE here is
@@ -80,9 +82,10 @@ def log(msg):
 # --------------------------------------------------------------------------
 
 class Deployment:
-    def __init__(self, kind, layout, local, workdir, heap):
+    def __init__(self, kind, layout, local, workdir, heap, extra=None):
         self.kind, self.layout, self.local = kind, layout, local
         cfg = dict(SERVER_CFG)
+        cfg.update(extra or {})
         self.ens = self.single = None
         if layout == "single":
             if kind == "zkd":
@@ -272,14 +275,15 @@ def make_fan(port):
 def run_case(spec, args, base):
     parts = spec.split(":")
     kind, layout, n = parts[0], parts[1], int(parts[2])
-    local = len(parts) > 3 and parts[3] == "local"
+    local = "local" in parts[3:]
+    extra = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
     workdir = tempfile.mkdtemp(prefix="%s-%s-%d-" % (kind, layout, n), dir=base)
     r = {"case": spec, "kind": kind, "layout": layout, "watchers": n, "local_sessions": local,
          "rounds": []}
     dep = gens = probe = None
     perf_ok = B.perf_usable() and not args.smoke
     try:
-        dep = Deployment(kind, layout, local, workdir, args.apache_heap)
+        dep = Deployment(kind, layout, local, workdir, args.apache_heap, extra)
         members = dep.members()
         r["members"] = [m[0] for m in members]
         ports = [m[2] for m in members]
@@ -464,6 +468,8 @@ def main(argv=None):
                     help="KIND:LAYOUT:N[:local], e.g. zkd:single:19000, zkd:1+5:100000:local")
     ap.add_argument("--smoke", action="store_true",
                     help="zkd:1+1:200 (a leader + an observer), one round, counts only")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the case list this many times, interleaved")
     ap.add_argument("--rounds", type=int, default=4,
                     help="odd rounds time the probe, even ones count syscalls")
     ap.add_argument("--threads", type=int, default=2, help="threads per generator process")
@@ -491,7 +497,7 @@ def main(argv=None):
     base = tempfile.mkdtemp(prefix="zk-fanout-")
     runs = []
     try:
-        for spec in args.case:
+        for spec in args.case * args.repeat:
             runs.append(run_case(spec, args, base))
     finally:
         if not args.keep:

@@ -126,6 +126,8 @@ struct zkd_config {
     int session_require_sasl;     /* sessionRequireClientSASLAuth */
     int poll_spin_us;        /* `pollSpinMicros` (zkd extension), default 100; 0 = off */
     int requests_per_turn;   /* `requestsPerTurn` (zkd extension), default 100; 0 = no cap */
+    int notify_writes_per_turn; /* `notifyWritesPerTurn` (zkd extension, flush.h), default 8;
+                                 * 0 = no cap */
     /* SASL */
     char jaas_file[4096];    /* `jaasLoginFile` (zkd extension) or -Djava.security.auth.login.config; "" = none */
     int sasl_enabled;        /* authProvider.N = ...SASLAuthenticationProvider */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flush.h"
 #include "log.h"
 #include "sasl.h"
 #include "server.h"
@@ -28,7 +29,7 @@
 #define MAX_QUEUED_BYTES (64u << 20)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
-static void gate_frame(struct conn *c, int64_t tag);
+static void gate_frame(struct conn *c, int64_t tag, int notify);
 static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void alloc_tls(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 #define TLS_RBUF 65536
@@ -78,6 +79,7 @@ void conn_close(struct conn *c)
     watch_owner_clear(&c->watches);
     pset_del(&s->held, c);
     pset_del(&s->dirty, c);
+    flush_forget(s, c);
     pset_del(&s->throttled, c);
     pset_del(&s->backlog, c);
     if (c->prev)
@@ -476,7 +478,7 @@ size_t conn_frame_begin(struct conn *c)
     return start;
 }
 
-static void push_mark(struct conn *c, uint64_t end, int64_t tag, uint64_t zxid_at)
+static void push_mark(struct conn *c, uint64_t end, int64_t tag, uint64_t zxid_at, int notify)
 {
     if (c->mark_n == c->mark_cap) {
         size_t cap = c->mark_cap ? c->mark_cap * 2 : 16;
@@ -488,11 +490,19 @@ static void push_mark(struct conn *c, uint64_t end, int64_t tag, uint64_t zxid_a
         c->mark_cap = cap;
         c->mark_head = 0;
     }
-    c->marks[(c->mark_head + c->mark_n) % c->mark_cap] = (struct conn_mark){end, tag, zxid_at};
+    c->marks[(c->mark_head + c->mark_n) % c->mark_cap] = (struct conn_mark){end, tag, zxid_at, notify};
     c->mark_n++;
 }
 
+static void frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid, int notify);
+
 void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
+{
+    frame_end(c, start, tag, xid, 0);
+}
+
+/* conn_frame_end; `notify`: the frame is a watch notification. */
+static void frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid, int notify)
 {
     assert(start + 4 <= c->out.len); /* after conn_frame_begin */
     struct server *s = c->srv;
@@ -525,7 +535,7 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid)
         c->reply_zxid_at = 0;
         return;
     }
-    gate_frame(c, tag);
+    gate_frame(c, tag, notify);
 }
 
 /* Lowers the ReplyHeader zxid at stream offset `at` (0: the frame has none)
@@ -543,8 +553,8 @@ static void cap_reply_zxid(struct conn *c, uint64_t at, int64_t durable)
 }
 
 /* Releases the frame just queued at the end of `out`, or holds it behind the
- * durability gate. */
-static void gate_frame(struct conn *c, int64_t tag)
+ * durability gate; `notify`: it is a watch notification (reply_end). */
+static void gate_frame(struct conn *c, int64_t tag, int notify)
 {
     struct server *s = c->srv;
     c->packets_out++;
@@ -557,9 +567,11 @@ static void gate_frame(struct conn *c, int64_t tag)
     if (c->mark_n == 0 && tag <= s->durable_zxid) {
         cap_reply_zxid(c, zxid_at, s->durable_zxid);
         c->released = end;
+        if (!notify)
+            c->reply_end = end;
         server_mark_dirty(s, c);
     } else {
-        push_mark(c, end, tag, zxid_at);
+        push_mark(c, end, tag, zxid_at, notify);
         server_hold(s, c);
     }
     maybe_pause(c);
@@ -572,7 +584,7 @@ void conn_put_frame(struct conn *c, const void *frame, size_t len, int64_t tag)
         return;
     jute_put_raw(&c->out, frame, len);
     c->reply_zxid_at = 0; /* built elsewhere: its header stays as it is */
-    gate_frame(c, tag);
+    gate_frame(c, tag, 0);
 }
 
 struct conn *conn_new_proxy(struct server *s, void (*sink)(struct conn *c, const uint8_t *frame,
@@ -624,7 +636,7 @@ void conn_put_event(struct conn *c, int32_t type, const char *path, size_t len, 
     jute_put_int(&c->out, type);
     jute_put_int(&c->out, ZK_STATE_SYNC_CONNECTED);
     jute_put_buffer(&c->out, path, (int32_t)len);
-    conn_frame_end(c, at, tag, ZK_XID_NOTIFICATION);
+    frame_end(c, at, tag, ZK_XID_NOTIFICATION, 1);
 }
 
 void conn_watch_event(struct watch_owner *owner, int32_t type, const char *path, int64_t zxid,
@@ -653,7 +665,7 @@ void conn_send_raw(struct conn *c, const void *p, size_t len)
         return;
     jute_put_raw(&c->out, p, len);
     if (!c->mark_n)
-        c->released = c->consumed + c->out.len;
+        c->released = c->reply_end = c->consumed + c->out.len;
     server_mark_dirty(c->srv, c);
 }
 
@@ -664,6 +676,8 @@ int conn_release(struct conn *c, int64_t durable)
         assert(c->marks[c->mark_head].end >= c->released); /* frames leave in stream order */
         cap_reply_zxid(c, c->marks[c->mark_head].zxid_at, durable);
         c->released = c->marks[c->mark_head].end;
+        if (!c->marks[c->mark_head].notify)
+            c->reply_end = c->released;
         c->mark_head = (c->mark_head + 1) % c->mark_cap;
         c->mark_n--;
         any = 1;

@@ -41,6 +41,7 @@ struct conn_mark {
     int64_t tag;
     uint64_t zxid_at; /* absolute stream offset of its ReplyHeader zxid, or 0 (see
                        * conn_reply_begin) */
+    int notify;       /* the frame is a watch notification (flush.h) */
 };
 
 struct conn {
@@ -69,6 +70,8 @@ struct conn {
     struct jute_out out;   /* bytes [consumed, consumed + out.len) of the stream */
     uint64_t consumed;
     uint64_t released;     /* stream offset up to which bytes may be sent */
+    uint64_t reply_end;    /* end of the last released frame that is not a watch
+                            * notification: a reply is unwritten while > consumed */
     int64_t max_tag;       /* the highest tag queued so far (tags never decrease) */
     uint64_t reply_zxid_at; /* the frame being built: its ReplyHeader zxid's stream
                              * offset (conn_reply_begin), or 0 */
@@ -77,6 +80,9 @@ struct conn {
     uv_write_t wreq;
     uv_buf_t wbuf;
     int writing;
+    /* flush.h's queue of connections whose ready output is only notifications */
+    struct conn *nq_prev, *nq_next;
+    int nq_queued;
     struct tls_conn *tls;  /* NULL on the plain port */
     uint8_t *tls_rbuf;     /* ciphertext read buffer */
     size_t tls_inflight;   /* ciphertext bytes handed to uv_write */
@@ -200,6 +206,18 @@ void conn_unthrottle(struct conn *c);
  * share.  conn_feed() and a proxy connection take every frame at once.
  */
 void conn_continue(struct conn *c);
+/*
+ * Whether everything `c` has ready to write is watch notifications (flush.h
+ * writes such connections a bounded number per loop turn); 0 when a reply
+ * or a four-letter word's answer is among it, when it waits to close, or
+ * when nothing is ready.  A connection's output is one byte stream, so a
+ * reply queued behind a notification is written after it, whatever the
+ * answer here.
+ */
+static inline int conn_only_notifications(const struct conn *c)
+{
+    return c->released > c->consumed && c->reply_end <= c->consumed && !c->close_after_flush;
+}
 /* Whether frames are waiting on the gate. */
 static inline int conn_has_held(const struct conn *c) { return c->mark_n > 0; }
 /* Bytes queued and not yet written. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "conn.h"
+#include "flush.h"
 #include "fourlw.h"
 #include "quorum.h"
 #include "zk/proto.h"
@@ -242,6 +243,7 @@ void monitor_collect(struct server *s, struct monitor_sink *k)
     k->num(k, "throttled_connections", (int64_t)st->throttles);
     k->num(k, "poll_spin_hits", (int64_t)st->spin_hits);
     k->num(k, "poll_spin_idle_us", (int64_t)st->spin_idle_us);
+    k->num(k, "notify_queued_connections", (int64_t)flush_queued(s));
     if (s->q)
         quorum_values(s, k);
 }

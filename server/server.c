@@ -12,7 +12,8 @@
  *
  * Every loop iteration ends in before_sleep(): read connections that the
  * outstanding-request limit stopped (if back under it), write out connections
- * whose frames were released, then hand the new log batch to the fsync thread.
+ * whose frames were released (flush.h: replies all, notifications a share),
+ * then hand the new log batch to the fsync thread.
  */
 #include "server.h"
 
@@ -38,6 +39,7 @@
 #include "dbwalk.h"
 #include "digest.h"
 #include "election.h"
+#include "flush.h"
 #include "fourlw.h"
 #include "localsess.h"
 #include "quorum.h"
@@ -550,21 +552,6 @@ static void on_durable(struct txnlog *log, int64_t zxid, void *d)
         server_durable(s, zxid);
 }
 
-static void flush_dirty(struct server *s)
-{
-    for (int round = 0; round < 8 && s->dirty.n; round++) {
-        struct conn **v = zk_xmalloc(s->dirty.n * sizeof *v);
-        size_t n = 0;
-        void *p;
-        PSET_FOREACH(&s->dirty, p) v[n++] = p;
-        pset_free(&s->dirty);
-        for (size_t i = 0; i < n; i++)
-            if (v[i]->state != CONN_CLOSING)
-                conn_flush(v[i]);
-        free(v);
-    }
-}
-
 /*
  * Group commit across a backlog: while connections hold requests beyond
  * their turn's share (requestsPerTurn), the batch keeps growing for up to
@@ -589,11 +576,11 @@ static void before_sleep(uv_prepare_t *h)
 {
     struct server *s = h->data;
     unthrottle(s);
-    flush_dirty(s);
+    flush_turn(s, 1);
     if (s->log && log_batch_due(s))
         txnlog_flush(s->log);
     /* A log that completed synchronously may have released frames. */
-    flush_dirty(s);
+    flush_turn(s, 0);
     audit_flush(); /* (one lock per iteration for the audit lines it formatted) */
 }
 
@@ -630,9 +617,9 @@ void server_run(struct server *s)
                 s->stats.spin_hits++;
                 since = now;
                 until = now + window_ns;
-            } else if (s->backlog.n) {
-                /* A connection waits for its next share (requestsPerTurn):
-                 * input already read, so no yield before its turn. */
+            } else if (s->backlog.n || s->notify_n) {
+                /* A connection waits for its next share (requestsPerTurn,
+                 * notifyWritesPerTurn): no yield before its turn. */
                 since = now;
                 until = now + window_ns;
             } else if (now >= until) {
@@ -984,6 +971,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
     }
     uv_idle_init(loop, &s->backlog_idle);
     s->backlog_idle.data = s;
+    flush_init(s);
     uv_prepare_init(loop, &s->before_sleep);
     s->before_sleep.data = s;
     uv_prepare_start(&s->before_sleep, before_sleep);
@@ -1048,7 +1036,7 @@ void server_stop(struct server *s)
     txnlog_close(s->log);
     s->log = NULL;
     server_durable(s, s->db.last_zxid);
-    flush_dirty(s);
+    flush_all(s);
     while (s->conns)
         conn_close(s->conns);
     admin_stop(s->admin);
@@ -1057,6 +1045,7 @@ void server_stop(struct server *s)
     s->metrics = NULL;
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     uv_close((uv_handle_t *)&s->backlog_idle, NULL);
+    flush_close(s);
     uv_close((uv_handle_t *)&s->tick_timer, NULL);
     uv_close((uv_handle_t *)&s->reaper_timer, NULL);
     reap_queue_free(s);

@@ -129,6 +129,11 @@ struct server {
     struct pset backlog;         /* conns that used their turn's requests (conn.h) */
     uv_idle_t backlog_idle;      /* active while `backlog` is not empty */
     int flush_deferred;          /* loop turns the log batch waited for a backlog (server.c) */
+    /* connections whose ready output is only watch notifications, written a
+     * share per turn (flush.h) */
+    struct conn *notify_head, *notify_tail;
+    size_t notify_n;
+    uv_idle_t notify_idle;       /* active while the queue is not empty */
 
     uv_tcp_t listener;
     uv_tcp_t tls_listener;

@@ -120,6 +120,7 @@ static void test_defaults(void)
     ASSERT_INT_EQ(cfg.readonly_mode, 0);
     ASSERT_INT_EQ(cfg.global_outstanding_limit, 1000);
     ASSERT_INT_EQ(cfg.poll_spin_us, 100);
+    ASSERT_INT_EQ(cfg.notify_writes_per_turn, 8);
     ASSERT_INT_EQ(cfg.requests_per_turn, 100);
     ASSERT_INT_EQ(cfg.sasl_enabled, 0);
     ASSERT_STR_EQ(cfg.jaas_file, "");
@@ -215,6 +216,7 @@ static void test_all_keys(void)
              "jaasLoginFile=/etc/zk/jaas.conf\n"
              "pollSpinMicros=0\n"
              "requestsPerTurn=0\n"
+             "notifyWritesPerTurn=0\n"
              "ssl.keyStore.location=/etc/zk/server.pem\n"
              "ssl.keyStore.password=secret\n"
              "ssl.trustStore.location=/etc/zk/ca.pem\n"
@@ -251,6 +253,7 @@ static void test_all_keys(void)
     ASSERT_STR_EQ(cfg.jaas_file, "/etc/zk/jaas.conf");
     ASSERT_INT_EQ(cfg.poll_spin_us, 0);
     ASSERT_INT_EQ(cfg.requests_per_turn, 0);
+    ASSERT_INT_EQ(cfg.notify_writes_per_turn, 0);
     ASSERT_STR_EQ(cfg.tls.cert, "/etc/zk/server.pem");
     ASSERT_STR_EQ(cfg.tls.key, ""); /* in the key store */
     ASSERT_STR_EQ(cfg.tls.ca, "/etc/zk/ca.pem");
