@@ -61,6 +61,64 @@ static void syncs_free(struct quorum *q)
     q->syncs_tail = NULL;
 }
 
+/*
+ * Which connection a leader's answer goes to.  Apache's wire names only the
+ * session in a REQUEST, so answers (commits, SYNCs, REVALIDATE) are routed
+ * by session id to the connection that forwarded for it (q->fwd).  A client
+ * that reconnects to this member while its old connection still waits for
+ * answers makes a second connection of the same session: the old one's
+ * answers, which the leader gives first (it handles a session's requests in
+ * order), must not reach the new one, whose client would read a reply to an
+ * xid it never sent there (kazoo: "xids do not match").  So when a
+ * connection stops waiting (it closes, or another connection of its session
+ * forwards), its outstanding commits and SYNCs are counted as orphans of the
+ * session, and that many of the session's next answers are dropped, as
+ * Apache drops replies to a closed connection.  (A REVALIDATE answer is not
+ * ordered with them; it goes to whichever connection revalidates.)
+ */
+static void fwd_disown(struct quorum *q, struct conn *old)
+{
+    int owed = old->fwd_pending - (old->revalidating ? 1 : 0);
+    if (owed > 0) {
+        uintptr_t n = (uintptr_t)i64map_get(&q->fwd_orphans, old->session_id);
+        i64map_put(&q->fwd_orphans, old->session_id, (void *)(n + (uintptr_t)owed));
+    }
+    old->fwd_pending = 0;
+    old->revalidating = 0;
+}
+
+/* `c` forwards one more request of its session: the answers are its now. */
+static void fwd_take(struct quorum *q, struct conn *c)
+{
+    struct conn *old = i64map_get(&q->fwd, c->session_id);
+    if (old && old != c)
+        fwd_disown(q, old);
+    c->fwd_pending++;
+    i64map_put(&q->fwd, c->session_id, c);
+}
+
+/* 1 when the leader's next answer for `session` (a commit or a SYNC) is
+ * owed to a connection that no longer waits; it is consumed. */
+static int fwd_orphaned(struct quorum *q, int64_t session)
+{
+    uintptr_t n = (uintptr_t)i64map_get(&q->fwd_orphans, session);
+    if (!n)
+        return 0;
+    if (n == 1)
+        i64map_del(&q->fwd_orphans, session);
+    else
+        i64map_put(&q->fwd_orphans, session, (void *)(n - 1));
+    return 1;
+}
+
+void alearner_conn_closed(struct quorum *q, struct conn *c)
+{
+    if (c->fwd_pending && i64map_get(&q->fwd, c->session_id) == c) {
+        fwd_disown(q, c);
+        i64map_del(&q->fwd, c->session_id);
+    }
+}
+
 static void zab_sync_done(struct quorum *q)
 {
     struct zab_sync *y = q->syncs;
@@ -71,7 +129,7 @@ static void zab_sync_done(struct quorum *q)
     q->syncs = y->next;
     if (!q->syncs)
         q->syncs_tail = NULL;
-    struct conn *c = i64map_get(&q->fwd, y->session);
+    struct conn *c = fwd_orphaned(q, y->session) ? NULL : i64map_get(&q->fwd, y->session);
     if (c && c->fwd_pending) {
         zab_reply_sync(q->s, c, y->xid, y->path, q->s->db.last_zxid);
         if (--c->fwd_pending == 0)
@@ -112,9 +170,8 @@ void alearner_revalidate(struct quorum *q, struct conn *c, int64_t id, int32_t t
     zk_be32_put(d + 8, (uint32_t)timeout);
     c->session_id = id;
     c->timeout = timeout;
+    fwd_take(q, c);
     c->revalidating = 1;
-    c->fwd_pending++;
-    i64map_put(&q->fwd, id, c);
     zab_send(q, ZAB_REVALIDATE, -1, d, sizeof d);
 }
 
@@ -389,8 +446,7 @@ void alearner_forward(struct quorum *q, struct conn *c, int32_t type, const void
     jute_out_free(&o);
     if (type != ZK_OP_CREATESESSION)
         quorum_audit_keep(c, p, len);
-    c->fwd_pending++;
-    i64map_put(&q->fwd, c->session_id, c);
+    fwd_take(q, c);
 }
 
 /* A committed record was applied: answer the request of ours it commits. */
@@ -399,7 +455,7 @@ void alearner_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *rec
     if (len < TXN_HEADER)
         return;
     int64_t session = (int64_t)zk_be64_get(rec);
-    struct conn *c = i64map_get(&q->fwd, session);
+    struct conn *c = fwd_orphaned(q, session) ? NULL : i64map_get(&q->fwd, session);
     size_t at = c ? c->out.len : 0;
     if (!c || !c->fwd_pending || zab_reply_committed(q->s, c, zxid, rec, len))
         return;

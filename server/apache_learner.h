@@ -67,6 +67,9 @@ void alearner_reply_forwarded(struct quorum *q, int64_t zxid, const uint8_t *rec
  * The answer finishes the handshake (server_reconnect).  c counts it in
  * fwd_pending. */
 void alearner_revalidate(struct quorum *q, struct conn *c, int64_t id, int32_t timeout);
+/* `c` closes: the leader's answers to what it forwarded go to no one
+ * (nor to a later connection of the same session). */
+void alearner_conn_closed(struct quorum *q, struct conn *c);
 /* Sends the ACKs owed for proposals the log has made durable. */
 void alearner_send_acks(struct quorum *q);
 

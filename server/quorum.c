@@ -1567,6 +1567,7 @@ static void leave_role(struct quorum *q)
     }
     q->qtail = NULL;
     i64map_free(&q->fwd);
+    i64map_free(&q->fwd_orphans);
     q->phase = F_CONNECTING;
     if (q->logged < s->db.last_zxid)
         q->logged = s->db.last_zxid;
@@ -1947,8 +1948,10 @@ int quorum_revalidate(struct server *s, struct conn *c, int64_t id, int32_t time
 void quorum_conn_closed(struct server *s, struct conn *c)
 {
     struct quorum *q = s->q;
-    if (q && c->fwd_pending)
-        i64map_del(&q->fwd, q->apache ? c->session_id : (int64_t)c->uid);
+    if (q && q->apache)
+        alearner_conn_closed(q, c);
+    else if (q && c->fwd_pending)
+        i64map_del(&q->fwd, (int64_t)c->uid);
 }
 
 static void reconfig_committed(struct quorum *q, int designated)

@@ -147,6 +147,9 @@ struct quorum {
     int activate_leader;
     struct i64map fwd;       /* connection uid (Apache's wire: session id) -> conn
                               * with forwarded requests */
+    struct i64map fwd_orphans; /* Apache's wire: session id -> how many leader
+                                * answers still belong to a connection of that
+                                * session that no longer waits (apache_learner.c) */
     int64_t last_report_ms;
 
     /* Apache's wire (memberProtocol=apache) */

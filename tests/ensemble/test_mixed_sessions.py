@@ -11,6 +11,7 @@ A session the ensemble does not know, or a known one with a wrong password, is r
 follower exactly as by an Apache follower (the same ConnectResponse bytes, then the connection
 closes).
 """
+import re
 import socket
 import struct
 import threading
@@ -178,3 +179,49 @@ def test_session_moves_apache_to_zkd_and_back(ens):
     assert other.exists("/eph-%d" % APACHE) is None and other.exists("/eph-%d" % ZKD) is None
     other.stop()
     other.close()
+
+
+def cons_lists(ens, sid, session_id, ready, packets):
+    """Whether member `sid`'s `cons` lists a connection of `session_id`, handshake done or not
+    (`ready`), that has read `packets` packets."""
+    return re.search(r"\[%d\]\(queued=\d+,recved=%d,.*sid=0x%x," % (ready, packets, session_id),
+                     ens[sid].four_letter("cons")) is not None
+
+
+def test_reconnect_to_the_same_member_gets_no_reply_of_the_old_connection(ens):
+    """A client whose writes wait at the leader reconnects its session to the same zkd member
+    (Apache's wire names only the session in a forwarded request, so the member routes the
+    leader's answers by session): the old connection's replies must not reach the new one.
+    They did: kazoo read a reply to an xid the new connection never sent ("xids do not match,
+    expected 2 received 20") in a mixed fault run where a client timed out and came back."""
+    a = rawzk.RawSession(ens.client_ports[ZKD], timeout_ms=30000)
+    b = None
+    try:
+        assert a.create("/routed", b"0")[0] == 0
+        ens.pause(LEADER)  # the writes below wait for the leader
+        for xid in (100, 101, 102):
+            a._send(rawzk.i32(xid) + rawzk.i32(rawzk.OPS["setData"]) + rawzk.zstr("/routed") +
+                    rawzk.zbuf(b"%d" % xid) + rawzk.i32(-1))
+        # connect + create + three sets read, so forwarded (in the same loop turn)
+        wait_for(lambda: cons_lists(ens, ZKD, a.session_id, 1, 5), 30, "the sets forwarded")
+        b = socket.create_connection(("127.0.0.1", ens.client_ports[ZKD]), timeout=30)
+        body = (rawzk.i32(0) + rawzk.i64(a.last_zxid) + rawzk.i32(30000) + rawzk.i64(a.session_id)
+                + rawzk.zbuf(a.passwd) + b"\0")
+        b.sendall(rawzk.i32(len(body)) + body)
+        # read, and its session's REVALIDATE sent to the (stopped) leader
+        wait_for(lambda: cons_lists(ens, ZKD, a.session_id, 0, 1), 30, "the reconnect read")
+        ens.resume(LEADER)
+        r = rawzk.RawSession.__new__(rawzk.RawSession)
+        r.sock = b
+        first = rawzk.Reader(r._recv())
+        assert (first.int(), first.int(), first.long()) == (0, 30000, a.session_id)
+        r.xid, r.events, r.last_zxid = 0, [], 0
+        assert r.call("sync", rawzk.zstr("/routed"))[0] == 0  # (call asserts each reply's xid)
+        err, reader = r.call("getData", rawzk.zstr("/routed") + b"\0")
+        assert err == 0 and reader.buf() == b"102"  # the old connection's writes committed
+    finally:
+        if LEADER in ens.paused:
+            ens.resume(LEADER)
+        a.close_socket()
+        if b:
+            b.close()
