@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listing.h"
 #include "log.h"
 #include "sasl.h"
 #include "server.h"
@@ -294,9 +295,7 @@ static int handle_frames(struct conn *c, size_t budget)
             break;
         }
         if (c->state == CONN_READY && !c->sink && budget-- == 0) {
-            c->backlogged = 1;
-            uv_read_stop((uv_stream_t *)&c->tcp);
-            server_backlog(s, c);
+            conn_wait_turn(c);
             break;
         }
         c->packets_in++;
@@ -306,7 +305,7 @@ static int handle_frames(struct conn *c, size_t budget)
         else
             server_request(s, c, p + 4, (size_t)len);
         off += 4 + (size_t)len;
-        if (c->reading_paused)
+        if (c->reading_paused || c->listing) /* (a listing waits for its turns) */
             break;
     }
     if (c->state == CONN_CLOSING)
@@ -338,9 +337,23 @@ static size_t turn_budget(const struct conn *c)
     return n > 0 ? (size_t)n : SIZE_MAX;
 }
 
+void conn_wait_turn(struct conn *c)
+{
+    c->backlogged = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    server_backlog(c->srv, c);
+}
+
 void conn_continue(struct conn *c)
 {
     if (!c->backlogged || c->state == CONN_CLOSING)
+        return;
+    if (c->listing && listing_continue(c)) {
+        if (c->state != CONN_CLOSING)
+            server_backlog(c->srv, c); /* its next slice, next turn */
+        return;
+    }
+    if (c->state == CONN_CLOSING)
         return;
     c->backlogged = 0;
     if (handle_frames(c, turn_budget(c)) == 0 && may_read(c))

@@ -25,6 +25,7 @@
 
 struct server;
 struct session;
+struct listing;
 
 enum conn_state { CONN_HANDSHAKE, CONN_READY, CONN_CLOSING };
 
@@ -50,6 +51,9 @@ struct conn {
     int reading_paused;    /* its replies queue up unread (conn.c) */
     int throttled;         /* the server is over globalOutstandingLimit (server.h) */
     int backlogged;        /* used its turn's requests; waits for conn_continue */
+    struct listing *listing; /* a getChildren being answered in slices, one per
+                              * turn (listing.h); no later frame of this
+                              * connection is taken until it is answered */
     int is_tls;
 
     struct session *session;
@@ -182,8 +186,13 @@ void conn_unthrottle(struct conn *c);
  * in order, and a backlogged connection reads nothing new until its queue
  * is drained); a pipelined client's throughput costs one more loop turn per
  * share.  conn_feed() and a proxy connection take every frame at once.
+ * A connection with a listing (listing.h) gets its next slice here
+ * instead, and takes frames again once that is answered.
  */
 void conn_continue(struct conn *c);
+/* Takes no more frames from `c` until its next turn (conn_continue): used
+ * when a request of it is answered across turns (listing.h). */
+void conn_wait_turn(struct conn *c);
 /* Whether frames are waiting on the gate. */
 static inline int conn_has_held(const struct conn *c) { return c->mark_n > 0; }
 /* Bytes queued and not yet written. */

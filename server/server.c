@@ -39,6 +39,7 @@
 #include "digest.h"
 #include "election.h"
 #include "fourlw.h"
+#include "listing.h"
 #include "localsess.h"
 #include "quorum.h"
 #include "quota.h"
@@ -657,6 +658,7 @@ int server_four_letter(struct server *s, struct conn *c, const uint8_t *p)
 
 void server_conn_closed(struct server *s, struct conn *c)
 {
+    listing_cancel(c);
     if (s->q)
         quorum_conn_closed(s, c);
 }
