@@ -599,6 +599,20 @@ size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err)
     return at;
 }
 
+void conn_put_body(struct conn *c, size_t start, struct jute_out *body, size_t room)
+{
+    assert(body->len >= room);
+    if (start == 0 && c->out.len == room) {
+        memcpy(body->p, c->out.p, room);
+        struct jute_out mine = c->out;
+        c->out = *body;
+        *body = mine;
+    } else {
+        jute_put_raw(&c->out, body->p + room, body->len - room);
+    }
+    jute_out_free(body);
+}
+
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag)
 {
     conn_frame_end(c, conn_reply_begin(c, xid, zxid, err), tag, xid);
@@ -737,11 +751,18 @@ void conn_flush(struct conn *c)
             consume(c, (size_t)n);
             ready -= (size_t)n;
         }
-        if (ready) {
+        if (ready && ready == c->out.len) {
+            /* All of it: the write takes the buffer itself (a reply of
+             * megabytes was copied here once more, in one piece). */
+            c->wbuf.base = (char *)jute_out_steal(&c->out, &c->wbuf.len);
+            c->consumed += ready;
+        } else if (ready) {
             c->wbuf.base = zk_xmalloc(ready);
             memcpy(c->wbuf.base, c->out.p, ready);
             c->wbuf.len = ready;
             consume(c, ready);
+        }
+        if (ready) {
             c->wreq.data = c;
             c->writing = 1;
             if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &c->wbuf, 1, on_write)) {

@@ -146,6 +146,15 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid);
 /* Starts a reply frame with its ReplyHeader; the body follows, then
  * conn_frame_end.  Returns the frame's start, as conn_frame_begin. */
 size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err);
+/* Bytes conn_reply_begin writes: the length prefix and the ReplyHeader
+ * (xid, zxid, err). */
+#define CONN_REPLY_HEAD 20
+/* Appends the bytes of `body` from offset `room` on to the frame begun at
+ * `start`.  When that frame is all c->out holds and its bytes so far are
+ * exactly `room` long, they are copied into body's first `room` bytes and
+ * body's buffer becomes c->out instead: a body of megabytes (listing.h) is
+ * not copied again.  Frees or takes body's buffer; body is left empty. */
+void conn_put_body(struct conn *c, size_t start, struct jute_out *body, size_t room);
 /* Convenience: a frame with just a ReplyHeader. */
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag);
 /* Queues a watch notification (WatcherEvent `type` on `path`, `len` bytes,

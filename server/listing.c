@@ -20,7 +20,10 @@ struct listing {
     int watch;
     int restarts;
     struct tree_kid_walk walk;
-    struct jute_out body;  /* int32 count, then the names walked so far */
+    struct jute_out body;  /* CONN_REPLY_HEAD bytes of room, the int32 count,
+                            * then the names walked so far */
+    uint32_t names;        /* names in body */
+    int sized;             /* body was reserved for the rest (see run) */
     size_t plen;
     char path[];           /* the request's path, copied (plen bytes) */
 };
@@ -30,9 +33,36 @@ static struct zk_slice path_of(const struct listing *l)
     return (struct zk_slice){l->path, (int32_t)l->plen};
 }
 
-static void put_name(struct znode *c, void *out)
+static void put_name(struct znode *c, void *d)
 {
-    jute_put_buffer(out, c->name, (int32_t)tree_namelen(c));
+    struct listing *l = d;
+    jute_put_buffer(&l->body, c->name, (int32_t)tree_namelen(c));
+    l->names++;
+}
+
+/* Starts the body over for `n`: room for the reply's head (conn_put_body
+ * then takes the buffer instead of copying it), the count. */
+static void body_reset(struct listing *l, const struct znode *n)
+{
+    l->body.len = 0;
+    l->names = 0;
+    l->sized = 0;
+    jute_out_reserve(&l->body, CONN_REPLY_HEAD);
+    l->body.len = CONN_REPLY_HEAD;
+    jute_put_int(&l->body, (int32_t)tree_nkids(n));
+}
+
+/* After a first slice, reserves what the rest will take at the names'
+ * size so far (+1/8): growing a body of megabytes by doubling copied it
+ * whole inside one slice, the longest piece of the listing. */
+static void body_size(struct listing *l, const struct znode *n)
+{
+    if (l->sized || !l->names)
+        return;
+    l->sized = 1;
+    size_t per = (l->body.len - CONN_REPLY_HEAD - 4) / l->names + 1;
+    size_t left = tree_nkids(n) > l->names ? tree_nkids(n) - l->names : 0;
+    jute_out_reserve(&l->body, left * per + left * per / 8 + 256); /* (+ the Stat) */
 }
 
 int listing_wanted(const struct server *s, const struct conn *c, const struct znode *n)
@@ -68,8 +98,7 @@ static int begin(struct listing *l)
         answer(l, rc, n);
         return 1;
     }
-    l->body.len = 0;
-    jute_put_int(&l->body, (int32_t)tree_nkids(n));
+    body_reset(l, n);
     tree_kid_walk_open(l->s->db.tree, &l->walk, n);
     return 0;
 }
@@ -81,9 +110,11 @@ static int run(struct listing *l)
     for (;;) {
         uint32_t max = l->restarts >= LISTING_MAX_RESTARTS ? UINT32_MAX
                                                           : (uint32_t)l->s->cfg.children_slice;
-        int st = tree_kid_walk_step(&l->walk, max, put_name, &l->body);
-        if (st == TREE_WALK_MORE)
+        int st = tree_kid_walk_step(&l->walk, max, put_name, l);
+        if (st == TREE_WALK_MORE) {
+            body_size(l, l->walk.parent);
             return 1;
+        }
         if (st == TREE_WALK_DONE) {
             /* The READ check as of now (the walk's parent is the node at
              * the path: it was neither freed nor unlinked... unless moved
@@ -117,7 +148,7 @@ void listing_start(struct server *s, struct conn *c, int32_t xid, int32_t type,
     *l = (struct listing){.s = s, .c = c, .xid = xid, .type = type, .watch = watch, .plen = plen};
     memcpy(l->path, path.p, plen);
     jute_out_init(&l->body);
-    jute_put_int(&l->body, (int32_t)tree_nkids(n));
+    body_reset(l, n);
     tree_kid_walk_open(s->db.tree, &l->walk, n);
     c->listing = l;
     if (run(l))

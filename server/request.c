@@ -353,7 +353,7 @@ static int64_t read_tag(const struct server *s, const struct conn *c, int rc,
 
 void server_read_answer(struct server *s, struct conn *c, int32_t xid, int32_t type, int rc,
                         const struct znode *n, struct zk_slice path, int watch,
-                        const struct jute_out *children)
+                        struct jute_out *children)
 {
     arm_read_watch(s, c, type, rc, path, watch);
     int64_t tag = rc == ZK_MARSHALLINGERROR ? s->db.last_zxid : read_tag(s, c, rc, n, path);
@@ -362,7 +362,7 @@ void server_read_answer(struct server *s, struct conn *c, int32_t xid, int32_t t
         if (type == ZK_OP_EXISTS) {
             put_stat(c, n);
         } else if (children) {
-            jute_put_raw(&c->out, children->p, children->len);
+            conn_put_body(c, at, children, CONN_REPLY_HEAD);
             if (type == ZK_OP_GETCHILDREN2)
                 put_stat(c, n);
         } else {

@@ -247,10 +247,11 @@ int server_read_lookup(struct server *s, struct conn *c, struct zk_slice path, s
  * of now: arms the watch it asked for (`watch`), tags the reply with what
  * it shows (the durability gate) and encodes it.  `children`, when not
  * NULL, is a getChildren body already encoded (count + names, listing.h)
- * in place of n's children. */
+ * after CONN_REPLY_HEAD bytes of room, to send in place of n's children;
+ * its buffer is taken or freed (conn_put_body). */
 void server_read_answer(struct server *s, struct conn *c, int32_t xid, int32_t type, int rc,
                         const struct znode *n, struct zk_slice path, int watch,
-                        const struct jute_out *children);
+                        struct jute_out *children);
 
 /* ---- used by quorum.c (ensemble) ---- */
 
