@@ -116,9 +116,11 @@ static int run(struct listing *l)
             return 1;
         }
         if (st == TREE_WALK_DONE) {
-            /* The READ check as of now (the walk's parent is the node at
-             * the path: it was neither freed nor unlinked... unless moved
-             * away by a delete that left it allocated: look it up). */
+            /* The READ check as of now.  The lookup also finds whether the
+             * node at the path is still the one walked: a delete that
+             * unlinks without freeing yet leaves the walk exact but the
+             * node gone (a childless one only: not one of ours, unless
+             * its children went first, which made the walk stale). */
             struct znode *n;
             int rc = server_read_lookup(l->s, l->c, path_of(l), &n);
             if (!rc && n != l->walk.parent) {
