@@ -73,6 +73,7 @@ int listing_wanted(const struct server *s, const struct conn *c, const struct zn
 
 static void listing_free(struct listing *l)
 {
+    l->s->listings--;
     tree_kid_walk_close(&l->walk);
     jute_out_free(&l->body);
     free(l);
@@ -153,6 +154,7 @@ void listing_start(struct server *s, struct conn *c, int32_t xid, int32_t type,
     body_reset(l, n);
     tree_kid_walk_open(s->db.tree, &l->walk, n);
     c->listing = l;
+    s->listings++;
     if (run(l))
         conn_wait_turn(c);
 }

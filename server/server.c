@@ -575,12 +575,14 @@ static void flush_dirty(struct server *s)
  * (bench/results/2026-12-06-wide-deletes.md: without this, 350 writes per
  * fsync instead of 1,000).  Reads do not wait for it (request.c read_tag);
  * the bound keeps a backlog of reads from delaying other clients' writes.
+ * A connection waiting for its listing's next slice (listing.h) is no such
+ * writer and does not defer the batch.
  */
 #define FLUSH_DEFER_TURNS 10
 
 static int log_batch_due(struct server *s)
 {
-    if (s->backlog.n && ++s->flush_deferred < FLUSH_DEFER_TURNS)
+    if (s->backlog.n > s->listings && ++s->flush_deferred < FLUSH_DEFER_TURNS)
         return 0;
     s->flush_deferred = 0;
     return 1;

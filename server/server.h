@@ -127,6 +127,8 @@ struct server {
     struct pset backlog;         /* conns that used their turn's requests (conn.h) */
     uv_idle_t backlog_idle;      /* active while `backlog` is not empty */
     int flush_deferred;          /* loop turns the log batch waited for a backlog (server.c) */
+    size_t listings;             /* connections in the backlog for a listing's next slice
+                                  * (listing.h): no writer's batch to wait for */
 
     uv_tcp_t listener;
     uv_tcp_t tls_listener;
