@@ -175,3 +175,34 @@ def test_connection_closed_during_the_slices(server_factory):
     err, r = setup.call("getChildren", zstr("/wide") + b"\0")
     assert err == 0 and len(r.strings()) == len(base)
     setup.close_session()
+
+
+def test_watch_events_around_a_sliced_list(server_factory):
+    """The reader holds a child watch on /wide and asks a sliced getChildren2 with a new watch;
+    a writer's create lands between the slices.  On the reader's socket the NodeChildrenChanged
+    of the old watch comes before the reply, which shows the new child (the list restarted); the
+    new watch is armed as of the last slice, so the writer's next create fires it (were it armed
+    at the start, that first create would have used it up and the second fired nothing)."""
+    base = ["n%04d" % i for i in range(1000)]
+    srv = server_factory("zkd", cfg={"getChildrenSlice": "50"})
+    setup = RawSession(srv.port)
+    fill(setup, "/wide", base)
+    rd, w = RawSession(srv.port), RawSession(srv.port)
+    assert rd.call("getChildren", zstr("/wide") + b"\1")[0] == 0  # the old watch
+    _queue_while_stopped(srv, [(rd, children_req(1, "/wide", watch=True)),
+                               (w, create_req(1, "/wide/new"))])
+    (xid, _z, err), r = header(rd)
+    assert (xid, err) == (-1, 0)
+    assert (r.int(), r.int(), r.str()) == (4, 3, "/wide")  # NodeChildrenChanged, first
+    (xid, _z, err), r = header(rd)
+    assert (xid, err) == (1, 0)
+    assert sorted(r.strings()) == sorted(base + ["new"])
+    assert header(w)[0][::2] == (1, 0)
+    assert w.create("/wide/new2")[0] == 0
+    rd.sock.sendall(frame(2, 3, zstr("/wide") + b"\0"))  # exists: a barrier after the event
+    (xid, _z, err), r = header(rd)
+    assert (xid, err) == (-1, 0)
+    assert (r.int(), r.int(), r.str()) == (4, 3, "/wide")  # the watch the sliced read armed
+    assert header(rd)[0][::2] == (2, 0)
+    for s in (w, rd, setup):
+        s.close_session()
