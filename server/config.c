@@ -61,6 +61,8 @@
  *     (conn.h); 0 takes all it holds.
  *   - notifyWritesPerTurn=N: connections holding only watch notifications
  *     written per loop turn (flush.h); 0 writes them all at once.
+ *   - getChildrenSlice=N: a getChildren of a parent with more than N
+ *     children is encoded N names per loop turn (listing.h); 0 = at once.
  *   - Key and trust stores are PEM, PKCS12 or JKS, typed by ssl.*.type or
  *     the file name (any name other than .jks/.p12/.pfx/.bcfks is PEM, where
  *     Apache would refuse it).  ssl.certFile and ssl.keyFile name PEM files
@@ -933,6 +935,7 @@ static const struct key_spec keys[] = {
     INT_KEY("pollSpinMicros", poll_spin_us, 0, 1000000), /* zkd extension */
     INT_KEY("requestsPerTurn", requests_per_turn, 0, INT_MAX), /* zkd extension, conn.h */
     INT_KEY("notifyWritesPerTurn", notify_writes_per_turn, 0, INT_MAX), /* zkd extension, flush.h */
+    INT_KEY("getChildrenSlice", children_slice, 0, INT_MAX), /* zkd extension, listing.h */
     BOOL_KEY("enforce.auth.enabled", enforce_auth_enabled),     /* validate_enforce_auth */
     FN_KEY("enforce.auth.schemes", h_enforce_auth_schemes),
     BOOL_KEY("sessionRequireClientSASLAuth", session_require_sasl),
@@ -1791,6 +1794,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->poll_spin_us = 100;
     cfg->requests_per_turn = 100;
     cfg->notify_writes_per_turn = 8;
+    cfg->children_slice = 16384;
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;
     cfg->digest_auth_enabled = 1;

@@ -128,6 +128,8 @@ struct zkd_config {
     int requests_per_turn;   /* `requestsPerTurn` (zkd extension), default 100; 0 = no cap */
     int notify_writes_per_turn; /* `notifyWritesPerTurn` (zkd extension, flush.h), default 8;
                                  * 0 = no cap */
+    int children_slice;      /* `getChildrenSlice` (zkd extension, listing.h): names per
+                              * loop turn for a wider parent; 0 = one piece */
     /* SASL */
     char jaas_file[4096];    /* `jaasLoginFile` (zkd extension) or -Djava.security.auth.login.config; "" = none */
     int sasl_enabled;        /* authProvider.N = ...SASLAuthenticationProvider */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "flush.h"
+#include "listing.h"
 #include "log.h"
 #include "sasl.h"
 #include "server.h"
@@ -297,9 +298,7 @@ static int handle_frames(struct conn *c, size_t budget)
             break;
         }
         if (c->state == CONN_READY && !c->sink && budget-- == 0) {
-            c->backlogged = 1;
-            uv_read_stop((uv_stream_t *)&c->tcp);
-            server_backlog(s, c);
+            conn_wait_turn(c);
             break;
         }
         c->packets_in++;
@@ -309,7 +308,7 @@ static int handle_frames(struct conn *c, size_t budget)
         else
             server_request(s, c, p + 4, (size_t)len);
         off += 4 + (size_t)len;
-        if (c->reading_paused)
+        if (c->reading_paused || c->listing) /* (a listing waits for its turns) */
             break;
     }
     if (c->state == CONN_CLOSING)
@@ -341,9 +340,23 @@ static size_t turn_budget(const struct conn *c)
     return n > 0 ? (size_t)n : SIZE_MAX;
 }
 
+void conn_wait_turn(struct conn *c)
+{
+    c->backlogged = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    server_backlog(c->srv, c);
+}
+
 void conn_continue(struct conn *c)
 {
     if (!c->backlogged || c->state == CONN_CLOSING)
+        return;
+    if (c->listing && listing_continue(c)) {
+        if (c->state != CONN_CLOSING)
+            server_backlog(c->srv, c); /* its next slice, next turn */
+        return;
+    }
+    if (c->state == CONN_CLOSING)
         return;
     c->backlogged = 0;
     if (handle_frames(c, turn_budget(c)) == 0 && may_read(c))
@@ -622,6 +635,20 @@ size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err)
     return at;
 }
 
+void conn_put_body(struct conn *c, size_t start, struct jute_out *body, size_t room)
+{
+    assert(body->len >= room);
+    if (start == 0 && c->out.len == room) {
+        memcpy(body->p, c->out.p, room);
+        struct jute_out mine = c->out;
+        c->out = *body;
+        *body = mine;
+    } else {
+        jute_put_raw(&c->out, body->p + room, body->len - room);
+    }
+    jute_out_free(body);
+}
+
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag)
 {
     conn_frame_end(c, conn_reply_begin(c, xid, zxid, err), tag, xid);
@@ -763,11 +790,18 @@ void conn_flush(struct conn *c)
             consume(c, (size_t)n);
             ready -= (size_t)n;
         }
-        if (ready) {
+        if (ready && ready == c->out.len) {
+            /* All of it: the write takes the buffer itself (a reply of
+             * megabytes was copied here once more, in one piece). */
+            c->wbuf.base = (char *)jute_out_steal(&c->out, &c->wbuf.len);
+            c->consumed += ready;
+        } else if (ready) {
             c->wbuf.base = zk_xmalloc(ready);
             memcpy(c->wbuf.base, c->out.p, ready);
             c->wbuf.len = ready;
             consume(c, ready);
+        }
+        if (ready) {
             c->wreq.data = c;
             c->writing = 1;
             if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &c->wbuf, 1, on_write)) {

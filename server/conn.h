@@ -25,6 +25,7 @@
 
 struct server;
 struct session;
+struct listing;
 
 enum conn_state { CONN_HANDSHAKE, CONN_READY, CONN_CLOSING };
 
@@ -53,6 +54,9 @@ struct conn {
     int reading_paused;    /* its replies queue up unread (conn.c) */
     int throttled;         /* the server is over globalOutstandingLimit (server.h) */
     int backlogged;        /* used its turn's requests; waits for conn_continue */
+    struct listing *listing; /* a getChildren being answered in slices, one per
+                              * turn (listing.h); no later frame of this
+                              * connection is taken until it is answered */
     int is_tls;
 
     struct session *session;
@@ -164,6 +168,15 @@ void conn_frame_end(struct conn *c, size_t start, int64_t tag, int32_t xid);
  * their header is left as given.)
  */
 size_t conn_reply_begin(struct conn *c, int32_t xid, int64_t zxid, int32_t err);
+/* Bytes conn_reply_begin writes: the length prefix and the ReplyHeader
+ * (xid, zxid, err). */
+#define CONN_REPLY_HEAD 20
+/* Appends the bytes of `body` from offset `room` on to the frame begun at
+ * `start`.  When that frame is all c->out holds and its bytes so far are
+ * exactly `room` long, they are copied into body's first `room` bytes and
+ * body's buffer becomes c->out instead: a body of megabytes (listing.h) is
+ * not copied again.  Frees or takes body's buffer; body is left empty. */
+void conn_put_body(struct conn *c, size_t start, struct jute_out *body, size_t room);
 /* Convenience: a frame with just a ReplyHeader. */
 void conn_reply_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err, int64_t tag);
 /* Queues a watch notification (WatcherEvent `type` on `path`, `len` bytes,
@@ -204,6 +217,8 @@ void conn_unthrottle(struct conn *c);
  * in order, and a backlogged connection reads nothing new until its queue
  * is drained); a pipelined client's throughput costs one more loop turn per
  * share.  conn_feed() and a proxy connection take every frame at once.
+ * A connection with a listing (listing.h) gets its next slice here
+ * instead, and takes frames again once that is answered.
  */
 void conn_continue(struct conn *c);
 /*
@@ -218,6 +233,9 @@ static inline int conn_only_notifications(const struct conn *c)
 {
     return c->released > c->consumed && c->reply_end <= c->consumed && !c->close_after_flush;
 }
+/* Takes no more frames from `c` until its next turn (conn_continue): used
+ * when a request of it is answered across turns (listing.h). */
+void conn_wait_turn(struct conn *c);
 /* Whether frames are waiting on the gate. */
 static inline int conn_has_held(const struct conn *c) { return c->mark_n > 0; }
 /* Bytes queued and not yet written. */

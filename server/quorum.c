@@ -1051,7 +1051,7 @@ static int is_forwarded(const struct conn *c, int32_t type)
 /* Runs held requests of `c` until one must wait for a forwarded write. */
 void quorum_drain_held(struct quorum *q, struct conn *c)
 {
-    while (c->held && c->state == CONN_READY) {
+    while (c->held && c->state == CONN_READY && !c->listing) { /* (listing.h) */
         struct held_req *h = c->held;
         if (is_forwarded(c, h->type)) {
             c->held = h->next;
@@ -1943,6 +1943,12 @@ int quorum_revalidate(struct server *s, struct conn *c, int64_t id, int32_t time
         return -1;
     alearner_revalidate(q, c, id, timeout);
     return 0;
+}
+
+void quorum_conn_resume(struct server *s, struct conn *c)
+{
+    if (s->q && c->held)
+        quorum_drain_held(s->q, c);
 }
 
 void quorum_conn_closed(struct server *s, struct conn *c)

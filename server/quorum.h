@@ -86,6 +86,9 @@ void quorum_forward_connect(struct server *s, struct conn *c, int64_t id, int32_
 int quorum_revalidate(struct server *s, struct conn *c, int64_t id, int32_t timeout);
 /* A client connection is going away. */
 void quorum_conn_closed(struct server *s, struct conn *c);
+/* Runs the requests a learner held for `c` that may run now: called when a
+ * listing (listing.h), which they waited behind, has been answered. */
+void quorum_conn_resume(struct server *s, struct conn *c);
 
 /* ---- dynamic reconfiguration (reconfig.c) ---- */
 

@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "listing.h"
 #include "localsess.h"
 #include "log.h"
 #include "monitor.h"
@@ -214,9 +215,24 @@ static int node_acl_check(struct server *s, struct conn *c, const struct znode *
 
 /* ---- reads ---- */
 
-/* Decodes path (+ watch flag when with_watch) and finds the node; returns 0,
- * or an error: NONODE, or NOAUTH when the caller lacks every bit of `perm`
- * on it. */
+/* Finds the node at `path`; returns 0, or an error: NONODE, or NOAUTH (with
+ * *n set) when the caller lacks every bit of `perm` on it. */
+static int lookup_target(struct server *s, struct conn *c, struct zk_slice path, struct znode **n,
+                         int perm)
+{
+    *n = tree_lookup(s->db.tree, path.p, (size_t)path.len);
+    if (!*n)
+        return ZK_NONODE;
+    return node_acl_check(s, c, *n, perm);
+}
+
+int server_read_lookup(struct server *s, struct conn *c, struct zk_slice path, struct znode **n)
+{
+    return lookup_target(s, c, path, n, ZK_PERM_READ);
+}
+
+/* Decodes path (+ watch flag when with_watch) and finds the node, as
+ * lookup_target. */
 static int read_target(struct server *s, struct conn *c, struct jute_in *in, int with_watch,
                        struct zk_slice *path, int *watch, struct znode **n, int perm)
 {
@@ -224,10 +240,7 @@ static int read_target(struct server *s, struct conn *c, struct jute_in *in, int
     *watch = with_watch ? jute_get_bool(in) : 0;
     if (in->err)
         return ZK_MARSHALLINGERROR;
-    *n = tree_lookup(s->db.tree, path->p, (size_t)path->len);
-    if (!*n)
-        return ZK_NONODE;
-    return node_acl_check(s, c, *n, perm);
+    return lookup_target(s, c, *path, n, perm);
 }
 
 /* Encodes the body of a getData or getChildren(2) reply for `n`. */
@@ -244,29 +257,45 @@ static void put_read_body(struct conn *c, int32_t type, const struct znode *n)
 }
 
 /*
- * getData / getChildren / getChildren2 / exists: returns error or 0 and
- * leaves the node in *out for the caller to encode.  All four need READ on
- * an existing node: exists too, as since Apache 3.8.4/3.9.2 (ZOOKEEPER-2590;
- * before, its stat -- and a watch -- went to anyone, docs/zkd.md).  A
- * refused read sets no watch; exists on a missing node still does.
+ * getData / getChildren / getChildren2 / exists: decodes the request and
+ * returns error or 0, leaving the node in *out, the path in *pathp and the
+ * watch flag in *watch.  All four need READ on an existing node: exists
+ * too, as since Apache 3.8.4/3.9.2 (ZOOKEEPER-2590; before, its stat -- and
+ * a watch -- went to anyone, docs/zkd.md).
  */
+static int decode_read(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
+                       struct znode **out, struct zk_slice *pathp, int *watch)
+{
+    int rc = read_target(s, c, in, 1, pathp, watch, out, ZK_PERM_READ);
+    if (rc == ZK_MARSHALLINGERROR)
+        return rc;
+    if (type == ZK_OP_EXISTS && pathp->len > 0 && memchr(pathp->p, 0, (size_t)pathp->len))
+        return ZK_BADARGUMENTS; /* Apache's exists rejects NUL; other reads say NONODE */
+    return rc;
+}
+
+static int is_children_read(int32_t type)
+{
+    return type == ZK_OP_GETCHILDREN || type == ZK_OP_GETCHILDREN2;
+}
+
+/* Sets the watch a read asked for, at the moment the read takes its state:
+ * a refused read sets none; exists on a missing node still does. */
+static void arm_read_watch(struct server *s, struct conn *c, int32_t type, int rc,
+                           struct zk_slice path, int watch)
+{
+    if (watch && (rc == 0 || (rc == ZK_NONODE && type == ZK_OP_EXISTS)))
+        watches_add(is_children_read(type) ? s->db.child_watches : s->db.data_watches, path.p,
+                    (size_t)path.len, &c->watches, WATCH_STANDARD);
+}
+
+/* decode_read, then arm_read_watch (a read answered at once). */
 static int do_read(struct server *s, struct conn *c, int32_t type, struct jute_in *in,
                    struct znode **out, struct zk_slice *pathp)
 {
-    struct zk_slice path;
     int watch;
-    int rc = read_target(s, c, in, 1, &path, &watch, out, ZK_PERM_READ);
-    *pathp = path;
-    if (rc == ZK_MARSHALLINGERROR)
-        return rc;
-    if (type == ZK_OP_EXISTS && path.len > 0 && memchr(path.p, 0, (size_t)path.len))
-        return ZK_BADARGUMENTS; /* Apache's exists rejects NUL; other reads say NONODE */
-    if (watch && (rc == 0 || (rc == ZK_NONODE && type == ZK_OP_EXISTS))) {
-        struct watches *w = type == ZK_OP_GETCHILDREN || type == ZK_OP_GETCHILDREN2
-                                ? s->db.child_watches
-                                : s->db.data_watches;
-        watches_add(w, path.p, (size_t)path.len, &c->watches, WATCH_STANDARD);
-    }
+    int rc = decode_read(s, c, type, in, out, pathp, &watch);
+    arm_read_watch(s, c, type, rc, *pathp, watch);
     return rc;
 }
 
@@ -324,21 +353,41 @@ static int64_t read_tag(const struct server *s, const struct conn *c, int rc,
     return max64(dep, c->max_tag);
 }
 
+void server_read_answer(struct server *s, struct conn *c, int32_t xid, int32_t type, int rc,
+                        const struct znode *n, struct zk_slice path, int watch,
+                        struct jute_out *children)
+{
+    arm_read_watch(s, c, type, rc, path, watch);
+    int64_t tag = rc == ZK_MARSHALLINGERROR ? s->db.last_zxid : read_tag(s, c, rc, n, path);
+    /* The header says the last zxid applied, as Apache's; the gate waits
+     * only for `tag` (conn.h conn_reply_begin). */
+    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
+    if (!rc) {
+        if (type == ZK_OP_EXISTS) {
+            put_stat(c, n);
+        } else if (children) {
+            conn_put_body(c, at, children, CONN_REPLY_HEAD);
+            if (type == ZK_OP_GETCHILDREN2)
+                put_stat(c, n);
+        } else {
+            put_read_body(c, type, n);
+        }
+    }
+    conn_frame_end(c, at, tag, xid);
+}
+
 static void reply_read(struct server *s, struct conn *c, int32_t xid, int32_t type,
                        struct jute_in *in)
 {
     struct znode *n = NULL;
     struct zk_slice path = {0};
-    int rc = do_read(s, c, type, in, &n, &path);
-    int64_t tag = rc == ZK_MARSHALLINGERROR ? s->db.last_zxid : read_tag(s, c, rc, n, path);
-    size_t at = conn_reply_begin(c, xid, s->db.last_zxid, rc);
-    if (!rc) {
-        if (type == ZK_OP_EXISTS)
-            put_stat(c, n);
-        else
-            put_read_body(c, type, n);
+    int watch = 0;
+    int rc = decode_read(s, c, type, in, &n, &path, &watch);
+    if (!rc && is_children_read(type) && listing_wanted(s, c, n)) {
+        listing_start(s, c, xid, type, path, watch, n); /* answers in a later turn */
+        return;
     }
-    conn_frame_end(c, at, tag, xid);
+    server_read_answer(s, c, xid, type, rc, n, path, watch, NULL);
 }
 
 static void reply_getacl(struct server *s, struct conn *c, int32_t xid, struct jute_in *in)

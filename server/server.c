@@ -41,6 +41,7 @@
 #include "election.h"
 #include "flush.h"
 #include "fourlw.h"
+#include "listing.h"
 #include "localsess.h"
 #include "quorum.h"
 #include "quota.h"
@@ -561,12 +562,14 @@ static void on_durable(struct txnlog *log, int64_t zxid, void *d)
  * (bench/results/2026-12-06-wide-deletes.md: without this, 350 writes per
  * fsync instead of 1,000).  Reads do not wait for it (request.c read_tag);
  * the bound keeps a backlog of reads from delaying other clients' writes.
+ * A connection waiting for its listing's next slice (listing.h) is no such
+ * writer and does not defer the batch.
  */
 #define FLUSH_DEFER_TURNS 10
 
 static int log_batch_due(struct server *s)
 {
-    if (s->backlog.n && ++s->flush_deferred < FLUSH_DEFER_TURNS)
+    if (s->backlog.n > s->listings && ++s->flush_deferred < FLUSH_DEFER_TURNS)
         return 0;
     s->flush_deferred = 0;
     return 1;
@@ -644,6 +647,7 @@ int server_four_letter(struct server *s, struct conn *c, const uint8_t *p)
 
 void server_conn_closed(struct server *s, struct conn *c)
 {
+    listing_cancel(c);
     if (s->q)
         quorum_conn_closed(s, c);
 }

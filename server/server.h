@@ -134,6 +134,8 @@ struct server {
     struct conn *notify_head, *notify_tail;
     size_t notify_n;
     uv_idle_t notify_idle;       /* active while the queue is not empty */
+    size_t listings;             /* connections in the backlog for a listing's next slice
+                                  * (listing.h): no writer's batch to wait for */
 
     uv_tcp_t listener;
     uv_tcp_t tls_listener;
@@ -244,6 +246,21 @@ void server_durable(struct server *s, int64_t zxid);
 
 /* Snapshot now (background); used by snapCount and the `snap` tests. */
 void server_snapshot(struct server *s);
+
+/* ---- reads answered across turns (listing.h; request.c) ---- */
+
+/* Finds the node at `path` for a read by `c`: 0, NONODE (*n NULL), or
+ * NOAUTH (*n set) when c may not READ it. */
+int server_read_lookup(struct server *s, struct conn *c, struct zk_slice path, struct znode **n);
+/* Answers a getData/exists/getChildren(2) whose outcome is `rc` on `n`, as
+ * of now: arms the watch it asked for (`watch`), tags the reply with what
+ * it shows (the durability gate) and encodes it.  `children`, when not
+ * NULL, is a getChildren body already encoded (count + names, listing.h)
+ * after CONN_REPLY_HEAD bytes of room, to send in place of n's children;
+ * its buffer is taken or freed (conn_put_body). */
+void server_read_answer(struct server *s, struct conn *c, int32_t xid, int32_t type, int rc,
+                        const struct znode *n, struct zk_slice path, int watch,
+                        struct jute_out *children);
 
 /* ---- used by quorum.c (ensemble) ---- */
 

@@ -51,6 +51,7 @@ struct tree {
     struct pset special;   /* container and TTL nodes */
     uint64_t nodes;
     uint64_t data_bytes;
+    struct tree_kid_walk *walks; /* open walks (tree.h); rarely more than one */
 };
 
 #define DLEN(n) ((n)->datalen > 0 ? (n)->datalen : 0)
@@ -446,6 +447,53 @@ void tree_foreach_child(const struct znode *n, void (*fn)(struct znode *c, void 
             fn(tree_kid(n, i), d);
 }
 
+/* ---- walks across turns (tree.h) ---- */
+
+/* Marks the open walks of parent p stale: its child table just changed. */
+static void walks_touch(struct tree *t, const struct znode *p)
+{
+    for (struct tree_kid_walk *w = t->walks; w; w = w->next)
+        if (w->parent == p)
+            w->stale = 1;
+}
+
+void tree_kid_walk_open(struct tree *t, struct tree_kid_walk *w, struct znode *parent)
+{
+    *w = (struct tree_kid_walk){.t = t, .parent = parent, .next = t->walks};
+    if (t->walks)
+        t->walks->prev = w;
+    t->walks = w;
+}
+
+int tree_kid_walk_step(struct tree_kid_walk *w, uint32_t max, void (*fn)(struct znode *c, void *d),
+                       void *d)
+{
+    if (w->stale || !w->parent)
+        return TREE_WALK_STALE;
+    uint32_t end = tree_kid_slots(w->parent);
+    for (uint32_t done = 0; w->slot < end && done < max; w->slot++) {
+        struct znode *c = tree_kid(w->parent, w->slot);
+        if (c) {
+            fn(c, d);
+            done++;
+        }
+    }
+    return w->slot < end ? TREE_WALK_MORE : TREE_WALK_DONE;
+}
+
+void tree_kid_walk_close(struct tree_kid_walk *w)
+{
+    if (w->t) {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            w->t->walks = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+    }
+    *w = (struct tree_kid_walk){.stale = 1};
+}
+
 /* ---- tree ---- */
 
 static void track_owner(struct tree *t, struct znode *n)
@@ -519,6 +567,10 @@ void tree_free(struct tree *t)
 {
     if (!t)
         return;
+    for (struct tree_kid_walk *w = t->walks, *next; w; w = next) {
+        next = w->next;
+        *w = (struct tree_kid_walk){.stale = 1}; /* (its owner closes it later) */
+    }
     free_subtree(t, t->root);
     int64_t k;
     void *v;
@@ -619,6 +671,7 @@ struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, s
     acl_ref(t->acls, acl);
     set_owner(n, owner);
     kids_add(parent, n);
+    walks_touch(t, parent);
     parent->ext->cversion++;
     parent->ext->pzxid = zxid;
     track_owner(t, n);
@@ -631,6 +684,7 @@ void tree_unlink(struct tree *t, struct znode *n)
 {
     assert(n->parent != NULL); /* the root is never unlinked */
     kids_del(n->parent, n);
+    walks_touch(t, n->parent);
     untrack_owner(t, n);
     assert(t->nodes > 0 && t->data_bytes >= (uint64_t)DLEN(n));
     t->nodes--;
@@ -640,6 +694,7 @@ void tree_unlink(struct tree *t, struct znode *n)
 void tree_relink(struct tree *t, struct znode *n)
 {
     kids_add(n->parent, n);
+    walks_touch(t, n->parent);
     track_owner(t, n);
     t->nodes++;
     t->data_bytes += (uint64_t)DLEN(n);
@@ -647,6 +702,10 @@ void tree_relink(struct tree *t, struct znode *n)
 
 void tree_node_free(struct tree *t, struct znode *n)
 {
+    walks_touch(t, n);
+    for (struct tree_kid_walk *w = t->walks; w; w = w->next)
+        if (w->parent == n)
+            w->parent = NULL;
     acl_unref(t->acls, n->acl);
     node_release(t, n);
 }

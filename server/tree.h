@@ -224,6 +224,38 @@ void tree_foreach_owner(struct tree *t, void (*fn)(int64_t session, size_t count
 
 /* Calls fn for each child of n (table order). */
 void tree_foreach_child(const struct znode *n, void (*fn)(struct znode *c, void *d), void *d);
+/*
+ * A walk over one parent's children that may span loop turns (a getChildren
+ * of a wide parent encoded in slices: listing.h).  The caller owns the
+ * struct; the tree keeps a list of the open ones and, when a child of the
+ * walked parent is added or removed (tree_add, tree_unlink, tree_relink) or
+ * the parent itself is freed (tree_node_free, tree_free), marks the walk
+ * stale.  A walk that is not stale is exact: the child table is changed
+ * only by those calls (the incremental rebuild moves slots only inside
+ * them), so the slot cursor still points into the same table and every
+ * child it has not reached yet is still allocated; the children it yields
+ * across all its steps are the parent's children at any moment since
+ * tree_kid_walk_open, each once.  A stale walk yields nothing more: its
+ * caller starts over (tree_kid_walk_close, then _open on a fresh lookup).
+ * Costs nothing per change while no walk is open.
+ */
+struct tree_kid_walk {
+    struct tree *t;          /* NULL once the tree was freed */
+    struct znode *parent;    /* NULL once it was freed */
+    struct tree_kid_walk *prev, *next; /* the tree's open walks */
+    uint32_t slot;           /* next slot to read (tree_kid_slots) */
+    int stale;
+};
+enum { TREE_WALK_STALE = -1, TREE_WALK_DONE = 0, TREE_WALK_MORE = 1 };
+void tree_kid_walk_open(struct tree *t, struct tree_kid_walk *w, struct znode *parent);
+/* Calls fn for up to `max` more children.  Returns TREE_WALK_DONE when the
+ * last child was passed, TREE_WALK_MORE when some remain, TREE_WALK_STALE
+ * (calling fn for none) when the walk went stale. */
+int tree_kid_walk_step(struct tree_kid_walk *w, uint32_t max, void (*fn)(struct znode *c, void *d),
+                       void *d);
+/* Takes w off its tree's list (safe after the tree was freed, and twice). */
+void tree_kid_walk_close(struct tree_kid_walk *w);
+
 /* Total number of descendants of n. */
 uint64_t tree_count_descendants(const struct znode *n);
 

@@ -662,6 +662,73 @@ static void test_incremental_child_table_rebuild(void)
 
 /* The pool reuses a freed block for its class, hands it out zeroed, and
  * sends what is above NODEPOOL_MAX to malloc. */
+static void count_kid(struct znode *c, void *d)
+{
+    (void)c;
+    ++*(int *)d;
+}
+
+/* tree_kid_walk (listing.h's cursor across loop turns): exact while the
+ * parent's children do not change, during an incremental rebuild too;
+ * stale after any add, unlink or relink under it, or when it is freed,
+ * or its tree; other parents' changes leave it alone. */
+static void test_kid_walk_across_changes(void)
+{
+    struct tree *t = tree_new();
+    add(t, "/", "w", NULL);
+    add(t, "/", "other", NULL);
+    char name[32];
+    struct znode *w = tree_lookup(t, "/w", 2);
+    int n = 0;
+    while (!w->ext || !w->ext->move || w->ext->move->base < 1000) { /* a large rebuild under way */
+        snprintf(name, sizeof name, "c%05d", n++);
+        add(t, "/w", name, NULL);
+    }
+    struct tree_kid_walk k;
+    tree_kid_walk_open(t, &k, w);
+    int seen = 0, st;
+    while ((st = tree_kid_walk_step(&k, 1000, count_kid, &seen)) == TREE_WALK_MORE) {
+        snprintf(name, sizeof name, "o%d", seen);
+        add(t, "/other", name, NULL);
+    }
+    ASSERT_INT_EQ(st, TREE_WALK_DONE);
+    ASSERT_INT_EQ(seen, n);
+    ASSERT_TRUE(w->ext->move != NULL); /* (the walk spanned both tables) */
+    tree_kid_walk_close(&k);
+
+    struct znode *c = tree_lookup(t, "/w/c00001", 9);
+    for (int op = 0; op < 3; op++) { /* add, unlink, relink */
+        tree_kid_walk_open(t, &k, w);
+        seen = 0;
+        ASSERT_INT_EQ(tree_kid_walk_step(&k, 10, count_kid, &seen), TREE_WALK_MORE);
+        if (op == 0)
+            add(t, "/w", "new", NULL);
+        else if (op == 1)
+            tree_unlink(t, c);
+        else
+            tree_relink(t, c);
+        ASSERT_INT_EQ(tree_kid_walk_step(&k, 10, count_kid, &seen), TREE_WALK_STALE);
+        ASSERT_INT_EQ(seen, 10);
+        tree_kid_walk_close(&k);
+    }
+    struct znode *gone = add(t, "/", "gone", NULL);
+    add(t, "/gone", "x", NULL);
+    struct znode *x = tree_lookup(t, "/gone/x", 7);
+    tree_kid_walk_open(t, &k, gone);
+    struct tree_kid_walk k2;
+    tree_kid_walk_open(t, &k2, w);
+    tree_unlink(t, x);
+    tree_node_free(t, x);
+    tree_unlink(t, gone);
+    tree_node_free(t, gone);
+    ASSERT_INT_EQ(tree_kid_walk_step(&k, 10, count_kid, &seen), TREE_WALK_STALE);
+    ASSERT_TRUE(k.parent == NULL);
+    tree_kid_walk_close(&k);
+    tree_free(t); /* with k2 open: it goes stale and closes without the tree */
+    ASSERT_INT_EQ(tree_kid_walk_step(&k2, 10, count_kid, &seen), TREE_WALK_STALE);
+    tree_kid_walk_close(&k2);
+}
+
 static void test_nodepool(void)
 {
     struct nodepool pool = {0};
@@ -690,7 +757,7 @@ static void test_nodepool(void)
     ASSERT_TRUE(pool.slabs == NULL);
 }
 
-ZTEST_MAIN(ZT(test_leaf_layout), ZT(test_mtime_far_from_ctime), ZT(test_long_name),
+ZTEST_MAIN(ZT(test_kid_walk_across_changes), ZT(test_leaf_layout), ZT(test_mtime_far_from_ctime), ZT(test_long_name),
            ZT(test_child_table_churn), ZT(test_wide_child_table), ZT(test_incremental_child_table_rebuild), ZT(test_nodepool), ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
            ZT(test_apache_image_roundtrip_and_digest), ZT(test_many_children_and_paths),
            ZT(test_cversion_reports_creates_plus_deletes), ZT(test_value_inline_and_out_of_line),
