@@ -165,8 +165,12 @@ def secured(request, tmp_path):
         member = SETUPS[security](request, str(tmp_path))
         ens = MixedEnsemble(tmp_path / "ens", LAYOUTS[layout], participants=4)
         made.append(ens)
+        # Every member's files are written before any member starts: a member started while
+        # the next one's JAAS file (the same file for all good members) was being rewritten
+        # read it empty and exited ("no 'QuorumServer' section"), once in CI.
+        setups = {sid: member(sid != INTRUDER) for sid in ens.sids}
         for sid in ens.sids:
-            cfg, env = member(sid != INTRUDER)
+            cfg, env = setups[sid]
             ens[sid].cfg.update(cfg)
             ens[sid].extra_env.update(env)
             ens[sid].start(wait=False)
