@@ -227,6 +227,8 @@ def check_layout(srv, n, parents, j):
 
 def row_load(srv, r, n, parents):
     r["rss_empty"] = B.rss(srv.pid)
+    B.wait_quiet("%s load" % srv.kind)  # --quiet-wait: the others' CPU, before the row
+    quiet = B.QUIET["log"][-1]
     la = B.loadavg()
     j, ph, loader_cpu_s = zkbench_load(srv, n, parents)
     check_layout(srv, n, parents, j)
@@ -239,6 +241,7 @@ def row_load(srv, r, n, parents):
                  "loader_cpu_s": loader_cpu_s, "server_cpu_s": ph["server_cpu_s"],
                  "server_cpu_us_per_create": ph["server_cpu_us_per_op"],
                  "other_cpu_util": ph["other_cpu_util"], "window_s": ph["wall_s"],
+                 "busy_cores_before": quiet["busy_cores"], "quiet_waited_s": quiet["waited_s"],
                  "loadavg": [la, B.loadavg()]}
     r["rss_after_load"] = B.rss(srv.pid)
     r["bytes_per_znode"] = (r["rss_after_load"] - r["rss_empty"]) / n
@@ -486,7 +489,8 @@ def render(runs, meta):
         _f(r["load"]["loader_cpu_s"], 2), _f(r["load"]["server_cpu_s"], 2),
         _f(r["load"]["loader_cpu_s"] / r["load"]["server_cpu_s"], 2)))
     row("load: server CPU per create [us]", lambda r: _f(r["load"]["server_cpu_us_per_create"], 2))
-    row("load: other processes' CPU [cores]", lambda r: _f(r["load"]["other_cpu_util"], 2))
+    row("load: other processes' CPU [cores], before / during", lambda r: "%s / %s" % (
+        _f(r["load"]["busy_cores_before"], 2), _f(r["load"]["other_cpu_util"], 2)))
     row("RSS after load [MiB]", lambda r: _f(r["rss_after_load"] / 1048576.0, 1))
     row("bytes per znode (RSS delta / N)", lambda r: _f(r["bytes_per_znode"], 1))
     row("snapshot of the whole tree [s]", lambda r: _f(r["snapshot"]["seconds"], 2))
@@ -554,6 +558,10 @@ def main(argv=None):
     ap.add_argument("--fanout", type=int, help="watchers on one node (0: skip the row)")
     ap.add_argument("--apache-heap", help="Apache -Xmx (default ~900 bytes per znode, >= 1g)")
     ap.add_argument("--only", choices=["zkd", "apache"])
+    ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
+                    help="before each load row, wait up to S seconds until other processes use "
+                    "under --quiet-below cores (the machine is shared)")
+    ap.add_argument("--quiet-below", type=float, default=0.3, metavar="CORES")
     ap.add_argument("--rows", default=",".join(ROWS),
                     help="comma-separated rows to run (default all; load always runs)")
     ap.add_argument("--out", help="report path (.json next to it)")
@@ -565,6 +573,7 @@ def main(argv=None):
     for k in ("n", "apache_n", "wide", "fanout"):
         if getattr(args, k) is not None:
             prof[k] = getattr(args, k)
+    B.QUIET.update(max_wait_s=args.quiet_wait, threshold=args.quiet_below)
     prof["rows"] = ["load"] + [k for k in args.rows.split(",") if k and k != "load"]
     bad = [k for k in prof["rows"] if k not in ROWS]
     if bad:
