@@ -196,6 +196,18 @@ def children_cpu_s():
     return ru.ru_utime + ru.ru_stime
 
 
+def run_queue_wait(pid):
+    """{thread id: seconds it spent runnable but waiting for a CPU} (/proc schedstat)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                out[tid] = int(f.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
 def zkbench_load(srv, n, parents):
     """zkbench --op load; returns (its JSON result, the server's Phase summary, the loader's
     CPU seconds over the same window: the whole zkbench process, reaped)."""
@@ -204,14 +216,21 @@ def zkbench_load(srv, n, parents):
            "--count", str(n), "--size", str(SIZE), "--clients", str(LOAD_SESSIONS),
            "--inflight", str(LOAD_INFLIGHT), "--json", "--quiet"]
     cpu0 = children_cpu_s()
+    wait0 = run_queue_wait(srv.pid)
     with B.Phase(srv) as ph:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=7200)
     loader_cpu_s = children_cpu_s() - cpu0
+    wait1 = run_queue_wait(srv.pid)
     js = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
     if p.returncode != 0 or not js:
         raise RuntimeError("zkbench --op load failed (exit %d): %s"
                            % (p.returncode, (p.stdout + p.stderr)[-1000:]))
-    return json.loads(js[-1]), ph.summary(n, loader_cpu_s), loader_cpu_s
+    out = ph.summary(n, loader_cpu_s)
+    # A busy machine shows here: the server was ready to run and got no CPU.  Its most
+    # delayed thread (zkd: the loop, which every request passes) against the window.
+    waits = [w - wait0.get(tid, 0.0) for tid, w in wait1.items()]
+    out["run_queue_wait_max_s"] = max(waits) if waits else None
+    return json.loads(js[-1]), out, loader_cpu_s
 
 
 def check_layout(srv, n, parents, j):
@@ -241,6 +260,7 @@ def row_load(srv, r, n, parents):
                  "loader_cpu_s": loader_cpu_s, "server_cpu_s": ph["server_cpu_s"],
                  "server_cpu_us_per_create": ph["server_cpu_us_per_op"],
                  "other_cpu_util": ph["other_cpu_util"], "window_s": ph["wall_s"],
+                 "server_thread_run_queue_wait_max_s": ph["run_queue_wait_max_s"],
                  "busy_cores_before": quiet["busy_cores"], "quiet_waited_s": quiet["waited_s"],
                  "loadavg": [la, B.loadavg()]}
     r["rss_after_load"] = B.rss(srv.pid)
@@ -489,6 +509,8 @@ def render(runs, meta):
         _f(r["load"]["loader_cpu_s"], 2), _f(r["load"]["server_cpu_s"], 2),
         _f(r["load"]["loader_cpu_s"] / r["load"]["server_cpu_s"], 2)))
     row("load: server CPU per create [us]", lambda r: _f(r["load"]["server_cpu_us_per_create"], 2))
+    row("load: server thread waiting for a CPU, most [% of the window]", lambda r: _f(
+        100.0 * r["load"]["server_thread_run_queue_wait_max_s"] / r["load"]["window_s"], 0))
     row("load: other processes' CPU [cores], before / during", lambda r: "%s / %s" % (
         _f(r["load"]["busy_cores_before"], 2), _f(r["load"]["other_cpu_util"], 2)))
     row("RSS after load [MiB]", lambda r: _f(r["rss_after_load"] / 1048576.0, 1))
@@ -558,6 +580,10 @@ def main(argv=None):
     ap.add_argument("--fanout", type=int, help="watchers on one node (0: skip the row)")
     ap.add_argument("--apache-heap", help="Apache -Xmx (default ~900 bytes per znode, >= 1g)")
     ap.add_argument("--only", choices=["zkd", "apache"])
+    ap.add_argument("--snap-count", type=int, metavar="N",
+                    help="snapCount for both servers (default theirs, 100,000).  At 10M znodes "
+                    "Apache writes a snapshot every ~100,000 creates and keeps them all "
+                    "(autopurge is off): ~90 GB of disk; 2,000,000 keeps it to ~6 GB")
     ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
                     help="before each load row, wait up to S seconds until other processes use "
                     "under --quiet-below cores (the machine is shared)")
@@ -573,6 +599,8 @@ def main(argv=None):
     for k in ("n", "apache_n", "wide", "fanout"):
         if getattr(args, k) is not None:
             prof[k] = getattr(args, k)
+    if args.snap_count:
+        prof["cfg"] = dict(prof["cfg"], snapCount=str(args.snap_count))
     B.QUIET.update(max_wait_s=args.quiet_wait, threshold=args.quiet_below)
     prof["rows"] = ["load"] + [k for k in args.rows.split(",") if k and k != "load"]
     bad = [k for k in prof["rows"] if k not in ROWS]
