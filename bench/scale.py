@@ -8,12 +8,13 @@ Rows, per server (zkd at -n and, if --apache-n, zkd again and Apache at that sma
 interleaved: zkd small, Apache small, zkd big):
 
  load      N znodes of 100 bytes under N/1000 parents (/scale/dNNN/nNNNNN), 4 sessions x
-           1000 in flight (zkbench --op load, C on libzk: the Python loader was the bottleneck):
-           creates/s, with the CPU seconds of the loader and of the server over the same
-           window (the loader must stay far below the server for the rate to be the
-           server's).  The layout's twin in bench/loader.py (layout, znode_path) reads the tree
-           back in the later rows; the row checks that zkbench's last path is loader.py's and
-           exists.
+           1000 in flight (zkbench --op load: one C thread on libzk): creates/s, with the
+           CPU seconds of the loader and of the server over the same window (the loader must
+           stay well below the server for the rate to be the server's), the server thread
+           that waited longest for a CPU (schedstat: on a shared machine the rate is the
+           share of CPU the server got), and the other processes' CPU.  The layout's twin in
+           bench/loader.py (layout, znode_path) reads the tree back in the later rows; the row
+           checks that zkbench's last path is loader.py's and exists.
  memory    VmRSS after the load minus VmRSS of the empty server, per znode.  The floor is
            100 bytes of data + the 6-byte name + the Stat fields that must be kept
            (czxid mzxid ctime mtime pzxid owner: 48, version cversion aversion: 12) = 166.
