@@ -19,8 +19,7 @@
  * sessions watch one node; time from setData to the last notification),
  * churn (connect, create an ephemeral, close, repeatedly), and load (--count
  * N znodes in the fixed layout ROOT/dNNN/nNNNNN under --parents P: what
- * bench/scale.py loads, so that its load rate is the server's, not a Python
- * generator's).
+ * bench/scale.py loads, from one C thread beside the server).
  *
  * The load layout has a twin in bench/loader.py (layout, znode_path), which
  * reads the tree back; scale.py checks after every load that the last path
@@ -41,7 +40,9 @@
 
 #include "zk/zk.h"
 
-enum mode { M_CREATE, M_SET, M_GET, M_EXISTS, M_CHILDREN, M_MULTI, M_MIXED, M_FANOUT, M_CHURN, M_LOAD };
+enum mode {
+    M_CREATE, M_SET, M_GET, M_EXISTS, M_CHILDREN, M_MULTI, M_MIXED, M_FANOUT, M_CHURN, M_LOAD
+};
 
 static const char *const mode_names[] = {"create", "set",   "get",    "exists", "children",
                                          "multi",  "mixed", "fanout", "churn",  "load"};
@@ -263,7 +264,8 @@ static void issue(struct client *c, uint64_t t0)
     uint64_t n = b->seq++;
     o->seq = n;
     char path[PATH_MAX_LEN];
-    snprintf(path, sizeof path, "/zkbench/k%" PRIu64, n % (uint64_t)b->keys);
+    if (o->kind != M_LOAD) /* a key; load names its own znodes */
+        snprintf(path, sizeof path, "/zkbench/k%" PRIu64, n % (uint64_t)b->keys);
     c->inflight++;
     b->issued++;
     switch (o->kind) {
