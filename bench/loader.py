@@ -128,6 +128,10 @@ def set_body(path, data, version=-1):
     return jstr(path) + jstr(data) + _I.pack(version)
 
 
+# The layout's twin is zkbench.c's (--op load: layout, znode_path), which creates the tree
+# bench/scale.py reads back with these; scale.py checks after each load that both name the
+# same last znode.
+
 def znode_path(root, parent, child):
     return b"%s/d%03d/n%05d" % (root, parent, child)
 

@@ -7,8 +7,14 @@
 Rows, per server (zkd at -n and, if --apache-n, zkd again and Apache at that smaller N,
 interleaved: zkd small, Apache small, zkd big):
 
- load      N znodes of 100 bytes under N/1000 parents (/scale/dNNN/nNNNNN), 4 connections x
-           1000 in flight (bench/loader.py): creates/s.
+ load      N znodes of 100 bytes under N/1000 parents (/scale/dNNN/nNNNNN), 4 sessions x
+           1000 in flight (zkbench --op load: one C thread on libzk): creates/s, with the
+           CPU seconds of the loader and of the server over the same window (the loader must
+           stay well below the server for the rate to be the server's), the server thread
+           that waited longest for a CPU (schedstat: on a shared machine the rate is the
+           share of CPU the server got), and the other processes' CPU.  The layout's twin in
+           bench/loader.py (layout, znode_path) reads the tree back in the later rows; the row
+           checks that zkbench's last path is loader.py's and exists.
  memory    VmRSS after the load minus VmRSS of the empty server, per znode.  The floor is
            100 bytes of data + the 6-byte name + the Stat fields that must be kept
            (czxid mzxid ctime mtime pzxid owner: 48, version cversion aversion: 12) = 166.
@@ -26,8 +32,9 @@ interleaved: zkd small, Apache small, zkd big):
  fanout    zkbench --op fanout: F sessions watch one node, one setData, time until the last
            notification; server syscalls per notification where `perf` may count them.
 
-Load average is recorded next to every timed row: the machine is shared.  Writes
-bench/results/<date>-<host>-scale.md and .json (smoke: --out, or a temp file).
+Load average is recorded next to every timed row: the machine is shared.  --rows picks rows
+(load always runs: the others need its tree).  Writes bench/results/<date>-<host>-scale.md
+and .json (smoke: --out, or a temp file).
 """
 import argparse
 import array
@@ -37,6 +44,7 @@ import multiprocessing
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import struct
@@ -62,6 +70,9 @@ PER_PARENT = 1000
 OP_DELETE = 2
 OP_GETCHILDREN = 8
 FLOOR_BYTES = SIZE + 6 + 48 + 12
+ROWS = ("load", "snapshot", "restart", "wide", "fanout")
+LOAD_SESSIONS = 4
+LOAD_INFLIGHT = 1000
 
 PROFILES = {
     "full": dict(n=10_000_000, apache_n=1_000_000, wide=1_000_000, fanout=10_000,
@@ -181,26 +192,92 @@ def snapshot_started(srv, min_zxid):
 # Rows
 # --------------------------------------------------------------------------
 
+def children_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_queue_wait(pid):
+    """{thread id: seconds it spent runnable but waiting for a CPU} (/proc schedstat)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                out[tid] = int(f.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def zkbench_load(srv, n, parents):
+    """zkbench --op load; returns (its JSON result, the server's Phase summary, the loader's
+    CPU seconds over the same window: the whole zkbench process, reaped)."""
+    cmd = [os.path.join(BUILD_BIN, "zkbench"), "--hosts", "127.0.0.1:%d" % srv.port,
+           "--op", "load", "--root", ROOT_PATH.decode(), "--parents", str(parents),
+           "--count", str(n), "--size", str(SIZE), "--clients", str(LOAD_SESSIONS),
+           "--inflight", str(LOAD_INFLIGHT), "--json", "--quiet"]
+    cpu0 = children_cpu_s()
+    wait0 = run_queue_wait(srv.pid)
+    with B.Phase(srv) as ph:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=7200)
+    loader_cpu_s = children_cpu_s() - cpu0
+    wait1 = run_queue_wait(srv.pid)
+    js = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not js:
+        raise RuntimeError("zkbench --op load failed (exit %d): %s"
+                           % (p.returncode, (p.stdout + p.stderr)[-1000:]))
+    out = ph.summary(n, loader_cpu_s)
+    # A busy machine shows here: the server was ready to run and got no CPU.  Its most
+    # delayed thread (zkd: the loop, which every request passes) against the window.
+    waits = [w - wait0.get(tid, 0.0) for tid, w in wait1.items()]
+    out["run_queue_wait_max_s"] = max(waits) if waits else None
+    return json.loads(js[-1]), out, loader_cpu_s
+
+
+def check_layout(srv, n, parents, j):
+    """The layout has two definitions (zkbench.c creates, loader.py reads back): they must
+    name the same znodes."""
+    last = loader.last_path(ROOT_PATH, n, parents)
+    if j.get("last_path", "").encode() != last:
+        raise RuntimeError("layout mismatch: zkbench's last znode %r, loader.py's %r"
+                           % (j.get("last_path"), last))
+    if loader.try_get("127.0.0.1", srv.port, last, timeout=30.0) != SIZE:
+        raise RuntimeError("%r: not %d bytes after the load" % (last, SIZE))
+
+
 def row_load(srv, r, n, parents):
     r["rss_empty"] = B.rss(srv.pid)
-    loader.ensure_parents("127.0.0.1", srv.port, ROOT_PATH, n, parents)
+    B.wait_quiet("%s load" % srv.kind)  # --quiet-wait: the others' CPU, before the row
+    quiet = B.QUIET["log"][-1]
     la = B.loadavg()
-    lr = loader.load("127.0.0.1", srv.port, n, root=ROOT_PATH, parents=parents, size=SIZE,
-                     conns=4, window=1000)
-    if lr["errors"]:
-        raise RuntimeError("load errors: %r" % lr["error_codes"])
-    r["load"] = {"creates_per_s": lr["ops_per_s"], "wall_s": lr["wall_s"],
+    j, ph, loader_cpu_s = zkbench_load(srv, n, parents)
+    check_layout(srv, n, parents, j)
+    r["load"] = {"creates_per_s": j["ops_per_sec"], "wall_s": j["seconds"],
+                 "sessions": LOAD_SESSIONS, "inflight": LOAD_INFLIGHT,
+                 "p50_us": j["p50_us"], "p99_us": j["p99_us"], "max_us": j["max_us"],
+                 # the loader's CPU: in its timed run, and the whole process (setup of the
+                 # parents, sessions) over the same window as the server's
+                 "loader_run_cpu_s": j["cpu_user_s"] + j["cpu_sys_s"],
+                 "loader_cpu_s": loader_cpu_s, "server_cpu_s": ph["server_cpu_s"],
+                 "server_cpu_us_per_create": ph["server_cpu_us_per_op"],
+                 "other_cpu_util": ph["other_cpu_util"], "window_s": ph["wall_s"],
+                 "server_thread_run_queue_wait_max_s": ph["run_queue_wait_max_s"],
+                 "busy_cores_before": quiet["busy_cores"], "quiet_waited_s": quiet["waited_s"],
                  "loadavg": [la, B.loadavg()]}
     r["rss_after_load"] = B.rss(srv.pid)
     r["bytes_per_znode"] = (r["rss_after_load"] - r["rss_empty"]) / n
     r["load_zxid"] = B.server_zxid(srv)
-    log("%s: %d znodes at %.0f creates/s, %.1f bytes/znode (load %s)"
-        % (srv.kind, n, lr["ops_per_s"], r["bytes_per_znode"], la))
+    log("%s: %d znodes at %.0f creates/s, %.1f bytes/znode (load %s); CPU s loader %.2f, "
+        "server %.2f" % (srv.kind, n, j["ops_per_sec"], r["bytes_per_znode"], la, loader_cpu_s,
+                         ph["server_cpu_s"]))
 
 
 def row_snapshot(srv, r, n, parents, prof, workdir):
     """get 1x1 without and during a snapshot of the whole tree."""
-    min_zxid = r["load_zxid"]
+    # A snapshot past the load's last zxid: it starts after `off` (the probe's session is the
+    # next txn).  One at exactly load_zxid could already be logged complete before `off`;
+    # waiting for its line then took the whole 900 s (the smoke test timed out at 300 once).
+    min_zxid = r["load_zxid"] + 1
     off = B.file_size(srv.server_log())
     la = B.loadavg()
     probe = Probe(srv.port, n, parents, workdir)
@@ -371,11 +448,13 @@ def run_one(kind, n, prof, args, base):
     try:
         r["start"] = B.start_timed(srv, timeout=300)
         row_load(srv, r, n, parents)
-        row_snapshot(srv, r, n, parents, prof, workdir)
-        row_restart(srv, r, n, parents)
-        if prof["wide"]:
+        if "snapshot" in prof["rows"]:
+            row_snapshot(srv, r, n, parents, prof, workdir)
+        if "restart" in prof["rows"]:
+            row_restart(srv, r, n, parents)
+        if prof["wide"] and "wide" in prof["rows"]:
             row_wide(srv, r, prof["wide"], n, parents, prof, workdir)
-        if prof["fanout"]:
+        if prof["fanout"] and "fanout" in prof["rows"]:
             row_fanout(srv, r, prof["fanout"])
         r["rss_end"] = B.rss(srv.pid)
     except Exception as e:  # keep the rows measured so far
@@ -430,6 +509,14 @@ def render(runs, meta):
 
     row("load [creates/s]", lambda r: "%s (load %s)" % (_f(r["load"]["creates_per_s"]),
                                                          r["load"]["loadavg"][0]))
+    row("load: CPU s, loader / server", lambda r: "%s / %s (%sx)" % (
+        _f(r["load"]["loader_cpu_s"], 2), _f(r["load"]["server_cpu_s"], 2),
+        _f(r["load"]["loader_cpu_s"] / r["load"]["server_cpu_s"], 2)))
+    row("load: server CPU per create [us]", lambda r: _f(r["load"]["server_cpu_us_per_create"], 2))
+    row("load: server thread waiting for a CPU, most [% of the window]", lambda r: _f(
+        100.0 * r["load"]["server_thread_run_queue_wait_max_s"] / r["load"]["window_s"], 0))
+    row("load: other processes' CPU [cores], before / during", lambda r: "%s / %s" % (
+        _f(r["load"]["busy_cores_before"], 2), _f(r["load"]["other_cpu_util"], 2)))
     row("RSS after load [MiB]", lambda r: _f(r["rss_after_load"] / 1048576.0, 1))
     row("bytes per znode (RSS delta / N)", lambda r: _f(r["bytes_per_znode"], 1))
     row("snapshot of the whole tree [s]", lambda r: _f(r["snapshot"]["seconds"], 2))
@@ -467,7 +554,7 @@ def render(runs, meta):
 def check(runs, prof):
     """Problems with a run (the smoke test fails on any)."""
     out = []
-    rows = ["load", "snapshot", "restart"] + [k for k in ("wide", "fanout") if prof[k]]
+    rows = [k for k in ROWS if k in prof["rows"] and prof.get(k, True)]
     for r in runs:
         if r.get("error"):
             out.append("%s: %s" % (r["kind"], r["error"]))
@@ -475,7 +562,7 @@ def check(runs, prof):
         for k in rows:
             if k not in r:
                 out.append("%s: row %s missing" % (r["kind"], k))
-        if r.get("snapshot", {}).get("during", {}).get("count", 0) == 0:
+        if "snapshot" in rows and r.get("snapshot", {}).get("during", {}).get("count", 0) == 0:
             out.append("%s: no gets inside the snapshot window" % r["kind"])
         w = r.get("wide", {})
         if w and (w.get("delete_errors") or w.get("create_errors")):
@@ -497,6 +584,16 @@ def main(argv=None):
     ap.add_argument("--fanout", type=int, help="watchers on one node (0: skip the row)")
     ap.add_argument("--apache-heap", help="Apache -Xmx (default ~900 bytes per znode, >= 1g)")
     ap.add_argument("--only", choices=["zkd", "apache"])
+    ap.add_argument("--snap-count", type=int, metavar="N",
+                    help="snapCount for both servers (default theirs, 100,000).  At 10M znodes "
+                    "Apache writes a snapshot every ~100,000 creates and keeps them all "
+                    "(autopurge is off): ~90 GB of disk; 2,000,000 keeps it to ~6 GB")
+    ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
+                    help="before each load row, wait up to S seconds until other processes use "
+                    "under --quiet-below cores (the machine is shared)")
+    ap.add_argument("--quiet-below", type=float, default=0.3, metavar="CORES")
+    ap.add_argument("--rows", default=",".join(ROWS),
+                    help="comma-separated rows to run (default all; load always runs)")
     ap.add_argument("--out", help="report path (.json next to it)")
     ap.add_argument("--workdir", help="where data dirs go (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true")
@@ -506,6 +603,13 @@ def main(argv=None):
     for k in ("n", "apache_n", "wide", "fanout"):
         if getattr(args, k) is not None:
             prof[k] = getattr(args, k)
+    if args.snap_count:
+        prof["cfg"] = dict(prof["cfg"], snapCount=str(args.snap_count))
+    B.QUIET.update(max_wait_s=args.quiet_wait, threshold=args.quiet_below)
+    prof["rows"] = ["load"] + [k for k in args.rows.split(",") if k and k != "load"]
+    bad = [k for k in prof["rows"] if k not in ROWS]
+    if bad:
+        ap.error("unknown rows: %s (known: %s)" % (", ".join(bad), ", ".join(ROWS)))
 
     def on_term(signum, frame):
         raise SystemExit(128 + signum)

@@ -16,8 +16,14 @@
  *
  * Modes (--op): create, set, get, exists, children, multi (create+set+delete
  * of one key), mixed:R/W (R% reads, W% writes), fanout (M --watchers
- * sessions watch one node; time from setData to the last notification), and
- * churn (connect, create an ephemeral, close, repeatedly).
+ * sessions watch one node; time from setData to the last notification),
+ * churn (connect, create an ephemeral, close, repeatedly), and load (--count
+ * N znodes in the fixed layout ROOT/dNNN/nNNNNN under --parents P: what
+ * bench/scale.py loads, from one C thread beside the server).
+ *
+ * The load layout has a twin in bench/loader.py (layout, znode_path), which
+ * reads the tree back; scale.py checks after every load that the last path
+ * zkbench reports is the one loader.py computes, and that it exists.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,11 +35,18 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <uv.h>
 
 #include "zk/zk.h"
 
-enum mode { M_CREATE, M_SET, M_GET, M_EXISTS, M_CHILDREN, M_MULTI, M_MIXED, M_FANOUT, M_CHURN };
+enum mode {
+    M_CREATE, M_SET, M_GET, M_EXISTS, M_CHILDREN, M_MULTI, M_MIXED, M_FANOUT, M_CHURN, M_LOAD
+};
+
+static const char *const mode_names[] = {"create", "set",   "get",    "exists", "children",
+                                         "multi",  "mixed", "fanout", "churn",  "load"};
+#define NMODES (sizeof mode_names / sizeof mode_names[0])
 
 /* ---- histogram ---- */
 
@@ -107,7 +120,62 @@ struct bench {
     /* fanout */
     int fan_armed, fan_seen, fan_rounds, fan_round_target;
     uint64_t fan_start;
+    /* load: --count znodes under `parents` directories of `per_parent` each */
+    const char *root;
+    uint64_t parents, per_parent;
+    /* our own CPU over the measured run (start_load to the last reply) */
+    struct rusage ru_start, ru_end;
 };
+
+/* ---- the load layout (twin: bench/loader.py layout and znode_path) ---- */
+
+#define PATH_MAX_LEN 512
+#define ROOT_MAX_LEN 400
+
+/* n znodes under min(parents, n) directories, ceil(n / parents) each; the
+ * last directory may be short. */
+static void layout(struct bench *b, uint64_t n, uint64_t parents)
+{
+    b->parents = parents < 1 ? 1 : parents > n ? n : parents;
+    b->per_parent = (n + b->parents - 1) / b->parents;
+}
+
+/* `v` in decimal, at least `width` digits (printf's %0*llu).  By hand:
+ * snprintf was a fifth of the loader's CPU, twice per create. */
+static char *put_decimal(char *p, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n < width)
+        tmp[n++] = '0';
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* ROOT/dNNN, and its end; the root is at most ROOT_MAX_LEN bytes. */
+static char *parent_path(const struct bench *b, uint64_t d, char *out)
+{
+    size_t rl = strlen(b->root);
+    memcpy(out, b->root, rl);
+    out[rl] = '/';
+    out[rl + 1] = 'd';
+    char *end = put_decimal(out + rl + 2, d, 3);
+    *end = 0;
+    return end;
+}
+
+/* Znode k (0-based, creation order) of the layout: ROOT/dNNN/nNNNNN. */
+static void znode_path(const struct bench *b, uint64_t k, char *out)
+{
+    char *p = parent_path(b, k / b->per_parent, out);
+    *p++ = '/';
+    *p++ = 'n';
+    *put_decimal(p, k % b->per_parent, 5) = 0;
+}
 
 struct client {
     struct bench *b;
@@ -119,6 +187,7 @@ struct client {
 struct op_ctx {
     struct client *c;
     uint64_t t0;
+    uint64_t seq; /* load: which znode of the layout */
     int kind;
 };
 
@@ -143,6 +212,13 @@ static int finished(struct bench *b)
 
 static void issue(struct client *c, uint64_t t0);
 
+static int created_as_asked(const struct bench *b, uint64_t k, const char *got)
+{
+    char want[PATH_MAX_LEN];
+    znode_path(b, k, want);
+    return got && !strcmp(got, want);
+}
+
 static void on_reply(zk_t *zk, int status, const struct zk_result *res, void *data)
 {
     struct op_ctx *o = data;
@@ -157,6 +233,8 @@ static void on_reply(zk_t *zk, int status, const struct zk_result *res, void *da
     if (ok && o->kind == M_EXISTS && !res->has_stat)
         ok = 0, status = ZK_DATAINCONSISTENCY;
     if (ok && o->kind == M_MULTI && res->nresults != 3)
+        ok = 0, status = ZK_DATAINCONSISTENCY;
+    if (ok && o->kind == M_LOAD && !created_as_asked(b, o->seq, res->path))
         ok = 0, status = ZK_DATAINCONSISTENCY;
     if (ok) {
         b->done_ok++;
@@ -184,13 +262,19 @@ static void issue(struct client *c, uint64_t t0)
     o->t0 = t0;
     o->kind = pick_mode(b);
     uint64_t n = b->seq++;
-    char path[64];
-    snprintf(path, sizeof path, "/zkbench/k%" PRIu64, n % (uint64_t)b->keys);
+    o->seq = n;
+    char path[PATH_MAX_LEN];
+    if (o->kind != M_LOAD) /* a key; load names its own znodes */
+        snprintf(path, sizeof path, "/zkbench/k%" PRIu64, n % (uint64_t)b->keys);
     c->inflight++;
     b->issued++;
     switch (o->kind) {
     case M_CREATE:
         snprintf(path, sizeof path, "/zkbench/c%" PRIx64 "-%d-%" PRIu64, b->run_id, c->id, n);
+        zk_create(c->zk, path, b->value, b->size, NULL, 0, ZK_PERSISTENT, 0, on_reply, o);
+        break;
+    case M_LOAD:
+        znode_path(b, n, path);
         zk_create(c->zk, path, b->value, b->size, NULL, 0, ZK_PERSISTENT, 0, on_reply, o);
         break;
     case M_SET:
@@ -256,7 +340,7 @@ static void sync_all(struct bench *b)
 {
     sync_pending = b->clients;
     for (int i = 0; i < b->clients; i++)
-        zk_sync(b->cl[i].zk, "/zkbench", sync_done, b);
+        zk_sync(b->cl[i].zk, b->mode == M_LOAD ? b->root : "/zkbench", sync_done, b);
 }
 
 static void setup_done(zk_t *zk, int status, const struct zk_result *res, void *data)
@@ -272,9 +356,25 @@ static void setup_done(zk_t *zk, int status, const struct zk_result *res, void *
         sync_all(b);
 }
 
+/* load: the root and its directories, empty; the timed run creates only
+ * the leaves. */
+static void setup_layout(struct bench *b)
+{
+    char path[PATH_MAX_LEN];
+    setup_one(b, b->root, 0);
+    for (uint64_t d = 0; d < b->parents; d++) {
+        parent_path(b, d, path);
+        setup_one(b, path, 0);
+    }
+}
+
 static void setup(struct bench *b)
 {
     char path[64];
+    if (b->mode == M_LOAD) {
+        setup_layout(b);
+        return;
+    }
     setup_one(b, "/zkbench", 0);
     setup_one(b, "/zkbench/dir", 0);
     setup_one(b, "/zkbench/fan", 0);
@@ -290,19 +390,23 @@ static void setup(struct bench *b)
 
 /* ---- reporting ---- */
 
-static double cpu_seconds(void)
+static double tv_seconds(struct timeval a, struct timeval b)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_usec - a.tv_usec) / 1e6;
 }
 
 static const char *mode_name(enum mode m)
 {
-    static const char *const n[] = {"create", "set", "get", "exists", "children",
-                                    "multi", "mixed", "fanout", "churn"};
-    return n[m];
+    return mode_names[m];
+}
+
+/* load: the layout and its last path, which scale.py checks against loader.py's. */
+static void report_layout_json(const struct bench *b)
+{
+    char last[PATH_MAX_LEN];
+    znode_path(b, b->count - 1, last);
+    printf(",\"root\":\"%s\",\"parents\":%" PRIu64 ",\"per_parent\":%" PRIu64
+           ",\"last_path\":\"%s\"", b->root, b->parents, b->per_parent, last);
 }
 
 static void report(struct bench *b)
@@ -312,7 +416,9 @@ static void report(struct bench *b)
     uint64_t errs = 0;
     for (int i = 0; i < 256; i++)
         errs += b->errors[i];
-    double cpu = cpu_seconds();
+    double cpu_user = tv_seconds(b->ru_start.ru_utime, b->ru_end.ru_utime);
+    double cpu_sys = tv_seconds(b->ru_start.ru_stime, b->ru_end.ru_stime);
+    double cpu = cpu_user + cpu_sys;
     printf("zkbench %s: %" PRIu64 " ok, %" PRIu64 " errors in %.2fs = %.0f ops/s; "
            "latency us p50 %" PRIu64 " p90 %" PRIu64 " p99 %" PRIu64 " p99.9 %" PRIu64
            " max %" PRIu64 "; generator cpu %.0f%%\n",
@@ -326,10 +432,15 @@ static void report(struct bench *b)
         printf("{\"op\":\"%s\",\"clients\":%d,\"inflight\":%d,\"size\":%d,\"ok\":%" PRIu64
                ",\"errors\":%" PRIu64 ",\"seconds\":%.3f,\"ops_per_sec\":%.1f,\"p50_us\":%" PRIu64
                ",\"p90_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 ",\"p999_us\":%" PRIu64
-               ",\"max_us\":%" PRIu64 ",\"generator_cpu\":%.3f,\"errors_by_code\":{",
+               ",\"max_us\":%" PRIu64 ",\"generator_cpu\":%.3f,\"cpu_user_s\":%.3f"
+               ",\"cpu_sys_s\":%.3f",
                mode_name(b->mode), b->clients, b->inflight, b->size, b->done_ok, errs, secs, ops,
                hist_pct(&b->hist, 50), hist_pct(&b->hist, 90), hist_pct(&b->hist, 99),
-               hist_pct(&b->hist, 99.9), b->hist.max, cpu / (secs > 0 ? secs : 1));
+               hist_pct(&b->hist, 99.9), b->hist.max, cpu / (secs > 0 ? secs : 1), cpu_user,
+               cpu_sys);
+        if (b->mode == M_LOAD)
+            report_layout_json(b);
+        printf(",\"errors_by_code\":{");
         const char *sep = "";
         for (int i = 1; i < 256; i++)
             if (b->errors[i]) {
@@ -498,6 +609,7 @@ static void on_tick(uv_timer_t *t)
         idle &= b->cl[i].inflight == 0;
     if ((finished(b) && idle && b->mode != M_CHURN) || b->stopping) {
         b->end_ns = now;
+        getrusage(RUSAGE_SELF, &b->ru_end);
         uv_timer_stop(t);
         for (int i = 0; i < b->clients; i++)
             zk_close(b->cl[i].zk, NULL, NULL);
@@ -508,6 +620,7 @@ static void on_tick(uv_timer_t *t)
 static void start_load(struct bench *b)
 {
     b->start_ns = b->last_report_ns = now_ns();
+    getrusage(RUSAGE_SELF, &b->ru_start);
     uv_timer_init(b->loop, &b->tick);
     b->tick.data = b;
     uv_timer_start(&b->tick, on_tick, 1, 1);
@@ -519,8 +632,10 @@ static void start_load(struct bench *b)
             churn_next(b);
         }
     } else if (b->rate <= 0) {
-        for (int i = 0; i < b->clients; i++)
-            for (int k = 0; k < b->inflight; k++)
+        /* --count below clients x inflight: issue only what it allows (a load's
+         * request past --count names a znode under a parent that does not exist) */
+        for (int k = 0; k < b->inflight; k++)
+            for (int i = 0; i < b->clients && !finished(b); i++)
                 issue(&b->cl[i], now_ns());
     }
 }
@@ -543,11 +658,14 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: zkbench --hosts H:P[,...] [--op OP] [--clients N] [--inflight K]\n"
             "               [--keys N] [--size BYTES] [--duration S | --count N] [--rate R]\n"
-            "               [--watchers M] [--json] [--quiet]\n"
-            "OP: create set get exists children multi mixed:R/W fanout churn (default get)\n"
+            "               [--watchers M] [--root PATH] [--parents P] [--json] [--quiet]\n"
+            "OP: create set get exists children multi mixed:R/W fanout churn load\n"
+            "    (default get)\n"
             "Closed loop with K requests in flight per session unless --rate R (ops/s, open\n"
             "loop). fanout: M watchers on one node, latency = setData to last event.\n"
-            "churn: connect + create ephemeral + close, K sessions at a time.\n");
+            "churn: connect + create ephemeral + close, K sessions at a time.\n"
+            "load: --count N znodes PATH/dNNN/nNNNNN under P directories (default\n"
+            "/zkbench-load, 100), which it creates first.\n");
 }
 
 int main(int argc, char **argv)
@@ -564,12 +682,15 @@ int main(int argc, char **argv)
     b.duration = 10;
     b.mode = M_GET;
     b.watchers = 100;
+    b.root = "/zkbench-load";
+    uint64_t parents = 100;
     static const struct option opts[] = {
         {"hosts", 1, 0, 'h'}, {"op", 1, 0, 'o'},       {"clients", 1, 0, 'c'},
         {"inflight", 1, 0, 'k'}, {"keys", 1, 0, 'n'},  {"size", 1, 0, 's'},
         {"duration", 1, 0, 'd'}, {"count", 1, 0, 'C'}, {"rate", 1, 0, 'r'},
         {"watchers", 1, 0, 'w'}, {"json", 0, 0, 'j'},  {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'H'},     {0, 0, 0, 0},
+        {"root", 1, 0, 'R'},     {"parents", 1, 0, 'P'}, {"help", 0, 0, 'H'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -585,18 +706,18 @@ int main(int argc, char **argv)
         case 'w': b.watchers = atoi(optarg); break;
         case 'j': b.json = 1; break;
         case 'q': b.quiet = 1; break;
+        case 'R': b.root = optarg; break;
+        case 'P': parents = strtoull(optarg, NULL, 10); break;
         case 'H': usage(stdout); return 0;
         case 'o':
             if (!strncmp(optarg, "mixed:", 6)) {
                 b.mode = M_MIXED;
                 b.read_pct = atoi(optarg + 6);
             } else {
-                static const char *const names[] = {"create", "set",   "get",    "exists", "children",
-                                                    "multi",  "mixed", "fanout", "churn"};
                 int found = -1;
-                for (int i = 0; i < 9; i++)
-                    if (!strcmp(optarg, names[i]))
-                        found = i;
+                for (size_t i = 0; i < NMODES; i++)
+                    if (!strcmp(optarg, mode_names[i]))
+                        found = (int)i;
                 if (found < 0 || found == M_MIXED) {
                     usage(stderr);
                     return 2;
@@ -611,6 +732,16 @@ int main(int argc, char **argv)
         b.size > ZK_MAX_DATA || (!b.count && b.duration <= 0)) {
         usage(stderr);
         return 2;
+    }
+    if (b.mode == M_LOAD) {
+        /* a name per znode, so the run is bounded by --count, not a time */
+        size_t rl = strlen(b.root);
+        if (!b.count || b.duration > 0 || parents < 1 || b.root[0] != '/' ||
+            rl < 2 || rl > ROOT_MAX_LEN || b.root[rl - 1] == '/') {
+            usage(stderr);
+            return 2;
+        }
+        layout(&b, b.count, parents);
     }
     if (b.mode == M_FANOUT) {
         if (b.clients < 2)

@@ -3,10 +3,11 @@ and prints a JSON line that parses.  No thresholds: numbers are for bench/, not 
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
-from tests.lib.paths import BUILD_BIN
+from tests.lib.paths import BUILD_BIN, ROOT
 
 ZKBENCH = os.path.join(BUILD_BIN, "zkbench")
 MODES = ["get", "set", "create", "exists", "children", "multi", "mixed:90/10"]
@@ -57,3 +58,33 @@ def test_against_apache(apache_zk):
 def test_usage_errors():
     p = subprocess.run([ZKBENCH, "--op", "nope", "--hosts", "x:1"], capture_output=True, text=True)
     assert p.returncode == 2 and "usage" in p.stderr
+
+
+def test_load_layout_matches_loader_py(zkd_module, kazoo_client):
+    # --op load creates exactly --count znodes in the layout bench/loader.py reads back (its
+    # twin): 2500 under 3 parents is 834 + 834 + 832.  The count is below clients x inflight
+    # (4000): zkbench used to issue 4000 at the start whatever --count said, and the 1500
+    # past the layout failed with NONODE.
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import loader
+    r = run(zkd_module, "--op", "load", "--root", "/lay", "--parents", "3", "--count", "2500",
+            "--clients", "4", "--inflight", "1000")
+    assert r["ok"] == 2500 and r["per_parent"] == 834, r
+    assert r["last_path"].encode() == loader.last_path(b"/lay", 2500, 3), r
+    zk = kazoo_client(zkd_module)
+    want = {}
+    for path in loader.all_paths(b"/lay", 2500, 3):
+        parent, name = path.decode().rsplit("/", 1)
+        want.setdefault(parent, set()).add(name)
+    assert sorted(zk.get_children("/lay")) == ["d000", "d001", "d002"]
+    for parent, names in want.items():
+        assert set(zk.get_children(parent)) == names, parent
+    assert len(zk.get(r["last_path"])[0]) == 100
+
+
+def test_load_usage_errors():
+    for args in (["--op", "load"], ["--op", "load", "--count", "5", "--root", "rel"],
+                 ["--op", "load", "--count", "5", "--root", "/r/"],
+                 ["--op", "load", "--count", "5", "--duration", "1"]):
+        p = subprocess.run([ZKBENCH, "--hosts", "x:1", *args], capture_output=True, text=True)
+        assert p.returncode == 2 and "usage" in p.stderr, args
