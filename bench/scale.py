@@ -92,11 +92,16 @@ def log(msg):
 # The get probe: one connection, one get at a time, (send time, latency) each
 # --------------------------------------------------------------------------
 
-def _probe_main(port, n, parents, stop, out_path):
+def tree_probe_paths(n, parents, count=4096):
+    """`count` znodes spread over the tree of N znodes under `parents` (loader.layout)."""
     _p, per = loader.layout(n, parents)
-    bodies = [loader.get_body(loader.znode_path(ROOT_PATH, (k * 7919 % n) // per,
-                                                (k * 7919 % n) % per)) for k in range(4096)]
-    s, _sid, _to = loader.connect("127.0.0.1", port, sock_timeout=120.0)
+    return [loader.znode_path(ROOT_PATH, (k * 7919 % n) // per, (k * 7919 % n) % per)
+            for k in range(count)]
+
+
+def _probe_main(port, paths, stop, out_path):
+    bodies = [loader.get_body(paths[k % len(paths)]) for k in range(4096)]
+    s, _sid, _to = loader.connect("127.0.0.1", port, sock_timeout=300.0)
     times = array.array("d")
     lats = array.array("d")
     xid = 1
@@ -126,11 +131,15 @@ def _probe_main(port, n, parents, stop, out_path):
 
 
 class Probe:
-    def __init__(self, port, n, parents, workdir):
+    """One session sending one get at a time, in a process of its own, to random znodes of the
+    scale tree of N znodes under `parents`, or to `paths` when given."""
+
+    def __init__(self, port, n, parents, workdir, paths=None):
         self.out = os.path.join(workdir, "probe-%d.bin" % port)
         self.stop_evt = multiprocessing.Event()
+        paths = paths or tree_probe_paths(n, parents)
         self.proc = multiprocessing.Process(target=_probe_main,
-                                            args=(port, n, parents, self.stop_evt, self.out))
+                                            args=(port, paths, self.stop_evt, self.out))
         self.proc.start()
         self.t0 = time.monotonic()
 

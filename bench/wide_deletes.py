@@ -20,9 +20,7 @@ server's CPU seconds in the delete phase.  The machine is shared: the load avera
 recorded at the start and end of every phase.  Output: markdown on stdout, JSON with --json.
 """
 import argparse
-import array
 import json
-import multiprocessing
 import os
 import shutil
 import struct
@@ -48,32 +46,6 @@ def log(msg):
     sys.stderr.flush()
 
 
-def _probe_main(port, stop, out_path):
-    s, _sid, _to = loader.connect("127.0.0.1", port, sock_timeout=300.0)
-    body = loader.get_body(WIDE_ROOT)
-    times, lats = array.array("d"), array.array("d")
-    xid = 1
-    mono = time.monotonic
-    try:
-        while not stop.is_set():
-            t0 = mono()
-            s.sendall(struct.pack(">iii", 8 + len(body), xid, loader.OP_GETDATA) + body)
-            while True:
-                f = loader.recv_frame(s)
-                rxid, _z, err = struct.unpack_from(">iqi", f, 0)
-                if rxid == xid:
-                    break
-            times.append(t0)
-            lats.append((mono() - t0) * 1e6)
-            xid += 1
-    finally:
-        loader.close_session(s)
-        with open(out_path, "wb") as f:
-            f.write(struct.pack("<q", len(times)))
-            times.tofile(f)
-            lats.tofile(f)
-
-
 class Probe(scale.Probe):
     """scale.Probe's windows, on a probe that reads /wide (no /scale tree here)."""
 
@@ -88,11 +60,7 @@ class Probe(scale.Probe):
                 "window_s": sum(b - a for a, b in spans)}
 
     def __init__(self, port, workdir):
-        self.out = os.path.join(workdir, "probe-%d.bin" % port)
-        self.stop_evt = multiprocessing.Event()
-        self.proc = multiprocessing.Process(target=_probe_main, args=(port, self.stop_evt, self.out))
-        self.proc.start()
-        self.t0 = time.monotonic()
+        super().__init__(port, 0, 0, workdir, paths=[WIDE_ROOT])
 
 
 def deletes(port, w, window):
