@@ -58,16 +58,6 @@ def delete_all(srv, w):
     return {"errors": r["errors"]}
 
 
-def get_children(srv):
-    s, _sid, _to = loader.connect("127.0.0.1", srv.port, sock_timeout=300.0)
-    try:
-        t0 = time.monotonic()
-        _z, err, body = loader.call(s, 1, S.OP_GETCHILDREN, loader.get_body(PARENT))
-        return {"err": err, "reply_bytes": len(body) + 16, "call_s": time.monotonic() - t0}
-    finally:
-        loader.close_session(s)
-
-
 def mount(srv, workdir):
     mnt = os.path.join(workdir, "mnt")
     os.makedirs(mnt)
@@ -122,7 +112,7 @@ def main():
         res["zkd_rss_bytes_before"] = B.rss(srv.pid)
         res["create"] = phase(srv, workdir, lambda: create(srv, w))
         S.log("create: %s" % res["create"])
-        res["list"] = phase(srv, workdir, lambda: get_children(srv))
+        res["list"] = phase(srv, workdir, lambda: S.timed_get_children(srv.port, PARENT))
         S.log("list: %s" % res["list"])
         zkfs, mnt = mount(srv, workdir)
         d = os.path.join(mnt, PARENT.decode().lstrip("/"))

@@ -170,6 +170,17 @@ class Probe:
 # Helpers
 # --------------------------------------------------------------------------
 
+def timed_get_children(port, parent):
+    """One getChildren of `parent` on a session of its own: {err, reply_bytes, call_s}."""
+    s, _sid, _to = loader.connect("127.0.0.1", port, sock_timeout=300.0)
+    try:
+        t0 = time.monotonic()
+        _z, err, body = loader.call(s, 1, OP_GETCHILDREN, loader.get_body(parent))
+        return {"err": err, "reply_bytes": len(body) + 16, "call_s": time.monotonic() - t0}
+    finally:
+        loader.close_session(s)
+
+
 def pipelined(port, bodies, window=1000):
     s, _sid, _to = loader.connect("127.0.0.1", port, sock_timeout=300.0)
     try:

@@ -25,27 +25,16 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 import scale as S  # noqa: E402
 import bench as B  # noqa: E402
-import loader  # noqa: E402
 import snapgen  # noqa: E402
 
 PARENT = b"/scale/d000"
-
-
-def get_children(port):
-    s, _sid, _to = loader.connect("127.0.0.1", port, sock_timeout=300.0)
-    try:
-        t0 = time.monotonic()
-        _z, err, body = loader.call(s, 1, S.OP_GETCHILDREN, loader.get_body(PARENT))
-        return {"err": err, "reply_bytes": len(body) + 16, "call_s": time.monotonic() - t0}
-    finally:
-        loader.close_session(s)
 
 
 def one_rep(srv, w, workdir):
     probe = S.Probe(srv.port, w, 1, workdir)
     time.sleep(1.0)
     t0 = time.monotonic()
-    r = get_children(srv.port)
+    r = S.timed_get_children(srv.port, PARENT)
     t1 = time.monotonic()
     time.sleep(0.2)
     probe.finish()
