@@ -22,8 +22,9 @@ PACKAGES=(
   # zkd's AdminServer and Prometheus endpoint (server/httpd.c); GnuTLS to verify admin
   # clients' certificates (admin.needClientAuth)
   libmicrohttpd-dev libgnutls28-dev
-  # Apache ZooKeeper's snapshot format: Adler-32 and .gz (zlib), .snappy
-  zlib1g-dev libsnappy-dev
+  # Apache ZooKeeper's snapshot format: .gz (zlib), .snappy; its Adler-32 and the tree
+  # digest's CRC-32 (libdeflate's SIMD routines, server/checksum.h)
+  zlib1g-dev libsnappy-dev libdeflate-dev
   # fuzzing / sanitizer builds with clang
   clang libclang-rt-14-dev
   # reference server (Apache ZooKeeper 3.8, with Java) and its C client

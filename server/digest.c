@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "checksum.h"
 #include "db.h"
 #include "zk/jute.h"
 
@@ -24,22 +24,22 @@ static uint32_t digest_parts(const char *path, size_t plen, const void *data, si
         return 0;
     if (plen == 1 && path[0] == '/')
         plen = 0; /* Apache keys the root as "" (and "/" as its alias) */
-    uLong crc = crc32(0L, Z_NULL, 0);
-    /* Small nodes are hashed in one crc32() call: zlib's per-call set-up
-     * costs as much as the bytes of a short path or value, and ten million
-     * nodes are hashed at every start-up and snapshot. */
+    uint32_t crc = CKSUM_CRC32_START;
+    /* Small nodes are hashed in one call: the per-call set-up of the SIMD
+     * routine costs as much as the bytes of a short path, and every create
+     * hashes three nodes. */
     uint8_t buf[DIGEST_SMALL];
     if (plen + dlen + DIGEST_STAT <= sizeof buf) {
         memcpy(buf, path, plen);
         if (dlen)
             memcpy(buf + plen, data, dlen);
         memcpy(buf + plen + dlen, st, DIGEST_STAT);
-        return (uint32_t)crc32_z(crc, buf, plen + dlen + DIGEST_STAT);
+        return cksum_crc32(crc, buf, plen + dlen + DIGEST_STAT);
     }
-    crc = crc32_z(crc, (const Bytef *)path, plen);
+    crc = cksum_crc32(crc, path, plen);
     if (dlen)
-        crc = crc32_z(crc, (const Bytef *)data, dlen);
-    return (uint32_t)crc32_z(crc, st, DIGEST_STAT);
+        crc = cksum_crc32(crc, data, dlen);
+    return cksum_crc32(crc, st, DIGEST_STAT);
 }
 
 uint32_t digest_node(const char *path, size_t plen, const struct znode *n)

@@ -93,6 +93,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "checksum.h"
 
 #include "datadir.h"
 #include "digest.h"
@@ -151,7 +152,7 @@ struct snapshot_writer {
     enum snapshot_compression comp;
     uint8_t *buf; /* WRITE_BUFFER bytes of uncompressed stream */
     size_t len;
-    uLong adler;  /* of the uncompressed stream so far */
+    uint32_t adler; /* of the uncompressed stream so far */
     z_stream z;   /* SNAP_GZ */
     uint8_t *out; /* compressed bytes, SNAP_GZ / SNAP_SNAPPY */
     size_t outcap;
@@ -238,7 +239,7 @@ int snapshot_put(struct snapshot_writer *w, const void *p, size_t n)
 {
     if (w->err)
         return w->err;
-    w->adler = adler32_z(w->adler, p, n);
+    w->adler = cksum_adler32(w->adler, p, n);
     if (n > WRITE_BUFFER - w->len) {
         if (writer_flush(w))
             return w->err;
@@ -265,7 +266,7 @@ static int writer_open(struct snapshot_writer *w, int fd, enum snapshot_compress
     memset(w, 0, sizeof *w);
     w->fd = fd;
     w->comp = comp;
-    w->adler = adler32(0, NULL, 0);
+    w->adler = CKSUM_ADLER32_START;
     w->buf = zk_xmalloc(WRITE_BUFFER);
     if (comp == SNAP_GZ) {
         w->outcap = 256u << 10;
@@ -643,16 +644,16 @@ struct adler_ahead {
     pthread_t thread;
     const uint8_t *p;
     size_t n;     /* checkpoints: at[0 .. n) */
-    uLong *at;    /* at[k]: Adler-32 of p[0, k * ADLER_STEP) */
+    uint32_t *at; /* at[k]: Adler-32 of p[0, k * ADLER_STEP) */
     int stop;     /* set (atomically) when the parse failed */
 };
 
 static void *adler_run(void *arg)
 {
     struct adler_ahead *a = arg;
-    a->at[0] = adler32(0L, Z_NULL, 0);
+    a->at[0] = CKSUM_ADLER32_START;
     for (size_t k = 1; k < a->n && !__atomic_load_n(&a->stop, __ATOMIC_RELAXED); k++)
-        a->at[k] = adler32_z(a->at[k - 1], a->p + (k - 1) * ADLER_STEP, ADLER_STEP);
+        a->at[k] = cksum_adler32(a->at[k - 1], a->p + (k - 1) * ADLER_STEP, ADLER_STEP);
     return NULL;
 }
 
@@ -692,9 +693,9 @@ static void adler_ahead_free(struct adler_ahead *a)
 }
 
 /* Adler-32 of p[0, end), from the nearest checkpoint when there are any. */
-static uLong adler_prefix(const struct adler_ahead *a, const uint8_t *p, size_t end)
+static uint32_t adler_prefix(const struct adler_ahead *a, const uint8_t *p, size_t end)
 {
-    uLong sum = adler32(0L, Z_NULL, 0);
+    uint32_t sum = CKSUM_ADLER32_START;
     size_t from = 0;
     if (a) {
         size_t k = end / ADLER_STEP;
@@ -703,7 +704,7 @@ static uLong adler_prefix(const struct adler_ahead *a, const uint8_t *p, size_t 
         sum = a->at[k];
         from = k * ADLER_STEP;
     }
-    return adler32_z(sum, p + from, end - from);
+    return cksum_adler32(sum, p + from, end - from);
 }
 
 /* One file being loaded. */
@@ -848,8 +849,8 @@ static int check_seal(struct candidate *c)
         return 0;
     }
     const uint8_t *s = c->p + c->at;
-    /* adler32_z takes a size_t length: snapshots may exceed 4 GiB. */
-    uLong want = adler_prefix(c->ahead, c->p, c->at);
+    /* The length is a size_t: snapshots may exceed 4 GiB. */
+    uint32_t want = adler_prefix(c->ahead, c->p, c->at);
     if (zk_be64_get(s) != (uint64_t)want) {
         c->why = "checksum mismatch";
         return 0;

@@ -103,7 +103,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
+#include "checksum.h"
 
 #include "datadir.h"
 #include "log.h"
@@ -495,7 +495,7 @@ void txnlog_append(struct txnlog *log, int64_t zxid, const void *rec, size_t len
     }
     jute_out_reserve(&b->buf, REC_HDR + len + 1);
     uint8_t *h = b->buf.p + b->buf.len;
-    zk_be64_put(h, adler32(adler32(0, NULL, 0), rec, (uInt)len));
+    zk_be64_put(h, cksum_adler32(CKSUM_ADLER32_START, rec, len));
     zk_be32_put(h + 8, (uint32_t)len);
     memcpy(h + REC_HDR, rec, len);
     h[REC_HDR + len] = EOR;
@@ -645,7 +645,7 @@ static int record_read(struct replay *r, FILE *f, const uint8_t *h, off_t off, o
         return rc;
     if (got < len + 1)
         t->why = "record runs past the end of the file";
-    else if (adler32(adler32(0, NULL, 0), r->buf, len) != zk_be64_get(h))
+    else if (cksum_adler32(CKSUM_ADLER32_START, r->buf, len) != zk_be64_get(h))
         t->why = "checksum mismatch";
     else if (r->buf[len] != EOR)
         t->why = "no end-of-record mark";
