@@ -7,8 +7,11 @@
  * (hugepage.c) asks for transparent huge pages only for mappings of at least
  * one huge page, and the kernel backs only aligned ranges with them: with
  * 1 MiB slabs, 90% of a 1M-znode tree sat on 4 KiB pages, and a snapshot's
- * fork() copies one page-table entry per page.  Only the pages a slab has
- * handed out are touched.  Blocks are cut from the newest slab's tail in
+ * fork() copies one page-table entry per page.  Once a pool has
+ * PREFAULT_FROM slabs it keeps the next one allocated ahead, faulted in by
+ * prefault.h's thread, so that a growing tree's page faults (a sixth of a
+ * load's loop thread) are taken off the loop; a small tree touches only the
+ * pages it has handed out.  Blocks are cut from the newest slab's tail in
  * allocation order; a tail too short for a request is given to the free list
  * of its own size class rather than wasted.
  */
@@ -18,10 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prefault.h"
 #include "zk/jute.h"
 
 #define NODEPOOL_SLAB (4u << 20)
 #define NODEPOOL_ALIGN (2u << 20) /* a huge page on x86-64 and arm64 (4 KiB base pages) */
+#define PREFAULT_FROM 2           /* slabs in use before the next is made ahead (8 MiB) */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NODEPOOL_SANITIZED 1
@@ -52,16 +57,27 @@ static void push(struct nodepool *p, void *b, size_t size)
     *head = b;
 }
 
-/* A new slab becomes the tail; the old tail's rest goes to its class. */
+static void *slab_alloc(void)
+{
+    void *mem;
+    if (posix_memalign(&mem, NODEPOOL_ALIGN, NODEPOOL_SLAB))
+        mem = zk_xmalloc(NODEPOOL_SLAB); /* aborts on the same failure */
+    return mem;
+}
+
+/* A new slab becomes the tail (the spare made ahead, if any); the old
+ * tail's rest goes to its class. */
 static void new_slab(struct nodepool *p)
 {
     size_t rest = (size_t)(p->end - p->next);
     if (rest >= NODEPOOL_GRAIN)
         push(p, p->next, rest);
-    void *mem;
-    if (posix_memalign(&mem, NODEPOOL_ALIGN, NODEPOOL_SLAB))
-        mem = zk_xmalloc(NODEPOOL_SLAB); /* aborts on the same failure */
-    char *s = mem;
+    char *s = p->spare ? p->spare : slab_alloc();
+    p->spare = NULL;
+    if (++p->nslabs >= PREFAULT_FROM) {
+        p->spare = slab_alloc();
+        prefault_async(p->spare, NODEPOOL_SLAB);
+    }
     memcpy(s, &p->slabs, sizeof p->slabs);
     p->slabs = s;
     p->next = s + NODEPOOL_GRAIN;
@@ -97,6 +113,9 @@ void nodepool_free(struct nodepool *p, void *block, size_t size)
 
 void nodepool_destroy(struct nodepool *p)
 {
+    if (p->spare)
+        prefault_drain(); /* it may still be populating the spare */
+    free(p->spare);
     while (p->slabs) {
         void *s = p->slabs;
         memcpy(&p->slabs, s, sizeof p->slabs);

@@ -29,6 +29,8 @@ struct nodepool {
                                                      * through each block's first word */
     char *next, *end;                               /* unused tail of the newest slab */
     void *slabs;                                    /* slab list, linked through their first word */
+    void *spare;                                    /* the next slab, being faulted in (prefault.h) */
+    unsigned nslabs;                                /* in the list */
 };
 
 /* The size of the block a request of n bytes gets (n rounded up to the

@@ -12,6 +12,7 @@
 #include "digest.h"
 #include "hset.h"
 #include "nodepool.h"
+#include "prefault.h"
 #include "tree.h"
 #include "txn.h"
 #include "watch.h"
@@ -746,6 +747,16 @@ static void test_nodepool(void)
         size_t size = nodepool_size(8 + (size_t)(i % 130) * 8);
         many[i] = nodepool_alloc(&pool, size);
         memset(many[i], i & 0xFF, size);
+    }
+    if (pool.nslabs) { /* not under ASan, where each block is a malloc */
+        /* Past PREFAULT_FROM slabs the next one is made ahead and faulted
+         * in by prefault.h's thread. */
+        ASSERT_TRUE(pool.nslabs >= 2);
+        ASSERT_TRUE(pool.spare != NULL);
+        prefault_drain();
+        unsigned long done, dropped;
+        prefault_counts(&done, &dropped);
+        ASSERT_TRUE(done >= 1);
     }
     for (int i = 0; i < 20000; i++) {
         size_t size = nodepool_size(8 + (size_t)(i % 130) * 8);
