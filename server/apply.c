@@ -67,7 +67,7 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
 {
     size_t len = strlen(op->path);
     size_t plen = path_parent_len(op->path, len);
-    struct znode *parent = tree_lookup(db->tree, op->path, plen);
+    struct znode *parent = op->parent ? op->parent : tree_lookup(db->tree, op->path, plen);
     if (!parent)
         return ZK_NONODE;
     const char *name = op->path + plen + (plen > 1);

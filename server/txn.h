@@ -41,6 +41,8 @@
 #include "acl.h"
 #include "zk/jute.h"
 
+struct znode;
+
 /* Not an Apache opcode: see NEWEPOCH above. */
 #define TXN_NEWEPOCH (-100)
 
@@ -55,6 +57,8 @@ struct txn_op {
     int64_t owner;
     int32_t version;       /* new version / new aversion */
     int32_t parent_cversion;
+    struct znode *parent;  /* CREATE: the parent as prep found it, set only while prep
+                            * applies the op (apply.c skips looking it up again); NULL */
 };
 
 #define TXN_MAX_OPS_INLINE 1
