@@ -19,6 +19,11 @@ and during the sync, and the ratio of the p99.9s.
 
 Apache gets a heap of --apache-heap per member (three or four JVMs: keep N at 1M or below for
 it on a 24 GiB machine).
+
+--pin A:B (CPU lists, e.g. 0:1) stands in for learners on machines of their own: members 1 and 2
+and the probe run on CPUs A, the syncing learners on CPUs B (processes inherit the bench's
+affinity when started; both kinds alike).  Without it every process shares every CPU, so on a
+2-core machine what the probe sees during a sync is mostly the learners' own loading.
 """
 import argparse
 import os
@@ -45,8 +50,28 @@ def log(msg):
     sys.stderr.flush()
 
 
-def one(kind, template, n, learners, baseline_s, heap, workdir):
-    """One run; returns {"without": summary, "during": summary, "sync_s": s, "load": [..]}."""
+def cpus(spec):
+    """'0,2-3' -> {0, 2, 3}."""
+    out = set()
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        out.update(range(int(a), int(b or a) + 1))
+    return out
+
+
+def one(kind, template, n, learners, baseline_s, heap, workdir, pin=None):
+    """One run; returns {"without": summary, "during": summary, "sync_s": s, "load": [..]}.
+    `pin`: (leader CPUs, learner CPUs) or None."""
+    everywhere = os.sched_getaffinity(0)
+    if pin:
+        os.sched_setaffinity(0, pin[0])
+    try:
+        return one_pinned(kind, template, n, learners, baseline_s, heap, workdir, pin)
+    finally:
+        os.sched_setaffinity(0, everywhere)
+
+
+def one_pinned(kind, template, n, learners, baseline_s, heap, workdir, pin):
     shutil.rmtree(workdir, ignore_errors=True)
     ens = Ensemble(workdir, kind=kind, participants=3, observers=learners - 1, cfg=CFG,
                    apache_heap=heap)
@@ -63,8 +88,12 @@ def one(kind, template, n, learners, baseline_s, heap, workdir):
             la = os.getloadavg()[0]
             t_sync = time.monotonic()
             syncing = [3, 4][:learners]
+            if pin:
+                os.sched_setaffinity(0, pin[1])
             for sid in syncing:
                 ens[sid].start(wait=False)
+            if pin:
+                os.sched_setaffinity(0, pin[0])
             while not all(ens.mode(sid) in ("follower", "observer") for sid in syncing):
                 for sid in syncing:
                     if ens[sid].proc.poll() is not None:
@@ -94,8 +123,11 @@ def main():
     ap.add_argument("--baseline", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--apache-heap", default="3g")
+    ap.add_argument("--pin", metavar="A:B", help="members 1, 2 and the probe on CPUs A, the "
+                    "syncing learners on CPUs B (e.g. 0:1)")
     ap.add_argument("--out")
     a = ap.parse_args()
+    pin = tuple(cpus(x) for x in a.pin.split(":")) if a.pin else None
     work = tempfile.mkdtemp(prefix="snapsyncprobe-")
     lines = ["# Leader get latency during SNAP sync of %s znodes to %d learner(s) at once" %
              ("{:,}".format(a.n), a.learners), "",
@@ -112,7 +144,7 @@ def main():
         for r in range(a.runs):
             for kind in a.kinds.split(","):
                 res = one(kind, template, a.n, a.learners, a.baseline, a.apache_heap,
-                          os.path.join(work, "run"))
+                          os.path.join(work, "run"), pin)
                 w, d = res["without"], res["during"]
                 ratio = d["p999"] / w["p999"] if w.get("count") and d.get("count") else float("nan")
                 lines.append("| %d | %s | %s | %s | %.2fx | %.2f | %.1f, %.1f |" % (

@@ -1031,7 +1031,7 @@ void server_request_local(struct server *s, struct conn *c, const uint8_t *p, si
             return;
         }
     } else {
-        localsess_touch(s, c->session, clock_mono_ms());
+        localsess_touch(s, c->session, (int64_t)(t0 / 1000000)); /* clock_mono_ms's clock */
         upgrade_if_needed(s, c, p, len);
     }
     switch (type) {
