@@ -384,10 +384,45 @@ static int scheme_authenticated(const char *s)
     return !strcmp(s, "digest") || !strcmp(s, "sasl") || !strcmp(s, "x509") || !strcmp(s, "super");
 }
 
+/* Apache's removeDuplicates: keeps the first of equal entries of l. */
+static void remove_duplicates(struct acl_list *l)
+{
+    int kept = 0;
+    for (int i = 0; i < l->n; i++) {
+        int dup = 0;
+        for (int k = 0; k < kept && !dup; k++)
+            dup = l->e[k].perms == l->e[i].perms && !strcmp(l->e[k].scheme, l->e[i].scheme) &&
+                  !strcmp(l->e[k].id, l->e[i].id);
+        if (dup) {
+            free(l->e[i].scheme);
+            free(l->e[i].id);
+        } else {
+            l->e[kept++] = l->e[i];
+        }
+    }
+    l->n = kept;
+}
+
+/* acl_fixup of a list with no "auth" entry: checked in place, no copy
+ * (every create's ACL comes this way, mostly world:anyone). */
+static int fixup_in_place(struct acl_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!scheme_known(l->e[i].scheme) || !id_valid(l->e[i].scheme, l->e[i].id))
+            return ZK_INVALIDACL;
+    remove_duplicates(l);
+    return 0;
+}
+
 int acl_fixup(struct acl_list *l, const struct auth_info *auth)
 {
     if (l->n == 0)
         return ZK_INVALIDACL;
+    int has_auth = 0;
+    for (int i = 0; i < l->n && !has_auth; i++)
+        has_auth = !strcmp(l->e[i].scheme, "auth");
+    if (!has_auth)
+        return fixup_in_place(l);
     struct acl_list out = {0, NULL};
     int rc = 0;
     for (int i = 0; i < l->n && !rc; i++) {
@@ -420,21 +455,7 @@ int acl_fixup(struct acl_list *l, const struct auth_info *auth)
         acl_list_free(&out);
         return rc;
     }
-    /* Apache's removeDuplicates: keep the first of equal entries. */
-    int kept = 0;
-    for (int i = 0; i < out.n; i++) {
-        int dup = 0;
-        for (int k = 0; k < kept && !dup; k++)
-            dup = out.e[k].perms == out.e[i].perms && !strcmp(out.e[k].scheme, out.e[i].scheme) &&
-                  !strcmp(out.e[k].id, out.e[i].id);
-        if (dup) {
-            free(out.e[i].scheme);
-            free(out.e[i].id);
-        } else {
-            out.e[kept++] = out.e[i];
-        }
-    }
-    out.n = kept;
+    remove_duplicates(&out);
     acl_list_free(l);
     *l = out;
     return 0;

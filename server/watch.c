@@ -242,6 +242,8 @@ static void fire_path(struct watches *w, const char *path, size_t len, int type,
                       void (*notify)(struct watch_owner *, void *), void *d,
                       const struct pset *suppress, struct pset *seen)
 {
+    if (!w->n)
+        return; /* no watched path: spare hashing it (every write asks) */
     struct wpath *p = lookup(w, path, len);
     if (!p)
         return;
