@@ -829,6 +829,24 @@ static void on_connection(uv_stream_t *listener, int status)
         log_warn("accept failed: %s", uv_strerror(rc));
 }
 
+/*
+ * The client ports' listen() backlog when clientPortListenBacklog is not set
+ * (Apache's default is the JVM's 50).  Connections the loop has not yet
+ * accepted wait there; once it is full the kernel drops the handshake's
+ * last ACK or the SYN (ListenOverflows), and the client retries after 1 s,
+ * 3 s, ... or, when the server's SYN-ACK retries run out first, sees its
+ * connection reset.  Thousands of clients connecting at once (a restart, a
+ * fan-out bench) need more than the 1,024 zkd used; the kernel caps it at
+ * net.core.somaxconn (4,096 by default since Linux 5.4).
+ */
+#define LISTEN_BACKLOG_DEFAULT 65535
+
+static int listen_backlog(const struct server *s)
+{
+    return s->cfg.client_listen_backlog > 0 ? s->cfg.client_listen_backlog
+                                            : LISTEN_BACKLOG_DEFAULT;
+}
+
 static int listen_on(struct server *s, uv_tcp_t *h, const char *addr, int port)
 {
     struct sockaddr_storage ss;
@@ -842,7 +860,7 @@ static int listen_on(struct server *s, uv_tcp_t *h, const char *addr, int port)
     h->data = s;
     int rc = uv_tcp_bind(h, (struct sockaddr *)&ss, 0);
     if (!rc)
-        rc = uv_listen((uv_stream_t *)h, 1024, on_connection);
+        rc = uv_listen((uv_stream_t *)h, listen_backlog(s), on_connection);
     if (rc) {
         log_error("cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
         uv_close((uv_handle_t *)h, NULL);

@@ -305,3 +305,22 @@ def test_a_request_after_a_burst_is_not_queued_behind_it(cap, server_factory):
         assert later == 0, (written, later)
     for s in burst + [prober]:
         s.close_session()
+
+
+def _listen_backlog(port):
+    """The listen() backlog of the socket listening on `port` (ss: Send-Q of a LISTEN socket)."""
+    import subprocess
+    out = subprocess.run(["ss", "-Hltn", "sport = :%d" % port], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return int(out[2])
+
+
+@pytest.mark.parametrize("cfg", [None, "50"], ids=["default", "set"])
+def test_client_port_listen_backlog(cfg, server_factory):
+    """clientPortListenBacklog (Apache's key) is the client port's listen() backlog; unset, zkd
+    asks for 65,535 and gets net.core.somaxconn (zkd asked for 1,024 before: a burst of
+    connections overflowed it while the loop was busy)."""
+    srv = server_factory("zkd", cfg={"clientPortListenBacklog": cfg} if cfg else {})
+    with open("/proc/sys/net/core/somaxconn") as f:
+        somaxconn = int(f.read())
+    assert _listen_backlog(srv.port) == (int(cfg) if cfg else min(65535, somaxconn))
