@@ -35,7 +35,8 @@ until every generator has reported.  Reported:
              the second after the setData (the "other clients' p99" of issue 20); p50 / p99 /
              max of the gets sent during the re-arms (every round: from the generators'
              reports, after which each session sends its exists again, to "armed"), and
-             per round in the JSON (rounds[].probe_windows)
+             per round in the JSON (rounds[].probe_windows; rounds[].rearm_cpu_ms: each
+             server's CPU time, user + system, over the re-arm)
  syscalls    per server: all its syscalls in that window divided by the notifications it sent
              (its share of the sessions): an upper bound, the window also holds its
              sessions' pings (N / 13.3 s: every session pings each third of its 40 s timeout)
@@ -237,6 +238,13 @@ class Probe(threading.Thread):
         return sorted(lat for t, lat in self.samples if any(a <= t <= b for a, b in spans))
 
 
+def cpu_s(pid):
+    """CPU seconds (user + system) a process has used so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summary(v):
     if not v:
         return {"count": 0}
@@ -335,6 +343,7 @@ def run_case(spec, args, base):
             gens.send("collect %d" % args.collect_timeout)
             done = gens.expect("done", args.collect_timeout + 60)
             t_done = time.monotonic_ns()
+            cpu_done = [cpu_s(m[1]) for m in members]
             fan = perf_stop(pf) if pf else None
             got = sum(int(d[2]) for d in done)
             dups = sum(int(d[3]) for d in done)
@@ -369,6 +378,8 @@ def run_case(spec, args, base):
             # The re-arm: every session sent its exists again right after its report
             # (bench/fanout.c), N requests on N connections at once.
             rearm_spans.append((t_done, time.monotonic_ns()))
+            out["rearm_cpu_ms"] = {m[0]: round((cpu_s(m[1]) - c0) * 1e3)
+                                   for m, c0 in zip(members, cpu_done)}
             round_spans.append((out, base_spans[-1:] if not counting else [],
                                 fan_spans[-1:] if not counting else [], rearm_spans[-1:]))
             time.sleep(0.3)  # the probe's next baseline starts clean of the re-arm burst
