@@ -87,8 +87,7 @@ struct conn {
     uv_buf_t wbuf;
     int writing;
     /* flush.h's queue of connections whose ready output is only notifications */
-    struct conn *nq_prev, *nq_next;
-    int nq_queued;
+    struct fifo_link nq;
     struct tls_conn *tls;  /* NULL on the plain port */
     uint8_t *tls_rbuf;     /* ciphertext read buffer */
     size_t tls_inflight;   /* ciphertext bytes handed to uv_write */

@@ -635,7 +635,7 @@ void server_run(struct server *s)
                 s->stats.spin_hits++;
                 since = now;
                 until = now + window_ns;
-            } else if (s->backlog.n || s->notify_n) {
+            } else if (s->backlog.n || s->notify.n) {
                 /* A connection waits for its next share (requestsPerTurn,
                  * notifyWritesPerTurn): no yield before its turn. */
                 since = now;

@@ -135,8 +135,7 @@ struct server {
     int flush_deferred;          /* loop turns the log batch waited for a backlog (server.c) */
     /* connections whose ready output is only watch notifications, written a
      * share per turn (flush.h) */
-    struct conn *notify_head, *notify_tail;
-    size_t notify_n;
+    struct fifo notify;
     uv_idle_t notify_idle;       /* active while the queue is not empty */
     size_t listings;             /* connections in the backlog for a listing's next slice
                                   * (listing.h): no writer's batch to wait for */
