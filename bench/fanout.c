@@ -12,7 +12,10 @@
  *
  * Connections go round-robin over --hosts (one entry per ensemble member), so
  * a driver spreading 100,000 watchers over an ensemble starts one process per
- * ~19,000.  Connects are paced: at most --pace handshakes in flight per
+ * ~19,000 (RLIMIT_NOFILE here), and --source gives each process its own
+ * loopback address (127.0.0.1+i): one address reaches one server port from
+ * at most 28,232 local ports (net.ipv4.ip_local_port_range), so 100,000
+ * sessions on one server need 4 of them.  Connects are paced: at most --pace handshakes in flight per
  * thread, so the server's listen backlog never overflows (a dropped SYN
  * costs 1 s, 3 s, 7 s... of retransmission, which looked like a hang).
  *
@@ -70,6 +73,8 @@ struct worker {
 
 static struct {
     struct sockaddr_in *hosts;
+    struct sockaddr_in source; /* --source: the local address of every connection */
+    int has_source;
     int nhosts, nconns, nthreads, pace, timeout_ms;
     const char *path, *out;
     struct fconn *c;
@@ -179,6 +184,11 @@ static void start_connect(struct worker *w, int i)
         die("socket", i);
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* The port is picked at connect() for the whole 4-tuple, not at bind() for the address
+     * alone, so each --source gives 28,000 ports (net.ipv4.ip_local_port_range) per server. */
+    if (G.has_source && (setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) ||
+                         bind(c->fd, (struct sockaddr *)&G.source, sizeof G.source)))
+        die("bind --source", i);
     if (connect(c->fd, (struct sockaddr *)&G.hosts[c->host], sizeof G.hosts[0]) && errno != EINPROGRESS)
         die("connect", i);
     c->st = C_CONNECTING;
@@ -393,7 +403,7 @@ static void quit(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: fanout --hosts H:P[,H:P...] --conns N --out FILE [--path /p]\n"
-                    "              [--threads T] [--pace P] [--timeout MS]\n");
+                    "              [--threads T] [--pace P] [--timeout MS] [--source ADDR]\n");
     exit(2);
 }
 
@@ -424,7 +434,8 @@ int main(int argc, char **argv)
     G.path = "/fan";
     static const struct option opts[] = {
         {"hosts", 1, 0, 'h'},   {"conns", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"pace", 1, 0, 'p'},
-        {"timeout", 1, 0, 'T'}, {"path", 1, 0, 'P'},  {"out", 1, 0, 'o'},     {0, 0, 0, 0},
+        {"timeout", 1, 0, 'T'}, {"path", 1, 0, 'P'},  {"out", 1, 0, 'o'},     {"source", 1, 0, 's'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -436,6 +447,12 @@ int main(int argc, char **argv)
         case 'T': G.timeout_ms = atoi(optarg); break;
         case 'P': G.path = optarg; break;
         case 'o': G.out = optarg; break;
+        case 's':
+            G.source.sin_family = AF_INET;
+            if (inet_pton(AF_INET, optarg, &G.source.sin_addr) != 1)
+                usage();
+            G.has_source = 1;
+            break;
         default: usage();
         }
     }

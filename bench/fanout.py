@@ -15,8 +15,11 @@ server/flush.h).  --repeat R runs the whole case list R times, interleaved (A B 
 
 One watcher is one session (a connection) with one data watch (exists) on /fan: Apache keeps one
 watch per (path, connection), so 100,000 watchers are 100,000 connections.  RLIMIT_NOFILE here is
-20,000 (hard), so each member holds at most ~19,900 of them and the generator (bench/fanout.c) is
-started as ceil(N / 19,000) processes.
+20,000 (hard) by default, so each member holds at most ~19,900 of them, unless the limit is raised
+for the whole run (root: `ulimit -n 120000` in the shell that starts fanout.py; the servers inherit
+it, fs.nr_open permitting), e.g. zkd:single:100000.  The generator (bench/fanout.c) is started as
+ceil(N / 19,000) processes, each from its own loopback address (127.0.0.1+i: one address reaches
+one server port from at most 28,232 local ports).
 
 Per round (--rounds, default 4): all N armed; one setData on /fan; every generator stamps each
 session's first event (CLOCK_MONOTONIC, the clock of time.monotonic_ns here).  Odd rounds run the
@@ -29,7 +32,11 @@ until every generator has reported.  Reported:
              notified = sessions with an event, dup = sessions with more than one (must be 0)
  probe       get 1x1 p99 of the baseline windows; of the gets sent inside [setData, last event]
              (few: the fan-out is one loop turn, a get waits behind it); of the gets sent in
-             the second after the setData (the "other clients' p99" of issue 20)
+             the second after the setData (the "other clients' p99" of issue 20); p50 / p99 /
+             max of the gets sent during the re-arms (every round: from the generators'
+             reports, after which each session sends its exists again, to "armed"), and
+             per round in the JSON (rounds[].probe_windows; rounds[].rearm_cpu_ms: each
+             server's CPU time, user + system, over the re-arm)
  syscalls    per server: all its syscalls in that window divided by the notifications it sent
              (its share of the sessions): an upper bound, the window also holds its
              sessions' pings (N / 13.3 s: every session pings each third of its 40 s timeout)
@@ -130,7 +137,10 @@ class Generators:
             out = os.path.join(workdir, "events-%d.bin" % i)
             cmd = [os.path.join(BUILD_BIN, "fanout"), "--conns", str(size), "--out", out,
                    "--threads", str(threads), "--path", PATH.decode(),
-                   "--hosts", ",".join("127.0.0.1:%d" % p for p in rot)]
+                   "--hosts", ",".join("127.0.0.1:%d" % p for p in rot),
+                   # one loopback address each: 28,232 local ports per address and server
+                   # port would not reach 100,000 sessions on one server (bench/fanout.c)
+                   "--source", "127.0.0.%d" % (1 + i)]
             self.procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                                stdout=subprocess.PIPE, text=True, bufsize=1))
             self.outs.append(out)
@@ -228,6 +238,13 @@ class Probe(threading.Thread):
         return sorted(lat for t, lat in self.samples if any(a <= t <= b for a, b in spans))
 
 
+def cpu_s(pid):
+    """CPU seconds (user + system) a process has used so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summary(v):
     if not v:
         return {"count": 0}
@@ -299,7 +316,8 @@ def run_case(spec, args, base):
         probe = Probe(ports[0])
         probe.start()
         setter, _sid, _to = loader.connect("127.0.0.1", ports[0], sock_timeout=120.0)
-        base_spans, fan_spans, sec_spans = [], [], []
+        base_spans, fan_spans, sec_spans, rearm_spans = [], [], [], []
+        round_spans = []
         deliveries = []
         xid = 1
         for rnd in range(1, args.rounds + 1):
@@ -325,6 +343,7 @@ def run_case(spec, args, base):
             gens.send("collect %d" % args.collect_timeout)
             done = gens.expect("done", args.collect_timeout + 60)
             t_done = time.monotonic_ns()
+            cpu_done = [cpu_s(m[1]) for m in members]
             fan = perf_stop(pf) if pf else None
             got = sum(int(d[2]) for d in done)
             dups = sum(int(d[3]) for d in done)
@@ -356,6 +375,13 @@ def run_case(spec, args, base):
                                            for k, v in out.get("syscalls", {}).items()}))
             probe.paused.clear()
             gens.expect("armed", args.connect_timeout)
+            # The re-arm: every session sent its exists again right after its report
+            # (bench/fanout.c), N requests on N connections at once.
+            rearm_spans.append((t_done, time.monotonic_ns()))
+            out["rearm_cpu_ms"] = {m[0]: round((cpu_s(m[1]) - c0) * 1e3)
+                                   for m, c0 in zip(members, cpu_done)}
+            round_spans.append((out, base_spans[-1:] if not counting else [],
+                                fan_spans[-1:] if not counting else [], rearm_spans[-1:]))
             time.sleep(0.3)  # the probe's next baseline starts clean of the re-arm burst
         loader.close_session(setter)
         probe.stop_evt.set()
@@ -365,6 +391,13 @@ def run_case(spec, args, base):
         r["probe_baseline"] = summary(probe.window(base_spans))
         r["probe_during"] = summary(probe.window(fan_spans))
         r["probe_second"] = summary(probe.window(sec_spans))
+        r["probe_rearm"] = summary(probe.window(rearm_spans))
+        for out, bs, fs, rs in round_spans:
+            out["probe_windows"] = {"baseline": summary(probe.window(bs)),
+                                    "during": summary(probe.window(fs)),
+                                    "rearm": summary(probe.window(rs)),
+                                    "rearm_ms": (rs[0][1] - rs[0][0]) / 1e6}
+            log("%s round %d probe: %s" % (spec, out["round"], out["probe_windows"]))
         if probe.error:
             r["probe_error"] = probe.error
         b, d = r["probe_baseline"], r["probe_during"]
@@ -420,11 +453,12 @@ def render(runs, meta):
              "load = 1-minute load average (shared machine).", "",
              "| case | members | connect s | notified / dup (per round) | delivery p50 / p99 / "
              "max us | probe p99 baseline | probe p99 in [set, last event] | probe p99 in "
-             "[set, set + 1 s] | syscalls per event | load |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "[set, set + 1 s] | probe p50 / p99 / max in the re-arms | syscalls per event | "
+             "load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         if r.get("error") and not r["rounds"]:
-            lines.append("| %s | %s | - | error: %s | | | | | | |" % (
+            lines.append("| %s | %s | - | error: %s | | | | | | | |" % (
                 r["case"], len(r.get("members", [])), r["error"][:200]))
             continue
         nd = ", ".join("%d/%d" % (x["notified"], x["dups"]) for x in r["rounds"])
@@ -436,14 +470,15 @@ def render(runs, meta):
         scs = "; ".join("%s %s" % (name, "/".join(_f(v, 2) for v in vals))
                         for name, vals in sc.items()) or "-"
         pb, pd = r.get("probe_baseline", {}), r.get("probe_during", {})
-        ps = r.get("probe_second", {})
+        ps, pr = r.get("probe_second", {}), r.get("probe_rearm", {})
         lines.append("| %s | %d | %s | %s | %s / %s / %s | %s | %s (%s x, %d gets) | %s (%s x, "
-                     "%d gets) | %s | %s |" % (
+                     "%d gets) | %s / %s / %s (%d gets) | %s | %s |" % (
                          r["case"], len(r["members"]), _f(r.get("connect_s"), 1), nd,
                          _f(d.get("p50")), _f(d.get("p99")), _f(d.get("max")), _f(pb.get("p99")),
                          _f(pd.get("p99")), _f(r.get("probe_p99_ratio"), 2), pd.get("count", 0),
                          _f(ps.get("p99")), _f(r.get("probe_second_p99_ratio"), 2),
-                         ps.get("count", 0), scs, r.get("loadavg")))
+                         ps.get("count", 0), _f(pr.get("p50")), _f(pr.get("p99")),
+                         _f(pr.get("max")), pr.get("count", 0), scs, r.get("loadavg")))
     errs = ["- %s: %s" % (r["case"], r["error"]) for r in runs if r.get("error")]
     if errs:
         lines += ["", "Errors:"] + errs

@@ -222,7 +222,7 @@ static void c_conf(struct cmd_ctx *x)
     json_int(j, "min_session_timeout", cfg->min_session_timeout);
     json_int(j, "max_session_timeout", cfg->max_session_timeout);
     json_int(j, "server_id", x->s->myid);
-    json_int(j, "client_port_listen_backlog", -1);
+    json_int(j, "client_port_listen_backlog", cfg->client_listen_backlog);
 }
 
 struct dump_ctx {

@@ -934,6 +934,8 @@ static const struct key_spec keys[] = {
     PATH_KEY("jaasLoginFile", jaas_file), /* zkd extension */
     INT_KEY("pollSpinMicros", poll_spin_us, 0, 1000000), /* zkd extension */
     INT_KEY("requestsPerTurn", requests_per_turn, 0, INT_MAX), /* zkd extension, conn.h */
+    INT_KEY("requestsPerLoopTurn", requests_per_loop_turn, 0, INT_MAX), /* zkd extension, server.h */
+    INT_KEY("clientPortListenBacklog", client_listen_backlog, -1, INT_MAX),
     INT_KEY("notifyWritesPerTurn", notify_writes_per_turn, 0, INT_MAX), /* zkd extension, flush.h */
     INT_KEY("getChildrenSlice", children_slice, 0, INT_MAX), /* zkd extension, listing.h */
     BOOL_KEY("enforce.auth.enabled", enforce_auth_enabled),     /* validate_enforce_auth */
@@ -999,7 +1001,6 @@ static const struct key_spec keys[] = {
     IGNORED("clientTcpKeepAlive"),
     IGNORED("serverCnxnFactory"),
     IGNORED("clientCnxnSocket"),
-    IGNORED("clientPortListenBacklog"),
     IGNORED("observerMasterPort"),
     IGNORED("connectToLearnerMasterLimit"),
     IGNORED("peerType"), /* Apache too lets the server.N role win */
@@ -1793,6 +1794,8 @@ void config_defaults(struct zkd_config *cfg)
     cfg->global_outstanding_limit = 1000;
     cfg->poll_spin_us = 100;
     cfg->requests_per_turn = 100;
+    cfg->requests_per_loop_turn = 64;
+    cfg->client_listen_backlog = -1;
     cfg->notify_writes_per_turn = 8;
     cfg->children_slice = 16384;
     cfg->container_check_ms = 60000;

@@ -126,6 +126,10 @@ struct zkd_config {
     int session_require_sasl;     /* sessionRequireClientSASLAuth */
     int poll_spin_us;        /* `pollSpinMicros` (zkd extension), default 100; 0 = off */
     int requests_per_turn;   /* `requestsPerTurn` (zkd extension), default 100; 0 = no cap */
+    int requests_per_loop_turn; /* `requestsPerLoopTurn` (zkd extension, server.h
+                                 * server_take_request), default 64; 0 = no cap */
+    int client_listen_backlog;  /* `clientPortListenBacklog`: the client ports' listen()
+                                 * backlog; -1 or 0 = LISTEN_BACKLOG_DEFAULT (server.c) */
     int notify_writes_per_turn; /* `notifyWritesPerTurn` (zkd extension, flush.h), default 8;
                                  * 0 = no cap */
     int children_slice;      /* `getChildrenSlice` (zkd extension, listing.h): names per

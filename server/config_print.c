@@ -63,7 +63,7 @@ int config_format(const struct zkd_config *cfg, char *buf, int buflen)
     out_printf(&o, "maxClientCnxns=%d\n", cfg->max_client_cnxns);
     out_printf(&o, "minSessionTimeout=%d\n", cfg->min_session_timeout);
     out_printf(&o, "maxSessionTimeout=%d\n", cfg->max_session_timeout);
-    out_printf(&o, "clientPortListenBacklog=-1\n");
+    out_printf(&o, "clientPortListenBacklog=%d\n", cfg->client_listen_backlog);
     out_printf(&o, "serverId=%d\n", myid);
     if (distributed) {
         out_printf(&o, "initLimit=%d\n", cfg->init_limit);

@@ -82,7 +82,7 @@ void conn_close(struct conn *c)
     pset_del(&s->dirty, c);
     flush_forget(s, c);
     pset_del(&s->throttled, c);
-    pset_del(&s->backlog, c);
+    fifo_remove(&s->backlog, &c->bq);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -268,10 +268,12 @@ static void start_reading(struct conn *c)
 }
 
 /* Handles the complete frames in c->in, at most `budget` requests of a ready
- * connection: past that, the connection stops reading and waits for its
- * next turn (server_backlog), so a client that pipelines thousands of
- * requests cannot keep the loop from everyone else for their whole batch. */
-static int handle_frames(struct conn *c, size_t budget)
+ * connection, and with `shared`, only while the turn's phase has room
+ * (server_take_request): past that, the connection stops reading and waits
+ * for its next turn (server_backlog), so neither a client that pipelines
+ * thousands of requests nor thousands of clients sending one each can keep
+ * the loop from everyone else for their whole batch. */
+static int handle_frames(struct conn *c, size_t budget, int shared)
 {
     struct server *s = c->srv;
     size_t off = 0;
@@ -297,7 +299,8 @@ static int handle_frames(struct conn *c, size_t budget)
             server_throttle(s, c);
             break;
         }
-        if (c->state == CONN_READY && !c->sink && budget-- == 0) {
+        if (c->state == CONN_READY && !c->sink &&
+            (budget-- == 0 || (shared && !server_take_request(s)))) {
             conn_wait_turn(c);
             break;
         }
@@ -330,7 +333,7 @@ void conn_feed(struct conn *c, const void *p, size_t len)
     }
     memcpy(c->in + c->in_len, p, len);
     c->in_len += len;
-    handle_frames(c, SIZE_MAX);
+    handle_frames(c, SIZE_MAX, 0);
 }
 
 /* Requests per turn for a connection read from its socket. */
@@ -359,7 +362,7 @@ void conn_continue(struct conn *c)
     if (c->state == CONN_CLOSING)
         return;
     c->backlogged = 0;
-    if (handle_frames(c, turn_budget(c)) == 0 && may_read(c))
+    if (handle_frames(c, turn_budget(c), 1) == 0 && may_read(c))
         start_reading(c);
 }
 
@@ -444,7 +447,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         c->in_len += (size_t)nread;
     }
     if (!c->backlogged) /* (its turn comes from conn_continue) */
-        handle_frames(c, turn_budget(c));
+        handle_frames(c, turn_budget(c), 1);
 }
 
 static void maybe_pause(struct conn *c)
@@ -467,7 +470,7 @@ static void maybe_resume(struct conn *c)
         c->reading_paused = 0;
         if (may_read(c)) {
             start_reading(c);
-            handle_frames(c, turn_budget(c)); /* frames that arrived before the pause */
+            handle_frames(c, turn_budget(c), 1); /* frames that arrived before the pause */
         }
     }
 }
@@ -478,7 +481,7 @@ void conn_unthrottle(struct conn *c)
     if (!may_read(c))
         return;
     start_reading(c);
-    handle_frames(c, turn_budget(c)); /* frames read before the stop */
+    handle_frames(c, turn_budget(c), 1); /* frames read before the stop */
 }
 
 /* ---- output ---- */

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "acl.h"
+#include "fifo.h"
 #include "watch.h"
 #include "zk/jute.h"
 
@@ -54,6 +55,7 @@ struct conn {
     int reading_paused;    /* its replies queue up unread (conn.c) */
     int throttled;         /* the server is over globalOutstandingLimit (server.h) */
     int backlogged;        /* used its turn's requests; waits for conn_continue */
+    struct fifo_link bq;   /* its place in the server's backlog (server_backlog) */
     struct listing *listing; /* a getChildren being answered in slices, one per
                               * turn (listing.h); no later frame of this
                               * connection is taken until it is answered */
@@ -85,8 +87,7 @@ struct conn {
     uv_buf_t wbuf;
     int writing;
     /* flush.h's queue of connections whose ready output is only notifications */
-    struct conn *nq_prev, *nq_next;
-    int nq_queued;
+    struct fifo_link nq;
     struct tls_conn *tls;  /* NULL on the plain port */
     uint8_t *tls_rbuf;     /* ciphertext read buffer */
     size_t tls_inflight;   /* ciphertext bytes handed to uv_write */
@@ -210,8 +211,10 @@ void conn_close_after_flush(struct conn *c);
 void conn_unthrottle(struct conn *c);
 /*
  * Fairness between connections: one read from a connection's socket handles
- * at most requestsPerTurn requests (config.h; default 100).  A connection
- * that holds more stops reading and is queued with server_backlog(); its
+ * at most requestsPerTurn requests (config.h; default 100), and only while
+ * the turn's phase has room (server_take_request: requestsPerLoopTurn
+ * across connections).  A connection that holds more stops reading and is
+ * queued with server_backlog(); its
  * next turn, conn_continue(), handles the next share and reads again once
  * it is drained.  Per-connection FIFO order is unchanged (frames are taken
  * in order, and a backlogged connection reads nothing new until its queue

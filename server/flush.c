@@ -1,14 +1,13 @@
 /*
  * flush.c - see flush.h.
  *
- * The notify queue is a list threaded through the connections (nq_prev,
- * nq_next), so a closing connection leaves it in O(1).  A connection is in it
+ * The notify queue is a list threaded through the connections (fifo.h, conn
+ * nq), so a closing connection leaves it in O(1).  A connection is in it
  * at most once; one that turns out to have a reply while queued is written
  * with the replies and leaves it.
  */
 #include "flush.h"
 
-#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -29,40 +28,11 @@ void flush_init(struct server *s)
 
 void flush_close(struct server *s) { uv_close((uv_handle_t *)&s->notify_idle, NULL); }
 
-size_t flush_queued(const struct server *s) { return s->notify_n; }
+size_t flush_queued(const struct server *s) { return s->notify.n; }
 
-static void enqueue(struct server *s, struct conn *c)
-{
-    if (c->nq_queued)
-        return;
-    c->nq_queued = 1;
-    c->nq_next = NULL;
-    c->nq_prev = s->notify_tail;
-    if (s->notify_tail)
-        s->notify_tail->nq_next = c;
-    else
-        s->notify_head = c;
-    s->notify_tail = c;
-    s->notify_n++;
-}
+static void enqueue(struct server *s, struct conn *c) { fifo_push(&s->notify, &c->nq); }
 
-void flush_forget(struct server *s, struct conn *c)
-{
-    if (!c->nq_queued)
-        return;
-    if (c->nq_prev)
-        c->nq_prev->nq_next = c->nq_next;
-    else
-        s->notify_head = c->nq_next;
-    if (c->nq_next)
-        c->nq_next->nq_prev = c->nq_prev;
-    else
-        s->notify_tail = c->nq_prev;
-    c->nq_prev = c->nq_next = NULL;
-    c->nq_queued = 0;
-    assert(s->notify_n > 0);
-    s->notify_n--;
-}
+void flush_forget(struct server *s, struct conn *c) { fifo_remove(&s->notify, &c->nq); }
 
 static void write_out(struct server *s, struct conn *c)
 {
@@ -96,13 +66,13 @@ static void flush_replies(struct server *s, int queue)
 /* Step 2: the oldest `max` queued connections. */
 static void flush_notifications(struct server *s, size_t max)
 {
-    while (max-- && s->notify_head)
-        write_out(s, s->notify_head);
+    while (max-- && s->notify.head)
+        write_out(s, FIFO_ENTRY(s->notify.head, struct conn, nq));
 }
 
 static void keep_awake(struct server *s)
 {
-    if (s->notify_n)
+    if (s->notify.n)
         uv_idle_start(&s->notify_idle, noop_idle);
     else
         uv_idle_stop(&s->notify_idle);

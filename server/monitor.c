@@ -244,6 +244,7 @@ void monitor_collect(struct server *s, struct monitor_sink *k)
     k->num(k, "poll_spin_hits", (int64_t)st->spin_hits);
     k->num(k, "poll_spin_idle_us", (int64_t)st->spin_idle_us);
     k->num(k, "notify_queued_connections", (int64_t)flush_queued(s));
+    k->num(k, "backlog_connections", (int64_t)s->backlog.n);
     if (s->q)
         quorum_values(s, k);
 }

@@ -501,24 +501,38 @@ void server_backlog(struct server *s, struct conn *c)
 {
     if (!s->backlog.n)
         uv_idle_start(&s->backlog_idle, on_backlog);
-    pset_add(&s->backlog, c);
+    fifo_push(&s->backlog, &c->bq);
 }
 
-/* The idle phase runs before the loop's poll, so the connections queued in
- * one turn get their next share only after the poll has read everyone else:
- * a round robin of at most requestsPerTurn requests each. */
+int server_take_request(struct server *s)
+{
+    int cap = s->cfg.requests_per_loop_turn;
+    if (cap > 0 && s->phase_taken >= (size_t)cap)
+        return 0;
+    s->phase_taken++;
+    return 1;
+}
+
+static int phase_full(const struct server *s)
+{
+    return s->cfg.requests_per_loop_turn > 0 &&
+           s->phase_taken >= (size_t)s->cfg.requests_per_loop_turn;
+}
+
+/* The backlog's phase (server.h).  The idle phase runs before the loop's
+ * poll, so the connections queued in one turn get their next share only
+ * after the poll has read everyone else: a round robin, oldest first, of at
+ * most requestsPerTurn requests each and requestsPerLoopTurn in all.  A
+ * connection gets at most one share per turn (one queued again goes to the
+ * tail and waits for the next). */
 static void on_backlog(uv_idle_t *h)
 {
     struct server *s = h->data;
-    struct conn **v = zk_xmalloc((s->backlog.n + 1) * sizeof *v);
-    size_t n = 0;
-    void *p;
-    PSET_FOREACH(&s->backlog, p) v[n++] = p;
-    pset_free(&s->backlog);
-    uv_idle_stop(h);
-    for (size_t i = 0; i < n; i++)
-        conn_continue(v[i]); /* may queue it again (server_backlog) */
-    free(v);
+    s->phase_taken = 0;
+    for (size_t n = s->backlog.n; n > 0 && s->backlog.n && !phase_full(s); n--)
+        conn_continue(FIFO_ENTRY(fifo_pop(&s->backlog), struct conn, bq));
+    if (!s->backlog.n)
+        uv_idle_stop(h);
 }
 
 void server_durable(struct server *s, int64_t zxid)
@@ -585,6 +599,7 @@ static void before_sleep(uv_prepare_t *h)
     /* A log that completed synchronously may have released frames. */
     flush_turn(s, 0);
     audit_flush(); /* (one lock per iteration for the audit lines it formatted) */
+    s->phase_taken = 0; /* the poll's phase comes next (server_take_request) */
 }
 
 /*
@@ -620,7 +635,7 @@ void server_run(struct server *s)
                 s->stats.spin_hits++;
                 since = now;
                 until = now + window_ns;
-            } else if (s->backlog.n || s->notify_n) {
+            } else if (s->backlog.n || s->notify.n) {
                 /* A connection waits for its next share (requestsPerTurn,
                  * notifyWritesPerTurn): no yield before its turn. */
                 since = now;
@@ -814,6 +829,24 @@ static void on_connection(uv_stream_t *listener, int status)
         log_warn("accept failed: %s", uv_strerror(rc));
 }
 
+/*
+ * The client ports' listen() backlog when clientPortListenBacklog is not set
+ * (Apache's default is the JVM's 50).  Connections the loop has not yet
+ * accepted wait there; once it is full the kernel drops the handshake's
+ * last ACK or the SYN (ListenOverflows), and the client retries after 1 s,
+ * 3 s, ... or, when the server's SYN-ACK retries run out first, sees its
+ * connection reset.  Thousands of clients connecting at once (a restart, a
+ * fan-out bench) need more than the 1,024 zkd used; the kernel caps it at
+ * net.core.somaxconn (4,096 by default since Linux 5.4).
+ */
+#define LISTEN_BACKLOG_DEFAULT 65535
+
+static int listen_backlog(const struct server *s)
+{
+    return s->cfg.client_listen_backlog > 0 ? s->cfg.client_listen_backlog
+                                            : LISTEN_BACKLOG_DEFAULT;
+}
+
 static int listen_on(struct server *s, uv_tcp_t *h, const char *addr, int port)
 {
     struct sockaddr_storage ss;
@@ -827,7 +860,7 @@ static int listen_on(struct server *s, uv_tcp_t *h, const char *addr, int port)
     h->data = s;
     int rc = uv_tcp_bind(h, (struct sockaddr *)&ss, 0);
     if (!rc)
-        rc = uv_listen((uv_stream_t *)h, 1024, on_connection);
+        rc = uv_listen((uv_stream_t *)h, listen_backlog(s), on_connection);
     if (rc) {
         log_error("cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
         uv_close((uv_handle_t *)h, NULL);
@@ -1146,7 +1179,6 @@ void server_free(struct server *s)
     pset_free(&s->held);
     pset_free(&s->dirty);
     pset_free(&s->throttled);
-    pset_free(&s->backlog);
     txnwin_free(&s->win);
     if (s->tls_ctx)
         tls_ctx_free(s->tls_ctx);

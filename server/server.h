@@ -46,6 +46,7 @@
 #include "config.h"
 #include "db.h"
 #include "digest.h"
+#include "fifo.h"
 #include "hset.h"
 #include "session.h"
 #include "snapshot.h"
@@ -126,13 +127,15 @@ struct server {
     struct pset held;            /* conns with frames waiting on the gate */
     struct pset dirty;           /* conns with frames ready to write */
     struct pset throttled;       /* conns not read while over globalOutstandingLimit */
-    struct pset backlog;         /* conns that used their turn's requests (conn.h) */
+    struct fifo backlog;         /* conns waiting for their next turn's requests, oldest
+                                  * first (conn.h, server_backlog) */
     uv_idle_t backlog_idle;      /* active while `backlog` is not empty */
+    size_t phase_taken;          /* requests taken in this phase of the turn
+                                  * (server_take_request) */
     int flush_deferred;          /* loop turns the log batch waited for a backlog (server.c) */
     /* connections whose ready output is only watch notifications, written a
      * share per turn (flush.h) */
-    struct conn *notify_head, *notify_tail;
-    size_t notify_n;
+    struct fifo notify;
     uv_idle_t notify_idle;       /* active while the queue is not empty */
     size_t listings;             /* connections in the backlog for a listing's next slice
                                   * (listing.h): no writer's batch to wait for */
@@ -233,10 +236,28 @@ int server_over_limit(const struct server *s);
 void server_throttle(struct server *s, struct conn *c);
 
 /* Queues `c`, which holds requests beyond its turn's share (requestsPerTurn,
- * conn.h), for the next loop turn: conn_continue() runs then, after the
- * poll phase has read every other ready connection, and the loop does not
- * sleep while one waits. */
+ * conn.h) or beyond the phase's (server_take_request), at the tail of the
+ * backlog: conn_continue() runs for it in a later loop turn, oldest first,
+ * and the loop does not sleep while one waits. */
 void server_backlog(struct server *s, struct conn *c);
+/*
+ * Requests taken across connections, per phase of a loop turn (issue 20:
+ * 19,000 watchers re-arming at once).  A turn has two phases, each taking at
+ * most requestsPerLoopTurn requests (config.h; 0 = no cap) of socket
+ * connections in the ready state:
+ *
+ *   1. the backlog's: before the poll, the connections waiting in the
+ *      backlog, oldest first, each up to its requestsPerTurn;
+ *   2. the poll's: what the poll reads, in the kernel's order; a connection
+ *      read past the cap keeps its bytes unhandled, stops being read, and
+ *      joins the backlog's tail.
+ *
+ * So a turn answers at most 2 x requestsPerLoopTurn requests, and a request
+ * read when few others arrive with it is answered in its own turn, ahead of
+ * a burst that an earlier poll read and left in the backlog.  Returns 1 and
+ * counts the request when the phase may take it, 0 when it is full.
+ */
+int server_take_request(struct server *s);
 
 /* Session lifecycle (session id's owner connection may be NULL). */
 void server_expire_session(struct server *s, struct session *se);

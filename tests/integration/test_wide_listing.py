@@ -125,10 +125,11 @@ def test_a_sliced_list_is_one_state_while_children_change(server_factory):
 
 def test_parent_deleted_during_the_slices_answers_nonode(server_factory):
     """The reader's sliced getChildren2 starts; in the next turn another connection deletes
-    every child and the parent (requestsPerTurn=0: all in one turn).  The listing starts over,
+    every child and the parent (requestsPerTurn=0, requestsPerLoopTurn=0: all in one turn).  The listing starts over,
     finds no node, and answers NONODE; the server stays sound (ASan build: no report)."""
     base = ["n%03d" % i for i in range(300)]
-    srv = server_factory("zkd", cfg={"getChildrenSlice": "50", "requestsPerTurn": "0"})
+    srv = server_factory("zkd", cfg={"getChildrenSlice": "50", "requestsPerTurn": "0",
+                                     "requestsPerLoopTurn": "0"})
     setup = RawSession(srv.port)
     fill(setup, "/gone", base)
     rd, w = RawSession(srv.port), RawSession(srv.port)

@@ -159,10 +159,11 @@ def test_a_pipelined_writer_does_not_starve_another_connection(server_factory):
     is answered after at most a share of them, not after the whole batch.
     The reply's zxid says how many of the writer's creates were applied
     before the read: count-based, no clock.  The control server
-    (requestsPerTurn=0, the old behaviour) shows the scenario does starve."""
+    (requestsPerTurn=0 and requestsPerLoopTurn=0, the old behaviour) shows
+    the scenario does starve."""
     n = 400
     for per_turn, fair in (("10", True), ("0", False)):
-        srv = server_factory("zkd", cfg={"requestsPerTurn": per_turn,
+        srv = server_factory("zkd", cfg={"requestsPerTurn": per_turn, "requestsPerLoopTurn": per_turn,
                                          "globalOutstandingLimit": "100000"})
         seen, last = _writer_and_reader(srv, n)
         if fair:
