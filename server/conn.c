@@ -176,6 +176,13 @@ static void alloc_in(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     if (c->in_want < IN_MIN)
         c->in_want = IN_MIN;
+    if (c->in_off && c->in_cap - c->in_len < c->in_want) {
+        /* Reading resumes once every whole frame is handled: what moves
+         * is at most the start of one frame. */
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    }
     if (c->in_cap - c->in_len < c->in_want) {
         size_t cap = c->in_cap ? c->in_cap * 2 : c->in_want;
         while (cap - c->in_len < c->in_want)
@@ -276,7 +283,7 @@ static void start_reading(struct conn *c)
 static int handle_frames(struct conn *c, size_t budget, int shared)
 {
     struct server *s = c->srv;
-    size_t off = 0;
+    size_t off = c->in_off;
     while (c->state != CONN_CLOSING && !c->close_after_flush && c->in_len - off >= 4) {
         const uint8_t *p = c->in + off;
         if (c->state == CONN_HANDSHAKE && server_four_letter(s, c, p)) {
@@ -316,10 +323,12 @@ static int handle_frames(struct conn *c, size_t budget, int shared)
     }
     if (c->state == CONN_CLOSING)
         return -1;
-    if (off) {
-        memmove(c->in, c->in + off, c->in_len - off);
-        c->in_len -= off;
-    }
+    /* The handled frames stay until a read needs their room: moving the
+     * rest down after every share of requestsPerTurn moved up to 64 KiB per
+     * 100 requests of a pipelining client (7% of a load's instructions). */
+    if (off == c->in_len)
+        c->in_len = off = 0;
+    c->in_off = off;
     return 0;
 }
 

@@ -70,6 +70,8 @@ struct conn {
 
     uint8_t *in;
     size_t in_len, in_cap;
+    size_t in_off;         /* in[0, in_off) are handled frames, dropped when the
+                            * next read needs room (conn.c alloc_in) */
     size_t in_want;        /* free bytes a read gets: 4 KiB, doubled on each read that
                             * filled its buffer (conn.c alloc_in) */
 
