@@ -282,11 +282,14 @@ static uint32_t view_find_name(const struct kview *v, uint32_t h, const char *na
     if (v->cap == v->base)
         return KVIEW_NONE;
     uint16_t tag = hash_tag(h, v->cap);
-    uint32_t home = view_home(v, home_slot(h, v->cap)), i = home;
-    for (uint32_t left = v->cap - v->base; left && v->s[i]; left--, i = view_next(v, i)) {
+    uint32_t i = view_home(v, home_slot(h, v->cap)), dist = 0;
+    for (uint32_t left = v->cap - v->base; left && v->s[i]; left--, i = view_next(v, i), dist++) {
         if (SLOT_TAG(v->s[i]) != tag) {
-            if (v->sorted && view_dist(v, slot_home(v->s[i], v->cap), i) < view_dist(v, home, i))
-                return KVIEW_NONE; /* the name would sit before this entry */
+            if (v->sorted) { /* (a live small table: base 0, the home from the tag) */
+                uint32_t home = (uint32_t)(((uint64_t)SLOT_TAG(v->s[i]) * v->cap) >> 16);
+                if ((i >= home ? i - home : i + v->cap - home) < dist)
+                    return KVIEW_NONE; /* the name would sit before this entry */
+            }
             continue;
         }
         struct znode *c = SLOT_PTR(v->s[i]);
@@ -336,16 +339,20 @@ static void kids_insert_raw(struct znode_ext *x, struct znode *c, uint32_t h)
     uint32_t cap = x->kid_cap;
     uint64_t cur = p | (uint64_t)hash_tag(h, cap) << 48;
     uint32_t i = home_slot(h, cap);
-    struct kview v = live_view(x);
+    if (cap > SMALL_TABLE) {
+        while (x->kids[i])
+            i = i + 1 == cap ? 0 : i + 1;
+        x->kids[i] = cur;
+        return;
+    }
+    /* (The probe loop of every create: slot_home and view_dist written out.) */
     uint32_t dist = 0; /* cur's distance from its home */
-    for (; x->kids[i]; i = view_next(&v, i), dist++) {
-        if (!v.sorted)
-            continue;
-        uint32_t d = view_dist(&v, slot_home(x->kids[i], cap), i);
+    for (uint64_t o; (o = x->kids[i]) != 0; i = i + 1 == cap ? 0 : i + 1, dist++) {
+        uint32_t home = (uint32_t)(((uint64_t)SLOT_TAG(o) * cap) >> 16);
+        uint32_t d = i >= home ? i - home : i + cap - home;
         if (d < dist) {
-            uint64_t t = x->kids[i];
             x->kids[i] = cur;
-            cur = t;
+            cur = o;
             dist = d;
         }
     }
