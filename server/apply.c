@@ -74,7 +74,7 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
     size_t nlen = len - (size_t)(name - op->path);
     if (nlen == 0)
         return ZK_BADARGUMENTS; /* "/" or "/a/": only a bad log record names no node */
-    if (tree_child(parent, name, nlen))
+    if (!op->parent && tree_child(parent, name, nlen)) /* (prep has just asked) */
         return ZK_NODEEXISTS;
     int32_t old_cv = tree_cversion(parent);
     int64_t old_pz = tree_pzxid(parent);

@@ -345,18 +345,29 @@ static void kids_insert_raw(struct znode_ext *x, struct znode *c, uint32_t h)
         x->kids[i] = cur;
         return;
     }
-    /* (The probe loop of every create: slot_home and view_dist written out.) */
-    uint32_t dist = 0; /* cur's distance from its home */
-    for (uint64_t o; (o = x->kids[i]) != 0; i = i + 1 == cap ? 0 : i + 1, dist++) {
+    /* Robin Hood order is each run sorted by home: c goes before the first
+     * entry nearer its home than c would be there, and the rest of the run
+     * moves one slot on (a memmove, not a swap per slot). */
+    uint64_t *k = x->kids;
+    uint32_t dist = 0; /* c's distance from its home at slot i */
+    for (uint64_t o; (o = k[i]) != 0; i = i + 1 == cap ? 0 : i + 1, dist++) {
         uint32_t home = (uint32_t)(((uint64_t)SLOT_TAG(o) * cap) >> 16);
-        uint32_t d = i >= home ? i - home : i + cap - home;
-        if (d < dist) {
-            x->kids[i] = cur;
-            cur = o;
-            dist = d;
+        if ((i >= home ? i - home : i + cap - home) < dist)
+            break;
+    }
+    if (k[i]) {
+        uint32_t end = i; /* the run's first free slot */
+        while (k[end])
+            end = end + 1 == cap ? 0 : end + 1;
+        if (end > i) {
+            memmove(k + i + 1, k + i, (size_t)(end - i) * sizeof *k);
+        } else { /* the run wraps: [i, cap) then [0, end) */
+            memmove(k + 1, k, (size_t)end * sizeof *k);
+            k[0] = k[cap - 1];
+            memmove(k + i + 1, k + i, (size_t)(cap - 1 - i) * sizeof *k);
         }
     }
-    x->kids[i] = cur;
+    k[i] = cur;
 }
 
 int tree_kids_ordered(const struct znode *n)

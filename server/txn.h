@@ -58,7 +58,8 @@ struct txn_op {
     int32_t version;       /* new version / new aversion */
     int32_t parent_cversion;
     struct znode *parent;  /* CREATE: the parent as prep found it, set only while prep
-                            * applies the op (apply.c skips looking it up again); NULL */
+                            * applies the op (apply.c then neither looks it up nor asks
+                            * again whether the name exists); NULL */
 };
 
 #define TXN_MAX_OPS_INLINE 1
