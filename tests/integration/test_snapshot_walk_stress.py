@@ -13,6 +13,7 @@ exactly the tree the clients last saw: children, data, ACL and every Stat field.
 import glob
 import os
 import shutil
+import time
 
 import pytest
 
@@ -127,3 +128,33 @@ def test_snapshots_walked_while_writing_replay_exactly(server_factory):
         assert dump(zk) == want
     finally:
         stop_kazoo(zk)
+
+
+def test_reads_are_answered_while_a_walker_holds_the_tree_lock(server_factory, tmp_path):
+    """A snapshot walker preempted inside a step keeps the tree write lock for as long as
+    the scheduler likes (issue 20: the loop waited up to 46 ms for it while one client
+    deleted 300k znodes).  A client's write then waits for its next loop turn instead of
+    the loop waiting for the walker, so another client's read is answered meanwhile.
+    ZKD_TEST_SNAPSHOT_HOLD makes a walker keep the lock until the test lets go."""
+    release = str(tmp_path / "release")
+    srv = server_factory("zkd", cfg={"snapCount": "2"}, env={"ZKD_TEST_SNAPSHOT_HOLD": release})
+    writer, reader = client(srv), client(srv)  # both sessions exist before the hold
+    try:
+        held, blocked, i = release + ".held", None, 0
+        while not os.path.exists(held):  # each write starts a snapshot; one holds
+            blocked = writer.create_async("/n%d" % i, b"x")
+            i += 1
+            while not (blocked.ready() or os.path.exists(held)):
+                time.sleep(0.001)
+        if blocked is None or blocked.ready():
+            blocked = writer.create_async("/n%d" % i, b"x")
+        while srv.mntr_int("zk_snapshot_lock_waits") == 0:  # the loop answers mntr
+            time.sleep(0.001)
+        assert reader.get_async("/").get(timeout=20)[1].czxid == 0
+        assert not blocked.ready()  # the write still waits for the walker
+    finally:
+        open(release, "w").close()
+    path = blocked.get(timeout=30)
+    assert writer.exists(path) and reader.exists(path)
+    stop_kazoo(writer)
+    stop_kazoo(reader)
