@@ -287,6 +287,8 @@ static int handle_frames(struct conn *c, size_t budget)
             log_warn("closing connection from %s:%d: frame length %d outside [0, %d]", c->remote,
                      c->remote_port, len, s->cfg.jute_max_buffer);
             s->stats.bad_frames++;
+            if (locked)
+                server_batch_unlock(s);
             conn_close(c);
             return -1;
         }

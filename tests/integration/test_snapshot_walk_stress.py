@@ -140,21 +140,23 @@ def test_reads_are_answered_while_a_walker_holds_the_tree_lock(server_factory, t
     srv = server_factory("zkd", cfg={"snapCount": "2"}, env={"ZKD_TEST_SNAPSHOT_HOLD": release})
     writer, reader = client(srv), client(srv)  # both sessions exist before the hold
     try:
-        held, blocked, i = release + ".held", None, 0
+        held, i = release + ".held", 0
         while not os.path.exists(held):  # each write starts a snapshot; one holds
-            blocked = writer.create_async("/n%d" % i, b"x")
+            r = writer.create_async("/n%d" % i, b"x")
             i += 1
-            while not (blocked.ready() or os.path.exists(held)):
+            while not (r.ready() or os.path.exists(held)):
                 time.sleep(0.001)
-        if blocked is None or blocked.ready():
-            blocked = writer.create_async("/n%d" % i, b"x")
-        while srv.mntr_int("zk_snapshot_lock_waits") == 0:  # the loop answers mntr
+        blocked = writer.create_async("/during", b"x")  # sent while the walker holds it
+        for _ in range(20000):  # until the loop has put it off (mntr is answered meanwhile)
+            if srv.mntr_int("zk_snapshot_lock_waits"):
+                break
             time.sleep(0.001)
+        assert srv.mntr_int("zk_snapshot_lock_waits") >= 1
         assert reader.get_async("/").get(timeout=20)[1].czxid == 0
         assert not blocked.ready()  # the write still waits for the walker
     finally:
         open(release, "w").close()
-    path = blocked.get(timeout=30)
-    assert writer.exists(path) and reader.exists(path)
+    assert blocked.get(timeout=30) == "/during"
+    assert writer.exists("/during") and reader.exists("/during")
     stop_kazoo(writer)
     stop_kazoo(reader)
