@@ -284,6 +284,7 @@ static int handle_frames(struct conn *c, size_t budget, int shared)
 {
     struct server *s = c->srv;
     size_t off = c->in_off;
+    int locked = 0; /* the tree write lock, for this batch (server_batch_lock) */
     while (c->state != CONN_CLOSING && !c->close_after_flush && c->in_len - off >= 4) {
         const uint8_t *p = c->in + off;
         if (c->state == CONN_HANDSHAKE && server_four_letter(s, c, p)) {
@@ -295,6 +296,8 @@ static int handle_frames(struct conn *c, size_t budget, int shared)
             log_warn("closing connection from %s:%d: frame length %d outside [0, %d]", c->remote,
                      c->remote_port, len, s->cfg.jute_max_buffer);
             s->stats.bad_frames++;
+            if (locked)
+                server_batch_unlock(s);
             conn_close(c);
             return -1;
         }
@@ -311,6 +314,14 @@ static int handle_frames(struct conn *c, size_t budget, int shared)
             conn_wait_turn(c);
             break;
         }
+        if (c->state == CONN_READY && !c->sink && !locked) {
+            int rc = server_batch_lock(s, p + 4, (size_t)len);
+            if (rc < 0) {
+                conn_wait_turn(c); /* a snapshot walker holds it: next turn */
+                break;
+            }
+            locked = rc;
+        }
         c->packets_in++;
         s->stats.packets_received++;
         if (c->state == CONN_HANDSHAKE)
@@ -321,6 +332,8 @@ static int handle_frames(struct conn *c, size_t budget, int shared)
         if (c->reading_paused || c->listing) /* (a listing waits for its turns) */
             break;
     }
+    if (locked)
+        server_batch_unlock(s);
     if (c->state == CONN_CLOSING)
         return -1;
     /* The handled frames stay until a read needs their room: moving the

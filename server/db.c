@@ -31,6 +31,14 @@ void db_write_unlock(struct db *db)
         pthread_mutex_unlock(&db->write_lock);
 }
 
+int db_write_trylock(struct db *db)
+{
+    if (db->write_depth == 0 && pthread_mutex_trylock(&db->write_lock))
+        return 0;
+    db->write_depth++;
+    return 1;
+}
+
 void db_walk_lock(struct db *db) { pthread_mutex_lock(&db->write_lock); }
 void db_walk_unlock(struct db *db) { pthread_mutex_unlock(&db->write_lock); }
 

@@ -96,8 +96,11 @@ struct db {
  *  - the loop READS the tree without it (no read path changes anything:
  *    lookups do not move child-table slots, nothing is cached lazily);
  *  - a walker thread holds it (db_walk_lock) while it runs one batch of
- *    reads and lets go between batches, so the loop waits at most for one
- *    batch before a write;
+ *    reads and lets go between batches; a batch is short, but the thread
+ *    can be preempted in one for as long as the scheduler likes (tens of
+ *    milliseconds on a loaded machine), so client writes take the lock with
+ *    db_write_trylock and wait for the next loop turn when a walker holds
+ *    it (server_batch_lock), and the loop goes on answering reads;
  *  - replacing the tree (db_reset, a snapshot load, truncation) needs every
  *    walk abandoned first (snapshot_cancel): a walk keeps using db->tree.
  *
@@ -109,6 +112,9 @@ struct db {
  */
 void db_write_lock(struct db *db);
 void db_write_unlock(struct db *db);
+/* db_write_lock if the lock is free or already the loop's: 1, else 0 (a
+ * walker holds it; nothing taken). */
+int db_write_trylock(struct db *db);
 /* For a walker thread: the plain mutex, around one batch. */
 void db_walk_lock(struct db *db);
 void db_walk_unlock(struct db *db);

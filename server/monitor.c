@@ -241,6 +241,7 @@ void monitor_collect(struct server *s, struct monitor_sink *k)
     k->num(k, "snap_count", (int64_t)st->snapshots);
     k->num(k, "bad_frames", (int64_t)st->bad_frames);
     k->num(k, "throttled_connections", (int64_t)st->throttles);
+    k->num(k, "snapshot_lock_waits", (int64_t)st->walker_waits);
     k->num(k, "poll_spin_hits", (int64_t)st->spin_hits);
     k->num(k, "poll_spin_idle_us", (int64_t)st->spin_idle_us);
     k->num(k, "notify_queued_connections", (int64_t)flush_queued(s));

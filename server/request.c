@@ -964,6 +964,21 @@ static int refuse_unauthenticated(struct server *s, struct conn *c, const uint8_
     return 1;
 }
 
+int server_batch_lock(struct server *s, const uint8_t *p, size_t len)
+{
+    if (len < 8 || !is_update((int32_t)zk_be32_get(p + 4)) || (s->q && !quorum_is_leader(s->q)))
+        return 0; /* a read, or a write a learner forwards: no tree change here */
+    if (s->db.write_depth)
+        return 0; /* this batch already holds it */
+    if (db_write_trylock(&s->db))
+        return 1;
+    s->stats.walker_waits++;
+    s->walker_waited = 1;
+    return -1;
+}
+
+void server_batch_unlock(struct server *s) { db_write_unlock(&s->db); }
+
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len)
 {
     c->active_ms = clock_mono_ms();

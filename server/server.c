@@ -362,6 +362,24 @@ static void purge(struct server *s)
  * (reads go on). */
 #define SNAP_MAX_RESTARTS 3
 
+/* Tests (ZKD_TEST_SNAPSHOT_HOLD=path): the first step of a walk that
+ * follows a write holds the tree lock, having created path.held, until
+ * `path` exists (at most a minute), so a test sees what the loop does
+ * while a walker holds it (server_batch_lock). */
+static void test_hold(struct server *s)
+{
+    if (!s->snap_hold || s->snap_held || s->db.last_zxid <= 1)
+        return;
+    s->snap_held = 1;
+    char held[PATH_MAX];
+    snprintf(held, sizeof held, "%s.held", s->snap_hold);
+    int fd = open(held, O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0)
+        close(fd);
+    for (int i = 0; i < 60000 && access(s->snap_hold, F_OK) != 0; i++)
+        usleep(1000);
+}
+
 /* The producer, on the snapshot's thread (snapshot.h): one dbwalk_step
  * under the tree write lock (db.h), which also makes last_zxid there
  * that of the tree the step saw. */
@@ -373,6 +391,7 @@ static int snap_step(struct jute_out *out, void *d)
     if (s->snap_end_zxid < 0) {
         size_t max = s->snap_restarts >= SNAP_MAX_RESTARTS ? SIZE_MAX : DBWALK_STEP_NODES;
         db_walk_lock(&s->db);
+        test_hold(s);
         int rc = dbwalk_step(s->snap_walk, out, max);
         if (rc == 1) {
             s->snap_end_zxid = s->db.last_zxid;
@@ -628,6 +647,7 @@ void server_run(struct server *s)
         uint64_t since = uv_hrtime(), until = since + window_ns;
         while (!s->stopping) {
             reads = s->client_reads;
+            s->walker_waited = 0;
             if (!uv_run(s->loop, UV_RUN_NOWAIT))
                 return;
             uint64_t now = uv_hrtime();
@@ -637,9 +657,13 @@ void server_run(struct server *s)
                 until = now + window_ns;
             } else if (s->backlog.n || s->notify.n) {
                 /* A connection waits for its next share (requestsPerTurn,
-                 * notifyWritesPerTurn): no yield before its turn. */
+                 * notifyWritesPerTurn): no yield before its turn, unless
+                 * it waits for a snapshot walker (server_batch_lock),
+                 * which may need this core to let go of the lock. */
                 since = now;
                 until = now + window_ns;
+                if (s->walker_waited)
+                    sched_yield();
             } else if (now >= until) {
                 s->stats.spin_idle_us += (now - since) / 1000;
                 break;
@@ -1043,6 +1067,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct zkd_config *cfg
      * the tree (main.c).  Tests stretch the walk to show that. */
     const char *pause = getenv("ZKD_TEST_SNAPSHOT_STEP_MS");
     s->snap_step_pause_ms = pause ? atoi(pause) : 0;
+    s->snap_hold = getenv("ZKD_TEST_SNAPSHOT_HOLD");
     if (s->no_snapshot)
         server_snapshot(s);
     log_info("zkd %s ready: %llu znodes, zxid 0x%llx, started in %lld ms", ZKFS_VERSION,

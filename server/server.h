@@ -75,6 +75,7 @@ struct server_stats {
     uint64_t connections_total;
     uint64_t bad_frames;
     uint64_t throttles;          /* connections stopped by globalOutstandingLimit */
+    uint64_t walker_waits;       /* batches put off: a snapshot walker held the tree lock */
     uint64_t spin_hits;    /* client input caught by the poll window (server_run) */
     uint64_t spin_idle_us; /* windows that ran out with no input: CPU spent for nothing */
     uint64_t snapshots;
@@ -119,6 +120,8 @@ struct server {
                               (the snapshot thread's: server.c snap_step) */
     int snap_restarts;     /* attempts given up for a new ACL list (server.c) */
     int snap_step_pause_ms; /* ZKD_TEST_SNAPSHOT_STEP_MS: tests stretch the walk */
+    const char *snap_hold;  /* ZKD_TEST_SNAPSHOT_HOLD (snap_step); NULL when unset */
+    int snap_held;          /* the walker's: the hold is over */
     struct snapshot_digest snap_dg; /* its trailer (snap_step may move it to the walk's end) */
     int snap_digest_live;  /* db.digest is kept per write: snap_step may read it */
 
@@ -133,6 +136,7 @@ struct server {
     size_t phase_taken;          /* requests taken in this phase of the turn
                                   * (server_take_request) */
     int flush_deferred;          /* loop turns the log batch waited for a backlog (server.c) */
+    int walker_waited;           /* a batch waited for a walker this turn (server_batch_lock) */
     /* connections whose ready output is only watch notifications, written a
      * share per turn (flush.h) */
     struct fifo notify;
@@ -203,6 +207,19 @@ void server_free(struct server *s);
 
 /* Handles one request frame (after the handshake). */
 void server_request(struct server *s, struct conn *c, const uint8_t *p, size_t len);
+/*
+ * The tree write lock (db.h) for a turn's batch of one connection's
+ * requests (conn.c), taken before the first write of the batch the loop
+ * applies here, with a try: 1 taken (server_batch_unlock after the batch),
+ * 0 not needed (a read, a write a learner forwards, or the batch holds it),
+ * -1 a snapshot walker holds it: the connection waits for its next turn
+ * (counted in mntr zk_snapshot_lock_waits).  So a walker preempted in a
+ * step stalls the writers, never the loop: other clients' reads are
+ * answered meanwhile (issue 20: the loop waited up to 46 ms for a walker
+ * at nice 10, bench/results/2026-12-06-wide-deletes.md).
+ */
+int server_batch_lock(struct server *s, const uint8_t *frame, size_t len);
+void server_batch_unlock(struct server *s);
 /* Handles the ConnectRequest frame of a new connection. */
 void server_connect(struct server *s, struct conn *c, const uint8_t *p, size_t len);
 /* Finishes the handshake of `c` reconnecting to session `id`: attaches it

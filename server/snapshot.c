@@ -39,20 +39,21 @@
  * whole heap while the loop waits (tens of milliseconds at millions of
  * znodes), and the copy-on-write faults after it land on the loop too.
  *
- * One thread (niced) does all of it: it calls the producer's steps (which
- * walk the tree under db.h's tree write lock, a batch at a time, while the
- * loop goes on answering requests and applying writes between batches),
- * and it computes the Adler-32, compresses, writes, paces the writeback,
- * fsyncs and renames.  Nothing of a background snapshot runs on the loop
+ Two threads do it: the walker, at the server's priority, calls the
+ * producer's steps (which walk the tree under db.h's tree write lock, a
+ * batch at a time, while the loop goes on answering requests and applying
+ * writes between batches) and queues what they give in 64 KiB chunks; the
+ * writer, niced, computes the Adler-32, compresses, writes, paces the
+ * writeback, fsyncs and renames (walker_main says why two).  Nothing of a background snapshot runs on the loop
  * but its start and its outcome, which comes back through a uv_async; the
  * handle lives in a heap job freed by its close callback, so `done` may
  * start the next snapshot at once.  A producer that waits for something
  * (server.c: for the log to hold what the image holds) returns having
- * written nothing; the thread then sleeps until snapshot_wake.
+ * written nothing; the walker then sleeps until snapshot_wake.
  *
  * The tree may be replaced while a snapshot walks it (a learner taking a
  * SNAP, a truncation): the owner calls snapshot_cancel first, which waits
- * for the thread to stop: the producer is never called again and the .tmp
+ * for the threads to stop: the producer is never called again and the .tmp
  * is gone.
 
  * LOADING
@@ -411,23 +412,31 @@ int snapshot_write(const char *dir, int64_t zxid, snapshot_produce_fn produce, v
 
 /* Bytes the producer gathers before they go to the writer's buffer. */
 #define CHUNK_BYTES (64u << 10)
-/* Nice value of the thread: weight 110 against the server's 1024, so on a
- * saturated shared core it still gets about a tenth. */
+/* Chunks walked but not yet written: the walker waits for the writer
+ * beyond this (256 KiB per snapshot). */
+#define QUEUE_CHUNKS 4
+/* Nice value of the writer thread: weight 110 against the server's 1024,
+ * so on a saturated shared core it still gets about a tenth. */
 #define SNAPSHOT_NICE 10
-/* How long the thread waits for snapshot_wake before it asks the producer
+/* How long the walker waits for snapshot_wake before it asks the producer
  * again anyway (a producer waiting for the log to catch up). */
 #define WAIT_NS 20000000L
 
 struct snap_job {
     uv_async_t async;   /* thread -> loop: finished */
-    pthread_t thread;
+    pthread_t thread;   /* the writer; it starts and joins the walker */
+    pthread_t walker;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;  /* broadcast on every change of the fields below */
     /* Under mu: */
-    int abort;          /* snapshot_cancel: give up, remove the .tmp */
-    int woken;          /* snapshot_wake since the thread last waited */
-    int finished;       /* the thread is done; status is final */
+    int abort;          /* snapshot_cancel, or the writer failed: give up */
+    int woken;          /* snapshot_wake since the walker last waited */
+    int finished;       /* the writer is done; status is final */
     int status;
+    struct jute_out queue[QUEUE_CHUNKS]; /* walked chunks, oldest at q_head */
+    int q_head, q_len;
+    int walked;         /* the walker is done; walk_status is final */
+    int walk_status;    /* 0: the body is complete; or -errno */
     /* Loop thread only: */
     int joined;         /* snapshot_cancel has joined the thread */
     int closing;
@@ -435,11 +444,11 @@ struct snap_job {
     void *ddata;
     int64_t zxid;
     uint64_t started;   /* uv_hrtime() */
-    /* The thread only (set before it starts): */
+    /* The threads only (set before they start): */
     snapshot_step_fn step;
     void *pdata;
     const struct snapshot_digest *digest; /* read once the body is complete */
-    struct jute_out out; /* the producer's bytes not yet handed to w */
+    struct jute_out out; /* the walker's bytes not yet queued */
     int fd;
     struct snapshot_writer w;
     char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
@@ -476,9 +485,30 @@ static void wait_for_wake(struct snap_job *job)
     pthread_mutex_unlock(&job->mu);
 }
 
-/* Thread: runs the producer to the end and writes what it gives, then the
- * tail.  Returns 0 or -errno (-ECANCELED after snapshot_cancel). */
-static int produce_all(struct snap_job *job)
+/* Walker: queues the chunk in job->out for the writer (waits while the
+ * queue is full).  Returns 0, or -ECANCELED once the job gives up. */
+static int queue_chunk(struct snap_job *job)
+{
+    pthread_mutex_lock(&job->mu);
+    while (job->q_len == QUEUE_CHUNKS && !job->abort)
+        pthread_cond_wait(&job->cv, &job->mu);
+    int rc = job->abort ? -ECANCELED : 0;
+    if (!rc) {
+        struct jute_out *slot = &job->queue[(job->q_head + job->q_len) % QUEUE_CHUNKS];
+        struct jute_out t = *slot; /* an empty buffer, kept for reuse */
+        *slot = job->out;
+        job->out = t;
+        job->out.len = 0;
+        job->q_len++;
+        pthread_cond_broadcast(&job->cv);
+    }
+    pthread_mutex_unlock(&job->mu);
+    return rc;
+}
+
+/* Walker: runs the producer to the end of the body.  Returns 0 or -errno
+ * (-ECANCELED after snapshot_cancel or a failed write). */
+static int walk_all(struct snap_job *job)
 {
     for (;;) {
         if (aborted(job))
@@ -488,29 +518,119 @@ static int produce_all(struct snap_job *job)
         if (rc < 0)
             return rc;
         if (job->out.len >= CHUNK_BYTES || (rc && job->out.len)) {
-            int err = snapshot_put(&job->w, job->out.p, job->out.len);
-            job->out.len = 0;
+            int err = queue_chunk(job);
             if (err)
                 return err;
         }
-        if (rc) {
-            if (job->digest)
-                snapshot_set_digest(&job->w, job->digest->zxid, job->digest->digest);
-            return put_tail(&job->w);
-        }
+        if (rc)
+            return 0;
         if (job->out.len == before)
             wait_for_wake(job);
     }
 }
 
+/*
+ * The walker thread runs at the server's priority, the writer niced.  The
+ * walker's steps hold the tree write lock (db.h) the loop takes for every
+ * write; a thread at nice 10 that a busier task preempts in a step keeps
+ * that lock until the scheduler gives it its tenth of a core again, and the
+ * loop waited tens of milliseconds (issue 20: 46 ms while one client
+ * deleted 300k znodes, bench/results/2026-12-06-wide-deletes.md).  Nice
+ * cannot be lowered again without CAP_SYS_NICE, so the lock-holding part
+ * is a thread of its own, started before the writer nices itself.  Its CPU
+ * is the walk's (serializing nodes, a fraction of the job's); compressing,
+ * checksumming, writing and fsyncing stay on the niced writer, which the
+ * walker never gets ahead of by more than QUEUE_CHUNKS chunks.
+ */
+static void *walker_main(void *arg)
+{
+    struct snap_job *job = arg;
+    pthread_setname_np(pthread_self(), "zkd-snapwalk");
+    int rc = walk_all(job);
+    pthread_mutex_lock(&job->mu);
+    job->walked = 1;
+    job->walk_status = rc;
+    pthread_cond_broadcast(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    return NULL;
+}
+
+/* Writer: the next walked chunk into *cur, or 1: the walk is over (its
+ * status in *walk_status), or -ECANCELED. */
+static int next_chunk(struct snap_job *job, struct jute_out *cur, int *walk_status)
+{
+    pthread_mutex_lock(&job->mu);
+    while (!job->q_len && !job->walked && !job->abort)
+        pthread_cond_wait(&job->cv, &job->mu);
+    int rc = 0;
+    if (job->abort) {
+        rc = -ECANCELED;
+    } else if (job->q_len) {
+        struct jute_out t = job->queue[job->q_head];
+        job->queue[job->q_head] = *cur;
+        *cur = t;
+        job->q_head = (job->q_head + 1) % QUEUE_CHUNKS;
+        job->q_len--;
+        pthread_cond_broadcast(&job->cv);
+    } else {
+        rc = 1;
+        *walk_status = job->walk_status;
+    }
+    pthread_mutex_unlock(&job->mu);
+    return rc;
+}
+
+/* Writer: writes what the walker gives, then the tail.  Returns 0 or -errno. */
+static int write_all(struct snap_job *job)
+{
+    struct jute_out cur;
+    jute_out_init(&cur);
+    int rc, walk_status = 0;
+    while ((rc = next_chunk(job, &cur, &walk_status)) == 0) {
+        rc = snapshot_put(&job->w, cur.p, cur.len);
+        cur.len = 0;
+        if (rc)
+            break;
+    }
+    jute_out_free(&cur);
+    if (rc < 0)
+        return rc;
+    if (walk_status)
+        return walk_status;
+    if (job->digest)
+        snapshot_set_digest(&job->w, job->digest->zxid, job->digest->digest);
+    return put_tail(&job->w);
+}
+
+/* Stops the walker (after a failed write, or a finished walk) and joins it. */
+static void stop_walker(struct snap_job *job)
+{
+    pthread_mutex_lock(&job->mu);
+    job->abort = 1;
+    pthread_cond_broadcast(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    pthread_join(job->walker, NULL);
+}
+
 static void *writer_main(void *arg)
 {
     struct snap_job *job = arg;
-    /* Per-thread nice (Linux): requests on the loop go first. */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), SNAPSHOT_NICE) != 0)
-        log_warn("snapshot 0x%" PRIx64 ": setpriority: %s", (uint64_t)job->zxid, strerror(errno));
-    int rc = produce_all(job);
+    pthread_setname_np(pthread_self(), "zkd-snapwrite");
+    /* The walker first: it inherits this thread's (the server's) nice. */
+    int rc = pthread_create(&job->walker, NULL, walker_main, job);
+    if (rc) {
+        rc = -rc;
+    } else {
+        /* Per-thread nice (Linux): requests on the loop go first. */
+        if (setpriority(PRIO_PROCESS, (id_t)gettid(), SNAPSHOT_NICE) != 0)
+            log_warn("snapshot 0x%" PRIx64 ": setpriority: %s", (uint64_t)job->zxid,
+                     strerror(errno));
+        rc = write_all(job);
+        stop_walker(job);
+    }
     jute_out_free(&job->out);
+    for (int i = 0; i < QUEUE_CHUNKS; i++)
+        jute_out_free(&job->queue[i]);
     writer_close(&job->w);
     rc = commit_tmp(job->fd, rc, job->dir, job->path, job->tmp);
     pthread_mutex_lock(&job->mu);
@@ -557,7 +677,7 @@ void snapshot_wake(void)
         return;
     pthread_mutex_lock(&job->mu);
     job->woken = 1;
-    pthread_cond_signal(&job->cv);
+    pthread_cond_broadcast(&job->cv);
     pthread_mutex_unlock(&job->mu);
 }
 
@@ -568,7 +688,7 @@ void snapshot_cancel(void)
         return;
     pthread_mutex_lock(&job->mu);
     job->abort = 1;
-    pthread_cond_signal(&job->cv);
+    pthread_cond_broadcast(&job->cv);
     pthread_mutex_unlock(&job->mu);
     /* Waits for the producer to stop and the .tmp to be gone: the caller
      * may replace what the producer reads, or write a snapshot of the same
@@ -608,6 +728,8 @@ int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
     job->ddata = ddata;
     job->started = uv_hrtime();
     jute_out_init(&job->out);
+    for (int i = 0; i < QUEUE_CHUNKS; i++)
+        jute_out_init(&job->queue[i]);
     pthread_mutex_init(&job->mu, NULL);
     pthread_cond_init(&job->cv, NULL);
     uv_async_init(loop, &job->async, on_async);

@@ -13,6 +13,7 @@ exactly the tree the clients last saw: children, data, ACL and every Stat field.
 import glob
 import os
 import shutil
+import time
 
 import pytest
 
@@ -127,3 +128,35 @@ def test_snapshots_walked_while_writing_replay_exactly(server_factory):
         assert dump(zk) == want
     finally:
         stop_kazoo(zk)
+
+
+def test_reads_are_answered_while_a_walker_holds_the_tree_lock(server_factory, tmp_path):
+    """A snapshot walker preempted inside a step keeps the tree write lock for as long as
+    the scheduler likes (issue 20: the loop waited up to 46 ms for it while one client
+    deleted 300k znodes).  A client's write then waits for its next loop turn instead of
+    the loop waiting for the walker, so another client's read is answered meanwhile.
+    ZKD_TEST_SNAPSHOT_HOLD makes a walker keep the lock until the test lets go."""
+    release = str(tmp_path / "release")
+    srv = server_factory("zkd", cfg={"snapCount": "2"}, env={"ZKD_TEST_SNAPSHOT_HOLD": release})
+    writer, reader = client(srv), client(srv)  # both sessions exist before the hold
+    try:
+        held, i = release + ".held", 0
+        while not os.path.exists(held):  # each write starts a snapshot; one holds
+            r = writer.create_async("/n%d" % i, b"x")
+            i += 1
+            while not (r.ready() or os.path.exists(held)):
+                time.sleep(0.001)
+        blocked = writer.create_async("/during", b"x")  # sent while the walker holds it
+        for _ in range(20000):  # until the loop has put it off (mntr is answered meanwhile)
+            if srv.mntr_int("zk_snapshot_lock_waits"):
+                break
+            time.sleep(0.001)
+        assert srv.mntr_int("zk_snapshot_lock_waits") >= 1
+        assert reader.get_async("/").get(timeout=20)[1].czxid == 0
+        assert not blocked.ready()  # the write still waits for the walker
+    finally:
+        open(release, "w").close()
+    assert blocked.get(timeout=30) == "/during"
+    assert writer.exists("/during") and reader.exists("/during")
+    stop_kazoo(writer)
+    stop_kazoo(reader)
