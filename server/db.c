@@ -3,6 +3,7 @@
  */
 #include "db.h"
 
+#include <sched.h>
 #include <string.h>
 
 #include "digest.h"
@@ -33,13 +34,29 @@ void db_write_unlock(struct db *db)
 
 int db_write_trylock(struct db *db)
 {
-    if (db->write_depth == 0 && pthread_mutex_trylock(&db->write_lock))
+    if (db->write_depth == 0 && pthread_mutex_trylock(&db->write_lock)) {
+        __atomic_store_n(&db->loop_waits, 1, __ATOMIC_RELEASE);
         return 0;
+    }
     db->write_depth++;
+    db_write_wait_over(db);
     return 1;
 }
 
-void db_walk_lock(struct db *db) { pthread_mutex_lock(&db->write_lock); }
+void db_write_wait_over(struct db *db)
+{
+    if (__atomic_load_n(&db->loop_waits, __ATOMIC_RELAXED))
+        __atomic_store_n(&db->loop_waits, 0, __ATOMIC_RELEASE);
+}
+
+void db_walk_lock(struct db *db)
+{
+    /* At most one loop turn: the loop takes the lock in its next one, or
+     * has no write left that wants it and says so. */
+    while (__atomic_load_n(&db->loop_waits, __ATOMIC_ACQUIRE))
+        sched_yield();
+    pthread_mutex_lock(&db->write_lock);
+}
 void db_walk_unlock(struct db *db) { pthread_mutex_unlock(&db->write_lock); }
 
 void db_free(struct db *db)

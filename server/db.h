@@ -78,6 +78,8 @@ struct db {
     /* The tree write lock (below). */
     pthread_mutex_t write_lock;
     int write_depth;             /* loop thread only: db_write_lock nesting */
+    int loop_waits;              /* atomic: a write of the loop was refused the lock
+                                  * (db_write_trylock); walkers let it have it first */
 };
 
 /*
@@ -113,8 +115,14 @@ struct db {
 void db_write_lock(struct db *db);
 void db_write_unlock(struct db *db);
 /* db_write_lock if the lock is free or already the loop's: 1, else 0 (a
- * walker holds it; nothing taken). */
+ * walker holds it; nothing taken).  A refusal makes walkers wait before
+ * their next batch until the loop got the lock or gave up waiting
+ * (db_write_wait_over): without that, a walker that takes the lock again
+ * right after each batch kept the loop's writes out for a whole snapshot,
+ * the loop spinning on them. */
 int db_write_trylock(struct db *db);
+/* The loop: no write of this turn waits for the lock any more. */
+void db_write_wait_over(struct db *db);
 /* For a walker thread: the plain mutex, around one batch. */
 void db_walk_lock(struct db *db);
 void db_walk_unlock(struct db *db);

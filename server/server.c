@@ -640,8 +640,11 @@ void server_run(struct server *s)
     uint64_t window_ns = (uint64_t)s->cfg.poll_spin_us * 1000;
     for (;;) {
         uint64_t reads = s->client_reads;
+        s->walker_waited = 0;
         if (!uv_run(s->loop, UV_RUN_ONCE))
             return;
+        if (!s->walker_waited)
+            db_write_wait_over(&s->db);
         if (!window_ns || s->client_reads == reads || s->stopping)
             continue;
         uint64_t since = uv_hrtime(), until = since + window_ns;
@@ -650,6 +653,8 @@ void server_run(struct server *s)
             s->walker_waited = 0;
             if (!uv_run(s->loop, UV_RUN_NOWAIT))
                 return;
+            if (!s->walker_waited)
+                db_write_wait_over(&s->db);
             uint64_t now = uv_hrtime();
             if (s->client_reads != reads) {
                 s->stats.spin_hits++;
