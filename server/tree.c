@@ -194,16 +194,7 @@ void tree_set_aversion(struct znode *n, int32_t aversion)
  * bits alone, which are also its tag: rebuilding or shifting one reads no
  * child.  Larger ones use all 32 bits and tag with the low 16 (a tag from
  * the top bits would equal its neighbours'), so they read each child they
- * move; they also grow by 2x rather than 7/6.
- *
- * A small table is also kept in Robin Hood order (kids_insert_raw: an entry
- * passes one nearer its home), which sorts each run by home slot.  A lookup
- * of a name that is absent - every create asks - then stops at the first
- * entry nearer its home than the name would be, instead of at the next
- * empty slot: at the 7/8 load small tables reach, linear probing's
- * unsuccessful search reads 32 slots on average.  The backward-shift
- * delete keeps the order.  Large tables stay in insertion order (finding
- * an entry's home there reads the child). */
+ * move; they also grow by 2x rather than 7/6. */
 #define SMALL_TABLE 65536u
 
 /* A rebuild that involves a larger table is incremental: rehashing every
@@ -243,21 +234,20 @@ static uint32_t slot_home(uint64_t s, uint32_t cap)
 struct kview {
     uint64_t *s;
     uint32_t cap, base;
-    int sorted; /* a live small table: in Robin Hood order */
 };
 
 #define KVIEW_NONE UINT32_MAX
 
 static struct kview live_view(const struct znode_ext *x)
 {
-    return (struct kview){x->kids, x->kid_cap, 0, x->kid_cap <= SMALL_TABLE};
+    return (struct kview){x->kids, x->kid_cap, 0};
 }
 
 static struct kview old_view(const struct znode_ext *x)
 {
     if (!x->move)
-        return (struct kview){NULL, 0, 0, 0};
-    return (struct kview){x->move->slots, x->move->cap, x->move->base, 0};
+        return (struct kview){NULL, 0, 0};
+    return (struct kview){x->move->slots, x->move->cap, x->move->base};
 }
 
 static uint32_t view_next(const struct kview *v, uint32_t i)
@@ -282,16 +272,10 @@ static uint32_t view_find_name(const struct kview *v, uint32_t h, const char *na
     if (v->cap == v->base)
         return KVIEW_NONE;
     uint16_t tag = hash_tag(h, v->cap);
-    uint32_t i = view_home(v, home_slot(h, v->cap)), dist = 0;
-    for (uint32_t left = v->cap - v->base; left && v->s[i]; left--, i = view_next(v, i), dist++) {
-        if (SLOT_TAG(v->s[i]) != tag) {
-            if (v->sorted) { /* (a live small table: base 0, the home from the tag) */
-                uint32_t home = (uint32_t)(((uint64_t)SLOT_TAG(v->s[i]) * v->cap) >> 16);
-                if ((i >= home ? i - home : i + v->cap - home) < dist)
-                    return KVIEW_NONE; /* the name would sit before this entry */
-            }
+    uint32_t i = view_home(v, home_slot(h, v->cap));
+    for (uint32_t left = v->cap - v->base; left && v->s[i]; left--, i = view_next(v, i)) {
+        if (SLOT_TAG(v->s[i]) != tag)
             continue;
-        }
         struct znode *c = SLOT_PTR(v->s[i]);
         if (tree_namelen(c) == len && !memcmp(c->name, name, len))
             return i;
@@ -329,61 +313,16 @@ static void view_delete_at(struct kview *v, uint32_t i)
     v->s[i] = 0;
 }
 
-/* Puts child c (hash h) in the live table: in a large one at the first free
- * slot from its home; in a small one in Robin Hood order, taking the slot of
- * the first entry nearer its home and moving that one on the same way. */
+/* Puts child c (hash h) in the first free slot from its home in the live
+ * table. */
 static void kids_insert_raw(struct znode_ext *x, struct znode *c, uint32_t h)
 {
     uint64_t p = (uint64_t)(uintptr_t)c;
     assert(p >> 48 == 0); /* see tree.h: room for the tag */
-    uint32_t cap = x->kid_cap;
-    uint64_t cur = p | (uint64_t)hash_tag(h, cap) << 48;
-    uint32_t i = home_slot(h, cap);
-    if (cap > SMALL_TABLE) {
-        while (x->kids[i])
-            i = i + 1 == cap ? 0 : i + 1;
-        x->kids[i] = cur;
-        return;
-    }
-    /* Robin Hood order is each run sorted by home: c goes before the first
-     * entry nearer its home than c would be there, and the rest of the run
-     * moves one slot on (a memmove, not a swap per slot). */
-    uint64_t *k = x->kids;
-    uint32_t dist = 0; /* c's distance from its home at slot i */
-    for (uint64_t o; (o = k[i]) != 0; i = i + 1 == cap ? 0 : i + 1, dist++) {
-        uint32_t home = (uint32_t)(((uint64_t)SLOT_TAG(o) * cap) >> 16);
-        if ((i >= home ? i - home : i + cap - home) < dist)
-            break;
-    }
-    if (k[i]) {
-        uint32_t end = i; /* the run's first free slot */
-        while (k[end])
-            end = end + 1 == cap ? 0 : end + 1;
-        if (end > i) {
-            memmove(k + i + 1, k + i, (size_t)(end - i) * sizeof *k);
-        } else { /* the run wraps: [i, cap) then [0, end) */
-            memmove(k + 1, k, (size_t)end * sizeof *k);
-            k[0] = k[cap - 1];
-            memmove(k + i + 1, k + i, (size_t)(cap - 1 - i) * sizeof *k);
-        }
-    }
-    k[i] = cur;
-}
-
-int tree_kids_ordered(const struct znode *n)
-{
-    if (!n->ext || !n->ext->kid_cap)
-        return 1;
-    struct kview v = live_view(n->ext);
-    if (!v.sorted)
-        return 1;
-    for (uint32_t i = 0; i < v.cap; i++) {
-        uint32_t j = view_next(&v, i);
-        if (v.s[i] && v.s[j] &&
-            view_dist(&v, slot_home(v.s[j], v.cap), j) > view_dist(&v, slot_home(v.s[i], v.cap), i) + 1)
-            return 0;
-    }
-    return 1;
+    uint32_t i = home_slot(h, x->kid_cap);
+    while (x->kids[i])
+        i = i + 1 == x->kid_cap ? 0 : i + 1;
+    x->kids[i] = p | (uint64_t)hash_tag(h, x->kid_cap) << 48;
 }
 
 /* Moves up to n slots of the old table into the live one; frees the old

@@ -147,10 +147,6 @@ static inline uint32_t tree_kid_slots(const struct znode *n)
         return 0;
     return n->ext->kid_cap + (n->ext->move ? n->ext->move->cap : 0);
 }
-/* For tests: whether n's live child table keeps the order its lookups rely
- * on (a small table in Robin Hood order: along a run, each entry is at most
- * one slot further from its home than the one before it). */
-int tree_kids_ordered(const struct znode *n);
 static inline struct znode *tree_kid(const struct znode *n, uint32_t i)
 {
     const struct znode_ext *x = n->ext;
