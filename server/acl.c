@@ -403,12 +403,18 @@ static void remove_duplicates(struct acl_list *l)
     l->n = kept;
 }
 
+/* Whether a non-"auth" entry names a known scheme and a valid id for it. */
+static int entry_valid(const struct acl_entry *e)
+{
+    return scheme_known(e->scheme) && id_valid(e->scheme, e->id);
+}
+
 /* acl_fixup of a list with no "auth" entry: checked in place, no copy
  * (every create's ACL comes this way, mostly world:anyone). */
 static int fixup_in_place(struct acl_list *l)
 {
     for (int i = 0; i < l->n; i++)
-        if (!scheme_known(l->e[i].scheme) || !id_valid(l->e[i].scheme, l->e[i].id))
+        if (!entry_valid(&l->e[i]))
             return ZK_INVALIDACL;
     remove_duplicates(l);
     return 0;
@@ -441,7 +447,7 @@ int acl_fixup(struct acl_list *l, const struct auth_info *auth)
             }
             if (!added)
                 rc = ZK_INVALIDACL;
-        } else if (!scheme_known(e->scheme) || !id_valid(e->scheme, e->id)) {
+        } else if (!entry_valid(e)) {
             rc = ZK_INVALIDACL;
         } else {
             out.e = zk_xrealloc(out.e, (size_t)(out.n + 1) * sizeof *out.e);
