@@ -39,15 +39,15 @@
  * whole heap while the loop waits (tens of milliseconds at millions of
  * znodes), and the copy-on-write faults after it land on the loop too.
  *
- Two threads do it: the walker, at the server's priority, calls the
+ * Two threads do it: the walker, at the server's priority, calls the
  * producer's steps (which walk the tree under db.h's tree write lock, a
  * batch at a time, while the loop goes on answering requests and applying
  * writes between batches) and queues what they give in 64 KiB chunks; the
  * writer, niced, computes the Adler-32, compresses, writes, paces the
- * writeback, fsyncs and renames (walker_main says why two).  Nothing of a background snapshot runs on the loop
- * but its start and its outcome, which comes back through a uv_async; the
- * handle lives in a heap job freed by its close callback, so `done` may
- * start the next snapshot at once.  A producer that waits for something
+ * writeback, fsyncs and renames (walker_main says why two).  Nothing of a
+ * background snapshot runs on the loop but its start and its outcome, which
+ * comes back through a uv_async; the handle lives in a heap job freed by its
+ * close callback, so `done` may start the next snapshot at once.  A producer that waits for something
  * (server.c: for the log to hold what the image holds) returns having
  * written nothing; the walker then sleeps until snapshot_wake.
  *
