@@ -43,7 +43,10 @@ static int load_snapshot(const char *path, struct db *db, struct snapshot_info *
     const char *why = NULL;
     size_t at = 0;
     int rc = snapshot_load_file(path, load_body, db, info, &why, &at);
-    if (rc == -EINVAL)
+    if (rc == -ENODATA)
+        fprintf(stderr, "%s: incomplete: %s at offset %zu (its writing was cut short, as by a "
+                "crash; recovery skips it, as Apache's does)\n", path, why ? why : "?", at);
+    else if (rc == -EINVAL)
         fprintf(stderr, "%s: damaged: %s at offset %zu\n", path, why ? why : "?", at);
     else if (rc == -EPROTO)
         fprintf(stderr, "%s: unknown snapshot format version\n", path);
@@ -342,7 +345,8 @@ static int verify_snapshots(const char *vdir, int64_t *newest_ok, char *newest_p
         snprintf(path, sizeof path, "%s/%s", vdir, files[i].name);
         struct db db;
         struct snapshot_info info;
-        if (load_snapshot(path, &db, &info) == 0) {
+        int rc = load_snapshot(path, &db, &info);
+        if (rc == 0) {
             printf("%s: ok, %" PRIu64 " znodes, %u sessions\n", files[i].name,
                    tree_node_count(db.tree), sessions_count(&db.sessions));
             check_snapshot_digest(files[i].name, &db, &info, files[i].zxid);
@@ -350,10 +354,17 @@ static int verify_snapshots(const char *vdir, int64_t *newest_ok, char *newest_p
                 *newest_ok = files[i].zxid;
                 snprintf(newest_path, cap, "%s", path);
             }
+        } else if (rc == -ENODATA) {
+            /* Not damage: what a crash while writing leaves (snapshot.h). */
+            printf("%s: incomplete, skipped\n", files[i].name);
         } else {
             bad++;
         }
         db_free(&db);
+    }
+    if (n > 0 && *newest_ok < 0) {
+        printf("no snapshot is usable: a server will not start from this dataDir\n");
+        bad++;
     }
     free(files);
     if (n < 0)

@@ -9,7 +9,9 @@
  *
  * FILE and DIR may come from zkd or from Apache ZooKeeper 3.5-3.9 (the same
  * format).  Nothing on disk is changed.  Exit status: 0 fine, 1 damage found
- * (details on stderr), 2 usage.
+ * (details on stderr), 2 usage.  A snapshot whose writing was cut short
+ * (incomplete: no seal at its end) is reported and is not damage, since
+ * Apache's recovery and zkd's skip it, unless no snapshot is usable.
  */
 #ifndef ZKD_DATATOOL_H
 #define ZKD_DATATOOL_H

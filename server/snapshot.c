@@ -747,7 +747,12 @@ int snapshot_start(uv_loop_t *loop, const char *dir, int64_t zxid,
 
 /* ---- loading ---- */
 
-enum verdict { SNAP_VALID, SNAP_DAMAGED, SNAP_REFUSED };
+/* SNAP_UNSEALED: damaged in the way a write cut short leaves a file: the
+ * stream does not end with the seal's marker (what Apache's
+ * SnapStream.isValidSnapshot tests), or a compressed file ends mid-stream.
+ * Apache writes snapshots in place, so a crash or kill while it writes
+ * leaves one; both servers' recovery skips it for an older snapshot. */
+enum verdict { SNAP_VALID, SNAP_DAMAGED, SNAP_UNSEALED, SNAP_REFUSED };
 
 /*
  * The seal's checksum, computed beside the parser.  Checking it means an
@@ -850,6 +855,20 @@ static int damaged(struct candidate *c, const char *why)
     return SNAP_DAMAGED;
 }
 
+static int unsealed(struct candidate *c, const char *why)
+{
+    c->why = why;
+    return SNAP_UNSEALED;
+}
+
+/* Apache's test of a complete plain stream: it ends with a seal's marker,
+ * the int 1 and '/' (FileSnap writes a seal last, after any trailer). */
+static int ends_with_seal(const struct candidate *c)
+{
+    static const uint8_t marker[5] = {0, 0, 0, 1, '/'};
+    return c->len >= 10 && !memcmp(c->p + c->len - 5, marker, 5);
+}
+
 /* Appends to a growing heap buffer. */
 static void grow(uint8_t **buf, size_t *cap, size_t need)
 {
@@ -859,7 +878,8 @@ static void grow(uint8_t **buf, size_t *cap, size_t need)
     }
 }
 
-/* Inflates a gzip file image.  Returns 0, or 1 if it does not inflate. */
+/* Inflates a gzip file image.  Returns 0, 1 if it does not inflate, or 2
+ * if it ends before its stream does (a write cut short). */
 static int inflate_gz(struct candidate *c, const uint8_t *p, size_t n)
 {
     z_stream z = {0};
@@ -889,10 +909,13 @@ static int inflate_gz(struct candidate *c, const uint8_t *p, size_t n)
     c->heap = buf;
     c->p = buf;
     c->len = len;
+    if (zr == Z_BUF_ERROR && !z.avail_in && !left)
+        return 2;
     return zr == Z_STREAM_END ? 0 : 1;
 }
 
-/* Decodes snappy-java's stream framing.  Returns 0, or 1 if it does not. */
+/* Decodes snappy-java's stream framing.  Returns 0, 1 if it does not, or 2
+ * if the file ends inside a chunk (a write cut short). */
 static int inflate_snappy(struct candidate *c, const uint8_t *p, size_t n)
 {
     if (n < SNAPPY_HEADER || memcmp(p, snappy_magic, 8))
@@ -902,11 +925,12 @@ static int inflate_snappy(struct candidate *c, const uint8_t *p, size_t n)
     c->heap = buf;
     while (at < n) {
         if (n - at < 4)
-            return 1;
+            return 2;
         size_t clen = zk_be32_get(p + at), ulen;
         at += 4;
-        if (clen > n - at ||
-            snappy_uncompressed_length((const char *)p + at, clen, &ulen) != SNAPPY_OK ||
+        if (clen > n - at)
+            return 2;
+        if (snappy_uncompressed_length((const char *)p + at, clen, &ulen) != SNAPPY_OK ||
             len + ulen > MAX_INFLATED)
             return 1;
         grow(&buf, &cap, len + ulen);
@@ -946,12 +970,14 @@ static int open_candidate(struct candidate *c)
     c->len = (size_t)st.st_size;
     c->p = m;
     size_t n = strlen(c->path);
-    if (n > 3 && !strcmp(c->path + n - 3, ".gz") && inflate_gz(c, m, (size_t)st.st_size))
-        return damaged(c, "gzip stream does not inflate");
-    if (n > 7 && !strcmp(c->path + n - 7, ".snappy") &&
-        inflate_snappy(c, m, (size_t)st.st_size))
-        return damaged(c, "snappy stream does not decode");
-    return 0;
+    int bad = 0;
+    if (n > 3 && !strcmp(c->path + n - 3, ".gz"))
+        bad = inflate_gz(c, m, (size_t)st.st_size);
+    else if (n > 7 && !strcmp(c->path + n - 7, ".snappy"))
+        bad = inflate_snappy(c, m, (size_t)st.st_size);
+    if (bad == 2)
+        return unsealed(c, "the compressed stream ends early");
+    return bad ? damaged(c, "the compressed stream does not decode") : 0;
 }
 
 static void close_candidate(struct candidate *c)
@@ -1019,7 +1045,9 @@ static int load_stream(struct candidate *c, snapshot_load_cb cb, void *data,
                        struct snapshot_info *info)
 {
     c->at = 0;
-    if (c->len < HEADER || memcmp(c->p, MAGIC, 4))
+    if (c->len < HEADER)
+        return unsealed(c, "the file ends inside the header");
+    if (memcmp(c->p, MAGIC, 4))
         return damaged(c, "not a ZooKeeper snapshot (bad header)");
     if (zk_be32_get(c->p + 4) != VERSION) {
         log_error("snapshot %s has format version %u; this zkd reads version %d (Apache "
@@ -1043,7 +1071,7 @@ static int load_stream(struct candidate *c, snapshot_load_cb cb, void *data,
     }
     adler_ahead_free(c->ahead);
     c->ahead = NULL;
-    return rc;
+    return rc == SNAP_DAMAGED && !ends_with_seal(c) ? SNAP_UNSEALED : rc;
 }
 
 int snapshot_load_buffer(const void *p, size_t len, snapshot_load_cb cb, void *data,
@@ -1053,7 +1081,7 @@ int snapshot_load_buffer(const void *p, size_t len, snapshot_load_cb cb, void *d
     snprintf(c.path, sizeof c.path, "(stream)");
     *info = (struct snapshot_info){.digest_zxid = -1, .last_processed_zxid = -1};
     int rc = load_stream(&c, cb, data, info);
-    if (rc == SNAP_DAMAGED)
+    if (rc == SNAP_DAMAGED || rc == SNAP_UNSEALED)
         log_warn("snapshot stream is damaged: %s at offset %zu", c.why, c.at);
     return rc < 0 ? rc : rc == SNAP_VALID ? 0 : -EINVAL;
 }
@@ -1070,16 +1098,23 @@ int snapshot_load_file(const char *path, snapshot_load_cb cb, void *data,
     close_candidate(&c);
     *why = c.why;
     *at = c.at;
+    if (rc == SNAP_UNSEALED)
+        return -ENODATA;
     return rc < 0 ? rc : rc == SNAP_VALID ? 0 : -EINVAL;
 }
 
-/* Moves a damaged candidate aside so it is never tried again. */
-static void set_aside(const struct candidate *c)
+/* Moves a damaged candidate aside so it is never tried again (nor counted
+ * among the snapshots purging keeps). */
+static void set_aside(const struct candidate *c, int verdict)
 {
     char bad[PATH_MAX + 8];
     snprintf(bad, sizeof bad, "%s.corrupt", c->path);
-    log_warn("snapshot %s is damaged (%s at offset %zu); renamed to %s, trying an older one",
-             c->path, c->why, c->at, bad);
+    if (verdict == SNAP_UNSEALED)
+        log_warn("snapshot %s is incomplete (%s at offset %zu): its writing was cut short, as "
+                 "by a crash; renamed to %s, trying an older one", c->path, c->why, c->at, bad);
+    else
+        log_warn("snapshot %s is damaged (%s at offset %zu); renamed to %s, trying an older one",
+                 c->path, c->why, c->at, bad);
     if (rename(c->path, bad))
         log_error("cannot rename %s: %s", c->path, strerror(errno));
 }
@@ -1124,8 +1159,8 @@ int snapshot_load(const char *dir, snapshot_load_cb cb, snapshot_reset_cb reset,
             rc = 0;
             break;
         }
-        if (rc == SNAP_DAMAGED)
-            set_aside(c);
+        if (rc == SNAP_DAMAGED || rc == SNAP_UNSEALED)
+            set_aside(c, rc);
         else
             log_warn("snapshot %s: %s at offset %zu; trying an older one", c->path, c->why, c->at);
         rc = 0;

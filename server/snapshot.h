@@ -121,9 +121,11 @@ struct snapshot_info {
 /*
  * Loads the newest valid snapshot in `dir`, after deleting stale `.tmp`
  * files: candidates newest first; a file whose header, body or checksum do
- * not check out is logged (name and offset), renamed `*.corrupt`, and the
- * next older one is tried.  OUT: *zxid = the loaded snapshot's zxid, or -1
- * if there is none; *info (if not NULL) = its trailers (digest_zxid -1 if none).  Returns 0; -ENODATA if snapshots exist but none is
+ * not check out (incomplete or damaged: snapshot_load_file) is logged (name
+ * and offset), renamed `*.corrupt`, and the next older one is tried.
+ * OUT: *zxid = the loaded snapshot's zxid, or -1 if there is none; *info
+ * (if not NULL) = its trailers (digest_zxid -1 if none).  Returns 0;
+ * -ENODATA if snapshots exist but none is
  * usable (never an empty start over data); -EPROTO for a format version
  * this zkd does not know; or -errno on I/O errors (a file that cannot be
  * read is not judged corrupt).
@@ -140,8 +142,11 @@ int snapshot_load_buffer(const void *p, size_t len, snapshot_load_cb cb, void *d
 
 /* Loads one snapshot file (plain, .gz or .snappy by its name) and changes
  * nothing on disk (tools: zkd snapshot-dump, verify-datadir).  OUT: *why and
- * *at, what is wrong and where, when it is damaged.  Returns 0, -EINVAL if
- * damaged, -EPROTO for an unknown version, or -errno. */
+ * *at, what is wrong and where, when it is damaged.  Returns 0, -ENODATA if
+ * it is incomplete (its writing was cut short: it does not end with a seal,
+ * the file Apache's recovery skips and a crash of an Apache server while it
+ * writes a snapshot leaves), -EINVAL if otherwise damaged, -EPROTO for an
+ * unknown version, or -errno. */
 int snapshot_load_file(const char *path, snapshot_load_cb cb, void *data,
                        struct snapshot_info *info, const char **why, size_t *at);
 
