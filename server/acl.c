@@ -204,6 +204,29 @@ size_t acl_cache_size(const struct acl_cache *c)
 
 /* ---- lists ---- */
 
+/*
+ * A list zkd owns is one allocation: the entries, then their strings (every
+ * create decodes one, so three mallocs and frees became one).  Lists built
+ * from parts (acl_fixup) borrow their strings and are packed by
+ * acl_list_copy; acl_list_free frees the block.
+ */
+static struct acl_entry *list_block(int n, size_t strings, char **text)
+{
+    size_t head = (size_t)(n ? n : 1) * sizeof(struct acl_entry);
+    struct acl_entry *e = zk_xmalloc(head + strings);
+    *text = (char *)e + head;
+    return e;
+}
+
+static char *put_text(char **text, const char *p, size_t len)
+{
+    char *s = *text;
+    memcpy(s, p, len);
+    s[len] = '\0';
+    *text += len + 1;
+    return s;
+}
+
 int acl_list_decode(struct jute_in *in, struct acl_list *out)
 {
     out->n = 0;
@@ -211,20 +234,26 @@ int acl_list_decode(struct jute_in *in, struct acl_list *out)
     int32_t n = jute_get_count(in, 12);
     if (in->err)
         return ZK_MARSHALLINGERROR;
-    out->e = zk_xcalloc((size_t)n ? (size_t)n : 1, sizeof *out->e);
+    struct jute_in first = *in; /* a pass to size the block, a pass to fill it */
+    size_t strings = 0;
+    for (int32_t i = 0; i < n && !in->err; i++) {
+        jute_get_int(in);
+        strings += (size_t)jute_get_string(in).len + 1;
+        strings += (size_t)jute_get_string(in).len + 1;
+    }
+    if (in->err)
+        return ZK_MARSHALLINGERROR;
+    *in = first;
+    char *text;
+    out->e = list_block(n, strings, &text);
     for (int32_t i = 0; i < n; i++) {
-        int32_t perms = jute_get_int(in);
+        out->e[i].perms = jute_get_int(in);
         struct zk_slice scheme = jute_get_string(in);
         struct zk_slice id = jute_get_string(in);
-        if (in->err) {
-            acl_list_free(out);
-            return ZK_MARSHALLINGERROR;
-        }
-        out->e[i].perms = perms;
-        out->e[i].scheme = zk_xstrndup(scheme.p, (size_t)scheme.len);
-        out->e[i].id = zk_xstrndup(id.p, (size_t)id.len);
-        out->n++;
+        out->e[i].scheme = put_text(&text, scheme.p, (size_t)scheme.len);
+        out->e[i].id = put_text(&text, id.p, (size_t)id.len);
     }
+    out->n = n;
     return 0;
 }
 
@@ -240,10 +269,6 @@ void acl_list_encode(struct jute_out *out, const struct acl_list *l)
 
 void acl_list_free(struct acl_list *l)
 {
-    for (int i = 0; i < l->n; i++) {
-        free(l->e[i].scheme);
-        free(l->e[i].id);
-    }
     free(l->e);
     l->e = NULL;
     l->n = 0;
@@ -251,12 +276,16 @@ void acl_list_free(struct acl_list *l)
 
 void acl_list_copy(struct acl_list *dst, const struct acl_list *src)
 {
+    size_t strings = 0;
+    for (int i = 0; i < src->n; i++)
+        strings += strlen(src->e[i].scheme) + strlen(src->e[i].id) + 2;
+    char *text;
     dst->n = src->n;
-    dst->e = zk_xcalloc((size_t)src->n ? (size_t)src->n : 1, sizeof *dst->e);
+    dst->e = list_block(src->n, strings, &text);
     for (int i = 0; i < src->n; i++) {
         dst->e[i].perms = src->e[i].perms;
-        dst->e[i].scheme = zk_xstrndup(src->e[i].scheme, strlen(src->e[i].scheme));
-        dst->e[i].id = zk_xstrndup(src->e[i].id, strlen(src->e[i].id));
+        dst->e[i].scheme = put_text(&text, src->e[i].scheme, strlen(src->e[i].scheme));
+        dst->e[i].id = put_text(&text, src->e[i].id, strlen(src->e[i].id));
     }
 }
 
@@ -393,12 +422,8 @@ static void remove_duplicates(struct acl_list *l)
         for (int k = 0; k < kept && !dup; k++)
             dup = l->e[k].perms == l->e[i].perms && !strcmp(l->e[k].scheme, l->e[i].scheme) &&
                   !strcmp(l->e[k].id, l->e[i].id);
-        if (dup) {
-            free(l->e[i].scheme);
-            free(l->e[i].id);
-        } else {
-            l->e[kept++] = l->e[i];
-        }
+        if (!dup)
+            l->e[kept++] = l->e[i]; /* a dropped entry's strings stay in the block */
     }
     l->n = kept;
 }
@@ -429,6 +454,7 @@ int acl_fixup(struct acl_list *l, const struct auth_info *auth)
         has_auth = !strcmp(l->e[i].scheme, "auth");
     if (!has_auth)
         return fixup_in_place(l);
+    /* `out` borrows its strings from `l` and `auth`, then is packed. */
     struct acl_list out = {0, NULL};
     int rc = 0;
     for (int i = 0; i < l->n && !rc; i++) {
@@ -439,10 +465,7 @@ int acl_fixup(struct acl_list *l, const struct auth_info *auth)
                 if (!scheme_authenticated(auth->ids[j].scheme) || !strcmp(auth->ids[j].scheme, "super"))
                     continue;
                 out.e = zk_xrealloc(out.e, (size_t)(out.n + 1) * sizeof *out.e);
-                out.e[out.n].perms = e->perms;
-                out.e[out.n].scheme = zk_xstrndup(auth->ids[j].scheme, strlen(auth->ids[j].scheme));
-                out.e[out.n].id = zk_xstrndup(auth->ids[j].id, strlen(auth->ids[j].id));
-                out.n++;
+                out.e[out.n++] = (struct acl_entry){e->perms, auth->ids[j].scheme, auth->ids[j].id};
                 added = 1;
             }
             if (!added)
@@ -451,20 +474,18 @@ int acl_fixup(struct acl_list *l, const struct auth_info *auth)
             rc = ZK_INVALIDACL;
         } else {
             out.e = zk_xrealloc(out.e, (size_t)(out.n + 1) * sizeof *out.e);
-            out.e[out.n].perms = e->perms;
-            out.e[out.n].scheme = zk_xstrndup(e->scheme, strlen(e->scheme));
-            out.e[out.n].id = zk_xstrndup(e->id, strlen(e->id));
-            out.n++;
+            out.e[out.n++] = *e;
         }
     }
-    if (rc) {
-        acl_list_free(&out);
-        return rc;
+    if (!rc) {
+        remove_duplicates(&out);
+        struct acl_list packed;
+        acl_list_copy(&packed, &out);
+        acl_list_free(l);
+        *l = packed;
     }
-    remove_duplicates(&out);
-    acl_list_free(l);
-    *l = out;
-    return 0;
+    free(out.e);
+    return rc;
 }
 
 int acl_check(const struct acl_list *l, int32_t perm, const struct auth_info *auth)

@@ -66,8 +66,10 @@ void acl_foreach(const struct acl_cache *c, void (*fn)(uint32_t id, const struct
 size_t acl_cache_size(const struct acl_cache *c);
 
 /*
- * Decodes an ACL vector from `in` into `out` (heap copies; free with
- * acl_list_free).  Returns 0 or ZK_MARSHALLINGERROR.
+ * Decodes an ACL vector from `in` into `out`.  Returns 0 or
+ * ZK_MARSHALLINGERROR.  A list these functions make (decode, copy, fixup)
+ * is one heap block holding its entries and their strings: acl_list_free
+ * frees it, and an entry's strings are never freed or replaced alone.
  */
 int acl_list_decode(struct jute_in *in, struct acl_list *out);
 void acl_list_encode(struct jute_out *out, const struct acl_list *l);
