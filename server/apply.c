@@ -49,17 +49,25 @@ static void push_event(struct db *db, struct journal *j, int32_t type, const cha
         j->capev = j->capev ? j->capev * 2 : 4;
         j->ev = zk_xrealloc(j->ev, (size_t)j->capev * sizeof *j->ev);
     }
-    j->ev[j->nev].type = type;
-    j->ev[j->nev].path = zk_xstrndup(path, len);
-    j->ev[j->nev].acl = acl;
+    if (j->ntext + len + 1 > j->captext) {
+        j->captext = j->captext * 2 > j->ntext + len + 1 ? j->captext * 2 : j->ntext + len + 256;
+        j->text = zk_xrealloc(j->text, j->captext);
+    }
+    memcpy(j->text + j->ntext, path, len);
+    j->text[j->ntext + len] = '\0';
+    j->ev[j->nev] = (struct journal_event){.type = type, .acl = acl, .path_at = j->ntext};
+    j->ntext += len + 1;
     acl_ref(tree_acls(db->tree), acl);
     j->nev++;
 }
 
-static void event_free(struct db *db, struct journal_event *e)
+/* Lets go of every queued event. */
+static void drop_events(struct db *db, struct journal *j)
 {
-    free(e->path);
-    acl_unref(tree_acls(db->tree), e->acl);
+    for (int i = 0; i < j->nev; i++)
+        acl_unref(tree_acls(db->tree), j->ev[i].acl);
+    j->nev = 0;
+    j->ntext = 0;
 }
 
 static int apply_create(struct db *db, const struct txn *t, const struct txn_op *op,
@@ -249,42 +257,43 @@ void journal_undo(struct db *db, struct journal *j)
             digest_add(db, n);
     }
     j->nundo = 0;
-    for (int i = 0; i < j->nev; i++)
-        event_free(db, &j->ev[i]);
-    j->nev = 0;
+    drop_events(db, j);
 }
 
 /* ---- firing events ---- */
 
 struct notify_ctx {
     struct db *db;
-    const struct journal_event *e;
-    const struct acl_list *acl; /* of e */
+    int32_t type;
+    const char *path;
+    const struct acl_list *acl; /* the event's */
     int64_t zxid;
 };
 
 static void notify_owner(struct watch_owner *o, void *d)
 {
     struct notify_ctx *n = d;
-    n->db->hooks.watch_event(o, n->e->type, n->e->path, n->zxid, n->acl, n->db->hooks.data);
+    n->db->hooks.watch_event(o, n->type, n->path, n->zxid, n->acl, n->db->hooks.data);
 }
 
-static void fire(struct db *db, const struct journal_event *e, int64_t zxid)
+static void fire(struct db *db, const struct journal *j, const struct journal_event *e,
+                 int64_t zxid)
 {
-    struct notify_ctx n = {db, e, acl_get(tree_acls(db->tree), e->acl), zxid};
-    size_t len = strlen(e->path);
+    const char *path = j->text + e->path_at;
+    struct notify_ctx n = {db, e->type, path, acl_get(tree_acls(db->tree), e->acl), zxid};
+    size_t len = strlen(path);
     switch (e->type) {
     case ZK_EVENT_CREATED:
     case ZK_EVENT_CHANGED:
-        watches_trigger(db->data_watches, e->path, len, e->type, notify_owner, &n, NULL, NULL);
+        watches_trigger(db->data_watches, path, len, e->type, notify_owner, &n, NULL, NULL);
         break;
     case ZK_EVENT_CHILD:
-        watches_trigger(db->child_watches, e->path, len, e->type, notify_owner, &n, NULL, NULL);
+        watches_trigger(db->child_watches, path, len, e->type, notify_owner, &n, NULL, NULL);
         break;
     case ZK_EVENT_DELETED: {
         struct pset told = {0};
-        watches_trigger(db->data_watches, e->path, len, e->type, notify_owner, &n, NULL, &told);
-        watches_trigger(db->child_watches, e->path, len, e->type, notify_owner, &n, &told, NULL);
+        watches_trigger(db->data_watches, path, len, e->type, notify_owner, &n, NULL, &told);
+        watches_trigger(db->child_watches, path, len, e->type, notify_owner, &n, &told, NULL);
         pset_free(&told);
         break;
     }
@@ -293,11 +302,9 @@ static void fire(struct db *db, const struct journal_event *e, int64_t zxid)
 
 void journal_commit(struct db *db, struct journal *j, int64_t zxid)
 {
-    for (int i = 0; i < j->nev; i++) {
-        fire(db, &j->ev[i], zxid);
-        event_free(db, &j->ev[i]);
-    }
-    j->nev = 0;
+    for (int i = 0; i < j->nev; i++)
+        fire(db, j, &j->ev[i], zxid);
+    drop_events(db, j);
     for (int i = 0; i < j->nundo; i++) {
         struct journal_undo *u = &j->undo[i];
         if (u->type == ZK_OP_DELETE)
@@ -315,6 +322,7 @@ void journal_free(struct journal *j)
     assert(j->nundo == 0 && j->nev == 0); /* committed or undone first */
     free(j->undo);
     free(j->ev);
+    free(j->text);
     memset(j, 0, sizeof *j);
 }
 

@@ -41,16 +41,20 @@ struct journal_undo {
 };
 
 struct journal_event {
-    int32_t type;  /* ZK_EVENT_* */
-    char *path;    /* owned */
-    uint32_t acl;  /* interned ACL the watcher must READ under; one reference held */
+    int32_t type;    /* ZK_EVENT_* */
+    uint32_t acl;    /* interned ACL the watcher must READ under; one reference held */
+    size_t path_at;  /* the path: journal.text + path_at, NUL-terminated */
 };
 
+/* The arrays keep their capacity when emptied, so a journal reused for
+ * transaction after transaction (write.c) allocates nothing. */
 struct journal {
     struct journal_undo *undo;
     int nundo, capundo;
     struct journal_event *ev;
     int nev, capev;
+    char *text;      /* the events' paths, one after another */
+    size_t ntext, captext;
 };
 
 /* Applies one op.  Returns 0, or a ZK error when the op does not fit the

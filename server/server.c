@@ -1203,6 +1203,8 @@ int server_image_end(struct server *s, int64_t zxid)
 
 void server_free(struct server *s)
 {
+    journal_free(&s->journal_spare);
+    jute_out_free(&s->record);
     db_free(&s->db);
     sessions_free(&s->local_sessions);
     digest_log_free(&s->digests);

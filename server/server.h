@@ -42,6 +42,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "apply.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -95,6 +96,8 @@ struct server {
     struct zkd_config cfg;
     uv_loop_t *loop;
     struct db db;          /* the state machine: tree, sessions, watches, last zxid */
+    struct journal journal_spare; /* write.c: an emptied journal kept for the next write */
+    struct jute_out record;       /* write.c: the buffer each write's log record is encoded in */
     struct sessions local_sessions; /* this member's local sessions (localsess.h) */
     struct txnlog *log;
 

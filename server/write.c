@@ -32,7 +32,8 @@ void write_begin(struct server *s, struct write *w, int32_t type, int64_t sessio
 {
     db_write_lock(&s->db);
     txn_init(&w->txn, type, session, cxid, clock_wall_ms());
-    w->journal = (struct journal){0};
+    w->journal = s->journal_spare; /* its arrays' capacity, for no malloc per write */
+    s->journal_spare = (struct journal){0};
     w->zxid = next_zxid(s);
     w->txn.zxid = w->zxid; /* logged in the TxnHeader */
     assert(w->zxid > s->db.last_zxid);
@@ -44,9 +45,12 @@ int write_apply_txn(struct server *s, struct write *w)
     return apply_txn(&s->db, &w->txn, w->zxid, &w->journal);
 }
 
-static void write_free(struct write *w)
+static void write_free(struct server *s, struct write *w)
 {
-    journal_free(&w->journal);
+    assert(w->journal.nundo == 0 && w->journal.nev == 0); /* committed or undone */
+    journal_free(&s->journal_spare);
+    s->journal_spare = w->journal;
+    w->journal = (struct journal){0};
     txn_free(&w->txn);
 }
 
@@ -118,19 +122,18 @@ int64_t write_commit(struct server *s, struct write *w)
     assert(w->txn.nops > 0 || w->txn.type == ZK_OP_CREATESESSION ||
            w->txn.type == ZK_OP_CLOSESESSION || w->txn.type == TXN_NEWEPOCH ||
            w->txn.type == ZK_OP_ERROR || w->txn.type == ZK_OP_MULTI);
-    struct jute_out out;
-    jute_out_init(&out);
-    txn_encode(&out, &w->txn);
+    struct jute_out *out = &s->record; /* reused: publish's consumers copy it */
+    out->len = 0;
+    txn_encode(out, &w->txn);
     int64_t digest = note_digest(s, zxid); /* the tree holds the txn's changes */
     if (s->cfg.digest_enabled)
-        txn_put_digest(&out, digest);
-    publish(s, zxid, &out);
-    jute_out_free(&out);
+        txn_put_digest(out, digest);
+    publish(s, zxid, out);
     journal_commit(&s->db, &w->journal, zxid);
     db_write_unlock(&s->db);
     if (w->txn.type == ZK_OP_RECONFIG)
         reconfig_applied(s, zxid);
-    write_free(w);
+    write_free(s, w);
     server_count_txn(s);
     return zxid;
 }
@@ -168,7 +171,7 @@ void write_abort(struct server *s, struct write *w)
     assert(w->zxid > s->db.last_zxid); /* nothing committed since write_begin */
     journal_undo(&s->db, &w->journal);
     db_write_unlock(&s->db);
-    write_free(w);
+    write_free(s, w);
 }
 
 int64_t write_commit_failed(struct server *s, struct write *w, int32_t err, int failed,
