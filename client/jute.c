@@ -204,25 +204,11 @@ void jute_out_reserve(struct jute_out *out, size_t extra)
 void jute_put_raw(struct jute_out *out, const void *p, size_t len)
 {
     assert(p || len == 0);
-    jute_out_reserve(out, len);
+    if (out->cap - out->len < len)
+        jute_out_reserve(out, len);
     if (len)
         memcpy(out->p + out->len, p, len);
     out->len += len;
-}
-
-void jute_put_int(struct jute_out *out, int32_t v)
-{
-    jute_out_reserve(out, 4);
-    zk_be32_put(out->p + out->len, (uint32_t)v);
-    out->len += 4;
-}
-
-void jute_put_long(struct jute_out *out, int64_t v)
-{
-    jute_out_reserve(out, 8);
-    zk_be32_put(out->p + out->len, (uint32_t)((uint64_t)v >> 32));
-    zk_be32_put(out->p + out->len + 4, (uint32_t)v);
-    out->len += 8;
 }
 
 void jute_put_bool(struct jute_out *out, int v)

@@ -68,6 +68,9 @@ int prep_validate_path(const char *path, size_t len)
             seg = i + 1;
             continue;
         }
+        unsigned char c = (unsigned char)path[i];
+        if (c >= 0x20 && c < 0x7F)
+            continue; /* printable ASCII: the common case, no decoding */
         uint32_t cp;
         int l = utf8_next((const unsigned char *)path + i, len - i, &cp);
         if (!l)
