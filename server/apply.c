@@ -86,7 +86,9 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
         return ZK_NODEEXISTS;
     int32_t old_cv = tree_cversion(parent);
     int64_t old_pz = tree_pzxid(parent);
-    digest_sub(db, parent);
+    /* Paths prep validated are the nodes' own: hash them without walking. */
+    const char *ppath = op->parent ? op->path : NULL;
+    digest_sub_at(db, parent, ppath, plen);
     uint32_t acl = acl_intern(tree_acls(db->tree), &op->acl);
     struct znode *n = tree_add(db->tree, parent, name, nlen, op->data.p, op->data.len, acl,
                                op->owner, zxid, t->time);
@@ -101,8 +103,8 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
         tree_set_cversion(parent, old_cv);
         tree_set_pzxid(parent, old_pz);
     }
-    digest_add(db, parent);
-    digest_add(db, n);
+    digest_add_at(db, parent, ppath, plen);
+    digest_add_at(db, n, ppath, len);
     struct journal_undo *u = push_undo(j, ZK_OP_CREATE, n);
     u->parent_cversion = old_cv;
     u->parent_pzxid = old_pz;
@@ -117,16 +119,17 @@ static void delete_node(struct db *db, struct znode *n, int64_t zxid, struct jou
 {
     struct znode *parent = n->parent;
     push_undo(j, ZK_OP_DELETE, n);
-    digest_sub(db, n);
-    digest_sub(db, parent);
+    size_t plen = path_parent_len(path, len);
+    digest_sub_at(db, n, path, len); /* the path found n: it is n's own */
+    digest_sub_at(db, parent, path, plen);
     tree_unlink(db->tree, n);
     /* Apache (DataTree.deleteNode) moves only pzxid; cversion counts
      * creations (tree_stat derives the reported value). */
     if (zxid > tree_pzxid(parent))
         tree_set_pzxid(parent, zxid);
-    digest_add(db, parent);
+    digest_add_at(db, parent, path, plen);
     push_event(db, j, ZK_EVENT_DELETED, path, len, n->acl);
-    push_event(db, j, ZK_EVENT_CHILD, path, path_parent_len(path, len), parent->acl);
+    push_event(db, j, ZK_EVENT_CHILD, path, plen, parent->acl);
     quota_on_delete(db, path, len, n->datalen, j);
 }
 
@@ -153,12 +156,12 @@ static int apply_setdata(struct db *db, const struct txn *t, const struct txn_op
     u->old_version = n->version;
     u->old_mzxid = n->mzxid;
     u->old_mtime = tree_mtime(n);
-    digest_sub(db, n);
+    digest_sub_at(db, n, op->path, len); /* the path found n: it is n's own */
     u->old_data = tree_replace_data(db->tree, n, op->data.p, op->data.len, &u->old_datalen);
     n->version = op->version;
     n->mzxid = zxid;
     tree_set_mtime(n, t->time);
-    digest_add(db, n);
+    digest_add_at(db, n, op->path, len);
     push_event(db, j, ZK_EVENT_CHANGED, op->path, len, n->acl);
     quota_on_setdata(db, op->path, len, u->old_datalen, op->data.len, j);
     return 0;

@@ -240,16 +240,32 @@ static uint32_t node_term(const struct znode *n)
 
 void digest_sub(struct db *db, const struct znode *n)
 {
-    db->loaded_digest_ok = 0; /* the tree is no longer the one loaded */
-    if (db->digest_of == db->tree)
-        db->digest = (int64_t)((uint64_t)db->digest - node_term(n));
+    digest_sub_at(db, n, NULL, 0);
 }
 
 void digest_add(struct db *db, const struct znode *n)
 {
+    digest_add_at(db, n, NULL, 0);
+}
+
+/* n's term, from its path when the caller has it. */
+static uint32_t term_at(const struct znode *n, const char *path, size_t len)
+{
+    return path ? digest_node(path, len, n) : node_term(n);
+}
+
+void digest_sub_at(struct db *db, const struct znode *n, const char *path, size_t len)
+{
+    db->loaded_digest_ok = 0; /* the tree is no longer the one loaded */
+    if (db->digest_of == db->tree)
+        db->digest = (int64_t)((uint64_t)db->digest - term_at(n, path, len));
+}
+
+void digest_add_at(struct db *db, const struct znode *n, const char *path, size_t len)
+{
     db->loaded_digest_ok = 0;
     if (db->digest_of == db->tree)
-        db->digest = (int64_t)((uint64_t)db->digest + node_term(n));
+        db->digest = (int64_t)((uint64_t)db->digest + term_at(n, path, len));
 }
 
 void digest_log_note(struct digest_log *l, int64_t zxid, int64_t digest)

@@ -68,6 +68,10 @@ struct db;
 int64_t digest_db(struct db *db);
 void digest_sub(struct db *db, const struct znode *n);
 void digest_add(struct db *db, const struct znode *n);
+/* The same, given n's path as tree_path would write it (or "" for the
+ * root), which spares walking up the tree; path NULL walks. */
+void digest_sub_at(struct db *db, const struct znode *n, const char *path, size_t len);
+void digest_add_at(struct db *db, const struct znode *n, const char *path, size_t len);
 
 /*
  * The digest history the `hash` command reports, as Apache's DataTree keeps
