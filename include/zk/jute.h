@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "zk/proto.h" /* struct zk_stat */
 
@@ -89,26 +90,51 @@ struct zk_acl_slice {
     struct zk_slice id;
 };
 
-/* Byte-wise big-endian helpers, also used for file formats. */
+/* Big-endian helpers, also used for file formats: a memcpy and a byte swap
+ * (the compiler did not merge the byte-wise form: 170 instructions for the
+ * 60 bytes of a digest's Stat). */
+static inline uint32_t zk_to_be32(uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#else
+    return __builtin_bswap32(v);
+#endif
+}
+
+static inline uint64_t zk_to_be64(uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#else
+    return __builtin_bswap64(v);
+#endif
+}
+
 static inline void zk_be32_put(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);  p[3] = (uint8_t)v;
+    v = zk_to_be32(v);
+    memcpy(p, &v, 4);
 }
+
 static inline uint32_t zk_be32_get(const uint8_t *p)
 {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return zk_to_be32(v);
 }
 
 static inline void zk_be64_put(uint8_t *p, uint64_t v)
 {
-    zk_be32_put(p, (uint32_t)(v >> 32));
-    zk_be32_put(p + 4, (uint32_t)v);
+    v = zk_to_be64(v);
+    memcpy(p, &v, 8);
 }
 
 static inline uint64_t zk_be64_get(const uint8_t *p)
 {
-    return (uint64_t)zk_be32_get(p) << 32 | zk_be32_get(p + 4);
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return zk_to_be64(v);
 }
 
 /* Inline: a create's log record and reply take a dozen of these, and the
