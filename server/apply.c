@@ -75,7 +75,7 @@ static int apply_create(struct db *db, const struct txn *t, const struct txn_op 
 {
     size_t len = strlen(op->path);
     size_t plen = path_parent_len(op->path, len);
-    struct znode *parent = op->parent ? op->parent : tree_lookup(db->tree, op->path, plen);
+    struct znode *parent = op->parent ? op->parent : tree_lookup_dir(db->tree, op->path, plen);
     if (!parent)
         return ZK_NONODE;
     const char *name = op->path + plen + (plen > 1);
@@ -301,6 +301,14 @@ static void fire(struct db *db, const struct journal *j, const struct journal_ev
         break;
     }
     }
+}
+
+struct znode *journal_last_created(const struct journal *j)
+{
+    for (int i = j->nundo; i-- > 0;) /* quota updates may follow the create */
+        if (j->undo[i].type == ZK_OP_CREATE)
+            return j->undo[i].node;
+    return NULL;
 }
 
 void journal_commit(struct db *db, struct journal *j, int64_t zxid)

@@ -66,6 +66,9 @@ int apply_op(struct db *db, const struct txn *t, const struct txn_op *op, int64_
  * them); the undo restores the old data. */
 void journal_replace_data(struct db *db, struct znode *n, const void *data, int32_t len,
                           struct journal *j);
+/* The node the journal's latest create made (apply_create records it),
+ * or NULL. */
+struct znode *journal_last_created(const struct journal *j);
 /* Reverts every op in the journal, newest first, and empties it. */
 void journal_undo(struct db *db, struct journal *j);
 /* Fires the journal's events through db->hooks.watch_event (tagged `zxid`),

@@ -170,7 +170,7 @@ static int prep_create(struct db *db, const struct auth_info *auth, int32_t type
         rc = acl_fixup(&acl, auth ? auth : &(struct auth_info){0});
     struct znode *parent = NULL;
     if (!rc) {
-        parent = tree_lookup(db->tree, path.p, plen);
+        parent = tree_lookup_dir(db->tree, path.p, plen);
         if (!parent)
             rc = ZK_NONODE;
     }
@@ -220,7 +220,7 @@ static int prep_create(struct db *db, const struct auth_info *auth, int32_t type
         return rc; /* (and the op is dropped) */
     op->parent = NULL; /* the txn outlives this call (proposals, a multi's undo) */
     res->path = zk_xstrndup(full, flen);
-    res->node = tree_child(parent, name, nlen);
+    res->node = journal_last_created(j);
     return 0;
 }
 

@@ -43,6 +43,8 @@
 #include "hset.h"
 #include "nodepool.h"
 
+#define DIR_MEMO_MAX 240 /* longer parent paths are not remembered */
+
 struct tree {
     struct nodepool pool;  /* every znode's block */
     struct znode *root;
@@ -52,6 +54,11 @@ struct tree {
     uint64_t nodes;
     uint64_t data_bytes;
     struct tree_kid_walk *walks; /* open walks (tree.h); rarely more than one */
+    struct {                     /* tree_lookup_dir's last answer; node NULL: none */
+        struct znode *node;
+        size_t len;
+        char path[DIR_MEMO_MAX];
+    } dir_memo;
 };
 
 #define DLEN(n) ((n)->datalen > 0 ? (n)->datalen : 0)
@@ -613,6 +620,19 @@ struct znode *tree_lookup(struct tree *t, const char *path, size_t len)
     return n;
 }
 
+struct znode *tree_lookup_dir(struct tree *t, const char *path, size_t len)
+{
+    if (t->dir_memo.node && t->dir_memo.len == len && !memcmp(t->dir_memo.path, path, len))
+        return t->dir_memo.node;
+    struct znode *n = tree_lookup(t, path, len);
+    if (n && len <= DIR_MEMO_MAX) {
+        memcpy(t->dir_memo.path, path, len);
+        t->dir_memo.len = len;
+        t->dir_memo.node = n;
+    }
+    return n;
+}
+
 void tree_stat(const struct znode *n, struct zk_stat *st)
 {
     st->czxid = n->czxid;
@@ -683,6 +703,7 @@ struct znode *tree_add(struct tree *t, struct znode *parent, const char *name, s
 void tree_unlink(struct tree *t, struct znode *n)
 {
     assert(n->parent != NULL); /* the root is never unlinked */
+    t->dir_memo.node = NULL; /* n may be the remembered node or above it */
     kids_del(n->parent, n);
     walks_touch(t, n->parent);
     untrack_owner(t, n);

@@ -170,6 +170,12 @@ uint64_t tree_data_bytes(const struct tree *t);
 
 /* Finds the node at `path` (absolute, `len` bytes), or NULL. */
 struct znode *tree_lookup(struct tree *t, const char *path, size_t len);
+/* The same for the parent of a node being created, remembering the last
+ * answer: creates come in runs under one parent (a queue, a lock
+ * directory, a load), and the walk from the root was a sixth of a create.
+ * Any tree_unlink forgets it; a path names one node while it is linked.
+ * The writer's thread only (it changes the tree). */
+struct znode *tree_lookup_dir(struct tree *t, const char *path, size_t len);
 /* Finds a child by name, or NULL. */
 struct znode *tree_child(const struct znode *n, const char *name, size_t len);
 

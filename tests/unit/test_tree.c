@@ -73,6 +73,30 @@ static void test_many_children_and_paths(void)
     tree_free(t);
 }
 
+/* tree_lookup_dir remembers its last answer until a node is unlinked: a
+ * directory deleted and made again under the same path is the new node. */
+static void test_lookup_dir_forgets_on_unlink(void)
+{
+    struct tree *t = tree_new();
+    struct znode *q = add(t, "/", "q", NULL);
+    ASSERT_TRUE(tree_lookup_dir(t, "/q", 2) == q);
+    ASSERT_TRUE(tree_lookup_dir(t, "/q", 2) == q); /* remembered */
+    ASSERT_TRUE(tree_lookup_dir(t, "/qq", 3) == NULL);
+    ASSERT_TRUE(tree_lookup_dir(t, "/q", 2) == q);
+    tree_unlink(t, q);
+    tree_node_free(t, q);
+    ASSERT_TRUE(tree_lookup_dir(t, "/q", 2) == NULL);
+    struct znode *q2 = add(t, "/", "q", NULL);
+    ASSERT_TRUE(tree_lookup_dir(t, "/q", 2) == q2);
+    struct znode *kid = add(t, "/q", "k", NULL); /* unlinking any node forgets */
+    tree_unlink(t, kid);
+    tree_node_free(t, kid);
+    tree_unlink(t, q2);
+    tree_node_free(t, q2);
+    ASSERT_TRUE(tree_lookup_dir(t, "/q", 2) == NULL);
+    tree_free(t);
+}
+
 static void test_cversion_reports_creates_plus_deletes(void)
 {
     struct tree *t = tree_new();
@@ -771,7 +795,7 @@ static void test_nodepool(void)
 ZTEST_MAIN(ZT(test_kid_walk_across_changes), ZT(test_leaf_layout), ZT(test_mtime_far_from_ctime), ZT(test_long_name),
            ZT(test_child_table_churn), ZT(test_wide_child_table), ZT(test_incremental_child_table_rebuild), ZT(test_nodepool), ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
            ZT(test_apache_image_roundtrip_and_digest), ZT(test_many_children_and_paths),
-           ZT(test_cversion_reports_creates_plus_deletes), ZT(test_value_inline_and_out_of_line),
+           ZT(test_cversion_reports_creates_plus_deletes), ZT(test_lookup_dir_forgets_on_unlink), ZT(test_value_inline_and_out_of_line),
            ZT(test_serialize_roundtrip),
            ZT(test_acl_interning_and_checks), ZT(test_watch_modes), ZT(test_txn_roundtrip),
            ZT(test_hset))
