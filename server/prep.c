@@ -49,6 +49,41 @@ static int utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
     return len;
 }
 
+/* Whether p[0, n) is printable ASCII (0x20-0x7E) only: eight bytes at a
+ * time, as a word (bytes under 0x20 borrow into their high bit; bytes of
+ * 0x7F and up carry into it or have it). */
+static int printable_ascii(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t bad = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        bad |= ((w - 0x20 * ones) | (w + ones) | w) & highs;
+    }
+    for (; i < n; i++)
+        bad |= (unsigned char)p[i] < 0x20 || (unsigned char)p[i] >= 0x7F;
+    return !bad;
+}
+
+/* The components of printable `path` (it starts with '/' and does not end
+ * with one): none empty, ".", or "..".  Returns 0 or ZK_BADARGUMENTS. */
+static int check_components(const char *path, size_t len)
+{
+    const char *p = path + 1, *end = path + len;
+    while (p <= end) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        size_t n = (size_t)((slash ? slash : end) - p);
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return ZK_BADARGUMENTS;
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    return 0;
+}
+
 int prep_validate_path(const char *path, size_t len)
 {
     if (len == 0 || path[0] != '/')
@@ -57,6 +92,8 @@ int prep_validate_path(const char *path, size_t len)
         return 0;
     if (path[len - 1] == '/')
         return ZK_BADARGUMENTS;
+    if (printable_ascii(path + 1, len - 1))
+        return check_components(path, len); /* nothing to decode */
     size_t seg = 1; /* start of the current component */
     for (size_t i = 1; i <= len; i++) {
         if (i == len || path[i] == '/') {
@@ -68,9 +105,6 @@ int prep_validate_path(const char *path, size_t len)
             seg = i + 1;
             continue;
         }
-        unsigned char c = (unsigned char)path[i];
-        if (c >= 0x20 && c < 0x7F)
-            continue; /* printable ASCII: the common case, no decoding */
         uint32_t cp;
         int l = utf8_next((const unsigned char *)path + i, len - i, &cp);
         if (!l)

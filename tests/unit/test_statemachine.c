@@ -1274,7 +1274,38 @@ static void test_fuzzy_images_walked_on_a_thread_while_writing(void)
     db_free(&a);
 }
 
-ZTEST_MAIN(ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects_without_applying),
+/* prep_validate_path's word-at-a-time fast path agrees with the rules
+ * byte by byte: a bad byte at every offset of paths around the word size,
+ * and the components Apache refuses. */
+static void test_validate_path_fast_path(void)
+{
+    static const char *const ok[] = {"/", "/a", "/a/b", "/.a", "/a./b", "/...", "/a/.../b",
+                                     "/zkbench/d001/n000123", "/caf\xc3\xa9/x", "/ ~"};
+    static const char *const bad[] = {"", "a", "//", "/a/", "/a//b", "/.", "/..", "/a/.", "/a/..",
+                                      "/a/./b", "/a/../b", "/\x7f", "/a\x1f" "b", "/\xff",
+                                      "/\xc3", "/a\xed\xa0\x80"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        ASSERT_INT_EQ(prep_validate_path(ok[i], strlen(ok[i])), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ASSERT_INT_EQ(prep_validate_path(bad[i], strlen(bad[i])), ZK_BADARGUMENTS);
+    static const unsigned char wrong[] = {0x01, 0x1f, 0x7f, 0x80, 0xff};
+    char p[40];
+    for (size_t len = 2; len < sizeof p; len++) {
+        p[0] = '/';
+        memset(p + 1, 'x', len - 1);
+        ASSERT_INT_EQ(prep_validate_path(p, len), 0);
+        for (size_t at = 1; at < len; at++)
+            for (size_t k = 0; k < sizeof wrong; k++) {
+                p[at] = (char)wrong[k];
+                ASSERT_INT_EQ(prep_validate_path(p, len), ZK_BADARGUMENTS);
+                p[at] = 'x';
+            }
+    }
+    /* a NUL inside the length is refused too */
+    ASSERT_INT_EQ(prep_validate_path("/a\0b", 4), ZK_BADARGUMENTS);
+}
+
+ZTEST_MAIN(ZT(test_validate_path_fast_path), ZT(test_prep_create_applies_and_fires_in_order), ZT(test_prep_rejects_without_applying),
            ZT(test_prep_checks_acl_against_the_given_identities),
            ZT(test_prep_resolves_sequential_names), ZT(test_prep_skip_op_consumes_exactly_the_body),
            ZT(test_journal_undo_restores_every_field), ZT(test_apply_txn_bad_record_changes_nothing),
