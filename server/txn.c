@@ -23,8 +23,16 @@ struct txn_op *txn_add_op(struct txn *t, int32_t type)
 {
     /* Grow to the next power of two when full: a 2000-op multi must not copy
      * the array 2000 times (quadratic under ASan, whose realloc always moves). */
-    if ((t->nops & (t->nops - 1)) == 0)
-        t->ops = zk_xrealloc(t->ops, (size_t)(t->nops ? 2 * t->nops : 1) * sizeof *t->ops);
+    if (!t->ops) {
+        t->ops = &t->first;
+    } else if (t->ops == &t->first) {
+        if (t->nops == 1) { /* a second op: to the heap, room for two */
+            t->ops = zk_xmalloc(2 * sizeof *t->ops);
+            t->ops[0] = t->first;
+        }
+    } else if (t->nops >= 2 && (t->nops & (t->nops - 1)) == 0) {
+        t->ops = zk_xrealloc(t->ops, 2 * (size_t)t->nops * sizeof *t->ops);
+    }
     struct txn_op *op = &t->ops[t->nops++];
     memset(op, 0, sizeof *op);
     op->type = type;
@@ -48,7 +56,8 @@ void txn_free(struct txn *t)
 {
     for (int i = 0; i < t->nops; i++)
         op_free(&t->ops[i]);
-    free(t->ops);
+    if (t->ops != &t->first)
+        free(t->ops);
     t->ops = NULL;
     t->nops = 0;
 }

@@ -62,7 +62,6 @@ struct txn_op {
                             * again whether the name exists); NULL */
 };
 
-#define TXN_MAX_OPS_INLINE 1
 
 struct txn {
     int32_t type;          /* a zk_op, ZK_OP_MULTI, ZK_OP_ERROR (applies nothing) or TXN_NEWEPOCH */
@@ -79,6 +78,9 @@ struct txn {
     int nops;
     struct txn_op *ops;    /* owned; for CLOSESESSION, DELETE ops naming the
                             * session's ephemerals (paths2Delete: logged, not applied) */
+    struct txn_op first;   /* ops[0] until a second op comes (no malloc for the usual
+                            * one-op txn): a struct txn points into itself, so it is
+                            * never copied, only filled in place (txn_init, txn_decode) */
 };
 
 void txn_init(struct txn *t, int32_t type, int64_t session, int32_t cxid, int64_t time);
