@@ -422,7 +422,7 @@ static void sync_learner(struct quorum *q, struct learner *ln, int64_t peer)
 
 /* More of the stream goes to the link only while less than this waits for
  * the socket: the learner's reading paces the walk (walkstream.h). */
-#define SNAP_LOW_WATER (1u << 20)
+#define SNAP_LOW_WATER (128u << 10)
 /* What a learner's held proposals may take (as the leader's own window). */
 #define SNAP_HELD_BYTES (256u << 20)
 

@@ -29,7 +29,7 @@
 #include "zk/jute.h"
 
 /* About this many bytes per chunk, and at most this many chunks queued. */
-#define WALKSTREAM_CHUNK (256u << 10)
+#define WALKSTREAM_CHUNK (64u << 10)
 #define WALKSTREAM_MAX_CHUNKS 4
 
 struct walkstream;
