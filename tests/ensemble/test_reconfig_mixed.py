@@ -15,7 +15,7 @@ import re
 
 import pytest
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import NodeExistsError
+from kazoo.exceptions import ConnectionLoss, NodeExistsError
 
 from tests.ensemble.test_mixed_zkd_leader import ZKD_SID, close_all, start_led_by_zkd
 from tests.ensemble.test_zkd_leader_wire import RECONFIG_CFG, SUPER, check_activated, membership
@@ -170,10 +170,26 @@ def remove_the_leader(ens, leader):
         for w in watches:
             w.create("/before-%d" % w.sid, b"b")
         mark = ens.log_size(apache[0]) if apache else None
-        data, _ = admin.reconfig(joining=None, leaving=str(leader), new_members=None)
-        text = data.decode()
-        assert "server.%d=" % leader not in text
+        try:
+            data, _ = admin.reconfig(joining=None, leaving=str(leader), new_members=None)
+            text = data.decode()
+        except ConnectionLoss:
+            # An Apache leader that removed itself shuts down once its followers have left
+            # (its quorum check runs every tickTime / 2, 100 ms here), and its reply can be
+            # behind that: seen in CI.  The outcome is then unknown to the client, as
+            # ZooKeeper's ConnectionLoss says, and is read back below.  zkd's reply must come.
+            if ens.member_kind(leader) != "apache":
+                raise
+            text = None
         new_leader = ens.wait_serving(sids=remaining, timeout=SESSION_TIMEOUT)
+        if text is None:
+            kz = client(ens, [new_leader])
+            try:
+                kz.sync("/zookeeper/config")
+                text = kz.get("/zookeeper/config")[0].decode()
+            finally:
+                close_all(kz)
+        assert "server.%d=" % leader not in text
         if apache:  # (zkd's own wire names no designated leader: the rest elect)
             assert new_leader == suggested_leader(ens, apache[0], mark), ens.describe()
         for w in watches:
