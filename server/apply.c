@@ -16,10 +16,8 @@
 
 size_t path_parent_len(const char *path, size_t len)
 {
-    size_t i = len;
-    while (i > 0 && path[i - 1] != '/')
-        i--;
-    return i > 1 ? i - 1 : 1;
+    const char *slash = len > 0 ? memrchr(path, '/', len) : NULL;
+    return slash && slash > path ? (size_t)(slash - path) : 1;
 }
 
 static struct journal_undo *push_undo(struct journal *j, int32_t type, struct znode *n)

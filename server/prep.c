@@ -67,7 +67,7 @@ static int printable_ascii(const char *p, size_t n)
     return !bad;
 }
 
-/* The components of printable `path` (it starts with '/' and does not end
+/* The components of `path` (it starts with '/' and does not end
  * with one): none empty, ".", or "..".  Returns 0 or ZK_BADARGUMENTS. */
 static int check_components(const char *path, size_t len)
 {
@@ -84,6 +84,24 @@ static int check_components(const char *path, size_t len)
     return 0;
 }
 
+/* Whether p[0, n) is well-formed UTF-8 of code points Apache's
+ * PathUtils.validatePath accepts in a path ('/' included). */
+static int valid_code_points(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int l = utf8_next((const unsigned char *)p + i, n - i, &cp);
+        if (!l)
+            return 0;
+        /* Java sees code points above U+FFFF as surrogates, which it rejects. */
+        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0xD800 && cp <= 0xF8FF) ||
+            cp >= 0xFFF0)
+            return 0;
+        i += (size_t)l;
+    }
+    return 1;
+}
+
 int prep_validate_path(const char *path, size_t len)
 {
     if (len == 0 || path[0] != '/')
@@ -92,30 +110,9 @@ int prep_validate_path(const char *path, size_t len)
         return 0;
     if (path[len - 1] == '/')
         return ZK_BADARGUMENTS;
-    if (printable_ascii(path + 1, len - 1))
-        return check_components(path, len); /* nothing to decode */
-    size_t seg = 1; /* start of the current component */
-    for (size_t i = 1; i <= len; i++) {
-        if (i == len || path[i] == '/') {
-            size_t n = i - seg;
-            if (n == 0)
-                return ZK_BADARGUMENTS;
-            if ((n == 1 && path[seg] == '.') || (n == 2 && path[seg] == '.' && path[seg + 1] == '.'))
-                return ZK_BADARGUMENTS;
-            seg = i + 1;
-            continue;
-        }
-        uint32_t cp;
-        int l = utf8_next((const unsigned char *)path + i, len - i, &cp);
-        if (!l)
-            return ZK_BADARGUMENTS;
-        /* Java sees code points above U+FFFF as surrogates, which it rejects. */
-        if (cp == 0 || (cp > 0 && cp < 0x20) || (cp >= 0x7F && cp <= 0x9F) ||
-            (cp >= 0xD800 && cp <= 0xF8FF) || cp >= 0xFFF0)
-            return ZK_BADARGUMENTS;
-        i += (size_t)l - 1;
-    }
-    return 0;
+    if (!printable_ascii(path + 1, len - 1) && !valid_code_points(path + 1, len - 1))
+        return ZK_BADARGUMENTS;
+    return check_components(path, len);
 }
 
 /* Apache's isSpecialPath: nodes that can never be deleted or replaced. */

@@ -1280,10 +1280,14 @@ static void test_fuzzy_images_walked_on_a_thread_while_writing(void)
 static void test_validate_path_fast_path(void)
 {
     static const char *const ok[] = {"/", "/a", "/a/b", "/.a", "/a./b", "/...", "/a/.../b",
-                                     "/zkbench/d001/n000123", "/caf\xc3\xa9/x", "/ ~"};
+                                     "/zkbench/d001/n000123", "/caf\xc3\xa9/x", "/ ~",
+                                     "/\xc3\xa9/.x/..y"};
     static const char *const bad[] = {"", "a", "//", "/a/", "/a//b", "/.", "/..", "/a/.", "/a/..",
                                       "/a/./b", "/a/../b", "/\x7f", "/a\037b", "/\xff",
-                                      "/\xc3", "/a\xed\xa0\x80"};
+                                      "/\xc3", "/a\xed\xa0\x80",
+                                      /* non-ASCII paths: the same component rules */
+                                      "/\xc3\xa9//x", "/\xc3\xa9/./x", "/x/\xc3\xa9/..",
+                                      "/\xc3\xa9\x01"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         ASSERT_INT_EQ(prep_validate_path(ok[i], strlen(ok[i])), 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
