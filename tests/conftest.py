@@ -18,10 +18,7 @@ import threading
 
 import pytest
 
-from tests.lib import kazoo_wake
-from tests.lib import servers as S
-
-kazoo_wake.install()  # before any KazooClient is made: see tests/lib/kazoo_wake.py
+from tests.lib import servers as S  # (importing tests.lib guards kazoo: tests/lib/__init__.py)
 
 
 # --------------------------------------------------------------------------

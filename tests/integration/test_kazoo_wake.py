@@ -1,4 +1,4 @@
-"""The guard on kazoo's wake-up socket (tests/lib/kazoo_wake.py), installed by tests/conftest.py.
+"""The guard on kazoo's wake-up socket (tests/lib/kazoo_wake.py), installed on importing tests.lib.
 
 Both tests hang a client without the guard; they wait with timeouts, so they fail instead."""
 import threading

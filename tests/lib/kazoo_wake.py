@@ -14,8 +14,8 @@ found.  The guard makes the count not matter:
 - after each send, if requests are still queued and no byte is left to wake the thread for
   them, one is written.  A spare byte costs one empty wake-up, which kazoo already handles.
 
-install() patches kazoo's classes once; tests/conftest.py calls it, so every KazooClient the
-suite makes (fixtures and direct constructions alike) is guarded.
+install() patches kazoo's classes once; importing tests.lib calls it, so every KazooClient the
+suite and the benches make (fixtures and direct constructions alike) is guarded.
 """
 import socket
 
