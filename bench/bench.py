@@ -90,6 +90,21 @@ def log(msg):
 # Servers: the test launchers, pinned with taskset; Apache with benchmark JVM flags
 # --------------------------------------------------------------------------
 
+def parse_pin(spec):
+    """--pin A:B -> (CPUs A, CPUs B), each a set from a CPU list such as '0,2-3'; None -> None."""
+    if not spec:
+        return None
+
+    def cpus(part):
+        out = set()
+        for piece in part.split(","):
+            a, _, b = piece.partition("-")
+            out.update(range(int(a), int(b or a) + 1))
+        return out
+    a, _, b = spec.partition(":")
+    return cpus(a), cpus(b)
+
+
 def taskset_prefix(cpu):
     if cpu is None or not shutil.which("taskset"):
         return []

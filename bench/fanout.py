@@ -12,6 +12,9 @@ tests/lib/ensemble.py, with tickTime 2000); N watchers, spread round-robin over 
 that accepted them, with no createSession txn through the leader); KEY=VALUE adds a zoo.cfg line
 (e.g. zkd:single:19000:notifyWritesPerTurn=0, zkd's fan-out written in one loop turn as before
 server/flush.h).  --repeat R runs the whole case list R times, interleaved (A B A B, not A A B B).
+--pin A:B (CPU lists, e.g. 0:1) stands in for watchers on machines of their own: the servers, the
+probe and the setter run on CPUs A, the generators on CPUs B.  Without it the generators' reading
+of N sockets shares every CPU with the probe, and what the probe sees is mostly that.
 
 One watcher is one session (a connection) with one data watch (exists) on /fan: Apache keeps one
 watch per (path, connection), so 100,000 watchers are 100,000 connections.  RLIMIT_NOFILE here is
@@ -127,8 +130,9 @@ class Deployment:
 # --------------------------------------------------------------------------
 
 class Generators:
-    def __init__(self, n, ports, workdir, threads):
+    def __init__(self, n, ports, workdir, threads, cpus=None):
         self.procs, self.outs, self.sizes = [], [], []
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
         k = max(1, math.ceil(n / PER_PROCESS))
         for i in range(k):
             size = n // k + (i < n % k)
@@ -141,7 +145,7 @@ class Generators:
                    # one loopback address each: 28,232 local ports per address and server
                    # port would not reach 100,000 sessions on one server (bench/fanout.c)
                    "--source", "127.0.0.%d" % (1 + i)]
-            self.procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE,
+            self.procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, preexec_fn=pin,
                                                stdout=subprocess.PIPE, text=True, bufsize=1))
             self.outs.append(out)
             self.sizes.append(size)
@@ -307,7 +311,7 @@ def run_case(spec, args, base):
         make_fan(ports[0])
         la = B.loadavg()
         t0 = time.monotonic()
-        gens = Generators(n, ports, workdir, args.threads)
+        gens = Generators(n, ports, workdir, args.threads, args.pin and args.pin[1])
         gens.expect("armed", args.connect_timeout)
         r["connect_s"] = time.monotonic() - t0
         r["loadavg"] = [la, B.loadavg()]
@@ -516,7 +520,12 @@ def main(argv=None):
     ap.add_argument("--apache-heap", default="1g")
     ap.add_argument("--out", help="report path (.json next to it)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--pin", metavar="A:B", type=B.parse_pin,
+                    help="the servers, the probe and the setter on CPUs A, the generators on "
+                    "CPUs B (e.g. 0:1): watchers on machines of their own")
     args = ap.parse_args(argv)
+    if args.pin:
+        os.sched_setaffinity(0, args.pin[0])  # the servers and the probe inherit it
     if args.smoke:
         args.case = args.case or ["zkd:1+1:200"]
         args.rounds = 1

@@ -38,6 +38,7 @@ ROOT = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, BENCH_DIR)
 
+import bench as B  # noqa: E402
 import scale  # noqa: E402
 from tests.lib.ensemble import Ensemble  # noqa: E402
 
@@ -48,15 +49,6 @@ CFG = {"tickTime": "2000", "initLimit": "150", "syncLimit": "10",
 def log(msg):
     sys.stderr.write("[snap-sync %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()
-
-
-def cpus(spec):
-    """'0,2-3' -> {0, 2, 3}."""
-    out = set()
-    for part in spec.split(","):
-        a, _, b = part.partition("-")
-        out.update(range(int(a), int(b or a) + 1))
-    return out
 
 
 def one(kind, template, n, learners, baseline_s, heap, workdir, pin=None):
@@ -127,7 +119,7 @@ def main():
                     "syncing learners on CPUs B (e.g. 0:1)")
     ap.add_argument("--out")
     a = ap.parse_args()
-    pin = tuple(cpus(x) for x in a.pin.split(":")) if a.pin else None
+    pin = B.parse_pin(a.pin)
     work = tempfile.mkdtemp(prefix="snapsyncprobe-")
     lines = ["# Leader get latency during SNAP sync of %s znodes to %d learner(s) at once" %
              ("{:,}".format(a.n), a.learners), "",
