@@ -51,6 +51,7 @@ import argparse
 import datetime
 import json
 import math
+import multiprocessing
 import os
 import re
 import shutil
@@ -202,22 +203,46 @@ class Generators:
 # The get probe and syscall counts
 # --------------------------------------------------------------------------
 
-class Probe(threading.Thread):
-    """One session, one getData of /fan at a time, (send time ns, latency us) each."""
+class Probe:
+    """One session, one getData of /fan at a time, (send time ns, latency us) each.
+
+    It runs in a process of its own, as another client would: a thread of the bench would
+    wait for the GIL whenever the bench's own threads run Python (reading the generators'
+    reports, the events), and its gets would look slow for that."""
 
     def __init__(self, port):
-        super().__init__(daemon=True)
-        self.port = port
+        ctx = multiprocessing.get_context("fork")
+        self.stop_evt = ctx.Event()
+        self.paused = ctx.Event()  # set: no gets (the syscall-counting rounds)
+        self._results, sender = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=self._run, args=(port, sender), daemon=True)
         self.samples = []
-        self.stop_evt = threading.Event()
-        self.paused = threading.Event()  # set: no gets (the syscall-counting rounds)
         self.error = None
+        self.joined = False
 
-    def run(self):
+    def start(self):
+        self.proc.start()
+
+    def join(self, timeout):
+        """Takes the samples once stop_evt is set (the process sends them as it ends)."""
+        if self.joined:
+            return
+        self.joined = True
         try:
-            s, _sid, _to = loader.connect("127.0.0.1", self.port, sock_timeout=60.0)
+            if self._results.poll(timeout):
+                self.samples, self.error = self._results.recv()
+        except EOFError:
+            self.error = "the probe process ended without its samples"
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+    def _run(self, port, sender):
+        samples, error = [], None
+        try:
+            s, _sid, _to = loader.connect("127.0.0.1", port, sock_timeout=60.0)
         except Exception as e:  # noqa: BLE001 - reported in the result
-            self.error = str(e)
+            sender.send((samples, str(e)))
             return
         body = loader.get_body(PATH)
         xid = 1
@@ -231,12 +256,13 @@ class Probe(threading.Thread):
                 t1 = time.monotonic_ns()
                 if err:
                     raise loader.ProtocolError("probe get: err %d" % err)
-                self.samples.append((t0, (t1 - t0) / 1000.0))
+                samples.append((t0, (t1 - t0) / 1000.0))
                 xid += 1
         except Exception as e:  # noqa: BLE001
-            self.error = str(e)
+            error = str(e)
         finally:
             loader.close_session(s)
+            sender.send((samples, error))
 
     def window(self, spans):
         return sorted(lat for t, lat in self.samples if any(a <= t <= b for a, b in spans))
@@ -425,6 +451,7 @@ def run_case(spec, args, base):
     finally:
         if probe:
             probe.stop_evt.set()
+            probe.join(30)
         if gens:
             gens.close()
         if dep:

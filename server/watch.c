@@ -31,6 +31,7 @@ struct wentry {
 struct wpath {
     struct watches *table;
     struct wentry *head;
+    uint32_t count; /* entries in the list */
     uint32_t hash;
     uint32_t len;
     char path[];
@@ -41,6 +42,7 @@ struct watches {
     size_t cap, n;
     size_t entries;
     size_t recursive; /* entries with WATCH_RECURSIVE */
+    size_t search_steps; /* list entries find_entry examined (watches_search_steps) */
 };
 
 static uint32_t path_hash(const char *s, size_t n)
@@ -152,6 +154,8 @@ static void entry_unlink(struct wentry *e)
         p->head = e->pnext;
     if (e->pnext)
         e->pnext->pprev = e->pprev;
+    assert(p->count > 0);
+    p->count--;
     owner_unlink(e);
     assert(w->entries > 0);
     assert(e->mode != WATCH_RECURSIVE || w->recursive > 0);
@@ -163,9 +167,21 @@ static void entry_unlink(struct wentry *e)
         path_remove(w, p);
 }
 
+/* The entry of `owner` on `p`, from the shorter of the two lists: a path
+ * 100,000 sessions watch is searched through the owner's few watches, so
+ * that the sessions re-arming after a fan-out cost O(1) each, not O(n). */
 static struct wentry *find_entry(const struct wpath *p, const struct watch_owner *owner)
 {
-    for (struct wentry *e = p ? p->head : NULL; e; e = e->pnext)
+    if (!p)
+        return NULL;
+    size_t *steps = &p->table->search_steps;
+    if (owner->count < p->count) {
+        for (struct wentry *e = owner->head; e; e = e->onext, ++*steps)
+            if (e->path == p)
+                return e;
+        return NULL;
+    }
+    for (struct wentry *e = p->head; e; e = e->pnext, ++*steps)
         if (e->owner == owner)
             return e;
     return NULL;
@@ -206,6 +222,7 @@ void watches_add(struct watches *w, const char *path, size_t len, struct watch_o
     if (p->head)
         p->head->pprev = e;
     p->head = e;
+    p->count++;
     e->onext = owner->head;
     if (owner->head)
         owner->head->oprev = e;
@@ -295,6 +312,7 @@ void watches_trigger(struct watches *w, const char *path, size_t len, int type,
 
 size_t watches_count(const struct watches *w) { return w->entries; }
 size_t watches_paths(const struct watches *w) { return w->n; }
+size_t watches_search_steps(const struct watches *w) { return w->search_steps; }
 
 void watches_foreach(const struct watches *w,
                      void (*fn)(const char *, struct watch_owner *, void *), void *d)

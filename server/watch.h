@@ -64,6 +64,9 @@ void watches_trigger(struct watches *w, const char *path, size_t len, int type,
 /* Totals for wchs / mntr. */
 size_t watches_count(const struct watches *w);
 size_t watches_paths(const struct watches *w);
+/* List entries examined so far finding an owner's watch on a path (tests:
+ * each search walks the shorter of the path's and the owner's lists). */
+size_t watches_search_steps(const struct watches *w);
 
 /* Iterates (path, owner) pairs, for wchc / wchp. */
 void watches_foreach(const struct watches *w,

@@ -266,6 +266,46 @@ static void test_watch_modes(void)
     watches_free(w);
 }
 
+/* An owner's watch is found through the shorter list: 20,000 sessions
+ * arming one path cost O(1) each (a scan of the path's list made it 2e8
+ * steps), one session arming 2,000 paths too; and both ways find it. */
+static void test_watch_search_takes_the_shorter_list(void)
+{
+    enum { OWNERS = 20000, PATHS = 2000 };
+    struct watches *w = watches_new();
+    struct watch_owner *owners = calloc(OWNERS, sizeof *owners);
+    for (int i = 0; i < OWNERS; i++)
+        watches_add(w, "/fan", 4, &owners[i], WATCH_STANDARD);
+    ASSERT_TRUE(watches_search_steps(w) <= OWNERS);
+    char path[32];
+    for (int i = 0; i < PATHS; i++) {
+        int n = snprintf(path, sizeof path, "/p%d", i);
+        watches_add(w, path, (size_t)n, &owners[0], WATCH_STANDARD);
+        watches_add(w, path, (size_t)n, &owners[1], WATCH_STANDARD);
+    }
+    ASSERT_TRUE(watches_search_steps(w) <= OWNERS + 2 * PATHS);
+    /* owners[0] has more watches than /p7 has owners: searched from the path */
+    ASSERT_TRUE(watches_has(w, "/p7", 3, &owners[0], -1));
+    ASSERT_TRUE(!watches_has(w, "/p7", 3, &owners[2], -1));
+    /* /fan has more owners than owners[5] has watches: searched from the owner */
+    ASSERT_TRUE(watches_has(w, "/fan", 4, &owners[5], 1 << WATCH_STANDARD));
+    watches_add(w, "/fan", 4, &owners[5], WATCH_PERSISTENT); /* re-modes, adds nothing */
+    ASSERT_INT_EQ(watches_count(w), OWNERS + 2 * PATHS);
+    ASSERT_TRUE(watches_has(w, "/fan", 4, &owners[5], 1 << WATCH_PERSISTENT));
+    ASSERT_INT_EQ(watches_remove(w, "/fan", 4, &owners[5], -1), 1);
+    ASSERT_TRUE(!watches_has(w, "/fan", 4, &owners[5], -1));
+    ASSERT_TRUE(watches_has(w, "/fan", 4, &owners[6], -1));
+    fired = 0;
+    watches_trigger(w, "/fan", 4, ZK_EVENT_CHANGED, count_owner, NULL, NULL, NULL);
+    ASSERT_INT_EQ(fired, OWNERS - 1);
+    ASSERT_INT_EQ(watches_count(w), 2 * PATHS);
+    for (int i = 0; i < OWNERS; i++)
+        watch_owner_clear(&owners[i]);
+    ASSERT_INT_EQ(watches_count(w), 0);
+    free(owners);
+    watches_free(w);
+}
+
 static void test_txn_roundtrip(void)
 {
     struct txn t;
@@ -795,7 +835,7 @@ static void test_nodepool(void)
 ZTEST_MAIN(ZT(test_kid_walk_across_changes), ZT(test_leaf_layout), ZT(test_mtime_far_from_ctime), ZT(test_long_name),
            ZT(test_child_table_churn), ZT(test_wide_child_table), ZT(test_incremental_child_table_rebuild), ZT(test_nodepool), ZT(test_builtin_nodes), ZT(test_digest_of_the_empty_tree_is_apaches),
            ZT(test_apache_image_roundtrip_and_digest), ZT(test_many_children_and_paths),
-           ZT(test_cversion_reports_creates_plus_deletes), ZT(test_lookup_dir_forgets_on_unlink), ZT(test_value_inline_and_out_of_line),
+           ZT(test_cversion_reports_creates_plus_deletes), ZT(test_lookup_dir_forgets_on_unlink), ZT(test_watch_search_takes_the_shorter_list), ZT(test_value_inline_and_out_of_line),
            ZT(test_serialize_roundtrip),
            ZT(test_acl_interning_and_checks), ZT(test_watch_modes), ZT(test_txn_roundtrip),
            ZT(test_hset))
