@@ -1796,7 +1796,7 @@ void config_defaults(struct zkd_config *cfg)
     cfg->requests_per_turn = 100;
     cfg->requests_per_loop_turn = 0; /* opt-in: see docs/zkd.md for its cost */
     cfg->client_listen_backlog = -1;
-    cfg->notify_writes_per_turn = 8;
+    cfg->notify_writes_per_turn = 4;
     cfg->children_slice = 16384;
     cfg->container_check_ms = 60000;
     cfg->container_max_per_minute = 10000;

@@ -130,7 +130,7 @@ struct zkd_config {
                                  * server_take_request), default 64; 0 = no cap */
     int client_listen_backlog;  /* `clientPortListenBacklog`: the client ports' listen()
                                  * backlog; -1 or 0 = LISTEN_BACKLOG_DEFAULT (server.c) */
-    int notify_writes_per_turn; /* `notifyWritesPerTurn` (zkd extension, flush.h), default 8;
+    int notify_writes_per_turn; /* `notifyWritesPerTurn` (zkd extension, flush.h), default 4;
                                  * 0 = no cap */
     int children_slice;      /* `getChildrenSlice` (zkd extension, listing.h): names per
                               * loop turn for a wider parent; 0 = one piece */

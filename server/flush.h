@@ -14,7 +14,7 @@
  *      rest wait for the next turns, and the loop does not sleep while any
  *      waits.
  *
- * So one change watched by 19,000 connections is written over ~2,400 loop
+ * So one change watched by 19,000 connections is written over ~4,750 loop
  * turns, each of which first reads and answers what other connections sent
  * meanwhile: a get arriving during the fan-out waits for one slice of
  * writes, not for 19,000 (bench/results/2026-12-06-fanout-fair.md).  The

@@ -120,7 +120,7 @@ static void test_defaults(void)
     ASSERT_INT_EQ(cfg.readonly_mode, 0);
     ASSERT_INT_EQ(cfg.global_outstanding_limit, 1000);
     ASSERT_INT_EQ(cfg.poll_spin_us, 100);
-    ASSERT_INT_EQ(cfg.notify_writes_per_turn, 8);
+    ASSERT_INT_EQ(cfg.notify_writes_per_turn, 4);
     ASSERT_INT_EQ(cfg.requests_per_turn, 100);
     ASSERT_INT_EQ(cfg.sasl_enabled, 0);
     ASSERT_STR_EQ(cfg.jaas_file, "");
